@@ -1,0 +1,46 @@
+# Clearance — the two commands a new user needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install lint format typecheck bench check-deploy clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the portal with demo data on SQLite and the filesystem broker: web, worker and beat.
+demo: $(STAMP)
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
+	bash scripts/run_demo.sh
+
+## The full test suite. Uses PostgreSQL / Redis when DATABASE_URL / CELERY_BROKER_URL point at them.
+test: $(STAMP)
+	$(BIN)/pytest -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy portal provisioning
+
+check-deploy: $(STAMP)
+	DEBUG=0 SECRET_KEY=$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))") \
+	ALLOWED_HOSTS=clearance.example $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf var staticfiles

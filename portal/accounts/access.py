@@ -1,0 +1,58 @@
+"""The one way views and endpoints fetch objects: "an object this user may see".
+
+Staff see a model's rows when their role grants the model permission (``view``,
+``change``, ...). Partner users see rows that hang off an organisation on which they
+hold the matching guardian object permission; the path to that organisation is the
+model's ``ORGANISATION_PATH``. Anything else is invisible, and fetching it is a 404,
+so an outsider cannot even learn that an object exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
+from django.http import Http404
+from guardian.shortcuts import get_objects_for_user
+
+from portal.partners.models import Organisation
+
+M = TypeVar("M", bound=Model)
+
+# Which object permission on the organisation an action on its data needs.
+_ORGANISATION_PERMISSION = {
+    "view": "partners.view_organisation",
+    "change": "partners.change_organisation",
+    "add": "partners.change_organisation",
+    "delete": "partners.change_organisation",
+    "manage": "partners.manage_members",
+}
+
+
+def visible_to(user: Any, queryset: QuerySet[M], *, action: str = "view") -> QuerySet[M]:
+    """``queryset`` narrowed to the rows ``user`` may ``action``."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return queryset.none()
+    meta = queryset.model._meta
+    if user.has_perm(f"{meta.app_label}.{action}_{meta.model_name}"):
+        return queryset
+    path = getattr(queryset.model, "ORGANISATION_PATH", None)
+    if path is None:
+        return queryset.none()
+    organisations = get_objects_for_user(
+        user,
+        _ORGANISATION_PERMISSION[action],
+        klass=Organisation,
+        accept_global_perms=False,
+    )
+    lookup = f"{path}__in" if path else "pk__in"
+    return queryset.filter(**{lookup: organisations.values("pk")})
+
+
+def get_visible_or_404(
+    user: Any, queryset: QuerySet[M], *, action: str = "view", **lookup: Any
+) -> M:
+    try:
+        return visible_to(user, queryset, action=action).get(**lookup)
+    except queryset.model.DoesNotExist:
+        raise Http404("No such object, or you may not see it.") from None

@@ -1,0 +1,117 @@
+"""The personas of DESIGN.md §2 as groups with model permissions.
+
+Staff roles are Django groups whose permissions are declared here and synced after
+every migrate. Partner roles (admin, member) are per organisation: guardian object
+permissions granted by the membership services in ``portal.partners``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.contrib.auth.models import Group, Permission
+from django.db import models
+
+
+class Role(models.TextChoices):
+    REVIEWER = "reviewer", "Reviewer"
+    COMPLIANCE = "compliance", "Compliance officer"
+    OPS = "ops", "Operations"
+    AUDITOR = "auditor", "Auditor"
+
+
+STAFF_ROLES = frozenset(Role.values)
+
+# Apps whose every "view_*" permission the read-everything roles receive.
+PROJECT_APP_LABELS = (
+    "accounts",
+    "audit",
+    "partners",
+    "eligibility",
+    "catalog",
+)
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.REVIEWER: [
+        "partners.view_organisation",
+        "partners.view_membership",
+        "eligibility.view_person",
+        "catalog.view_coveredmodel",
+        "catalog.view_stage",
+    ],
+    Role.COMPLIANCE: [
+        "partners.view_organisation",
+        "partners.view_membership",
+        "partners.set_trusted_organisation",
+        "eligibility.view_person",
+        "catalog.view_coveredmodel",
+        "catalog.add_coveredmodel",
+        "catalog.change_coveredmodel",
+        "catalog.view_stage",
+        "catalog.add_stage",
+        "catalog.change_stage",
+        "audit.view_auditevent",
+    ],
+    Role.OPS: [
+        "partners.view_organisation",
+        "catalog.view_coveredmodel",
+        "catalog.view_stage",
+        "audit.view_auditevent",
+    ],
+    Role.AUDITOR: ["*view"],
+}
+
+
+def _resolve(codes: list[str]) -> list[Permission]:
+    perms: list[Permission] = []
+    for code in codes:
+        if code == "*view":
+            perms.extend(
+                Permission.objects.filter(
+                    content_type__app_label__in=PROJECT_APP_LABELS, codename__startswith="view_"
+                )
+            )
+            continue
+        app_label, codename = code.split(".", 1)
+        if not apps.is_installed(f"portal.{app_label}") and not apps.is_installed(
+            f"provisioning.{app_label}"
+        ):
+            continue
+        perms.extend(
+            Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+        )
+    return perms
+
+
+def sync_role_groups() -> None:
+    for role in Role:
+        group, _ = Group.objects.get_or_create(name=role.value)
+        group.permissions.set(_resolve(ROLE_PERMISSIONS[role]))
+
+
+def sync_role_groups_after_migrate(**kwargs: Any) -> None:
+    sync_role_groups()
+
+
+def user_roles(user: Any) -> frozenset[str]:
+    """The staff roles of ``user``, memoised on the instance for the request."""
+    if not getattr(user, "is_authenticated", False):
+        return frozenset()
+    cached = getattr(user, "_clearance_roles", None)
+    if cached is None:
+        names = set(user.groups.filter(name__in=STAFF_ROLES).values_list("name", flat=True))
+        cached = frozenset(names)
+        user._clearance_roles = cached
+    return cached
+
+
+def has_role(user: Any, *roles: str) -> bool:
+    return bool(user_roles(user) & set(roles))
+
+
+def is_staff_member(user: Any) -> bool:
+    """Staff in the sense of DESIGN.md §2: any lab role, or a Django admin."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.is_superuser or user.is_staff or user_roles(user))

@@ -1,0 +1,75 @@
+"""Writing audit events. Callers invoke ``audit_record`` inside their own transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from portal.audit.chain import canonical_json, event_hash
+from portal.audit.models import GENESIS_HASH, AuditEvent
+from portal.web.request_context import current_request_context
+
+# Any constant: every audit writer takes this transaction-scoped lock on PostgreSQL,
+# so links are made one at a time and the chain cannot fork. SQLite writers are
+# already serialised by BEGIN IMMEDIATE (see settings).
+_CHAIN_LOCK_KEY = 0x0A0D17
+
+
+def _lock_chain() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+
+
+def _object_identity(obj: models.Model | None) -> tuple[str, str, str]:
+    if obj is None:
+        return "", "", ""
+    meta = obj._meta
+    return f"{meta.app_label}.{meta.model_name}", str(obj.pk), str(obj)[:200]
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    organisation_id: int | None = None,
+    reason: str = "",
+    before: Any = None,
+    after: Any = None,
+    digest: str = "",
+) -> AuditEvent:
+    """Append one event to the chain, in the caller's transaction.
+
+    ``actor`` is a user or ``None`` for the system (a beat task, a gateway).
+    """
+    obj_type, obj_id, obj_repr = _object_identity(obj)
+    context = current_request_context()
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    with transaction.atomic():
+        _lock_chain()
+        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+        event = AuditEvent(
+            created_at=timezone.now(),
+            actor=user,
+            actor_label=user.get_username() if user else "system",
+            action=action,
+            object_type=object_type or obj_type,
+            object_id=str(object_id or obj_id),
+            object_repr=obj_repr,
+            organisation_id=organisation_id,
+            reason=reason,
+            before=canonical_json(before),
+            after=canonical_json(after),
+            digest=digest,
+            request_id=context.request_id,
+            ip=context.ip,
+            prev_hash=last or GENESIS_HASH,
+        )
+        event.hash = event_hash(event)
+        event.save(force_insert=True)
+    return event

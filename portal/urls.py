@@ -1,0 +1,20 @@
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+
+from portal.web import views as web_views
+
+# The admin signs in through allauth, so MFA and login throttling apply there too.
+admin.autodiscover()
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
+admin.site.site_header = "Clearance administration"
+
+urlpatterns = [
+    path("", include("portal.web.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = web_views.permission_denied
+handler404 = web_views.page_not_found
+handler500 = web_views.server_error

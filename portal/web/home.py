@@ -1,0 +1,73 @@
+"""What each persona sees first: what they can do next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from portal.accounts.mfa import user_has_mfa
+from portal.accounts.roles import Role, user_roles
+from portal.eligibility.models import Person
+from portal.partners.models import MemberRole, VerificationState
+from portal.partners.selectors import memberships_of
+
+
+@dataclass(frozen=True)
+class NextStep:
+    title: str
+    detail: str
+    done: bool = False
+
+
+STAFF_DUTIES: dict[str, tuple[str, str]] = {
+    Role.REVIEWER: (
+        "Review applications",
+        "Work the review queue: approve, reject or request information.",
+    ),
+    Role.COMPLIANCE: (
+        "Keep access lawful",
+        "Draft determinations, load screening lists and resolve screening hits.",
+    ),
+    Role.OPS: (
+        "Keep access enforced",
+        "Suspend, revoke and restore in bulk; watch provisioning health.",
+    ),
+    Role.AUDITOR: (
+        "Audit",
+        "Read every decision and its evidence. You can change nothing.",
+    ),
+}
+
+
+def home_context(user: Any) -> dict[str, Any]:
+    memberships = list(memberships_of(user))
+    roles = sorted(user_roles(user))
+    steps: list[NextStep] = []
+    if not user_has_mfa(user):
+        steps.append(
+            NextStep("Set up two-factor authentication", "Use an authenticator app or a key.")
+        )
+    for membership in memberships:
+        org = membership.organisation
+        if membership.role == MemberRole.ADMIN:
+            steps.append(
+                NextStep(
+                    f"Verify {org.legal_name}",
+                    f"Verify an email address at {org.email_domain}.",
+                    done=org.verification_state != VerificationState.UNVERIFIED,
+                )
+            )
+        has_profile = Person.objects.filter(user=user, organisation=org).exists()
+        steps.append(
+            NextStep(
+                "Complete your eligibility profile",
+                "Legal name, date of birth, citizenships and residence.",
+                done=has_profile,
+            )
+        )
+    return {
+        "memberships": memberships,
+        "staff_duties": [STAFF_DUTIES[role] for role in roles if role in STAFF_DUTIES],
+        "next_steps": steps,
+        "is_superuser": user.is_superuser,
+    }

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from portal.web.health import last_worker_heartbeat, probe_broker, probe_database
+from portal.web.home import home_context
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return render(request, "web/landing.html")
+    return render(request, "web/home.html", home_context(request.user))
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    database, broker = probe_database(), probe_broker()
+    ready = database.ok and broker.ok
+    return JsonResponse(
+        {
+            "status": "ok" if ready else "unavailable",
+            "database": {"ok": database.ok, "detail": database.detail},
+            "broker": {"ok": broker.ok, "detail": broker.detail},
+            "last_worker_heartbeat": last_worker_heartbeat() if database.ok else None,
+        },
+        status=200 if ready else 503,
+    )
+
+
+def permission_denied(request: HttpRequest, exception: Any = None) -> HttpResponse:
+    return render(request, "403.html", status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Any = None) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    # No context processors: the database may be what failed.
+    from django.template import loader
+
+    return HttpResponse(loader.get_template("500.html").render(), status=500)

@@ -1,0 +1,94 @@
+"""Personas of DESIGN.md §2 as fixtures; every permission test uses them."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from portal.accounts.models import User
+from portal.accounts.roles import Role
+from portal.partners.models import MemberRole, Organisation
+from tests.factories import OrganisationFactory, UserFactory, add_member, staff_user
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def organisation(db: None) -> Organisation:
+    return OrganisationFactory(slug="northwind", legal_name="Northwind Cyber")
+
+
+@pytest.fixture
+def other_organisation(db: None) -> Organisation:
+    return OrganisationFactory(slug="elsewhere", legal_name="Elsewhere Inc")
+
+
+@pytest.fixture
+def partner_admin(organisation: Organisation) -> User:
+    user = UserFactory(username="partner-admin")
+    add_member(organisation, user, MemberRole.ADMIN)
+    return user
+
+
+@pytest.fixture
+def partner_member(organisation: Organisation) -> User:
+    user = UserFactory(username="partner-member")
+    add_member(organisation, user, MemberRole.MEMBER)
+    return user
+
+
+@pytest.fixture
+def outsider(other_organisation: Organisation) -> User:
+    """A signed-in admin of another organisation: must see nothing of ours."""
+    user = UserFactory(username="outsider")
+    add_member(other_organisation, user, MemberRole.ADMIN)
+    return user
+
+
+@pytest.fixture
+def reviewer(db: None) -> User:
+    return staff_user(Role.REVIEWER, username="reviewer")
+
+
+@pytest.fixture
+def second_reviewer(db: None) -> User:
+    return staff_user(Role.REVIEWER, username="reviewer-two")
+
+
+@pytest.fixture
+def compliance_officer(db: None) -> User:
+    return staff_user(Role.COMPLIANCE, username="compliance")
+
+
+@pytest.fixture
+def ops_user(db: None) -> User:
+    return staff_user(Role.OPS, username="ops")
+
+
+@pytest.fixture
+def auditor(db: None) -> User:
+    return staff_user(Role.AUDITOR, username="auditor")
+
+
+@pytest.fixture
+def staff_without_mfa(db: None) -> User:
+    return staff_user(Role.REVIEWER, mfa=False, username="reviewer-no-mfa")
+
+
+@pytest.fixture
+def superuser(db: None) -> User:
+    from tests.factories import give_totp
+
+    user = UserFactory(username="root", is_staff=True, is_superuser=True)
+    give_totp(user)
+    return user
+
+
+def client_for(user: User | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client

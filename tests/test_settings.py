@@ -1,0 +1,69 @@
+"""Settings come from the environment; bad values stop start-up naming the variable."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.env import env_bool, env_int, env_list
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _django(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_env_helpers_name_the_variable(monkeypatch):
+    monkeypatch.setenv("SOME_FLAG", "maybe")
+    monkeypatch.setenv("SOME_NUMBER", "ten")
+    with pytest.raises(ImproperlyConfigured, match="SOME_FLAG"):
+        env_bool("SOME_FLAG", False)
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER"):
+        env_int("SOME_NUMBER", 1)
+    monkeypatch.setenv("SOME_LIST", "a, b,,c")
+    assert env_list("SOME_LIST", []) == ["a", "b", "c"]
+
+
+def test_start_up_fails_without_secret_key_when_debug_is_off():
+    result = _django({"DEBUG": "0"}, "check")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_start_up_fails_on_a_malformed_boolean():
+    result = _django({"DEBUG": "perhaps"}, "check")
+
+    assert result.returncode != 0
+    assert "DEBUG" in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = _django(
+        {
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(60),
+            "ALLOWED_HOSTS": "clearance.example",
+        },
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
+
+    assert result.returncode == 0, result.stderr
