@@ -175,10 +175,11 @@ MFA_TOTP_ISSUER = "Clearance"
 MFA_PASSKEY_LOGIN_ENABLED = False
 # WebAuthn needs a secure context; plain http is tolerated only for the local demo.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
-# TOTP secrets are stored encrypted with this key (derived from SECRET_KEY by default).
-MFA_ENCRYPTION_KEY = env_str(
-    "MFA_ENCRYPTION_KEY",
-    base64.urlsafe_b64encode(hashlib.sha256(f"mfa:{SECRET_KEY}".encode()).digest()).decode(),
+# Secrets we must be able to read back (TOTP seeds, target credentials) are encrypted
+# at rest with this Fernet key (derived from SECRET_KEY by default).
+FIELD_ENCRYPTION_KEY = env_str(
+    "FIELD_ENCRYPTION_KEY",
+    base64.urlsafe_b64encode(hashlib.sha256(f"fields:{SECRET_KEY}".encode()).digest()).decode(),
 )
 
 GUARDIAN_RAISE_403 = False

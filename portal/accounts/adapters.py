@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
-from cryptography.fernet import Fernet
-from django.conf import settings
 from django.http import HttpRequest
 
+from portal.crypto import decrypt_text, encrypt_text
 from portal.env import env_bool
 
 
@@ -17,11 +16,8 @@ class AccountAdapter(DefaultAccountAdapter):
 class MFAAdapter(DefaultMFAAdapter):
     """Keeps TOTP secrets encrypted at rest (invariant 7: no plaintext secrets)."""
 
-    def _fernet(self) -> Fernet:
-        return Fernet(settings.MFA_ENCRYPTION_KEY.encode())
-
     def encrypt(self, text: str) -> str:
-        return self._fernet().encrypt(text.encode()).decode()
+        return encrypt_text(text)
 
     def decrypt(self, encrypted_text: str) -> str:
-        return self._fernet().decrypt(encrypted_text.encode()).decode()
+        return decrypt_text(encrypted_text)
