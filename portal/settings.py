@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_list, env_str
+from portal.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CLEARANCE_VAR_DIR", str(BASE_DIR / "var")))
@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "portal.web",
     "portal.partners",
     "portal.eligibility",
+    "portal.screening",
+    "portal.applications",
     # Access side
     "provisioning.catalog",
 ]
@@ -247,6 +249,10 @@ STORAGES = {
 }
 # Uploaded evidence is private: never under STATIC or a public MEDIA_URL.
 PRIVATE_STORAGE_ROOT = Path(env_str("PRIVATE_STORAGE_ROOT", str(VAR_DIR / "private")))
+# Largest accepted evidence upload (certificate of incorporation, attestation letter).
+DOCUMENT_MAX_BYTES = env_int("DOCUMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# How long a partner invitation link stays valid.
+INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 7, minimum=1)
 
 # --- Celery -------------------------------------------------------------------
 
@@ -279,6 +285,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "web.record_worker_heartbeat", "schedule": 30.0},
 }
+
+# --- Screening ----------------------------------------------------------------
+
+# A list entry scoring at or above this (0-1) against a person holds them for compliance.
+SCREENING_MATCH_THRESHOLD = env_float("SCREENING_MATCH_THRESHOLD", 0.85, minimum=0.5, maximum=1.0)
 
 # --- Logging ----------------------------------------------------------------
 

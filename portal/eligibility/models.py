@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from portal.eligibility.policies import ATTESTATION_VERSION, AUP_VERSION
 from portal.partners.models import Organisation
 
 
@@ -21,6 +22,23 @@ class ScreeningState(models.TextChoices):
     POTENTIAL_MATCH = "potential_match", "Potential match (held)"
     CONFIRMED_MATCH = "confirmed_match", "Confirmed match (blocked)"
     FALSE_POSITIVE = "false_positive", "False positive (cleared)"
+
+
+class PersonQuerySet(models.QuerySet["Person"]):
+    def complete(self) -> PersonQuerySet:
+        """People whose profile is complete under the current policy versions (one WHERE)."""
+        return (
+            self.exclude(legal_name="")
+            .exclude(date_of_birth=None)
+            .exclude(citizenships=[])
+            .exclude(residence_country="")
+            .filter(
+                attestation_version=ATTESTATION_VERSION,
+                attested_at__isnull=False,
+                aup_version=AUP_VERSION,
+                aup_accepted_at__isnull=False,
+            )
+        )
 
 
 class Person(models.Model):
@@ -45,7 +63,15 @@ class Person(models.Model):
     screening_state = models.CharField(
         max_length=20, choices=ScreeningState.choices, default=ScreeningState.UNSCREENED
     )
+    # The signed attestation and the acceptable-use policy: which text version, and when.
+    attestation_version = models.CharField(max_length=20, blank=True)
+    attested_at = models.DateTimeField(null=True, blank=True)
+    aup_version = models.CharField(max_length=20, blank=True)
+    aup_accepted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PersonQuerySet.as_manager()
 
     class Meta:
         ordering = ["legal_name"]
@@ -53,3 +79,30 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return self.legal_name
+
+    def missing_facts(self) -> list[str]:
+        """What the profile still lacks, in words a person understands (no queries)."""
+        missing = []
+        if not self.legal_name.strip():
+            missing.append("legal name")
+        if self.date_of_birth is None:
+            missing.append("date of birth")
+        if not self.citizenships:
+            missing.append("at least one citizenship")
+        if not self.residence_country:
+            missing.append("country of residence")
+        if self.attestation_version != ATTESTATION_VERSION or self.attested_at is None:
+            missing.append("the signed attestation (current version)")
+        if self.aup_version != AUP_VERSION or self.aup_accepted_at is None:
+            missing.append("acceptance of the acceptable-use policy (current version)")
+        return missing
+
+    @property
+    def is_complete(self) -> bool:
+        return not self.missing_facts()
+
+
+# Registered with the app through this import (the rule lives in its own module).
+from portal.eligibility.rules import ModelRule  # noqa: E402
+
+__all__ = ["ModelRule", "Person", "ScreeningState", "USPersonStatus"]

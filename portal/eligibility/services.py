@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.audit.services import audit_record
-from portal.eligibility.models import Person, USPersonStatus
+from portal.eligibility.models import Person, ScreeningState, USPersonStatus
+from portal.eligibility.policies import ATTESTATION_VERSION, AUP_VERSION
+from portal.partners.countries import normalise_countries, normalise_country
 from portal.partners.models import Organisation
+
+
+class EligibilityError(Exception):
+    """Base of every refusal about an eligibility profile; ``field`` names the form field."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# Facts a denied-party screening looks at: changing one means screening again.
+IDENTITY_FACTS = ("legal_name", "date_of_birth", "citizenships", "residence_country")
 
 
 def person_create(
@@ -46,4 +62,94 @@ def person_create(
                 "us_person_status": us_person_status,
             },
         )
+    return person
+
+
+def _facts(person: Person) -> dict[str, object]:
+    return {
+        "legal_name": person.legal_name,
+        "date_of_birth": person.date_of_birth,
+        "citizenships": list(person.citizenships),
+        "residence_country": person.residence_country,
+        "us_person_status": person.us_person_status,
+        "attestation_version": person.attestation_version,
+        "aup_version": person.aup_version,
+    }
+
+
+def person_save_profile(
+    *,
+    actor: User,
+    organisation: Organisation,
+    legal_name: str,
+    date_of_birth: dt.date | None,
+    citizenships: list[str],
+    residence_country: str,
+    us_person_status: str,
+    attest: bool,
+    accept_aup: bool,
+) -> Person:
+    """Create or update ``actor``'s own profile; signing records the current text versions.
+
+    The attestation covers the facts as saved, so it must be given again on every change.
+    """
+    try:
+        citizenships = normalise_countries(citizenships)
+    except ValidationError as error:
+        raise EligibilityError(" ".join(error.messages), field="citizenships") from None
+    if not citizenships:
+        raise EligibilityError("Add at least one citizenship.", field="citizenships")
+    try:
+        residence_country = normalise_country(residence_country)
+    except ValidationError as error:
+        raise EligibilityError(error.messages[0], field="residence_country") from None
+    if us_person_status not in USPersonStatus.values:
+        raise EligibilityError("Choose your US-person status.", field="us_person_status")
+    legal_name = " ".join(legal_name.split())
+    if not legal_name:
+        raise EligibilityError("Enter your full legal name.", field="legal_name")
+    if date_of_birth is not None and date_of_birth >= timezone.localdate():
+        raise EligibilityError("The date of birth must be in the past.", field="date_of_birth")
+    if not attest:
+        raise EligibilityError(
+            "Sign the attestation to confirm these facts are true.", field="attest"
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        person = Person.objects.select_for_update().filter(user=actor).first()
+        created = person is None
+        if person is None:
+            person = Person(organisation=organisation, user=actor)
+        elif person.organisation_id != organisation.pk:
+            raise EligibilityError("Your profile belongs to another organisation.")
+        before = None if created else _facts(person)
+        person.legal_name = legal_name
+        person.date_of_birth = date_of_birth
+        person.citizenships = citizenships
+        person.residence_country = residence_country
+        person.us_person_status = us_person_status
+        person.attestation_version, person.attested_at = ATTESTATION_VERSION, now
+        if accept_aup:
+            person.aup_version, person.aup_accepted_at = AUP_VERSION, now
+        identity_changed = created or any(
+            before is not None and before[name] != _facts(person)[name] for name in IDENTITY_FACTS
+        )
+        # A cleared person whose identity changed must be screened again; a held or
+        # blocked person stays held or blocked whatever they edit.
+        if identity_changed and person.screening_state in (
+            ScreeningState.CLEAR,
+            ScreeningState.FALSE_POSITIVE,
+        ):
+            person.screening_state = ScreeningState.UNSCREENED
+        person.save()
+        audit_record(
+            actor=actor,
+            action="person.created" if created else "person.profile_updated",
+            obj=person,
+            organisation_id=organisation.pk,
+            before=before,
+            after={**_facts(person), "screening_state": person.screening_state},
+        )
+        # Seam for denied-party screening: a complete profile whose identity changed is
+        # screened; the screening app enqueues its task here (on commit) once it exists.
     return person

@@ -5,3 +5,11 @@ class PartnersConfig(AppConfig):
     name = "portal.partners"
     label = "partners"
     verbose_name = "Partner organisations"
+
+    def ready(self) -> None:
+        from allauth.account.signals import email_confirmed
+
+        from portal.partners.receivers import on_email_confirmed
+
+        # A newly verified address may prove an organisation's email domain.
+        email_confirmed.connect(on_email_confirmed, dispatch_uid="partners.email_confirmed")

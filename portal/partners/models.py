@@ -5,6 +5,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from portal.partners.storage import PrivateStorage
+
+# An organisation in one of these states has proven control of its email domain;
+# no second organisation may claim the same domain (a partial unique constraint).
+DOMAIN_PROVEN_STATES = ("domain_verified", "verified")
+
 
 class Sector(models.TextChoices):
     CYBER_DEFENCE = "cyber_defence", "Cyber defence"
@@ -51,6 +57,11 @@ class Organisation(models.Model):
             models.CheckConstraint(
                 condition=models.Q(country__regex=r"^[A-Z]{2}$"), name="organisation_country_iso"
             ),
+            models.UniqueConstraint(
+                fields=["email_domain"],
+                condition=models.Q(verification_state__in=DOMAIN_PROVEN_STATES),
+                name="organisation_unique_proven_domain",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -82,3 +93,93 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.organisation} ({self.role})"
+
+
+class DocumentKind(models.TextChoices):
+    CERTIFICATE_OF_INCORPORATION = "certificate_of_incorporation", "Certificate of incorporation"
+    ATTESTATION_LETTER = "attestation_letter", "Signed attestation letter"
+
+
+class OrganisationDocument(models.Model):
+    """Evidence an organisation uploads; stored privately, streamed only through a view."""
+
+    ORGANISATION_PATH = "organisation"
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="documents"
+    )
+    kind = models.CharField(max_length=40, choices=DocumentKind.choices)
+    # Stored under a random name; the name the user gave is kept only for display.
+    file = models.FileField(storage=PrivateStorage(), upload_to="organisations/", max_length=200)
+    original_name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.original_name})"
+
+
+class Invitation(models.Model):
+    """A single-use invitation; only the SHA-256 of its token is stored."""
+
+    ORGANISATION_PATH = "organisation"
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="invitations"
+    )
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=MemberRole.choices, default=MemberRole.MEMBER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open invitation per address and organisation; a new one revokes the old.
+            models.UniqueConstraint(
+                fields=["organisation", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(accepted_at__isnull=True) | models.Q(revoked_at__isnull=True),
+                name="invitation_not_accepted_and_revoked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.organisation} ({self.role})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None
+
+    def status(self, now: object) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        if now >= self.expires_at:  # type: ignore[operator]
+            return "expired"
+        return "pending"

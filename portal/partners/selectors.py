@@ -1,9 +1,20 @@
+"""Reads on organisations, memberships, invitations and documents."""
+
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from typing import Any
 
+from django.db.models import Q, QuerySet
+
+from portal.accounts.access import visible_to
 from portal.accounts.models import User
-from portal.partners.models import MemberRole, Membership
+from portal.partners.models import (
+    Invitation,
+    MemberRole,
+    Membership,
+    Organisation,
+    OrganisationDocument,
+)
 
 
 def memberships_of(user: User) -> QuerySet[Membership]:
@@ -12,3 +23,50 @@ def memberships_of(user: User) -> QuerySet[Membership]:
 
 def admin_memberships_of(user: User) -> QuerySet[Membership]:
     return memberships_of(user).filter(role=MemberRole.ADMIN)
+
+
+def is_admin_of(user: Any, organisation: Organisation) -> bool:
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and Membership.objects.filter(
+            user=user, organisation=organisation, role=MemberRole.ADMIN
+        ).exists()
+    )
+
+
+def organisation_members(organisation: Organisation, *, search: str = "") -> QuerySet[Membership]:
+    members = Membership.objects.filter(organisation=organisation).select_related("user")
+    if search:
+        members = members.filter(
+            Q(user__username__icontains=search)
+            | Q(user__email__icontains=search)
+            | Q(user__first_name__icontains=search)
+            | Q(user__last_name__icontains=search)
+        )
+    return members.order_by("user__username")
+
+
+def open_invitations(organisation: Organisation) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        organisation=organisation, accepted_at__isnull=True, revoked_at__isnull=True
+    ).select_related("invited_by")
+
+
+def organisation_documents(organisation: Organisation) -> QuerySet[OrganisationDocument]:
+    return OrganisationDocument.objects.filter(organisation=organisation).select_related(
+        "uploaded_by"
+    )
+
+
+def staff_organisations(user: User, *, search: str = "", state: str = "") -> QuerySet[Organisation]:
+    organisations = visible_to(user, Organisation.objects.all())
+    if search:
+        organisations = organisations.filter(
+            Q(legal_name__icontains=search)
+            | Q(slug__icontains=search)
+            | Q(email_domain__icontains=search)
+            | Q(registration_id__icontains=search)
+        )
+    if state:
+        organisations = organisations.filter(verification_state=state)
+    return organisations.order_by("legal_name", "pk")

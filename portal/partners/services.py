@@ -2,66 +2,198 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+import re
+
+from allauth.account.models import EmailAddress
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
 from guardian.shortcuts import assign_perm, remove_perm
 
 from portal.accounts.models import User
 from portal.audit.services import audit_record
-from portal.partners.models import MemberRole, Membership, Organisation
+from portal.partners.countries import normalise_country
+from portal.partners.errors import (
+    DomainAlreadyClaimedError,
+    InvalidOrganisationError,
+    MembershipError,
+    PartnerError,
+)
+from portal.partners.models import (
+    DOMAIN_PROVEN_STATES,
+    MemberRole,
+    Membership,
+    Organisation,
+    Sector,
+    VerificationState,
+)
 from portal.partners.permissions import ROLE_OBJECT_PERMISSIONS
+
+# A DNS name of at least two labels: letters, digits and inner hyphens.
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class NotAllowedError(PartnerError):
+    """The actor's role does not allow this change."""
+
+
+def normalise_domain(value: str) -> str:
+    domain = (value or "").strip().lower().removeprefix("@").rstrip(".")
+    if not _DOMAIN.match(domain):
+        raise InvalidOrganisationError(
+            f"{value or '(empty)'} is not an email domain; enter the part after the @, "
+            "for example example.com.",
+            field="email_domain",
+        )
+    return domain
+
+
+def _unique_slug(legal_name: str) -> str:
+    base = slugify(legal_name)[:50] or "organisation"
+    taken = set(Organisation.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    slug, counter = base, 2
+    while slug in taken:
+        slug, counter = f"{base}-{counter}", counter + 1
+    return slug
+
+
+def _domain_claimed_message(domain: str) -> str:
+    return (
+        f"Another organisation has already verified the domain {domain}. If you belong to it, "
+        "ask its administrator for an invitation instead of registering again."
+    )
 
 
 def organisation_register(
     *,
     actor: User,
-    slug: str,
     legal_name: str,
     country: str,
     sector: str,
     email_domain: str,
     registration_id: str = "",
+    slug: str = "",
 ) -> Organisation:
-    """Create an organisation with ``actor`` as its first admin."""
-    with transaction.atomic():
-        organisation = Organisation.objects.create(
-            slug=slug,
-            legal_name=legal_name,
-            country=country,
-            sector=sector,
-            email_domain=email_domain.lower(),
-            registration_id=registration_id,
-        )
-        audit_record(
-            actor=actor,
-            action="organisation.registered",
-            obj=organisation,
-            organisation_id=organisation.pk,
-            after={
-                "slug": slug,
-                "legal_name": legal_name,
-                "country": country,
-                "sector": sector,
-                "email_domain": organisation.email_domain,
-            },
-        )
-        membership_add(actor=actor, organisation=organisation, user=actor, role=MemberRole.ADMIN)
+    """Create an organisation with ``actor`` as its first admin.
+
+    The organisation is domain-verified at once when ``actor`` already holds a verified
+    email address at ``email_domain``; a domain another organisation has proven is refused.
+    """
+    try:
+        country = normalise_country(country)
+    except ValidationError as error:
+        raise InvalidOrganisationError(error.messages[0], field="country") from None
+    if sector not in Sector.values:
+        raise InvalidOrganisationError(f"{sector!r} is not a known sector.", field="sector")
+    legal_name = legal_name.strip()
+    if not legal_name:
+        raise InvalidOrganisationError("Enter the organisation's legal name.", field="legal_name")
+    domain = normalise_domain(email_domain)
+    try:
+        with transaction.atomic():
+            if Organisation.objects.filter(
+                email_domain=domain, verification_state__in=DOMAIN_PROVEN_STATES
+            ).exists():
+                raise DomainAlreadyClaimedError(_domain_claimed_message(domain))
+            organisation = Organisation.objects.create(
+                slug=slug or _unique_slug(legal_name),
+                legal_name=legal_name,
+                country=country,
+                sector=sector,
+                email_domain=domain,
+                registration_id=registration_id.strip(),
+            )
+            audit_record(
+                actor=actor,
+                action="organisation.registered",
+                obj=organisation,
+                organisation_id=organisation.pk,
+                after={
+                    "slug": organisation.slug,
+                    "legal_name": legal_name,
+                    "country": country,
+                    "sector": sector,
+                    "email_domain": domain,
+                    "registration_id": organisation.registration_id,
+                },
+            )
+            membership_add(
+                actor=actor, organisation=organisation, user=actor, role=MemberRole.ADMIN
+            )
+            if has_verified_email_at(actor, domain):
+                organisation = organisation_set_verification(
+                    actor=actor,
+                    organisation=organisation,
+                    state=VerificationState.DOMAIN_VERIFIED,
+                    reason=f"The registering admin holds a verified address at {domain}.",
+                )
+    except IntegrityError:
+        # Lost a race with another registration proving the same domain.
+        raise DomainAlreadyClaimedError(_domain_claimed_message(domain)) from None
     return organisation
+
+
+def has_verified_email_at(user: User, domain: str) -> bool:
+    return EmailAddress.objects.filter(
+        user=user, verified=True, email__iendswith=f"@{domain}"
+    ).exists()
+
+
+def organisations_verify_domains_for(*, user: User) -> list[Organisation]:
+    """Domain-verify every unverified organisation ``user`` administers at a verified address.
+
+    Called when allauth confirms an address. An organisation whose domain another
+    organisation proved first stays unverified (the partial unique constraint decides).
+    """
+    domains = {
+        address.rsplit("@", 1)[-1].lower()
+        for address in EmailAddress.objects.filter(user=user, verified=True).values_list(
+            "email", flat=True
+        )
+    }
+    candidates = Organisation.objects.filter(
+        memberships__user=user,
+        memberships__role=MemberRole.ADMIN,
+        verification_state=VerificationState.UNVERIFIED,
+        email_domain__in=domains,
+    ).order_by("pk")
+    verified = []
+    for organisation in candidates:
+        try:
+            verified.append(
+                organisation_set_verification(
+                    actor=user,
+                    organisation=organisation,
+                    state=VerificationState.DOMAIN_VERIFIED,
+                    reason=f"An admin verified an address at {organisation.email_domain}.",
+                )
+            )
+        except IntegrityError:
+            continue
+    return verified
 
 
 def membership_add(
     *, actor: User | None, organisation: Organisation, user: User, role: str
 ) -> Membership:
-    with transaction.atomic():
-        membership = Membership.objects.create(organisation=organisation, user=user, role=role)
-        for codename in ROLE_OBJECT_PERMISSIONS[role]:
-            assign_perm(f"partners.{codename}", user, organisation)
-        audit_record(
-            actor=actor,
-            action="membership.added",
-            obj=membership,
-            organisation_id=organisation.pk,
-            after={"user": user.username, "role": role},
-        )
+    if role not in MemberRole.values:
+        raise MembershipError(f"{role!r} is not a member role.")
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(organisation=organisation, user=user, role=role)
+            for codename in ROLE_OBJECT_PERMISSIONS[role]:
+                assign_perm(f"partners.{codename}", user, organisation)
+            audit_record(
+                actor=actor,
+                action="membership.added",
+                obj=membership,
+                organisation_id=organisation.pk,
+                after={"user": user.username, "role": role},
+            )
+    except IntegrityError:
+        raise MembershipError(
+            f"{user.get_username()} is already a member of {organisation.legal_name}."
+        ) from None
     return membership
 
 
@@ -69,7 +201,20 @@ def membership_remove(*, actor: User, membership: Membership, reason: str = "") 
     # Seam for the grants issue: removing a member must also revoke their credentials
     # through provisioning's services once grants exist.
     with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update()
+            .select_related("organisation", "user")
+            .get(pk=membership.pk)
+        )
         organisation, user, role = membership.organisation, membership.user, membership.role
+        if role == MemberRole.ADMIN and not (
+            Membership.objects.filter(organisation=organisation, role=MemberRole.ADMIN)
+            .exclude(pk=membership.pk)
+            .exists()
+        ):
+            raise MembershipError(
+                "This is the organisation's last admin; make someone else an admin first."
+            )
         for codename in ROLE_OBJECT_PERMISSIONS[role]:
             remove_perm(f"partners.{codename}", user, organisation)
         audit_record(
@@ -81,10 +226,6 @@ def membership_remove(*, actor: User, membership: Membership, reason: str = "") 
             before={"user": user.username, "role": role},
         )
         membership.delete()
-
-
-class NotAllowedError(Exception):
-    """The actor's role does not allow this change."""
 
 
 def organisation_set_trusted(

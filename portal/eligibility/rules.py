@@ -1,0 +1,87 @@
+"""The rule in force for a covered model.
+
+Until determinations exist, each model carries a default rule (``ModelRule``); a model
+without a row is open. ``rule_in_force`` is the one selector every caller uses, so
+that determinations can later take precedence here without any caller changing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import models
+
+from provisioning.catalog.models import CoveredModel
+
+
+class RuleKind(models.TextChoices):
+    OPEN = "open", "Open"
+    PARTNERS_ONLY = "partners_only", "Trusted partners only"
+    BLOCKED = "blocked", "Blocked"
+
+
+class ModelRule(models.Model):
+    """A covered model's default rule, in force while no determination says otherwise."""
+
+    covered_model = models.OneToOneField(
+        CoveredModel, on_delete=models.CASCADE, related_name="default_rule"
+    )
+    kind = models.CharField(max_length=20, choices=RuleKind.choices, default=RuleKind.OPEN)
+    # Sector values of portal.partners.models.Sector; empty means every sector.
+    allowed_sectors = models.JSONField(default=list, blank=True)
+    us_persons_only = models.BooleanField(default=False)
+    # ISO 3166-1 alpha-2 codes.
+    denied_citizenships = models.JSONField(default=list, blank=True)
+    denied_residence = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        app_label = "eligibility"
+        ordering = ["covered_model"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["open", "partners_only", "blocked"]),
+                name="model_rule_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.covered_model_id}: {self.kind}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The rule in force, detached from its storage so the engine needs no queries."""
+
+    kind: str
+    allowed_sectors: frozenset[str] = frozenset()
+    us_persons_only: bool = False
+    denied_citizenships: frozenset[str] = frozenset()
+    denied_residence: frozenset[str] = frozenset()
+    source: str = "default rule"
+
+    @classmethod
+    def from_model_rule(cls, row: ModelRule) -> Rule:
+        return cls(
+            kind=row.kind,
+            allowed_sectors=frozenset(row.allowed_sectors or ()),
+            us_persons_only=row.us_persons_only,
+            denied_citizenships=frozenset(c.upper() for c in row.denied_citizenships or ()),
+            denied_residence=frozenset(c.upper() for c in row.denied_residence or ()),
+        )
+
+
+OPEN_RULE = Rule(kind=RuleKind.OPEN, source="no rule set: open")
+
+
+def rule_in_force(covered_model: CoveredModel) -> Rule:
+    """The rule that decides eligibility for ``covered_model`` now (at most one query)."""
+    return rules_in_force([covered_model])[covered_model.pk]
+
+
+def rules_in_force(covered_models: Iterable[CoveredModel]) -> dict[int, Rule]:
+    """``rule_in_force`` for many models in one query, keyed by model id."""
+    ids = [model.pk for model in covered_models]
+    rows = {row.covered_model_id: row for row in ModelRule.objects.filter(covered_model_id__in=ids)}
+    return {pk: Rule.from_model_rule(rows[pk]) if pk in rows else OPEN_RULE for pk in ids}
