@@ -140,8 +140,9 @@ class ScimConnector:
             if user is not None and stored is not None and stored > state.version:
                 # A newer version is already there: this one lost, which is success.
                 outcomes[state.credential_id] = PushOutcome(state.credential_id, ok=True)
-            elif user is not None and stored == state.version:
+            elif user is not None and stored == state.version and user.active == state.active:
                 # Written before; re-assert membership in case that step failed last time.
+                # (Same version but another ``active`` means someone edited the target: rewrite.)
                 memberships.append((state, user.id))
             else:
                 to_write.append(state)
