@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.urls import NoReverseMatch, reverse
+
 from portal.accounts.mfa import user_has_mfa
 from portal.accounts.roles import Role, user_roles
 from portal.eligibility.models import Person
@@ -19,22 +21,40 @@ class NextStep:
     done: bool = False
 
 
-STAFF_DUTIES: dict[str, tuple[str, str]] = {
-    Role.REVIEWER: (
+@dataclass(frozen=True)
+class Duty:
+    title: str
+    detail: str
+    url_name: str  # where the work is done; shown as a link once that page exists
+
+    @property
+    def url(self) -> str | None:
+        try:
+            return reverse(self.url_name)
+        except NoReverseMatch:
+            return None
+
+
+STAFF_DUTIES: dict[str, Duty] = {
+    Role.REVIEWER: Duty(
         "Review applications",
         "Work the review queue: approve, reject or request information.",
+        "reviews:queue",
     ),
-    Role.COMPLIANCE: (
+    Role.COMPLIANCE: Duty(
         "Keep access lawful",
         "Draft determinations, load screening lists and resolve screening hits.",
+        "screening:queue",
     ),
-    Role.OPS: (
+    Role.OPS: Duty(
         "Keep access enforced",
         "Suspend, revoke and restore in bulk; watch provisioning health.",
+        "deliveries:health",
     ),
-    Role.AUDITOR: (
+    Role.AUDITOR: Duty(
         "Audit",
         "Read every decision and its evidence. You can change nothing.",
+        "audit:explorer",
     ),
 }
 
