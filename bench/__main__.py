@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-AREAS = ("provisioning", "connectors", "screening", "audit", "web")
+AREAS = ("provisioning", "bulk", "connectors", "screening", "audit", "web")
 MARK = "BENCH-ROWS "
 
 
