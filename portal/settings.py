@@ -61,6 +61,10 @@ INSTALLED_APPS = [
     "portal.applications",
     # Access side
     "provisioning.catalog",
+    "provisioning.grants",
+    "provisioning.credentials",
+    "provisioning.deliveries",
+    "provisioning.introspection",
 ]
 
 MIDDLEWARE = [
@@ -284,12 +288,31 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "web.record_worker_heartbeat", "schedule": 30.0},
+    # The broker only carries wake-ups: this makes a lost one a delay of seconds.
+    "deliveries-relay-all": {"task": "deliveries.relay_all", "schedule": 5.0},
+    "grants-expire-due": {"task": "grants.expire_due", "schedule": 60.0},
+    "credentials-expire-rotated-keys": {
+        "task": "credentials.expire_rotated_keys",
+        "schedule": 60.0,
+    },
 }
 
 # --- Screening ----------------------------------------------------------------
 
 # A list entry scoring at or above this (0-1) against a person holds them for compliance.
 SCREENING_MATCH_THRESHOLD = env_float("SCREENING_MATCH_THRESHOLD", 0.85, minimum=0.5, maximum=1.0)
+
+# --- Provisioning ------------------------------------------------------------
+
+CREDENTIAL_ROTATION_OVERLAP_HOURS = env_int("CREDENTIAL_ROTATION_OVERLAP_HOURS", 24, minimum=0)
+DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 8, minimum=1)
+DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 500, minimum=1)
+DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 60, minimum=2)
+DELIVERY_BACKOFF_BASE_SECONDS = env_int("DELIVERY_BACKOFF_BASE_SECONDS", 5, minimum=0)
+DELIVERY_BACKOFF_MAX_SECONDS = env_int("DELIVERY_BACKOFF_MAX_SECONDS", 3600, minimum=1)
+DELIVERY_CONNECTOR_FACTORY = env_str(
+    "DELIVERY_CONNECTOR_FACTORY", "provisioning.connectors.registry.build_connector"
+)
 
 # --- Logging ----------------------------------------------------------------
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("audit/", include("portal.audit.urls")),
+    path("", include("provisioning.introspection.urls")),
 ]
 
 handler403 = web_views.permission_denied

@@ -1,0 +1,283 @@
+"""Writes on credentials: issue, rotate, revoke, and the person-level screening hold.
+
+Every effective change bumps the version and appends a change-log row in the same
+transaction as the audit event. The plaintext key leaves only through the return value
+of ``credential_issue`` and ``credential_rotate``: it is never stored or logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from portal.audit.services import audit_record
+from portal.eligibility.models import Person, ScreeningState
+from provisioning.credentials.keys import NewKey, generate_key
+from provisioning.credentials.models import (
+    Credential,
+    CredentialError,
+    CredentialState,
+    SeatsExhausted,
+    check_credential_transition,
+)
+from provisioning.deliveries.changelog import (
+    CREDENTIAL_TABLE,
+    ChangeRow,
+    changes_digest,
+    changes_summary,
+    insert_changes,
+    new_batch_token,
+    wake_relays_on_commit,
+    write_credential_changes,
+)
+from provisioning.grants.models import LIVE_GRANT_STATES, Grant, GrantState
+
+HELD_SCREENING_STATES = (ScreeningState.POTENTIAL_MATCH, ScreeningState.CONFIRMED_MATCH)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A credential and its plaintext key: show it once, then drop it."""
+
+    credential: Credential
+    key: str
+
+
+def _audit(
+    *, actor: Any, action: str, credential: Credential, changes: list[ChangeRow], **extra: Any
+) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=credential,
+        organisation_id=credential.grant.organisation_id,
+        reason=extra.pop("reason", ""),
+        after={"key_prefix": credential.key_prefix, **extra, **changes_summary(changes)},
+        digest=changes_digest(changes),
+    )
+    if changes:
+        wake_relays_on_commit()
+
+
+def credential_issue(
+    *, actor: Any, grant: Grant, person: Person, key: NewKey | None = None
+) -> IssuedKey:
+    """A new key for ``person`` on ``grant``, within its seats. Returns the plaintext once."""
+    key = key or generate_key()
+    with transaction.atomic():
+        # Locking the grant serialises issues on it, so the seat count cannot be raced.
+        grant = Grant.objects.select_for_update().select_related("organisation").get(pk=grant.pk)
+        if grant.state not in LIVE_GRANT_STATES:
+            raise CredentialError(f"The grant is {grant.state}: no key can be issued on it.")
+        if person.organisation_id != grant.organisation_id:
+            raise CredentialError("The person does not belong to the grant's organisation.")
+        live = grant.credentials.exclude(state=CredentialState.REVOKED)
+        if live.filter(person=person).exists():
+            raise CredentialError("This person already has a key on this grant: rotate it.")
+        if live.count() >= grant.seats:
+            raise SeatsExhausted(
+                f"All {grant.seats} seats of this grant are taken: revoke a key or ask for more."
+            )
+        held = person.screening_state in HELD_SCREENING_STATES
+        active = grant.state == GrantState.ACTIVE and not held
+        token = new_batch_token()
+        credential = Credential.objects.create(
+            person=person,
+            grant=grant,
+            state=CredentialState.ACTIVE if active else CredentialState.SUSPENDED,
+            held=held,
+            version=1,
+            key_prefix=key.prefix,
+            key_hash=key.hash,
+            updated_at=timezone.now(),
+            change_batch=token,
+        )
+        changes = insert_changes(
+            scope_sql="id = %s",
+            scope_params=[credential.pk],
+            token=token,
+            cause="credential.issued",
+        )
+        _audit(
+            actor=actor,
+            action="credential.issued",
+            credential=credential,
+            changes=changes,
+            person_id=person.pk,
+            grant_id=grant.pk,
+            state=credential.state,
+        )
+    return IssuedKey(credential=credential, key=key.plaintext)
+
+
+def _locked(credential: Credential) -> Credential:
+    return Credential.objects.select_for_update().select_related("grant").get(pk=credential.pk)
+
+
+def credential_rotate(
+    *, actor: Any, credential: Credential, overlap_hours: float | None = None
+) -> IssuedKey:
+    """A new key for the credential; the old one stays valid for the overlap, then goes."""
+    hours = settings.CREDENTIAL_ROTATION_OVERLAP_HOURS if overlap_hours is None else overlap_hours
+    key = generate_key()
+    now = timezone.now()
+    with transaction.atomic():
+        current = _locked(credential)
+        if current.state == CredentialState.REVOKED:
+            raise CredentialError("A revoked key cannot be rotated: issue a new one.")
+        keep_old = hours > 0
+        changes = write_credential_changes(
+            scope_sql="id = %s",
+            scope_params=[current.pk],
+            condition_sql="state <> 'revoked'",
+            set_sql=(
+                "previous_key_prefix = %s, previous_key_hash = %s, previous_key_expires_at = %s, "
+                "key_prefix = %s, key_hash = %s"
+            ),
+            set_params=[
+                current.key_prefix if keep_old else None,
+                current.key_hash if keep_old else "",
+                now + dt.timedelta(hours=hours) if keep_old else None,
+                key.prefix,
+                key.hash,
+            ],
+            cause="credential.rotated",
+        )
+        current.refresh_from_db()
+        _audit(
+            actor=actor,
+            action="credential.rotated",
+            credential=current,
+            changes=changes,
+            old_key_prefix=credential.key_prefix,
+            old_key_valid_until=current.previous_key_expires_at,
+        )
+    return IssuedKey(credential=current, key=key.plaintext)
+
+
+def credential_revoke(*, actor: Any, credential: Credential, reason: str = "") -> Credential:
+    now = timezone.now()
+    with transaction.atomic():
+        current = _locked(credential)
+        check_credential_transition(current.state, CredentialState.REVOKED)
+        changes = write_credential_changes(
+            scope_sql="id = %s",
+            scope_params=[current.pk],
+            condition_sql="state <> 'revoked'",
+            set_sql=(
+                "state = 'revoked', revoked_at = %s, previous_key_prefix = NULL, "
+                "previous_key_hash = '', previous_key_expires_at = NULL"
+            ),
+            set_params=[now],
+            cause="credential.revoked",
+        )
+        current.refresh_from_db()
+        _audit(
+            actor=actor,
+            action="credential.revoked",
+            credential=current,
+            changes=changes,
+            reason=reason,
+        )
+    return current
+
+
+def credential_expire_rotated_keys(*, now: dt.datetime | None = None) -> int:
+    """Drop the old keys whose rotation overlap has ended (run by beat)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = Credential.objects.filter(previous_key_expires_at__lte=now)
+        prefixes = list(due.values_list("previous_key_prefix", flat=True)[:1000])
+        if not prefixes:
+            return 0
+        count = due.update(
+            previous_key_prefix=None, previous_key_hash="", previous_key_expires_at=None
+        )
+        audit_record(
+            actor=None,
+            action="credential.rotated_key_expired",
+            object_type="credentials.credential",
+            after={"count": count, "key_prefixes": sorted(p for p in prefixes if p)},
+        )
+    return count
+
+
+def _person_audit(
+    *, actor: Any, action: str, person_id: int, reason: str, changes: list[ChangeRow]
+) -> None:
+    person = Person.objects.get(pk=person_id)
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=person,
+        organisation_id=person.organisation_id,
+        reason=reason,
+        after={"reason": "compliance", **changes_summary(changes)},
+        digest=changes_digest(changes),
+    )
+    if changes:
+        wake_relays_on_commit()
+
+
+def credential_hold_person(*, person_id: int, actor: Any, reason: str) -> list[ChangeRow]:
+    """Suspend every key of a person held by screening (reason: compliance)."""
+    with transaction.atomic():
+        changes = write_credential_changes(
+            scope_sql="person_id = %s AND state <> 'revoked'",
+            scope_params=[person_id],
+            condition_sql="state = 'active'",
+            set_sql="state = 'suspended', held = TRUE",
+            cause="credential.held:compliance",
+        )
+        # Keys already suspended for another reason are held too, so no restore of
+        # their grant can bring them back while the hold lasts.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {CREDENTIAL_TABLE} SET held = TRUE "  # noqa: S608
+                "WHERE person_id = %s AND state <> 'revoked' AND NOT held",
+                [person_id],
+            )
+        _person_audit(
+            actor=actor,
+            action="credential.person_held",
+            person_id=person_id,
+            reason=reason,
+            changes=changes,
+        )
+    return changes
+
+
+def credential_release_person(*, person_id: int, actor: Any, reason: str) -> list[ChangeRow]:
+    """Lift the screening hold; keys whose grant is active come back."""
+    now = timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {CREDENTIAL_TABLE} SET held = FALSE "  # noqa: S608
+                "WHERE person_id = %s AND held",
+                [person_id],
+            )
+        changes = write_credential_changes(
+            scope_sql="person_id = %s",
+            scope_params=[person_id],
+            condition_sql=(
+                "state = 'suspended' AND grant_id IN (SELECT id FROM grants_grant "
+                "WHERE state = 'active' AND expires_at > %s)"
+            ),
+            condition_params=[now],
+            set_sql="state = 'active'",
+            cause="credential.released:compliance",
+        )
+        _person_audit(
+            actor=actor,
+            action="credential.person_released",
+            person_id=person_id,
+            reason=reason,
+            changes=changes,
+        )
+    return changes

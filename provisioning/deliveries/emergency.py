@@ -1,0 +1,124 @@
+"""The model-level emergency stop: suspend every grant of a model, and block it downstream.
+
+The suspension (grants, credentials, change log, audit) commits first; then each enabled
+target that takes the model receives one model-wide block, so access ends in one request
+per target whatever the number of keys. Per-key convergence follows through the relay.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.audit.services import audit_record
+from provisioning.catalog.models import CoveredModel
+from provisioning.connectors.registry import supports_block_model
+from provisioning.deliveries.models import ModelBlock, ModelBlockState, Target
+from provisioning.grants.models import LIVE_GRANT_STATES, Grant, SuspensionKind
+from provisioning.grants.services import GrantBulkResult, grant_suspend
+
+
+@dataclass(frozen=True)
+class EmergencyStop:
+    event_id: str
+    suspension: GrantBulkResult
+    blocks: list[ModelBlock]
+
+
+def model_emergency_stop(
+    *,
+    covered_model: CoveredModel,
+    actor: Any,
+    reason: str,
+    kind: str = SuspensionKind.OPS,
+    reference: str = "",
+) -> EmergencyStop:
+    if kind not in (SuspensionKind.OPS, SuspensionKind.REGULATORY):
+        raise ValueError("An emergency stop is an ops or a regulatory suspension.")
+    event_id = uuid.uuid4().hex
+    reference = reference or f"emergency-stop:{event_id}"
+    now = timezone.now()
+    with transaction.atomic():
+        suspension = grant_suspend(
+            grants=Grant.objects.filter(covered_model=covered_model, state__in=LIVE_GRANT_STATES),
+            reason=kind,
+            reference=reference,
+            actor=actor,
+            note=reason,
+        )
+        targets = (
+            Target.objects.filter(enabled=True)
+            .filter(Q(covered_models__isnull=True) | Q(covered_models=covered_model))
+            .distinct()
+        )
+        blocks = ModelBlock.objects.bulk_create(
+            ModelBlock(
+                event_id=event_id,
+                covered_model=covered_model,
+                target=t,
+                created_at=now,
+                state=ModelBlockState.PENDING
+                if supports_block_model(t.kind)
+                else ModelBlockState.UNSUPPORTED,
+            )
+            for t in targets
+        )
+        audit_record(
+            actor=actor,
+            action="model.emergency_stop",
+            obj=covered_model,
+            reason=reason,
+            after={
+                "event_id": event_id,
+                "kind": str(kind),
+                "reference": reference,
+                "grants_suspended": suspension.grants_changed,
+                "credentials_suspended": suspension.credentials_changed,
+                "targets": len(blocks),
+            },
+        )
+        block_ids = [b.pk for b in blocks if b.state == ModelBlockState.PENDING]
+
+        def _send() -> None:
+            from provisioning.deliveries.tasks import send_model_block
+
+            for block_id in block_ids:
+                send_model_block.delay(block_id)
+
+        transaction.on_commit(_send)
+    return EmergencyStop(event_id=event_id, suspension=suspension, blocks=blocks)
+
+
+def model_block_send(*, block_id: int) -> ModelBlock:
+    """Send one model-wide block to its target (idempotent: the event id is stable)."""
+    from provisioning.connectors.base import ConnectorError
+    from provisioning.deliveries.relay import build_connector
+
+    block = ModelBlock.objects.select_related("target", "covered_model").get(pk=block_id)
+    if block.state != ModelBlockState.PENDING:
+        return block
+    connector = build_connector(block.target.to_config())
+    try:
+        connector.block_model(block.covered_model.slug, event_id=block.event_id)
+    except NotImplementedError:
+        block.state = ModelBlockState.UNSUPPORTED
+    except ConnectorError as exc:
+        block.last_error = str(exc)[:2000]
+        if not exc.retryable:
+            block.state = ModelBlockState.FAILED
+        block.save(update_fields=["state", "last_error"])
+        if exc.retryable:
+            raise
+        return block
+    else:
+        block.state = ModelBlockState.ACKNOWLEDGED
+        block.acknowledged_at = timezone.now()
+    finally:
+        connector.close()
+    block.save(update_fields=["state", "acknowledged_at", "last_error"])
+    return block

@@ -1,0 +1,57 @@
+"""POST /oauth/introspect (RFC 7662), for gateways authenticated by a client secret."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from provisioning.introspection.services import gateway_client_authenticate, token_introspect
+
+
+def _credentials(request: HttpRequest) -> tuple[str, str]:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return "", ""
+        client_id, _, secret = decoded.partition(":")
+        return client_id, secret
+    return request.POST.get("client_id", ""), request.POST.get("client_secret", "")
+
+
+def _unauthorised() -> JsonResponse:
+    response = JsonResponse(
+        {"error": "invalid_client", "error_description": "Unknown client or wrong secret."},
+        status=401,
+    )
+    response["WWW-Authenticate"] = 'Basic realm="introspection"'
+    return response
+
+
+# Gateways are machines authenticated by their client secret, not a browser session:
+# CSRF protection does not apply to this one endpoint.
+@csrf_exempt
+@never_cache
+@require_POST
+def introspect(request: HttpRequest) -> JsonResponse:
+    client_id, secret = _credentials(request)
+    client = (
+        gateway_client_authenticate(client_id=client_id, client_secret=secret)
+        if client_id and secret
+        else None
+    )
+    if client is None:
+        return _unauthorised()
+    token = request.POST.get("token", "")
+    if not token:
+        return JsonResponse(
+            {"error": "invalid_request", "error_description": "The token parameter is missing."},
+            status=400,
+        )
+    return JsonResponse(token_introspect(token=token, client=client))
