@@ -60,3 +60,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_float(name: str, default: float, *, minimum: float, maximum: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"The environment variable {name} must be a number, got {raw!r}."
+        ) from None
+    if not minimum <= value <= maximum:
+        raise ImproperlyConfigured(
+            f"The environment variable {name} must be between {minimum} and {maximum}, got {value}."
+        )
+    return value

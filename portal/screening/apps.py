@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ScreeningConfig(AppConfig):
+    name = "portal.screening"
+    label = "screening"
+    verbose_name = "Denied-party screening"

@@ -1,0 +1,13 @@
+"""Domain errors of screening; views and commands turn them into clear messages."""
+
+
+class ScreeningError(Exception):
+    """Base of every screening error."""
+
+
+class ListFormatError(ScreeningError):
+    """The file is not of the declared list format; nothing was loaded."""
+
+
+class IllegalTransitionError(ScreeningError):
+    """A match or person cannot move to the requested state from where it is."""

@@ -1,0 +1,436 @@
+"""Writes of screening: loading list versions, screening people, resolving matches.
+
+Each service is one transaction with its audit event(s) inside; the re-screen after a load
+is enqueued on commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from portal.audit.services import audit_record
+from portal.eligibility.models import Person, ScreeningState
+from portal.screening.errors import IllegalTransitionError, ScreeningError
+from portal.screening.holds import hold_person_access, release_person_access
+from portal.screening.loaders.base import ParseResult
+from portal.screening.loaders.csl import parse_csl
+from portal.screening.loaders.ofac import parse_ofac
+from portal.screening.matching import Match, index_for
+from portal.screening.models import (
+    MATCH_TRANSITIONS,
+    EntryName,
+    ListEntry,
+    ListFormat,
+    ListVersion,
+    MatchStatus,
+    NameKind,
+    ScreeningMatch,
+    ScreeningRun,
+    Suppression,
+)
+from portal.screening.normalise import normalised
+from portal.screening.selectors import current_versions
+from portal.screening.states import HELD_STATES, after_screening, check_person_transition
+
+BATCH_SIZE = 1000
+RESCREEN_CHUNK = 500
+
+
+@dataclass
+class LoadOutcome:
+    version: ListVersion
+    result: ParseResult
+
+
+def _parse(list_format: str, path: Path, alt_path: Path | None) -> ParseResult:
+    if list_format == ListFormat.CSL:
+        if alt_path is not None:
+            raise ScreeningError("The CSL format has no alias file; --alt is for ofac-sdn.")
+        return parse_csl(path)
+    if list_format == ListFormat.OFAC_SDN:
+        return parse_ofac(path, alt_path)
+    raise ScreeningError(f"Unknown list format {list_format!r}: use csl or ofac-sdn.")
+
+
+def list_version_load(
+    *, list_format: str, path: Path, alt_path: Path | None = None, actor: Any
+) -> LoadOutcome:
+    """Load a list file as the new version in force for its format, then re-screen everyone.
+
+    A file that is not of the format raises ``ListFormatError`` before anything is written;
+    bad rows are skipped and returned with their line numbers.
+    """
+    result = _parse(list_format, path, alt_path)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    with transaction.atomic():
+        ListVersion.objects.filter(list_format=list_format, is_current=True).update(
+            is_current=False
+        )
+        version = ListVersion.objects.create(
+            list_format=list_format,
+            file_name=path.name,
+            sha256=result.sha256,
+            alt_file_name=alt_path.name if alt_path else "",
+            alt_sha256=result.alt_sha256,
+            loaded_at=timezone.now(),
+            loaded_by=user,
+            entry_count=len(result.entries),
+            alias_count=result.alias_count,
+            skipped_count=len(result.skipped),
+            is_current=True,
+        )
+        for start in range(0, len(result.entries), BATCH_SIZE):
+            batch = result.entries[start : start + BATCH_SIZE]
+            created = ListEntry.objects.bulk_create(
+                [
+                    ListEntry(
+                        version=version,
+                        source_list=parsed.source_list,
+                        entity_id=parsed.entity_id,
+                        entry_type=parsed.entry_type,
+                        primary_name=parsed.primary_name,
+                        programs=parsed.programs,
+                        dates_of_birth=parsed.dates_of_birth,
+                        citizenships=parsed.citizenships,
+                        remarks=parsed.remarks,
+                        content_hash=parsed.content_hash(),
+                    )
+                    for parsed in batch
+                ]
+            )
+            EntryName.objects.bulk_create(
+                [
+                    EntryName(entry=entry, name=name, kind=kind, normalised=normalised(name)[:500])
+                    for entry, parsed in zip(created, batch, strict=True)
+                    for name, kind in [(parsed.primary_name, NameKind.PRIMARY), *parsed.aliases]
+                ],
+                batch_size=BATCH_SIZE * 2,
+            )
+        audit_record(
+            actor=user,
+            action="screening.list_loaded",
+            obj=version,
+            after={
+                "format": list_format,
+                "file": path.name,
+                "sha256": result.sha256,
+                "alt_file": version.alt_file_name,
+                "alt_sha256": result.alt_sha256,
+                "entries": version.entry_count,
+                "aliases": version.alias_count,
+                "skipped": [str(row) for row in result.skipped[:200]],
+                "skipped_count": version.skipped_count,
+            },
+        )
+        transaction.on_commit(lambda: _enqueue_rescreen(version.pk))
+    return LoadOutcome(version=version, result=result)
+
+
+def _enqueue_rescreen(version_id: int) -> None:
+    from portal.screening.tasks import rescreen_all
+
+    rescreen_all.delay(version_id)
+
+
+@dataclass(frozen=True)
+class Screening:
+    person: Person
+    state_before: str
+    state_after: str
+    hits: list[Match]
+    suppressed: list[Match]
+
+
+def _screen_locked(people: Sequence[Person], *, actor: Any) -> list[Screening]:
+    """Screen already-locked ``people``; writes runs, matches and states, returns what happened."""
+    versions = current_versions()
+    if not versions:
+        raise ScreeningError("No screening list is loaded: load one with load_screening_list.")
+    version_ids = [v.pk for v in versions]
+    index = index_for(version_ids)
+    threshold = settings.SCREENING_MATCH_THRESHOLD
+    now = timezone.now()
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    suppressed_hashes = set(
+        Suppression.objects.filter(person__in=people).values_list("person_id", "content_hash")
+    )
+    outcomes: list[Screening] = []
+    for person in people:
+        found = index.search(
+            person.legal_name,
+            date_of_birth=person.date_of_birth,
+            countries=person.citizenships or (),
+            threshold=threshold,
+        )
+        hits = [m for m in found if (person.pk, m.content_hash) not in suppressed_hashes]
+        suppressed = [m for m in found if (person.pk, m.content_hash) in suppressed_hashes]
+        target = after_screening(person.screening_state, has_hits=bool(hits))
+        check_person_transition(person.screening_state, target)
+        outcomes.append(Screening(person, person.screening_state, target, hits, suppressed))
+    # Earlier unresolved matches are replaced by what this screening finds.
+    ScreeningMatch.objects.filter(person__in=people, status=MatchStatus.PENDING).update(
+        status=MatchStatus.SUPERSEDED
+    )
+    runs = ScreeningRun.objects.bulk_create(
+        [
+            ScreeningRun(
+                person=o.person,
+                versions=version_ids,
+                threshold=threshold,
+                created_at=now,
+                actor=user,
+                hit_count=len(o.hits),
+                state_before=o.state_before,
+                state_after=o.state_after,
+            )
+            for o in outcomes
+        ]
+    )
+    ScreeningMatch.objects.bulk_create(
+        [
+            ScreeningMatch(
+                run=run,
+                person=o.person,
+                entry_id=m.entry_pk,
+                matched_alias=m.matched_alias[:500],
+                alias_kind=m.alias_kind,
+                score=m.score,
+                reasons=m.reasons,
+                status=status,
+            )
+            for run, o in zip(runs, outcomes, strict=True)
+            for status, matches in (
+                # A confirmed person's new hits are evidence, not work for the queue.
+                (
+                    MatchStatus.SUPERSEDED
+                    if o.state_after == ScreeningState.CONFIRMED_MATCH
+                    else MatchStatus.PENDING,
+                    o.hits,
+                ),
+                (MatchStatus.SUPPRESSED, o.suppressed),
+            )
+            for m in matches
+        ],
+        batch_size=BATCH_SIZE,
+    )
+    by_change: dict[tuple[str, str], list[int]] = {}
+    for o in outcomes:
+        if o.state_before != o.state_after:
+            by_change.setdefault((o.state_before, o.state_after), []).append(o.person.pk)
+    for (before, after), ids in by_change.items():
+        Person.objects.filter(pk__in=ids, screening_state=before).update(screening_state=after)
+    for o in outcomes:
+        held_before, held_after = o.state_before in HELD_STATES, o.state_after in HELD_STATES
+        if held_after and not held_before:
+            hold_person_access(
+                person=o.person, actor=user, reason="potential denied-party screening match"
+            )
+        elif held_before and not held_after:
+            release_person_access(
+                person=o.person, actor=user, reason="no denied-party match remains"
+            )
+        o.person.screening_state = o.state_after
+    return outcomes
+
+
+def _hit_summary(matches: list[Match]) -> list[dict[str, object]]:
+    return [
+        {
+            "source": m.source_list,
+            "entity_id": m.entity_id,
+            "matched_alias": m.matched_alias,
+            "score": round(m.score, 4),
+        }
+        for m in matches
+    ]
+
+
+def person_screen(*, person: Person, actor: Any) -> Screening:
+    """Screen one person against the lists in force; a hit holds them for compliance."""
+    with transaction.atomic():
+        locked = Person.objects.select_for_update().get(pk=person.pk)
+        (outcome,) = _screen_locked([locked], actor=actor)
+        audit_record(
+            actor=actor,
+            action="person.screened",
+            obj=locked,
+            organisation_id=locked.organisation_id,
+            before={"screening_state": outcome.state_before},
+            after={
+                "screening_state": outcome.state_after,
+                "hits": _hit_summary(outcome.hits),
+                "suppressed": _hit_summary(outcome.suppressed),
+            },
+        )
+    person.screening_state = outcome.state_after
+    return outcome
+
+
+def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def people_rescreen(*, actor: Any = None, chunk_size: int = RESCREEN_CHUNK) -> dict[str, int]:
+    """Re-screen everyone with a name, one transaction and one audit event per chunk.
+
+    The chunk's event covers a digest of every (person, before, after, hits) row it stands
+    for, so the chain stays one link per chunk and still proves each outcome.
+    """
+    ids = list(Person.objects.exclude(legal_name="").order_by("pk").values_list("pk", flat=True))
+    totals = {"people": 0, "held": 0, "changed": 0}
+    for chunk in _chunks(ids, chunk_size):
+        with transaction.atomic():
+            people = list(Person.objects.select_for_update().filter(pk__in=chunk).order_by("pk"))
+            outcomes = _screen_locked(people, actor=actor)
+            rows = [
+                [o.person.pk, o.state_before, o.state_after, sorted(m.entity_id for m in o.hits)]
+                for o in outcomes
+            ]
+            changed = [
+                {"person": o.person.pk, "before": o.state_before, "after": o.state_after}
+                for o in outcomes
+                if o.state_before != o.state_after
+            ]
+            audit_record(
+                actor=actor,
+                action="screening.rescreened",
+                object_type="eligibility.person",
+                reason="a new screening list version is in force",
+                after={"people": len(outcomes), "first": chunk[0], "last": chunk[-1],
+                       "changed": changed},
+                digest=hashlib.sha256(json.dumps(rows).encode()).hexdigest(),
+            )  # fmt: skip
+        totals["people"] += len(outcomes)
+        totals["changed"] += len(changed)
+        totals["held"] += sum(
+            1 for o in outcomes if o.state_after == ScreeningState.POTENTIAL_MATCH
+        )
+    return totals
+
+
+def _lock_match(match: ScreeningMatch) -> tuple[Person, ScreeningMatch]:
+    # Person before match, always: the same order as screenings, so no deadlock.
+    person = Person.objects.select_for_update().get(pk=match.person_id)
+    locked = ScreeningMatch.objects.select_for_update().select_related("entry").get(pk=match.pk)
+    return person, locked
+
+
+def _check_match_transition(match: ScreeningMatch, target: str) -> None:
+    if target not in MATCH_TRANSITIONS[match.status]:
+        raise IllegalTransitionError(
+            f"This match is already {MatchStatus(match.status).label.lower()}; "
+            "only a match awaiting compliance can be resolved."
+        )
+
+
+def _require_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ScreeningError("Give the reason for the decision: it is kept in the audit trail.")
+    return reason
+
+
+def screening_match_confirm(*, match: ScreeningMatch, actor: Any, reason: str) -> ScreeningMatch:
+    """The person is the listed party: they stay blocked."""
+    reason = _require_reason(reason)
+    with transaction.atomic():
+        person, locked = _lock_match(match)
+        _check_match_transition(locked, MatchStatus.CONFIRMED)
+        before = person.screening_state
+        check_person_transition(before, ScreeningState.CONFIRMED_MATCH)
+        locked.status = MatchStatus.CONFIRMED
+        locked.resolved_at = timezone.now()
+        locked.resolved_by = actor
+        locked.resolution_reason = reason
+        locked.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_reason"])
+        # The other open matches of a blocked person are no longer anyone's work.
+        ScreeningMatch.objects.filter(person=person, status=MatchStatus.PENDING).update(
+            status=MatchStatus.SUPERSEDED
+        )
+        Person.objects.filter(pk=person.pk).update(screening_state=ScreeningState.CONFIRMED_MATCH)
+        person.screening_state = ScreeningState.CONFIRMED_MATCH
+        hold_person_access(
+            person=person, actor=actor, reason=f"confirmed screening match: {reason}"
+        )
+        audit_record(
+            actor=actor,
+            action="screening.match_confirmed",
+            obj=locked,
+            organisation_id=person.organisation_id,
+            reason=reason,
+            before={"match": MatchStatus.PENDING, "screening_state": before},
+            after={
+                "match": MatchStatus.CONFIRMED,
+                "screening_state": ScreeningState.CONFIRMED_MATCH,
+                "person": person.pk,
+                "entry": f"{locked.entry.source_list} {locked.entry.entity_id}",
+            },
+        )
+    return locked
+
+
+def screening_match_dismiss(*, match: ScreeningMatch, actor: Any, reason: str) -> Suppression:
+    """A false positive: suppress this entry for this person while the entry reads the same."""
+    reason = _require_reason(reason)
+    with transaction.atomic():
+        person, locked = _lock_match(match)
+        _check_match_transition(locked, MatchStatus.DISMISSED)
+        now = timezone.now()
+        locked.status = MatchStatus.DISMISSED
+        locked.resolved_at = now
+        locked.resolved_by = actor
+        locked.resolution_reason = reason
+        locked.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_reason"])
+        entry = locked.entry
+        suppression, _ = Suppression.objects.get_or_create(
+            person=person,
+            content_hash=entry.content_hash,
+            defaults={
+                "source_list": entry.source_list,
+                "entity_id": entry.entity_id,
+                "entry_name": entry.primary_name,
+                "match": locked,
+                "created_by": actor,
+                "reason": reason,
+                "created_at": now,
+            },
+        )
+        before = person.screening_state
+        after = before
+        still_open = ScreeningMatch.objects.filter(
+            person=person, status=MatchStatus.PENDING
+        ).exists()
+        if before == ScreeningState.POTENTIAL_MATCH and not still_open:
+            after = ScreeningState.FALSE_POSITIVE
+            check_person_transition(before, after)
+            Person.objects.filter(pk=person.pk).update(screening_state=after)
+            person.screening_state = after
+            release_person_access(
+                person=person, actor=actor, reason=f"screening match dismissed: {reason}"
+            )
+        audit_record(
+            actor=actor,
+            action="screening.match_dismissed",
+            obj=locked,
+            organisation_id=person.organisation_id,
+            reason=reason,
+            before={"match": MatchStatus.PENDING, "screening_state": before},
+            after={
+                "match": MatchStatus.DISMISSED,
+                "screening_state": after,
+                "person": person.pk,
+                "suppressed_entry": f"{entry.source_list} {entry.entity_id}",
+                "content_hash": entry.content_hash,
+            },
+        )
+    return suppression
