@@ -13,6 +13,9 @@ urlpatterns = [
     path("", include("portal.web.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    path("organisation/", include("portal.partners.urls")),
+    path("eligibility/", include("portal.eligibility.urls")),
+    path("applications/", include("portal.applications.urls")),
     path("audit/", include("portal.audit.urls")),
     path("", include("provisioning.introspection.urls")),
 ]

@@ -105,3 +105,35 @@ class StageFactory(factory.django.DjangoModelFactory):
 
 
 __all__ = ["Authenticator"]
+
+
+class CompletePersonFactory(PersonFactory):
+    """A person whose eligibility profile is complete under the current policy texts."""
+
+    attestation_version = factory.LazyFunction(lambda: _policies().ATTESTATION_VERSION)
+    attested_at = factory.LazyFunction(lambda: _now())
+    aup_version = factory.LazyFunction(lambda: _policies().AUP_VERSION)
+    aup_accepted_at = factory.LazyFunction(lambda: _now())
+    screening_state = "clear"
+
+
+def _policies():  # type: ignore[no-untyped-def]
+    from portal.eligibility import policies
+
+    return policies
+
+
+def _now():  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+class ApplicationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "applications.Application"
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    stage = factory.SubFactory(StageFactory)
+    covered_model = factory.LazyAttribute(lambda a: a.stage.covered_model)
+    created_by = factory.SubFactory(UserFactory)

@@ -25,14 +25,38 @@ class Outcome(StrEnum):
     NEEDS_REVIEW = "needs_review"
 
 
+CHECK_TITLES = {
+    "model_available": "Model available",
+    "stage": "Stage offered",
+    "organisation_verified": "Organisation verified",
+    "organisation_trusted": "Trusted partner",
+    "sector_allowed": "Sector allowed",
+    "person_membership": "Member of the organisation",
+    "profile_complete": "Profile complete",
+    "screening": "Denied-party screening",
+    "us_person": "US-person rule",
+    "citizenship": "Citizenships",
+    "residence": "Residence",
+}
+
+
 @dataclass(frozen=True)
 class Check:
     code: str
     outcome: Outcome
     message: str
 
+    @property
+    def title(self) -> str:
+        return CHECK_TITLES.get(self.code, self.code)
+
     def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "outcome": str(self.outcome), "message": self.message}
+        return {
+            "code": self.code,
+            "title": self.title,
+            "outcome": str(self.outcome),
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True)
@@ -186,7 +210,7 @@ _SCREENING: dict[str, tuple[Outcome, str]] = {
     ),
     ScreeningState.CONFIRMED_MATCH: (
         Outcome.FAIL,
-        "This person is not eligible for access.",
+        "This person is under additional review.",
     ),
 }
 

@@ -48,9 +48,15 @@ def normalise_domain(value: str) -> str:
     return domain
 
 
+# Path segments of the partner pages that an organisation's slug must not shadow.
+_RESERVED_SLUGS = frozenset({"register", "invitations", "staff"})
+
+
 def _unique_slug(legal_name: str) -> str:
     base = slugify(legal_name)[:50] or "organisation"
-    taken = set(Organisation.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    taken = _RESERVED_SLUGS | set(
+        Organisation.objects.filter(slug__startswith=base).values_list("slug", flat=True)
+    )
     slug, counter = base, 2
     while slug in taken:
         slug, counter = f"{base}-{counter}", counter + 1

@@ -1,0 +1,44 @@
+"""Reads on access applications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from portal.accounts.access import visible_to
+from portal.applications.models import Application
+from portal.eligibility.models import Person
+from portal.partners.models import Organisation
+
+
+def applications_visible_to(
+    user: Any, *, search: str = "", state: str = ""
+) -> QuerySet[Application]:
+    rows = visible_to(user, Application.objects.all()).select_related(
+        "organisation", "covered_model", "stage"
+    )
+    if search:
+        rows = rows.filter(
+            Q(covered_model__name__icontains=search)
+            | Q(covered_model__slug__icontains=search)
+            | Q(organisation__legal_name__icontains=search)
+            | Q(use_case__icontains=search)
+        )
+    if state:
+        rows = rows.filter(state=state)
+    return rows.annotate(nominee_count=Count("nominees")).order_by("-created_at", "-id")
+
+
+def nominable_people(organisation: Organisation) -> QuerySet[Person]:
+    """People of ``organisation`` who can be nominated: members with a complete profile."""
+    return (
+        Person.objects.complete()
+        .filter(organisation=organisation, user__memberships__organisation=organisation)
+        .order_by("legal_name", "pk")
+    )
+
+
+def incomplete_people(organisation: Organisation) -> QuerySet[Person]:
+    complete = nominable_people(organisation).values("pk")
+    return Person.objects.filter(organisation=organisation).exclude(pk__in=complete)

@@ -1,0 +1,388 @@
+"""Partner pages: the organisation, its documents, members and invitations; staff views."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from portal.accounts.access import get_visible_or_404
+from portal.accounts.roles import is_staff_member
+from portal.partners.documents import organisation_document_upload
+from portal.partners.errors import PartnerError
+from portal.partners.forms import (
+    DocumentUploadForm,
+    InvitationForm,
+    OrganisationRegisterForm,
+    SearchForm,
+    TrustedForm,
+    VerificationForm,
+    add_service_error,
+)
+from portal.partners.invitations import (
+    invitation_accept,
+    invitation_check,
+    invitation_create,
+    invitation_for_token,
+    invitation_revoke,
+)
+from portal.partners.models import (
+    Invitation,
+    Membership,
+    Organisation,
+    OrganisationDocument,
+    VerificationState,
+)
+from portal.partners.paging import paginate, query_without_page
+from portal.partners.selectors import (
+    is_admin_of,
+    memberships_of,
+    open_invitations,
+    organisation_documents,
+    organisation_members,
+    staff_organisations,
+)
+from portal.partners.services import (
+    NotAllowedError,
+    membership_remove,
+    organisation_register,
+    organisation_set_trusted,
+    organisation_set_verification,
+)
+
+
+def staff_required(view: Any) -> Any:
+    """Staff pages are invisible (404) to everyone else."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_staff_member(request.user):
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped)
+
+
+def _organisation(request: HttpRequest, slug: str, *, action: str = "view") -> Organisation:
+    return get_visible_or_404(request.user, Organisation.objects.all(), action=action, slug=slug)
+
+
+def _organisation_page(request: HttpRequest, organisation: Organisation) -> HttpResponse:
+    is_admin = is_admin_of(request.user, organisation)
+    return render(
+        request,
+        "partners/organisation.html",
+        {
+            "organisation": organisation,
+            "is_admin": is_admin,
+            "documents": organisation_documents(organisation) if is_admin else [],
+            "upload_form": DocumentUploadForm() if is_admin else None,
+            "member_count": organisation.memberships.count(),
+        },
+    )
+
+
+@login_required
+def organisation(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's organisation (a chooser when they belong to several)."""
+    memberships = list(memberships_of(request.user))
+    if len(memberships) == 1:
+        return _organisation_page(request, memberships[0].organisation)
+    return render(request, "partners/organisation_choose.html", {"memberships": memberships})
+
+
+@login_required
+def organisation_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    return _organisation_page(request, _organisation(request, slug))
+
+
+@login_required
+def organisation_register_view(request: HttpRequest) -> HttpResponse:
+    form = OrganisationRegisterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = organisation_register(actor=request.user, **form.cleaned_data)
+        except PartnerError as error:
+            add_service_error(form, error)
+        else:
+            if created.verification_state == VerificationState.DOMAIN_VERIFIED:
+                messages.success(
+                    request, f"{created.legal_name} is registered and its domain verified."
+                )
+            else:
+                messages.success(
+                    request,
+                    f"{created.legal_name} is registered. Verify an email address at "
+                    f"{created.email_domain} to verify the organisation's domain.",
+                )
+            return redirect("partners:detail", slug=created.slug)
+    return render(request, "partners/register.html", {"form": form})
+
+
+@login_required
+@require_POST
+def document_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    organisation = _organisation(request, slug, action="change")
+    form = DocumentUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            organisation_document_upload(
+                actor=request.user,
+                organisation=organisation,
+                kind=form.cleaned_data["kind"],
+                upload=upload,
+                original_name=upload.name,
+            )
+        except PartnerError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, "The document is uploaded.")
+            return redirect("partners:detail", slug=organisation.slug)
+    return render(
+        request,
+        "partners/organisation.html",
+        {
+            "organisation": organisation,
+            "is_admin": True,
+            "documents": organisation_documents(organisation),
+            "upload_form": form,
+            "member_count": organisation.memberships.count(),
+        },
+        status=400,
+    )
+
+
+@login_required
+def document_download(request: HttpRequest, slug: str, pk: int) -> FileResponse:
+    """Streams a document to the organisation's admins and to staff with view rights."""
+    if is_staff_member(request.user):
+        document = get_visible_or_404(
+            request.user, OrganisationDocument.objects.all(), organisation__slug=slug, pk=pk
+        )
+    else:
+        document = get_visible_or_404(
+            request.user,
+            OrganisationDocument.objects.all(),
+            action="change",
+            organisation__slug=slug,
+            pk=pk,
+        )
+    response = FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=document.original_name,
+        content_type=document.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def members(request: HttpRequest, slug: str) -> HttpResponse:
+    organisation = _organisation(request, slug, action="manage")
+    search = SearchForm(request.GET or None)
+    query = search.cleaned_data["q"] if search.is_valid() else ""
+    form = InvitationForm(request.POST or None)
+    issued_link = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            issued = invitation_create(
+                actor=request.user,
+                organisation=organisation,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+            )
+        except PartnerError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, f"An invitation was emailed to {issued.invitation.email}.")
+            issued_link = issued.link
+            form = InvitationForm()
+    return render(
+        request,
+        "partners/members.html",
+        {
+            "organisation": organisation,
+            "page": paginate(request, organisation_members(organisation, search=query)),
+            "query_string": query_without_page(request),
+            "search_form": search,
+            "invitations": open_invitations(organisation),
+            "form": form,
+            "issued_link": issued_link,
+            "now": timezone.now(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    organisation = _organisation(request, slug, action="manage")
+    membership = get_visible_or_404(
+        request.user,
+        Membership.objects.select_related("user", "organisation"),
+        action="manage",
+        organisation=organisation,
+        pk=pk,
+    )
+    try:
+        membership_remove(actor=request.user, membership=membership, reason="Removed by an admin.")
+    except PartnerError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{membership.user.get_username()} was removed.")
+    return redirect("partners:members", slug=organisation.slug)
+
+
+@login_required
+@require_POST
+def invitation_revoke_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    organisation = _organisation(request, slug, action="manage")
+    invitation = get_visible_or_404(
+        request.user, Invitation.objects.all(), action="manage", organisation=organisation, pk=pk
+    )
+    try:
+        invitation_revoke(actor=request.user, invitation=invitation)
+    except PartnerError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"The invitation to {invitation.email} was withdrawn.")
+    return redirect("partners:members", slug=organisation.slug)
+
+
+@login_required
+def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = invitation_for_token(token)
+        invitation_check(invitation=invitation, user=request.user)
+    except PartnerError as error:
+        return render(request, "partners/invitation.html", {"error": str(error)}, status=400)
+    if request.method == "POST":
+        try:
+            membership = invitation_accept(signed_token=token, user=request.user)
+        except PartnerError as error:
+            return render(request, "partners/invitation.html", {"error": str(error)}, status=400)
+        messages.success(
+            request,
+            f"Welcome to {membership.organisation.legal_name}. Complete your eligibility "
+            "profile next.",
+        )
+        return redirect("eligibility:profile")
+    return render(request, "partners/invitation.html", {"invitation": invitation})
+
+
+# --- Staff -----------------------------------------------------------------------
+
+
+@staff_required
+def staff_organisations_view(request: HttpRequest) -> HttpResponse:
+    search = SearchForm(request.GET or None)
+    query = search.cleaned_data["q"] if search.is_valid() else ""
+    state = request.GET.get("state", "")
+    if state not in VerificationState.values:
+        state = ""
+    rows = staff_organisations(request.user, search=query, state=state)
+    return render(
+        request,
+        "partners/staff_list.html",
+        {
+            "page": paginate(request, rows),
+            "query_string": query_without_page(request),
+            "search_form": search,
+            "state": state,
+            "states": VerificationState.choices,
+        },
+    )
+
+
+def _staff_detail(
+    request: HttpRequest,
+    organisation: Organisation,
+    *,
+    trusted_form: TrustedForm | None = None,
+    verification_form: VerificationForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    can_set_trusted = request.user.has_perm("partners.set_trusted_organisation")
+    return render(
+        request,
+        "partners/staff_detail.html",
+        {
+            "organisation": organisation,
+            "documents": organisation_documents(organisation),
+            "memberships": organisation.memberships.select_related("user").order_by(
+                "user__username"
+            )[:100],
+            "can_set_trusted": can_set_trusted,
+            "trusted_form": trusted_form or TrustedForm(initial={"trusted": organisation.trusted}),
+            "verification_form": verification_form
+            or VerificationForm(initial={"state": organisation.verification_state}),
+        },
+        status=status,
+    )
+
+
+@staff_required
+def staff_organisation_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    return _staff_detail(request, _organisation(request, slug))
+
+
+@staff_required
+@require_POST
+def staff_set_trusted(request: HttpRequest, slug: str) -> HttpResponse:
+    organisation = _organisation(request, slug)
+    form = TrustedForm(request.POST)
+    if form.is_valid():
+        try:
+            organisation_set_trusted(
+                actor=request.user,
+                organisation=organisation,
+                trusted=form.cleaned_data["trusted"],
+                reason=form.cleaned_data["reason"],
+            )
+        except NotAllowedError as error:
+            messages.error(request, str(error))
+            return redirect("partners:staff_detail", slug=organisation.slug)
+        messages.success(request, "The trusted flag is saved.")
+        return redirect("partners:staff_detail", slug=organisation.slug)
+    return _staff_detail(request, organisation, trusted_form=form, status=400)
+
+
+@staff_required
+@require_POST
+def staff_set_verification(request: HttpRequest, slug: str) -> HttpResponse:
+    # Verifying an organisation is a compliance decision, like the trusted flag.
+    if not request.user.has_perm("partners.set_trusted_organisation"):
+        raise Http404("No such page.")
+    organisation = _organisation(request, slug)
+    form = VerificationForm(request.POST)
+    if form.is_valid():
+        try:
+            organisation_set_verification(
+                actor=request.user,
+                organisation=organisation,
+                state=form.cleaned_data["state"],
+                reason=form.cleaned_data["reason"],
+            )
+        except PartnerError as error:
+            add_service_error(form, error)
+        except IntegrityError:
+            # The proven-domain constraint: one organisation per verified domain.
+            form.add_error(
+                None,
+                "Another organisation has already proven this email domain; this one cannot "
+                "be verified on it.",
+            )
+        else:
+            messages.success(request, "The verification state is saved.")
+            return redirect("partners:staff_detail", slug=organisation.slug)
+    return _staff_detail(request, organisation, verification_form=form, status=400)
