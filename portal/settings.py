@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "portal.eligibility",
     "portal.screening",
     "portal.applications",
+    "portal.reviews",
+    "portal.notifications",
     # Access side
     "provisioning.catalog",
     "provisioning.grants",
@@ -295,7 +297,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "credentials.expire_rotated_keys",
         "schedule": 60.0,
     },
+    "reviews-notify-new": {"task": "reviews.notify_new", "schedule": 60.0},
+    "reviews-notify-overdue": {"task": "reviews.notify_overdue", "schedule": 86400.0},
 }
+
+# --- Reviews ----------------------------------------------------------------
+
+# Days an application may wait in the review queue before it is marked overdue.
+REVIEW_DEADLINE_DAYS = env_int("REVIEW_DEADLINE_DAYS", 5, minimum=1)
 
 # --- Screening ----------------------------------------------------------------
 

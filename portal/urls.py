@@ -16,6 +16,8 @@ urlpatterns = [
     path("organisation/", include("portal.partners.urls")),
     path("eligibility/", include("portal.eligibility.urls")),
     path("applications/", include("portal.applications.urls")),
+    path("reviews/", include("portal.reviews.urls")),
+    path("notifications/", include("portal.notifications.urls")),
     path("audit/", include("portal.audit.urls")),
     path("", include("provisioning.introspection.urls")),
 ]

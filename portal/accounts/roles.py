@@ -16,6 +16,8 @@ from django.db import models
 
 class Role(models.TextChoices):
     REVIEWER = "reviewer", "Reviewer"
+    # Reviews like a reviewer and may also reassign applications between reviewers.
+    SENIOR_REVIEWER = "senior_reviewer", "Senior reviewer"
     COMPLIANCE = "compliance", "Compliance officer"
     OPS = "ops", "Operations"
     AUDITOR = "auditor", "Auditor"
@@ -35,7 +37,21 @@ PROJECT_APP_LABELS = (
     "credentials",
     "deliveries",
     "introspection",
+    "reviews",
+    "compliance",
+    "bulk",
 )
+
+# What working the review queue needs, on top of reading the evidence.
+REVIEW_PERMISSIONS = [
+    "reviews.view_review",
+    "reviews.decide_review",
+    "reviews.view_approval",
+    "reviews.view_informationrequest",
+    "reviews.view_comment",
+    "reviews.add_comment",
+    "grants.view_grant",
+]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.REVIEWER: [
@@ -47,7 +63,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "applications.view_application",
         "catalog.view_coveredmodel",
         "catalog.view_stage",
+        *REVIEW_PERMISSIONS,
     ],
+    Role.SENIOR_REVIEWER: [],  # filled in below: a reviewer's permissions and reassignment
     Role.COMPLIANCE: [
         "partners.view_organisation",
         "partners.view_membership",
@@ -68,6 +86,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "grants.view_grant",
         "grants.view_grantsuspension",
         "credentials.view_credential",
+        "reviews.view_review",
+        "reviews.view_approval",
+        "reviews.view_informationrequest",
+        "reviews.view_comment",
+        "compliance.view_determination",
+        "compliance.add_determination",
+        "compliance.change_determination",
+        "compliance.view_determinationrule",
+        "bulk.view_bulkaction",
     ],
     Role.OPS: [
         "partners.view_organisation",
@@ -87,9 +114,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "deliveries.view_driftreport",
         "introspection.view_gatewayclient",
         "introspection.add_gatewayclient",
+        "bulk.view_bulkaction",
+        "bulk.add_bulkaction",
+        "bulk.change_bulkaction",
     ],
     Role.AUDITOR: ["*view"],
 }
+ROLE_PERMISSIONS[Role.SENIOR_REVIEWER] = [
+    *ROLE_PERMISSIONS[Role.REVIEWER],
+    "reviews.reassign_review",
+]
 
 
 def _resolve(codes: list[str]) -> list[Permission]:

@@ -23,12 +23,13 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Home", "home", frozenset()),
     NavItem("Organisation", "partners:organisation", frozenset({PARTNER})),
     NavItem("Applications", "applications:list", frozenset({PARTNER})),
-    NavItem("Review queue", "reviews:queue", frozenset({Role.REVIEWER})),
+    NavItem("Review queue", "reviews:queue", frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER})),
     NavItem("Screening", "screening:queue", frozenset({Role.COMPLIANCE})),
     NavItem("Determinations", "compliance:determinations", frozenset({Role.COMPLIANCE})),
     NavItem("Bulk actions", "bulk:list", frozenset({Role.OPS})),
     NavItem("Provisioning", "deliveries:health", frozenset({Role.OPS})),
     NavItem("Audit", "audit:explorer", frozenset({Role.COMPLIANCE, Role.AUDITOR, Role.OPS})),
+    NavItem("Notifications", "notifications:list", frozenset()),
     NavItem("Security", "mfa_index", frozenset()),
 )
 

@@ -1,0 +1,312 @@
+"""Reads of the review workflow: the queue (a constant number of queries whatever its
+length) and everything the staff application page shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from portal.accounts.access import visible_to
+from portal.accounts.models import User
+from portal.applications.models import Application
+from portal.applications.states import ApplicationState
+from portal.audit.models import AuditEvent
+from portal.eligibility.engine import evaluate
+from portal.eligibility.models import Person
+from portal.eligibility.rules import rule_in_force
+from portal.reviews.models import (
+    Approval,
+    ApprovalPosition,
+    Comment,
+    InformationRequest,
+    Review,
+)
+from portal.reviews.notices import reviewer_users
+from portal.reviews.reminders import CLOCK_RUNNING_STATES, review_deadline
+from portal.reviews.rules import QUEUE_STATES, ReviewContext
+from provisioning.grants.models import Grant
+
+S = ApplicationState
+AWAITING_SECOND = "awaiting_second"
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    model: str = ""
+    stage: str = ""
+    state: str = ""
+    sector: str = ""
+    country: str = ""
+    age: str = ""  # "", "overdue", or a minimum number of days
+    assignee: str = ""  # "", "me", "none", or a user id
+    search: str = ""
+    sort: str = "oldest"
+
+
+SORTS = {
+    "oldest": ("submitted_at", "pk"),
+    "newest": ("-submitted_at", "-pk"),
+    "organisation": ("organisation__legal_name", "submitted_at", "pk"),
+    "model": ("covered_model__slug", "stage__position", "submitted_at", "pk"),
+}
+
+
+def _live_first_approvals() -> QuerySet[Approval]:
+    return Approval.objects.filter(
+        application=OuterRef("pk"), position=ApprovalPosition.FIRST, voided_at__isnull=True
+    )
+
+
+def queue_base(user: Any) -> QuerySet[Application]:
+    return visible_to(user, Application.objects.filter(state__in=QUEUE_STATES)).annotate(
+        awaiting_second=Exists(_live_first_approvals())
+    )
+
+
+def _filtered(user: Any, filters: QueueFilters, *, now: dt.datetime) -> QuerySet[Application]:
+    rows = queue_base(user)
+    if filters.model:
+        rows = rows.filter(covered_model__slug=filters.model)
+    if filters.stage:
+        rows = rows.filter(stage__name=filters.stage)
+    if filters.sector:
+        rows = rows.filter(organisation__sector=filters.sector)
+    if filters.country:
+        rows = rows.filter(organisation__country=filters.country.upper())
+    if filters.age == "overdue":
+        rows = rows.filter(state__in=CLOCK_RUNNING_STATES, submitted_at__lt=now - review_deadline())
+    elif filters.age.isdigit():
+        rows = rows.filter(submitted_at__lt=now - dt.timedelta(days=int(filters.age)))
+    if filters.assignee == "me":
+        rows = rows.filter(review__assignee=user)
+    elif filters.assignee == "none":
+        rows = rows.filter(Q(review__isnull=True) | Q(review__assignee__isnull=True))
+    elif filters.assignee.isdigit():
+        rows = rows.filter(review__assignee_id=int(filters.assignee))
+    if filters.search:
+        term = filters.search
+        people = Person.objects.filter(applications=OuterRef("pk"), legal_name__icontains=term)
+        rows = rows.filter(
+            Q(organisation__legal_name__icontains=term)
+            | Q(organisation__slug__icontains=term)
+            | Q(created_by__username__icontains=term)
+            | Q(created_by__email__icontains=term)
+            | Q(Exists(people))
+        )
+    return rows
+
+
+def queue_rows(user: Any, filters: QueueFilters) -> QuerySet[Application]:
+    """The queue page's rows: one query for the page whatever its length."""
+    now = timezone.now()
+    rows = _filtered(user, filters, now=now)
+    if filters.state == AWAITING_SECOND:
+        rows = rows.filter(awaiting_second=True)
+    elif filters.state:
+        rows = rows.filter(state=filters.state)
+    nominees = (
+        Application.nominees.through.objects.filter(application_id=OuterRef("pk"))
+        .order_by()
+        .values("application_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    first_approver = _live_first_approvals().values("reviewer__username")[:1]
+    return (
+        rows.select_related(
+            "organisation", "covered_model", "stage", "created_by", "review__assignee"
+        )
+        .annotate(
+            nominee_count=Coalesce(Subquery(nominees, output_field=IntegerField()), Value(0)),
+            first_approver=Subquery(first_approver),
+        )
+        .order_by(*SORTS.get(filters.sort, SORTS["oldest"]))
+    )
+
+
+def queue_counts(user: Any, filters: QueueFilters) -> dict[str, int]:
+    """How many applications per state (and awaiting a second approval) under the other
+    filters, in one query."""
+    rows = _filtered(user, filters, now=timezone.now())
+    return rows.aggregate(
+        **{state: Count("pk", filter=Q(state=state)) for state in QUEUE_STATES},
+        **{AWAITING_SECOND: Count("pk", filter=Q(awaiting_second=True))},
+        total=Count("pk"),
+    )
+
+
+def queue_assignees() -> QuerySet[User]:
+    """Reviewers one can filter or reassign by."""
+    return reviewer_users().order_by("username")
+
+
+@dataclass(frozen=True)
+class Age:
+    days: int
+    overdue: bool
+    due_in_days: int
+
+
+def age_of(application: Application, *, now: dt.datetime) -> Age:
+    submitted = application.submitted_at or application.created_at
+    waited = now - submitted
+    deadline = review_deadline()
+    overdue = application.state in CLOCK_RUNNING_STATES and waited > deadline
+    return Age(
+        days=waited.days,
+        overdue=overdue,
+        due_in_days=(deadline - waited).days,
+    )
+
+
+# --- The staff application page ------------------------------------------------------
+
+
+def review_context(application: Application, user: Any) -> ReviewContext:
+    first = (
+        Approval.objects.filter(
+            application=application, position=ApprovalPosition.FIRST, voided_at__isnull=True
+        )
+        .values_list("reviewer_id", flat=True)
+        .first()
+    )
+    assignee_id = (
+        Review.objects.filter(pk=application.pk).values_list("assignee_id", flat=True).first()
+    )
+    return ReviewContext(
+        state=application.state,
+        four_eyes=application.covered_model.four_eyes,
+        is_member=user.memberships.filter(organisation_id=application.organisation_id).exists(),
+        can_decide=user.has_perm("reviews.decide_review"),
+        first_approver_id=first,
+        assignee_id=assignee_id,
+    )
+
+
+def live_eligibility(application: Application, nominees: list[Person]) -> list[dict[str, Any]]:
+    """The engine's verdict now, per nominee, next to what it said at submission."""
+    rule = rule_in_force(application.covered_model)
+    snapshot = {
+        entry.get("person_id"): entry
+        for entry in (application.eligibility_snapshot or {}).get("people", [])
+    }
+    rows = []
+    for person in nominees:
+        result = evaluate(
+            organisation=application.organisation,
+            person=person,
+            covered_model=application.covered_model,
+            stage=application.stage,
+            rule=rule,
+        )
+        then = snapshot.get(person.pk, {})
+        then_checks = {check["code"]: check for check in then.get("checks", [])}
+        rows.append(
+            {
+                "person": person,
+                "outcome": str(result.outcome),
+                "snapshot_outcome": then.get("outcome"),
+                "checks": [
+                    {**check.as_dict(), "then": then_checks.get(check.code)}
+                    for check in result.checks
+                ],
+            }
+        )
+    return rows
+
+
+def screening_matches(nominees: list[Person]) -> dict[int, list[Any]]:
+    """Matched list entries per nominee, if the screening app is installed."""
+    if not apps.is_installed("portal.screening"):
+        return {}
+    match_model = apps.get_model("screening", "ScreeningMatch")
+    matches: dict[int, list[Any]] = {person.pk: [] for person in nominees}
+    for match in (
+        match_model.objects.filter(person__in=nominees)
+        .select_related("entry")
+        .order_by("person_id", "-score")
+    ):
+        matches[match.person_id].append(match)
+    return matches
+
+
+def timeline(application: Application) -> list[dict[str, Any]]:
+    """Audit events of this application and internal comments, oldest first."""
+    events = AuditEvent.objects.filter(
+        object_type="applications.application", object_id=str(application.pk)
+    ).order_by("id")
+    entries: list[dict[str, Any]] = [
+        {
+            "at": event.created_at,
+            "kind": "event",
+            "who": event.actor_label,
+            "what": event.action,
+            "detail": event.reason,
+        }
+        for event in events
+    ]
+    entries += [
+        {
+            "at": comment.created_at,
+            "kind": "comment",
+            "who": comment.author.get_username(),
+            "what": "comment",
+            "detail": comment.body,
+        }
+        for comment in Comment.objects.filter(application=application).select_related("author")
+    ]
+    return sorted(entries, key=lambda entry: entry["at"])
+
+
+def organisation_history(application: Application, *, limit: int = 20) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(organisation_id=application.organisation_id).order_by("-id")[
+        :limit
+    ]
+
+
+def earlier_applications(application: Application) -> QuerySet[Application]:
+    return (
+        Application.objects.filter(organisation_id=application.organisation_id)
+        .exclude(pk=application.pk)
+        .exclude(state=S.DRAFT)
+        .select_related("covered_model", "stage")
+        .order_by("-submitted_at", "-pk")
+    )
+
+
+def organisation_grants(application: Application) -> QuerySet[Grant]:
+    return (
+        Grant.objects.filter(organisation_id=application.organisation_id)
+        .select_related("covered_model", "stage")
+        .annotate(credential_count=Count("credentials"))
+        .order_by("-created_at", "-pk")
+    )
+
+
+def live_approvals(application: Application) -> list[Approval]:
+    return list(
+        Approval.objects.filter(application=application, voided_at__isnull=True)
+        .select_related("reviewer", "stage")
+        .order_by("position")
+    )
+
+
+def information_requests(application: Application) -> QuerySet[InformationRequest]:
+    return InformationRequest.objects.filter(application=application).select_related(
+        "requested_by", "responded_by"
+    )

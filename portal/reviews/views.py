@@ -1,0 +1,403 @@
+"""The review queue and the staff application page; the applicant's page for answering.
+
+Views parse, check the permission, fetch through ``get_visible_or_404`` and call a
+service; every refusal becomes a message that says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from portal.accounts.access import get_visible_or_404, visible_to
+from portal.accounts.models import User
+from portal.applications.models import Application
+from portal.applications.states import ApplicationChangedError, ApplicationError
+from portal.partners.paging import paginate, query_without_page
+from portal.reviews import rules, selectors
+from portal.reviews.forms import (
+    AnswerForm,
+    ApproveForm,
+    CommentForm,
+    InformationRequestForm,
+    QueueFilterForm,
+    ReassignForm,
+    RejectForm,
+)
+from portal.reviews.models import Review
+from portal.reviews.services import (
+    review_answer,
+    review_approve,
+    review_claim,
+    review_comment_add,
+    review_reassign,
+    review_reject,
+    review_release,
+    review_request_information,
+)
+
+View = Callable[..., HttpResponse]
+
+
+def staff_permission(permission: str) -> Callable[[View], View]:
+    def decorator(view: View) -> View:
+        @wraps(view)
+        @login_required
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.has_perm(permission):
+                raise PermissionDenied("This page is for reviewers.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _application(request: HttpRequest, pk: int) -> Application:
+    return get_visible_or_404(
+        request.user,
+        Application.objects.select_related("organisation", "covered_model", "stage", "created_by"),
+        pk=pk,
+    )
+
+
+def _version(application: Application) -> str:
+    return application.updated_at.isoformat()
+
+
+@staff_permission("reviews.view_review")
+def queue(request: HttpRequest) -> HttpResponse:
+    reviewers = list(selectors.queue_assignees())
+    form = QueueFilterForm(request.GET or None, reviewers=reviewers)
+    filters = selectors.QueueFilters()
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = selectors.QueueFilters(
+            model=data["model"],
+            stage=data["stage"],
+            state=data["state"],
+            sector=data["sector"],
+            country=data["country"],
+            age=data["age"],
+            assignee=data["assignee"],
+            search=data["q"].strip(),
+            sort=data["sort"] or "oldest",
+        )
+    page = paginate(request, selectors.queue_rows(request.user, filters))
+    now = timezone.now()
+    rows = [{"application": a, "age": selectors.age_of(a, now=now)} for a in page.object_list]
+    counts = selectors.queue_counts(
+        request.user, selectors.QueueFilters(**{**filters.__dict__, "state": ""})
+    )
+    labels = dict(form.fields["state"].choices)
+    return render(
+        request,
+        "reviews/queue.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": rows,
+            "query_string": query_without_page(request),
+            "counts": [
+                {"state": state, "label": labels[state], "count": counts[state]}
+                for state in [*(value for value, _ in form.fields["state"].choices if value)]
+            ],
+            "total": counts["total"],
+            "deadline_days": selectors.review_deadline().days,
+        },
+    )
+
+
+@staff_permission("reviews.view_review")
+def application_review(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _application(request, pk)
+    user = request.user
+    nominees = list(application.nominees.select_related("organisation", "user").order_by("pk"))
+    ctx = selectors.review_context(application, user)
+    approvals = selectors.live_approvals(application)
+    first = next((a for a in approvals if a.position == 1), None)
+    initial: dict[str, Any]
+    if first is not None:
+        initial = {
+            "stage": first.stage,
+            "seats": first.seats,
+            "monthly_quota": first.monthly_quota,
+            "rate_limit_per_minute": first.rate_limit_per_minute,
+            "expires_on": first.expires_at.date(),
+            "confirms": first.pk,
+        }
+    else:
+        terms = rules.default_terms(application.stage)
+        initial = {
+            "stage": terms.stage,
+            "seats": terms.seats,
+            "monthly_quota": terms.monthly_quota,
+            "rate_limit_per_minute": terms.rate_limit_per_minute,
+            "expires_on": terms.expires_at.date(),
+        }
+    version = {"seen": _version(application)}
+    eligibility = selectors.live_eligibility(application, nominees)
+    matches = selectors.screening_matches(nominees)
+    for entry in eligibility:
+        entry["matches"] = matches.get(entry["person"].pk, [])
+    review = Review.objects.select_related("assignee", "grant").filter(pk=application.pk).first()
+    reviewers = (
+        list(selectors.queue_assignees()) if user.has_perm("reviews.reassign_review") else []
+    )
+    return render(
+        request,
+        "reviews/application.html",
+        {
+            "application": application,
+            "review": review,
+            "age": selectors.age_of(application, now=timezone.now()),
+            "nominees": nominees,
+            "eligibility": eligibility,
+            "snapshot": application.eligibility_snapshot or {},
+            "documents": application.organisation.documents.select_related("uploaded_by"),
+            "history": selectors.organisation_history(application),
+            "earlier": selectors.earlier_applications(application),
+            "grants": selectors.organisation_grants(application),
+            "timeline": selectors.timeline(application),
+            "questions": selectors.information_requests(application),
+            "approvals": approvals,
+            "first_approval": first,
+            "why_not": {
+                "claim": rules.why_not_claim(ctx, user),
+                "approve": rules.why_not_approve(ctx, user),
+                "reject": rules.why_not_reject(ctx, user),
+                "request_information": rules.why_not_request_information(ctx, user),
+            },
+            "holds_it": ctx.assignee_id == user.pk,
+            "can_reassign": user.has_perm("reviews.reassign_review"),
+            "can_comment": user.has_perm("reviews.add_comment"),
+            "approve_form": ApproveForm(application=application, initial={**initial, **version}),
+            "reject_form": RejectForm(initial=version),
+            "question_form": InformationRequestForm(initial=version),
+            "comment_form": CommentForm(),
+            "reassign_form": ReassignForm(
+                reviewers=reviewers,
+                initial={"assignee": str(ctx.assignee_id or "")},
+            ),
+        },
+    )
+
+
+def _done(request: HttpRequest, application: Application) -> HttpResponse:
+    return redirect("reviews:application", pk=application.pk)
+
+
+def _stale(request: HttpRequest, application: Application, seen: str) -> bool:
+    """The reviewer acted on a page older than the application: refuse, say why."""
+    if seen != _version(application):
+        messages.error(request, str(ApplicationChangedError()))
+        return True
+    return False
+
+
+def _form_errors(request: HttpRequest, form: Any) -> None:
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for error in errors:
+            messages.error(request, f"{label}: {error}" if label else str(error))
+
+
+@staff_permission("reviews.decide_review")
+@require_POST
+def claim(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _application(request, pk)
+    try:
+        review_claim(actor=request.user, application=application)
+    except ApplicationError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "You now work on this application.")
+    return _done(request, application)
+
+
+@staff_permission("reviews.decide_review")
+@require_POST
+def release(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _application(request, pk)
+    try:
+        review_release(actor=request.user, application=application)
+    except ApplicationError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "The application is back in the queue for anyone.")
+    return _done(request, application)
+
+
+@staff_permission("reviews.reassign_review")
+@require_POST
+def reassign(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _application(request, pk)
+    reviewers = list(selectors.queue_assignees())
+    form = ReassignForm(request.POST, reviewers=reviewers)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _done(request, application)
+    chosen = form.cleaned_data["assignee"]
+    assignee = User.objects.get(pk=int(chosen)) if chosen else None
+    try:
+        review_reassign(
+            actor=request.user,
+            application=application,
+            assignee=assignee,
+            reason=form.cleaned_data["reason"],
+        )
+    except ApplicationError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            f"Assigned to {assignee.get_username()}." if assignee else "Returned to the queue.",
+        )
+    return _done(request, application)
+
+
+@staff_permission("reviews.decide_review")
+@require_POST
+def approve(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _application(request, pk)
+    form = ApproveForm(request.POST, application=application)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _done(request, application)
+    if _stale(request, application, form.cleaned_data["seen"]):
+        return _done(request, application)
+    try:
+        result = review_approve(
+            actor=request.user,
+            application=application,
+            terms=form.terms(),
+            confirms=form.cleaned_data["confirms"],
+        )
+    except ApplicationError as error:
+        messages.error(request, str(error))
+    else:
+        if result.final:
+            messages.success(
+                request,
+                f"Approved. Grant #{result.grant.pk if result.grant else ''} is active with "
+                f"{len(result.credential_ids)} credential(s).",
+            )
+        else:
+            messages.success(
+                request, "First approval recorded. A second reviewer must now approve."
+            )
+    return _done(request, application)
+
+
+@staff_permission("reviews.decide_review")
+@require_POST
+def reject(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _application(request, pk)
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _done(request, application)
+    if _stale(request, application, form.cleaned_data["seen"]):
+        return _done(request, application)
+    try:
+        review_reject(
+            actor=request.user, application=application, reason=form.cleaned_data["reason"]
+        )
+    except ApplicationError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Rejected. The applicant has been told why.")
+    return _done(request, application)
+
+
+@staff_permission("reviews.decide_review")
+@require_POST
+def request_information(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _application(request, pk)
+    form = InformationRequestForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _done(request, application)
+    if _stale(request, application, form.cleaned_data["seen"]):
+        return _done(request, application)
+    try:
+        review_request_information(
+            actor=request.user, application=application, message=form.cleaned_data["message"]
+        )
+    except ApplicationError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Question sent. The application waits for the answer.")
+    return _done(request, application)
+
+
+@staff_permission("reviews.add_comment")
+@require_POST
+def comment(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _application(request, pk)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _done(request, application)
+    try:
+        review_comment_add(
+            actor=request.user, application=application, body=form.cleaned_data["body"]
+        )
+    except ApplicationError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Comment added.")
+    return _done(request, application)
+
+
+@login_required
+def respond(request: HttpRequest, pk: int) -> HttpResponse:
+    """The applicant's view of the review: questions, answers, the decision and its reason.
+
+    Members of the organisation read it; its admins answer open questions.
+    """
+    application = _application(request, pk)
+    can_answer = _may_answer(request, pk)
+    form = AnswerForm(request.POST or None, initial={"seen": _version(application)})
+    if request.method == "POST":
+        if not can_answer:
+            raise PermissionDenied("Only the organisation's admins can answer.")
+        if form.is_valid() and not _stale(request, application, form.cleaned_data["seen"]):
+            try:
+                review_answer(
+                    actor=request.user,
+                    application=application,
+                    response=form.cleaned_data["response"],
+                )
+            except ApplicationError as error:
+                messages.error(request, str(error))
+            else:
+                messages.success(request, "Thank you. Your answer is with the reviewers.")
+                return redirect("reviews:respond", pk=application.pk)
+    review = Review.objects.select_related("grant").filter(pk=application.pk).first()
+    return render(
+        request,
+        "reviews/respond.html",
+        {
+            "application": application,
+            "review": review,
+            "questions": selectors.information_requests(application),
+            "open_question": application.state == "info_requested",
+            "can_answer": can_answer,
+            "form": form,
+        },
+    )
+
+
+def _may_answer(request: HttpRequest, pk: int) -> bool:
+    """Whether the user may act for the application's organisation (its admins)."""
+    return visible_to(request.user, Application.objects.filter(pk=pk), action="change").exists()
