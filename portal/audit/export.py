@@ -41,7 +41,7 @@ EXPORT_FIELDS = (
     "hash",
 )
 JSON_FIELDS = frozenset({"before", "after"})
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 1000
 
 EXPORT_FORMATS = {
     "csv": "text/csv; charset=utf-8",

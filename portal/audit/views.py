@@ -49,7 +49,7 @@ def _row(event: AuditEvent, organisations: dict[int, Organisation]) -> dict[str,
     organisation = organisations.get(event.organisation_id) if event.organisation_id else None
     return {
         "event": event,
-        "object_url": object_url(event.object_type, event.object_id),
+        "object_url": object_url(event.object_type, event.object_id, organisations),
         "organisation": organisation,
         "changed": changed_keys(event.before, event.after),
     }
@@ -115,7 +115,11 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "audit/event.html",
         {
             "event": event,
-            "object_url": object_url(event.object_type, event.object_id),
+            "object_url": object_url(
+                event.object_type,
+                event.object_id,
+                {organisation.pk: organisation} if organisation else None,
+            ),
             "organisation": organisation,
             "lines": diff_lines(event.before, event.after),
             "before_json": pretty(event.before),
