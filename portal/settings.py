@@ -61,12 +61,14 @@ INSTALLED_APPS = [
     "portal.applications",
     "portal.reviews",
     "portal.notifications",
+    "portal.compliance",
     # Access side
     "provisioning.catalog",
     "provisioning.grants",
     "provisioning.credentials",
     "provisioning.deliveries",
     "provisioning.introspection",
+    "provisioning.bulk",
 ]
 
 MIDDLEWARE = [
@@ -300,6 +302,15 @@ CELERY_BEAT_SCHEDULE = {
     "reviews-notify-new": {"task": "reviews.notify_new", "schedule": 60.0},
     "reviews-notify-overdue": {"task": "reviews.notify_overdue", "schedule": 86400.0},
 }
+
+# --- Bulk actions and determinations -----------------------------------------
+
+# A non-emergency bulk action over this many grants (or credentials) needs a second person.
+BULK_APPROVAL_THRESHOLD = env_int("BULK_APPROVAL_THRESHOLD", 100, minimum=0)
+# Grants (or credentials) per committed chunk: the progress bar moves once per chunk.
+BULK_CHUNK_SIZE = env_int("BULK_CHUNK_SIZE", 5000, minimum=1)
+# The portal's eligibility judgement that a restore must pass (provisioning decides nothing).
+BULK_RESTORE_GATE = "portal.compliance.gate.restore_gate"
 
 # --- Reviews ----------------------------------------------------------------
 

@@ -84,4 +84,12 @@ def rules_in_force(covered_models: Iterable[CoveredModel]) -> dict[int, Rule]:
     """``rule_in_force`` for many models in one query, keyed by model id."""
     ids = [model.pk for model in covered_models]
     rows = {row.covered_model_id: row for row in ModelRule.objects.filter(covered_model_id__in=ids)}
-    return {pk: Rule.from_model_rule(rows[pk]) if pk in rows else OPEN_RULE for pk in ids}
+    # Compliance change (determinations): the rule of the determination in force for a
+    # model, when there is one, takes precedence over the model's default (one more query).
+    from portal.compliance.selectors import determination_rules_in_force
+
+    decided = determination_rules_in_force(ids)
+    return {
+        pk: decided.get(pk) or (Rule.from_model_rule(rows[pk]) if pk in rows else OPEN_RULE)
+        for pk in ids
+    }

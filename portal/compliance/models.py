@@ -1,0 +1,142 @@
+"""Determinations: the regulator's letter, and the rule per covered model it sets (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from portal.eligibility.rules import Rule, RuleKind
+from portal.partners.storage import PrivateStorage
+from provisioning.catalog.models import CoveredModel
+
+
+class DeterminationError(Exception):
+    """A determination operation the rules forbid; the message says what to do instead."""
+
+
+class IllegalDeterminationTransition(DeterminationError):
+    pass
+
+
+class DeterminationState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    APPROVED = "approved", "Approved (ready to apply)"
+    IN_FORCE = "in_force", "In force"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+# The one place that says which determination transitions exist.
+DETERMINATION_TRANSITIONS: dict[str, frozenset[str]] = {
+    DeterminationState.DRAFT: frozenset({DeterminationState.AWAITING_APPROVAL}),
+    DeterminationState.AWAITING_APPROVAL: frozenset(
+        {DeterminationState.APPROVED, DeterminationState.DRAFT}
+    ),
+    DeterminationState.APPROVED: frozenset({DeterminationState.IN_FORCE}),
+    DeterminationState.IN_FORCE: frozenset({DeterminationState.SUPERSEDED}),
+    DeterminationState.SUPERSEDED: frozenset(),
+}
+
+
+def check_determination_transition(current: str, new: str) -> None:
+    if new not in DETERMINATION_TRANSITIONS[current]:
+        raise IllegalDeterminationTransition(
+            f"A determination that is {DeterminationState(current).label.lower()} cannot become "
+            f"{DeterminationState(new).label.lower()}."
+        )
+
+
+class Determination(models.Model):
+    reference = models.CharField(max_length=80, unique=True)
+    legal_basis = models.TextField()
+    effective_date = models.DateField()
+    # The letter itself: PDF only, stored privately under a random name.
+    document = models.FileField(
+        storage=PrivateStorage(), upload_to="determinations/", max_length=200, blank=True
+    )
+    document_name = models.CharField(max_length=200, blank=True)
+    document_sha256 = models.CharField(max_length=64, blank=True)
+    state = models.CharField(
+        max_length=20,
+        choices=DeterminationState.choices,
+        default=DeterminationState.DRAFT,
+        db_index=True,
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Submitting is the author's signature: the first of the two officers (invariant 5).
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    applied_at = models.DateTimeField(null=True, blank=True)
+    superseded_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    # What applying it did: the bulk actions' ids and counts.
+    outcome = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["state"],
+                condition=models.Q(state="in_force"),
+                name="determination_one_in_force",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(approved_by__isnull=True)
+                | ~models.Q(approved_by=models.F("submitted_by")),
+                name="determination_approver_not_submitter",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class DeterminationRule(models.Model):
+    """The rule a determination sets for one covered model; the same shape as ``ModelRule``."""
+
+    determination = models.ForeignKey(Determination, on_delete=models.CASCADE, related_name="rules")
+    covered_model = models.ForeignKey(CoveredModel, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=RuleKind.choices)
+    allowed_sectors = models.JSONField(default=list, blank=True)
+    us_persons_only = models.BooleanField(default=False)
+    denied_citizenships = models.JSONField(default=list, blank=True)
+    denied_residence = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["covered_model__slug"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["determination", "covered_model"], name="determination_rule_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["open", "partners_only", "blocked"]),
+                name="determination_rule_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.determination_id}/{self.covered_model_id}: {self.kind}"
+
+    def to_rule(self) -> Rule:
+        return Rule(
+            kind=self.kind,
+            allowed_sectors=frozenset(self.allowed_sectors or ()),
+            us_persons_only=self.us_persons_only,
+            denied_citizenships=frozenset(c.upper() for c in self.denied_citizenships or ()),
+            denied_residence=frozenset(c.upper() for c in self.denied_residence or ()),
+            source=f"determination {self.determination.reference}",
+        )

@@ -1,0 +1,406 @@
+"""Writes on determinations: draft, rules, document, submit, approve, apply.
+
+Two distinct compliance officers sign a determination: the author submits it (the first
+signature) and a colleague approves it; the author can never approve (invariant 5).
+Applying it puts it in force, supersedes the previous one and runs the bulk actions its
+rules imply, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from portal.audit.services import audit_record
+from portal.compliance.impact import ImpactReport, judge
+from portal.compliance.models import (
+    Determination,
+    DeterminationError,
+    DeterminationRule,
+    DeterminationState,
+    check_determination_transition,
+)
+from portal.compliance.selectors import determination_in_force, draft_rules
+from portal.eligibility.rules import RuleKind
+from portal.partners.documents import read_limited, sniff_content_type
+from portal.partners.errors import DocumentRejectedError
+from portal.partners.models import Sector
+from provisioning.bulk.models import BulkKind, BulkScope, CredentialReason, EmptyPlan
+from provisioning.bulk.plan import determination_reference
+from provisioning.bulk.services import bulk_execute, bulk_plan
+from provisioning.catalog.models import CoveredModel
+from provisioning.grants.models import GrantSuspension, SuspensionKind
+
+
+class SameOfficerError(DeterminationError):
+    pass
+
+
+class IncompleteDetermination(DeterminationError):
+    pass
+
+
+RULE_FIELDS = (
+    "kind",
+    "allowed_sectors",
+    "us_persons_only",
+    "denied_citizenships",
+    "denied_residence",
+)
+
+
+def _clean_rule(model: CoveredModel, data: dict[str, Any]) -> dict[str, Any]:
+    kind = data.get("kind") or ""
+    if kind not in RuleKind.values:
+        raise DeterminationError(f"Choose open, trusted partners only or blocked for {model.name}.")
+    sectors = sorted({str(s) for s in data.get("allowed_sectors") or ()})
+    unknown = [s for s in sectors if s not in Sector.values]
+    if unknown:
+        raise DeterminationError(f"Unknown sector(s) for {model.name}: {', '.join(unknown)}.")
+
+    def countries(values: Any, label: str) -> list[str]:
+        codes = sorted({str(c).strip().upper() for c in values or () if str(c).strip()})
+        bad = [c for c in codes if len(c) != 2 or not c.isalpha()]
+        if bad:
+            raise DeterminationError(
+                f"{label} for {model.name} must be two-letter country codes: {', '.join(bad)}."
+            )
+        return codes
+
+    partners_only = kind == RuleKind.PARTNERS_ONLY
+    return {
+        "kind": kind,
+        # Sectors and person rules belong to a partners-only rule; open and blocked ignore them.
+        "allowed_sectors": sectors if partners_only else [],
+        "us_persons_only": bool(data.get("us_persons_only")) and partners_only,
+        "denied_citizenships": countries(data.get("denied_citizenships"), "Denied citizenships")
+        if partners_only
+        else [],
+        "denied_residence": countries(data.get("denied_residence"), "Denied residence")
+        if partners_only
+        else [],
+    }
+
+
+def _editable(determination: Determination) -> Determination:
+    determination = Determination.objects.select_for_update().get(pk=determination.pk)
+    if determination.state != DeterminationState.DRAFT:
+        raise DeterminationError("Only a draft can be edited; send it back to draft first.")
+    return determination
+
+
+def _store_document(determination: Determination, upload: IO[bytes], name: str) -> None:
+    data = read_limited(upload, settings.DOCUMENT_MAX_BYTES)
+    if not data:
+        raise DocumentRejectedError("The file is empty.")
+    sniffed = sniff_content_type(data[:16])
+    if sniffed is None or sniffed[0] != "application/pdf":
+        raise DocumentRejectedError(
+            "The determination letter must be a PDF, and this file's content is not one "
+            "(whatever its name says)."
+        )
+    old = determination.document.name if determination.document else ""
+    determination.document.save(f"{uuid.uuid4().hex}.pdf", ContentFile(data), save=False)
+    determination.document_name = (name or "determination.pdf").replace("/", "_")[-200:]
+    determination.document_sha256 = hashlib.sha256(data).hexdigest()
+    if old:
+        transaction.on_commit(lambda: determination.document.storage.delete(old))
+
+
+def _rules_snapshot(determination: Determination) -> dict[str, Any]:
+    return {
+        row.covered_model.slug: {f: getattr(row, f) for f in RULE_FIELDS}
+        for row in determination.rules.select_related("covered_model")
+    }
+
+
+def determination_draft(
+    *,
+    actor: Any,
+    reference: str,
+    legal_basis: str,
+    effective_date: dt.date,
+    rules: dict[int, dict[str, Any]],
+    document: IO[bytes] | None = None,
+    document_name: str = "",
+) -> Determination:
+    reference = (reference or "").strip()
+    if not reference or not (legal_basis or "").strip():
+        raise DeterminationError("A determination needs its reference and legal basis.")
+    if Determination.objects.filter(reference=reference).exists():
+        raise DeterminationError(f"A determination with reference {reference} already exists.")
+    with transaction.atomic():
+        determination = Determination(
+            reference=reference,
+            legal_basis=legal_basis.strip(),
+            effective_date=effective_date,
+            created_by=actor,
+        )
+        if document is not None:
+            _store_document(determination, document, document_name)
+        determination.save(force_insert=True)
+        _write_rules(determination, rules)
+        audit_record(
+            actor=actor,
+            action="determination.drafted",
+            obj=determination,
+            after={
+                "reference": reference,
+                "effective_date": effective_date,
+                "document_sha256": determination.document_sha256,
+                "rules": _rules_snapshot(determination),
+            },
+        )
+    return determination
+
+
+def _write_rules(determination: Determination, rules: dict[int, dict[str, Any]]) -> None:
+    models = CoveredModel.objects.in_bulk(list(rules))
+    rows = []
+    for model_id, data in rules.items():
+        model = models.get(int(model_id))
+        if model is None:
+            raise DeterminationError("A rule names a model that does not exist.")
+        rows.append(
+            DeterminationRule(
+                determination=determination, covered_model=model, **_clean_rule(model, data)
+            )
+        )
+    determination.rules.all().delete()
+    DeterminationRule.objects.bulk_create(rows)
+
+
+def determination_update(
+    *,
+    determination: Determination,
+    actor: Any,
+    legal_basis: str | None = None,
+    effective_date: dt.date | None = None,
+    rules: dict[int, dict[str, Any]] | None = None,
+    document: IO[bytes] | None = None,
+    document_name: str = "",
+) -> Determination:
+    with transaction.atomic():
+        determination = _editable(determination)
+        before = {"rules": _rules_snapshot(determination), "sha": determination.document_sha256}
+        if legal_basis is not None:
+            determination.legal_basis = legal_basis.strip()
+        if effective_date is not None:
+            determination.effective_date = effective_date
+        if document is not None:
+            _store_document(determination, document, document_name)
+        determination.save()
+        if rules is not None:
+            _write_rules(determination, rules)
+        audit_record(
+            actor=actor,
+            action="determination.edited",
+            obj=determination,
+            before=before,
+            after={"rules": _rules_snapshot(determination), "sha": determination.document_sha256},
+        )
+    return determination
+
+
+def determination_submit(*, determination: Determination, actor: Any) -> Determination:
+    """The author's signature: every model needs a rule, and the letter must be attached."""
+    with transaction.atomic():
+        determination = Determination.objects.select_for_update().get(pk=determination.pk)
+        check_determination_transition(determination.state, DeterminationState.AWAITING_APPROVAL)
+        covered = set(CoveredModel.objects.values_list("pk", flat=True))
+        ruled = set(determination.rules.values_list("covered_model_id", flat=True))
+        missing = CoveredModel.objects.filter(pk__in=covered - ruled).values_list("name", flat=True)
+        if missing:
+            raise IncompleteDetermination(
+                f"Set a rule for every covered model; missing: {', '.join(sorted(missing))}."
+            )
+        if not determination.document:
+            raise IncompleteDetermination(
+                "Attach the determination letter (PDF) before submitting."
+            )
+        determination.state = DeterminationState.AWAITING_APPROVAL
+        determination.submitted_by = actor
+        determination.submitted_at = timezone.now()
+        determination.save(update_fields=["state", "submitted_by", "submitted_at"])
+        audit_record(
+            actor=actor,
+            action="determination.submitted",
+            obj=determination,
+            after={"rules": _rules_snapshot(determination)},
+        )
+    return determination
+
+
+def determination_send_back(
+    *, determination: Determination, actor: Any, note: str
+) -> Determination:
+    """The second officer returns it to draft instead of approving."""
+    with transaction.atomic():
+        determination = Determination.objects.select_for_update().get(pk=determination.pk)
+        check_determination_transition(determination.state, DeterminationState.DRAFT)
+        determination.state = DeterminationState.DRAFT
+        determination.submitted_by = None
+        determination.submitted_at = None
+        determination.save(update_fields=["state", "submitted_by", "submitted_at"])
+        audit_record(actor=actor, action="determination.sent_back", obj=determination, reason=note)
+    return determination
+
+
+def determination_approve(*, determination: Determination, actor: Any) -> Determination:
+    """The second officer's approval: never the author nor the submitter."""
+    with transaction.atomic():
+        determination = Determination.objects.select_for_update().get(pk=determination.pk)
+        check_determination_transition(determination.state, DeterminationState.APPROVED)
+        if actor.pk in (determination.submitted_by_id, determination.created_by_id):
+            raise SameOfficerError(
+                "The officer who drafted or submitted a determination cannot approve it: "
+                "a second compliance officer must."
+            )
+        determination.state = DeterminationState.APPROVED
+        determination.approved_by = actor
+        determination.approved_at = timezone.now()
+        determination.save(update_fields=["state", "approved_by", "approved_at"])
+        audit_record(
+            actor=actor,
+            action="determination.approved",
+            obj=determination,
+            after={"submitted_by": determination.submitted_by_id},
+        )
+    return determination
+
+
+def determination_impact(*, determination: Determination) -> ImpactReport:
+    """The impact preview: what applying ``determination`` would do now."""
+    return judge(rules=draft_rules(determination), new_reference=determination.reference)
+
+
+def _previous_references(own: str) -> set[str]:
+    grant_refs = GrantSuspension.objects.filter(
+        kind=SuspensionKind.REGULATORY, reference__startswith="determination:"
+    ).values_list("reference", flat=True)
+    credential_refs = CredentialReason.objects.filter(
+        kind=SuspensionKind.REGULATORY, reference__startswith="determination:"
+    ).values_list("reference", flat=True)
+    return (set(grant_refs) | set(credential_refs)) - {own}
+
+
+def _run(actor: Any, determination: Determination, **plan: Any) -> dict[str, Any] | None:
+    try:
+        action = bulk_plan(
+            actor=actor,
+            reason=f"Determination {determination.reference}",
+            suspension_kind=SuspensionKind.REGULATORY,
+            determination=determination.reference,
+            **plan,
+        )
+    except EmptyPlan:
+        return None
+    action = bulk_execute(action=action, actor=actor, run_now=True)
+    return {
+        "bulk_action": action.pk,
+        "kind": action.kind,
+        "scope": action.scope,
+        "reference": action.reference,
+        "items": action.items_done,
+        "credentials_changed": action.credentials_changed,
+    }
+
+
+def determination_apply(*, determination: Determination, actor: Any) -> Determination:
+    """Put it in force and carry it out: suspend what it no longer allows, restore what it
+    allows again (removing only earlier determinations' reasons), in one transaction."""
+    with transaction.atomic():
+        determination = Determination.objects.select_for_update().get(pk=determination.pk)
+        check_determination_transition(determination.state, DeterminationState.IN_FORCE)
+        now = timezone.now()
+        previous = (
+            Determination.objects.select_for_update()
+            .filter(state=DeterminationState.IN_FORCE)
+            .first()
+        )
+        if previous is not None:
+            previous.state = DeterminationState.SUPERSEDED
+            previous.superseded_at = now
+            previous.superseded_by = determination
+            previous.save(update_fields=["state", "superseded_at", "superseded_by"])
+            audit_record(
+                actor=actor,
+                action="determination.superseded",
+                obj=previous,
+                after={"superseded_by": determination.reference},
+            )
+        determination.state = DeterminationState.IN_FORCE
+        determination.applied_by = actor
+        determination.applied_at = now
+        determination.save(update_fields=["state", "applied_by", "applied_at"])
+        report = determination_impact(determination=determination)
+        own = determination_reference(determination.reference)
+        actions = []
+        if report.grant_suspend:
+            actions.append(
+                _run(
+                    actor,
+                    determination,
+                    kind=BulkKind.SUSPEND,
+                    filters={},
+                    reference=own,
+                    explicit=report.grant_suspend,
+                    scope=BulkScope.GRANT,
+                )
+            )
+        if report.credential_suspend:
+            actions.append(
+                _run(
+                    actor,
+                    determination,
+                    kind=BulkKind.SUSPEND,
+                    filters={},
+                    reference=own,
+                    explicit=report.credential_suspend,
+                    scope=BulkScope.CREDENTIAL,
+                )
+            )
+        for reference in sorted(_previous_references(own)):
+            for scope in (BulkScope.GRANT, BulkScope.CREDENTIAL):
+                actions.append(
+                    _run(
+                        actor,
+                        determination,
+                        kind=BulkKind.RESTORE,
+                        filters={},
+                        reference=reference,
+                        scope=scope,
+                    )
+                )
+        determination.outcome = {
+            "previous": previous.reference if previous else None,
+            "impact": dict(report.totals),
+            "bulk_actions": [a for a in actions if a],
+        }
+        determination.save(update_fields=["outcome"])
+        audit_record(
+            actor=actor,
+            action="determination.applied",
+            obj=determination,
+            after=determination.outcome,
+        )
+    return determination
+
+
+__all__ = [
+    "determination_apply",
+    "determination_approve",
+    "determination_draft",
+    "determination_impact",
+    "determination_in_force",
+    "determination_send_back",
+    "determination_submit",
+    "determination_update",
+]

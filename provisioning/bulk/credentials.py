@@ -1,0 +1,179 @@
+"""Credential-level suspension, revocation and restore for bulk actions filtered by person.
+
+A person rule (US persons only, a denied citizenship or residence) takes a person's keys
+away without touching the organisation's grant. Each such key carries a reason row
+(``CredentialReason``) so that a restore removes exactly its own reason, as for grants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.audit.services import audit_record
+from provisioning.bulk.models import CredentialReason
+from provisioning.deliveries.changelog import (
+    ChangeRow,
+    changes_digest,
+    changes_summary,
+    wake_relays_on_commit,
+    write_credential_changes,
+)
+
+REASON_TABLE = "bulk_credentialreason"
+_HAS_REASON = (
+    f"EXISTS (SELECT 1 FROM {REASON_TABLE} r "  # noqa: S608
+    "WHERE r.credential_id = credentials_credential.id)"
+)
+
+
+def _ids_sql(ids: Sequence[int]) -> tuple[str, list[int]]:
+    if not ids:
+        return "id IN (NULL)", []
+    return f"id IN ({', '.join(['%s'] * len(ids))})", [int(i) for i in ids]
+
+
+def _audit(
+    *, actor: Any, action: str, note: str, after: dict[str, Any], changes: list[ChangeRow]
+) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="credentials.credential",
+        reason=note,
+        after={**after, **changes_summary(changes)},
+        digest=changes_digest(changes),
+    )
+    if changes:
+        wake_relays_on_commit()
+
+
+def add_reasons(*, credential_ids: Sequence[int], kind: str, reference: str) -> None:
+    now = timezone.now()
+    CredentialReason.objects.bulk_create(
+        [
+            CredentialReason(credential_id=pk, kind=kind, reference=reference, created_at=now)
+            for pk in credential_ids
+        ],
+        ignore_conflicts=True,
+        batch_size=2000,
+    )
+
+
+def credentials_suspend(
+    *, credential_ids: Sequence[int], kind: str, reference: str, actor: Any, note: str
+) -> list[ChangeRow]:
+    """Add the reason to each key; active ones become suspended."""
+    scope, params = _ids_sql(credential_ids)
+    with transaction.atomic():
+        add_reasons(credential_ids=credential_ids, kind=kind, reference=reference)
+        changes = write_credential_changes(
+            scope_sql=scope,
+            scope_params=params,
+            condition_sql="state = 'active'",
+            set_sql="state = 'suspended'",
+            cause=f"credential.suspended:{kind}",
+        )
+        _audit(
+            actor=actor,
+            action="credential.bulk_suspended",
+            note=note or f"{kind}:{reference}",
+            after={"reason": kind, "reference": reference, "matched": len(credential_ids)},
+            changes=changes,
+        )
+    return changes
+
+
+def credentials_revoke(*, credential_ids: Sequence[int], actor: Any, note: str) -> list[ChangeRow]:
+    scope, params = _ids_sql(credential_ids)
+    now = timezone.now()
+    with transaction.atomic():
+        changes = write_credential_changes(
+            scope_sql=scope,
+            scope_params=params,
+            condition_sql="state <> 'revoked'",
+            set_sql=(
+                "state = 'revoked', revoked_at = %s, previous_key_prefix = NULL, "
+                "previous_key_hash = '', previous_key_expires_at = NULL"
+            ),
+            set_params=[now],
+            cause="credential.revoked",
+        )
+        _audit(
+            actor=actor,
+            action="credential.bulk_revoked",
+            note=note,
+            after={"matched": len(credential_ids)},
+            changes=changes,
+        )
+    return changes
+
+
+def credentials_restore(
+    *,
+    credential_ids: Sequence[int],
+    kind: str,
+    reference: str,
+    actor: Any,
+    note: str,
+    keep_suspended: set[int] | None = None,
+) -> list[ChangeRow]:
+    """Remove the one reason; keys left with none, on an active grant, come back."""
+    keep = keep_suspended or set()
+    restorable = [pk for pk in credential_ids if pk not in keep]
+    restore_scope, restore_params = _ids_sql(restorable)
+    now = timezone.now()
+    with transaction.atomic():
+        CredentialReason.objects.filter(
+            credential_id__in=restorable, kind=kind, reference=reference
+        ).delete()
+        changes = write_credential_changes(
+            scope_sql=restore_scope,
+            scope_params=restore_params,
+            condition_sql=(
+                f"state = 'suspended' AND NOT held AND NOT {_HAS_REASON} AND grant_id IN "  # noqa: S608
+                "(SELECT id FROM grants_grant WHERE state = 'active' AND expires_at > %s)"
+            ),
+            condition_params=[now],
+            set_sql="state = 'active'",
+            cause=f"credential.restored:{kind}",
+        )
+        _audit(
+            actor=actor,
+            action="credential.bulk_restored",
+            note=note or f"{kind}:{reference}",
+            after={
+                "reason": kind,
+                "reference": reference,
+                "matched": len(credential_ids),
+                "kept_suspended": len(credential_ids) - len(restorable),
+            },
+            changes=changes,
+        )
+    return changes
+
+
+def resuspend_after_grant_restore(
+    *, grant_ids: Sequence[int], keep: set[int], kind: str, reference: str
+) -> list[ChangeRow]:
+    """After grants come back, keys that still carry a reason of their own, or that the
+    eligibility gate holds back, go (or stay) suspended in the same transaction.
+
+    The relay pushes each key's current state, so a key re-suspended here is never seen
+    active downstream.
+    """
+    if keep:
+        add_reasons(credential_ids=sorted(keep), kind=kind or "regulatory", reference=reference)
+    if not grant_ids:
+        return []
+    marks = ", ".join(["%s"] * len(grant_ids))
+    return write_credential_changes(
+        scope_sql=f"grant_id IN ({marks})",
+        scope_params=[int(g) for g in grant_ids],
+        condition_sql=f"state = 'active' AND {_HAS_REASON}",
+        set_sql="state = 'suspended'",
+        cause=f"credential.suspended:{kind or 'regulatory'}",
+    )

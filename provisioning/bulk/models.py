@@ -1,0 +1,197 @@
+"""Bulk suspend / revoke / restore over a filter, bound to the plan that was previewed.
+
+A bulk action is planned first (a dry-run): the exact set of grants, or of credentials
+when the filter names people, is stored as ``BulkActionItem`` rows and hashed. Execution
+re-resolves the filter and refuses when the set differs (DESIGN.md invariant 4).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class BulkActionError(Exception):
+    """A bulk operation that the rules forbid; the message says what to do instead."""
+
+
+class IllegalBulkTransition(BulkActionError):
+    pass
+
+
+class ApprovalRequired(BulkActionError):
+    pass
+
+
+class SamePersonError(BulkActionError):
+    pass
+
+
+class EmptyPlan(BulkActionError):
+    pass
+
+
+class BulkKind(models.TextChoices):
+    SUSPEND = "suspend", "Suspend"
+    REVOKE = "revoke", "Revoke"
+    RESTORE = "restore", "Restore"
+
+
+class BulkScope(models.TextChoices):
+    # Grant scope acts on whole grants; credential scope on the keys of the people named
+    # by a person filter (citizenship, residence), leaving the grant itself alone.
+    GRANT = "grant", "Grants"
+    CREDENTIAL = "credential", "Credentials"
+
+
+class BulkState(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    APPROVED = "approved", "Approved"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    STALE = "stale", "Stale (re-planned)"
+
+
+# The one place that says which bulk-action transitions exist.
+BULK_TRANSITIONS: dict[str, frozenset[str]] = {
+    BulkState.PLANNED: frozenset({BulkState.APPROVED, BulkState.RUNNING, BulkState.STALE}),
+    BulkState.APPROVED: frozenset({BulkState.RUNNING, BulkState.STALE}),
+    BulkState.RUNNING: frozenset({BulkState.DONE, BulkState.FAILED}),
+    BulkState.FAILED: frozenset({BulkState.RUNNING}),
+    BulkState.DONE: frozenset(),
+    BulkState.STALE: frozenset(),
+}
+
+
+def check_bulk_transition(current: str, new: str) -> None:
+    if new not in BULK_TRANSITIONS[current]:
+        raise IllegalBulkTransition(f"A {current} bulk action cannot become {new}.")
+
+
+class BulkAction(models.Model):
+    kind = models.CharField(max_length=10, choices=BulkKind.choices)
+    scope = models.CharField(max_length=10, choices=BulkScope.choices, default=BulkScope.GRANT)
+    # Filter values by name: covered_model, organisation, sector, stage, citizenship,
+    # residence, determination, grant_state.
+    filters = models.JSONField(default=dict, blank=True)
+    reason = models.TextField()
+    # The suspension reason kind (ops, regulatory) and the reference this action adds or
+    # removes; a restore removes exactly this one reason and nothing else.
+    suspension_kind = models.CharField(max_length=16, default="ops")
+    reference = models.CharField(max_length=120, blank=True)
+    emergency = models.BooleanField(default=False)
+    state = models.CharField(
+        max_length=10, choices=BulkState.choices, default=BulkState.PLANNED, db_index=True
+    )
+    plan_hash = models.CharField(max_length=64)
+    grant_count = models.PositiveIntegerField(default=0)
+    credential_count = models.PositiveIntegerField(default=0)
+    # {"organisation": {name: n}, "model": {slug: n}, "target": {name: n}}
+    counts = models.JSONField(default=dict, blank=True)
+    sample = models.JSONField(default=list, blank=True)
+    planned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    planned_at = models.DateTimeField()
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    executed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    committed_at = models.DateTimeField(null=True, blank=True)
+    # An emergency action is reviewed by a second person after it ran.
+    review_required = models.BooleanField(default=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+    # Progress: chunks are numbered from 0; chunk_cursor is the next one to run.
+    chunk_count = models.PositiveIntegerField(default=0)
+    chunk_cursor = models.PositiveIntegerField(default=0)
+    items_done = models.PositiveIntegerField(default=0)
+    credentials_changed = models.PositiveIntegerField(default=0)
+    # sha256 of each chunk's change-log rows, in chunk order; the final audit event's
+    # digest covers them all.
+    chunk_digests = models.JSONField(default=list, blank=True)
+    # Set when the action is the consequence of a determination approved by two officers.
+    determination = models.CharField(max_length=120, blank=True, db_index=True)
+    first_change_id = models.BigIntegerField(null=True, blank=True)
+    last_change_id = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-planned_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=BulkState.values), name="bulk_action_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(reason=""), name="bulk_action_reason_required"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(emergency=False) | ~models.Q(kind="restore"),
+                name="bulk_action_restore_never_emergency",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(approved_by__isnull=True)
+                | ~models.Q(approved_by=models.F("planned_by")),
+                name="bulk_action_approver_not_planner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.scope} ({self.state})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (BulkState.DONE, BulkState.FAILED, BulkState.STALE)
+
+    @property
+    def progress_percent(self) -> int:
+        total = self.grant_count if self.scope == BulkScope.GRANT else self.credential_count
+        if not total:
+            return 100 if self.state == BulkState.DONE else 0
+        return min(100, round(100 * self.items_done / total))
+
+
+class BulkActionItem(models.Model):
+    """One row of the plan: a grant (grant scope) or a credential (credential scope)."""
+
+    action = models.ForeignKey(BulkAction, on_delete=models.CASCADE, related_name="items")
+    grant_id = models.BigIntegerField()
+    credential_id = models.BigIntegerField(null=True, blank=True)
+    chunk = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["action", "chunk"], name="bulk_item_chunk")]
+
+    def __str__(self) -> str:
+        return f"{self.action_id}: grant {self.grant_id} credential {self.credential_id}"
+
+
+class CredentialReason(models.Model):
+    """A credential-level suspension reason (a person rule of a determination, or a
+    bulk action filtered by person). The credential is suspended while one is left."""
+
+    credential = models.ForeignKey(
+        "credentials.Credential", on_delete=models.CASCADE, related_name="bulk_reasons"
+    )
+    kind = models.CharField(max_length=16)
+    reference = models.CharField(max_length=120)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential", "kind", "reference"], name="credential_reason_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "reference"], name="credential_reason_ref")]
+
+    def __str__(self) -> str:
+        return f"{self.credential_id} {self.kind}:{self.reference}"

@@ -1,0 +1,308 @@
+"""Resolving a bulk action's filter to the exact set it acts on, and hashing that set.
+
+The same resolution runs when the action is planned and again just before it executes;
+the plan hash (sha256 over the sorted ids) tells whether anything changed in between.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils.module_loading import import_string
+
+from provisioning.bulk.models import BulkActionItem, BulkKind, BulkScope, CredentialReason
+from provisioning.credentials.models import Credential, CredentialState
+from provisioning.deliveries.models import Target
+from provisioning.grants.models import LIVE_GRANT_STATES, Grant, GrantState, GrantSuspension
+
+FILTER_NAMES = (
+    "covered_model",
+    "organisation",
+    "sector",
+    "stage",
+    "citizenship",
+    "residence",
+    "determination",
+    "grant_state",
+)
+PERSON_FILTERS = ("citizenship", "residence")
+SAMPLE_SIZE = 20
+
+
+def chunk_size() -> int:
+    return int(getattr(settings, "BULK_CHUNK_SIZE", 5000))
+
+
+def scope_for(filters: dict[str, Any]) -> str:
+    return BulkScope.CREDENTIAL if any(filters.get(n) for n in PERSON_FILTERS) else BulkScope.GRANT
+
+
+def determination_reference(reference: str) -> str:
+    """The suspension reference a determination's own reasons carry."""
+    return f"determination:{reference}"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What one resolution found: the primary ids (grants or credentials) and the keys."""
+
+    scope: str
+    item_ids: list[int]
+    credential_ids: list[int]
+    plan_hash: str
+    # (item id, grant id) in item order, for writing the plan's rows.
+    pairs: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlanDifference:
+    added: list[int]
+    removed: list[int]
+    planned_credentials: int
+    current_credentials: int
+    scope: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def item_label(self) -> str:
+        return "grants" if self.scope == BulkScope.GRANT else "credentials"
+
+
+def plan_hash(scope: str, item_ids: Sequence[int], credential_ids: Sequence[int]) -> str:
+    digest = hashlib.sha256(f"{scope}\n".encode())
+    digest.update(",".join(map(str, item_ids)).encode())
+    digest.update(b"\n")
+    digest.update(",".join(map(str, credential_ids)).encode())
+    return digest.hexdigest()
+
+
+def _grant_filter(filters: dict[str, Any]) -> Q:
+    q = Q()
+    if filters.get("covered_model"):
+        q &= Q(covered_model_id=int(filters["covered_model"]))
+    if filters.get("organisation"):
+        q &= Q(organisation_id=int(filters["organisation"]))
+    if filters.get("sector"):
+        q &= Q(organisation__sector=filters["sector"])
+    if filters.get("stage"):
+        q &= Q(stage__name=filters["stage"])
+    if filters.get("grant_state"):
+        q &= Q(state=filters["grant_state"])
+    return q
+
+
+def _person_filter(filters: dict[str, Any]) -> Q:
+    q = Q()
+    if filters.get("citizenship"):
+        # JSON text match: dual nationals match on any citizenship they hold.
+        q &= Q(person__citizenships__icontains=f'"{str(filters["citizenship"]).upper()}"')
+    if filters.get("residence"):
+        q &= Q(person__residence_country=str(filters["residence"]).upper())
+    return q
+
+
+def _reason_exists(kind: str, reference: str) -> Exists:
+    return Exists(
+        GrantSuspension.objects.filter(grant=OuterRef("pk"), kind=kind, reference=reference)
+    )
+
+
+def _explicit_items(action_id: int, column: str) -> QuerySet[Any]:
+    return BulkActionItem.objects.filter(action_id=action_id).values(column)
+
+
+def candidate_grants(
+    *,
+    kind: str,
+    filters: dict[str, Any],
+    suspension_kind: str,
+    reference: str,
+    explicit_action: int | None = None,
+) -> QuerySet[Grant]:
+    grants = Grant.objects.filter(state__in=LIVE_GRANT_STATES).filter(_grant_filter(filters))
+    if filters.get("determination"):
+        grants = grants.filter(
+            _reason_exists("regulatory", determination_reference(filters["determination"]))
+        )
+    if explicit_action is not None:
+        grants = grants.filter(pk__in=_explicit_items(explicit_action, "grant_id"))
+    if kind == BulkKind.RESTORE:
+        grants = grants.filter(state=GrantState.SUSPENDED).filter(
+            _reason_exists(suspension_kind, reference)
+        )
+    return grants
+
+
+def candidate_credentials(
+    *,
+    kind: str,
+    filters: dict[str, Any],
+    suspension_kind: str,
+    reference: str,
+    explicit_action: int | None = None,
+) -> QuerySet[Credential]:
+    grant_filters = {k: v for k, v in filters.items() if k != "determination"}
+    credentials = Credential.objects.exclude(state=CredentialState.REVOKED).filter(
+        grant__in=Grant.objects.filter(state__in=LIVE_GRANT_STATES).filter(
+            _grant_filter(grant_filters)
+        ),
+    )
+    credentials = credentials.filter(_person_filter(filters))
+    if filters.get("determination"):
+        credentials = credentials.filter(
+            bulk_reasons__kind="regulatory",
+            bulk_reasons__reference=determination_reference(filters["determination"]),
+        )
+    if explicit_action is not None:
+        credentials = credentials.filter(pk__in=_explicit_items(explicit_action, "credential_id"))
+    if kind == BulkKind.RESTORE:
+        credentials = credentials.filter(
+            Exists(
+                CredentialReason.objects.filter(
+                    credential=OuterRef("pk"), kind=suspension_kind, reference=reference
+                )
+            )
+        )
+    return credentials
+
+
+def _gate() -> Any:
+    path = getattr(settings, "BULK_RESTORE_GATE", "")
+    return import_string(path) if path else None
+
+
+def restore_gate(grant_ids: Iterable[int]) -> tuple[set[int], set[int], str]:
+    """(grants that may not come back, credentials that must stay suspended, reference).
+
+    Provisioning does not decide eligibility: the portal plugs its judgement in through
+    ``settings.BULK_RESTORE_GATE``. Without one, nothing is held back.
+    """
+    gate = _gate()
+    if gate is None:
+        return set(), set(), ""
+    return gate(grant_ids=list(grant_ids))
+
+
+def resolve(
+    *,
+    kind: str,
+    scope: str,
+    filters: dict[str, Any],
+    suspension_kind: str,
+    reference: str,
+    explicit_action: int | None = None,
+    gated: bool = True,
+) -> Selection:
+    """The set the action would act on now. Large sets stay in the database (subqueries);
+    only the ids for the hash come back to Python."""
+    args = {
+        "kind": kind,
+        "filters": filters,
+        "suspension_kind": suspension_kind,
+        "reference": reference,
+        "explicit_action": explicit_action,
+    }
+    # A determination's own restores were judged by its impact run: no second gate.
+    if scope == BulkScope.GRANT:
+        grants = candidate_grants(**args)
+        item_ids = sorted(grants.values_list("pk", flat=True))
+        pairs = list(
+            Credential.objects.filter(grant__in=grants.values("pk"))
+            .exclude(state=CredentialState.REVOKED)
+            .values_list("pk", "grant_id")
+        )
+        if kind == BulkKind.RESTORE and gated and item_ids:
+            # Filtered here rather than in SQL: the refused set may be large.
+            refused, _, _ = restore_gate(item_ids)
+            item_ids = [pk for pk in item_ids if pk not in refused]
+            pairs = [(c, g) for c, g in pairs if g not in refused]
+        credential_ids = sorted(c for c, _ in pairs)
+        item_pairs = [(g, g) for g in item_ids]
+    else:
+        pairs = list(candidate_credentials(**args).values_list("pk", "grant_id"))
+        if kind == BulkKind.RESTORE and gated and pairs:
+            refused_grants, refused_credentials, _ = restore_gate({g for _, g in pairs})
+            pairs = [
+                (c, g) for c, g in pairs if g not in refused_grants and c not in refused_credentials
+            ]
+        pairs.sort()
+        item_ids = [c for c, _ in pairs]
+        credential_ids = item_ids
+        item_pairs = pairs
+    return Selection(
+        scope, item_ids, credential_ids, plan_hash(scope, item_ids, credential_ids), item_pairs
+    )
+
+
+def difference(
+    *, scope: str, planned_ids: Iterable[int], planned_credentials: int, current: Selection
+) -> PlanDifference:
+    planned = set(planned_ids)
+    now = set(current.item_ids)
+    return PlanDifference(
+        added=sorted(now - planned),
+        removed=sorted(planned - now),
+        planned_credentials=planned_credentials,
+        current_credentials=len(current.credential_ids),
+        scope=scope,
+    )
+
+
+def planned_credentials(action_id: int, scope: str) -> QuerySet[Credential]:
+    items = BulkActionItem.objects.filter(action_id=action_id)
+    if scope == BulkScope.GRANT:
+        return Credential.objects.filter(grant_id__in=items.values("grant_id")).exclude(
+            state=CredentialState.REVOKED
+        )
+    return Credential.objects.filter(pk__in=items.values("credential_id"))
+
+
+def summarise(*, action_id: int, scope: str) -> tuple[dict[str, Any], list[Any]]:
+    """Counts by organisation, model and target, and a sample of rows (a few queries)."""
+    credentials = planned_credentials(action_id, scope)
+    by_org = {
+        row["grant__organisation__legal_name"]: row["n"]
+        for row in credentials.values("grant__organisation__legal_name")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "grant__organisation__legal_name")
+    }
+    by_model_id: dict[int, int] = {}
+    by_model: dict[str, int] = {}
+    for row in (
+        credentials.values("grant__covered_model_id", "grant__covered_model__slug")
+        .annotate(n=Count("pk"))
+        .order_by("-n")
+    ):
+        by_model_id[row["grant__covered_model_id"]] = row["n"]
+        by_model[row["grant__covered_model__slug"]] = row["n"]
+    by_target: dict[str, int] = {}
+    targets = Target.objects.filter(enabled=True).prefetch_related("covered_models")
+    for target in targets:
+        taken = {m.pk for m in target.covered_models.all()}
+        by_target[target.name] = sum(
+            n for model_id, n in by_model_id.items() if not taken or model_id in taken
+        )
+    sample = [
+        {
+            "credential": pk,
+            "grant": grant_id,
+            "organisation": org,
+            "model": model,
+            "person": person,
+            "state": state,
+        }
+        for pk, grant_id, org, model, person, state in credentials.order_by("pk").values_list(
+            "pk",
+            "grant_id",
+            "grant__organisation__legal_name",
+            "grant__covered_model__slug",
+            "person__legal_name",
+            "state",
+        )[:SAMPLE_SIZE]
+    ]
+    return {"organisation": by_org, "model": by_model, "target": by_target}, sample

@@ -1,0 +1,514 @@
+"""Writes on bulk actions: plan, approve, execute (in chunks), review, re-plan.
+
+Execution goes through the grant services (set-based, a handful of statements per
+chunk); this module only decides which chunk runs next and records progress, so a worker
+that dies mid-action resumes at the next chunk without doing any chunk twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from portal.audit.services import audit_record
+from provisioning.bulk.credentials import (
+    credentials_restore,
+    credentials_revoke,
+    credentials_suspend,
+    resuspend_after_grant_restore,
+)
+from provisioning.bulk.models import (
+    ApprovalRequired,
+    BulkAction,
+    BulkActionError,
+    BulkActionItem,
+    BulkKind,
+    BulkScope,
+    BulkState,
+    EmptyPlan,
+    SamePersonError,
+    check_bulk_transition,
+)
+from provisioning.bulk.plan import (
+    FILTER_NAMES,
+    PlanDifference,
+    Selection,
+    chunk_size,
+    difference,
+    resolve,
+    restore_gate,
+    scope_for,
+    summarise,
+)
+from provisioning.deliveries.changelog import ChangeRow, changes_digest
+from provisioning.grants.models import SuspensionKind
+from provisioning.grants.services import grant_restore, grant_revoke, grant_suspend
+
+
+class PlanChanged(BulkActionError):
+    """The set changed since the plan; ``difference`` says how. Re-plan to go on."""
+
+    def __init__(self, message: str, *, difference: PlanDifference) -> None:
+        super().__init__(message)
+        self.difference = difference
+
+
+def approval_threshold() -> int:
+    return int(getattr(settings, "BULK_APPROVAL_THRESHOLD", 100))
+
+
+def needs_approval(action: BulkAction) -> bool:
+    """A restore, or a non-emergency action over the threshold, needs a second person."""
+    if action.determination:
+        return False  # two compliance officers approved the determination itself
+    if action.kind == BulkKind.RESTORE:
+        return True
+    size = action.grant_count if action.scope == BulkScope.GRANT else action.credential_count
+    return not action.emergency and size > approval_threshold()
+
+
+def _actor_id(actor: Any) -> int | None:
+    return actor.pk if getattr(actor, "is_authenticated", False) else None
+
+
+def _clean_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    return {name: filters[name] for name in FILTER_NAMES if filters.get(name) not in (None, "")}
+
+
+def _resolve_for(action: BulkAction) -> Selection:
+    return resolve(
+        kind=action.kind,
+        scope=action.scope,
+        filters=action.filters,
+        suspension_kind=action.suspension_kind,
+        reference=action.reference,
+        explicit_action=action.pk if action.filters.get("explicit") else None,
+        gated=not action.determination,
+    )
+
+
+def _write_items(action: BulkAction, selection: Selection) -> None:
+    size = chunk_size()
+    is_grant = selection.scope == BulkScope.GRANT
+    BulkActionItem.objects.bulk_create(
+        (
+            BulkActionItem(
+                action_id=action.pk,
+                grant_id=grant_id,
+                credential_id=None if is_grant else item_id,
+                chunk=index // size,
+            )
+            for index, (item_id, grant_id) in enumerate(selection.pairs)
+        ),
+        batch_size=5000,
+    )
+
+
+def bulk_plan(
+    *,
+    kind: str,
+    filters: dict[str, Any],
+    reason: str,
+    actor: Any,
+    emergency: bool = False,
+    suspension_kind: str = SuspensionKind.OPS,
+    reference: str = "",
+    determination: str = "",
+    explicit: list[tuple[int, int]] | None = None,
+    scope: str | None = None,
+) -> BulkAction:
+    """A dry-run: resolve the filter to the exact set, store it, hash it.
+
+    A restore must name the reason it lifts (``suspension_kind`` + ``reference``).
+    ``explicit`` lists (item id, grant id) pairs chosen by the caller (a determination):
+    the filter is then "exactly these, while they are still live".
+    """
+    kind = BulkKind(kind)
+    reason = (reason or "").strip()
+    if not reason:
+        raise BulkActionError("Give a reason: it is recorded with every change.")
+    if emergency and kind == BulkKind.RESTORE:
+        raise BulkActionError("A restore is never an emergency: it needs a second approval.")
+    if kind == BulkKind.RESTORE and not reference:
+        raise BulkActionError(
+            "Say which suspension this restore lifts (the bulk action or determination "
+            "reference): a restore removes only its own reason."
+        )
+    SuspensionKind(suspension_kind)
+    clean = _clean_filters(filters)
+    if explicit is not None:
+        clean["explicit"] = True
+    scope = scope or scope_for(clean)
+    now = timezone.now()
+    with transaction.atomic():
+        action = BulkAction.objects.create(
+            kind=kind,
+            scope=scope,
+            filters=clean,
+            reason=reason,
+            suspension_kind=suspension_kind,
+            reference=reference,
+            emergency=emergency,
+            determination=determination,
+            plan_hash="",
+            planned_by_id=_actor_id(actor),
+            planned_at=now,
+        )
+        if not action.reference:
+            # A suspension's own reference, which the matching restore will name.
+            action.reference = f"bulk:{action.pk}"
+        if explicit is not None:
+            BulkActionItem.objects.bulk_create(
+                (
+                    BulkActionItem(
+                        action_id=action.pk,
+                        grant_id=grant_id,
+                        credential_id=None if scope == BulkScope.GRANT else item_id,
+                    )
+                    for item_id, grant_id in explicit
+                ),
+                batch_size=5000,
+            )
+        selection = _resolve_for(action)
+        if explicit is not None:
+            BulkActionItem.objects.filter(action_id=action.pk).delete()
+        if not selection.item_ids:
+            raise EmptyPlan("The filter matches nothing: nothing to plan. Widen the filter.")
+        _write_items(action, selection)
+        counts, sample = summarise(action_id=action.pk, scope=scope)
+        action.plan_hash = selection.plan_hash
+        action.grant_count = (
+            len(selection.item_ids)
+            if scope == BulkScope.GRANT
+            else len({g for _, g in selection.pairs})
+        )
+        action.credential_count = len(selection.credential_ids)
+        action.chunk_count = (len(selection.item_ids) + chunk_size() - 1) // chunk_size()
+        action.counts = counts
+        action.sample = sample
+        action.save()
+        audit_record(
+            actor=actor,
+            action="bulk_action.planned",
+            obj=action,
+            reason=reason,
+            after={
+                "kind": kind.value,
+                "scope": scope,
+                "filters": clean,
+                "emergency": emergency,
+                "reference": action.reference,
+                "plan_hash": action.plan_hash,
+                "grants": action.grant_count,
+                "credentials": action.credential_count,
+            },
+        )
+    return action
+
+
+def _locked(action: BulkAction) -> BulkAction:
+    return BulkAction.objects.select_for_update().get(pk=action.pk)
+
+
+def bulk_approve(*, action: BulkAction, actor: Any) -> BulkAction:
+    """The second person's approval; the planner can never give it (invariant 5)."""
+    with transaction.atomic():
+        action = _locked(action)
+        if action.emergency:
+            raise BulkActionError("An emergency action runs at once; it is reviewed afterwards.")
+        check_bulk_transition(action.state, BulkState.APPROVED)
+        if _actor_id(actor) is None or _actor_id(actor) == action.planned_by_id:
+            raise SamePersonError(
+                "The person who planned a bulk action cannot approve it: ask a colleague."
+            )
+        action.state = BulkState.APPROVED
+        action.approved_by = actor
+        action.approved_at = timezone.now()
+        action.save(update_fields=["state", "approved_by", "approved_at"])
+        audit_record(
+            actor=actor,
+            action="bulk_action.approved",
+            obj=action,
+            reason=action.reason,
+            after={"plan_hash": action.plan_hash},
+        )
+    return action
+
+
+def bulk_execute(*, action: BulkAction, actor: Any, run_now: bool = False) -> BulkAction:
+    """Check the plan still holds, then start. Refuses (nothing changed) on any difference.
+
+    ``run_now`` runs every chunk in this process (determinations, tests, the CLI);
+    otherwise the ``bulk.execute`` task runs them after commit.
+    """
+    with transaction.atomic():
+        action = _locked(action)
+        check_bulk_transition(action.state, BulkState.RUNNING)
+        if action.state == BulkState.PLANNED and needs_approval(action):
+            raise ApprovalRequired(
+                "This action needs a second person's approval before it runs "
+                + (
+                    "(every restore does)."
+                    if action.kind == BulkKind.RESTORE
+                    else f"(it covers more than {approval_threshold()} items)."
+                )
+            )
+        current = _resolve_for(action)
+        if current.plan_hash != action.plan_hash:
+            planned = BulkActionItem.objects.filter(action=action).values_list(
+                "grant_id" if action.scope == BulkScope.GRANT else "credential_id", flat=True
+            )
+            diff = difference(
+                scope=action.scope,
+                planned_ids=planned,
+                planned_credentials=action.credential_count,
+                current=current,
+            )
+            raise PlanChanged(
+                f"The set changed since the plan: {len(diff.added)} {diff.item_label} added, "
+                f"{len(diff.removed)} removed, credentials {diff.planned_credentials} → "
+                f"{diff.current_credentials}. Nothing was changed; re-plan to go on.",
+                difference=diff,
+            )
+        action.state = BulkState.RUNNING
+        action.executed_by = actor if _actor_id(actor) else None
+        action.started_at = timezone.now()
+        action.review_required = action.emergency
+        action.save(update_fields=["state", "executed_by", "started_at", "review_required"])
+        audit_record(
+            actor=actor,
+            action="bulk_action.started",
+            obj=action,
+            reason=action.reason,
+            after={"plan_hash": action.plan_hash, "emergency": action.emergency},
+        )
+        if not run_now:
+            action_id = action.pk
+
+            def _enqueue() -> None:
+                from provisioning.bulk.tasks import execute
+
+                execute.delay(action_id)
+
+            transaction.on_commit(_enqueue)
+    if run_now:
+        bulk_run(action_id=action.pk)
+        action.refresh_from_db()
+    return action
+
+
+def _chunk_ids(action: BulkAction, chunk: int) -> list[int]:
+    column = "grant_id" if action.scope == BulkScope.GRANT else "credential_id"
+    return list(
+        BulkActionItem.objects.filter(action=action, chunk=chunk)
+        .order_by(column)
+        .values_list(column, flat=True)
+    )
+
+
+def _run_chunk(action: BulkAction, ids: list[int]) -> list[ChangeRow]:
+    actor = action.executed_by
+    note = action.reason
+    kind, reference = action.suspension_kind, action.reference
+    if action.scope == BulkScope.GRANT:
+        if action.kind == BulkKind.SUSPEND:
+            return grant_suspend(
+                grants=ids, reason=kind, reference=reference, actor=actor, note=note
+            ).changes
+        if action.kind == BulkKind.REVOKE:
+            return grant_revoke(grants=ids, actor=actor, note=note).changes
+        refused, keep, gate_reference = (
+            (set(), set(), "") if action.determination else restore_gate(ids)
+        )
+        allowed = [pk for pk in ids if pk not in refused]
+        changes = grant_restore(
+            grants=allowed, reason=kind, reference=reference, actor=actor, note=note
+        ).changes
+        changes += resuspend_after_grant_restore(
+            grant_ids=allowed, keep=keep, kind="regulatory", reference=gate_reference
+        )
+        return changes
+    if action.kind == BulkKind.SUSPEND:
+        return credentials_suspend(
+            credential_ids=ids, kind=kind, reference=reference, actor=actor, note=note
+        )
+    if action.kind == BulkKind.REVOKE:
+        return credentials_revoke(credential_ids=ids, actor=actor, note=note)
+    return credentials_restore(
+        credential_ids=ids, kind=kind, reference=reference, actor=actor, note=note
+    )
+
+
+def bulk_run_chunk(*, action_id: int) -> bool:
+    """Run the next chunk, if any, in one transaction with its progress. False when done.
+
+    The chunk cursor moves in the same transaction as the chunk's changes, so a crash
+    either loses the whole chunk (it runs again) or none of it (it is not run twice).
+    """
+    with transaction.atomic():
+        action = (
+            BulkAction.objects.select_for_update().select_related("executed_by").get(pk=action_id)
+        )
+        if action.state != BulkState.RUNNING or action.chunk_cursor >= action.chunk_count:
+            return False
+        ids = _chunk_ids(action, action.chunk_cursor)
+        changes = _run_chunk(action, ids)
+        changes.sort(key=lambda change: change.id)
+        action.chunk_digests = [*action.chunk_digests, changes_digest(changes)]
+        action.chunk_cursor += 1
+        action.items_done += len(ids)
+        action.credentials_changed += len(changes)
+        if changes:
+            first, last = changes[0].id, changes[-1].id
+            action.first_change_id = min(action.first_change_id or first, first)
+            action.last_change_id = max(action.last_change_id or last, last)
+        action.save(
+            update_fields=[
+                "chunk_digests",
+                "chunk_cursor",
+                "items_done",
+                "credentials_changed",
+                "first_change_id",
+                "last_change_id",
+            ]
+        )
+    return True
+
+
+def decision_digest(chunk_digests: list[str]) -> str:
+    """sha256 over the chunks' change-log digests, in order: the decision's one digest."""
+    return hashlib.sha256("\n".join(chunk_digests).encode()).hexdigest()
+
+
+def bulk_finish(*, action_id: int) -> BulkAction:
+    with transaction.atomic():
+        action = BulkAction.objects.select_for_update().get(pk=action_id)
+        if action.state != BulkState.RUNNING or action.chunk_cursor < action.chunk_count:
+            return action
+        check_bulk_transition(action.state, BulkState.DONE)
+        action.state = BulkState.DONE
+        action.committed_at = timezone.now()
+        action.save(update_fields=["state", "committed_at"])
+        audit_record(
+            actor=action.executed_by,
+            action="bulk_action.executed",
+            obj=action,
+            reason=action.reason,
+            after={
+                "kind": action.kind,
+                "scope": action.scope,
+                "reference": action.reference,
+                "plan_hash": action.plan_hash,
+                "items": action.items_done,
+                "credentials_changed": action.credentials_changed,
+                "chunks": action.chunk_count,
+                "first_change_id": action.first_change_id,
+                "last_change_id": action.last_change_id,
+            },
+            digest=decision_digest(action.chunk_digests),
+        )
+    return action
+
+
+def bulk_fail(*, action_id: int, error: str) -> None:
+    with transaction.atomic():
+        action = BulkAction.objects.select_for_update().get(pk=action_id)
+        if action.state != BulkState.RUNNING:
+            return
+        action.state = BulkState.FAILED
+        action.error = error[:2000]
+        action.save(update_fields=["state", "error"])
+        audit_record(
+            actor=None,
+            action="bulk_action.failed",
+            obj=action,
+            reason=action.reason,
+            after={"error": action.error, "chunk_cursor": action.chunk_cursor},
+        )
+
+
+def bulk_run(*, action_id: int, max_chunks: int | None = None) -> BulkAction:
+    """Run chunks from the cursor on (all of them unless ``max_chunks``), then finish."""
+    ran = 0
+    try:
+        while max_chunks is None or ran < max_chunks:
+            if not bulk_run_chunk(action_id=action_id):
+                break
+            ran += 1
+    except BulkActionError as exc:
+        bulk_fail(action_id=action_id, error=str(exc))
+        raise
+    return bulk_finish(action_id=action_id)
+
+
+def bulk_resume(*, action: BulkAction, actor: Any) -> BulkAction:
+    """Put a failed action back to running from its cursor (ops decides to retry)."""
+    with transaction.atomic():
+        action = _locked(action)
+        check_bulk_transition(action.state, BulkState.RUNNING)
+        if action.state != BulkState.FAILED:
+            raise BulkActionError("Only a failed action is resumed; start a planned one instead.")
+        action.state = BulkState.RUNNING
+        action.error = ""
+        action.save(update_fields=["state", "error"])
+        audit_record(actor=actor, action="bulk_action.resumed", obj=action, reason=action.reason)
+        action_id = action.pk
+
+        def _enqueue() -> None:
+            from provisioning.bulk.tasks import execute
+
+            execute.delay(action_id)
+
+        transaction.on_commit(_enqueue)
+    return action
+
+
+def bulk_review(*, action: BulkAction, actor: Any, note: str) -> BulkAction:
+    """The after-the-fact review of an emergency action, by someone else."""
+    with transaction.atomic():
+        action = _locked(action)
+        if not action.review_required:
+            raise BulkActionError("This action does not await a review.")
+        if action.reviewed_at is not None:
+            raise BulkActionError("This action was already reviewed.")
+        if _actor_id(actor) is None or _actor_id(actor) in (
+            action.executed_by_id,
+            action.planned_by_id,
+        ):
+            raise SamePersonError(
+                "The person who ran an emergency action cannot review it: ask a colleague."
+            )
+        note = (note or "").strip()
+        if not note:
+            raise BulkActionError("Write what you checked: the review note is required.")
+        action.reviewed_by = actor
+        action.reviewed_at = timezone.now()
+        action.review_note = note
+        action.save(update_fields=["reviewed_by", "reviewed_at", "review_note"])
+        audit_record(actor=actor, action="bulk_action.reviewed", obj=action, reason=note)
+    return action
+
+
+def bulk_replan(*, action: BulkAction, actor: Any) -> BulkAction:
+    """A fresh plan from the same filter; the stale one is kept, marked stale."""
+    with transaction.atomic():
+        action = _locked(action)
+        check_bulk_transition(action.state, BulkState.STALE)
+        action.state = BulkState.STALE
+        action.save(update_fields=["state"])
+        audit_record(actor=actor, action="bulk_action.stale", obj=action, reason=action.reason)
+        filters = {k: v for k, v in action.filters.items() if k != "explicit"}
+        return bulk_plan(
+            kind=action.kind,
+            filters=filters,
+            reason=action.reason,
+            actor=actor,
+            emergency=action.emergency,
+            suspension_kind=action.suspension_kind,
+            reference=action.reference if action.kind == BulkKind.RESTORE else "",
+            determination=action.determination,
+        )
