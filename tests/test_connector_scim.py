@@ -9,6 +9,7 @@ import pytest
 
 from provisioning.connectors.base import ConnectorError
 from provisioning.connectors.scim import (
+    _KNOWN_USERS,
     ENTERPRISE_SCHEMA,
     USER_SCHEMA,
     ScimConnector,
@@ -85,6 +86,40 @@ def test_an_older_version_never_overwrites_a_newer_one(connector):
     assert [(o.credential_id, o.ok) for o in outcomes] == [(1, True)]
     held = connector.read_state()[1]
     assert (held.active, held.version, held.groups) == (False, 2, frozenset())
+
+
+def test_a_process_that_remembers_nothing_still_lets_the_older_version_lose(connector):
+    # given: the suspension was written by another worker process
+    connector.push([credential_state(1, version=2, active=False)])
+    _KNOWN_USERS.clear()
+
+    # when
+    [outcome] = connector.push([credential_state(1, version=1, active=True)])
+
+    # then: the create met the existing user (409), which was read and kept
+    assert outcome.ok
+    held = connector.read_state()[1]
+    assert (held.active, held.version) == (False, 2)
+
+
+def test_a_stale_memory_of_a_user_is_caught_by_its_etag_and_the_newer_version_kept(connector):
+    # given: this process remembers version 1, another one has since written version 2
+    connector.push([credential_state(1, version=1)])
+    remembered = dict(connector._known)
+    connector.push([credential_state(1, version=2, active=False)])
+    connector._known.update(remembered)
+
+    # when: a stale retry of version 1, then a genuine version 3
+    [stale] = connector.push([credential_state(1, version=1)])
+    held_after_stale = connector.read_state()[1]
+    connector._known.update(remembered)
+    [newer] = connector.push([credential_state(1, version=3)])
+
+    # then
+    assert stale.ok and newer.ok
+    assert (held_after_stale.active, held_after_stale.version) == (False, 2)
+    held = connector.read_state()[1]
+    assert (held.active, held.version, held.groups) == (True, 3, frozenset({LIMITED}))
 
 
 def test_within_one_batch_the_latest_version_of_a_credential_wins(connector):
@@ -200,7 +235,7 @@ def test_a_user_name_taken_by_someone_else_is_a_retryable_conflict(scim_server, 
     url, token = scim_server
     httpx.post(
         f"{url}/Users",
-        json={"schemas": [USER_SCHEMA], "userName": "person7@northwind.example#7"},
+        json={"schemas": [USER_SCHEMA], "userName": "clearance-credential-7"},
         headers={"Authorization": f"Bearer {token}"},
     ).raise_for_status()
 
@@ -327,7 +362,8 @@ def test_the_version_lives_on_the_user_in_the_enterprise_extension(scim_server, 
         headers={"Authorization": f"Bearer {token}"},
     ).json()["Resources"][0]
     assert found[ENTERPRISE_SCHEMA]["employeeNumber"] == "42"
-    assert found["userName"] == "person5@northwind.example#5"
+    assert found["userName"] == "clearance-credential-5"
+    assert found["emails"][0]["value"] == "person5@northwind.example"
 
 
 def test_the_token_never_reaches_the_logs(scim_server, connector, caplog):

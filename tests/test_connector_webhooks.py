@@ -144,7 +144,7 @@ def test_a_different_batch_gets_a_different_webhook_id(webhook_receiver, connect
     assert first.headers["webhook-id"] != second.headers["webhook-id"]
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 422])
+@pytest.mark.parametrize("status", [400, 404, 410, 422])
 def test_a_4xx_refusal_is_final_for_every_credential_with_the_receivers_message(
     webhook_receiver, connector, status
 ):
@@ -157,6 +157,19 @@ def test_a_4xx_refusal_is_final_for_every_credential_with_the_receivers_message(
     # then
     assert [(o.ok, o.retryable) for o in outcomes] == [(False, False), (False, False)]
     assert all(f"HTTP {status}: unknown organisation" == o.error for o in outcomes)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_signature_is_a_final_target_failure_that_kills_no_credential(
+    webhook_receiver, connector, status
+):
+    # given
+    webhook_receiver.answer_next(1, status=status, body={"message": "bad signature"})
+
+    # when / then
+    with pytest.raises(ConnectorError, match="bad signature") as raised:
+        connector.push([credential_state(1)])
+    assert raised.value.retryable is False
 
 
 @pytest.mark.parametrize("status", [409])

@@ -5,8 +5,12 @@ The rule both connectors follow, so that the relay can act on it without knowing
 * a failure of the target as a whole that may pass (connection refused, timeout, 5xx, 429,
   an answer we cannot parse) raises ``ConnectorError(retryable=True)``: nothing was
   decided, try the same batch again later;
-* a refusal the target stated (4xx other than 409 and 429) becomes a ``PushOutcome`` with
-  ``retryable=False`` and the target's own message, so that the credential goes dead at once.
+* a refusal of our credentials for the target (401, 403) raises ``ConnectorError(retryable=
+  False)``: it says nothing about the keys being pushed, so no credential should die of it;
+  ops must fix the target's token or secret;
+* a refusal the target stated about what we sent (any other 4xx but 408, 409 and 429) becomes
+  a ``PushOutcome`` with ``retryable=False`` and the target's own message, so that the
+  credential goes dead at once.
 """
 
 from __future__ import annotations
@@ -78,9 +82,14 @@ def send(
 
 
 def raise_for_target_failure(config: TargetConfig, response: httpx.Response) -> None:
-    """Raise the whole-target failure of a 5xx or 429 answer."""
+    """Raise the whole-target failure of a 5xx, 429, 401 or 403 answer."""
     if response.status_code >= 500 or response.status_code == 429:
         raise ConnectorError(f"{config.name}: {target_message(response)}", retryable=True)
+    if response.status_code in (401, 403):
+        raise ConnectorError(
+            f"{config.name}: the target refused our credentials: {target_message(response)}",
+            retryable=False,
+        )
 
 
 def json_body(config: TargetConfig, response: httpx.Response) -> Any:

@@ -7,14 +7,19 @@ stop cut a whole model with one PATCH per group whatever the number of keys.
 Identity and versions:
 
 * ``externalId`` is the credential id; it is how we find our users again.
-* ``userName`` is ``"<person's user name>#<credential id>"``: a person holds one credential per
-  grant, and SCIM requires userName to be unique, so the credential id makes it unique while
-  ops still recognise the person; ``#`` cannot occur in an unquoted e-mail address, so it never
-  collides with a real one.
+* ``userName`` is ``clearance-credential-<credential id>``: a person holds one credential per
+  grant, so the person's own name cannot be unique, and SCIM enforces userName uniqueness. As
+  it never changes (an e-mail can), a create that meets an existing user fails with 409 instead
+  of making a second identity for the same key, which makes "create" a safe upsert. The person
+  shows in ``displayName`` and ``emails``.
 * The credential version is kept on the user, in the enterprise extension's ``employeeNumber``
-  (the one free-text attribute every SCIM server keeps verbatim). Every write first reads the
-  stored version and then writes with ``If-Match`` on the user's ETag: an older version never
-  overwrites a newer one, and a concurrent writer makes the write fail (412) instead of losing.
+  (the one free-text attribute every SCIM server keeps verbatim). Every write is conditional:
+  a replace carries ``If-Match`` with the ETag of the version we last saw, a create relies on
+  the unique userName. When that fails (412, 409, 404) the connector reads the user and writes
+  only if its version is still newer, so an older version never overwrites a newer one and a
+  concurrent writer cannot be lost. What this process last saw of each user is remembered, so
+  a push costs one write per credential, like a plain client; targets without ETags are always
+  read first.
 * A revoked credential stays as an inactive user, never deleted: deleting would forget its
   version, and a delayed older "active" state could then bring it back.
 
@@ -76,8 +81,8 @@ def expected_groups(state: CredentialState) -> frozenset[str]:
     return frozenset({group_display_name(state.model, state.stage)})
 
 
-def scim_user_name(state: CredentialState) -> str:
-    return f"{state.user_name}#{state.credential_id}"
+def scim_user_name(credential_id: int) -> str:
+    return f"clearance-credential-{credential_id}"
 
 
 def _quote(value: str) -> str:
@@ -87,6 +92,7 @@ def _quote(value: str) -> str:
 @dataclass(frozen=True)
 class _Capabilities:
     bulk: bool
+    etag: bool
     max_operations: int
     max_payload: int
     max_results: int
@@ -99,6 +105,9 @@ class _User:
     active: bool
     version: int | None
     etag: str | None
+
+
+_KNOWN_USERS: dict[str, dict[int, _User]] = {}
 
 
 def _parse_version(value: Any) -> int | None:
@@ -118,6 +127,9 @@ class ScimConnector:
         self._client = client or build_client(config, headers=headers)
         self._capabilities: _Capabilities | None = None
         self._group_ids: dict[str, str] = {}
+        # What this process last wrote or read of each user, shared by every connector to
+        # the same directory in the process, so a relay run starts warm.
+        self._known = _KNOWN_USERS.setdefault(self.base_url, {})
 
     # -- Connector interface --------------------------------------------------------------
 
@@ -130,40 +142,61 @@ class ScimConnector:
         if not latest:
             return []
 
-        existing = self._find_users(sorted(latest))
         outcomes: dict[int, PushOutcome] = {}
-        to_write: list[CredentialState] = []
         memberships: list[tuple[CredentialState, str]] = []
+        # Fast path: write straight from what this process last saw of each user. The ETag
+        # (If-Match) or the unique userName (409 on create) tells us when that was wrong.
+        known = self._known if self._caps().etag else {}
+        first: list[tuple[CredentialState, _User | None]] = []
         for state in latest.values():
-            user = existing.get(state.credential_id)
-            stored = user.version if user else None
-            if user is not None and stored is not None and stored > state.version:
-                # A newer version is already there: this one lost, which is success.
+            user = known.get(state.credential_id)
+            if user is not None and user.version is not None and user.version > state.version:
                 outcomes[state.credential_id] = PushOutcome(state.credential_id, ok=True)
-            elif user is not None and stored == state.version and user.active == state.active:
-                # Written before; re-assert membership in case that step failed last time.
-                # (Same version but another ``active`` means someone edited the target: rewrite.)
-                memberships.append((state, user.id))
             else:
-                to_write.append(state)
+                first.append((state, user))
+        unsure = self._collect(self._write_users(first, final=False), outcomes, memberships)
 
-        written = self._write_users(to_write, existing)
-        for state in to_write:
-            result = written[state.credential_id]
-            if isinstance(result, PushOutcome):
-                outcomes[state.credential_id] = result
-            else:
-                memberships.append((state, result))
+        if unsure:
+            # Slow path: read the users as they are now, then write what is still newer.
+            stored = self._find_users(sorted(state.credential_id for state in unsure))
+            second: list[tuple[CredentialState, _User | None]] = []
+            for state in unsure:
+                user = stored.get(state.credential_id)
+                if user is not None and user.version is not None and user.version > state.version:
+                    # A newer version is already there: this one lost, which is success.
+                    outcomes[state.credential_id] = PushOutcome(state.credential_id, ok=True)
+                else:
+                    second.append((state, user))
+            self._collect(self._write_users(second, final=True), outcomes, memberships)
 
         outcomes.update(self._apply_memberships(memberships))
         logger.info(
-            "Pushed %d credential states to SCIM target %s (%d written, %d failed)",
+            "Pushed %d credential states to SCIM target %s (%d re-read, %d failed)",
             len(latest),
             self.config.name,
-            len(to_write),
+            len(unsure),
             sum(1 for outcome in outcomes.values() if not outcome.ok),
         )
         return list(outcomes.values())
+
+    def _collect(
+        self,
+        results: dict[int, tuple[CredentialState, _User | PushOutcome | None]],
+        outcomes: dict[int, PushOutcome],
+        memberships: list[tuple[CredentialState, str]],
+    ) -> list[CredentialState]:
+        """Record each write's result; return the states whose user must be read first."""
+        unsure = []
+        for credential_id, (state, result) in results.items():
+            if result is None:
+                self._known.pop(credential_id, None)
+                unsure.append(state)
+            elif isinstance(result, PushOutcome):
+                outcomes[credential_id] = result
+            else:
+                self._known[credential_id] = result
+                memberships.append((state, result.id))
+        return unsure
 
     def block_model(self, model: str, *, event_id: str) -> None:
         """Empty every group of ``model``: one Bulk request, or one PATCH per group without Bulk."""
@@ -176,7 +209,7 @@ class ScimConnector:
                 for group_id, _name, _members in groups
             ]
             for chunk in _chunks(operations, caps.max_operations):
-                for status, message in self._bulk(chunk):
+                for status, message, _location, _etag in self._bulk(chunk):
                     if not 200 <= status < 300:
                         raise ConnectorError(
                             f"{self.config.name}: block of {model} refused: {message}",
@@ -200,6 +233,9 @@ class ScimConnector:
 
     def read_state(self) -> dict[int, ActualState]:
         users = {user.id: user for user in self._list_users()}
+        # What the directory says now replaces what we remembered (someone may have edited it).
+        self._known.clear()
+        self._known.update({user.credential_id: user for user in users.values()})
         groups_of: dict[str, set[str]] = defaultdict(set)
         for _group_id, name, members in self._search_groups(
             f"displayName sw {_quote(GROUP_PREFIX)}"
@@ -225,9 +261,14 @@ class ScimConnector:
         return {
             "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
             "externalId": str(state.credential_id),
-            "userName": scim_user_name(state),
+            "userName": scim_user_name(state.credential_id),
             "displayName": state.display_name,
             "active": state.active,
+            **(
+                {"emails": [{"value": state.user_name, "type": "work", "primary": True}]}
+                if "@" in state.user_name
+                else {}
+            ),
             ENTERPRISE_SCHEMA: {
                 "employeeNumber": str(state.version),
                 "organization": state.organisation,
@@ -265,26 +306,29 @@ class ScimConnector:
             )
 
     def _write_users(
-        self, states: list[CredentialState], existing: dict[int, _User]
-    ) -> dict[int, PushOutcome | str]:
-        """Create or replace each user; per credential, its SCIM id or the failure."""
-        if not states:
+        self, pairs: list[tuple[CredentialState, _User | None]], *, final: bool
+    ) -> dict[int, tuple[CredentialState, _User | PushOutcome | None]]:
+        """Create (no user known) or replace (with If-Match) each user.
+
+        Per credential: the user as written, a failure, or None when the write met a user we
+        did not know of (409 on create) or one changed since we saw it (412, 404 on replace)
+        and ``final`` is False, so that the caller reads it and decides again.
+        """
+        if not pairs:
             return {}
         caps = self._caps()
-        if not caps.bulk:
-            return {
-                state.credential_id: self._write_user(state, existing.get(state.credential_id))
-                for state in states
-            }
-        results: dict[int, PushOutcome | str] = {}
-        for chunk in self._bulk_chunks(states, existing, caps):
-            operations = [operation for _state, operation in chunk]
-            for (state, operation), (status, message, location) in zip(
-                chunk, self._bulk(operations, with_location=True), strict=True
-            ):
-                results[state.credential_id] = self._user_result(
-                    state, status, message, location, operation
-                )
+        answers: list[tuple[int, str, str | None, str | None]] = []
+        if caps.bulk:
+            for chunk in self._bulk_chunks(pairs, caps):
+                answers.extend(self._bulk([operation for _s, _u, operation in chunk]))
+        else:
+            answers = [self._write_user(state, user) for state, user in pairs]
+        results: dict[int, tuple[CredentialState, _User | PushOutcome | None]] = {}
+        for (state, user), (status, message, location, etag) in zip(pairs, answers, strict=True):
+            results[state.credential_id] = (
+                state,
+                self._user_result(state, user, status, message, location, etag, final=final),
+            )
         return results
 
     def _user_operation(self, state: CredentialState, user: _User | None) -> dict[str, Any]:
@@ -301,23 +345,25 @@ class ScimConnector:
         return operation
 
     def _bulk_chunks(
-        self, states: list[CredentialState], existing: dict[int, _User], caps: _Capabilities
-    ) -> Iterator[list[tuple[CredentialState, dict[str, Any]]]]:
+        self, pairs: list[tuple[CredentialState, _User | None]], caps: _Capabilities
+    ) -> Iterator[list[tuple[CredentialState, _User | None, dict[str, Any]]]]:
         limit = int(caps.max_payload * PAYLOAD_MARGIN)
-        chunk: list[tuple[CredentialState, dict[str, Any]]] = []
+        chunk: list[tuple[CredentialState, _User | None, dict[str, Any]]] = []
         size = 200
-        for state in states:
-            operation = self._user_operation(state, existing.get(state.credential_id))
+        for state, user in pairs:
+            operation = self._user_operation(state, user)
             operation_size = len(json.dumps(operation)) + 2
             if chunk and (len(chunk) >= caps.max_operations or size + operation_size > limit):
                 yield chunk
                 chunk, size = [], 200
-            chunk.append((state, operation))
+            chunk.append((state, user, operation))
             size += operation_size
         if chunk:
             yield chunk
 
-    def _write_user(self, state: CredentialState, user: _User | None) -> PushOutcome | str:
+    def _write_user(
+        self, state: CredentialState, user: _User | None
+    ) -> tuple[int, str, str | None, str | None]:
         if user is None:
             response = self._send("POST", "/Users", json=self._user_body(state))
         else:
@@ -326,30 +372,38 @@ class ScimConnector:
                 "PUT", f"/Users/{user.id}", json=self._user_body(state), headers=headers
             )
         location = response.headers.get("Location") or response.headers.get("Content-Location")
-        if 200 <= response.status_code < 300 and not location:
+        if response.is_success and not location and user is None:
             body = json_body(self.config, response)
-            location = f"/Users/{body.get('id')}" if isinstance(body, dict) else None
+            if isinstance(body, dict) and isinstance(body.get("id"), str):
+                location = f"/Users/{body['id']}"
         message = "" if response.is_success else target_message(response)
-        return self._user_result(state, response.status_code, message, location, None)
+        return response.status_code, message, location, response.headers.get("ETag")
 
     def _user_result(
         self,
         state: CredentialState,
+        user: _User | None,
         status: int,
         message: str,
         location: str | None,
-        operation: dict[str, Any] | None,
-    ) -> PushOutcome | str:
+        etag: str | None,
+        *,
+        final: bool,
+    ) -> _User | PushOutcome | None:
         if 200 <= status < 300:
-            if location:
-                return location.rstrip("/").rsplit("/", 1)[-1]
-            if operation is not None and operation["method"] == "PUT":
-                return str(operation["path"]).rsplit("/", 1)[-1]
-            raise self._malformed("a created User without location")
+            if user is not None:
+                user_id = user.id
+            elif location:
+                user_id = location.rstrip("/").rsplit("/", 1)[-1]
+            else:
+                raise self._malformed("a created User without location")
+            return _User(user_id, state.credential_id, state.active, state.version, etag)
+        if not final and (status == 409 if user is None else status in (404, 412)):
+            return None
         return PushOutcome(
             state.credential_id,
             ok=False,
-            retryable=is_retryable_status(status),
+            retryable=is_retryable_status(status) or status == 404,
             error=message or f"HTTP {status}",
         )
 
@@ -479,22 +533,15 @@ class ScimConnector:
             raise self._malformed("a ListResponse whose Resources is not a list of objects")
         return resources
 
-    def _bulk(self, operations: list[dict[str, Any]], *, with_location: bool = False) -> list[Any]:
-        """Send one Bulk request; per operation (status, message[, location]) in request order."""
+    def _bulk(
+        self, operations: list[dict[str, Any]]
+    ) -> list[tuple[int, str, str | None, str | None]]:
+        """Send one Bulk request; per operation (status, message, location, ETag), in order."""
         response = self._send(
             "POST", "/Bulk", json={"schemas": [BULK_SCHEMA], "Operations": operations}
         )
         if not response.is_success:
-            message = target_message(response)
-            failure = (
-                (response.status_code, message, None)
-                if with_location
-                else (
-                    response.status_code,
-                    message,
-                )
-            )
-            return [failure] * len(operations)
+            return [(response.status_code, target_message(response), None, None)] * len(operations)
         body = json_body(self.config, response)
         results = body.get("Operations") if isinstance(body, dict) else None
         if not isinstance(results, list) or len(results) != len(operations):
@@ -506,16 +553,19 @@ class ScimConnector:
             status = _parse_version(result.get("status"))
             if status is None:
                 raise self._malformed("a BulkResponse operation without status")
-            error = result.get("response")
             message = ""
             if not 200 <= status < 300:
+                error = result.get("response")
                 detail = error.get("detail") if isinstance(error, dict) else None
                 message = f"HTTP {status}: {detail or 'refused'}"
-            location = result.get("location")
+            location, etag = result.get("location"), result.get("version")
             parsed.append(
-                (status, message, location if isinstance(location, str) else None)
-                if with_location
-                else (status, message)
+                (
+                    status,
+                    message,
+                    location if isinstance(location, str) else None,
+                    etag if isinstance(etag, str) else None,
+                )
             )
         return parsed
 
@@ -528,6 +578,7 @@ class ScimConnector:
             bulk = body.get("bulk") or {}
             filters = body.get("filter") or {}
             self._capabilities = _Capabilities(
+                etag=bool((body.get("etag") or {}).get("supported")),
                 bulk=bool(bulk.get("supported")) and (bulk.get("maxOperations") or 0) > 0,
                 max_operations=int(bulk.get("maxOperations") or 1),
                 max_payload=int(bulk.get("maxPayloadSize") or 1_048_576),
