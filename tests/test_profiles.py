@@ -277,3 +277,21 @@ def test_the_people_list_costs_the_same_queries_for_many_people_as_for_few(
 
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get(people_url(organisation))
+
+
+def test_a_profile_created_as_signed_is_complete(organisation):
+    from portal.eligibility.services import person_create
+
+    person = person_create(
+        actor=None,
+        organisation=organisation,
+        user=None,
+        legal_name="Imported Ida",
+        date_of_birth=dt.date(1980, 1, 1),
+        citizenships=["de"],
+        residence_country="de",
+        signed=True,
+    )
+
+    assert person.is_complete
+    assert person.citizenships == ["DE"]

@@ -38,7 +38,11 @@ def person_create(
     citizenships: list[str],
     residence_country: str,
     us_person_status: str = USPersonStatus.NONE,
+    signed: bool = False,
 ) -> Person:
+    """Create a profile for someone; ``signed`` records that they signed the current
+    attestation and accepted the current acceptable-use policy (imports, demo data)."""
+    now = timezone.now() if signed else None
     with transaction.atomic():
         person = Person.objects.create(
             organisation=organisation,
@@ -48,6 +52,10 @@ def person_create(
             citizenships=sorted({code.upper() for code in citizenships}),
             residence_country=residence_country.upper(),
             us_person_status=us_person_status,
+            attestation_version=ATTESTATION_VERSION if signed else "",
+            attested_at=now,
+            aup_version=AUP_VERSION if signed else "",
+            aup_accepted_at=now,
         )
         audit_record(
             actor=actor,
@@ -60,6 +68,8 @@ def person_create(
                 "citizenships": person.citizenships,
                 "residence_country": person.residence_country,
                 "us_person_status": us_person_status,
+                "attestation_version": person.attestation_version,
+                "aup_version": person.aup_version,
             },
         )
     return person
