@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Any
 
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
@@ -121,6 +122,8 @@ class ScreeningIndex:
         self.vocab_tokens: list[str] = []
         self.postings: list[list[int]] = []
         self.keys: dict[str, list[int]] = {}
+        # How many name forms the last search aligned: the blocking index's work, observable.
+        self.last_scored = 0
         for name_idx, record in enumerate(self.names):
             for form in forms(record.name):
                 tokens = _scoring_tokens(form)
@@ -171,6 +174,7 @@ class ScreeningIndex:
     ) -> list[Match]:
         """List entries that may be ``name``, best first, each scored at or above ``threshold``."""
         query_forms = [t for t in (_scoring_tokens(f) for f in forms(name)) if t]
+        self.last_scored = 0
         token_cache: dict[str, dict[int, float]] = {}
         best: dict[int, tuple[float, int, list[str]]] = {}  # entry → (score, name, reasons)
         country_set = {c.upper() for c in countries if c}
@@ -271,6 +275,7 @@ class ScreeningIndex:
                 )
                 if ceiling < floor:
                     continue
+            self.last_scored += 1
             form_hits = [
                 (similar[q_pos][vocab_id], q_pos, c_pos)
                 for c_pos, vocab_id in enumerate(self.form_tokens[form_id])
@@ -340,13 +345,16 @@ def _country_adjustment(countries: set[str], entry: EntryRecord, reasons: list[s
     return -COUNTRY_MISMATCH_PENALTY
 
 
-# One index per process, for the set of versions in force; a new load changes the key.
-_cache: dict[tuple[int, ...], ScreeningIndex] = {}
+# One index per process, for the set of versions in force; a new load changes the key. The
+# key holds each version's file hash and load time too: ids alone can come back after a
+# rolled-back load.
+_cache: dict[tuple[tuple[int, str, str], ...], ScreeningIndex] = {}
 _cache_lock = threading.Lock()
 
 
-def index_for(version_ids: Sequence[int]) -> ScreeningIndex:
-    key = tuple(sorted(version_ids))
+def index_for(versions: Sequence[Any]) -> ScreeningIndex:
+    """The index of ``versions`` (ListVersion rows), built on first use in this process."""
+    key = tuple(sorted((v.pk, v.sha256, v.loaded_at.isoformat()) for v in versions))
     index = _cache.get(key)
     if index is not None:
         return index
@@ -355,7 +363,7 @@ def index_for(version_ids: Sequence[int]) -> ScreeningIndex:
         if index is None:
             from portal.screening.selectors import index_records
 
-            index = ScreeningIndex(*index_records(key))
+            index = ScreeningIndex(*index_records([pk for pk, _, _ in key]))
             _cache.clear()
             _cache[key] = index
     return index

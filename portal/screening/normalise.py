@@ -140,12 +140,12 @@ def fold(text: str) -> str:
 
 
 def unreverse(name: str) -> str:
-    """``LAST, First`` → ``First LAST`` (only for a single comma between two word groups)."""
-    if name.count(",") != 1:
-        return name
-    last, first = (part.strip() for part in name.split(","))
-    if not last or not first:
-        return name
+    """``LAST, First`` → ``First LAST``; a trailing ``, Jr.`` is dropped on the way."""
+    parts = [part.strip() for part in name.split(",")]
+    parts = [p for p in parts if p and fold(p) not in GENERATION_SUFFIXES]
+    if len(parts) != 2:
+        return name if len(parts) != 1 else parts[0]
+    last, first = parts
     return f"{first} {last}"
 
 

@@ -156,7 +156,7 @@ def _screen_locked(people: Sequence[Person], *, actor: Any) -> list[Screening]:
     if not versions:
         raise ScreeningError("No screening list is loaded: load one with load_screening_list.")
     version_ids = [v.pk for v in versions]
-    index = index_for(version_ids)
+    index = index_for(versions)
     threshold = settings.SCREENING_MATCH_THRESHOLD
     now = timezone.now()
     user = actor if getattr(actor, "is_authenticated", False) else None
@@ -280,13 +280,14 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
-def people_rescreen(*, actor: Any = None, chunk_size: int = RESCREEN_CHUNK) -> dict[str, int]:
+def people_rescreen(*, actor: Any = None, chunk_size: int | None = None) -> dict[str, int]:
     """Re-screen everyone with a name, one transaction and one audit event per chunk.
 
     The chunk's event covers a digest of every (person, before, after, hits) row it stands
     for, so the chain stays one link per chunk and still proves each outcome.
     """
     ids = list(Person.objects.exclude(legal_name="").order_by("pk").values_list("pk", flat=True))
+    chunk_size = chunk_size or RESCREEN_CHUNK
     totals = {"people": 0, "held": 0, "changed": 0}
     for chunk in _chunks(ids, chunk_size):
         with transaction.atomic():

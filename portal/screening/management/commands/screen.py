@@ -43,7 +43,7 @@ class Command(BaseCommand):
         threshold = options["threshold"]
         if threshold is None:
             threshold = settings.SCREENING_MATCH_THRESHOLD
-        matches = index_for([v.pk for v in versions]).search(
+        matches = index_for(versions).search(
             options["name"],
             date_of_birth=dob,
             countries=options["country"],
