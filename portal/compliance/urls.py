@@ -1,0 +1,18 @@
+from django.urls import path
+
+from portal.compliance import views
+
+app_name = "compliance"
+
+urlpatterns = [
+    path("determinations/", views.determination_index, name="determinations"),
+    path("determinations/new/", views.draft, name="draft"),
+    path("determinations/<int:pk>/", views.detail, name="detail"),
+    path("determinations/<int:pk>/edit/", views.edit, name="edit"),
+    path("determinations/<int:pk>/impact/", views.impact, name="impact"),
+    path("determinations/<int:pk>/submit/", views.submit, name="submit"),
+    path("determinations/<int:pk>/approve/", views.approve, name="approve"),
+    path("determinations/<int:pk>/send-back/", views.send_back, name="send_back"),
+    path("determinations/<int:pk>/apply/", views.apply, name="apply"),
+    path("determinations/<int:pk>/letter.pdf", views.document, name="document"),
+]

@@ -1,0 +1,257 @@
+"""Compliance pages for determinations: list, draft, edit, impact preview, sign-offs, apply.
+
+Readers hold ``compliance.view_determination`` (compliance, auditors); writers hold
+``compliance.change_determination`` (compliance). Anyone else signed in gets 403 on the
+list and 404 on a determination; staff without MFA are sent to set it up first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal.accounts.access import get_visible_or_404, visible_to
+from portal.audit.models import AuditEvent
+from portal.compliance.forms import DeterminationForm, NoteForm
+from portal.compliance.impact import OUTCOME_LABELS, OUTCOMES
+from portal.compliance.models import Determination, DeterminationError, DeterminationState
+from portal.compliance.selectors import determination_list
+from portal.compliance.services import (
+    determination_apply,
+    determination_approve,
+    determination_draft,
+    determination_impact,
+    determination_send_back,
+    determination_submit,
+    determination_update,
+)
+from portal.partners.errors import DocumentRejectedError
+from provisioning.bulk.models import BulkAction, BulkActionError
+from provisioning.catalog.models import CoveredModel
+
+READ = "compliance.view_determination"
+WRITE = "compliance.change_determination"
+BREAKDOWNS = {"organisation": "Organisation", "model": "Model", "country": "Country of residence"}
+
+
+def _readable(request: HttpRequest) -> QuerySet[Determination]:
+    if not request.user.has_perm(READ):
+        raise PermissionDenied("Only compliance officers and auditors see determinations.")
+    return visible_to(request.user, determination_list())
+
+
+def _determination(request: HttpRequest, pk: int, *, write: bool = False) -> Determination:
+    determination = get_visible_or_404(request.user, determination_list(), pk=pk)
+    if write and not request.user.has_perm(WRITE):
+        raise PermissionDenied("Only compliance officers change determinations.")
+    return determination
+
+
+def _writer(request: HttpRequest) -> None:
+    _readable(request)
+    if not request.user.has_perm(WRITE):
+        raise PermissionDenied("Only compliance officers draft determinations.")
+
+
+@never_cache
+@require_GET
+@login_required
+def determination_index(request: HttpRequest) -> HttpResponse:
+    page = Paginator(_readable(request), 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "compliance/list.html",
+        {"page": page, "can_write": request.user.has_perm(WRITE)},
+    )
+
+
+def _models() -> list[CoveredModel]:
+    return list(CoveredModel.objects.order_by("slug"))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@login_required
+def draft(request: HttpRequest) -> HttpResponse:
+    _writer(request)
+    form = DeterminationForm(request.POST or None, request.FILES or None, models=_models())
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        upload = data.get("document")
+        try:
+            determination = determination_draft(
+                actor=request.user,
+                reference=data["reference"],
+                legal_basis=data["legal_basis"],
+                effective_date=data["effective_date"],
+                rules=form.rules(),
+                document=upload,
+                document_name=upload.name if upload else "",
+            )
+        except (DeterminationError, DocumentRejectedError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Draft saved. Preview its impact before submitting.")
+            return redirect("compliance:detail", pk=determination.pk)
+    return render(request, "compliance/form.html", {"form": form, "determination": None})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@login_required
+def edit(request: HttpRequest, pk: int) -> HttpResponse:
+    determination = _determination(request, pk, write=True)
+    if determination.state != DeterminationState.DRAFT:
+        messages.error(request, "Only a draft can be edited.")
+        return redirect("compliance:detail", pk=pk)
+    form = DeterminationForm(
+        request.POST or None,
+        request.FILES or None,
+        models=_models(),
+        editing=True,
+        initial=DeterminationForm.initial_for(determination),
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        upload = data.get("document")
+        try:
+            determination_update(
+                determination=determination,
+                actor=request.user,
+                legal_basis=data["legal_basis"],
+                effective_date=data["effective_date"],
+                rules=form.rules(),
+                document=upload,
+                document_name=upload.name if upload else "",
+            )
+        except (DeterminationError, DocumentRejectedError) as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Draft updated.")
+            return redirect("compliance:detail", pk=pk)
+    return render(request, "compliance/form.html", {"form": form, "determination": determination})
+
+
+@never_cache
+@require_GET
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    determination = _determination(request, pk)
+    user = request.user
+    can_write = user.has_perm(WRITE)
+    history = AuditEvent.objects.filter(
+        object_type="compliance.determination", object_id=str(determination.pk)
+    ).order_by("id")
+    actions = BulkAction.objects.filter(determination=determination.reference).order_by("id")
+    state = determination.state
+    return render(
+        request,
+        "compliance/detail.html",
+        {
+            "determination": determination,
+            "rules": determination.rules.select_related("covered_model"),
+            "history": history,
+            "bulk_actions": actions,
+            "can_write": can_write,
+            "can_submit": can_write and state == DeterminationState.DRAFT,
+            "can_approve": can_write
+            and state == DeterminationState.AWAITING_APPROVAL
+            and user.pk not in (determination.created_by_id, determination.submitted_by_id),
+            "can_apply": can_write and state == DeterminationState.APPROVED,
+            "note_form": NoteForm(),
+        },
+    )
+
+
+@never_cache
+@require_GET
+@login_required
+def impact(request: HttpRequest, pk: int) -> HttpResponse:
+    determination = _determination(request, pk)
+    report = determination_impact(determination=determination)
+    by = request.GET.get("by", "organisation")
+    if by not in BREAKDOWNS:
+        by = "organisation"
+    breakdown = {
+        "organisation": report.by_organisation,
+        "model": report.by_model,
+        "country": report.by_country,
+    }[by]
+    return render(
+        request,
+        "compliance/impact.html",
+        {
+            "determination": determination,
+            "report": report,
+            "totals": [(OUTCOME_LABELS[o], report.totals.get(o, 0)) for o in OUTCOMES],
+            "outcomes": [(o, OUTCOME_LABELS[o]) for o in OUTCOMES],
+            "by": by,
+            "breakdowns": BREAKDOWNS.items(),
+            "by_label": BREAKDOWNS[by],
+            "rows": report.table(breakdown),
+            "samples": [(OUTCOME_LABELS[o], report.samples.get(o, [])) for o in OUTCOMES],
+        },
+    )
+
+
+def _act(request: HttpRequest, pk: int, service: Any, done: str, **kwargs: Any) -> HttpResponse:
+    determination = _determination(request, pk, write=True)
+    try:
+        service(determination=determination, actor=request.user, **kwargs)
+    except (DeterminationError, BulkActionError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect("compliance:detail", pk=pk)
+
+
+@require_POST
+@login_required
+def submit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, determination_submit, "Submitted: a second officer must approve.")
+
+
+@require_POST
+@login_required
+def approve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, determination_approve, "Approved: it can now be applied.")
+
+
+@require_POST
+@login_required
+def send_back(request: HttpRequest, pk: int) -> HttpResponse:
+    form = NoteForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    return _act(request, pk, determination_send_back, "Sent back to draft.", note=note)
+
+
+@require_POST
+@login_required
+def apply(request: HttpRequest, pk: int) -> HttpResponse:
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the confirmation: applying suspends and restores access.")
+        return redirect("compliance:detail", pk=pk)
+    return _act(request, pk, determination_apply, "In force. Its bulk actions ran.")
+
+
+@require_GET
+@login_required
+def document(request: HttpRequest, pk: int) -> FileResponse:
+    determination = _determination(request, pk)
+    if not determination.document:
+        raise Http404("No letter is attached.")
+    return FileResponse(
+        determination.document.open("rb"),
+        as_attachment=True,
+        filename=determination.document_name or "determination.pdf",
+        content_type="application/pdf",
+    )

@@ -1,0 +1,102 @@
+"""The plan form: which action, over which filter, and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from portal.partners.models import Organisation, Sector
+from provisioning.bulk.models import BulkKind
+from provisioning.catalog.models import CoveredModel, StageName
+from provisioning.grants.models import GrantState, SuspensionKind
+
+
+class BulkPlanForm(forms.Form):
+    kind = forms.ChoiceField(choices=BulkKind.choices, label="Action")
+    covered_model = forms.ModelChoiceField(
+        CoveredModel.objects.order_by("slug"), required=False, label="Model"
+    )
+    organisation = forms.ModelChoiceField(
+        Organisation.objects.order_by("legal_name"), required=False
+    )
+    sector = forms.ChoiceField(choices=[("", "Any sector"), *Sector.choices], required=False)
+    stage = forms.ChoiceField(choices=[("", "Any stage"), *StageName.choices], required=False)
+    citizenship = forms.RegexField(
+        regex=r"^[A-Za-z]{2}$",
+        required=False,
+        max_length=2,
+        help_text="Keys of people holding this citizenship (any of theirs). Acts on keys, "
+        "not on whole grants.",
+    )
+    residence = forms.RegexField(
+        regex=r"^[A-Za-z]{2}$",
+        required=False,
+        max_length=2,
+        help_text="Keys of people living in this country.",
+    )
+    determination = forms.CharField(
+        required=False, max_length=80, help_text="Grants suspended under this determination."
+    )
+    grant_state = forms.ChoiceField(
+        choices=[
+            ("", "Active or suspended"),
+            (GrantState.ACTIVE, "Active"),
+            (GrantState.SUSPENDED, "Suspended"),
+        ],
+        required=False,
+    )
+    restores = forms.CharField(
+        required=False,
+        max_length=120,
+        label="Suspension to lift (restore only)",
+        help_text="The reference of the suspension this restore removes, e.g. bulk:12. "
+        "Other reasons stay.",
+    )
+    restores_kind = forms.ChoiceField(
+        choices=SuspensionKind.choices,
+        initial=SuspensionKind.OPS,
+        required=False,
+        label="Kind of that suspension",
+    )
+    emergency = forms.BooleanField(
+        required=False,
+        help_text="Suspend or revoke at once, without a second approval; a colleague "
+        "reviews it afterwards.",
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("kind") == BulkKind.RESTORE:
+            if not data.get("restores"):
+                self.add_error("restores", "Name the suspension this restore lifts.")
+            if data.get("emergency"):
+                self.add_error("emergency", "A restore is never an emergency.")
+        return data
+
+    def filters(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "covered_model": data["covered_model"].pk if data.get("covered_model") else None,
+            "organisation": data["organisation"].pk if data.get("organisation") else None,
+            "sector": data.get("sector"),
+            "stage": data.get("stage"),
+            "citizenship": (data.get("citizenship") or "").upper(),
+            "residence": (data.get("residence") or "").upper(),
+            "determination": data.get("determination"),
+            "grant_state": data.get("grant_state"),
+        }
+
+
+class ConfirmForm(forms.Form):
+    plan_hash = forms.CharField(widget=forms.HiddenInput)
+    confirm = forms.BooleanField(
+        label="I have checked the counts and the sample, and want to run exactly this plan."
+    )
+
+
+class ReviewForm(forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=2000, label="What you checked"
+    )

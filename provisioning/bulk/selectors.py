@@ -1,0 +1,64 @@
+"""Reads on bulk actions: the list, and progress per target for the progress bar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from provisioning.bulk.models import BulkAction, BulkActionItem, BulkScope
+from provisioning.deliveries.models import Change, Failure, FailureState, Target
+
+
+def bulk_actions(queryset: QuerySet[BulkAction]) -> QuerySet[BulkAction]:
+    return queryset.select_related("planned_by", "approved_by", "executed_by", "reviewed_by")
+
+
+@dataclass(frozen=True)
+class TargetProgress:
+    target: Target
+    total: int
+    acknowledged: int
+    failed: int
+    dead: int
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else round(100 * self.acknowledged / self.total)
+
+
+def _action_changes(action: BulkAction) -> QuerySet[Change]:
+    if action.first_change_id is None or action.last_change_id is None:
+        return Change.objects.none()
+    changes = Change.objects.filter(id__range=(action.first_change_id, action.last_change_id))
+    items = BulkActionItem.objects.filter(action=action)
+    # Other decisions may have written changes in the same id range: keep this action's.
+    if action.scope == BulkScope.GRANT:
+        return changes.filter(credential__grant_id__in=items.values("grant_id"))
+    return changes.filter(credential_id__in=items.values("credential_id"))
+
+
+def target_progress(action: BulkAction) -> list[TargetProgress]:
+    """Per enabled target: how many of this action's changes it has acknowledged.
+
+    A change is acknowledged once the target's cursor has passed it and no delivery
+    failure is open for its credential there (DESIGN.md §3, "in sync").
+    """
+    changes = _action_changes(action)
+    rows = []
+    for target in Target.objects.filter(enabled=True).prefetch_related("covered_models"):
+        mine = changes
+        models = [m.pk for m in target.covered_models.all()]
+        if models:
+            mine = mine.filter(credential__grant__covered_model_id__in=models)
+        total = mine.count()
+        failing = Failure.objects.filter(
+            target=target, credential_id__in=mine.values("credential_id")
+        )
+        failed = failing.filter(state=FailureState.FAILED).count()
+        dead = failing.filter(state=FailureState.DEAD).count()
+        passed = mine.exclude(
+            Q(xid__gt=target.cursor_xid) | Q(xid=target.cursor_xid, id__gt=target.cursor_id)
+        ).count()
+        rows.append(TargetProgress(target, total, max(0, passed - failed - dead), failed, dead))
+    return rows

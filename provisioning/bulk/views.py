@@ -1,0 +1,232 @@
+"""Ops pages for bulk actions: list, plan (dry-run), approve, run, progress, review.
+
+Readers hold ``bulk.view_bulkaction`` (ops, compliance, auditors); writers hold
+``bulk.change_bulkaction`` (ops). Anyone else signed in gets 403 on the list and 404 on
+an action (fetched through ``get_visible_or_404``); staff without MFA are sent to set
+it up by the middleware first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal.accounts.access import get_visible_or_404, visible_to
+from provisioning.bulk.forms import BulkPlanForm, ConfirmForm, ReviewForm
+from provisioning.bulk.models import BulkAction, BulkActionError, BulkState
+from provisioning.bulk.selectors import bulk_actions, target_progress
+from provisioning.bulk.services import (
+    PlanChanged,
+    bulk_approve,
+    bulk_execute,
+    bulk_plan,
+    bulk_replan,
+    bulk_resume,
+    bulk_review,
+    needs_approval,
+)
+
+READ = "bulk.view_bulkaction"
+WRITE = "bulk.change_bulkaction"
+
+
+def _readable(request: HttpRequest) -> QuerySet[BulkAction]:
+    if not request.user.has_perm(READ):
+        raise PermissionDenied("Only operations, compliance and auditors see bulk actions.")
+    return visible_to(request.user, BulkAction.objects.all())
+
+
+def _action(request: HttpRequest, pk: int, *, write: bool = False) -> BulkAction:
+    action = get_visible_or_404(request.user, bulk_actions(BulkAction.objects.all()), pk=pk)
+    if write and not request.user.has_perm(WRITE):
+        raise PermissionDenied("Only operations run bulk actions; you can read them.")
+    return action
+
+
+@never_cache
+@require_GET
+@login_required
+def action_list(request: HttpRequest) -> HttpResponse:
+    actions = bulk_actions(_readable(request)).order_by("-planned_at", "-id")
+    page = Paginator(actions, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "bulk/list.html",
+        {"page": page, "can_write": request.user.has_perm(WRITE)},
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@login_required
+def plan(request: HttpRequest) -> HttpResponse:
+    _readable(request)
+    if not request.user.has_perm(WRITE):
+        raise PermissionDenied("Only operations plan bulk actions.")
+    form = BulkPlanForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            action = bulk_plan(
+                kind=data["kind"],
+                filters=form.filters(),
+                reason=data["reason"],
+                actor=request.user,
+                emergency=data["emergency"],
+                suspension_kind=data.get("restores_kind") or "ops",
+                reference=data.get("restores") or "",
+            )
+        except BulkActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("bulk:detail", pk=action.pk)
+    return render(request, "bulk/plan.html", {"form": form})
+
+
+def _detail_context(request: HttpRequest, action: BulkAction) -> dict[str, Any]:
+    user = request.user
+    can_write = user.has_perm(WRITE)
+    approval = needs_approval(action)
+    targets = target_progress(action) if action.started_at else []
+    return {
+        # Poll while the commit runs, then until every target has acknowledged.
+        "polling": action.state == BulkState.RUNNING
+        or (action.state == BulkState.DONE and any(t.percent < 100 for t in targets)),
+        "action": action,
+        "can_write": can_write,
+        "needs_approval": approval,
+        "can_run": can_write
+        and (
+            (action.state == BulkState.PLANNED and not approval)
+            or action.state == BulkState.APPROVED
+        ),
+        "can_approve": can_write
+        and approval
+        and action.state == BulkState.PLANNED
+        and action.planned_by_id != user.pk,
+        "can_review": can_write
+        and action.review_required
+        and action.reviewed_at is None
+        and user.pk not in (action.executed_by_id, action.planned_by_id),
+        "confirm_form": ConfirmForm(initial={"plan_hash": action.plan_hash}),
+        "review_form": ReviewForm(),
+        "targets": targets,
+        "counts": [
+            (label, sorted(action.counts.get(key, {}).items(), key=lambda kv: -kv[1])[:20])
+            for key, label in (
+                ("organisation", "Organisation"),
+                ("model", "Model"),
+                ("target", "Target"),
+            )
+        ],
+    }
+
+
+@never_cache
+@require_GET
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    action = _action(request, pk)
+    return render(request, "bulk/detail.html", _detail_context(request, action))
+
+
+@never_cache
+@require_GET
+@login_required
+def progress(request: HttpRequest, pk: int) -> HttpResponse:
+    action = _action(request, pk)
+    return render(request, "bulk/_progress.html", _detail_context(request, action))
+
+
+@require_POST
+@login_required
+def execute(request: HttpRequest, pk: int) -> HttpResponse:
+    action = _action(request, pk, write=True)
+    form = ConfirmForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Tick the confirmation to run the plan.")
+        return redirect("bulk:detail", pk=action.pk)
+    if form.cleaned_data["plan_hash"] != action.plan_hash:
+        messages.error(request, "That confirmation was for another plan; check this one.")
+        return redirect("bulk:detail", pk=action.pk)
+    try:
+        bulk_execute(action=action, actor=request.user)
+    except PlanChanged as exc:
+        context = _detail_context(request, action)
+        context["difference"] = exc.difference
+        context["refusal"] = str(exc)
+        return render(request, "bulk/detail.html", context, status=409)
+    except BulkActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Running. The progress below updates every second.")
+    return redirect("bulk:detail", pk=action.pk)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@login_required
+def approve(request: HttpRequest, pk: int) -> HttpResponse:
+    action = _action(request, pk, write=True)
+    if request.method == "POST":
+        form = ConfirmForm(request.POST)
+        if form.is_valid() and form.cleaned_data["plan_hash"] == action.plan_hash:
+            try:
+                bulk_approve(action=action, actor=request.user)
+            except BulkActionError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, "Approved. The planner, or you, can now run it.")
+            return redirect("bulk:detail", pk=action.pk)
+        messages.error(request, "Tick the confirmation to approve exactly this plan.")
+    return render(request, "bulk/approve.html", _detail_context(request, action))
+
+
+@require_POST
+@login_required
+def replan(request: HttpRequest, pk: int) -> HttpResponse:
+    action = _action(request, pk, write=True)
+    try:
+        fresh = bulk_replan(action=action, actor=request.user)
+    except BulkActionError as exc:
+        messages.error(request, str(exc))
+        return redirect("bulk:detail", pk=action.pk)
+    messages.success(request, "Planned again from the same filter. Check the new counts.")
+    return redirect("bulk:detail", pk=fresh.pk)
+
+
+@require_POST
+@login_required
+def resume(request: HttpRequest, pk: int) -> HttpResponse:
+    action = _action(request, pk, write=True)
+    try:
+        bulk_resume(action=action, actor=request.user)
+    except BulkActionError as exc:
+        messages.error(request, str(exc))
+    return redirect("bulk:detail", pk=action.pk)
+
+
+@require_POST
+@login_required
+def review(request: HttpRequest, pk: int) -> HttpResponse:
+    action = _action(request, pk, write=True)
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Write what you checked: the review note is required.")
+        return redirect("bulk:detail", pk=action.pk)
+    try:
+        bulk_review(action=action, actor=request.user, note=form.cleaned_data["note"])
+    except BulkActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Review recorded.")
+    return redirect("bulk:detail", pk=action.pk)
