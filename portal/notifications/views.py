@@ -6,10 +6,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from portal.notifications.models import Notification
 from portal.notifications.selectors import notifications_of
 from portal.notifications.services import notification_mark_all_read, notification_mark_read
 from portal.partners.paging import paginate, query_without_page
@@ -32,6 +33,8 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
+    # Someone else's notification does not exist as far as this user is concerned.
+    get_object_or_404(Notification, pk=pk, user=request.user)
     notification_mark_read(actor=request.user, notification_id=pk)
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(

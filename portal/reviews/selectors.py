@@ -73,9 +73,7 @@ def _live_first_approvals() -> QuerySet[Approval]:
 
 
 def queue_base(user: Any) -> QuerySet[Application]:
-    return visible_to(user, Application.objects.filter(state__in=QUEUE_STATES)).annotate(
-        awaiting_second=Exists(_live_first_approvals())
-    )
+    return visible_to(user, Application.objects.filter(state__in=QUEUE_STATES))
 
 
 def _filtered(user: Any, filters: QueueFilters, *, now: dt.datetime) -> QuerySet[Application]:
@@ -116,7 +114,7 @@ def queue_rows(user: Any, filters: QueueFilters) -> QuerySet[Application]:
     now = timezone.now()
     rows = _filtered(user, filters, now=now)
     if filters.state == AWAITING_SECOND:
-        rows = rows.filter(awaiting_second=True)
+        rows = rows.filter(Exists(_live_first_approvals()))
     elif filters.state:
         rows = rows.filter(state=filters.state)
     nominees = (
@@ -132,6 +130,7 @@ def queue_rows(user: Any, filters: QueueFilters) -> QuerySet[Application]:
             "organisation", "covered_model", "stage", "created_by", "review__assignee"
         )
         .annotate(
+            awaiting_second=Exists(_live_first_approvals()),
             nominee_count=Coalesce(Subquery(nominees, output_field=IntegerField()), Value(0)),
             first_approver=Subquery(first_approver),
         )
@@ -145,7 +144,7 @@ def queue_counts(user: Any, filters: QueueFilters) -> dict[str, int]:
     rows = _filtered(user, filters, now=timezone.now())
     return rows.aggregate(
         **{state: Count("pk", filter=Q(state=state)) for state in QUEUE_STATES},
-        **{AWAITING_SECOND: Count("pk", filter=Q(awaiting_second=True))},
+        **{AWAITING_SECOND: Count("pk", filter=Exists(_live_first_approvals()))},
         total=Count("pk"),
     )
 

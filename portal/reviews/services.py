@@ -58,7 +58,7 @@ def is_member(user: Any, organisation_id: int) -> bool:
 def _locked(application: Application) -> Application:
     """The application under a row lock, or ``ApplicationChangedError`` if its state moved."""
     current = (
-        Application.objects.select_for_update()
+        Application.objects.select_for_update(of=("self",))
         .select_related("organisation", "covered_model", "stage", "created_by")
         .get(pk=application.pk)
     )
@@ -140,9 +140,7 @@ def review_reassign(
                     f"{assignee.get_username()} belongs to this organisation and may not review it."
                 )
         _ensure_review(application)
-        review = (
-            Review.objects.select_for_update().select_related("assignee").get(pk=application.pk)
-        )
+        review = Review.objects.select_for_update().get(pk=application.pk)
         before = review.assignee.get_username() if review.assignee else None
         review.assignee = assignee
         review.assigned_at = timezone.now() if assignee else None
