@@ -198,6 +198,11 @@ def impact(request: HttpRequest, pk: int) -> HttpResponse:
             "breakdowns": BREAKDOWNS.items(),
             "by_label": BREAKDOWNS[by],
             "rows": report.table(breakdown),
+            "grant_counts": [
+                (OUTCOME_LABELS[o], report.grants.get(o, 0))
+                for o in OUTCOMES
+                if report.grants.get(o)
+            ],
             "samples": [(OUTCOME_LABELS[o], report.samples.get(o, [])) for o in OUTCOMES],
         },
     )

@@ -1,0 +1,231 @@
+"""The compliance pages for determinations: permissions, drafting, preview, sign-offs, apply."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from portal.compliance.models import Determination, DeterminationState
+from portal.compliance.services import determination_draft, determination_submit
+from provisioning.credentials.models import Credential, CredentialState
+from tests.conftest import client_for
+from tests.factories import (
+    CompletePersonFactory,
+    CoveredModelFactory,
+    OrganisationFactory,
+    StageFactory,
+    staff_user,
+)
+from tests.provisioning_fakes import active_grant, issue
+
+pytestmark = pytest.mark.django_db
+
+PDF = b"%PDF-1.4\n% letter\n"
+PERSONAS = (
+    "outsider",
+    "partner_admin",
+    "ops_user",
+    "compliance_officer",
+    "auditor",
+    "staff_without_mfa",
+)
+READ_EXPECTED = {
+    "anonymous": 302,
+    "outsider": 403,
+    "partner_admin": 403,
+    "ops_user": 403,
+    "compliance_officer": 200,
+    "auditor": 200,
+    "staff_without_mfa": 302,
+}
+DETAIL_EXPECTED = {**READ_EXPECTED, "outsider": 404, "partner_admin": 404, "ops_user": 404}
+WRITE_EXPECTED = {**READ_EXPECTED, "auditor": 403}
+
+
+@pytest.fixture
+def model():
+    stage = StageFactory(seats=10)
+    grant = active_grant(
+        organisation=OrganisationFactory(verification_state="verified"), stage=stage
+    )
+    issue(grant, CompletePersonFactory(organisation=grant.organisation))
+    return stage.covered_model
+
+
+@pytest.fixture
+def draft(compliance_officer, model):
+    return determination_draft(
+        actor=compliance_officer,
+        reference="BIS-1",
+        legal_basis="Order",
+        effective_date=dt.date(2026, 11, 27),
+        rules={model.pk: {"kind": "blocked"}},
+        document=io.BytesIO(PDF),
+        document_name="letter.pdf",
+    )
+
+
+def _user(request, persona):
+    return None if persona == "anonymous" else request.getfixturevalue(persona)
+
+
+@pytest.mark.parametrize("persona", ["anonymous", *PERSONAS])
+def test_the_list_is_for_compliance_and_auditors(request, persona, draft):
+    response = client_for(_user(request, persona)).get(reverse("compliance:determinations"))
+
+    assert response.status_code == READ_EXPECTED[persona]
+
+
+@pytest.mark.parametrize(
+    "url_name", ["compliance:detail", "compliance:impact", "compliance:document"]
+)
+@pytest.mark.parametrize("persona", ["anonymous", *PERSONAS])
+def test_a_determination_is_hidden_from_everyone_but_its_readers(request, persona, url_name, draft):
+    response = client_for(_user(request, persona)).get(reverse(url_name, args=[draft.pk]))
+
+    assert response.status_code == DETAIL_EXPECTED[persona]
+
+
+@pytest.mark.parametrize("persona", ["anonymous", *PERSONAS])
+def test_only_compliance_opens_the_draft_form(request, persona, model):
+    response = client_for(_user(request, persona)).get(reverse("compliance:draft"))
+
+    assert response.status_code == WRITE_EXPECTED[persona]
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "compliance:edit",
+        "compliance:submit",
+        "compliance:approve",
+        "compliance:send_back",
+        "compliance:apply",
+    ],
+)
+@pytest.mark.parametrize("persona", ["outsider", "ops_user", "auditor"])
+def test_nobody_but_compliance_changes_a_determination(request, persona, url_name, draft):
+    response = client_for(_user(request, persona)).post(
+        reverse(url_name, args=[draft.pk]), {"confirm": "yes", "note": "x"}
+    )
+
+    assert response.status_code == (403 if persona == "auditor" else 404)
+    draft.refresh_from_db()
+    assert draft.state == DeterminationState.DRAFT
+
+
+def test_the_list_makes_the_same_queries_whatever_the_number_of_determinations(
+    compliance_officer, model, django_assert_max_num_queries
+):
+    client = client_for(compliance_officer)
+    for n in range(8):
+        determination_draft(
+            actor=compliance_officer,
+            reference=f"BIS-{n}",
+            legal_basis="Order",
+            effective_date=dt.date(2026, 11, 27),
+            rules={model.pk: {"kind": "open"}},
+        )
+
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("compliance:determinations"))
+    assert response.status_code == 200
+
+
+def test_an_officer_drafts_with_a_pdf_and_a_rule_per_model(compliance_officer, model):
+    response = client_for(compliance_officer).post(
+        reverse("compliance:draft"),
+        {
+            "reference": "BIS-9",
+            "legal_basis": "Order 9",
+            "effective_date": "2026-11-27",
+            "document": SimpleUploadedFile("letter.pdf", PDF, content_type="application/pdf"),
+            f"m{model.pk}_kind": "partners_only",
+            f"m{model.pk}_sectors": ["cyber_defence"],
+            f"m{model.pk}_us_only": "on",
+            f"m{model.pk}_denied_citizenships": "ir, kp",
+        },
+    )
+
+    determination = Determination.objects.get(reference="BIS-9")
+    assert response.status_code == 302
+    rule = determination.rules.get()
+    assert (rule.kind, rule.us_persons_only) == ("partners_only", True)
+    assert rule.denied_citizenships == ["IR", "KP"]
+    assert determination.document_sha256
+
+
+def test_a_letter_that_is_not_a_pdf_is_refused_on_the_form(compliance_officer, model):
+    response = client_for(compliance_officer).post(
+        reverse("compliance:draft"),
+        {
+            "reference": "BIS-8",
+            "legal_basis": "Order",
+            "effective_date": "2026-11-27",
+            "document": SimpleUploadedFile("letter.pdf", b"MZ\x90\x00", content_type="x"),
+            f"m{model.pk}_kind": "blocked",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "must be a PDF" in response.content.decode()
+    assert not Determination.objects.exists()
+
+
+def test_the_impact_page_drills_down_by_country(compliance_officer, draft):
+    response = client_for(compliance_officer).get(
+        reverse("compliance:impact", args=[draft.pk]) + "?by=country"
+    )
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "By country of residence" in content
+    assert "<strong>1</strong> would be suspended" in content
+
+
+def test_two_officers_sign_and_applying_suspends_access(compliance_officer, draft):
+    # given submitted by its author
+    determination_submit(determination=draft, actor=compliance_officer)
+    second = staff_user("compliance", username="compliance-two")
+
+    # when the author tries to approve, then a colleague does and the author applies
+    client_for(compliance_officer).post(reverse("compliance:approve", args=[draft.pk]))
+    draft.refresh_from_db()
+    assert draft.state == DeterminationState.AWAITING_APPROVAL
+    client_for(second).post(reverse("compliance:approve", args=[draft.pk]))
+    client_for(compliance_officer).post(
+        reverse("compliance:apply", args=[draft.pk]), {"confirm": "yes"}
+    )
+
+    # then
+    draft.refresh_from_db()
+    assert draft.state == DeterminationState.IN_FORCE
+    assert not Credential.objects.filter(state=CredentialState.ACTIVE).exists()
+    page = client_for(second).get(reverse("compliance:detail", args=[draft.pk])).content.decode()
+    assert "determination.applied" in page
+    assert "Bulk actions it ran" in page
+
+
+def test_the_auditor_reads_the_letter(auditor, draft):
+    response = client_for(auditor).get(reverse("compliance:document", args=[draft.pk]))
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"%PDF-")
+
+
+def test_a_model_added_after_drafting_blocks_submission_with_a_clear_message(
+    compliance_officer, draft
+):
+    CoveredModelFactory(name="Late Model")
+
+    response = client_for(compliance_officer).post(
+        reverse("compliance:submit", args=[draft.pk]), follow=True
+    )
+
+    assert "missing: Late Model" in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.state == DeterminationState.DRAFT
