@@ -281,3 +281,28 @@ def test_judging_many_people_makes_no_query_per_person(
             for person in people
         ]
     assert len(results) == 50
+
+
+def test_setting_a_default_rule_validates_codes_and_is_audited(compliance_officer, stage):
+    from portal.audit.models import AuditEvent
+    from portal.eligibility.services import EligibilityError, model_rule_set
+
+    with pytest.raises(EligibilityError, match="QQ is not an ISO 3166-1"):
+        model_rule_set(
+            actor=compliance_officer,
+            covered_model=stage.covered_model,
+            kind=RuleKind.PARTNERS_ONLY,
+            denied_citizenships=["QQ"],
+        )
+    assert not ModelRule.objects.exists()
+
+    model_rule_set(
+        actor=compliance_officer,
+        covered_model=stage.covered_model,
+        kind=RuleKind.PARTNERS_ONLY,
+        allowed_sectors=[Sector.ENERGY],
+        denied_citizenships=["ir", "kp"],
+    )
+
+    assert rule_in_force(stage.covered_model).denied_citizenships == frozenset({"IR", "KP"})
+    assert AuditEvent.objects.filter(action="model_rule.set").count() == 1

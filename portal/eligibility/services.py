@@ -12,8 +12,10 @@ from portal.accounts.models import User
 from portal.audit.services import audit_record
 from portal.eligibility.models import Person, ScreeningState, USPersonStatus
 from portal.eligibility.policies import ATTESTATION_VERSION, AUP_VERSION
+from portal.eligibility.rules import ModelRule, RuleKind
 from portal.partners.countries import normalise_countries, normalise_country
-from portal.partners.models import Organisation
+from portal.partners.models import Organisation, Sector
+from provisioning.catalog.models import CoveredModel
 
 
 class EligibilityError(Exception):
@@ -163,3 +165,49 @@ def person_save_profile(
         # Seam for denied-party screening: a complete profile whose identity changed is
         # screened; the screening app enqueues its task here (on commit) once it exists.
     return person
+
+
+def model_rule_set(
+    *,
+    actor: User,
+    covered_model: CoveredModel,
+    kind: str,
+    allowed_sectors: list[str] | None = None,
+    us_persons_only: bool = False,
+    denied_citizenships: list[str] | None = None,
+    denied_residence: list[str] | None = None,
+) -> ModelRule:
+    """Set a covered model's default rule (in force wherever no determination sets one)."""
+    if kind not in RuleKind.values:
+        raise EligibilityError(f"{kind!r} is not a kind of rule.", field="kind")
+    sectors = sorted(set(allowed_sectors or ()))
+    unknown = [sector for sector in sectors if sector not in Sector.values]
+    if unknown:
+        raise EligibilityError(f"Unknown sectors: {', '.join(unknown)}.", field="allowed_sectors")
+    try:
+        citizenships = normalise_countries(list(denied_citizenships or ()))
+    except ValidationError as error:
+        raise EligibilityError(" ".join(error.messages), field="denied_citizenships") from None
+    try:
+        residence = normalise_countries(list(denied_residence or ()))
+    except ValidationError as error:
+        raise EligibilityError(" ".join(error.messages), field="denied_residence") from None
+    values = {
+        "kind": kind,
+        "allowed_sectors": sectors,
+        "us_persons_only": us_persons_only,
+        "denied_citizenships": citizenships,
+        "denied_residence": residence,
+    }
+    with transaction.atomic():
+        existing = ModelRule.objects.select_for_update().filter(covered_model=covered_model).first()
+        before = None if existing is None else {name: getattr(existing, name) for name in values}
+        rule, _ = ModelRule.objects.update_or_create(covered_model=covered_model, defaults=values)
+        audit_record(
+            actor=actor,
+            action="model_rule.set",
+            obj=rule,
+            before=before,
+            after={"covered_model": covered_model.slug, **values},
+        )
+    return rule

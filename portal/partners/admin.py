@@ -1,10 +1,13 @@
-from django.contrib import admin
+from typing import Any
 
-from portal.partners.models import Membership, Organisation
+from django.contrib import admin
+from django.http import HttpRequest
+
+from portal.partners.models import Invitation, Membership, Organisation, OrganisationDocument
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("legal_name", "slug", "country", "sector", "verification_state", "trusted")
     list_filter = ("sector", "verification_state", "trusted")
     search_fields = ("legal_name", "slug", "email_domain")
@@ -12,6 +15,35 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("user", "organisation", "role")
     list_select_related = ("user", "organisation")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Evidence and invitations change only through the audited services and pages."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdmin):
+    list_display = ("email", "organisation", "role", "created_at", "expires_at", "accepted_at")
+    list_select_related = ("organisation",)
+    search_fields = ("email", "organisation__legal_name")
+    exclude = ("token_hash",)
+
+
+@admin.register(OrganisationDocument)
+class OrganisationDocumentAdmin(ReadOnlyAdmin):
+    list_display = ("organisation", "kind", "original_name", "content_type", "size", "uploaded_at")
+    list_select_related = ("organisation",)
+    # The file field is left out: documents are downloaded through the permission-checked view only.
+    exclude = ("file",)

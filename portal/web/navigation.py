@@ -23,6 +23,11 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Home", "home", frozenset()),
     NavItem("Organisation", "partners:organisation", frozenset({PARTNER})),
     NavItem("Applications", "applications:list", frozenset({PARTNER})),
+    NavItem(
+        "Organisations",
+        "partners:staff_list",
+        frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER, Role.COMPLIANCE, Role.AUDITOR}),
+    ),
     NavItem("Review queue", "reviews:queue", frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER})),
     NavItem("Screening", "screening:queue", frozenset({Role.COMPLIANCE})),
     NavItem("Determinations", "compliance:determinations", frozenset({Role.COMPLIANCE})),
