@@ -84,7 +84,9 @@ class ApproveForm(SeenForm):
     seats = forms.IntegerField(label="Seats", min_value=1)
     monthly_quota = forms.IntegerField(label="Monthly quota (requests)", min_value=1)
     rate_limit_per_minute = forms.IntegerField(label="Rate limit (requests a minute)", min_value=1)
-    expires_on = forms.DateField(label="Expires on", widget=forms.DateInput(attrs={"type": "date"}))
+    expires_on = forms.DateField(
+        label="Expires on", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     confirms = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args: Any, application: Application, **kwargs: Any) -> None:
