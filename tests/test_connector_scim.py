@@ -9,7 +9,6 @@ import pytest
 
 from provisioning.connectors.base import ConnectorError
 from provisioning.connectors.scim import (
-    _KNOWN_USERS,
     ENTERPRISE_SCHEMA,
     USER_SCHEMA,
     ScimConnector,
@@ -91,7 +90,7 @@ def test_an_older_version_never_overwrites_a_newer_one(connector):
 def test_a_process_that_remembers_nothing_still_lets_the_older_version_lose(connector):
     # given: the suspension was written by another worker process
     connector.push([credential_state(1, version=2, active=False)])
-    _KNOWN_USERS.clear()
+    connector._known.clear()
 
     # when
     [outcome] = connector.push([credential_state(1, version=1, active=True)])
@@ -182,6 +181,66 @@ def test_block_model_empties_every_group_of_the_model_and_no_other(scim_proxy):
     assert all(held[cid].groups == frozenset() for cid in range(1, 31))
     assert held[99].groups == frozenset({group_display_name("atlas-2", "limited")})
     connector.close()
+
+
+def test_block_model_finds_the_groups_another_process_created(scim_proxy):
+    # given: the groups were created by another worker; this process knows none of them
+    url, token, proxy = scim_proxy
+    connector = ScimConnector(scim_config(url, token))
+    connector.push([credential_state(1, stage="limited"), credential_state(2, stage="full")])
+    connector._group_ids.clear()
+    before = len(proxy.requests)
+
+    # when
+    connector.block_model("mythos-5", event_id="stop-1")
+
+    # then: it counted, listed and emptied them
+    assert [r.method for r in proxy.requests[before:]] == ["GET", "GET", "POST"]
+    assert all(state.groups == frozenset() for state in connector.read_state().values())
+    connector.close()
+
+
+def test_block_model_empties_a_group_that_was_deleted_and_created_again(scim_server, connector):
+    # given: the limited group was replaced at the target by one with a new id
+    url, token = scim_server
+    auth = {"Authorization": f"Bearer {token}"}
+    connector.push([credential_state(1, stage="limited"), credential_state(2, stage="full")])
+    users = {cid: user.id for cid, user in connector._known.items()}
+    old_id = connector._group_ids[LIMITED]
+    httpx.delete(f"{url}/Groups/{old_id}", headers=auth).raise_for_status()
+    httpx.post(
+        f"{url}/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": LIMITED,
+            "members": [{"value": users[1]}],
+        },
+        headers=auth,
+    ).raise_for_status()
+
+    # when
+    connector.block_model("mythos-5", event_id="stop-1")
+
+    # then
+    assert all(state.groups == frozenset() for state in connector.read_state().values())
+
+
+def test_blocking_a_model_with_no_groups_at_the_target_is_acknowledged(connector):
+    # when / then: nothing to cut, nothing raised
+    connector.block_model("never-pushed", event_id="stop-1")
+
+
+def test_suspending_many_keys_at_once_takes_each_out_of_the_group_and_leaves_the_rest(connector):
+    # given
+    connector.push([credential_state(cid) for cid in range(1, 21)])
+
+    # when: more keys leave than a filtered remove is used for
+    connector.push([credential_state(cid, version=2, active=False) for cid in range(1, 11)])
+
+    # then
+    held = connector.read_state()
+    assert all(held[cid].groups == frozenset() for cid in range(1, 11))
+    assert all(held[cid].groups == frozenset({LIMITED}) for cid in range(11, 21))
 
 
 def test_block_model_works_one_patch_per_group_on_a_target_without_bulk(scim_server_without_bulk):

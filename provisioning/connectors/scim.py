@@ -65,6 +65,8 @@ GROUP_PREFIX = "clearance:"
 
 # Filters with hundreds of "or" clauses are slow to parse on some servers and make long URLs.
 LOOKUP_CHUNK = 100
+# Up to this many leaving members, a filtered remove; beyond, read and replace the member list.
+FILTERED_REMOVALS = 4
 PAGE_SIZE = 500
 # Leave room under the announced maxPayloadSize for the envelope and encoding differences.
 PAYLOAD_MARGIN = 0.9
@@ -108,6 +110,7 @@ class _User:
 
 
 _KNOWN_USERS: dict[str, dict[int, _User]] = {}
+_KNOWN_GROUPS: dict[str, dict[str, str]] = {}
 
 
 def _parse_version(value: Any) -> int | None:
@@ -126,7 +129,7 @@ class ScimConnector:
             headers["Authorization"] = f"Bearer {config.token}"
         self._client = client or build_client(config, headers=headers)
         self._capabilities: _Capabilities | None = None
-        self._group_ids: dict[str, str] = {}
+        self._group_ids = _KNOWN_GROUPS.setdefault(self.base_url, {})
         # What this process last wrote or read of each user, shared by every connector to
         # the same directory in the process, so a relay run starts warm.
         self._known = _KNOWN_USERS.setdefault(self.base_url, {})
@@ -199,37 +202,69 @@ class ScimConnector:
         return unsure
 
     def block_model(self, model: str, *, event_id: str) -> None:
-        """Empty every group of ``model``: one Bulk request, or one PATCH per group without Bulk."""
-        groups = self._search_groups(f"displayName sw {_quote(f'{GROUP_PREFIX}{model}:')}")
-        empty = {"schemas": [PATCH_SCHEMA], "Operations": [{"op": "remove", "path": "members"}]}
-        caps = self._caps()
-        if caps.bulk and len(groups) > 1:
-            operations = [
-                {"method": "PATCH", "path": f"/Groups/{group_id}", "data": empty}
-                for group_id, _name, _members in groups
-            ]
-            for chunk in _chunks(operations, caps.max_operations):
-                for status, message, _location, _etag in self._bulk(chunk):
-                    if not 200 <= status < 300:
-                        raise ConnectorError(
-                            f"{self.config.name}: block of {model} refused: {message}",
-                            retryable=is_retryable_status(status),
-                        )
-        else:
-            for group_id, _name, _members in groups:
-                response = self._send("PATCH", f"/Groups/{group_id}", json=empty)
-                if not 200 <= response.status_code < 300:
-                    raise ConnectorError(
-                        f"{self.config.name}: block of {model} refused: {target_message(response)}",
-                        retryable=is_retryable_status(response.status_code),
-                    )
+        """Empty every group of ``model``: one Bulk request, or one PATCH per group without Bulk.
+
+        Listing a directory's groups makes it copy every member, which on a large group costs
+        more than the block itself. So the connector first asks only how many groups the model
+        has (``count=0``); when that matches the groups this process already knows, it empties
+        them at once, and it lists them only when it does not know them all (or one has gone).
+        """
+        prefix = f"{GROUP_PREFIX}{model}:"
+        selector = f"displayName sw {_quote(prefix)}"
+        known = {name: gid for name, gid in self._group_ids.items() if name.startswith(prefix)}
+        total = self._get_json("/Groups", {"filter": selector, "count": "0"}).get("totalResults")
+        if not isinstance(total, int):
+            raise self._malformed("a ListResponse without totalResults")
+        emptied = 0
+        if total == len(known):
+            emptied = self._empty_groups(model, list(known.values()), tolerate_missing=True)
+        if emptied != total:
+            groups = self._search_groups(selector, members=False)
+            emptied = self._empty_groups(
+                model, [group_id for group_id, _n, _m in groups], tolerate_missing=False
+            )
         logger.info(
             "Blocked model %s at SCIM target %s: %d groups emptied (event %s)",
             model,
             self.config.name,
-            len(groups),
+            emptied,
             event_id,
         )
+
+    def _empty_groups(self, model: str, group_ids: list[str], *, tolerate_missing: bool) -> int:
+        """Remove every member of each group; the number emptied (a 404 is a group gone)."""
+        empty = {"schemas": [PATCH_SCHEMA], "Operations": [{"op": "remove", "path": "members"}]}
+        caps = self._caps()
+        answers: list[tuple[int, str]] = []
+        if caps.bulk and len(group_ids) > 1:
+            operations = [
+                {"method": "PATCH", "path": f"/Groups/{group_id}", "data": empty}
+                for group_id in group_ids
+            ]
+            for chunk in _chunks(operations, caps.max_operations):
+                answers.extend((status, message) for status, message, _l, _e in self._bulk(chunk))
+        else:
+            for group_id in group_ids:
+                response = self._send("PATCH", f"/Groups/{group_id}", json=empty)
+                message = "" if response.is_success else target_message(response)
+                answers.append((response.status_code, message))
+        emptied = 0
+        for group_id, (status, message) in zip(group_ids, answers, strict=True):
+            if 200 <= status < 300:
+                emptied += 1
+            elif status == 404 and tolerate_missing:
+                self._forget_group(group_id)
+            else:
+                raise ConnectorError(
+                    f"{self.config.name}: block of {model} refused: {message or status}",
+                    retryable=is_retryable_status(status),
+                )
+        return emptied
+
+    def _forget_group(self, group_id: str) -> None:
+        for name, known_id in list(self._group_ids.items()):
+            if known_id == group_id:
+                self._group_ids.pop(name, None)
 
     def read_state(self) -> dict[int, ActualState]:
         users = {user.id: user for user in self._list_users()}
@@ -412,28 +447,19 @@ class ScimConnector:
     def _apply_memberships(
         self, memberships: list[tuple[CredentialState, str]]
     ) -> dict[int, PushOutcome]:
-        """Add active users to their group and take inactive ones out, one PATCH per group."""
+        """Add active users to their group and take inactive ones out, one change per group."""
         by_group: dict[str, list[tuple[CredentialState, str]]] = defaultdict(list)
         for state, user_id in memberships:
             by_group[group_display_name(state.model, state.stage)].append((state, user_id))
         outcomes: dict[int, PushOutcome] = {}
         for name, members in sorted(by_group.items()):
-            adds = [{"value": user_id} for state, user_id in members if state.active]
-            operations: list[dict[str, Any]] = []
-            if adds:
-                operations.append({"op": "add", "path": "members", "value": adds})
-            operations.extend(
-                {"op": "remove", "path": f"members[value eq {_quote(user_id)}]"}
-                for state, user_id in members
-                if not state.active
-            )
+            adds = [user_id for state, user_id in members if state.active]
+            removes = [user_id for state, user_id in members if not state.active]
             group_id = self._group_id(name)
-            response = self._send(
-                "PATCH",
-                f"/Groups/{group_id}",
-                json={"schemas": [PATCH_SCHEMA], "Operations": operations},
-            )
-            raise_for_target_failure(self.config, response)
+            if len(removes) <= FILTERED_REMOVALS:
+                response = self._patch_members(group_id, adds, removes)
+            else:
+                response = self._replace_members(group_id, adds, removes)
             if response.status_code == 404:
                 self._group_ids.pop(name, None)  # deleted behind our back; found again next time
             for state, _user_id in members:
@@ -448,6 +474,62 @@ class ScimConnector:
                         error=target_message(response),
                     )
         return outcomes
+
+    def _patch_members(self, group_id: str, adds: list[str], removes: list[str]) -> httpx.Response:
+        """Add and remove members by value: cheap while few members leave."""
+        operations: list[dict[str, Any]] = []
+        if adds:
+            operations.append(
+                {"op": "add", "path": "members", "value": [{"value": uid} for uid in adds]}
+            )
+        if removes:
+            selector = " or ".join(f"value eq {_quote(uid)}" for uid in removes)
+            operations.append({"op": "remove", "path": f"members[{selector}]"})
+        return self._send(
+            "PATCH",
+            f"/Groups/{group_id}",
+            json={"schemas": [PATCH_SCHEMA], "Operations": operations},
+        )
+
+    def _replace_members(
+        self, group_id: str, adds: list[str], removes: list[str]
+    ) -> httpx.Response:
+        """Read the members and write the new list under If-Match: linear in the group's size.
+
+        A filtered remove costs members x filter clauses on the target, so a bulk suspension
+        of thousands of keys would take minutes; one read and one replace stays linear.
+        """
+        leaving = set(removes)
+        for _attempt in range(3):
+            current = self._send("GET", f"/Groups/{group_id}", params={"attributes": "members"})
+            if not current.is_success:
+                return current
+            body = json_body(self.config, current)
+            listed = body.get("members") if isinstance(body, dict) else None
+            if listed is not None and not isinstance(listed, list):
+                raise self._malformed("a Group whose members is not a list")
+            kept = [
+                member["value"]
+                for member in listed or []
+                if isinstance(member, dict) and member.get("value") not in leaving
+            ]
+            present = set(kept)
+            kept.extend(uid for uid in dict.fromkeys(adds) if uid not in present)
+            operation: dict[str, Any] = (
+                {"op": "replace", "path": "members", "value": [{"value": uid} for uid in kept]}
+                if kept
+                else {"op": "remove", "path": "members"}
+            )
+            etag = current.headers.get("ETag")
+            response = self._send(
+                "PATCH",
+                f"/Groups/{group_id}",
+                json={"schemas": [PATCH_SCHEMA], "Operations": [operation]},
+                headers={"If-Match": etag} if etag else {},
+            )
+            if response.status_code != 412:
+                return response
+        return response  # still changing under us: retryable, the relay comes back
 
     def _group_id(self, name: str) -> str:
         """The id of a group, created on first use and remembered for the connector's life."""
