@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "guardian",
     "django_celery_beat",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     # People side
     "portal.accounts",
     "portal.audit",
@@ -59,6 +62,8 @@ INSTALLED_APPS = [
     "portal.eligibility",
     "portal.screening",
     "portal.applications",
+    "portal.api",
+    "portal.scim",
     "portal.reviews",
     "portal.notifications",
     "portal.compliance",
@@ -316,6 +321,49 @@ BULK_RESTORE_GATE = "portal.compliance.gate.restore_gate"
 
 # Days an application may wait in the review queue before it is marked overdue.
 REVIEW_DEADLINE_DAYS = env_int("REVIEW_DEADLINE_DAYS", 5, minimum=1)
+
+# --- REST API and inbound SCIM ------------------------------------------------
+
+# Requests per token (or per signed-in user) and period: "<count>/<second|minute|hour|day>".
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")
+# Longest lifetime of a personal access token, and the default when none is asked for.
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365, minimum=1)
+API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 90, minimum=1)
+# How long a stored Idempotency-Key answer is replayed.
+API_IDEMPOTENCY_HOURS = env_int("API_IDEMPOTENCY_HOURS", 24, minimum=1)
+# Largest SCIM request body; anything bigger is refused with 413 before it is parsed.
+SCIM_MAX_PAYLOAD_BYTES = env_int("SCIM_MAX_PAYLOAD_BYTES", 1024 * 1024, minimum=1024)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "portal.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.TokenScopePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["portal.api.throttling.TokenRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PagePagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "portal.api.problems.problem_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Clearance API",
+    "DESCRIPTION": (
+        "Partner and staff automation. Authenticate with `Authorization: Bearer <token>` "
+        "(a personal access token from /api/tokens/). Errors are RFC 9457 problem details."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
 
 # --- Screening ----------------------------------------------------------------
 

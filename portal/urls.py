@@ -19,6 +19,8 @@ urlpatterns = [
     path("reviews/", include("portal.reviews.urls")),
     path("notifications/", include("portal.notifications.urls")),
     path("audit/", include("portal.audit.urls")),
+    path("api/", include("portal.api.urls")),
+    path("scim/v2/", include("portal.scim.urls")),
     path("compliance/", include("portal.compliance.urls")),
     path("bulk/", include("provisioning.bulk.urls")),
     path("", include("provisioning.introspection.urls")),

@@ -1,0 +1,33 @@
+"""``Authorization: Bearer <token>`` for personal access tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.request import Request
+
+from portal.api.models import ApiToken
+from portal.api.selectors import TokenRefused, token_authenticate
+from portal.api.tokens import bearer_token
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
+        header = request.headers.get("Authorization", "")
+        if not header:
+            return None
+        plaintext = bearer_token(header)
+        if plaintext is None:
+            raise AuthenticationFailed("Send the token as 'Authorization: Bearer <token>'.")
+        try:
+            token = token_authenticate(plaintext)
+        except TokenRefused as refusal:
+            if refusal.forbidden:
+                raise PermissionDenied(str(refusal)) from None
+            raise AuthenticationFailed(str(refusal)) from None
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'

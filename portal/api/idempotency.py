@@ -1,0 +1,112 @@
+"""``Idempotency-Key`` on creating requests.
+
+The first request with a key reserves it (a row with status 0, committed at once, so a
+parallel duplicate sees it); a 2xx answer is then stored and replayed for the same key
+and the same request, for ``API_IDEMPOTENCY_HOURS``. The same key with a different
+request is a 422; a duplicate arriving while the first is still running is a 409. An
+answer that is not 2xx frees the key, so the client may retry with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.api.models import IdempotencyKey
+from portal.api.problems import problem_response
+
+HEADER = "Idempotency-Key"
+_MAX_KEY_LENGTH = 255
+
+
+def _request_hash(request: Request) -> str:
+    raw = request._request.body
+    try:
+        canonical = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":"))
+        body = canonical.encode()
+    except ValueError:
+        body = raw
+    digest = hashlib.sha256()
+    digest.update(f"{request.method} {request.path}\n".encode())
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def _replay_or_refuse(row: IdempotencyKey, request_hash: str, instance: str) -> Response:
+    if row.request_hash != request_hash:
+        return problem_response(
+            422,
+            "This Idempotency-Key was already used with a different request; "
+            "use a new key for a new request.",
+            instance=instance,
+            slug="idempotency-key-reused",
+        )
+    if row.status_code == 0:
+        return problem_response(
+            409,
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            instance=instance,
+            slug="idempotency-key-in-progress",
+        )
+    return Response(
+        row.response_body, status=row.status_code, headers={"Idempotent-Replayed": "true"}
+    )
+
+
+def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
+    """Make a creating endpoint honour ``Idempotency-Key`` (optional header)."""
+
+    @functools.wraps(view_method)
+    def wrapped(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = request.headers.get(HEADER, "")
+        if not key:
+            return view_method(self, request, *args, **kwargs)
+        instance = request.get_full_path()
+        if len(key) > _MAX_KEY_LENGTH:
+            return problem_response(
+                400,
+                f"An Idempotency-Key is at most {_MAX_KEY_LENGTH} characters.",
+                instance=instance,
+            )
+        user = request.user
+        key_hash = hashlib.sha256(key.encode()).hexdigest()
+        request_hash = _request_hash(request)
+        now = timezone.now()
+        # An expired answer no longer binds the key.
+        IdempotencyKey.objects.filter(user=user, key_hash=key_hash, expires_at__lte=now).delete()
+        try:
+            with transaction.atomic():
+                row = IdempotencyKey.objects.create(
+                    user=user,
+                    key_hash=key_hash,
+                    request_hash=request_hash,
+                    status_code=0,
+                    expires_at=now + dt.timedelta(hours=settings.API_IDEMPOTENCY_HOURS),
+                )
+        except IntegrityError:
+            existing = IdempotencyKey.objects.get(user=user, key_hash=key_hash)
+            return _replay_or_refuse(existing, request_hash, instance)
+        try:
+            response = view_method(self, request, *args, **kwargs)
+        except BaseException:
+            row.delete()
+            raise
+        if 200 <= response.status_code < 300:
+            IdempotencyKey.objects.filter(pk=row.pk).update(
+                status_code=response.status_code, response_body=response.data
+            )
+        else:
+            row.delete()
+        return response
+
+    return wrapped

@@ -1,0 +1,86 @@
+"""Who may call an endpoint, and which rows they see: the same rules as the UI.
+
+``VisibleQuerysetMixin`` is the base of every model endpoint, so none can forget the
+object permissions: lists go through ``visible_to`` and single objects through
+``get_visible_or_404`` (another organisation's row is a 404, never a 403).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+
+from portal.accounts.access import get_visible_or_404, visible_to
+from portal.accounts.mfa import user_has_mfa
+from portal.accounts.roles import is_staff_member
+from portal.api.models import ApiToken, TokenScope
+
+
+class TokenScopePermission(BasePermission):
+    """Signed in (session or token); a token must carry the scope the method needs."""
+
+    message = "This token lacks the scope this request needs."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        if is_staff_member(user) and not user_has_mfa(user):
+            raise PermissionDenied(
+                "Staff accounts need two-factor authentication. Set it up to continue."
+            )
+        token = request.auth
+        if isinstance(token, ApiToken):
+            needed = TokenScope.READ if request.method in SAFE_METHODS else TokenScope.WRITE
+            return token.has_scope(needed)
+        return True
+
+
+class StaffPermission(TokenScopePermission):
+    """Staff endpoints: a lab role (with MFA, checked above) and the model permission."""
+
+    message = "Only staff with the right role may use this endpoint."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        if not is_staff_member(request.user):
+            return False
+        needed = getattr(view, "staff_permission", None)
+        return needed is None or request.user.has_perm(needed)
+
+
+class VisibleQuerysetMixin:
+    """Rows through ``visible_to``; one object through ``get_visible_or_404``."""
+
+    queryset: QuerySet[Any]
+    request: Request
+    lookup_field = "pk"
+    lookup_url_kwarg: str | None = None
+    kwargs: dict[str, Any]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return visible_to(self.request.user, self.queryset.all())
+
+    def visible_object(self, *, action: str = "view", **lookup: Any) -> Any:
+        return get_visible_or_404(self.request.user, self.queryset.all(), action=action, **lookup)
+
+    def get_object(self) -> Model:
+        kwarg = self.lookup_url_kwarg or self.lookup_field
+        return self.visible_object(**{self.lookup_field: self.kwargs[kwarg]})
+
+    def object_for(self, action: str) -> Any:
+        """The URL's object for a change: 404 when invisible, 403 when only visible."""
+        obj = self.get_object()
+        if (
+            action != "view"
+            and not visible_to(self.request.user, self.queryset.all(), action=action)
+            .filter(pk=obj.pk)
+            .exists()
+        ):
+            raise PermissionDenied("Your role in this organisation does not allow this change.")
+        return obj

@@ -1,0 +1,58 @@
+"""Reads on personal access tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from portal.accounts.mfa import user_has_mfa
+from portal.accounts.roles import is_staff_member
+from portal.api.models import ApiToken
+from portal.api.tokens import parse_token, token_matches
+
+# Writing last_used_at on every request would turn each read into a write.
+_LAST_USED_GRANULARITY = dt.timedelta(minutes=1)
+
+
+class TokenRefused(Exception):
+    """The token does not authenticate anyone; ``forbidden`` when it is valid but not allowed."""
+
+    def __init__(self, message: str, *, forbidden: bool = False) -> None:
+        super().__init__(message)
+        self.forbidden = forbidden
+
+
+def tokens_of(user: object) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def token_authenticate(plaintext: str) -> ApiToken:
+    """The live token behind ``plaintext`` (with its user), or ``TokenRefused`` saying why."""
+    prefix = parse_token(plaintext)
+    token = (
+        ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+        if prefix is not None
+        else None
+    )
+    if token is None or not token_matches(plaintext, token.token_hash):
+        raise TokenRefused("The token is not valid.")
+    now = timezone.now()
+    if token.revoked_at is not None:
+        raise TokenRefused("The token was revoked.")
+    if token.expires_at <= now:
+        raise TokenRefused("The token has expired; create a new one.")
+    user = token.user
+    if not user.is_active:
+        raise TokenRefused("The token's user is deactivated.")
+    # Checked on every request, so removing a staff member's second factor stops their tokens.
+    if is_staff_member(user) and not user_has_mfa(user):
+        raise TokenRefused(
+            "Staff tokens work only while the account has two-factor authentication.",
+            forbidden=True,
+        )
+    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

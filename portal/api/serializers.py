@@ -1,0 +1,214 @@
+"""What the API shows of each object, and what creating requests accept."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from portal.api.models import ApiToken, TokenScope
+from portal.applications.models import Application
+from portal.audit.models import AuditEvent
+from portal.eligibility.models import Person
+from portal.partners.models import Invitation, MemberRole, Membership, Organisation
+from provisioning.credentials.models import Credential
+from provisioning.grants.models import Grant
+
+
+class OrganisationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organisation
+        fields = [
+            "slug",
+            "legal_name",
+            "country",
+            "sector",
+            "registration_id",
+            "email_domain",
+            "verification_state",
+            "trusted",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "organisation", "username", "email", "role", "created_at"]
+        read_only_fields = fields
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "organisation", "email", "role", "status", "created_at", "expires_at"]
+        read_only_fields = fields
+
+    def get_status(self, invitation: Invitation) -> str:
+        from django.utils import timezone
+
+        return invitation.status(timezone.now())
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    organisation = serializers.SlugField(help_text="Slug of an organisation you administer.")
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=MemberRole.choices, default=MemberRole.MEMBER)
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True, default=None)
+    is_complete = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Person
+        fields = [
+            "id",
+            "organisation",
+            "username",
+            "legal_name",
+            "citizenships",
+            "residence_country",
+            "us_person_status",
+            "screening_state",
+            "is_complete",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ApplicationSerializer(serializers.ModelSerializer):
+    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    covered_model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    stage = serializers.CharField(source="stage.name", read_only=True)
+    nominees = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Application
+        fields = [
+            "id",
+            "organisation",
+            "covered_model",
+            "stage",
+            "state",
+            "nominees",
+            "use_case",
+            "attests_end_use",
+            "attests_no_transfer",
+            "attests_accuracy",
+            "created_at",
+            "submitted_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+
+class ApplicationCreateSerializer(serializers.Serializer):
+    organisation = serializers.SlugField(help_text="Slug of an organisation you administer.")
+    covered_model = serializers.SlugField()
+    stage = serializers.CharField(max_length=20, help_text="evaluation, limited or full")
+    nominees = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=500
+    )
+    use_case = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    attests_end_use = serializers.BooleanField(required=False)
+    attests_no_transfer = serializers.BooleanField(required=False)
+    attests_accuracy = serializers.BooleanField(required=False)
+
+
+class WithdrawSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class GrantSerializer(serializers.ModelSerializer):
+    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    covered_model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    stage = serializers.CharField(source="stage.name", read_only=True)
+
+    class Meta:
+        model = Grant
+        fields = [
+            "id",
+            "organisation",
+            "covered_model",
+            "stage",
+            "state",
+            "seats",
+            "monthly_quota",
+            "rate_limit_per_minute",
+            "expires_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class CredentialSerializer(serializers.ModelSerializer):
+    key_hint = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Credential
+        fields = [
+            "id",
+            "grant",
+            "person",
+            "state",
+            "held",
+            "version",
+            "key_hint",
+            "previous_key_expires_at",
+            "created_at",
+            "updated_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+    def get_key_hint(self, credential: Credential) -> str:
+        return f"clr_{credential.key_prefix}_…"
+
+
+class RotatedCredentialSerializer(serializers.Serializer):
+    credential = CredentialSerializer()
+    key = serializers.CharField(help_text="The new key. It is shown this once and never again.")
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "created_at",
+            "actor_label",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "organisation_id",
+            "reason",
+            "before",
+            "after",
+            "digest",
+            "request_id",
+            "prev_hash",
+            "hash",
+        ]
+        read_only_fields = fields
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "scopes", "created_at", "expires_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class ApiTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.MultipleChoiceField(choices=TokenScope.choices)
+    expires_in_days = serializers.IntegerField(min_value=1, required=False)

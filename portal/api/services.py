@@ -1,0 +1,109 @@
+"""Writes on personal access tokens: one transaction each, audited (never the plaintext)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from portal.accounts.mfa import user_has_mfa
+from portal.accounts.models import User
+from portal.accounts.roles import is_staff_member
+from portal.api.errors import ApiTokenError
+from portal.api.models import ApiToken, TokenScope
+from portal.api.tokens import generate_token
+from portal.audit.services import audit_record
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token row and its plaintext: show it once, then drop it."""
+
+    token: ApiToken
+    plaintext: str
+
+
+def _clean_scopes(scopes: Iterable[str]) -> list[str]:
+    cleaned = sorted({scope.strip().lower() for scope in scopes if scope.strip()})
+    if not cleaned:
+        raise ApiTokenError("Choose at least one scope: read or write.", field="scopes")
+    unknown = [scope for scope in cleaned if scope not in TokenScope.values]
+    if unknown:
+        raise ApiTokenError(
+            f"Unknown scope {', '.join(unknown)}; the scopes are read and write.", field="scopes"
+        )
+    return cleaned
+
+
+def api_token_issue(
+    *,
+    actor: User | None,
+    user: User,
+    name: str,
+    scopes: Iterable[str],
+    expires_in_days: int | None = None,
+) -> IssuedToken:
+    """A new token for ``user``. Staff get one only while they have a second factor."""
+    name = name.strip()
+    if not name:
+        raise ApiTokenError("Give the token a name that says where it is used.", field="name")
+    if len(name) > 100:
+        raise ApiTokenError("Keep the name under 100 characters.", field="name")
+    clean_scopes = _clean_scopes(scopes)
+    days = settings.API_TOKEN_DEFAULT_DAYS if expires_in_days is None else expires_in_days
+    if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
+        raise ApiTokenError(
+            f"A token lives between 1 and {settings.API_TOKEN_MAX_DAYS} days.",
+            field="expires_in_days",
+        )
+    if not user.is_active:
+        raise ApiTokenError(f"{user.get_username()} is deactivated.")
+    if is_staff_member(user) and not user_has_mfa(user):
+        raise ApiTokenError(
+            "Staff accounts need two-factor authentication before they can have API tokens."
+        )
+    new = generate_token()
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            prefix=new.prefix,
+            token_hash=new.hash,
+            scopes=clean_scopes,
+            expires_at=timezone.now() + dt.timedelta(days=days),
+        )
+        audit_record(
+            actor=actor,
+            action="api_token.issued",
+            obj=token,
+            after={
+                "user": user.get_username(),
+                "prefix": token.prefix,
+                "scopes": clean_scopes,
+                "expires_at": token.expires_at,
+            },
+        )
+    return IssuedToken(token=token, plaintext=new.plaintext)
+
+
+def api_token_revoke(*, actor: User | None, token: ApiToken, reason: str = "") -> ApiToken:
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        if revoked != 1:
+            raise ApiTokenError("This token was already revoked.")
+        audit_record(
+            actor=actor,
+            action="api_token.revoked",
+            obj=token,
+            reason=reason,
+            before={"prefix": token.prefix, "user_id": token.user_id},
+        )
+    token.revoked_at = now
+    return token

@@ -1,0 +1,63 @@
+"""The user's personal access tokens page: list, create (shown once), revoke."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from portal.api.errors import ApiTokenError
+from portal.api.forms import TokenCreateForm
+from portal.api.selectors import tokens_of
+from portal.api.services import api_token_issue, api_token_revoke
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request: HttpRequest) -> HttpResponse:
+    form = TokenCreateForm(request.POST or None)
+    issued = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            issued = api_token_issue(
+                actor=request.user,
+                user=request.user,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+                expires_in_days=form.cleaned_data["expires_in_days"],
+            )
+        except ApiTokenError as error:
+            form.add_error(error.field if error.field in form.fields else None, str(error))
+        else:
+            form = TokenCreateForm()
+    response = render(
+        request,
+        "api/tokens.html",
+        {
+            "form": form,
+            "issued": issued,
+            "tokens": tokens_of(request.user)[:200],
+            "now": timezone.now(),
+        },
+        status=400 if request.method == "POST" and issued is None else 200,
+    )
+    # The page may carry a plaintext token: never cache it.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    # Only the owner's own tokens are looked up: someone else's is a 404.
+    token = get_object_or_404(tokens_of(request.user), pk=pk)
+    try:
+        api_token_revoke(actor=request.user, token=token, reason="Revoked by its owner.")
+    except ApiTokenError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"The token “{token.name}” no longer works.")
+    return redirect("api:tokens")

@@ -1,0 +1,242 @@
+"""The REST API: thin views over the same selectors, access rules and services as the UI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.accounts.access import get_visible_or_404
+from portal.api.filters import FieldFilterBackend
+from portal.api.idempotency import idempotent
+from portal.api.pagination import AuditCursorPagination
+from portal.api.permissions import StaffPermission, VisibleQuerysetMixin
+from portal.api.problems import problem_response
+from portal.api.serializers import (
+    ApplicationCreateSerializer,
+    ApplicationSerializer,
+    AuditEventSerializer,
+    CredentialSerializer,
+    GrantSerializer,
+    InvitationCreateSerializer,
+    InvitationSerializer,
+    MembershipSerializer,
+    OrganisationSerializer,
+    PersonSerializer,
+    RotatedCredentialSerializer,
+    WithdrawSerializer,
+)
+from portal.applications.models import Application
+from portal.applications.services import (
+    application_create_draft,
+    application_submit,
+    application_update_draft,
+    application_withdraw,
+)
+from portal.audit.models import AuditEvent
+from portal.eligibility.models import Person
+from portal.partners.invitations import invitation_create, invitation_revoke
+from portal.partners.models import Invitation, Membership, Organisation
+from portal.partners.services import membership_remove
+from provisioning.catalog.models import CoveredModel, Stage
+from provisioning.credentials.models import Credential
+from provisioning.credentials.services import credential_rotate
+from provisioning.grants.models import Grant
+
+
+class VisibleViewSet(VisibleQuerysetMixin, viewsets.GenericViewSet):
+    filter_backends = [FieldFilterBackend]
+    filter_fields: dict[str, str] = {}
+
+
+def _organisation(request: Request, slug: str, action: str) -> Organisation:
+    return get_visible_or_404(request.user, Organisation.objects.all(), action=action, slug=slug)
+
+
+class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
+    queryset = Organisation.objects.order_by("legal_name", "pk")
+    serializer_class = OrganisationSerializer
+    lookup_field = "slug"
+    filter_fields = {"verification_state": "verification_state", "sector": "sector"}
+
+
+class MembershipViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, VisibleViewSet
+):
+    queryset = Membership.objects.select_related("organisation", "user").order_by("pk")
+    serializer_class = MembershipSerializer
+    filter_fields = {"organisation": "organisation__slug", "role": "role"}
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        membership = self.object_for("manage")
+        membership_remove(actor=request.user, membership=membership, reason="Removed via the API.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, VisibleViewSet
+):
+    queryset = Invitation.objects.select_related("organisation").order_by("-created_at", "-pk")
+    serializer_class = InvitationSerializer
+    filter_fields = {"organisation": "organisation__slug", "email": "email"}
+
+    def get_serializer_class(self) -> type:
+        return InvitationCreateSerializer if self.action == "create" else InvitationSerializer
+
+    @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = InvitationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        organisation = _organisation(request, data["organisation"], "manage")
+        issued = invitation_create(
+            actor=request.user, organisation=organisation, email=data["email"], role=data["role"]
+        )
+        # The link goes to the invitee by email only: it is a bearer secret.
+        return Response(InvitationSerializer(issued.invitation).data, status=201)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        invitation = self.object_for("manage")
+        invitation_revoke(actor=request.user, invitation=invitation)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
+    queryset = Person.objects.select_related("organisation", "user").order_by("legal_name", "pk")
+    serializer_class = PersonSerializer
+    filter_fields = {"organisation": "organisation__slug", "screening_state": "screening_state"}
+
+
+class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
+    queryset = Application.objects.select_related(
+        "organisation", "covered_model", "stage"
+    ).prefetch_related("nominees")
+    serializer_class = ApplicationSerializer
+    filter_fields = {"organisation": "organisation__slug", "state": "state"}
+
+    def get_queryset(self) -> Any:
+        return super().get_queryset().order_by("-created_at", "-pk")
+
+    @extend_schema(request=ApplicationCreateSerializer, responses={201: ApplicationSerializer})
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = ApplicationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        organisation = _organisation(request, data["organisation"], "change")
+        covered_model = CoveredModel.objects.filter(slug=data["covered_model"]).first()
+        if covered_model is None:
+            return _field_problem(request, "covered_model", "No covered model has this slug.")
+        stage = Stage.objects.filter(covered_model=covered_model, name=data["stage"]).first()
+        if stage is None:
+            return _field_problem(request, "stage", f"{covered_model.name} has no such stage.")
+        nominee_ids = data.get("nominees")
+        nominees = None
+        if nominee_ids is not None:
+            nominees = list(Person.objects.filter(organisation=organisation, pk__in=nominee_ids))
+            if len(nominees) != len(set(nominee_ids)):
+                return _field_problem(
+                    request, "nominees", "Nominate only people of this organisation."
+                )
+        attestations = {
+            name: data[name]
+            for name in ("attests_end_use", "attests_no_transfer", "attests_accuracy")
+            if name in data
+        }
+        # One draft with every part given, or nothing.
+        with transaction.atomic():
+            application = application_create_draft(
+                actor=request.user,
+                organisation=organisation,
+                covered_model=covered_model,
+                stage=stage,
+            )
+            if nominees is not None or "use_case" in data or attestations:
+                application = application_update_draft(
+                    actor=request.user,
+                    application=application,
+                    nominees=nominees,
+                    use_case=data.get("use_case"),
+                    attestations=attestations or None,
+                )
+        application = self.get_queryset().get(pk=application.pk)
+        return Response(ApplicationSerializer(application).data, status=201)
+
+    @extend_schema(request=None, responses={200: ApplicationSerializer})
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, pk: str) -> Response:
+        application = self.object_for("change")
+        application_submit(actor=request.user, application=application)
+        return Response(ApplicationSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(request=WithdrawSerializer, responses={200: ApplicationSerializer})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str) -> Response:
+        application = self.object_for("change")
+        serializer = WithdrawSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        application_withdraw(
+            actor=request.user,
+            application=application,
+            reason=serializer.validated_data.get("reason", ""),
+        )
+        return Response(ApplicationSerializer(self.get_queryset().get(pk=pk)).data)
+
+
+def _field_problem(request: Request, field: str, message: str) -> Response:
+    return problem_response(
+        400,
+        "Some fields are not valid; see errors.",
+        errors=[{"field": field, "message": message}],
+        instance=request.get_full_path(),
+    )
+
+
+class GrantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
+    queryset = Grant.objects.select_related("organisation", "covered_model", "stage").order_by(
+        "-created_at", "-pk"
+    )
+    serializer_class = GrantSerializer
+    filter_fields = {
+        "organisation": "organisation__slug",
+        "covered_model": "covered_model__slug",
+        "state": "state",
+    }
+
+
+class CredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
+    queryset = Credential.objects.order_by("-created_at", "-pk")
+    serializer_class = CredentialSerializer
+    filter_fields = {"grant": "grant_id", "person": "person_id", "state": "state"}
+
+    # Not idempotent-stored on purpose: the answer carries a plaintext key, which must
+    # never be kept. A retried rotation simply rotates again.
+    @extend_schema(request=None, responses={200: RotatedCredentialSerializer})
+    @action(detail=True, methods=["post"])
+    def rotate(self, request: Request, pk: str) -> Response:
+        credential = self.object_for("change")
+        issued = credential_rotate(actor=request.user, credential=credential)
+        body = {"credential": CredentialSerializer(issued.credential).data, "key": issued.key}
+        return Response(body, headers={"Cache-Control": "no-store"})
+
+
+class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
+    """Staff only: the audit trail, newest first, in cursor pages."""
+
+    queryset = AuditEvent.objects.all()
+    serializer_class = AuditEventSerializer
+    permission_classes = [StaffPermission]
+    staff_permission = "audit.view_auditevent"
+    pagination_class = AuditCursorPagination
+    filter_fields = {
+        "action": "action",
+        "object_type": "object_type",
+        "object_id": "object_id",
+        "organisation_id": "organisation_id",
+    }
