@@ -1,0 +1,141 @@
+"""The classic gap: a change with a lower sequence number that commits after a higher one.
+
+PostgreSQL only (SQLite has a single writer). A second connection, in a thread, writes a
+change and holds its transaction open while another change commits and the relay runs:
+the cursor must not move past the open change, and once it commits it is delivered.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from provisioning.credentials.services import credential_revoke
+from provisioning.deliveries.changelog import write_credential_changes
+from provisioning.deliveries.models import Change, Target
+from provisioning.deliveries.relay import relay_run
+from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("Needs PostgreSQL: SQLite has a single writer, so there is no gap.")
+    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
+
+
+class OpenChange(threading.Thread):
+    """Revokes ``credential_id`` in its own connection and keeps the transaction open."""
+
+    def __init__(self, credential_id: int) -> None:
+        super().__init__(daemon=True)
+        self.credential_id = credential_id
+        self.written = threading.Event()
+        self.commit = threading.Event()
+        self.position: tuple[int, int] = (0, 0)  # (xid, id) of the open change
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with transaction.atomic():
+                [change] = write_credential_changes(
+                    scope_sql="id = %s",
+                    scope_params=[self.credential_id],
+                    condition_sql="state <> 'revoked'",
+                    set_sql="state = 'revoked'",
+                    cause="test.late",
+                )
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+                    self.position = (cursor.fetchone()[0], change.id)
+                self.written.set()
+                assert self.commit.wait(300)
+        except BaseException as exc:  # surfaced by the test
+            self.error = exc
+            self.written.set()
+        finally:
+            connection.close()
+
+
+def _relay_until(target: Target, done, timeout: float = 120) -> None:
+    """Run the relay until ``done()``; other transactions on the server may hold it back."""
+    deadline = time.monotonic() + timeout
+    while True:
+        relay_run(target_id=target.pk)
+        if done() or time.monotonic() > deadline:
+            return
+        time.sleep(0.2)
+
+
+def _cursor(target: Target) -> tuple[int, int]:
+    target.refresh_from_db()
+    return target.cursor_xid, target.cursor_id
+
+
+def _row(change_id: int) -> tuple[int, int]:
+    return Change.objects.values_list("xid", "id").get(pk=change_id)
+
+
+def test_a_change_that_commits_late_is_not_skipped_and_is_delivered_after_commit():
+    target, fake = fake_target()
+    grant = active_grant()
+    early = issue(grant).credential
+    later = issue(grant).credential
+    _relay_until(target, lambda: {early.pk, later.pk} <= set(fake.held))
+
+    # given a change written first (lower id) whose transaction stays open
+    late = OpenChange(early.pk)
+    late.start()
+    assert late.written.wait(30) and late.error is None
+    # when a later change commits and the relay runs
+    credential_revoke(actor=None, credential=later)
+    relay_run(target_id=target.pk)
+
+    # then the cursor has not passed the open change, and the target still has the old state
+    assert later.pk not in {cid for cid, s in fake.held.items() if s.revoked}
+    assert _cursor(target) < _row(Change.objects.filter(credential=later).latest("id").pk)
+    assert fake.held[early.pk].revoked is False
+
+    late.commit.set()
+    late.join(30)
+    assert late.error is None
+    _relay_until(target, lambda: fake.held[early.pk].revoked and fake.held[later.pk].revoked)
+
+    assert fake.held[early.pk].revoked is True
+    assert fake.held[later.pk].revoked is True
+    assert _cursor(target) >= late.position
+
+
+def test_a_change_from_an_older_transaction_that_inserts_later_is_still_delivered():
+    target, fake = fake_target()
+    grant = active_grant()
+    open_one = issue(grant).credential
+    committed = issue(grant).credential
+    _relay_until(target, lambda: {open_one.pk, committed.pk} <= set(fake.held))
+    late = OpenChange(open_one.pk)
+
+    # given a transaction that took its id first but writes its change last
+    with transaction.atomic():
+        Target.objects.filter(pk=target.pk).update(last_error="")  # takes a transaction id
+        late.start()
+        assert late.written.wait(30) and late.error is None
+        credential_revoke(actor=None, credential=committed)
+    # when it commits while the other (lower change id, younger transaction) is still open
+    _relay_until(target, lambda: fake.held[committed.pk].revoked)
+
+    # then what committed is delivered and the open change is still ahead of the cursor
+    assert fake.held[committed.pk].revoked is True
+    assert fake.held[open_one.pk].revoked is False
+    assert _cursor(target) < late.position
+
+    late.commit.set()
+    late.join(30)
+    assert late.error is None
+    _relay_until(target, lambda: fake.held[open_one.pk].revoked)
+
+    assert fake.held[open_one.pk].revoked is True
