@@ -23,6 +23,7 @@ from portal.partners.services import (
     organisation_set_trusted,
     organisation_set_verification,
 )
+from portal.reviews.demo import seed_review_queue
 from provisioning.catalog.models import CoveredModel
 from provisioning.catalog.services import StageSpec, covered_model_create
 
@@ -347,4 +348,6 @@ def seed_demo() -> list[DemoLogin]:
                 trusted=True,
                 reason="demo seed",
             )
+    # The review workflow's story: a mythos-5 application waiting for a reviewer pair.
+    seed_review_queue(screener=staff["compliance1"])
     return logins
