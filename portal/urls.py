@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("organisation/", include("portal.partners.urls")),
     path("eligibility/", include("portal.eligibility.urls")),
+    path("screening/", include("portal.screening.urls")),
     path("applications/", include("portal.applications.urls")),
     path("reviews/", include("portal.reviews.urls")),
     path("notifications/", include("portal.notifications.urls")),

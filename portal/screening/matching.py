@@ -19,7 +19,7 @@ import datetime as dt
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
+from functools import lru_cache
 from typing import Any
 
 from rapidfuzz.distance import JaroWinkler, Levenshtein
@@ -46,13 +46,15 @@ def allowed_edits(length: int) -> int:
     return 2
 
 
-def _deletions(token: str) -> set[str]:
-    depth = allowed_edits(len(token))
+@lru_cache(maxsize=65536)
+def _deletions(token: str) -> frozenset[str]:
+    """``token`` and every spelling of it with up to ``allowed_edits`` letters left out."""
     keys = {token}
-    for n in range(1, depth + 1):
-        for positions in combinations(range(len(token)), n):
-            keys.add("".join(c for i, c in enumerate(token) if i not in positions))
-    return keys
+    frontier = {token}
+    for _ in range(allowed_edits(len(token))):
+        frontier = {word[:i] + word[i + 1 :] for word in frontier for i in range(len(word))}
+        keys |= frontier
+    return frozenset(keys)
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,8 @@ MATCH_TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 class ScreeningMatch(models.Model):
-    ORGANISATION_PATH = "person__organisation"
+    # No ORGANISATION_PATH on purpose: partner users never see screening evidence, not even
+    # their own organisation's (they are told only that a review is under way).
 
     run = models.ForeignKey(ScreeningRun, on_delete=models.CASCADE, related_name="matches")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="screening_matches")

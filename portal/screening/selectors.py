@@ -10,7 +10,10 @@ from portal.screening.models import EntryName, ListEntry, ListVersion, MatchStat
 
 
 def current_versions() -> list[ListVersion]:
-    return list(ListVersion.objects.filter(is_current=True).order_by("id"))
+    # Only what the index cache keys on: this runs before every screening.
+    return list(
+        ListVersion.objects.filter(is_current=True).only("id", "sha256", "loaded_at").order_by("id")
+    )
 
 
 def index_records(version_ids: Sequence[int]) -> tuple[list, list]:

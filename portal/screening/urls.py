@@ -1,0 +1,12 @@
+from django.urls import path
+
+from portal.screening import views
+
+app_name = "screening"
+
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/confirm/", views.confirm, name="confirm"),
+    path("<int:pk>/dismiss/", views.dismiss, name="dismiss"),
+]

@@ -1,0 +1,123 @@
+"""The compliance screening queue: potential matches, their evidence, and the decision."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.accounts.access import get_visible_or_404, visible_to
+from portal.partners.paging import paginate, query_without_page
+from portal.screening.errors import ScreeningError
+from portal.screening.forms import ResolutionForm
+from portal.screening.models import ScreeningMatch
+from portal.screening.selectors import current_versions, pending_matches
+from portal.screening.services import screening_match_confirm, screening_match_dismiss
+
+
+def _require(request: HttpRequest, permission: str) -> None:
+    if not request.user.has_perm(permission):
+        raise PermissionDenied("Only compliance works the screening queue.")
+
+
+@login_required
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    _require(request, "screening.view_screeningmatch")
+    search = request.GET.get("q", "").strip()[:200]
+    matches = visible_to(request.user, pending_matches(search=search))
+    return render(
+        request,
+        "screening/queue.html",
+        {
+            "page": paginate(request, matches),
+            "query_string": query_without_page(request),
+            "search": search,
+            "versions": current_versions(),
+        },
+    )
+
+
+def _detail(request: HttpRequest, match: ScreeningMatch, *, form: ResolutionForm | None = None,
+            status: int = 200) -> HttpResponse:  # fmt: skip
+    history = (
+        ScreeningMatch.objects.filter(person=match.person)
+        .exclude(pk=match.pk)
+        .select_related("entry", "resolved_by")
+        .order_by("-id")[:20]
+    )
+    return render(
+        request,
+        "screening/detail.html",
+        {
+            "match": match,
+            "entry": match.entry,
+            "names": match.entry.names.all(),
+            "history": history,
+            "form": form or ResolutionForm(),
+            "can_resolve": request.user.has_perm("screening.change_screeningmatch"),
+        },
+        status=status,
+    )
+
+
+def _get_match(request: HttpRequest, pk: int, *, action: str = "view") -> ScreeningMatch:
+    return get_visible_or_404(
+        request.user,
+        ScreeningMatch.objects.select_related(
+            "person__organisation", "entry__version", "resolved_by"
+        ),
+        action=action,
+        pk=pk,
+    )
+
+
+@login_required
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _require(request, "screening.view_screeningmatch")
+    return _detail(request, _get_match(request, pk))
+
+
+def _resolve(request: HttpRequest, pk: int, *, confirm: bool) -> HttpResponse:
+    _require(request, "screening.change_screeningmatch")
+    match = _get_match(request, pk, action="change")
+    form = ResolutionForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, match, form=form, status=400)
+    try:
+        if confirm:
+            screening_match_confirm(
+                match=match, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+            messages.success(
+                request, f"{match.person} is confirmed as a listed party and stays blocked."
+            )
+        else:
+            screening_match_dismiss(
+                match=match, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+            messages.success(
+                request,
+                f"Dismissed as a false positive: this entry is suppressed for {match.person} "
+                "until the entry changes.",
+            )
+    except ScreeningError as exc:
+        messages.error(request, str(exc))
+        return redirect("screening:detail", pk=match.pk)
+    return redirect("screening:queue")
+
+
+@login_required
+@require_POST
+def confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    return _resolve(request, pk, confirm=True)
+
+
+@login_required
+@require_POST
+def dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    return _resolve(request, pk, confirm=False)
