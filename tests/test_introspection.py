@@ -1,0 +1,150 @@
+"""POST /oauth/introspect (RFC 7662) for gateways."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from provisioning.credentials.services import credential_revoke
+from provisioning.grants.models import SuspensionKind
+from provisioning.grants.services import grant_suspend
+from provisioning.introspection.models import GatewayClient
+from provisioning.introspection.services import gateway_client_create
+from tests.conftest import client_for
+from tests.provisioning_fakes import active_grant, issue
+
+pytestmark = pytest.mark.django_db
+
+URL = "/oauth/introspect"
+
+
+@pytest.fixture
+def gateway():
+    created = gateway_client_create(actor=None, name="edge")
+    return created.client.client_id, created.client_secret
+
+
+def _basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def _introspect(gateway, token: str, client: Client | None = None):
+    client = client or Client(enforce_csrf_checks=True)
+    return client.post(URL, {"token": token}, HTTP_AUTHORIZATION=_basic(*gateway))
+
+
+def test_an_active_key_introspects_as_active_with_its_scope_and_organisation(gateway):
+    grant = active_grant()
+    issued = issue(grant)
+
+    response = _introspect(gateway, issued.key)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["active"] is True
+    assert body["scope"] == grant.covered_model.slug
+    assert body["organisation"] == grant.organisation.slug
+    assert body["client_id"] == gateway[0]
+    assert body["exp"] == int(grant.expires_at.timestamp())
+    assert body["sub"] == f"credential:{issued.credential.pk}"
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+def test_a_revoked_key_is_inactive_on_the_very_next_request(gateway):
+    issued = issue(active_grant())
+    client = Client(enforce_csrf_checks=True)
+    assert _introspect(gateway, issued.key, client).json()["active"] is True
+
+    credential_revoke(actor=None, credential=issued.credential)
+
+    assert _introspect(gateway, issued.key, client).json() == {"active": False}
+
+
+def test_a_suspended_grant_makes_its_keys_inactive(gateway):
+    grant = active_grant()
+    issued = issue(grant)
+
+    grant_suspend(grants=grant, reason=SuspensionKind.REGULATORY, reference="d-1", actor=None)
+
+    assert _introspect(gateway, issued.key).json() == {"active": False}
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", "nonsense", "clr_0000000000000000_" + "A" * 43, "clr_short_" + "A" * 43],
+)
+def test_unknown_or_malformed_tokens_are_inactive_or_refused(gateway, token):
+    response = _introspect(gateway, token)
+
+    if token:
+        assert response.json() == {"active": False}
+    else:
+        assert response.status_code == 400
+
+
+def test_a_right_prefix_with_a_wrong_secret_is_inactive(gateway):
+    issued = issue(active_grant())
+    forged = issued.key[:-4] + ("AAAA" if not issued.key.endswith("AAAA") else "BBBB")
+
+    assert _introspect(gateway, forged).json() == {"active": False}
+
+
+def test_a_wrong_client_secret_is_401(gateway):
+    issued = issue(active_grant())
+
+    response = _introspect((gateway[0], "wrong"), issued.key)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic")
+    assert "active" not in response.json()
+
+
+def test_an_anonymous_request_is_401():
+    issued = issue(active_grant())
+
+    response = Client().post(URL, {"token": issued.key})
+
+    assert response.status_code == 401
+
+
+def test_a_signed_in_user_without_client_credentials_is_401(outsider, ops_user):
+    issued = issue(active_grant())
+
+    for user in (outsider, ops_user):
+        assert client_for(user).post(URL, {"token": issued.key}).status_code == 401
+
+
+def test_client_credentials_may_come_as_form_parameters(gateway):
+    issued = issue(active_grant())
+
+    response = Client().post(
+        URL, {"token": issued.key, "client_id": gateway[0], "client_secret": gateway[1]}
+    )
+
+    assert response.json()["active"] is True
+
+
+def test_a_disabled_client_is_refused(gateway):
+    GatewayClient.objects.filter(client_id=gateway[0]).update(enabled=False)
+
+    assert _introspect(gateway, "whatever").status_code == 401
+
+
+def test_get_is_not_allowed(gateway):
+    assert Client().get(URL, HTTP_AUTHORIZATION=_basic(*gateway)).status_code == 405
+
+
+def test_the_gateway_client_command_prints_a_working_id_and_secret_once(capsys):
+    call_command("gateway_client", "--name", "edge-2", "--json")
+    printed = json.loads(capsys.readouterr().out)
+
+    client = GatewayClient.objects.get(client_id=printed["client_id"])
+    assert client.secret_hash != printed["client_secret"]
+    assert printed["client_secret"] not in client.secret_hash
+    issued = issue(active_grant())
+    gateway = (printed["client_id"], printed["client_secret"])
+    assert _introspect(gateway, issued.key).json()["active"] is True
