@@ -11,7 +11,7 @@ from portal.partners.models import Organisation
 from provisioning.catalog.models import Stage
 
 
-class StageChoiceField(forms.ModelChoiceField):
+class StageChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
     def label_from_instance(self, obj: Stage) -> str:
         return (
             f"{obj.covered_model.name} — {obj.get_name_display()} "
@@ -31,7 +31,7 @@ class ModelStageForm(forms.Form):
 
     def __init__(self, *args: Any, organisations: QuerySet[Organisation], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["organisation"].queryset = organisations
+        self.fields["organisation"].queryset = organisations  # type: ignore[attr-defined]
         if organisations.count() == 1:
             self.fields["organisation"].widget = forms.HiddenInput()
             self.fields["organisation"].initial = organisations.first()
@@ -47,7 +47,7 @@ class NomineesForm(forms.Form):
 
     def __init__(self, *args: Any, people: QuerySet[Person], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["nominees"].queryset = people
+        self.fields["nominees"].queryset = people  # type: ignore[attr-defined]
 
 
 class UseCaseForm(forms.Form):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from guardian.shortcuts import get_objects_for_user
@@ -40,11 +41,12 @@ from portal.applications.states import (
 from portal.partners.forms import add_service_error
 from portal.partners.models import Organisation
 from portal.partners.paging import paginate, query_without_page
+from portal.partners.requests import AuthenticatedRequest
 
 STEPS = list(WizardStep)
 
 
-def _administered(request: HttpRequest):  # type: ignore[no-untyped-def]
+def _administered(request: AuthenticatedRequest):  # type: ignore[no-untyped-def]
     return get_objects_for_user(
         request.user,
         "partners.change_organisation",
@@ -53,7 +55,7 @@ def _administered(request: HttpRequest):  # type: ignore[no-untyped-def]
     ).order_by("legal_name")
 
 
-def _application(request: HttpRequest, pk: int, *, action: str = "view") -> Application:
+def _application(request: AuthenticatedRequest, pk: int, *, action: str = "view") -> Application:
     return get_visible_or_404(
         request.user,
         Application.objects.select_related("organisation", "covered_model", "stage"),
@@ -63,7 +65,7 @@ def _application(request: HttpRequest, pk: int, *, action: str = "view") -> Appl
 
 
 @login_required
-def application_list(request: HttpRequest) -> HttpResponse:
+def application_list(request: AuthenticatedRequest) -> HttpResponse:
     filters = ApplicationFilterForm(request.GET or None)
     search = state = ""
     if filters.is_valid():
@@ -97,7 +99,7 @@ def _step_context(application: Application, step: WizardStep) -> dict[str, objec
 
 
 @login_required
-def application_new(request: HttpRequest) -> HttpResponse:
+def application_new(request: AuthenticatedRequest) -> HttpResponse:
     organisations = _administered(request)
     if not organisations.exists():
         raise Http404("Only an organisation's admins can apply for access.")
@@ -137,7 +139,7 @@ def application_new(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def application_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
+def application_step(request: AuthenticatedRequest, pk: int, step: str) -> HttpResponse:
     application = _application(request, pk, action="change")
     try:
         current = WizardStep(step)
@@ -149,6 +151,7 @@ def application_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
     data = request.POST or None
     organisation = application.organisation
     context = _step_context(application, current)
+    form: forms.Form
     if current == WizardStep.MODEL:
         form = ModelStageForm(
             data,
@@ -212,7 +215,7 @@ def application_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def application_submit_view(request: HttpRequest, pk: int) -> HttpResponse:
+def application_submit_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk, action="change")
     try:
         application = application_submit(actor=request.user, application=application)
@@ -227,7 +230,7 @@ def application_submit_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def application_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
+def application_withdraw_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk, action="change")
     try:
         application_withdraw(
@@ -241,7 +244,7 @@ def application_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def application_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     can_change = (
         get_objects_for_user(

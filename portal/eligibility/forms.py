@@ -14,7 +14,7 @@ from portal.partners.forms import CountryCodeField
 class CountryCodesField(forms.CharField):
     """Several ISO 3166-1 alpha-2 codes separated by commas or spaces."""
 
-    def clean(self, value: Any) -> list[str]:  # type: ignore[override]
+    def clean(self, value: Any) -> list[str]:
         text = super().clean(value)
         codes = [code for code in re.split(r"[\s,;]+", text or "") if code]
         return normalise_countries(codes)

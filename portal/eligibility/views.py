@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from portal.accounts.access import get_visible_or_404
@@ -16,11 +16,12 @@ from portal.eligibility.services import EligibilityError, person_save_profile
 from portal.partners.forms import SearchForm, add_service_error
 from portal.partners.models import Organisation
 from portal.partners.paging import paginate, query_without_page
+from portal.partners.requests import AuthenticatedRequest
 from portal.partners.selectors import memberships_of
 
 
 @login_required
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthenticatedRequest) -> HttpResponse:
     person = person_of(request.user)
     memberships = list(memberships_of(request.user))
     if person is None and not memberships:
@@ -60,7 +61,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def people(request: HttpRequest, slug: str) -> HttpResponse:
+def people(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     """Admins see their organisation's people; staff anyone's; members get a 404."""
     action = "view" if is_staff_member(request.user) else "change"
     organisation = get_visible_or_404(

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 PAGE_SIZE = 25
 
 
-def paginate(request: HttpRequest, rows: Any, *, per_page: int = PAGE_SIZE) -> Page:
+def paginate(request: HttpRequest, rows: Any, *, per_page: int = PAGE_SIZE) -> Page[Any]:
     return Paginator(rows, per_page).get_page(request.GET.get("page"))
 
 

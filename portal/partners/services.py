@@ -140,9 +140,11 @@ def organisation_register(
 
 
 def has_verified_email_at(user: User, domain: str) -> bool:
-    return EmailAddress.objects.filter(
-        user=user, verified=True, email__iendswith=f"@{domain}"
-    ).exists()
+    return bool(
+        EmailAddress.objects.filter(
+            user=user, verified=True, email__iendswith=f"@{domain}"
+        ).exists()
+    )
 
 
 def organisations_verify_domains_for(*, user: User) -> list[Organisation]:

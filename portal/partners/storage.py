@@ -19,17 +19,18 @@ class PrivateStorage(FileSystemStorage):
         kwargs.setdefault("directory_permissions_mode", 0o700)
         super().__init__(**kwargs)
 
-    @property  # type: ignore[override]
+    @property
     def base_location(self) -> str:
         return str(settings.PRIVATE_STORAGE_ROOT)
 
-    @property  # type: ignore[override]
+    @property
     def location(self) -> str:
         return os.path.abspath(self.base_location)
 
-    @property  # type: ignore[override]
-    def base_url(self) -> None:
-        return None
+    @property
+    def base_url(self) -> str:
+        # No URL prefix: private files are never served by the web server.
+        return ""
 
     def url(self, name: str | None) -> str:
         raise ValueError("Private files have no URL; stream them through a view.")

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -41,6 +41,7 @@ from portal.partners.models import (
     VerificationState,
 )
 from portal.partners.paging import paginate, query_without_page
+from portal.partners.requests import AuthenticatedRequest
 from portal.partners.selectors import (
     is_admin_of,
     memberships_of,
@@ -62,19 +63,22 @@ def staff_required(view: Any) -> Any:
     """Staff pages are invisible (404) to everyone else."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: AuthenticatedRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not is_staff_member(request.user):
             raise Http404("No such page.")
-        return view(request, *args, **kwargs)
+        response: HttpResponse = view(request, *args, **kwargs)
+        return response
 
     return login_required(wrapped)
 
 
-def _organisation(request: HttpRequest, slug: str, *, action: str = "view") -> Organisation:
+def _organisation(
+    request: AuthenticatedRequest, slug: str, *, action: str = "view"
+) -> Organisation:
     return get_visible_or_404(request.user, Organisation.objects.all(), action=action, slug=slug)
 
 
-def _organisation_page(request: HttpRequest, organisation: Organisation) -> HttpResponse:
+def _organisation_page(request: AuthenticatedRequest, organisation: Organisation) -> HttpResponse:
     is_admin = is_admin_of(request.user, organisation)
     return render(
         request,
@@ -90,7 +94,7 @@ def _organisation_page(request: HttpRequest, organisation: Organisation) -> Http
 
 
 @login_required
-def organisation(request: HttpRequest) -> HttpResponse:
+def organisation(request: AuthenticatedRequest) -> HttpResponse:
     """The signed-in user's organisation (a chooser when they belong to several)."""
     memberships = list(memberships_of(request.user))
     if len(memberships) == 1:
@@ -99,12 +103,12 @@ def organisation(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def organisation_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def organisation_detail(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     return _organisation_page(request, _organisation(request, slug))
 
 
 @login_required
-def organisation_register_view(request: HttpRequest) -> HttpResponse:
+def organisation_register_view(request: AuthenticatedRequest) -> HttpResponse:
     form = OrganisationRegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -128,7 +132,7 @@ def organisation_register_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def document_upload(request: HttpRequest, slug: str) -> HttpResponse:
+def document_upload(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     organisation = _organisation(request, slug, action="change")
     form = DocumentUploadForm(request.POST, request.FILES)
     if form.is_valid():
@@ -161,7 +165,7 @@ def document_upload(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def document_download(request: HttpRequest, slug: str, pk: int) -> FileResponse:
+def document_download(request: AuthenticatedRequest, slug: str, pk: int) -> FileResponse:
     """Streams a document to the organisation's admins and to staff with view rights."""
     if is_staff_member(request.user):
         document = get_visible_or_404(
@@ -187,7 +191,7 @@ def document_download(request: HttpRequest, slug: str, pk: int) -> FileResponse:
 
 
 @login_required
-def members(request: HttpRequest, slug: str) -> HttpResponse:
+def members(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     organisation = _organisation(request, slug, action="manage")
     search = SearchForm(request.GET or None)
     query = search.cleaned_data["q"] if search.is_valid() else ""
@@ -225,7 +229,7 @@ def members(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def member_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def member_remove(request: AuthenticatedRequest, slug: str, pk: int) -> HttpResponse:
     organisation = _organisation(request, slug, action="manage")
     membership = get_visible_or_404(
         request.user,
@@ -245,7 +249,7 @@ def member_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def invitation_revoke_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def invitation_revoke_view(request: AuthenticatedRequest, slug: str, pk: int) -> HttpResponse:
     organisation = _organisation(request, slug, action="manage")
     invitation = get_visible_or_404(
         request.user, Invitation.objects.all(), action="manage", organisation=organisation, pk=pk
@@ -260,7 +264,7 @@ def invitation_revoke_view(request: HttpRequest, slug: str, pk: int) -> HttpResp
 
 
 @login_required
-def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+def invitation_accept_view(request: AuthenticatedRequest, token: str) -> HttpResponse:
     try:
         invitation = invitation_for_token(token)
         invitation_check(invitation=invitation, user=request.user)
@@ -284,7 +288,7 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @staff_required
-def staff_organisations_view(request: HttpRequest) -> HttpResponse:
+def staff_organisations_view(request: AuthenticatedRequest) -> HttpResponse:
     search = SearchForm(request.GET or None)
     query = search.cleaned_data["q"] if search.is_valid() else ""
     state = request.GET.get("state", "")
@@ -305,7 +309,7 @@ def staff_organisations_view(request: HttpRequest) -> HttpResponse:
 
 
 def _staff_detail(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     organisation: Organisation,
     *,
     trusted_form: TrustedForm | None = None,
@@ -332,13 +336,13 @@ def _staff_detail(
 
 
 @staff_required
-def staff_organisation_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def staff_organisation_detail(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     return _staff_detail(request, _organisation(request, slug))
 
 
 @staff_required
 @require_POST
-def staff_set_trusted(request: HttpRequest, slug: str) -> HttpResponse:
+def staff_set_trusted(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     organisation = _organisation(request, slug)
     form = TrustedForm(request.POST)
     if form.is_valid():
@@ -359,7 +363,7 @@ def staff_set_trusted(request: HttpRequest, slug: str) -> HttpResponse:
 
 @staff_required
 @require_POST
-def staff_set_verification(request: HttpRequest, slug: str) -> HttpResponse:
+def staff_set_verification(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     # Verifying an organisation is a compliance decision, like the trusted flag.
     if not request.user.has_perm("partners.set_trusted_organisation"):
         raise Http404("No such page.")
