@@ -81,7 +81,8 @@ def test_the_list_is_for_compliance_and_auditors(request, persona, draft):
 
 
 @pytest.mark.parametrize(
-    "url_name", ["compliance:detail", "compliance:impact", "compliance:document"]
+    "url_name",
+    ["compliance:detail", "compliance:impact", "compliance:document", "compliance:evidence"],
 )
 @pytest.mark.parametrize("persona", ["anonymous", *PERSONAS])
 def test_a_determination_is_hidden_from_everyone_but_its_readers(request, persona, url_name, draft):
@@ -229,3 +230,37 @@ def test_a_model_added_after_drafting_blocks_submission_with_a_clear_message(
     assert "missing: Late Model" in response.content.decode()
     draft.refresh_from_db()
     assert draft.state == DeterminationState.DRAFT
+
+
+def test_the_evidence_bundle_lists_who_lost_access_and_each_target_acknowledgement(
+    compliance_officer, auditor, draft
+):
+    # given a target, and the determination applied by two officers
+    import json
+
+    from portal.audit.models import AuditEvent
+    from portal.compliance.services import determination_apply, determination_approve
+    from tests.provisioning_fakes import fake_target
+
+    fake_target("directory")
+    determination_submit(determination=draft, actor=compliance_officer)
+    determination_approve(
+        determination=draft, actor=staff_user("compliance", username="compliance-two")
+    )
+    determination_apply(determination=draft, actor=compliance_officer)
+
+    # when the auditor downloads the bundle
+    response = client_for(auditor).get(reverse("compliance:evidence", args=[draft.pk]))
+
+    # then it names the lost key, its target state, the sign-offs and the audit hashes
+    bundle = json.loads(response.content)
+    assert response.status_code == 200
+    assert bundle["determination"]["approved_by"] == "compliance-two"
+    assert len(bundle["lost_access"]) == 1
+    assert bundle["lost_access"][0]["targets"] == {"directory": "pending"}
+    assert {e["action"] for e in bundle["audit_events"]} >= {
+        "determination.approved",
+        "determination.applied",
+        "bulk_action.executed",
+    }
+    assert AuditEvent.objects.filter(action="determination.evidence_exported").count() == 1

@@ -15,4 +15,5 @@ urlpatterns = [
     path("determinations/<int:pk>/send-back/", views.send_back, name="send_back"),
     path("determinations/<int:pk>/apply/", views.apply, name="apply"),
     path("determinations/<int:pk>/letter.pdf", views.document, name="document"),
+    path("determinations/<int:pk>/evidence.json", views.evidence, name="evidence"),
 ]

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.accounts.access import get_visible_or_404, visible_to
 from portal.audit.models import AuditEvent
+from portal.compliance.evidence import evidence_bundle
 from portal.compliance.forms import DeterminationForm, NoteForm
 from portal.compliance.impact import OUTCOME_LABELS, OUTCOMES
 from portal.compliance.models import Determination, DeterminationError, DeterminationState
@@ -246,6 +247,18 @@ def apply(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Tick the confirmation: applying suspends and restores access.")
         return redirect("compliance:detail", pk=pk)
     return _act(request, pk, determination_apply, "In force. Its bulk actions ran.")
+
+
+@require_GET
+@login_required
+def evidence(request: HttpRequest, pk: int) -> HttpResponse:
+    determination = _determination(request, pk)
+    data = evidence_bundle(determination=determination, actor=request.user)
+    response = HttpResponse(data, content_type="application/json")
+    response["Content-Disposition"] = (
+        f'attachment; filename="evidence-{determination.pk}-{determination.reference}.json"'
+    )
+    return response
 
 
 @require_GET

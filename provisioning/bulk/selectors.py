@@ -27,7 +27,7 @@ class TargetProgress:
         return 100 if not self.total else round(100 * self.acknowledged / self.total)
 
 
-def _action_changes(action: BulkAction) -> QuerySet[Change]:
+def action_changes(action: BulkAction) -> QuerySet[Change]:
     if action.first_change_id is None or action.last_change_id is None:
         return Change.objects.none()
     changes = Change.objects.filter(id__range=(action.first_change_id, action.last_change_id))
@@ -44,7 +44,7 @@ def target_progress(action: BulkAction) -> list[TargetProgress]:
     A change is acknowledged once the target's cursor has passed it and no delivery
     failure is open for its credential there (DESIGN.md §3, "in sync").
     """
-    changes = _action_changes(action)
+    changes = action_changes(action)
     rows = []
     for target in Target.objects.filter(enabled=True).prefetch_related("covered_models"):
         mine = changes

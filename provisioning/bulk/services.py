@@ -351,7 +351,9 @@ def bulk_run_chunk(*, action_id: int) -> bool:
     """
     with transaction.atomic():
         action = (
-            BulkAction.objects.select_for_update().select_related("executed_by").get(pk=action_id)
+            BulkAction.objects.select_for_update(of=("self",))
+            .select_related("executed_by")
+            .get(pk=action_id)
         )
         if action.state != BulkState.RUNNING or action.chunk_cursor >= action.chunk_count:
             return False

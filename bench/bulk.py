@@ -1,0 +1,241 @@
+"""Bulk-action benchmark (DESIGN.md §7): suspend 100,000 active credentials on PostgreSQL.
+
+In a scratch database of its own (created and dropped here), 100,000 active credentials
+across 2,000 organisations on one model:
+
+* plan time: resolving the filter, storing the plan rows and hashing them;
+* commit time of an emergency suspend (grants, credentials, change log, audit) against
+  a raw SQL ``UPDATE`` of the same credential rows in the same run: ≤ 5 s and ≤ 5×;
+* the same suspend with 1 and with 3 downstream targets: the commit must not grow.
+
+Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.bulk [N]``.
+Without a PostgreSQL ``DATABASE_URL`` it reports that it was skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+AREA = "bulk"
+CREDENTIALS = 100_000
+ORGANISATIONS = 2_000
+
+
+def _row(target: str, measured: str, ok: bool | None) -> dict:
+    return {"area": AREA, "target": target, "measured": measured, "ok": ok}
+
+
+def _admin_connect(url: str):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    return psycopg.connect(admin, autocommit=True), parts
+
+
+def _seed(n: int, organisations: int) -> int:
+    """Organisations, people, one model and stage, grants and active credentials (SQL)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    now = timezone.now()
+    per_org = max(1, n // organisations)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO catalog_coveredmodel (slug, name, capability_tier, four_eyes, created_at) "
+            "VALUES ('mythos-5', 'Mythos 5', 1, false, %s) RETURNING id",
+            [now],
+        )
+        model_id = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO catalog_stage (covered_model_id, name, position, seats, "
+            "rate_limit_per_minute, monthly_quota, max_duration_days) "
+            "VALUES (%s, 'full', 1, 1000, 60, 100000, 365) RETURNING id",
+            [model_id],
+        )
+        stage_id = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO partners_organisation (slug, legal_name, country, sector, "
+            "registration_id, email_domain, verification_state, trusted, created_at) "
+            "SELECT 'org-' || g, 'Organisation ' || g, 'US', 'cyber_defence', '', "
+            "'org' || g || '.example', 'verified', true, %s FROM generate_series(1, %s) g",
+            [now, organisations],
+        )
+        cursor.execute(
+            "INSERT INTO grants_grant (organisation_id, covered_model_id, stage_id, seats, "
+            "monthly_quota, rate_limit_per_minute, expires_at, state, created_at, updated_at) "
+            "SELECT id, %s, %s, 1000, 100000, 60, %s, 'active', %s, %s "
+            "FROM partners_organisation",
+            [model_id, stage_id, now + timezone.timedelta(days=300), now, now],
+        )
+        cursor.execute(
+            "INSERT INTO eligibility_person (organisation_id, legal_name, citizenships, "
+            "residence_country, us_person_status, screening_state, attestation_version, "
+            "aup_version, created_at, updated_at) "
+            "SELECT o.id, 'Person ' || o.id || '-' || k, '[\"US\"]', 'US', 'citizen', 'clear', "
+            "'', '', %s, %s FROM partners_organisation o, generate_series(1, %s) k",
+            [now, now, per_org],
+        )
+        cursor.execute(
+            "INSERT INTO credentials_credential (person_id, grant_id, state, held, version, "
+            "key_prefix, key_hash, previous_key_hash, created_at, updated_at) "
+            "SELECT p.id, g.id, 'active', false, 1, 'k' || p.id, md5(p.id::text), '', %s, %s "
+            "FROM eligibility_person p JOIN grants_grant g ON g.organisation_id = p.organisation_id",
+            [now, now],
+        )
+        cursor.execute("ANALYZE")
+    return model_id
+
+
+def _reset() -> None:
+    """Back to every grant and key active, between runs."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM grants_grantsuspension")
+        cursor.execute("UPDATE grants_grant SET state = 'active', change_batch = NULL")
+        cursor.execute(
+            "UPDATE credentials_credential SET state = 'active', change_batch = NULL "
+            "WHERE state <> 'active'"
+        )
+        cursor.execute("VACUUM ANALYZE credentials_credential")
+        cursor.execute("VACUUM ANALYZE grants_grant")
+
+
+def _raw_update_seconds(model_id: int) -> float:
+    """The same rows with a bare UPDATE, rolled back so the next run starts equal."""
+    from django.db import connection, transaction
+
+    started = time.perf_counter()
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE credentials_credential SET state = 'suspended', "
+                    "version = version + 1 WHERE state = 'active' AND grant_id IN "
+                    "(SELECT id FROM grants_grant WHERE covered_model_id = %s)",
+                    [model_id],
+                )
+            elapsed = time.perf_counter() - started
+            raise _Rollback
+    except _Rollback:
+        pass
+    return elapsed
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _suspend(model_id: int, actor: object) -> tuple[float, float, int]:
+    from provisioning.bulk.services import bulk_execute, bulk_plan
+
+    started = time.perf_counter()
+    action = bulk_plan(
+        kind="suspend",
+        filters={"covered_model": model_id},
+        reason="benchmark: emergency order",
+        actor=actor,
+        emergency=True,
+    )
+    planned = time.perf_counter() - started
+    started = time.perf_counter()
+    action = bulk_execute(action=action, actor=actor, run_now=True)
+    committed = time.perf_counter() - started
+    return planned, committed, action.credentials_changed
+
+
+def _targets(total: int) -> None:
+    from provisioning.deliveries.models import Target
+
+    for index in range(Target.objects.count(), total):
+        Target.objects.create(kind="scim", name=f"bench-{index}", url=f"http://127.0.0.1:9/{index}")
+
+
+def _measure(n: int) -> list[dict]:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from portal.accounts.models import User
+
+    actor = User.objects.create(username="bench-ops", is_staff=True)
+    model_id = _seed(n, ORGANISATIONS)
+    runs: dict[int, tuple[float, float, float, int]] = {}
+    for targets in (1, 3):
+        _targets(targets)
+        _reset()
+        raw = _raw_update_seconds(model_id)
+        planned, committed, changed = _suspend(model_id, actor)
+        runs[targets] = (raw, planned, committed, changed)
+    rows = []
+    for targets, (raw, planned, committed, changed) in runs.items():
+        ratio = committed / raw if raw else float("inf")
+        rows.append(
+            _row(
+                f"plan of {changed:,} credentials ({targets} target{'s' if targets > 1 else ''})",
+                f"{planned:.2f} s",
+                None,
+            )
+        )
+        rows.append(
+            _row(
+                f"emergency suspend commit ≤ 5 s, {targets} target{'s' if targets > 1 else ''}",
+                f"{committed:.2f} s",
+                committed <= 5.0 and changed == n,
+            )
+        )
+        rows.append(
+            _row(
+                f"commit ≤ 5× raw UPDATE ({raw:.2f} s), {targets} target"
+                f"{'s' if targets > 1 else ''}",
+                f"{ratio:.1f}×",
+                ratio <= 5.0,
+            )
+        )
+    one, three = runs[1][2], runs[3][2]
+    rows.append(
+        _row(
+            "commit does not grow with targets (3 vs 1, ≤ 1.3×)",
+            f"{three / one:.2f}×",
+            three / one <= 1.3,
+        )
+    )
+    return rows
+
+
+def run(n: int = CREDENTIALS) -> list[dict]:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return [_row("bulk suspend on PostgreSQL", "skipped: DATABASE_URL is not PostgreSQL", None)]
+    admin, parts = _admin_connect(url)
+    scratch = f"clearance_bench_bulk_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{scratch}"')
+    try:
+        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{scratch}"))
+        os.environ.setdefault("CLEARANCE_VAR_DIR", tempfile.mkdtemp(prefix="bench-bulk-"))
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+        import django
+
+        django.setup()
+        try:
+            return _measure(n)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+    finally:
+        os.environ["DATABASE_URL"] = url
+        admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        admin.close()
+
+
+if __name__ == "__main__":
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else CREDENTIALS
+    for row in run(size):
+        mark = {True: "ok", False: "FAIL", None: "-"}[row["ok"]]
+        print(f"{row['target']:<60} {row['measured']:>12}  {mark}")
