@@ -276,6 +276,25 @@ def test_a_target_without_bulk_gets_one_request_per_user_and_the_same_result(
     connector.close()
 
 
+def test_a_large_batch_is_split_into_bulk_requests_each_well_within_the_timeout(
+    scim_proxy, monkeypatch
+):
+    # given
+    monkeypatch.setattr("provisioning.connectors.scim.BULK_CHUNK", 4)
+    url, token, proxy = scim_proxy
+    connector = ScimConnector(scim_config(url, token))
+
+    # when
+    outcomes = connector.push([credential_state(cid) for cid in range(1, 11)])
+
+    # then
+    assert len(outcomes) == 10 and all(o.ok for o in outcomes)
+    sizes = [len(r.json()["Operations"]) for r in proxy.received("/Bulk")]
+    assert sizes == [4, 4, 2]
+    assert sorted(connector.read_state()) == list(range(1, 11))
+    connector.close()
+
+
 def test_read_state_pages_through_more_users_than_one_page(connector, monkeypatch):
     # given
     monkeypatch.setattr("provisioning.connectors.scim.PAGE_SIZE", 7)

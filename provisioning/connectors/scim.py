@@ -65,6 +65,9 @@ GROUP_PREFIX = "clearance:"
 
 # Filters with hundreds of "or" clauses are slow to parse on some servers and make long URLs.
 LOOKUP_CHUNK = 100
+# Operations per Bulk request, below the target's own maxOperations: the target works through
+# a Bulk request one operation at a time, so a request must finish well within the timeout.
+BULK_CHUNK = 100
 # Up to this many leaving members, a filtered remove; beyond, read and replace the member list.
 FILTERED_REMOVALS = 4
 PAGE_SIZE = 500
@@ -388,7 +391,8 @@ class ScimConnector:
         for state, user in pairs:
             operation = self._user_operation(state, user)
             operation_size = len(json.dumps(operation)) + 2
-            if chunk and (len(chunk) >= caps.max_operations or size + operation_size > limit):
+            full = len(chunk) >= min(caps.max_operations, BULK_CHUNK)
+            if chunk and (full or size + operation_size > limit):
                 yield chunk
                 chunk, size = [], 200
             chunk.append((state, user, operation))
