@@ -173,7 +173,7 @@ def test_block_model_empties_every_group_of_the_model_and_no_other(scim_proxy):
 
     # then: one search and one bulk request, whatever the number of keys
     requests = proxy.requests[before:]
-    assert [(r.method, r.path.split("?")[0].rsplit("/", 1)[-1]) for r in requests] == [
+    assert sorted((r.method, r.path.split("?")[0].rsplit("/", 1)[-1]) for r in requests) == [
         ("GET", "Groups"),
         ("POST", "Bulk"),
     ]
@@ -195,7 +195,7 @@ def test_block_model_finds_the_groups_another_process_created(scim_proxy):
     connector.block_model("mythos-5", event_id="stop-1")
 
     # then: it counted, listed and emptied them
-    assert [r.method for r in proxy.requests[before:]] == ["GET", "GET", "POST"]
+    assert sorted(r.method for r in proxy.requests[before:]) == ["GET", "GET", "POST"]
     assert all(state.groups == frozenset() for state in connector.read_state().values())
     connector.close()
 

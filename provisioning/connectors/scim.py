@@ -33,6 +33,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,19 +209,21 @@ class ScimConnector:
         """Empty every group of ``model``: one Bulk request, or one PATCH per group without Bulk.
 
         Listing a directory's groups makes it copy every member, which on a large group costs
-        more than the block itself. So the connector first asks only how many groups the model
-        has (``count=0``); when that matches the groups this process already knows, it empties
-        them at once, and it lists them only when it does not know them all (or one has gone).
+        more than the block itself. So the connector empties the groups this process knows
+        while asking how many groups the model has (``count=0``), and lists them only when the
+        count differs (a group made by another process, or a known one gone).
         """
         prefix = f"{GROUP_PREFIX}{model}:"
         selector = f"displayName sw {_quote(prefix)}"
         known = {name: gid for name, gid in self._group_ids.items() if name.startswith(prefix)}
-        total = self._get_json("/Groups", {"filter": selector, "count": "0"}).get("totalResults")
+        # The count and the cut go out together: the stop waits for the slower, not the sum.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            counting = pool.submit(self._get_json, "/Groups", {"filter": selector, "count": "0"})
+            emptied = self._empty_groups(model, list(known.values()), tolerate_missing=True)
+            answer = counting.result()
+        total = answer.get("totalResults") if isinstance(answer, dict) else None
         if not isinstance(total, int):
             raise self._malformed("a ListResponse without totalResults")
-        emptied = 0
-        if total == len(known):
-            emptied = self._empty_groups(model, list(known.values()), tolerate_missing=True)
         if emptied != total:
             groups = self._search_groups(selector, members=False)
             emptied = self._empty_groups(
