@@ -328,3 +328,20 @@ def test_revoke_is_final_for_the_grants_and_keys(ops_user, stage, grants):
     assert _state(grants[0]) == GrantState.REVOKED
     assert Credential.objects.get(grant=grants[0]).state == CredentialState.REVOKED
     assert Grant.objects.filter(state=GrantState.ACTIVE).count() == 2
+
+
+def test_chunks_are_cut_by_keys_so_progress_moves_and_a_grant_is_never_split(
+    ops_user, stage, grants, settings
+):
+    # given one grant with three keys and two with one key each, at two keys per chunk
+    settings.BULK_CHUNK_SIZE = 2
+    for _ in range(2):
+        issue(grants[0], CompletePersonFactory(organisation=grants[0].organisation))
+
+    # when
+    action = _suspend_plan(ops_user, stage)
+
+    # then the big grant is a chunk of its own and the two small ones share one
+    chunks = dict(action.items.values_list("grant_id", "chunk"))
+    assert action.chunk_count == 2
+    assert chunks[grants[1].pk] == chunks[grants[2].pk] != chunks[grants[0].pk]

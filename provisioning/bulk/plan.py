@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.module_loading import import_string
 
@@ -57,6 +58,8 @@ class Selection:
     plan_hash: str
     # (item id, grant id) in item order, for writing the plan's rows.
     pairs: list[tuple[int, int]] = field(default_factory=list)
+    # Keys per grant (grant scope): chunks are cut by keys, so the progress bar moves.
+    weights: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,11 +77,59 @@ class PlanDifference:
 
 
 def plan_hash(scope: str, item_ids: Sequence[int], credential_ids: Sequence[int]) -> str:
+    return plan_hash_text(scope, ",".join(map(str, item_ids)), ",".join(map(str, credential_ids)))
+
+
+def plan_hash_text(scope: str, items: str, credentials: str) -> str:
+    """sha256 over the scope and the comma-joined sorted ids (as ``string_agg`` makes them)."""
     digest = hashlib.sha256(f"{scope}\n".encode())
-    digest.update(",".join(map(str, item_ids)).encode())
+    digest.update(items.encode())
     digest.update(b"\n")
-    digest.update(",".join(map(str, credential_ids)).encode())
+    digest.update(credentials.encode())
     return digest.hexdigest()
+
+
+def _joined_ids(queryset: QuerySet[Any]) -> str:
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT string_agg(id::text, ',' ORDER BY id) FROM ({sql}) AS chosen(id)",  # noqa: S608
+            params,
+        )
+        return cursor.fetchone()[0] or ""
+
+
+def current_hash(
+    *,
+    kind: str,
+    scope: str,
+    filters: dict[str, Any],
+    suspension_kind: str,
+    reference: str,
+    explicit_action: int | None = None,
+    gated: bool = True,
+) -> str:
+    """The plan hash of the set as it is now. On PostgreSQL, without a restore gate to
+    apply, the ids never leave the database: ``string_agg`` joins them in order."""
+    args = {
+        "kind": kind,
+        "scope": scope,
+        "filters": filters,
+        "suspension_kind": suspension_kind,
+        "reference": reference,
+        "explicit_action": explicit_action,
+    }
+    if connection.vendor != "postgresql" or (kind == BulkKind.RESTORE and gated):
+        return resolve(**args, gated=gated).plan_hash
+    del args["scope"]
+    if scope == BulkScope.GRANT:
+        grants = candidate_grants(**args)
+        credentials = Credential.objects.filter(grant__in=grants.values("pk")).exclude(
+            state=CredentialState.REVOKED
+        )
+        return plan_hash_text(scope, _joined_ids(grants), _joined_ids(credentials))
+    joined = _joined_ids(candidate_credentials(**args))
+    return plan_hash_text(scope, joined, joined)
 
 
 def _grant_filter(filters: dict[str, Any]) -> Q:
@@ -223,6 +274,9 @@ def resolve(
             pairs = [(c, g) for c, g in pairs if g not in refused]
         credential_ids = sorted(c for c, _ in pairs)
         item_pairs = [(g, g) for g in item_ids]
+        weights: dict[int, int] = {}
+        for _, grant_id in pairs:
+            weights[grant_id] = weights.get(grant_id, 0) + 1
     else:
         pairs = list(candidate_credentials(**args).values_list("pk", "grant_id"))
         if kind == BulkKind.RESTORE and gated and pairs:
@@ -234,8 +288,14 @@ def resolve(
         item_ids = [c for c, _ in pairs]
         credential_ids = item_ids
         item_pairs = pairs
+        weights = {}
     return Selection(
-        scope, item_ids, credential_ids, plan_hash(scope, item_ids, credential_ids), item_pairs
+        scope,
+        item_ids,
+        credential_ids,
+        plan_hash(scope, item_ids, credential_ids),
+        item_pairs,
+        weights,
     )
 
 

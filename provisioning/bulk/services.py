@@ -38,6 +38,7 @@ from provisioning.bulk.plan import (
     PlanDifference,
     Selection,
     chunk_size,
+    current_hash,
     difference,
     resolve,
     restore_gate,
@@ -79,6 +80,18 @@ def _clean_filters(filters: dict[str, Any]) -> dict[str, Any]:
     return {name: filters[name] for name in FILTER_NAMES if filters.get(name) not in (None, "")}
 
 
+def _hash_for(action: BulkAction) -> str:
+    return current_hash(
+        kind=action.kind,
+        scope=action.scope,
+        filters=action.filters,
+        suspension_kind=action.suspension_kind,
+        reference=action.reference,
+        explicit_action=action.pk if action.filters.get("explicit") else None,
+        gated=not action.determination,
+    )
+
+
 def _resolve_for(action: BulkAction) -> Selection:
     return resolve(
         kind=action.kind,
@@ -91,21 +104,30 @@ def _resolve_for(action: BulkAction) -> Selection:
     )
 
 
-def _write_items(action: BulkAction, selection: Selection) -> None:
+def _write_items(action: BulkAction, selection: Selection) -> int:
+    """Store the plan's rows with their chunk number; returns the number of chunks.
+
+    Chunks hold at most ``BULK_CHUNK_SIZE`` keys (a grant is never split, so a grant with
+    more keys makes a chunk of its own), so the progress bar moves however keys spread.
+    """
     size = chunk_size()
     is_grant = selection.scope == BulkScope.GRANT
-    BulkActionItem.objects.bulk_create(
-        (
+    rows, chunk, load = [], 0, 0
+    for item_id, grant_id in selection.pairs:
+        weight = max(1, selection.weights.get(grant_id, 0)) if is_grant else 1
+        if load and load + weight > size:
+            chunk, load = chunk + 1, 0
+        load += weight
+        rows.append(
             BulkActionItem(
                 action_id=action.pk,
                 grant_id=grant_id,
                 credential_id=None if is_grant else item_id,
-                chunk=index // size,
+                chunk=chunk,
             )
-            for index, (item_id, grant_id) in enumerate(selection.pairs)
-        ),
-        batch_size=5000,
-    )
+        )
+    BulkActionItem.objects.bulk_create(rows, batch_size=5000)
+    return chunk + 1 if rows else 0
 
 
 def bulk_plan(
@@ -178,7 +200,7 @@ def bulk_plan(
             BulkActionItem.objects.filter(action_id=action.pk).delete()
         if not selection.item_ids:
             raise EmptyPlan("The filter matches nothing: nothing to plan. Widen the filter.")
-        _write_items(action, selection)
+        chunks = _write_items(action, selection)
         counts, sample = summarise(action_id=action.pk, scope=scope)
         action.plan_hash = selection.plan_hash
         action.grant_count = (
@@ -187,7 +209,7 @@ def bulk_plan(
             else len({g for _, g in selection.pairs})
         )
         action.credential_count = len(selection.credential_ids)
-        action.chunk_count = (len(selection.item_ids) + chunk_size() - 1) // chunk_size()
+        action.chunk_count = chunks
         action.counts = counts
         action.sample = sample
         action.save()
@@ -257,8 +279,8 @@ def bulk_execute(*, action: BulkAction, actor: Any, run_now: bool = False) -> Bu
                     else f"(it covers more than {approval_threshold()} items)."
                 )
             )
-        current = _resolve_for(action)
-        if current.plan_hash != action.plan_hash:
+        if _hash_for(action) != action.plan_hash:
+            current = _resolve_for(action)
             planned = BulkActionItem.objects.filter(action=action).values_list(
                 "grant_id" if action.scope == BulkScope.GRANT else "credential_id", flat=True
             )
@@ -441,8 +463,11 @@ def bulk_run(*, action_id: int, max_chunks: int | None = None) -> BulkAction:
             if not bulk_run_chunk(action_id=action_id):
                 break
             ran += 1
-    except BulkActionError as exc:
-        bulk_fail(action_id=action_id, error=str(exc))
+    except Exception as exc:
+        # Visible in the UI with its reason; ops resume it from the chunk cursor. Inside
+        # an outer transaction (a determination) the caller's rollback undoes everything.
+        if not transaction.get_connection().in_atomic_block:
+            bulk_fail(action_id=action_id, error=str(exc) or exc.__class__.__name__)
         raise
     return bulk_finish(action_id=action_id)
 
