@@ -149,6 +149,9 @@ LAST_NAMES = [
 ]
 
 
+HONORIFICS = {"haji", "hajji", "sheikh", "sheik", "general", "dr", "mullah", "maulana", "colonel"}
+
+
 def _setup_django(var_dir: Path) -> Path:
     database = var_dir / f"bench-screening-{os.getpid()}.sqlite3"
     os.environ["DATABASE_URL"] = f"sqlite:///{database}"
@@ -229,9 +232,10 @@ def _variant(kind: str, name: str, rng: random.Random) -> str | None:
     if kind == "last-comma-first":
         return f"{' '.join(surname).upper()}, {' '.join(given)}"
     if kind == "missing-middle-name":
-        if len(given) < 2:
+        named = [t for t in given if t.lower().strip(".") not in HONORIFICS]
+        if len(named) < 2:
             return None
-        return " ".join([given[0], *surname])
+        return " ".join([named[0], *surname])
     if kind == "diacritics-honorific":
         text = " ".join(given + surname)
         accented = "".join(
@@ -241,17 +245,28 @@ def _variant(kind: str, name: str, rng: random.Random) -> str | None:
     if kind == "cyrillic":
         return _cyrillic(" ".join(given + surname))
     if kind == "particles":
-        particles = [t for t in surname if t.lower() in {"al", "el", "bin", "ibn", "de", "van"}]
-        hyphenated = [t for t in surname if "-" in t]
-        if particles:
-            if rng.random() < 0.5:
-                return " ".join(given + [t for t in surname if t not in particles])
-            return " ".join([*given, "".join(surname)])
-        if hyphenated:
-            merged = [
-                t.replace("-", "") if rng.random() < 0.5 else t.split("-")[-1] for t in surname
-            ]
+        lowered = [t.lower() for t in surname]
+        particles = {"al", "el", "bin", "ibn", "de", "del", "van", "der", "la"}
+        if any(t in particles for t in lowered[:-1]):
+            if rng.random() < 0.5:  # dropped
+                return " ".join(
+                    given
+                    + [t for t, low in zip(surname, lowered, strict=True) if low not in particles]
+                )
+            merged, pending = [], ""
+            for token, low in zip(surname, lowered, strict=True):
+                if low in particles:
+                    pending += token
+                    continue
+                merged.append(pending + token)
+                pending = ""
             return " ".join(given + merged)
+        hyphenated = [t for t in surname if "-" in t]
+        if hyphenated:
+            return " ".join(
+                given
+                + [t.replace("-", "") if rng.random() < 0.5 else t.split("-")[-1] for t in surname]
+            )
         return None
     if kind == "two-typos":
         tokens = given + surname

@@ -232,3 +232,12 @@ def test_the_rescreen_task_screens_everyone_in_chunks_with_one_audit_event_each(
     # then
     assert again == {"people": 5, "held": 1, "changed": 0}
     assert ScreeningMatch.objects.filter(status=MatchStatus.PENDING).count() == 1
+
+
+def test_the_screen_person_task_screens_one_person_by_id(listed, holds):
+    from portal.screening.tasks import screen_person
+
+    person = PersonFactory(legal_name="Alexander Malkevich", date_of_birth=dt.date(1975, 6, 14))
+
+    assert screen_person(person.pk) == ScreeningState.POTENTIAL_MATCH
+    assert screen_person(person.pk + 1000) == "gone"

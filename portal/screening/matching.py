@@ -160,7 +160,9 @@ class ScreeningIndex:
         similar = {}
         for vocab_id in found:
             other = self.vocab_tokens[vocab_id]
-            limit = allowed_edits(min(len(token), len(other)))
+            # The longer spelling sets the allowance: a typo that the skeleton turned into two
+            # letters (x → ks) must not push a short token out of reach.
+            limit = allowed_edits(max(len(token), len(other)))
             if Levenshtein.distance(token, other, score_cutoff=limit) <= limit:
                 similar[vocab_id] = JaroWinkler.similarity(token, other)
         return similar
