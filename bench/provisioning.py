@@ -1,0 +1,264 @@
+"""Provisioning benchmark (DESIGN.md §7): the write cost of a bulk suspend, and introspection.
+
+In a scratch PostgreSQL database of its own (created and dropped here):
+
+* ``grant_suspend`` over 100,000 active credentials, committed (grants, credentials, change
+  log, audit), against a raw SQL ``UPDATE`` of the same credential rows in the same run:
+  ≤ 5 s and ≤ 5x, with 1, 3 and 5 downstream targets (the cost must not grow with them);
+* ``POST /oauth/introspect`` p99 through the full Django stack (test client): ≤ 10 ms.
+
+Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.provisioning [N]``.
+Without a PostgreSQL ``DATABASE_URL`` it reports that it was skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+AREA = "provisioning"
+CREDENTIALS = 100_000
+GRANTS = 2_000
+INTROSPECTIONS = 2_000
+
+
+def _row(target: str, measured: str, ok: bool | None) -> dict:
+    return {"area": AREA, "target": target, "measured": measured, "ok": ok}
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _seed(n: int, grants: int) -> int:
+    """One model, ``grants`` organisations each with one grant, ``n`` active credentials."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from portal.eligibility.models import Person
+    from portal.partners.models import Organisation
+    from provisioning.catalog.models import CoveredModel, Stage
+    from provisioning.grants.models import Grant
+
+    now = timezone.now()
+    model = CoveredModel.objects.create(slug="mythos-5", name="Mythos 5")
+    stage = Stage.objects.create(
+        covered_model=model,
+        name="full",
+        position=1,
+        seats=1000,
+        rate_limit_per_minute=60,
+        monthly_quota=100_000,
+        max_duration_days=365,
+    )
+    organisations = Organisation.objects.bulk_create(
+        Organisation(
+            slug=f"org-{i}",
+            legal_name=f"Organisation {i}",
+            country="US",
+            sector="cyber_defence",
+            email_domain=f"org{i}.example",
+            trusted=True,
+        )
+        for i in range(grants)
+    )
+    Grant.objects.bulk_create(
+        Grant(
+            organisation=o,
+            covered_model=model,
+            stage=stage,
+            seats=1000,
+            monthly_quota=100_000,
+            rate_limit_per_minute=60,
+            expires_at=now + timezone.timedelta(days=300),
+        )
+        for o in organisations
+    )
+    per_org = max(1, n // grants)
+    Person.objects.bulk_create(
+        (
+            Person(organisation=o, legal_name=f"Person {o.pk}-{k}", citizenships=["US"])
+            for o in organisations
+            for k in range(per_org)
+        ),
+        batch_size=5000,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO credentials_credential (person_id, grant_id, state, held, version, "
+            "key_prefix, key_hash, previous_key_hash, created_at, updated_at) "
+            "SELECT p.id, g.id, 'active', false, 1, 'k' || p.id, md5(p.id::text), '', %s, %s "
+            "FROM eligibility_person p JOIN grants_grant g "
+            "ON g.organisation_id = p.organisation_id",
+            [now, now],
+        )
+        cursor.execute("ANALYZE")
+    return model.pk
+
+
+def _reset() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM grants_grantsuspension")
+        cursor.execute("UPDATE grants_grant SET state = 'active', change_batch = NULL")
+        cursor.execute(
+            "UPDATE credentials_credential SET state = 'active', change_batch = NULL "
+            "WHERE state <> 'active'"
+        )
+        cursor.execute("VACUUM ANALYZE credentials_credential")
+        cursor.execute("VACUUM ANALYZE grants_grant")
+
+
+def _raw_update_seconds(model_id: int) -> float:
+    """The same credential rows with a bare UPDATE, rolled back."""
+    from django.db import connection, transaction
+
+    elapsed = 0.0
+    try:
+        with transaction.atomic():
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE credentials_credential SET state = 'suspended', "
+                    "version = version + 1 WHERE state = 'active' AND grant_id IN "
+                    "(SELECT id FROM grants_grant WHERE covered_model_id = %s)",
+                    [model_id],
+                )
+            elapsed = time.perf_counter() - started
+            raise _Rollback
+    except _Rollback:
+        pass
+    return elapsed
+
+
+def _suspend_seconds(model_id: int, reference: str) -> tuple[float, int]:
+    from provisioning.grants.models import Grant, SuspensionKind
+    from provisioning.grants.services import grant_suspend
+
+    started = time.perf_counter()
+    result = grant_suspend(
+        grants=Grant.objects.filter(covered_model_id=model_id),
+        reason=SuspensionKind.REGULATORY,
+        reference=reference,
+        actor=None,
+    )
+    return time.perf_counter() - started, result.credentials_changed
+
+
+def _ensure_targets(total: int) -> None:
+    from provisioning.deliveries.models import Target
+
+    for index in range(Target.objects.count(), total):
+        Target.objects.create(kind="scim", name=f"bench-{index}", url=f"http://127.0.0.1:9/{index}")
+
+
+def _introspection_p99() -> tuple[float, float]:
+    import base64
+
+    from django.test import Client
+
+    from portal.eligibility.models import Person
+    from provisioning.credentials.services import credential_issue
+    from provisioning.grants.models import Grant
+    from provisioning.introspection.services import gateway_client_create
+
+    grant = Grant.objects.filter(state="active").first()
+    person = Person.objects.create(organisation_id=grant.organisation_id, legal_name="Probe")
+    key = credential_issue(actor=None, grant=grant, person=person).key
+    gateway = gateway_client_create(actor=None, name="bench")
+    auth = (
+        "Basic "
+        + base64.b64encode(f"{gateway.client.client_id}:{gateway.client_secret}".encode()).decode()
+    )
+    client = Client()
+    timings = []
+    for i in range(INTROSPECTIONS + 200):
+        started = time.perf_counter()
+        response = client.post("/oauth/introspect", {"token": key}, HTTP_AUTHORIZATION=auth)
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200 and response.json()["active"] is True
+        if i >= 200:  # warm-up
+            timings.append(elapsed * 1000)
+    timings.sort()
+    return statistics.median(timings), timings[int(len(timings) * 0.99) - 1]
+
+
+def _measure(n: int) -> list[dict]:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    model_id = _seed(n, GRANTS)
+    rows = []
+    commits: dict[int, float] = {}
+    for targets in (1, 3, 5):
+        _ensure_targets(targets)
+        _reset()
+        raw = _raw_update_seconds(model_id)
+        committed, changed = _suspend_seconds(model_id, f"bench-{targets}")
+        commits[targets] = committed
+        ratio = committed / raw if raw else float("inf")
+        label = f"{targets} target{'s' if targets > 1 else ''}"
+        rows.append(
+            _row(
+                f"bulk suspend of {changed:,} committed ≤ 5 s, {label}",
+                f"{committed:.2f} s",
+                committed <= 5.0 and changed == n,
+            )
+        )
+        rows.append(_row(f"≤ 5x raw UPDATE ({raw:.2f} s), {label}", f"{ratio:.1f}x", ratio <= 5.0))
+    growth = max(commits.values()) / min(commits.values())
+    rows.append(
+        _row(
+            "write cost does not grow with targets (5 vs 1 vs 3, max/min ≤ 1.3x)",
+            f"{growth:.2f}x",
+            growth <= 1.3,
+        )
+    )
+    _reset()
+    median, p99 = _introspection_p99()
+    rows.append(_row("introspection p99 ≤ 10 ms", f"{p99:.2f} ms (p50 {median:.2f})", p99 <= 10))
+    return rows
+
+
+def run(n: int = CREDENTIALS) -> list[dict]:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return [_row("provisioning on PostgreSQL", "skipped: DATABASE_URL is not PostgreSQL", None)]
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True)
+    scratch = f"clearance_bench_prov_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{scratch}"')
+    try:
+        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{scratch}"))
+        os.environ.setdefault("CLEARANCE_VAR_DIR", tempfile.mkdtemp(prefix="bench-prov-"))
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+        os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
+        os.environ.setdefault("LOG_LEVEL", "WARNING")
+        import django
+
+        django.setup()
+        try:
+            return _measure(n)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+    finally:
+        os.environ["DATABASE_URL"] = url
+        admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        admin.close()
+
+
+if __name__ == "__main__":
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else CREDENTIALS
+    for row in run(size):
+        mark = {True: "ok", False: "FAIL", None: "-"}[row["ok"]]
+        print(f"{row['target']:<70} {row['measured']:>22}  {mark}")
