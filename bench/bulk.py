@@ -5,7 +5,7 @@ across 2,000 organisations on one model:
 
 * plan time: resolving the filter, storing the plan rows and hashing them;
 * commit time of an emergency suspend (grants, credentials, change log, audit) against
-  a raw SQL ``UPDATE`` of the same credential rows in the same run: ≤ 5 s and ≤ 5×;
+  a raw SQL ``UPDATE`` of the same credential rows in the same run: ≤ 5 s and ≤ 5x;
 * the same suspend with 1 and with 3 downstream targets: the commit must not grow.
 
 Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.bulk [N]``.
@@ -85,7 +85,8 @@ def _seed(n: int, organisations: int) -> int:
             "INSERT INTO credentials_credential (person_id, grant_id, state, held, version, "
             "key_prefix, key_hash, previous_key_hash, created_at, updated_at) "
             "SELECT p.id, g.id, 'active', false, 1, 'k' || p.id, md5(p.id::text), '', %s, %s "
-            "FROM eligibility_person p JOIN grants_grant g ON g.organisation_id = p.organisation_id",
+            "FROM eligibility_person p "
+            "JOIN grants_grant g ON g.organisation_id = p.organisation_id",
             [now, now],
         )
         cursor.execute("ANALYZE")
@@ -191,17 +192,17 @@ def _measure(n: int) -> list[dict]:
         )
         rows.append(
             _row(
-                f"commit ≤ 5× raw UPDATE ({raw:.2f} s), {targets} target"
+                f"commit ≤ 5x raw UPDATE ({raw:.2f} s), {targets} target"
                 f"{'s' if targets > 1 else ''}",
-                f"{ratio:.1f}×",
+                f"{ratio:.1f}x",
                 ratio <= 5.0,
             )
         )
     one, three = runs[1][2], runs[3][2]
     rows.append(
         _row(
-            "commit does not grow with targets (3 vs 1, ≤ 1.3×)",
-            f"{three / one:.2f}×",
+            "commit does not grow with targets (3 vs 1, ≤ 1.3x)",
+            f"{three / one:.2f}x",
             three / one <= 1.3,
         )
     )
