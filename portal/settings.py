@@ -306,6 +306,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "reviews-notify-new": {"task": "reviews.notify_new", "schedule": 60.0},
     "reviews-notify-overdue": {"task": "reviews.notify_overdue", "schedule": 86400.0},
+    # A bulk action whose message was lost resumes from its chunk cursor.
+    "bulk-resume-running": {"task": "bulk.resume_running", "schedule": 60.0},
 }
 
 # --- Bulk actions and determinations -----------------------------------------

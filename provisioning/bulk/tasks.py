@@ -11,3 +11,15 @@ from provisioning.bulk.services import bulk_run
 def execute(action_id: int) -> str:
     # A redelivered message after a worker crash continues from the chunk cursor.
     return str(bulk_run(action_id=action_id).state)
+
+
+@shared_task(name="bulk.resume_running", acks_late=True, reject_on_worker_lost=True)
+def resume_running() -> int:
+    """Beat: wake every running action, so a lost message only delays it. Chunks lock the
+    action row and check the cursor, so a second task never repeats a chunk."""
+    from provisioning.bulk.models import BulkAction, BulkState
+
+    ids = list(BulkAction.objects.filter(state=BulkState.RUNNING).values_list("pk", flat=True))
+    for action_id in ids:
+        execute.delay(action_id)
+    return len(ids)
