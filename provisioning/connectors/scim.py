@@ -18,8 +18,8 @@ Identity and versions:
   the unique userName. When that fails (412, 409, 404) the connector reads the user and writes
   only if its version is still newer, so an older version never overwrites a newer one and a
   concurrent writer cannot be lost. What this process last saw of each user is remembered, so
-  a push costs one write per credential, like a plain client; targets without ETags are always
-  read first.
+  a push costs one write per credential, like a plain client. On a target without ETags that
+  memory is not trusted: every write goes the create-then-read way.
 * A revoked credential stays as an inactive user, never deleted: deleting would forget its
   version, and a delayed older "active" state could then bring it back.
 
