@@ -2,7 +2,7 @@
 
 * Throughput: a direct client's user upserts against a local scim2-server (one request per
   user, the fastest a client can go without Bulk) against the SCIM connector pushing the same
-  number of credential states to the same server (lookup, versioned write, group membership).
+  number of credential states to the same server (conditional write, group membership).
   The ratio must be ≥ 0.8: the connector must not be the bottleneck.
 * Emergency stop: block_model on four targets at once (two SCIM servers whose model groups hold
   every key, two webhook receivers), from the call until every target acknowledged; p99 ≤ 2 s.

@@ -404,6 +404,19 @@ def test_a_malformed_scim_answer_is_a_retryable_failure(webhook_receiver, body):
     connector.close()
 
 
+def test_a_bulk_answer_that_does_not_answer_every_operation_is_a_retryable_failure(scim_proxy):
+    # given
+    url, token, proxy = scim_proxy
+    connector = ScimConnector(scim_config(url, token))
+    proxy.answer_next(1, status=200, body={"Operations": []}, path_contains="/Bulk")
+
+    # when / then
+    with pytest.raises(ConnectorError, match="malformed") as raised:
+        connector.push([credential_state(1), credential_state(2)])
+    assert raised.value.retryable is True
+    connector.close()
+
+
 def test_a_target_answering_500s_and_timeouts_converges_once_it_recovers(scim_proxy):
     # given
     url, token, proxy = scim_proxy
