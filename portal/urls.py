@@ -25,6 +25,7 @@ urlpatterns = [
     path("compliance/", include("portal.compliance.urls")),
     path("bulk/", include("provisioning.bulk.urls")),
     path("", include("provisioning.introspection.urls")),
+    path("provisioning/", include("provisioning.deliveries.urls")),
 ]
 
 handler403 = web_views.permission_denied

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from provisioning.deliveries import views
+
+app_name = "deliveries"
+
+urlpatterns = [
+    path("", views.health, name="health"),
+    path("targets/<int:target_id>/retry-dead", views.retry_dead, name="retry_dead"),
+]

@@ -1,0 +1,65 @@
+"""Provisioning health for ops (and auditors, read-only): targets, lag, failures, blocks.
+
+Readers hold ``deliveries.view_target`` (ops, auditors); retrying dead deliveries needs
+``deliveries.change_failure`` (ops). Others signed in get 403; anonymous visitors the
+sign-in page; staff without MFA are sent to set it up by the middleware first.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.accounts.access import get_visible_or_404, visible_to
+from provisioning.deliveries.models import Failure, FailureState, ModelBlock, Target
+from provisioning.deliveries.selectors import target_health
+from provisioning.deliveries.services import failure_retry_dead
+
+READ_PERMISSION = "deliveries.view_target"
+RETRY_PERMISSION = "deliveries.change_failure"
+
+
+@require_GET
+@login_required
+def health(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm(READ_PERMISSION):
+        raise PermissionDenied("Only operations and auditors see provisioning health.")
+    targets = visible_to(request.user, Target.objects.order_by("name"))
+    dead = (
+        visible_to(request.user, Failure.objects.filter(state=FailureState.DEAD))
+        .select_related("target", "credential__grant__organisation", "credential__person")
+        .order_by("-updated_at")[:50]
+    )
+    blocks = (
+        visible_to(request.user, ModelBlock.objects.all())
+        .select_related("target", "covered_model")
+        .order_by("-created_at")[:20]
+    )
+    return render(
+        request,
+        "deliveries/health.html",
+        {
+            "health": target_health(targets=targets),
+            "dead": dead,
+            "blocks": blocks,
+            "can_retry": request.user.has_perm(RETRY_PERMISSION),
+        },
+    )
+
+
+@require_POST
+@login_required
+def retry_dead(request: HttpRequest, target_id: int) -> HttpResponse:
+    if not request.user.has_perm(RETRY_PERMISSION):
+        raise PermissionDenied("Only operations may retry dead deliveries.")
+    target = get_visible_or_404(request.user, Target.objects.all(), action="change", pk=target_id)
+    count = failure_retry_dead(actor=request.user, target=target)
+    messages.success(
+        request,
+        f"{count} dead deliver{'y' if count == 1 else 'ies'} to {target.name} queued again.",
+    )
+    return redirect("deliveries:health")
