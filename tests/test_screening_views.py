@@ -176,3 +176,13 @@ def test_resolving_needs_a_post(compliance_officer, match):
     response = client_for(compliance_officer).get(reverse("screening:confirm", args=[match.pk]))
 
     assert response.status_code == 405
+
+
+def test_the_navigation_leads_compliance_and_the_auditor_to_the_queue(
+    compliance_officer, auditor, reviewer
+):
+    link = f'href="{reverse("screening:queue")}"'.encode()
+
+    assert link in client_for(compliance_officer).get(reverse("home")).content
+    assert link in client_for(auditor).get(reverse("home")).content
+    assert link not in client_for(reviewer).get(reverse("home")).content

@@ -29,13 +29,14 @@ NAV_ITEMS: tuple[NavItem, ...] = (
         frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER, Role.COMPLIANCE, Role.AUDITOR}),
     ),
     NavItem("Review queue", "reviews:queue", frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER})),
-    NavItem("Screening", "screening:queue", frozenset({Role.COMPLIANCE})),
+    NavItem("Screening", "screening:queue", frozenset({Role.COMPLIANCE, Role.AUDITOR})),
     NavItem("Determinations", "compliance:determinations", frozenset({Role.COMPLIANCE})),
     NavItem("Bulk actions", "bulk:list", frozenset({Role.OPS})),
     NavItem("Provisioning", "deliveries:health", frozenset({Role.OPS})),
     NavItem("Audit", "audit:explorer", frozenset({Role.COMPLIANCE, Role.AUDITOR, Role.OPS})),
     NavItem("Notifications", "notifications:list", frozenset()),
     NavItem("Security", "mfa_index", frozenset()),
+    NavItem("API tokens", "api:tokens", frozenset()),
 )
 
 
