@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -14,10 +14,11 @@ from portal.notifications.models import Notification
 from portal.notifications.selectors import notifications_of
 from portal.notifications.services import notification_mark_all_read, notification_mark_read
 from portal.partners.paging import paginate, query_without_page
+from portal.partners.requests import AuthenticatedRequest
 
 
 @login_required
-def notification_list(request: HttpRequest) -> HttpResponse:
+def notification_list(request: AuthenticatedRequest) -> HttpResponse:
     unread_only = request.GET.get("unread") == "1"
     return render(
         request,
@@ -32,7 +33,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
+def notification_read(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     # Someone else's notification does not exist as far as this user is concerned.
     get_object_or_404(Notification, pk=pk, user=request.user)
     notification_mark_read(actor=request.user, notification_id=pk)
@@ -46,7 +47,7 @@ def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def notification_read_all(request: HttpRequest) -> HttpResponse:
+def notification_read_all(request: AuthenticatedRequest) -> HttpResponse:
     count = notification_mark_all_read(actor=request.user)
     messages.success(request, f"{count} notification{'s' if count != 1 else ''} marked read.")
     return redirect("notifications:list")

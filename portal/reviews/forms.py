@@ -4,7 +4,7 @@ the forms only parse."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -23,8 +23,12 @@ SORT_CHOICES = [
     ("model", "Model and stage"),
 ]
 
-# The queue's states in the order an application passes through them.
-QUEUE_STATES_ORDER = sorted(QUEUE_STATES, key=list(ApplicationState).index)
+# The queue's states in the order an application passes through them, and the
+# four-eyes half-way point.
+QUEUE_STATE_CHOICES: list[tuple[str, str]] = [
+    *((state.value, state.label) for state in ApplicationState if state in QUEUE_STATES),
+    (AWAITING_SECOND, "Awaiting second approval"),
+]
 
 
 class QueueFilterForm(forms.Form):
@@ -55,17 +59,15 @@ class QueueFilterForm(forms.Form):
 
     def __init__(self, *args: Any, reviewers: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["model"].choices = [
+        cast(forms.ChoiceField, self.fields["model"]).choices = [
             ("", "Any"),
             *CoveredModel.objects.order_by("slug").values_list("slug", "name"),
         ]
-        labels = dict(Application._meta.get_field("state").choices)
-        self.fields["state"].choices = [
+        cast(forms.ChoiceField, self.fields["state"]).choices = [
             ("", "Any open"),
-            *[(state, labels[state]) for state in QUEUE_STATES_ORDER],
-            (AWAITING_SECOND, "Awaiting second approval"),
+            *QUEUE_STATE_CHOICES,
         ]
-        self.fields["assignee"].choices = [
+        cast(forms.ChoiceField, self.fields["assignee"]).choices = [
             ("", "Anyone"),
             ("me", "Me"),
             ("none", "Unassigned"),
@@ -91,12 +93,13 @@ class ApproveForm(SeenForm):
 
     def __init__(self, *args: Any, application: Application, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["stage"].queryset = Stage.objects.filter(
+        stage_field = cast("forms.ModelChoiceField[Stage]", self.fields["stage"])
+        stage_field.queryset = Stage.objects.filter(
             covered_model_id=application.covered_model_id
         ).order_by("position")
-        self.fields["stage"].label_from_instance = lambda stage: (
-            f"{stage.get_name_display()} (up to {stage.seats} seats, "
-            f"{stage.monthly_quota:,} a month, {stage.max_duration_days} days)"
+        stage_field.label_from_instance = lambda obj: (  # type: ignore[method-assign]
+            f"{obj.get_name_display()} (up to {obj.seats} seats, "
+            f"{obj.monthly_quota:,} a month, {obj.max_duration_days} days)"
         )
 
     def terms(self) -> Terms:
@@ -138,7 +141,7 @@ class ReassignForm(forms.Form):
 
     def __init__(self, *args: Any, reviewers: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [
+        cast(forms.ChoiceField, self.fields["assignee"]).choices = [
             ("", "Nobody (back to the queue)"),
             *[(str(user.pk), user.get_username()) for user in reviewers],
         ]

@@ -122,7 +122,7 @@ def queue_rows(user: Any, filters: QueueFilters) -> QuerySet[Application]:
         .order_by()
         .values("application_id")
         .annotate(n=Count("pk"))
-        .values("n")
+        .values("n")  # type: ignore[misc]
     )
     first_approver = _live_first_approvals().values("reviewer__username")[:1]
     return (

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -23,8 +23,10 @@ from portal.accounts.models import User
 from portal.applications.models import Application
 from portal.applications.states import ApplicationChangedError, ApplicationError
 from portal.partners.paging import paginate, query_without_page
+from portal.partners.requests import AuthenticatedRequest
 from portal.reviews import rules, selectors
 from portal.reviews.forms import (
+    QUEUE_STATE_CHOICES,
     AnswerForm,
     ApproveForm,
     CommentForm,
@@ -34,6 +36,7 @@ from portal.reviews.forms import (
     RejectForm,
 )
 from portal.reviews.models import Review
+from portal.reviews.reminders import review_deadline
 from portal.reviews.services import (
     review_answer,
     review_approve,
@@ -52,7 +55,7 @@ def staff_permission(permission: str) -> Callable[[View], View]:
     def decorator(view: View) -> View:
         @wraps(view)
         @login_required
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: AuthenticatedRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.has_perm(permission):
                 raise PermissionDenied("This page is for reviewers.")
             return view(request, *args, **kwargs)
@@ -62,7 +65,7 @@ def staff_permission(permission: str) -> Callable[[View], View]:
     return decorator
 
 
-def _application(request: HttpRequest, pk: int) -> Application:
+def _application(request: AuthenticatedRequest, pk: int) -> Application:
     return get_visible_or_404(
         request.user,
         Application.objects.select_related("organisation", "covered_model", "stage", "created_by"),
@@ -75,7 +78,7 @@ def _version(application: Application) -> str:
 
 
 @staff_permission("reviews.view_review")
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: AuthenticatedRequest) -> HttpResponse:
     reviewers = list(selectors.queue_assignees())
     form = QueueFilterForm(request.GET or None, reviewers=reviewers)
     filters = selectors.QueueFilters()
@@ -98,7 +101,6 @@ def queue(request: HttpRequest) -> HttpResponse:
     counts = selectors.queue_counts(
         request.user, selectors.QueueFilters(**{**filters.__dict__, "state": ""})
     )
-    labels = dict(form.fields["state"].choices)
     return render(
         request,
         "reviews/queue.html",
@@ -108,17 +110,17 @@ def queue(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "query_string": query_without_page(request),
             "counts": [
-                {"state": state, "label": labels[state], "count": counts[state]}
-                for state in [*(value for value, _ in form.fields["state"].choices if value)]
+                {"state": state, "label": label, "count": counts[state]}
+                for state, label in QUEUE_STATE_CHOICES
             ],
             "total": counts["total"],
-            "deadline_days": selectors.review_deadline().days,
+            "deadline_days": review_deadline().days,
         },
     )
 
 
 @staff_permission("reviews.view_review")
-def application_review(request: HttpRequest, pk: int) -> HttpResponse:
+def application_review(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     user = request.user
     nominees = list(application.nominees.select_related("organisation", "user").order_by("pk"))
@@ -192,11 +194,11 @@ def application_review(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _done(request: HttpRequest, application: Application) -> HttpResponse:
+def _done(request: AuthenticatedRequest, application: Application) -> HttpResponse:
     return redirect("reviews:application", pk=application.pk)
 
 
-def _stale(request: HttpRequest, application: Application, seen: str) -> bool:
+def _stale(request: AuthenticatedRequest, application: Application, seen: str) -> bool:
     """The reviewer acted on a page older than the application: refuse, say why."""
     if seen != _version(application):
         messages.error(request, str(ApplicationChangedError()))
@@ -204,7 +206,7 @@ def _stale(request: HttpRequest, application: Application, seen: str) -> bool:
     return False
 
 
-def _form_errors(request: HttpRequest, form: Any) -> None:
+def _form_errors(request: AuthenticatedRequest, form: Any) -> None:
     for field, errors in form.errors.items():
         label = form.fields[field].label if field in form.fields else ""
         for error in errors:
@@ -213,7 +215,7 @@ def _form_errors(request: HttpRequest, form: Any) -> None:
 
 @staff_permission("reviews.decide_review")
 @require_POST
-def claim(request: HttpRequest, pk: int) -> HttpResponse:
+def claim(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     try:
         review_claim(actor=request.user, application=application)
@@ -226,7 +228,7 @@ def claim(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_permission("reviews.decide_review")
 @require_POST
-def release(request: HttpRequest, pk: int) -> HttpResponse:
+def release(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     try:
         review_release(actor=request.user, application=application)
@@ -239,7 +241,7 @@ def release(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_permission("reviews.reassign_review")
 @require_POST
-def reassign(request: HttpRequest, pk: int) -> HttpResponse:
+def reassign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     reviewers = list(selectors.queue_assignees())
     form = ReassignForm(request.POST, reviewers=reviewers)
@@ -267,7 +269,7 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_permission("reviews.decide_review")
 @require_POST
-def approve(request: HttpRequest, pk: int) -> HttpResponse:
+def approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     form = ApproveForm(request.POST, application=application)
     if not form.is_valid():
@@ -300,7 +302,7 @@ def approve(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_permission("reviews.decide_review")
 @require_POST
-def reject(request: HttpRequest, pk: int) -> HttpResponse:
+def reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     form = RejectForm(request.POST)
     if not form.is_valid():
@@ -321,7 +323,7 @@ def reject(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_permission("reviews.decide_review")
 @require_POST
-def request_information(request: HttpRequest, pk: int) -> HttpResponse:
+def request_information(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     form = InformationRequestForm(request.POST)
     if not form.is_valid():
@@ -342,7 +344,7 @@ def request_information(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_permission("reviews.add_comment")
 @require_POST
-def comment(request: HttpRequest, pk: int) -> HttpResponse:
+def comment(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     form = CommentForm(request.POST)
     if not form.is_valid():
@@ -360,7 +362,7 @@ def comment(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def respond(request: HttpRequest, pk: int) -> HttpResponse:
+def respond(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The applicant's view of the review: questions, answers, the decision and its reason.
 
     Members of the organisation read it; its admins answer open questions.
@@ -398,6 +400,6 @@ def respond(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _may_answer(request: HttpRequest, pk: int) -> bool:
+def _may_answer(request: AuthenticatedRequest, pk: int) -> bool:
     """Whether the user may act for the application's organisation (its admins)."""
     return visible_to(request.user, Application.objects.filter(pk=pk), action="change").exists()
