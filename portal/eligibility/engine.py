@@ -10,13 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from portal.eligibility.models import Person, ScreeningState, USPersonStatus
 from portal.eligibility.rules import Rule, RuleKind, rule_in_force
 from portal.partners.countries import country_name
 from portal.partners.models import Organisation, Sector, VerificationState
-from provisioning.catalog.models import CoveredModel, Stage
+from provisioning.catalog.models import CoveredModel, Stage, StageName
+
+# Labels looked up once: ``get_FOO_display`` costs more than a whole check.
+_STAGE_LABELS = dict(StageName.choices)
+_SECTOR_LABELS = dict(Sector.choices)
+_US_PERSON_LABELS = dict(USPersonStatus.choices)
+
+
+def _label(labels: dict[str, str], value: str) -> str:
+    return labels.get(value, value)
 
 
 class Outcome(StrEnum):
@@ -40,8 +49,8 @@ CHECK_TITLES = {
 }
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(NamedTuple):
+    # A tuple rather than a dataclass: bulk callers build millions of these.
     code: str
     outcome: Outcome
     message: str
@@ -107,9 +116,13 @@ def _stage_of_model(model: CoveredModel, stage: Stage) -> Check:
         return Check(
             "stage",
             Outcome.FAIL,
-            f"The {stage.get_name_display()} stage is not offered for {model.name}.",
+            f"The {_label(_STAGE_LABELS, stage.name)} stage is not offered for {model.name}.",
         )
-    return Check("stage", Outcome.PASS, f"{stage.get_name_display()} is a stage of {model.name}.")
+    return Check(
+        "stage",
+        Outcome.PASS,
+        f"{_label(_STAGE_LABELS, stage.name)} is a stage of {model.name}.",
+    )
 
 
 def _organisation_verified(organisation: Organisation) -> Check:
@@ -161,12 +174,14 @@ def _sector_allowed(organisation: Organisation, rule: Rule, model: CoveredModel)
         return Check(
             "sector_allowed", Outcome.PASS, "Your organisation's sector may use this model."
         )
-    allowed = ", ".join(sorted(Sector(s).label for s in rule.allowed_sectors if s in Sector.values))
+    allowed = ", ".join(
+        sorted(_SECTOR_LABELS[s] for s in rule.allowed_sectors if s in _SECTOR_LABELS)
+    )
     return Check(
         "sector_allowed",
         Outcome.FAIL,
         f"{model.name} is currently limited to these sectors: {allowed}. Your organisation's "
-        f"sector is {organisation.get_sector_display()}.",
+        f"sector is {_label(_SECTOR_LABELS, organisation.sector)}.",
     )
 
 
@@ -229,7 +244,8 @@ def _us_person(person: Person, rule: Rule, model: CoveredModel) -> Check:
         return Check(
             "us_person",
             Outcome.PASS,
-            f"{person.legal_name} is a US person ({person.get_us_person_status_display()}).",
+            f"{person.legal_name} is a US person "
+            f"({_label(_US_PERSON_LABELS, person.us_person_status)}).",
         )
     return Check(
         "us_person",
