@@ -26,6 +26,7 @@ from portal.partners.services import (
 from portal.reviews.demo import seed_review_queue
 from provisioning.catalog.models import CoveredModel
 from provisioning.catalog.services import StageSpec, covered_model_create
+from provisioning.grants.demo import seed_access
 
 DEMO_PASSWORD = "clearance-demo-2026"  # noqa: S105 — printed on purpose, demo only
 
@@ -350,4 +351,6 @@ def seed_demo() -> list[DemoLogin]:
             )
     # The review workflow's story: a mythos-5 application waiting for a reviewer pair.
     seed_review_queue(screener=staff["compliance1"])
+    # The access story's starting point: active grants and keys, before any ban.
+    seed_access(actor=staff["reviewer1"])
     return logins

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.web.demo import seed_demo
+from provisioning.grants.demo import demo_credentials
 
 
 class Command(BaseCommand):
@@ -26,8 +27,11 @@ class Command(BaseCommand):
                 "Pass --allow-production if this really is a throwaway installation."
             )
         logins = seed_demo()
+        credentials = demo_credentials()
         if options["json"]:
-            self.stdout.write(json.dumps([asdict(login) for login in logins], indent=2))
+            # Credentials first: a reader keying rows by username keeps the login rows.
+            rows = [asdict(c) for c in credentials] + [asdict(login) for login in logins]
+            self.stdout.write(json.dumps(rows, indent=2))
             return
         self.stdout.write(f"Demo logins (password for all: {logins[0].password})")
         self.stdout.write(f"{'username':<16} {'role':<16} {'organisation':<18} TOTP secret")
@@ -40,3 +44,9 @@ class Command(BaseCommand):
             "Staff sign in with a TOTP code from the secret above (any authenticator app, "
             "or: python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\")."
         )
+        self.stdout.write("")
+        self.stdout.write(f"Demo API keys (demo only; {len(credentials)}):")
+        for c in credentials:
+            self.stdout.write(
+                f"{c.username:<16} {c.organisation:<18} {c.model:<10} {c.state:<10} {c.key or '-'}"
+            )

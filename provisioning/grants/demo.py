@@ -1,0 +1,108 @@
+"""Demo data for access: the story's starting point, active grants and keys before any ban.
+
+Called from ``portal.web.demo.seed_demo``; safe to run twice. Demo keys are derived from
+SECRET_KEY and the credential's names, so ``seed_demo --json`` can print them again while
+the database, as for every key, holds only their hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from portal.eligibility.models import Person
+from portal.partners.models import Organisation
+from provisioning.catalog.models import Stage
+from provisioning.credentials.keys import NewKey, key_from_material, key_matches
+from provisioning.credentials.models import Credential, CredentialState
+from provisioning.credentials.services import credential_issue
+from provisioning.grants.models import LIVE_GRANT_STATES, Grant
+from provisioning.grants.services import grant_create
+
+# (organisation, model, stage)
+DEMO_GRANTS = (
+    ("northwind-cyber", "mythos-5", "limited"),
+    ("northwind-cyber", "fable", "full"),
+    ("gridline-energy", "fable", "full"),
+)
+
+
+@dataclass(frozen=True)
+class DemoCredential:
+    username: str
+    organisation: str
+    model: str
+    state: str
+    key: str
+
+
+def _demo_key(organisation: str, model: str, username: str) -> NewKey:
+    material = hmac.new(
+        settings.SECRET_KEY.encode(),
+        f"demo-key:{organisation}:{model}:{username}".encode(),
+        hashlib.sha512,
+    ).digest()
+    return key_from_material(material)
+
+
+def seed_access(*, actor: Any) -> None:
+    """Grant each demo organisation its models and give every member with a profile a key."""
+    for org_slug, model_slug, stage_name in DEMO_GRANTS:
+        organisation = Organisation.objects.filter(slug=org_slug).first()
+        stage = Stage.objects.filter(covered_model__slug=model_slug, name=stage_name).first()
+        if organisation is None or stage is None:
+            continue
+        grant = Grant.objects.filter(
+            organisation=organisation, covered_model=stage.covered_model_id, stage=stage
+        ).first()
+        if grant is None:
+            grant = grant_create(
+                actor=actor, organisation=organisation, stage=stage, reason="demo seed"
+            )
+        if grant.state not in LIVE_GRANT_STATES:
+            continue
+        people = Person.objects.filter(organisation=organisation, user__isnull=False)
+        for person in people.select_related("user").order_by("pk"):
+            if grant.credentials.filter(person=person).exists():
+                continue
+            credential_issue(
+                actor=actor,
+                grant=grant,
+                person=person,
+                key=_demo_key(org_slug, model_slug, person.user.username),
+            )
+
+
+def demo_credentials() -> list[DemoCredential]:
+    """Every demo key with its state; a key rotated since the seed is no longer printable."""
+    rows = []
+    credentials = (
+        Credential.objects.filter(
+            grant__organisation__slug__in={o for o, _, _ in DEMO_GRANTS},
+            person__user__isnull=False,
+        )
+        .exclude(state=CredentialState.REVOKED)
+        .select_related("person__user", "grant__organisation", "grant__covered_model")
+        .order_by(
+            "grant__organisation__slug", "grant__covered_model__slug", "person__user__username"
+        )
+    )
+    for credential in credentials:
+        org = credential.grant.organisation.slug
+        model = credential.grant.covered_model.slug
+        username = credential.person.user.username
+        key = _demo_key(org, model, username).plaintext
+        rows.append(
+            DemoCredential(
+                username=username,
+                organisation=org,
+                model=model,
+                state=credential.state,
+                key=key if key_matches(key, credential.key_hash) else "",
+            )
+        )
+    return rows
