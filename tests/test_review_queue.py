@@ -328,3 +328,72 @@ def test_the_queue_costs_the_same_queries_for_3_or_40_applications(
 def test_the_age_shown_is_the_time_since_submission(organisation, reviewer):
     queued_application(organisation, submitted_days_ago=2.5)
     assert "2 days" in _queue(reviewer)
+
+
+# --- The staff application page ----------------------------------------------------------
+
+
+def test_the_staff_page_shows_the_evidence_the_history_and_earlier_grants(
+    organisation, reviewer, second_reviewer
+):
+    from django.utils import timezone
+
+    from portal.screening.models import ListEntry, ListVersion, ScreeningMatch, ScreeningRun
+
+    # given: an earlier approved application with its grant
+    earlier = queued_application(organisation)
+    grant = review_approve(
+        actor=second_reviewer, application=earlier, terms=default_terms(earlier.stage)
+    ).grant
+    # and a current application whose nominee matched a list entry
+    application = queued_application(organisation)
+    application.eligibility_snapshot = {
+        "evaluated_at": "2026-11-01T10:00:00+00:00",
+        "rule": {"kind": "open", "source": "default rule"},
+        "outcome": "pass",
+        "people": [
+            {
+                "person_id": application.nominees.get().pk,
+                "outcome": "needs_review",
+                "checks": [
+                    {"code": "screening", "outcome": "needs_review", "message": "Not run yet."}
+                ],
+            }
+        ],
+    }
+    application.save(update_fields=["eligibility_snapshot"])
+    person = application.nominees.get()
+    version = ListVersion.objects.create(
+        list_format="csl", file_name="csl.csv", sha256="0" * 64, loaded_at=timezone.now()
+    )
+    entry = ListEntry.objects.create(
+        version=version,
+        source_list="Entity List",
+        entity_id="E-42",
+        entry_type="individual",
+        primary_name="Ivan Listed",
+        content_hash="1" * 64,
+    )
+    run = ScreeningRun.objects.create(
+        person=person, threshold=0.85, created_at=timezone.now(), state_before="", state_after=""
+    )
+    ScreeningMatch.objects.create(
+        run=run,
+        person=person,
+        entry=entry,
+        matched_alias="Ivan Listed",
+        alias_kind="primary",
+        score=0.91,
+    )
+
+    # when
+    page = client_for(reviewer).get(f"/reviews/{application.pk}/").content.decode()
+
+    # then
+    assert "organisation_verified" in page  # live checks
+    assert "Not run yet." in page  # the submission snapshot
+    assert "Ivan Listed" in page and "E-42" in page and "0.91" in page
+    assert f"#{earlier.pk}</a>" in page  # earlier applications
+    assert f"#{grant.pk}</td>" in page  # the organisation's grants
+    assert "application.approved" in page  # the organisation's history
+    assert "Northwind Cyber" in page
