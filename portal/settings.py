@@ -328,6 +328,12 @@ REVIEW_DEADLINE_DAYS = env_int("REVIEW_DEADLINE_DAYS", 5, minimum=1)
 
 # Requests per token (or per signed-in user) and period: "<count>/<second|minute|hour|day>".
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")
+_throttle_count, _, _throttle_period = API_THROTTLE_RATE.partition("/")
+if not _throttle_count.isdigit() or _throttle_period[:1] not in ("s", "m", "h", "d"):
+    raise ImproperlyConfigured(
+        "The environment variable API_THROTTLE_RATE must look like 600/minute "
+        f"(a count, a slash, second|minute|hour|day), got {API_THROTTLE_RATE!r}."
+    )
 # Longest lifetime of a personal access token, and the default when none is asked for.
 API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365, minimum=1)
 API_TOKEN_DEFAULT_DAYS = env_int("API_TOKEN_DEFAULT_DAYS", 90, minimum=1)
@@ -365,7 +371,6 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
-
 
 # --- Screening ----------------------------------------------------------------
 

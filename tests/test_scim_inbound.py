@@ -462,3 +462,38 @@ def test_the_scim_token_command_prints_a_working_token(organisation, partner_adm
     call_command("scim_token", "--org", "northwind", stdout=out)
     token = out.getvalue().strip()
     assert Client(HTTP_AUTHORIZATION=f"Bearer {token}").get("/scim/v2/Users").status_code == 200
+
+
+def test_entra_style_member_removal_removes_only_the_listed_members(scim):
+    # given
+    ada = _user(scim, "ada@northwind.example").json()["id"]
+    bob = _user(scim, "bob@northwind.example").json()["id"]
+    body = {"displayName": "Defenders", "members": [{"value": ada}, {"value": bob}]}
+    group_id = _send(scim, "post", "Groups", body).json()["id"]
+    # when
+    response = _send(
+        scim,
+        "patch",
+        f"Groups/{group_id}",
+        {
+            "schemas": [PATCH],
+            "Operations": [{"op": "Remove", "path": "members", "value": [{"value": ada}]}],
+        },
+    )
+    # then
+    assert [m["value"] for m in response.json()["members"]] == [bob]
+
+
+def test_okta_style_replace_with_the_id_in_the_value_is_accepted(scim):
+    group = _send(scim, "post", "Groups", {"displayName": "Old"}).json()
+    response = _send(
+        scim,
+        "patch",
+        f"Groups/{group['id']}",
+        {
+            "schemas": [PATCH],
+            "Operations": [{"op": "replace", "value": {"id": group["id"], "displayName": "New"}}],
+        },
+    )
+    assert response.status_code == 200
+    assert response.json()["displayName"] == "New"

@@ -268,6 +268,9 @@ def _apply_one(
             raise invalid_value("Without a path, the value must be an object of attributes.")
         for key, item in value.items():
             short = key.rsplit(":", 1)[-1] if key.lower().startswith("urn:") else key
+            # Some providers echo the resource's id and schemas in a replace: not changes.
+            if short.lower() in IGNORED_FIELDS:
+                continue
             # "name.givenName" as a key (sent by some providers) is a path of its own.
             if "." in short:
                 _apply_one(doc, op, short, item, fields, multi)
@@ -284,6 +287,16 @@ def _apply_one(
     value_filter, sub = match.group("filter"), match.group("sub")
     if value_filter is None and sub is None:
         if op == "remove":
+            if attr in multi and isinstance(value, list) and value:
+                # Entra removes group members as {"path": "members", "value": [{"value": id}]}:
+                # only the listed values go.
+                gone = {str(v.get("value")) for v in value if isinstance(v, dict)}
+                doc[attr] = [
+                    item
+                    for item in doc.get(attr) or []
+                    if not (isinstance(item, dict) and str(item.get("value")) in gone)
+                ]
+                return
             # Removing a required attribute fails the validation that follows.
             doc.pop(attr, None)
         else:
