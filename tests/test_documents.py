@@ -144,6 +144,7 @@ def test_admins_and_staff_download_as_an_attachment_that_is_not_sniffed(request,
     assert response["Content-Disposition"].startswith("attachment;")
     assert 'filename="certificate.pdf"' in response["Content-Disposition"]
     assert response["X-Content-Type-Options"] == "nosniff"
+    assert AuditEvent.objects.filter(action="organisation_document.downloaded").count() == 1
 
 
 @pytest.mark.parametrize("persona", ["partner_member", "outsider", "ops_user"])

@@ -107,3 +107,15 @@ def organisation_document_upload(
             document.file.storage.delete(document.file.name)
             raise
     return document
+
+
+def organisation_document_open(*, actor: User, document: OrganisationDocument) -> IO[bytes]:
+    """Open a document for download, recording who read the evidence."""
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="organisation_document.downloaded",
+            obj=document,
+            organisation_id=document.organisation_id,
+        )
+    return document.file.open("rb")

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from portal.accounts.access import get_visible_or_404
 from portal.accounts.roles import is_staff_member
-from portal.partners.documents import organisation_document_upload
+from portal.partners.documents import organisation_document_open, organisation_document_upload
 from portal.partners.errors import PartnerError
 from portal.partners.forms import (
     DocumentUploadForm,
@@ -180,7 +180,7 @@ def document_download(request: AuthenticatedRequest, slug: str, pk: int) -> File
             pk=pk,
         )
     response = FileResponse(
-        document.file.open("rb"),
+        organisation_document_open(actor=request.user, document=document),
         as_attachment=True,
         filename=document.original_name,
         content_type=document.content_type,
