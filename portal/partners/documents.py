@@ -118,4 +118,5 @@ def organisation_document_open(*, actor: User, document: OrganisationDocument) -
             obj=document,
             organisation_id=document.organisation_id,
         )
-    return document.file.open("rb")
+    handle: IO[bytes] = document.file.open("rb")
+    return handle
