@@ -227,3 +227,27 @@ def test_the_planner_cannot_approve_but_a_colleague_can(ops_user, stage, grants)
     restore.refresh_from_db()
     assert restore.state == BulkState.APPROVED
     assert restore.approved_by == colleague
+
+
+@pytest.mark.parametrize("persona", ["anonymous", *PERSONAS])
+def test_only_ops_open_the_emergency_stop(request, persona):
+    response = client_for(_user(request, persona)).get(reverse("bulk:emergency_stop"))
+
+    assert response.status_code == WRITE_EXPECTED[persona]
+
+
+def test_the_emergency_stop_needs_confirmation_then_suspends_the_whole_model(
+    ops_user, stage, grants
+):
+    client = client_for(ops_user)
+    data = {"covered_model": stage.covered_model_id, "reason": "order 1"}
+
+    # when unconfirmed, nothing happens
+    response = client.post(reverse("bulk:emergency_stop"), data)
+    assert response.status_code == 200
+    assert Credential.objects.filter(state=CredentialState.ACTIVE).count() == 3
+
+    # when confirmed, every key of the model is suspended
+    response = client.post(reverse("bulk:emergency_stop"), {**data, "confirm": "on"})
+    assert response.status_code == 302
+    assert not Credential.objects.filter(state=CredentialState.ACTIVE).exists()

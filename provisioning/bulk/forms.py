@@ -100,3 +100,12 @@ class ReviewForm(forms.Form):
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), max_length=2000, label="What you checked"
     )
+
+
+class EmergencyStopForm(forms.Form):
+    covered_model = forms.ModelChoiceField(CoveredModel.objects.order_by("slug"), label="Model")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+    confirm = forms.BooleanField(
+        label="Suspend every grant of this model now and send a model-wide block to every "
+        "target that takes it."
+    )

@@ -7,6 +7,7 @@ app_name = "bulk"
 urlpatterns = [
     path("", views.action_list, name="list"),
     path("new/", views.plan, name="plan"),
+    path("emergency-stop/", views.emergency_stop, name="emergency_stop"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/progress/", views.progress, name="progress"),
     path("<int:pk>/run/", views.execute, name="execute"),

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts.access import get_visible_or_404, visible_to
-from provisioning.bulk.forms import BulkPlanForm, ConfirmForm, ReviewForm
+from provisioning.bulk.forms import BulkPlanForm, ConfirmForm, EmergencyStopForm, ReviewForm
 from provisioning.bulk.models import BulkAction, BulkActionError, BulkState
 from provisioning.bulk.selectors import bulk_actions, target_progress
 from provisioning.bulk.services import (
@@ -34,6 +34,7 @@ from provisioning.bulk.services import (
     bulk_review,
     needs_approval,
 )
+from provisioning.deliveries.emergency import model_emergency_stop
 
 READ = "bulk.view_bulkaction"
 WRITE = "bulk.change_bulkaction"
@@ -230,3 +231,28 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, "Review recorded.")
     return redirect("bulk:detail", pk=action.pk)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@login_required
+def emergency_stop(request: HttpRequest) -> HttpResponse:
+    """The per-model emergency stop: the model-wide block first, then every key."""
+    _readable(request)
+    if not request.user.has_perm(WRITE):
+        raise PermissionDenied("Only operations stop a model.")
+    form = EmergencyStopForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        model = form.cleaned_data["covered_model"]
+        stop = model_emergency_stop(
+            covered_model=model, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+        messages.success(
+            request,
+            f"{model.name} stopped: {stop.suspension.grants_changed} grants and "
+            f"{stop.suspension.credentials_changed} keys suspended (reference "
+            f"emergency-stop:{stop.event_id}); a model-wide block "
+            f"went to {len(stop.blocks)} target(s).",
+        )
+        return redirect("bulk:list")
+    return render(request, "bulk/emergency_stop.html", {"form": form})
