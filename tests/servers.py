@@ -1,6 +1,6 @@
 """Real local servers for connector tests: the scim2-server process and a recording HTTP server.
 
-Import the fixtures in a test module: ``from tests.servers import scim_server  # noqa: F401``.
+Use them from a test module with ``pytest_plugins = ["tests.servers"]``.
 
 * ``scim_server`` -> (base_url, token): a tenant of its own on one scim2-server process per
   test session, so tests never see each other's users.
