@@ -69,7 +69,7 @@ def _top(index: ScreeningIndex, name: str, **kwargs: object) -> tuple[str, float
         pytest.param("Елена Хусяйнова", "26233", id="cyrillic"),
         pytest.param("Александр Малькевич", "26235", id="cyrillic-other-transliteration"),
         pytest.param("Владислав Леонтьев", "13086", id="cyrillic-soft-sign"),
-        pytest.param("Alexandr Malkevitch", "26235", id="two-typos"),
+        pytest.param("Alexander Aleksandrovitch Malkevih", "26235", id="two-typos"),
         pytest.param("Elena Khusyainova", "26233", id="one-typo"),
         pytest.param("Ahmad Ibrahim Almughassil", "6918", id="merged-particle"),
         pytest.param("Ahmad Ibrahim Mughassil", "6918", id="dropped-particle"),

@@ -8,9 +8,9 @@ only names sharing enough tokens with the query are scored.
 
 Score (0-1): how much of the screened name is covered by the list name (75 %) and how much
 of the list name is covered by the screened name (25 %), each token weighted by its length
-and by its Jaro-Winkler similarity. A missing middle name costs a little, a missing
-surname a lot. A date of birth or citizenship that agrees raises the score; one that
-contradicts the entry lowers it.
+and by its similarity (the mean of Jaro-Winkler and normalised edit similarity). A missing
+middle name costs a little, a missing surname a lot. A date of birth or citizenship that
+agrees raises the score; one that contradicts the entry lowers it.
 """
 
 from __future__ import annotations
@@ -164,7 +164,12 @@ class ScreeningIndex:
             # letters (x → ks) must not push a short token out of reach.
             limit = allowed_edits(max(len(token), len(other)))
             if Levenshtein.distance(token, other, score_cutoff=limit) <= limit:
-                similar[vocab_id] = JaroWinkler.similarity(token, other)
+                # Jaro-Winkler alone forgives two edits in a short token too readily; the
+                # edit-distance half keeps near-miss namesakes (Haqqani/Haswani) below the line.
+                similar[vocab_id] = 0.5 * (
+                    JaroWinkler.similarity(token, other)
+                    + Levenshtein.normalized_similarity(token, other)
+                )
         return similar
 
     def search(
