@@ -299,6 +299,14 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "web.record_worker_heartbeat", "schedule": 30.0},
     # The broker only carries wake-ups: this makes a lost one a delay of seconds.
     "deliveries-relay-all": {"task": "deliveries.relay_all", "schedule": 5.0},
+    "deliveries-reconcile-all": {"task": "deliveries.reconcile_all", "schedule": 300.0},
+    "grants-expire-due": {"task": "grants.expire_due", "schedule": 60.0},
+    "credentials-expire-rotated-keys": {
+        "task": "credentials.expire_rotated_keys",
+        "schedule": 60.0,
+    },
+    # The broker only carries wake-ups: this makes a lost one a delay of seconds.
+    "deliveries-relay-all": {"task": "deliveries.relay_all", "schedule": 5.0},
     "grants-expire-due": {"task": "grants.expire_due", "schedule": 60.0},
     "credentials-expire-rotated-keys": {
         "task": "credentials.expire_rotated_keys",

@@ -28,6 +28,7 @@ from provisioning.connectors.base import (
     PushOutcome,
     TargetConfig,
 )
+from provisioning.connectors.scim import expected_groups
 from provisioning.credentials.services import IssuedKey, credential_issue
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.services import target_create
@@ -86,7 +87,7 @@ class FakeConnector:
 
     def read_state(self) -> dict[int, ActualState] | None:
         return {
-            cid: ActualState(cid, active=s.active, version=s.version)
+            cid: ActualState(cid, active=s.active, version=s.version, groups=expected_groups(s))
             for cid, s in self.target.held.items()
         }
 

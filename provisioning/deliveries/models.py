@@ -24,9 +24,9 @@ def _refuse(*args: Any, **kwargs: Any) -> NoReturn:
 
 
 class ChangeQuerySet(models.QuerySet["Change"]):
-    update = _refuse  # type: ignore[assignment]
-    delete = _refuse  # type: ignore[assignment]
-    bulk_update = _refuse  # type: ignore[assignment]
+    update = _refuse
+    delete = _refuse
+    bulk_update = _refuse
 
 
 class Change(models.Model):

@@ -69,7 +69,7 @@ def backoff_seconds(attempts: int) -> float:
         settings.DELIVERY_BACKOFF_MAX_SECONDS,
         settings.DELIVERY_BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0),
     )
-    return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 — jitter, not a secret
+    return float(ceiling) * random.uniform(0.5, 1.0)  # noqa: S311 — jitter, not a secret
 
 
 # --- reading the change log -------------------------------------------------------------
@@ -141,7 +141,7 @@ def desired_states(
 # --- the relay ----------------------------------------------------------------------------
 
 
-def _take_lease(target_id: int) -> str | None:
+def take_lease(target_id: int) -> str | None:
     now = timezone.now()
     token = uuid.uuid4().hex
     taken = (
@@ -160,7 +160,7 @@ def _renew_lease(target_id: int, token: str) -> bool:
     return bool(Target.objects.filter(pk=target_id, lease_token=token).update(lease_until=until))
 
 
-def _release_lease(target_id: int, token: str) -> None:
+def release_lease(target_id: int, token: str) -> None:
     Target.objects.filter(pk=target_id, lease_token=token).update(lease_until=None, lease_token="")
 
 
@@ -193,7 +193,9 @@ def _record_outcomes(
         )
     }
     max_attempts = settings.DELIVERY_MAX_ATTEMPTS
-    to_create, to_update, new_dead = [], [], []
+    to_create: list[Failure] = []
+    to_update: list[Failure] = []
+    new_dead: list[int] = []
     for credential_id, outcome in failed.items():
         failure = existing.get(credential_id) or Failure(
             target=target, credential_id=credential_id, attempts=0, created_at=now
@@ -313,7 +315,7 @@ def relay_run(
     batch_size = batch_size or settings.DELIVERY_BATCH_SIZE
     budget = settings.DELIVERY_LEASE_SECONDS / 2 if time_budget is None else time_budget
     result = RelayResult(target_id=target_id)
-    token = _take_lease(target_id)
+    token = take_lease(target_id)
     if token is None:
         result.busy = True
         return result
@@ -350,7 +352,7 @@ def relay_run(
     finally:
         if connector is not None:
             connector.close()
-        _release_lease(target_id, token)
+        release_lease(target_id, token)
     return result
 
 

@@ -6,16 +6,19 @@ every few seconds, so a lost or killed task only delays a delivery.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Task, shared_task
 
 from provisioning.connectors.base import ConnectorError
 from provisioning.deliveries.emergency import model_block_send
 from provisioning.deliveries.models import Target
+from provisioning.deliveries.reconciliation import target_reconcile
 from provisioning.deliveries.relay import relay_run
 
 
 @shared_task(name="deliveries.relay_target", bind=True, acks_late=True, reject_on_worker_lost=True)
-def relay_target(self: Task, target_id: int) -> dict[str, int]:
+def relay_target(self: Task[Any, Any], target_id: int) -> dict[str, int]:
     result = relay_run(target_id=target_id)
     if result.busy and self.request.retries < 2:
         # Another relay is at work; look again shortly in case it finished before our change.
@@ -41,5 +44,19 @@ def relay_all() -> int:
     retry_backoff_max=60,
     max_retries=10,
 )
-def send_model_block(self: Task, block_id: int) -> str:
+def send_model_block(self: Task[Any, Any], block_id: int) -> str:
     return str(model_block_send(block_id=block_id).state)
+
+
+@shared_task(name="deliveries.reconcile_target", acks_late=True, reject_on_worker_lost=True)
+def reconcile_target(target_id: int) -> int | None:
+    report = target_reconcile(target_id=target_id)
+    return report.drifted if report else None
+
+
+@shared_task(name="deliveries.reconcile_all", acks_late=True)
+def reconcile_all() -> int:
+    target_ids = list(Target.objects.filter(enabled=True).values_list("pk", flat=True))
+    for target_id in target_ids:
+        reconcile_target.delay(target_id)
+    return len(target_ids)

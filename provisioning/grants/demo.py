@@ -67,7 +67,7 @@ def seed_access(*, actor: Any) -> None:
             continue
         people = Person.objects.filter(organisation=organisation, user__isnull=False)
         for person in people.select_related("user").order_by("pk"):
-            if grant.credentials.filter(person=person).exists():
+            if person.user is None or grant.credentials.filter(person=person).exists():
                 continue
             credential_issue(
                 actor=actor,
@@ -94,7 +94,10 @@ def demo_credentials() -> list[DemoCredential]:
     for credential in credentials:
         org = credential.grant.organisation.slug
         model = credential.grant.covered_model.slug
-        username = credential.person.user.username
+        user = credential.person.user
+        if user is None:
+            continue
+        username = user.username
         key = _demo_key(org, model, username).plaintext
         rows.append(
             DemoCredential(
