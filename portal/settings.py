@@ -305,13 +305,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "credentials.expire_rotated_keys",
         "schedule": 60.0,
     },
-    # The broker only carries wake-ups: this makes a lost one a delay of seconds.
-    "deliveries-relay-all": {"task": "deliveries.relay_all", "schedule": 5.0},
-    "grants-expire-due": {"task": "grants.expire_due", "schedule": 60.0},
-    "credentials-expire-rotated-keys": {
-        "task": "credentials.expire_rotated_keys",
-        "schedule": 60.0,
-    },
     "reviews-notify-new": {"task": "reviews.notify_new", "schedule": 60.0},
     "reviews-notify-overdue": {"task": "reviews.notify_overdue", "schedule": 86400.0},
     # A bulk action whose message was lost resumes from its chunk cursor.
