@@ -94,7 +94,7 @@ class AuditFilterForm(forms.Form):
         return covered_model
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         date_from, date_to = data.get("date_from"), data.get("date_to")
         if date_from and date_to and date_from > date_to:
             self.add_error("date_to", "The end date is before the start date.")

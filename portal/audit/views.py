@@ -89,7 +89,7 @@ def _page_url(query: dict[str, str], **cursor: int | None) -> str | None:
     ((name, value),) = cursor.items()
     if value is None:
         return None
-    return "?" + urlencode({**query, name: value})
+    return "?" + urlencode({**query, name: str(value)})
 
 
 def _export_url(export_format: str, query: dict[str, str]) -> str:
@@ -134,12 +134,14 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_GET
 @login_required
-def export(request: HttpRequest, export_format: str) -> HttpResponse:
+def export(request: HttpRequest, export_format: str) -> HttpResponse | StreamingHttpResponse:
     events = _readable_events(request)
     form = AuditFilterForm(request.GET)
     if not form.is_valid():
         problems = "; ".join(
-            f"{field}: {' '.join(errors)}" if field != "__all__" else " ".join(errors)
+            f"{field}: {' '.join(map(str, errors))}"
+            if field != "__all__"
+            else " ".join(map(str, errors))
             for field, errors in form.errors.items()
         )
         return HttpResponse(
