@@ -120,12 +120,12 @@ def wake_relays_on_commit() -> None:
 
 
 def _wake_relays() -> None:
-    # Imported late: tasks import services, which import this module.
-    from provisioning.deliveries.models import Target
-    from provisioning.deliveries.tasks import relay_target
-
     try:
+        # Imported late: tasks import services, which import this module.
+        from provisioning.deliveries.models import Target
+        from provisioning.deliveries.tasks import relay_target
+
         for target_id in Target.objects.filter(enabled=True).values_list("id", flat=True):
             relay_target.delay(target_id)
     except Exception:  # a lost wake-up only delays delivery: beat runs the relay anyway
-        logger.warning("Could not enqueue the relay after a commit; beat will run it.")
+        logger.exception("Could not enqueue the relay after a commit; beat will run it.")
