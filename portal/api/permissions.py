@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
+from django.http import Http404
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -67,7 +69,13 @@ class VisibleQuerysetMixin:
         return visible_to(self.request.user, self.queryset.all())
 
     def visible_object(self, *, action: str = "view", **lookup: Any) -> Any:
-        return get_visible_or_404(self.request.user, self.queryset.all(), action=action, **lookup)
+        try:
+            return get_visible_or_404(
+                self.request.user, self.queryset.all(), action=action, **lookup
+            )
+        except (ValueError, DjangoValidationError):
+            # "/grants/abc/": no object has this id, whatever the id's type would be.
+            raise Http404("No such object, or you may not see it.") from None
 
     def get_object(self) -> Model:
         kwarg = self.lookup_url_kwarg or self.lookup_field

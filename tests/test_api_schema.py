@@ -1,0 +1,48 @@
+"""The OpenAPI schema against the running API (Schemathesis): no 5xx, and every answer the
+schema describes matches it. Each operation runs with a write-scoped token of a partner admin."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.cache import cache
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from portal.wsgi import application
+from tests.api_helpers import token_for
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection_open():
+    # Django's test client does the same: the WSGI handler would close the connection
+    # (and with it the test transaction) at the end of every request.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def admin_token(partner_admin):
+    cache.clear()
+    return token_for(partner_admin, "read", "write")
+
+
+@schema.parametrize()
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_the_api_answers_every_generated_request_without_a_server_error(case, admin_token):
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {admin_token}"},
+        checks=[not_a_server_error, response_schema_conformance],
+    )
