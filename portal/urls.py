@@ -26,6 +26,7 @@ urlpatterns = [
     path("bulk/", include("provisioning.bulk.urls")),
     path("", include("provisioning.introspection.urls")),
     path("provisioning/", include("provisioning.deliveries.urls")),
+    path("provisioning/keys/", include("provisioning.credentials.urls")),
 ]
 
 handler403 = web_views.permission_denied
