@@ -162,9 +162,19 @@ def person_save_profile(
             before=before,
             after={**_facts(person), "screening_state": person.screening_state},
         )
-        # Seam for denied-party screening: a complete profile whose identity changed is
-        # screened; the screening app enqueues its task here (on commit) once it exists.
+        if identity_changed and person.is_complete:
+            # A complete profile whose identity changed is screened against the lists
+            # in force, by a worker once this commits.
+            person_id = person.pk
+            transaction.on_commit(lambda: _enqueue_screening(person_id))
     return person
+
+
+def _enqueue_screening(person_id: int) -> None:
+    # Imported here: screening depends on eligibility's models, not the other way round.
+    from portal.screening.tasks import screen_person
+
+    screen_person.delay(person_id)
 
 
 def model_rule_set(

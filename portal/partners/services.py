@@ -28,6 +28,8 @@ from portal.partners.models import (
     VerificationState,
 )
 from portal.partners.permissions import ROLE_OBJECT_PERMISSIONS
+from provisioning.credentials.models import Credential, CredentialState
+from provisioning.credentials.services import credential_revoke
 
 # A DNS name of at least two labels: letters, digits and inner hyphens.
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -206,8 +208,7 @@ def membership_add(
 
 
 def membership_remove(*, actor: User, membership: Membership, reason: str = "") -> None:
-    # Seam for the grants issue: removing a member must also revoke their credentials
-    # through provisioning's services once grants exist.
+    """Remove a member; their keys for this organisation's grants are revoked with it."""
     with transaction.atomic():
         membership = (
             Membership.objects.select_for_update()
@@ -234,6 +235,15 @@ def membership_remove(*, actor: User, membership: Membership, reason: str = "") 
             before={"user": user.username, "role": role},
         )
         membership.delete()
+        # Leaving the organisation ends access at once (invariant 1): every key the
+        # person holds on its grants is revoked in this transaction.
+        credentials = Credential.objects.filter(
+            person__user=user, grant__organisation=organisation
+        ).exclude(state=CredentialState.REVOKED)
+        for credential in credentials.order_by("pk"):
+            credential_revoke(
+                actor=actor, credential=credential, reason=reason or "Removed from organisation"
+            )
 
 
 def organisation_set_trusted(

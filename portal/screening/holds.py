@@ -1,11 +1,11 @@
 """The seam between screening and provisioning: holding and releasing a person's access.
 
-Screening decides; provisioning executes (DESIGN.md §5). Until grants and credentials exist
-these functions do nothing but mark the moments. Once they do, ``hold_person_access`` will
-suspend every credential of the person with the suspension reason ``compliance`` through
-provisioning's services, and ``release_person_access`` will remove that one reason (the
-credentials come back only when no other reason remains). Both are called inside the
-screening service's transaction, so the hold commits with the decision that caused it.
+Screening decides; provisioning executes (DESIGN.md §5). ``hold_person_access`` suspends
+every credential of the person with the suspension reason ``compliance`` through
+provisioning's services, and ``release_person_access`` lifts that one hold (a credential
+comes back only when its grant is active). Both are called inside the screening service's
+transaction, so the hold commits with the decision that caused it, and the change log
+carries it downstream.
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from portal.eligibility.models import Person
+from provisioning.credentials.services import credential_hold_person, credential_release_person
 
 HOLD_REASON = "compliance"
 
 
 def hold_person_access(*, person: Person, actor: Any, reason: str) -> None:
-    """Suspend ``person``'s credentials with reason ``compliance`` (wired by the grants work)."""
+    """Suspend ``person``'s credentials with reason ``compliance``."""
+    credential_hold_person(person_id=person.pk, actor=actor, reason=reason)
 
 
 def release_person_access(*, person: Person, actor: Any, reason: str) -> None:
-    """Lift the ``compliance`` suspension of ``person``'s credentials (wired by grants work)."""
+    """Lift the ``compliance`` suspension of ``person``'s credentials."""
+    credential_release_person(person_id=person.pk, actor=actor, reason=reason)

@@ -1,0 +1,102 @@
+"""Decisions on the people side reach the access side: holds, removals, profile screening."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from portal.eligibility.models import ScreeningState
+from portal.eligibility.services import person_save_profile
+from portal.partners.models import Membership
+from portal.partners.services import membership_remove
+from portal.screening.holds import hold_person_access, release_person_access
+from portal.screening.models import ListFormat
+from portal.screening.services import list_version_load, person_screen
+from provisioning.credentials.models import Credential
+from provisioning.credentials.services import credential_issue
+from provisioning.deliveries.models import Change
+from provisioning.grants.services import grant_create
+from tests.factories import CompletePersonFactory, StageFactory
+
+pytestmark = pytest.mark.django_db
+
+CSL = Path(__file__).resolve().parents[2] / "shared" / "data" / "csl-consolidated-sample.csv"
+
+
+@pytest.fixture
+def keyed_person(organisation, partner_member, compliance_officer):
+    person = CompletePersonFactory(organisation=organisation, user=partner_member)
+    grant = grant_create(actor=compliance_officer, organisation=organisation, stage=StageFactory())
+    credential = credential_issue(actor=compliance_officer, grant=grant, person=person).credential
+    return person, credential
+
+
+def test_a_screening_hold_suspends_the_persons_keys_and_a_release_restores_them(
+    keyed_person, compliance_officer
+):
+    person, credential = keyed_person
+
+    hold_person_access(person=person, actor=compliance_officer, reason="potential match")
+    credential.refresh_from_db()
+    assert credential.state == "suspended"
+    assert Change.objects.filter(credential=credential).count() == 2  # issue, hold
+
+    release_person_access(person=person, actor=compliance_officer, reason="false positive")
+    credential.refresh_from_db()
+    assert credential.state == "active"
+
+
+def test_a_potential_match_holds_the_persons_keys(keyed_person, compliance_officer):
+    # given a loaded list and a person whose legal name is a listed one
+    person, credential = keyed_person
+    list_version_load(list_format=ListFormat.CSL, path=CSL, actor=compliance_officer)
+    person.legal_name = "Mohammed Abu Jheisheh"
+    person.date_of_birth = None
+    person.save(update_fields=["legal_name", "date_of_birth"])
+
+    # when the person is screened
+    outcome = person_screen(person=person, actor=None)
+
+    # then they are held and their key is suspended downstream
+    assert outcome.state_after == ScreeningState.POTENTIAL_MATCH
+    credential.refresh_from_db()
+    assert credential.state == "suspended"
+
+
+def test_removing_a_member_revokes_their_keys_on_the_organisations_grants(
+    keyed_person, partner_admin, partner_member, organisation
+):
+    _, credential = keyed_person
+    membership = Membership.objects.get(organisation=organisation, user=partner_member)
+
+    membership_remove(actor=partner_admin, membership=membership, reason="left the company")
+
+    credential.refresh_from_db()
+    assert credential.state == "revoked"
+    assert not Credential.objects.filter(person__user=partner_member, state="active").exists()
+
+
+def test_completing_a_profile_enqueues_a_screening_after_commit(
+    organisation, partner_member, monkeypatch, django_capture_on_commit_callbacks
+):
+    from portal.screening import tasks
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks.screen_person, "delay", queued.append)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        person = person_save_profile(
+            actor=partner_member,
+            organisation=organisation,
+            legal_name="Jane Q Public",
+            date_of_birth=timezone.now().date().replace(year=1980),
+            citizenships=["US"],
+            residence_country="US",
+            us_person_status="citizen",
+            attest=True,
+            accept_aup=True,
+        )
+
+    assert queued == [person.pk]
