@@ -41,6 +41,11 @@ STAFF_DUTIES: dict[str, Duty] = {
         "Work the review queue: approve, reject or request information.",
         "reviews:queue",
     ),
+    Role.SENIOR_REVIEWER: Duty(
+        "Review and assign",
+        "Work the review queue and reassign applications between reviewers.",
+        "reviews:queue",
+    ),
     Role.COMPLIANCE: Duty(
         "Keep access lawful",
         "Draft determinations, load screening lists and resolve screening hits.",
@@ -77,12 +82,12 @@ def home_context(user: Any) -> dict[str, Any]:
                     done=org.verification_state != VerificationState.UNVERIFIED,
                 )
             )
-        has_profile = Person.objects.filter(user=user, organisation=org).exists()
+        person = Person.objects.filter(user=user, organisation=org).first()
         steps.append(
             NextStep(
                 "Complete your eligibility profile",
-                "Legal name, date of birth, citizenships and residence.",
-                done=has_profile,
+                "Legal name, date of birth, citizenships, residence and your attestation.",
+                done=person is not None and person.is_complete,
             )
         )
     return {
