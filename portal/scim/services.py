@@ -2,9 +2,9 @@
 
 A SCIM user is a person the organisation wants in Clearance. While active with an email
 address, they are invited (the partners' invitation service); once they accept, they are
-a member. ``active: false`` or DELETE revokes every credential they hold in this
-organisation (provisioning's ``credential_revoke``), removes their membership
-(``membership_remove``) and withdraws any open invitation, in the same transaction.
+a member. ``active: false`` or DELETE removes their membership with ``membership_remove``
+(which revokes every key they hold on the organisation's grants) and withdraws any open
+invitation, in the same transaction.
 Every change locks the row first, so concurrent PATCHes apply one after the other.
 """
 
@@ -22,8 +22,6 @@ from portal.partners.models import Invitation, MemberRole, Membership
 from portal.partners.services import membership_remove
 from portal.scim.errors import ScimError, invalid_value
 from portal.scim.models import ScimGroup, ScimGroupMember, ScimToken, ScimUser
-from provisioning.credentials.models import Credential, CredentialState
-from provisioning.credentials.services import credential_revoke
 
 SCIM_TOKEN_SCHEME = "clrs"  # noqa: S105 (a format marker, not a secret)
 
@@ -100,11 +98,8 @@ def _deprovision(user: ScimUser, token: ScimToken, emails: list[dict[str, Any]],
         membership = _membership_of(user, address)
         if membership is None:
             continue
-        credentials = Credential.objects.filter(
-            person__user=membership.user, grant__organisation=user.organisation
-        ).exclude(state=CredentialState.REVOKED)
-        for credential in credentials.order_by("pk"):
-            credential_revoke(actor=actor, credential=credential, reason=reason)
+        # membership_remove revokes the person's keys on this organisation's grants
+        # in its own transaction step, before this one commits.
         try:
             membership_remove(actor=actor, membership=membership, reason=reason)
         except MembershipError as error:
