@@ -291,6 +291,16 @@ def test_an_open_application_can_be_withdrawn(partner_admin, state):
     assert AuditEvent.objects.get(action="application.withdrawn").reason == "No longer needed"
 
 
+def test_a_draft_never_submitted_can_be_withdrawn(partner_admin):
+    application = ApplicationFactory(state=S.DRAFT, submitted_at=None)
+
+    application_withdraw(actor=partner_admin, application=application)
+
+    application.refresh_from_db()
+    assert application.state == S.WITHDRAWN
+    assert application.submitted_at is None
+
+
 def test_a_decided_application_cannot_be_withdrawn(partner_admin):
     application = ApplicationFactory(state=S.APPROVED, submitted_at="2026-01-01T00:00Z")
 

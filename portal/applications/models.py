@@ -56,7 +56,9 @@ class Application(models.Model):
                 condition=models.Q(state__in=list(TRANSITIONS)), name="application_state_valid"
             ),
             models.CheckConstraint(
-                condition=models.Q(state="draft") | models.Q(submitted_at__isnull=False),
+                # A draft may be withdrawn before it was ever submitted.
+                condition=models.Q(state__in=["draft", "withdrawn"])
+                | models.Q(submitted_at__isnull=False),
                 name="application_submitted_has_time",
             ),
         ]
