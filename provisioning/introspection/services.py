@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from portal.audit.services import audit_record
 from provisioning.credentials.keys import key_matches, parse_key
-from provisioning.credentials.models import Credential, CredentialState
+from provisioning.credentials.models import CredentialState
 from provisioning.introspection.models import GatewayClient
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -46,12 +47,43 @@ def gateway_client_create(*, actor: Any, name: str) -> NewGatewayClient:
 
 
 def gateway_client_authenticate(*, client_id: str, client_secret: str) -> GatewayClient | None:
-    client = GatewayClient.objects.filter(client_id=client_id, enabled=True).first()
+    # Narrow raw SQL: this runs on every gateway request (p99 target 10 ms).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, name, secret_hash FROM introspection_gatewayclient "
+            "WHERE client_id = %s AND enabled",
+            [client_id],
+        )
+        row = cursor.fetchone()
     # Hash anyway when the client is unknown, so timing does not tell which ids exist.
-    expected = client.secret_hash if client else "0" * 64
-    if hmac.compare_digest(_hash(client_secret), expected) and client is not None:
-        return client
+    expected = row[2] if row else "0" * 64
+    if hmac.compare_digest(_hash(client_secret), expected) and row is not None:
+        return GatewayClient(id=row[0], name=row[1], client_id=client_id, secret_hash=row[2])
     return None
+
+
+_CREDENTIAL_SQL = """
+SELECT c.id, c.key_prefix, c.key_hash, c.previous_key_hash, c.previous_key_expires_at,
+       c.state, c.version, c.created_at, c.person_id, g.expires_at, g.stage_id,
+       g.rate_limit_per_minute, g.monthly_quota, o.slug, m.slug, u.email
+FROM credentials_credential c
+JOIN grants_grant g ON g.id = c.grant_id
+JOIN partners_organisation o ON o.id = g.organisation_id
+JOIN catalog_coveredmodel m ON m.id = g.covered_model_id
+JOIN eligibility_person p ON p.id = c.person_id
+LEFT JOIN accounts_user u ON u.id = p.user_id
+WHERE c.key_prefix = %s OR c.previous_key_prefix = %s
+"""
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    """Raw SQLite rows carry naive or text datetimes; PostgreSQL's are already aware."""
+    if value is None:
+        return None
+    parsed: dt.datetime | None = parse_datetime(value) if isinstance(value, str) else value
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, dt.UTC)
+    return parsed
 
 
 def token_introspect(*, token: str, client: GatewayClient) -> dict[str, Any]:
@@ -59,40 +91,55 @@ def token_introspect(*, token: str, client: GatewayClient) -> dict[str, Any]:
     prefix = parse_key(token)
     if prefix is None:
         return INACTIVE
-    now = timezone.now()
-    credential = (
-        Credential.objects.select_related(
-            "grant__organisation", "grant__covered_model", "person__user"
-        )
-        .filter(Q(key_prefix=prefix) | Q(previous_key_prefix=prefix))
-        .first()
-    )
-    if credential is None:
+    with connection.cursor() as cursor:
+        cursor.execute(_CREDENTIAL_SQL, [prefix, prefix])
+        row = cursor.fetchone()
+    if row is None:
         return INACTIVE
-    if credential.key_prefix == prefix:
-        valid = key_matches(token, credential.key_hash)
+    (
+        credential_id,
+        key_prefix,
+        key_hash,
+        previous_hash,
+        previous_expires,
+        state,
+        version,
+        created_at,
+        person_id,
+        expires_at,
+        stage_id,
+        rate_limit,
+        quota,
+        organisation,
+        model,
+        email,
+    ) = row
+    now = timezone.now()
+    previous_until = _aware(previous_expires)
+    expires = _aware(expires_at)
+    if key_prefix == prefix:
+        valid = key_matches(token, key_hash)
     else:
         valid = (
-            key_matches(token, credential.previous_key_hash)
-            and credential.previous_key_expires_at is not None
-            and credential.previous_key_expires_at > now
+            key_matches(token, previous_hash)
+            and previous_until is not None
+            and previous_until > now
         )
-    grant = credential.grant
-    if not valid or credential.state != CredentialState.ACTIVE or grant.expires_at <= now:
+    if not valid or state != CredentialState.ACTIVE or expires is None or expires <= now:
         return INACTIVE
-    user = credential.person.user
+    issued = _aware(created_at)
     return {
         "active": True,
-        "scope": grant.covered_model.slug,
+        "scope": model,
         "client_id": client.client_id,
         "token_type": "api_key",
-        "exp": int(grant.expires_at.timestamp()),
-        "iat": int(credential.created_at.timestamp()),
-        "sub": f"credential:{credential.pk}",
-        "username": user.email if user and user.email else f"person-{credential.person_id}",
-        "organisation": grant.organisation.slug,
-        "stage_id": grant.stage_id,
-        "rate_limit_per_minute": grant.rate_limit_per_minute,
-        "monthly_quota": grant.monthly_quota,
-        "version": credential.version,
+        "exp": int(expires.timestamp()),
+        "iat": int(issued.timestamp()) if issued else None,
+        "sub": f"credential:{credential_id}",
+        "username": email or f"person-{person_id}",
+        "organisation": organisation,
+        "stage_id": stage_id,
+        "rate_limit_per_minute": rate_limit,
+        "monthly_quota": quota,
+        "version": version,
     }
