@@ -1,0 +1,318 @@
+"""Every URL pattern against every persona, with the expected outcome in one table.
+
+The URLconf is walked automatically: a new URL that is missing from ``EXPECTED`` fails
+``test_every_url_is_in_the_matrix``. Outcomes: a status code, ``login`` (redirect to
+sign-in), ``mfa`` (redirect to MFA set-up). Run with ``AUTHZ_MATRIX_PRINT=1`` to print
+the observed table when adding rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from portal.accounts.models import User
+from tests.authz_world import World, build_world
+
+PERSONAS = (
+    "anonymous",
+    "outsider",
+    "partner_member",
+    "partner_admin",
+    "reviewer",
+    "compliance_officer",
+    "ops_user",
+    "auditor",
+    "staff_without_mfa",
+)
+
+# Objects each parameterised URL points at (all of them belong to "our" organisation).
+KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
+    "partners:invitation_accept": lambda w: {"token": "not-a-real-token"},
+    "partners:staff_detail": lambda w: {"slug": w.organisation.slug},
+    "partners:staff_set_trusted": lambda w: {"slug": w.organisation.slug},
+    "partners:staff_set_verification": lambda w: {"slug": w.organisation.slug},
+    "partners:detail": lambda w: {"slug": w.organisation.slug},
+    "partners:document_upload": lambda w: {"slug": w.organisation.slug},
+    "partners:document_download": lambda w: {"slug": w.organisation.slug, "pk": w.document.pk},
+    "partners:members": lambda w: {"slug": w.organisation.slug},
+    "partners:member_remove": lambda w: {
+        "slug": w.organisation.slug,
+        "pk": w.member_membership.pk,
+    },
+    "partners:invitation_revoke": lambda w: {"slug": w.organisation.slug, "pk": w.invitation.pk},
+    "eligibility:people": lambda w: {"slug": w.organisation.slug},
+    "screening:detail": lambda w: {"pk": w.match.pk},
+    "screening:confirm": lambda w: {"pk": w.match.pk},
+    "screening:dismiss": lambda w: {"pk": w.match.pk},
+    "applications:detail": lambda w: {"pk": w.application.pk},
+    "applications:step": lambda w: {"pk": w.application.pk, "step": "model"},
+    "applications:submit": lambda w: {"pk": w.application.pk},
+    "applications:withdraw": lambda w: {"pk": w.application.pk},
+    "reviews:application": lambda w: {"pk": w.application.pk},
+    "reviews:claim": lambda w: {"pk": w.application.pk},
+    "reviews:release": lambda w: {"pk": w.application.pk},
+    "reviews:reassign": lambda w: {"pk": w.application.pk},
+    "reviews:approve": lambda w: {"pk": w.application.pk},
+    "reviews:reject": lambda w: {"pk": w.application.pk},
+    "reviews:request_information": lambda w: {"pk": w.application.pk},
+    "reviews:comment": lambda w: {"pk": w.application.pk},
+    "reviews:respond": lambda w: {"pk": w.application.pk},
+    "notifications:read": lambda w: {"pk": w.notification.pk},
+    "audit:event": lambda w: {"pk": w.audit_event.pk},
+    "compliance:detail": lambda w: {"pk": w.determination.pk},
+    "compliance:edit": lambda w: {"pk": w.determination.pk},
+    "compliance:impact": lambda w: {"pk": w.determination.pk},
+    "compliance:submit": lambda w: {"pk": w.determination.pk},
+    "compliance:approve": lambda w: {"pk": w.determination.pk},
+    "compliance:send_back": lambda w: {"pk": w.determination.pk},
+    "compliance:apply": lambda w: {"pk": w.determination.pk},
+    "compliance:document": lambda w: {"pk": w.determination.pk},
+    "compliance:evidence": lambda w: {"pk": w.determination.pk},
+    "bulk:detail": lambda w: {"pk": w.bulk_action.pk},
+    "bulk:progress": lambda w: {"pk": w.bulk_action.pk},
+    "bulk:execute": lambda w: {"pk": w.bulk_action.pk},
+    "bulk:approve": lambda w: {"pk": w.bulk_action.pk},
+    "bulk:replan": lambda w: {"pk": w.bulk_action.pk},
+    "bulk:resume": lambda w: {"pk": w.bulk_action.pk},
+    "bulk:review": lambda w: {"pk": w.bulk_action.pk},
+    "deliveries:retry_dead": lambda w: {"target_id": w.target.pk},
+    "api:organisation-detail": lambda w: {"slug": w.organisation.slug},
+    "api:membership-detail": lambda w: {"pk": w.member_membership.pk},
+    "api:invitation-detail": lambda w: {"pk": w.invitation.pk},
+    "api:person-detail": lambda w: {"pk": w.person.pk},
+    "api:application-detail": lambda w: {"pk": w.application.pk},
+    "api:application-submit": lambda w: {"pk": w.application.pk},
+    "api:application-withdraw": lambda w: {"pk": w.application.pk},
+    "api:grant-detail": lambda w: {"pk": w.grant.pk},
+    "api:credential-detail": lambda w: {"pk": w.credential.pk},
+    "api:credential-rotate": lambda w: {"pk": w.credential.pk},
+    "api:audit-event-detail": lambda w: {"pk": w.audit_event.pk},
+    "api:token_revoke": lambda w: {"pk": 1},
+    "scim:resource_type": lambda w: {"name": "User"},
+    "scim:schema": lambda w: {"schema_id": "urn:ietf:params:scim:schemas:core:2.0:User"},
+    "scim:user": lambda w: {"scim_id": "1"},
+    "scim:group": lambda w: {"scim_id": "1"},
+    "scim:not_found": lambda w: {"path": "Nothing"},
+}
+
+# Expected GET outcome per persona, in the order of PERSONAS:
+#   anonymous outsider member admin reviewer compliance ops auditor staff-without-MFA
+EXPECTED: dict[str, str] = {
+    "api:api-root": "401 200 200 200 200 200 200 200 403",
+    "api:application-detail": "401 404 200 200 200 200 404 200 403",
+    "api:application-list": "401 200 200 200 200 200 200 200 403",
+    "api:application-submit": "401 405 405 405 405 405 405 405 403",
+    "api:application-withdraw": "401 405 405 405 405 405 405 405 403",
+    "api:audit-event-detail": "401 403 403 403 403 200 200 200 403",
+    "api:audit-event-list": "401 403 403 403 403 200 200 200 403",
+    "api:credential-detail": "401 404 200 200 404 200 200 200 403",
+    "api:credential-list": "401 200 200 200 200 200 200 200 403",
+    "api:credential-rotate": "401 405 405 405 405 405 405 405 403",
+    "api:docs": "200 200 200 200 200 200 200 200 403",
+    "api:grant-detail": "401 404 200 200 200 200 200 200 403",
+    "api:grant-list": "401 200 200 200 200 200 200 200 403",
+    "api:invitation-detail": "401 404 200 200 404 404 404 200 403",
+    "api:invitation-list": "401 200 200 200 200 200 200 200 403",
+    "api:membership-detail": "401 404 200 200 200 200 404 200 403",
+    "api:membership-list": "401 200 200 200 200 200 200 200 403",
+    "api:organisation-detail": "401 404 200 200 200 200 200 200 403",
+    "api:organisation-list": "401 200 200 200 200 200 200 200 403",
+    "api:person-detail": "401 404 200 200 200 200 404 200 403",
+    "api:person-list": "401 200 200 200 200 200 200 200 403",
+    "api:schema": "200 200 200 200 200 200 200 200 403",
+    "api:token_revoke": "login 405 405 405 405 405 405 405 403",
+    "api:tokens": "login 200 200 200 200 200 200 200 403",
+    "applications:detail": "login 404 200 200 200 200 404 200 mfa",
+    "applications:list": "login 200 200 200 200 200 200 200 mfa",
+    "applications:new": "login 200 404 200 404 404 404 404 mfa",
+    "applications:step": "login 404 404 302 404 404 404 404 mfa",
+    "applications:submit": "login 405 405 405 405 405 405 405 mfa",
+    "applications:withdraw": "login 405 405 405 405 405 405 405 mfa",
+    "audit:event": "login 403 403 403 403 200 200 200 mfa",
+    "audit:explorer": "login 403 403 403 403 200 200 200 mfa",
+    "audit:export_csv": "login 403 403 403 403 200 200 200 mfa",
+    "audit:export_jsonl": "login 403 403 403 403 200 200 200 mfa",
+    "bulk:approve": "login 404 404 404 404 403 200 403 mfa",
+    "bulk:detail": "login 404 404 404 404 200 200 200 mfa",
+    "bulk:emergency_stop": "login 403 403 403 403 403 200 403 mfa",
+    "bulk:execute": "405 405 405 405 405 405 405 405 mfa",
+    "bulk:list": "login 403 403 403 403 200 200 200 mfa",
+    "bulk:plan": "login 403 403 403 403 403 200 403 mfa",
+    "bulk:progress": "login 404 404 404 404 200 200 200 mfa",
+    "bulk:replan": "405 405 405 405 405 405 405 405 mfa",
+    "bulk:resume": "405 405 405 405 405 405 405 405 mfa",
+    "bulk:review": "405 405 405 405 405 405 405 405 mfa",
+    "compliance:apply": "405 405 405 405 405 405 405 405 mfa",
+    "compliance:approve": "405 405 405 405 405 405 405 405 mfa",
+    "compliance:detail": "login 404 404 404 404 200 404 200 mfa",
+    "compliance:determinations": "login 403 403 403 403 200 403 200 mfa",
+    "compliance:document": "login 404 404 404 404 404 404 404 mfa",
+    "compliance:draft": "login 403 403 403 403 200 403 403 mfa",
+    "compliance:edit": "login 404 404 404 404 200 404 403 mfa",
+    "compliance:evidence": "login 404 404 404 404 200 404 200 mfa",
+    "compliance:impact": "login 404 404 404 404 200 404 200 mfa",
+    "compliance:send_back": "405 405 405 405 405 405 405 405 mfa",
+    "compliance:submit": "405 405 405 405 405 405 405 405 mfa",
+    "credentials:list": "login 200 200 200 200 200 200 200 mfa",
+    "deliveries:health": "login 403 403 403 403 403 200 200 mfa",
+    "deliveries:retry_dead": "405 405 405 405 405 405 405 405 mfa",
+    "eligibility:people": "login 404 404 200 200 200 200 200 mfa",
+    "eligibility:profile": "login 200 200 200 200 200 200 200 mfa",
+    "healthz": "200 200 200 200 200 200 200 200 200",
+    "home": "200 200 200 200 200 200 200 200 mfa",
+    "introspection:introspect": "405 405 405 405 405 405 405 405 403",
+    "notifications:list": "login 200 200 200 200 200 200 200 mfa",
+    "notifications:read": "login 405 405 405 405 405 405 405 mfa",
+    "notifications:read_all": "login 405 405 405 405 405 405 405 mfa",
+    "partners:detail": "login 404 200 200 200 200 200 200 mfa",
+    "partners:document_download": "login 404 404 200 200 200 404 200 mfa",
+    "partners:document_upload": "login 405 405 405 405 405 405 405 mfa",
+    "partners:invitation_accept": "login 400 400 400 400 400 400 400 mfa",
+    "partners:invitation_revoke": "login 405 405 405 405 405 405 405 mfa",
+    "partners:member_remove": "login 405 405 405 405 405 405 405 mfa",
+    "partners:members": "login 404 404 200 404 404 404 404 mfa",
+    "partners:organisation": "login 200 200 200 200 200 200 200 mfa",
+    "partners:register": "login 200 200 200 200 200 200 200 mfa",
+    "partners:staff_detail": "login 404 404 404 200 200 200 200 mfa",
+    "partners:staff_list": "login 404 404 404 200 200 200 200 mfa",
+    "partners:staff_set_trusted": "login 404 404 404 405 405 405 405 mfa",
+    "partners:staff_set_verification": "login 404 404 404 405 405 405 405 mfa",
+    "readyz": "200 200 200 200 200 200 200 200 200",
+    "reviews:application": "login 403 403 403 200 200 403 200 mfa",
+    "reviews:approve": "login 403 403 403 405 403 403 403 mfa",
+    "reviews:claim": "login 403 403 403 405 403 403 403 mfa",
+    "reviews:comment": "login 403 403 403 405 403 403 403 mfa",
+    "reviews:queue": "login 403 403 403 200 200 403 200 mfa",
+    "reviews:reassign": "login 403 403 403 403 403 403 403 mfa",
+    "reviews:reject": "login 403 403 403 405 403 403 403 mfa",
+    "reviews:release": "login 403 403 403 405 403 403 403 mfa",
+    "reviews:request_information": "login 403 403 403 405 403 403 403 mfa",
+    "reviews:respond": "login 404 200 200 200 200 404 200 mfa",
+    "scim:group": "401 401 401 401 401 401 401 401 403",
+    "scim:groups": "401 401 401 401 401 401 401 401 403",
+    "scim:groups_search": "401 401 401 401 401 401 401 401 403",
+    "scim:not_found": "404 404 404 404 404 404 404 404 403",
+    "scim:resource_type": "401 401 401 401 401 401 401 401 403",
+    "scim:resource_types": "401 401 401 401 401 401 401 401 403",
+    "scim:schema": "401 401 401 401 401 401 401 401 403",
+    "scim:schemas": "401 401 401 401 401 401 401 401 403",
+    "scim:search": "401 401 401 401 401 401 401 401 403",
+    "scim:service_provider_config": "401 401 401 401 401 401 401 401 403",
+    "scim:user": "401 401 401 401 401 401 401 401 403",
+    "scim:users": "401 401 401 401 401 401 401 401 403",
+    "scim:users_search": "401 401 401 401 401 401 401 401 403",
+    "screening:confirm": "login 405 405 405 405 405 405 405 mfa",
+    "screening:detail": "login 403 403 403 403 200 403 200 mfa",
+    "screening:dismiss": "login 405 405 405 405 405 405 405 mfa",
+    "screening:queue": "login 403 403 403 403 200 403 200 mfa",
+}
+
+
+def _walk(patterns: list[Any], ns: str | None = None) -> Iterator[tuple[str, URLPattern]]:
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            inner = ":".join(x for x in (ns, p.namespace) if x) if p.namespace else ns
+            yield from _walk(p.url_patterns, inner)
+        elif p.name:
+            yield (f"{ns}:{p.name}" if ns else p.name), p
+
+
+def covered_url_names() -> list[str]:
+    """Our URL names; Django's admin and allauth's pages are tested on their own."""
+    names = []
+    for name, pattern in _walk(get_resolver().url_patterns):
+        module = getattr(pattern.callback, "__module__", "")
+        if name.startswith("admin:") or module.startswith("allauth"):
+            continue
+        if "format" in pattern.pattern.regex.groupindex:
+            continue  # DRF's .json/.api suffix twins of the same view
+        names.append(name)
+    return sorted(set(names))
+
+
+def _outcome(response: Any) -> str:
+    if response.status_code in (301, 302):
+        location = response["Location"]
+        if location.startswith(reverse("account_login")):
+            return "login"
+        if location.startswith(reverse("mfa_index")):
+            return "mfa"
+    return str(response.status_code)
+
+
+@pytest.fixture
+def world(partner_admin, partner_member, organisation, compliance_officer) -> World:
+    return build_world(
+        organisation=organisation,
+        admin=partner_admin,
+        member=partner_member,
+        staff=compliance_officer,
+    )
+
+
+@pytest.fixture
+def persona_clients(request, world) -> dict[str, Client]:
+    clients = {}
+    for persona in PERSONAS:
+        client = Client()
+        if persona != "anonymous":
+            user: User = request.getfixturevalue(persona)
+            client.force_login(user)
+        clients[persona] = client
+    return clients
+
+
+def test_every_url_is_in_the_matrix():
+    missing = [name for name in covered_url_names() if name not in EXPECTED]
+    stale = [name for name in EXPECTED if name not in covered_url_names()]
+
+    assert not missing, f"URLs missing from the authorization matrix: {missing}"
+    assert not stale, f"Matrix rows for URLs that no longer exist: {stale}"
+
+
+@pytest.mark.django_db
+def test_each_persona_gets_the_expected_outcome(world, persona_clients):
+    observed: dict[str, str] = {}
+    for name in covered_url_names():
+        url = reverse(name, kwargs=KWARGS[name](world) if name in KWARGS else None)
+        row = []
+        for persona in PERSONAS:
+            response = persona_clients[persona].get(url)
+            row.append(_outcome(response))
+        observed[name] = " ".join(row)
+
+    if os.environ.get("AUTHZ_MATRIX_PRINT"):
+        for name, row in observed.items():
+            print(f'    "{name}": "{row}",')
+    mismatches = {
+        name: f"expected {EXPECTED.get(name)!r}, got {row!r}"
+        for name, row in observed.items()
+        if EXPECTED.get(name) != row
+    }
+    assert not mismatches, "\n".join(f"{k}: {v}" for k, v in mismatches.items())
+
+
+# Token-authenticated machine endpoints: no browser session, so no CSRF cookie to check.
+CSRF_EXEMPT_PREFIXES = ("scim:", "introspection:")
+
+
+@pytest.mark.django_db
+def test_every_state_changing_request_needs_a_csrf_token(world, superuser):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(superuser)
+    accepted = []
+    for name in covered_url_names():
+        if name.startswith(CSRF_EXEMPT_PREFIXES):
+            continue
+        url = reverse(name, kwargs=KWARGS[name](world) if name in KWARGS else None)
+        response = client.post(url, {"reason": "csrf probe"})
+        if response.status_code != 403:
+            accepted.append(f"{name} -> {response.status_code}")
+
+    assert not accepted, f"POST without a CSRF token was not refused: {accepted}"
