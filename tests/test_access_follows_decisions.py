@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.utils import timezone
 
@@ -19,10 +17,11 @@ from provisioning.credentials.services import credential_issue
 from provisioning.deliveries.models import Change
 from provisioning.grants.services import grant_create
 from tests.factories import CompletePersonFactory, StageFactory
+from tests.shared_data import SHARED_DATA
 
 pytestmark = pytest.mark.django_db
 
-CSL = Path(__file__).resolve().parents[2] / "shared" / "data" / "csl-consolidated-sample.csv"
+CSL = SHARED_DATA / "csl-consolidated-sample.csv"
 
 
 @pytest.fixture
@@ -100,3 +99,50 @@ def test_completing_a_profile_enqueues_a_screening_after_commit(
         )
 
     assert queued == [person.pk]
+
+
+def test_restoring_a_grant_keeps_a_key_suspended_by_a_person_rule(keyed_person, ops_user):
+    # given a key suspended by a person-filtered action, and its grant suspended by ops
+    from provisioning.bulk.credentials import credentials_suspend
+    from provisioning.grants.models import Grant
+    from provisioning.grants.services import grant_restore, grant_suspend
+
+    _, credential = keyed_person
+    credentials_suspend(
+        credential_ids=[credential.pk],
+        kind="regulatory",
+        reference="DET-1",
+        actor=ops_user,
+        note="denied citizenship",
+    )
+    grants = Grant.objects.filter(pk=credential.grant_id)
+    grant_suspend(grants=grants, reason="ops", reference="incident-7", actor=ops_user)
+
+    # when ops lift their own reason
+    grant_restore(grants=grants, reason="ops", reference="incident-7", actor=ops_user)
+
+    # then the grant is active again but the key stays suspended by the person rule
+    credential.refresh_from_db()
+    assert grants.get().state == "active"
+    assert credential.state == "suspended"
+
+
+def test_releasing_a_screening_hold_keeps_a_key_suspended_by_a_person_rule(
+    keyed_person, compliance_officer
+):
+    from provisioning.bulk.credentials import credentials_suspend
+
+    person, credential = keyed_person
+    credentials_suspend(
+        credential_ids=[credential.pk],
+        kind="regulatory",
+        reference="DET-1",
+        actor=compliance_officer,
+        note="denied residence",
+    )
+    hold_person_access(person=person, actor=compliance_officer, reason="potential match")
+
+    release_person_access(person=person, actor=compliance_officer, reason="false positive")
+
+    credential.refresh_from_db()
+    assert credential.state == "suspended"

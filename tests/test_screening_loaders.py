@@ -13,12 +13,11 @@ from portal.audit.models import AuditEvent
 from portal.screening.errors import ListFormatError
 from portal.screening.models import EntryName, ListEntry, ListVersion, NameKind
 from portal.screening.services import list_version_load
+from tests.shared_data import SHARED_DATA
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not DATA.exists():  # CI lays shared/ beside the clone
-    DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 CSL = DATA / "csl-consolidated-sample.csv"
 SDN = DATA / "ofac-sdn.csv"
 ALT = DATA / "ofac-alt.csv"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -15,10 +14,9 @@ from portal.screening.matching import EntryRecord, NameRecord, ScreeningIndex
 from portal.screening.models import NameKind
 from portal.screening.normalise import forms, normalised
 from portal.screening.services import list_version_load
+from tests.shared_data import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not DATA.exists():
-    DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 THRESHOLD = 0.85
 
 

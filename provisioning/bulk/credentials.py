@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from portal.audit.services import audit_record
 from provisioning.bulk.models import CredentialReason
+from provisioning.credentials.reactivation import CREDENTIAL_REASON_TABLE, reactivatable_condition
 from provisioning.deliveries.changelog import (
     ChangeRow,
     changes_digest,
@@ -23,7 +24,7 @@ from provisioning.deliveries.changelog import (
     write_credential_changes,
 )
 
-REASON_TABLE = "bulk_credentialreason"
+REASON_TABLE = CREDENTIAL_REASON_TABLE
 _HAS_REASON = (
     f"EXISTS (SELECT 1 FROM {REASON_TABLE} r "  # noqa: S608
     "WHERE r.credential_id = credentials_credential.id)"
@@ -125,7 +126,7 @@ def credentials_restore(
     keep = keep_suspended or set()
     restorable = [pk for pk in credential_ids if pk not in keep]
     restore_scope, restore_params = _ids_sql(restorable)
-    now = timezone.now()
+    reactivate_sql, reactivate_params = reactivatable_condition(timezone.now())
     with transaction.atomic():
         CredentialReason.objects.filter(
             credential_id__in=restorable, kind=kind, reference=reference
@@ -133,11 +134,8 @@ def credentials_restore(
         changes = write_credential_changes(
             scope_sql=restore_scope,
             scope_params=restore_params,
-            condition_sql=(
-                f"state = 'suspended' AND NOT held AND NOT {_HAS_REASON} AND grant_id IN "  # noqa: S608
-                "(SELECT id FROM grants_grant WHERE state = 'active' AND expires_at > %s)"
-            ),
-            condition_params=[now],
+            condition_sql=reactivate_sql,
+            condition_params=reactivate_params,
             set_sql="state = 'active'",
             cause=f"credential.restored:{kind}",
         )

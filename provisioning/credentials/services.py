@@ -25,6 +25,7 @@ from provisioning.credentials.models import (
     SeatsExhausted,
     check_credential_transition,
 )
+from provisioning.credentials.reactivation import reactivatable_condition
 from provisioning.deliveries.changelog import (
     CREDENTIAL_TABLE,
     ChangeRow,
@@ -254,7 +255,7 @@ def credential_hold_person(*, person_id: int, actor: Any, reason: str) -> list[C
 
 def credential_release_person(*, person_id: int, actor: Any, reason: str) -> list[ChangeRow]:
     """Lift the screening hold; keys whose grant is active come back."""
-    now = timezone.now()
+    reactivate_sql, reactivate_params = reactivatable_condition(timezone.now())
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
@@ -265,11 +266,8 @@ def credential_release_person(*, person_id: int, actor: Any, reason: str) -> lis
         changes = write_credential_changes(
             scope_sql="person_id = %s",
             scope_params=[person_id],
-            condition_sql=(
-                "state = 'suspended' AND grant_id IN (SELECT id FROM grants_grant "
-                "WHERE state = 'active' AND expires_at > %s)"
-            ),
-            condition_params=[now],
+            condition_sql=reactivate_sql,
+            condition_params=reactivate_params,
             set_sql="state = 'active'",
             cause="credential.released:compliance",
         )

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from portal.audit.services import audit_record
 from provisioning.catalog.models import Stage
+from provisioning.credentials.reactivation import reactivatable_condition
 from provisioning.deliveries.changelog import (
     ChangeRow,
     changes_digest,
@@ -268,13 +269,15 @@ def grant_restore(
                 [GrantState.ACTIVE, now, token, GrantState.SUSPENDED, now],
             )
             grants_changed = cursor.rowcount
+        reactivate_sql, reactivate_params = reactivatable_condition(now)
         changes = write_credential_changes(
             scope_sql=(
                 f"grant_id IN (SELECT id FROM {GRANT_TABLE} "  # noqa: S608
                 "WHERE change_batch = %s AND state = 'active')"
             ),
             scope_params=[token],
-            condition_sql="state = 'suspended' AND NOT held",
+            condition_sql=reactivate_sql,
+            condition_params=reactivate_params,
             set_sql="state = 'active'",
             cause=f"grant.restored:{kind}",
         )
