@@ -324,6 +324,9 @@ def seed_demo() -> list[DemoLogin]:
                     citizenships=list(member.citizenships),
                     residence_country=member.residence,
                     us_person_status=member.us_person_status,
+                    # Signed profiles, so partner admins can nominate them in the wizard;
+                    # the unverified organisation's admin is left to finish theirs.
+                    signed=spec.verified,
                 )
             logins.append(
                 DemoLogin(
