@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -38,6 +38,7 @@ from portal.reviews.forms import (
 from portal.reviews.models import Review
 from portal.reviews.reminders import review_deadline
 from portal.reviews.services import (
+    ApprovalResult,
     review_answer,
     review_approve,
     review_claim,
@@ -49,6 +50,7 @@ from portal.reviews.services import (
 )
 
 View = Callable[..., HttpResponse]
+Result = TypeVar("Result")
 
 
 def staff_permission(permission: str) -> Callable[[View], View]:
@@ -213,30 +215,54 @@ def _form_errors(request: AuthenticatedRequest, form: Any) -> None:
             messages.error(request, f"{label}: {error}" if label else str(error))
 
 
+def _valid(
+    request: AuthenticatedRequest, application: Application, form: Any, *, versioned: bool = True
+) -> bool:
+    """The form is valid and, if it carries the page version, not stale; otherwise say why."""
+    if not form.is_valid():
+        _form_errors(request, form)
+        return False
+    return not (versioned and _stale(request, application, form.cleaned_data["seen"]))
+
+
+def _act(
+    request: AuthenticatedRequest,
+    application: Application,
+    action: Callable[[], Result],
+    success: str | Callable[[Result], str],
+) -> HttpResponse:
+    """Call a review service; a refusal becomes an error message, success its own message."""
+    try:
+        result = action()
+    except ApplicationError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, success(result) if callable(success) else success)
+    return _done(request, application)
+
+
 @staff_permission("reviews.decide_review")
 @require_POST
 def claim(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
-    try:
-        review_claim(actor=request.user, application=application)
-    except ApplicationError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "You now work on this application.")
-    return _done(request, application)
+    return _act(
+        request,
+        application,
+        lambda: review_claim(actor=request.user, application=application),
+        "You now work on this application.",
+    )
 
 
 @staff_permission("reviews.decide_review")
 @require_POST
 def release(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
-    try:
-        review_release(actor=request.user, application=application)
-    except ApplicationError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "The application is back in the queue for anyone.")
-    return _done(request, application)
+    return _act(
+        request,
+        application,
+        lambda: review_release(actor=request.user, application=application),
+        "The application is back in the queue for anyone.",
+    )
 
 
 @staff_permission("reviews.reassign_review")
@@ -245,26 +271,30 @@ def reassign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     reviewers = list(selectors.queue_assignees())
     form = ReassignForm(request.POST, reviewers=reviewers)
-    if not form.is_valid():
-        _form_errors(request, form)
+    if not _valid(request, application, form, versioned=False):
         return _done(request, application)
     chosen = form.cleaned_data["assignee"]
     assignee = User.objects.get(pk=int(chosen)) if chosen else None
-    try:
-        review_reassign(
+    return _act(
+        request,
+        application,
+        lambda: review_reassign(
             actor=request.user,
             application=application,
             assignee=assignee,
             reason=form.cleaned_data["reason"],
-        )
-    except ApplicationError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(
-            request,
-            f"Assigned to {assignee.get_username()}." if assignee else "Returned to the queue.",
-        )
-    return _done(request, application)
+        ),
+        f"Assigned to {assignee.get_username()}." if assignee else "Returned to the queue.",
+    )
+
+
+def _approved(result: ApprovalResult) -> str:
+    if not result.final:
+        return "First approval recorded. A second reviewer must now approve."
+    return (
+        f"Approved. Grant #{result.grant.pk if result.grant else ''} is active with "
+        f"{len(result.credential_ids)} credential(s)."
+    )
 
 
 @staff_permission("reviews.decide_review")
@@ -272,32 +302,19 @@ def reassign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     form = ApproveForm(request.POST, application=application)
-    if not form.is_valid():
-        _form_errors(request, form)
+    if not _valid(request, application, form):
         return _done(request, application)
-    if _stale(request, application, form.cleaned_data["seen"]):
-        return _done(request, application)
-    try:
-        result = review_approve(
+    return _act(
+        request,
+        application,
+        lambda: review_approve(
             actor=request.user,
             application=application,
             terms=form.terms(),
             confirms=form.cleaned_data["confirms"],
-        )
-    except ApplicationError as error:
-        messages.error(request, str(error))
-    else:
-        if result.final:
-            messages.success(
-                request,
-                f"Approved. Grant #{result.grant.pk if result.grant else ''} is active with "
-                f"{len(result.credential_ids)} credential(s).",
-            )
-        else:
-            messages.success(
-                request, "First approval recorded. A second reviewer must now approve."
-            )
-    return _done(request, application)
+        ),
+        _approved,
+    )
 
 
 @staff_permission("reviews.decide_review")
@@ -305,20 +322,16 @@ def approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     form = RejectForm(request.POST)
-    if not form.is_valid():
-        _form_errors(request, form)
+    if not _valid(request, application, form):
         return _done(request, application)
-    if _stale(request, application, form.cleaned_data["seen"]):
-        return _done(request, application)
-    try:
-        review_reject(
+    return _act(
+        request,
+        application,
+        lambda: review_reject(
             actor=request.user, application=application, reason=form.cleaned_data["reason"]
-        )
-    except ApplicationError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Rejected. The applicant has been told why.")
-    return _done(request, application)
+        ),
+        "Rejected. The applicant has been told why.",
+    )
 
 
 @staff_permission("reviews.decide_review")
@@ -326,20 +339,16 @@ def reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def request_information(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     form = InformationRequestForm(request.POST)
-    if not form.is_valid():
-        _form_errors(request, form)
+    if not _valid(request, application, form):
         return _done(request, application)
-    if _stale(request, application, form.cleaned_data["seen"]):
-        return _done(request, application)
-    try:
-        review_request_information(
+    return _act(
+        request,
+        application,
+        lambda: review_request_information(
             actor=request.user, application=application, message=form.cleaned_data["message"]
-        )
-    except ApplicationError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Question sent. The application waits for the answer.")
-    return _done(request, application)
+        ),
+        "Question sent. The application waits for the answer.",
+    )
 
 
 @staff_permission("reviews.add_comment")
@@ -347,18 +356,16 @@ def request_information(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def comment(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     form = CommentForm(request.POST)
-    if not form.is_valid():
-        _form_errors(request, form)
+    if not _valid(request, application, form, versioned=False):
         return _done(request, application)
-    try:
-        review_comment_add(
+    return _act(
+        request,
+        application,
+        lambda: review_comment_add(
             actor=request.user, application=application, body=form.cleaned_data["body"]
-        )
-    except ApplicationError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Comment added.")
-    return _done(request, application)
+        ),
+        "Comment added.",
+    )
 
 
 @login_required
