@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
@@ -54,5 +55,6 @@ def get_visible_or_404(
 ) -> M:
     try:
         return visible_to(user, queryset, action=action).get(**lookup)
-    except queryset.model.DoesNotExist:
+    except ObjectDoesNotExist:
+        # Only ``get`` can raise it here, and then it is ``queryset.model.DoesNotExist``.
         raise Http404("No such object, or you may not see it.") from None

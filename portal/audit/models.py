@@ -17,9 +17,9 @@ def _refuse(*args: Any, **kwargs: Any) -> NoReturn:
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
-    update = _refuse  # type: ignore[assignment]
-    delete = _refuse  # type: ignore[assignment]
-    bulk_update = _refuse  # type: ignore[assignment]
+    update = _refuse
+    delete = _refuse
+    bulk_update = _refuse
 
 
 GENESIS_HASH = "0" * 64

@@ -87,7 +87,9 @@ class ScimGroup(models.Model):
     scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     external_id = models.CharField(max_length=255, blank=True)
     display_name = models.CharField(max_length=255)
-    members = models.ManyToManyField(ScimUser, through="ScimGroupMember", related_name="groups")
+    members: models.ManyToManyField[ScimUser, ScimGroupMember] = models.ManyToManyField(
+        ScimUser, through="ScimGroupMember", related_name="groups"
+    )
     version = models.PositiveBigIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

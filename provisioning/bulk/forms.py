@@ -67,7 +67,9 @@ class BulkPlanForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        # ``Form.clean`` returns ``cleaned_data`` itself; the stubs allow ``None``.
+        data = self.cleaned_data
         if data.get("kind") == BulkKind.RESTORE:
             if not data.get("restores"):
                 self.add_error("restores", "Name the suspension this restore lifts.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypedDict, cast
 
 from django.conf import settings
 from django.db import connection
@@ -33,6 +33,22 @@ FILTER_NAMES = (
 )
 PERSON_FILTERS = ("citizenship", "residence")
 SAMPLE_SIZE = 20
+
+
+class CandidateArgs(TypedDict):
+    """The keyword arguments ``candidate_grants`` and ``candidate_credentials`` share."""
+
+    kind: str
+    filters: dict[str, Any]
+    suspension_kind: str
+    reference: str
+    explicit_action: int | None
+
+
+class RestoreGate(Protocol):
+    """The portal's judgement plugged in through ``settings.BULK_RESTORE_GATE``."""
+
+    def __call__(self, *, grant_ids: list[int]) -> tuple[set[int], set[int], str]: ...
 
 
 def chunk_size() -> int:
@@ -111,17 +127,15 @@ def current_hash(
 ) -> str:
     """The plan hash of the set as it is now. On PostgreSQL, without a restore gate to
     apply, the ids never leave the database: ``string_agg`` joins them in order."""
-    args = {
+    args: CandidateArgs = {
         "kind": kind,
-        "scope": scope,
         "filters": filters,
         "suspension_kind": suspension_kind,
         "reference": reference,
         "explicit_action": explicit_action,
     }
     if connection.vendor != "postgresql" or (kind == BulkKind.RESTORE and gated):
-        return resolve(**args, gated=gated).plan_hash
-    del args["scope"]
+        return resolve(scope=scope, **args, gated=gated).plan_hash
     if scope == BulkScope.GRANT:
         grants = candidate_grants(**args)
         credentials = Credential.objects.filter(grant__in=grants.values("pk")).exclude(
@@ -163,8 +177,12 @@ def _reason_exists(kind: str, reference: str) -> Exists:
     )
 
 
-def _explicit_items(action_id: int, column: str) -> QuerySet[Any]:
-    return BulkActionItem.objects.filter(action_id=action_id).values(column)
+def _explicit_items(action_id: int, column: str) -> QuerySet[BulkActionItem, dict[str, Any]]:
+    # ``column`` is not a literal, so the stubs cannot type the row; it is one-key dicts.
+    return cast(
+        "QuerySet[BulkActionItem, dict[str, Any]]",
+        BulkActionItem.objects.filter(action_id=action_id).values(column),
+    )
 
 
 def candidate_grants(
@@ -222,9 +240,12 @@ def candidate_credentials(
     return credentials
 
 
-def _gate() -> Any:
+def _gate() -> RestoreGate | None:
     path = getattr(settings, "BULK_RESTORE_GATE", "")
-    return import_string(path) if path else None
+    if not path:
+        return None
+    gate: RestoreGate = import_string(path)
+    return gate
 
 
 def restore_gate(grant_ids: Iterable[int]) -> tuple[set[int], set[int], str]:
@@ -251,7 +272,7 @@ def resolve(
 ) -> Selection:
     """The set the action would act on now. Large sets stay in the database (subqueries);
     only the ids for the hash come back to Python."""
-    args = {
+    args: CandidateArgs = {
         "kind": kind,
         "filters": filters,
         "suspension_kind": suspension_kind,
