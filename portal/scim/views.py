@@ -12,6 +12,7 @@ import functools
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -230,135 +231,127 @@ def _scim_id(value: str) -> uuid.UUID:
         raise ScimError(404, f"No resource has the id {value}.") from None
 
 
-# --- Users ------------------------------------------------------------------------
+# --- Users and Groups ---------------------------------------------------------------
 
 
-def _users(token: ScimToken) -> QuerySet[ScimUser]:
-    return ScimUser.objects.filter(organisation=token.organisation)
+@dataclass(frozen=True)
+class _Resource:
+    """What tells Users from Groups; the handling of both is shared below."""
+
+    noun: str
+    model: type[ScimUser] | type[ScimGroup]
+    filters: dict[str, tuple[str, str]]
+    render: Callable[..., dict[str, Any]]
+    clean: Callable[[Any], dict[str, Any]]
+    fields: dict[str, str]
+    multi: set[str]
+    create: Callable[..., Any]
+    update: Callable[..., Any]
+    delete: Callable[..., None]
+
+    def all(self, token: ScimToken) -> QuerySet[Any]:
+        return self.model.objects.filter(organisation=token.organisation)
+
+    def get(self, token: ScimToken, scim_id: str) -> Any:
+        found = self.all(token).filter(scim_id=_scim_id(scim_id)).first()
+        if found is None:
+            raise ScimError(404, f"No {self.noun} has the id {scim_id}.")
+        return found
 
 
-def _user(token: ScimToken, scim_id: str) -> ScimUser:
-    user = _users(token).filter(scim_id=_scim_id(scim_id)).first()
-    if user is None:
-        raise ScimError(404, f"No user has the id {scim_id}.")
-    return user
+_USER = _Resource(
+    noun="user",
+    model=ScimUser,
+    filters=USER_FILTERS,
+    render=user_document,
+    clean=clean_user,
+    fields=USER_FIELDS,
+    multi={"emails"},
+    create=scim_user_create,
+    update=scim_user_update,
+    delete=scim_user_delete,
+)
+_GROUP = _Resource(
+    noun="group",
+    model=ScimGroup,
+    filters=GROUP_FILTERS,
+    render=group_document,
+    clean=clean_group,
+    fields=GROUP_FIELDS,
+    multi={"members"},
+    create=scim_group_create,
+    update=scim_group_update,
+    delete=scim_group_delete,
+)
+
+
+def _collection(request: HttpRequest, token: ScimToken, kind: _Resource) -> HttpResponse:
+    base = _base(request)
+    if request.method == "GET":
+        return _list(
+            request, kind.all(token), kind.filters, lambda r: kind.render(r, base=base), request.GET
+        )
+    created = kind.create(token=token, document=kind.clean(_body(request)))
+    return _single(request, kind.render(created, base=base), created.version, status=201)
+
+
+def _search(request: HttpRequest, token: ScimToken, kind: _Resource) -> HttpResponse:
+    base = _base(request)
+    params = _search_params(request)
+    return _list(
+        request, kind.all(token), kind.filters, lambda r: kind.render(r, base=base), params
+    )
+
+
+def _detail(request: HttpRequest, token: ScimToken, scim_id: str, kind: _Resource) -> HttpResponse:
+    base = _base(request)
+    resource = kind.get(token, scim_id)
+    if_match = request.headers.get("If-Match")
+    if request.method == "GET":
+        return _single(request, kind.render(resource, base=base), resource.version)
+    if request.method == "DELETE":
+        kind.delete(token=token, **{kind.noun: resource}, if_match=if_match)
+        return HttpResponse(status=204)
+    body = _body(request)
+    # A PUT is validated before the service locks the row; a PATCH against the locked row.
+    replacement = kind.clean(body) if request.method == "PUT" else None
+
+    def document_for(current: dict[str, Any]) -> dict[str, Any]:
+        if replacement is not None:
+            return replacement
+        return kind.clean(apply_patch(current, body, fields=kind.fields, multi=kind.multi))
+
+    resource = kind.update(
+        token=token, **{kind.noun: resource}, document_for=document_for, if_match=if_match
+    )
+    return _single(request, kind.render(resource, base=base), resource.version)
 
 
 @scim_endpoint(("GET", "POST"))
 def users(request: HttpRequest, token: ScimToken) -> HttpResponse:
-    base = _base(request)
-    if request.method == "GET":
-        return _list(
-            request, _users(token), USER_FILTERS, lambda u: user_document(u, base=base), request.GET
-        )
-    user = scim_user_create(token=token, document=clean_user(_body(request)))
-    return _single(request, user_document(user, base=base), user.version, status=201)
+    return _collection(request, token, _USER)
 
 
 @scim_endpoint(("POST",))
 def users_search(request: HttpRequest, token: ScimToken) -> HttpResponse:
-    base = _base(request)
-    params = _search_params(request)
-    return _list(
-        request, _users(token), USER_FILTERS, lambda u: user_document(u, base=base), params
-    )
-
-
-_USER_MULTI = {"emails"}
+    return _search(request, token, _USER)
 
 
 @scim_endpoint(("GET", "PUT", "PATCH", "DELETE"))
 def user_detail(request: HttpRequest, token: ScimToken, scim_id: str) -> HttpResponse:
-    base = _base(request)
-    user = _user(token, scim_id)
-    if_match = request.headers.get("If-Match")
-    if request.method == "GET":
-        return _single(request, user_document(user, base=base), user.version)
-    if request.method == "DELETE":
-        scim_user_delete(token=token, user=user, if_match=if_match)
-        return HttpResponse(status=204)
-    body = _body(request)
-    if request.method == "PUT":
-        document = clean_user(body)
-        user = scim_user_update(
-            token=token, user=user, document_for=lambda _: document, if_match=if_match
-        )
-    else:
-        user = scim_user_update(
-            token=token,
-            user=user,
-            document_for=lambda current: clean_user(
-                apply_patch(current, body, fields=USER_FIELDS, multi=_USER_MULTI)
-            ),
-            if_match=if_match,
-        )
-    return _single(request, user_document(user, base=base), user.version)
-
-
-# --- Groups -----------------------------------------------------------------------
-
-
-def _groups(token: ScimToken) -> QuerySet[ScimGroup]:
-    return ScimGroup.objects.filter(organisation=token.organisation)
-
-
-def _group(token: ScimToken, scim_id: str) -> ScimGroup:
-    group = _groups(token).filter(scim_id=_scim_id(scim_id)).first()
-    if group is None:
-        raise ScimError(404, f"No group has the id {scim_id}.")
-    return group
+    return _detail(request, token, scim_id, _USER)
 
 
 @scim_endpoint(("GET", "POST"))
 def groups(request: HttpRequest, token: ScimToken) -> HttpResponse:
-    base = _base(request)
-    if request.method == "GET":
-        return _list(
-            request,
-            _groups(token),
-            GROUP_FILTERS,
-            lambda g: group_document(g, base=base),
-            request.GET,
-        )
-    group = scim_group_create(token=token, document=clean_group(_body(request)))
-    return _single(request, group_document(group, base=base), group.version, status=201)
+    return _collection(request, token, _GROUP)
 
 
 @scim_endpoint(("POST",))
 def groups_search(request: HttpRequest, token: ScimToken) -> HttpResponse:
-    base = _base(request)
-    params = _search_params(request)
-    return _list(
-        request, _groups(token), GROUP_FILTERS, lambda g: group_document(g, base=base), params
-    )
-
-
-_GROUP_MULTI = {"members"}
+    return _search(request, token, _GROUP)
 
 
 @scim_endpoint(("GET", "PUT", "PATCH", "DELETE"))
 def group_detail(request: HttpRequest, token: ScimToken, scim_id: str) -> HttpResponse:
-    base = _base(request)
-    group = _group(token, scim_id)
-    if_match = request.headers.get("If-Match")
-    if request.method == "GET":
-        return _single(request, group_document(group, base=base), group.version)
-    if request.method == "DELETE":
-        scim_group_delete(token=token, group=group, if_match=if_match)
-        return HttpResponse(status=204)
-    body = _body(request)
-    if request.method == "PUT":
-        document = clean_group(body)
-        group = scim_group_update(
-            token=token, group=group, document_for=lambda _: document, if_match=if_match
-        )
-    else:
-        group = scim_group_update(
-            token=token,
-            group=group,
-            document_for=lambda current: clean_group(
-                apply_patch(current, body, fields=GROUP_FIELDS, multi=_GROUP_MULTI)
-            ),
-            if_match=if_match,
-        )
-    return _single(request, group_document(group, base=base), group.version)
+    return _detail(request, token, scim_id, _GROUP)
