@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
-import uuid
-from urllib.parse import urlsplit, urlunsplit
+
+from bench._common import ensure_targets, raw_update_seconds, reset_grants, scratch_database
 
 AREA = "bulk"
 CREDENTIALS = 100_000
@@ -28,14 +27,6 @@ ORGANISATIONS = 2_000
 
 def _row(target: str, measured: str, ok: bool | None) -> dict:
     return {"area": AREA, "target": target, "measured": measured, "ok": ok}
-
-
-def _admin_connect(url: str):  # type: ignore[no-untyped-def]
-    import psycopg
-
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    return psycopg.connect(admin, autocommit=True), parts
 
 
 def _seed(n: int, organisations: int) -> int:
@@ -93,46 +84,6 @@ def _seed(n: int, organisations: int) -> int:
     return model_id
 
 
-def _reset() -> None:
-    """Back to every grant and key active, between runs."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM grants_grantsuspension")
-        cursor.execute("UPDATE grants_grant SET state = 'active', change_batch = NULL")
-        cursor.execute(
-            "UPDATE credentials_credential SET state = 'active', change_batch = NULL "
-            "WHERE state <> 'active'"
-        )
-        cursor.execute("VACUUM ANALYZE credentials_credential")
-        cursor.execute("VACUUM ANALYZE grants_grant")
-
-
-def _raw_update_seconds(model_id: int) -> float:
-    """The same rows with a bare UPDATE, rolled back so the next run starts equal."""
-    from django.db import connection, transaction
-
-    started = time.perf_counter()
-    try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "UPDATE credentials_credential SET state = 'suspended', "
-                    "version = version + 1 WHERE state = 'active' AND grant_id IN "
-                    "(SELECT id FROM grants_grant WHERE covered_model_id = %s)",
-                    [model_id],
-                )
-            elapsed = time.perf_counter() - started
-            raise _Rollback
-    except _Rollback:
-        pass
-    return elapsed
-
-
-class _Rollback(Exception):
-    pass
-
-
 def _suspend(model_id: int, actor: object) -> tuple[float, float, int]:
     from provisioning.bulk.services import bulk_execute, bulk_plan
 
@@ -151,13 +102,6 @@ def _suspend(model_id: int, actor: object) -> tuple[float, float, int]:
     return planned, committed, action.credentials_changed
 
 
-def _targets(total: int) -> None:
-    from provisioning.deliveries.models import Target
-
-    for index in range(Target.objects.count(), total):
-        Target.objects.create(kind="scim", name=f"bench-{index}", url=f"http://127.0.0.1:9/{index}")
-
-
 def _measure(n: int) -> list[dict]:
     from django.core.management import call_command
 
@@ -168,9 +112,9 @@ def _measure(n: int) -> list[dict]:
     model_id = _seed(n, ORGANISATIONS)
     runs: dict[int, tuple[float, float, float, int]] = {}
     for targets in (1, 3):
-        _targets(targets)
-        _reset()
-        raw = _raw_update_seconds(model_id)
+        ensure_targets(targets)
+        reset_grants()
+        raw = raw_update_seconds(model_id)
         planned, committed, changed = _suspend(model_id, actor)
         runs[targets] = (raw, planned, committed, changed)
     rows = []
@@ -213,26 +157,8 @@ def run(n: int = CREDENTIALS) -> list[dict]:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         return [_row("bulk suspend on PostgreSQL", "skipped: DATABASE_URL is not PostgreSQL", None)]
-    admin, parts = _admin_connect(url)
-    scratch = f"clearance_bench_bulk_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{scratch}"')
-    try:
-        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{scratch}"))
-        os.environ.setdefault("CLEARANCE_VAR_DIR", tempfile.mkdtemp(prefix="bench-bulk-"))
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-        import django
-
-        django.setup()
-        try:
-            return _measure(n)
-        finally:
-            from django.db import connections
-
-            connections.close_all()
-    finally:
-        os.environ["DATABASE_URL"] = url
-        admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-        admin.close()
+    with scratch_database(url, "bulk"):
+        return _measure(n)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,9 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from urllib.parse import urlsplit, urlunsplit
+
+from bench._common import ensure_targets, raw_update_seconds, reset_grants, scratch_database
 
 AREA = "provisioning"
 CREDENTIALS = 100_000
@@ -29,10 +28,6 @@ INTROSPECTIONS = 2_000
 
 def _row(target: str, measured: str, ok: bool | None) -> dict:
     return {"area": AREA, "target": target, "measured": measured, "ok": ok}
-
-
-class _Rollback(Exception):
-    pass
 
 
 def _seed(n: int, grants: int) -> int:
@@ -101,42 +96,6 @@ def _seed(n: int, grants: int) -> int:
     return model.pk
 
 
-def _reset() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM grants_grantsuspension")
-        cursor.execute("UPDATE grants_grant SET state = 'active', change_batch = NULL")
-        cursor.execute(
-            "UPDATE credentials_credential SET state = 'active', change_batch = NULL "
-            "WHERE state <> 'active'"
-        )
-        cursor.execute("VACUUM ANALYZE credentials_credential")
-        cursor.execute("VACUUM ANALYZE grants_grant")
-
-
-def _raw_update_seconds(model_id: int) -> float:
-    """The same credential rows with a bare UPDATE, rolled back."""
-    from django.db import connection, transaction
-
-    elapsed = 0.0
-    try:
-        with transaction.atomic():
-            started = time.perf_counter()
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "UPDATE credentials_credential SET state = 'suspended', "
-                    "version = version + 1 WHERE state = 'active' AND grant_id IN "
-                    "(SELECT id FROM grants_grant WHERE covered_model_id = %s)",
-                    [model_id],
-                )
-            elapsed = time.perf_counter() - started
-            raise _Rollback
-    except _Rollback:
-        pass
-    return elapsed
-
-
 def _suspend_seconds(model_id: int, reference: str) -> tuple[float, int]:
     from provisioning.grants.models import Grant, SuspensionKind
     from provisioning.grants.services import grant_suspend
@@ -149,13 +108,6 @@ def _suspend_seconds(model_id: int, reference: str) -> tuple[float, int]:
         actor=None,
     )
     return time.perf_counter() - started, result.credentials_changed
-
-
-def _ensure_targets(total: int) -> None:
-    from provisioning.deliveries.models import Target
-
-    for index in range(Target.objects.count(), total):
-        Target.objects.create(kind="scim", name=f"bench-{index}", url=f"http://127.0.0.1:9/{index}")
 
 
 def _introspection_p99() -> tuple[float, float]:
@@ -197,9 +149,9 @@ def _measure(n: int) -> list[dict]:
     rows = []
     commits: dict[int, float] = {}
     for targets in (1, 3, 5):
-        _ensure_targets(targets)
-        _reset()
-        raw = _raw_update_seconds(model_id)
+        ensure_targets(targets)
+        reset_grants()
+        raw = raw_update_seconds(model_id)
         committed, changed = _suspend_seconds(model_id, f"bench-{targets}")
         commits[targets] = committed
         ratio = committed / raw if raw else float("inf")
@@ -220,7 +172,7 @@ def _measure(n: int) -> list[dict]:
             growth <= 1.3,
         )
     )
-    _reset()
+    reset_grants()
     median, p99 = _introspection_p99()
     rows.append(_row("introspection p99 ≤ 10 ms", f"{p99:.2f} ms (p50 {median:.2f})", p99 <= 10))
     return rows
@@ -230,31 +182,10 @@ def run(n: int = CREDENTIALS) -> list[dict]:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         return [_row("provisioning on PostgreSQL", "skipped: DATABASE_URL is not PostgreSQL", None)]
-    import psycopg
-
-    parts = urlsplit(url)
-    admin = psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True)
-    scratch = f"clearance_bench_prov_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{scratch}"')
-    try:
-        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{scratch}"))
-        os.environ.setdefault("CLEARANCE_VAR_DIR", tempfile.mkdtemp(prefix="bench-prov-"))
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-        os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
-        os.environ.setdefault("LOG_LEVEL", "WARNING")
-        import django
-
-        django.setup()
-        try:
-            return _measure(n)
-        finally:
-            from django.db import connections
-
-            connections.close_all()
-    finally:
-        os.environ["DATABASE_URL"] = url
-        admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-        admin.close()
+    os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    with scratch_database(url, "prov"):
+        return _measure(n)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,92 @@
+"""What the PostgreSQL suspend benchmarks (``bulk``, ``provisioning``) share.
+
+A scratch database of their own, and the baseline they are both measured against: a raw
+SQL ``UPDATE`` of the same credential rows, with grants and keys reset between runs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+
+@contextmanager
+def scratch_database(url: str, name: str) -> Iterator[None]:
+    """Django set up on a new database on ``url``'s server, dropped at the end whatever happens."""
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True)
+    scratch = f"clearance_bench_{name}_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{scratch}"')
+    try:
+        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{scratch}"))
+        os.environ.setdefault("CLEARANCE_VAR_DIR", tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+        import django
+
+        django.setup()
+        try:
+            yield
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+    finally:
+        os.environ["DATABASE_URL"] = url
+        admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        admin.close()
+
+
+def reset_grants() -> None:
+    """Back to every grant and key active, between runs."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM grants_grantsuspension")
+        cursor.execute("UPDATE grants_grant SET state = 'active', change_batch = NULL")
+        cursor.execute(
+            "UPDATE credentials_credential SET state = 'active', change_batch = NULL "
+            "WHERE state <> 'active'"
+        )
+        cursor.execute("VACUUM ANALYZE credentials_credential")
+        cursor.execute("VACUUM ANALYZE grants_grant")
+
+
+class _Rollback(Exception):
+    pass
+
+
+def raw_update_seconds(model_id: int) -> float:
+    """The same credential rows with a bare UPDATE, rolled back so the next run starts equal."""
+    from django.db import connection, transaction
+
+    elapsed = 0.0
+    try:
+        with transaction.atomic():
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE credentials_credential SET state = 'suspended', "
+                    "version = version + 1 WHERE state = 'active' AND grant_id IN "
+                    "(SELECT id FROM grants_grant WHERE covered_model_id = %s)",
+                    [model_id],
+                )
+            elapsed = time.perf_counter() - started
+            raise _Rollback
+    except _Rollback:
+        pass
+    return elapsed
+
+
+def ensure_targets(total: int) -> None:
+    """At least ``total`` downstream SCIM targets."""
+    from provisioning.deliveries.models import Target
+
+    for index in range(Target.objects.count(), total):
+        Target.objects.create(kind="scim", name=f"bench-{index}", url=f"http://127.0.0.1:9/{index}")
