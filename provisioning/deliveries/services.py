@@ -68,6 +68,63 @@ def target_create(
     return target
 
 
+def target_update(
+    *,
+    actor: Any,
+    target: Target,
+    name: str,
+    url: str,
+    enabled: bool,
+    covered_models: Iterable[CoveredModel] = (),
+    token: str = "",
+    secret: str = "",
+) -> Target:
+    """Change a target's settings; an empty ``token``/``secret`` keeps the stored one.
+
+    A new webhook secret goes first and the previous newest is kept second, so receivers
+    still verifying with the old secret keep working while they rotate.
+    """
+    if target.kind == TargetKind.SCIM and secret:
+        raise DeliveryError("A SCIM target takes a bearer token, not signing secrets.")
+    if target.kind == TargetKind.WEBHOOK and token:
+        raise DeliveryError("A webhook target takes signing secrets, not a bearer token.")
+    with transaction.atomic():
+        locked = Target.objects.select_for_update().get(pk=target.pk)
+        before = {
+            "name": locked.name,
+            "url": locked.url,
+            "enabled": locked.enabled,
+            "models": sorted(locked.covered_models.values_list("slug", flat=True)),
+        }
+        locked.name, locked.url, locked.enabled = name, url, enabled
+        if token:
+            locked.set_token(token)
+        rotated = False
+        if secret:
+            previous = list(locked.to_config().secrets[:1])
+            locked.set_secrets([secret, *previous])
+            rotated = True
+        locked.save()
+        models = list(covered_models)
+        locked.covered_models.set(models)
+        audit_record(
+            actor=actor,
+            action="target.updated",
+            obj=locked,
+            before=before,
+            # Never the token or secrets: only that they changed.
+            after={
+                "name": name,
+                "url": url,
+                "enabled": enabled,
+                "models": sorted(m.slug for m in models),
+                "token_replaced": bool(token),
+                "secret_rotated": rotated,
+            },
+        )
+    return locked
+
+
 def failure_retry_dead(*, actor: Any, target: Target) -> int:
     """Put the target's dead deliveries back in the retry queue, due now."""
     with transaction.atomic():

@@ -1,7 +1,8 @@
 """Provisioning health for ops (and auditors, read-only): targets, lag, failures, blocks.
 
 Readers hold ``deliveries.view_target`` (ops, auditors); retrying dead deliveries needs
-``deliveries.change_failure`` (ops). Others signed in get 403; anonymous visitors the
+``deliveries.change_failure`` (ops); adding and editing targets ``deliveries.add_target`` /
+``deliveries.change_target`` (ops). Others signed in get 403; anonymous visitors the
 sign-in page; staff without MFA are sent to set it up by the middleware first.
 """
 
@@ -12,15 +13,24 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts.access import get_visible_or_404, visible_to
-from provisioning.deliveries.models import Failure, FailureState, ModelBlock, Target
+from provisioning.deliveries.forms import TargetForm
+from provisioning.deliveries.models import (
+    DeliveryError,
+    Failure,
+    FailureState,
+    ModelBlock,
+    Target,
+)
 from provisioning.deliveries.selectors import target_health
-from provisioning.deliveries.services import failure_retry_dead
+from provisioning.deliveries.services import failure_retry_dead, target_create, target_update
 
 READ_PERMISSION = "deliveries.view_target"
 RETRY_PERMISSION = "deliveries.change_failure"
+ADD_PERMISSION = "deliveries.add_target"
+CHANGE_PERMISSION = "deliveries.change_target"
 
 
 @require_GET
@@ -47,6 +57,8 @@ def health(request: HttpRequest) -> HttpResponse:
             "dead": dead,
             "blocks": blocks,
             "can_retry": request.user.has_perm(RETRY_PERMISSION),
+            "can_add": request.user.has_perm(ADD_PERMISSION),
+            "can_edit": request.user.has_perm(CHANGE_PERMISSION),
         },
     )
 
@@ -63,3 +75,58 @@ def retry_dead(request: HttpRequest, target_id: int) -> HttpResponse:
         f"{count} dead deliver{'y' if count == 1 else 'ies'} to {target.name} queued again.",
     )
     return redirect("deliveries:health")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def target_add(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm(ADD_PERMISSION):
+        raise PermissionDenied("Only operations may add targets.")
+    form = TargetForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            target = target_create(
+                actor=request.user,
+                kind=data["kind"],
+                name=data["name"],
+                url=data["url"],
+                token=data["token"],
+                secrets=[data["secret"]] if data["secret"] else [],
+                covered_models=data["covered_models"],
+                enabled=data["enabled"],
+            )
+        except DeliveryError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Target {target.name} added.")
+            return redirect("deliveries:health")
+    return render(request, "deliveries/target_form.html", {"form": form, "target": None})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def target_edit(request: HttpRequest, target_id: int) -> HttpResponse:
+    if not request.user.has_perm(CHANGE_PERMISSION):
+        raise PermissionDenied("Only operations may edit targets.")
+    target = get_visible_or_404(request.user, Target.objects.all(), action="change", pk=target_id)
+    form = TargetForm(request.POST or None, instance=target)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            target = target_update(
+                actor=request.user,
+                target=target,
+                name=data["name"],
+                url=data["url"],
+                enabled=data["enabled"],
+                covered_models=data["covered_models"],
+                token=data["token"],
+                secret=data["secret"],
+            )
+        except DeliveryError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Target {target.name} saved.")
+            return redirect("deliveries:health")
+    return render(request, "deliveries/target_form.html", {"form": form, "target": target})
