@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.accounts.models import User
@@ -375,8 +376,9 @@ def _finalise(
                 subject=f"Your access to {label} is approved",
                 body=(
                     f"A credential for {label} was issued to you. Its key is shown only when "
-                    "it is generated: rotate the credential to receive a key of your own."
+                    'it is generated: use "Get a new key" on the API keys page to receive it.'
                 ),
+                link=reverse("credentials:list"),
             ),
         )
     return grant, credential_ids

@@ -6,4 +6,5 @@ app_name = "credentials"
 
 urlpatterns = [
     path("", views.credential_list, name="list"),
+    path("<int:pk>/collect/", views.credential_collect, name="collect"),
 ]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
-from portal.accounts.access import visible_to
-from provisioning.credentials.models import Credential
+from portal.accounts.access import get_visible_or_404, visible_to
+from provisioning.credentials.models import Credential, CredentialError, CredentialState
+from provisioning.credentials.services import credential_rotate
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.selectors import credential_sync_states
 
@@ -46,3 +48,37 @@ def credential_list(request: HttpRequest) -> HttpResponse:
         "credentials/list.html",
         {"page": page, "rows": rows, "targets": targets},
     )
+
+
+@login_required
+@require_POST
+@never_cache
+def credential_collect(request: HttpRequest, pk: int) -> HttpResponse:
+    """Give the owner a fresh key, shown once; any earlier key stops working at once."""
+    credential = get_visible_or_404(request.user, Credential.objects.all(), pk=pk)
+    # Only the person the key belongs to may see it: admins and staff see the state only.
+    if credential.person.user_id != request.user.pk:
+        raise Http404("No such object, or you may not see it.")
+    if credential.state != CredentialState.ACTIVE:
+        return render(
+            request,
+            "credentials/collect.html",
+            {"credential": credential, "error": "Only an active key can be collected."},
+            status=409,
+        )
+    try:
+        issued = credential_rotate(actor=request.user, credential=credential, overlap_hours=0)
+    except CredentialError as error:
+        return render(
+            request,
+            "credentials/collect.html",
+            {"credential": credential, "error": str(error)},
+            status=409,
+        )
+    response = render(
+        request,
+        "credentials/collect.html",
+        {"credential": issued.credential, "key": issued.key},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
