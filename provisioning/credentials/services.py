@@ -161,6 +161,18 @@ def credential_rotate(
     return IssuedKey(credential=current, key=key.plaintext)
 
 
+def credential_collect(*, actor: Any, credential: Credential) -> IssuedKey:
+    """The owner's fresh key, shown once; any earlier key stops working at once.
+
+    Checked under the row lock, so a suspension racing the request wins.
+    """
+    with transaction.atomic():
+        current = _locked(credential)
+        if current.state != CredentialState.ACTIVE:
+            raise CredentialError("Only an active key can be collected.")
+        return credential_rotate(actor=actor, credential=current, overlap_hours=0)
+
+
 def credential_revoke(*, actor: Any, credential: Credential, reason: str = "") -> Credential:
     now = timezone.now()
     with transaction.atomic():

@@ -10,8 +10,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.accounts.access import get_visible_or_404, visible_to
-from provisioning.credentials.models import Credential, CredentialError, CredentialState
-from provisioning.credentials.services import credential_rotate
+from provisioning.credentials import services as credential_services
+from provisioning.credentials.models import Credential, CredentialError
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.selectors import credential_sync_states
 
@@ -59,15 +59,8 @@ def credential_collect(request: HttpRequest, pk: int) -> HttpResponse:
     # Only the person the key belongs to may see it: admins and staff see the state only.
     if credential.person.user_id != request.user.pk:
         raise Http404("No such object, or you may not see it.")
-    if credential.state != CredentialState.ACTIVE:
-        return render(
-            request,
-            "credentials/collect.html",
-            {"credential": credential, "error": "Only an active key can be collected."},
-            status=409,
-        )
     try:
-        issued = credential_rotate(actor=request.user, credential=credential, overlap_hours=0)
+        issued = credential_services.credential_collect(actor=request.user, credential=credential)
     except CredentialError as error:
         return render(
             request,
