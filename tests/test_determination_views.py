@@ -252,13 +252,21 @@ def test_the_evidence_bundle_lists_who_lost_access_and_each_target_acknowledgeme
     # when the auditor downloads the bundle
     response = client_for(auditor).get(reverse("compliance:evidence", args=[draft.pk]))
 
-    # then it names the lost key, its target state, the sign-offs and the audit hashes
-    bundle = json.loads(response.content)
+    # then the ZIP names the lost key, its target state, the sign-offs and the audit hashes
+    import io
+    import zipfile
+
     assert response.status_code == 200
-    assert bundle["determination"]["approved_by"] == "compliance-two"
-    assert len(bundle["lost_access"]) == 1
-    assert bundle["lost_access"][0]["targets"] == {"directory": "pending"}
-    assert {e["action"] for e in bundle["audit_events"]} >= {
+    assert response["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
+        subject = json.loads(zf.read("subject.json"))
+        credentials = json.loads(zf.read("credentials.json"))
+        acks = json.loads(zf.read("acknowledgements.json"))
+        audit = [json.loads(line) for line in zf.read("audit.jsonl").splitlines()]
+    assert subject["approvals"]["approved_by"] == "compliance-two"
+    assert len(credentials) == 1
+    assert [(a["target"], a["state"]) for a in acks] == [("directory", "pending")]
+    assert {e["action"] for e in audit} >= {
         "determination.approved",
         "determination.applied",
         "bulk_action.executed",

@@ -15,5 +15,6 @@ urlpatterns = [
     path("determinations/<int:pk>/send-back/", views.send_back, name="send_back"),
     path("determinations/<int:pk>/apply/", views.apply, name="apply"),
     path("determinations/<int:pk>/letter.pdf", views.document, name="document"),
-    path("determinations/<int:pk>/evidence.json", views.evidence, name="evidence"),
+    path("determinations/<int:pk>/evidence.zip", views.evidence, name="evidence"),
+    path("bulk-actions/<int:pk>/evidence.zip", views.bulk_evidence, name="bulk_evidence"),
 ]

@@ -21,7 +21,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.accounts.access import get_visible_or_404, visible_to
 from portal.audit.models import AuditEvent
-from portal.compliance.evidence import evidence_bundle
+from portal.compliance.evidence import (
+    EvidenceBundle,
+    bulk_action_evidence,
+    determination_evidence,
+)
 from portal.compliance.forms import DeterminationForm, NoteForm
 from portal.compliance.impact import OUTCOME_LABELS, OUTCOMES
 from portal.compliance.models import Determination, DeterminationError, DeterminationState
@@ -249,16 +253,29 @@ def apply(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, determination_apply, "In force. Its bulk actions ran.")
 
 
+def _bundle_response(bundle: EvidenceBundle) -> FileResponse:
+    response = FileResponse(
+        bundle.file, as_attachment=True, filename=bundle.filename, content_type="application/zip"
+    )
+    response["Content-Length"] = str(bundle.size)
+    return response
+
+
+@never_cache
 @require_GET
 @login_required
-def evidence(request: HttpRequest, pk: int) -> HttpResponse:
+def evidence(request: HttpRequest, pk: int) -> FileResponse:
     determination = _determination(request, pk)
-    data = evidence_bundle(determination=determination, actor=request.user)
-    response = HttpResponse(data, content_type="application/json")
-    response["Content-Disposition"] = (
-        f'attachment; filename="evidence-{determination.pk}-{determination.reference}.json"'
-    )
-    return response
+    return _bundle_response(determination_evidence(determination=determination, actor=request.user))
+
+
+@never_cache
+@require_GET
+@login_required
+def bulk_evidence(request: HttpRequest, pk: int) -> FileResponse:
+    """A bulk action's bundle: ops, compliance and auditors (``bulk.view_bulkaction``)."""
+    action = get_visible_or_404(request.user, BulkAction.objects.all(), pk=pk)
+    return _bundle_response(bulk_action_evidence(action=action, actor=request.user))
 
 
 @require_GET

@@ -187,3 +187,26 @@ class DriftReport(models.Model):
 
     def __str__(self) -> str:
         return f"drift at {self.target_id}: {self.drifted}/{self.checked}"
+
+
+class Acknowledgement(models.Model):
+    """When a target accepted a batch: the evidence bundle's "when did it cut access off".
+
+    One row per relay batch and target (never per credential): a main-pass row says the
+    target took every change up to ``(cursor_xid, cursor_id)`` except the credentials in
+    ``failed``; a retry row (no cursor) lists the credentials a retry delivered.
+    """
+
+    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="acknowledgements")
+    created_at = models.DateTimeField(db_index=True)
+    cursor_xid = models.BigIntegerField(null=True, blank=True)
+    cursor_id = models.BigIntegerField(null=True, blank=True)
+    failed = models.JSONField(default=list, blank=True)
+    delivered = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["target", "created_at"], name="ack_target_time")]
+
+    def __str__(self) -> str:
+        return f"ack {self.target_id} at {self.created_at:%Y-%m-%d %H:%M:%S}"

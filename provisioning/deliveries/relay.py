@@ -34,7 +34,7 @@ from provisioning.connectors.base import (
 )
 from provisioning.credentials.models import Credential
 from provisioning.credentials.models import CredentialState as CredentialStatus
-from provisioning.deliveries.models import Failure, FailureState, Target
+from provisioning.deliveries.models import Acknowledgement, Failure, FailureState, Target
 
 logger = logging.getLogger(__name__)
 
@@ -279,6 +279,13 @@ def _main_pass(
             # The lease ran out and another relay took over: it will redo this batch.
             transaction.set_rollback(True)
             return False, set()
+        Acknowledgement.objects.create(
+            target=target,
+            created_at=timezone.now(),
+            cursor_xid=last_xid,
+            cursor_id=last_id,
+            failed=sorted(o.credential_id for o in outcomes if not o.ok),
+        )
     target.cursor_xid, target.cursor_id = last_xid, last_id
     result.taken += len(rows)
     result.pushed += len(states)
@@ -305,6 +312,11 @@ def _retry_pass(
         if gone:
             Failure.objects.filter(target=target, credential_id__in=gone).delete()
         _target_ok(target, token)
+        delivered = sorted(o.credential_id for o in outcomes if o.ok)
+        if delivered:
+            Acknowledgement.objects.create(
+                target=target, created_at=timezone.now(), delivered=delivered
+            )
     result.pushed += len(states)
 
 
