@@ -1,0 +1,565 @@
+"""Evidence bundles: what they hold, that they verify offline, and that tampering shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import itertools
+import json
+import zipfile
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from portal.audit.chain import event_hash
+from portal.audit.export_verify import _event
+from portal.audit.models import AuditEvent
+from portal.compliance.evidence import bulk_action_evidence, determination_evidence
+from portal.compliance.evidence_verify import verify_bundle_file
+from portal.compliance.services import (
+    determination_apply,
+    determination_approve,
+    determination_draft,
+    determination_submit,
+)
+from portal.eligibility.rules import RuleKind
+from provisioning.bulk.models import BulkKind
+from provisioning.bulk.services import bulk_execute, bulk_plan
+from provisioning.connectors.base import PushOutcome
+from provisioning.deliveries.relay import relay_until_idle
+from tests.conftest import client_for
+from tests.factories import (
+    CompletePersonFactory,
+    CoveredModelFactory,
+    OrganisationFactory,
+    StageFactory,
+    staff_user,
+)
+from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
+
+pytestmark = pytest.mark.django_db
+
+BLOCK = {"kind": RuleKind.BLOCKED}
+PARTNERS = {
+    "kind": RuleKind.PARTNERS_ONLY,
+    "allowed_sectors": ["cyber_defence", "energy"],
+    "us_persons_only": True,
+}
+
+
+@pytest.fixture(autouse=True)
+def _fake_targets(settings):
+    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
+
+
+@pytest.fixture
+def second_officer(db):
+    return staff_user("compliance", username="compliance-two")
+
+
+@pytest.fixture
+def world(db):
+    """mythos-5 and fable; a trusted cyber-defence partner and an untrusted energy firm."""
+    mythos, fable = CoveredModelFactory(slug="mythos-5"), CoveredModelFactory(slug="fable")
+    trusted = OrganisationFactory(
+        legal_name="Trusted Cyber", verification_state="verified", trusted=True, country="US"
+    )
+    other = OrganisationFactory(
+        legal_name="Plain Energy", verification_state="verified", sector="energy"
+    )
+    people = {
+        "us": CompletePersonFactory(organisation=trusted, legal_name="Ada US"),
+        "foreign": CompletePersonFactory(
+            organisation=trusted,
+            legal_name="Cy Foreign",
+            citizenships=["FR"],
+            residence_country="FR",
+            us_person_status="none",
+        ),
+        "energy": CompletePersonFactory(organisation=other, legal_name="Di Energy"),
+    }
+    keys = {}
+    for model in (mythos, fable):
+        stage = StageFactory(covered_model=model, seats=10)
+        trusted_grant = active_grant(organisation=trusted, stage=stage)
+        other_grant = active_grant(organisation=other, stage=stage)
+        for name in ("us", "foreign"):
+            keys[(model.slug, name)] = issue(trusted_grant, people[name]).credential
+        keys[(model.slug, "energy")] = issue(other_grant, people["energy"]).credential
+    return {"mythos": mythos, "fable": fable, "keys": keys}
+
+
+def _in_force(author, approver, world, reference, mythos):
+    determination = determination_draft(
+        actor=author,
+        reference=reference,
+        legal_basis="Export order",
+        effective_date=dt.date(2026, 11, 27),
+        rules={world["mythos"].pk: mythos, world["fable"].pk: BLOCK},
+        document=io.BytesIO(b"%PDF-1.4\n% determination letter\n"),
+        document_name="letter.pdf",
+    )
+    determination_submit(determination=determination, actor=author)
+    determination_approve(determination=determination, actor=approver)
+    return determination_apply(determination=determination, actor=author)
+
+
+def _bundle_bytes(bundle) -> bytes:
+    data = bundle.file.read()
+    bundle.file.close()
+    return data
+
+
+def _files(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, content in files.items():
+            zf.writestr(name, content)
+    return out.getvalue()
+
+
+def _reseal(files: dict[str, bytes]) -> dict[str, bytes]:
+    """What a forger does next: recompute the manifest's hashes for the edited files."""
+    manifest = json.loads(files["manifest.json"])
+    for name, content in files.items():
+        if name != "manifest.json":
+            manifest["files"][name] = {
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "bytes": len(content),
+            }
+    return {**files, "manifest.json": json.dumps(manifest).encode()}
+
+
+def _verify(data: bytes):
+    return verify_bundle_file(io.BytesIO(data))
+
+
+@pytest.fixture
+def scenario(compliance_officer, second_officer, world):
+    """Block both models, deliver; then allow mythos-5 for trusted US persons, deliver."""
+    target, held = fake_target("directory")
+    first = _in_force(compliance_officer, second_officer, world, "BIS-1", BLOCK)
+    relay_until_idle()
+    second = _in_force(second_officer, compliance_officer, world, "BIS-2", PARTNERS)
+    relay_until_idle()
+    return {"first": first, "second": second, "target": target, "held": held, **world}
+
+
+@pytest.fixture
+def second_bundle(scenario, auditor) -> bytes:
+    return _bundle_bytes(determination_evidence(determination=scenario["second"], actor=auditor))
+
+
+def test_the_blocking_determination_bundle_lists_every_lost_key_with_its_acknowledgement(
+    scenario, auditor
+):
+    # when
+    data = _bundle_bytes(determination_evidence(determination=scenario["first"], actor=auditor))
+
+    # then every customer key was suspended, and the target acknowledged each after the commit
+    files = _files(data)
+    credentials = json.loads(files["credentials.json"])
+    keys = {c.pk for c in scenario["keys"].values()}
+    assert {row["credential"] for row in credentials} == keys
+    assert {(row["active"], row["revoked"]) for row in credentials} == {(False, False)}
+    acks = json.loads(files["acknowledgements.json"])
+    assert len(acks) == len(keys)
+    assert {a["state"] for a in acks} == {"acknowledged"}
+    changed_at = {row["change"]: row["changed_at"] for row in credentials}
+    assert all(a["acknowledged_at"] >= changed_at[a["change"]] for a in acks)
+    grants = json.loads(files["grants.json"])
+    assert len(grants) == 4
+    subject = json.loads(files["subject.json"])
+    assert subject["reference"] == "BIS-1"
+    assert subject["approvals"]["approved_by"] == "compliance-two"
+    assert _verify(data).ok
+
+
+def test_the_restoring_determination_bundle_shows_exactly_the_key_that_came_back(
+    scenario, second_bundle
+):
+    # given / when: the second determination's bundle
+    files = _files(second_bundle)
+
+    # then only the trusted US person's mythos-5 key was restored
+    restored = [r for r in json.loads(files["credentials.json"]) if r["active"]]
+    assert [r["credential"] for r in restored] == [scenario["keys"][("mythos-5", "us")].pk]
+    assert restored[0]["person"] == "Ada US"
+    assert restored[0]["model"] == "mythos-5"
+    actions = json.loads(files["bulk_actions.json"])
+    assert {a["kind"] for a in actions} >= {"restore"}
+    assert all(a["approved_by"] is None or a["approved_by"] != a["planned_by"] for a in actions)
+    subject = json.loads(files["subject.json"])
+    assert subject["approvals"]["drafted_by"] == "compliance-two"
+    assert subject["approvals"]["approved_by"] == "compliance"
+
+
+def test_the_csv_and_json_files_hold_the_same_rows(second_bundle):
+    files = _files(second_bundle)
+    for table in ("bulk_actions", "grants", "credentials", "acknowledgements"):
+        json_rows = json.loads(files[f"{table}.json"])
+        csv_lines = files[f"{table}.csv"].decode().splitlines()
+        assert len(csv_lines) == len(json_rows) + 1, table
+
+
+def test_the_manifest_lists_the_sha256_of_every_file(second_bundle):
+    files = _files(second_bundle)
+    manifest = json.loads(files["manifest.json"])
+    assert set(manifest["files"]) == set(files) - {"manifest.json"}
+    for name, entry in manifest["files"].items():
+        assert entry["sha256"] == hashlib.sha256(files[name]).hexdigest()
+
+
+def test_the_audit_segment_is_contiguous_and_ends_with_the_export_event(second_bundle):
+    files = _files(second_bundle)
+    events = [json.loads(line) for line in files["audit.jsonl"].splitlines()]
+    assert [e["id"] for e in events] == list(range(events[0]["id"], events[-1]["id"] + 1))
+    for previous, event in itertools.pairwise(events):
+        assert event["prev_hash"] == previous["hash"]
+    last = events[-1]
+    assert last["action"] == "determination.evidence_exported"
+    assert AuditEvent.objects.get(pk=last["id"]).hash == last["hash"]
+    assert {"determination.drafted", "determination.approved", "bulk_action.executed"} <= {
+        e["action"] for e in events
+    }
+
+
+def test_the_command_verifies_an_intact_bundle(second_bundle, tmp_path):
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(second_bundle)
+    out = io.StringIO()
+
+    call_command("verify_evidence_bundle", str(path), stdout=out)
+
+    assert "Evidence bundle verified for compliance.determination:" in out.getvalue()
+    assert "bulk-action digest(s) recomputed" in out.getvalue()
+
+
+def _edit_json_row(files: dict[str, bytes], table: str, edit) -> dict[str, bytes]:
+    rows = json.loads(files[f"{table}.json"])
+    edit(rows)
+    lines = [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in rows]
+    text = "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[\n]\n"
+    return {**files, f"{table}.json": text.encode()}
+
+
+def _rewrite_csv(files: dict[str, bytes], table: str) -> dict[str, bytes]:
+    """Write the CSV again from the (edited) JSON, as a careful forger would."""
+    import csv
+
+    from portal.compliance.evidence import TABLES, cell
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(TABLES[table])
+    for row in json.loads(files[f"{table}.json"]):
+        writer.writerow([cell(row[c]) for c in TABLES[table]])
+    return {**files, f"{table}.csv": out.getvalue().encode()}
+
+
+def _rehash_last_event(files: dict[str, bytes]) -> dict[str, bytes]:
+    """Forge the export event's digest and hash so the chain still links."""
+    from portal.compliance.evidence import content_digest
+
+    files = _reseal(files)
+    manifest = json.loads(files["manifest.json"])
+    hashes = {
+        n: e["sha256"]
+        for n, e in manifest["files"].items()
+        if n not in ("audit.csv", "audit.jsonl")
+    }
+    events = [json.loads(line) for line in files["audit.jsonl"].splitlines()]
+    events[-1]["digest"] = content_digest(hashes)
+    events[-1]["hash"] = event_hash(_event(events[-1]))
+    manifest["content_digest"] = events[-1]["digest"]
+    manifest["audit"]["last_hash"] = events[-1]["hash"]
+    files["audit.jsonl"] = "".join(
+        json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n" for e in events
+    ).encode()
+    from portal.audit.export import EXPORT_FIELDS, _csv_cell
+
+    out = io.StringIO()
+    import csv
+
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_FIELDS)
+    for e in events:
+        writer.writerow([_csv_cell(name, e[name]) for name in EXPORT_FIELDS])
+    files["audit.csv"] = out.getvalue().encode()
+    files["manifest.json"] = json.dumps(manifest).encode()
+    return _reseal(files)
+
+
+def _flip_first_active(rows: list[dict[str, Any]]) -> None:
+    rows[0]["active"] = not rows[0]["active"]
+
+
+def _drop_first(rows: list[dict[str, Any]]) -> None:
+    del rows[0]
+
+
+def _swap_audit(files: dict[str, bytes]) -> dict[str, bytes]:
+    lines = files["audit.jsonl"].splitlines(keepends=True)
+    lines[1], lines[2] = lines[2], lines[1]
+    return {**files, "audit.jsonl": b"".join(lines)}
+
+
+def _edit_audit_reason(files: dict[str, bytes]) -> dict[str, bytes]:
+    events = [json.loads(line) for line in files["audit.jsonl"].splitlines()]
+    events[1]["reason"] = "nothing to see here"
+    text = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
+    return {**files, "audit.jsonl": text.encode()}
+
+
+def _edit_manifest(files: dict[str, bytes]) -> dict[str, bytes]:
+    manifest = json.loads(files["manifest.json"])
+    manifest["files"]["credentials.csv"]["sha256"] = "0" * 64
+    return {**files, "manifest.json": json.dumps(manifest).encode()}
+
+
+def _edit_manifest_rows(files: dict[str, bytes]) -> dict[str, bytes]:
+    manifest = json.loads(files["manifest.json"])
+    manifest["rows"]["credentials"] += 1
+    return {**files, "manifest.json": json.dumps(manifest).encode()}
+
+
+def _edit_csv_cell(files: dict[str, bytes]) -> dict[str, bytes]:
+    text = files["credentials.csv"].decode().replace("Ada US", "Ada Other", 1)
+    return {**files, "credentials.csv": text.encode()}
+
+
+def _remove_csv_row(files: dict[str, bytes]) -> dict[str, bytes]:
+    lines = files["credentials.csv"].splitlines(keepends=True)
+    return {**files, "credentials.csv": b"".join(lines[:1] + lines[2:])}
+
+
+TAMPERING = {
+    "an edited CSV cell": (_edit_csv_cell, "credentials.csv does not match its SHA-256"),
+    "a removed CSV row": (_remove_csv_row, "credentials.csv does not match its SHA-256"),
+    "an edited CSV cell, manifest resealed": (
+        lambda f: _reseal(_edit_csv_cell(f)),
+        "do not match the digest the export event recorded",
+    ),
+    "reordered audit events": (
+        lambda f: _reseal(_swap_audit(f)),
+        "link to the previous row does not match",
+    ),
+    "an edited audit event": (
+        lambda f: _reseal(_edit_audit_reason(f)),
+        "does not match its hash (edited)",
+    ),
+    "an edited manifest hash": (_edit_manifest, "credentials.csv does not match its SHA-256"),
+    "an edited manifest row count": (
+        _edit_manifest_rows,
+        "credentials has",
+    ),
+    "a removed file": (
+        lambda f: {k: v for k, v in f.items() if k != "grants.json"},
+        "grants.json is listed in the manifest but missing",
+    ),
+    "an added file": (
+        lambda f: {**f, "extra.csv": b"a,b\n"},
+        "extra.csv is in the bundle but not in the manifest",
+    ),
+    "a CSV that no longer matches its JSON, export event forged": (
+        lambda f: _rehash_last_event(_remove_csv_row(f)),
+        "credentials.csv",
+    ),
+    "an edited key in CSV and JSON, export event forged": (
+        lambda f: _rehash_last_event(
+            _rewrite_csv(_edit_json_row(f, "credentials", _flip_first_active), "credentials")
+        ),
+        "do not match the digest its executed event",
+    ),
+    "a removed key in CSV and JSON, export event forged": (
+        lambda f: _rehash_last_event(
+            _rewrite_csv(_edit_json_row(f, "credentials", _drop_first), "credentials")
+        ),
+        "do not match the digest its executed event",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(TAMPERING))
+def test_any_tampering_fails_verification_naming_the_first_problem(second_bundle, tmp_path, kind):
+    # given a tampered bundle
+    tamper, expected = TAMPERING[kind]
+    path = tmp_path / "tampered.zip"
+    path.write_bytes(_zip(tamper(_files(second_bundle))))
+
+    # when / then
+    with pytest.raises(CommandError) as raised:
+        call_command("verify_evidence_bundle", str(path))
+    assert expected in str(raised.value)
+
+
+def test_the_forged_chain_still_verifies_internally_only_when_nothing_else_changed(
+    second_bundle,
+):
+    # Re-hashing the export event without editing anything else is a no-op forgery:
+    # the bundle stays consistent (the last hash anchors it against the portal).
+    assert _verify(_zip(_rehash_last_event(_files(second_bundle)))).ok
+
+
+def test_a_file_that_is_not_a_zip_is_refused(tmp_path):
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(b"not a zip")
+    with pytest.raises(CommandError, match="not a readable ZIP file"):
+        call_command("verify_evidence_bundle", str(path))
+
+
+def test_an_emergency_bulk_action_bundle_names_who_ran_it_and_verifies(ops_user, world):
+    # given an emergency suspension of mythos-5, delivered
+    fake_target("directory")
+    action = bulk_plan(
+        kind=BulkKind.SUSPEND,
+        filters={"covered_model": world["mythos"].pk},
+        reason="incident 7",
+        actor=ops_user,
+        emergency=True,
+    )
+    action = bulk_execute(action=action, actor=ops_user, run_now=True)
+    relay_until_idle()
+
+    # when
+    data = _bundle_bytes(bulk_action_evidence(action=action, actor=ops_user))
+
+    # then
+    files = _files(data)
+    subject = json.loads(files["subject.json"])
+    assert subject["approvals"]["executed_by"] == ops_user.get_username()
+    assert subject["emergency"] is True and subject["review_required"] is True
+    assert len(json.loads(files["credentials.json"])) == 3
+    report = _verify(data)
+    assert report.ok, report.problem
+    assert report.digests_checked == 1
+    assert AuditEvent.objects.filter(action="bulk_action.evidence_exported").count() == 1
+
+
+def test_a_key_that_failed_once_is_acknowledged_when_the_retry_delivered_it(ops_user, world):
+    # given a target that refuses the Ada's mythos-5 key once
+    _target, held = fake_target("directory")
+    ada = world["keys"][("mythos-5", "us")].pk
+    refused = []
+
+    def once(state):
+        if state.credential_id == ada and not refused:
+            refused.append(state)
+            return PushOutcome(ada, ok=False, error="busy", retryable=True)
+        return None
+
+    held.outcome_for = once
+    action = bulk_plan(
+        kind=BulkKind.SUSPEND,
+        filters={"covered_model": world["mythos"].pk},
+        reason="incident 8",
+        actor=ops_user,
+        emergency=True,
+    )
+    action = bulk_execute(action=action, actor=ops_user, run_now=True)
+    relay_until_idle()
+    data = _bundle_bytes(bulk_action_evidence(action=action, actor=ops_user))
+    acks = {a["credential"]: a for a in json.loads(_files(data)["acknowledgements.json"])}
+    assert acks[ada]["state"] == "failed"
+
+    # when the retry delivers it
+    from provisioning.deliveries.models import Failure
+
+    Failure.objects.update(next_attempt_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    relay_until_idle()
+
+    # then it reads acknowledged, later than the others
+    data = _bundle_bytes(bulk_action_evidence(action=action, actor=ops_user))
+    acks = {a["credential"]: a for a in json.loads(_files(data)["acknowledgements.json"])}
+    assert acks[ada]["state"] == "acknowledged"
+    others = [a["acknowledged_at"] for c, a in acks.items() if c != ada]
+    assert acks[ada]["acknowledged_at"] > max(others)
+    assert _verify(data).ok
+
+
+def _suspend_all(actor, organisations: int) -> Any:
+    stage = StageFactory(seats=10)
+    for _ in range(organisations):
+        grant = active_grant(stage=stage)
+        issue(grant)
+        issue(grant)
+    action = bulk_plan(
+        kind=BulkKind.SUSPEND,
+        filters={"covered_model": stage.covered_model_id},
+        reason="count",
+        actor=actor,
+        emergency=True,
+    )
+    return bulk_execute(action=action, actor=actor, run_now=True)
+
+
+def test_building_a_bundle_takes_the_same_number_of_queries_whatever_its_size(ops_user):
+    fake_target("directory")
+    small, large = _suspend_all(ops_user, 2), _suspend_all(ops_user, 20)
+    relay_until_idle()
+    counts = []
+    for action in (small, large):
+        with CaptureQueriesContext(connection) as queries:
+            bundle = bulk_action_evidence(action=action, actor=ops_user)
+        assert _verify(_bundle_bytes(bundle)).ok
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+# -- the download views ----------------------------------------------------------------------
+
+
+def test_compliance_and_the_auditor_download_a_determination_bundle(scenario, auditor):
+    for user in (auditor, staff_user("compliance", username="compliance-three")):
+        response = client_for(user).get(reverse("compliance:evidence", args=[scenario["first"].pk]))
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/zip"
+        assert "evidence-determination-" in response["Content-Disposition"]
+        assert _verify(b"".join(response.streaming_content)).ok
+    assert AuditEvent.objects.filter(action="determination.evidence_exported").count() == 2
+
+
+def test_ops_compliance_and_the_auditor_download_a_bulk_action_bundle(
+    scenario, ops_user, auditor, compliance_officer
+):
+    action_id = scenario["first"].outcome["bulk_actions"][0]["bulk_action"]
+    for user in (ops_user, auditor, compliance_officer):
+        response = client_for(user).get(reverse("compliance:bulk_evidence", args=[action_id]))
+        assert response.status_code == 200
+        assert _verify(b"".join(response.streaming_content)).ok
+
+
+@pytest.mark.parametrize("persona", ["outsider", "partner_admin", "partner_member", "reviewer"])
+def test_nobody_else_gets_a_bundle_or_learns_it_exists(scenario, persona, request):
+    user = request.getfixturevalue(persona)
+    action_id = scenario["first"].outcome["bulk_actions"][0]["bulk_action"]
+    before = AuditEvent.objects.count()
+    client = client_for(user)
+    assert (
+        client.get(reverse("compliance:evidence", args=[scenario["first"].pk])).status_code == 404
+    )
+    assert client.get(reverse("compliance:bulk_evidence", args=[action_id])).status_code == 404
+    assert AuditEvent.objects.count() == before
+
+
+def test_ops_cannot_download_a_determination_bundle(scenario, ops_user):
+    response = client_for(ops_user).get(reverse("compliance:evidence", args=[scenario["first"].pk]))
+    assert response.status_code == 404
+
+
+def test_the_pages_offer_the_download_once_applied_or_run(scenario, auditor, ops_user):
+    page = client_for(auditor).get(reverse("compliance:detail", args=[scenario["first"].pk]))
+    assert reverse("compliance:evidence", args=[scenario["first"].pk]) in page.content.decode()
+    action_id = scenario["first"].outcome["bulk_actions"][0]["bulk_action"]
+    page = client_for(ops_user).get(reverse("bulk:detail", args=[action_id]))
+    assert reverse("compliance:bulk_evidence", args=[action_id]) in page.content.decode()
