@@ -309,6 +309,8 @@ CELERY_BEAT_SCHEDULE = {
     "reviews-notify-overdue": {"task": "reviews.notify_overdue", "schedule": 86400.0},
     # A bulk action whose message was lost resumes from its chunk cursor.
     "bulk-resume-running": {"task": "bulk.resume_running", "schedule": 60.0},
+    # Stored Idempotency-Key answers live API_IDEMPOTENCY_HOURS; drop them after that.
+    "api-purge-idempotency-keys": {"task": "api.purge_idempotency_keys", "schedule": 3600.0},
 }
 
 # --- Bulk actions and determinations -----------------------------------------

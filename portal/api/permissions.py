@@ -52,8 +52,18 @@ class StaffPermission(TokenScopePermission):
             return False
         if not is_staff_member(request.user):
             return False
-        needed = getattr(view, "staff_permission", None)
+        needed = _needed_permission(view)
         return needed is None or request.user.has_perm(needed)
+
+
+def _needed_permission(view: Any) -> str | None:
+    """``staff_permissions`` maps a view action to a model permission ("*" for the rest);
+    ``staff_permission`` is one permission for every action."""
+    per_action: dict[str, str] | None = getattr(view, "staff_permissions", None)
+    if per_action is not None:
+        action = getattr(view, "action", None) or ""
+        return per_action.get(action, per_action.get("*"))
+    return getattr(view, "staff_permission", None)
 
 
 class VisibleQuerysetMixin:

@@ -17,8 +17,12 @@ from rest_framework.views import set_rollback
 
 from portal.api.errors import ApiTokenError
 from portal.applications.states import ApplicationChangedError, ApplicationError
-from portal.partners.errors import PartnerError
+from portal.compliance.models import DeterminationError
+from portal.partners.errors import DocumentRejectedError, PartnerError
+from portal.screening.errors import ScreeningError
+from provisioning.bulk.models import BulkActionError, EmptyPlan
 from provisioning.credentials.models import CredentialError
+from provisioning.deliveries.models import DeliveryError
 from provisioning.grants.models import GrantError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -87,6 +91,16 @@ def problem_response(
     return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
+def field_problem(request: Any, field: str, message: str) -> Response:
+    """A 400 naming one field: for checks a serializer cannot make (a slug that names nothing)."""
+    return problem_response(
+        400,
+        "Some fields are not valid; see errors.",
+        errors=[{"field": field, "message": message}],
+        instance=request.get_full_path(),
+    )
+
+
 def _field_errors(data: Any, prefix: str = "") -> list[dict[str, str]]:
     """Flatten DRF's nested validation errors into ``[{"field", "message"}]``."""
     found: list[dict[str, str]] = []
@@ -107,13 +121,31 @@ def _field_errors(data: Any, prefix: str = "") -> list[dict[str, str]]:
 
 
 def _domain_problem(exc: Exception) -> tuple[int, str, list[dict[str, str]]] | None:
+    """A service's refusal: 400 when the request itself is wrong, 409 when the object's
+    state does not allow it now. The service's message is the detail, unchanged."""
     if isinstance(exc, ApplicationChangedError):
         return 409, str(exc) or Conflict.default_detail, []
+    if isinstance(exc, DocumentRejectedError):
+        return 400, str(exc), [{"field": "document", "message": str(exc)}]
     if isinstance(exc, (PartnerError, ApiTokenError)):
         field = getattr(exc, "field", None)
         errors = [{"field": field, "message": str(exc)}] if field else []
         return 400, str(exc), errors
-    if isinstance(exc, (ApplicationError, CredentialError, GrantError)):
+    if isinstance(exc, EmptyPlan):
+        return 400, str(exc), [{"field": "filters", "message": str(exc)}]
+    if isinstance(exc, DeliveryError):
+        return 400, str(exc), []
+    if isinstance(
+        exc,
+        (
+            ApplicationError,
+            CredentialError,
+            GrantError,
+            ScreeningError,
+            DeterminationError,
+            BulkActionError,
+        ),
+    ):
         return 409, str(exc), []
     return None
 

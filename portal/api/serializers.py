@@ -173,6 +173,16 @@ class CredentialSerializer(serializers.ModelSerializer):
         return f"clr_{credential.key_prefix}_…"
 
 
+class DeliveryStateSerializer(serializers.Serializer):
+    target = serializers.CharField(help_text="The downstream target's name.")
+    state = serializers.ChoiceField(
+        choices=["in_sync", "pending", "failed", "dead", "not_applicable"],
+        help_text="in_sync: the target holds the key's latest state; pending: on its way; "
+        "failed: being retried; dead: given up, ops alerted; not_applicable: the target "
+        "does not serve this model.",
+    )
+
+
 class RotatedCredentialSerializer(serializers.Serializer):
     credential = CredentialSerializer()
     key = serializers.CharField(help_text="The new key. It is shown this once and never again.")

@@ -14,7 +14,7 @@ from portal.accounts.mfa import user_has_mfa
 from portal.accounts.models import User
 from portal.accounts.roles import is_staff_member
 from portal.api.errors import ApiTokenError
-from portal.api.models import ApiToken, TokenScope
+from portal.api.models import ApiToken, IdempotencyKey, TokenScope
 from portal.api.tokens import generate_token
 from portal.audit.services import audit_record
 
@@ -107,3 +107,15 @@ def api_token_revoke(*, actor: User | None, token: ApiToken, reason: str = "") -
         )
     token.revoked_at = now
     return token
+
+
+def idempotency_keys_purge(*, now: dt.datetime | None = None) -> int:
+    """Delete stored Idempotency-Key answers past their expiry; returns how many.
+
+    One set-based DELETE: an expired answer binds nothing (``idempotent`` already ignores
+    it), so this only keeps the table from growing. Housekeeping of a replay cache, not a
+    decision about anyone's access, so no audit event.
+    """
+    now = now or timezone.now()
+    deleted, _ = IdempotencyKey.objects.filter(expires_at__lte=now).delete()
+    return deleted

@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from portal.api import token_views, views
+from portal.api import bulk, determinations, reviews, screening, targets, token_views, views
 from portal.api.docs import ApiDocsView
 
 app_name = "api"
@@ -16,6 +16,12 @@ router.register("applications", views.ApplicationViewSet, basename="application"
 router.register("grants", views.GrantViewSet, basename="grant")
 router.register("credentials", views.CredentialViewSet, basename="credential")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
+# Staff only: the same services and permissions as the staff pages.
+router.register("reviews", reviews.ReviewViewSet, basename="review")
+router.register("screening-matches", screening.ScreeningMatchViewSet, basename="screening-match")
+router.register("determinations", determinations.DeterminationViewSet, basename="determination")
+router.register("bulk-actions", bulk.BulkActionViewSet, basename="bulk-action")
+router.register("targets", targets.TargetViewSet, basename="target")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

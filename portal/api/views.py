@@ -16,12 +16,13 @@ from portal.api.filters import FieldFilterBackend
 from portal.api.idempotency import idempotent
 from portal.api.pagination import AuditCursorPagination
 from portal.api.permissions import StaffPermission, VisibleQuerysetMixin
-from portal.api.problems import problem_response
+from portal.api.problems import field_problem
 from portal.api.serializers import (
     ApplicationCreateSerializer,
     ApplicationSerializer,
     AuditEventSerializer,
     CredentialSerializer,
+    DeliveryStateSerializer,
     GrantSerializer,
     InvitationCreateSerializer,
     InvitationSerializer,
@@ -46,6 +47,8 @@ from portal.partners.services import membership_remove
 from provisioning.catalog.models import CoveredModel, Stage
 from provisioning.credentials.models import Credential
 from provisioning.credentials.services import credential_rotate
+from provisioning.deliveries.models import Target
+from provisioning.deliveries.selectors import credential_sync_states
 from provisioning.grants.models import Grant
 
 
@@ -132,16 +135,16 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visib
         organisation = _organisation(request, data["organisation"], "change")
         covered_model = CoveredModel.objects.filter(slug=data["covered_model"]).first()
         if covered_model is None:
-            return _field_problem(request, "covered_model", "No covered model has this slug.")
+            return field_problem(request, "covered_model", "No covered model has this slug.")
         stage = Stage.objects.filter(covered_model=covered_model, name=data["stage"]).first()
         if stage is None:
-            return _field_problem(request, "stage", f"{covered_model.name} has no such stage.")
+            return field_problem(request, "stage", f"{covered_model.name} has no such stage.")
         nominee_ids = data.get("nominees")
         nominees = None
         if nominee_ids is not None:
             nominees = list(Person.objects.filter(organisation=organisation, pk__in=nominee_ids))
             if len(nominees) != len(set(nominee_ids)):
-                return _field_problem(
+                return field_problem(
                     request, "nominees", "Nominate only people of this organisation."
                 )
         attestations = {
@@ -189,15 +192,6 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visib
         return Response(ApplicationSerializer(self.get_queryset().get(pk=pk)).data)
 
 
-def _field_problem(request: Request, field: str, message: str) -> Response:
-    return problem_response(
-        400,
-        "Some fields are not valid; see errors.",
-        errors=[{"field": field, "message": message}],
-        instance=request.get_full_path(),
-    )
-
-
 class GrantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
     queryset = Grant.objects.select_related("organisation", "covered_model", "stage").order_by(
         "-created_at", "-pk"
@@ -214,6 +208,18 @@ class CredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visibl
     queryset = Credential.objects.order_by("-created_at", "-pk")
     serializer_class = CredentialSerializer
     filter_fields = {"grant": "grant_id", "person": "person_id", "state": "state"}
+
+    @extend_schema(responses={200: DeliveryStateSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def delivery(self, request: Request, pk: str) -> Response:
+        """The key's state at each enabled downstream target (the same as the keys page)."""
+        credential = self.get_object()
+        targets = list(Target.objects.filter(enabled=True).order_by("name"))
+        states = credential_sync_states(credential_ids=[credential.pk], targets=targets)
+        body = [
+            {"target": target.name, "state": states[credential.pk][target.pk]} for target in targets
+        ]
+        return Response(DeliveryStateSerializer(body, many=True).data)
 
     # Not idempotent-stored on purpose: the answer carries a plaintext key, which must
     # never be kept. A retried rotation simply rotates again.

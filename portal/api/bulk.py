@@ -1,0 +1,285 @@
+"""Staff endpoints for bulk actions: plan (a dry-run with a hash), approve (a second
+person), execute (exactly the approved plan, or a 409 showing the difference), review an
+emergency action afterwards, and follow its status per target. The same services as the
+bulk pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.api.idempotency import idempotent
+from portal.api.problems import field_problem, problem_response
+from portal.api.staff import StaffViewSet
+from portal.partners.models import Organisation, Sector
+from provisioning.bulk.models import BulkAction, BulkKind
+from provisioning.bulk.selectors import bulk_actions, target_progress
+from provisioning.bulk.services import (
+    PlanChanged,
+    bulk_approve,
+    bulk_execute,
+    bulk_plan,
+    bulk_review,
+    needs_approval,
+)
+from provisioning.catalog.models import CoveredModel, StageName
+from provisioning.grants.models import GrantState, SuspensionKind
+
+READ = "bulk.view_bulkaction"
+WRITE = "bulk.change_bulkaction"
+
+
+def _username(user: Any) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+class BulkActionSerializer(serializers.ModelSerializer):
+    planned_by = serializers.SerializerMethodField()
+    approved_by = serializers.SerializerMethodField()
+    executed_by = serializers.SerializerMethodField()
+    reviewed_by = serializers.SerializerMethodField()
+    needs_approval = serializers.SerializerMethodField()
+    progress_percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = BulkAction
+        fields = [
+            "id",
+            "kind",
+            "scope",
+            "filters",
+            "reason",
+            "suspension_kind",
+            "reference",
+            "emergency",
+            "determination",
+            "state",
+            "plan_hash",
+            "grant_count",
+            "credential_count",
+            "counts",
+            "sample",
+            "needs_approval",
+            "planned_by",
+            "planned_at",
+            "approved_by",
+            "approved_at",
+            "executed_by",
+            "started_at",
+            "committed_at",
+            "review_required",
+            "reviewed_by",
+            "reviewed_at",
+            "review_note",
+            "items_done",
+            "credentials_changed",
+            "progress_percent",
+            "error",
+        ]
+        read_only_fields = fields
+
+    def get_planned_by(self, bulk: BulkAction) -> str | None:
+        return _username(bulk.planned_by)
+
+    def get_approved_by(self, bulk: BulkAction) -> str | None:
+        return _username(bulk.approved_by)
+
+    def get_executed_by(self, bulk: BulkAction) -> str | None:
+        return _username(bulk.executed_by)
+
+    def get_reviewed_by(self, bulk: BulkAction) -> str | None:
+        return _username(bulk.reviewed_by)
+
+    def get_needs_approval(self, bulk: BulkAction) -> bool:
+        return needs_approval(bulk)
+
+
+class FiltersSerializer(serializers.Serializer):
+    covered_model = serializers.SlugField(required=False, help_text="Covered model slug.")
+    organisation = serializers.SlugField(required=False, help_text="Organisation slug.")
+    sector = serializers.ChoiceField(choices=Sector.choices, required=False)
+    stage = serializers.ChoiceField(choices=StageName.choices, required=False)
+    citizenship = serializers.RegexField(
+        r"^[A-Za-z]{2}$", required=False, help_text="Keys of people holding this citizenship."
+    )
+    residence = serializers.RegexField(
+        r"^[A-Za-z]{2}$", required=False, help_text="Keys of people living in this country."
+    )
+    determination = serializers.CharField(required=False, max_length=80)
+    grant_state = serializers.ChoiceField(
+        choices=[(GrantState.ACTIVE, "Active"), (GrantState.SUSPENDED, "Suspended")],
+        required=False,
+    )
+
+
+class PlanSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=BulkKind.choices)
+    filters = FiltersSerializer(required=False)
+    reason = serializers.CharField(max_length=2000)
+    emergency = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Suspend or revoke at once; a colleague reviews it afterwards.",
+    )
+    restores = serializers.CharField(
+        required=False,
+        max_length=120,
+        help_text="Restore only: the reference of the suspension it lifts, e.g. bulk:12.",
+    )
+    restores_kind = serializers.ChoiceField(
+        choices=SuspensionKind.choices, required=False, default=SuspensionKind.OPS
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["kind"] == BulkKind.RESTORE:
+            if not data.get("restores"):
+                raise serializers.ValidationError(
+                    {"restores": "Name the suspension this restore lifts."}
+                )
+            if data.get("emergency"):
+                raise serializers.ValidationError({"emergency": "A restore is never an emergency."})
+        return data
+
+
+class ConfirmPlanSerializer(serializers.Serializer):
+    plan_hash = serializers.CharField(
+        max_length=64, help_text="The plan_hash you checked: another plan is refused."
+    )
+
+
+class ReviewNoteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, help_text="What you checked.")
+
+
+class TargetProgressSerializer(serializers.Serializer):
+    target = serializers.CharField(source="target.name")
+    total = serializers.IntegerField()
+    acknowledged = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    dead = serializers.IntegerField()
+    percent = serializers.IntegerField()
+
+
+class BulkStatusSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    progress_percent = serializers.IntegerField()
+    items_done = serializers.IntegerField()
+    credentials_changed = serializers.IntegerField()
+    committed_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField()
+    targets = TargetProgressSerializer(many=True)
+
+
+class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
+    queryset = bulk_actions(BulkAction.objects.all()).order_by("-planned_at", "-id")
+    serializer_class = BulkActionSerializer
+    filter_fields = {"state": "state", "kind": "kind", "determination": "determination"}
+    staff_permissions = {"list": READ, "retrieve": READ, "status": READ, "*": WRITE}
+
+    def get_serializer_class(self) -> type:
+        return PlanSerializer if self.action == "create" else BulkActionSerializer
+
+    def _read(self, bulk: BulkAction, status: int = 200) -> Response:
+        fresh = self.get_queryset().get(pk=bulk.pk)
+        return Response(BulkActionSerializer(fresh).data, status=status)
+
+    @extend_schema(request=PlanSerializer, responses={201: BulkActionSerializer})
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Plan: resolve the filter to the exact set, store it and hash it. Nothing changes."""
+        data = self.validated(PlanSerializer, request)
+        filters: dict[str, Any] = dict(data.get("filters") or {})
+        for name, model in (("covered_model", CoveredModel), ("organisation", Organisation)):
+            if filters.get(name):
+                pk = model.objects.filter(slug=filters[name]).values_list("pk", flat=True).first()
+                if pk is None:
+                    return field_problem(request, f"filters.{name}", "Nothing has this slug.")
+                filters[name] = pk
+        for name in ("citizenship", "residence"):
+            if filters.get(name):
+                filters[name] = filters[name].upper()
+        bulk = bulk_plan(
+            kind=data["kind"],
+            filters=filters,
+            reason=data["reason"],
+            actor=request.user,
+            emergency=data["emergency"],
+            suspension_kind=data.get("restores_kind") or SuspensionKind.OPS,
+            reference=data.get("restores") or "",
+        )
+        return self._read(bulk, status=201)
+
+    def _confirmed(self, request: Request) -> BulkAction | Response:
+        plan_hash = self.validated(ConfirmPlanSerializer, request)["plan_hash"]
+        bulk: BulkAction = self.get_object()
+        if plan_hash != bulk.plan_hash:
+            return problem_response(
+                409,
+                "That plan_hash is for another plan; read this action and check its plan.",
+                instance=request.get_full_path(),
+                slug="plan-hash-mismatch",
+            )
+        return bulk
+
+    @extend_schema(request=ConfirmPlanSerializer, responses={200: BulkActionSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        """The second person's approval of exactly this plan; never the planner's."""
+        bulk = self._confirmed(request)
+        if isinstance(bulk, Response):
+            return bulk
+        return self._read(bulk_approve(action=bulk, actor=request.user))
+
+    @extend_schema(request=ConfirmPlanSerializer, responses={202: BulkActionSerializer})
+    @action(detail=True, methods=["post"])
+    def execute(self, request: Request, pk: str) -> Response:
+        """Start it if the set still equals the plan; else 409 with the difference."""
+        bulk = self._confirmed(request)
+        if isinstance(bulk, Response):
+            return bulk
+        try:
+            started = bulk_execute(action=bulk, actor=request.user)
+        except PlanChanged as exc:
+            response = problem_response(
+                409, str(exc), instance=request.get_full_path(), slug="plan-changed"
+            )
+            diff = exc.difference
+            response.data["difference"] = {
+                "scope": diff.scope,
+                "added": diff.added[:1000],
+                "removed": diff.removed[:1000],
+                "planned_credentials": diff.planned_credentials,
+                "current_credentials": diff.current_credentials,
+            }
+            return response
+        return self._read(started, status=202)
+
+    @extend_schema(request=ReviewNoteSerializer, responses={200: BulkActionSerializer})
+    @action(detail=True, methods=["post"])
+    def review(self, request: Request, pk: str) -> Response:
+        """The after-the-fact review of an emergency action, by someone else."""
+        note = self.validated(ReviewNoteSerializer, request)["note"]
+        return self._read(bulk_review(action=self.get_object(), actor=request.user, note=note))
+
+    @extend_schema(responses={200: BulkStatusSerializer})
+    @action(detail=True, methods=["get"])
+    def status(self, request: Request, pk: str) -> Response:
+        """Progress of the commit, then per target how many changes it acknowledged."""
+        bulk: BulkAction = self.get_object()
+        body = {
+            "id": bulk.pk,
+            "state": bulk.state,
+            "progress_percent": bulk.progress_percent,
+            "items_done": bulk.items_done,
+            "credentials_changed": bulk.credentials_changed,
+            "committed_at": bulk.committed_at,
+            "error": bulk.error,
+            "targets": target_progress(bulk) if bulk.started_at else [],
+        }
+        return Response(BulkStatusSerializer(body).data)

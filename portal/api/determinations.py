@@ -1,0 +1,305 @@
+"""Staff endpoints for determinations: draft, edit, attach the letter, preview the impact,
+submit, approve (a second officer), send back and apply. The same services as the
+compliance pages, so the four-eyes rule holds in the API too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.api.idempotency import idempotent
+from portal.api.problems import field_problem
+from portal.api.staff import StaffViewSet
+from portal.compliance.impact import OUTCOMES
+from portal.compliance.models import Determination, DeterminationRule
+from portal.compliance.selectors import determination_list
+from portal.compliance.services import (
+    determination_apply,
+    determination_approve,
+    determination_draft,
+    determination_impact,
+    determination_send_back,
+    determination_submit,
+    determination_update,
+)
+from portal.eligibility.rules import RuleKind
+from portal.partners.models import Sector
+from provisioning.catalog.models import CoveredModel
+
+READ = "compliance.view_determination"
+WRITE = "compliance.change_determination"
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    covered_model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = DeterminationRule
+        fields = [
+            "covered_model",
+            "kind",
+            "allowed_sectors",
+            "us_persons_only",
+            "denied_citizenships",
+            "denied_residence",
+        ]
+        read_only_fields = fields
+
+
+def _username(user: Any) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+class DeterminationSerializer(serializers.ModelSerializer):
+    rules = RuleSerializer(many=True, read_only=True)
+    has_document = serializers.SerializerMethodField()
+    created_by = serializers.SerializerMethodField()
+    submitted_by = serializers.SerializerMethodField()
+    approved_by = serializers.SerializerMethodField()
+    applied_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Determination
+        fields = [
+            "id",
+            "reference",
+            "legal_basis",
+            "effective_date",
+            "state",
+            "rules",
+            "has_document",
+            "document_name",
+            "document_sha256",
+            "created_by",
+            "created_at",
+            "submitted_by",
+            "submitted_at",
+            "approved_by",
+            "approved_at",
+            "applied_by",
+            "applied_at",
+            "superseded_at",
+            "outcome",
+        ]
+        read_only_fields = fields
+
+    def get_has_document(self, determination: Determination) -> bool:
+        return bool(determination.document)
+
+    def get_created_by(self, determination: Determination) -> str | None:
+        return _username(determination.created_by)
+
+    def get_submitted_by(self, determination: Determination) -> str | None:
+        return _username(determination.submitted_by)
+
+    def get_approved_by(self, determination: Determination) -> str | None:
+        return _username(determination.approved_by)
+
+    def get_applied_by(self, determination: Determination) -> str | None:
+        return _username(determination.applied_by)
+
+
+def _country_codes() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2),
+        required=False,
+        max_length=300,
+        help_text="Two-letter country codes.",
+    )
+
+
+class RuleInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=RuleKind.choices)
+    allowed_sectors = serializers.ListField(
+        child=serializers.ChoiceField(choices=Sector.choices), required=False, max_length=20
+    )
+    us_persons_only = serializers.BooleanField(required=False, default=False)
+    denied_citizenships = _country_codes()
+    denied_residence = _country_codes()
+
+
+class RulesField(serializers.DictField):
+    """``{"model-slug": rule}``: one rule per covered model."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=RuleInputSerializer(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and len(data) > 200:
+            raise serializers.ValidationError("At most 200 rules.")
+        return super().to_internal_value(data)
+
+
+class DeterminationCreateSerializer(serializers.Serializer):
+    reference = serializers.CharField(max_length=80)
+    legal_basis = serializers.CharField(max_length=20000)
+    effective_date = serializers.DateField()
+    rules = RulesField(help_text='{"model-slug": {"kind": "open" | "partners_only" | "blocked"}}')
+
+
+class DeterminationUpdateSerializer(serializers.Serializer):
+    legal_basis = serializers.CharField(max_length=20000, required=False)
+    effective_date = serializers.DateField(required=False)
+    rules = RulesField(required=False)
+
+
+class DocumentSerializer(serializers.Serializer):
+    document = serializers.FileField(help_text="The determination letter, a PDF.")
+
+
+class SendBackSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class ApplySerializer(serializers.Serializer):
+    confirm = serializers.BooleanField(
+        help_text="true: applying suspends and restores access at once."
+    )
+
+
+class ImpactRowSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    suspend = serializers.IntegerField()
+    restore = serializers.IntegerField()
+    stays_suspended = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class ImpactSerializer(serializers.Serializer):
+    totals = serializers.DictField(child=serializers.IntegerField())
+    grants = serializers.DictField(child=serializers.IntegerField())
+    evaluations = serializers.IntegerField()
+    by_organisation = ImpactRowSerializer(many=True)
+    by_model = ImpactRowSerializer(many=True)
+    by_country = ImpactRowSerializer(many=True)
+
+
+def _rules_by_model(data: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]] | str:
+    """Slugs to model ids, or the first unknown slug."""
+    models = dict(CoveredModel.objects.filter(slug__in=list(data)).values_list("slug", "pk"))
+    for slug in data:
+        if slug not in models:
+            return slug
+    return {models[slug]: rule for slug, rule in data.items()}
+
+
+class DeterminationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
+    queryset = determination_list().prefetch_related("rules__covered_model")
+    serializer_class = DeterminationSerializer
+    filter_fields = {"state": "state", "reference": "reference"}
+    staff_permissions = {"list": READ, "retrieve": READ, "impact": READ, "*": WRITE}
+
+    def get_serializer_class(self) -> type:
+        return {
+            "create": DeterminationCreateSerializer,
+            "partial_update": DeterminationUpdateSerializer,
+            "document": DocumentSerializer,
+        }.get(self.action or "", DeterminationSerializer)
+
+    def _read(self, determination: Determination, status: int = 200) -> Response:
+        fresh = self.get_queryset().get(pk=determination.pk)
+        return Response(DeterminationSerializer(fresh).data, status=status)
+
+    @extend_schema(request=DeterminationCreateSerializer, responses={201: DeterminationSerializer})
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.validated(DeterminationCreateSerializer, request)
+        rules = _rules_by_model(data["rules"])
+        if isinstance(rules, str):
+            return field_problem(request, f"rules.{rules}", "No covered model has this slug.")
+        determination = determination_draft(
+            actor=request.user,
+            reference=data["reference"],
+            legal_basis=data["legal_basis"],
+            effective_date=data["effective_date"],
+            rules=rules,
+        )
+        return self._read(determination, status=201)
+
+    @extend_schema(request=DeterminationUpdateSerializer, responses={200: DeterminationSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.validated(DeterminationUpdateSerializer, request)
+        determination = self.get_object()
+        rules = None
+        if "rules" in data:
+            rules = _rules_by_model(data["rules"])
+            if isinstance(rules, str):
+                return field_problem(request, f"rules.{rules}", "No covered model has this slug.")
+        determination_update(
+            determination=determination,
+            actor=request.user,
+            legal_basis=data.get("legal_basis"),
+            effective_date=data.get("effective_date"),
+            rules=rules,
+        )
+        return self._read(determination)
+
+    @extend_schema(request={"multipart/form-data": DocumentSerializer})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def document(self, request: Request, pk: str) -> Response:
+        """Attach (or replace) the letter of a draft: a PDF, checked by its content."""
+        upload = self.validated(DocumentSerializer, request)["document"]
+        determination = self.get_object()
+        determination_update(
+            determination=determination,
+            actor=request.user,
+            document=upload,
+            document_name=upload.name or "",
+        )
+        return self._read(determination)
+
+    @extend_schema(responses={200: ImpactSerializer})
+    @action(detail=True, methods=["get"])
+    def impact(self, request: Request, pk: str) -> Response:
+        """What applying it would do now: suspended, restored, unchanged, per breakdown."""
+        report = determination_impact(determination=self.get_object())
+        body = {
+            "totals": {o: report.totals.get(o, 0) for o in OUTCOMES},
+            "grants": {o: report.grants.get(o, 0) for o in OUTCOMES},
+            "evaluations": report.evaluations,
+            "by_organisation": report.table(report.by_organisation),
+            "by_model": report.table(report.by_model),
+            "by_country": report.table(report.by_country),
+        }
+        return Response(body)
+
+    @extend_schema(request=None, responses={200: DeterminationSerializer})
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, pk: str) -> Response:
+        """The author's signature; every model needs a rule and the letter is attached."""
+        determination = determination_submit(determination=self.get_object(), actor=request.user)
+        return self._read(determination)
+
+    @extend_schema(request=None, responses={200: DeterminationSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        """A second compliance officer's approval: never the author or the submitter."""
+        determination = determination_approve(determination=self.get_object(), actor=request.user)
+        return self._read(determination)
+
+    @extend_schema(request=SendBackSerializer, responses={200: DeterminationSerializer})
+    @action(detail=True, methods=["post"], url_path="send-back")
+    def send_back(self, request: Request, pk: str) -> Response:
+        note = self.validated(SendBackSerializer, request).get("note", "")
+        determination = determination_send_back(
+            determination=self.get_object(), actor=request.user, note=note
+        )
+        return self._read(determination)
+
+    @extend_schema(request=ApplySerializer, responses={200: DeterminationSerializer})
+    @action(detail=True, methods=["post"])
+    def apply(self, request: Request, pk: str) -> Response:
+        """Put it in force: its bulk actions run in the same transaction."""
+        if not self.validated(ApplySerializer, request)["confirm"]:
+            return field_problem(
+                request, "confirm", "Confirm with true: applying suspends and restores access."
+            )
+        determination = determination_apply(determination=self.get_object(), actor=request.user)
+        return self._read(determination)

@@ -1,0 +1,321 @@
+"""Staff endpoints of the review queue: list, read, claim, release, approve, reject,
+request information, comment. The same services and rules as the review pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import mixins, serializers
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.api.problems import field_problem
+from portal.api.staff import StaffViewSet, stale_version_problem
+from portal.applications.models import Application
+from portal.reviews import rules, selectors
+from portal.reviews.models import Approval
+from portal.reviews.services import (
+    review_approve,
+    review_claim,
+    review_comment_add,
+    review_reject,
+    review_release,
+    review_request_information,
+)
+from provisioning.catalog.models import Stage
+
+VIEW = "reviews.view_review"
+DECIDE = "reviews.decide_review"
+
+
+def application_version(application: Application) -> str:
+    """The version a decision must name: the same one the review page carries."""
+    return application.updated_at.isoformat()
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    stage = serializers.CharField(source="stage.name", read_only=True)
+
+    class Meta:
+        model = Approval
+        fields = [
+            "id",
+            "position",
+            "reviewer",
+            "stage",
+            "seats",
+            "monthly_quota",
+            "rate_limit_per_minute",
+            "expires_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    covered_model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    stage = serializers.CharField(source="stage.name", read_only=True)
+    assignee = serializers.SerializerMethodField()
+    version = serializers.SerializerMethodField(
+        help_text="Send it back with a decision: a decision on an older version is refused."
+    )
+
+    class Meta:
+        model = Application
+        fields = [
+            "id",
+            "organisation",
+            "covered_model",
+            "stage",
+            "state",
+            "submitted_at",
+            "assignee",
+            "version",
+        ]
+        read_only_fields = fields
+
+    def get_assignee(self, application: Application) -> str | None:
+        review = getattr(application, "review", None)
+        assignee = review.assignee if review is not None else None
+        return assignee.get_username() if assignee is not None else None
+
+    def get_version(self, application: Application) -> str:
+        return application_version(application)
+
+
+class ReviewDetailSerializer(ReviewSerializer):
+    nominees = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    approvals = serializers.SerializerMethodField()
+
+    class Meta(ReviewSerializer.Meta):
+        fields = [*ReviewSerializer.Meta.fields, "use_case", "nominees", "approvals"]
+        read_only_fields = fields
+
+    @extend_schema_field(ApprovalSerializer(many=True))
+    def get_approvals(self, application: Application) -> list[dict[str, Any]]:
+        approvals = selectors.live_approvals(application)
+        return ApprovalSerializer(approvals, many=True).data  # type: ignore[return-value]
+
+
+class VersionedSerializer(serializers.Serializer):
+    version = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="The application's version as you read it; refused if it moved since.",
+    )
+
+
+class ApproveSerializer(VersionedSerializer):
+    stage = serializers.CharField(
+        required=False, max_length=20, help_text="Stage name; default: the applied-for stage."
+    )
+    seats = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
+    monthly_quota = serializers.IntegerField(required=False, min_value=1, max_value=10**15)
+    rate_limit_per_minute = serializers.IntegerField(
+        required=False, min_value=1, max_value=1_000_000
+    )
+    expires_at = serializers.DateTimeField(required=False)
+    confirms = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="On a four-eyes model, the id of the first approval you confirm.",
+    )
+
+
+class ApprovalResultSerializer(serializers.Serializer):
+    final = serializers.BooleanField()
+    approval = ApprovalSerializer()
+    grant = serializers.IntegerField(allow_null=True)
+    credentials = serializers.ListField(child=serializers.IntegerField())
+    review = ReviewDetailSerializer()
+
+
+class RejectSerializer(VersionedSerializer):
+    reason = serializers.CharField(max_length=5000, help_text="The applicant reads this.")
+
+
+class InformationRequestSerializer(VersionedSerializer):
+    message = serializers.CharField(max_length=5000)
+
+
+class CommentSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=5000)
+
+
+QUEUE_PARAMETERS = [
+    OpenApiParameter(name, str, description=description)
+    for name, description in (
+        ("model", "Covered model slug."),
+        ("stage", "evaluation, limited or full."),
+        ("state", "An open state, or awaiting_second."),
+        ("sector", "The organisation's sector."),
+        ("country", "The organisation's two-letter country."),
+        ("age", "overdue, or a minimum number of days waiting."),
+        ("assignee", "me, none, or a user id."),
+        ("q", "Search organisation or person."),
+        ("sort", "oldest, newest, organisation or model."),
+    )
+]
+
+
+class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
+    """The review queue. The id is the application's id."""
+
+    queryset = Application.objects.select_related(
+        "organisation", "covered_model", "stage", "review__assignee"
+    ).prefetch_related("nominees")
+    serializer_class = ReviewSerializer
+    staff_permissions = {
+        "list": VIEW,
+        "retrieve": VIEW,
+        "comment": "reviews.add_comment",
+        "*": DECIDE,
+    }
+
+    def get_serializer_class(self) -> type:
+        return ReviewSerializer if self.action == "list" else ReviewDetailSerializer
+
+    def get_queryset(self) -> Any:
+        if self.action != "list":
+            return super().get_queryset()
+        params = self.request.query_params
+        filters = selectors.QueueFilters(
+            model=params.get("model", "")[:100],
+            stage=params.get("stage", "")[:20],
+            state=params.get("state", "")[:20],
+            sector=params.get("sector", "")[:40],
+            country=params.get("country", "")[:2],
+            age=_age(params.get("age", "")),
+            assignee=_assignee(params.get("assignee", "")),
+            search=params.get("q", "").strip()[:100],
+            sort=params.get("sort", "oldest"),
+        )
+        return selectors.queue_rows(self.request.user, filters)
+
+    @extend_schema(parameters=QUEUE_PARAMETERS)
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    def _detail(self, application: Application, status: int = 200) -> Response:
+        fresh = self.get_queryset().get(pk=application.pk)
+        return Response(ReviewDetailSerializer(fresh).data, status=status)
+
+    def _current(self, request: Request, data: dict[str, Any]) -> Application | Response:
+        application: Application = self.get_object()
+        seen = data.get("version")
+        if seen and seen != application_version(application):
+            return stale_version_problem(request)
+        return application
+
+    @extend_schema(request=None, responses={200: ReviewDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def claim(self, request: Request, pk: str) -> Response:
+        application = self.get_object()
+        review_claim(actor=request.user, application=application)
+        return self._detail(application)
+
+    @extend_schema(request=None, responses={200: ReviewDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, pk: str) -> Response:
+        application = self.get_object()
+        review_release(actor=request.user, application=application)
+        return self._detail(application)
+
+    @extend_schema(request=ApproveSerializer, responses={200: ApprovalResultSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        data = self.validated(ApproveSerializer, request)
+        application = self._current(request, data)
+        if isinstance(application, Response):
+            return application
+        terms = _terms(request, application, data)
+        if isinstance(terms, Response):
+            return terms
+        result = review_approve(
+            actor=request.user,
+            application=application,
+            terms=terms,
+            confirms=data.get("confirms"),
+        )
+        fresh = self.get_queryset().get(pk=application.pk)
+        body = {
+            "final": result.final,
+            "approval": ApprovalSerializer(result.approval).data,
+            "grant": result.grant.pk if result.grant else None,
+            "credentials": result.credential_ids,
+            "review": ReviewDetailSerializer(fresh).data,
+        }
+        return Response(body)
+
+    @extend_schema(request=RejectSerializer, responses={200: ReviewDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        data = self.validated(RejectSerializer, request)
+        application = self._current(request, data)
+        if isinstance(application, Response):
+            return application
+        review_reject(actor=request.user, application=application, reason=data["reason"])
+        return self._detail(application)
+
+    @extend_schema(request=InformationRequestSerializer, responses={200: ReviewDetailSerializer})
+    @action(detail=True, methods=["post"], url_path="request-information")
+    def request_information(self, request: Request, pk: str) -> Response:
+        data = self.validated(InformationRequestSerializer, request)
+        application = self._current(request, data)
+        if isinstance(application, Response):
+            return application
+        review_request_information(
+            actor=request.user, application=application, message=data["message"]
+        )
+        return self._detail(application)
+
+    @extend_schema(request=CommentSerializer, responses={201: ReviewDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def comment(self, request: Request, pk: str) -> Response:
+        data = self.validated(CommentSerializer, request)
+        application = self.get_object()
+        review_comment_add(actor=request.user, application=application, body=data["body"])
+        return self._detail(application, status=201)
+
+
+def _age(value: str) -> str:
+    return value if value == "overdue" or value.isdigit() else ""
+
+
+def _assignee(value: str) -> str:
+    return value if value in ("me", "none") or value.isdigit() else ""
+
+
+def _terms(
+    request: Request, application: Application, data: dict[str, Any]
+) -> rules.Terms | Response:
+    """The terms asked for, each missing one taken from the stage's defaults."""
+    stage = application.stage
+    if data.get("stage"):
+        found = Stage.objects.filter(
+            covered_model_id=application.covered_model_id, name=data["stage"]
+        ).first()
+        if found is None:
+            return field_problem(
+                request,
+                "stage",
+                f"{application.covered_model.name} has no stage {data['stage']!r}.",
+            )
+        stage = found
+    default = rules.default_terms(stage)
+    expires_at: dt.datetime = data.get("expires_at") or default.expires_at
+    if timezone.is_naive(expires_at):
+        expires_at = timezone.make_aware(expires_at)
+    return rules.Terms(
+        stage=stage,
+        seats=data.get("seats", default.seats),
+        monthly_quota=data.get("monthly_quota", default.monthly_quota),
+        rate_limit_per_minute=data.get("rate_limit_per_minute", default.rate_limit_per_minute),
+        expires_at=expires_at,
+    )

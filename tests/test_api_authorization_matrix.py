@@ -1,0 +1,271 @@
+"""Every operation of the API schema against every persona's token, in one table.
+
+The operations are read from drf-spectacular's generated schema, so a new endpoint or
+method that is missing from ``EXPECTED`` fails ``test_every_operation_is_in_the_matrix``.
+Each request carries a valid body (``BODIES``) aimed at *our* organisation's objects
+(``tests/authz_world.py``), so a 2xx means the persona really may do it; each runs in a
+savepoint that is rolled back, so one persona's change never decides another's outcome.
+The outsider administers another organisation. Run with ``API_MATRIX_PRINT=1`` to print
+the observed table when adding rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from allauth.mfa.models import Authenticator
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.test import Client
+from drf_spectacular.generators import SchemaGenerator
+
+from tests.api_helpers import token_for
+from tests.authz_world import World, build_world
+
+PERSONAS = (
+    "anonymous",
+    "outsider",
+    "partner_member",
+    "partner_admin",
+    "reviewer",
+    "second_reviewer",
+    "compliance_officer",
+    "ops_user",
+    "auditor",
+    "staff_without_mfa",
+)
+METHODS = ("get", "post", "put", "patch", "delete")
+PDF = b"%PDF-1.4\n% matrix letter\n"
+
+# What "{id}" (or "{slug}") means under each collection.
+PATH_OBJECTS: dict[str, Callable[[World], Any]] = {
+    "organisations": lambda w: w.organisation.slug,
+    "memberships": lambda w: w.member_membership.pk,
+    "invitations": lambda w: w.invitation.pk,
+    "persons": lambda w: w.person.pk,
+    "applications": lambda w: w.application.pk,
+    "grants": lambda w: w.grant.pk,
+    "credentials": lambda w: w.credential.pk,
+    "audit-events": lambda w: w.audit_event.pk,
+    "reviews": lambda w: w.application.pk,
+    "screening-matches": lambda w: w.match.pk,
+    "determinations": lambda w: w.determination.pk,
+    "bulk-actions": lambda w: w.bulk_action.pk,
+    "targets": lambda w: w.target.pk,
+}
+
+# A valid body per writing operation; the rest send {}.
+BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
+    "POST /api/v1/invitations/": lambda w: {
+        "organisation": w.organisation.slug,
+        "email": "matrix@northwind.example",
+    },
+    "POST /api/v1/applications/": lambda w: {
+        "organisation": w.organisation.slug,
+        "covered_model": w.application.covered_model.slug,
+        "stage": w.application.stage.name,
+    },
+    "POST /api/v1/applications/{id}/withdraw/": lambda w: {"reason": "matrix"},
+    "POST /api/v1/reviews/{id}/reject/": lambda w: {"reason": "matrix"},
+    "POST /api/v1/reviews/{id}/request-information/": lambda w: {"message": "matrix?"},
+    "POST /api/v1/reviews/{id}/comment/": lambda w: {"body": "matrix"},
+    "POST /api/v1/screening-matches/{id}/confirm/": lambda w: {"reason": "matrix"},
+    "POST /api/v1/screening-matches/{id}/dismiss/": lambda w: {"reason": "matrix"},
+    "POST /api/v1/determinations/": lambda w: {
+        "reference": "DET-MATRIX-2",
+        "legal_basis": "Matrix",
+        "effective_date": "2026-11-27",
+        "rules": {w.application.covered_model.slug: {"kind": "open"}},
+    },
+    "PATCH /api/v1/determinations/{id}/": lambda w: {"legal_basis": "Amended"},
+    "POST /api/v1/determinations/{id}/send-back/": lambda w: {"note": "matrix"},
+    "POST /api/v1/determinations/{id}/apply/": lambda w: {"confirm": True},
+    "POST /api/v1/bulk-actions/": lambda w: {
+        "kind": "suspend",
+        "filters": {"organisation": w.organisation.slug},
+        "reason": "matrix",
+        "emergency": True,
+    },
+    "POST /api/v1/bulk-actions/{id}/approve/": lambda w: {"plan_hash": w.bulk_action.plan_hash},
+    "POST /api/v1/bulk-actions/{id}/execute/": lambda w: {"plan_hash": w.bulk_action.plan_hash},
+    "POST /api/v1/bulk-actions/{id}/review/": lambda w: {"note": "matrix"},
+    "POST /api/v1/targets/": lambda w: {
+        "kind": "scim",
+        "name": "matrix-two",
+        "url": "https://scim.matrix.test/v2",
+        "token": "matrix-token",
+    },
+    "PATCH /api/v1/targets/{id}/": lambda w: {"enabled": False},
+}
+MULTIPART = {"POST /api/v1/determinations/{id}/document/"}
+
+# Expected status per persona, in the order of PERSONAS:
+#   anonymous outsider member admin reviewer reviewer-2 compliance ops auditor staff-no-MFA
+EXPECTED: dict[str, str] = {
+    "DELETE /api/v1/invitations/{id}/": "401 404 403 204 404 404 404 404 403 403",
+    "DELETE /api/v1/memberships/{id}/": "401 404 403 204 403 403 403 404 403 403",
+    "GET /api/v1/applications/": "401 200 200 200 200 200 200 200 200 403",
+    "GET /api/v1/applications/{id}/": "401 404 200 200 200 200 200 404 200 403",
+    "GET /api/v1/audit-events/": "401 403 403 403 403 403 200 200 200 403",
+    "GET /api/v1/audit-events/{id}/": "401 403 403 403 403 403 200 200 200 403",
+    "GET /api/v1/bulk-actions/": "401 403 403 403 403 403 200 200 200 403",
+    "GET /api/v1/bulk-actions/{id}/": "401 403 403 403 403 403 200 200 200 403",
+    "GET /api/v1/bulk-actions/{id}/status/": "401 403 403 403 403 403 200 200 200 403",
+    "GET /api/v1/credentials/": "401 200 200 200 200 200 200 200 200 403",
+    "GET /api/v1/credentials/{id}/": "401 404 200 200 404 404 200 200 200 403",
+    "GET /api/v1/credentials/{id}/delivery/": "401 404 200 200 404 404 200 200 200 403",
+    "GET /api/v1/determinations/": "401 403 403 403 403 403 200 403 200 403",
+    "GET /api/v1/determinations/{id}/": "401 403 403 403 403 403 200 403 200 403",
+    "GET /api/v1/determinations/{id}/impact/": "401 403 403 403 403 403 200 403 200 403",
+    "GET /api/v1/grants/": "401 200 200 200 200 200 200 200 200 403",
+    "GET /api/v1/grants/{id}/": "401 404 200 200 200 200 200 200 200 403",
+    "GET /api/v1/invitations/": "401 200 200 200 200 200 200 200 200 403",
+    "GET /api/v1/invitations/{id}/": "401 404 200 200 404 404 404 404 200 403",
+    "GET /api/v1/memberships/": "401 200 200 200 200 200 200 200 200 403",
+    "GET /api/v1/memberships/{id}/": "401 404 200 200 200 200 200 404 200 403",
+    "GET /api/v1/organisations/": "401 200 200 200 200 200 200 200 200 403",
+    "GET /api/v1/organisations/{slug}/": "401 404 200 200 200 200 200 200 200 403",
+    "GET /api/v1/persons/": "401 200 200 200 200 200 200 200 200 403",
+    "GET /api/v1/persons/{id}/": "401 404 200 200 200 200 200 404 200 403",
+    "GET /api/v1/reviews/": "401 403 403 403 200 200 200 403 200 403",
+    "GET /api/v1/reviews/{id}/": "401 403 403 403 200 200 200 403 200 403",
+    "GET /api/v1/screening-matches/": "401 403 403 403 403 403 200 403 200 403",
+    "GET /api/v1/screening-matches/{id}/": "401 403 403 403 403 403 200 403 200 403",
+    "GET /api/v1/targets/": "401 403 403 403 403 403 403 200 200 403",
+    "GET /api/v1/targets/{id}/": "401 403 403 403 403 403 403 200 200 403",
+    "PATCH /api/v1/determinations/{id}/": "401 403 403 403 403 403 200 403 403 403",
+    "PATCH /api/v1/targets/{id}/": "401 403 403 403 403 403 403 200 403 403",
+    "POST /api/v1/applications/": "401 404 404 201 404 404 404 404 404 403",
+    "POST /api/v1/applications/{id}/submit/": "401 404 403 409 403 403 403 404 403 403",
+    "POST /api/v1/applications/{id}/withdraw/": "401 404 403 200 403 403 403 404 403 403",
+    "POST /api/v1/bulk-actions/": "401 403 403 403 403 403 403 201 403 403",
+    "POST /api/v1/bulk-actions/{id}/approve/": "401 403 403 403 403 403 403 200 403 403",
+    "POST /api/v1/bulk-actions/{id}/execute/": "401 403 403 403 403 403 403 409 403 403",
+    "POST /api/v1/bulk-actions/{id}/review/": "401 403 403 403 403 403 403 409 403 403",
+    "POST /api/v1/credentials/{id}/rotate/": "401 404 403 200 404 404 403 403 403 403",
+    "POST /api/v1/determinations/": "401 403 403 403 403 403 201 403 403 403",
+    "POST /api/v1/determinations/{id}/apply/": "401 403 403 403 403 403 409 403 403 403",
+    "POST /api/v1/determinations/{id}/approve/": "401 403 403 403 403 403 409 403 403 403",
+    "POST /api/v1/determinations/{id}/document/": "401 403 403 403 403 403 200 403 403 403",
+    "POST /api/v1/determinations/{id}/send-back/": "401 403 403 403 403 403 409 403 403 403",
+    "POST /api/v1/determinations/{id}/submit/": "401 403 403 403 403 403 409 403 403 403",
+    "POST /api/v1/invitations/": "401 404 404 201 404 404 404 404 404 403",
+    "POST /api/v1/reviews/{id}/approve/": "401 403 403 403 409 409 403 403 403 403",
+    "POST /api/v1/reviews/{id}/claim/": "401 403 403 403 200 200 403 403 403 403",
+    "POST /api/v1/reviews/{id}/comment/": "401 403 403 403 201 201 403 403 403 403",
+    "POST /api/v1/reviews/{id}/reject/": "401 403 403 403 200 200 403 403 403 403",
+    "POST /api/v1/reviews/{id}/release/": "401 403 403 403 409 409 403 403 403 403",
+    "POST /api/v1/reviews/{id}/request-information/": "401 403 403 403 200 200 403 403 403 403",
+    "POST /api/v1/screening-matches/{id}/confirm/": "401 403 403 403 403 403 409 403 403 403",
+    "POST /api/v1/screening-matches/{id}/dismiss/": "401 403 403 403 403 403 200 403 403 403",
+    "POST /api/v1/targets/": "401 403 403 403 403 403 403 201 403 403",
+    "POST /api/v1/targets/{id}/retry-dead/": "401 403 403 403 403 403 403 200 403 403",
+}
+
+
+def schema_operations() -> list[str]:
+    """``METHOD /path`` for every operation drf-spectacular publishes."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return sorted(
+        f"{method.upper()} {path}"
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in METHODS
+    )
+
+
+def _url(operation: str, world: World) -> str:
+    path = operation.split(" ", 1)[1]
+    if "{" not in path:
+        return path
+    collection = path.removeprefix("/api/v1/").split("/", 1)[0]
+    value = PATH_OBJECTS[collection](world)
+    return path.replace("{id}", str(value)).replace("{slug}", str(value))
+
+
+def _call(client: Client, operation: str, world: World) -> int:
+    method = operation.split(" ", 1)[0].lower()
+    url = _url(operation, world)
+    # Each request in a savepoint rolled back afterwards: personas never see each other's
+    # changes, so every cell of the table means "this persona, on the world as built".
+    with transaction.atomic():
+        if operation in MULTIPART:
+            upload = SimpleUploadedFile("letter.pdf", PDF, content_type="application/pdf")
+            response = client.post(url, {"document": upload})
+        elif method == "get":
+            response = client.get(url)
+        else:
+            body = BODIES[operation](world) if operation in BODIES else {}
+            response = client.generic(
+                method.upper(), url, json.dumps(body), content_type="application/json"
+            )
+        transaction.set_rollback(True)
+    return response.status_code
+
+
+@pytest.fixture
+def world(partner_admin, partner_member, organisation, compliance_officer) -> World:
+    return build_world(
+        organisation=organisation,
+        admin=partner_admin,
+        member=partner_member,
+        staff=compliance_officer,
+    )
+
+
+@pytest.fixture
+def persona_clients(request, world) -> dict[str, Client]:
+    cache.clear()
+    clients = {"anonymous": Client()}
+    for persona in PERSONAS[1:]:
+        user = request.getfixturevalue(persona)
+        if persona == "staff_without_mfa":
+            # Issued while the account had a second factor, which was then removed: the
+            # token must stop working (a token can never be issued without one).
+            from tests.factories import give_totp
+
+            give_totp(user)
+            token = token_for(user)
+            Authenticator.objects.filter(user=user).delete()
+        else:
+            token = token_for(user)
+        clients[persona] = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return clients
+
+
+def test_every_operation_is_in_the_matrix():
+    operations = schema_operations()
+    missing = [op for op in operations if op not in EXPECTED]
+    stale = [op for op in EXPECTED if op not in operations]
+
+    assert operations, "the schema lists no operations"
+    assert not missing, f"API operations missing from the authorization matrix: {missing}"
+    assert not stale, f"Matrix rows for operations that no longer exist: {stale}"
+
+
+def test_every_path_object_and_body_names_a_real_operation():
+    operations = set(schema_operations())
+    assert not (set(BODIES) | MULTIPART) - operations
+
+
+@pytest.mark.django_db
+def test_each_persona_gets_the_expected_outcome(world, persona_clients):
+    observed: dict[str, str] = {}
+    for operation in schema_operations():
+        row = [str(_call(persona_clients[p], operation, world)) for p in PERSONAS]
+        observed[operation] = " ".join(row)
+
+    if os.environ.get("API_MATRIX_PRINT"):
+        for operation, row in observed.items():
+            print(f'    "{operation}": "{row}",')
+    mismatches = {
+        op: f"expected {EXPECTED.get(op)!r}, got {row!r}"
+        for op, row in observed.items()
+        if EXPECTED.get(op) != row
+    }
+    assert not mismatches, "\n".join(f"{k}: {v}" for k, v in mismatches.items())

@@ -1,0 +1,234 @@
+"""Ops plan, approve, run and follow bulk actions through the API: exactly the plan that was
+previewed runs, a changed set is refused with the difference, four-eyes holds."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from provisioning.bulk.models import BulkAction, BulkState
+from provisioning.bulk.services import bulk_run
+from provisioning.credentials.models import Credential, CredentialState
+from tests.api_helpers import api_client_for
+from tests.factories import CompletePersonFactory, OrganisationFactory, StageFactory, staff_user
+from tests.provisioning_fakes import active_grant, fake_target, issue
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts():
+    cache.clear()
+
+
+@pytest.fixture
+def stage():
+    return StageFactory(seats=10)
+
+
+@pytest.fixture
+def grants(stage):
+    made = []
+    for _ in range(3):
+        grant = active_grant(
+            organisation=OrganisationFactory(verification_state="verified"), stage=stage
+        )
+        issue(grant, CompletePersonFactory(organisation=grant.organisation))
+        made.append(grant)
+    return made
+
+
+@pytest.fixture
+def colleague():
+    return staff_user("ops", username="ops-two")
+
+
+def _post(client, url, body=None):
+    return client.post(url, body or {}, content_type="application/json")
+
+
+def _plan(client, stage, **changes):
+    body = {
+        "kind": "suspend",
+        "filters": {"covered_model": stage.covered_model.slug},
+        "reason": "incident 7",
+        "emergency": True,
+        **changes,
+    }
+    return _post(client, "/api/v1/bulk-actions/", body)
+
+
+def test_planning_is_a_dry_run_with_counts_and_a_hash(ops_user, stage, grants):
+    response = _plan(api_client_for(ops_user), stage)
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["state"] == BulkState.PLANNED
+    assert body["grant_count"] == 3
+    assert body["credential_count"] == 3
+    assert len(body["plan_hash"]) == 64
+    assert body["needs_approval"] is False
+    assert Credential.objects.filter(state=CredentialState.ACTIVE).count() == 3
+
+
+def test_an_emergency_suspension_runs_and_reports_progress_per_target(ops_user, stage, grants):
+    # given
+    fake_target("directory")
+    client = api_client_for(ops_user)
+    planned = _plan(client, stage).json()
+    # when
+    started = _post(
+        client,
+        f"/api/v1/bulk-actions/{planned['id']}/execute/",
+        {"plan_hash": planned["plan_hash"]},
+    )
+    bulk_run(action_id=planned["id"])  # what the worker does with the enqueued task
+    status = client.get(f"/api/v1/bulk-actions/{planned['id']}/status/")
+    # then
+    assert started.status_code == 202
+    assert started.json()["state"] == BulkState.RUNNING
+    assert started.json()["review_required"] is True
+    assert status.status_code == 200
+    body = status.json()
+    assert body["state"] == BulkState.DONE
+    assert body["progress_percent"] == 100
+    assert body["targets"] == [
+        {"target": "directory", "total": 3, "acknowledged": 0, "failed": 0, "dead": 0, "percent": 0}
+    ]
+    assert not Credential.objects.filter(state=CredentialState.ACTIVE).exists()
+
+
+def test_running_another_plans_hash_is_refused(ops_user, stage, grants):
+    client = api_client_for(ops_user)
+    planned = _plan(client, stage).json()
+
+    response = _post(
+        client, f"/api/v1/bulk-actions/{planned['id']}/execute/", {"plan_hash": "0" * 64}
+    )
+
+    assert response.status_code == 409
+    assert response.json()["type"].endswith("/plan-hash-mismatch")
+    assert BulkAction.objects.get().state == BulkState.PLANNED
+
+
+def test_a_changed_set_is_refused_with_the_difference(ops_user, stage, grants):
+    # given: a grant added after planning
+    client = api_client_for(ops_user)
+    planned = _plan(client, stage).json()
+    late = active_grant(organisation=OrganisationFactory(), stage=stage)
+    # when
+    response = _post(
+        client,
+        f"/api/v1/bulk-actions/{planned['id']}/execute/",
+        {"plan_hash": planned["plan_hash"]},
+    )
+    # then
+    assert response.status_code == 409
+    body = response.json()
+    assert body["type"].endswith("/plan-changed")
+    assert body["difference"]["added"] == [late.pk]
+    assert body["difference"]["removed"] == []
+    assert Credential.objects.filter(state=CredentialState.ACTIVE).count() == 3
+
+
+def test_a_restore_needs_a_colleagues_approval_of_the_same_plan(ops_user, colleague, stage, grants):
+    # given: suspended by an emergency action, and a restore planned
+    client = api_client_for(ops_user)
+    suspend = _plan(client, stage).json()
+    _post(
+        client,
+        f"/api/v1/bulk-actions/{suspend['id']}/execute/",
+        {"plan_hash": suspend["plan_hash"]},
+    )
+    bulk_run(action_id=suspend["id"])
+    restore = _plan(
+        client, stage, kind="restore", emergency=False, restores=suspend["reference"]
+    ).json()
+    base = f"/api/v1/bulk-actions/{restore['id']}"
+    confirm = {"plan_hash": restore["plan_hash"]}
+
+    # when: run at once, approved by the planner, then by a colleague
+    too_early = _post(client, f"{base}/execute/", confirm)
+    by_planner = _post(client, f"{base}/approve/", confirm)
+    by_colleague = _post(api_client_for(colleague), f"{base}/approve/", confirm)
+    started = _post(client, f"{base}/execute/", confirm)
+
+    # then
+    assert too_early.status_code == 409
+    assert "second person's approval" in too_early.json()["detail"]
+    assert by_planner.status_code == 409
+    assert "cannot approve" in by_planner.json()["detail"]
+    assert by_colleague.status_code == 200
+    assert by_colleague.json()["approved_by"] == "ops-two"
+    assert started.status_code == 202
+
+
+def test_an_emergency_action_is_reviewed_afterwards_by_someone_else(
+    ops_user, colleague, stage, grants
+):
+    client = api_client_for(ops_user)
+    planned = _plan(client, stage).json()
+    _post(
+        client,
+        f"/api/v1/bulk-actions/{planned['id']}/execute/",
+        {"plan_hash": planned["plan_hash"]},
+    )
+    url = f"/api/v1/bulk-actions/{planned['id']}/review/"
+
+    own = _post(client, url, {"note": "Looks right."})
+    theirs = _post(api_client_for(colleague), url, {"note": "Checked the sample."})
+
+    assert own.status_code == 409
+    assert theirs.status_code == 200
+    assert theirs.json()["reviewed_by"] == "ops-two"
+
+
+def test_a_plan_that_matches_nothing_is_a_field_error(ops_user, stage):
+    response = _plan(api_client_for(ops_user), stage)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "filters"
+    assert not BulkAction.objects.exists()
+
+
+def test_bad_filters_and_a_restore_without_its_reference_are_field_errors(ops_user, stage, grants):
+    client = api_client_for(ops_user)
+
+    unknown = _plan(client, stage, filters={"organisation": "nobody"})
+    bad_country = _plan(client, stage, filters={"citizenship": "Russia"})
+    restore = _plan(client, stage, kind="restore", emergency=False)
+
+    assert unknown.json()["errors"] == [
+        {"field": "filters.organisation", "message": "Nothing has this slug."}
+    ]
+    assert bad_country.json()["errors"][0]["field"] == "filters.citizenship"
+    assert restore.json()["errors"][0]["field"] == "restores"
+    assert not BulkAction.objects.exists()
+
+
+@pytest.mark.parametrize("persona", ["compliance_officer", "auditor"])
+def test_readers_follow_actions_but_cannot_plan_or_run_them(
+    request, persona, ops_user, stage, grants
+):
+    planned = _plan(api_client_for(ops_user), stage).json()
+    client = api_client_for(request.getfixturevalue(persona))
+
+    assert client.get(f"/api/v1/bulk-actions/{planned['id']}/").status_code == 200
+    assert client.get(f"/api/v1/bulk-actions/{planned['id']}/status/").status_code == 200
+    assert _plan(client, stage).status_code == 403
+    run = _post(
+        client,
+        f"/api/v1/bulk-actions/{planned['id']}/execute/",
+        {"plan_hash": planned["plan_hash"]},
+    )
+    assert run.status_code == 403
+    assert BulkAction.objects.get().state == BulkState.PLANNED
+
+
+@pytest.mark.parametrize("persona", ["partner_admin", "partner_member", "outsider", "reviewer"])
+def test_partners_and_reviewers_see_no_bulk_actions(request, persona, ops_user, stage, grants):
+    planned = _plan(api_client_for(ops_user), stage).json()
+    client = api_client_for(request.getfixturevalue(persona))
+
+    assert client.get("/api/v1/bulk-actions/").status_code == 403
+    assert client.get(f"/api/v1/bulk-actions/{planned['id']}/").status_code == 403

@@ -1,0 +1,217 @@
+"""Reviewers work the queue through the API with the same rules as on the review page:
+approve (four-eyes too), reject, question, claim; every refusal is a problem and changes
+nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from portal.applications.models import Application
+from portal.applications.states import ApplicationState
+from portal.audit.models import AuditEvent
+from portal.reviews.models import Approval, Review
+from provisioning.credentials.models import Credential
+from provisioning.grants.models import Grant
+from tests.api_helpers import api_client_for
+from tests.reviewing import queued_application
+
+S = ApplicationState
+PROBLEM = "application/problem+json"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts():
+    cache.clear()
+
+
+@pytest.fixture
+def application(organisation, partner_admin):
+    return queued_application(organisation, nominees=2, created_by=partner_admin)
+
+
+def _post(client, url, body=None):
+    return client.post(url, body or {}, content_type="application/json")
+
+
+def test_the_queue_lists_waiting_applications_with_their_version(application, reviewer):
+    # when
+    response = api_client_for(reviewer).get("/api/v1/reviews/")
+    # then
+    assert response.status_code == 200
+    row = response.json()["results"][0]
+    assert row["id"] == application.pk
+    assert row["organisation"] == "northwind"
+    assert row["state"] == S.IN_REVIEW
+    assert row["version"] == application.updated_at.isoformat()
+
+
+def test_the_queue_filters_by_state_and_assignee(application, reviewer):
+    client = api_client_for(reviewer)
+    _post(client, f"/api/v1/reviews/{application.pk}/claim/")
+
+    mine = client.get("/api/v1/reviews/?assignee=me").json()
+    unassigned = client.get("/api/v1/reviews/?assignee=none").json()
+    questioned = client.get("/api/v1/reviews/?state=info_requested").json()
+
+    assert [r["id"] for r in mine["results"]] == [application.pk]
+    assert mine["results"][0]["assignee"] == "reviewer"
+    assert unassigned["count"] == 0
+    assert questioned["count"] == 0
+
+
+def test_approving_creates_the_grant_and_a_key_per_nominee(application, reviewer):
+    # when
+    response = _post(
+        api_client_for(reviewer),
+        f"/api/v1/reviews/{application.pk}/approve/",
+        {"seats": 3, "version": application.updated_at.isoformat()},
+    )
+    # then
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["final"] is True
+    grant = Grant.objects.get()
+    assert body["grant"] == grant.pk
+    assert grant.seats == 3
+    assert sorted(body["credentials"]) == sorted(Credential.objects.values_list("pk", flat=True))
+    assert len(body["credentials"]) == 2
+    assert body["review"]["state"] == S.APPROVED
+    assert AuditEvent.objects.filter(action="application.approved", actor=reviewer).exists()
+
+
+def test_a_four_eyes_model_needs_a_second_different_reviewer(
+    organisation, partner_admin, reviewer, second_reviewer
+):
+    # given
+    application = queued_application(organisation, four_eyes=True, created_by=partner_admin)
+    first = _post(api_client_for(reviewer), f"/api/v1/reviews/{application.pk}/approve/")
+    assert first.status_code == 200
+    assert first.json()["final"] is False
+    approval_id = first.json()["approval"]["id"]
+
+    # when: the same reviewer tries the second approval
+    again = _post(
+        api_client_for(reviewer),
+        f"/api/v1/reviews/{application.pk}/approve/",
+        {"confirms": approval_id},
+    )
+    # then
+    assert again.status_code == 409
+    assert again["Content-Type"] == PROBLEM
+    assert "second reviewer" in again.json()["detail"]
+    assert not Grant.objects.exists()
+
+    # when: a colleague confirms the first approval
+    second = _post(
+        api_client_for(second_reviewer),
+        f"/api/v1/reviews/{application.pk}/approve/",
+        {"confirms": approval_id},
+    )
+    # then
+    assert second.status_code == 200, second.json()
+    assert second.json()["final"] is True
+    assert Approval.objects.filter(application=application).count() == 2
+    assert Grant.objects.count() == 1
+
+
+def test_a_decision_on_a_stale_version_is_refused_and_changes_nothing(application, reviewer):
+    # given: the reviewer read the application, then it changed
+    seen = application.updated_at.isoformat()
+    Application.objects.filter(pk=application.pk).update(
+        updated_at=application.updated_at.replace(year=2030)
+    )
+    # when
+    response = _post(
+        api_client_for(reviewer),
+        f"/api/v1/reviews/{application.pk}/reject/",
+        {"reason": "Not eligible.", "version": seen},
+    )
+    # then
+    assert response.status_code == 409
+    assert response.json()["type"].endswith("/stale-version")
+    application.refresh_from_db()
+    assert application.state == S.IN_REVIEW
+
+
+def test_rejecting_needs_a_reason_and_then_tells_the_applicant(application, reviewer):
+    client = api_client_for(reviewer)
+    url = f"/api/v1/reviews/{application.pk}/reject/"
+
+    missing = _post(client, url, {})
+    done = _post(client, url, {"reason": "The use case is outside the programme."})
+
+    assert missing.status_code == 400
+    assert missing.json()["errors"] == [{"field": "reason", "message": "This field is required."}]
+    assert done.status_code == 200
+    assert done.json()["state"] == S.REJECTED
+
+
+def test_a_question_moves_the_application_to_information_requested(application, reviewer):
+    response = _post(
+        api_client_for(reviewer),
+        f"/api/v1/reviews/{application.pk}/request-information/",
+        {"message": "Which team will use the model?"},
+    )
+    assert response.status_code == 200
+    assert response.json()["state"] == S.INFO_REQUESTED
+
+
+def test_a_second_claim_is_a_conflict(application, reviewer, second_reviewer):
+    first = _post(api_client_for(reviewer), f"/api/v1/reviews/{application.pk}/claim/")
+    second = _post(api_client_for(second_reviewer), f"/api/v1/reviews/{application.pk}/claim/")
+
+    assert first.status_code == 200
+    assert first.json()["assignee"] == "reviewer"
+    assert second.status_code == 409
+    assert "claimed" in second.json()["detail"]
+    assert Review.objects.get(pk=application.pk).assignee == reviewer
+
+
+def test_comments_are_staff_only_notes(application, reviewer):
+    response = _post(
+        api_client_for(reviewer), f"/api/v1/reviews/{application.pk}/comment/", {"body": "Checked."}
+    )
+    assert response.status_code == 201
+    assert AuditEvent.objects.filter(action__startswith="review.comment").exists()
+
+
+def test_a_reviewer_of_the_applying_organisation_may_not_decide(application, organisation):
+    # given
+    from portal.accounts.roles import Role
+    from tests.factories import add_member, staff_user
+
+    insider = staff_user(Role.REVIEWER, username="insider")
+    add_member(organisation, insider, "member")
+    # when
+    response = _post(api_client_for(insider), f"/api/v1/reviews/{application.pk}/approve/")
+    # then
+    assert response.status_code == 409
+    assert "belong to this organisation" in response.json()["detail"]
+    assert not Grant.objects.exists()
+
+
+@pytest.mark.parametrize("persona", ["partner_admin", "partner_member", "outsider", "ops_user"])
+def test_people_without_the_reviewer_role_are_refused(application, persona, request):
+    client = api_client_for(request.getfixturevalue(persona))
+
+    listed = client.get("/api/v1/reviews/")
+    approved = _post(client, f"/api/v1/reviews/{application.pk}/approve/")
+
+    assert listed.status_code == 403
+    assert approved.status_code == 403
+    assert not Grant.objects.exists()
+
+
+def test_an_auditor_reads_the_queue_but_cannot_decide(application, auditor):
+    client = api_client_for(auditor)
+
+    assert client.get(f"/api/v1/reviews/{application.pk}/").status_code == 200
+    assert _post(client, f"/api/v1/reviews/{application.pk}/approve/").status_code == 403
+
+
+def test_a_read_only_token_cannot_decide(application, reviewer):
+    response = _post(api_client_for(reviewer, "read"), f"/api/v1/reviews/{application.pk}/claim/")
+    assert response.status_code == 403
+    assert not Review.objects.filter(assignee=reviewer).exists()
