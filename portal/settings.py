@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "portal.reviews",
     "portal.notifications",
     "portal.compliance",
+    "portal.certification",
     # Access side
     "provisioning.catalog",
     "provisioning.grants",
@@ -309,6 +310,9 @@ CELERY_BEAT_SCHEDULE = {
     "reviews-notify-overdue": {"task": "reviews.notify_overdue", "schedule": 86400.0},
     # A bulk action whose message was lost resumes from its chunk cursor.
     "bulk-resume-running": {"task": "bulk.resume_running", "schedule": 60.0},
+    # Certification: reminder steps are claimed once each; the deadline check is cheap.
+    "certification-send-reminders": {"task": "certification.send_reminders", "schedule": 300.0},
+    "certification-close-due": {"task": "certification.close_due", "schedule": 60.0},
 }
 
 # --- Bulk actions and determinations -----------------------------------------
