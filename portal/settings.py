@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "portal.reviews",
     "portal.notifications",
     "portal.compliance",
+    "portal.certification",
     # Access side
     "provisioning.catalog",
     "provisioning.grants",
@@ -311,6 +312,9 @@ CELERY_BEAT_SCHEDULE = {
     "bulk-resume-running": {"task": "bulk.resume_running", "schedule": 60.0},
     # Stored Idempotency-Key answers live API_IDEMPOTENCY_HOURS; drop them after that.
     "api-purge-idempotency-keys": {"task": "api.purge_idempotency_keys", "schedule": 3600.0},
+    # Certification: reminder steps are claimed once each; the deadline check is cheap.
+    "certification-send-reminders": {"task": "certification.send_reminders", "schedule": 300.0},
+    "certification-close-due": {"task": "certification.close_due", "schedule": 60.0},
 }
 
 # --- Bulk actions and determinations -----------------------------------------

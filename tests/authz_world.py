@@ -18,6 +18,8 @@ from portal.applications.models import Application
 from portal.applications.states import ApplicationState
 from portal.audit.models import AuditEvent
 from portal.audit.services import audit_record
+from portal.certification.models import Campaign, CertificationItem
+from portal.certification.services import campaign_open
 from portal.compliance.models import Determination
 from portal.eligibility.models import Person
 from portal.notifications.models import Notification
@@ -65,6 +67,8 @@ class World:
     grant: Grant
     credential: Credential
     target: Target
+    campaign: Campaign
+    certification_item: CertificationItem
 
 
 def build_world(*, organisation: Organisation, admin: User, member: User, staff: User) -> World:
@@ -154,6 +158,12 @@ def build_world(*, organisation: Organisation, admin: User, member: User, staff:
     grant = grant_create(actor=staff, organisation=organisation, stage=stage)
     credential = credential_issue(actor=staff, grant=grant, person=person).credential
     target = Target.objects.create(kind="webhook", name="matrix", url="http://127.0.0.1:9/")
+    campaign = campaign_open(
+        actor=staff,
+        title="Matrix campaign",
+        covered_model=stage.covered_model,
+        deadline=timezone.now() + dt.timedelta(days=7),
+    )
     return World(
         organisation=organisation,
         member_membership=Membership.objects.get(organisation=organisation, user=member),
@@ -169,4 +179,6 @@ def build_world(*, organisation: Organisation, admin: User, member: User, staff:
         grant=grant,
         credential=credential,
         target=target,
+        campaign=campaign,
+        certification_item=campaign.items.get(),
     )

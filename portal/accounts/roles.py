@@ -41,6 +41,7 @@ PROJECT_APP_LABELS = (
     "reviews",
     "compliance",
     "bulk",
+    "certification",
 )
 
 # What working the review queue needs, on top of reading the evidence.
@@ -105,6 +106,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "screening.change_screeningmatch",
         "screening.view_suppression",
         "screening.add_suppression",
+        "certification.view_campaign",
+        "certification.add_campaign",
+        "certification.view_certificationitem",
+        "certification.view_campaignreminder",
     ],
     Role.OPS: [
         "partners.view_organisation",

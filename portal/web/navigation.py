@@ -31,6 +31,8 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Review queue", "reviews:queue", frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER})),
     NavItem("Screening", "screening:queue", frozenset({Role.COMPLIANCE, Role.AUDITOR})),
     NavItem("Determinations", "compliance:determinations", frozenset({Role.COMPLIANCE})),
+    NavItem("Certification", "certification:list", frozenset({Role.COMPLIANCE, Role.AUDITOR})),
+    NavItem("Certify people", "certification:tasks", frozenset({PARTNER})),
     NavItem("Bulk actions", "bulk:list", frozenset({Role.OPS})),
     NavItem("Provisioning", "deliveries:health", frozenset({Role.OPS})),
     NavItem("Audit", "audit:explorer", frozenset({Role.COMPLIANCE, Role.AUDITOR, Role.OPS})),

@@ -1,0 +1,144 @@
+"""Reads on certification campaigns: lists, per-organisation progress, a partner's tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
+
+from portal.accounts.access import visible_to
+from portal.certification.models import (
+    Campaign,
+    CampaignState,
+    CertificationItem,
+    Decision,
+)
+
+PROGRESS_STATUSES = {
+    "pending": ("Waiting for decisions", Q(pending__gt=0)),
+    "suspended": ("With lapsed (suspended) keys", Q(suspended__gt=0)),
+    "complete": ("Every key decided", Q(pending=0, suspended=0)),
+}
+
+
+def _item_counts(prefix: str) -> dict[str, Count]:
+    return {
+        name: Count(f"{prefix}id", filter=Q(**{f"{prefix}decision": decision}))
+        for name, decision in (
+            ("pending", Decision.PENDING),
+            ("confirmed", Decision.CONFIRMED),
+            ("revoked", Decision.REVOKED),
+            ("suspended", Decision.SUSPENDED),
+        )
+    }
+
+
+DECISION_COUNTS = _item_counts("")
+
+
+def campaign_list(*, state: str = "") -> QuerySet[Campaign]:
+    """Campaigns with their decision counts, in one query."""
+    campaigns = Campaign.objects.select_related("covered_model", "opened_by").annotate(
+        **_item_counts("items__")
+    )
+    if state in CampaignState.values:
+        campaigns = campaigns.filter(state=state)
+    return campaigns.order_by("-opened_at", "-id")
+
+
+def campaign_totals(campaign: Campaign) -> dict[str, int]:
+    counts = CertificationItem.objects.filter(campaign=campaign).aggregate(**DECISION_COUNTS)
+    counts["total"] = sum(counts.values())
+    counts["decided"] = counts["confirmed"] + counts["revoked"]
+    return counts
+
+
+def campaign_progress(campaign: Campaign, *, search: str = "", status: str = "") -> QuerySet[Any]:
+    """One row per organisation: its counts per decision, in one grouped query."""
+    rows = (
+        CertificationItem.objects.filter(campaign=campaign)
+        .values("organisation_id", "organisation__legal_name", "organisation__slug")
+        .annotate(total=Count("id"), **DECISION_COUNTS)
+    )
+    if search:
+        rows = rows.filter(organisation__legal_name__icontains=search)
+    if status in PROGRESS_STATUSES:
+        rows = rows.filter(PROGRESS_STATUSES[status][1])
+    return rows.order_by("organisation__legal_name", "organisation_id")
+
+
+def with_percentages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for row in rows:
+        total = row["total"] or 1
+        row["percent_decided"] = round(100 * (row["confirmed"] + row["revoked"]) / total)
+        row["percent_confirmed"] = round(100 * row["confirmed"] / total)
+    return rows
+
+
+def organisation_items(campaign: Campaign, organisation_id: int) -> QuerySet[CertificationItem]:
+    return (
+        CertificationItem.objects.filter(campaign=campaign, organisation_id=organisation_id)
+        .select_related("person", "credential__grant__covered_model", "decided_by")
+        .order_by("person__legal_name", "pk")
+    )
+
+
+def task_items(
+    user: Any, *, campaign_id: int | None = None, decision: str = "", search: str = ""
+) -> QuerySet[CertificationItem]:
+    """The items ``user`` may decide: their own organisations' people, in campaigns that
+    still take decisions (open, or closed with late confirmations allowed)."""
+    items = CertificationItem.objects.filter(
+        Q(campaign__state=CampaignState.OPEN) | Q(campaign__allow_late_confirmations=True)
+    )
+    if campaign_id is not None:
+        items = items.filter(campaign_id=campaign_id)
+    if decision in Decision.values:
+        items = items.filter(decision=decision)
+    if search:
+        items = items.filter(person__legal_name__icontains=search)
+    return (
+        visible_to(user, items, action="change")
+        .select_related(
+            "campaign", "organisation", "person", "credential__grant__covered_model", "decided_by"
+        )
+        .order_by("campaign__deadline", "organisation__legal_name", "person__legal_name", "pk")
+    )
+
+
+def task_campaigns(user: Any) -> list[Campaign]:
+    """Campaigns in which ``user`` has anything to see, for the filter."""
+    ids = task_items(user).order_by().values("campaign_id").distinct()
+    return list(Campaign.objects.filter(pk__in=ids).order_by("deadline", "pk"))
+
+
+def campaigns_needing_attention() -> list[dict[str, Any]]:
+    """Counts for the compliance dashboard: {label, count, url}, one per open campaign
+    with people still to certify, and one for keys suspended by a lapsed certification."""
+    tiles: list[dict[str, Any]] = []
+    open_campaigns = (
+        Campaign.objects.filter(state=CampaignState.OPEN)
+        .annotate(pending=Count("items", filter=Q(items__decision=Decision.PENDING)))
+        .filter(pending__gt=0)
+        .order_by("deadline", "pk")
+    )
+    for campaign in open_campaigns:
+        tiles.append(
+            {
+                "label": f"Certification '{campaign.title}': people pending, due "
+                f"{campaign.deadline:%Y-%m-%d}",
+                "count": campaign.pending,  # type: ignore[attr-defined]
+                "url": reverse("certification:detail", args=[campaign.pk]) + "?status=pending",
+            }
+        )
+    lapsed = CertificationItem.objects.filter(decision=Decision.SUSPENDED).count()
+    if lapsed:
+        tiles.append(
+            {
+                "label": "Keys suspended because nobody certified them",
+                "count": lapsed,
+                "url": reverse("certification:list") + "?state=closed",
+            }
+        )
+    return tiles

@@ -1,0 +1,457 @@
+"""Writes on certification campaigns: open, decide (confirm / revoke), remind, close.
+
+Every service runs in one transaction with its audit event inside. Keys change only
+through provisioning's own services (``credentials_suspend``, ``credentials_restore``,
+``credential_revoke``), so the change log, the version bump and the reactivation rule
+are the same as for any other suspension.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.accounts.models import User
+from portal.audit.services import audit_record
+from portal.certification.models import (
+    CERTIFICATION_REASON,
+    DECISION_TRANSITIONS,
+    MAX_REMINDER_DAYS,
+    Campaign,
+    CampaignError,
+    CampaignReminder,
+    CampaignState,
+    CertificationItem,
+    Decision,
+    check_campaign_transition,
+)
+from portal.notifications.services import Message, notification_send
+from portal.partners.models import MemberRole
+from provisioning.bulk.credentials import credentials_restore, credentials_suspend
+from provisioning.catalog.models import CoveredModel
+from provisioning.credentials.models import Credential, CredentialState
+from provisioning.credentials.services import credential_revoke
+from provisioning.grants.models import LIVE_GRANT_STATES, Grant
+
+# Keys per suspend call at the deadline: bounds the statement size (SQLite's variable
+# limit), each call writing its own audit event with the digest of its change-log rows.
+SUSPEND_CHUNK = 5000
+
+
+@dataclass
+class DecisionResult:
+    confirmed: int = 0
+    restored: int = 0
+    revoked: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def _scope_sql(covered_model_id: int | None, now: dt.datetime) -> tuple[str, list[Any]]:
+    """Live keys (active, or suspended on a live grant) in the campaign's scope."""
+    credential = Credential._meta.db_table
+    grant = Grant._meta.db_table
+    states = [CredentialState.ACTIVE.value, CredentialState.SUSPENDED.value]
+    grant_states = [str(s) for s in LIVE_GRANT_STATES]
+    sql = (
+        f"FROM {credential} c JOIN {grant} g ON g.id = c.grant_id "
+        "WHERE c.state IN (%s, %s) AND g.state IN (%s, %s) AND g.expires_at > %s"
+    )
+    params: list[Any] = [*states, *grant_states, now]
+    if covered_model_id is not None:
+        sql += " AND g.covered_model_id = %s"
+        params.append(covered_model_id)
+    return sql, params
+
+
+def clean_reminder_days(days: Iterable[int]) -> list[int]:
+    cleaned = sorted({int(d) for d in days}, reverse=True)
+    if any(d < 1 or d > MAX_REMINDER_DAYS for d in cleaned):
+        raise CampaignError(
+            f"Reminder days count back from the deadline: use whole numbers from 1 to "
+            f"{MAX_REMINDER_DAYS}."
+        )
+    return cleaned
+
+
+def _admins(organisation_ids: Iterable[int]) -> dict[int, list[User]]:
+    by_org: dict[int, list[User]] = defaultdict(list)
+    rows = (
+        User.objects.filter(
+            is_active=True,
+            memberships__role=MemberRole.ADMIN,
+            memberships__organisation_id__in=list(organisation_ids),
+        )
+        .values_list("memberships__organisation_id", "pk")
+        .order_by("pk")
+    )
+    pairs = list(rows)
+    people = User.objects.in_bulk({pk for _, pk in pairs})
+    for organisation_id, pk in pairs:
+        by_org[organisation_id].append(people[pk])
+    return by_org
+
+
+def _notify_admins(
+    counts: dict[int, int], *, verb: str, subject: str, body: str, email: bool = True
+) -> int:
+    """One notice per organisation with ``counts[org] > 0``; returns the recipients."""
+    link = reverse("certification:tasks")
+    sent = 0
+    for organisation_id, users in _admins(k for k, v in counts.items() if v).items():
+        rows = notification_send(
+            users=users,
+            message=Message(
+                verb=verb,
+                subject=subject.format(count=counts[organisation_id]),
+                body=body.format(count=counts[organisation_id]),
+                link=link,
+            ),
+            email=email,
+        )
+        sent += len(rows)
+    return sent
+
+
+def _pending_by_organisation(campaign: Campaign, decision: str) -> dict[int, int]:
+    return dict(
+        CertificationItem.objects.filter(campaign=campaign, decision=decision)
+        .values_list("organisation_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+
+
+def campaign_open(
+    *,
+    actor: Any,
+    title: str,
+    covered_model: CoveredModel | None,
+    deadline: dt.datetime,
+    reminder_days: Sequence[int] = (),
+    allow_late_confirmations: bool = True,
+) -> Campaign:
+    """Open a campaign: one pending item per live key in scope, snapshotted in one INSERT."""
+    now = timezone.now()
+    title = title.strip()
+    if not title:
+        raise CampaignError("Give the campaign a title, e.g. 'Q4 recertification'.")
+    if deadline <= now:
+        raise CampaignError("The deadline must be in the future.")
+    days = clean_reminder_days(reminder_days)
+    scope_sql, scope_params = _scope_sql(covered_model.pk if covered_model else None, now)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 {scope_sql} LIMIT 1", scope_params)
+            if cursor.fetchone() is None:
+                what = f"the model {covered_model.name}" if covered_model else "any covered model"
+                raise CampaignError(
+                    f"Nobody holds a live key for {what}: there is no one to certify, "
+                    "so no campaign was opened."
+                )
+        campaign = Campaign.objects.create(
+            title=title,
+            covered_model=covered_model,
+            deadline=deadline,
+            reminder_days=days,
+            allow_late_confirmations=allow_late_confirmations,
+            opened_by=actor if getattr(actor, "is_authenticated", False) else None,
+            opened_at=now,
+        )
+        item_table = CertificationItem._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {item_table} "
+                "(campaign_id, credential_id, organisation_id, person_id, decision, note) "
+                f"SELECT %s, c.id, g.organisation_id, c.person_id, %s, '' {scope_sql} "
+                "ORDER BY c.id",
+                [campaign.pk, Decision.PENDING.value, *scope_params],
+            )
+            campaign.item_count = cursor.rowcount
+        campaign.save(update_fields=["item_count"])
+        CampaignReminder.objects.bulk_create(
+            [
+                CampaignReminder(
+                    campaign=campaign, days_before=d, due_at=deadline - dt.timedelta(days=d)
+                )
+                for d in days
+                # A step already past at opening would only repeat the opening notice.
+                if deadline - dt.timedelta(days=d) > now
+            ]
+        )
+        audit_record(
+            actor=actor,
+            action="certification.campaign_opened",
+            obj=campaign,
+            after={
+                "title": title,
+                "covered_model": covered_model.slug if covered_model else "all",
+                "deadline": deadline.isoformat(),
+                "reminder_days": days,
+                "allow_late_confirmations": allow_late_confirmations,
+                "items": campaign.item_count,
+            },
+        )
+        _notify_admins(
+            _pending_by_organisation(campaign, Decision.PENDING),
+            verb="certification.opened",
+            subject=f"Certify your people by {deadline:%Y-%m-%d}: {title}",
+            body=(
+                "Compliance asks you to confirm, person by person, that each of the {count} "
+                f"people holding a key still needs access. Keys nobody confirms by "
+                f"{deadline:%Y-%m-%d %H:%M} UTC are suspended."
+            ),
+        )
+    return campaign
+
+
+def _lock_items(item_ids: Sequence[int]) -> list[CertificationItem]:
+    return list(
+        CertificationItem.objects.select_for_update(of=("self",))
+        .filter(pk__in=list(item_ids))
+        .select_related("campaign", "credential")
+        .order_by("pk")
+    )
+
+
+def _audit_decisions(
+    *, actor: Any, action: str, items: list[CertificationItem], note: str, **extra: Any
+) -> None:
+    by_org: dict[int, list[CertificationItem]] = defaultdict(list)
+    for item in items:
+        by_org[item.organisation_id].append(item)
+    for organisation_id, rows in sorted(by_org.items()):
+        audit_record(
+            actor=actor,
+            action=action,
+            object_type="certification.certificationitem",
+            object_id=str(rows[0].pk) if len(rows) == 1 else "",
+            organisation_id=organisation_id,
+            reason=note,
+            after={
+                "items": [r.pk for r in rows],
+                "credentials": [r.credential_id for r in rows],
+                "campaigns": sorted({r.campaign_id for r in rows}),
+                **extra,
+            },
+        )
+
+
+def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> DecisionResult:
+    """Confirm each item: the person still needs access.
+
+    A pending item is simply recorded. An item suspended at the deadline (when its
+    campaign allows late confirmations) also loses its ``certification`` reason, and its
+    key comes back only if nothing else holds it (the reactivation rule).
+    """
+    result = DecisionResult()
+    now = timezone.now()
+    with transaction.atomic():
+        items = _lock_items(item_ids)
+        confirmed: list[CertificationItem] = []
+        late: dict[int, list[CertificationItem]] = defaultdict(list)
+        for item in items:
+            if Decision.CONFIRMED not in DECISION_TRANSITIONS[item.decision]:
+                result.skipped.append(f"{item.pk}: already {item.get_decision_display().lower()}")
+                continue
+            if item.decision == Decision.SUSPENDED:
+                if not item.campaign.allow_late_confirmations:
+                    result.skipped.append(
+                        f"{item.pk}: the campaign no longer accepts confirmations; "
+                        "ask compliance to restore the key"
+                    )
+                    continue
+                late[item.campaign_id].append(item)
+            confirmed.append(item)
+        if not confirmed:
+            return result
+        for campaign_items in late.values():
+            campaign = campaign_items[0].campaign
+            changes = credentials_restore(
+                credential_ids=sorted(i.credential_id for i in campaign_items),
+                kind=CERTIFICATION_REASON,
+                reference=campaign.reference,
+                actor=actor,
+                note=note or f"Late confirmation in certification campaign #{campaign.pk}",
+            )
+            result.restored += len(changes)
+        CertificationItem.objects.filter(pk__in=[i.pk for i in confirmed]).update(
+            decision=Decision.CONFIRMED,
+            decided_by=actor if getattr(actor, "is_authenticated", False) else None,
+            decided_at=now,
+            note=note,
+        )
+        result.confirmed = len(confirmed)
+        _audit_decisions(
+            actor=actor,
+            action="certification.confirmed",
+            items=confirmed,
+            note=note,
+            late=sorted(i.pk for rows in late.values() for i in rows),
+            restored=result.restored,
+        )
+    return result
+
+
+def item_revoke(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
+    """The person no longer needs access: revoke the key (final) and record it."""
+    result = DecisionResult()
+    with transaction.atomic():
+        items = _lock_items([item_id])
+        if not items:
+            raise CampaignError("No such certification item.")
+        item = items[0]
+        if Decision.REVOKED not in DECISION_TRANSITIONS[item.decision]:
+            raise CampaignError(
+                f"This person is already {item.get_decision_display().lower()} in this campaign."
+            )
+        if item.credential.state != CredentialState.REVOKED:
+            credential_revoke(
+                actor=actor,
+                credential=item.credential,
+                reason=note or f"Not recertified in certification campaign #{item.campaign_id}",
+            )
+        CertificationItem.objects.filter(pk=item.pk).update(
+            decision=Decision.REVOKED,
+            decided_by=actor if getattr(actor, "is_authenticated", False) else None,
+            decided_at=timezone.now(),
+            note=note,
+        )
+        result.revoked = 1
+        _audit_decisions(actor=actor, action="certification.revoked", items=[item], note=note)
+    return result
+
+
+def campaign_send_reminders(*, now: dt.datetime | None = None) -> int:
+    """Send every reminder step that is due, once (run by beat).
+
+    Steps are claimed under a row lock that other runs skip, and marked sent in the same
+    transaction, so overlapping runs never remind twice for the same step. When several
+    steps of one campaign are due at once (beat was down), one reminder covers them.
+    """
+    now = now or timezone.now()
+    sent = 0
+    with transaction.atomic():
+        due = list(
+            CampaignReminder.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(sent_at__isnull=True, due_at__lte=now, campaign__state=CampaignState.OPEN)
+            .select_related("campaign")
+            .order_by("pk")
+        )
+        by_campaign: dict[int, list[CampaignReminder]] = defaultdict(list)
+        for step in due:
+            by_campaign[step.campaign_id].append(step)
+        for steps in by_campaign.values():
+            campaign = steps[0].campaign
+            recipients = _notify_admins(
+                _pending_by_organisation(campaign, Decision.PENDING),
+                verb="certification.reminder",
+                subject=f"Reminder: certify your people by {campaign.deadline:%Y-%m-%d}: "
+                f"{campaign.title}",
+                body=(
+                    "{count} people holding a key still wait for your confirmation. Keys "
+                    f"nobody confirms by {campaign.deadline:%Y-%m-%d %H:%M} UTC are suspended."
+                ),
+            )
+            CampaignReminder.objects.filter(pk__in=[s.pk for s in steps]).update(
+                sent_at=now, recipients=recipients
+            )
+            audit_record(
+                actor=None,
+                action="certification.reminded",
+                obj=campaign,
+                after={"days_before": [s.days_before for s in steps], "recipients": recipients},
+            )
+            sent += 1
+    return sent
+
+
+def campaign_close(*, campaign_id: int, actor: Any = None) -> Campaign | None:
+    """At the deadline: suspend every key nobody confirmed (reason ``certification``)."""
+    now = timezone.now()
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update(skip_locked=True)
+            .filter(pk=campaign_id, state=CampaignState.OPEN)
+            .first()
+        )
+        if campaign is None:
+            return None
+        check_campaign_transition(campaign.state, CampaignState.CLOSED)
+        # Locked in pk order, as the decision services do, so a racing confirmation
+        # either lands first (and is kept) or sees the item suspended (a late one).
+        pending = list(
+            CertificationItem.objects.select_for_update(of=("self",))
+            .filter(campaign=campaign, decision=Decision.PENDING)
+            .order_by("pk")
+            .values_list("pk", "credential_id", "credential__state")
+        )
+        gone = [pk for pk, _, state in pending if state == CredentialState.REVOKED]
+        live = sorted(cid for _, cid, state in pending if state != CredentialState.REVOKED)
+        if gone:
+            CertificationItem.objects.filter(pk__in=gone).update(
+                decision=Decision.REVOKED,
+                decided_at=now,
+                note="The key was revoked before the deadline.",
+            )
+        changed = 0
+        for start in range(0, len(live), SUSPEND_CHUNK):
+            changes = credentials_suspend(
+                credential_ids=live[start : start + SUSPEND_CHUNK],
+                kind=CERTIFICATION_REASON,
+                reference=campaign.reference,
+                actor=actor,
+                note=f"Not certified by the deadline of certification campaign #{campaign.pk}",
+            )
+            changed += len(changes)
+        suspended_by_org = _pending_by_organisation(campaign, Decision.PENDING)
+        CertificationItem.objects.filter(campaign=campaign, decision=Decision.PENDING).update(
+            decision=Decision.SUSPENDED, suspended_at=now
+        )
+        campaign.state = CampaignState.CLOSED
+        campaign.closed_at = now
+        campaign.suspended_count = len(live)
+        campaign.save(update_fields=["state", "closed_at", "suspended_count"])
+        audit_record(
+            actor=actor,
+            action="certification.campaign_closed",
+            obj=campaign,
+            before={"state": CampaignState.OPEN},
+            after={
+                "state": CampaignState.CLOSED,
+                "suspended": len(live),
+                "keys_changed": changed,
+                "revoked_before_deadline": len(gone),
+            },
+        )
+        late = (
+            " Confirm them to restore access."
+            if campaign.allow_late_confirmations
+            else " Ask compliance to restore access."
+        )
+        _notify_admins(
+            suspended_by_org,
+            verb="certification.suspended",
+            subject=f"{{count}} keys suspended: nobody certified them in {campaign.title}",
+            body="Nobody confirmed {count} people by the deadline, so their keys are "
+            "suspended." + late,
+        )
+    return campaign
+
+
+def campaign_close_due(*, now: dt.datetime | None = None) -> int:
+    """Close every open campaign whose deadline has passed (run by beat); one transaction each."""
+    now = now or timezone.now()
+    due = list(
+        Campaign.objects.filter(state=CampaignState.OPEN, deadline__lte=now)
+        .order_by("deadline", "pk")
+        .values_list("pk", flat=True)
+    )
+    return sum(1 for pk in due if campaign_close(campaign_id=pk) is not None)
