@@ -563,3 +563,43 @@ def test_the_pages_offer_the_download_once_applied_or_run(scenario, auditor, ops
     action_id = scenario["first"].outcome["bulk_actions"][0]["bulk_action"]
     page = client_for(ops_user).get(reverse("bulk:detail", args=[action_id]))
     assert reverse("compliance:bulk_evidence", args=[action_id]) in page.content.decode()
+
+
+def test_a_change_another_transaction_wrote_inside_the_actions_id_range_is_left_out(
+    ops_user, world
+):
+    # given an emergency suspend, then a change by another transaction inside its id range
+    # (on PostgreSQL concurrent writers interleave ids; a chunk is always one transaction)
+    from provisioning.deliveries.models import Change
+
+    fake_target("directory")
+    action = bulk_plan(
+        kind=BulkKind.SUSPEND,
+        filters={"covered_model": world["mythos"].pk},
+        reason="incident 9",
+        actor=ops_user,
+        emergency=True,
+    )
+    action = bulk_execute(action=action, actor=ops_user, run_now=True)
+    credential = world["keys"][("mythos-5", "us")]
+    foreign = Change.objects.create(
+        credential=credential,
+        version=99,
+        active=False,
+        revoked=False,
+        cause="screening.hold",
+        created_at=action.committed_at,
+        xid=424242,
+    )
+    type(action).objects.filter(pk=action.pk).update(last_change_id=foreign.pk)
+    action.refresh_from_db()
+
+    # when
+    data = _bundle_bytes(bulk_action_evidence(action=action, actor=ops_user))
+
+    # then the foreign row is not the action's, and the bundle verifies
+    rows = json.loads(_files(data)["credentials.json"])
+    assert foreign.pk not in {r["change"] for r in rows}
+    assert len(rows) == 3
+    report = _verify(data)
+    assert report.ok, report.problem
