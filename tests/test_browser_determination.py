@@ -24,23 +24,14 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import decrypt
 from django.core.management import call_command
 
-from portal.eligibility.models import Person
-from portal.partners.models import Organisation
-from portal.web.demo import DEMO_PASSWORD, seed_demo
+from portal.web.demo import DEMO_PASSWORD
 from provisioning.bulk.models import BulkAction, BulkState
 from provisioning.bulk.services import bulk_run
-from provisioning.catalog.models import Stage
-from provisioning.connectors.scim import ScimConnector
-from provisioning.credentials.models import Credential, CredentialState
-from provisioning.credentials.services import credential_issue
-from provisioning.deliveries.emergency import model_block_send
-from provisioning.deliveries.models import ModelBlock, ModelBlockState
-from provisioning.deliveries.relay import relay_until_idle
+from provisioning.deliveries.models import ModelBlock
 from provisioning.deliveries.services import target_create
-from provisioning.grants.services import grant_create
 from tests.browser import ARTIFACTS
-from tests.connector_states import scim_config
 from tests.factories import PASSWORD, staff_user
+from tests.story import RESTORED, active_keys, deliver, demo_world, scim_agrees
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 pytest_plugins = ["tests.servers"]
@@ -80,59 +71,6 @@ def _sign_in(browser, live_server, pages, user, password):
     page.get_by_role("button", name="Sign In").click()
     page.get_by_role("navigation", name="Main").wait_for()
     return page
-
-
-def _deliver() -> None:
-    """What the worker does after a commit: model-wide blocks first, then the relay."""
-    for block_id in ModelBlock.objects.filter(state=ModelBlockState.PENDING).values_list(
-        "pk", flat=True
-    ):
-        model_block_send(block_id=block_id)
-    relay_until_idle()
-
-
-def _active_keys() -> set[tuple[str, str]]:
-    return set(
-        Credential.objects.filter(state=CredentialState.ACTIVE).values_list(
-            "grant__covered_model__slug", "person__legal_name"
-        )
-    )
-
-
-def _scim_agrees(url: str, token: str) -> set[int]:
-    """The SCIM server's active users must be exactly the database's active keys."""
-    connector = ScimConnector(scim_config(url, token))
-    try:
-        actual = connector.read_state()
-    finally:
-        connector.close()
-    assert actual is not None
-    credentials = dict(Credential.objects.values_list("pk", "version"))
-    active = set(
-        Credential.objects.filter(state=CredentialState.ACTIVE).values_list("pk", flat=True)
-    )
-    assert set(actual) == set(credentials)
-    assert {pk for pk, state in actual.items() if state.active and state.groups} == active
-    assert {pk: state.version for pk, state in actual.items()} == credentials
-    return active
-
-
-def _demo_world() -> None:
-    """The demo story, plus mythos-5 for Gridline (trusted, energy) and Albion (untrusted)."""
-    seed_demo()
-    limited = Stage.objects.get(covered_model__slug="mythos-5", name="limited")
-    for slug in ("gridline-energy", "albion-secure"):
-        organisation = Organisation.objects.get(slug=slug)
-        grant = grant_create(actor=None, organisation=organisation, stage=limited, reason="demo")
-        for person in Person.objects.filter(organisation=organisation, user__isnull=False):
-            credential_issue(actor=None, grant=grant, person=person)
-    albion_fable = Stage.objects.get(covered_model__slug="fable", name="full")
-    grant_create(
-        actor=None,
-        organisation=Organisation.objects.get(slug="albion-secure"),
-        stage=albion_fable,
-        reason="demo",
-    )
 
 
 def _draft(page, live_server, reference: str, letter: Path, *, mythos: str) -> None:
@@ -186,12 +124,12 @@ def test_ops_stop_a_model_two_determinations_and_a_two_person_restore_with_evide
     browser, live_server, scim_server, pages, tmp_path
 ):
     # given the demo story, every key delivered to a real SCIM server
-    _demo_world()
+    demo_world()
     url, token = scim_server
     target_create(actor=None, kind="scim", name="scim-directory", url=url, token=token)
-    _deliver()
-    assert _scim_agrees(url, token)
-    assert ("mythos-5", "Nadia Reyes") in _active_keys()
+    deliver()
+    assert scim_agrees(url, token)
+    assert ("mythos-5", "Nadia Reyes") in active_keys()
     users = {u.username: u for u in _staff("ops1", "compliance1", "compliance2")}
     users["ops2"] = staff_user("ops", username="ops2")
     letter = tmp_path / "letter.pdf"
@@ -212,23 +150,23 @@ def test_ops_stop_a_model_two_determinations_and_a_two_person_restore_with_evide
     stopped = ops.get_by_text(re.compile(r"Mythos 5 stopped: .* keys suspended"))
     stopped.wait_for()
     stop_reference = re.search(r"emergency-stop:[0-9a-f]{32}", stopped.inner_text()).group(0)
-    _deliver()
+    deliver()
 
     # then every mythos-5 key is off, the model-wide block was acknowledged, SCIM agrees
-    assert not {key for key in _active_keys() if key[0] == "mythos-5"}
+    assert not {key for key in active_keys() if key[0] == "mythos-5"}
     assert set(ModelBlock.objects.values_list("state", flat=True)) == {"acknowledged"}
-    _scim_agrees(url, token)
+    scim_agrees(url, token)
 
     # when officer A drafts a determination blocking both models, B approves, A applies
     officer_a = _sign_in(browser, live_server, pages, users["compliance1"], DEMO_PASSWORD)
     officer_b = _sign_in(browser, live_server, pages, users["compliance2"], DEMO_PASSWORD)
     _draft(officer_a, live_server, "BIS-2026-17", letter, mythos="blocked")
     _sign_off(officer_a, officer_b, live_server, "BIS-2026-17")
-    _deliver()
+    deliver()
 
     # then every customer key is suspended and the SCIM server agrees
-    assert _active_keys() == set()
-    assert _scim_agrees(url, token) == set()
+    assert active_keys() == set()
+    assert scim_agrees(url, token) == set()
 
     # and while mythos-5 is blocked, lifting the emergency stop is refused, nothing changed
     _plan_restore(ops, stop_reference)
@@ -239,11 +177,11 @@ def test_ops_stop_a_model_two_determinations_and_a_two_person_restore_with_evide
     # infrastructure partners, US persons only; fable stays blocked. B approves, A applies
     _draft(officer_a, live_server, "BIS-2026-LIC-3", letter, mythos="partners_only")
     _sign_off(officer_a, officer_b, live_server, "BIS-2026-LIC-3")
-    _deliver()
+    deliver()
 
     # then nothing comes back yet: the emergency stop is a reason of its own
-    assert _active_keys() == set()
-    _scim_agrees(url, token)
+    assert active_keys() == set()
+    scim_agrees(url, token)
 
     # when ops1 plans the restore of the emergency stop, ops2 approves, ops1 runs it
     _plan_restore(ops, stop_reference)
@@ -262,7 +200,7 @@ def test_ops_stop_a_model_two_determinations_and_a_two_person_restore_with_evide
     ops.get_by_text("Running.").wait_for()
     action = BulkAction.objects.get(reference=stop_reference, kind="restore")
     bulk_run(action_id=action.pk)  # the worker's part
-    _deliver()
+    deliver()
 
     # then the progress bar reaches done with every target acknowledged
     progress = ops.locator("#bulk-progress")
@@ -272,13 +210,8 @@ def test_ops_stop_a_model_two_determinations_and_a_two_person_restore_with_evide
     assert action.state == BulkState.DONE
 
     # and exactly the trusted partners' US persons have mythos-5 back; SCIM matches
-    assert _active_keys() == {
-        ("mythos-5", "Nadia Reyes"),
-        ("mythos-5", "Omid Farahani"),
-        ("mythos-5", "Grace Okafor"),
-        ("mythos-5", "Erik Lindqvist"),
-    }
-    assert len(_scim_agrees(url, token)) == 4
+    assert active_keys() == RESTORED
+    assert len(scim_agrees(url, token)) == 4
 
     # when A downloads the licence's evidence bundle and ops the restore's
     officer_a.goto(officer_a.url)

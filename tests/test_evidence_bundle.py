@@ -43,6 +43,7 @@ from tests.factories import (
 from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
 
 pytestmark = pytest.mark.django_db
+pytest_plugins = ["tests.servers"]
 
 BLOCK = {"kind": RuleKind.BLOCKED}
 PARTNERS = {
@@ -603,3 +604,91 @@ def test_a_change_another_transaction_wrote_inside_the_actions_id_range_is_left_
     assert len(rows) == 3
     report = _verify(data)
     assert report.ok, report.problem
+
+
+# -- the scenario of issue 6 against a real SCIM server, then its bundles ---------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scenario_against_a_real_scim_server_and_its_bundles_verify(
+    settings, scim_server, tmp_path
+):
+    from portal.accounts.models import User
+    from provisioning.bulk.services import bulk_approve
+    from provisioning.catalog.models import CoveredModel
+    from provisioning.deliveries.emergency import model_emergency_stop
+    from provisioning.deliveries.services import target_create
+    from tests.story import RESTORED, active_keys, deliver, demo_world, scim_agrees
+
+    # given the demo story delivered to a real scim2-server
+    settings.DELIVERY_CONNECTOR_FACTORY = "provisioning.connectors.registry.build_connector"
+    demo_world()
+    url, token = scim_server
+    target_create(actor=None, kind="scim", name="scim-directory", url=url, token=token)
+    deliver()
+    scim_agrees(url, token)
+    staff = {u.username: u for u in User.objects.filter(username__startswith=("compliance"))}
+    ops1 = User.objects.get(username="ops1")
+    ops2 = staff_user("ops", username="ops2")
+    mythos = CoveredModel.objects.get(slug="mythos-5")
+    fable = CoveredModel.objects.get(slug="fable")
+
+    def in_force(reference: str, mythos_rule: dict) -> Any:
+        return _in_force(
+            staff["compliance1"],
+            staff["compliance2"],
+            {"mythos": mythos, "fable": fable},
+            reference,
+            mythos_rule,
+        )
+
+    # when ops stop mythos-5, then a determination blocks both models
+    stop = model_emergency_stop(covered_model=mythos, actor=ops1, reason="regulator's call")
+    deliver()
+    first = in_force("BIS-2026-17", BLOCK)
+    deliver()
+
+    # then every customer key is off, at the SCIM server too
+    assert active_keys() == set()
+    assert scim_agrees(url, token) == set()
+
+    # when the licence allows mythos-5 for trusted cyber-defence and critical-infrastructure
+    # partners, US persons only (fable stays blocked), and two ops lift the emergency stop
+    second = in_force(
+        "BIS-2026-LIC-3",
+        {
+            "kind": RuleKind.PARTNERS_ONLY,
+            "allowed_sectors": ["cyber_defence", "energy", "water"],
+            "us_persons_only": True,
+        },
+    )
+    deliver()
+    assert active_keys() == set()  # the emergency stop is a reason of its own
+    restore = bulk_plan(
+        kind=BulkKind.RESTORE,
+        filters={"covered_model": mythos.pk},
+        reason="licence received",
+        actor=ops1,
+        reference=f"emergency-stop:{stop.event_id}",
+    )
+    bulk_approve(action=restore, actor=ops2)
+    restore = bulk_execute(action=restore, actor=ops1, run_now=True)
+    deliver()
+
+    # then exactly the right keys are back, and the SCIM server matches
+    assert active_keys() == RESTORED
+    assert len(scim_agrees(url, token)) == len(RESTORED)
+
+    # and every bundle verifies, naming the SCIM target's acknowledgement of each change
+    for bundle in (
+        determination_evidence(determination=first, actor=staff["compliance1"]),
+        determination_evidence(determination=second, actor=staff["compliance2"]),
+        bulk_action_evidence(action=restore, actor=ops2),
+    ):
+        data = _bundle_bytes(bundle)
+        report = _verify(data)
+        assert report.ok, report.problem
+        acks = json.loads(_files(data)["acknowledgements.json"])
+        assert {(a["target"], a["state"]) for a in acks} <= {("scim-directory", "acknowledged")}
+    restored = json.loads(_files(data)["credentials.json"])
+    assert {(r["model"], r["person"]) for r in restored if r["active"]} == RESTORED
