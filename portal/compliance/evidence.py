@@ -20,6 +20,7 @@ are streamed into spooled temporary files, so 100,000 credentials stay cheap.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
@@ -124,6 +125,8 @@ TABLES: dict[str, tuple[str, ...]] = {
 
 def cell(value: Any) -> str:
     """How a JSON value reads in the CSV: the verifier compares the two files with it."""
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -135,7 +138,7 @@ def cell(value: Any) -> str:
 
 def _plain(value: Any) -> Any:
     """Datetimes and dates as ISO strings, the rest as is."""
-    if hasattr(value, "isoformat"):
+    if isinstance(value, dt.date):  # a datetime is a date too
         return value.isoformat()
     return value
 
@@ -325,33 +328,37 @@ def _write_changes(
     action: BulkAction, targets: Sequence[Target], credentials: _Table, acks: _Table
 ) -> None:
     changes = action_changes(action)
-    first = changes.order_by("id").values_list("created_at", flat=True).first()
-    if first is None:
+    # One plain query rather than a server-side cursor: a cursor makes PostgreSQL prefer
+    # a fast-start plan (nested loops), ~40x slower here; the rows are grouped in memory
+    # by chunk anyway, as compact tuples.
+    rows = list(
+        changes.order_by("id").values_list(
+            "id",
+            "xid",
+            "credential_id",
+            "credential__grant_id",
+            "credential__person__legal_name",
+            "credential__grant__organisation__legal_name",
+            "credential__grant__covered_model__slug",
+            "credential__grant__covered_model_id",
+            "version",
+            "active",
+            "revoked",
+            "cause",
+            "created_at",
+        )
+    )
+    if not rows:
         return
     chunk_of = _chunk_of(action)
-    per_target = _target_acks(targets, first, changes)
+    per_target = _target_acks(targets, min(row[12] for row in rows), changes)
     grant_scope = action.scope == BulkScope.GRANT
-    rows = changes.order_by("id").values_list(
-        "id",
-        "xid",
-        "credential_id",
-        "credential__grant_id",
-        "credential__person__legal_name",
-        "credential__grant__organisation__legal_name",
-        "credential__grant__covered_model__slug",
-        "credential__grant__covered_model_id",
-        "version",
-        "active",
-        "revoked",
-        "cause",
-        "created_at",
-    )
-    # Compact tuples while grouping by chunk: memory stays modest at 100,000 rows.
     by_chunk: dict[int, list[tuple[Any, ...]]] = {}
-    for row in rows.iterator(chunk_size=_CHUNK_ROWS):
+    for row in rows:
         grant, credential = row[3], row[2]
         chunk = chunk_of.get(grant if grant_scope else credential, -1)
         by_chunk.setdefault(chunk, []).append(row)
+    del rows
     # Chunk order, then change order within a chunk: the order of the executed digest.
     for chunk in sorted(by_chunk):
         expected = action.chunk_digests[chunk] if 0 <= chunk < len(action.chunk_digests) else ""
