@@ -30,7 +30,6 @@ from provisioning.bulk.services import bulk_run
 from provisioning.deliveries.models import ModelBlock
 from provisioning.deliveries.services import target_create
 from tests.browser import ARTIFACTS
-from tests.factories import PASSWORD, staff_user
 from tests.story import RESTORED, active_keys, deliver, demo_world, scim_agrees
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -130,8 +129,7 @@ def test_ops_stop_a_model_two_determinations_and_a_two_person_restore_with_evide
     deliver()
     assert scim_agrees(url, token)
     assert ("mythos-5", "Nadia Reyes") in active_keys()
-    users = {u.username: u for u in _staff("ops1", "compliance1", "compliance2")}
-    users["ops2"] = staff_user("ops", username="ops2")
+    users = {u.username: u for u in _staff("ops1", "ops2", "compliance1", "compliance2")}
     letter = tmp_path / "letter.pdf"
     letter.write_bytes(PDF)
 
@@ -188,7 +186,7 @@ def test_ops_stop_a_model_two_determinations_and_a_two_person_restore_with_evide
     ops.get_by_text("needs a second person's approval").wait_for()
     assert ops.get_by_role("button", name="Run this plan").count() == 0
     restore_url = ops.url
-    second_ops = _sign_in(browser, live_server, pages, users["ops2"], PASSWORD)
+    second_ops = _sign_in(browser, live_server, pages, users["ops2"], DEMO_PASSWORD)
     second_ops.goto(restore_url)
     second_ops.get_by_role("link", name="Review and approve").click()
     second_ops.get_by_label(re.compile("I have checked the counts")).check()

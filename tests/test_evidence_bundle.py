@@ -629,7 +629,7 @@ def test_the_scenario_against_a_real_scim_server_and_its_bundles_verify(
     scim_agrees(url, token)
     staff = {u.username: u for u in User.objects.filter(username__startswith=("compliance"))}
     ops1 = User.objects.get(username="ops1")
-    ops2 = staff_user("ops", username="ops2")
+    ops2 = User.objects.get(username="ops2")
     mythos = CoveredModel.objects.get(slug="mythos-5")
     fable = CoveredModel.objects.get(slug="fable")
 
