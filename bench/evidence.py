@@ -52,8 +52,8 @@ def _measure(n: int) -> list[dict]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from bench.bulk import _seed
     from bench._common import ensure_targets
+    from bench.bulk import _seed
 
     call_command("migrate", verbosity=0)
     from portal.accounts.models import User

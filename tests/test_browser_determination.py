@@ -93,7 +93,8 @@ def _draft(page, live_server, reference: str, letter: Path, *, mythos: str) -> N
 def _sign_off(author, approver, live_server, reference: str) -> None:
     """The author submits, the second officer approves, the author applies."""
     author.get_by_role("link", name="Preview the impact").click()
-    author.get_by_role("heading", level=1).wait_for()
+    author.get_by_role("heading", name=f"Impact of {reference}").wait_for()
+    assert "would be suspended" in author.locator(".review-counts").inner_text()
     author.go_back()
     author.get_by_role("button", name="Submit for approval").click()
     author.get_by_text("Submitted: a second officer must approve.").wait_for()
