@@ -5,6 +5,8 @@ Shared by the scenario test (services) and the browser walk-through (UI).
 
 from __future__ import annotations
 
+import time
+
 from portal.eligibility.models import Person
 from portal.partners.models import Organisation
 from portal.web.demo import seed_demo
@@ -13,7 +15,7 @@ from provisioning.connectors.scim import ScimConnector
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.credentials.services import credential_issue
 from provisioning.deliveries.emergency import model_block_send
-from provisioning.deliveries.models import ModelBlock, ModelBlockState
+from provisioning.deliveries.models import Change, ModelBlock, ModelBlockState, Target
 from provisioning.deliveries.relay import relay_until_idle
 from provisioning.grants.services import grant_create
 from tests.connector_states import scim_config
@@ -29,13 +31,31 @@ RESTORED = {
 }
 
 
-def deliver() -> None:
-    """What the worker does after a commit: model-wide blocks first, then the relay."""
+def deliver(*, timeout: float = 180.0) -> None:
+    """What the worker does after a commit: model-wide blocks first, then the relay, until
+    every target's cursor has passed the last change.
+
+    On PostgreSQL the relay reads only below the oldest transaction still running in the
+    whole cluster; on a shared server other databases' transactions hold it back for a
+    while, so keep relaying, as beat would, until it has caught up.
+    """
     for block_id in ModelBlock.objects.filter(state=ModelBlockState.PENDING).values_list(
         "pk", flat=True
     ):
         model_block_send(block_id=block_id)
-    relay_until_idle()
+    deadline = time.monotonic() + timeout
+    while True:
+        relay_until_idle()
+        last = Change.objects.order_by("-xid", "-id").values_list("xid", "id").first()
+        behind = [
+            t
+            for t in Target.objects.filter(enabled=True).values_list("cursor_xid", "cursor_id")
+            if last is not None and t < last
+        ]
+        if not behind:
+            return
+        assert time.monotonic() < deadline, f"the relay did not catch up with change {last}"
+        time.sleep(0.25)
 
 
 def active_keys() -> set[tuple[str, str]]:

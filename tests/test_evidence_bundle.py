@@ -31,7 +31,6 @@ from portal.eligibility.rules import RuleKind
 from provisioning.bulk.models import BulkKind
 from provisioning.bulk.services import bulk_execute, bulk_plan
 from provisioning.connectors.base import PushOutcome
-from provisioning.deliveries.relay import relay_until_idle
 from tests.conftest import client_for
 from tests.factories import (
     CompletePersonFactory,
@@ -41,6 +40,7 @@ from tests.factories import (
     staff_user,
 )
 from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
+from tests.story import deliver
 
 pytestmark = pytest.mark.django_db
 pytest_plugins = ["tests.servers"]
@@ -150,9 +150,9 @@ def scenario(compliance_officer, second_officer, world):
     """Block both models, deliver; then allow mythos-5 for trusted US persons, deliver."""
     target, held = fake_target("directory")
     first = _in_force(compliance_officer, second_officer, world, "BIS-1", BLOCK)
-    relay_until_idle()
+    deliver()
     second = _in_force(second_officer, compliance_officer, world, "BIS-2", PARTNERS)
-    relay_until_idle()
+    deliver()
     return {"first": first, "second": second, "target": target, "held": held, **world}
 
 
@@ -430,7 +430,7 @@ def test_an_emergency_bulk_action_bundle_names_who_ran_it_and_verifies(ops_user,
         emergency=True,
     )
     action = bulk_execute(action=action, actor=ops_user, run_now=True)
-    relay_until_idle()
+    deliver()
 
     # when
     data = _bundle_bytes(bulk_action_evidence(action=action, actor=ops_user))
@@ -468,7 +468,7 @@ def test_a_key_that_failed_once_is_acknowledged_when_the_retry_delivered_it(ops_
         emergency=True,
     )
     action = bulk_execute(action=action, actor=ops_user, run_now=True)
-    relay_until_idle()
+    deliver()
     data = _bundle_bytes(bulk_action_evidence(action=action, actor=ops_user))
     acks = {a["credential"]: a for a in json.loads(_files(data)["acknowledgements.json"])}
     assert acks[ada]["state"] == "failed"
@@ -477,7 +477,7 @@ def test_a_key_that_failed_once_is_acknowledged_when_the_retry_delivered_it(ops_
     from provisioning.deliveries.models import Failure
 
     Failure.objects.update(next_attempt_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
-    relay_until_idle()
+    deliver()
 
     # then it reads acknowledged, later than the others
     data = _bundle_bytes(bulk_action_evidence(action=action, actor=ops_user))
@@ -507,7 +507,7 @@ def _suspend_all(actor, organisations: int) -> Any:
 def test_building_a_bundle_takes_the_same_number_of_queries_whatever_its_size(ops_user):
     fake_target("directory")
     small, large = _suspend_all(ops_user, 2), _suspend_all(ops_user, 20)
-    relay_until_idle()
+    deliver()
     counts = []
     for action in (small, large):
         with CaptureQueriesContext(connection) as queries:
@@ -618,7 +618,7 @@ def test_the_scenario_against_a_real_scim_server_and_its_bundles_verify(
     from provisioning.catalog.models import CoveredModel
     from provisioning.deliveries.emergency import model_emergency_stop
     from provisioning.deliveries.services import target_create
-    from tests.story import RESTORED, active_keys, deliver, demo_world, scim_agrees
+    from tests.story import RESTORED, active_keys, demo_world, scim_agrees
 
     # given the demo story delivered to a real scim2-server
     settings.DELIVERY_CONNECTOR_FACTORY = "provisioning.connectors.registry.build_connector"
