@@ -220,8 +220,8 @@ def test_a_model_that_stays_blocked_never_restores(ops_user, compliance_officer,
     suspend = bulk_execute(action=_suspend_plan(ops_user, stage), actor=ops_user, run_now=True)
     ModelRule.objects.create(covered_model=stage.covered_model, kind=RuleKind.BLOCKED)
 
-    # when / then: nothing is left to restore
-    with pytest.raises(EmptyPlan):
+    # when / then: nothing is left to restore, and the refusal says why
+    with pytest.raises(EmptyPlan, match="Nothing can be restored: the determination in force"):
         _restore(ops_user, compliance_officer, suspend.reference)
     assert all(_state(g) == GrantState.SUSPENDED for g in grants)
 

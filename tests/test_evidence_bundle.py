@@ -31,7 +31,6 @@ from portal.eligibility.rules import RuleKind
 from provisioning.bulk.models import BulkKind
 from provisioning.bulk.services import bulk_execute, bulk_plan
 from provisioning.connectors.base import PushOutcome
-from provisioning.deliveries.relay import relay_until_idle
 from tests.conftest import client_for
 from tests.factories import (
     CompletePersonFactory,
@@ -41,8 +40,10 @@ from tests.factories import (
     staff_user,
 )
 from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
+from tests.story import deliver
 
 pytestmark = pytest.mark.django_db
+pytest_plugins = ["tests.servers"]
 
 BLOCK = {"kind": RuleKind.BLOCKED}
 PARTNERS = {
@@ -149,9 +150,9 @@ def scenario(compliance_officer, second_officer, world):
     """Block both models, deliver; then allow mythos-5 for trusted US persons, deliver."""
     target, held = fake_target("directory")
     first = _in_force(compliance_officer, second_officer, world, "BIS-1", BLOCK)
-    relay_until_idle()
+    deliver()
     second = _in_force(second_officer, compliance_officer, world, "BIS-2", PARTNERS)
-    relay_until_idle()
+    deliver()
     return {"first": first, "second": second, "target": target, "held": held, **world}
 
 
@@ -429,7 +430,7 @@ def test_an_emergency_bulk_action_bundle_names_who_ran_it_and_verifies(ops_user,
         emergency=True,
     )
     action = bulk_execute(action=action, actor=ops_user, run_now=True)
-    relay_until_idle()
+    deliver()
 
     # when
     data = _bundle_bytes(bulk_action_evidence(action=action, actor=ops_user))
@@ -467,7 +468,7 @@ def test_a_key_that_failed_once_is_acknowledged_when_the_retry_delivered_it(ops_
         emergency=True,
     )
     action = bulk_execute(action=action, actor=ops_user, run_now=True)
-    relay_until_idle()
+    deliver()
     data = _bundle_bytes(bulk_action_evidence(action=action, actor=ops_user))
     acks = {a["credential"]: a for a in json.loads(_files(data)["acknowledgements.json"])}
     assert acks[ada]["state"] == "failed"
@@ -476,7 +477,7 @@ def test_a_key_that_failed_once_is_acknowledged_when_the_retry_delivered_it(ops_
     from provisioning.deliveries.models import Failure
 
     Failure.objects.update(next_attempt_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
-    relay_until_idle()
+    deliver()
 
     # then it reads acknowledged, later than the others
     data = _bundle_bytes(bulk_action_evidence(action=action, actor=ops_user))
@@ -506,7 +507,7 @@ def _suspend_all(actor, organisations: int) -> Any:
 def test_building_a_bundle_takes_the_same_number_of_queries_whatever_its_size(ops_user):
     fake_target("directory")
     small, large = _suspend_all(ops_user, 2), _suspend_all(ops_user, 20)
-    relay_until_idle()
+    deliver()
     counts = []
     for action in (small, large):
         with CaptureQueriesContext(connection) as queries:
@@ -563,3 +564,131 @@ def test_the_pages_offer_the_download_once_applied_or_run(scenario, auditor, ops
     action_id = scenario["first"].outcome["bulk_actions"][0]["bulk_action"]
     page = client_for(ops_user).get(reverse("bulk:detail", args=[action_id]))
     assert reverse("compliance:bulk_evidence", args=[action_id]) in page.content.decode()
+
+
+def test_a_change_another_transaction_wrote_inside_the_actions_id_range_is_left_out(
+    ops_user, world
+):
+    # given an emergency suspend, then a change by another transaction inside its id range
+    # (on PostgreSQL concurrent writers interleave ids; a chunk is always one transaction)
+    from provisioning.deliveries.models import Change
+
+    fake_target("directory")
+    action = bulk_plan(
+        kind=BulkKind.SUSPEND,
+        filters={"covered_model": world["mythos"].pk},
+        reason="incident 9",
+        actor=ops_user,
+        emergency=True,
+    )
+    action = bulk_execute(action=action, actor=ops_user, run_now=True)
+    credential = world["keys"][("mythos-5", "us")]
+    foreign = Change.objects.create(
+        credential=credential,
+        version=99,
+        active=False,
+        revoked=False,
+        cause="screening.hold",
+        created_at=action.committed_at,
+        xid=424242,
+    )
+    type(action).objects.filter(pk=action.pk).update(last_change_id=foreign.pk)
+    action.refresh_from_db()
+
+    # when
+    data = _bundle_bytes(bulk_action_evidence(action=action, actor=ops_user))
+
+    # then the foreign row is not the action's, and the bundle verifies
+    rows = json.loads(_files(data)["credentials.json"])
+    assert foreign.pk not in {r["change"] for r in rows}
+    assert len(rows) == 3
+    report = _verify(data)
+    assert report.ok, report.problem
+
+
+# -- the scenario of issue 6 against a real SCIM server, then its bundles ---------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scenario_against_a_real_scim_server_and_its_bundles_verify(
+    settings, scim_server, tmp_path
+):
+    from portal.accounts.models import User
+    from provisioning.bulk.services import bulk_approve
+    from provisioning.catalog.models import CoveredModel
+    from provisioning.deliveries.emergency import model_emergency_stop
+    from provisioning.deliveries.services import target_create
+    from tests.story import RESTORED, active_keys, demo_world, scim_agrees
+
+    # given the demo story delivered to a real scim2-server
+    settings.DELIVERY_CONNECTOR_FACTORY = "provisioning.connectors.registry.build_connector"
+    demo_world()
+    url, token = scim_server
+    target_create(actor=None, kind="scim", name="scim-directory", url=url, token=token)
+    deliver()
+    scim_agrees(url, token)
+    staff = {u.username: u for u in User.objects.filter(username__startswith=("compliance"))}
+    ops1 = User.objects.get(username="ops1")
+    ops2 = User.objects.get(username="ops2")
+    mythos = CoveredModel.objects.get(slug="mythos-5")
+    fable = CoveredModel.objects.get(slug="fable")
+
+    def in_force(reference: str, mythos_rule: dict) -> Any:
+        return _in_force(
+            staff["compliance1"],
+            staff["compliance2"],
+            {"mythos": mythos, "fable": fable},
+            reference,
+            mythos_rule,
+        )
+
+    # when ops stop mythos-5, then a determination blocks both models
+    stop = model_emergency_stop(covered_model=mythos, actor=ops1, reason="regulator's call")
+    deliver()
+    first = in_force("BIS-2026-17", BLOCK)
+    deliver()
+
+    # then every customer key is off, at the SCIM server too
+    assert active_keys() == set()
+    assert scim_agrees(url, token) == set()
+
+    # when the licence allows mythos-5 for trusted cyber-defence and critical-infrastructure
+    # partners, US persons only (fable stays blocked), and two ops lift the emergency stop
+    second = in_force(
+        "BIS-2026-LIC-3",
+        {
+            "kind": RuleKind.PARTNERS_ONLY,
+            "allowed_sectors": ["cyber_defence", "energy", "water"],
+            "us_persons_only": True,
+        },
+    )
+    deliver()
+    assert active_keys() == set()  # the emergency stop is a reason of its own
+    restore = bulk_plan(
+        kind=BulkKind.RESTORE,
+        filters={"covered_model": mythos.pk},
+        reason="licence received",
+        actor=ops1,
+        reference=f"emergency-stop:{stop.event_id}",
+    )
+    bulk_approve(action=restore, actor=ops2)
+    restore = bulk_execute(action=restore, actor=ops1, run_now=True)
+    deliver()
+
+    # then exactly the right keys are back, and the SCIM server matches
+    assert active_keys() == RESTORED
+    assert len(scim_agrees(url, token)) == len(RESTORED)
+
+    # and every bundle verifies, naming the SCIM target's acknowledgement of each change
+    for bundle in (
+        determination_evidence(determination=first, actor=staff["compliance1"]),
+        determination_evidence(determination=second, actor=staff["compliance2"]),
+        bulk_action_evidence(action=restore, actor=ops2),
+    ):
+        data = _bundle_bytes(bundle)
+        report = _verify(data)
+        assert report.ok, report.problem
+        acks = json.loads(_files(data)["acknowledgements.json"])
+        assert {(a["target"], a["state"]) for a in acks} <= {("scim-directory", "acknowledged")}
+    restored = json.loads(_files(data)["credentials.json"])
+    assert {(r["model"], r["person"]) for r in restored if r["active"]} == RESTORED

@@ -41,6 +41,8 @@ from portal.compliance.evidence import (
     cell,
     content_digest,
 )
+from provisioning.bulk.services import decision_digest
+from provisioning.deliveries.changelog import ChangeRow, changes_digest
 
 
 class BundleProblem(Exception):
@@ -218,14 +220,6 @@ def _table_rows(
         raise BundleProblem(f"{csv_name} has more rows than {json_name} ({number})")
 
 
-def _change_line(row: dict[str, Any]) -> str:
-    # The line ``provisioning.deliveries.changelog.changes_digest`` hashes.
-    return (
-        f"{row['change']}:{row['credential']}:{row['version']}:"
-        f"{int(bool(row['active']))}:{int(bool(row['revoked']))}:{row['cause']}\n"
-    )
-
-
 def _check_tables(
     zf: zipfile.ZipFile, manifest: dict[str, Any], report: BundleReport, audit: list[dict[str, Any]]
 ) -> None:
@@ -244,7 +238,7 @@ def _check_tables(
     chunk_hashes: dict[int, dict[int, str]] = {}
     changes: set[tuple[int, int, int]] = set()
     current: tuple[int, int] | None = None
-    hasher = hashlib.sha256()
+    rows: list[ChangeRow] = []
     count = 0
     for count, row in enumerate(  # noqa: B007 — the count is read after the loop
         _table_rows(zf, "credentials", TABLES["credentials"]), start=1
@@ -252,14 +246,23 @@ def _check_tables(
         key = (row["action"], row["chunk"])
         if key != current:
             if current is not None:
-                chunk_hashes.setdefault(current[0], {})[current[1]] = hasher.hexdigest()
-            current, hasher = key, hashlib.sha256()
-        hasher.update(_change_line(row).encode())
+                chunk_hashes.setdefault(current[0], {})[current[1]] = changes_digest(rows)
+            current, rows = key, []
+        rows.append(
+            ChangeRow(
+                row["change"],
+                row["credential"],
+                row["version"],
+                bool(row["active"]),
+                bool(row["revoked"]),
+                row["cause"],
+            )
+        )
         changes.add((row["action"], row["change"], row["credential"]))
     if current is not None:
-        chunk_hashes.setdefault(current[0], {})[current[1]] = hasher.hexdigest()
+        chunk_hashes.setdefault(current[0], {})[current[1]] = changes_digest(rows)
     report.rows["credentials"] = count
-    empty = hashlib.sha256().hexdigest()
+    empty = changes_digest([])
     for action_id, action in sorted(actions.items()):
         if action["state"] != "done":
             continue
@@ -278,7 +281,7 @@ def _check_tables(
             )
         mine = chunk_hashes.pop(action_id, {})
         digests = [mine.pop(chunk, empty) for chunk in range(action["chunk_count"])]
-        decision = hashlib.sha256("\n".join(digests).encode()).hexdigest()
+        decision = decision_digest(digests)
         if mine or decision != event["digest"]:
             raise BundleProblem(
                 f"the credential rows of bulk action #{action_id} do not match the digest its "

@@ -176,6 +176,8 @@ STAFF = (
     ("compliance1", "Morgan Ellis", Role.COMPLIANCE),
     ("compliance2", "Jordan Blake", Role.COMPLIANCE),
     ("ops1", "Casey Nguyen", Role.OPS),
+    # A second ops user: lifting an emergency stop is a restore, which needs two people.
+    ("ops2", "Dana Kowalski", Role.OPS),
     ("auditor1", "Avery Brooks", Role.AUDITOR),
 )
 

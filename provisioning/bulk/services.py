@@ -104,6 +104,22 @@ def _resolve_for(action: BulkAction) -> Selection:
     )
 
 
+def _held_back_by_gate(action: BulkAction) -> bool:
+    """A restore whose set is empty only because the eligibility gate refused all of it."""
+    if action.kind != BulkKind.RESTORE or action.determination:
+        return False
+    ungated = resolve(
+        kind=action.kind,
+        scope=action.scope,
+        filters=action.filters,
+        suspension_kind=action.suspension_kind,
+        reference=action.reference,
+        explicit_action=action.pk if action.filters.get("explicit") else None,
+        gated=False,
+    )
+    return bool(ungated.item_ids)
+
+
 def _write_items(action: BulkAction, selection: Selection) -> int:
     """Store the plan's rows with their chunk number; returns the number of chunks.
 
@@ -199,6 +215,11 @@ def bulk_plan(
         if explicit is not None:
             BulkActionItem.objects.filter(action_id=action.pk).delete()
         if not selection.item_ids:
+            if _held_back_by_gate(action):
+                raise EmptyPlan(
+                    "Nothing can be restored: the determination in force still blocks these "
+                    "grants or holds these people back. Nothing was changed."
+                )
             raise EmptyPlan("The filter matches nothing: nothing to plan. Widen the filter.")
         chunks = _write_items(action, selection)
         counts, sample = summarise(action_id=action.pk, scope=scope)

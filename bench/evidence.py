@@ -1,0 +1,115 @@
+"""Evidence-bundle benchmark: export and verify the bundle of a 100,000-credential suspend.
+
+In a scratch database of its own (created and dropped here), the bulk benchmark's
+100,000 active credentials across 2,000 organisations are suspended by one emergency
+bulk action; one target has acknowledged every change. Then:
+
+* the time to build the ZIP (every grant, credential change and acknowledgement, the
+  audit segment, the manifest), its size, and the number of queries it took;
+* the time to verify it offline (``verify_evidence_bundle``);
+* the process's peak memory (max RSS) after both.
+
+Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.evidence [N]``.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+
+from bench._common import scratch_database
+
+AREA = "evidence"
+CREDENTIALS = 100_000
+ORGANISATIONS = 2_000
+
+
+def _row(target: str, measured: str, ok: bool | None) -> dict:
+    return {"area": AREA, "target": target, "measured": measured, "ok": ok}
+
+
+def _acknowledge_everything() -> None:
+    """The target took every change: its cursor at the end, one acknowledgement row."""
+    from django.utils import timezone
+
+    from provisioning.deliveries.models import Acknowledgement, Change, Target
+
+    last = Change.objects.order_by("-xid", "-id").values_list("xid", "id").first()
+    assert last is not None
+    target = Target.objects.get()
+    Target.objects.filter(pk=target.pk).update(cursor_xid=last[0], cursor_id=last[1])
+    Acknowledgement.objects.create(
+        target=target, created_at=timezone.now(), cursor_xid=last[0], cursor_id=last[1]
+    )
+
+
+def _measure(n: int) -> list[dict]:
+    import io
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bench._common import ensure_targets
+    from bench.bulk import _seed
+
+    call_command("migrate", verbosity=0)
+    from portal.accounts.models import User
+    from portal.compliance.evidence import bulk_action_evidence
+    from portal.compliance.evidence_verify import verify_bundle_file
+    from provisioning.bulk.services import bulk_execute, bulk_plan
+
+    actor = User.objects.create(username="bench-ops", is_staff=True)
+    model_id = _seed(n, ORGANISATIONS)
+    ensure_targets(1)
+    action = bulk_plan(
+        kind="suspend",
+        filters={"covered_model": model_id},
+        reason="benchmark: emergency order",
+        actor=actor,
+        emergency=True,
+    )
+    action = bulk_execute(action=action, actor=actor, run_now=True)
+    _acknowledge_everything()
+
+    started = time.perf_counter()
+    with CaptureQueriesContext(connection) as queries:
+        bundle = bulk_action_evidence(action=action, actor=actor)
+    built = time.perf_counter() - started
+    data = bundle.file.read()
+    started = time.perf_counter()
+    report = verify_bundle_file(io.BytesIO(data))
+    verified = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    changes = bundle.counts["credentials"]
+    return [
+        _row(
+            f"build the bundle of {changes:,} credential changes",
+            f"{built:.2f} s, {len(data) / 1e6:.1f} MB",
+            changes == n,
+        ),
+        _row("queries to build it (independent of size)", f"{len(queries)}", None),
+        _row(
+            "verify it offline (hashes, chain, CSV = JSON, digests)",
+            f"{verified:.2f} s",
+            report.ok,
+        ),
+        _row("peak memory of build + verify (max RSS)", f"{peak_mb:.0f} MB", None),
+    ]
+
+
+def run(n: int = CREDENTIALS) -> list[dict]:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return [_row("evidence bundle on PostgreSQL", "skipped: not PostgreSQL", None)]
+    with scratch_database(url, "evidence"):
+        return _measure(n)
+
+
+if __name__ == "__main__":
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else CREDENTIALS
+    for row in run(size):
+        mark = {True: "ok", False: "FAIL", None: "-"}[row["ok"]]
+        print(f"{row['target']:<60} {row['measured']:>20}  {mark}")
