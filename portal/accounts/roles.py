@@ -41,6 +41,7 @@ PROJECT_APP_LABELS = (
     "reviews",
     "compliance",
     "bulk",
+    "usage",
 )
 
 # What working the review queue needs, on top of reading the evidence.
@@ -105,6 +106,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "screening.change_screeningmatch",
         "screening.view_suppression",
         "screening.add_suppression",
+        "usage.view_usagealert",
+        "usage.change_usagealert",
+        "usage.view_usageevent",
+        "usage.view_usagebatch",
+        "usage.view_grantdailycount",
     ],
     Role.OPS: [
         "partners.view_organisation",

@@ -1,0 +1,326 @@
+"""Writes for usage monitoring: ingesting a gateway's batch, and working an alert.
+
+Every function is keyword-only, runs in one transaction and writes its audit events in
+it. Ingesting keeps the good events of a batch and reports the bad ones with reasons;
+the events are inserted in one statement per thousand rows, and the alerts they raise
+are upserted per finding (one live alert per finding, see ``UsageAlert.dedup_key``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from portal.audit.services import audit_record
+from portal.screening.holds import hold_person_access
+from portal.usage.models import (
+    AlertState,
+    GrantDailyCount,
+    UsageAlert,
+    UsageBatch,
+    UsageError,
+    UsageEvent,
+    check_alert_transition,
+)
+from portal.usage.rules import (
+    Finding,
+    denied_country_findings,
+    inactive_key_findings,
+    over_quota_findings,
+)
+from portal.usage.validation import validate_events
+from provisioning.grants.models import Grant
+from provisioning.introspection.models import GatewayClient
+
+# Any constant: alert upserts take this transaction-scoped lock on PostgreSQL so two
+# batches reporting the same finding at once update one alert instead of racing to
+# insert two. SQLite writers are already serialised.
+_ALERT_LOCK_KEY = 0x05A6E
+
+
+@dataclass
+class IngestResult:
+    batch: UsageBatch | None
+    accepted: int
+    errors: list[dict[str, Any]]
+    raised: list[UsageAlert] = field(default_factory=list)
+    updated: list[UsageAlert] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "batch": self.batch.pk if self.batch else None,
+            "accepted": self.accepted,
+            "rejected": len(self.errors),
+            "errors": self.errors,
+            "alerts_raised": len(self.raised),
+            "alerts_updated": len(self.updated),
+        }
+
+
+def _lock_alerts() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ALERT_LOCK_KEY])
+
+
+def _upsert_alerts(
+    findings: list[Finding], *, now: dt.datetime
+) -> tuple[list[UsageAlert], list[UsageAlert]]:
+    if not findings:
+        return [], []
+    _lock_alerts()
+    live = {
+        alert.dedup_key: alert
+        for alert in UsageAlert.objects.select_for_update().filter(
+            dedup_key__in=[f.dedup_key for f in findings],
+            state__in=[AlertState.OPEN, AlertState.ACKNOWLEDGED],
+        )
+    }
+    new: list[UsageAlert] = []
+    updated: list[UsageAlert] = []
+    for finding in findings:
+        alert = live.get(finding.dedup_key)
+        if alert is None:
+            credential = finding.credential
+            new.append(
+                UsageAlert(
+                    kind=finding.kind,
+                    dedup_key=finding.dedup_key,
+                    organisation_id=credential.grant.organisation_id,
+                    covered_model_id=credential.grant.covered_model_id,
+                    grant_id=credential.grant_id,
+                    credential=credential,
+                    person_id=credential.person_id,
+                    message=finding.message,
+                    details=finding.details,
+                    first_seen_at=finding.first_seen_at,
+                    last_seen_at=finding.last_seen_at,
+                    event_count=finding.event_count,
+                    request_count=finding.request_count,
+                    created_at=now,
+                )
+            )
+            continue
+        alert.first_seen_at = min(alert.first_seen_at, finding.first_seen_at)
+        alert.last_seen_at = max(alert.last_seen_at, finding.last_seen_at)
+        alert.event_count += finding.event_count
+        alert.request_count = (
+            finding.request_count
+            if finding.total_replaces
+            else alert.request_count + finding.request_count
+        )
+        alert.message = finding.message
+        alert.details = finding.details
+        updated.append(alert)
+    if updated:
+        UsageAlert.objects.bulk_update(
+            updated,
+            ["first_seen_at", "last_seen_at", "event_count", "request_count", "message", "details"],
+        )
+    created = UsageAlert.objects.bulk_create(new)
+    for alert in created:
+        audit_record(
+            actor=None,
+            action="usage_alert.raised",
+            obj=alert,
+            organisation_id=alert.organisation_id,
+            reason=alert.message,
+            after={"kind": alert.kind, "dedup_key": alert.dedup_key, "details": alert.details},
+        )
+    return created, updated
+
+
+def usage_batch_ingest(
+    *, gateway: GatewayClient, events: list[Any], now: dt.datetime | None = None
+) -> IngestResult:
+    """Keep the valid events of ``events``, report the others, raise the alerts they show."""
+    now = now or timezone.now()
+    validated = validate_events(events, now=now)
+    if not validated.valid:
+        return IngestResult(batch=None, accepted=0, errors=validated.errors)
+    with transaction.atomic():
+        batch = UsageBatch.objects.create(
+            gateway_id=gateway.pk,
+            received_at=now,
+            accepted=len(validated.valid),
+            rejected=len(validated.errors),
+        )
+        UsageEvent.objects.bulk_create(
+            [
+                UsageEvent(
+                    batch=batch,
+                    credential_id=event.credential.pk,
+                    grant_id=event.credential.grant_id,
+                    covered_model_id=event.covered_model.pk,
+                    occurred_at=event.occurred_at,
+                    source_country=event.source_country,
+                    requests=event.requests,
+                )
+                for event in validated.valid
+            ],
+            batch_size=1000,
+        )
+        findings = [
+            *denied_country_findings(validated.valid),
+            *inactive_key_findings(validated.valid),
+            *over_quota_findings(validated.valid),
+        ]
+        raised, updated = _upsert_alerts(findings, now=now)
+        digest = hashlib.sha256(
+            "\n".join(
+                f"{e.credential.pk},{e.occurred_at.isoformat()},{e.source_country},{e.requests}"
+                for e in validated.valid
+            ).encode()
+        ).hexdigest()
+        # One event stands for the whole batch; its digest covers every row kept.
+        audit_record(
+            actor=None,
+            action="usage.batch_ingested",
+            obj=batch,
+            reason=f"Reported by gateway {gateway.name} ({gateway.client_id}).",
+            after={
+                "accepted": batch.accepted,
+                "rejected": batch.rejected,
+                "alerts_raised": [a.pk for a in raised],
+                "alerts_updated": [a.pk for a in updated],
+            },
+            digest=digest,
+        )
+    return IngestResult(
+        batch=batch,
+        accepted=len(validated.valid),
+        errors=validated.errors,
+        raised=raised,
+        updated=updated,
+    )
+
+
+def _require_note(note: str, what: str) -> str:
+    note = (note or "").strip()
+    if not note:
+        raise UsageError(f"Give a note saying {what}.")
+    return note
+
+
+def _locked(alert: UsageAlert) -> UsageAlert:
+    return UsageAlert.objects.select_for_update().get(pk=alert.pk)
+
+
+def usage_alert_acknowledge(*, alert: UsageAlert, actor: Any, note: str) -> UsageAlert:
+    note = _require_note(note, "who is looking into it and how")
+    with transaction.atomic():
+        alert = _locked(alert)
+        check_alert_transition(alert.state, AlertState.ACKNOWLEDGED)
+        before = {"state": alert.state}
+        alert.state = AlertState.ACKNOWLEDGED
+        alert.acknowledged_at = timezone.now()
+        alert.acknowledged_by = actor
+        alert.note = note
+        alert.save(update_fields=["state", "acknowledged_at", "acknowledged_by", "note"])
+        audit_record(
+            actor=actor,
+            action="usage_alert.acknowledged",
+            obj=alert,
+            organisation_id=alert.organisation_id,
+            reason=note,
+            before=before,
+            after={"state": alert.state},
+        )
+    return alert
+
+
+def usage_alert_close(*, alert: UsageAlert, actor: Any, note: str) -> UsageAlert:
+    note = _require_note(note, "what was found and done")
+    with transaction.atomic():
+        alert = _locked(alert)
+        check_alert_transition(alert.state, AlertState.CLOSED)
+        before = {"state": alert.state}
+        alert.state = AlertState.CLOSED
+        alert.closed_at = timezone.now()
+        alert.closed_by = actor
+        alert.note = f"{alert.note}\n\n{note}".strip() if alert.note else note
+        alert.save(update_fields=["state", "closed_at", "closed_by", "note"])
+        audit_record(
+            actor=actor,
+            action="usage_alert.closed",
+            obj=alert,
+            organisation_id=alert.organisation_id,
+            reason=note,
+            before=before,
+            after={"state": alert.state},
+        )
+    return alert
+
+
+def usage_alert_hold_person(*, alert: UsageAlert, actor: Any, reason: str) -> UsageAlert:
+    """Hold the alert's person at once: every key of theirs is suspended (reason compliance).
+
+    Uses screening's person-level hold, so the hold is the same one a screening hit
+    places and is lifted the same way.
+    """
+    reason = _require_note(reason, "why the person is held")
+    with transaction.atomic():
+        alert = _locked(alert)
+        if alert.state == AlertState.CLOSED:
+            raise UsageError("This alert is closed; hold the person from an open alert.")
+        if alert.held_at is not None:
+            raise UsageError("The person was already held from this alert.")
+        person = alert.person
+        hold_person_access(person=person, actor=actor, reason=f"Usage alert #{alert.pk}: {reason}")
+        alert.held_at = timezone.now()
+        alert.held_by = actor
+        update = ["held_at", "held_by"]
+        if alert.state == AlertState.OPEN:
+            check_alert_transition(alert.state, AlertState.ACKNOWLEDGED)
+            alert.state = AlertState.ACKNOWLEDGED
+            alert.acknowledged_at = alert.held_at
+            alert.acknowledged_by = actor
+            alert.note = reason
+            update += ["state", "acknowledged_at", "acknowledged_by", "note"]
+        alert.save(update_fields=update)
+        audit_record(
+            actor=actor,
+            action="usage_alert.person_held",
+            obj=alert,
+            organisation_id=alert.organisation_id,
+            reason=reason,
+            after={"person": person.pk, "state": alert.state},
+        )
+    return alert
+
+
+def grant_counts_snapshot(*, day: dt.date | None = None) -> int:
+    """Record how many grants of each model are in each state today (idempotent per day)."""
+    day = day or timezone.now().date()
+    rows = (
+        Grant.objects.values("covered_model_id", "state")
+        .annotate(n=Count("id"))
+        .order_by("covered_model_id", "state")
+    )
+    with transaction.atomic():
+        GrantDailyCount.objects.filter(day=day).delete()
+        created = GrantDailyCount.objects.bulk_create(
+            [
+                GrantDailyCount(
+                    day=day,
+                    covered_model_id=row["covered_model_id"],
+                    state=row["state"],
+                    count=row["n"],
+                )
+                for row in rows
+            ]
+        )
+        audit_record(
+            actor=None,
+            action="usage.grant_counts_recorded",
+            object_type="usage.grantdailycount",
+            object_id=day.isoformat(),
+            after={"rows": len(created), "grants": sum(c.count for c in created)},
+        )
+    return len(created)
