@@ -261,7 +261,7 @@ def test_a_denied_citizenship_alone_does_not_make_a_country_of_use_denied(gatewa
 def test_use_of_a_revoked_key_raises_an_alert_naming_the_targets_that_should_have_enforced_it(
     gateway, key
 ):
-    covering, _ = fake_target("directory-eu", covered_models=[key.grant.covered_model])
+    fake_target("directory-eu", covered_models=[key.grant.covered_model])
     failing, _ = fake_target("webhook-us")
     fake_target("other-model-only", covered_models=[StageFactory().covered_model])
     credential_revoke(actor=None, credential=key, reason="left the company")
