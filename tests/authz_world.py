@@ -38,6 +38,7 @@ from portal.screening.models import (
     ScreeningMatch,
     ScreeningRun,
 )
+from portal.usage.models import AlertKind, UsageAlert
 from provisioning.bulk.models import BulkAction
 from provisioning.credentials.models import Credential
 from provisioning.credentials.services import credential_issue
@@ -65,6 +66,7 @@ class World:
     grant: Grant
     credential: Credential
     target: Target
+    usage_alert: UsageAlert
 
 
 def build_world(*, organisation: Organisation, admin: User, member: User, staff: User) -> World:
@@ -154,6 +156,19 @@ def build_world(*, organisation: Organisation, admin: User, member: User, staff:
     grant = grant_create(actor=staff, organisation=organisation, stage=stage)
     credential = credential_issue(actor=staff, grant=grant, person=person).credential
     target = Target.objects.create(kind="webhook", name="matrix", url="http://127.0.0.1:9/")
+    usage_alert = UsageAlert.objects.create(
+        kind=AlertKind.INACTIVE_KEY,
+        dedup_key=f"inactive_key:{credential.pk}",
+        organisation=organisation,
+        covered_model=grant.covered_model,
+        grant=grant,
+        credential=credential,
+        person=person,
+        message="Matrix alert",
+        first_seen_at=timezone.now(),
+        last_seen_at=timezone.now(),
+        created_at=timezone.now(),
+    )
     return World(
         organisation=organisation,
         member_membership=Membership.objects.get(organisation=organisation, user=member),
@@ -169,4 +184,5 @@ def build_world(*, organisation: Organisation, admin: User, member: User, staff:
         grant=grant,
         credential=credential,
         target=target,
+        usage_alert=usage_alert,
     )
