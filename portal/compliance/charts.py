@@ -79,7 +79,7 @@ def grant_history(*, days: int = 30, today: dt.date | None = None) -> GrantHisto
         for index, day in enumerate(all_days):
             states = counts[slug].get(day, {})
             rows.append((day, [states.get(state, 0) for state in STATE_ORDER]))
-            base = height - pad
+            base: float = height - pad
             for state in STATE_ORDER:
                 value = states.get(state, 0)
                 if not value:

@@ -17,7 +17,7 @@ class NoteForm(forms.Form):
     )
 
     def clean_note(self) -> str:
-        note = self.cleaned_data["note"].strip()
+        note = str(self.cleaned_data["note"]).strip()
         if not note:
             raise forms.ValidationError("Write a note: it is kept in the audit trail.")
         return note

@@ -190,7 +190,7 @@ def inactive_key_findings(events: Sequence[ValidEvent]) -> list[Finding]:
         if key in findings:
             findings[key].add(event)
             continue
-        covering = [
+        covering: list[dict[str, Any]] = [
             {
                 "id": target.pk,
                 "name": target.name,

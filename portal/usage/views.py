@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -170,7 +171,7 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail(request, _alert(request, pk))
 
 
-ACTIONS = {
+ACTIONS: dict[str, tuple[Callable[..., UsageAlert], str, str]] = {
     "acknowledge": (usage_alert_acknowledge, "note", "Alert acknowledged."),
     "close": (usage_alert_close, "note", "Alert closed."),
     "hold": (
