@@ -237,3 +237,14 @@ def test_recording_grant_counts_twice_a_day_replaces_the_days_rows(compliance_of
     grant_counts_snapshot(day=today)
 
     assert list(GrantDailyCount.objects.values_list("state", "count")) == [("active", 1)]
+
+
+def test_beat_records_todays_grant_counts_by_task_name(settings):
+    from portal.usage.tasks import record_grant_counts
+
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert record_grant_counts.name in scheduled
+    active_grant()
+
+    assert record_grant_counts() == 1
+    assert GrantDailyCount.objects.get().day == timezone.now().date()
