@@ -100,6 +100,7 @@ KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "usage:acknowledge": lambda w: {"pk": w.usage_alert.pk},
     "usage:close": lambda w: {"pk": w.usage_alert.pk},
     "usage:hold": lambda w: {"pk": w.usage_alert.pk},
+    "usage:release": lambda w: {"pk": w.usage_alert.pk},
     "compliance:access_report": lambda w: {"slug": w.organisation.slug},
     "scim:resource_type": lambda w: {"name": "User"},
     "scim:schema": lambda w: {"schema_id": "urn:ietf:params:scim:schemas:core:2.0:User"},
@@ -230,6 +231,7 @@ EXPECTED: dict[str, str] = {
     "usage:close": "login 405 405 405 405 405 405 405 mfa",
     "usage:hold": "login 405 405 405 405 405 405 405 mfa",
     "usage:ingest": "405 405 405 405 405 405 405 405 mfa",
+    "usage:release": "login 405 405 405 405 405 405 405 mfa",
 }
 
 

@@ -455,3 +455,84 @@ def test_an_unknown_filter_value_is_a_clear_error(alert, compliance_officer):
 
     assert response.status_code == 400
     assert "Select a valid choice" in response.content.decode()
+
+
+# --- retries and lifting a hold -------------------------------------------------------------
+
+
+def test_a_batch_sent_again_with_the_same_idempotency_key_is_counted_once(gateway, key):
+    client = Client()
+    auth = _basic(gateway.client.client_id, gateway.client_secret)
+    events = json.dumps([_event(key, requests=600)])
+
+    first = client.post(
+        URL, events, content_type="application/json", HTTP_AUTHORIZATION=auth,
+        HTTP_IDEMPOTENCY_KEY="batch-0001",
+    )  # fmt: skip
+    again = client.post(
+        URL, events, content_type="application/json", HTTP_AUTHORIZATION=auth,
+        HTTP_IDEMPOTENCY_KEY="batch-0001",
+    )  # fmt: skip
+
+    assert first.status_code == again.status_code == 200
+    assert again.json()["replayed"] is True
+    assert again.json()["batch"] == first.json()["batch"]
+    assert UsageEvent.objects.count() == 1
+    assert not UsageAlert.objects.exists()  # 600 counted once stays under the 1,000 quota
+
+
+def test_an_overlong_idempotency_key_is_a_400(gateway, key):
+    response = Client().post(
+        URL,
+        json.dumps([_event(key)]),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=_basic(gateway.client.client_id, gateway.client_secret),
+        HTTP_IDEMPOTENCY_KEY="k" * 101,
+    )
+
+    assert response.status_code == 400
+    assert not UsageEvent.objects.exists()
+
+
+def test_compliance_lifts_a_hold_placed_from_an_alert(alert, compliance_officer):
+    client = client_for(compliance_officer)
+    client.post(reverse("usage:hold", args=[alert.pk]), {"note": "Use from Iran"})
+
+    response = client.post(reverse("usage:release", args=[alert.pk]), {"note": "Was a VPN"})
+
+    assert response.status_code == 302
+    alert.refresh_from_db()
+    assert alert.released_by == compliance_officer
+    alert.credential.refresh_from_db()
+    assert alert.credential.state == CredentialState.ACTIVE
+    assert not alert.credential.held
+    assert AuditEvent.objects.filter(action="usage_alert.person_released").exists()
+
+
+def test_a_hold_is_not_lifted_while_screening_also_holds_the_person(alert, compliance_officer):
+    client = client_for(compliance_officer)
+    client.post(reverse("usage:hold", args=[alert.pk]), {"note": "Use from Iran"})
+    alert.person.screening_state = "potential_match"
+    alert.person.save(update_fields=["screening_state"])
+
+    response = client.post(reverse("usage:release", args=[alert.pk]), {"note": "x"})
+
+    assert response.status_code == 409
+    assert "Screening also holds this person" in response.content.decode()
+    alert.credential.refresh_from_db()
+    assert alert.credential.held
+
+
+def test_a_hold_is_not_lifted_while_another_alert_holds_the_person(
+    alert, gateway, key, compliance_officer
+):
+    client = client_for(compliance_officer)
+    client.post(reverse("usage:hold", args=[alert.pk]), {"note": "first"})
+    _post(gateway, [_event(key, country="IR", requests=2000)])  # over quota: a second alert
+    second = UsageAlert.objects.get(kind=AlertKind.OVER_QUOTA)
+    client.post(reverse("usage:hold", args=[second.pk]), {"note": "second"})
+
+    response = client.post(reverse("usage:release", args=[alert.pk]), {"note": "x"})
+
+    assert response.status_code == 409
+    assert f"#{second.pk}" in response.content.decode()

@@ -29,9 +29,20 @@ class UsageBatch(models.Model):
     received_at = models.DateTimeField()
     accepted = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
+    # A gateway that retries a batch (after a timeout, say) sends the same Idempotency-Key:
+    # the batch is counted once and the first answer is replayed.
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    answer = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="usage_batch_idempotency_key_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"batch #{self.pk}: {self.accepted} kept, {self.rejected} rejected"
@@ -141,6 +152,10 @@ class UsageAlert(models.Model):
     note = models.TextField(blank=True)
     held_at = models.DateTimeField(null=True, blank=True)
     held_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
 

@@ -13,12 +13,13 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from portal.audit.services import audit_record
-from portal.screening.holds import hold_person_access
+from portal.eligibility.models import ScreeningState
+from portal.screening.holds import hold_person_access, release_person_access
 from portal.usage.models import (
     AlertState,
     GrantDailyCount,
@@ -51,8 +52,11 @@ class IngestResult:
     errors: list[dict[str, Any]]
     raised: list[UsageAlert] = field(default_factory=list)
     updated: list[UsageAlert] = field(default_factory=list)
+    replayed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
+        if self.replayed and self.batch is not None:
+            return {**self.batch.answer, "replayed": True}
         return {
             "batch": self.batch.pk if self.batch else None,
             "accepted": self.accepted,
@@ -136,21 +140,53 @@ def _upsert_alerts(
     return created, updated
 
 
+def _replay(batch: UsageBatch) -> IngestResult:
+    return IngestResult(
+        batch=batch,
+        accepted=batch.accepted,
+        errors=list(batch.answer.get("errors", [])),
+        replayed=True,
+    )
+
+
 def usage_batch_ingest(
-    *, gateway: GatewayClient, events: list[Any], now: dt.datetime | None = None
+    *,
+    gateway: GatewayClient,
+    events: list[Any],
+    idempotency_key: str = "",
+    now: dt.datetime | None = None,
 ) -> IngestResult:
-    """Keep the valid events of ``events``, report the others, raise the alerts they show."""
+    """Keep the valid events of ``events``, report the others, raise the alerts they show.
+
+    A batch sent again with the same ``idempotency_key`` is not counted twice: the first
+    answer is returned.
+    """
     now = now or timezone.now()
+    if idempotency_key:
+        seen = UsageBatch.objects.filter(
+            gateway_id=gateway.pk, idempotency_key=idempotency_key
+        ).first()
+        if seen is not None:
+            return _replay(seen)
     validated = validate_events(events, now=now)
     if not validated.valid:
         return IngestResult(batch=None, accepted=0, errors=validated.errors)
     with transaction.atomic():
-        batch = UsageBatch.objects.create(
-            gateway_id=gateway.pk,
-            received_at=now,
-            accepted=len(validated.valid),
-            rejected=len(validated.errors),
-        )
+        try:
+            with transaction.atomic():
+                batch = UsageBatch.objects.create(
+                    gateway_id=gateway.pk,
+                    received_at=now,
+                    accepted=len(validated.valid),
+                    rejected=len(validated.errors),
+                    idempotency_key=idempotency_key,
+                )
+        except IntegrityError:
+            # The same batch is being ingested right now by another request: answer as
+            # that one did once it commits.
+            return _replay(
+                UsageBatch.objects.get(gateway_id=gateway.pk, idempotency_key=idempotency_key)
+            )
         UsageEvent.objects.bulk_create(
             [
                 UsageEvent(
@@ -192,13 +228,16 @@ def usage_batch_ingest(
             },
             digest=digest,
         )
-    return IngestResult(
-        batch=batch,
-        accepted=len(validated.valid),
-        errors=validated.errors,
-        raised=raised,
-        updated=updated,
-    )
+        result = IngestResult(
+            batch=batch,
+            accepted=len(validated.valid),
+            errors=validated.errors,
+            raised=raised,
+            updated=updated,
+        )
+        batch.answer = result.as_dict()
+        batch.save(update_fields=["answer"])
+    return result
 
 
 def _require_note(note: str, what: str) -> str:
@@ -291,6 +330,52 @@ def usage_alert_hold_person(*, alert: UsageAlert, actor: Any, reason: str) -> Us
             organisation_id=alert.organisation_id,
             reason=reason,
             after={"person": person.pk, "state": alert.state},
+        )
+    return alert
+
+
+def usage_alert_release_person(*, alert: UsageAlert, actor: Any, reason: str) -> UsageAlert:
+    """Lift the hold placed from this alert; keys whose grant is active come back.
+
+    The hold is the person's one compliance hold, so it is lifted here only when nothing
+    else holds them: no open screening hit and no other alert's hold.
+    """
+    reason = _require_note(reason, "why the hold can be lifted")
+    with transaction.atomic():
+        alert = _locked(alert)
+        if alert.held_at is None or alert.released_at is not None:
+            raise UsageError("The person is not held from this alert.")
+        person = alert.person
+        if person.screening_state in (
+            ScreeningState.POTENTIAL_MATCH,
+            ScreeningState.CONFIRMED_MATCH,
+        ):
+            raise UsageError(
+                "Screening also holds this person: the screening decision lifts that hold."
+            )
+        others = list(
+            UsageAlert.objects.filter(
+                person=person, held_at__isnull=False, released_at__isnull=True
+            )
+            .exclude(pk=alert.pk)
+            .values_list("pk", flat=True)
+        )
+        if others:
+            listed = ", ".join(f"#{pk}" for pk in others)
+            raise UsageError(f"Other alerts hold this person too ({listed}); release those first.")
+        release_person_access(
+            person=person, actor=actor, reason=f"Usage alert #{alert.pk}: {reason}"
+        )
+        alert.released_at = timezone.now()
+        alert.released_by = actor
+        alert.save(update_fields=["released_at", "released_by"])
+        audit_record(
+            actor=actor,
+            action="usage_alert.person_released",
+            obj=alert,
+            organisation_id=alert.organisation_id,
+            reason=reason,
+            after={"person": person.pk},
         )
     return alert
 

@@ -11,4 +11,5 @@ urlpatterns = [
     path("alerts/<int:pk>/acknowledge/", views.alert_acknowledge, name="acknowledge"),
     path("alerts/<int:pk>/close/", views.alert_close, name="close"),
     path("alerts/<int:pk>/hold/", views.alert_hold, name="hold"),
+    path("alerts/<int:pk>/release/", views.alert_release, name="release"),
 ]

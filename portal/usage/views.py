@@ -31,6 +31,7 @@ from portal.usage.services import (
     usage_alert_acknowledge,
     usage_alert_close,
     usage_alert_hold_person,
+    usage_alert_release_person,
     usage_batch_ingest,
 )
 from provisioning.introspection.services import gateway_client_authenticate
@@ -85,7 +86,10 @@ def ingest(request: HttpRequest) -> JsonResponse:
             f"A batch may carry at most {most:,} events; this one has {len(events):,}. "
             "Split it and send the parts.",
         )
-    result = usage_batch_ingest(gateway=client, events=events)
+    idempotency_key = request.headers.get("Idempotency-Key", "").strip()
+    if len(idempotency_key) > 100:
+        return _problem(400, "invalid_idempotency_key", "Idempotency-Key: at most 100 characters.")
+    result = usage_batch_ingest(gateway=client, events=events, idempotency_key=idempotency_key)
     body_out = result.as_dict()
     if result.accepted == 0:
         return JsonResponse(
@@ -116,6 +120,7 @@ def _alert(request: HttpRequest, pk: int, *, write: bool = False) -> UsageAlert:
             "acknowledged_by",
             "closed_by",
             "held_by",
+            "released_by",
         ),
         pk=pk,
     )
@@ -180,6 +185,11 @@ ACTIONS: dict[str, tuple[Callable[..., UsageAlert], str, str]] = {
         "The person is held: every key of theirs is suspended and the change is on its way "
         "to every target.",
     ),
+    "release": (
+        usage_alert_release_person,
+        "reason",
+        "The hold is lifted: keys whose grant is active are active again.",
+    ),
 }
 
 
@@ -215,3 +225,9 @@ def alert_close(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def alert_hold(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, "hold")
+
+
+@login_required
+@require_POST
+def alert_release(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, "release")
