@@ -150,3 +150,17 @@ def test_the_query_count_does_not_grow_with_the_holders(holdings, organisation, 
         client.get(_url(organisation))
 
     assert len(many) == len(few)
+
+
+def test_the_report_is_linked_for_the_partner_admin_and_for_compliance(
+    organisation, partner_admin, compliance_officer
+):
+    url = _url(organisation)
+
+    own = client_for(partner_admin).get(reverse("partners:detail", args=[organisation.slug]))
+    staff = client_for(compliance_officer).get(
+        reverse("partners:staff_detail", args=[organisation.slug])
+    )
+
+    assert url in own.content.decode()
+    assert url in staff.content.decode()
