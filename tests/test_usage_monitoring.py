@@ -536,3 +536,18 @@ def test_a_hold_is_not_lifted_while_another_alert_holds_the_person(
 
     assert response.status_code == 409
     assert f"#{second.pk}" in response.content.decode()
+
+
+def test_monthly_totals_add_up_per_key_and_month_across_batches(gateway, key):
+    from portal.usage.models import UsageMonthlyTotal
+
+    now = timezone.now()
+    earlier = now.replace(day=1) - dt.timedelta(days=3)
+    usage_batch_ingest(
+        gateway=gateway.client,
+        events=[_event(key, requests=5), _event(key, requests=6, when=earlier)],
+    )
+    usage_batch_ingest(gateway=gateway.client, events=[_event(key, requests=7)])
+
+    totals = dict(UsageMonthlyTotal.objects.values_list("month", "requests"))
+    assert totals == {now.date().replace(day=1): 12, earlier.date().replace(day=1): 6}

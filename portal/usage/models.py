@@ -80,6 +80,32 @@ class UsageEvent(models.Model):
         return f"{self.credential_id} x{self.requests} from {self.source_country}"
 
 
+class UsageMonthlyTotal(models.Model):
+    """Requests per key and calendar month (UTC), kept up to date by every batch.
+
+    Quota checks read these few rows instead of summing every event of the month.
+    """
+
+    credential = models.ForeignKey(
+        "credentials.Credential", on_delete=models.PROTECT, related_name="+"
+    )
+    grant = models.ForeignKey("grants.Grant", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField(help_text="The first day of the month.")
+    requests = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["month", "grant", "credential"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential", "month"], name="usage_monthly_total_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["grant", "month"], name="usage_monthly_grant")]
+
+    def __str__(self) -> str:
+        return f"{self.credential_id} {self.month:%Y-%m}: {self.requests}"
+
+
 class AlertKind(models.TextChoices):
     DENIED_COUNTRY = "denied_country", "Use from a denied country"
     INACTIVE_KEY = "inactive_key", "Use of a key that is not active"

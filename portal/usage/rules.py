@@ -19,13 +19,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Sum
-from django.db.models.functions import TruncMonth
-
 from portal.eligibility.engine import Outcome, evaluate
 from portal.eligibility.rules import rules_in_force
 from portal.partners.countries import country_name
-from portal.usage.models import AlertKind, UsageEvent
+from portal.usage.models import AlertKind, UsageMonthlyTotal
 from portal.usage.validation import ValidEvent
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import Change, Target
@@ -230,41 +227,28 @@ def inactive_key_findings(events: Sequence[ValidEvent]) -> list[Finding]:
 # --- 3. over quota -------------------------------------------------------------------
 
 
-def _month_start(moment: dt.datetime) -> dt.datetime:
-    moment = moment.astimezone(dt.UTC)
-    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def _next_month(start: dt.datetime) -> dt.datetime:
-    return (start + dt.timedelta(days=32)).replace(day=1)
+def month_start(moment: dt.datetime) -> dt.date:
+    """The first day of ``moment``'s calendar month in UTC."""
+    return moment.astimezone(dt.UTC).date().replace(day=1)
 
 
 def over_quota_findings(events: Sequence[ValidEvent]) -> list[Finding]:
-    """Run after the batch's events are stored: a month's total includes earlier batches."""
-    touched: dict[tuple[int, dt.datetime], list[ValidEvent]] = defaultdict(list)
+    """Run after the batch is added to the monthly totals: a month includes earlier batches."""
+    touched: dict[tuple[int, dt.date], list[ValidEvent]] = defaultdict(list)
     grants = {}
     for event in events:
         grant = event.credential.grant
         grants[grant.pk] = grant
-        touched[(grant.pk, _month_start(event.occurred_at))].append(event)
+        touched[(grant.pk, month_start(event.occurred_at))].append(event)
     if not touched:
         return []
-    months = {month for _, month in touched}
-    totals: dict[tuple[int, dt.datetime], dict[int, int]] = defaultdict(dict)
-    rows = (
-        UsageEvent.objects.filter(
-            grant_id__in=list(grants),
-            occurred_at__gte=min(months),
-            occurred_at__lt=_next_month(max(months)),
-        )
-        .annotate(month=TruncMonth("occurred_at", tzinfo=dt.UTC))
-        .values("grant_id", "month", "credential_id")
-        .annotate(total=Sum("requests"))
-    )
-    for row in rows:
-        month = _month_start(row["month"])
-        if (row["grant_id"], month) in touched:
-            totals[(row["grant_id"], month)][row["credential_id"]] = row["total"]
+    totals: dict[tuple[int, dt.date], dict[int, int]] = defaultdict(dict)
+    rows = UsageMonthlyTotal.objects.filter(
+        grant_id__in=list(grants), month__in={month for _, month in touched}
+    ).values_list("grant_id", "month", "credential_id", "requests")
+    for grant_id, month, credential_id, requests in rows:
+        if (grant_id, month) in touched:
+            totals[(grant_id, month)][credential_id] = requests
     findings = []
     for (grant_id, month), batch_events in touched.items():
         per_key = totals.get((grant_id, month), {})
