@@ -153,9 +153,12 @@ _EVENT_COLUMNS = (
 )
 
 
+_EVENT_PG_TYPES = ("bigint", "bigint", "bigint", "bigint", "timestamptz", "text", "integer")
+
+
 def _insert_events(batch: UsageBatch, events: list[ValidEvent]) -> None:
-    """One multi-row INSERT per thousand events: model instances would cost more than the
-    database does (about 1 ms per event on the shared CI machine)."""
+    """Set-based: model instances would cost more than the database does (about 1 ms per
+    event on the shared CI machine)."""
     adapt = connection.ops.adapt_datetimefield_value
     rows = [
         (
@@ -173,6 +176,14 @@ def _insert_events(batch: UsageBatch, events: list[ValidEvent]) -> None:
     columns = ", ".join(_EVENT_COLUMNS)
     placeholder = "(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One statement whatever the batch size: seven arrays, unnested server-side.
+            arrays = ", ".join(f"%s::{kind}[]" for kind in _EVENT_PG_TYPES)
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})",  # noqa: S608
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return
         for start in range(0, len(rows), 1000):
             chunk = rows[start : start + 1000]
             values = ", ".join([placeholder] * len(chunk))
@@ -183,7 +194,7 @@ def _insert_events(batch: UsageBatch, events: list[ValidEvent]) -> None:
 
 
 def _add_to_monthly_totals(events: list[ValidEvent]) -> None:
-    """Add the batch to each key's monthly total: one upsert statement per thousand keys."""
+    """Add the batch to each key's monthly total: one upsert per key and month."""
     sums: dict[tuple[int, int, Any], int] = defaultdict(int)
     for event in events:
         month = connection.ops.adapt_datefield_value(month_start(event.occurred_at))
@@ -191,15 +202,12 @@ def _add_to_monthly_totals(events: list[ValidEvent]) -> None:
     rows = [(credential, grant, month, n) for (credential, grant, month), n in sums.items()]
     table = connection.ops.quote_name(UsageMonthlyTotal._meta.db_table)
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), 1000):
-            chunk = rows[start : start + 1000]
-            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
-            cursor.execute(
-                f"INSERT INTO {table} (credential_id, grant_id, month, requests) "  # noqa: S608
-                f"VALUES {values} ON CONFLICT (credential_id, month) "
-                f"DO UPDATE SET requests = {table}.requests + excluded.requests",
-                [value for row in chunk for value in row],
-            )
+        cursor.executemany(
+            f"INSERT INTO {table} (credential_id, grant_id, month, requests) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (credential_id, month) "
+            f"DO UPDATE SET requests = {table}.requests + excluded.requests",
+            rows,
+        )
 
 
 def _replay(batch: UsageBatch) -> IngestResult:
