@@ -102,3 +102,20 @@ def test_only_compliance_and_auditors_see_freshness(request, people, persona):
     client = client_for(request.getfixturevalue(persona))
 
     assert client.get(reverse("screening:freshness")).status_code == 403
+
+
+def test_the_page_costs_the_same_queries_whatever_the_number_of_people(people, auditor):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(auditor)
+    client.get(reverse("screening:freshness"))
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("screening:freshness"))
+    for _ in range(8):
+        CompletePersonFactory()
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(reverse("screening:freshness"))
+
+    assert len(response.context["rows"]) == 11
+    assert len(many) == len(few)

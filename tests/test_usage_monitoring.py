@@ -551,3 +551,25 @@ def test_monthly_totals_add_up_per_key_and_month_across_batches(gateway, key):
 
     totals = dict(UsageMonthlyTotal.objects.values_list("month", "requests"))
     assert totals == {now.date().replace(day=1): 12, earlier.date().replace(day=1): 6}
+
+
+def test_the_alert_list_costs_the_same_queries_whatever_the_number_of_alerts(
+    alert, gateway, key, compliance_officer
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(compliance_officer)
+    client.get(reverse("usage:alerts"))
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("usage:alerts"))
+    for country in ("KP", "SY", "CU", "BY", "VE"):
+        ModelRule.objects.filter(covered_model=key.grant.covered_model).update(
+            denied_residence=["IR", country]
+        )
+        _post(gateway, [_event(key, country=country)])
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(reverse("usage:alerts"))
+
+    assert len(response.context["page"].object_list) == 6
+    assert len(many) == len(few)
