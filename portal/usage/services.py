@@ -2,8 +2,9 @@
 
 Every function is keyword-only, runs in one transaction and writes its audit events in
 it. Ingesting keeps the good events of a batch and reports the bad ones with reasons;
-the events are inserted in one statement per thousand rows, and the alerts they raise
-are upserted per finding (one live alert per finding, see ``UsageAlert.dedup_key``).
+the events are inserted set-based (one statement on PostgreSQL, one per thousand rows
+on SQLite), each key's monthly total is upserted, and the alerts the batch raises are
+upserted per finding (one live alert per finding, see ``UsageAlert.dedup_key``).
 """
 
 from __future__ import annotations
