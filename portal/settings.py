@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "portal.notifications",
     "portal.compliance",
     "portal.certification",
+    "portal.usage",
     # Access side
     "provisioning.catalog",
     "provisioning.grants",
@@ -315,6 +316,8 @@ CELERY_BEAT_SCHEDULE = {
     # Certification: reminder steps are claimed once each; the deadline check is cheap.
     "certification-send-reminders": {"task": "certification.send_reminders", "schedule": 300.0},
     "certification-close-due": {"task": "certification.close_due", "schedule": 60.0},
+    # The compliance dashboard's "grants by model and state over time" reads these.
+    "usage-record-grant-counts": {"task": "usage.record_grant_counts", "schedule": 3600.0},
 }
 
 # --- Bulk actions and determinations -----------------------------------------
@@ -383,6 +386,14 @@ SPECTACULAR_SETTINGS = {
 
 # A list entry scoring at or above this (0-1) against a person holds them for compliance.
 SCREENING_MATCH_THRESHOLD = env_float("SCREENING_MATCH_THRESHOLD", 0.85, minimum=0.5, maximum=1.0)
+# A person not screened against the lists in force within this many days is flagged stale.
+SCREENING_MAX_AGE_DAYS = env_int("SCREENING_MAX_AGE_DAYS", 30, minimum=1)
+
+# --- Usage monitoring ----------------------------------------------------------
+
+# Largest usage batch a gateway may post: events per batch, and bytes of JSON.
+USAGE_MAX_BATCH_EVENTS = env_int("USAGE_MAX_BATCH_EVENTS", 5000, minimum=1)
+USAGE_MAX_BATCH_BYTES = env_int("USAGE_MAX_BATCH_BYTES", 2 * 1024 * 1024, minimum=1024)
 
 # --- Provisioning ------------------------------------------------------------
 

@@ -22,6 +22,7 @@ urlpatterns = [
     path("audit/", include("portal.audit.urls")),
     path("compliance/", include("portal.compliance.urls")),
     path("certification/", include("portal.certification.urls")),
+    path("usage/", include("portal.usage.urls")),
     path("bulk/", include("provisioning.bulk.urls")),
     path("api/", include("portal.api.urls")),
     path("scim/v2/", include("portal.scim.urls")),

@@ -40,6 +40,7 @@ from portal.screening.models import (
     ScreeningMatch,
     ScreeningRun,
 )
+from portal.usage.models import AlertKind, UsageAlert
 from provisioning.bulk.models import BulkAction
 from provisioning.credentials.models import Credential
 from provisioning.credentials.services import credential_issue
@@ -69,6 +70,7 @@ class World:
     target: Target
     campaign: Campaign
     certification_item: CertificationItem
+    usage_alert: UsageAlert
 
 
 def build_world(*, organisation: Organisation, admin: User, member: User, staff: User) -> World:
@@ -164,6 +166,19 @@ def build_world(*, organisation: Organisation, admin: User, member: User, staff:
         covered_model=stage.covered_model,
         deadline=timezone.now() + dt.timedelta(days=7),
     )
+    usage_alert = UsageAlert.objects.create(
+        kind=AlertKind.INACTIVE_KEY,
+        dedup_key=f"inactive_key:{credential.pk}",
+        organisation=organisation,
+        covered_model=grant.covered_model,
+        grant=grant,
+        credential=credential,
+        person=person,
+        message="Matrix alert",
+        first_seen_at=timezone.now(),
+        last_seen_at=timezone.now(),
+        created_at=timezone.now(),
+    )
     return World(
         organisation=organisation,
         member_membership=Membership.objects.get(organisation=organisation, user=member),
@@ -181,4 +196,5 @@ def build_world(*, organisation: Organisation, admin: User, member: User, staff:
         target=target,
         campaign=campaign,
         certification_item=campaign.items.get(),
+        usage_alert=usage_alert,
     )

@@ -103,6 +103,12 @@ KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "credentials:collect": lambda w: {"pk": w.credential.pk},
     "api:audit-event-detail": lambda w: {"pk": w.audit_event.pk},
     "api:token_revoke": lambda w: {"pk": 1},
+    "usage:alert": lambda w: {"pk": w.usage_alert.pk},
+    "usage:acknowledge": lambda w: {"pk": w.usage_alert.pk},
+    "usage:close": lambda w: {"pk": w.usage_alert.pk},
+    "usage:hold": lambda w: {"pk": w.usage_alert.pk},
+    "usage:release": lambda w: {"pk": w.usage_alert.pk},
+    "compliance:access_report": lambda w: {"slug": w.organisation.slug},
     "scim:resource_type": lambda w: {"name": "User"},
     "scim:schema": lambda w: {"schema_id": "urn:ietf:params:scim:schemas:core:2.0:User"},
     "scim:user": lambda w: {"scim_id": "1"},
@@ -164,8 +170,10 @@ EXPECTED: dict[str, str] = {
     "certification:new": "login 403 403 403 403 200 403 403 mfa",
     "certification:organisation": "login 404 404 404 404 200 404 200 mfa",
     "certification:tasks": "login 200 200 200 403 403 403 403 mfa",
+    "compliance:access_report": "login 404 404 200 404 200 404 200 mfa",
     "compliance:apply": "405 405 405 405 405 405 405 405 mfa",
     "compliance:approve": "405 405 405 405 405 405 405 405 mfa",
+    "compliance:dashboard": "login 403 403 403 403 200 403 200 mfa",
     "compliance:detail": "login 404 404 404 404 200 404 200 mfa",
     "compliance:determinations": "login 403 403 403 403 200 403 200 mfa",
     "compliance:document": "login 404 404 404 404 404 404 404 mfa",
@@ -230,7 +238,15 @@ EXPECTED: dict[str, str] = {
     "screening:confirm": "login 405 405 405 405 405 405 405 mfa",
     "screening:detail": "login 403 403 403 403 200 403 200 mfa",
     "screening:dismiss": "login 405 405 405 405 405 405 405 mfa",
+    "screening:freshness": "login 403 403 403 403 200 403 200 mfa",
     "screening:queue": "login 403 403 403 403 200 403 200 mfa",
+    "usage:acknowledge": "login 405 405 405 405 405 405 405 mfa",
+    "usage:alert": "login 403 403 403 403 200 403 200 mfa",
+    "usage:alerts": "login 403 403 403 403 200 403 200 mfa",
+    "usage:close": "login 405 405 405 405 405 405 405 mfa",
+    "usage:hold": "login 405 405 405 405 405 405 405 mfa",
+    "usage:ingest": "405 405 405 405 405 405 405 405 mfa",
+    "usage:release": "login 405 405 405 405 405 405 405 mfa",
 }
 
 
@@ -319,7 +335,7 @@ def test_each_persona_gets_the_expected_outcome(world, persona_clients):
 
 
 # Token-authenticated machine endpoints: no browser session, so no CSRF cookie to check.
-CSRF_EXEMPT_PREFIXES = ("scim:", "introspection:")
+CSRF_EXEMPT_PREFIXES = ("scim:", "introspection:", "usage:ingest")
 
 
 @pytest.mark.django_db

@@ -42,6 +42,7 @@ PROJECT_APP_LABELS = (
     "compliance",
     "bulk",
     "certification",
+    "usage",
 )
 
 # What working the review queue needs, on top of reading the evidence.
@@ -110,6 +111,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "certification.add_campaign",
         "certification.view_certificationitem",
         "certification.view_campaignreminder",
+        "usage.view_usagealert",
+        "usage.change_usagealert",
+        "usage.view_usageevent",
+        "usage.view_usagebatch",
+        "usage.view_grantdailycount",
     ],
     Role.OPS: [
         "partners.view_organisation",

@@ -5,6 +5,8 @@ from portal.compliance import views
 app_name = "compliance"
 
 urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("organisations/<slug:slug>/access-report/", views.access_report, name="access_report"),
     path("determinations/", views.determination_index, name="determinations"),
     path("determinations/new/", views.draft, name="draft"),
     path("determinations/<int:pk>/", views.detail, name="detail"),

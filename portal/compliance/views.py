@@ -16,11 +16,14 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts.access import get_visible_or_404, visible_to
 from portal.audit.models import AuditEvent
+from portal.compliance.charts import grant_history, time_to_revoke
+from portal.compliance.dashboard import dashboard_tiles
 from portal.compliance.evidence import (
     EvidenceBundle,
     bulk_action_evidence,
@@ -29,6 +32,8 @@ from portal.compliance.evidence import (
 from portal.compliance.forms import DeterminationForm, NoteForm
 from portal.compliance.impact import OUTCOME_LABELS, OUTCOMES
 from portal.compliance.models import Determination, DeterminationError, DeterminationState
+from portal.compliance.reports import access_report as build_access_report
+from portal.compliance.reports import report_organisation_or_404
 from portal.compliance.selectors import determination_list
 from portal.compliance.services import (
     determination_apply,
@@ -289,4 +294,34 @@ def document(request: HttpRequest, pk: int) -> FileResponse:
         as_attachment=True,
         filename=determination.document_name or "determination.pdf",
         content_type="application/pdf",
+    )
+
+
+@never_cache
+@require_GET
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """What needs compliance's attention now; figures link to their queues."""
+    if not request.user.has_perm(READ):
+        raise PermissionDenied("Only compliance officers and auditors see the dashboard.")
+    return render(
+        request,
+        "compliance/dashboard.html",
+        {
+            "tiles": dashboard_tiles(request.user),
+            "history": grant_history(),
+            "revoke_times": time_to_revoke(),
+        },
+    )
+
+
+@never_cache
+@require_GET
+@login_required
+def access_report(request: HttpRequest, slug: str) -> HttpResponse:
+    organisation = report_organisation_or_404(request.user, slug)
+    return render(
+        request,
+        "compliance/access_report.html",
+        {"report": build_access_report(organisation), "generated_at": timezone.now()},
     )

@@ -64,6 +64,16 @@ STAFF_DUTIES: dict[str, Duty] = {
 }
 
 
+# Compliance officers and auditors start from the dashboard of what needs attention.
+COMPLIANCE_DASHBOARD = Duty(
+    "Compliance dashboard",
+    "What needs attention now: usage alerts, screening hits, approvals, overdue reviews, "
+    "failed deliveries, drift and stale screenings.",
+    "compliance:dashboard",
+)
+DASHBOARD_ROLES = frozenset({Role.COMPLIANCE, Role.AUDITOR})
+
+
 def home_context(user: Any) -> dict[str, Any]:
     memberships = list(memberships_of(user))
     roles = sorted(user_roles(user))
@@ -90,9 +100,12 @@ def home_context(user: Any) -> dict[str, Any]:
                 done=person is not None and person.is_complete,
             )
         )
+    duties = [STAFF_DUTIES[role] for role in roles if role in STAFF_DUTIES]
+    if DASHBOARD_ROLES & set(roles):
+        duties.insert(0, COMPLIANCE_DASHBOARD)
     return {
         "memberships": memberships,
-        "staff_duties": [STAFF_DUTIES[role] for role in roles if role in STAFF_DUTIES],
+        "staff_duties": duties,
         "next_steps": steps,
         "is_superuser": user.is_superuser,
     }

@@ -29,6 +29,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
         frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER, Role.COMPLIANCE, Role.AUDITOR}),
     ),
     NavItem("Review queue", "reviews:queue", frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER})),
+    NavItem("Dashboard", "compliance:dashboard", frozenset({Role.COMPLIANCE, Role.AUDITOR})),
     NavItem("Screening", "screening:queue", frozenset({Role.COMPLIANCE, Role.AUDITOR})),
     NavItem("Determinations", "compliance:determinations", frozenset({Role.COMPLIANCE})),
     NavItem("Certification", "certification:list", frozenset({Role.COMPLIANCE, Role.AUDITOR})),

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from provisioning.introspection.services import gateway_client_authenticate, token_introspect
 
 
-def _credentials(request: HttpRequest) -> tuple[str, str]:
+def client_credentials(request: HttpRequest) -> tuple[str, str]:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("basic "):
         try:
@@ -40,7 +40,7 @@ def _unauthorised() -> JsonResponse:
 @never_cache
 @require_POST
 def introspect(request: HttpRequest) -> JsonResponse:
-    client_id, secret = _credentials(request)
+    client_id, secret = client_credentials(request)
     client = (
         gateway_client_authenticate(client_id=client_id, client_secret=secret)
         if client_id and secret
