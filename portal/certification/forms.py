@@ -80,7 +80,9 @@ class ConfirmAllForm(forms.Form):
 
     def __init__(self, *args: Any, item_ids: list[int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["items"].choices = [(pk, str(pk)) for pk in item_ids]
-        self.fields["items"].error_messages["invalid_choice"] = (
+        items = self.fields["items"]
+        assert isinstance(items, forms.TypedMultipleChoiceField)
+        items.choices = [(pk, str(pk)) for pk in item_ids]
+        items.error_messages["invalid_choice"] = (
             "Some of these people are no longer waiting for you; reload the page."
         )

@@ -128,7 +128,7 @@ def campaigns_needing_attention() -> list[dict[str, Any]]:
             {
                 "label": f"Certification '{campaign.title}': people pending, due "
                 f"{campaign.deadline:%Y-%m-%d}",
-                "count": campaign.pending,  # type: ignore[attr-defined]
+                "count": campaign.pending,
                 "url": reverse("certification:detail", args=[campaign.pk]) + "?status=pending",
             }
         )

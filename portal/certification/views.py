@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts.access import get_visible_or_404, visible_to
+from portal.accounts.models import User
 from portal.certification.forms import CampaignForm, ConfirmAllForm, DecisionForm
 from portal.certification.models import (
     Campaign,
@@ -151,6 +152,11 @@ def campaign_organisation(request: HttpRequest, pk: int, organisation_id: int) -
     )
 
 
+def _partner(request: HttpRequest) -> None:
+    if not isinstance(request.user, User) or not memberships_of(request.user).exists():
+        raise PermissionDenied("Certification tasks are for the administrators of a partner.")
+
+
 def _task_filters(request: HttpRequest) -> dict[str, Any]:
     campaign = request.GET.get("campaign", "")
     return {
@@ -164,8 +170,7 @@ def _task_filters(request: HttpRequest) -> dict[str, Any]:
 @require_GET
 @login_required
 def tasks(request: HttpRequest) -> HttpResponse:
-    if not memberships_of(request.user).exists():
-        raise PermissionDenied("Certification tasks are for the administrators of a partner.")
+    _partner(request)
     filters = _task_filters(request)
     decision = filters["decision"]
     items = task_items(
@@ -234,8 +239,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def confirm_all(request: HttpRequest) -> HttpResponse:
-    if not memberships_of(request.user).exists():
-        raise PermissionDenied("Certification tasks are for the administrators of a partner.")
+    _partner(request)
     posted = [int(v) for v in request.POST.getlist("items") if v.isdigit()]
     mine = list(
         task_items(request.user)
@@ -246,7 +250,7 @@ def confirm_all(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return _back_to_tasks(request)
     result = items_confirm(
         actor=request.user, item_ids=form.cleaned_data["items"], note=form.cleaned_data["note"]
