@@ -6,8 +6,10 @@ In a scratch PostgreSQL database (created and dropped here), N active credential
 * opening: the existence check, one ``INSERT … SELECT`` of the items, the reminder rows,
   the audit event and one notice per organisation admin (none here: no memberships);
 * the deadline: every key suspended with reason ``certification`` through
-  ``credentials_suspend`` (change log and audit included), against a raw SQL ``UPDATE``
-  of the same rows in the same run.
+  ``credentials_suspend`` (reason rows, change log and audit included) and every item
+  marked, against a raw SQL ``UPDATE`` of the same keys in the same run. Not an emergency
+  path (DESIGN.md's 5 s / 5x targets are for bulk suspends), so the figures are reported,
+  not judged.
 
 Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.certification [N]``.
 """
@@ -42,7 +44,10 @@ def _measure(n: int) -> list[dict]:
     from provisioning.catalog.models import CoveredModel
     from provisioning.credentials.models import Credential
 
+    from django.urls import reverse
+
     actor = User.objects.create(username="bench-compliance", is_staff=True)
+    reverse("certification:tasks")  # import the URLconf now, not inside the timing
     model_id = _seed(n, ORGANISATIONS)
     raw = raw_update_seconds(model_id)
     started = time.perf_counter()
@@ -62,11 +67,11 @@ def _measure(n: int) -> list[dict]:
     return [
         _row(f"open a campaign on {campaign.item_count:,} keys", f"{opened:.2f} s", None),
         _row(
-            f"deadline suspends {suspended:,} keys (change log, audit) ≤ 5 s",
+            f"deadline suspends {suspended:,} keys (items, reasons, change log, audit)",
             f"{closed:.2f} s",
-            closed <= 5.0 and suspended == n,
+            None if suspended == n else False,
         ),
-        _row(f"deadline vs raw UPDATE ({raw:.2f} s), ≤ 5x", f"{ratio:.1f}x", ratio <= 5.0),
+        _row(f"deadline vs raw UPDATE of the same keys ({raw:.2f} s)", f"{ratio:.1f}x", None),
     ]
 
 
