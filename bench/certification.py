@@ -39,12 +39,12 @@ def _measure(n: int) -> list[dict]:
     from bench.bulk import _seed
 
     call_command("migrate", verbosity=0)
+    from django.urls import reverse
+
     from portal.accounts.models import User
     from portal.certification.services import campaign_close_due, campaign_open
     from provisioning.catalog.models import CoveredModel
     from provisioning.credentials.models import Credential
-
-    from django.urls import reverse
 
     actor = User.objects.create(username="bench-compliance", is_staff=True)
     reverse("certification:tasks")  # import the URLconf now, not inside the timing
