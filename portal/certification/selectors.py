@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from portal.accounts.access import visible_to
 from portal.certification.models import (
+    OPEN_DECISIONS,
     Campaign,
     CampaignState,
     CertificationItem,
@@ -88,13 +89,18 @@ def task_items(
     user: Any, *, campaign_id: int | None = None, decision: str = "", search: str = ""
 ) -> QuerySet[CertificationItem]:
     """The items ``user`` may decide: their own organisations' people, in campaigns that
-    still take decisions (open, or closed with late confirmations allowed)."""
+    still take decisions (open, or closed with late confirmations allowed).
+
+    ``decision`` is one of ``Decision``, or "open" for the ones still waiting for a decision.
+    """
     items = CertificationItem.objects.filter(
         Q(campaign__state=CampaignState.OPEN) | Q(campaign__allow_late_confirmations=True)
     )
     if campaign_id is not None:
         items = items.filter(campaign_id=campaign_id)
-    if decision in Decision.values:
+    if decision == "open":
+        items = items.filter(decision__in=OPEN_DECISIONS)
+    elif decision in Decision.values:
         items = items.filter(decision=decision)
     if search:
         items = items.filter(person__legal_name__icontains=search)

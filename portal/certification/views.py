@@ -43,7 +43,7 @@ from portal.certification.selectors import (
 from portal.certification.services import campaign_open, item_revoke, items_confirm
 from portal.partners.models import Organisation
 from portal.partners.paging import paginate, query_without_page
-from portal.partners.selectors import memberships_of
+from portal.partners.selectors import admin_memberships_of, memberships_of
 
 READ = "certification.view_campaign"
 OPEN = "certification.add_campaign"
@@ -152,9 +152,11 @@ def campaign_organisation(request: HttpRequest, pk: int, organisation_id: int) -
     )
 
 
-def _partner(request: HttpRequest) -> None:
-    if not isinstance(request.user, User) or not memberships_of(request.user).exists():
+def _partner(request: HttpRequest) -> User:
+    user = request.user
+    if not isinstance(user, User) or not memberships_of(user).exists():
         raise PermissionDenied("Certification tasks are for the administrators of a partner.")
+    return user
 
 
 def _task_filters(request: HttpRequest) -> dict[str, Any]:
@@ -170,18 +172,9 @@ def _task_filters(request: HttpRequest) -> dict[str, Any]:
 @require_GET
 @login_required
 def tasks(request: HttpRequest) -> HttpResponse:
-    _partner(request)
+    user = _partner(request)
     filters = _task_filters(request)
-    decision = filters["decision"]
-    items = task_items(
-        request.user,
-        campaign_id=filters["campaign_id"],
-        decision="" if decision in ("open", "all") else decision,
-        search=filters["search"],
-    )
-    if decision == "open":
-        items = items.filter(decision__in=[Decision.PENDING, Decision.SUSPENDED])
-    page = paginate(request, items)
+    page = paginate(request, task_items(user, **filters))
     shown = [item.pk for item in page.object_list if item.decision == Decision.PENDING]
     return render(
         request,
@@ -189,11 +182,12 @@ def tasks(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "filters": filters,
-            "campaigns": task_campaigns(request.user),
+            "campaigns": task_campaigns(user),
             "decisions": [("open", "Waiting for me"), ("all", "All"), *Decision.choices],
             "query_string": query_without_page(request),
             "pending_shown": shown,
             "confirm_all_form": ConfirmAllForm(item_ids=shown, initial={"items": shown}),
+            "is_admin": admin_memberships_of(user).exists(),
         },
     )
 
