@@ -73,7 +73,7 @@ class DecisionForm(forms.Form):
 class ConfirmAllForm(forms.Form):
     items = forms.TypedMultipleChoiceField(coerce=int, choices=())
     confirmed = forms.BooleanField(
-        label="I confirm that every person listed still needs access.",
+        label="I confirm that every pending person shown above still needs access.",
         error_messages={"required": "Tick the box to confirm every person listed."},
     )
     note = forms.CharField(max_length=500, required=False, label="Note (optional)")
