@@ -82,10 +82,10 @@ def world(organisation, partner_admin, compliance_officer):
     }
 
 
-def _open(world, actor, *, days=10, reminders=(7, 3), **kwargs):
+def _open(world, actor, *, days=10, reminders=(7, 3), title="Q4 recertification", **kwargs):
     return campaign_open(
         actor=actor,
-        title="Q4 recertification",
+        title=title,
         covered_model=world["model"],
         deadline=timezone.now() + dt.timedelta(days=days),
         reminder_days=reminders,
@@ -527,3 +527,15 @@ def test_overlapping_reminder_runs_send_each_step_once(compliance_officer):
 
     assert Notification.objects.filter(verb="certification.reminder").count() == 1
     assert AuditEvent.objects.filter(action="certification.reminded").count() == 1
+
+
+def test_braces_in_a_title_are_just_text_in_the_notices(world, compliance_officer, partner_admin):
+    campaign = _open(world, compliance_officer, title="Q4 {count} {0} review")
+
+    campaign_close_due(now=_after_deadline(campaign))
+
+    subjects = list(
+        Notification.objects.filter(user=partner_admin).values_list("message", flat=True)
+    )
+    assert any(s.endswith(": Q4 {count} {0} review") for s in subjects)
+    assert "3 keys suspended: nobody certified them in Q4 {count} {0} review" in subjects

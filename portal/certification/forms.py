@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from portal.certification.models import MAX_REMINDER_DAYS
@@ -22,7 +23,7 @@ class CampaignForm(forms.Form):
     )
     deadline = forms.DateTimeField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="UTC. Keys nobody confirms by then are suspended.",
+        help_text=f"In {settings.TIME_ZONE} time. Keys nobody confirms by then are suspended.",
     )
     reminder_days = forms.CharField(
         max_length=60,

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
+from django.utils import timezone
 
 from portal.accounts.access import visible_to
 from portal.certification.models import (
@@ -133,7 +134,7 @@ def campaigns_needing_attention() -> list[dict[str, Any]]:
         tiles.append(
             {
                 "label": f"Certification '{campaign.title}': people pending, due "
-                f"{campaign.deadline:%Y-%m-%d}",
+                f"{timezone.localtime(campaign.deadline):%Y-%m-%d}",
                 "count": campaign.pending,
                 "url": reverse("certification:detail", args=[campaign.pk]) + "?status=pending",
             }
