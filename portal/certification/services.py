@@ -51,7 +51,8 @@ class DecisionResult:
     confirmed: int = 0
     restored: int = 0
     revoked: int = 0
-    skipped: list[str] = field(default_factory=list)
+    # Item id → why it was left as it was.
+    skipped: dict[int, str] = field(default_factory=dict)
 
 
 def _scope_sql(covered_model_id: int | None, now: dt.datetime) -> tuple[str, list[Any]]:
@@ -303,12 +304,12 @@ def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> Dec
         late: dict[int, list[CertificationItem]] = defaultdict(list)
         for item in items:
             if Decision.CONFIRMED not in DECISION_TRANSITIONS[item.decision]:
-                result.skipped.append(f"{item.pk}: already {item.get_decision_display().lower()}")
+                result.skipped[item.pk] = f"already {item.get_decision_display().lower()}"
                 continue
             if item.decision == Decision.SUSPENDED:
                 if not item.campaign.allow_late_confirmations:
-                    result.skipped.append(
-                        f"{item.pk}: the campaign no longer accepts confirmations; "
+                    result.skipped[item.pk] = (
+                        "the campaign no longer accepts confirmations; "
                         "ask compliance to restore the key"
                     )
                     continue

@@ -222,7 +222,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             result = items_confirm(actor=request.user, item_ids=[item.pk], note=note)
             if result.skipped:
-                raise CampaignError(result.skipped[0].split(": ", 1)[1])
+                raise CampaignError(f"Not confirmed: {result.skipped[item.pk]}.")
             restored = " Access restored." if result.restored else ""
             messages.success(request, f"Confirmed {item.person}.{restored}")
     except CampaignError as exc:
