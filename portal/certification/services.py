@@ -41,9 +41,12 @@ from provisioning.credentials.models import Credential, CredentialState
 from provisioning.credentials.services import credential_revoke
 from provisioning.grants.models import LIVE_GRANT_STATES, Grant
 
-# Keys per suspend call at the deadline: bounds the statement size (SQLite's variable
-# limit), each call writing its own audit event with the digest of its change-log rows.
-SUSPEND_CHUNK = 5000
+
+def _suspend_chunk() -> int:
+    """Keys per suspend call at the deadline, each call writing its own audit event with the
+    digest of its change-log rows. The ids travel as bind parameters: PostgreSQL takes up
+    to 65,535 per statement, SQLite's default limit is 32,766 and older builds far less."""
+    return 30_000 if connection.vendor == "postgresql" else 5_000
 
 
 @dataclass
@@ -444,9 +447,10 @@ def campaign_close(*, campaign_id: int, actor: Any = None) -> Campaign | None:
                 note="The key was revoked before the deadline.",
             )
         changed = 0
-        for start in range(0, len(live), SUSPEND_CHUNK):
+        chunk = _suspend_chunk()
+        for start in range(0, len(live), chunk):
             changes = credentials_suspend(
-                credential_ids=live[start : start + SUSPEND_CHUNK],
+                credential_ids=live[start : start + chunk],
                 kind=CERTIFICATION_REASON,
                 reference=campaign.reference,
                 actor=actor,
