@@ -9,9 +9,11 @@ confirmation lifts only that reason.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from portal.audit.chain import verify_chain
@@ -80,10 +82,10 @@ def world(organisation, partner_admin, compliance_officer):
     }
 
 
-def _open(world, actor, *, days=10, reminders=(7, 3), **kwargs):
+def _open(world, actor, *, days=10, reminders=(7, 3), title="Q4 recertification", **kwargs):
     return campaign_open(
         actor=actor,
-        title="Q4 recertification",
+        title=title,
         covered_model=world["model"],
         deadline=timezone.now() + dt.timedelta(days=days),
         reminder_days=reminders,
@@ -384,7 +386,7 @@ def test_a_campaign_without_late_confirmations_refuses_them(
     result = items_confirm(actor=partner_admin, item_ids=[_item(campaign, keys["Ada"]).pk])
 
     assert result.confirmed == 0
-    assert "no longer accepts confirmations" in result.skipped[0]
+    assert "no longer accepts confirmations" in result.skipped[_item(campaign, keys["Ada"]).pk]
     assert _state(keys["Ada"]) == CredentialState.SUSPENDED
     assert _item(campaign, keys["Ada"]).decision == Decision.SUSPENDED
 
@@ -398,7 +400,8 @@ def test_a_decided_item_cannot_be_decided_again(world, compliance_officer, partn
     with pytest.raises(CampaignError, match="already confirmed"):
         item_revoke(actor=partner_admin, item_id=item.pk)
 
-    assert again.confirmed == 0 and again.skipped
+    assert again.confirmed == 0
+    assert again.skipped == {item.pk: "already confirmed"}
     assert _state(world["keys"]["Ada"]) == CredentialState.ACTIVE
     assert AuditEvent.objects.filter(action="certification.confirmed").count() == 1
 
@@ -435,3 +438,105 @@ def test_campaigns_needing_attention_counts_pending_and_lapsed(
     assert tiles[0]["url"] == f"/certification/{open_one.pk}/?status=pending"
     assert "Q4 recertification" in tiles[0]["label"]
     assert tiles[1]["url"] == "/certification/?state=closed"
+
+
+def test_the_beat_tasks_are_scheduled_and_run_the_services(world, compliance_officer, settings):
+    from portal.certification.tasks import close_due, send_reminders
+
+    schedule = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    campaign = _open(world, compliance_officer, days=1, reminders=())
+    Campaign.objects.filter(pk=campaign.pk).update(deadline=timezone.now())
+
+    assert {"certification.send_reminders", "certification.close_due"} <= schedule
+    assert send_reminders() == 0
+    assert close_due() == 1
+    assert Campaign.objects.get(pk=campaign.pk).state == CampaignState.CLOSED
+
+
+def _race(*calls):
+    barrier = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def run(call):
+        barrier.wait()
+        try:
+            call()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_confirmations_racing_the_deadline_end_consistent(compliance_officer):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has a single writer: there is no race to test.")
+    # given: ten people, an open campaign, and its deadline just passed
+    organisation = OrganisationFactory()
+    admin = UserFactory()
+    add_member(organisation, admin, MemberRole.ADMIN)
+    grant = active_grant(organisation=organisation, stage=StageFactory(seats=20))
+    keys = [issue(grant).credential for _ in range(10)]
+    campaign = campaign_open(
+        actor=compliance_officer,
+        title="Race",
+        covered_model=grant.covered_model,
+        deadline=timezone.now() + dt.timedelta(days=1),
+    )
+    items = list(campaign.items.order_by("pk").values_list("pk", flat=True))
+    after = _after_deadline(campaign)
+
+    # when: the beat task closes while the admin confirms one by one
+    _race(
+        lambda: campaign_close_due(now=after),
+        *[lambda pk=pk: items_confirm(actor=admin, item_ids=[pk]) for pk in items],
+    )
+
+    # then: every item is confirmed (key active, no reason left), whichever came first
+    rows = CertificationItem.objects.filter(campaign=campaign).select_related("credential")
+    assert {row.decision for row in rows} == {Decision.CONFIRMED}
+    assert {row.credential.state for row in rows} == {CredentialState.ACTIVE}
+    assert not CredentialReason.objects.filter(credential__in=keys).exists()
+    assert Campaign.objects.get(pk=campaign.pk).state == CampaignState.CLOSED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_overlapping_reminder_runs_send_each_step_once(compliance_officer):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has a single writer: there is no race to test.")
+    organisation = OrganisationFactory()
+    add_member(organisation, UserFactory(), MemberRole.ADMIN)
+    grant = active_grant(organisation=organisation)
+    issue(grant)
+    campaign = campaign_open(
+        actor=compliance_officer,
+        title="Race",
+        covered_model=grant.covered_model,
+        deadline=timezone.now() + dt.timedelta(days=10),
+        reminder_days=[7],
+    )
+    due = campaign.deadline - dt.timedelta(days=6)
+
+    _race(*[lambda: campaign_send_reminders(now=due) for _ in range(4)])
+
+    assert Notification.objects.filter(verb="certification.reminder").count() == 1
+    assert AuditEvent.objects.filter(action="certification.reminded").count() == 1
+
+
+def test_braces_in_a_title_are_just_text_in_the_notices(world, compliance_officer, partner_admin):
+    campaign = _open(world, compliance_officer, title="Q4 {count} {0} review")
+
+    campaign_close_due(now=_after_deadline(campaign))
+
+    subjects = list(
+        Notification.objects.filter(user=partner_admin).values_list("message", flat=True)
+    )
+    assert any(s.endswith(": Q4 {count} {0} review") for s in subjects)
+    assert "3 keys suspended: nobody certified them in Q4 {count} {0} review" in subjects

@@ -280,6 +280,7 @@ def test_a_member_cannot_certify(partner_member, campaign, keys):
 
     assert listing.status_code == 200
     assert list(listing.context["page"].object_list) == []
+    assert b"Only your organisation's administrators certify" in listing.content
     assert response.status_code == 403
     assert _item(campaign, keys["ada"]).decision == Decision.PENDING
 

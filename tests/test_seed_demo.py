@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from portal.accounts.models import User
 from portal.audit.chain import verify_chain
+from portal.certification.models import Campaign
 from portal.partners.models import Organisation
 from provisioning.catalog.models import CoveredModel
 
@@ -52,6 +53,7 @@ def test_it_tells_the_story_and_is_safe_to_run_twice(capsys):
         "albion-secure": False,
         "pending-labs": False,
     }
+    assert list(Campaign.objects.values_list("state", "covered_model__slug")) == [("open", "fable")]
     assert verify_chain().ok
 
 

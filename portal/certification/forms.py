@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from portal.certification.models import MAX_REMINDER_DAYS
@@ -22,7 +23,7 @@ class CampaignForm(forms.Form):
     )
     deadline = forms.DateTimeField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="UTC. Keys nobody confirms by then are suspended.",
+        help_text=f"In {settings.TIME_ZONE} time. Keys nobody confirms by then are suspended.",
     )
     reminder_days = forms.CharField(
         max_length=60,
@@ -73,14 +74,16 @@ class DecisionForm(forms.Form):
 class ConfirmAllForm(forms.Form):
     items = forms.TypedMultipleChoiceField(coerce=int, choices=())
     confirmed = forms.BooleanField(
-        label="I confirm that every person listed still needs access.",
+        label="I confirm that every pending person shown above still needs access.",
         error_messages={"required": "Tick the box to confirm every person listed."},
     )
     note = forms.CharField(max_length=500, required=False, label="Note (optional)")
 
     def __init__(self, *args: Any, item_ids: list[int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["items"].choices = [(pk, str(pk)) for pk in item_ids]
-        self.fields["items"].error_messages["invalid_choice"] = (
+        items = self.fields["items"]
+        assert isinstance(items, forms.TypedMultipleChoiceField)
+        items.choices = [(pk, str(pk)) for pk in item_ids]
+        items.error_messages["invalid_choice"] = (
             "Some of these people are no longer waiting for you; reload the page."
         )

@@ -6,9 +6,11 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
+from django.utils import timezone
 
 from portal.accounts.access import visible_to
 from portal.certification.models import (
+    OPEN_DECISIONS,
     Campaign,
     CampaignState,
     CertificationItem,
@@ -88,13 +90,18 @@ def task_items(
     user: Any, *, campaign_id: int | None = None, decision: str = "", search: str = ""
 ) -> QuerySet[CertificationItem]:
     """The items ``user`` may decide: their own organisations' people, in campaigns that
-    still take decisions (open, or closed with late confirmations allowed)."""
+    still take decisions (open, or closed with late confirmations allowed).
+
+    ``decision`` is one of ``Decision``, or "open" for the ones still waiting for a decision.
+    """
     items = CertificationItem.objects.filter(
         Q(campaign__state=CampaignState.OPEN) | Q(campaign__allow_late_confirmations=True)
     )
     if campaign_id is not None:
         items = items.filter(campaign_id=campaign_id)
-    if decision in Decision.values:
+    if decision == "open":
+        items = items.filter(decision__in=OPEN_DECISIONS)
+    elif decision in Decision.values:
         items = items.filter(decision=decision)
     if search:
         items = items.filter(person__legal_name__icontains=search)
@@ -127,8 +134,8 @@ def campaigns_needing_attention() -> list[dict[str, Any]]:
         tiles.append(
             {
                 "label": f"Certification '{campaign.title}': people pending, due "
-                f"{campaign.deadline:%Y-%m-%d}",
-                "count": campaign.pending,  # type: ignore[attr-defined]
+                f"{timezone.localtime(campaign.deadline):%Y-%m-%d}",
+                "count": campaign.pending,
                 "url": reverse("certification:detail", args=[campaign.pk]) + "?status=pending",
             }
         )

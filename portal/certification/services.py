@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +41,12 @@ from provisioning.credentials.models import Credential, CredentialState
 from provisioning.credentials.services import credential_revoke
 from provisioning.grants.models import LIVE_GRANT_STATES, Grant
 
-# Keys per suspend call at the deadline: bounds the statement size (SQLite's variable
-# limit), each call writing its own audit event with the digest of its change-log rows.
-SUSPEND_CHUNK = 5000
+
+def _suspend_chunk() -> int:
+    """Keys per suspend call at the deadline, each call writing its own audit event with the
+    digest of its change-log rows. The ids travel as bind parameters: PostgreSQL takes up
+    to 65,535 per statement, SQLite's default limit is 32,766 and older builds far less."""
+    return 30_000 if connection.vendor == "postgresql" else 5_000
 
 
 @dataclass
@@ -51,7 +54,8 @@ class DecisionResult:
     confirmed: int = 0
     restored: int = 0
     revoked: int = 0
-    skipped: list[str] = field(default_factory=list)
+    # Item id → why it was left as it was.
+    skipped: dict[int, str] = field(default_factory=dict)
 
 
 def _scope_sql(covered_model_id: int | None, now: dt.datetime) -> tuple[str, list[Any]]:
@@ -69,6 +73,14 @@ def _scope_sql(covered_model_id: int | None, now: dt.datetime) -> tuple[str, lis
         sql += " AND g.covered_model_id = %s"
         params.append(covered_model_id)
     return sql, params
+
+
+def _day(moment: dt.datetime) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d}"
+
+
+def _minute(moment: dt.datetime) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M %Z}"
 
 
 def clean_reminder_days(days: Iterable[int]) -> list[int]:
@@ -99,10 +111,50 @@ def _admins(organisation_ids: Iterable[int]) -> dict[int, list[User]]:
     return by_org
 
 
+Wording = Callable[[Campaign, int], str]
+
+
+def _opened_subject(campaign: Campaign, n: int) -> str:
+    return f"Certify your people by {_day(campaign.deadline)}: {campaign.title}"
+
+
+def _opened_body(campaign: Campaign, n: int) -> str:
+    return (
+        f"Compliance asks you to confirm, person by person, that each of the {n} people "
+        f"holding a key still needs access. Keys nobody confirms by "
+        f"{_minute(campaign.deadline)} are suspended."
+    )
+
+
+def _reminder_subject(campaign: Campaign, n: int) -> str:
+    return f"Reminder: certify your people by {_day(campaign.deadline)}: {campaign.title}"
+
+
+def _reminder_body(campaign: Campaign, n: int) -> str:
+    return (
+        f"{n} people holding a key still wait for your confirmation. Keys nobody confirms "
+        f"by {_minute(campaign.deadline)} are suspended."
+    )
+
+
+def _suspended_subject(campaign: Campaign, n: int) -> str:
+    return f"{n} keys suspended: nobody certified them in {campaign.title}"
+
+
+def _suspended_body(campaign: Campaign, n: int) -> str:
+    then = (
+        "Confirm them to restore access."
+        if campaign.allow_late_confirmations
+        else "Ask compliance to restore access."
+    )
+    return f"Nobody confirmed {n} people by the deadline, so their keys are suspended. {then}"
+
+
 def _notify_admins(
-    counts: dict[int, int], *, verb: str, subject: str, body: str, email: bool = True
+    campaign: Campaign, counts: dict[int, int], *, verb: str, subject: Wording, body: Wording
 ) -> int:
-    """One notice per organisation with ``counts[org] > 0``; returns the recipients."""
+    """One notice per organisation with ``counts[org] > 0``, worded for its count;
+    returns the number of recipients."""
     link = reverse("certification:tasks")
     sent = 0
     for organisation_id, users in _admins(k for k, v in counts.items() if v).items():
@@ -110,11 +162,10 @@ def _notify_admins(
             users=users,
             message=Message(
                 verb=verb,
-                subject=subject.format(count=counts[organisation_id]),
-                body=body.format(count=counts[organisation_id]),
+                subject=subject(campaign, counts[organisation_id]),
+                body=body(campaign, counts[organisation_id]),
                 link=link,
             ),
-            email=email,
         )
         sent += len(rows)
     return sent
@@ -200,14 +251,11 @@ def campaign_open(
             },
         )
         _notify_admins(
+            campaign,
             _pending_by_organisation(campaign, Decision.PENDING),
             verb="certification.opened",
-            subject=f"Certify your people by {deadline:%Y-%m-%d}: {title}",
-            body=(
-                "Compliance asks you to confirm, person by person, that each of the {count} "
-                f"people holding a key still needs access. Keys nobody confirms by "
-                f"{deadline:%Y-%m-%d %H:%M} UTC are suspended."
-            ),
+            subject=_opened_subject,
+            body=_opened_body,
         )
     return campaign
 
@@ -259,12 +307,12 @@ def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> Dec
         late: dict[int, list[CertificationItem]] = defaultdict(list)
         for item in items:
             if Decision.CONFIRMED not in DECISION_TRANSITIONS[item.decision]:
-                result.skipped.append(f"{item.pk}: already {item.get_decision_display().lower()}")
+                result.skipped[item.pk] = f"already {item.get_decision_display().lower()}"
                 continue
             if item.decision == Decision.SUSPENDED:
                 if not item.campaign.allow_late_confirmations:
-                    result.skipped.append(
-                        f"{item.pk}: the campaign no longer accepts confirmations; "
+                    result.skipped[item.pk] = (
+                        "the campaign no longer accepts confirmations; "
                         "ask compliance to restore the key"
                     )
                     continue
@@ -351,14 +399,11 @@ def campaign_send_reminders(*, now: dt.datetime | None = None) -> int:
         for steps in by_campaign.values():
             campaign = steps[0].campaign
             recipients = _notify_admins(
+                campaign,
                 _pending_by_organisation(campaign, Decision.PENDING),
                 verb="certification.reminder",
-                subject=f"Reminder: certify your people by {campaign.deadline:%Y-%m-%d}: "
-                f"{campaign.title}",
-                body=(
-                    "{count} people holding a key still wait for your confirmation. Keys "
-                    f"nobody confirms by {campaign.deadline:%Y-%m-%d %H:%M} UTC are suspended."
-                ),
+                subject=_reminder_subject,
+                body=_reminder_body,
             )
             CampaignReminder.objects.filter(pk__in=[s.pk for s in steps]).update(
                 sent_at=now, recipients=recipients
@@ -402,9 +447,10 @@ def campaign_close(*, campaign_id: int, actor: Any = None) -> Campaign | None:
                 note="The key was revoked before the deadline.",
             )
         changed = 0
-        for start in range(0, len(live), SUSPEND_CHUNK):
+        chunk = _suspend_chunk()
+        for start in range(0, len(live), chunk):
             changes = credentials_suspend(
-                credential_ids=live[start : start + SUSPEND_CHUNK],
+                credential_ids=live[start : start + chunk],
                 kind=CERTIFICATION_REASON,
                 reference=campaign.reference,
                 actor=actor,
@@ -431,17 +477,12 @@ def campaign_close(*, campaign_id: int, actor: Any = None) -> Campaign | None:
                 "revoked_before_deadline": len(gone),
             },
         )
-        late = (
-            " Confirm them to restore access."
-            if campaign.allow_late_confirmations
-            else " Ask compliance to restore access."
-        )
         _notify_admins(
+            campaign,
             suspended_by_org,
             verb="certification.suspended",
-            subject=f"{{count}} keys suspended: nobody certified them in {campaign.title}",
-            body="Nobody confirmed {count} people by the deadline, so their keys are "
-            "suspended." + late,
+            subject=_suspended_subject,
+            body=_suspended_body,
         )
     return campaign
 

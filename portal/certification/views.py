@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts.access import get_visible_or_404, visible_to
+from portal.accounts.models import User
 from portal.certification.forms import CampaignForm, ConfirmAllForm, DecisionForm
 from portal.certification.models import (
     Campaign,
@@ -42,7 +43,7 @@ from portal.certification.selectors import (
 from portal.certification.services import campaign_open, item_revoke, items_confirm
 from portal.partners.models import Organisation
 from portal.partners.paging import paginate, query_without_page
-from portal.partners.selectors import memberships_of
+from portal.partners.selectors import admin_memberships_of, memberships_of
 
 READ = "certification.view_campaign"
 OPEN = "certification.add_campaign"
@@ -151,6 +152,13 @@ def campaign_organisation(request: HttpRequest, pk: int, organisation_id: int) -
     )
 
 
+def _partner(request: HttpRequest) -> User:
+    user = request.user
+    if not isinstance(user, User) or not memberships_of(user).exists():
+        raise PermissionDenied("Certification tasks are for the administrators of a partner.")
+    return user
+
+
 def _task_filters(request: HttpRequest) -> dict[str, Any]:
     campaign = request.GET.get("campaign", "")
     return {
@@ -164,19 +172,9 @@ def _task_filters(request: HttpRequest) -> dict[str, Any]:
 @require_GET
 @login_required
 def tasks(request: HttpRequest) -> HttpResponse:
-    if not memberships_of(request.user).exists():
-        raise PermissionDenied("Certification tasks are for the administrators of a partner.")
+    user = _partner(request)
     filters = _task_filters(request)
-    decision = filters["decision"]
-    items = task_items(
-        request.user,
-        campaign_id=filters["campaign_id"],
-        decision="" if decision in ("open", "all") else decision,
-        search=filters["search"],
-    )
-    if decision == "open":
-        items = items.filter(decision__in=[Decision.PENDING, Decision.SUSPENDED])
-    page = paginate(request, items)
+    page = paginate(request, task_items(user, **filters))
     shown = [item.pk for item in page.object_list if item.decision == Decision.PENDING]
     return render(
         request,
@@ -184,11 +182,12 @@ def tasks(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "filters": filters,
-            "campaigns": task_campaigns(request.user),
+            "campaigns": task_campaigns(user),
             "decisions": [("open", "Waiting for me"), ("all", "All"), *Decision.choices],
             "query_string": query_without_page(request),
             "pending_shown": shown,
             "confirm_all_form": ConfirmAllForm(item_ids=shown, initial={"items": shown}),
+            "is_admin": admin_memberships_of(user).exists(),
         },
     )
 
@@ -223,7 +222,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             result = items_confirm(actor=request.user, item_ids=[item.pk], note=note)
             if result.skipped:
-                raise CampaignError(result.skipped[0].split(": ", 1)[1])
+                raise CampaignError(f"Not confirmed: {result.skipped[item.pk]}.")
             restored = " Access restored." if result.restored else ""
             messages.success(request, f"Confirmed {item.person}.{restored}")
     except CampaignError as exc:
@@ -234,8 +233,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def confirm_all(request: HttpRequest) -> HttpResponse:
-    if not memberships_of(request.user).exists():
-        raise PermissionDenied("Certification tasks are for the administrators of a partner.")
+    _partner(request)
     posted = [int(v) for v in request.POST.getlist("items") if v.isdigit()]
     mine = list(
         task_items(request.user)
@@ -246,7 +244,7 @@ def confirm_all(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return _back_to_tasks(request)
     result = items_confirm(
         actor=request.user, item_ids=form.cleaned_data["items"], note=form.cleaned_data["note"]

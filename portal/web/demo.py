@@ -14,6 +14,7 @@ from django.db import transaction
 from portal.accounts.models import User
 from portal.accounts.roles import Role
 from portal.accounts.services import user_grant_role
+from portal.certification.demo import seed_campaign
 from portal.eligibility.models import Person, USPersonStatus
 from portal.eligibility.services import person_create
 from portal.partners.models import MemberRole, Organisation, Sector, VerificationState
@@ -358,4 +359,6 @@ def seed_demo() -> list[DemoLogin]:
     seed_review_queue(screener=staff["compliance1"])
     # The access story's starting point: active grants and keys, before any ban.
     seed_access(actor=staff["reviewer1"])
+    # Compliance asks the partners to vouch for their key holders.
+    seed_campaign(actor=staff["compliance1"])
     return logins

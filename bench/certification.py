@@ -1,0 +1,92 @@
+"""Certification benchmark: open a campaign on N live keys and suspend them at the deadline.
+
+In a scratch PostgreSQL database (created and dropped here), N active credentials across
+2,000 organisations on one model (the bulk benchmark's seed):
+
+* opening: the existence check, one ``INSERT … SELECT`` of the items, the reminder rows,
+  the audit event and one notice per organisation admin (none here: no memberships);
+* the deadline: every key suspended with reason ``certification`` through
+  ``credentials_suspend`` (reason rows, change log and audit included) and every item
+  marked, against a raw SQL ``UPDATE`` of the same keys in the same run. Not an emergency
+  path (DESIGN.md's 5 s / 5x targets are for bulk suspends), so the figures are reported,
+  not judged.
+
+Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.certification [N]``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+
+from bench._common import raw_update_seconds, scratch_database
+
+AREA = "certification"
+CREDENTIALS = 100_000
+ORGANISATIONS = 2_000
+
+
+def _row(target: str, measured: str, ok: bool | None) -> dict:
+    return {"area": AREA, "target": target, "measured": measured, "ok": ok}
+
+
+def _measure(n: int) -> list[dict]:
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from bench.bulk import _seed
+
+    call_command("migrate", verbosity=0)
+    from django.urls import reverse
+
+    from portal.accounts.models import User
+    from portal.certification.services import campaign_close_due, campaign_open
+    from provisioning.catalog.models import CoveredModel
+    from provisioning.credentials.models import Credential
+
+    actor = User.objects.create(username="bench-compliance", is_staff=True)
+    reverse("certification:tasks")  # import the URLconf now, not inside the timing
+    model_id = _seed(n, ORGANISATIONS)
+    raw = raw_update_seconds(model_id)
+    started = time.perf_counter()
+    campaign = campaign_open(
+        actor=actor,
+        title="Benchmark recertification",
+        covered_model=CoveredModel.objects.get(pk=model_id),
+        deadline=timezone.now() + dt.timedelta(days=1),
+        reminder_days=[1],
+    )
+    opened = time.perf_counter() - started
+    started = time.perf_counter()
+    campaign_close_due(now=campaign.deadline + dt.timedelta(minutes=1))
+    closed = time.perf_counter() - started
+    suspended = Credential.objects.filter(state="suspended").count()
+    ratio = closed / raw if raw else float("inf")
+    return [
+        _row(f"open a campaign on {campaign.item_count:,} keys", f"{opened:.2f} s", None),
+        _row(
+            f"deadline suspends {suspended:,} keys (items, reasons, change log, audit)",
+            f"{closed:.2f} s",
+            None if suspended == n else False,
+        ),
+        _row(f"deadline vs raw UPDATE of the same keys ({raw:.2f} s)", f"{ratio:.1f}x", None),
+    ]
+
+
+def run(n: int = CREDENTIALS) -> list[dict]:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return [
+            _row("certification on PostgreSQL", "skipped: DATABASE_URL is not PostgreSQL", None)
+        ]
+    with scratch_database(url, "certification"):
+        return _measure(n)
+
+
+if __name__ == "__main__":
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else CREDENTIALS
+    for row in run(size):
+        mark = {True: "ok", False: "FAIL", None: "-"}[row["ok"]]
+        print(f"{row['target']:<60} {row['measured']:>12}  {mark}")
