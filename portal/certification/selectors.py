@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
-from django.urls import reverse
-from django.utils import timezone
 
 from portal.accounts.access import visible_to
 from portal.certification.models import (
@@ -120,32 +118,15 @@ def task_campaigns(user: Any) -> list[Campaign]:
     return list(Campaign.objects.filter(pk__in=ids).order_by("deadline", "pk"))
 
 
-def campaigns_needing_attention() -> list[dict[str, Any]]:
-    """Counts for the compliance dashboard: {label, count, url}, one per open campaign
-    with people still to certify, and one for keys suspended by a lapsed certification."""
-    tiles: list[dict[str, Any]] = []
-    open_campaigns = (
-        Campaign.objects.filter(state=CampaignState.OPEN)
-        .annotate(pending=Count("items", filter=Q(items__decision=Decision.PENDING)))
-        .filter(pending__gt=0)
-        .order_by("deadline", "pk")
+def open_campaigns_progress() -> tuple[int, int]:
+    """For the compliance dashboard, in one query: (people still to certify, all items) over
+    every open campaign."""
+    totals = CertificationItem.objects.filter(campaign__state=CampaignState.OPEN).aggregate(
+        pending=Count("pk", filter=Q(decision=Decision.PENDING)), total=Count("pk")
     )
-    for campaign in open_campaigns:
-        tiles.append(
-            {
-                "label": f"Certification '{campaign.title}': people pending, due "
-                f"{timezone.localtime(campaign.deadline):%Y-%m-%d}",
-                "count": campaign.pending,
-                "url": reverse("certification:detail", args=[campaign.pk]) + "?status=pending",
-            }
-        )
-    lapsed = CertificationItem.objects.filter(decision=Decision.SUSPENDED).count()
-    if lapsed:
-        tiles.append(
-            {
-                "label": "Keys suspended because nobody certified them",
-                "count": lapsed,
-                "url": reverse("certification:list") + "?state=closed",
-            }
-        )
-    return tiles
+    return totals["pending"], totals["total"]
+
+
+def lapsed_count() -> int:
+    """Keys suspended because nobody certified them by their campaign's deadline."""
+    return CertificationItem.objects.filter(decision=Decision.SUSPENDED).count()

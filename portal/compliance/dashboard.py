@@ -1,8 +1,7 @@
 """The compliance dashboard: what needs attention now, each figure a link to its queue.
 
 ``TILES`` is the registry: one ``Tile`` per figure, each counted in one query. Adding a
-figure is one line here (for example certification campaign progress, issue 8 item 2:
-``Tile("campaigns", "Certification campaigns", "...", campaign_progress, "certification:list")``).
+figure is one line here.
 The page's query count does not depend on how many rows any queue holds.
 """
 
@@ -18,6 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from portal.applications.models import Application
+from portal.certification.selectors import lapsed_count, open_campaigns_progress
 from portal.compliance.models import Determination, DeterminationState
 from portal.reviews.reminders import CLOCK_RUNNING_STATES, review_deadline
 from portal.screening.freshness import stale_people_count
@@ -91,6 +91,15 @@ def _stale_screenings(now: dt.datetime) -> int:
     return stale_people_count()
 
 
+def _certification_pending(now: dt.datetime) -> Figure:
+    pending, total = open_campaigns_progress()
+    return Figure(pending, f"{total - pending} of {total} decided in open campaigns")
+
+
+def _certification_lapsed(now: dt.datetime) -> int:
+    return lapsed_count()
+
+
 TILES: list[Tile] = [
     Tile(
         "usage_alerts",
@@ -158,7 +167,24 @@ TILES: list[Tile] = [
         "screening:freshness",
         permission="screening.view_screeningrun",
     ),
-    # Certification campaign progress (issue 8 item 2) plugs in here as one more Tile.
+    Tile(
+        "certification_pending",
+        "People awaiting certification",
+        "Key holders their partner admin has not yet confirmed in an open campaign.",
+        _certification_pending,
+        "certification:list",
+        "state=open",
+        "certification.view_campaign",
+    ),
+    Tile(
+        "certification_lapsed",
+        "Keys suspended by certification",
+        "Nobody certified them by the deadline; a late confirmation restores them.",
+        _certification_lapsed,
+        "certification:list",
+        "state=closed",
+        "certification.view_campaign",
+    ),
 ]
 
 
