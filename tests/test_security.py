@@ -1,0 +1,277 @@
+"""Security checks that run in CI on every submission (issue 9, item 7).
+
+Covered here: cookie flags under production settings, the Content-Security-Policy and the
+other security headers on every page, and that no secret the product hands out or receives
+reaches a log line or an audit event.
+
+Covered elsewhere, not repeated:
+- ``check --deploy`` clean with production settings: tests/test_settings.py
+  (test_check_deploy_is_clean_with_production_settings);
+- CSRF enforced on every state-changing view: tests/test_authorization_matrix.py;
+- uploads refused by their content (magic bytes), whatever the name says: tests/test_documents.py;
+- login throttling per IP and per account: tests/test_login_throttle.py;
+- the browser journeys fail on any CSP violation Chromium reports (tests/browser.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator
+
+import pyotp
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from portal.accounts.models import User
+from portal.audit.models import AuditEvent
+from portal.partners.models import MemberRole
+from portal.web.logging import RequestContextFilter
+from provisioning.deliveries.relay import relay_until_idle
+from tests.conftest import client_for
+from tests.factories import CompletePersonFactory, CoveredModelFactory, StageFactory, add_member
+from tests.provisioning_fakes import active_grant, issue
+from tests.servers import RecordingServer
+
+SIGN_UP_PASSWORD = "quartz-otter-paints-the-lighthouse"
+WRONG_PASSWORD = "slate-heron-forgets-the-tide-91"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"security-test-signing-key-0042").decode()
+SCIM_TARGET_TOKEN = "scim-target-token-7c1d9e0f4b2a6385"
+
+
+# --- Secrets never reach the logs or the audit trail ----------------------------------
+
+
+@pytest.fixture
+def captured_logs(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], str]]:
+    """Everything logged at DEBUG and above, SQL with its parameters included.
+
+    Two captures: pytest's (every record, with tracebacks) and a handler built like the
+    app's own console handler (its format and its request-context filter).
+    """
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter(settings.LOGGING["formatters"]["plain"]["format"]))
+    handler.addFilter(RequestContextFilter())
+    handler.setLevel(logging.DEBUG)
+    root, sql = logging.getLogger(), logging.getLogger("django.db.backends")
+    levels = root.level, sql.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    sql.setLevel(logging.DEBUG)
+    caplog.set_level(logging.DEBUG)
+    # Log every SQL statement with its parameters, as DEBUG=True would.
+    connection.force_debug_cursor = True
+    try:
+        yield lambda: buffer.getvalue() + "\n" + caplog.text
+    finally:
+        connection.force_debug_cursor = False
+        root.removeHandler(handler)
+        root.setLevel(levels[0])
+        sql.setLevel(levels[1])
+
+
+def _link_in_mail(address: str, pattern: str) -> str:
+    for message in reversed(mail.outbox):
+        if address in message.to and (found := re.search(pattern, message.body)):
+            return found.group(0)
+    raise AssertionError(f"no email to {address} holds a link like {pattern}")
+
+
+def _path(url: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
+def _sign_up_and_sign_in(client: Client) -> User:
+    client.post(
+        reverse("account_signup"),
+        {
+            "email": "sam@northwind.example",
+            "username": "sam",
+            "password1": SIGN_UP_PASSWORD,
+            "password2": SIGN_UP_PASSWORD,
+        },
+    )
+    confirm = _path(_link_in_mail("sam@northwind.example", r"https?://\S+/confirm-email/\S+"))
+    client.post(confirm)
+    failed = client.post(reverse("account_login"), {"login": "sam", "password": WRONG_PASSWORD})
+    assert failed.status_code == 200  # the form again, with an error
+    signed_in = client.post(
+        reverse("account_login"), {"login": "sam", "password": SIGN_UP_PASSWORD}
+    )
+    assert signed_in.status_code == 302
+    return User.objects.get(username="sam")
+
+
+def _activate_totp(client: Client) -> str:
+    reauthenticated = client.post(reverse("account_reauthenticate"), {"password": SIGN_UP_PASSWORD})
+    assert reauthenticated.status_code == 302
+    page = client.get(reverse("mfa_activate_totp"))
+    secret = re.search(r'id="authenticator_secret"[^>]*value="([A-Z2-7]+)"', page.content.decode())
+    if secret is None:
+        secret = re.search(r'value="([A-Z2-7]{16,})"', page.content.decode())
+    assert secret, "the activation page shows the secret"
+    activated = client.post(
+        reverse("mfa_activate_totp"), {"code": pyotp.TOTP(secret.group(1)).now()}
+    )
+    assert activated.status_code == 302, activated.content.decode()[:2000]
+    return secret.group(1)
+
+
+def _basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def _tampered(secret: str) -> str:
+    return secret[:-4] + ("AAAA" if not secret.endswith("AAAA") else "BBBB")
+
+
+@pytest.mark.django_db
+def test_no_secret_appears_in_logs_or_audit_events(captured_logs, ops_user, settings):
+    # given a receiver for the webhook target (failing its first request), and retries due
+    # at once so the relay's second pass delivers
+    settings.DELIVERY_BACKOFF_BASE_SECONDS = 0
+    receiver = RecordingServer().start()
+    try:
+        # when every secret is created and used through its real flow
+        secrets = _exercise_every_secret(receiver, ops_user)
+        signed = [r for r in receiver.received("/hooks") if "webhook-signature" in r.headers]
+        bearer = {r.headers.get("Authorization") for r in receiver.received("/scim")}
+    finally:
+        receiver.stop()
+
+    # then the flows ran and were logged (failures, deliveries and SQL alike) ...
+    logged = captured_logs()
+    assert "Target scim-directory failed" in logged
+    assert "Target hooks failed" in logged
+    assert "to webhook target hooks" in logged
+    assert len(signed) >= 2
+    assert bearer == {f"Bearer {SCIM_TARGET_TOKEN}"}  # the token really went out
+    assert "introspection_gatewayclient" in logged
+    assert secrets["personal access token"].split("_")[1] in logged  # its look-up prefix
+    audit = json.dumps(list(AuditEvent.objects.values()), default=str)
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"gateway_client.created", "scim.token_issued", "target.created"} <= actions
+
+    # ... and none of the secrets is in a log line or an audit event
+    assert len(secrets) == 11
+    for label, secret in secrets.items():
+        assert len(secret) >= 16, label
+        assert secret not in logged, f"{label} appears in the logs"
+        assert secret not in audit, f"{label} appears in an audit event"
+
+
+def _exercise_every_secret(receiver: RecordingServer, ops_user: User) -> dict[str, str]:
+    secrets: dict[str, str] = {
+        "sign-up password": SIGN_UP_PASSWORD,
+        "wrong password tried": WRONG_PASSWORD,
+    }
+    client = Client()
+
+    # a partner admin signs up, fails a sign-in, signs in and activates TOTP
+    user = _sign_up_and_sign_in(client)
+    secrets["TOTP secret"] = _activate_totp(client)
+
+    # ops add a webhook target and a SCIM target through the UI
+    model = CoveredModelFactory()
+    ops = client_for(ops_user)
+    receiver.fail_next(1, path_contains="/hooks")
+    receiver.fail_next(2, status=401, path_contains="/scim")
+    for kind, name, url, field, value in (
+        ("webhook", "hooks", receiver.url + "/hooks", "secret", WEBHOOK_SECRET),
+        ("scim", "scim-directory", receiver.url + "/scim/v2", "token", SCIM_TARGET_TOKEN),
+    ):
+        response = ops.post(
+            reverse("deliveries:target_add"),
+            {
+                "kind": kind,
+                "name": name,
+                "url": url,
+                field: value,
+                "enabled": "on",
+                "covered_models": [model.pk],
+            },
+        )
+        assert response.status_code == 302, response.content.decode()[:2000]
+    secrets["webhook signing secret"] = WEBHOOK_SECRET
+    secrets["SCIM target token"] = SCIM_TARGET_TOKEN
+
+    # the admin's organisation holds a grant; a key is issued, collected and rotated
+    grant = active_grant(stage=StageFactory(covered_model=model))
+    add_member(grant.organisation, user, MemberRole.ADMIN)
+    person = CompletePersonFactory(organisation=grant.organisation, user=user)
+    secrets["issued API key"] = issue(grant, person).key
+    collected = client.post(
+        reverse("credentials:collect", kwargs={"pk": person.credentials.get().pk})
+    )
+    secrets["collected API key"] = collected.context["key"]
+
+    # a personal access token is created on its page, used, and a forged one refused
+    created = client.post(
+        reverse("api:tokens"), {"name": "ci", "scopes": ["read", "write"], "expires_in_days": 30}
+    )
+    assert created.status_code == 200
+    pat = created.context["issued"].plaintext
+    secrets["personal access token"] = pat
+    api = Client()
+    credential_id = person.credentials.get().pk
+    rotated = api.post(
+        f"/api/v1/credentials/{credential_id}/rotate/", HTTP_AUTHORIZATION=f"Bearer {pat}"
+    )
+    assert rotated.status_code == 200, rotated.content
+    secrets["API key rotated through the API"] = rotated.json()["key"]
+    assert (
+        api.get("/api/v1/grants/", HTTP_AUTHORIZATION=f"Bearer {_tampered(pat)}").status_code == 401
+    )
+
+    # the relay pushes the changes: the webhook answers 500 once, the SCIM target is down
+    relay_until_idle(max_rounds=3)
+    relay_until_idle(max_rounds=3)
+
+    # a gateway client is created with the command and introspects the keys
+    output = io.StringIO()
+    call_command("gateway_client", "--name", "edge", "--json", stdout=output)
+    gateway = json.loads(output.getvalue())
+    secrets["gateway client secret"] = gateway["client_secret"]
+    for token in (
+        secrets["API key rotated through the API"],
+        _tampered(secrets["collected API key"]),
+    ):
+        answer = Client().post(
+            "/oauth/introspect",
+            {"token": token},
+            HTTP_AUTHORIZATION=_basic(gateway["client_id"], gateway["client_secret"]),
+        )
+        assert answer.status_code == 200
+    refused = Client().post(
+        "/oauth/introspect",
+        {"token": secrets["issued API key"]},
+        HTTP_AUTHORIZATION=_basic(gateway["client_id"], _tampered(gateway["client_secret"])),
+    )
+    assert refused.status_code == 401
+
+    # a SCIM token is issued with the command and used by the identity provider
+    output = io.StringIO()
+    call_command(
+        "scim_token", "--org", grant.organisation.slug, "--acting-user", "sam", stdout=output
+    )
+    scim_token = output.getvalue().strip()
+    secrets["SCIM inbound token"] = scim_token
+    assert (
+        Client().get("/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer {scim_token}").status_code == 200
+    )
+    assert (
+        Client()
+        .get("/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer {_tampered(scim_token)}")
+        .status_code
+        == 401
+    )
+    return secrets
