@@ -19,8 +19,13 @@ import base64
 import io
 import json
 import logging
+import os
 import re
+import secrets as secrets_module
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -37,14 +42,223 @@ from portal.partners.models import MemberRole
 from portal.web.logging import RequestContextFilter
 from provisioning.deliveries.relay import relay_until_idle
 from tests.conftest import client_for
-from tests.factories import CompletePersonFactory, CoveredModelFactory, StageFactory, add_member
+from tests.factories import (
+    PASSWORD,
+    CompletePersonFactory,
+    CoveredModelFactory,
+    StageFactory,
+    add_member,
+)
 from tests.provisioning_fakes import active_grant, issue
 from tests.servers import RecordingServer
+from tests.test_authorization_matrix import KWARGS, covered_url_names
 
 SIGN_UP_PASSWORD = "quartz-otter-paints-the-lighthouse"
 WRONG_PASSWORD = "slate-heron-forgets-the-tide-91"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"security-test-signing-key-0042").decode()
 SCIM_TARGET_TOKEN = "scim-target-token-7c1d9e0f4b2a6385"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# --- Cookies under production settings ---------------------------------------------------
+
+COOKIE_SETTINGS = (
+    "SESSION_COOKIE_SECURE",
+    "SESSION_COOKIE_HTTPONLY",
+    "SESSION_COOKIE_SAMESITE",
+    "CSRF_COOKIE_SECURE",
+    "CSRF_COOKIE_HTTPONLY",
+    "CSRF_COOKIE_SAMESITE",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+)
+
+
+@pytest.fixture(scope="module")
+def production_settings() -> dict[str, object]:
+    """The cookie and transport settings a deployment gets (DEBUG off, nothing else set)."""
+    dropped = {"DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE", *COOKIE_SETTINGS}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(
+        DEBUG="0",
+        SECRET_KEY=secrets_module.token_urlsafe(60),
+        ALLOWED_HOSTS="clearance.example",
+        DJANGO_SETTINGS_MODULE="portal.settings",
+    )
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        f"print(json.dumps({{name: getattr(settings, name) for name in {COOKIE_SETTINGS!r}}}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_production_settings_flag_both_cookies_secure_httponly_and_samesite(
+    production_settings,
+):
+    assert production_settings["SESSION_COOKIE_SECURE"] is True
+    assert production_settings["SESSION_COOKIE_HTTPONLY"] is True
+    assert production_settings["SESSION_COOKIE_SAMESITE"] in ("Lax", "Strict")
+    assert production_settings["CSRF_COOKIE_SECURE"] is True
+    assert production_settings["CSRF_COOKIE_HTTPONLY"] is True
+    assert production_settings["CSRF_COOKIE_SAMESITE"] in ("Lax", "Strict")
+    assert production_settings["SECURE_SSL_REDIRECT"] is True
+    assert production_settings["SECURE_HSTS_SECONDS"] >= 31536000
+
+
+@pytest.mark.django_db
+def test_a_sign_in_under_production_settings_sets_flagged_cookies(
+    production_settings, settings, partner_member
+):
+    # given the production cookie settings
+    for name, value in production_settings.items():
+        setattr(settings, name, value)
+    client = Client(enforce_csrf_checks=True)
+
+    # when a partner signs in over https with the form's CSRF token
+    form = client.get(reverse("account_login"), secure=True)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.content.decode())
+    response = client.post(
+        reverse("account_login"),
+        {"login": partner_member.username, "password": PASSWORD, "csrfmiddlewaretoken": token[1]},
+        secure=True,
+        HTTP_REFERER="https://testserver/accounts/login/",  # checked by CSRF over https
+    )
+
+    # then the session and CSRF cookies are Secure, HttpOnly and SameSite
+    assert response.status_code == 302
+    for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
+        cookie = response.cookies[name] if name in response.cookies else form.cookies[name]
+        assert cookie["secure"] is True, name
+        assert cookie["httponly"] is True, name
+        assert cookie["samesite"] in ("Lax", "Strict"), name
+
+
+@pytest.mark.django_db
+def test_plain_http_is_redirected_to_https_under_production_settings(production_settings, settings):
+    settings.SECURE_SSL_REDIRECT = production_settings["SECURE_SSL_REDIRECT"]
+
+    response = Client().get(reverse("account_login"))
+
+    assert response.status_code == 301
+    assert response["Location"].startswith("https://")
+
+
+# --- Content-Security-Policy and the other headers, on every page ----------------------
+
+# Pages outside our URL names (allauth's and the admin's) that people reach all the same.
+EXTRA_PAGES = ("account_login", "account_signup", "mfa_index", "admin:index")
+
+
+def _directives(policy: str) -> dict[str, list[str]]:
+    parsed = {}
+    for part in policy.split(";"):
+        name, *values = part.split()
+        parsed[name] = values
+    return parsed
+
+
+def _sources(directives: dict[str, list[str]]) -> list[str]:
+    return [value for values in directives.values() for value in values]
+
+
+def _check_headers(url: str, response) -> list[str]:  # type: ignore[no-untyped-def]
+    problems = []
+    policy = response.get("Content-Security-Policy", "")
+    if not policy:
+        return [f"{url}: no Content-Security-Policy"]
+    directives = _directives(policy)
+    if directives.get("script-src") != ["'self'"]:
+        problems.append(f"{url}: script-src {directives.get('script-src')}")
+    for name, expected in (
+        ("default-src", ["'self'"]),
+        ("object-src", ["'none'"]),
+        ("base-uri", ["'self'"]),
+        ("frame-ancestors", ["'none'"]),
+        ("form-action", ["'self'"]),
+    ):
+        if directives.get(name) != expected:
+            problems.append(f"{url}: {name} {directives.get(name)}")
+    if any("unsafe-eval" in v or v in ("*", "http:", "https:") for v in _sources(directives)):
+        problems.append(f"{url}: a permissive source in {policy}")
+    for header, expected in (
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+    ):
+        if response.get(header) != expected:
+            problems.append(f"{url}: {header} is {response.get(header)!r}")
+    return problems
+
+
+@pytest.mark.django_db
+def test_every_page_carries_a_strict_csp_and_the_security_headers(
+    partner_admin, partner_member, organisation, compliance_officer, superuser
+):
+    from tests.authz_world import build_world
+
+    world = build_world(
+        organisation=organisation,
+        admin=partner_admin,
+        member=partner_member,
+        staff=compliance_officer,
+    )
+    urls = [
+        reverse(name, kwargs=KWARGS[name](world) if name in KWARGS else None)
+        for name in covered_url_names()
+    ] + [reverse(name) for name in EXTRA_PAGES]
+    problems = []
+    checked = 0
+    for user in (None, partner_admin, superuser):
+        client = client_for(user)
+        for url in urls:
+            response = client.get(url)
+            problems += _check_headers(url, response)
+            checked += 1
+
+    assert checked == 3 * len(urls) and len(urls) > 100
+    assert not problems, "\n".join(problems)
+
+
+def test_only_the_api_docs_relax_the_policy_and_only_for_styles():
+    from portal.api.docs import DOCS_CONTENT_SECURITY_POLICY
+
+    ours, docs = (
+        _directives(settings.CONTENT_SECURITY_POLICY),
+        _directives(DOCS_CONTENT_SECURITY_POLICY),
+    )
+    assert "'unsafe-inline'" not in _sources(ours)
+    assert {k: v for k, v in docs.items() if k != "style-src"} == {
+        k: v for k, v in ours.items() if k != "style-src"
+    }
+
+
+INLINE_CODE = re.compile(
+    r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=|\sstyle\s*=|javascript:", re.IGNORECASE
+)
+
+
+def test_no_template_holds_inline_script_handlers_or_styles_the_csp_would_block():
+    templates = sorted((ROOT / "templates").rglob("*.html"))
+    offenders = [
+        f"{path.relative_to(ROOT)}: {match.group(0).strip()}"
+        for path in templates
+        for match in INLINE_CODE.finditer(path.read_text())
+    ]
+    assert len(templates) > 30
+    assert offenders == []
+    assert INLINE_CODE.search('<button onclick="go()">') and INLINE_CODE.search(
+        "<script>x</script>"
+    )
 
 
 # --- Secrets never reach the logs or the audit trail ----------------------------------
