@@ -38,9 +38,11 @@ from django.urls import reverse
 
 from portal.accounts.models import User
 from portal.audit.models import AuditEvent
+from portal.audit.services import audit_record
 from portal.partners.models import MemberRole
 from portal.web.logging import RequestContextFilter
 from provisioning.deliveries.relay import relay_until_idle
+from tests.browser import ARTIFACTS, watch_csp_violations
 from tests.conftest import client_for
 from tests.factories import (
     PASSWORD,
@@ -489,3 +491,63 @@ def _exercise_every_secret(receiver: RecordingServer, ops_user: User) -> dict[st
         == 401
     )
     return secrets
+
+
+# --- In a browser: the pages that run the most script still work under the policy ------
+
+
+def _signed_in_context(browser, live_server, user):  # type: ignore[no-untyped-def]
+    session = Client()
+    session.force_login(user)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": session.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return context, page
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_htmx_filtering_and_the_api_docs_work_under_the_csp(browser, live_server, auditor):
+    # given two kinds of audit events and an auditor in a browser
+    audit_record(actor=None, action="organisation.registered", obj=auditor)
+    audit_record(actor=None, action="gateway_client.created", obj=auditor)
+    from playwright.sync_api import expect
+
+    context, page = _signed_in_context(browser, live_server, auditor)
+    violations = watch_csp_violations(page)
+    try:
+        # when the audit filter is sent by htmx
+        page.goto(f"{live_server.url}{reverse('audit:explorer')}")
+        page.get_by_label("Action", exact=True).fill("gateway_client.created")
+        with page.expect_request(lambda r: r.headers.get("hx-request") == "true"):
+            page.get_by_role("button", name="Show events").click()
+
+        # then the results are swapped in place and only the matching event is left
+        page.wait_for_url("**action=gateway_client.created**")  # hx-push-url
+        results = page.locator("#audit-results")
+        expect(results.get_by_text("organisation.registered")).to_have_count(0)
+        expect(results.get_by_text("gateway_client.created").first).to_be_visible()
+        assert page.locator("h1").count() == 1  # the fragment replaced the results only
+
+        # when the API reference is opened, Swagger UI renders from the vendored scripts
+        page.goto(f"{live_server.url}{reverse('api:docs')}")
+        page.locator(".swagger-ui .info .title").get_by_text("Clearance API").wait_for()
+        assert page.locator(".opblock").count() > 10
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "test_htmx_and_api_docs_under_csp.png"))
+        raise
+    finally:
+        context.close()
+
+    # then Chromium reported no violation of the policy anywhere
+    assert violations == []
