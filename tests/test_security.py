@@ -39,8 +39,9 @@ from django.urls import reverse
 from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.audit.services import audit_record
+from portal.partners.invitations import invitation_create
 from portal.partners.models import MemberRole
-from portal.web.logging import RequestContextFilter
+from portal.web.logging import RequestContextFilter, SecretRedactionFilter, redact
 from provisioning.deliveries.relay import relay_until_idle
 from tests.browser import ARTIFACTS, watch_csp_violations
 from tests.conftest import client_for
@@ -372,13 +373,14 @@ def test_no_secret_appears_in_logs_or_audit_events(captured_logs, ops_user, sett
     assert len(signed) >= 2
     assert bearer == {f"Bearer {SCIM_TARGET_TOKEN}"}  # the token really went out
     assert "introspection_gatewayclient" in logged
+    assert "Bad Request: /organisation/invitations/[redacted]/" in logged
     assert secrets["personal access token"].split("_")[1] in logged  # its look-up prefix
     audit = json.dumps(list(AuditEvent.objects.values()), default=str)
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"gateway_client.created", "scim.token_issued", "target.created"} <= actions
 
     # ... and none of the secrets is in a log line or an audit event
-    assert len(secrets) == 11
+    assert len(secrets) == 12
     for label, secret in secrets.items():
         assert len(secret) >= 16, label
         assert secret not in logged, f"{label} appears in the logs"
@@ -474,6 +476,14 @@ def _exercise_every_secret(receiver: RecordingServer, ops_user: User) -> dict[st
     )
     assert refused.status_code == 401
 
+    # an invitation link reaches the wrong account, which is refused (a 400 is logged)
+    issued = invitation_create(
+        actor=user, organisation=grant.organisation, email="newcomer@northwind.example"
+    )
+    refused_invitation = ops.get(_path(issued.link))
+    assert refused_invitation.status_code == 400
+    secrets["invitation link token"] = issued.link.rstrip("/").rsplit("/", 1)[1]
+
     # a SCIM token is issued with the command and used by the identity provider
     output = io.StringIO()
     call_command(
@@ -491,6 +501,33 @@ def _exercise_every_secret(receiver: RecordingServer, ops_user: User) -> dict[st
         == 401
     )
     return secrets
+
+
+@pytest.mark.parametrize(
+    ("logged", "kept"),
+    [
+        ("Bad Request: /organisation/invitations/abc:1x:sig/", "/organisation/invitations/"),
+        ("GET /accounts/confirm-email/MTI:1x:k3y/ 200", "/accounts/confirm-email/"),
+        ("key clr_0123456789abcdef_" + "s" * 43, "clr_0123456789abcdef_"),
+        ("token clrp_0123456789abcdef_" + "t" * 43, "clrp_0123456789abcdef_"),
+        ("token clrs_0123456789abcdef_" + "u" * 43, "clrs_0123456789abcdef_"),
+    ],
+)
+def test_the_log_filter_redacts_secrets_and_keeps_look_up_prefixes(logged, kept):
+    record = logging.LogRecord(
+        "django.request", logging.WARNING, __file__, 1, "%s", (logged,), None
+    )
+
+    SecretRedactionFilter().filter(record)
+
+    assert kept + "[redacted]" in record.getMessage()
+    assert record.getMessage().count("[redacted]") == 1
+
+
+def test_the_log_filter_leaves_ordinary_paths_alone():
+    assert redact("Not Found: /organisation/northwind/members/") == (
+        "Not Found: /organisation/northwind/members/"
+    )
 
 
 # --- In a browser: the pages that run the most script still work under the policy ------
