@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+import uuid
 
 import pytest
 from allauth.mfa.models import Authenticator
@@ -21,7 +22,9 @@ from tests.factories import OrganisationFactory, UserFactory, add_member
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "violet-kettle-sings-at-dawn"
-EMAIL = "grace@northwind.example"
+# Unique per run: allauth rate-limits confirmation mails per address in the cache, and a
+# Redis cache outlives the test database.
+EMAIL = f"grace.{uuid.uuid4().hex[:8]}@northwind.example"
 
 
 def _link_in_mail(address: str, pattern: str) -> str:

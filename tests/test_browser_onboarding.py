@@ -5,6 +5,7 @@ through the wizard until the application is submitted."""
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from django.core import mail
@@ -20,7 +21,9 @@ from tests.factories import CoveredModelFactory, StageFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "amber-lantern-crosses-the-fjord"
-EMAIL = "ada@harbourdefence.example"
+# Unique per run: allauth rate-limits confirmation mails per address in the cache, and a
+# Redis cache outlives the test database.
+EMAIL = f"ada.{uuid.uuid4().hex[:8]}@harbourdefence.example"
 
 
 def _confirmation_link(address: str) -> str:

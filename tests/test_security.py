@@ -24,10 +24,10 @@ import re
 import secrets as secrets_module
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pyotp
 import pytest
 from django.conf import settings
 from django.core import mail
@@ -43,7 +43,7 @@ from portal.partners.invitations import invitation_create
 from portal.partners.models import MemberRole
 from portal.web.logging import RequestContextFilter, SecretRedactionFilter, redact
 from provisioning.deliveries.relay import relay_until_idle
-from tests.browser import ARTIFACTS, watch_csp_violations
+from tests.browser import ARTIFACTS, totp_code, watch_csp_violations
 from tests.conftest import client_for
 from tests.factories import (
     PASSWORD,
@@ -56,6 +56,9 @@ from tests.provisioning_fakes import active_grant, issue
 from tests.servers import RecordingServer
 from tests.test_authorization_matrix import KWARGS, covered_url_names
 
+# Unique per run: allauth rate-limits confirmation mails and failed sign-ins per address and
+# account in the cache, and a Redis cache outlives the test database.
+SAM = f"sam-{uuid.uuid4().hex[:8]}"
 SIGN_UP_PASSWORD = "quartz-otter-paints-the-lighthouse"
 WRONG_PASSWORD = "slate-heron-forgets-the-tide-91"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"security-test-signing-key-0042").decode()
@@ -311,21 +314,19 @@ def _sign_up_and_sign_in(client: Client) -> User:
     client.post(
         reverse("account_signup"),
         {
-            "email": "sam@northwind.example",
-            "username": "sam",
+            "email": f"{SAM}@northwind.example",
+            "username": SAM,
             "password1": SIGN_UP_PASSWORD,
             "password2": SIGN_UP_PASSWORD,
         },
     )
-    confirm = _path(_link_in_mail("sam@northwind.example", r"https?://\S+/confirm-email/\S+"))
+    confirm = _path(_link_in_mail(f"{SAM}@northwind.example", r"https?://\S+/confirm-email/\S+"))
     client.post(confirm)
-    failed = client.post(reverse("account_login"), {"login": "sam", "password": WRONG_PASSWORD})
+    failed = client.post(reverse("account_login"), {"login": SAM, "password": WRONG_PASSWORD})
     assert failed.status_code == 200  # the form again, with an error
-    signed_in = client.post(
-        reverse("account_login"), {"login": "sam", "password": SIGN_UP_PASSWORD}
-    )
+    signed_in = client.post(reverse("account_login"), {"login": SAM, "password": SIGN_UP_PASSWORD})
     assert signed_in.status_code == 302
-    return User.objects.get(username="sam")
+    return User.objects.get(username=SAM)
 
 
 def _activate_totp(client: Client) -> str:
@@ -336,10 +337,8 @@ def _activate_totp(client: Client) -> str:
     if secret is None:
         secret = re.search(r'value="([A-Z2-7]{16,})"', page.content.decode())
     assert secret, "the activation page shows the secret"
-    activated = client.post(
-        reverse("mfa_activate_totp"), {"code": pyotp.TOTP(secret.group(1)).now()}
-    )
-    assert activated.status_code == 302, activated.content.decode()[:2000]
+    activated = client.post(reverse("mfa_activate_totp"), {"code": totp_code(secret.group(1))})
+    assert activated.status_code == 302, re.findall(r"<li>([^<]+)</li>", activated.content.decode())
     return secret.group(1)
 
 
@@ -487,7 +486,7 @@ def _exercise_every_secret(receiver: RecordingServer, ops_user: User) -> dict[st
     # a SCIM token is issued with the command and used by the identity provider
     output = io.StringIO()
     call_command(
-        "scim_token", "--org", grant.organisation.slug, "--acting-user", "sam", stdout=output
+        "scim_token", "--org", grant.organisation.slug, "--acting-user", SAM, stdout=output
     )
     scim_token = output.getvalue().strip()
     secrets["SCIM inbound token"] = scim_token
