@@ -116,6 +116,7 @@ _PAGE_STRUCTURE = """() => {
 
 def assert_accessible_page(page: Any) -> None:
     """One main landmark, exactly one h1, and every form control and button named."""
+    page.wait_for_load_state("domcontentloaded")
     found = page.evaluate(_PAGE_STRUCTURE)
     where = page.url
     assert found["mains"] == 1, f"{where}: {found['mains']} main landmarks"

@@ -64,6 +64,7 @@ def test_an_invited_member_joins_completes_the_profile_and_sets_up_mfa(page, liv
     page.wait_for_url("**/accounts/login/**")
     assert_accessible_page(page)
     page.get_by_role("main").get_by_role("link", name="sign up").click()
+    page.wait_for_url("**/accounts/signup/**")
     page.get_by_label(re.compile(r"^Email")).fill(EMAIL)
     page.get_by_label(re.compile(r"^Username")).fill("grace")
     page.get_by_label(re.compile(r"^Password:?$")).fill(PASSWORD)
@@ -126,6 +127,7 @@ def test_an_invited_member_joins_completes_the_profile_and_sets_up_mfa(page, liv
 
     # when they set up an authenticator app from the Security page
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Security").click()
+    page.wait_for_url("**/accounts/2fa/")
     assert_accessible_page(page)
     page.get_by_role("link", name="Activate").first.click()
     # allauth asks for the password again before a second factor is added

@@ -42,7 +42,7 @@ def test_a_partner_admin_registers_verifies_the_domain_and_applies(page, live_se
     # when the admin registers, using only the keyboard on the sign-up form
     page.goto(f"{live_server.url}/")
     page.get_by_role("navigation", name="Account").get_by_role("link", name="Register").click()
-    page.get_by_role("heading", level=1).wait_for()
+    page.wait_for_url("**/accounts/signup/")
     assert_accessible_page(page)
     tab_to(page, page.get_by_label("Email"))
     page.keyboard.type(EMAIL)
@@ -74,6 +74,7 @@ def test_a_partner_admin_registers_verifies_the_domain_and_applies(page, live_se
 
     # and registers the organisation on the email's domain
     page.get_by_role("link", name="register your organisation").click()
+    page.wait_for_url("**/organisation/register/")
     assert_accessible_page(page)
     page.get_by_label("Legal name").fill("Harbour Defence Ltd")
     page.get_by_label("Country of incorporation").fill("GB")
@@ -91,6 +92,7 @@ def test_a_partner_admin_registers_verifies_the_domain_and_applies(page, live_se
 
     # when the admin completes their own eligibility profile
     page.get_by_role("link", name="My eligibility profile").click()
+    page.wait_for_url("**/eligibility/profile/")
     assert_accessible_page(page)
     page.get_by_label("Full legal name").fill("Ada Harbour")
     page.get_by_label("Date of birth").fill("1984-06-02")
@@ -107,8 +109,10 @@ def test_a_partner_admin_registers_verifies_the_domain_and_applies(page, live_se
 
     # and applies for the model through the wizard
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Applications").click()
+    page.wait_for_url("**/applications/")
     assert_accessible_page(page)
     page.get_by_role("link", name="Apply for access").click()
+    page.wait_for_url("**/applications/new/")
     assert_accessible_page(page)
     page.get_by_label("Model and stage", exact=True).select_option(str(stage.pk))
     page.get_by_role("button", name="Save and continue").click()
