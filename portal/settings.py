@@ -413,7 +413,10 @@ LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "portal.web.logging.RequestContextFilter"}},
+    "filters": {
+        "request_context": {"()": "portal.web.logging.RequestContextFilter"},
+        "redact_secrets": {"()": "portal.web.logging.SecretRedactionFilter"},
+    },
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s] %(message)s",
@@ -427,5 +430,10 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # These log request paths, and some links carry their secret in the path.
+        "django.request": {"filters": ["redact_secrets"]},
+        "django.security.csrf": {"filters": ["redact_secrets"]},
+    },
 }

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,3 +66,82 @@ def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+# --- Helpers shared by the journeys ----------------------------------------------
+
+TOTP_PERIOD = 30
+
+
+def wait_for_fresh_totp_window(*, margin: float = 5.0) -> None:
+    """Sleep past the current 30 s window when fewer than ``margin`` seconds remain.
+
+    A code read at the very end of its window can expire before the form is sent.
+    """
+    remaining = TOTP_PERIOD - time.time() % TOTP_PERIOD
+    if remaining < margin:
+        time.sleep(remaining + 0.5)
+
+
+def totp_code(secret: str) -> str:
+    """A code for ``secret`` that stays valid for at least a few more seconds."""
+    import pyotp
+
+    wait_for_fresh_totp_window()
+    return pyotp.TOTP(secret).now()
+
+
+_PAGE_STRUCTURE = """() => {
+  const named = (el) => {
+    if ((el.getAttribute('aria-label') || '').trim()) return true;
+    const by = el.getAttribute('aria-labelledby');
+    const text = (id) => (document.getElementById(id)?.textContent || '').trim();
+    if (by && by.split(/\\s+/).some(text)) return true;
+    return [...(el.labels || [])].some((label) => label.textContent.trim());
+  };
+  const skipped = ['hidden', 'submit', 'button', 'reset', 'image'];
+  const controls = [...document.querySelectorAll('input, select, textarea')].filter(
+    (el) => !skipped.includes((el.getAttribute('type') || '').toLowerCase()));
+  const buttons = [...document.querySelectorAll('button, input[type=submit]')];
+  return {
+    mains: document.querySelectorAll('main, [role=main]').length,
+    h1s: [...document.querySelectorAll('h1')].map((h) => h.textContent.trim()),
+    unlabelled: controls.filter((el) => !named(el)).map((el) => el.outerHTML.slice(0, 160)),
+    unnamedButtons: buttons
+      .filter((b) => !(b.textContent.trim() || b.value || b.getAttribute('aria-label')))
+      .map((b) => b.outerHTML.slice(0, 160)),
+  };
+}"""
+
+
+def assert_accessible_page(page: Any) -> None:
+    """One main landmark, exactly one h1, and every form control and button named."""
+    page.wait_for_load_state("domcontentloaded")
+    found = page.evaluate(_PAGE_STRUCTURE)
+    where = page.url
+    assert found["mains"] == 1, f"{where}: {found['mains']} main landmarks"
+    assert len(found["h1s"]) == 1, f"{where}: h1 headings {found['h1s']}"
+    assert found["h1s"][0], f"{where}: the h1 is empty"
+    assert found["unlabelled"] == [], f"{where}: controls without a label {found['unlabelled']}"
+    assert found["unnamedButtons"] == [], f"{where}: buttons without a name"
+
+
+def tab_to(page: Any, target: Any, *, max_presses: int = 60) -> None:
+    """Press Tab until ``target`` (a locator) has the focus, as a keyboard user would."""
+    for _ in range(max_presses):
+        if target.evaluate("(el) => el === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{target} never received the focus after {max_presses} Tab presses")
+
+
+def watch_csp_violations(page: Any) -> list[str]:
+    """Collects the Content-Security-Policy violations Chromium reports on ``page``."""
+    violations: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"{page.url}: {message.text}")
+
+    page.on("console", on_console)
+    return violations

@@ -1,4 +1,6 @@
 import logging
+import re
+from typing import Any
 
 from portal.web.request_context import current_request_context
 
@@ -7,3 +9,39 @@ class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = current_request_context().request_id or "-"
         return True
+
+
+# Links that carry their secret in the path (an invitation, an email confirmation, a
+# password reset), and our bearer formats (API keys clr_, personal access tokens clrp_,
+# SCIM tokens clrs_): <scheme>_<16 hex look-up prefix>_<secret>.
+_SECRET_PATHS = re.compile(
+    r"(/(?:invitations|confirm-email|password/reset/key)/)[^/\s\"']+",
+)
+_BEARER_SECRETS = re.compile(r"\b(clr[ps]?_[0-9a-f]{16}_)[A-Za-z0-9_-]{20,}")
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret we recognise replaced; look-up prefixes are kept."""
+    return _BEARER_SECRETS.sub(r"\1[redacted]", _SECRET_PATHS.sub(r"\1[redacted]", text))
+
+
+class SecretRedactionFilter(logging.Filter):
+    """Scrubs secrets from a record before any handler sees it (invariant 7).
+
+    Attached to the loggers that write request paths on their own, such as
+    ``django.request`` ("Bad Request: /organisation/invitations/<token>/"): a valid
+    invitation opened by the wrong account would otherwise leave its link in the logs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_value(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: _redact_value(value) for key, value in record.args.items()}
+        return True
+
+
+def _redact_value(value: Any) -> Any:
+    return redact(value) if isinstance(value, str) else value
