@@ -215,3 +215,23 @@ def test_a_read_only_token_cannot_decide(application, reviewer):
     response = _post(api_client_for(reviewer, "read"), f"/api/v1/reviews/{application.pk}/claim/")
     assert response.status_code == 403
     assert not Review.objects.filter(assignee=reviewer).exists()
+
+
+def test_the_queue_makes_the_same_queries_whatever_its_length(
+    organisation, partner_admin, reviewer
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api_client_for(reviewer)
+    queued_application(organisation, created_by=partner_admin)
+    client.get("/api/v1/reviews/")  # warm the token's last-used stamp and caches
+    with CaptureQueriesContext(connection) as one:
+        client.get("/api/v1/reviews/")
+    for _ in range(3):
+        queued_application(organisation, created_by=partner_admin)
+    with CaptureQueriesContext(connection) as four:
+        response = client.get("/api/v1/reviews/")
+
+    assert response.json()["count"] == 4
+    assert len(four) == len(one)
