@@ -96,6 +96,8 @@ KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "credentials:collect": lambda w: {"pk": w.credential.pk},
     "api:audit-event-detail": lambda w: {"pk": w.audit_event.pk},
     "api:token_revoke": lambda w: {"pk": 1},
+    "api:review-reassign": lambda w: {"pk": w.application.pk},
+    "api:application-answer": lambda w: {"pk": w.application.pk},
     "api:scim_tokens": lambda w: {"slug": w.organisation.slug},
     "api:scim_token_revoke": lambda w: {"slug": w.organisation.slug, "pk": 1},
     "api:credential-delivery": lambda w: {"pk": w.credential.pk},
@@ -134,6 +136,7 @@ KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
 #   anonymous outsider member admin reviewer compliance ops auditor staff-without-MFA
 EXPECTED: dict[str, str] = {
     "api:api-root": "401 200 200 200 200 200 200 200 403",
+    "api:application-answer": "401 405 405 405 405 405 405 405 403",
     "api:application-detail": "401 404 200 200 200 200 404 200 403",
     "api:application-list": "401 200 200 200 200 200 200 200 403",
     "api:application-submit": "401 405 405 405 405 405 405 405 403",
@@ -174,6 +177,7 @@ EXPECTED: dict[str, str] = {
     "api:review-comment": "401 403 403 403 405 403 403 403 403",
     "api:review-detail": "401 403 403 403 200 200 403 200 403",
     "api:review-list": "401 403 403 403 200 200 403 200 403",
+    "api:review-reassign": "401 403 403 403 405 403 403 403 403",
     "api:review-reject": "401 403 403 403 405 403 403 403 403",
     "api:review-release": "401 403 403 403 405 403 403 403 403",
     "api:review-request-information": "401 403 403 403 405 403 403 403 403",
