@@ -380,6 +380,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models name a field "state" or "kind": give each choice set its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "ApplicationStateEnum": "portal.applications.states.ApplicationState",
+        "GrantStateEnum": "provisioning.grants.models.GrantState",
+        "CredentialStateEnum": "provisioning.credentials.models.CredentialState",
+        "DeterminationStateEnum": "portal.compliance.models.DeterminationState",
+        "BulkStateEnum": "provisioning.bulk.models.BulkState",
+        "BulkKindEnum": "provisioning.bulk.models.BulkKind",
+        "TargetKindEnum": "provisioning.deliveries.models.TargetKind",
+        "RuleKindEnum": "portal.eligibility.rules.RuleKind",
+        "SectorEnum": "portal.partners.models.Sector",
+    },
 }
 
 # --- Screening ----------------------------------------------------------------

@@ -215,3 +215,71 @@ def test_a_read_only_token_cannot_decide(application, reviewer):
     response = _post(api_client_for(reviewer, "read"), f"/api/v1/reviews/{application.pk}/claim/")
     assert response.status_code == 403
     assert not Review.objects.filter(assignee=reviewer).exists()
+
+
+def test_the_queue_makes_the_same_queries_whatever_its_length(
+    organisation, partner_admin, reviewer
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api_client_for(reviewer)
+    queued_application(organisation, created_by=partner_admin)
+    client.get("/api/v1/reviews/")  # warm the token's last-used stamp and caches
+    with CaptureQueriesContext(connection) as one:
+        client.get("/api/v1/reviews/")
+    for _ in range(3):
+        queued_application(organisation, created_by=partner_admin)
+    with CaptureQueriesContext(connection) as four:
+        response = client.get("/api/v1/reviews/")
+
+    assert response.json()["count"] == 4
+    assert len(four) == len(one)
+
+
+def test_a_senior_reviewer_reassigns_and_a_reviewer_may_not(application, reviewer, second_reviewer):
+    from portal.accounts.roles import Role
+    from tests.factories import staff_user
+
+    senior = staff_user(Role.SENIOR_REVIEWER, username="senior")
+    url = f"/api/v1/reviews/{application.pk}/reassign/"
+
+    by_reviewer = _post(api_client_for(reviewer), url, {"assignee": "reviewer"})
+    by_senior = _post(api_client_for(senior), url, {"assignee": "reviewer-two", "reason": "leave"})
+    unknown = _post(api_client_for(senior), url, {"assignee": "nobody"})
+    back = _post(api_client_for(senior), url, {"assignee": None})
+
+    assert by_reviewer.status_code == 403
+    assert by_senior.status_code == 200
+    assert by_senior.json()["assignee"] == "reviewer-two"
+    assert unknown.json()["errors"] == [
+        {"field": "assignee", "message": "No reviewer has this username."}
+    ]
+    assert back.json()["assignee"] is None
+    assert AuditEvent.objects.filter(action="review.reassigned").count() == 2
+
+
+def test_the_applicants_admin_answers_a_question_through_the_api(
+    application, reviewer, partner_admin, partner_member, outsider
+):
+    # given: a reviewer asked a question
+    _post(
+        api_client_for(reviewer),
+        f"/api/v1/reviews/{application.pk}/request-information/",
+        {"message": "Which team will use it?"},
+    )
+    url = f"/api/v1/applications/{application.pk}/answer/"
+    # when
+    by_outsider = _post(api_client_for(outsider), url, {"response": "Ours."})
+    by_member = _post(api_client_for(partner_member), url, {"response": "Ours."})
+    empty = _post(api_client_for(partner_admin), url, {})
+    by_admin = _post(api_client_for(partner_admin), url, {"response": "The SOC team."})
+    again = _post(api_client_for(partner_admin), url, {"response": "Again."})
+    # then
+    assert by_outsider.status_code == 404
+    assert by_member.status_code == 403
+    assert empty.status_code == 400
+    assert by_admin.status_code == 200
+    assert by_admin.json()["state"] == S.IN_REVIEW
+    assert again.status_code == 409
+    assert "no open question" in again.json()["detail"]

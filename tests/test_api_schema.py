@@ -1,10 +1,13 @@
 """The OpenAPI schema against the running API (Schemathesis): no 5xx, and every answer the
-schema describes matches it. Each operation runs with a write-scoped token of a partner admin."""
+schema describes matches it. Each operation runs with a write-scoped token of a partner
+admin; the staff operations run again with the token of a staff member holding the
+reviewer, compliance and ops roles, so they get past the permission checks."""
 
 from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.contrib.auth.models import Group
 from django.core import signals
 from django.core.cache import cache
 from django.db import close_old_connections
@@ -12,10 +15,17 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from portal.accounts.roles import Role
 from portal.wsgi import application
 from tests.api_helpers import token_for
+from tests.factories import staff_user
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+STAFF_PATHS = (
+    r"^/api/v1/(reviews|screening-matches|determinations|bulk-actions|targets|audit-events)/"
+    r"|^/api/v1/credentials/\{id\}/delivery/"
+)
+staff_schema = schema.include(path_regex=STAFF_PATHS)
 
 
 @pytest.fixture(autouse=True)
@@ -44,5 +54,26 @@ def admin_token(partner_admin):
 def test_the_api_answers_every_generated_request_without_a_server_error(case, admin_token):
     case.call_and_validate(
         headers={"Authorization": f"Bearer {admin_token}"},
+        checks=[not_a_server_error, response_schema_conformance],
+    )
+
+
+@pytest.fixture
+def staff_token(db):
+    cache.clear()
+    user = staff_user(Role.REVIEWER, username="staff-all-roles")
+    user.groups.add(*Group.objects.filter(name__in=[Role.COMPLIANCE, Role.OPS]))
+    return token_for(user, "read", "write")
+
+
+@staff_schema.parametrize()
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_the_staff_endpoints_answer_a_staff_token_without_a_server_error(case, staff_token):
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {staff_token}"},
         checks=[not_a_server_error, response_schema_conformance],
     )

@@ -201,3 +201,15 @@ def test_an_outsider_cannot_see_a_keys_delivery_state(request, persona, status, 
     client = api_client_for(request.getfixturevalue(persona))
     response = client.get(f"/api/v1/credentials/{credential.credential.pk}/delivery/")
     assert response.status_code == status
+
+
+def test_the_list_shows_each_targets_health(ops_user, webhook):
+    fake_target("directory")
+
+    rows = api_client_for(ops_user).get("/api/v1/targets/").json()["results"]
+
+    assert [row["name"] for row in rows] == ["directory", "receiver"]
+    assert all(
+        set(row["health"]) == {"lag", "oldest_undelivered_at", "failed", "dead"} for row in rows
+    )
+    assert all("secret" not in row and "token" not in row for row in rows)

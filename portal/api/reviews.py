@@ -22,6 +22,7 @@ from portal.reviews.services import (
     review_approve,
     review_claim,
     review_comment_add,
+    review_reassign,
     review_reject,
     review_release,
     review_request_information,
@@ -144,6 +145,15 @@ class InformationRequestSerializer(VersionedSerializer):
     message = serializers.CharField(max_length=5000)
 
 
+class ReassignSerializer(serializers.Serializer):
+    assignee = serializers.CharField(
+        max_length=150,
+        allow_null=True,
+        help_text="A reviewer's username; null hands it back to the queue.",
+    )
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
 class CommentSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=5000)
 
@@ -175,6 +185,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         "list": VIEW,
         "retrieve": VIEW,
         "comment": "reviews.add_comment",
+        "reassign": "reviews.reassign_review",
         "*": DECIDE,
     }
 
@@ -272,6 +283,25 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
             return application
         review_request_information(
             actor=request.user, application=application, message=data["message"]
+        )
+        return self._detail(application)
+
+    @extend_schema(request=ReassignSerializer, responses={200: ReviewDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def reassign(self, request: Request, pk: str) -> Response:
+        """A senior reviewer hands the application to a reviewer, or back to the queue."""
+        data = self.validated(ReassignSerializer, request)
+        application = self.get_object()
+        assignee = None
+        if data["assignee"] is not None:
+            assignee = selectors.queue_assignees().filter(username=data["assignee"]).first()
+            if assignee is None:
+                return field_problem(request, "assignee", "No reviewer has this username.")
+        review_reassign(
+            actor=request.user,
+            application=application,
+            assignee=assignee,
+            reason=data.get("reason", ""),
         )
         return self._detail(application)
 

@@ -123,6 +123,13 @@ class ApplicationCreateSerializer(serializers.Serializer):
     attests_accuracy = serializers.BooleanField(required=False)
 
 
+class AnswerSerializer(serializers.Serializer):
+    response = serializers.CharField(max_length=5000, help_text="The answer to the open question.")
+    version = serializers.CharField(
+        required=False, max_length=64, help_text="The application's version as you read it."
+    )
+
+
 class WithdrawSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 

@@ -9,10 +9,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal.accounts.access import visible_to
 from portal.api.errors import ApiTokenError
 from portal.api.forms import TokenCreateForm
 from portal.api.selectors import tokens_of
 from portal.api.services import api_token_issue, api_token_revoke
+from portal.partners.models import Organisation
 
 
 @login_required
@@ -41,6 +43,10 @@ def tokens(request: HttpRequest) -> HttpResponse:
             "issued": issued,
             "tokens": tokens_of(request.user)[:200],
             "now": timezone.now(),
+            # Organisations whose SCIM tokens this user manages, for the links.
+            "scim_organisations": visible_to(
+                request.user, Organisation.objects.order_by("legal_name"), action="manage"
+            )[:50],
         },
         status=400 if request.method == "POST" and issued is None else 200,
     )

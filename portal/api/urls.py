@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from portal.api import bulk, determinations, reviews, screening, targets, token_views, views
 from portal.api.docs import ApiDocsView
+from portal.scim import token_views as scim_token_views
 
 app_name = "api"
 
@@ -29,4 +30,11 @@ urlpatterns = [
     path("docs/", ApiDocsView.as_view(url_name="api:schema"), name="docs"),
     path("tokens/", token_views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", token_views.token_revoke, name="token_revoke"),
+    # The organisation's SCIM tokens, for its admins (SCIM itself is at /scim/v2/).
+    path("scim-tokens/<slug:slug>/", scim_token_views.scim_tokens, name="scim_tokens"),
+    path(
+        "scim-tokens/<slug:slug>/<int:pk>/revoke/",
+        scim_token_views.scim_token_revoke_view,
+        name="scim_token_revoke",
+    ),
 ]

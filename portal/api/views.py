@@ -18,6 +18,7 @@ from portal.api.pagination import AuditCursorPagination
 from portal.api.permissions import StaffPermission, VisibleQuerysetMixin
 from portal.api.problems import field_problem
 from portal.api.serializers import (
+    AnswerSerializer,
     ApplicationCreateSerializer,
     ApplicationSerializer,
     AuditEventSerializer,
@@ -32,6 +33,7 @@ from portal.api.serializers import (
     RotatedCredentialSerializer,
     WithdrawSerializer,
 )
+from portal.api.staff import stale_version_problem
 from portal.applications.models import Application
 from portal.applications.services import (
     application_create_draft,
@@ -44,6 +46,7 @@ from portal.eligibility.models import Person
 from portal.partners.invitations import invitation_create, invitation_revoke
 from portal.partners.models import Invitation, Membership, Organisation
 from portal.partners.services import membership_remove
+from portal.reviews.services import review_answer
 from provisioning.catalog.models import CoveredModel, Stage
 from provisioning.credentials.models import Credential
 from provisioning.credentials.services import credential_rotate
@@ -188,6 +191,23 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visib
             actor=request.user,
             application=application,
             reason=serializer.validated_data.get("reason", ""),
+        )
+        return Response(ApplicationSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(request=AnswerSerializer, responses={200: ApplicationSerializer})
+    @action(detail=True, methods=["post"])
+    def answer(self, request: Request, pk: str) -> Response:
+        """The organisation's admin answers the reviewers' open question."""
+        application = self.object_for("change")
+        serializer = AnswerSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        seen = serializer.validated_data.get("version")
+        if seen and seen != application.updated_at.isoformat():
+            return stale_version_problem(request)
+        review_answer(
+            actor=request.user,
+            application=application,
+            response=serializer.validated_data["response"],
         )
         return Response(ApplicationSerializer(self.get_queryset().get(pk=pk)).data)
 

@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from portal.audit.services import audit_record
 from portal.partners.errors import InvitationError, MembershipError
@@ -302,3 +303,24 @@ def scim_token_issue(*, actor: Any, organisation: Any, acting_user: Any) -> str:
             after={"prefix": token.prefix, "acting_user": acting_user.get_username()},
         )
     return new.plaintext
+
+
+def scim_token_revoke(*, actor: Any, token: ScimToken, reason: str = "") -> ScimToken:
+    """Stop ``token`` at once: the identity provider's next request is a 401."""
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = ScimToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        if revoked != 1:
+            raise ScimError(409, "This SCIM token was already revoked.")
+        audit_record(
+            actor=actor,
+            action="scim.token_revoked",
+            obj=token,
+            organisation_id=token.organisation_id,
+            reason=reason,
+            before={"prefix": token.prefix},
+        )
+    token.revoked_at = now
+    return token
