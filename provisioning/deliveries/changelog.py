@@ -1,7 +1,8 @@
 """Writing credential changes and their change-log rows, set-based, in the caller's transaction.
 
-Every effective credential change is one ``UPDATE`` (state, version + 1) followed by one
-``INSERT … SELECT`` into the change log, whatever the number of credentials or targets.
+Every effective credential change is one ``UPDATE`` (state, version + 1) and one
+``INSERT … SELECT`` into the change log, whatever the number of credentials or targets (on
+PostgreSQL both in one statement, the insert reading the update's ``RETURNING``).
 The rows written come back through ``RETURNING`` so that the one audit event of the
 decision can carry their digest (DESIGN.md §5). On PostgreSQL they come back as one text
 of digest lines joined in the database (``string_agg``), not as one Python object per
@@ -148,12 +149,28 @@ def write_credential_changes(
     """
     token = new_batch_token()
     now = timezone.now()
+    update = (
+        f"UPDATE {CREDENTIAL_TABLE} SET {set_sql}, version = version + 1, "  # noqa: S608
+        f"updated_at = %s, change_batch = %s WHERE ({scope_sql}) AND ({condition_sql})"
+    )
+    update_params = [*set_params, now, token, *scope_params, *condition_params]
+    if connection.vendor == "postgresql":
+        # One statement: the log rows are made from the UPDATE's own RETURNING, so the
+        # changed credentials are not looked up and read a second time.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH updated AS ({update} RETURNING id, version, state), "  # noqa: S608
+                f"written AS (INSERT INTO {CHANGE_TABLE} "
+                "(credential_id, version, active, revoked, cause, created_at, xid) "
+                "SELECT id, version, state = 'active', state = 'revoked', %s, %s, "
+                f"{xid_sql()} FROM updated "
+                "RETURNING id, credential_id, version, active, revoked, cause) "
+                f"SELECT string_agg({_LINE_SQL}, '' ORDER BY id) FROM written",
+                [*update_params, cause, now],
+            )
+            return ChangeSet(cursor.fetchone()[0] or "")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {CREDENTIAL_TABLE} SET {set_sql}, version = version + 1, "  # noqa: S608
-            f"updated_at = %s, change_batch = %s WHERE ({scope_sql}) AND ({condition_sql})",
-            [*set_params, now, token, *scope_params, *condition_params],
-        )
+        cursor.execute(update, update_params)
         if cursor.rowcount == 0:
             return ChangeSet()
     return insert_changes(scope_sql=scope_sql, scope_params=scope_params, token=token, cause=cause)

@@ -16,13 +16,20 @@ change log is only written by ``INSERT … SELECT`` from the credentials table.
 import django.db.models.deletion
 from django.db import migrations, models
 
+# Dynamic SQL (EXECUTE) on purpose: it is planned for each statement with the transition
+# table's real size, so one new row costs one index probe and 100,000 rows one hash anti
+# join. A cached plan would be wrong for one of the two (measured: 250 ms to check one row
+# with the big plan, 1.3 s for 100,000 rows with the small one); EXISTS would also push the
+# planner to a row-by-row plan, hence count(*).
 CREATE = """
 CREATE OR REPLACE FUNCTION change_log_check_credential() RETURNS trigger AS $$
+DECLARE
+    missing bigint;
 BEGIN
-    IF EXISTS (
-        SELECT 1 FROM change_log_new n
-        WHERE NOT EXISTS (SELECT 1 FROM credentials_credential c WHERE c.id = n.credential_id)
-    ) THEN
+    EXECUTE 'SELECT count(*) FROM change_log_new n '
+            'LEFT JOIN credentials_credential c ON c.id = n.credential_id WHERE c.id IS NULL'
+        INTO missing;
+    IF missing > 0 THEN
         RAISE EXCEPTION 'deliveries_change_log names a credential that does not exist'
             USING ERRCODE = 'foreign_key_violation';
     END IF;
@@ -31,11 +38,13 @@ END;
 $$ LANGUAGE plpgsql;
 
 CREATE OR REPLACE FUNCTION credential_refuse_delete_with_changes() RETURNS trigger AS $$
+DECLARE
+    referenced bigint;
 BEGIN
-    IF EXISTS (
-        SELECT 1 FROM credential_old o
-        JOIN deliveries_change_log l ON l.credential_id = o.id
-    ) THEN
+    EXECUTE 'SELECT count(*) FROM credential_old o '
+            'JOIN deliveries_change_log l ON l.credential_id = o.id'
+        INTO referenced;
+    IF referenced > 0 THEN
         RAISE EXCEPTION 'a credential with change-log rows cannot be deleted'
             USING ERRCODE = 'foreign_key_violation';
     END IF;
