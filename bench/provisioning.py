@@ -8,7 +8,8 @@ In a scratch PostgreSQL database of its own (created and dropped here):
 * ``POST /oauth/introspect`` p99 through the full Django stack (the WSGI application with
   every middleware, as a server calls it): ≤ 10 ms; the test client's figure is shown too.
 
-Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.provisioning [N]``.
+Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.provisioning [N]``;
+with ``--explain``, one suspend's statements with their plans and timings (auto_explain).
 Without a PostgreSQL ``DATABASE_URL`` it reports that it was skipped.
 """
 
@@ -246,6 +247,66 @@ def _measure(n: int) -> list[dict]:
     return rows
 
 
+def explain_suspend(n: int = CREDENTIALS) -> None:
+    """Print where one bulk suspend's time goes: each statement's plan with its timings
+    (auto_explain, nested statements and triggers included) and the Python side."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from provisioning.grants.models import Grant, SuspensionKind
+    from provisioning.grants.services import grant_suspend
+
+    call_command("migrate", verbosity=0)
+    warm_up()
+    model_id = _seed(n, GRANTS)
+    ensure_targets(1)
+    reset_grants()
+    raw = raw_update_seconds(model_id)
+    plans: list[str] = []
+    connection.ensure_connection()
+    connection.connection.add_notice_handler(lambda notice: plans.append(notice.message_primary))
+    with connection.cursor() as cursor:
+        cursor.execute("LOAD 'auto_explain'")
+        for setting, value in (
+            ("log_min_duration", "20"),
+            ("log_analyze", "on"),
+            ("log_buffers", "on"),
+            ("log_wal", "on"),
+            ("log_nested_statements", "on"),
+            ("log_level", "notice"),
+        ):
+            cursor.execute(f"SET auto_explain.{setting} = {value}")
+    timings: list[tuple[float, str]] = []
+
+    def timed(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            timings.append((time.perf_counter() - started, " ".join(sql.split())[:90]))
+
+    started = time.perf_counter()
+    with connection.execute_wrapper(timed):
+        result = grant_suspend(
+            grants=Grant.objects.filter(covered_model_id=model_id),
+            reason=SuspensionKind.REGULATORY,
+            reference="explain",
+            actor=None,
+        )
+    total = time.perf_counter() - started
+    for plan in plans:
+        print(plan, end="\n\n")
+    print(f"raw UPDATE baseline: {raw:.2f} s")
+    for elapsed, sql in timings:
+        if elapsed >= 0.005:
+            print(f"{elapsed * 1000:8.0f} ms  {sql}")
+    sql_total = sum(elapsed for elapsed, _ in timings)
+    print(
+        f"statements {sql_total:.2f} s, commit and Python {total - sql_total:.2f} s, "
+        f"total {total:.2f} s for {result.credentials_changed:,} credentials"
+    )
+
+
 def run(n: int = CREDENTIALS) -> list[dict]:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
@@ -257,7 +318,16 @@ def run(n: int = CREDENTIALS) -> list[dict]:
 
 
 if __name__ == "__main__":
-    size = int(sys.argv[1]) if len(sys.argv) > 1 else CREDENTIALS
+    arguments = [a for a in sys.argv[1:] if a != "--explain"]
+    size = int(arguments[0]) if arguments else CREDENTIALS
+    if "--explain" in sys.argv:
+        # Where the time goes, statement by statement (PostgreSQL, scratch database).
+        database = os.environ.get("DATABASE_URL", "")
+        if not database.startswith(("postgres://", "postgresql://")):
+            sys.exit("--explain needs a PostgreSQL DATABASE_URL")
+        with scratch_database(database, "explain"):
+            explain_suspend(size)
+        sys.exit(0)
     for row in run(size):
         mark = {True: "ok", False: "FAIL", None: "-"}[row["ok"]]
         print(f"{row['target']:<70} {row['measured']:>22}  {mark}")
