@@ -18,7 +18,13 @@ import os
 import sys
 import time
 
-from bench._common import ensure_targets, raw_update_seconds, reset_grants, scratch_database
+from bench._common import (
+    ensure_targets,
+    raw_update_seconds,
+    reset_grants,
+    scratch_database,
+    warm_up,
+)
 
 AREA = "bulk"
 CREDENTIALS = 100_000
@@ -106,6 +112,7 @@ def _measure(n: int) -> list[dict]:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    warm_up()
     from portal.accounts.models import User
 
     actor = User.objects.create(username="bench-ops", is_staff=True)

@@ -415,6 +415,9 @@ DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 500, minimum=1)
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 60, minimum=2)
 DELIVERY_BACKOFF_BASE_SECONDS = env_int("DELIVERY_BACKOFF_BASE_SECONDS", 5, minimum=0)
 DELIVERY_BACKOFF_MAX_SECONDS = env_int("DELIVERY_BACKOFF_MAX_SECONDS", 3600, minimum=1)
+# The demo's local SCIM server (scripts/run_demo.sh starts one): seed_demo registers it.
+DEMO_SCIM_URL = env_str("DEMO_SCIM_URL", "")
+DEMO_SCIM_TOKEN = env_str("DEMO_SCIM_TOKEN", "")
 DELIVERY_CONNECTOR_FACTORY = env_str(
     "DELIVERY_CONNECTOR_FACTORY", "provisioning.connectors.registry.build_connector"
 )

@@ -47,7 +47,7 @@ class OpenChange(threading.Thread):
                     scope_sql="id = %s",
                     scope_params=[self.credential_id],
                     condition_sql="state <> 'revoked'",
-                    set_sql="state = 'revoked'",
+                    set_sql="state = 'revoked', revoked_at = now()",
                     cause="test.late",
                 )
                 with connection.cursor() as cursor:

@@ -17,7 +17,7 @@ from portal.audit.services import audit_record
 from provisioning.bulk.models import CredentialReason
 from provisioning.credentials.reactivation import CREDENTIAL_REASON_TABLE, reactivatable_condition
 from provisioning.deliveries.changelog import (
-    ChangeRow,
+    ChangeSet,
     changes_digest,
     changes_summary,
     wake_relays_on_commit,
@@ -38,7 +38,7 @@ def _ids_sql(ids: Sequence[int]) -> tuple[str, list[int]]:
 
 
 def _audit(
-    *, actor: Any, action: str, note: str, after: dict[str, Any], changes: list[ChangeRow]
+    *, actor: Any, action: str, note: str, after: dict[str, Any], changes: ChangeSet
 ) -> None:
     audit_record(
         actor=actor,
@@ -66,7 +66,7 @@ def add_reasons(*, credential_ids: Sequence[int], kind: str, reference: str) -> 
 
 def credentials_suspend(
     *, credential_ids: Sequence[int], kind: str, reference: str, actor: Any, note: str
-) -> list[ChangeRow]:
+) -> ChangeSet:
     """Add the reason to each key; active ones become suspended."""
     scope, params = _ids_sql(credential_ids)
     with transaction.atomic():
@@ -88,7 +88,7 @@ def credentials_suspend(
     return changes
 
 
-def credentials_revoke(*, credential_ids: Sequence[int], actor: Any, note: str) -> list[ChangeRow]:
+def credentials_revoke(*, credential_ids: Sequence[int], actor: Any, note: str) -> ChangeSet:
     scope, params = _ids_sql(credential_ids)
     now = timezone.now()
     with transaction.atomic():
@@ -121,7 +121,7 @@ def credentials_restore(
     actor: Any,
     note: str,
     keep_suspended: set[int] | None = None,
-) -> list[ChangeRow]:
+) -> ChangeSet:
     """Remove the one reason; keys left with none, on an active grant, come back."""
     keep = keep_suspended or set()
     restorable = [pk for pk in credential_ids if pk not in keep]
@@ -156,7 +156,7 @@ def credentials_restore(
 
 def resuspend_after_grant_restore(
     *, grant_ids: Sequence[int], keep: set[int], kind: str, reference: str
-) -> list[ChangeRow]:
+) -> ChangeSet:
     """After grants come back, keys that still carry a reason of their own, or that the
     eligibility gate holds back, go (or stay) suspended in the same transaction.
 
@@ -166,7 +166,7 @@ def resuspend_after_grant_restore(
     if keep:
         add_reasons(credential_ids=sorted(keep), kind=kind or "regulatory", reference=reference)
     if not grant_ids:
-        return []
+        return ChangeSet()
     marks = ", ".join(["%s"] * len(grant_ids))
     return write_credential_changes(
         scope_sql=f"grant_id IN ({marks})",

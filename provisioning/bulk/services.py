@@ -45,7 +45,7 @@ from provisioning.bulk.plan import (
     scope_for,
     summarise,
 )
-from provisioning.deliveries.changelog import ChangeRow, changes_digest
+from provisioning.deliveries.changelog import ChangeSet, changes_digest
 from provisioning.grants.models import SuspensionKind
 from provisioning.grants.services import grant_restore, grant_revoke, grant_suspend
 
@@ -353,7 +353,7 @@ def _chunk_ids(action: BulkAction, chunk: int) -> list[int]:
     )
 
 
-def _run_chunk(action: BulkAction, ids: list[int]) -> list[ChangeRow]:
+def _run_chunk(action: BulkAction, ids: list[int]) -> ChangeSet:
     actor = action.executed_by
     note = action.reason
     kind, reference = action.suspension_kind, action.reference
@@ -402,13 +402,12 @@ def bulk_run_chunk(*, action_id: int) -> bool:
             return False
         ids = _chunk_ids(action, action.chunk_cursor)
         changes = _run_chunk(action, ids)
-        changes.sort(key=lambda change: change.id)
         action.chunk_digests = [*action.chunk_digests, changes_digest(changes)]
         action.chunk_cursor += 1
         action.items_done += len(ids)
         action.credentials_changed += len(changes)
-        if changes:
-            first, last = changes[0].id, changes[-1].id
+        first, last = changes.first_id, changes.last_id
+        if first is not None and last is not None:
             action.first_change_id = min(action.first_change_id or first, first)
             action.last_change_id = max(action.last_change_id or last, last)
         action.save(

@@ -54,10 +54,13 @@ class Credential(models.Model):
     held = models.BooleanField(default=False)
     # Bumped on every effective change; downstream targets drop anything older.
     version = models.PositiveBigIntegerField(default=1)
-    key_prefix = models.CharField(max_length=24, unique=True)
+    # Unique through Meta constraints rather than ``unique=True``, which on PostgreSQL adds a
+    # second (``LIKE``) index per column that no look-up uses and every write maintains.
+    key_prefix = models.CharField(max_length=24)
     key_hash = models.CharField(max_length=64)
-    # During a rotation the previous key stays valid until previous_key_expires_at.
-    previous_key_prefix = models.CharField(max_length=24, null=True, blank=True, unique=True)
+    # During a rotation the previous key stays valid until previous_key_expires_at. NULL,
+    # not "", when there is none: it is unique (Meta), and NULLs never collide.
+    previous_key_prefix = models.CharField(max_length=24, null=True, blank=True)  # noqa: DJ001
     previous_key_hash = models.CharField(max_length=64, blank=True)
     previous_key_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -68,11 +71,26 @@ class Credential(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            # One live key per person per grant; revoked ones stay as history.
+            models.UniqueConstraint(fields=["key_prefix"], name="credential_key_prefix_unique"),
+            models.UniqueConstraint(
+                fields=["previous_key_prefix"], name="credential_previous_key_prefix_unique"
+            ),
+            # One live key per person per grant; revoked ones stay as history. "Live" is
+            # read from revoked_at, not state, so that no index depends on the state column:
+            # a suspend or restore then touches no indexed column and PostgreSQL updates the
+            # row in place (HOT) instead of inserting into every index. The check below keeps
+            # the two equivalent.
             models.UniqueConstraint(
                 fields=["person", "grant"],
-                condition=~models.Q(state="revoked"),
+                condition=models.Q(revoked_at__isnull=True),
                 name="credential_one_live_per_person_grant",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(state="revoked", revoked_at__isnull=False)
+                    | (~models.Q(state="revoked") & models.Q(revoked_at__isnull=True))
+                ),
+                name="credential_revoked_iff_revoked_at",
             ),
             models.CheckConstraint(
                 condition=models.Q(state__in=CredentialState.values),

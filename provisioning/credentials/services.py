@@ -28,7 +28,7 @@ from provisioning.credentials.models import (
 from provisioning.credentials.reactivation import reactivatable_condition
 from provisioning.deliveries.changelog import (
     CREDENTIAL_TABLE,
-    ChangeRow,
+    ChangeSet,
     changes_digest,
     changes_summary,
     insert_changes,
@@ -50,7 +50,7 @@ class IssuedKey:
 
 
 def _audit(
-    *, actor: Any, action: str, credential: Credential, changes: list[ChangeRow], **extra: Any
+    *, actor: Any, action: str, credential: Credential, changes: ChangeSet, **extra: Any
 ) -> None:
     audit_record(
         actor=actor,
@@ -221,7 +221,7 @@ def credential_expire_rotated_keys(*, now: dt.datetime | None = None) -> int:
 
 
 def _person_audit(
-    *, actor: Any, action: str, person_id: int, reason: str, changes: list[ChangeRow]
+    *, actor: Any, action: str, person_id: int, reason: str, changes: ChangeSet
 ) -> None:
     person = Person.objects.get(pk=person_id)
     audit_record(
@@ -237,7 +237,7 @@ def _person_audit(
         wake_relays_on_commit()
 
 
-def credential_hold_person(*, person_id: int, actor: Any, reason: str) -> list[ChangeRow]:
+def credential_hold_person(*, person_id: int, actor: Any, reason: str) -> ChangeSet:
     """Suspend every key of a person held by screening (reason: compliance)."""
     with transaction.atomic():
         changes = write_credential_changes(
@@ -265,7 +265,7 @@ def credential_hold_person(*, person_id: int, actor: Any, reason: str) -> list[C
     return changes
 
 
-def credential_release_person(*, person_id: int, actor: Any, reason: str) -> list[ChangeRow]:
+def credential_release_person(*, person_id: int, actor: Any, reason: str) -> ChangeSet:
     """Lift the screening hold; keys whose grant is active come back."""
     reactivate_sql, reactivate_params = reactivatable_condition(timezone.now())
     with transaction.atomic():

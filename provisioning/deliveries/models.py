@@ -37,8 +37,16 @@ class Change(models.Model):
     still running, so a change that commits late is never skipped.
     """
 
+    # The reference is checked once per statement, not once per row: a row-level foreign
+    # key queues one deferred check per change, which cost more than the whole bulk update
+    # of the credentials. Migration 0002 installs the set-based check on PostgreSQL (an
+    # anti-join over the statement's new rows) and a row trigger on SQLite, plus a guard
+    # that refuses to delete a credential that has changes (PROTECT, in the database too).
     credential = models.ForeignKey(
-        "credentials.Credential", on_delete=models.PROTECT, related_name="changes"
+        "credentials.Credential",
+        on_delete=models.PROTECT,
+        related_name="changes",
+        db_constraint=False,
     )
     version = models.PositiveBigIntegerField()
     active = models.BooleanField()

@@ -125,6 +125,46 @@ def target_update(
     return locked
 
 
+def target_replay(*, actor: Any, target: Target, reason: str) -> Target:
+    """Send the target every credential again: its cursor goes back to the log's start.
+
+    For a target that lost its data (a server restored from an old backup, the demo's
+    in-memory SCIM server after a restart). The relay coalesces per credential and pushes
+    current states with their versions, so a replay is safe to repeat. A relay pass
+    running now loses its lease and cannot move the cursor forward again.
+    """
+    with transaction.atomic():
+        locked = Target.objects.select_for_update().get(pk=target.pk)
+        before = {"cursor_xid": locked.cursor_xid, "cursor_id": locked.cursor_id}
+        locked.cursor_xid = locked.cursor_id = 0
+        locked.lease_until, locked.lease_token = None, ""
+        locked.retry_at = None
+        locked.save(
+            update_fields=[
+                "cursor_xid",
+                "cursor_id",
+                "lease_until",
+                "lease_token",
+                "retry_at",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            actor=actor,
+            action="target.replayed",
+            obj=locked,
+            reason=reason,
+            before=before,
+            after={"cursor_xid": 0, "cursor_id": 0},
+        )
+        if locked.enabled:
+            from provisioning.deliveries.tasks import relay_target
+
+            target_id = locked.pk
+            transaction.on_commit(lambda: relay_target.delay(target_id))
+    return locked
+
+
 def failure_retry_dead(*, actor: Any, target: Target) -> int:
     """Put the target's dead deliveries back in the retry queue, due now."""
     with transaction.atomic():

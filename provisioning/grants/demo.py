@@ -3,6 +3,10 @@
 Called from ``portal.web.demo.seed_demo``; safe to run twice. Demo keys are derived from
 SECRET_KEY and the credential's names, so ``seed_demo --json`` can print them again while
 the database, as for every key, holds only their hash.
+
+With ``DEMO_SCIM_URL`` set (``scripts/run_demo.sh`` sets it to the local scim2-server it
+starts), the seed also registers that server as the SCIM target ``demo-scim``, so the
+demo's keys become users there and a suspension shows up as ``active: false``.
 """
 
 from __future__ import annotations
@@ -20,8 +24,12 @@ from provisioning.catalog.models import Stage
 from provisioning.credentials.keys import NewKey, key_from_material, key_matches
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.credentials.services import credential_issue
+from provisioning.deliveries.models import Target, TargetKind
+from provisioning.deliveries.services import target_create, target_replay, target_update
 from provisioning.grants.models import LIVE_GRANT_STATES, Grant
 from provisioning.grants.services import grant_create
+
+DEMO_SCIM_TARGET = "demo-scim"
 
 # (organisation, model, stage)
 DEMO_GRANTS = (
@@ -75,6 +83,35 @@ def seed_access(*, actor: Any) -> None:
                 person=person,
                 key=_demo_key(org_slug, model_slug, person.user.username),
             )
+    seed_scim_target(actor=None)
+
+
+def seed_scim_target(*, actor: Any) -> Target | None:
+    """Register ``DEMO_SCIM_URL`` as the SCIM target ``demo-scim`` (nothing when unset).
+
+    A new target starts at the beginning of the change log, so it receives every demo key.
+    An existing one is pointed at the URL and token given and replayed: the demo's
+    scim2-server keeps its users in memory, so after a restart it starts empty.
+    """
+    url = getattr(settings, "DEMO_SCIM_URL", "")
+    if not url:
+        return None
+    token = getattr(settings, "DEMO_SCIM_TOKEN", "")
+    target = Target.objects.filter(name=DEMO_SCIM_TARGET).first()
+    if target is None:
+        return target_create(
+            actor=actor, kind=TargetKind.SCIM, name=DEMO_SCIM_TARGET, url=url, token=token
+        )
+    target = target_update(
+        actor=actor,
+        target=target,
+        name=DEMO_SCIM_TARGET,
+        url=url,
+        enabled=True,
+        covered_models=list(target.covered_models.all()),
+        token=token,
+    )
+    return target_replay(actor=actor, target=target, reason="demo: a fresh SCIM server")
 
 
 def demo_credentials() -> list[DemoCredential]:

@@ -21,7 +21,7 @@ from portal.audit.services import audit_record
 from provisioning.catalog.models import Stage
 from provisioning.credentials.reactivation import reactivatable_condition
 from provisioning.deliveries.changelog import (
-    ChangeRow,
+    ChangeSet,
     changes_digest,
     changes_summary,
     new_batch_token,
@@ -49,7 +49,7 @@ class GrantBulkResult:
     grants_matched: int
     grants_changed: int
     reasons_changed: int
-    changes: list[ChangeRow]
+    changes: ChangeSet
     audit_event_id: int
 
     @property
@@ -159,7 +159,7 @@ def _audit_bulk(
     grants: GrantSelection,
     reason: str,
     after: dict[str, Any],
-    changes: list[ChangeRow],
+    changes: ChangeSet,
 ) -> int:
     single = _single(grants)
     event = audit_record(
@@ -349,7 +349,7 @@ def grant_expire_due(*, now: dt.datetime | None = None) -> GrantBulkResult:
     now = now or timezone.now()
     due = Grant.objects.filter(state__in=LIVE_GRANT_STATES, expires_at__lte=now)
     if not due.exists():
-        return GrantBulkResult(0, 0, 0, [], 0)
+        return GrantBulkResult(0, 0, 0, ChangeSet(), 0)
     return _end_grants(
         grants=due,
         actor=None,

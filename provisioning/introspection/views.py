@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from provisioning.introspection.services import gateway_client_authenticate, token_introspect
+from provisioning.introspection.services import gateway_introspect
 
 
 def client_credentials(request: HttpRequest) -> tuple[str, str]:
@@ -41,17 +41,15 @@ def _unauthorised() -> JsonResponse:
 @require_POST
 def introspect(request: HttpRequest) -> JsonResponse:
     client_id, secret = client_credentials(request)
-    client = (
-        gateway_client_authenticate(client_id=client_id, client_secret=secret)
-        if client_id and secret
-        else None
-    )
-    if client is None:
+    if not client_id or not secret:
         return _unauthorised()
     token = request.POST.get("token", "")
+    result = gateway_introspect(client_id=client_id, client_secret=secret, token=token)
+    if result.client is None:
+        return _unauthorised()
     if not token:
         return JsonResponse(
             {"error": "invalid_request", "error_description": "The token parameter is missing."},
             status=400,
         )
-    return JsonResponse(token_introspect(token=token, client=client))
+    return JsonResponse(result.answer)
