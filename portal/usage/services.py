@@ -312,20 +312,22 @@ def _locked(alert: UsageAlert) -> UsageAlert:
     return UsageAlert.objects.select_for_update().get(pk=alert.pk)
 
 
-def usage_alert_acknowledge(*, alert: UsageAlert, actor: Any, note: str) -> UsageAlert:
-    note = _require_note(note, "who is looking into it and how")
+def _alert_move(
+    *, alert: UsageAlert, actor: Any, note: str, to: str, stamp: str, keep_note: bool
+) -> UsageAlert:
+    """One state step of an alert: locked, checked, stamped (``<stamp>_at``/``_by``), audited."""
     with transaction.atomic():
         alert = _locked(alert)
-        check_alert_transition(alert.state, AlertState.ACKNOWLEDGED)
+        check_alert_transition(alert.state, to)
         before = {"state": alert.state}
-        alert.state = AlertState.ACKNOWLEDGED
-        alert.acknowledged_at = timezone.now()
-        alert.acknowledged_by = actor
-        alert.note = note
-        alert.save(update_fields=["state", "acknowledged_at", "acknowledged_by", "note"])
+        alert.state = to
+        setattr(alert, f"{stamp}_at", timezone.now())
+        setattr(alert, f"{stamp}_by", actor)
+        alert.note = f"{alert.note}\n\n{note}".strip() if keep_note and alert.note else note
+        alert.save(update_fields=["state", f"{stamp}_at", f"{stamp}_by", "note"])
         audit_record(
             actor=actor,
-            action="usage_alert.acknowledged",
+            action=f"usage_alert.{stamp}",
             obj=alert,
             organisation_id=alert.organisation_id,
             reason=note,
@@ -333,29 +335,25 @@ def usage_alert_acknowledge(*, alert: UsageAlert, actor: Any, note: str) -> Usag
             after={"state": alert.state},
         )
     return alert
+
+
+def usage_alert_acknowledge(*, alert: UsageAlert, actor: Any, note: str) -> UsageAlert:
+    note = _require_note(note, "who is looking into it and how")
+    return _alert_move(
+        alert=alert,
+        actor=actor,
+        note=note,
+        to=AlertState.ACKNOWLEDGED,
+        stamp="acknowledged",
+        keep_note=False,
+    )
 
 
 def usage_alert_close(*, alert: UsageAlert, actor: Any, note: str) -> UsageAlert:
     note = _require_note(note, "what was found and done")
-    with transaction.atomic():
-        alert = _locked(alert)
-        check_alert_transition(alert.state, AlertState.CLOSED)
-        before = {"state": alert.state}
-        alert.state = AlertState.CLOSED
-        alert.closed_at = timezone.now()
-        alert.closed_by = actor
-        alert.note = f"{alert.note}\n\n{note}".strip() if alert.note else note
-        alert.save(update_fields=["state", "closed_at", "closed_by", "note"])
-        audit_record(
-            actor=actor,
-            action="usage_alert.closed",
-            obj=alert,
-            organisation_id=alert.organisation_id,
-            reason=note,
-            before=before,
-            after={"state": alert.state},
-        )
-    return alert
+    return _alert_move(
+        alert=alert, actor=actor, note=note, to=AlertState.CLOSED, stamp="closed", keep_note=True
+    )
 
 
 def usage_alert_hold_person(*, alert: UsageAlert, actor: Any, reason: str) -> UsageAlert:
