@@ -194,3 +194,22 @@ def test_a_malformed_numeric_filter_is_a_400_problem(partner_admin):
     response = bearer_client(token_for(partner_admin)).get("/api/v1/credentials/", {"grant": "x"})
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "grant"
+
+
+def test_a_nul_byte_in_a_filter_is_a_400_problem_not_a_server_error(db, partner_admin):
+    from tests.conftest import client_for
+
+    response = client_for(partner_admin).get("/api/v1/grants/?state=m%00")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"] == [{"field": "state", "message": "Contains a NUL byte."}]
+
+
+def test_a_nul_byte_in_a_page_search_is_a_400(db, reviewer):
+    from tests.conftest import client_for
+
+    response = client_for(reviewer).get("/reviews/?q=a%00b")
+
+    assert response.status_code == 400
+    assert b"NUL byte" in response.content

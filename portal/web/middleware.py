@@ -5,8 +5,9 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
+from portal.api.problems import PROBLEM_BASE
 from portal.web.request_context import RequestContext, reset_request_context, set_request_context
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -43,3 +44,35 @@ class ContentSecurityPolicyMiddleware:
         response.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         return response
+
+
+class NulByteGuardMiddleware:
+    """Refuse a query string carrying a NUL byte with a clear 400.
+
+    PostgreSQL text cannot hold NUL, so a filter or search value with one would fail deep in
+    a query as a server error; no legitimate link carries one.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        bad = sorted(
+            {key for key, values in request.GET.lists() for v in [key, *values] if "\x00" in v}
+        )
+        if not bad:
+            return self.get_response(request)
+        detail = f"The query parameter(s) {', '.join(map(repr, bad))} contain a NUL byte."
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {
+                    "type": PROBLEM_BASE + "invalid-request",
+                    "title": "Bad Request",
+                    "status": 400,
+                    "detail": detail,
+                    "errors": [{"field": key, "message": "Contains a NUL byte."} for key in bad],
+                },
+                status=400,
+                content_type="application/problem+json",
+            )
+        return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
