@@ -109,6 +109,15 @@ def _seed(rows: int, organisations: int) -> None:
             "JOIN accounts_user u ON u.username = 'admin-' || o.slug",
             [now],
         )
+        # What membership_add grants an admin, per organisation (django-guardian rows).
+        cursor.execute(
+            "INSERT INTO guardian_userobjectpermission (object_pk, content_type_id, "
+            "permission_id, user_id) SELECT m.organisation_id::text, p.content_type_id, p.id, "
+            "m.user_id FROM partners_membership m JOIN auth_permission p ON p.codename IN "
+            "('view_organisation', 'change_organisation', 'manage_members') "
+            "JOIN django_content_type t ON t.id = p.content_type_id "
+            "AND t.app_label = 'partners' AND t.model = 'organisation'"
+        )
         cursor.execute(
             "INSERT INTO eligibility_person (organisation_id, legal_name, citizenships, "
             "residence_country, us_person_status, screening_state, attestation_version, "

@@ -143,7 +143,7 @@ def queue_counts(user: Any, filters: QueueFilters) -> dict[str, int]:
     filters, in two queries: a count per state, which an index answers, and the awaiting
     ones counted from the (few) live first approvals rather than probed row by row."""
     rows = _filtered(user, filters, now=timezone.now()).order_by()
-    per_state = dict(rows.values("state").annotate(n=Count("pk")).values_list("state", "n"))
+    per_state = dict(rows.values("state").annotate(n=Count("*")).values_list("state", "n"))
     awaiting = (
         Approval.objects.filter(
             position=ApprovalPosition.FIRST,
