@@ -405,6 +405,8 @@ def _page_row(
     if status != 200 or marker not in text:
         return _row(f"{label} p95 ≤ 150 ms", f"failed: HTTP {status} on {path}", False), None
     load = _wrk(server.url + path, headers=headers, seconds=SECONDS)
+    if not load.requests:
+        return _row(f"{label} p95 ≤ 150 ms", f"failed: no answer in {SECONDS} s", False), load
     ok = load.p95 <= 150 and load.errors == 0
     measured = load.describe() + (f", {load.errors} errors" if load.errors else "")
     return _row(f"{label} p95 ≤ 150 ms", measured, ok), load
@@ -467,8 +469,10 @@ def _load(server: Gunicorn, world: World, rows: int) -> list[dict]:
         results.append(
             _row(
                 "introspection p99 ≤ 10 ms",
-                load.describe() + (f", {load.errors} errors" if load.errors else ""),
-                load.p99 <= 10 and load.errors == 0,
+                load.describe() + (f", {load.errors} errors" if load.errors else "")
+                if load.requests
+                else f"failed: no answer in {SECONDS} s",
+                bool(load.requests) and load.p99 <= 10 and load.errors == 0,
             )
         )
 
