@@ -39,8 +39,13 @@ check-deploy: $(STAMP)
 	DEBUG=0 SECRET_KEY=$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))") \
 	ALLOWED_HOSTS=clearance.example $(BIN)/python manage.py check --deploy --fail-level WARNING
 
+## Every benchmark of DESIGN.md §7 in one table (PostgreSQL; the web area needs Debian's wrk).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	@command -v wrk >/dev/null || { echo "Installing Debian's wrk for the web area"; \
+	  (apt-get install -y -q wrk >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)) \
+	  || echo "wrk could not be installed: the web area will be skipped"; }
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} $(BIN)/python -m bench
 
 clean:
 	rm -rf var staticfiles

@@ -23,7 +23,9 @@ def scratch_database(url: str, name: str) -> Iterator[None]:
     parts = urlsplit(url)
     admin = psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True)
     scratch = f"clearance_bench_{name}_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{scratch}"')
+    # `make bench` migrates one template for every area: a copy is quicker than a migrate.
+    template = os.environ.get("BENCH_TEMPLATE_DATABASE", "")
+    admin.execute(f'CREATE DATABASE "{scratch}"' + (f' TEMPLATE "{template}"' if template else ""))
     try:
         os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{scratch}"))
         os.environ.setdefault("CLEARANCE_VAR_DIR", tempfile.mkdtemp(prefix=f"bench-{name}-"))

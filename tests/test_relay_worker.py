@@ -6,7 +6,6 @@ import os
 import signal
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -22,24 +21,9 @@ from tests.provisioning_fakes import (
     issue,
     read_file_target,
 )
-from tests.workers import celery_worker
+from tests.workers import celery_worker, worker_pids
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def _pids_of(queue: str) -> list[int]:
-    """The worker processes started for ``queue`` (its name is unique to this test)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"celery" in b" ".join(cmdline) and queue.encode() in cmdline:
-            pids.append(int(entry.name))
-    return pids
 
 
 def _held(name: str, credential_ids: list[int]) -> dict[int, tuple[int, bool, bool]]:
@@ -80,7 +64,7 @@ def test_killing_the_worker_mid_relay_loses_nothing(monkeypatch):
     with celery_worker(queue=queue):
         relay_target.apply_async(args=[target.pk], queue=queue)
         assert _wait_for(lambda: len(read_file_target(name)) >= 10, timeout=90)
-        for pid in _pids_of(queue):
+        for pid in worker_pids(queue):
             os.kill(pid, signal.SIGKILL)
     delivered_before_kill = len(read_file_target(name))
     assert delivered_before_kill < 60

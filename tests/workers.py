@@ -27,6 +27,21 @@ def test_database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or 'localhost'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def worker_pids(queue: str) -> list[int]:
+    """The processes of the worker started for ``queue`` (a name unique to one test)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"celery" in b" ".join(cmdline) and queue.encode() in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
 @contextmanager
 def celery_worker(*, queue: str | None = None, concurrency: int = 1) -> Iterator[tuple[str, str]]:
     """Yields (queue, hostname). The worker consumes only ``queue``, so parallel runs don't mix."""

@@ -40,14 +40,18 @@ def visible_to(user: Any, queryset: QuerySet[M], *, action: str = "view") -> Que
     path = getattr(queryset.model, "ORGANISATION_PATH", None)
     if path is None:
         return queryset.none()
-    organisations = get_objects_for_user(
-        user,
-        _ORGANISATION_PERMISSION[action],
-        klass=Organisation,
-        accept_global_perms=False,
+    # The ids (a partner has a handful), not a subquery: the planner cannot estimate the
+    # permission subquery and would scan whole tables (100,000 credentials) to join it.
+    organisation_ids = list(
+        get_objects_for_user(
+            user,
+            _ORGANISATION_PERMISSION[action],
+            klass=Organisation,
+            accept_global_perms=False,
+        ).values_list("pk", flat=True)
     )
     lookup = f"{path}__in" if path else "pk__in"
-    return queryset.filter(**{lookup: organisations.values("pk")})
+    return queryset.filter(**{lookup: organisation_ids})
 
 
 def get_visible_or_404(

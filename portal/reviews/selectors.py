@@ -140,13 +140,24 @@ def queue_rows(user: Any, filters: QueueFilters) -> QuerySet[Application]:
 
 def queue_counts(user: Any, filters: QueueFilters) -> dict[str, int]:
     """How many applications per state (and awaiting a second approval) under the other
-    filters, in one query."""
-    rows = _filtered(user, filters, now=timezone.now())
-    return rows.aggregate(
-        **{state: Count("pk", filter=Q(state=state)) for state in QUEUE_STATES},
-        **{AWAITING_SECOND: Count("pk", filter=Exists(_live_first_approvals()))},
-        total=Count("pk"),
+    filters, in two queries: a count per state, which an index answers, and the awaiting
+    ones counted from the (few) live first approvals rather than probed row by row."""
+    rows = _filtered(user, filters, now=timezone.now()).order_by()
+    per_state = dict(rows.values("state").annotate(n=Count("*")).values_list("state", "n"))
+    awaiting = (
+        Approval.objects.filter(
+            position=ApprovalPosition.FIRST,
+            voided_at__isnull=True,
+            application__in=rows.values("pk"),
+        )
+        .values("application_id")
+        .distinct()
+        .count()
     )
+    counts = {state: per_state.get(state, 0) for state in QUEUE_STATES}
+    counts[AWAITING_SECOND] = awaiting
+    counts["total"] = sum(counts[state] for state in QUEUE_STATES)
+    return counts
 
 
 def queue_assignees() -> QuerySet[User]:

@@ -1,0 +1,510 @@
+"""Web load benchmark (DESIGN.md §7 "web pages" and "introspection"), on PostgreSQL.
+
+In a scratch database of its own: 2,000 organisations with 100,000 people, 100,000 grants,
+100,000 credentials and 100,000 applications (a fifth of them open, in the review queue),
+written with set-based SQL. The portal runs under gunicorn with production settings
+(``DEBUG=0``, collected static files) on loopback, and Debian's ``wrk`` drives it:
+
+* the reviewer queue, signed in as a reviewer with a TOTP device (staff need MFA);
+* the partner dashboard (the organisation page) and the partner's API keys page with each
+  key's sync status, signed in as a partner admin;
+* ``POST /oauth/introspect`` as a gateway with a live key.
+
+Sessions are made in the database by Django's own ``login`` (the cookie a browser would get
+after signing in); p50/p95/p99 come from wrk's latency histogram. Targets: p95 ≤ 150 ms for
+the pages, p99 ≤ 10 ms for introspection. It also checks that a revoked key reads inactive
+on the first request after its revocation commits.
+
+Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.web``.
+``BENCH_WEB_SECONDS`` sets each load run's length (default 10), ``BENCH_WEB_ROWS`` the size.
+Needs ``wrk`` (``apt-get install wrk``); without it or without PostgreSQL it reports a skip.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench._common import scratch_database
+
+AREA = "web"
+ROWS = int(os.environ.get("BENCH_WEB_ROWS", "100000"))
+ORGANISATIONS = 2_000
+SECONDS = int(os.environ.get("BENCH_WEB_SECONDS", "10"))
+WORKERS = 2  # gunicorn sync workers: one per core of the 2-core reference machine
+CONNECTIONS = 2  # concurrent wrk connections, one per worker: latency without queueing
+ROOT = Path(__file__).resolve().parent.parent
+
+# Prints the percentiles (µs) and the error counts as one JSON line at the end of a run.
+WRK_REPORT = """
+done = function(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    'WRK-RESULT {"requests": %d, "seconds": %.3f, "p50": %d, "p95": %d, "p99": %d, '
+    .. '"max": %d, "status_errors": %d, "socket_errors": %d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50),
+    latency:percentile(95), latency:percentile(99), latency.max, errors.status,
+    errors.connect + errors.read + errors.write + errors.timeout))
+end
+"""
+
+
+def _row(target: str, measured: str, ok: bool | None) -> dict:
+    return {"area": AREA, "target": target, "measured": measured, "ok": ok}
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def _seed(rows: int, organisations: int) -> None:
+    """Everything the pages read, at ``rows`` grants, credentials and applications (SQL)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    now = timezone.now()
+    per_org = max(1, rows // organisations)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO catalog_coveredmodel (slug, name, capability_tier, four_eyes, created_at) "
+            "VALUES ('mythos-5', 'Mythos 5', 1, false, %s), ('aegis-2', 'Aegis 2', 2, true, %s)",
+            [now, now],
+        )
+        cursor.execute(
+            "INSERT INTO catalog_stage (covered_model_id, name, position, seats, "
+            "rate_limit_per_minute, monthly_quota, max_duration_days) "
+            "SELECT id, 'full', 1, 1000, 60, 100000, 365 FROM catalog_coveredmodel"
+        )
+        cursor.execute(
+            "INSERT INTO partners_organisation (slug, legal_name, country, sector, "
+            "registration_id, email_domain, verification_state, trusted, created_at) "
+            "SELECT 'org-' || g, 'Organisation ' || g, 'US', 'cyber_defence', 'R' || g, "
+            "'org' || g || '.example', 'verified', true, %s FROM generate_series(1, %s) g",
+            [now, organisations],
+        )
+        # One admin per organisation; they created its applications.
+        cursor.execute(
+            "INSERT INTO accounts_user (password, is_superuser, username, first_name, "
+            "last_name, is_staff, is_active, date_joined, email) "
+            "SELECT '!', false, 'admin-' || slug, '', '', false, true, %s, "
+            "'admin@' || email_domain FROM partners_organisation ORDER BY id",
+            [now],
+        )
+        cursor.execute(
+            "INSERT INTO partners_membership (role, created_at, user_id, organisation_id) "
+            "SELECT 'admin', %s, u.id, o.id FROM partners_organisation o "
+            "JOIN accounts_user u ON u.username = 'admin-' || o.slug",
+            [now],
+        )
+        # What membership_add grants an admin, per organisation (django-guardian rows).
+        cursor.execute(
+            "INSERT INTO guardian_userobjectpermission (object_pk, content_type_id, "
+            "permission_id, user_id) SELECT m.organisation_id::text, p.content_type_id, p.id, "
+            "m.user_id FROM partners_membership m JOIN auth_permission p ON p.codename IN "
+            "('view_organisation', 'change_organisation', 'manage_members') "
+            "JOIN django_content_type t ON t.id = p.content_type_id "
+            "AND t.app_label = 'partners' AND t.model = 'organisation'"
+        )
+        cursor.execute(
+            "INSERT INTO eligibility_person (organisation_id, legal_name, citizenships, "
+            "residence_country, us_person_status, screening_state, attestation_version, "
+            "aup_version, created_at, updated_at) "
+            "SELECT o.id, 'Person ' || o.id || '-' || k, '[\"US\"]', 'US', 'citizen', 'clear', "
+            "'', '', %s, %s FROM partners_organisation o, generate_series(1, %s) k "
+            "ORDER BY o.id, k",
+            [now, now, per_org],
+        )
+        # Grants alternate between the two models; person k of an organisation holds the key
+        # of its grant k (both inserted in organisation order, so row numbers pair them).
+        cursor.execute(
+            "INSERT INTO grants_grant (organisation_id, covered_model_id, stage_id, seats, "
+            "monthly_quota, rate_limit_per_minute, expires_at, state, created_at, updated_at) "
+            "SELECT o.id, s.covered_model_id, s.id, 1000, 100000, 60, %s, "
+            "CASE WHEN k %% 10 = 0 THEN 'suspended' ELSE 'active' END, %s, %s "
+            "FROM partners_organisation o, generate_series(1, %s) k, catalog_stage s "
+            "WHERE s.position = 1 AND s.covered_model_id = "
+            "(SELECT min(id) + k %% 2 FROM catalog_coveredmodel) ORDER BY o.id, k",
+            [now + timezone.timedelta(days=300), now, now, per_org],
+        )
+        cursor.execute(
+            "INSERT INTO credentials_credential (person_id, grant_id, state, held, version, "
+            "key_prefix, key_hash, previous_key_hash, created_at, updated_at) "
+            "SELECT p.id, g.id, CASE g.state WHEN 'active' THEN 'active' ELSE 'suspended' END, "
+            "false, 1, 'k' || p.id, md5(p.id::text), '', %s, %s "
+            "FROM (SELECT id, row_number() OVER (ORDER BY id) n FROM eligibility_person) p "
+            "JOIN (SELECT id, state, row_number() OVER (ORDER BY id) n FROM grants_grant) g "
+            "USING (n)",
+            [now, now],
+        )
+        # Applications: a fifth open (submitted, in review, information requested), the rest
+        # decided or withdrawn; one nominee each.
+        cursor.execute(
+            "INSERT INTO applications_application (state, use_case, attests_end_use, "
+            "attests_no_transfer, attests_accuracy, created_at, updated_at, submitted_at, "
+            "closed_at, covered_model_id, created_by_id, organisation_id, stage_id) "
+            "SELECT st, 'Defending critical infrastructure', true, true, true, "
+            "t - interval '1 day', t, t, CASE WHEN st IN ('approved', 'rejected', 'withdrawn') "
+            "THEN t + interval '2 days' END, s.covered_model_id, u.id, o.id, s.id "
+            "FROM partners_organisation o "
+            "JOIN accounts_user u ON u.username = 'admin-' || o.slug, "
+            "generate_series(1, %s) k, "
+            "LATERAL (SELECT (ARRAY['submitted', 'in_review', 'approved', 'approved', "
+            "'approved', 'approved', 'rejected', 'approved', 'withdrawn', 'info_requested'])"
+            "[1 + k %% 10] AS st, %s::timestamptz - (k * 37 + o.id) * interval '1 minute' AS t) x, "
+            "catalog_stage s WHERE s.position = 1 AND s.covered_model_id = "
+            "(SELECT min(id) + k %% 2 FROM catalog_coveredmodel) ORDER BY o.id, k",
+            [per_org, now],
+        )
+        cursor.execute(
+            "INSERT INTO applications_application_nominees (application_id, person_id) "
+            "SELECT a.id, p.id "
+            "FROM (SELECT id, row_number() OVER (ORDER BY id) n FROM applications_application) a "
+            "JOIN (SELECT id, row_number() OVER (ORDER BY id) n FROM eligibility_person) p "
+            "USING (n)"
+        )
+        cursor.execute("ANALYZE")
+
+
+@dataclass(frozen=True)
+class World:
+    reviewer_cookie: str
+    partner_cookie: str
+    gateway_auth: str
+    live_key: str
+    revocable_key: str
+    revocable_id: int
+
+
+def _session_cookie(user: object) -> str:
+    """The session cookie a browser holds after signing in (Django's own login)."""
+    from django.conf import settings
+    from django.contrib.auth import login
+    from django.http import HttpRequest
+
+    request = HttpRequest()
+    engine = __import__(settings.SESSION_ENGINE, fromlist=["SessionStore"])
+    request.session = engine.SessionStore()
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session.save()
+    return f"{settings.SESSION_COOKIE_NAME}={request.session.session_key}"
+
+
+def _world() -> World:
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from django.contrib.auth.models import Group
+
+    from portal.accounts.models import User
+    from portal.accounts.roles import Role
+    from portal.eligibility.models import Person
+    from provisioning.credentials.services import credential_issue
+    from provisioning.grants.models import Grant
+    from provisioning.introspection.services import gateway_client_create
+
+    reviewer = User.objects.create(
+        username="bench-reviewer", email="reviewer@lab.example", is_staff=True
+    )
+    reviewer.groups.add(Group.objects.get(name=Role.REVIEWER))
+    TOTP.activate(reviewer, generate_totp_secret())
+    partner = User.objects.get(username="admin-org-1")
+    grant = Grant.objects.filter(organisation__slug="org-1", state="active").first()
+    assert grant is not None
+    keys = []
+    for name in ("Gateway Tester", "Revoked Tester"):
+        person = Person.objects.create(
+            organisation=grant.organisation,
+            legal_name=name,
+            citizenships=["US"],
+            residence_country="US",
+            us_person_status="citizen",
+            screening_state="clear",
+        )
+        keys.append(credential_issue(actor=None, grant=grant, person=person))
+    gateway = gateway_client_create(actor=None, name="bench gateway")
+    auth = base64.b64encode(f"{gateway.client.client_id}:{gateway.client_secret}".encode()).decode()
+    return World(
+        reviewer_cookie=_session_cookie(reviewer),
+        partner_cookie=_session_cookie(partner),
+        gateway_auth=f"Basic {auth}",
+        live_key=keys[0].key,
+        revocable_key=keys[1].key,
+        revocable_id=keys[1].credential.pk,
+    )
+
+
+# -- the server --------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _production_environment(static_root: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        # Loopback plain HTTP: no TLS redirect (a proxy terminates TLS in production).
+        "SECURE_SSL_REDIRECT": "0",
+        "STATIC_ROOT": static_root,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@dataclass
+class Gunicorn:
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _start_gunicorn(workdir: Path) -> Gunicorn:
+    static_root = str(workdir / "static")
+    env = _production_environment(static_root)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    port = _free_port()
+    log = workdir / "gunicorn.log"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "portal.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(WORKERS),
+            "--worker-class",
+            "sync",
+            "--timeout",
+            "60",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    server = Gunicorn(port, process, log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {log.read_text()[-500:]}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/healthz", timeout=2) as answer:  # noqa: S310
+                if answer.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.2)
+    server.stop()
+    raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+
+
+# -- load --------------------------------------------------------------------------------------
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _fetch(url: str, *, headers: dict[str, str], body: bytes | None = None) -> tuple[int, str]:
+    opener = urllib.request.build_opener(_NoRedirect)
+    request = urllib.request.Request(url, data=body, headers=headers)  # noqa: S310
+    try:
+        with opener.open(request, timeout=30) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+@dataclass(frozen=True)
+class Load:
+    requests: int
+    seconds: float
+    p50: float  # ms
+    p95: float
+    p99: float
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def describe(self) -> str:
+        return (
+            f"p50 {self.p50:.1f} / p95 {self.p95:.1f} / p99 {self.p99:.1f} ms, "
+            f"{self.rate:.0f} req/s"
+        )
+
+
+def _wrk(url: str, *, headers: dict[str, str], seconds: int, body: str | None = None) -> Load:
+    """One wrk run against ``url``; a short warm-up first so caches and connections are hot."""
+    script = WRK_REPORT
+    if body is not None:
+        script = f"wrk.method = 'POST'\nwrk.body = {json.dumps(body)}\n" + script
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        command = ["wrk", "-t1", f"-c{CONNECTIONS}", "-s", handle.name, "--timeout", "10s"]
+        for name, value in headers.items():
+            command += ["-H", f"{name}: {value}"]
+        subprocess.run([*command, "-d2s", url], capture_output=True, check=True)  # warm-up
+        output = subprocess.run(
+            [*command, f"-d{seconds}s", url], capture_output=True, text=True, check=True
+        ).stdout
+    finally:
+        os.unlink(handle.name)
+    line = next(ln for ln in output.splitlines() if ln.startswith("WRK-RESULT "))
+    result = json.loads(line.removeprefix("WRK-RESULT "))
+    return Load(
+        requests=result["requests"],
+        seconds=result["seconds"],
+        p50=result["p50"] / 1000,
+        p95=result["p95"] / 1000,
+        p99=result["p99"] / 1000,
+        errors=result["status_errors"] + result["socket_errors"],
+    )
+
+
+def _page_row(
+    server: Gunicorn, *, label: str, path: str, cookie: str, marker: str
+) -> tuple[dict, Load | None]:
+    headers = {"Cookie": cookie}
+    status, text = _fetch(server.url + path, headers=headers)
+    if status != 200 or marker not in text:
+        return _row(f"{label} p95 ≤ 150 ms", f"failed: HTTP {status} on {path}", False), None
+    load = _wrk(server.url + path, headers=headers, seconds=SECONDS)
+    if not load.requests:
+        return _row(f"{label} p95 ≤ 150 ms", f"failed: no answer in {SECONDS} s", False), load
+    ok = load.p95 <= 150 and load.errors == 0
+    measured = load.describe() + (f", {load.errors} errors" if load.errors else "")
+    return _row(f"{label} p95 ≤ 150 ms", measured, ok), load
+
+
+def _measure(rows: int) -> list[dict]:
+    from django.core.management import call_command
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    migrated = time.perf_counter() - started
+    _seed(rows, ORGANISATIONS)
+    world = _world()
+    seeded = time.perf_counter() - started - migrated
+    results = [
+        _row(
+            f"scratch data: {rows:,} grants, credentials, applications",
+            f"migrate {migrated:.0f} s, seed {seeded:.0f} s",
+            None,
+        )
+    ]
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as folder:
+        server = _start_gunicorn(Path(folder))
+        try:
+            results += _load(server, world, rows)
+        finally:
+            server.stop()
+    return results
+
+
+def _load(server: Gunicorn, world: World, rows: int) -> list[dict]:
+    from provisioning.credentials.models import Credential
+    from provisioning.credentials.services import credential_revoke
+
+    results = []
+    for label, path, cookie, marker in (
+        (f"reviewer queue ({rows:,} applications)", "/reviews/", world.reviewer_cookie, "<h1"),
+        ("partner dashboard (organisation page)", "/organisation/", world.partner_cookie, "<h1"),
+        (
+            "partner API keys with sync status",
+            "/provisioning/keys/",
+            world.partner_cookie,
+            "<h1",
+        ),
+    ):
+        row, _ = _page_row(server, label=label, path=path, cookie=cookie, marker=marker)
+        results.append(row)
+
+    introspect = server.url + "/oauth/introspect"
+    headers = {
+        "Authorization": world.gateway_auth,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    body = urllib.parse.urlencode({"token": world.live_key})
+    status, text = _fetch(introspect, headers=headers, body=body.encode())
+    if status != 200 or json.loads(text).get("active") is not True:
+        results.append(_row("introspection p99 ≤ 10 ms", f"failed: HTTP {status}", False))
+    else:
+        load = _wrk(introspect, headers=headers, seconds=SECONDS, body=body)
+        results.append(
+            _row(
+                "introspection p99 ≤ 10 ms",
+                load.describe() + (f", {load.errors} errors" if load.errors else "")
+                if load.requests
+                else f"failed: no answer in {SECONDS} s",
+                bool(load.requests) and load.p99 <= 10 and load.errors == 0,
+            )
+        )
+
+    # Invariant 1 through the running server: revoked, then asked once, at once.
+    revoked_body = urllib.parse.urlencode({"token": world.revocable_key}).encode()
+    before = json.loads(_fetch(introspect, headers=headers, body=revoked_body)[1]).get("active")
+    credential_revoke(actor=None, credential=Credential.objects.get(pk=world.revocable_id))
+    after = json.loads(_fetch(introspect, headers=headers, body=revoked_body)[1]).get("active")
+    results.append(
+        _row(
+            "revoked key inactive on the first request after commit",
+            f"active before: {before}, first request after: {after}",
+            before is True and after is False,
+        )
+    )
+    return results
+
+
+def run(rows: int = ROWS) -> list[dict]:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return [_row("web pages under load", "skipped: DATABASE_URL is not PostgreSQL", None)]
+    if shutil.which("wrk") is None:
+        return [_row("web pages under load", "skipped: wrk is not installed", None)]
+    # gunicorn must read the sessions this process signs: one key for both.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(60))
+    with scratch_database(url, "web"):
+        return _measure(rows)
+
+
+if __name__ == "__main__":
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else ROWS
+    for row in run(size):
+        mark = {True: "ok", False: "FAIL", None: "-"}[row["ok"]]
+        print(f"{row['target']:<60} {row['measured']:>50}  {mark}")
