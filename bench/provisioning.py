@@ -224,10 +224,12 @@ def _measure(n: int) -> list[dict]:
             )
         )
         rows.append(_row(f"≤ 5x raw UPDATE ({raw:.2f} s), {label}", f"{ratio:.1f}x", ratio <= 5.0))
-    growth = max(commits.values()) / min(commits.values())
+    # One-sided: more targets must not cost more than one (a first run that is slower, from
+    # cold caches, is not growth).
+    growth = max(commits[3], commits[5]) / commits[1]
     rows.append(
         _row(
-            "write cost does not grow with targets (5 vs 1 vs 3, max/min ≤ 1.3x)",
+            "write cost does not grow with targets (3 or 5 vs 1, ≤ 1.3x)",
             f"{growth:.2f}x",
             growth <= 1.3,
         )
