@@ -138,6 +138,19 @@ def test_editing_keeps_what_is_left_out_and_a_new_secret_rotates(ops_user, webho
     assert AuditEvent.objects.filter(action="target.updated").count() == 2
 
 
+def test_an_edit_that_leaves_enabled_out_keeps_a_disabled_target_disabled(ops_user, webhook):
+    # given
+    client = api_client_for(ops_user)
+    _patch(client, f"/api/v1/targets/{webhook.pk}/", {"enabled": False})
+    # when
+    response = _patch(client, f"/api/v1/targets/{webhook.pk}/", {"name": "renamed"})
+    # then
+    assert response.status_code == 200
+    assert response.json()["enabled"] is False
+    webhook.refresh_from_db()
+    assert webhook.enabled is False
+
+
 def test_a_webhook_target_refuses_a_token_on_edit(ops_user, webhook):
     response = _patch(api_client_for(ops_user), f"/api/v1/targets/{webhook.pk}/", {"token": TOKEN})
     assert response.status_code == 400

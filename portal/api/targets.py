@@ -153,12 +153,8 @@ class TargetCreateSerializer(TargetWriteSerializer):
 
 
 class TargetUpdateSerializer(TargetWriteSerializer):
-    """Every field optional: what is left out stays as it is (secrets included)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.required = False
+    """Used with ``partial=True``: every field optional, and what is left out stays as it
+    is (secrets included) instead of taking a field's default."""
 
 
 class RetriedSerializer(serializers.Serializer):
@@ -216,7 +212,9 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
     @extend_schema(request=TargetUpdateSerializer, responses={200: TargetSerializer})
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         target: Target = self.get_object()
-        serializer = TargetUpdateSerializer(data=request.data, context={"target": target})
+        serializer = TargetUpdateSerializer(
+            data=request.data, partial=True, context={"target": target}
+        )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         updated = target_update(
