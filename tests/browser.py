@@ -91,6 +91,21 @@ def totp_code(secret: str) -> str:
     return pyotp.TOTP(secret).now()
 
 
+def sign_in(page: Any, live_server: Any, user: Any, password: str, *, totp: bool = True) -> None:
+    """Sign ``user`` in through the login form and, for a user with TOTP, the code step."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.utils import decrypt
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Login").fill(user.username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign In").click()
+    if totp:
+        secret = decrypt(Authenticator.objects.get(user=user, type="totp").data["secret"])
+        page.get_by_label("Code").fill(totp_code(secret))
+        page.get_by_role("button", name="Sign In").click()
+
+
 _PAGE_STRUCTURE = """() => {
   const named = (el) => {
     if ((el.getAttribute('aria-label') || '').trim()) return true;

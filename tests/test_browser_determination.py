@@ -14,14 +14,10 @@ blocks after each commit, and the bulk action's chunks after "Run".
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyotp
 import pytest
-from allauth.mfa.models import Authenticator
-from allauth.mfa.utils import decrypt
 from django.core.management import call_command
 
 from portal.web.demo import DEMO_PASSWORD
@@ -29,7 +25,7 @@ from provisioning.bulk.models import BulkAction, BulkState
 from provisioning.bulk.services import bulk_run
 from provisioning.deliveries.models import ModelBlock
 from provisioning.deliveries.services import target_create
-from tests.browser import ARTIFACTS
+from tests.browser import ARTIFACTS, sign_in
 from tests.story import RESTORED, active_keys, deliver, demo_world, scim_agrees
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -58,16 +54,7 @@ def _sign_in(browser, live_server, pages, user, password):
     page = context.new_page()
     page.set_default_timeout(15_000)
     pages[user.username] = page
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Login").fill(user.username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign In").click()
-    secret = decrypt(Authenticator.objects.get(user=user, type="totp").data["secret"])
-    # A code read at the very end of its 30 s window can expire before the form is sent.
-    if 30 - time.time() % 30 < 5:
-        time.sleep(30 - time.time() % 30 + 0.5)
-    page.get_by_label("Code").fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Sign In").click()
+    sign_in(page, live_server, user, password)
     page.get_by_role("navigation", name="Main").wait_for()
     return page
 

@@ -3,16 +3,12 @@ active grant, and the applicant sees the decision."""
 
 from __future__ import annotations
 
-import time
-
-import pyotp
 import pytest
-from allauth.mfa.models import Authenticator
-from allauth.mfa.utils import decrypt
 
 from portal.applications.models import Application
 from portal.applications.states import ApplicationState
 from provisioning.grants.models import Grant, GrantState
+from tests.browser import sign_in
 from tests.factories import PASSWORD
 from tests.reviewing import queued_application
 
@@ -23,17 +19,7 @@ def _sign_in(browser, live_server, user, *, totp: bool = True):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Login").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    if totp:
-        secret = decrypt(Authenticator.objects.get(user=user, type="totp").data["secret"])
-        # A code read at the very end of its 30 s window can expire before the form is sent.
-        if 30 - time.time() % 30 < 5:
-            time.sleep(30 - time.time() % 30 + 0.5)
-        page.get_by_label("Code").fill(pyotp.TOTP(secret).now())
-        page.get_by_role("button", name="Sign In").click()
+    sign_in(page, live_server, user, PASSWORD, totp=totp)
     page.get_by_role("navigation", name="Main").wait_for()
     return context, page
 
