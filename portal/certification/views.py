@@ -201,7 +201,9 @@ def _back_to_tasks(request: HttpRequest) -> HttpResponse:
 
 def _decidable(request: HttpRequest, pk: int) -> CertificationItem:
     item = get_visible_or_404(request.user, CertificationItem.objects.all(), pk=pk)
-    if not visible_to(request.user, CertificationItem.objects.filter(pk=pk), action="change"):
+    if not visible_to(
+        request.user, CertificationItem.objects.filter(pk=pk), action="change"
+    ).exists():
         raise PermissionDenied("Only your organisation's administrators certify its people.")
     return item
 

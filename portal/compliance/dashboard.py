@@ -22,7 +22,7 @@ from portal.compliance.models import Determination, DeterminationState
 from portal.reviews.reminders import CLOCK_RUNNING_STATES, review_deadline
 from portal.screening.freshness import stale_people_count
 from portal.screening.models import MatchStatus, ScreeningMatch
-from portal.usage.models import AlertState, UsageAlert
+from portal.usage.selectors import open_alert_count
 from provisioning.bulk.models import BulkAction
 from provisioning.deliveries.models import DriftReport, Failure, FailureState, Target
 
@@ -50,7 +50,7 @@ class Tile:
 
 
 def _open_alerts(now: dt.datetime) -> int:
-    return UsageAlert.objects.filter(state=AlertState.OPEN).count()
+    return open_alert_count()
 
 
 def _pending_matches(now: dt.datetime) -> int:

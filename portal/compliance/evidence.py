@@ -298,11 +298,14 @@ def _target_acks(targets: Sequence[Target], since: Any, changes: Any) -> list[_T
     ).values_list("target_id", "credential_id", "state"):
         if target_id in failures:
             failures[target_id][credential_id] = state
+    by_target: dict[int, list[Acknowledgement]] = {t.pk: [] for t in targets}
+    for ack in Acknowledgement.objects.filter(target__in=targets, created_at__gte=since).order_by(
+        "id"
+    ):
+        by_target[ack.target_id].append(ack)
     result = []
     for target in targets:
-        acks = list(
-            Acknowledgement.objects.filter(target=target, created_at__gte=since).order_by("id")
-        )
+        acks = by_target[target.pk]
         main = [a for a in acks if a.cursor_id is not None]
         retries: dict[int, list[tuple[int, Any]]] = {}
         for ack in acks:
@@ -528,9 +531,9 @@ def _build(
         counts[table.name] = table.rows
     data_hashes = {name: out.sha256.hexdigest() for name, out in files.items()}
     digest = content_digest(data_hashes)
+    object_type, _, object_id = subject["object"].partition(":")
     first_id = _first_event_id(
-        [(subject["object"].split(":")[0], str(subject["object"].split(":")[1]))]
-        + [("bulk.bulkaction", str(a.pk)) for a in actions]
+        [(object_type, object_id)] + [("bulk.bulkaction", str(a.pk)) for a in actions]
     )
     with transaction.atomic():
         # Audit writers hold the chain lock until they commit: every id below this
@@ -547,11 +550,10 @@ def _build(
     audit_csv, audit_json = _HashingWriter(), _HashingWriter()
     for line in csv_lines(segment):
         audit_csv.write(line)
-    audit_rows, last_hash = 0, ""
+    audit_rows = 0
     for line in jsonl_lines(segment):
         audit_json.write(line)
         audit_rows += 1
-    last_hash = event.hash
     files[AUDIT_CSV], files[AUDIT_JSON] = audit_csv, audit_json
     counts["audit"] = audit_rows
     manifest = {
@@ -565,7 +567,7 @@ def _build(
         "audit": {
             "first_id": first_id or event.pk,
             "last_id": event.pk,
-            "last_hash": last_hash,
+            "last_hash": event.hash,
             "export_event": event.pk,
         },
         "files": {

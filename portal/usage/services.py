@@ -20,8 +20,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from portal.audit.services import audit_record
-from portal.eligibility.models import ScreeningState
 from portal.screening.holds import hold_person_access, release_person_access
+from portal.screening.states import HELD_STATES
 from portal.usage.models import (
     AlertState,
     GrantDailyCount,
@@ -405,10 +405,7 @@ def usage_alert_release_person(*, alert: UsageAlert, actor: Any, reason: str) ->
         if alert.held_at is None or alert.released_at is not None:
             raise UsageError("The person is not held from this alert.")
         person = alert.person
-        if person.screening_state in (
-            ScreeningState.POTENTIAL_MATCH,
-            ScreeningState.CONFIRMED_MATCH,
-        ):
+        if person.screening_state in HELD_STATES:
             raise UsageError(
                 "Screening also holds this person: the screening decision lifts that hold."
             )

@@ -92,13 +92,8 @@ def ingest(request: HttpRequest) -> JsonResponse:
     result = usage_batch_ingest(gateway=client, events=events, idempotency_key=idempotency_key)
     body_out = result.as_dict()
     if result.accepted == 0:
-        return JsonResponse(
-            {
-                "error": "invalid_events",
-                "error_description": "No event in the batch is valid; see errors.",
-                **body_out,
-            },
-            status=400,
+        return _problem(
+            400, "invalid_events", "No event in the batch is valid; see errors.", **body_out
         )
     return JsonResponse(body_out, status=200)
 

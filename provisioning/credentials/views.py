@@ -55,7 +55,9 @@ def credential_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 def credential_collect(request: HttpRequest, pk: int) -> HttpResponse:
     """Give the owner a fresh key, shown once; any earlier key stops working at once."""
-    credential = get_visible_or_404(request.user, Credential.objects.all(), pk=pk)
+    credential = get_visible_or_404(
+        request.user, Credential.objects.select_related("person"), pk=pk
+    )
     # Only the person the key belongs to may see it: admins and staff see the state only.
     if credential.person.user_id != request.user.pk:
         raise Http404("No such object, or you may not see it.")
