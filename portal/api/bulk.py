@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from portal.api.idempotency import idempotent
 from portal.api.problems import field_problem, problem_response
-from portal.api.staff import StaffViewSet
+from portal.api.staff import StaffViewSet, username_of
 from portal.partners.models import Organisation, Sector
 from provisioning.bulk.models import BulkAction, BulkKind
 from provisioning.bulk.selectors import bulk_actions, target_progress
@@ -32,10 +32,6 @@ from provisioning.grants.models import GrantState, SuspensionKind
 
 READ = "bulk.view_bulkaction"
 WRITE = "bulk.change_bulkaction"
-
-
-def _username(user: Any) -> str | None:
-    return user.get_username() if user is not None else None
 
 
 class BulkActionSerializer(serializers.ModelSerializer):
@@ -84,16 +80,16 @@ class BulkActionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_planned_by(self, bulk: BulkAction) -> str | None:
-        return _username(bulk.planned_by)
+        return username_of(bulk.planned_by)
 
     def get_approved_by(self, bulk: BulkAction) -> str | None:
-        return _username(bulk.approved_by)
+        return username_of(bulk.approved_by)
 
     def get_executed_by(self, bulk: BulkAction) -> str | None:
-        return _username(bulk.executed_by)
+        return username_of(bulk.executed_by)
 
     def get_reviewed_by(self, bulk: BulkAction) -> str | None:
-        return _username(bulk.reviewed_by)
+        return username_of(bulk.reviewed_by)
 
     def get_needs_approval(self, bulk: BulkAction) -> bool:
         return needs_approval(bulk)

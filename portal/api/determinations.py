@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from portal.api.idempotency import idempotent
 from portal.api.problems import field_problem
-from portal.api.staff import StaffViewSet
+from portal.api.staff import StaffViewSet, username_of
 from portal.compliance.impact import OUTCOMES
 from portal.compliance.models import Determination, DeterminationRule
 from portal.compliance.selectors import determination_list
@@ -50,10 +50,6 @@ class RuleSerializer(serializers.ModelSerializer):
             "denied_residence",
         ]
         read_only_fields = fields
-
-
-def _username(user: Any) -> str | None:
-    return user.get_username() if user is not None else None
 
 
 class DeterminationSerializer(serializers.ModelSerializer):
@@ -93,16 +89,16 @@ class DeterminationSerializer(serializers.ModelSerializer):
         return bool(determination.document)
 
     def get_created_by(self, determination: Determination) -> str | None:
-        return _username(determination.created_by)
+        return username_of(determination.created_by)
 
     def get_submitted_by(self, determination: Determination) -> str | None:
-        return _username(determination.submitted_by)
+        return username_of(determination.submitted_by)
 
     def get_approved_by(self, determination: Determination) -> str | None:
-        return _username(determination.approved_by)
+        return username_of(determination.approved_by)
 
     def get_applied_by(self, determination: Determination) -> str | None:
-        return _username(determination.applied_by)
+        return username_of(determination.applied_by)
 
 
 def _country_codes() -> serializers.ListField:

@@ -60,7 +60,7 @@ def _needed_permission(view: Any) -> str | None:
     """``staff_permissions`` maps a view action to a model permission ("*" for the rest);
     ``staff_permission`` is one permission for every action."""
     per_action: dict[str, str] | None = getattr(view, "staff_permissions", None)
-    if per_action is not None:
+    if per_action:
         action = getattr(view, "action", None) or ""
         return per_action.get(action, per_action.get("*"))
     return getattr(view, "staff_permission", None)

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.accounts.access import visible_to
-from portal.api.staff import StaffViewSet
+from portal.api.staff import StaffViewSet, username_of
 from portal.screening.models import MatchStatus, ScreeningMatch
 from portal.screening.selectors import pending_matches
 from portal.screening.services import screening_match_confirm, screening_match_dismiss
@@ -55,7 +55,7 @@ class ScreeningMatchSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_resolved_by(self, match: ScreeningMatch) -> str | None:
-        return match.resolved_by.get_username() if match.resolved_by else None
+        return username_of(match.resolved_by)
 
 
 class ResolutionSerializer(serializers.Serializer):

@@ -32,6 +32,10 @@ class StaffViewSet(VisibleQuerysetMixin, viewsets.GenericViewSet):
         return data
 
 
+def username_of(user: Any) -> str | None:
+    return user.get_username() if user is not None else None
+
+
 def stale_version_problem(request: Request) -> Response:
     return problem_response(
         409,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
-from portal.api.problems import PROBLEM_BASE
+from portal.api.problems import PROBLEM_BASE, PROBLEM_CONTENT_TYPE
 from portal.web.request_context import RequestContext, reset_request_context, set_request_context
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -73,6 +73,6 @@ class NulByteGuardMiddleware:
                     "errors": [{"field": key, "message": "Contains a NUL byte."} for key in bad],
                 },
                 status=400,
-                content_type="application/problem+json",
+                content_type=PROBLEM_CONTENT_TYPE,
             )
         return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
