@@ -33,11 +33,6 @@ VIEW = "reviews.view_review"
 DECIDE = "reviews.decide_review"
 
 
-def application_version(application: Application) -> str:
-    """The version a decision must name: the same one the review page carries."""
-    return application.updated_at.isoformat()
-
-
 class ApprovalSerializer(serializers.ModelSerializer):
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
     stage = serializers.CharField(source="stage.name", read_only=True)
@@ -87,7 +82,7 @@ class ReviewSerializer(serializers.ModelSerializer):
         return assignee.get_username() if assignee is not None else None
 
     def get_version(self, application: Application) -> str:
-        return application_version(application)
+        return selectors.application_version(application)
 
 
 class ReviewDetailSerializer(ReviewSerializer):
@@ -220,7 +215,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
     def _current(self, request: Request, data: dict[str, Any]) -> Application | Response:
         application: Application = self.get_object()
         seen = data.get("version")
-        if seen and seen != application_version(application):
+        if seen and seen != selectors.application_version(application):
             return stale_version_problem(request)
         return application
 

@@ -320,3 +320,9 @@ def information_requests(application: Application) -> QuerySet[InformationReques
     return InformationRequest.objects.filter(application=application).select_related(
         "requested_by", "responded_by"
     )
+
+
+def application_version(application: Application) -> str:
+    """The version a reviewer's decision names, from the page or the API: a decision on an
+    older version is refused as stale."""
+    return application.updated_at.isoformat()

@@ -75,10 +75,6 @@ def _application(request: AuthenticatedRequest, pk: int) -> Application:
     )
 
 
-def _version(application: Application) -> str:
-    return application.updated_at.isoformat()
-
-
 @staff_permission("reviews.view_review")
 def queue(request: AuthenticatedRequest) -> HttpResponse:
     reviewers = list(selectors.queue_assignees())
@@ -148,7 +144,7 @@ def application_review(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "rate_limit_per_minute": terms.rate_limit_per_minute,
             "expires_on": terms.expires_at.date(),
         }
-    version = {"seen": _version(application)}
+    version = {"seen": selectors.application_version(application)}
     eligibility = selectors.live_eligibility(application, nominees)
     matches = selectors.screening_matches(nominees)
     for entry in eligibility:
@@ -202,7 +198,7 @@ def _done(request: AuthenticatedRequest, application: Application) -> HttpRespon
 
 def _stale(request: AuthenticatedRequest, application: Application, seen: str) -> bool:
     """The reviewer acted on a page older than the application: refuse, say why."""
-    if seen != _version(application):
+    if seen != selectors.application_version(application):
         messages.error(request, str(ApplicationChangedError()))
         return True
     return False
@@ -376,7 +372,9 @@ def respond(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """
     application = _application(request, pk)
     can_answer = _may_answer(request, pk)
-    form = AnswerForm(request.POST or None, initial={"seen": _version(application)})
+    form = AnswerForm(
+        request.POST or None, initial={"seen": selectors.application_version(application)}
+    )
     if request.method == "POST":
         if not can_answer:
             raise PermissionDenied("Only the organisation's admins can answer.")
