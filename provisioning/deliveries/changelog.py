@@ -107,7 +107,7 @@ class ChangeSet:
         last, first = self.last_id, other.first_id
         if last is not None and first is not None and last < first:
             return ChangeSet(self.lines + other.lines)
-        return ChangeSet.of(sorted([*self, *other], key=lambda change: change.id))
+        return ChangeSet.of([*self, *other])  # of() puts them in id order
 
     @classmethod
     def of(cls, changes: Sequence[ChangeRow]) -> ChangeSet:
