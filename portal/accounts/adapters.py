@@ -8,12 +8,12 @@ from portal.crypto import decrypt_text, encrypt_text
 from portal.env import env_bool
 
 
-class AccountAdapter(DefaultAccountAdapter):
+class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]  # allauth is untyped
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return env_bool("ACCOUNT_ALLOW_SIGNUP", True)
 
 
-class MFAAdapter(DefaultMFAAdapter):
+class MFAAdapter(DefaultMFAAdapter):  # type: ignore[misc]  # allauth is untyped
     """Keeps TOTP secrets encrypted at rest (invariant 7: no plaintext secrets)."""
 
     def encrypt(self, text: str) -> str:

@@ -5,5 +5,5 @@ from portal.accounts.models import User
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
     list_display = ("username", "email", "first_name", "last_name", "is_active", "is_staff")

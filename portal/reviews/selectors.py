@@ -154,7 +154,7 @@ def queue_counts(user: Any, filters: QueueFilters) -> dict[str, int]:
         .distinct()
         .count()
     )
-    counts = {state: per_state.get(state, 0) for state in QUEUE_STATES}
+    counts: dict[str, int] = {str(state): per_state.get(state, 0) for state in QUEUE_STATES}
     counts[AWAITING_SECOND] = awaiting
     counts["total"] = sum(counts[state] for state in QUEUE_STATES)
     return counts

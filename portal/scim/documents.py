@@ -42,12 +42,12 @@ def _string(value: Any, where: str, *, required: bool = False) -> str:
         return ""
     if not isinstance(value, str):
         raise invalid_value(f"'{where}' must be a string, got {type(value).__name__}.")
-    value = value.strip()
-    if required and not value:
+    text: str = value.strip()
+    if required and not text:
         raise invalid_value(f"'{where}' is required and may not be empty.")
-    if len(value) > MAX_STRING:
+    if len(text) > MAX_STRING:
         raise invalid_value(f"'{where}' is longer than {MAX_STRING} characters.")
-    return value
+    return text
 
 
 def _boolean(value: Any, where: str) -> bool:

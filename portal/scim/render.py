@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from portal.scim.models import ScimGroup, ScimUser
 from portal.scim.schemas import GROUP_SCHEMA, USER_SCHEMA
 
 
-def _timestamp(value: Any) -> str:
+def _timestamp(value: dt.datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 

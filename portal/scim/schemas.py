@@ -104,7 +104,9 @@ GROUP_ATTRIBUTES = [
 ]
 
 
-def _schema(base: str, schema_id: str, name: str, attributes: list[dict[str, Any]]) -> dict:
+def _schema(
+    base: str, schema_id: str, name: str, attributes: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "schemas": [SCHEMA_SCHEMA],
         "id": schema_id,

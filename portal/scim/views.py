@@ -29,10 +29,9 @@ from portal.scim.documents import (
     apply_patch,
     clean_group,
     clean_user,
-    invalid_syntax,
     project,
 )
-from portal.scim.errors import ScimError
+from portal.scim.errors import ScimError, invalid_syntax
 from portal.scim.filters import GROUP_FILTERS, USER_FILTERS, parse_filter
 from portal.scim.models import ScimGroup, ScimToken, ScimUser
 from portal.scim.render import etag, group_document, user_document

@@ -9,7 +9,7 @@ from django.contrib import admin
 from portal.screening.models import ListEntry, ListVersion, ScreeningMatch, Suppression
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: Any) -> bool:
         return False
 

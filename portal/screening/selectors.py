@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 
 from portal.screening.models import EntryName, ListEntry, ListVersion, MatchStatus, ScreeningMatch
+
+if TYPE_CHECKING:
+    from portal.screening.matching import EntryRecord, NameRecord
 
 
 def current_versions() -> list[ListVersion]:
@@ -16,7 +20,7 @@ def current_versions() -> list[ListVersion]:
     )
 
 
-def index_records(version_ids: Sequence[int]) -> tuple[list, list]:
+def index_records(version_ids: Sequence[int]) -> tuple[list[EntryRecord], list[NameRecord]]:
     """Entries and names of ``version_ids`` as the plain records the matcher indexes."""
     from portal.screening.matching import EntryRecord, NameRecord
 

@@ -262,10 +262,10 @@ def _user(username: str, full_name: str, email: str) -> User:
 def _totp_secret(user: User) -> str:
     authenticator = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
     if authenticator is None:
-        secret = generate_totp_secret()
+        secret: str = generate_totp_secret()
         TOTP.activate(user, secret)
         return secret
-    return decrypt(authenticator.data["secret"])
+    return str(decrypt(authenticator.data["secret"]))
 
 
 @transaction.atomic
