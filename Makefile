@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 ## The full test suite. Uses PostgreSQL / Redis when DATABASE_URL / CELERY_BROKER_URL point at them.
 test: $(STAMP)
-	$(BIN)/pytest -p no:cacheprovider
+	$(BIN)/pytest -p no:cacheprovider --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
