@@ -182,7 +182,7 @@ class ProfileView(APIView):
         missing = {
             name: "This field is required."
             for name in (*FACTS, "attest", "accept_aup")
-            if facts.get(name, given.get(name)) in (None, "", [])
+            if facts.get(name, given.get(name)) is None
         }
         if missing:
             raise ValidationError(missing)
