@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from portal.accounts.access import get_visible_or_404
 from portal.api.filters import FieldFilterBackend
 from portal.api.idempotency import idempotent
+from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem
 from portal.partners.documents import organisation_document_open, organisation_document_upload
 from portal.partners.errors import DocumentRejectedError
@@ -30,7 +31,9 @@ from portal.partners.selectors import documents_visible_to
 
 
 class OrganisationDocumentSerializer(serializers.ModelSerializer):
-    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organisation: serializers.SlugRelatedField[Organisation] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     uploaded_by = serializers.SerializerMethodField()
 
     class Meta:
@@ -96,7 +99,7 @@ class OrganisationDocumentViewSet(
         upload = data["file"]
         try:
             document = organisation_document_upload(
-                actor=request.user,
+                actor=signed_in_user(request),
                 organisation=organisation,
                 kind=data["kind"],
                 upload=upload,
@@ -119,7 +122,7 @@ class OrganisationDocumentViewSet(
         """The document's bytes, as uploaded; each download is recorded in the audit trail."""
         document = self.get_object()
         response = FileResponse(
-            organisation_document_open(actor=request.user, document=document),
+            organisation_document_open(actor=signed_in_user(request), document=document),
             as_attachment=True,
             filename=document.original_name,
             content_type=document.content_type,

@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.permissions import signed_in_user
 from portal.notifications.models import Notification
 from portal.notifications.selectors import notifications_of
 from portal.notifications.services import notification_mark_all_read, notification_mark_read
@@ -45,7 +46,7 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         value = self.request.query_params.get("unread", "").lower()
         if value not in _TRUE + _FALSE:
             raise ValidationError({"unread": "Give true or false."})
-        return notifications_of(self.request.user, unread_only=value in _TRUE)
+        return notifications_of(signed_in_user(self.request), unread_only=value in _TRUE)
 
     @extend_schema(
         parameters=[
@@ -62,12 +63,12 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def read(self, request: Request, pk: str) -> Response:
         """Mark one of your notifications read (again is harmless)."""
-        notification = (
-            Notification.objects.filter(pk=pk, user=request.user).first() if pk.isdigit() else None
-        )
+        user = signed_in_user(request)
+        mine = Notification.objects.filter(user=user)
+        notification = mine.filter(pk=pk).first() if pk.isdigit() else None
         if notification is None:
             raise Http404("No such object, or you may not see it.")
-        notification_mark_read(actor=request.user, notification_id=notification.pk)
+        notification_mark_read(actor=user, notification_id=notification.pk)
         notification.refresh_from_db()
         return Response(NotificationSerializer(notification).data)
 
@@ -75,5 +76,5 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request: Request) -> Response:
         """Mark all your notifications read."""
-        count = notification_mark_all_read(actor=request.user)
+        count = notification_mark_all_read(actor=signed_in_user(request))
         return Response(MarkedReadSerializer({"marked": count}).data)

@@ -3,18 +3,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.api.idempotency import idempotent
-from portal.api.permissions import StaffPermission
+from portal.api.permissions import StaffPermission, signed_in_user
 from portal.api.problems import problem_response
 from portal.api.serializers import OrganisationSerializer
 from portal.api.views import VisibleViewSet
@@ -65,7 +65,7 @@ class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visi
     # Read by StaffPermission, which guards only the staff decisions (get_permissions).
     staff_permissions = {"trusted": SET_TRUSTED, "verification": SET_TRUSTED}
 
-    def get_permissions(self) -> list[BasePermission]:
+    def get_permissions(self) -> Sequence[Any]:
         if self.action in self.staff_permissions:
             return [StaffPermission()]
         return super().get_permissions()
@@ -85,17 +85,17 @@ class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visi
         its domain. A domain another organisation has proven is refused.
         """
         data = self._validated(OrganisationRegisterSerializer, request)
-        organisation = organisation_register(actor=request.user, **data)
+        organisation = organisation_register(actor=signed_in_user(request), **data)
         return Response(OrganisationSerializer(organisation).data, status=201)
 
     @extend_schema(request=TrustedSerializer, responses={200: OrganisationSerializer})
     @action(detail=True, methods=["post"])
     def trusted(self, request: Request, slug: str) -> Response:
         """Compliance sets or clears the trusted-partner flag, with a recorded reason."""
-        organisation = self.get_object()
+        organisation: Organisation = self.visible_object(slug=slug)
         data = self._validated(TrustedSerializer, request)
         updated = organisation_set_trusted(
-            actor=request.user,
+            actor=signed_in_user(request),
             organisation=organisation,
             trusted=data["trusted"],
             reason=data["reason"],
@@ -106,11 +106,11 @@ class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visi
     @action(detail=True, methods=["post"])
     def verification(self, request: Request, slug: str) -> Response:
         """Compliance sets the organisation's verification state, with a recorded reason."""
-        organisation = self.get_object()
+        organisation: Organisation = self.visible_object(slug=slug)
         data = self._validated(VerificationSerializer, request)
         try:
             updated = organisation_set_verification(
-                actor=request.user,
+                actor=signed_in_user(request),
                 organisation=organisation,
                 state=data["state"],
                 reason=data["reason"],

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.permissions import signed_in_user
 from portal.eligibility.models import Person, USPersonStatus
 from portal.eligibility.policies import ATTESTATION_TEXT, ATTESTATION_VERSION, AUP_TEXT, AUP_VERSION
 from portal.eligibility.selectors import person_of
@@ -27,7 +28,9 @@ FACTS = ("legal_name", "date_of_birth", "citizenships", "residence_country", "us
 
 
 class ProfileSerializer(serializers.ModelSerializer):
-    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organisation: serializers.SlugRelatedField[Organisation] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     screening = serializers.SerializerMethodField(
         help_text="What you are told about screening: never that a list entry matched."
     )
@@ -140,10 +143,11 @@ class ProfileView(APIView):
     """The signed-in user's own eligibility profile (one per user)."""
 
     def _organisation_and_person(self, request: Request) -> tuple[Organisation, Person | None]:
-        person = person_of(request.user)
+        user = signed_in_user(request)
+        person = person_of(user)
         if person is not None:
             return person.organisation, person
-        membership = memberships_of(request.user).order_by("pk").first()
+        membership = memberships_of(user).order_by("pk").first()
         if membership is None:
             raise Http404(
                 "You belong to no organisation, so you have no eligibility profile. Accept an "
@@ -157,7 +161,7 @@ class ProfileView(APIView):
         Before the first save the facts are empty and ``id`` is null."""
         organisation, person = self._organisation_and_person(request)
         if person is None:
-            person = Person(organisation=organisation, user=request.user, legal_name="")
+            person = Person(organisation=organisation, user=signed_in_user(request), legal_name="")
         return Response(ProfileSerializer(person).data)
 
     @extend_schema(request=ProfileUpdateSerializer, responses={200: ProfileSerializer})
@@ -187,7 +191,7 @@ class ProfileView(APIView):
         if missing:
             raise ValidationError(missing)
         saved = person_save_profile(
-            actor=request.user,
+            actor=signed_in_user(request),
             organisation=organisation,
             legal_name=facts["legal_name"],
             date_of_birth=facts["date_of_birth"],

@@ -18,7 +18,7 @@ from portal.api.drafts import ApplicationCreateSerializer, ApplicationDraftSeria
 from portal.api.filters import FieldFilterBackend
 from portal.api.idempotency import idempotent
 from portal.api.pagination import AuditCursorPagination
-from portal.api.permissions import StaffPermission, VisibleQuerysetMixin
+from portal.api.permissions import StaffPermission, VisibleQuerysetMixin, signed_in_user
 from portal.api.problems import field_problem
 from portal.api.serializers import (
     AnswerSerializer,
@@ -113,7 +113,7 @@ class InvitationViewSet(
         serializer.is_valid(raise_exception=True)
         try:
             membership = invitation_accept(
-                signed_token=serializer.validated_data["token"], user=request.user
+                signed_token=serializer.validated_data["token"], user=signed_in_user(request)
             )
         except InvitationError as error:
             return field_problem(request, "token", str(error))
@@ -169,14 +169,14 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visib
         # One draft with every part given, or nothing.
         with transaction.atomic():
             application = application_create_draft(
-                actor=request.user,
+                actor=signed_in_user(request),
                 organisation=organisation,
                 covered_model=changes.covered_model,
                 stage=changes.stage,
             )
             if changes.nominees is not None or changes.use_case is not None or changes.attestations:
                 application = application_update_draft(
-                    actor=request.user,
+                    actor=signed_in_user(request),
                     application=application,
                     nominees=changes.nominees,
                     use_case=changes.use_case,
@@ -199,7 +199,9 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visib
         )
         if changes.empty:
             raise ValidationError({"": "Give at least one field to change."})
-        application_update_draft(actor=request.user, application=application, **changes.as_kwargs())
+        application_update_draft(
+            actor=signed_in_user(request), application=application, **changes.as_kwargs()
+        )
         return Response(ApplicationSerializer(self.get_queryset().get(pk=application.pk)).data)
 
     @extend_schema(request=None, responses={200: ApplicationSerializer})
@@ -277,7 +279,7 @@ class CredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visibl
         """The key's owner collects a fresh key, shown this once; any earlier key stops
         working at once. Only the person the key belongs to may collect it; a key that is
         not active is a 409."""
-        credential = self.get_object()
+        credential: Credential = self.visible_object(pk=pk)
         # Admins and staff see the key's state only, never the key (as on the page).
         if credential.person.user_id != request.user.pk:
             raise Http404("No such object, or you may not see it.")
