@@ -117,14 +117,13 @@ def test_a_domain_another_organisation_proved_is_refused():
 # --- Documents -----------------------------------------------------------------------
 
 
-def _upload(client, organisation, content, name="certificate.pdf", **extra):
+def _upload(client, organisation, content, name="certificate.pdf", **headers):
     body = {
         "organisation": organisation.slug,
         "kind": DocumentKind.CERTIFICATE_OF_INCORPORATION,
         "file": SimpleUploadedFile(name, content),
-        **extra,
     }
-    return client.post("/api/v1/organisation-documents/", body)
+    return client.post("/api/v1/organisation-documents/", body, **headers)
 
 
 def test_an_admin_uploads_lists_and_downloads_a_document(partner_admin, organisation):
@@ -261,3 +260,25 @@ def test_verifying_on_a_domain_another_organisation_proved_is_a_409(compliance_o
     assert "already proven this email domain" in response.json()["detail"]
     second.refresh_from_db()
     assert second.verification_state == VerificationState.UNVERIFIED
+
+
+def test_a_retried_upload_with_the_same_idempotency_key_stores_one_document(
+    partner_admin, organisation
+):
+    client = api_client_for(partner_admin)
+
+    first = _upload(client, organisation, PDF, HTTP_IDEMPOTENCY_KEY="upload-1")
+    second = _upload(client, organisation, PDF, HTTP_IDEMPOTENCY_KEY="upload-1")
+
+    assert first.status_code == second.status_code == 201
+    assert second["Idempotent-Replayed"] == "true"
+    assert second.json() == first.json()
+    assert OrganisationDocument.objects.count() == 1
+
+
+def test_staff_search_organisations_as_on_the_staff_list(reviewer, organisation):
+    OrganisationFactory(legal_name="Gridwatch Energy Ltd", slug="gridwatch")
+
+    rows = api_client_for(reviewer).get("/api/v1/organisations/", {"q": "gridw"}).json()
+
+    assert [row["slug"] for row in rows["results"]] == ["gridwatch"]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -19,6 +19,7 @@ from portal.api.problems import problem_response
 from portal.api.serializers import OrganisationSerializer
 from portal.api.views import VisibleViewSet
 from portal.partners.models import Organisation, Sector, VerificationState
+from portal.partners.selectors import staff_organisations
 from portal.partners.services import (
     organisation_register,
     organisation_set_trusted,
@@ -69,6 +70,22 @@ class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visi
         if self.action in self.staff_permissions:
             return [StaffPermission()]
         return super().get_permissions()
+
+    def get_queryset(self) -> Any:
+        # The staff list page's selector: the caller's visible rows, searched with ``q``.
+        search = self.request.query_params.get("q", "").strip()[:100]
+        return staff_organisations(signed_in_user(self.request), search=search)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "q", str, description="Search legal name, slug, email domain, registration id."
+            )
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Organisations you may see (staff: all), filtered and searched as on the staff list."""
+        return super().list(request, *args, **kwargs)
 
     def _validated(self, serializer_class: type, request: Request) -> dict[str, Any]:
         serializer = serializer_class(data=request.data)
