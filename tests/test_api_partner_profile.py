@@ -7,12 +7,14 @@ import json
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from portal.audit.models import AuditEvent
 from portal.eligibility.models import Person, ScreeningState
 from portal.eligibility.policies import ATTESTATION_VERSION, AUP_VERSION
 from tests.api_helpers import api_client_for
-from tests.factories import CompletePersonFactory, PersonFactory
+from tests.factories import CompletePersonFactory, PersonFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -180,3 +182,18 @@ def test_staff_see_the_screening_state(reviewer, organisation):
 
     assert row["screening_state"] == ScreeningState.POTENTIAL_MATCH
     assert row["screening_status"] == "Potential match (held)"
+
+
+def test_the_people_list_costs_the_same_queries_for_one_person_or_many(partner_admin, organisation):
+    client = api_client_for(partner_admin)
+    CompletePersonFactory(organisation=organisation, user=UserFactory())
+    client.get("/api/v1/persons/")  # the token's last use is written once per minute
+    with CaptureQueriesContext(connection) as one:
+        client.get("/api/v1/persons/")
+    for _ in range(4):
+        CompletePersonFactory(organisation=organisation, user=UserFactory())
+    with CaptureQueriesContext(connection) as five:
+        rows = client.get("/api/v1/persons/").json()["results"]
+
+    assert len(rows) == 5
+    assert len(five) == len(one)

@@ -134,8 +134,8 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleVie
     filter_fields = {"organisation": "organisation__slug", "screening_state": "screening_state"}
 
     def get_queryset(self) -> Any:
-        visible = people_visible_to(self.request.user).values("pk")
-        return self.queryset.filter(pk__in=visible)
+        people = people_visible_to(self.request.user).select_related("organisation", "user")
+        return people.order_by("legal_name", "pk")
 
     def get_object(self) -> Person:
         pk = self.kwargs["pk"]
@@ -255,7 +255,7 @@ class GrantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleView
 
 
 class CredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
-    queryset = Credential.objects.select_related("person").order_by("-created_at", "-pk")
+    queryset = Credential.objects.order_by("-created_at", "-pk")
     serializer_class = CredentialSerializer
     filter_fields = {"grant": "grant_id", "person": "person_id", "state": "state"}
 
