@@ -392,6 +392,9 @@ SPECTACULAR_SETTINGS = {
         "TargetKindEnum": "provisioning.deliveries.models.TargetKind",
         "RuleKindEnum": "portal.eligibility.rules.RuleKind",
         "SectorEnum": "portal.partners.models.Sector",
+        "VerificationStateEnum": "portal.partners.models.VerificationState",
+        "DocumentKindEnum": "portal.partners.models.DocumentKind",
+        "ScreeningStateEnum": "portal.eligibility.models.ScreeningState",
     },
 }
 

@@ -57,6 +57,8 @@ PATH_OBJECTS: dict[str, Callable[[World], Any]] = {
     "determinations": lambda w: w.determination.pk,
     "bulk-actions": lambda w: w.bulk_action.pk,
     "targets": lambda w: w.target.pk,
+    "organisation-documents": lambda w: w.document.pk,
+    "notifications": lambda w: w.notification.pk,
 }
 
 # A valid body per writing operation; the rest send {}.
@@ -103,8 +105,40 @@ BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
         "token": "matrix-token",
     },
     "PATCH /api/v1/targets/{id}/": lambda w: {"enabled": False},
+    "POST /api/v1/organisations/": lambda w: {
+        "legal_name": "Matrix Partners",
+        "country": "GB",
+        "sector": "energy",
+        "email_domain": "matrix-partners.example",
+    },
+    "POST /api/v1/organisations/{slug}/trusted/": lambda w: {"trusted": True, "reason": "matrix"},
+    "POST /api/v1/organisations/{slug}/verification/": lambda w: {
+        "state": "verified",
+        "reason": "matrix",
+    },
+    "POST /api/v1/organisation-documents/": lambda w: {
+        "organisation": w.organisation.slug,
+        "kind": "attestation_letter",
+        "file": SimpleUploadedFile("letter.pdf", PDF, content_type="application/pdf"),
+    },
+    "POST /api/v1/invitations/accept/": lambda w: {"token": "not-a-real-token"},
+    "PATCH /api/v1/applications/{id}/": lambda w: {"use_case": "A matrix use case, long enough."},
+    "PUT /api/v1/profile/": lambda w: {
+        "legal_name": "Matrix Person",
+        "date_of_birth": "1980-01-01",
+        "citizenships": ["GB"],
+        "residence_country": "GB",
+        "us_person_status": "none",
+        "attest": True,
+        "accept_aup": True,
+    },
+    "PATCH /api/v1/profile/": lambda w: {
+        "legal_name": "Matrix Person",
+        "attest": True,
+        "accept_aup": True,
+    },
 }
-MULTIPART = {"POST /api/v1/determinations/{id}/document/"}
+MULTIPART = {"POST /api/v1/determinations/{id}/document/", "POST /api/v1/organisation-documents/"}
 
 # Expected status per persona, in the order of PERSONAS:
 #   anonymous outsider member admin reviewer reviewer-2 compliance ops auditor staff-no-MFA
@@ -130,17 +164,24 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/invitations/{id}/": "401 404 200 200 404 404 404 404 200 403",
     "GET /api/v1/memberships/": "401 200 200 200 200 200 200 200 200 403",
     "GET /api/v1/memberships/{id}/": "401 404 200 200 200 200 200 404 200 403",
+    "GET /api/v1/notifications/": "401 200 200 200 200 200 200 200 200 403",
+    "GET /api/v1/organisation-documents/": "401 200 200 200 200 200 200 200 200 403",
+    "GET /api/v1/organisation-documents/{id}/": "401 404 404 200 200 200 200 404 200 403",
+    "GET /api/v1/organisation-documents/{id}/download/": "401 404 404 200 200 200 200 404 200 403",
     "GET /api/v1/organisations/": "401 200 200 200 200 200 200 200 200 403",
     "GET /api/v1/organisations/{slug}/": "401 404 200 200 200 200 200 200 200 403",
     "GET /api/v1/persons/": "401 200 200 200 200 200 200 200 200 403",
     "GET /api/v1/persons/{id}/": "401 404 200 200 200 200 200 404 200 403",
+    "GET /api/v1/profile/": "401 200 200 200 404 404 404 404 404 403",
     "GET /api/v1/reviews/": "401 403 403 403 200 200 200 403 200 403",
     "GET /api/v1/reviews/{id}/": "401 403 403 403 200 200 200 403 200 403",
     "GET /api/v1/screening-matches/": "401 403 403 403 403 403 200 403 200 403",
     "GET /api/v1/screening-matches/{id}/": "401 403 403 403 403 403 200 403 200 403",
     "GET /api/v1/targets/": "401 403 403 403 403 403 403 200 200 403",
     "GET /api/v1/targets/{id}/": "401 403 403 403 403 403 403 200 200 403",
+    "PATCH /api/v1/applications/{id}/": "401 404 403 409 403 403 403 404 403 403",
     "PATCH /api/v1/determinations/{id}/": "401 403 403 403 403 403 200 403 403 403",
+    "PATCH /api/v1/profile/": "401 400 200 400 404 404 404 404 404 403",
     "PATCH /api/v1/targets/{id}/": "401 403 403 403 403 403 403 200 403 403",
     "POST /api/v1/applications/": "401 404 404 201 404 404 404 404 404 403",
     "POST /api/v1/applications/{id}/answer/": "401 404 403 409 403 403 403 404 403 403",
@@ -150,6 +191,7 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/bulk-actions/{id}/approve/": "401 403 403 403 403 403 403 200 403 403",
     "POST /api/v1/bulk-actions/{id}/execute/": "401 403 403 403 403 403 403 409 403 403",
     "POST /api/v1/bulk-actions/{id}/review/": "401 403 403 403 403 403 403 409 403 403",
+    "POST /api/v1/credentials/{id}/collect/": "401 404 200 404 404 404 404 404 404 403",
     "POST /api/v1/credentials/{id}/rotate/": "401 404 403 200 404 404 403 403 403 403",
     "POST /api/v1/determinations/": "401 403 403 403 403 403 201 403 403 403",
     "POST /api/v1/determinations/{id}/apply/": "401 403 403 403 403 403 409 403 403 403",
@@ -158,6 +200,13 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/determinations/{id}/send-back/": "401 403 403 403 403 403 409 403 403 403",
     "POST /api/v1/determinations/{id}/submit/": "401 403 403 403 403 403 409 403 403 403",
     "POST /api/v1/invitations/": "401 404 404 201 404 404 404 404 404 403",
+    "POST /api/v1/invitations/accept/": "401 400 400 400 400 400 400 400 400 403",
+    "POST /api/v1/notifications/read-all/": "401 200 200 200 200 200 200 200 200 403",
+    "POST /api/v1/notifications/{id}/read/": "401 404 404 200 404 404 404 404 404 403",
+    "POST /api/v1/organisation-documents/": "401 404 404 201 404 404 404 404 404 403",
+    "POST /api/v1/organisations/": "401 201 201 201 201 201 201 201 201 403",
+    "POST /api/v1/organisations/{slug}/trusted/": "401 403 403 403 403 403 200 403 403 403",
+    "POST /api/v1/organisations/{slug}/verification/": "401 403 403 403 403 403 200 403 403 403",
     "POST /api/v1/reviews/{id}/approve/": "401 403 403 403 409 409 403 403 403 403",
     "POST /api/v1/reviews/{id}/claim/": "401 403 403 403 200 200 403 403 403 403",
     "POST /api/v1/reviews/{id}/comment/": "401 403 403 403 201 201 403 403 403 403",
@@ -169,6 +218,7 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/screening-matches/{id}/dismiss/": "401 403 403 403 403 403 200 403 403 403",
     "POST /api/v1/targets/": "401 403 403 403 403 403 403 201 403 403",
     "POST /api/v1/targets/{id}/retry-dead/": "401 403 403 403 403 403 403 200 403 403",
+    "PUT /api/v1/profile/": "401 200 200 200 404 404 404 404 404 403",
 }
 
 
@@ -200,7 +250,8 @@ def _call(client: Client, operation: str, world: World) -> int:
     with transaction.atomic():
         if operation in MULTIPART:
             upload = SimpleUploadedFile("letter.pdf", PDF, content_type="application/pdf")
-            response = client.post(url, {"document": upload})
+            body = BODIES[operation](world) if operation in BODIES else {"document": upload}
+            response = client.post(url, body)
         elif method == "get":
             response = client.get(url)
         else:

@@ -18,8 +18,17 @@ from rest_framework.request import Request
 
 from portal.accounts.access import get_visible_or_404, visible_to
 from portal.accounts.mfa import user_has_mfa
+from portal.accounts.models import User
 from portal.accounts.roles import is_staff_member
 from portal.api.models import ApiToken, TokenScope
+
+
+def signed_in_user(request: Request) -> User:
+    """The caller, once a permission class has let the request in (never anonymous)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied("Sign in first.")
+    return user
 
 
 class TokenScopePermission(BasePermission):

@@ -18,6 +18,7 @@ from rest_framework.views import set_rollback
 from portal.api.errors import ApiTokenError
 from portal.applications.states import ApplicationChangedError, ApplicationError
 from portal.compliance.models import DeterminationError
+from portal.eligibility.services import EligibilityError
 from portal.partners.errors import DocumentRejectedError, PartnerError
 from portal.screening.errors import ScreeningError
 from provisioning.bulk.models import BulkActionError, EmptyPlan
@@ -127,7 +128,7 @@ def _domain_problem(exc: Exception) -> tuple[int, str, list[dict[str, str]]] | N
         return 409, str(exc) or Conflict.default_detail, []
     if isinstance(exc, DocumentRejectedError):
         return 400, str(exc), [{"field": "document", "message": str(exc)}]
-    if isinstance(exc, (PartnerError, ApiTokenError)):
+    if isinstance(exc, (PartnerError, ApiTokenError, EligibilityError)):
         field = getattr(exc, "field", None)
         errors = [{"field": field, "message": str(exc)}] if field else []
         return 400, str(exc), errors

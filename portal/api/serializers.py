@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
+from portal.accounts.roles import is_staff_member
 from portal.api.models import ApiToken, TokenScope
 from portal.applications.models import Application
 from portal.audit.models import AuditEvent
-from portal.eligibility.models import Person
+from portal.eligibility.models import Person, ScreeningState
 from portal.partners.models import Invitation, MemberRole, Membership, Organisation
+from portal.partners.templatetags.partners import partner_screening_label
 from provisioning.credentials.models import Credential
 from provisioning.grants.models import Grant
 
@@ -62,10 +66,27 @@ class InvitationCreateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=MemberRole.choices, default=MemberRole.MEMBER)
 
 
+class InvitationAcceptSerializer(serializers.Serializer):
+    token = serializers.CharField(
+        max_length=500, help_text="The token at the end of the invitation link you were emailed."
+    )
+
+
 class PersonSerializer(serializers.ModelSerializer):
+    """Staff see the screening state; partners only what the people page tells them
+    (``screening_status``), never that a list entry matched."""
+
     organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     username = serializers.CharField(source="user.username", read_only=True, default=None)
     is_complete = serializers.BooleanField(read_only=True)
+    missing_facts = serializers.SerializerMethodField()
+    screening_state = serializers.ChoiceField(
+        choices=ScreeningState.choices,
+        allow_null=True,
+        read_only=True,
+        help_text="Staff only; null for partners.",
+    )
+    screening_status = serializers.SerializerMethodField()
 
     class Meta:
         model = Person
@@ -78,10 +99,33 @@ class PersonSerializer(serializers.ModelSerializer):
             "residence_country",
             "us_person_status",
             "screening_state",
+            "screening_status",
             "is_complete",
+            "missing_facts",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def _staff_caller(self) -> bool:
+        if "staff_caller" not in self.context:
+            request = self.context.get("request")
+            user = request.user if request is not None else None
+            self.context["staff_caller"] = is_staff_member(user)
+        return bool(self.context["staff_caller"])
+
+    def get_missing_facts(self, person: Person) -> list[str]:
+        return person.missing_facts()
+
+    def get_screening_status(self, person: Person) -> str:
+        if self._staff_caller():
+            return str(ScreeningState(person.screening_state).label)
+        return partner_screening_label(person.screening_state)
+
+    def to_representation(self, instance: Person) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        if not self._staff_caller():
+            data["screening_state"] = None
+        return data
 
 
 class ApplicationSerializer(serializers.ModelSerializer):
@@ -108,19 +152,6 @@ class ApplicationSerializer(serializers.ModelSerializer):
             "closed_at",
         ]
         read_only_fields = fields
-
-
-class ApplicationCreateSerializer(serializers.Serializer):
-    organisation = serializers.SlugField(help_text="Slug of an organisation you administer.")
-    covered_model = serializers.SlugField()
-    stage = serializers.CharField(max_length=20, help_text="evaluation, limited or full")
-    nominees = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=500
-    )
-    use_case = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    attests_end_use = serializers.BooleanField(required=False)
-    attests_no_transfer = serializers.BooleanField(required=False)
-    attests_accuracy = serializers.BooleanField(required=False)
 
 
 class AnswerSerializer(serializers.Serializer):

@@ -2,14 +2,26 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from portal.api import bulk, determinations, reviews, screening, targets, token_views, views
+from portal.api import (
+    bulk,
+    determinations,
+    documents,
+    notifications,
+    organisations,
+    profile,
+    reviews,
+    screening,
+    targets,
+    token_views,
+    views,
+)
 from portal.api.docs import ApiDocsView
 from portal.scim import token_views as scim_token_views
 
 app_name = "api"
 
 router = DefaultRouter()
-router.register("organisations", views.OrganisationViewSet, basename="organisation")
+router.register("organisations", organisations.OrganisationViewSet, basename="organisation")
 router.register("memberships", views.MembershipViewSet, basename="membership")
 router.register("invitations", views.InvitationViewSet, basename="invitation")
 router.register("persons", views.PersonViewSet, basename="person")
@@ -17,6 +29,10 @@ router.register("applications", views.ApplicationViewSet, basename="application"
 router.register("grants", views.GrantViewSet, basename="grant")
 router.register("credentials", views.CredentialViewSet, basename="credential")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
+router.register(
+    "organisation-documents", documents.OrganisationDocumentViewSet, basename="document"
+)
+router.register("notifications", notifications.NotificationViewSet, basename="notification")
 # Staff only: the same services and permissions as the staff pages.
 router.register("reviews", reviews.ReviewViewSet, basename="review")
 router.register("screening-matches", screening.ScreeningMatchViewSet, basename="screening-match")
@@ -26,6 +42,7 @@ router.register("targets", targets.TargetViewSet, basename="target")
 
 urlpatterns = [
     path("v1/", include(router.urls)),
+    path("v1/profile/", profile.ProfileView.as_view(), name="profile"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", ApiDocsView.as_view(url_name="api:schema"), name="docs"),
     path("tokens/", token_views.tokens, name="tokens"),

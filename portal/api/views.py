@@ -5,30 +5,32 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.accounts.access import get_visible_or_404
+from portal.api.drafts import ApplicationCreateSerializer, ApplicationDraftSerializer, draft_changes
 from portal.api.filters import FieldFilterBackend
 from portal.api.idempotency import idempotent
 from portal.api.pagination import AuditCursorPagination
-from portal.api.permissions import StaffPermission, VisibleQuerysetMixin
+from portal.api.permissions import StaffPermission, VisibleQuerysetMixin, signed_in_user
 from portal.api.problems import field_problem
 from portal.api.serializers import (
     AnswerSerializer,
-    ApplicationCreateSerializer,
     ApplicationSerializer,
     AuditEventSerializer,
     CredentialSerializer,
     DeliveryStateSerializer,
     GrantSerializer,
+    InvitationAcceptSerializer,
     InvitationCreateSerializer,
     InvitationSerializer,
     MembershipSerializer,
-    OrganisationSerializer,
     PersonSerializer,
     RotatedCredentialSerializer,
     WithdrawSerializer,
@@ -43,13 +45,14 @@ from portal.applications.services import (
 )
 from portal.audit.models import AuditEvent
 from portal.eligibility.models import Person
-from portal.partners.invitations import invitation_create, invitation_revoke
+from portal.eligibility.selectors import people_visible_to
+from portal.partners.errors import InvitationError
+from portal.partners.invitations import invitation_accept, invitation_create, invitation_revoke
 from portal.partners.models import Invitation, Membership, Organisation
 from portal.partners.services import membership_remove
 from portal.reviews.services import review_answer
-from provisioning.catalog.models import CoveredModel, Stage
 from provisioning.credentials.models import Credential
-from provisioning.credentials.services import credential_rotate
+from provisioning.credentials.services import credential_collect, credential_rotate
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.selectors import credential_sync_states
 from provisioning.grants.models import Grant
@@ -62,13 +65,6 @@ class VisibleViewSet(VisibleQuerysetMixin, viewsets.GenericViewSet):
 
 def _organisation(request: Request, slug: str, action: str) -> Organisation:
     return get_visible_or_404(request.user, Organisation.objects.all(), action=action, slug=slug)
-
-
-class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
-    queryset = Organisation.objects.order_by("legal_name", "pk")
-    serializer_class = OrganisationSerializer
-    lookup_field = "slug"
-    filter_fields = {"verification_state": "verification_state", "sector": "sector"}
 
 
 class MembershipViewSet(
@@ -107,6 +103,22 @@ class InvitationViewSet(
         # The link goes to the invitee by email only: it is a bearer secret.
         return Response(InvitationSerializer(issued.invitation).data, status=201)
 
+    @extend_schema(request=InvitationAcceptSerializer, responses={201: MembershipSerializer})
+    @action(detail=False, methods=["post"])
+    @idempotent
+    def accept(self, request: Request) -> Response:
+        """Accept an invitation with the token from its link: the signed-in user, holding a
+        verified address the invitation was sent to, becomes a member with its role."""
+        serializer = InvitationAcceptSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            membership = invitation_accept(
+                signed_token=serializer.validated_data["token"], user=signed_in_user(request)
+            )
+        except InvitationError as error:
+            return field_problem(request, "token", str(error))
+        return Response(MembershipSerializer(membership).data, status=201)
+
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         invitation = self.object_for("manage")
         invitation_revoke(actor=request.user, invitation=invitation)
@@ -114,9 +126,25 @@ class InvitationViewSet(
 
 
 class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
+    """As the people page: admins see their organisation's people, a member only their own
+    profile, staff with the permission everyone."""
+
     queryset = Person.objects.select_related("organisation", "user").order_by("legal_name", "pk")
     serializer_class = PersonSerializer
     filter_fields = {"organisation": "organisation__slug", "screening_state": "screening_state"}
+
+    def get_queryset(self) -> Any:
+        people = people_visible_to(self.request.user).select_related("organisation", "user")
+        return people.order_by("legal_name", "pk")
+
+    def get_object(self) -> Person:
+        pk = self.kwargs["pk"]
+        person: Person | None = (
+            self.get_queryset().filter(pk=pk).first() if str(pk).isdigit() else None
+        )
+        if person is None:
+            raise Http404("No such object, or you may not see it.")
+        return person
 
 
 class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
@@ -136,43 +164,45 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visib
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         organisation = _organisation(request, data["organisation"], "change")
-        covered_model = CoveredModel.objects.filter(slug=data["covered_model"]).first()
-        if covered_model is None:
-            return field_problem(request, "covered_model", "No covered model has this slug.")
-        stage = Stage.objects.filter(covered_model=covered_model, name=data["stage"]).first()
-        if stage is None:
-            return field_problem(request, "stage", f"{covered_model.name} has no such stage.")
-        nominee_ids = data.get("nominees")
-        nominees = None
-        if nominee_ids is not None:
-            nominees = list(Person.objects.filter(organisation=organisation, pk__in=nominee_ids))
-            if len(nominees) != len(set(nominee_ids)):
-                return field_problem(
-                    request, "nominees", "Nominate only people of this organisation."
-                )
-        attestations = {
-            name: data[name]
-            for name in ("attests_end_use", "attests_no_transfer", "attests_accuracy")
-            if name in data
-        }
+        changes = draft_changes(data, organisation=organisation, current_model=None)
+        assert changes.covered_model is not None and changes.stage is not None
         # One draft with every part given, or nothing.
         with transaction.atomic():
             application = application_create_draft(
-                actor=request.user,
+                actor=signed_in_user(request),
                 organisation=organisation,
-                covered_model=covered_model,
-                stage=stage,
+                covered_model=changes.covered_model,
+                stage=changes.stage,
             )
-            if nominees is not None or "use_case" in data or attestations:
+            if changes.nominees is not None or changes.use_case is not None or changes.attestations:
                 application = application_update_draft(
-                    actor=request.user,
+                    actor=signed_in_user(request),
                     application=application,
-                    nominees=nominees,
-                    use_case=data.get("use_case"),
-                    attestations=attestations or None,
+                    nominees=changes.nominees,
+                    use_case=changes.use_case,
+                    attestations=changes.attestations,
                 )
         application = self.get_queryset().get(pk=application.pk)
         return Response(ApplicationSerializer(application).data, status=201)
+
+    @extend_schema(request=ApplicationDraftSerializer, responses={200: ApplicationSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Edit a draft, any steps at once, with the same checks per field as the wizard's
+        steps. Only a draft can be edited: anything else is a 409."""
+        application = self.object_for("change")
+        serializer = ApplicationDraftSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changes = draft_changes(
+            serializer.validated_data,
+            organisation=application.organisation,
+            current_model=application.covered_model,
+        )
+        if changes.empty:
+            raise ValidationError({"": "Give at least one field to change."})
+        application_update_draft(
+            actor=signed_in_user(request), application=application, **changes.as_kwargs()
+        )
+        return Response(ApplicationSerializer(self.get_queryset().get(pk=application.pk)).data)
 
     @extend_schema(request=None, responses={200: ApplicationSerializer})
     @action(detail=True, methods=["post"])
@@ -240,6 +270,22 @@ class CredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visibl
             {"target": target.name, "state": states[credential.pk][target.pk]} for target in targets
         ]
         return Response(DeliveryStateSerializer(body, many=True).data)
+
+    # Not idempotent-stored on purpose: the answer carries a plaintext key, which must
+    # never be kept. A second collect issues another key and ends the first (as the page).
+    @extend_schema(request=None, responses={200: RotatedCredentialSerializer})
+    @action(detail=True, methods=["post"])
+    def collect(self, request: Request, pk: str) -> Response:
+        """The key's owner collects a fresh key, shown this once; any earlier key stops
+        working at once. Only the person the key belongs to may collect it; a key that is
+        not active is a 409."""
+        credential: Credential = self.visible_object(pk=pk)
+        # Admins and staff see the key's state only, never the key (as on the page).
+        if credential.person.user_id != request.user.pk:
+            raise Http404("No such object, or you may not see it.")
+        issued = credential_collect(actor=request.user, credential=credential)
+        body = {"credential": CredentialSerializer(issued.credential).data, "key": issued.key}
+        return Response(body, headers={"Cache-Control": "no-store"})
 
     # Not idempotent-stored on purpose: the answer carries a plaintext key, which must
     # never be kept. A retried rotation simply rotates again.

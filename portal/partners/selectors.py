@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 
 from portal.accounts.access import visible_to
 from portal.accounts.models import User
+from portal.accounts.roles import is_staff_member
 from portal.partners.models import (
     Invitation,
     MemberRole,
@@ -56,6 +57,15 @@ def organisation_documents(organisation: Organisation) -> QuerySet[OrganisationD
     return OrganisationDocument.objects.filter(organisation=organisation).select_related(
         "uploaded_by"
     )
+
+
+def documents_visible_to(user: Any) -> QuerySet[OrganisationDocument]:
+    """Evidence documents ``user`` may read: staff with the view permission see any
+    organisation's; partners only those of organisations they administer (a member none)."""
+    documents = OrganisationDocument.objects.select_related("organisation", "uploaded_by")
+    if is_staff_member(user):
+        return visible_to(user, documents)
+    return visible_to(user, documents, action="change")
 
 
 def staff_organisations(user: User, *, search: str = "", state: str = "") -> QuerySet[Organisation]:

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
 from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -37,12 +37,12 @@ from portal.partners.models import (
     Invitation,
     Membership,
     Organisation,
-    OrganisationDocument,
     VerificationState,
 )
 from portal.partners.paging import paginate, query_without_page
 from portal.partners.requests import AuthenticatedRequest
 from portal.partners.selectors import (
+    documents_visible_to,
     is_admin_of,
     memberships_of,
     open_invitations,
@@ -167,18 +167,7 @@ def document_upload(request: AuthenticatedRequest, slug: str) -> HttpResponse:
 @login_required
 def document_download(request: AuthenticatedRequest, slug: str, pk: int) -> FileResponse:
     """Streams a document to the organisation's admins and to staff with view rights."""
-    if is_staff_member(request.user):
-        document = get_visible_or_404(
-            request.user, OrganisationDocument.objects.all(), organisation__slug=slug, pk=pk
-        )
-    else:
-        document = get_visible_or_404(
-            request.user,
-            OrganisationDocument.objects.all(),
-            action="change",
-            organisation__slug=slug,
-            pk=pk,
-        )
+    document = get_object_or_404(documents_visible_to(request.user), organisation__slug=slug, pk=pk)
     response = FileResponse(
         organisation_document_open(actor=request.user, document=document),
         as_attachment=True,
