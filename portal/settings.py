@@ -392,6 +392,10 @@ SPECTACULAR_SETTINGS = {
         "TargetKindEnum": "provisioning.deliveries.models.TargetKind",
         "RuleKindEnum": "portal.eligibility.rules.RuleKind",
         "SectorEnum": "portal.partners.models.Sector",
+        "CampaignStateEnum": "portal.certification.models.CampaignState",
+        "UsageAlertStateEnum": "portal.usage.models.AlertState",
+        "UsageAlertKindEnum": "portal.usage.models.AlertKind",
+        "ListFormatEnum": "portal.screening.models.ListFormat",
     },
 }
 

@@ -2,7 +2,20 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from portal.api import bulk, determinations, reviews, screening, targets, token_views, views
+from portal.api import (
+    audit_export,
+    bulk,
+    certification,
+    compliance,
+    determinations,
+    reviews,
+    screening,
+    screening_lists,
+    targets,
+    token_views,
+    usage,
+    views,
+)
 from portal.api.docs import ApiDocsView
 from portal.scim import token_views as scim_token_views
 
@@ -23,8 +36,25 @@ router.register("screening-matches", screening.ScreeningMatchViewSet, basename="
 router.register("determinations", determinations.DeterminationViewSet, basename="determination")
 router.register("bulk-actions", bulk.BulkActionViewSet, basename="bulk-action")
 router.register("targets", targets.TargetViewSet, basename="target")
+# Certification, usage alerts, compliance reports and screening lists.
+router.register(
+    "certification-campaigns", certification.CampaignViewSet, basename="certification-campaign"
+)
+router.register(
+    "certification-tasks", certification.CertificationTaskViewSet, basename="certification-task"
+)
+router.register("usage-alerts", usage.UsageAlertViewSet, basename="usage-alert")
+router.register("access-reports", compliance.AccessReportViewSet, basename="access-report")
+router.register("screening-lists", screening_lists.ScreeningListViewSet, basename="screening-list")
 
 urlpatterns = [
+    # Before the router, whose audit-events/<pk>/ would otherwise take "export".
+    path("v1/audit-events/export/", audit_export.AuditExportView.as_view(), name="audit-export"),
+    path(
+        "v1/compliance/summary/",
+        compliance.ComplianceSummaryView.as_view(),
+        name="compliance-summary",
+    ),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", ApiDocsView.as_view(url_name="api:schema"), name="docs"),
