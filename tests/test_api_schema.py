@@ -24,6 +24,8 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 STAFF_PATHS = (
     r"^/api/v1/(reviews|screening-matches|determinations|bulk-actions|targets|audit-events)/"
     r"|^/api/v1/credentials/\{id\}/delivery/"
+    r"|^/api/v1/(certification-campaigns|usage-alerts|compliance|screening-lists)/"
+    r"|^/api/v1/access-reports/"
 )
 staff_schema = schema.include(path_regex=STAFF_PATHS)
 

@@ -10,8 +10,10 @@ decides only their own organisation's people.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -45,6 +47,8 @@ from portal.certification.services import campaign_open, item_revoke, items_conf
 from portal.partners.selectors import memberships_of
 from provisioning.catalog.models import CoveredModel
 
+# The largest row id (a signed 64-bit integer): a bigger one names nothing.
+MAX_ID = 2**63 - 1
 READ = "certification.view_campaign"
 OPEN = "certification.add_campaign"
 
@@ -138,6 +142,11 @@ class CampaignCreateSerializer(serializers.Serializer):
     allow_late_confirmations = serializers.BooleanField(
         required=False, default=True, help_text="After the deadline, a confirmation restores."
     )
+
+    def validate_deadline(self, value: dt.datetime) -> dt.datetime:
+        if value <= timezone.now():
+            raise serializers.ValidationError("The deadline must be in the future.")
+        return value
 
     def validate_title(self, value: str) -> str:
         if not value.strip():
@@ -260,7 +269,7 @@ class DecisionSerializer(serializers.Serializer):
 
 class ConfirmAllSerializer(serializers.Serializer):
     items = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         allow_empty=False,
         max_length=1000,
         help_text="The pending items you checked (ids from the task list).",
@@ -312,7 +321,7 @@ class CertificationTaskViewSet(
             return super().get_queryset()
         params = self.request.query_params
         campaign = params.get("campaign", "")
-        if campaign and not campaign.isdigit():
+        if campaign and not (campaign.isdigit() and int(campaign) <= MAX_ID):
             raise serializers.ValidationError({"campaign": "Give a campaign id."})
         decision = params.get("decision", "open")
         if decision not in ("open", "all", *Decision.values):
