@@ -53,7 +53,7 @@ READ = "certification.view_campaign"
 OPEN = "certification.add_campaign"
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class CampaignSerializer(serializers.ModelSerializer[Any]):
     covered_model = serializers.SerializerMethodField(
         help_text="The covered model's slug; null when the campaign covers every model."
     )
@@ -92,7 +92,7 @@ class CampaignSerializer(serializers.ModelSerializer):
         return username_of(campaign.opened_by)
 
 
-class OrganisationProgressSerializer(serializers.Serializer):
+class OrganisationProgressSerializer(serializers.Serializer[Any]):
     organisation_id = serializers.IntegerField()
     organisation = serializers.CharField(source="organisation__slug")
     legal_name = serializers.CharField(source="organisation__legal_name")
@@ -105,7 +105,7 @@ class OrganisationProgressSerializer(serializers.Serializer):
     percent_confirmed = serializers.IntegerField()
 
 
-class CampaignTotalsSerializer(serializers.Serializer):
+class CampaignTotalsSerializer(serializers.Serializer[Any]):
     total = serializers.IntegerField()
     decided = serializers.IntegerField()
     pending = serializers.IntegerField()
@@ -124,7 +124,7 @@ class CampaignDetailSerializer(CampaignSerializer):
         read_only_fields = fields
 
 
-class CampaignCreateSerializer(serializers.Serializer):
+class CampaignCreateSerializer(serializers.Serializer[Any]):
     title = serializers.CharField(max_length=120, help_text="e.g. 'Q4 2026 recertification'.")
     covered_model = serializers.SlugField(
         required=False, allow_null=True, help_text="A covered model's slug; omit for every model."
@@ -154,7 +154,10 @@ class CampaignCreateSerializer(serializers.Serializer):
         return value.strip()
 
 
-class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
+# The mixin types ``request`` as DRF's Request, the View base as Django's HttpRequest.
+class CampaignViewSet(  # type: ignore[misc]
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet
+):
     """Staff only: certification campaigns with their decision counts."""
 
     queryset = campaign_list()
@@ -217,7 +220,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffVie
         return self._detail(campaign, status=201)
 
 
-class CertificationItemSerializer(serializers.ModelSerializer):
+class CertificationItemSerializer(serializers.ModelSerializer[Any]):
     campaign_title = serializers.CharField(source="campaign.title", read_only=True)
     campaign_state = serializers.ChoiceField(
         source="campaign.state", choices=CampaignState.choices, read_only=True
@@ -259,7 +262,7 @@ class CertificationItemSerializer(serializers.ModelSerializer):
         return username_of(item.decided_by)
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(serializers.Serializer[Any]):
     decision = serializers.ChoiceField(
         choices=[("confirm", "Confirm"), ("revoke", "Revoke")],
         help_text="confirm: still needs access; revoke: the key is revoked (final).",
@@ -267,7 +270,7 @@ class DecisionSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
 
 
-class ConfirmAllSerializer(serializers.Serializer):
+class ConfirmAllSerializer(serializers.Serializer[Any]):
     items = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         allow_empty=False,
@@ -280,7 +283,7 @@ class ConfirmAllSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
 
 
-class ConfirmedSerializer(serializers.Serializer):
+class ConfirmedSerializer(serializers.Serializer[Any]):
     confirmed = serializers.IntegerField()
     restored = serializers.IntegerField(help_text="Keys a late confirmation made active again.")
 
@@ -297,8 +300,8 @@ class PartnerPermission(TokenScopePermission):
         return isinstance(user, User) and memberships_of(user).exists()
 
 
-class CertificationTaskViewSet(
-    mixins.ListModelMixin, VisibleQuerysetMixin, viewsets.GenericViewSet
+class CertificationTaskViewSet(  # type: ignore[misc]
+    mixins.ListModelMixin, VisibleQuerysetMixin, viewsets.GenericViewSet[Any]
 ):
     """A partner administrator's certification tasks: their own organisation's people."""
 

@@ -26,7 +26,7 @@ from portal.compliance.reports import access_report as build_access_report
 from provisioning.credentials.models import Credential
 
 
-class TileSerializer(serializers.Serializer):
+class TileSerializer(serializers.Serializer[Any]):
     key = serializers.CharField(source="tile.key")
     title = serializers.CharField(source="tile.title")
     description = serializers.CharField(source="tile.description")
@@ -38,12 +38,12 @@ class TileSerializer(serializers.Serializer):
     )
 
 
-class SummarySerializer(serializers.Serializer):
+class SummarySerializer(serializers.Serializer[Any]):
     generated_at = serializers.DateTimeField()
     tiles = TileSerializer(many=True)
 
 
-class ComplianceSummaryView(GenericAPIView):
+class ComplianceSummaryView(GenericAPIView[Any]):
     """Staff only: what needs compliance's attention now, figure by figure."""
 
     permission_classes = [StaffPermission]
@@ -60,7 +60,7 @@ class ComplianceSummaryView(GenericAPIView):
         return Response(SummarySerializer({"generated_at": now, "tiles": tiles}).data)
 
 
-class ReportOrganisationSerializer(serializers.Serializer):
+class ReportOrganisationSerializer(serializers.Serializer[Any]):
     slug = serializers.CharField()
     legal_name = serializers.CharField()
     country = serializers.CharField()
@@ -70,26 +70,26 @@ class ReportOrganisationSerializer(serializers.Serializer):
     trusted = serializers.BooleanField()
 
 
-class ReportRuleSerializer(serializers.Serializer):
+class ReportRuleSerializer(serializers.Serializer[Any]):
     kind = serializers.CharField()
     # Field names that shadow Field attributes: DRF pops declared fields off the class.
     label = serializers.CharField()  # type: ignore[assignment]
     source = serializers.CharField()  # type: ignore[assignment]
 
 
-class ReportSuspensionSerializer(serializers.Serializer):
+class ReportSuspensionSerializer(serializers.Serializer[Any]):
     kind = serializers.CharField()
     reference = serializers.CharField()
     created_at = serializers.DateTimeField()
 
 
-class ReportApprovalSerializer(serializers.Serializer):
+class ReportApprovalSerializer(serializers.Serializer[Any]):
     position = serializers.IntegerField()
     reviewer = serializers.CharField()
     created_at = serializers.DateTimeField()
 
 
-class ReportHolderSerializer(serializers.Serializer):
+class ReportHolderSerializer(serializers.Serializer[Any]):
     credential = serializers.IntegerField(source="pk")
     person = serializers.IntegerField(source="person_id")
     person_name = serializers.CharField(source="person.legal_name")
@@ -104,7 +104,7 @@ class ReportHolderSerializer(serializers.Serializer):
         return user.email if user is not None and user.email else None
 
 
-class ReportGrantSerializer(serializers.Serializer):
+class ReportGrantSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(source="grant.pk")
     covered_model = serializers.CharField(source="grant.covered_model.slug")
     stage = serializers.CharField(source="grant.stage.name")
@@ -140,7 +140,7 @@ class ReportGrantSerializer(serializers.Serializer):
         ]
 
 
-class AccessReportSerializer(serializers.Serializer):
+class AccessReportSerializer(serializers.Serializer[Any]):
     organisation = ReportOrganisationSerializer()
     generated_at = serializers.DateTimeField()
     holder_count = serializers.IntegerField()

@@ -37,7 +37,7 @@ from portal.screening.services import list_version_load
 MAX_SKIPPED_SHOWN = 1000
 
 
-class ListUploadSerializer(serializers.Serializer):
+class ListUploadSerializer(serializers.Serializer[Any]):
     format = serializers.ChoiceField(
         choices=ListFormat.choices, help_text="csl, or ofac-sdn (sdn.csv, with alt.csv as alt)."
     )
@@ -52,13 +52,13 @@ class ListUploadSerializer(serializers.Serializer):
         return data
 
 
-class SkippedRowSerializer(serializers.Serializer):
+class SkippedRowSerializer(serializers.Serializer[Any]):
     file = serializers.CharField(source="file_name")
     line = serializers.IntegerField()
     reason = serializers.CharField()
 
 
-class ListVersionSerializer(serializers.ModelSerializer):
+class ListVersionSerializer(serializers.ModelSerializer[Any]):
     format = serializers.ChoiceField(source="list_format", choices=ListFormat.choices)
     loaded_by = serializers.SerializerMethodField()
 
@@ -94,14 +94,14 @@ class LoadedListSerializer(ListVersionSerializer):
         read_only_fields = fields
 
 
-class FreshnessRuleSerializer(serializers.Serializer):
+class FreshnessRuleSerializer(serializers.Serializer[Any]):
     cutoff = serializers.DateTimeField(help_text="Screened before this: stale.")
     max_age_days = serializers.IntegerField()
     newest_list_loaded_at = serializers.DateTimeField(allow_null=True)
     current_versions = ListVersionSerializer(many=True)
 
 
-class StalePersonSerializer(serializers.ModelSerializer):
+class StalePersonSerializer(serializers.ModelSerializer[Any]):
     organisation = serializers.CharField(source="organisation.slug")
     last_screened_at = serializers.DateTimeField(allow_null=True)
     reason = serializers.CharField()
@@ -119,7 +119,7 @@ class StalePersonSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class FreshnessSerializer(serializers.Serializer):
+class FreshnessSerializer(serializers.Serializer[Any]):
     rule = FreshnessRuleSerializer()
     count = serializers.IntegerField()
     next = serializers.URLField(allow_null=True)

@@ -24,7 +24,7 @@ from portal.usage.selectors import alert_list
 from portal.usage.views import ACTIONS, READ, WRITE
 
 
-class UsageAlertSerializer(serializers.ModelSerializer):
+class UsageAlertSerializer(serializers.ModelSerializer[Any]):
     state = serializers.ChoiceField(choices=AlertState.choices, read_only=True)
     kind = serializers.ChoiceField(choices=AlertKind.choices, read_only=True)
     organisation = serializers.CharField(source="organisation.slug", read_only=True)
@@ -82,13 +82,16 @@ class UsageAlertSerializer(serializers.ModelSerializer):
         return username_of(alert.released_by)
 
 
-class AlertNoteSerializer(serializers.Serializer):
+class AlertNoteSerializer(serializers.Serializer[Any]):
     note = serializers.CharField(
         max_length=2000, help_text="Kept in the audit trail: what you found, did or decided."
     )
 
 
-class UsageAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
+# The mixin types ``request`` as DRF's Request, the View base as Django's HttpRequest.
+class UsageAlertViewSet(  # type: ignore[misc]
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet
+):
     """Usage alerts: one per finding (a denied country, an inactive key, a quota)."""
 
     queryset = UsageAlert.objects.select_related(
