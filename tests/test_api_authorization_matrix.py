@@ -154,6 +154,7 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/bulk-actions/{id}/status/": "401 403 403 403 403 403 200 200 200 403",
     "GET /api/v1/certification-campaigns/": "401 403 403 403 403 403 200 403 200 403",
     "GET /api/v1/certification-campaigns/{id}/": "401 403 403 403 403 403 200 403 200 403",
+    "GET /api/v1/certification-campaigns/{id}/items/": "401 403 403 403 403 403 200 403 200 403",
     "GET /api/v1/certification-tasks/": "401 200 200 200 403 403 403 403 403 403",
     "GET /api/v1/compliance/summary/": "401 403 403 403 403 403 200 403 200 403",
     "GET /api/v1/credentials/": "401 200 200 200 200 200 200 200 200 403",

@@ -314,3 +314,25 @@ def test_the_admins_of_many_organisations_are_read_in_one_query(organisation, ot
     assert admins[0] in found[organisation.pk]
     assert admins[1] in found[other_organisation.pk]
     assert all(user.is_active for users in found.values() for user in users)
+
+
+def test_compliance_reads_one_organisations_key_holders(auditor, campaign, organisation, keys):
+    client = api_client_for(auditor)
+
+    ours = client.get(f"{CAMPAIGNS}{campaign.pk}/items/", {"organisation": organisation.slug})
+    every = client.get(f"{CAMPAIGNS}{campaign.pk}/items/")
+    unknown = client.get(f"{CAMPAIGNS}{campaign.pk}/items/", {"organisation": "nobody"})
+
+    assert ours.status_code == 200
+    assert [row["person_name"] for row in ours.json()["results"]] == ["Ada Ours", "Bob Ours"]
+    assert ours.json()["results"][0]["key_prefix"] == keys["ada"].credential.key_prefix
+    assert every.json()["count"] == 3
+    assert unknown.status_code == 404
+
+
+def test_partners_cannot_read_a_campaigns_items(partner_admin, campaign, organisation):
+    response = api_client_for(partner_admin).get(
+        f"{CAMPAIGNS}{campaign.pk}/items/", {"organisation": organisation.slug}
+    )
+
+    assert response.status_code == 403

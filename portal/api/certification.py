@@ -20,6 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.accounts.access import get_visible_or_404, visible_to
 from portal.accounts.models import User
 from portal.api.filters import FieldFilterBackend
 from portal.api.idempotency import idempotent
@@ -40,10 +41,12 @@ from portal.certification.selectors import (
     campaign_list,
     campaign_progress,
     campaign_totals,
+    organisation_items,
     task_items,
     with_percentages,
 )
 from portal.certification.services import campaign_open, item_revoke, items_confirm
+from portal.partners.models import Organisation
 from portal.partners.selectors import memberships_of
 from provisioning.catalog.models import CoveredModel
 
@@ -154,72 +157,6 @@ class CampaignCreateSerializer(serializers.Serializer[Any]):
         return value.strip()
 
 
-# The mixin types ``request`` as DRF's Request, the View base as Django's HttpRequest.
-class CampaignViewSet(  # type: ignore[misc]
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet
-):
-    """Staff only: certification campaigns with their decision counts."""
-
-    queryset = campaign_list()
-    serializer_class = CampaignSerializer
-    filter_fields = {"state": "state", "covered_model": "covered_model__slug"}
-    staff_permissions = {"list": READ, "retrieve": READ, "*": OPEN}
-
-    def get_serializer_class(self) -> type:
-        if self.action == "create":
-            return CampaignCreateSerializer
-        return CampaignDetailSerializer if self.action == "retrieve" else CampaignSerializer
-
-    def _detail(self, campaign: Campaign, *, status: int = 200) -> Response:
-        search = self.request.query_params.get("q", "").strip()[:200]
-        progress = self.request.query_params.get("status", "")
-        fresh = self.get_queryset().get(pk=campaign.pk)
-        totals: dict[str, Any] = campaign_totals(campaign)
-        totals["percent_decided"] = round(100 * totals["decided"] / (totals["total"] or 1))
-        fresh.totals = totals
-        fresh.organisations = with_percentages(
-            list(campaign_progress(campaign, search=search, status=progress))
-        )
-        return Response(CampaignDetailSerializer(fresh).data, status=status)
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("q", str, description="Only organisations whose name contains this."),
-            OpenApiParameter(
-                "status",
-                str,
-                enum=list(PROGRESS_STATUSES),
-                description="Only organisations still pending, with lapsed keys, or complete.",
-            ),
-        ],
-        responses={200: CampaignDetailSerializer},
-    )
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """The campaign, its totals and the progress of every organisation in it."""
-        campaign: Campaign = self.visible_object(pk=kwargs["pk"])
-        return self._detail(campaign)
-
-    @extend_schema(request=CampaignCreateSerializer, responses={201: CampaignDetailSerializer})
-    @idempotent
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Open a campaign: one pending item per live key in scope; partner admins are told."""
-        data = self.validated(CampaignCreateSerializer, request)
-        covered_model = None
-        if data.get("covered_model"):
-            covered_model = CoveredModel.objects.filter(slug=data["covered_model"]).first()
-            if covered_model is None:
-                return field_problem(request, "covered_model", "No covered model has this slug.")
-        campaign = campaign_open(
-            actor=request.user,
-            title=data["title"],
-            covered_model=covered_model,
-            deadline=data["deadline"],
-            reminder_days=data["reminder_days"],
-            allow_late_confirmations=data["allow_late_confirmations"],
-        )
-        return self._detail(campaign, status=201)
-
-
 class CertificationItemSerializer(serializers.ModelSerializer[Any]):
     campaign_title = serializers.CharField(source="campaign.title", read_only=True)
     campaign_state = serializers.ChoiceField(
@@ -260,6 +197,95 @@ class CertificationItemSerializer(serializers.ModelSerializer[Any]):
 
     def get_decided_by(self, item: CertificationItem) -> str | None:
         return username_of(item.decided_by)
+
+
+# The mixin types ``request`` as DRF's Request, the View base as Django's HttpRequest.
+class CampaignViewSet(  # type: ignore[misc]
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet
+):
+    """Staff only: certification campaigns with their decision counts."""
+
+    queryset = campaign_list()
+    serializer_class = CampaignSerializer
+    filter_fields = {"state": "state", "covered_model": "covered_model__slug"}
+    staff_permissions = {"list": READ, "retrieve": READ, "items": READ, "*": OPEN}
+
+    def get_serializer_class(self) -> type:
+        if self.action == "create":
+            return CampaignCreateSerializer
+        return CampaignDetailSerializer if self.action == "retrieve" else CampaignSerializer
+
+    def _detail(self, campaign: Campaign, *, status: int = 200) -> Response:
+        search = self.request.query_params.get("q", "").strip()[:200]
+        progress = self.request.query_params.get("status", "")
+        fresh = self.get_queryset().get(pk=campaign.pk)
+        totals: dict[str, Any] = campaign_totals(campaign)
+        totals["percent_decided"] = round(100 * totals["decided"] / (totals["total"] or 1))
+        fresh.totals = totals
+        fresh.organisations = with_percentages(
+            list(campaign_progress(campaign, search=search, status=progress))
+        )
+        return Response(CampaignDetailSerializer(fresh).data, status=status)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, description="Only organisations whose name contains this."),
+            OpenApiParameter(
+                "status",
+                str,
+                enum=list(PROGRESS_STATUSES),
+                description="Only organisations still pending, with lapsed keys, or complete.",
+            ),
+        ],
+        responses={200: CampaignDetailSerializer},
+    )
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The campaign, its totals and the progress of every organisation in it."""
+        campaign: Campaign = self.visible_object(pk=kwargs["pk"])
+        return self._detail(campaign)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "organisation", str, description="Only this organisation's (its slug)."
+            )
+        ],
+        responses={200: CertificationItemSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"])
+    def items(self, request: Request, pk: str) -> Response:
+        """The campaign's key holders (one organisation's, with ``organisation``), each with
+        its decision, as on the campaign's organisation pages."""
+        campaign: Campaign = self.visible_object(pk=pk)
+        slug = request.query_params.get("organisation", "")
+        organisation_id = None
+        if slug:
+            organisation_id = get_visible_or_404(
+                request.user, Organisation.objects.all(), slug=slug
+            ).pk
+        rows = visible_to(request.user, organisation_items(campaign, organisation_id))
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(CertificationItemSerializer(page, many=True).data)
+
+    @extend_schema(request=CampaignCreateSerializer, responses={201: CampaignDetailSerializer})
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Open a campaign: one pending item per live key in scope; partner admins are told."""
+        data = self.validated(CampaignCreateSerializer, request)
+        covered_model = None
+        if data.get("covered_model"):
+            covered_model = CoveredModel.objects.filter(slug=data["covered_model"]).first()
+            if covered_model is None:
+                return field_problem(request, "covered_model", "No covered model has this slug.")
+        campaign = campaign_open(
+            actor=request.user,
+            title=data["title"],
+            covered_model=covered_model,
+            deadline=data["deadline"],
+            reminder_days=data["reminder_days"],
+            allow_late_confirmations=data["allow_late_confirmations"],
+        )
+        return self._detail(campaign, status=201)
 
 
 class DecisionSerializer(serializers.Serializer[Any]):

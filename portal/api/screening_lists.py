@@ -130,7 +130,9 @@ class FreshnessSerializer(serializers.Serializer[Any]):
 def _saved(upload: UploadedFile, folder: Path) -> Path:
     """The upload on disk under its own base name (the loader records the file's name)."""
     folder.mkdir()
-    name = Path(upload.name or "list.csv").name or "list.csv"
+    name = Path(upload.name or "").name
+    if name in ("", ".", ".."):
+        name = "list.csv"
     path = folder / name
     with path.open("wb") as out:
         for chunk in upload.chunks():
