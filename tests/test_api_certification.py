@@ -100,6 +100,21 @@ def test_compliance_opens_a_campaign_through_the_api(compliance_officer, keys, s
     assert AuditEvent.objects.filter(action="certification.campaign_opened").count() == 1
 
 
+def test_opening_again_with_the_same_idempotency_key_replays_the_first_answer(
+    compliance_officer, keys, stage
+):
+    client = api_client_for(compliance_officer)
+    body = {"title": "Q4", "covered_model": stage.covered_model.slug, "deadline": _deadline()}
+
+    first = client.post(CAMPAIGNS, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="q4")
+    again = client.post(CAMPAIGNS, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="q4")
+
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert Campaign.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
