@@ -351,3 +351,22 @@ def test_partners_cannot_read_a_campaigns_items(partner_admin, campaign, organis
     )
 
     assert response.status_code == 403
+
+
+def test_reading_a_campaigns_items_costs_the_same_for_more_holders(auditor, campaign, stage):
+    client = api_client_for(auditor)
+    url = f"{CAMPAIGNS}{campaign.pk}/items/"
+    client.get(url)  # the token's first use is recorded once
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    grant = active_grant(stage=stage)
+    for _ in range(3):
+        issue(grant)
+    more = campaign_open(
+        actor=None, title="More", covered_model=stage.covered_model, deadline=campaign.deadline
+    )
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(f"{CAMPAIGNS}{more.pk}/items/")
+
+    assert response.json()["count"] == 6
+    assert len(many) == len(few)

@@ -263,7 +263,9 @@ class CampaignViewSet(  # type: ignore[misc]
             organisation_id = get_visible_or_404(
                 request.user, Organisation.objects.all(), slug=slug
             ).pk
-        rows = visible_to(request.user, organisation_items(campaign, organisation_id))
+        rows = visible_to(
+            request.user, organisation_items(campaign, organisation_id).select_related("campaign")
+        )
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(CertificationItemSerializer(page, many=True).data)
 
