@@ -395,6 +395,10 @@ SPECTACULAR_SETTINGS = {
         "VerificationStateEnum": "portal.partners.models.VerificationState",
         "DocumentKindEnum": "portal.partners.models.DocumentKind",
         "ScreeningStateEnum": "portal.eligibility.models.ScreeningState",
+        "CampaignStateEnum": "portal.certification.models.CampaignState",
+        "UsageAlertStateEnum": "portal.usage.models.AlertState",
+        "UsageAlertKindEnum": "portal.usage.models.AlertKind",
+        "ListFormatEnum": "portal.screening.models.ListFormat",
     },
 }
 

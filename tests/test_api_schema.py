@@ -25,6 +25,8 @@ STAFF_PATHS = (
     r"^/api/v1/(reviews|screening-matches|determinations|bulk-actions|targets|audit-events)/"
     r"|^/api/v1/credentials/\{id\}/delivery/"
     r"|^/api/v1/organisations/\{slug\}/(trusted|verification)/"
+    r"|^/api/v1/(certification-campaigns|usage-alerts|compliance|screening-lists)/"
+    r"|^/api/v1/access-reports/"
 )
 staff_schema = schema.include(path_regex=STAFF_PATHS)
 

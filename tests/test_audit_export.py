@@ -19,6 +19,7 @@ from portal.audit.export import EXPORT_FIELDS, csv_escape, csv_unescape
 from portal.audit.export_verify import verify_export, verify_rows
 from portal.audit.models import AuditEvent
 from portal.audit.services import audit_record
+from tests.api_helpers import api_client_for
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -382,3 +383,65 @@ def test_a_large_export_streams_in_flat_memory(auditor):
     assert large_total > 3.9 * small_total
     assert large_peak < small_peak * 1.5
     assert large_peak < large_total / 2
+
+
+# --- the same export through the API -----------------------------------------------------
+
+API_EXPORT = "/api/v1/audit-events/export/"
+
+
+def test_the_api_streams_the_jsonl_export_with_the_explorer_filters(
+    auditor, organisation, other_organisation
+):
+    client = api_client_for(auditor)
+    ours = _events(2, organisation_id=organisation.pk)
+    _events(2, organisation_id=other_organisation.pk)
+
+    response = client.get(API_EXPORT, {"format": "jsonl", "organisation": organisation.slug})
+
+    assert isinstance(response, StreamingHttpResponse)
+    assert response["Content-Type"].startswith("application/x-ndjson")
+    rows = _jsonl_rows(response)
+    assert [row["id"] for row in rows] == [e.pk for e in ours]
+    assert [row["hash"] for row in rows] == [e.hash for e in ours]
+    record = AuditEvent.objects.get(action="audit.exported")
+    assert response["X-Audit-Export-Event"] == str(record.pk)
+    assert record.after["filters"] == {"organisation": organisation.slug}
+
+
+def test_the_api_export_is_csv_by_default_and_verifies_offline(auditor, tmp_path):
+    client = api_client_for(auditor)
+    events = _events(3)
+
+    response = client.get(API_EXPORT, {"action": "test.event"})
+
+    assert response["Content-Type"].startswith("text/csv")
+    body = _body(response)
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert [int(row["id"]) for row in rows] == [e.pk for e in events]
+    assert verify_export(_write(tmp_path, "audit.csv", body)).ok
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"organisation": "nobody"}, "organisation"),
+        ({"date_from": "2026-02-01", "date_to": "2026-01-01"}, "date_to"),
+        ({"format": "xlsx"}, "format"),
+    ],
+)
+def test_bad_api_export_parameters_are_a_400_problem_and_record_nothing(auditor, params, field):
+    response = api_client_for(auditor).get(API_EXPORT, params)
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert field in [error["field"] for error in response.json()["errors"]]
+    assert not AuditEvent.objects.filter(action="audit.exported").exists()
+
+
+@pytest.mark.parametrize("persona", ["outsider", "partner_admin", "reviewer"])
+def test_the_api_export_is_for_audit_readers_only(request, persona):
+    response = api_client_for(request.getfixturevalue(persona)).get(API_EXPORT)
+
+    assert response.status_code == 403
+    assert not AuditEvent.objects.filter(action="audit.exported").exists()

@@ -17,10 +17,12 @@ from rest_framework.views import set_rollback
 
 from portal.api.errors import ApiTokenError
 from portal.applications.states import ApplicationChangedError, ApplicationError
+from portal.certification.models import CampaignError
 from portal.compliance.models import DeterminationError
 from portal.eligibility.services import EligibilityError
 from portal.partners.errors import DocumentRejectedError, PartnerError
 from portal.screening.errors import ScreeningError
+from portal.usage.models import UsageError
 from provisioning.bulk.models import BulkActionError, EmptyPlan
 from provisioning.credentials.models import CredentialError
 from provisioning.deliveries.models import DeliveryError
@@ -145,6 +147,8 @@ def _domain_problem(exc: Exception) -> tuple[int, str, list[dict[str, str]]] | N
             ScreeningError,
             DeterminationError,
             BulkActionError,
+            CampaignError,
+            UsageError,
         ),
     ):
         return 409, str(exc), []

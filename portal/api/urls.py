@@ -3,7 +3,10 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from portal.api import (
+    audit_export,
     bulk,
+    certification,
+    compliance,
     determinations,
     documents,
     notifications,
@@ -11,8 +14,10 @@ from portal.api import (
     profile,
     reviews,
     screening,
+    screening_lists,
     targets,
     token_views,
+    usage,
     views,
 )
 from portal.api.docs import ApiDocsView
@@ -39,8 +44,25 @@ router.register("screening-matches", screening.ScreeningMatchViewSet, basename="
 router.register("determinations", determinations.DeterminationViewSet, basename="determination")
 router.register("bulk-actions", bulk.BulkActionViewSet, basename="bulk-action")
 router.register("targets", targets.TargetViewSet, basename="target")
+# Certification, usage alerts, compliance reports and screening lists.
+router.register(
+    "certification-campaigns", certification.CampaignViewSet, basename="certification-campaign"
+)
+router.register(
+    "certification-tasks", certification.CertificationTaskViewSet, basename="certification-task"
+)
+router.register("usage-alerts", usage.UsageAlertViewSet, basename="usage-alert")
+router.register("access-reports", compliance.AccessReportViewSet, basename="access-report")
+router.register("screening-lists", screening_lists.ScreeningListViewSet, basename="screening-list")
 
 urlpatterns = [
+    # Before the router, whose audit-events/<pk>/ would otherwise take "export".
+    path("v1/audit-events/export/", audit_export.AuditExportView.as_view(), name="audit-export"),
+    path(
+        "v1/compliance/summary/",
+        compliance.ComplianceSummaryView.as_view(),
+        name="compliance-summary",
+    ),
     path("v1/", include(router.urls)),
     path("v1/profile/", profile.ProfileView.as_view(), name="profile"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

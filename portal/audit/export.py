@@ -16,8 +16,11 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from django.utils import timezone
 
 from portal.audit.models import AuditEvent
+from portal.audit.selectors import AuditFilter, audit_events
 from portal.audit.services import audit_record
 
 # In the order of the columns; the hash covers all but ``id`` and ``hash``.
@@ -135,3 +138,21 @@ def audit_export_record(*, actor: Any, export_format: str, filters: dict[str, An
             reason=f"Exported the audit trail as {export_format.upper()}.",
             after={"format": export_format, "filters": filters},
         )
+
+
+def export_response(
+    *, actor: Any, events: QuerySet[AuditEvent], flt: AuditFilter, export_format: str
+) -> StreamingHttpResponse:
+    """Record the export, then stream the ``events`` (already narrowed to what ``actor``
+    may read) that match ``flt`` and precede the record: the page and the API both."""
+    record = audit_export_record(actor=actor, export_format=export_format, filters=flt.describe())
+    queryset = audit_events(events, flt).filter(pk__lt=record.pk)
+    response = StreamingHttpResponse(
+        export_stream(queryset, export_format), content_type=EXPORT_FORMATS[export_format]
+    )
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{export_format}"'
+    response["X-Audit-Export-Event"] = str(record.pk)
+    # Proxies must pass rows on as they come, not buffer a whole export.
+    response["X-Accel-Buffering"] = "no"
+    return response

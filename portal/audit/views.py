@@ -15,7 +15,6 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -23,7 +22,7 @@ from django.views.decorators.http import require_GET
 from portal.accounts.access import get_visible_or_404, visible_to
 from portal.audit.chain import event_hash
 from portal.audit.diff import changed_keys, diff_lines, pretty
-from portal.audit.export import EXPORT_FORMATS, audit_export_record, export_stream
+from portal.audit.export import export_response
 from portal.audit.forms import AuditFilterForm
 from portal.audit.links import object_url
 from portal.audit.models import GENESIS_HASH, AuditEvent
@@ -149,17 +148,6 @@ def export(request: HttpRequest, export_format: str) -> HttpResponse | Streaming
             status=400,
             content_type="text/plain; charset=utf-8",
         )
-    flt = form.to_filter()
-    record = audit_export_record(
-        actor=request.user, export_format=export_format, filters=flt.describe()
+    return export_response(
+        actor=request.user, events=events, flt=form.to_filter(), export_format=export_format
     )
-    queryset = audit_events(events, flt).filter(pk__lt=record.pk)
-    response = StreamingHttpResponse(
-        export_stream(queryset, export_format), content_type=EXPORT_FORMATS[export_format]
-    )
-    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{export_format}"'
-    response["X-Audit-Export-Event"] = str(record.pk)
-    # Proxies must pass rows on as they come, not buffer a whole export.
-    response["X-Accel-Buffering"] = "no"
-    return response

@@ -76,12 +76,16 @@ def with_percentages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def organisation_items(campaign: Campaign, organisation_id: int) -> QuerySet[CertificationItem]:
-    return (
-        CertificationItem.objects.filter(campaign=campaign, organisation_id=organisation_id)
-        .select_related("person", "credential__grant__covered_model", "decided_by")
-        .order_by("person__legal_name", "pk")
-    )
+def organisation_items(
+    campaign: Campaign, organisation_id: int | None
+) -> QuerySet[CertificationItem]:
+    """The campaign's items of one organisation (``None``: of every organisation)."""
+    items = CertificationItem.objects.filter(campaign=campaign)
+    if organisation_id is not None:
+        items = items.filter(organisation_id=organisation_id)
+    return items.select_related(
+        "person", "organisation", "credential__grant__covered_model", "decided_by"
+    ).order_by("organisation_id", "person__legal_name", "pk")
 
 
 def task_items(

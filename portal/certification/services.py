@@ -34,7 +34,7 @@ from portal.certification.models import (
     check_campaign_transition,
 )
 from portal.notifications.services import Message, notification_send
-from portal.partners.models import MemberRole
+from portal.partners.models import MemberRole, Membership
 from provisioning.bulk.credentials import credentials_restore, credentials_suspend
 from provisioning.catalog.models import CoveredModel
 from provisioning.credentials.models import Credential, CredentialState
@@ -94,20 +94,19 @@ def clean_reminder_days(days: Iterable[int]) -> list[int]:
 
 
 def _admins(organisation_ids: Iterable[int]) -> dict[int, list[User]]:
+    """Each organisation's active administrators, read with their memberships in one query."""
     by_org: dict[int, list[User]] = defaultdict(list)
-    rows = (
-        User.objects.filter(
-            is_active=True,
-            memberships__role=MemberRole.ADMIN,
-            memberships__organisation_id__in=list(organisation_ids),
+    memberships = (
+        Membership.objects.filter(
+            role=MemberRole.ADMIN,
+            organisation_id__in=list(organisation_ids),
+            user__is_active=True,
         )
-        .values_list("memberships__organisation_id", "pk")
-        .order_by("pk")
+        .select_related("user")
+        .order_by("user_id")
     )
-    pairs = list(rows)
-    people = User.objects.in_bulk({pk for _, pk in pairs})
-    for organisation_id, pk in pairs:
-        by_org[organisation_id].append(people[pk])
+    for membership in memberships:
+        by_org[membership.organisation_id].append(membership.user)
     return by_org
 
 

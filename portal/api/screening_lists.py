@@ -1,0 +1,224 @@
+"""Staff endpoints for the screening lists: load a new list file (the nightly refresh the
+lab automates) and read screening freshness.
+
+``POST /api/v1/screening-lists/`` takes the same files as ``manage.py
+load_screening_list`` and calls the same loader (``list_version_load``): a file that is
+not of the declared format is refused with nothing written (400, the loader's message);
+bad rows are skipped and reported by file and line. Loading needs
+``screening.add_listversion`` (compliance). ``GET .../freshness/`` is the freshness
+page's list (``screening.view_screeningrun``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.accounts.access import visible_to
+from portal.api.pagination import PagePagination
+from portal.api.problems import problem_response
+from portal.api.staff import StaffViewSet, username_of
+from portal.eligibility.models import Person
+from portal.screening.errors import ListFormatError
+from portal.screening.freshness import freshness_rule, stale_people, stale_reason
+from portal.screening.models import ListFormat, ListVersion
+from portal.screening.services import list_version_load
+
+# Skipped rows listed in the answer; the count covers them all.
+MAX_SKIPPED_SHOWN = 1000
+
+
+class ListUploadSerializer(serializers.Serializer[Any]):
+    format = serializers.ChoiceField(
+        choices=ListFormat.choices, help_text="csl, or ofac-sdn (sdn.csv, with alt.csv as alt)."
+    )
+    file = serializers.FileField(help_text="The list file: the CSL CSV, or OFAC's sdn.csv.")
+    alt = serializers.FileField(required=False, help_text="OFAC's alt.csv (aliases); ofac-sdn.")
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("alt") is not None and data["format"] != ListFormat.OFAC_SDN:
+            raise serializers.ValidationError(
+                {"alt": "Only an OFAC SDN list has an alias file; leave alt out for csl."}
+            )
+        return data
+
+
+class SkippedRowSerializer(serializers.Serializer[Any]):
+    file = serializers.CharField(source="file_name")
+    line = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class ListVersionSerializer(serializers.ModelSerializer[Any]):
+    format = serializers.ChoiceField(source="list_format", choices=ListFormat.choices)
+    loaded_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ListVersion
+        fields = [
+            "id",
+            "format",
+            "file_name",
+            "sha256",
+            "alt_file_name",
+            "alt_sha256",
+            "loaded_at",
+            "loaded_by",
+            "entry_count",
+            "alias_count",
+            "skipped_count",
+            "is_current",
+        ]
+        read_only_fields = fields
+
+    def get_loaded_by(self, version: ListVersion) -> str | None:
+        return username_of(version.loaded_by)
+
+
+class LoadedListSerializer(ListVersionSerializer):
+    skipped = SkippedRowSerializer(
+        many=True, read_only=True, help_text=f"Rows left out (the first {MAX_SKIPPED_SHOWN})."
+    )
+
+    class Meta(ListVersionSerializer.Meta):
+        fields = [*ListVersionSerializer.Meta.fields, "skipped"]
+        read_only_fields = fields
+
+
+class FreshnessRuleSerializer(serializers.Serializer[Any]):
+    cutoff = serializers.DateTimeField(help_text="Screened before this: stale.")
+    max_age_days = serializers.IntegerField()
+    newest_list_loaded_at = serializers.DateTimeField(allow_null=True)
+    current_versions = ListVersionSerializer(many=True)
+
+
+class StalePersonSerializer(serializers.ModelSerializer[Any]):
+    organisation = serializers.CharField(source="organisation.slug")
+    last_screened_at = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField()
+
+    class Meta:
+        model = Person
+        fields = [
+            "id",
+            "legal_name",
+            "organisation",
+            "screening_state",
+            "last_screened_at",
+            "reason",
+        ]
+        read_only_fields = fields
+
+
+class FreshnessSerializer(serializers.Serializer[Any]):
+    rule = FreshnessRuleSerializer()
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = StalePersonSerializer(many=True)
+
+
+def _saved(upload: UploadedFile, folder: Path) -> Path:
+    """The upload on disk under its own base name (the loader records the file's name)."""
+    folder.mkdir()
+    name = Path(upload.name or "").name
+    if name in ("", ".", ".."):
+        name = "list.csv"
+    path = folder / name
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    return path
+
+
+class ScreeningListViewSet(StaffViewSet):
+    """Denied-party lists: load a new version in force; who is stale against them."""
+
+    queryset = ListVersion.objects.select_related("loaded_by").order_by("-loaded_at", "-id")
+    serializer_class = ListVersionSerializer
+    parser_classes = [MultiPartParser, FormParser]
+    staff_permissions = {
+        "freshness": "screening.view_screeningrun",
+        "*": "screening.add_listversion",
+    }
+
+    def get_serializer_class(self) -> type:
+        return ListUploadSerializer if self.action == "create" else FreshnessSerializer
+
+    # Not idempotent-stored: the key would bind the multipart body, whose boundary
+    # differs on every retry. Loading the same file again only makes a same-content
+    # version in force (its entries keep their content hashes) and re-screens.
+    @extend_schema(request=ListUploadSerializer, responses={201: LoadedListSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Load a list file as the new version in force for its format, then re-screen
+        everyone (after commit). A file not of the format: 400 and nothing written; bad
+        rows are skipped and listed by file and line."""
+        data = self.validated(ListUploadSerializer, request)
+        with tempfile.TemporaryDirectory(prefix="clearance-list-") as tmp:
+            path = _saved(data["file"], Path(tmp) / "file")
+            alt = _saved(data["alt"], Path(tmp) / "alt") if data.get("alt") else None
+            try:
+                outcome = list_version_load(
+                    list_format=data["format"], path=path, alt_path=alt, actor=request.user
+                )
+            except ListFormatError as exc:
+                return problem_response(
+                    400,
+                    f"Nothing was loaded: {exc}",
+                    errors=[{"field": "file", "message": str(exc)}],
+                    instance=request.get_full_path(),
+                    slug="list-format",
+                )
+        version = outcome.version
+        version.skipped = outcome.result.skipped[:MAX_SKIPPED_SHOWN]  # type: ignore[attr-defined]
+        return Response(LoadedListSerializer(version).data, status=201)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, description="Person or organisation name contains."),
+            OpenApiParameter(
+                "scope", str, enum=["holders"], description="holders: only people with a key."
+            ),
+            OpenApiParameter("page", int, description="A page number."),
+        ],
+        responses={200: FreshnessSerializer},
+    )
+    @action(detail=False, methods=["get"])
+    def freshness(self, request: Request) -> Response:
+        """People not screened against the lists in force within SCREENING_MAX_AGE_DAYS,
+        the longest-unscreened first, each with the reason."""
+        search = request.query_params.get("q", "").strip()[:200]
+        holders_only = request.query_params.get("scope") == "holders"
+        rule = freshness_rule()
+        people = visible_to(
+            request.user, stale_people(rule=rule, holders_only=holders_only, search=search)
+        )
+        paginator = PagePagination()
+        page: list[Any] = paginator.paginate_queryset(people, request, view=self) or []
+        for person in page:
+            person.reason = stale_reason(person, rule)
+        current = ListVersion.objects.filter(pk__in=rule.current_version_ids).select_related(
+            "loaded_by"
+        )
+        body = {
+            "rule": {
+                "cutoff": rule.cutoff,
+                "max_age_days": rule.max_age_days,
+                "newest_list_loaded_at": rule.newest_list_loaded_at,
+                "current_versions": current.order_by("list_format"),
+            },
+            "count": paginator.page.paginator.count if paginator.page else 0,
+            "next": paginator.get_next_link(),
+            "previous": paginator.get_previous_link(),
+            "results": page,
+        }
+        return Response(FreshnessSerializer(body).data)

@@ -1,0 +1,196 @@
+"""The compliance dashboard's figures and the access report as JSON: the same tile registry
+and report as the pages, the same readers, and a query count that does not grow."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from portal.applications.states import ApplicationState
+from portal.compliance.dashboard import TILES
+from portal.reviews.models import Approval, ApprovalPosition, Review
+from portal.usage.models import AlertKind, UsageAlert
+from provisioning.credentials.services import credential_revoke
+from provisioning.grants.models import SuspensionKind
+from provisioning.grants.services import grant_suspend
+from tests.api_helpers import api_client_for
+from tests.factories import ApplicationFactory, CompletePersonFactory, StageFactory
+from tests.provisioning_fakes import active_grant, issue
+
+pytestmark = pytest.mark.django_db
+
+SUMMARY = "/api/v1/compliance/summary/"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts():
+    cache.clear()
+
+
+def _alerts(credential, n: int, start: int = 0) -> None:
+    now = timezone.now()
+    grant = credential.grant
+    UsageAlert.objects.bulk_create(
+        UsageAlert(
+            kind=AlertKind.OVER_QUOTA,
+            dedup_key=f"over_quota:{grant.pk}:{i}",
+            organisation=grant.organisation,
+            covered_model=grant.covered_model,
+            grant=grant,
+            credential=credential,
+            person=credential.person,
+            message="over",
+            first_seen_at=now,
+            last_seen_at=now,
+            created_at=now,
+        )
+        for i in range(start, start + n)
+    )
+
+
+@pytest.fixture
+def key(organisation):
+    grant = active_grant(organisation=organisation, stage=StageFactory(seats=5))
+    return issue(grant, CompletePersonFactory(organisation=organisation)).credential
+
+
+# --- the summary ---------------------------------------------------------------------------
+
+
+def test_the_summary_gives_every_tiles_figure_and_queue(compliance_officer, key):
+    _alerts(key, 2)
+
+    response = api_client_for(compliance_officer).get(SUMMARY)
+
+    assert response.status_code == 200
+    tiles = {tile["key"]: tile for tile in response.json()["tiles"]}
+    assert list(tiles) == [tile.key for tile in TILES]
+    assert tiles["usage_alerts"]["value"] == 2
+    assert tiles["usage_alerts"]["needs_attention"] is True
+    assert tiles["usage_alerts"]["url"] == "/usage/alerts/?state=open"
+    assert tiles["potential_matches"]["value"] == 0
+    assert tiles["potential_matches"]["needs_attention"] is False
+    # Compliance may not open the ops queues: the figure without the link, as on the page.
+    assert tiles["dead_deliveries"]["url"] is None
+    assert "decided in open campaigns" in tiles["certification_pending"]["detail"]
+
+
+def test_the_summarys_query_count_does_not_grow_with_the_rows(auditor, key):
+    client = api_client_for(auditor)
+    _alerts(key, 1)
+    client.get(SUMMARY)  # the token's first use is recorded once
+    with CaptureQueriesContext(connection) as few:
+        client.get(SUMMARY)
+    _alerts(key, 30, start=1)
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(SUMMARY)
+
+    assert len(many) == len(few)
+    assert response.json()["tiles"][0]["value"] == 31
+
+
+@pytest.mark.parametrize("persona", ["ops_user", "reviewer", "partner_admin", "outsider"])
+def test_the_summary_is_for_compliance_and_auditors(request, persona):
+    assert api_client_for(request.getfixturevalue(persona)).get(SUMMARY).status_code == 403
+
+
+# --- the access report ---------------------------------------------------------------------
+
+
+def _report(organisation) -> str:
+    return f"/api/v1/access-reports/{organisation.slug}/"
+
+
+@pytest.fixture
+def holdings(organisation, reviewer):
+    stage = StageFactory(seats=10)
+    grant = active_grant(organisation=organisation, stage=stage)
+    application = ApplicationFactory(
+        organisation=organisation,
+        stage=stage,
+        state=ApplicationState.APPROVED,
+        submitted_at=timezone.now(),
+    )
+    Review.objects.create(application=application, grant=grant)
+    Approval.objects.create(
+        application=application,
+        reviewer=reviewer,
+        position=ApprovalPosition.FIRST,
+        stage=stage,
+        seats=10,
+        monthly_quota=1000,
+        rate_limit_per_minute=10,
+        expires_at=grant.expires_at,
+    )
+    ada = issue(grant, CompletePersonFactory(organisation=organisation, legal_name="Ada Holder"))
+    gone = issue(grant, CompletePersonFactory(organisation=organisation, legal_name="Gone Person"))
+    credential_revoke(actor=None, credential=gone.credential, reason="left")
+    other = active_grant(organisation=organisation)
+    grant_suspend(
+        actor=None, grants=other, reason=SuspensionKind.REGULATORY, reference="BIS-2026-18"
+    )
+    return {"grant": grant, "ada": ada.credential, "other": other, "application": application}
+
+
+def test_compliance_reads_who_holds_what_and_on_what_authority(
+    holdings, organisation, compliance_officer, reviewer
+):
+    response = api_client_for(compliance_officer).get(_report(organisation))
+
+    assert response.status_code == 200
+    data = response.json()
+    assert data["organisation"]["slug"] == organisation.slug
+    assert data["holder_count"] == 1
+    grants = {row["id"]: row for row in data["grants"]}
+    reviewed = grants[holdings["grant"].pk]
+    assert [h["person_name"] for h in reviewed["holders"]] == ["Ada Holder"]
+    assert reviewed["holders"][0]["key_prefix"] == holdings["ada"].key_prefix
+    assert reviewed["application"] == holdings["application"].pk
+    assert [(a["position"], a["reviewer"]) for a in reviewed["approvals"]] == [
+        (1, reviewer.username)
+    ]
+    assert reviewed["rule"]["kind"]
+    suspended = grants[holdings["other"].pk]
+    assert suspended["state"] == "suspended"
+    assert suspended["suspensions"][0]["reference"] == "BIS-2026-18"
+    assert suspended["application"] is None
+
+
+def test_the_reports_query_count_does_not_grow_with_the_holders(holdings, organisation, auditor):
+    client = api_client_for(auditor)
+    client.get(_report(organisation))  # the token's first use is recorded once
+    with CaptureQueriesContext(connection) as few:
+        client.get(_report(organisation))
+    for name in ("Bea", "Cy", "Di"):
+        issue(holdings["grant"], CompletePersonFactory(organisation=organisation, legal_name=name))
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(_report(organisation))
+
+    assert response.json()["holder_count"] == 4
+    assert len(many) == len(few)
+
+
+def test_the_partner_admin_reads_only_their_own_report(
+    holdings, organisation, other_organisation, partner_admin
+):
+    client = api_client_for(partner_admin)
+
+    assert client.get(_report(organisation)).status_code == 200
+    assert client.get(_report(other_organisation)).status_code == 404
+
+
+@pytest.mark.parametrize("persona", ["outsider", "partner_member", "reviewer", "ops_user"])
+def test_everyone_else_gets_a_404(request, holdings, organisation, persona):
+    response = api_client_for(request.getfixturevalue(persona)).get(_report(organisation))
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_an_unknown_organisation_is_a_404(compliance_officer):
+    response = api_client_for(compliance_officer).get("/api/v1/access-reports/nobody/")
+
+    assert response.status_code == 404
