@@ -408,6 +408,8 @@ SPECTACULAR_SETTINGS = {
 SCREENING_MATCH_THRESHOLD = env_float("SCREENING_MATCH_THRESHOLD", 0.85, minimum=0.5, maximum=1.0)
 # A person not screened against the lists in force within this many days is flagged stale.
 SCREENING_MAX_AGE_DAYS = env_int("SCREENING_MAX_AGE_DAYS", 30, minimum=1)
+# Largest screening-list file taken over the API (the full CSL is a few tens of MiB).
+SCREENING_LIST_MAX_BYTES = env_int("SCREENING_LIST_MAX_BYTES", 200 * 1024 * 1024, minimum=1024)
 
 # --- Usage monitoring ----------------------------------------------------------
 

@@ -262,6 +262,22 @@ def test_an_alias_file_is_only_for_ofac(compliance_officer):
     assert not ListVersion.objects.exists()
 
 
+def test_a_list_file_over_the_size_limit_is_a_400_and_nothing_is_written(
+    compliance_officer, settings
+):
+    settings.SCREENING_LIST_MAX_BYTES = 2048
+    csl = (SHARED_DATA / "csl-consolidated-sample.csv").read_bytes()
+    assert len(csl) > 2048
+
+    response = _upload(api_client_for(compliance_officer), "csl", csl)
+
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["field"] == "file"
+    assert "SCREENING_LIST_MAX_BYTES" in error["message"]
+    assert not ListVersion.objects.exists()
+
+
 @pytest.mark.parametrize("persona", ["auditor", "ops_user", "partner_admin"])
 def test_only_compliance_loads_lists(request, persona):
     csl = (SHARED_DATA / "csl-consolidated-sample.csv").read_bytes()

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -43,6 +44,21 @@ class ListUploadSerializer(serializers.Serializer[Any]):
     )
     file = serializers.FileField(help_text="The list file: the CSL CSV, or OFAC's sdn.csv.")
     alt = serializers.FileField(required=False, help_text="OFAC's alt.csv (aliases); ofac-sdn.")
+
+    def _small_enough(self, upload: UploadedFile) -> UploadedFile:
+        limit = settings.SCREENING_LIST_MAX_BYTES
+        if (upload.size or 0) > limit:
+            raise serializers.ValidationError(
+                f"The file is {upload.size:,} bytes; the largest list accepted is {limit:,} "
+                "bytes (SCREENING_LIST_MAX_BYTES)."
+            )
+        return upload
+
+    def validate_file(self, upload: UploadedFile) -> UploadedFile:
+        return self._small_enough(upload)
+
+    def validate_alt(self, upload: UploadedFile) -> UploadedFile:
+        return self._small_enough(upload)
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if data.get("alt") is not None and data["format"] != ListFormat.OFAC_SDN:
