@@ -149,6 +149,8 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/bulk-actions/": "401 403 403 403 403 403 403 201 403 403",
     "POST /api/v1/bulk-actions/{id}/approve/": "401 403 403 403 403 403 403 200 403 403",
     "POST /api/v1/bulk-actions/{id}/execute/": "401 403 403 403 403 403 403 409 403 403",
+    "POST /api/v1/bulk-actions/{id}/replan/": "401 403 403 403 403 403 403 201 403 403",
+    "POST /api/v1/bulk-actions/{id}/resume/": "401 403 403 403 403 403 403 409 403 403",
     "POST /api/v1/bulk-actions/{id}/review/": "401 403 403 403 403 403 403 409 403 403",
     "POST /api/v1/credentials/{id}/rotate/": "401 404 403 200 404 404 403 403 403 403",
     "POST /api/v1/determinations/": "401 403 403 403 403 403 201 403 403 403",

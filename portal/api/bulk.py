@@ -24,6 +24,8 @@ from provisioning.bulk.services import (
     bulk_approve,
     bulk_execute,
     bulk_plan,
+    bulk_replan,
+    bulk_resume,
     bulk_review,
     needs_approval,
 )
@@ -255,6 +257,24 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
             }
             return response
         return self._read(started, status=202)
+
+    @extend_schema(request=None, responses={201: BulkActionSerializer})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def replan(self, request: Request, pk: str) -> Response:
+        """Plan again from the same filter: this plan becomes stale and a new one (with its
+        own counts and hash, to check again) is returned. Only a planned or approved action
+        can be re-planned; otherwise 409."""
+        fresh = bulk_replan(action=self.get_object(), actor=request.user)
+        return self._read(fresh, status=201)
+
+    @extend_schema(request=None, responses={202: BulkActionSerializer})
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str) -> Response:
+        """Run a failed action again from its chunk cursor (no chunk runs twice); 409 for
+        an action that did not fail."""
+        resumed = bulk_resume(action=self.get_object(), actor=request.user)
+        return self._read(resumed, status=202)
 
     @extend_schema(request=ReviewNoteSerializer, responses={200: BulkActionSerializer})
     @action(detail=True, methods=["post"])
