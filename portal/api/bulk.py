@@ -7,15 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import FileResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.downloads import EVIDENCE_RESPONSES, ZIP_RENDERERS, download
 from portal.api.idempotency import idempotent
 from portal.api.problems import field_problem, problem_response
 from portal.api.staff import StaffViewSet, username_of
+from portal.compliance.downloads import bundle_response
+from portal.compliance.evidence import bulk_action_evidence
 from portal.partners.models import Organisation, Sector
 from provisioning.bulk.models import BulkAction, BulkKind
 from provisioning.bulk.selectors import bulk_actions, target_progress
@@ -178,7 +182,13 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
     queryset = bulk_actions(BulkAction.objects.all()).order_by("-planned_at", "-id")
     serializer_class = BulkActionSerializer
     filter_fields = {"state": "state", "kind": "kind", "determination": "determination"}
-    staff_permissions = {"list": READ, "retrieve": READ, "status": READ, "*": WRITE}
+    staff_permissions = {
+        "list": READ,
+        "retrieve": READ,
+        "status": READ,
+        "evidence": READ,
+        "*": WRITE,
+    }
 
     def get_serializer_class(self) -> type:
         return PlanSerializer if self.action == "create" else BulkActionSerializer
@@ -304,3 +314,13 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
             "targets": target_progress(bulk) if bulk.started_at else [],
         }
         return Response(BulkStatusSerializer(body).data)
+
+    @extend_schema(responses=EVIDENCE_RESPONSES)
+    @action(detail=True, methods=["get"], renderer_classes=ZIP_RENDERERS)
+    def evidence(self, request: Request, pk: str) -> FileResponse:
+        """The action's evidence bundle, the same ZIP as the page: its plan, approvals and
+        review, every affected grant and credential change, each target's acknowledgement,
+        the model-wide blocks of an emergency stop, and the audit-chain segment. The export
+        is itself an audit event."""
+        bundle = bulk_action_evidence(action=self._bulk(), actor=request.user)
+        return download(bundle_response(bundle))
