@@ -41,12 +41,12 @@ from portal.audit.models import AuditEvent
 from portal.audit.services import audit_record
 from portal.compliance.models import Determination
 from provisioning.bulk.models import BulkAction, BulkActionItem, BulkScope
-from provisioning.bulk.selectors import action_changes
+from provisioning.bulk.selectors import action_changes, model_blocks_of
 from provisioning.deliveries.changelog import ChangeRow, changes_digest
 from provisioning.deliveries.models import Acknowledgement, Failure, Target
 from provisioning.grants.models import Grant
 
-FORMAT = "clearance-evidence/1"
+FORMAT = "clearance-evidence/2"
 MANIFEST = "manifest.json"
 SUBJECT = "subject.json"
 AUDIT_CSV = "audit.csv"
@@ -120,6 +120,22 @@ TABLES: dict[str, tuple[str, ...]] = {
         "state",
         "acknowledged_at",
     ),
+    # An emergency stop's model-wide block at each target: its state and when it was acked.
+    "model_blocks": (
+        "action",
+        "event_id",
+        "model",
+        "target",
+        "state",
+        "created_at",
+        "acknowledged_at",
+        "last_error",
+    ),
+}
+# The tables of each format a verifier still reads: /1 had no model blocks.
+FORMATS: dict[str, dict[str, tuple[str, ...]]] = {
+    "clearance-evidence/1": {k: v for k, v in TABLES.items() if k != "model_blocks"},
+    FORMAT: TABLES,
 }
 
 
@@ -419,6 +435,29 @@ def _own_rows(rows: list[tuple[Any, ...]], expected: str) -> list[tuple[Any, ...
     return rows  # as found: verification will say these rows do not match the decision
 
 
+def _model_blocks(action: BulkAction) -> Iterator[dict[str, Any]]:
+    blocks = model_blocks_of(action).values_list(
+        "event_id",
+        "covered_model__slug",
+        "target__name",
+        "state",
+        "created_at",
+        "acknowledged_at",
+        "last_error",
+    )
+    for event_id, model, target, state, created_at, acknowledged_at, last_error in blocks:
+        yield {
+            "action": action.pk,
+            "event_id": event_id,
+            "model": model,
+            "target": target,
+            "state": state,
+            "created_at": created_at,
+            "acknowledged_at": acknowledged_at,
+            "last_error": last_error,
+        }
+
+
 def _determination_subject(determination: Determination) -> dict[str, Any]:
     rules = [
         {
@@ -466,6 +505,7 @@ def _action_subject(action: BulkAction) -> dict[str, Any]:
         "type": "bulk_action",
         "object": f"bulk.bulkaction:{action.pk}",
         **row,
+        "emergency_stop": action.stop_event or None,
         "approvals": {
             "planned_by": row["planned_by"],
             "planned_at": row["planned_at"],
@@ -516,6 +556,8 @@ def _build(
         for grant in _affected_grants(action):
             tables["grants"].add(grant)
         _write_changes(action, targets, tables["credentials"], tables["acknowledgements"])
+        for block in _model_blocks(action):
+            tables["model_blocks"].add(block)
     for table in tables.values():
         table.close()
     subject_out = _HashingWriter()
