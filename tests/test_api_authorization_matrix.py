@@ -96,6 +96,10 @@ BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
     "POST /api/v1/bulk-actions/{id}/approve/": lambda w: {"plan_hash": w.bulk_action.plan_hash},
     "POST /api/v1/bulk-actions/{id}/execute/": lambda w: {"plan_hash": w.bulk_action.plan_hash},
     "POST /api/v1/bulk-actions/{id}/review/": lambda w: {"note": "matrix"},
+    "POST /api/v1/emergency-stops/": lambda w: {
+        "covered_model": w.application.covered_model.slug,
+        "reason": "matrix",
+    },
     "POST /api/v1/targets/": lambda w: {
         "kind": "scim",
         "name": "matrix-two",
@@ -163,6 +167,7 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/determinations/{id}/document/": "401 403 403 403 403 403 200 403 403 403",
     "POST /api/v1/determinations/{id}/send-back/": "401 403 403 403 403 403 409 403 403 403",
     "POST /api/v1/determinations/{id}/submit/": "401 403 403 403 403 403 409 403 403 403",
+    "POST /api/v1/emergency-stops/": "401 403 403 403 403 403 403 201 403 403",
     "POST /api/v1/invitations/": "401 404 404 201 404 404 404 404 404 403",
     "POST /api/v1/reviews/{id}/approve/": "401 403 403 403 409 409 403 403 403 403",
     "POST /api/v1/reviews/{id}/claim/": "401 403 403 403 200 200 403 403 403 403",

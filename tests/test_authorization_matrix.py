@@ -183,6 +183,7 @@ EXPECTED: dict[str, str] = {
     "api:determination-list": "401 403 403 403 403 200 403 200 403",
     "api:determination-send-back": "401 403 403 403 403 405 403 403 403",
     "api:determination-submit": "401 403 403 403 403 405 403 403 403",
+    "api:emergency-stop-list": "401 403 403 403 403 403 405 403 403",
     "api:docs": "200 200 200 200 200 200 200 200 403",
     "api:grant-detail": "401 404 200 200 200 200 200 200 403",
     "api:grant-list": "401 200 200 200 200 200 200 200 403",

@@ -2,7 +2,16 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from portal.api import bulk, determinations, reviews, screening, targets, token_views, views
+from portal.api import (
+    bulk,
+    determinations,
+    emergency_stops,
+    reviews,
+    screening,
+    targets,
+    token_views,
+    views,
+)
 from portal.api.docs import ApiDocsView
 from portal.scim import token_views as scim_token_views
 
@@ -22,6 +31,7 @@ router.register("reviews", reviews.ReviewViewSet, basename="review")
 router.register("screening-matches", screening.ScreeningMatchViewSet, basename="screening-match")
 router.register("determinations", determinations.DeterminationViewSet, basename="determination")
 router.register("bulk-actions", bulk.BulkActionViewSet, basename="bulk-action")
+router.register("emergency-stops", emergency_stops.EmergencyStopViewSet, basename="emergency-stop")
 router.register("targets", targets.TargetViewSet, basename="target")
 
 urlpatterns = [
