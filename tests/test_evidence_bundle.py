@@ -258,7 +258,7 @@ def _rewrite_csv(files: dict[str, bytes], table: str) -> dict[str, bytes]:
     """Write the CSV again from the (edited) JSON, as a careful forger would."""
     import csv
 
-    from portal.compliance.evidence import TABLES, cell
+    from portal.compliance.evidence_format import TABLES, cell
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -270,7 +270,7 @@ def _rewrite_csv(files: dict[str, bytes], table: str) -> dict[str, bytes]:
 
 def _rehash_last_event(files: dict[str, bytes]) -> dict[str, bytes]:
     """Forge the export event's digest and hash so the chain still links."""
-    from portal.compliance.evidence import content_digest
+    from portal.compliance.evidence_format import content_digest
 
     files = _reseal(files)
     manifest = json.loads(files["manifest.json"])
@@ -580,13 +580,14 @@ def test_an_edited_block_acknowledgement_fails_verification(ops_user, world):
 def test_a_bundle_of_the_first_format_without_model_blocks_still_verifies(
     ops_user, world, monkeypatch
 ):
-    from portal.compliance import evidence
+    from portal.compliance import evidence_zip
+    from portal.compliance.evidence_format import FORMATS
 
     stop = _stopped(ops_user, world)
     first = "clearance-evidence/1"
-    monkeypatch.setattr(evidence, "FORMAT", first)
-    monkeypatch.setattr(evidence, "TABLES", evidence.FORMATS[first])
-    monkeypatch.setattr(evidence, "_model_blocks", lambda action: iter(()))
+    monkeypatch.setattr(evidence_zip, "FORMAT", first)
+    monkeypatch.setattr(evidence_zip, "TABLES", FORMATS[first])
+    monkeypatch.setattr(evidence_zip, "model_block_rows", lambda action: iter(()))
 
     data = _bundle_bytes(bulk_action_evidence(action=stop.bulk_action, actor=ops_user))
 

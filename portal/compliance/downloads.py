@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.http import FileResponse, Http404
 
-from portal.compliance.evidence import EvidenceBundle
+from portal.compliance.evidence_zip import EvidenceBundle
 from portal.compliance.models import Determination
 
 ZIP = "application/zip"

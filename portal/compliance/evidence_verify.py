@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from portal.audit.export import csv_unescape
 from portal.audit.export_verify import _csv_rows, _jsonl_rows, verify_rows
-from portal.compliance.evidence import (
+from portal.compliance.evidence_format import (
     AUDIT_CSV,
     AUDIT_JSON,
     EXPORTED,
