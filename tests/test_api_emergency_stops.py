@@ -119,3 +119,20 @@ def test_only_ops_stop_a_model(request, persona, stage):
     assert response.status_code == 403
     assert not ModelBlock.objects.exists()
     assert Credential.objects.filter(state=CredentialState.ACTIVE).count() == 3
+
+
+def test_the_stops_status_shows_each_targets_block_until_acknowledged(ops_user, auditor, stage):
+    from provisioning.deliveries.emergency import model_block_send
+
+    body = _stop(api_client_for(ops_user), stage).json()
+    url = f"/api/v1/bulk-actions/{body['bulk_action']['id']}/status/"
+    reader = api_client_for(auditor)
+    before = reader.get(url).json()
+
+    model_block_send(block_id=ModelBlock.objects.get().pk)  # the worker's task
+    after = reader.get(url).json()
+
+    assert body["bulk_action"]["stop_event"] == body["event_id"]
+    assert [(b["target"], b["state"]) for b in before["blocks"]] == [("directory", "pending")]
+    [block] = after["blocks"]
+    assert block["state"] == "acknowledged" and block["acknowledged_at"]

@@ -22,7 +22,7 @@ from portal.compliance.downloads import bundle_response
 from portal.compliance.evidence import bulk_action_evidence
 from portal.partners.models import Organisation, Sector
 from provisioning.bulk.models import BulkAction, BulkKind
-from provisioning.bulk.selectors import bulk_actions, target_progress
+from provisioning.bulk.selectors import bulk_actions, model_blocks_of, target_progress
 from provisioning.bulk.services import (
     PlanChanged,
     bulk_approve,
@@ -34,6 +34,7 @@ from provisioning.bulk.services import (
     needs_approval,
 )
 from provisioning.catalog.models import CoveredModel, StageName
+from provisioning.deliveries.models import ModelBlock
 from provisioning.grants.models import GrantState, SuspensionKind
 
 READ = "bulk.view_bulkaction"
@@ -60,6 +61,7 @@ class BulkActionSerializer(serializers.ModelSerializer):
             "reference",
             "emergency",
             "determination",
+            "stop_event",
             "state",
             "plan_hash",
             "grant_count",
@@ -167,6 +169,15 @@ class TargetProgressSerializer(serializers.Serializer):
     percent = serializers.IntegerField()
 
 
+class ModelBlockSerializer(serializers.ModelSerializer[ModelBlock]):
+    target = serializers.CharField(source="target.name", read_only=True)
+
+    class Meta:
+        model = ModelBlock
+        fields = ["target", "state", "created_at", "acknowledged_at", "last_error"]
+        read_only_fields = fields
+
+
 class BulkStatusSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     state = serializers.CharField()
@@ -176,6 +187,9 @@ class BulkStatusSerializer(serializers.Serializer):
     committed_at = serializers.DateTimeField(allow_null=True)
     error = serializers.CharField()
     targets = TargetProgressSerializer(many=True)
+    blocks = ModelBlockSerializer(
+        many=True, help_text="An emergency stop's model-wide block per target; else empty."
+    )
 
 
 class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
@@ -301,7 +315,8 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
     @extend_schema(responses={200: BulkStatusSerializer})
     @action(detail=True, methods=["get"])
     def status(self, request: Request, pk: str) -> Response:
-        """Progress of the commit, then per target how many changes it acknowledged."""
+        """Progress of the commit, then per target how many changes it acknowledged, and for
+        an emergency stop each target's model-wide block (state, acknowledgement time)."""
         bulk = self._bulk()
         body = {
             "id": bulk.pk,
@@ -312,6 +327,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
             "committed_at": bulk.committed_at,
             "error": bulk.error,
             "targets": target_progress(bulk) if bulk.started_at else [],
+            "blocks": model_blocks_of(bulk),
         }
         return Response(BulkStatusSerializer(body).data)
 

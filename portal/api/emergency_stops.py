@@ -12,14 +12,13 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api.bulk import WRITE, BulkActionSerializer
+from portal.api.bulk import WRITE, BulkActionSerializer, ModelBlockSerializer
 from portal.api.idempotency import idempotent
 from portal.api.staff import StaffViewSet
 from provisioning.bulk.models import BulkAction
 from provisioning.bulk.selectors import bulk_actions
 from provisioning.catalog.models import CoveredModel
 from provisioning.deliveries.emergency import model_emergency_stop
-from provisioning.deliveries.models import ModelBlock
 
 
 class EmergencyStopRequestSerializer(serializers.Serializer[Any]):
@@ -31,15 +30,6 @@ class EmergencyStopRequestSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(
         max_length=2000, help_text="Why: recorded with every change and in the audit trail."
     )
-
-
-class ModelBlockSerializer(serializers.ModelSerializer[ModelBlock]):
-    target = serializers.CharField(source="target.name", read_only=True)
-
-    class Meta:
-        model = ModelBlock
-        fields = ["target", "state", "created_at", "acknowledged_at"]
-        read_only_fields = fields
 
 
 class EmergencyStopSerializer(serializers.Serializer[Any]):
