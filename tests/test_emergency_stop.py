@@ -177,3 +177,21 @@ def test_a_stop_without_a_reason_changes_nothing():
     assert credential.state == CredentialState.ACTIVE
     assert not BulkAction.objects.exists()
     assert not ModelBlock.objects.exists()
+
+
+def test_stopping_a_model_without_grants_still_blocks_it_and_its_bundle_verifies(ops_user):
+    import io
+
+    from portal.compliance.evidence import bulk_action_evidence
+    from portal.compliance.evidence_verify import verify_bundle_file
+
+    stage = StageFactory()
+    fake_target("directory")
+
+    stop = model_emergency_stop(covered_model=stage.covered_model, actor=ops_user, reason="r")
+    bundle = bulk_action_evidence(action=stop.bulk_action, actor=ops_user)
+
+    assert stop.bulk_action.state == BulkState.DONE
+    assert (stop.bulk_action.grant_count, stop.bulk_action.credentials_changed) == (0, 0)
+    assert len(stop.blocks) == 1
+    assert verify_bundle_file(io.BytesIO(bundle.file.read())).ok
