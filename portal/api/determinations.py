@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import slug_re
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
@@ -137,8 +138,14 @@ class RulesField(serializers.DictField):
         super().__init__(child=RuleInputSerializer(), **kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict) and len(data) > 200:
-            raise serializers.ValidationError("At most 200 rules.")
+        if isinstance(data, dict):
+            if len(data) > 200:
+                raise serializers.ValidationError("At most 200 rules.")
+            # Keys reach the database as slugs (a NUL byte there is a PostgreSQL error).
+            if not all(isinstance(key, str) and slug_re.fullmatch(key) for key in data):
+                raise serializers.ValidationError(
+                    "Each key is a covered model's slug: letters, digits, hyphens, underscores."
+                )
         return super().to_internal_value(data)
 
 
