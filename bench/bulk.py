@@ -6,7 +6,10 @@ across 2,000 organisations on one model:
 * plan time: resolving the filter, storing the plan rows and hashing them;
 * commit time of an emergency suspend (grants, credentials, change log, audit) against
   a raw SQL ``UPDATE`` of the same credential rows in the same run: ≤ 5 s and ≤ 5x;
-* the same suspend with 1 and with 3 downstream targets: the commit must not grow.
+* the same suspend with 1 and with 3 downstream targets: the commit must not grow;
+* a model's emergency stop, which records itself as an emergency bulk action in the same
+  transaction, against the bare suspension it wraps (``grant_suspend`` alone), alternating,
+  best of three each; and the time spent recording the bulk action within the stop.
 
 Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.bulk [N]``.
 Without a PostgreSQL ``DATABASE_URL`` it reports that it was skipped.
@@ -108,6 +111,60 @@ def _suspend(model_id: int, actor: object) -> tuple[float, float, int]:
     return planned, committed, action.credentials_changed
 
 
+STOP_RUNS = 3
+
+
+def _stop_seconds(model_id: int, actor: object) -> tuple[float, float, float]:
+    """(bare suspension, emergency stop, its bulk-action record), best of STOP_RUNS each."""
+    from django.db import transaction
+
+    import provisioning.deliveries.emergency as emergency
+    from provisioning.catalog.models import CoveredModel
+    from provisioning.grants.models import LIVE_GRANT_STATES, Grant
+    from provisioning.grants.services import grant_suspend
+
+    model = CoveredModel.objects.get(pk=model_id)
+    recording = [0.0]
+    start, commit = emergency.stop_action_start, emergency.stop_action_commit
+
+    def timed(function):  # type: ignore[no-untyped-def]
+        def wrapper(**kwargs):  # type: ignore[no-untyped-def]
+            started = time.perf_counter()
+            try:
+                return function(**kwargs)
+            finally:
+                recording[0] += time.perf_counter() - started
+
+        return wrapper
+
+    emergency.stop_action_start, emergency.stop_action_commit = timed(start), timed(commit)
+    bare, stop, record = [], [], []
+    try:
+        for run in range(STOP_RUNS):
+            reset_grants()
+            started = time.perf_counter()
+            with transaction.atomic():
+                grant_suspend(
+                    grants=Grant.objects.filter(covered_model=model, state__in=LIVE_GRANT_STATES),
+                    reason="ops",
+                    reference=f"bench-bare-{run}",
+                    actor=actor,
+                    note="benchmark: bare suspension",
+                )
+            bare.append(time.perf_counter() - started)
+            reset_grants()
+            recording[0] = 0.0
+            started = time.perf_counter()
+            emergency.model_emergency_stop(
+                covered_model=model, actor=actor, reason="benchmark: emergency stop"
+            )
+            stop.append(time.perf_counter() - started)
+            record.append(recording[0])
+    finally:
+        emergency.stop_action_start, emergency.stop_action_commit = start, commit
+    return min(bare), min(stop), min(record)
+
+
 def _measure(n: int) -> list[dict]:
     from django.core.management import call_command
 
@@ -155,6 +212,21 @@ def _measure(n: int) -> list[dict]:
             "commit does not grow with targets (3 vs 1, ≤ 1.3x)",
             f"{three / one:.2f}x",
             three / one <= 1.3,
+        )
+    )
+    bare, stop, record = _stop_seconds(model_id, actor)
+    rows.append(
+        _row(
+            f"emergency stop commit ≤ 5 s, 3 targets (bare suspension {bare:.2f} s)",
+            f"{stop:.2f} s",
+            stop <= 5.0,
+        )
+    )
+    rows.append(
+        _row(
+            "emergency stop: its bulk-action record, share of the stop",
+            f"{record * 1000:.0f} ms, {100 * record / stop:.1f} %",
+            None,
         )
     )
     return rows

@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 
 from provisioning.bulk.models import BulkAction, BulkState
-from provisioning.bulk.services import bulk_run
+from provisioning.bulk.services import bulk_fail, bulk_run
 from provisioning.credentials.models import Credential, CredentialState
 from tests.api_helpers import api_client_for
 from tests.factories import CompletePersonFactory, OrganisationFactory, StageFactory, staff_user
@@ -232,3 +232,55 @@ def test_partners_and_reviewers_see_no_bulk_actions(request, persona, ops_user, 
 
     assert client.get("/api/v1/bulk-actions/").status_code == 403
     assert client.get(f"/api/v1/bulk-actions/{planned['id']}/").status_code == 403
+
+
+def test_replanning_marks_the_plan_stale_and_returns_a_fresh_one(ops_user, stage, grants):
+    # given: a plan, then a grant added after it
+    client = api_client_for(ops_user)
+    planned = _plan(client, stage).json()
+    active_grant(organisation=OrganisationFactory(), stage=stage)
+    # when
+    response = _post(client, f"/api/v1/bulk-actions/{planned['id']}/replan/")
+    again = _post(client, f"/api/v1/bulk-actions/{planned['id']}/replan/")
+    # then
+    assert response.status_code == 201, response.json()
+    fresh = response.json()
+    assert fresh["id"] != planned["id"]
+    assert fresh["state"] == BulkState.PLANNED
+    assert fresh["grant_count"] == 4
+    assert fresh["plan_hash"] != planned["plan_hash"]
+    assert BulkAction.objects.get(pk=planned["id"]).state == BulkState.STALE
+    assert again.status_code == 409
+    assert again.headers["Content-Type"] == "application/problem+json"
+    assert "stale" in again.json()["detail"]
+
+
+def test_a_failed_action_resumes_from_its_cursor_and_only_a_failed_one(ops_user, stage, grants):
+    # given: an emergency suspension that failed after it started
+    client = api_client_for(ops_user)
+    planned = _plan(client, stage).json()
+    base = f"/api/v1/bulk-actions/{planned['id']}"
+    _post(client, f"{base}/execute/", {"plan_hash": planned["plan_hash"]})
+    running = _post(client, f"{base}/resume/")
+    bulk_fail(action_id=planned["id"], error="worker lost")
+    # when
+    resumed = _post(client, f"{base}/resume/")
+    bulk_run(action_id=planned["id"])
+    # then
+    assert running.status_code == 409
+    assert "cannot become running" in running.json()["detail"]
+    assert resumed.status_code == 202
+    assert resumed.json()["state"] == BulkState.RUNNING
+    assert resumed.json()["error"] == ""
+    assert BulkAction.objects.get(pk=planned["id"]).state == BulkState.DONE
+    assert not Credential.objects.filter(state=CredentialState.ACTIVE).exists()
+
+
+@pytest.mark.parametrize("persona", ["compliance_officer", "auditor"])
+def test_readers_can_neither_replan_nor_resume(request, persona, ops_user, stage, grants):
+    planned = _plan(api_client_for(ops_user), stage).json()
+    client = api_client_for(request.getfixturevalue(persona))
+
+    assert _post(client, f"/api/v1/bulk-actions/{planned['id']}/replan/").status_code == 403
+    assert _post(client, f"/api/v1/bulk-actions/{planned['id']}/resume/").status_code == 403
+    assert BulkAction.objects.get().state == BulkState.PLANNED

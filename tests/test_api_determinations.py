@@ -92,6 +92,18 @@ def test_an_unknown_model_or_kind_is_a_field_error_and_nothing_is_saved(complian
     assert not Determination.objects.exists()
 
 
+def test_a_rules_key_that_is_not_a_slug_is_a_field_error_not_a_server_error(
+    compliance_officer, model
+):
+    response = _draft(
+        api_client_for(compliance_officer), model, rules={"a\u0000b": {"kind": "open"}}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "rules"
+    assert not Determination.objects.exists()
+
+
 def test_a_duplicate_reference_is_refused_with_the_services_message(compliance_officer, model):
     client = api_client_for(compliance_officer)
     _draft(client, model)

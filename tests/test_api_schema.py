@@ -22,7 +22,8 @@ from tests.factories import staff_user
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 STAFF_PATHS = (
-    r"^/api/v1/(reviews|screening-matches|determinations|bulk-actions|targets|audit-events)/"
+    r"^/api/v1/(reviews|screening-matches|determinations|bulk-actions|emergency-stops|targets"
+    r"|audit-events)/"
     r"|^/api/v1/credentials/\{id\}/delivery/"
     r"|^/api/v1/organisations/\{slug\}/(trusted|verification)/"
     r"|^/api/v1/(certification-campaigns|usage-alerts|compliance|screening-lists)/"

@@ -157,7 +157,7 @@ def test_ops_stop_a_model_two_determinations_and_a_two_person_restore_with_evide
     # and while mythos-5 is blocked, lifting the emergency stop is refused, nothing changed
     _plan_restore(ops, stop_reference)
     ops.get_by_role("alert").filter(has_text="Nothing can be restored").wait_for()
-    assert not BulkAction.objects.filter(reference=stop_reference).exists()
+    assert not BulkAction.objects.filter(reference=stop_reference, kind="restore").exists()
 
     # when A drafts the licence: mythos-5 for trusted cyber-defence and critical-
     # infrastructure partners, US persons only; fable stays blocked. B approves, A applies

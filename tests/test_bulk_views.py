@@ -251,3 +251,5 @@ def test_the_emergency_stop_needs_confirmation_then_suspends_the_whole_model(
     response = client.post(reverse("bulk:emergency_stop"), {**data, "confirm": "on"})
     assert response.status_code == 302
     assert not Credential.objects.filter(state=CredentialState.ACTIVE).exists()
+    # and the page shows the stop's own bulk action, where a colleague reviews it
+    assert response.url == reverse("bulk:detail", args=[BulkAction.objects.get().pk])

@@ -5,12 +5,24 @@ from __future__ import annotations
 import pytest
 
 from portal.audit.models import AuditEvent
-from provisioning.credentials.models import CredentialState
+from provisioning.bulk.models import (
+    BulkAction,
+    BulkActionError,
+    BulkActionItem,
+    BulkKind,
+    BulkScope,
+    BulkState,
+    SamePersonError,
+)
+from provisioning.bulk.selectors import target_progress
+from provisioning.bulk.services import bulk_review, decision_digest
+from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.emergency import model_block_send, model_emergency_stop
 from provisioning.deliveries.models import ModelBlock, ModelBlockState
 from provisioning.deliveries.relay import relay_until_idle
 from provisioning.grants.models import GrantState
-from tests.factories import StageFactory
+from tests.conftest import client_for
+from tests.factories import StageFactory, staff_user
 from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
 
 pytestmark = pytest.mark.django_db
@@ -72,3 +84,114 @@ def test_a_block_already_acknowledged_is_not_sent_again():
     model_block_send(block_id=block.pk)
 
     assert len(fake.blocked_models) == 1
+
+
+def test_an_emergency_stop_is_recorded_as_a_done_emergency_bulk_action_awaiting_review(ops_user):
+    # given three grants of the model, one of another model, two targets
+    stage = StageFactory()
+    grants = [active_grant(stage=stage) for _ in range(3)]
+    for grant in grants:
+        issue(grant)
+    issue(active_grant())
+    fake_target("a")
+    fake_target("b")
+
+    # when
+    stop = model_emergency_stop(covered_model=stage.covered_model, actor=ops_user, reason="order 7")
+
+    # then one bulk action records it, done, as any emergency suspension is
+    action = BulkAction.objects.get()
+    assert action == stop.bulk_action
+    assert (action.kind, action.scope, action.state) == (
+        BulkKind.SUSPEND,
+        BulkScope.GRANT,
+        BulkState.DONE,
+    )
+    assert action.emergency and action.review_required and action.reviewed_at is None
+    assert action.reference == f"emergency-stop:{stop.event_id}"
+    assert action.stop_event == stop.event_id
+    assert action.filters == {"covered_model": stage.covered_model.pk}
+    assert action.planned_by == action.executed_by == ops_user
+    assert action.committed_at is not None
+    assert (action.grant_count, action.credential_count, action.credentials_changed) == (3, 3, 3)
+    assert action.counts["target"] == {"a": 3, "b": 3}
+    assert action.progress_percent == 100
+    assert sorted(BulkActionItem.objects.values_list("grant_id", flat=True)) == sorted(
+        g.pk for g in grants
+    )
+    # and its audit trail is the usual one, the executed event carrying the digest
+    order = ["bulk_action.started", "grant.suspended", "model.emergency_stop"]
+    events = list(
+        AuditEvent.objects.filter(action__in=[*order, "bulk_action.executed"]).order_by("id")
+    )
+    assert [e.action for e in events] == [*order, "bulk_action.executed"]
+    stopped, executed = events[2], events[3]
+    assert stopped.after["bulk_action"] == action.pk
+    assert executed.digest == decision_digest([stop.suspension.changes.digest])
+    assert executed.after["plan_hash"] == action.plan_hash
+
+
+def test_the_stop_shows_in_the_bulk_list_and_its_progress_per_target(ops_user):
+    stage = StageFactory()
+    credentials = [issue(active_grant(stage=stage)).credential for _ in range(2)]
+    fake_target("directory")
+    stop = model_emergency_stop(covered_model=stage.covered_model, actor=ops_user, reason="r")
+
+    relay_until_idle()
+
+    listing = client_for(ops_user).get("/bulk/")
+    assert f"/bulk/{stop.bulk_action.pk}/" in listing.content.decode()
+    detail = client_for(ops_user).get(f"/bulk/{stop.bulk_action.pk}/").content.decode()
+    assert "Model-wide block per target" in detail
+    assert "owed by a second person" in detail
+    assert "Record review" not in detail  # not for the one who pressed it
+    [progress] = target_progress(stop.bulk_action)
+    assert (progress.total, progress.acknowledged, progress.percent) == (2, 2, 100)
+    assert not Credential.objects.filter(
+        pk__in=[c.pk for c in credentials], state=CredentialState.ACTIVE
+    ).exists()
+
+
+def test_a_colleague_reviews_the_stop_afterwards_never_the_one_who_pressed_it(ops_user):
+    stage = StageFactory()
+    issue(active_grant(stage=stage))
+    stop = model_emergency_stop(covered_model=stage.covered_model, actor=ops_user, reason="r")
+    colleague = staff_user("ops", username="ops-two")
+
+    with pytest.raises(SamePersonError):
+        bulk_review(action=stop.bulk_action, actor=ops_user, note="fine")
+    reviewed = bulk_review(action=stop.bulk_action, actor=colleague, note="Checked the order.")
+
+    assert reviewed.reviewed_by == colleague
+    assert AuditEvent.objects.filter(action="bulk_action.reviewed").count() == 1
+
+
+def test_a_stop_without_a_reason_changes_nothing():
+    stage = StageFactory()
+    credential = issue(active_grant(stage=stage)).credential
+
+    with pytest.raises(BulkActionError):
+        model_emergency_stop(covered_model=stage.covered_model, actor=None, reason="  ")
+
+    credential.refresh_from_db()
+    assert credential.state == CredentialState.ACTIVE
+    assert not BulkAction.objects.exists()
+    assert not ModelBlock.objects.exists()
+
+
+def test_stopping_a_model_without_grants_still_blocks_it_and_its_bundle_verifies(ops_user):
+    import io
+
+    from portal.compliance.evidence import bulk_action_evidence
+    from portal.compliance.evidence_verify import verify_bundle_file
+
+    stage = StageFactory()
+    fake_target("directory")
+
+    stop = model_emergency_stop(covered_model=stage.covered_model, actor=ops_user, reason="r")
+    bundle = bulk_action_evidence(action=stop.bulk_action, actor=ops_user)
+
+    assert stop.bulk_action.state == BulkState.DONE
+    assert (stop.bulk_action.grant_count, stop.bulk_action.credentials_changed) == (0, 0)
+    assert len(stop.blocks) == 1
+    assert verify_bundle_file(io.BytesIO(bundle.file.read())).ok

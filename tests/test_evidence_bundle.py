@@ -258,7 +258,7 @@ def _rewrite_csv(files: dict[str, bytes], table: str) -> dict[str, bytes]:
     """Write the CSV again from the (edited) JSON, as a careful forger would."""
     import csv
 
-    from portal.compliance.evidence import TABLES, cell
+    from portal.compliance.evidence_format import TABLES, cell
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -270,7 +270,7 @@ def _rewrite_csv(files: dict[str, bytes], table: str) -> dict[str, bytes]:
 
 def _rehash_last_event(files: dict[str, bytes]) -> dict[str, bytes]:
     """Forge the export event's digest and hash so the chain still links."""
-    from portal.compliance.evidence import content_digest
+    from portal.compliance.evidence_format import content_digest
 
     files = _reseal(files)
     manifest = json.loads(files["manifest.json"])
@@ -515,6 +515,85 @@ def test_building_a_bundle_takes_the_same_number_of_queries_whatever_its_size(op
         assert _verify(_bundle_bytes(bundle)).ok
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def _stopped(ops_user, world):
+    """mythos-5 stopped by ops; the blocks sent and every key delivered."""
+    from provisioning.deliveries.emergency import model_emergency_stop
+
+    fake_target("directory")
+    fake_target("mirror")
+    stop = model_emergency_stop(covered_model=world["mythos"], actor=ops_user, reason="order 9")
+    deliver()
+    return stop
+
+
+def test_an_emergency_stop_has_its_own_bundle_with_each_targets_block_and_it_verifies(
+    ops_user, world
+):
+    # given
+    stop = _stopped(ops_user, world)
+
+    # when
+    data = _bundle_bytes(bulk_action_evidence(action=stop.bulk_action, actor=ops_user))
+
+    # then the model-wide block at each target, with its state and acknowledgement time
+    files = _files(data)
+    blocks = json.loads(files["model_blocks.json"])
+    assert [(b["target"], b["state"], b["event_id"]) for b in blocks] == [
+        ("directory", "acknowledged", stop.event_id),
+        ("mirror", "acknowledged", stop.event_id),
+    ]
+    assert all(b["acknowledged_at"] and b["model"] == "mythos-5" for b in blocks)
+    # and the keys it suspended, acknowledged by both targets, and who pressed it
+    assert len(json.loads(files["credentials.json"])) == 3
+    assert {a["state"] for a in json.loads(files["acknowledgements.json"])} == {"acknowledged"}
+    subject = json.loads(files["subject.json"])
+    assert subject["emergency_stop"] == stop.event_id
+    assert subject["approvals"]["executed_by"] == ops_user.get_username()
+    audit = [json.loads(line)["action"] for line in files["audit.jsonl"].splitlines()]
+    assert audit[0] == "bulk_action.started"
+    assert {"grant.suspended", "model.emergency_stop", "bulk_action.executed"} <= set(audit)
+    report = _verify(data)
+    assert report.ok, report.problem
+    assert report.digests_checked == 1
+    assert report.rows["model_blocks"] == 2
+
+
+def test_an_edited_block_acknowledgement_fails_verification(ops_user, world):
+    stop = _stopped(ops_user, world)
+    data = _bundle_bytes(bulk_action_evidence(action=stop.bulk_action, actor=ops_user))
+
+    def _earlier(rows: list[dict[str, Any]]) -> None:
+        rows[0]["acknowledged_at"] = "2026-01-01T00:00:00+00:00"
+
+    edited = _rewrite_csv(_edit_json_row(_files(data), "model_blocks", _earlier), "model_blocks")
+    resealed = _verify(_zip(_reseal(edited)))
+    forged = _verify(_zip(_rehash_last_event(edited)))
+
+    assert "do not match the digest the export event recorded" in resealed.problem
+    # a forger who also re-hashes the export event leaves another last hash than the
+    # portal's chain holds, which is what the verifier tells the reader to compare
+    assert forged.ok and forged.last_hash != _verify(data).last_hash
+
+
+def test_a_bundle_of_the_first_format_without_model_blocks_still_verifies(
+    ops_user, world, monkeypatch
+):
+    from portal.compliance import evidence_zip
+    from portal.compliance.evidence_format import FORMATS
+
+    stop = _stopped(ops_user, world)
+    first = "clearance-evidence/1"
+    monkeypatch.setattr(evidence_zip, "FORMAT", first)
+    monkeypatch.setattr(evidence_zip, "TABLES", FORMATS[first])
+    monkeypatch.setattr(evidence_zip, "model_block_rows", lambda action: iter(()))
+
+    data = _bundle_bytes(bulk_action_evidence(action=stop.bulk_action, actor=ops_user))
+
+    assert "model_blocks.json" not in _files(data)
+    assert json.loads(_files(data)["manifest.json"])["format"] == first
+    assert _verify(data).ok
 
 
 # -- the download views ----------------------------------------------------------------------

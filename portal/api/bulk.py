@@ -7,27 +7,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import FileResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.downloads import EVIDENCE_RESPONSES, ZIP_RENDERERS, download
 from portal.api.idempotency import idempotent
 from portal.api.problems import field_problem, problem_response
 from portal.api.staff import StaffViewSet, username_of
+from portal.compliance.downloads import bundle_response
+from portal.compliance.evidence import bulk_action_evidence
 from portal.partners.models import Organisation, Sector
 from provisioning.bulk.models import BulkAction, BulkKind
-from provisioning.bulk.selectors import bulk_actions, target_progress
+from provisioning.bulk.selectors import bulk_actions, model_blocks_of, target_progress
 from provisioning.bulk.services import (
     PlanChanged,
     bulk_approve,
     bulk_execute,
     bulk_plan,
+    bulk_replan,
+    bulk_resume,
     bulk_review,
     needs_approval,
 )
 from provisioning.catalog.models import CoveredModel, StageName
+from provisioning.deliveries.models import ModelBlock
 from provisioning.grants.models import GrantState, SuspensionKind
 
 READ = "bulk.view_bulkaction"
@@ -54,6 +61,7 @@ class BulkActionSerializer(serializers.ModelSerializer):
             "reference",
             "emergency",
             "determination",
+            "stop_event",
             "state",
             "plan_hash",
             "grant_count",
@@ -161,6 +169,15 @@ class TargetProgressSerializer(serializers.Serializer):
     percent = serializers.IntegerField()
 
 
+class ModelBlockSerializer(serializers.ModelSerializer[ModelBlock]):
+    target = serializers.CharField(source="target.name", read_only=True)
+
+    class Meta:
+        model = ModelBlock
+        fields = ["target", "state", "created_at", "acknowledged_at", "last_error"]
+        read_only_fields = fields
+
+
 class BulkStatusSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     state = serializers.CharField()
@@ -170,16 +187,30 @@ class BulkStatusSerializer(serializers.Serializer):
     committed_at = serializers.DateTimeField(allow_null=True)
     error = serializers.CharField()
     targets = TargetProgressSerializer(many=True)
+    blocks = ModelBlockSerializer(
+        many=True, help_text="An emergency stop's model-wide block per target; else empty."
+    )
 
 
 class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
     queryset = bulk_actions(BulkAction.objects.all()).order_by("-planned_at", "-id")
     serializer_class = BulkActionSerializer
     filter_fields = {"state": "state", "kind": "kind", "determination": "determination"}
-    staff_permissions = {"list": READ, "retrieve": READ, "status": READ, "*": WRITE}
+    staff_permissions = {
+        "list": READ,
+        "retrieve": READ,
+        "status": READ,
+        "evidence": READ,
+        "*": WRITE,
+    }
 
     def get_serializer_class(self) -> type:
         return PlanSerializer if self.action == "create" else BulkActionSerializer
+
+    def _bulk(self) -> BulkAction:
+        bulk = self.get_object()
+        assert isinstance(bulk, BulkAction)
+        return bulk
 
     def _read(self, bulk: BulkAction, status: int = 200) -> Response:
         fresh = self.get_queryset().get(pk=bulk.pk)
@@ -213,7 +244,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
 
     def _confirmed(self, request: Request) -> BulkAction | Response:
         plan_hash = self.validated(ConfirmPlanSerializer, request)["plan_hash"]
-        bulk: BulkAction = self.get_object()
+        bulk = self._bulk()
         if plan_hash != bulk.plan_hash:
             return problem_response(
                 409,
@@ -256,18 +287,37 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
             return response
         return self._read(started, status=202)
 
+    @extend_schema(request=None, responses={201: BulkActionSerializer})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def replan(self, request: Request, pk: str) -> Response:
+        """Plan again from the same filter: this plan becomes stale and a new one (with its
+        own counts and hash, to check again) is returned. Only a planned or approved action
+        can be re-planned; otherwise 409."""
+        fresh = bulk_replan(action=self._bulk(), actor=request.user)
+        return self._read(fresh, status=201)
+
+    @extend_schema(request=None, responses={202: BulkActionSerializer})
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str) -> Response:
+        """Run a failed action again from its chunk cursor (no chunk runs twice); 409 for
+        an action that did not fail."""
+        resumed = bulk_resume(action=self._bulk(), actor=request.user)
+        return self._read(resumed, status=202)
+
     @extend_schema(request=ReviewNoteSerializer, responses={200: BulkActionSerializer})
     @action(detail=True, methods=["post"])
     def review(self, request: Request, pk: str) -> Response:
         """The after-the-fact review of an emergency action, by someone else."""
         note = self.validated(ReviewNoteSerializer, request)["note"]
-        return self._read(bulk_review(action=self.get_object(), actor=request.user, note=note))
+        return self._read(bulk_review(action=self._bulk(), actor=request.user, note=note))
 
     @extend_schema(responses={200: BulkStatusSerializer})
     @action(detail=True, methods=["get"])
     def status(self, request: Request, pk: str) -> Response:
-        """Progress of the commit, then per target how many changes it acknowledged."""
-        bulk: BulkAction = self.get_object()
+        """Progress of the commit, then per target how many changes it acknowledged, and for
+        an emergency stop each target's model-wide block (state, acknowledgement time)."""
+        bulk = self._bulk()
         body = {
             "id": bulk.pk,
             "state": bulk.state,
@@ -277,5 +327,16 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
             "committed_at": bulk.committed_at,
             "error": bulk.error,
             "targets": target_progress(bulk) if bulk.started_at else [],
+            "blocks": model_blocks_of(bulk),
         }
         return Response(BulkStatusSerializer(body).data)
+
+    @extend_schema(responses=EVIDENCE_RESPONSES)
+    @action(detail=True, methods=["get"], renderer_classes=ZIP_RENDERERS)
+    def evidence(self, request: Request, pk: str) -> FileResponse:
+        """The action's evidence bundle, the same ZIP as the page: its plan, approvals and
+        review, every affected grant and credential change, each target's acknowledgement,
+        the model-wide blocks of an emergency stop, and the audit-chain segment. The export
+        is itself an audit event."""
+        bundle = bulk_action_evidence(action=self._bulk(), actor=request.user)
+        return download(bundle_response(bundle))

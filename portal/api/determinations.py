@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import slug_re
+from django.http import FileResponse, Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -13,9 +15,18 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.downloads import (
+    EVIDENCE_RESPONSES,
+    LETTER_RESPONSES,
+    PDF_RENDERERS,
+    ZIP_RENDERERS,
+    download,
+)
 from portal.api.idempotency import idempotent
-from portal.api.problems import field_problem
+from portal.api.problems import field_problem, problem_response
 from portal.api.staff import StaffViewSet, username_of
+from portal.compliance.downloads import bundle_response, letter_response
+from portal.compliance.evidence import determination_evidence
 from portal.compliance.impact import OUTCOMES
 from portal.compliance.models import Determination, DeterminationRule
 from portal.compliance.selectors import determination_list
@@ -127,8 +138,14 @@ class RulesField(serializers.DictField):
         super().__init__(child=RuleInputSerializer(), **kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict) and len(data) > 200:
-            raise serializers.ValidationError("At most 200 rules.")
+        if isinstance(data, dict):
+            if len(data) > 200:
+                raise serializers.ValidationError("At most 200 rules.")
+            # Keys reach the database as slugs (a NUL byte there is a PostgreSQL error).
+            if not all(isinstance(key, str) and slug_re.fullmatch(key) for key in data):
+                raise serializers.ValidationError(
+                    "Each key is a covered model's slug: letters, digits, hyphens, underscores."
+                )
         return super().to_internal_value(data)
 
 
@@ -190,7 +207,14 @@ class DeterminationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sta
     queryset = determination_list().prefetch_related("rules__covered_model")
     serializer_class = DeterminationSerializer
     filter_fields = {"state": "state", "reference": "reference"}
-    staff_permissions = {"list": READ, "retrieve": READ, "impact": READ, "*": WRITE}
+    staff_permissions = {
+        "list": READ,
+        "retrieve": READ,
+        "impact": READ,
+        "letter": READ,
+        "evidence": READ,
+        "*": WRITE,
+    }
 
     def get_serializer_class(self) -> type:
         return {
@@ -198,6 +222,16 @@ class DeterminationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sta
             "partial_update": DeterminationUpdateSerializer,
             "document": DocumentSerializer,
         }.get(self.action or "", DeterminationSerializer)
+
+    def get_renderers(self) -> list[Any]:
+        if self.action == "letter":  # GET on the document route, whose POST answers JSON
+            return [renderer() for renderer in PDF_RENDERERS]
+        return super().get_renderers()
+
+    def _determination(self) -> Determination:
+        determination = self.get_object()
+        assert isinstance(determination, Determination)
+        return determination
 
     def _read(self, determination: Determination, status: int = 200) -> Response:
         fresh = self.get_queryset().get(pk=determination.pk)
@@ -250,6 +284,25 @@ class DeterminationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sta
             document_name=upload.name or "",
         )
         return self._read(determination)
+
+    @extend_schema(request=None, responses=LETTER_RESPONSES)
+    @document.mapping.get
+    def letter(self, request: Request, pk: str) -> FileResponse | Response:
+        """Download the attached letter (a PDF), as the page does; 404 while none is attached."""
+        determination = self._determination()
+        try:
+            return download(letter_response(determination))
+        except Http404 as exc:  # the determination exists: say what is missing
+            return problem_response(404, str(exc), instance=request.get_full_path())
+
+    @extend_schema(responses=EVIDENCE_RESPONSES)
+    @action(detail=True, methods=["get"], renderer_classes=ZIP_RENDERERS)
+    def evidence(self, request: Request, pk: str) -> FileResponse:
+        """The determination's evidence bundle, the same ZIP as the page: its rules and
+        sign-offs, every bulk action it ran with the affected grants, credential changes and
+        each target's acknowledgement, and the audit-chain segment. The export is audited."""
+        bundle = determination_evidence(determination=self._determination(), actor=request.user)
+        return download(bundle_response(bundle))
 
     @extend_schema(responses={200: ImpactSerializer})
     @action(detail=True, methods=["get"])

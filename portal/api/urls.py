@@ -9,6 +9,7 @@ from portal.api import (
     compliance,
     determinations,
     documents,
+    emergency_stops,
     notifications,
     organisations,
     profile,
@@ -43,6 +44,7 @@ router.register("reviews", reviews.ReviewViewSet, basename="review")
 router.register("screening-matches", screening.ScreeningMatchViewSet, basename="screening-match")
 router.register("determinations", determinations.DeterminationViewSet, basename="determination")
 router.register("bulk-actions", bulk.BulkActionViewSet, basename="bulk-action")
+router.register("emergency-stops", emergency_stops.EmergencyStopViewSet, basename="emergency-stop")
 router.register("targets", targets.TargetViewSet, basename="target")
 # Certification, usage alerts, compliance reports and screening lists.
 router.register(

@@ -11,7 +11,8 @@ Checks, stopping at the first problem, in this order:
    manifest names;
 4. each bulk action's credential rows, hashed per chunk as the action hashed them when
    it ran, give the digest its ``bulk_action.executed`` event recorded, and its row
-   agrees with that event (plan hash, counts); each acknowledgement names a listed change.
+   agrees with that event (plan hash, counts); each acknowledgement names a listed change,
+   and each model-wide block (format /2; /1 bundles have none) a listed action.
 
 Reads one line at a time; no database is needed, only Django settings for the hashing.
 """
@@ -30,14 +31,13 @@ from typing import IO, Any
 
 from portal.audit.export import csv_unescape
 from portal.audit.export_verify import _csv_rows, _jsonl_rows, verify_rows
-from portal.compliance.evidence import (
+from portal.compliance.evidence_format import (
     AUDIT_CSV,
     AUDIT_JSON,
     EXPORTED,
-    FORMAT,
+    FORMATS,
     MANIFEST,
     SUBJECT,
-    TABLES,
     cell,
     content_digest,
 )
@@ -113,13 +113,13 @@ def _check_manifest(zf: zipfile.ZipFile, report: BundleReport) -> dict[str, Any]
         manifest = json.loads(zf.read(MANIFEST))
     except json.JSONDecodeError as exc:
         raise BundleProblem(f"manifest.json is unreadable ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BundleProblem(f"manifest.json does not declare the format {FORMAT}")
+    if not isinstance(manifest, dict) or manifest.get("format") not in FORMATS:
+        raise BundleProblem(f"manifest.json does not declare a format: {', '.join(FORMATS)}")
     listed = manifest.get("files")
     if not isinstance(listed, dict):
         raise BundleProblem("manifest.json lists no files")
     expected = {SUBJECT, AUDIT_CSV, AUDIT_JSON} | {
-        f"{table}.{ext}" for table in TABLES for ext in ("csv", "json")
+        f"{table}.{ext}" for table in FORMATS[manifest["format"]] for ext in ("csv", "json")
     }
     for name in sorted(expected - set(listed)):
         raise BundleProblem(f"manifest.json does not list {name}")
@@ -223,16 +223,17 @@ def _table_rows(
 def _check_tables(
     zf: zipfile.ZipFile, manifest: dict[str, Any], report: BundleReport, audit: list[dict[str, Any]]
 ) -> None:
-    if manifest.get("tables") != {name: list(columns) for name, columns in TABLES.items()}:
+    tables = FORMATS[manifest["format"]]
+    if manifest.get("tables") != {name: list(columns) for name, columns in tables.items()}:
         raise BundleProblem("manifest.json names other tables or columns than this format has")
     executed = {
         int(e["object_id"]): e
         for e in audit
         if e["action"] == "bulk_action.executed" and e["object_type"] == "bulk.bulkaction"
     }
-    actions = {row["id"]: row for row in _table_rows(zf, "bulk_actions", TABLES["bulk_actions"])}
+    actions = {row["id"]: row for row in _table_rows(zf, "bulk_actions", tables["bulk_actions"])}
     report.rows["bulk_actions"] = len(actions)
-    report.rows["grants"] = sum(1 for _ in _table_rows(zf, "grants", TABLES["grants"]))
+    report.rows["grants"] = sum(1 for _ in _table_rows(zf, "grants", tables["grants"]))
 
     # Credential rows, in (action, chunk, change) order: re-hash each chunk as it ran.
     chunk_hashes: dict[int, dict[int, str]] = {}
@@ -241,7 +242,7 @@ def _check_tables(
     rows: list[ChangeRow] = []
     count = 0
     for count, row in enumerate(  # noqa: B007 — the count is read after the loop
-        _table_rows(zf, "credentials", TABLES["credentials"]), start=1
+        _table_rows(zf, "credentials", tables["credentials"]), start=1
     ):
         key = (row["action"], row["chunk"])
         if key != current:
@@ -295,15 +296,23 @@ def _check_tables(
 
     acknowledgements = 0
     for acknowledgements, row in enumerate(
-        _table_rows(zf, "acknowledgements", TABLES["acknowledgements"]), start=1
+        _table_rows(zf, "acknowledgements", tables["acknowledgements"]), start=1
     ):
         if (row["action"], row["change"], row["credential"]) not in changes:
             raise BundleProblem(
                 f"acknowledgements.json row {acknowledgements} names a change that is not listed"
             )
     report.rows["acknowledgements"] = acknowledgements
+    if "model_blocks" in tables:
+        blocks = 0
+        for blocks, row in enumerate(
+            _table_rows(zf, "model_blocks", tables["model_blocks"]), start=1
+        ):
+            if row["action"] not in actions:
+                raise BundleProblem(f"model_blocks.json row {blocks} names an unlisted action")
+        report.rows["model_blocks"] = blocks
     declared = manifest.get("rows") or {}
-    for name in TABLES:
+    for name in tables:
         if declared.get(name) != report.rows[name]:
             raise BundleProblem(f"{name} has {report.rows[name]} rows; the manifest says otherwise")
 

@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -24,11 +24,8 @@ from portal.accounts.access import get_visible_or_404, visible_to
 from portal.audit.models import AuditEvent
 from portal.compliance.charts import grant_history, time_to_revoke
 from portal.compliance.dashboard import dashboard_tiles
-from portal.compliance.evidence import (
-    EvidenceBundle,
-    bulk_action_evidence,
-    determination_evidence,
-)
+from portal.compliance.downloads import bundle_response, letter_response
+from portal.compliance.evidence import bulk_action_evidence, determination_evidence
 from portal.compliance.forms import DeterminationForm, NoteForm
 from portal.compliance.impact import OUTCOME_LABELS, OUTCOMES
 from portal.compliance.models import Determination, DeterminationError, DeterminationState
@@ -258,20 +255,12 @@ def apply(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, determination_apply, "In force. Its bulk actions ran.")
 
 
-def _bundle_response(bundle: EvidenceBundle) -> FileResponse:
-    response = FileResponse(
-        bundle.file, as_attachment=True, filename=bundle.filename, content_type="application/zip"
-    )
-    response["Content-Length"] = str(bundle.size)
-    return response
-
-
 @never_cache
 @require_GET
 @login_required
 def evidence(request: HttpRequest, pk: int) -> FileResponse:
     determination = _determination(request, pk)
-    return _bundle_response(determination_evidence(determination=determination, actor=request.user))
+    return bundle_response(determination_evidence(determination=determination, actor=request.user))
 
 
 @never_cache
@@ -280,21 +269,13 @@ def evidence(request: HttpRequest, pk: int) -> FileResponse:
 def bulk_evidence(request: HttpRequest, pk: int) -> FileResponse:
     """A bulk action's bundle: ops, compliance and auditors (``bulk.view_bulkaction``)."""
     action = get_visible_or_404(request.user, BulkAction.objects.all(), pk=pk)
-    return _bundle_response(bulk_action_evidence(action=action, actor=request.user))
+    return bundle_response(bulk_action_evidence(action=action, actor=request.user))
 
 
 @require_GET
 @login_required
 def document(request: HttpRequest, pk: int) -> FileResponse:
-    determination = _determination(request, pk)
-    if not determination.document:
-        raise Http404("No letter is attached.")
-    return FileResponse(
-        determination.document.open("rb"),
-        as_attachment=True,
-        filename=determination.document_name or "determination.pdf",
-        content_type="application/pdf",
-    )
+    return letter_response(_determination(request, pk))
 
 
 @never_cache

@@ -120,6 +120,8 @@ class BulkAction(models.Model):
     chunk_digests = models.JSONField(default=list, blank=True)
     # Set when the action is the consequence of a determination approved by two officers.
     determination = models.CharField(max_length=120, blank=True, db_index=True)
+    # Set when the action records a model's emergency stop: its ModelBlock.event_id.
+    stop_event = models.CharField(max_length=64, blank=True, db_index=True)
     first_change_id = models.BigIntegerField(null=True, blank=True)
     last_change_id = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from provisioning.bulk.models import BulkAction, BulkActionItem, BulkScope
-from provisioning.deliveries.models import Change, Failure, FailureState, Target
+from provisioning.deliveries.models import Change, Failure, FailureState, ModelBlock, Target
 
 
 def bulk_actions(queryset: QuerySet[BulkAction]) -> QuerySet[BulkAction]:
@@ -25,6 +25,17 @@ class TargetProgress:
     @property
     def percent(self) -> int:
         return 100 if not self.total else round(100 * self.acknowledged / self.total)
+
+
+def model_blocks_of(action: BulkAction) -> QuerySet[ModelBlock]:
+    """The model-wide blocks of the emergency stop this action records, one per target."""
+    if not action.stop_event:
+        return ModelBlock.objects.none()
+    return (
+        ModelBlock.objects.filter(event_id=action.stop_event)
+        .select_related("target", "covered_model")
+        .order_by("id")
+    )
 
 
 def action_changes(action: BulkAction) -> QuerySet[Change]:

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.accounts.access import get_visible_or_404, visible_to
 from provisioning.bulk.forms import BulkPlanForm, ConfirmForm, EmergencyStopForm, ReviewForm
 from provisioning.bulk.models import BulkAction, BulkActionError, BulkState
-from provisioning.bulk.selectors import bulk_actions, target_progress
+from provisioning.bulk.selectors import bulk_actions, model_blocks_of, target_progress
 from provisioning.bulk.services import (
     PlanChanged,
     bulk_approve,
@@ -35,6 +35,7 @@ from provisioning.bulk.services import (
     needs_approval,
 )
 from provisioning.deliveries.emergency import model_emergency_stop
+from provisioning.deliveries.models import ModelBlockState
 
 READ = "bulk.view_bulkaction"
 WRITE = "bulk.change_bulkaction"
@@ -98,10 +99,13 @@ def _detail_context(request: HttpRequest, action: BulkAction) -> dict[str, Any]:
     can_write = user.has_perm(WRITE)
     approval = needs_approval(action)
     targets = target_progress(action) if action.started_at else []
+    blocks = list(model_blocks_of(action))
     return {
         # Poll while the commit runs, then until every target has acknowledged.
         "polling": action.state == BulkState.RUNNING
-        or (action.state == BulkState.DONE and any(t.percent < 100 for t in targets)),
+        or (action.state == BulkState.DONE and any(t.percent < 100 for t in targets))
+        or any(b.state == ModelBlockState.PENDING for b in blocks),
+        "model_blocks": blocks,
         "action": action,
         "can_write": can_write,
         "needs_approval": approval,
@@ -252,7 +256,7 @@ def emergency_stop(request: HttpRequest) -> HttpResponse:
             f"{model.name} stopped: {stop.suspension.grants_changed} grants and "
             f"{stop.suspension.credentials_changed} keys suspended (reference "
             f"emergency-stop:{stop.event_id}); a model-wide block "
-            f"went to {len(stop.blocks)} target(s).",
+            f"went to {len(stop.blocks)} target(s). A colleague reviews it here afterwards.",
         )
-        return redirect("bulk:list")
+        return redirect("bulk:detail", pk=stop.bulk_action.pk)
     return render(request, "bulk/emergency_stop.html", {"form": form})

@@ -3,6 +3,10 @@
 The suspension (grants, credentials, change log, audit) commits first; then each enabled
 target that takes the model receives one model-wide block, so access ends in one request
 per target whatever the number of keys. Per-key convergence follows through the relay.
+
+The same transaction records the stop as an emergency bulk action (``provisioning.bulk.
+emergency``): it is listed with the other bulk actions, a second person reviews it
+afterwards, and it has an evidence bundle of its own that includes these blocks.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.audit.services import audit_record
+from provisioning.bulk.emergency import stop_action_commit, stop_action_start
+from provisioning.bulk.models import BulkAction, BulkActionError
 from provisioning.catalog.models import CoveredModel
 from provisioning.connectors.registry import supports_block_model
 from provisioning.deliveries.models import ModelBlock, ModelBlockState, Target
@@ -28,6 +34,7 @@ class EmergencyStop:
     event_id: str
     suspension: GrantBulkResult
     blocks: list[ModelBlock]
+    bulk_action: BulkAction
 
 
 def model_emergency_stop(
@@ -40,10 +47,22 @@ def model_emergency_stop(
 ) -> EmergencyStop:
     if kind not in (SuspensionKind.OPS, SuspensionKind.REGULATORY):
         raise ValueError("An emergency stop is an ops or a regulatory suspension.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise BulkActionError("Give a reason: it is recorded with every change.")
     event_id = uuid.uuid4().hex
     reference = reference or f"emergency-stop:{event_id}"
     now = timezone.now()
     with transaction.atomic():
+        action = stop_action_start(
+            covered_model=covered_model,
+            actor=actor,
+            reason=reason,
+            kind=kind,
+            reference=reference,
+            event_id=event_id,
+            now=now,
+        )
         suspension = grant_suspend(
             grants=Grant.objects.filter(covered_model=covered_model, state__in=LIVE_GRANT_STATES),
             reason=kind,
@@ -80,7 +99,14 @@ def model_emergency_stop(
                 "grants_suspended": suspension.grants_changed,
                 "credentials_suspended": suspension.credentials_changed,
                 "targets": len(blocks),
+                "bulk_action": action.pk,
             },
+        )
+        action = stop_action_commit(
+            action=action,
+            covered_model=covered_model,
+            suspension=suspension,
+            target_names=[b.target.name for b in blocks],
         )
         block_ids = [b.pk for b in blocks if b.state == ModelBlockState.PENDING]
 
@@ -91,7 +117,9 @@ def model_emergency_stop(
                 send_model_block.delay(block_id)
 
         transaction.on_commit(_send)
-    return EmergencyStop(event_id=event_id, suspension=suspension, blocks=blocks)
+    return EmergencyStop(
+        event_id=event_id, suspension=suspension, blocks=blocks, bulk_action=action
+    )
 
 
 def model_block_send(*, block_id: int) -> ModelBlock:

@@ -51,6 +51,9 @@ class GrantBulkResult:
     reasons_changed: int
     changes: ChangeSet
     audit_event_id: int
+    # The token that marks the grants this call matched (``Grant.change_batch``), so the
+    # caller can read or record exactly that set in the same transaction.
+    batch: int = 0
 
     @property
     def credentials_changed(self) -> int:
@@ -232,7 +235,7 @@ def grant_suspend(
             },
             changes=changes,
         )
-    return GrantBulkResult(matched, grants_changed, reasons_added, changes, event_id)
+    return GrantBulkResult(matched, grants_changed, reasons_added, changes, event_id, token)
 
 
 def grant_restore(

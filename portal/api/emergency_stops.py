@@ -1,0 +1,76 @@
+"""Staff endpoint for a model's emergency stop: the same service and permission as the ops
+page (``bulk:emergency_stop``). Every grant of the model is suspended at once, each target
+that takes it gets one model-wide block, and the stop is recorded as an emergency bulk
+action that a colleague reviews afterwards (``/api/v1/bulk-actions/{id}/review/``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.api.bulk import WRITE, BulkActionSerializer, ModelBlockSerializer
+from portal.api.idempotency import idempotent
+from portal.api.staff import StaffViewSet
+from provisioning.bulk.models import BulkAction
+from provisioning.bulk.selectors import bulk_actions
+from provisioning.catalog.models import CoveredModel
+from provisioning.deliveries.emergency import model_emergency_stop
+
+
+class EmergencyStopRequestSerializer(serializers.Serializer[Any]):
+    covered_model = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=CoveredModel.objects.all(),
+        help_text="The slug of the model to stop.",
+    )
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why: recorded with every change and in the audit trail."
+    )
+
+
+class EmergencyStopSerializer(serializers.Serializer[Any]):
+    event_id = serializers.CharField(help_text="The stop's id; its blocks carry it.")
+    reference = serializers.CharField(
+        help_text="The suspension reason it added: a restore naming it lifts the stop."
+    )
+    covered_model = serializers.CharField(help_text="The slug of the stopped model.")
+    grants_suspended = serializers.IntegerField()
+    credentials_suspended = serializers.IntegerField()
+    blocks = ModelBlockSerializer(many=True, help_text="One model-wide block per target.")
+    bulk_action = BulkActionSerializer(help_text="The stop's record, awaiting its review.")
+
+
+class EmergencyStopViewSet(StaffViewSet):
+    queryset = BulkAction.objects.none()
+    serializer_class = EmergencyStopRequestSerializer
+    staff_permission = WRITE
+
+    @extend_schema(request=EmergencyStopRequestSerializer, responses={201: EmergencyStopSerializer})
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Stop a model now: every live grant suspended (reason ops), one model-wide block
+        per target that takes the model, all committed together with its bulk action; per-key
+        updates follow. Send an Idempotency-Key so that a retry cannot stop it twice. Lifting
+        it is a restore of ``reference``, which needs a second person."""
+        data = self.validated(EmergencyStopRequestSerializer, request)
+        model: CoveredModel = data["covered_model"]
+        stop = model_emergency_stop(covered_model=model, actor=request.user, reason=data["reason"])
+        action = bulk_actions(BulkAction.objects.all()).get(pk=stop.bulk_action.pk)
+        body = {
+            "event_id": stop.event_id,
+            "reference": action.reference,
+            "covered_model": model.slug,
+            "grants_suspended": stop.suspension.grants_changed,
+            "credentials_suspended": stop.suspension.credentials_changed,
+            "blocks": stop.blocks,
+            "bulk_action": action,
+        }
+        return Response(
+            EmergencyStopSerializer(body).data,
+            status=201,
+            headers={"Location": f"/api/v1/bulk-actions/{action.pk}/"},
+        )

@@ -1,0 +1,118 @@
+"""A model's emergency stop, recorded as a bulk action.
+
+The stop itself (``provisioning.deliveries.emergency``) suspends through the set-based
+grant service and sends one model-wide block per target. This module gives it, in the same
+transaction, the record any emergency suspension has: a ``BulkAction`` (suspend, emergency,
+done, awaiting a second person's review), its grants as plan rows (one ``INSERT … SELECT``,
+a row per grant, never per key), a single chunk whose digest is the suspension's change-log
+digest, and the usual ``bulk_action.started`` / ``bulk_action.executed`` audit events. So the
+stop is in the bulk list, gets the after-the-fact review, shows progress per target and has
+an evidence bundle of its own, all through the code every other bulk action uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import connection
+
+from portal.audit.services import audit_record
+from provisioning.bulk.models import BulkAction, BulkActionItem, BulkKind, BulkScope, BulkState
+from provisioning.bulk.plan import plan_hash
+from provisioning.bulk.services import bulk_finish
+from provisioning.catalog.models import CoveredModel
+from provisioning.grants.models import Grant
+from provisioning.grants.services import GrantBulkResult
+
+
+def stop_action_start(
+    *,
+    covered_model: CoveredModel,
+    actor: Any,
+    reason: str,
+    kind: str,
+    reference: str,
+    event_id: str,
+    now: dt.datetime,
+) -> BulkAction:
+    """The stop's bulk action, running, with its ``started`` event ahead of the suspension's
+    own events, so the action's audit segment holds them all."""
+    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    action = BulkAction.objects.create(
+        kind=BulkKind.SUSPEND,
+        scope=BulkScope.GRANT,
+        filters={"covered_model": covered_model.pk},
+        reason=reason,
+        suspension_kind=kind,
+        reference=reference,
+        emergency=True,
+        state=BulkState.RUNNING,
+        plan_hash="",
+        planned_by_id=actor_id,
+        planned_at=now,
+        executed_by_id=actor_id,
+        started_at=now,
+        review_required=True,
+        stop_event=event_id,
+    )
+    audit_record(
+        actor=actor,
+        action="bulk_action.started",
+        obj=action,
+        reason=reason,
+        after={
+            "emergency": True,
+            "emergency_stop": event_id,
+            "covered_model": covered_model.slug,
+            "reference": reference,
+        },
+    )
+    return action
+
+
+def stop_action_commit(
+    *,
+    action: BulkAction,
+    covered_model: CoveredModel,
+    suspension: GrantBulkResult,
+    target_names: list[str],
+) -> BulkAction:
+    """Record what the suspension did (its grants, counts and digest) and finish the action.
+
+    The plan hash covers the grants the stop acted on, read after the fact (nobody previewed
+    a plan); the keys are covered by the chunk digest, which the executed event records.
+    """
+    item_table = BulkActionItem._meta.db_table
+    grant_table = Grant._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {item_table} (action_id, grant_id, credential_id, chunk) "  # noqa: S608
+            f"SELECT %s, id, NULL, 0 FROM {grant_table} WHERE change_batch = %s",
+            [action.pk, suspension.batch],
+        )
+    grant_ids = list(
+        Grant.objects.filter(change_batch=suspension.batch)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    changes = suspension.changes
+    changed = len(changes)
+    BulkAction.objects.filter(pk=action.pk).update(
+        plan_hash=plan_hash(BulkScope.GRANT, grant_ids, []),
+        grant_count=len(grant_ids),
+        credential_count=changed,
+        counts={
+            "organisation": {},
+            "model": {covered_model.slug: changed},
+            "target": dict.fromkeys(target_names, changed),
+        },
+        chunk_count=1,
+        chunk_cursor=1,
+        items_done=len(grant_ids),
+        credentials_changed=changed,
+        chunk_digests=[changes.digest],
+        first_change_id=changes.first_id,
+        last_change_id=changes.last_id,
+    )
+    return bulk_finish(action_id=action.pk)
