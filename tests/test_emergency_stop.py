@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import threading
+import time
 
+import pytest
+from django.db import connection, connections, transaction
+
+from portal.accounts.roles import Role
 from portal.audit.models import AuditEvent
+from portal.audit.services import audit_record
 from provisioning.bulk.models import (
     BulkAction,
     BulkActionError,
@@ -20,7 +26,7 @@ from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.emergency import model_block_send, model_emergency_stop
 from provisioning.deliveries.models import ModelBlock, ModelBlockState
 from provisioning.deliveries.relay import relay_until_idle
-from provisioning.grants.models import GrantState
+from provisioning.grants.models import Grant, GrantState
 from tests.conftest import client_for
 from tests.factories import StageFactory, staff_user
 from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
@@ -119,13 +125,17 @@ def test_an_emergency_stop_is_recorded_as_a_done_emergency_bulk_action_awaiting_
     assert sorted(BulkActionItem.objects.values_list("grant_id", flat=True)) == sorted(
         g.pk for g in grants
     )
-    # and its audit trail is the usual one, the executed event carrying the digest
-    order = ["bulk_action.started", "grant.suspended", "model.emergency_stop"]
+    # and its audit trail opens with the suspension, recorded against the action (the chain
+    # lock is taken after the row locks), and closes with the executed event and its digest
+    order = ["grant.suspended", "model.emergency_stop"]
     events = list(
-        AuditEvent.objects.filter(action__in=[*order, "bulk_action.executed"]).order_by("id")
+        AuditEvent.objects.filter(
+            action__in=[*order, "bulk_action.started", "bulk_action.executed"]
+        ).order_by("id")
     )
     assert [e.action for e in events] == [*order, "bulk_action.executed"]
-    stopped, executed = events[2], events[3]
+    assert (events[0].object_type, events[0].object_id) == ("bulk.bulkaction", str(action.pk))
+    stopped, executed = events[1], events[2]
     assert stopped.after["bulk_action"] == action.pk
     assert executed.digest == decision_digest([stop.suspension.changes.digest])
     assert executed.after["plan_hash"] == action.plan_hash
@@ -195,3 +205,74 @@ def test_stopping_a_model_without_grants_still_blocks_it_and_its_bundle_verifies
     assert (stop.bulk_action.grant_count, stop.bulk_action.credentials_changed) == (0, 0)
     assert len(stop.blocks) == 1
     assert verify_bundle_file(io.BytesIO(bundle.file.read())).ok
+
+
+def _waiting_on_a_lock(pid: int, timeout: float = 10.0) -> bool:
+    """Whether the backend ``pid`` is (within ``timeout``) waiting for a lock."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
+            row = cursor.fetchone()
+        if row and row[0] == "Lock":
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_stop_waits_for_a_key_change_in_flight_instead_of_deadlocking(transactional_db, settings):
+    """Row locks first, the audit chain's lock last, in the stop as in every writer.
+
+    A key change (rotation, collection) holds its credential and grant and then records its
+    audit event. A stop pressed at that moment must queue behind the grant, not take the
+    chain lock first: that order deadlocked, and PostgreSQL aborted one of the two.
+    """
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has a single writer: there is no lock order to test.")
+    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
+    ops_user = staff_user(Role.OPS, username="stopper")
+    grant = active_grant()
+    credential = issue(grant).credential
+    in_flight = threading.Event()
+    stop_pid: list[int] = []
+    outcomes: dict[str, str] = {}
+
+    def key_change() -> None:
+        try:
+            with transaction.atomic():
+                Credential.objects.select_for_update().select_related("grant").get(pk=credential.pk)
+                Grant.objects.select_for_update().get(pk=grant.pk)
+                in_flight.set()
+                # the stop is now queued behind this transaction's row locks
+                assert stop_pid and _waiting_on_a_lock(stop_pid[0])
+                audit_record(actor=None, action="credential.rotated", obj=credential)
+            outcomes["key change"] = "committed"
+        except Exception as error:  # the outcome is the assertion
+            outcomes["key change"] = repr(error)
+        finally:
+            connection.close()
+
+    def stop() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                stop_pid.append(cursor.fetchone()[0])
+            in_flight.wait(10)
+            model_emergency_stop(
+                covered_model=grant.covered_model, actor=ops_user, reason="Order 7"
+            )
+            outcomes["stop"] = "committed"
+        except Exception as error:  # the outcome is the assertion
+            outcomes["stop"] = repr(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=stop), threading.Thread(target=key_change)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert outcomes == {"key change": "committed", "stop": "committed"}
+    assert Grant.objects.get(pk=grant.pk).state == GrantState.SUSPENDED
+    assert Credential.objects.get(pk=credential.pk).state == CredentialState.SUSPENDED

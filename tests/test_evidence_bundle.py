@@ -552,8 +552,8 @@ def test_an_emergency_stop_has_its_own_bundle_with_each_targets_block_and_it_ver
     assert subject["emergency_stop"] == stop.event_id
     assert subject["approvals"]["executed_by"] == ops_user.get_username()
     audit = [json.loads(line)["action"] for line in files["audit.jsonl"].splitlines()]
-    assert audit[0] == "bulk_action.started"
-    assert {"grant.suspended", "model.emergency_stop", "bulk_action.executed"} <= set(audit)
+    assert audit[0] == "grant.suspended"
+    assert {"model.emergency_stop", "bulk_action.executed"} <= set(audit)
     report = _verify(data)
     assert report.ok, report.problem
     assert report.digests_checked == 1

@@ -5,9 +5,16 @@ grant service and sends one model-wide block per target. This module gives it, i
 transaction, the record any emergency suspension has: a ``BulkAction`` (suspend, emergency,
 done, awaiting a second person's review), its grants as plan rows (one ``INSERT … SELECT``,
 a row per grant, never per key), a single chunk whose digest is the suspension's change-log
-digest, and the usual ``bulk_action.started`` / ``bulk_action.executed`` audit events. So the
-stop is in the bulk list, gets the after-the-fact review, shows progress per target and has
-an evidence bundle of its own, all through the code every other bulk action uses.
+digest, and the ``bulk_action.executed`` audit event. So the stop is in the bulk list, gets
+the after-the-fact review, shows progress per target and has an evidence bundle of its own,
+all through the code every other bulk action uses.
+
+Lock order: every writer takes its row locks first and the audit chain's lock last (the
+first ``audit_record`` of a transaction holds it until commit). So the action is created
+without an event, and the first event of the stop is the suspension's own, recorded against
+the action (``grant.suspended``) after the grants and keys are locked and written; it opens
+the action's audit segment. A "started" event before the suspension would take the chain
+lock first and deadlock against a key rotation holding a grant and waiting for that lock.
 """
 
 from __future__ import annotations
@@ -17,7 +24,6 @@ from typing import Any
 
 from django.db import connection
 
-from portal.audit.services import audit_record
 from provisioning.bulk.models import BulkAction, BulkActionItem, BulkKind, BulkScope, BulkState
 from provisioning.bulk.plan import plan_hash
 from provisioning.bulk.services import bulk_finish
@@ -36,10 +42,10 @@ def stop_action_start(
     event_id: str,
     now: dt.datetime,
 ) -> BulkAction:
-    """The stop's bulk action, running, with its ``started`` event ahead of the suspension's
-    own events, so the action's audit segment holds them all."""
+    """The stop's bulk action, running. No audit event here (see the lock order above): the
+    suspension's event, recorded against this action, is the first of its segment."""
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
-    action = BulkAction.objects.create(
+    return BulkAction.objects.create(
         kind=BulkKind.SUSPEND,
         scope=BulkScope.GRANT,
         filters={"covered_model": covered_model.pk},
@@ -56,19 +62,6 @@ def stop_action_start(
         review_required=True,
         stop_event=event_id,
     )
-    audit_record(
-        actor=actor,
-        action="bulk_action.started",
-        obj=action,
-        reason=reason,
-        after={
-            "emergency": True,
-            "emergency_stop": event_id,
-            "covered_model": covered_model.slug,
-            "reference": reference,
-        },
-    )
-    return action
 
 
 def stop_action_commit(

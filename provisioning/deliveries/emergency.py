@@ -69,6 +69,7 @@ def model_emergency_stop(
             reference=reference,
             actor=actor,
             note=reason,
+            audit_subject=action,
         )
         targets = (
             Target.objects.filter(enabled=True)

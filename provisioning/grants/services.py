@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -163,13 +163,14 @@ def _audit_bulk(
     reason: str,
     after: dict[str, Any],
     changes: ChangeSet,
+    subject: models.Model | None = None,
 ) -> int:
     single = _single(grants)
     event = audit_record(
         actor=actor,
         action=action,
-        obj=single,
-        object_type="" if single else "grants.grant",
+        obj=subject or single,
+        object_type="" if subject or single else "grants.grant",
         organisation_id=single.organisation_id if single else None,
         reason=reason,
         after={**after, **changes_summary(changes)},
@@ -187,8 +188,12 @@ def grant_suspend(
     reference: str,
     actor: Any,
     note: str = "",
+    audit_subject: models.Model | None = None,
 ) -> GrantBulkResult:
-    """Add the reason ``(reason, reference)`` to each live grant; active ones become suspended."""
+    """Add the reason ``(reason, reference)`` to each live grant; active ones become suspended.
+
+    ``audit_subject`` names the object the audit event is about (an emergency stop's bulk
+    action) instead of the grants."""
     kind = SuspensionKind(reason)
     single = _single(grants)
     if single is not None:
@@ -234,6 +239,7 @@ def grant_suspend(
                 "reasons_added": reasons_added,
             },
             changes=changes,
+            subject=audit_subject,
         )
     return GrantBulkResult(matched, grants_changed, reasons_added, changes, event_id, token)
 
