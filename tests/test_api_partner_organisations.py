@@ -9,6 +9,7 @@ import json
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test.client import encode_multipart
 
 from portal.audit.models import AuditEvent
 from portal.partners.documents import organisation_document_upload
@@ -273,6 +274,39 @@ def test_a_retried_upload_with_the_same_idempotency_key_stores_one_document(
     assert first.status_code == second.status_code == 201
     assert second["Idempotent-Replayed"] == "true"
     assert second.json() == first.json()
+    assert OrganisationDocument.objects.count() == 1
+
+
+def test_a_retry_of_a_large_upload_under_a_new_boundary_is_replayed(
+    partner_admin, organisation, settings
+):
+    """Clients re-encode a form on retry (a new multipart boundary); the key binds the
+    fields and the file's content, and a file over Django's in-memory limit is fine."""
+    settings.DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
+    big = PDF + b"%" * (3 * 1024 * 1024)
+    client = api_client_for(partner_admin)
+
+    def send(boundary: str, content: bytes = big):
+        form = {
+            "organisation": organisation.slug,
+            "kind": DocumentKind.CERTIFICATE_OF_INCORPORATION,
+            "file": SimpleUploadedFile("certificate.pdf", content),
+        }
+        return client.generic(
+            "POST",
+            "/api/v1/organisation-documents/",
+            encode_multipart(boundary, form),
+            content_type=f"multipart/form-data; boundary={boundary}",
+            HTTP_IDEMPOTENCY_KEY="big-upload",
+        )
+
+    first, retry = send("first-boundary"), send("second-boundary")
+    other = send("third-boundary", content=big + b"changed")
+
+    assert first.status_code == retry.status_code == 201, first.content
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    assert other.status_code == 422
     assert OrganisationDocument.objects.count() == 1
 
 

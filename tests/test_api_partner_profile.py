@@ -173,6 +173,37 @@ def test_an_admin_sees_completeness_and_the_partner_screening_label_only(
     assert "the signed attestation (current version)" in rows[incomplete.pk]["missing_facts"]
 
 
+def test_a_partner_cannot_learn_a_match_by_filtering_on_the_screening_state(
+    partner_admin, reviewer, organisation
+):
+    blocked = CompletePersonFactory(
+        organisation=organisation, screening_state=ScreeningState.CONFIRMED_MATCH
+    )
+    clear = CompletePersonFactory(organisation=organisation, screening_state=ScreeningState.CLEAR)
+    partner, staff = api_client_for(partner_admin), api_client_for(reviewer)
+
+    def ids(client, state):
+        url = f"/api/v1/persons/?screening_state={state}"
+        return {row["id"] for row in client.get(url).json()["results"]}
+
+    # the filter is not applied for partners: every state answers the same list
+    assert ids(partner, "confirmed_match") == ids(partner, "clear") >= {blocked.pk, clear.pk}
+    # staff filter by it as before
+    assert ids(staff, "confirmed_match") == {blocked.pk}
+
+
+def test_malformed_ids_are_404s_and_400s_not_500s(partner_admin, compliance_officer):
+    partner = api_client_for(partner_admin)
+    for url in (
+        "/api/v1/persons/%C2%B2/",
+        "/api/v1/organisation-documents/%C2%B2/",
+        f"/api/v1/persons/{2**70}/",
+    ):
+        assert partner.get(url).status_code == 404, url
+    assert partner.post("/api/v1/notifications/%C2%B2/read/").status_code == 404
+    assert partner.get("/api/v1/certification-tasks/?campaign=%C2%B2").status_code == 400
+
+
 def test_staff_see_the_screening_state(reviewer, organisation):
     held = CompletePersonFactory(
         organisation=organisation, screening_state=ScreeningState.POTENTIAL_MATCH

@@ -262,6 +262,25 @@ def test_an_alias_file_is_only_for_ofac(compliance_officer):
     assert not ListVersion.objects.exists()
 
 
+def test_a_retried_list_upload_under_the_same_key_loads_once(compliance_officer):
+    csl = (SHARED_DATA / "csl-consolidated-sample.csv").read_bytes()
+    client = api_client_for(compliance_officer)
+
+    first, retry = (
+        client.post(
+            LISTS,
+            {"format": "csl", "file": SimpleUploadedFile("csl.csv", csl)},
+            HTTP_IDEMPOTENCY_KEY="nightly-2026-11-27",
+        )
+        for _ in range(2)
+    )
+
+    assert first.status_code == retry.status_code == 201
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    assert ListVersion.objects.count() == 1
+
+
 def test_a_list_file_over_the_size_limit_is_a_400_and_nothing_is_written(
     compliance_officer, settings
 ):

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from portal.accounts.access import get_visible_or_404, visible_to
 from portal.accounts.models import User
-from portal.api.filters import FieldFilterBackend
+from portal.api.filters import MAX_ID, FieldFilterBackend, is_object_id
 from portal.api.idempotency import idempotent
 from portal.api.permissions import TokenScopePermission, VisibleQuerysetMixin
 from portal.api.problems import field_problem, problem_response
@@ -51,7 +51,6 @@ from portal.partners.selectors import memberships_of
 from provisioning.catalog.models import CoveredModel
 
 # The largest row id (a signed 64-bit integer): a bigger one names nothing.
-MAX_ID = 2**63 - 1
 READ = "certification.view_campaign"
 OPEN = "certification.add_campaign"
 
@@ -352,7 +351,7 @@ class CertificationTaskViewSet(  # type: ignore[misc]
             return super().get_queryset()
         params = self.request.query_params
         campaign = params.get("campaign", "")
-        if campaign and not (campaign.isdigit() and int(campaign) <= MAX_ID):
+        if campaign and not is_object_id(campaign):
             raise serializers.ValidationError({"campaign": "Give a campaign id."})
         decision = params.get("decision", "open")
         if decision not in ("open", "all", *Decision.values):

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.accounts.access import get_visible_or_404
-from portal.api.filters import FieldFilterBackend
+from portal.api.filters import FieldFilterBackend, is_object_id
 from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem
@@ -75,7 +75,7 @@ class OrganisationDocumentViewSet(
 
     def get_object(self) -> OrganisationDocument:
         pk = self.kwargs["pk"]
-        if not str(pk).isdigit():
+        if not is_object_id(pk):
             raise Http404("No such object, or you may not see it.")
         document: OrganisationDocument | None = self.get_queryset().filter(pk=pk).first()
         if document is None:

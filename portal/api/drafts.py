@@ -11,6 +11,7 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
+from portal.api.filters import MAX_ID
 from portal.applications.selectors import nominable_people
 from portal.applications.services import ATTESTATION_FIELDS
 from portal.eligibility.models import Person
@@ -26,7 +27,7 @@ class ApplicationDraftSerializer(serializers.Serializer):
         max_length=20, required=False, help_text="evaluation, limited or full"
     )
     nominees = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         max_length=500,
         help_text="Ids of the people who will use the model: members whose eligibility "

@@ -9,6 +9,16 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend
 from rest_framework.request import Request
 
+# The largest primary key (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
+
+
+def is_object_id(value: object) -> bool:
+    """Whether ``value`` names a primary key: ASCII digits (``str.isdigit`` also takes
+    "²", which ``int`` refuses) within the database's integer range."""
+    text = str(value)
+    return text.isascii() and text.isdigit() and int(text) <= MAX_ID
+
 
 class FieldFilterBackend(BaseFilterBackend):
     def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet:
@@ -18,7 +28,7 @@ class FieldFilterBackend(BaseFilterBackend):
             value = request.query_params.get(param)
             if value is None or value == "":
                 continue
-            if lookup.endswith(("_id", "__pk")) and not value.isdigit():
+            if lookup.endswith(("_id", "__pk")) and not is_object_id(value):
                 raise ValidationError({param: "Give a number."})
             lookups[lookup] = value
         return queryset.filter(**lookups) if lookups else queryset

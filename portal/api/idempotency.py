@@ -29,13 +29,35 @@ HEADER = "Idempotency-Key"
 _MAX_KEY_LENGTH = 255
 
 
+def _form_body(request: Request) -> bytes:
+    """A multipart form by its fields and each file's name and SHA-256: a retry encodes the
+    same form with a new boundary, and a large file is never read into memory at once."""
+    parts: list[list[str]] = []
+    for name in sorted(request.data):
+        for value in request.data.getlist(name):
+            if hasattr(value, "chunks"):
+                file_digest = hashlib.sha256()
+                for chunk in value.chunks():
+                    file_digest.update(chunk)
+                value.seek(0)
+                parts.append([name, "file", str(value.name), file_digest.hexdigest()])
+            else:
+                parts.append([name, "field", str(value)])
+    return json.dumps(parts, separators=(",", ":")).encode()
+
+
 def _request_hash(request: Request) -> str:
-    raw = request._request.body
-    try:
-        canonical = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":"))
-        body = canonical.encode()
-    except ValueError:
-        body = raw
+    if (request.content_type or "").startswith("multipart/form-data"):
+        body = _form_body(request)
+    else:
+        raw = request._request.body
+        try:
+            canonical = json.dumps(
+                json.loads(raw or b"null"), sort_keys=True, separators=(",", ":")
+            )
+            body = canonical.encode()
+        except ValueError:
+            body = raw
     digest = hashlib.sha256()
     digest.update(f"{request.method} {request.path}\n".encode())
     digest.update(body)

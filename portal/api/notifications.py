@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.filters import is_object_id
 from portal.api.permissions import signed_in_user
 from portal.notifications.models import Notification
 from portal.notifications.selectors import notifications_of
@@ -65,7 +66,7 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         """Mark one of your notifications read (again is harmless)."""
         user = signed_in_user(request)
         mine = Notification.objects.filter(user=user)
-        notification = mine.filter(pk=pk).first() if pk.isdigit() else None
+        notification = mine.filter(pk=pk).first() if is_object_id(pk) else None
         if notification is None:
             raise Http404("No such object, or you may not see it.")
         notification_mark_read(actor=user, notification_id=notification.pk)

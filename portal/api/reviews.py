@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.filters import is_object_id
 from portal.api.problems import field_problem
 from portal.api.staff import StaffViewSet, stale_version_problem
 from portal.applications.models import Application
@@ -310,11 +311,11 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
 
 
 def _age(value: str) -> str:
-    return value if value == "overdue" or value.isdigit() else ""
+    return value if value == "overdue" or is_object_id(value) else ""
 
 
 def _assignee(value: str) -> str:
-    return value if value in ("me", "none") or value.isdigit() else ""
+    return value if value in ("me", "none") or is_object_id(value) else ""
 
 
 def _terms(

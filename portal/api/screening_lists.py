@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.accounts.access import visible_to
+from portal.api.idempotency import idempotent
 from portal.api.pagination import PagePagination
 from portal.api.problems import problem_response
 from portal.api.staff import StaffViewSet, username_of
@@ -170,10 +171,8 @@ class ScreeningListViewSet(StaffViewSet):
     def get_serializer_class(self) -> type:
         return ListUploadSerializer if self.action == "create" else FreshnessSerializer
 
-    # Not idempotent-stored: the key would bind the multipart body, whose boundary
-    # differs on every retry. Loading the same file again only makes a same-content
-    # version in force (its entries keep their content hashes) and re-screens.
     @extend_schema(request=ListUploadSerializer, responses={201: LoadedListSerializer})
+    @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Load a list file as the new version in force for its format, then re-screen
         everyone (after commit). A file not of the format: 400 and nothing written; bad

@@ -14,8 +14,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.accounts.access import get_visible_or_404
+from portal.accounts.roles import is_staff_member
 from portal.api.drafts import ApplicationCreateSerializer, ApplicationDraftSerializer, draft_changes
-from portal.api.filters import FieldFilterBackend
+from portal.api.filters import FieldFilterBackend, is_object_id
 from portal.api.idempotency import idempotent
 from portal.api.pagination import AuditCursorPagination
 from portal.api.permissions import StaffPermission, VisibleQuerysetMixin, signed_in_user
@@ -132,6 +133,13 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleVie
     queryset = Person.objects.select_related("organisation", "user").order_by("legal_name", "pk")
     serializer_class = PersonSerializer
     filter_fields = {"organisation": "organisation__slug", "screening_state": "screening_state"}
+    # Partners never learn that a list entry matched: not from the fields, nor by filtering.
+    partner_filter_fields = {"organisation": "organisation__slug"}
+
+    def filter_queryset(self, queryset: Any) -> Any:
+        if not is_staff_member(self.request.user):
+            self.filter_fields = self.partner_filter_fields
+        return super().filter_queryset(queryset)
 
     def get_queryset(self) -> Any:
         people = people_visible_to(self.request.user).select_related("organisation", "user")
@@ -140,7 +148,7 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleVie
     def get_object(self) -> Person:
         pk = self.kwargs["pk"]
         person: Person | None = (
-            self.get_queryset().filter(pk=pk).first() if str(pk).isdigit() else None
+            self.get_queryset().filter(pk=pk).first() if is_object_id(pk) else None
         )
         if person is None:
             raise Http404("No such object, or you may not see it.")
