@@ -20,7 +20,7 @@ from portal.screening.services import (
     screening_match_dismiss,
 )
 from portal.screening.tasks import rescreen_all
-from tests.factories import PersonFactory
+from tests.factories import PersonFactory, StageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -241,3 +241,63 @@ def test_the_screen_person_task_screens_one_person_by_id(listed, holds):
 
     assert screen_person(person.pk) == ScreeningState.POTENTIAL_MATCH
     assert screen_person(person.pk + 1000) == "gone"
+
+
+def _submitted_while_unscreened(admin, legal_name: str, **facts):
+    """An application submitted before its nominee's screening ran: it waits in screening."""
+    from portal.applications.services import application_submit
+    from portal.applications.states import ApplicationState
+    from tests.factories import CompletePersonFactory, UserFactory, add_member
+    from tests.test_applications import ready_draft
+
+    organisation = admin.memberships.get().organisation
+    user = UserFactory()
+    add_member(organisation, user)
+    person = CompletePersonFactory(
+        organisation=organisation,
+        user=user,
+        legal_name=legal_name,
+        screening_state=ScreeningState.UNSCREENED,
+        **facts,
+    )
+    application = ready_draft(admin, organisation, StageFactory(), [person])
+    application_submit(actor=admin, application=application)
+    application.refresh_from_db()
+    assert application.state == ApplicationState.SCREENING
+    return person, application
+
+
+def test_a_finished_screening_queues_the_applications_waiting_on_it(listed, partner_admin):
+    # given
+    person, application = _submitted_while_unscreened(partner_admin, "Jane Marple")
+
+    # when the screening task runs and finds nothing
+    person_screen(person=person, actor=None)
+
+    # then the application is in the review queue, judged again with the screening done
+    application.refresh_from_db()
+    assert application.state == "in_review"
+    [nominee] = application.eligibility_snapshot["people"]
+    [screening] = [check for check in nominee["checks"] if check["code"] == "screening"]
+    assert screening["outcome"] == "pass"
+    assert AuditEvent.objects.filter(action="application.queued_for_review").count() == 1
+
+
+def test_a_held_nominee_keeps_the_application_waiting_until_compliance_decides(
+    listed, holds, partner_admin, compliance_officer
+):
+    # given a nominee who matches a listed name
+    person, application = _submitted_while_unscreened(
+        partner_admin, "Elena Khusyaynova", date_of_birth=dt.date(1974, 2, 17)
+    )
+    person_screen(person=person, actor=None)
+    application.refresh_from_db()
+    assert application.state == "screening"
+
+    # when compliance dismisses the match
+    match = ScreeningMatch.objects.get(person=person, status=MatchStatus.PENDING)
+    screening_match_dismiss(match=match, actor=compliance_officer, reason="Born 1999")
+
+    # then the application moves on
+    application.refresh_from_db()
+    assert application.state == "in_review"

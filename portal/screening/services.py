@@ -17,6 +17,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from portal.applications.models import Application
+from portal.applications.services import application_screening_finished
+from portal.applications.states import ApplicationState
 from portal.audit.services import audit_record
 from portal.eligibility.models import Person, ScreeningState
 from portal.screening.errors import IllegalTransitionError, ScreeningError
@@ -242,6 +245,18 @@ def _screen_locked(people: Sequence[Person], *, actor: Any) -> list[Screening]:
     return outcomes
 
 
+def _queue_applications_waiting_on(person_ids: Sequence[int]) -> None:
+    """Applications submitted while these people's screening was unfinished go to review
+    once no nominee's screening is pending (each re-judged under its own row lock)."""
+    waiting = (
+        Application.objects.filter(state=ApplicationState.SCREENING, nominees__in=person_ids)
+        .distinct()
+        .order_by("pk")
+    )
+    for application in waiting:
+        application_screening_finished(application=application)
+
+
 def _hit_summary(matches: list[Match]) -> list[dict[str, object]]:
     return [
         {
@@ -271,6 +286,7 @@ def person_screen(*, person: Person, actor: Any) -> Screening:
                 "suppressed": _hit_summary(outcome.suppressed),
             },
         )
+        _queue_applications_waiting_on([locked.pk])
     person.screening_state = outcome.state_after
     return outcome
 
@@ -311,6 +327,7 @@ def people_rescreen(*, actor: Any = None, chunk_size: int | None = None) -> dict
                        "changed": changed},
                 digest=hashlib.sha256(json.dumps(rows).encode()).hexdigest(),
             )  # fmt: skip
+            _queue_applications_waiting_on(chunk)
         totals["people"] += len(outcomes)
         totals["changed"] += len(changed)
         totals["held"] += sum(
@@ -377,6 +394,7 @@ def screening_match_confirm(*, match: ScreeningMatch, actor: Any, reason: str) -
                 "entry": f"{locked.entry.source_list} {locked.entry.entity_id}",
             },
         )
+        _queue_applications_waiting_on([person.pk])
     return locked
 
 
@@ -434,4 +452,5 @@ def screening_match_dismiss(*, match: ScreeningMatch, actor: Any, reason: str) -
                 "content_hash": entry.content_hash,
             },
         )
+        _queue_applications_waiting_on([person.pk])
     return suppression
