@@ -12,6 +12,7 @@ conversation that led to it.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 import re
@@ -29,6 +30,7 @@ from django.utils import timezone
 from portal.accounts.models import User
 from portal.accounts.roles import Role
 from portal.celery import app as celery_app
+from portal.compliance.evidence_verify import verify_bundle_file
 from portal.partners.models import Membership, Organisation
 from portal.scim.services import scim_token_issue
 from provisioning.connectors.scim import ScimConnector
@@ -449,7 +451,10 @@ def test_a_script_with_tokens_walks_the_whole_journey(
     state = http("auditor", "GET", determination, auth=t["auditor"]).json()["state"]
     assert state == "in_force"
 
-    # Skipped: downloading an evidence bundle. The pages serve it
-    # (compliance:evidence, compliance:bulk_evidence: .../evidence.zip) but the API has no
-    # GET /api/v1/determinations/{id}/evidence/ or /api/v1/bulk-actions/{id}/evidence/ yet.
+    # -- the auditor takes both evidence bundles away and checks them offline -----------
+    for subject in (determination, bulk):
+        bundle = http("auditor", "GET", subject + "evidence/", auth=t["auditor"])
+        assert bundle.headers["Content-Type"] == "application/zip"
+        report = verify_bundle_file(io.BytesIO(bundle.content))
+        assert report.ok, (subject, report.problem)
     print(f"{http.calls} calls")
