@@ -11,7 +11,9 @@ from rest_framework.request import Request
 
 
 class FieldFilterBackend(BaseFilterBackend):
-    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet:
+    def filter_queryset(
+        self, request: Request, queryset: QuerySet[Any], view: Any
+    ) -> QuerySet[Any]:
         fields: dict[str, str] = getattr(view, "filter_fields", {})
         lookups = {}
         for param, lookup in fields.items():

@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.api.models import IdempotencyKey
+from portal.api.permissions import signed_in_user
 from portal.api.problems import problem_response
 
 HEADER = "Idempotency-Key"
@@ -78,7 +79,7 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
                 f"An Idempotency-Key is at most {_MAX_KEY_LENGTH} characters.",
                 instance=instance,
             )
-        user = request.user
+        user = signed_in_user(request)
         key_hash = hashlib.sha256(key.encode()).hexdigest()
         request_hash = _request_hash(request)
         now = timezone.now()

@@ -30,7 +30,7 @@ from portal.partners.services import (
 SET_TRUSTED = "partners.set_trusted_organisation"
 
 
-class OrganisationRegisterSerializer(serializers.Serializer):
+class OrganisationRegisterSerializer(serializers.Serializer[Any]):
     legal_name = serializers.CharField(max_length=200)
     country = serializers.CharField(
         max_length=2, help_text="Country of incorporation: two-letter ISO 3166 code, e.g. GB."
@@ -48,17 +48,19 @@ class OrganisationRegisterSerializer(serializers.Serializer):
     )
 
 
-class TrustedSerializer(serializers.Serializer):
+class TrustedSerializer(serializers.Serializer[Any]):
     trusted = serializers.BooleanField()
     reason = serializers.CharField(max_length=500, help_text="Recorded in the audit trail.")
 
 
-class VerificationSerializer(serializers.Serializer):
+class VerificationSerializer(serializers.Serializer[Any]):
     state = serializers.ChoiceField(choices=VerificationState.choices)
     reason = serializers.CharField(max_length=500, help_text="Recorded in the audit trail.")
 
 
-class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
+class OrganisationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet[Organisation]
+):
     queryset = Organisation.objects.order_by("legal_name", "pk")
     serializer_class = OrganisationSerializer
     lookup_field = "slug"

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.accounts.access import visible_to
+from portal.api.permissions import signed_in_user
 from portal.api.staff import StaffViewSet, username_of
 from portal.api.validation import form_errors
 from portal.usage.forms import STATE_FILTERS, AlertFilterForm
@@ -24,7 +25,7 @@ from portal.usage.selectors import alert_list
 from portal.usage.views import ACTIONS, READ, WRITE
 
 
-class UsageAlertSerializer(serializers.ModelSerializer[Any]):
+class UsageAlertSerializer(serializers.ModelSerializer[UsageAlert]):
     state = serializers.ChoiceField(choices=AlertState.choices, read_only=True)
     kind = serializers.ChoiceField(choices=AlertKind.choices, read_only=True)
     organisation = serializers.CharField(source="organisation.slug", read_only=True)
@@ -88,10 +89,7 @@ class AlertNoteSerializer(serializers.Serializer[Any]):
     )
 
 
-# The mixin types ``request`` as DRF's Request, the View base as Django's HttpRequest.
-class UsageAlertViewSet(  # type: ignore[misc]
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet
-):
+class UsageAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[UsageAlert]):
     """Usage alerts: one per finding (a denied country, an inactive key, a quota)."""
 
     queryset = UsageAlert.objects.select_related(
@@ -144,7 +142,7 @@ class UsageAlertViewSet(  # type: ignore[misc]
         if not note:
             raise ValidationError({"note": "Write a note: it is kept in the audit trail."})
         service, argument, _ = ACTIONS[name]
-        service(alert=alert, actor=request.user, **{argument: note})
+        service(alert=alert, actor=signed_in_user(request), **{argument: note})
         return Response(UsageAlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
 
     @extend_schema(request=AlertNoteSerializer, responses={200: UsageAlertSerializer})
