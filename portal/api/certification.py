@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
@@ -207,7 +208,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffVie
     filter_fields = {"state": "state", "covered_model": "covered_model__slug"}
     staff_permissions = {"list": READ, "retrieve": READ, "items": READ, "*": OPEN}
 
-    def get_serializer_class(self) -> type:
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         if self.action == "create":
             return CampaignCreateSerializer
         return CampaignDetailSerializer if self.action == "retrieve" else CampaignSerializer
@@ -341,14 +342,14 @@ class CertificationTaskViewSet(
     permission_classes = [PartnerPermission]
     filter_backends = [FieldFilterBackend]
 
-    def get_serializer_class(self) -> type:
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         if self.action == "decide":
             return DecisionSerializer
         if self.action == "confirm_all":
             return ConfirmAllSerializer
         return CertificationItemSerializer
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> QuerySet[CertificationItem]:
         if self.action != "list":
             return super().get_queryset()
         params = self.request.query_params

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -73,7 +74,7 @@ class OrganisationViewSet(
             return [StaffPermission()]
         return super().get_permissions()
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> QuerySet[Organisation]:
         # The staff list page's selector: the caller's visible rows, searched with ``q``.
         search = self.request.query_params.get("q", "").strip()[:100]
         return staff_organisations(signed_in_user(self.request), search=search)

@@ -189,7 +189,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         "*": DECIDE,
     }
 
-    def get_serializer_class(self) -> type:
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         return ReviewSerializer if self.action == "list" else ReviewDetailSerializer
 
     def get_queryset(self) -> QuerySet[Application]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -80,7 +81,7 @@ class ScreeningMatchViewSet(
         "*": "screening.change_screeningmatch",
     }
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> QuerySet[ScreeningMatch]:
         if self.action != "list":
             return super().get_queryset()
         params = self.request.query_params

@@ -152,7 +152,7 @@ class ScreeningListViewSet(StaffViewSet[ListVersion]):
         "*": "screening.add_listversion",
     }
 
-    def get_serializer_class(self) -> type:
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         return ListUploadSerializer if self.action == "create" else FreshnessSerializer
 
     # Not idempotent-stored: the key would bind the multipart body, whose boundary

@@ -174,7 +174,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         "*": "deliveries.change_target",
     }
 
-    def get_serializer_class(self) -> type:
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         return {
             "create": TargetCreateSerializer,
             "partial_update": TargetUpdateSerializer,

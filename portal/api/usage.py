@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -105,10 +106,10 @@ class UsageAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
     serializer_class = UsageAlertSerializer
     staff_permissions = {"list": READ, "retrieve": READ, "*": WRITE}
 
-    def get_serializer_class(self) -> type:
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         return UsageAlertSerializer if self.action in ("list", "retrieve") else AlertNoteSerializer
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> QuerySet[UsageAlert]:
         if self.action != "list":
             return super().get_queryset()
         form = AlertFilterForm(self.request.query_params)

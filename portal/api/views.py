@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from portal.accounts.access import get_visible_or_404
 from portal.api.drafts import ApplicationCreateSerializer, ApplicationDraftSerializer, draft_changes
@@ -98,7 +99,7 @@ class InvitationViewSet(
     serializer_class = InvitationSerializer
     filter_fields = {"organisation": "organisation__slug", "email": "email"}
 
-    def get_serializer_class(self) -> type:
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         return InvitationCreateSerializer if self.action == "create" else InvitationSerializer
 
     @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
