@@ -63,6 +63,36 @@ def test_malformed_json_is_a_400_problem(partner_admin):
     assert "JSON" in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"organisation": "northwind", "email": "a\\u0000@northwind.example"}',
+        '{"organisation\\u0000": "northwind"}',
+        '{"rules": {"x": [{"deep": ["\\u0000"]}]}}',
+    ],
+)
+def test_a_nul_character_anywhere_in_a_json_body_is_a_400_and_nothing_is_saved(partner_admin, body):
+    response = bearer_client(token_for(partner_admin)).post(
+        "/api/v1/invitations/", body, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == PROBLEM
+    assert "NUL" in response.json()["detail"]
+    assert not Invitation.objects.exists()
+
+
+def test_a_body_nested_too_deeply_is_a_400(partner_admin):
+    body = "[" * 100_000 + "]" * 100_000
+
+    response = bearer_client(token_for(partner_admin)).post(
+        "/api/v1/invitations/", body, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+
+
 def test_a_domain_refusal_keeps_the_services_message(partner_admin, partner_member):
     # when: inviting someone who is already a member
     response = _invite(bearer_client(token_for(partner_admin)), email=partner_member.email)

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.accounts.access import visible_to
-from portal.api.permissions import StaffPermission
+from portal.api.permissions import StaffPermission, signed_in_user
 from portal.api.problems import problem_response
 from portal.api.validation import form_errors
 from portal.audit.export import EXPORT_FORMATS, export_response
@@ -86,7 +86,7 @@ class AuditExportView(APIView):
         if not form.is_valid():
             raise form_errors(form)
         response = export_response(
-            actor=request.user,
+            actor=signed_in_user(request),
             events=visible_to(request.user, AuditEvent.objects.all()),
             flt=form.to_filter(),
             export_format=export_format,

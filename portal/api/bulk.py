@@ -41,7 +41,7 @@ READ = "bulk.view_bulkaction"
 WRITE = "bulk.change_bulkaction"
 
 
-class BulkActionSerializer(serializers.ModelSerializer):
+class BulkActionSerializer(serializers.ModelSerializer[BulkAction]):
     planned_by = serializers.SerializerMethodField()
     approved_by = serializers.SerializerMethodField()
     executed_by = serializers.SerializerMethodField()
@@ -103,7 +103,7 @@ class BulkActionSerializer(serializers.ModelSerializer):
         return needs_approval(bulk)
 
 
-class FiltersSerializer(serializers.Serializer):
+class FiltersSerializer(serializers.Serializer[Any]):
     covered_model = serializers.SlugField(required=False, help_text="Covered model slug.")
     organisation = serializers.SlugField(required=False, help_text="Organisation slug.")
     sector = serializers.ChoiceField(choices=Sector.choices, required=False)
@@ -121,7 +121,7 @@ class FiltersSerializer(serializers.Serializer):
     )
 
 
-class PlanSerializer(serializers.Serializer):
+class PlanSerializer(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=BulkKind.choices)
     filters = FiltersSerializer(required=False)
     reason = serializers.CharField(max_length=2000)
@@ -150,17 +150,17 @@ class PlanSerializer(serializers.Serializer):
         return data
 
 
-class ConfirmPlanSerializer(serializers.Serializer):
+class ConfirmPlanSerializer(serializers.Serializer[Any]):
     plan_hash = serializers.CharField(
         max_length=64, help_text="The plan_hash you checked: another plan is refused."
     )
 
 
-class ReviewNoteSerializer(serializers.Serializer):
+class ReviewNoteSerializer(serializers.Serializer[Any]):
     note = serializers.CharField(max_length=2000, help_text="What you checked.")
 
 
-class TargetProgressSerializer(serializers.Serializer):
+class TargetProgressSerializer(serializers.Serializer[Any]):
     target = serializers.CharField(source="target.name")
     total = serializers.IntegerField()
     acknowledged = serializers.IntegerField()
@@ -178,7 +178,7 @@ class ModelBlockSerializer(serializers.ModelSerializer[ModelBlock]):
         read_only_fields = fields
 
 
-class BulkStatusSerializer(serializers.Serializer):
+class BulkStatusSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     state = serializers.CharField()
     progress_percent = serializers.IntegerField()
@@ -192,7 +192,7 @@ class BulkStatusSerializer(serializers.Serializer):
     )
 
 
-class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
+class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[BulkAction]):
     queryset = bulk_actions(BulkAction.objects.all()).order_by("-planned_at", "-id")
     serializer_class = BulkActionSerializer
     filter_fields = {"state": "state", "kind": "kind", "determination": "determination"}

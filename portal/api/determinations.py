@@ -47,8 +47,10 @@ READ = "compliance.view_determination"
 WRITE = "compliance.change_determination"
 
 
-class RuleSerializer(serializers.ModelSerializer):
-    covered_model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+class RuleSerializer(serializers.ModelSerializer[DeterminationRule]):
+    covered_model: serializers.SlugRelatedField[CoveredModel] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
 
     class Meta:
         model = DeterminationRule
@@ -63,7 +65,7 @@ class RuleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DeterminationSerializer(serializers.ModelSerializer):
+class DeterminationSerializer(serializers.ModelSerializer[Determination]):
     rules = RuleSerializer(many=True, read_only=True)
     has_document = serializers.SerializerMethodField()
     created_by = serializers.SerializerMethodField()
@@ -121,7 +123,7 @@ def _country_codes() -> serializers.ListField:
     )
 
 
-class RuleInputSerializer(serializers.Serializer):
+class RuleInputSerializer(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=RuleKind.choices)
     allowed_sectors = serializers.ListField(
         child=serializers.ChoiceField(choices=Sector.choices), required=False, max_length=20
@@ -149,34 +151,34 @@ class RulesField(serializers.DictField):
         return super().to_internal_value(data)
 
 
-class DeterminationCreateSerializer(serializers.Serializer):
+class DeterminationCreateSerializer(serializers.Serializer[Any]):
     reference = serializers.CharField(max_length=80)
     legal_basis = serializers.CharField(max_length=20000)
     effective_date = serializers.DateField()
     rules = RulesField(help_text='{"model-slug": {"kind": "open" | "partners_only" | "blocked"}}')
 
 
-class DeterminationUpdateSerializer(serializers.Serializer):
+class DeterminationUpdateSerializer(serializers.Serializer[Any]):
     legal_basis = serializers.CharField(max_length=20000, required=False)
     effective_date = serializers.DateField(required=False)
     rules = RulesField(required=False)
 
 
-class DocumentSerializer(serializers.Serializer):
+class DocumentSerializer(serializers.Serializer[Any]):
     document = serializers.FileField(help_text="The determination letter, a PDF.")
 
 
-class SendBackSerializer(serializers.Serializer):
+class SendBackSerializer(serializers.Serializer[Any]):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
-class ApplySerializer(serializers.Serializer):
+class ApplySerializer(serializers.Serializer[Any]):
     confirm = serializers.BooleanField(
         help_text="true: applying suspends and restores access at once."
     )
 
 
-class ImpactRowSerializer(serializers.Serializer):
+class ImpactRowSerializer(serializers.Serializer[Any]):
     key = serializers.CharField()
     suspend = serializers.IntegerField()
     restore = serializers.IntegerField()
@@ -185,7 +187,7 @@ class ImpactRowSerializer(serializers.Serializer):
     total = serializers.IntegerField()
 
 
-class ImpactSerializer(serializers.Serializer):
+class ImpactSerializer(serializers.Serializer[Any]):
     totals = serializers.DictField(child=serializers.IntegerField())
     grants = serializers.DictField(child=serializers.IntegerField())
     evaluations = serializers.IntegerField()
@@ -203,7 +205,9 @@ def _rules_by_model(data: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]
     return {models[slug]: rule for slug, rule in data.items()}
 
 
-class DeterminationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
+class DeterminationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[Determination]
+):
     queryset = determination_list().prefetch_related("rules__covered_model")
     serializer_class = DeterminationSerializer
     filter_fields = {"state": "state", "reference": "reference"}
@@ -257,11 +261,14 @@ class DeterminationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sta
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = self.validated(DeterminationUpdateSerializer, request)
         determination = self.get_object()
-        rules = None
+        rules: dict[int, dict[str, Any]] | None = None
         if "rules" in data:
-            rules = _rules_by_model(data["rules"])
-            if isinstance(rules, str):
-                return field_problem(request, f"rules.{rules}", "No covered model has this slug.")
+            by_model = _rules_by_model(data["rules"])
+            if isinstance(by_model, str):
+                return field_problem(
+                    request, f"rules.{by_model}", "No covered model has this slug."
+                )
+            rules = by_model
         determination_update(
             determination=determination,
             actor=request.user,

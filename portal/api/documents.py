@@ -30,7 +30,7 @@ from portal.partners.models import DocumentKind, Organisation, OrganisationDocum
 from portal.partners.selectors import documents_visible_to
 
 
-class OrganisationDocumentSerializer(serializers.ModelSerializer):
+class OrganisationDocumentSerializer(serializers.ModelSerializer[OrganisationDocument]):
     organisation: serializers.SlugRelatedField[Organisation] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -56,14 +56,14 @@ class OrganisationDocumentSerializer(serializers.ModelSerializer):
         return user.get_username() if user is not None else None
 
 
-class DocumentUploadSerializer(serializers.Serializer):
+class DocumentUploadSerializer(serializers.Serializer[Any]):
     organisation = serializers.SlugField(help_text="Slug of an organisation you administer.")
     kind = serializers.ChoiceField(choices=DocumentKind.choices)
     file = serializers.FileField(help_text="PDF, PNG or JPEG, judged by its content.")
 
 
 class OrganisationDocumentViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[OrganisationDocument]
 ):
     serializer_class = OrganisationDocumentSerializer
     filter_backends = [FieldFilterBackend]

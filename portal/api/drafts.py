@@ -19,7 +19,7 @@ from portal.partners.models import Organisation
 from provisioning.catalog.models import CoveredModel, Stage
 
 
-class ApplicationDraftSerializer(serializers.Serializer):
+class ApplicationDraftSerializer(serializers.Serializer[Any]):
     covered_model = serializers.SlugField(
         required=False, help_text="With stage: the model and stage step."
     )

@@ -44,7 +44,7 @@ class EmergencyStopSerializer(serializers.Serializer[Any]):
     bulk_action = BulkActionSerializer(help_text="The stop's record, awaiting its review.")
 
 
-class EmergencyStopViewSet(StaffViewSet):
+class EmergencyStopViewSet(StaffViewSet[BulkAction]):
     queryset = BulkAction.objects.none()
     serializer_class = EmergencyStopRequestSerializer
     staff_permission = WRITE

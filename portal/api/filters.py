@@ -21,7 +21,9 @@ def is_object_id(value: object) -> bool:
 
 
 class FieldFilterBackend(BaseFilterBackend):
-    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet:
+    def filter_queryset(
+        self, request: Request, queryset: QuerySet[Any], view: Any
+    ) -> QuerySet[Any]:
         fields: dict[str, str] = getattr(view, "filter_fields", {})
         lookups = {}
         for param, lookup in fields.items():

@@ -14,15 +14,17 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.api.models import IdempotencyKey
+from portal.api.permissions import signed_in_user
 from portal.api.problems import problem_response
 
 HEADER = "Idempotency-Key"
@@ -32,9 +34,10 @@ _MAX_KEY_LENGTH = 255
 def _form_body(request: Request) -> bytes:
     """A multipart form by its fields and each file's name and SHA-256: a retry encodes the
     same form with a new boundary, and a large file is never read into memory at once."""
+    form = cast("MultiValueDict[str, Any]", request.data)
     parts: list[list[str]] = []
-    for name in sorted(request.data):
-        for value in request.data.getlist(name):
+    for name in sorted(form):
+        for value in form.getlist(name):
             if hasattr(value, "chunks"):
                 file_digest = hashlib.sha256()
                 for chunk in value.chunks():
@@ -100,7 +103,7 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
                 f"An Idempotency-Key is at most {_MAX_KEY_LENGTH} characters.",
                 instance=instance,
             )
-        user = request.user
+        user = signed_in_user(request)
         key_hash = hashlib.sha256(key.encode()).hexdigest()
         request_hash = _request_hash(request)
         now = timezone.now()

@@ -25,7 +25,7 @@ from portal.notifications.services import notification_mark_all_read, notificati
 _TRUE, _FALSE = ("true", "1"), ("false", "0", "")
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(serializers.ModelSerializer[Notification]):
     is_read = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -34,11 +34,11 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MarkedReadSerializer(serializers.Serializer):
+class MarkedReadSerializer(serializers.Serializer[Any]):
     marked = serializers.IntegerField(help_text="How many notifications were unread until now.")
 
 
-class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Notification]):
     # Only for the schema's types: rows come from ``notifications_of`` (the caller's own).
     queryset = Notification.objects.none()
     serializer_class = NotificationSerializer

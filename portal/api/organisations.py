@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -30,7 +31,7 @@ from portal.partners.services import (
 SET_TRUSTED = "partners.set_trusted_organisation"
 
 
-class OrganisationRegisterSerializer(serializers.Serializer):
+class OrganisationRegisterSerializer(serializers.Serializer[Any]):
     legal_name = serializers.CharField(max_length=200)
     country = serializers.CharField(
         max_length=2, help_text="Country of incorporation: two-letter ISO 3166 code, e.g. GB."
@@ -48,17 +49,19 @@ class OrganisationRegisterSerializer(serializers.Serializer):
     )
 
 
-class TrustedSerializer(serializers.Serializer):
+class TrustedSerializer(serializers.Serializer[Any]):
     trusted = serializers.BooleanField()
     reason = serializers.CharField(max_length=500, help_text="Recorded in the audit trail.")
 
 
-class VerificationSerializer(serializers.Serializer):
+class VerificationSerializer(serializers.Serializer[Any]):
     state = serializers.ChoiceField(choices=VerificationState.choices)
     reason = serializers.CharField(max_length=500, help_text="Recorded in the audit trail.")
 
 
-class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
+class OrganisationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet[Organisation]
+):
     queryset = Organisation.objects.order_by("legal_name", "pk")
     serializer_class = OrganisationSerializer
     lookup_field = "slug"
@@ -71,7 +74,7 @@ class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visi
             return [StaffPermission()]
         return super().get_permissions()
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> QuerySet[Organisation]:
         # The staff list page's selector: the caller's visible rows, searched with ``q``.
         search = self.request.query_params.get("q", "").strip()[:100]
         return staff_organisations(signed_in_user(self.request), search=search)

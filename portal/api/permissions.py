@@ -7,7 +7,7 @@ object permissions: lists go through ``visible_to`` and single objects through
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
@@ -21,6 +21,13 @@ from portal.accounts.mfa import user_has_mfa
 from portal.accounts.models import User
 from portal.accounts.roles import is_staff_member
 from portal.api.models import ApiToken, TokenScope
+
+if TYPE_CHECKING:
+    from rest_framework.generics import GenericAPIView as _ViewBase
+else:
+    # DRF imports this module (DEFAULT_PERMISSION_CLASSES) while rest_framework.generics
+    # is still loading, so at run time the mixin cannot subclass GenericAPIView.
+    from typing import Generic as _ViewBase
 
 
 def signed_in_user(request: Request) -> User:
@@ -75,19 +82,23 @@ def _needed_permission(view: Any) -> str | None:
     return getattr(view, "staff_permission", None)
 
 
-class VisibleQuerysetMixin:
-    """Rows through ``visible_to``; one object through ``get_visible_or_404``."""
+_M = TypeVar("_M", bound=Model)
 
-    queryset: QuerySet[Any]
-    request: Request
-    lookup_field = "pk"
-    lookup_url_kwarg: str | None = None
-    kwargs: dict[str, Any]
 
-    def get_queryset(self) -> QuerySet[Any]:
+class VisibleQuerysetMixin(_ViewBase[_M]):
+    """Rows through ``visible_to``; one object through ``get_visible_or_404``.
+
+    Always mixed into a ``GenericAPIView``, and type-checked as one: ``request``, ``kwargs``
+    and the lookup settings are DRF's own (typed as DRF types them), and the model
+    parameter makes ``get_object`` and ``object_for`` return the endpoint's model.
+    """
+
+    queryset: QuerySet[_M]
+
+    def get_queryset(self) -> QuerySet[_M]:
         return visible_to(self.request.user, self.queryset.all())
 
-    def visible_object(self, *, action: str = "view", **lookup: Any) -> Any:
+    def visible_object(self, *, action: str = "view", **lookup: Any) -> _M:
         try:
             return get_visible_or_404(
                 self.request.user, self.queryset.all(), action=action, **lookup
@@ -96,11 +107,11 @@ class VisibleQuerysetMixin:
             # "/grants/abc/": no object has this id, whatever the id's type would be.
             raise Http404("No such object, or you may not see it.") from None
 
-    def get_object(self) -> Model:
+    def get_object(self) -> _M:
         kwarg = self.lookup_url_kwarg or self.lookup_field
         return self.visible_object(**{self.lookup_field: self.kwargs[kwarg]})
 
-    def object_for(self, action: str) -> Any:
+    def object_for(self, action: str) -> _M:
         """The URL's object for a change: 404 when invisible, 403 when only visible."""
         obj = self.get_object()
         if (

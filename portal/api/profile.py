@@ -27,7 +27,7 @@ from portal.partners.templatetags.partners import partner_screening_label
 FACTS = ("legal_name", "date_of_birth", "citizenships", "residence_country", "us_person_status")
 
 
-class ProfileSerializer(serializers.ModelSerializer):
+class ProfileSerializer(serializers.ModelSerializer[Person]):
     organisation: serializers.SlugRelatedField[Organisation] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -86,7 +86,7 @@ class ProfileSerializer(serializers.ModelSerializer):
         return AUP_TEXT
 
 
-class ProfileUpdateSerializer(serializers.Serializer):
+class ProfileUpdateSerializer(serializers.Serializer[Any]):
     legal_name = serializers.CharField(
         max_length=200, help_text="As on your passport or national identity card."
     )

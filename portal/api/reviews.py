@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers
@@ -14,9 +15,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.api.filters import is_object_id
+from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem
 from portal.api.staff import StaffViewSet, stale_version_problem
 from portal.applications.models import Application
+from portal.eligibility.models import Person
+from portal.partners.models import Organisation
 from portal.reviews import rules, selectors
 from portal.reviews.models import Approval
 from portal.reviews.services import (
@@ -28,13 +32,13 @@ from portal.reviews.services import (
     review_release,
     review_request_information,
 )
-from provisioning.catalog.models import Stage
+from provisioning.catalog.models import CoveredModel, Stage
 
 VIEW = "reviews.view_review"
 DECIDE = "reviews.decide_review"
 
 
-class ApprovalSerializer(serializers.ModelSerializer):
+class ApprovalSerializer(serializers.ModelSerializer[Approval]):
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
     stage = serializers.CharField(source="stage.name", read_only=True)
 
@@ -54,9 +58,9 @@ class ApprovalSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReviewSerializer(serializers.ModelSerializer):
-    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    covered_model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+class ReviewSerializer(serializers.ModelSerializer[Application]):
+    organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
+    covered_model = serializers.SlugRelatedField[CoveredModel](slug_field="slug", read_only=True)
     stage = serializers.CharField(source="stage.name", read_only=True)
     assignee = serializers.SerializerMethodField()
     version = serializers.SerializerMethodField(
@@ -87,7 +91,7 @@ class ReviewSerializer(serializers.ModelSerializer):
 
 
 class ReviewDetailSerializer(ReviewSerializer):
-    nominees = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    nominees = serializers.PrimaryKeyRelatedField[Person](many=True, read_only=True)
     approvals = serializers.SerializerMethodField()
 
     class Meta(ReviewSerializer.Meta):
@@ -97,10 +101,11 @@ class ReviewDetailSerializer(ReviewSerializer):
     @extend_schema_field(ApprovalSerializer(many=True))
     def get_approvals(self, application: Application) -> list[dict[str, Any]]:
         approvals = selectors.live_approvals(application)
+        # many=True makes a ListSerializer, whose data is a list: the stubs do not model it.
         return ApprovalSerializer(approvals, many=True).data  # type: ignore[return-value]
 
 
-class VersionedSerializer(serializers.Serializer):
+class VersionedSerializer(serializers.Serializer[Any]):
     version = serializers.CharField(
         required=False,
         max_length=64,
@@ -125,7 +130,7 @@ class ApproveSerializer(VersionedSerializer):
     )
 
 
-class ApprovalResultSerializer(serializers.Serializer):
+class ApprovalResultSerializer(serializers.Serializer[Any]):
     final = serializers.BooleanField()
     approval = ApprovalSerializer()
     grant = serializers.IntegerField(allow_null=True)
@@ -141,7 +146,7 @@ class InformationRequestSerializer(VersionedSerializer):
     message = serializers.CharField(max_length=5000)
 
 
-class ReassignSerializer(serializers.Serializer):
+class ReassignSerializer(serializers.Serializer[Any]):
     assignee = serializers.CharField(
         max_length=150,
         allow_null=True,
@@ -150,7 +155,7 @@ class ReassignSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
 
 
-class CommentSerializer(serializers.Serializer):
+class CommentSerializer(serializers.Serializer[Any]):
     body = serializers.CharField(max_length=5000)
 
 
@@ -170,7 +175,7 @@ QUEUE_PARAMETERS = [
 ]
 
 
-class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
+class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[Application]):
     """The review queue. The id is the application's id."""
 
     queryset = Application.objects.select_related(
@@ -185,10 +190,10 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         "*": DECIDE,
     }
 
-    def get_serializer_class(self) -> type:
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         return ReviewSerializer if self.action == "list" else ReviewDetailSerializer
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> QuerySet[Application]:
         if self.action != "list":
             return super().get_queryset()
         params = self.request.query_params
@@ -214,7 +219,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         return Response(ReviewDetailSerializer(fresh).data, status=status)
 
     def _current(self, request: Request, data: dict[str, Any]) -> Application | Response:
-        application: Application = self.get_object()
+        application = self.get_object()
         seen = data.get("version")
         if seen and seen != selectors.application_version(application):
             return stale_version_problem(request)
@@ -224,14 +229,14 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str) -> Response:
         application = self.get_object()
-        review_claim(actor=request.user, application=application)
+        review_claim(actor=signed_in_user(request), application=application)
         return self._detail(application)
 
     @extend_schema(request=None, responses={200: ReviewDetailSerializer})
     @action(detail=True, methods=["post"])
     def release(self, request: Request, pk: str) -> Response:
         application = self.get_object()
-        review_release(actor=request.user, application=application)
+        review_release(actor=signed_in_user(request), application=application)
         return self._detail(application)
 
     @extend_schema(request=ApproveSerializer, responses={200: ApprovalResultSerializer})
@@ -245,7 +250,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         if isinstance(terms, Response):
             return terms
         result = review_approve(
-            actor=request.user,
+            actor=signed_in_user(request),
             application=application,
             terms=terms,
             confirms=data.get("confirms"),
@@ -267,7 +272,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         application = self._current(request, data)
         if isinstance(application, Response):
             return application
-        review_reject(actor=request.user, application=application, reason=data["reason"])
+        review_reject(actor=signed_in_user(request), application=application, reason=data["reason"])
         return self._detail(application)
 
     @extend_schema(request=InformationRequestSerializer, responses={200: ReviewDetailSerializer})
@@ -278,7 +283,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         if isinstance(application, Response):
             return application
         review_request_information(
-            actor=request.user, application=application, message=data["message"]
+            actor=signed_in_user(request), application=application, message=data["message"]
         )
         return self._detail(application)
 
@@ -294,7 +299,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
             if assignee is None:
                 return field_problem(request, "assignee", "No reviewer has this username.")
         review_reassign(
-            actor=request.user,
+            actor=signed_in_user(request),
             application=application,
             assignee=assignee,
             reason=data.get("reason", ""),
@@ -306,7 +311,9 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
     def comment(self, request: Request, pk: str) -> Response:
         data = self.validated(CommentSerializer, request)
         application = self.get_object()
-        review_comment_add(actor=request.user, application=application, body=data["body"])
+        review_comment_add(
+            actor=signed_in_user(request), application=application, body=data["body"]
+        )
         return self._detail(application, status=201)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -14,13 +15,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.accounts.access import visible_to
+from portal.api.permissions import signed_in_user
 from portal.api.staff import StaffViewSet, username_of
 from portal.screening.models import MatchStatus, ScreeningMatch
 from portal.screening.selectors import pending_matches
 from portal.screening.services import screening_match_confirm, screening_match_dismiss
 
 
-class ScreeningMatchSerializer(serializers.ModelSerializer):
+class ScreeningMatchSerializer(serializers.ModelSerializer[ScreeningMatch]):
     person = serializers.IntegerField(source="person_id", read_only=True)
     person_name = serializers.CharField(source="person.legal_name", read_only=True)
     organisation = serializers.CharField(source="person.organisation.slug", read_only=True)
@@ -58,13 +60,15 @@ class ScreeningMatchSerializer(serializers.ModelSerializer):
         return username_of(match.resolved_by)
 
 
-class ResolutionSerializer(serializers.Serializer):
+class ResolutionSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(
         max_length=2000, help_text="Kept in the audit trail: what evidence decided it."
     )
 
 
-class ScreeningMatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
+class ScreeningMatchViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[ScreeningMatch]
+):
     """The queue lists pending matches (``status`` shows resolved ones); any match can be read."""
 
     queryset = ScreeningMatch.objects.select_related(
@@ -77,7 +81,7 @@ class ScreeningMatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, St
         "*": "screening.change_screeningmatch",
     }
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> QuerySet[ScreeningMatch]:
         if self.action != "list":
             return super().get_queryset()
         params = self.request.query_params
@@ -111,7 +115,7 @@ class ScreeningMatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, St
         """A true match: the person stays blocked."""
         reason = self.validated(ResolutionSerializer, request)["reason"]
         match = self.get_object()
-        screening_match_confirm(match=match, actor=request.user, reason=reason)
+        screening_match_confirm(match=match, actor=signed_in_user(request), reason=reason)
         return self._resolved(match)
 
     @extend_schema(request=ResolutionSerializer, responses={200: ScreeningMatchSerializer})
@@ -120,5 +124,5 @@ class ScreeningMatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, St
         """A false positive: the entry is suppressed for this person until it changes."""
         reason = self.validated(ResolutionSerializer, request)["reason"]
         match = self.get_object()
-        screening_match_dismiss(match=match, actor=request.user, reason=reason)
+        screening_match_dismiss(match=match, actor=signed_in_user(request), reason=reason)
         return self._resolved(match)

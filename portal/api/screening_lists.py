@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from portal.accounts.access import visible_to
 from portal.api.idempotency import idempotent
 from portal.api.pagination import PagePagination
+from portal.api.permissions import signed_in_user
 from portal.api.problems import problem_response
 from portal.api.staff import StaffViewSet, username_of
 from portal.eligibility.models import Person
@@ -75,7 +76,7 @@ class SkippedRowSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField()
 
 
-class ListVersionSerializer(serializers.ModelSerializer[Any]):
+class ListVersionSerializer(serializers.ModelSerializer[ListVersion]):
     format = serializers.ChoiceField(source="list_format", choices=ListFormat.choices)
     loaded_by = serializers.SerializerMethodField()
 
@@ -118,7 +119,7 @@ class FreshnessRuleSerializer(serializers.Serializer[Any]):
     current_versions = ListVersionSerializer(many=True)
 
 
-class StalePersonSerializer(serializers.ModelSerializer[Any]):
+class StalePersonSerializer(serializers.ModelSerializer[Person]):
     organisation = serializers.CharField(source="organisation.slug")
     last_screened_at = serializers.DateTimeField(allow_null=True)
     reason = serializers.CharField()
@@ -157,7 +158,7 @@ def _saved(upload: UploadedFile, folder: Path) -> Path:
     return path
 
 
-class ScreeningListViewSet(StaffViewSet):
+class ScreeningListViewSet(StaffViewSet[ListVersion]):
     """Denied-party lists: load a new version in force; who is stale against them."""
 
     queryset = ListVersion.objects.select_related("loaded_by").order_by("-loaded_at", "-id")
@@ -168,7 +169,7 @@ class ScreeningListViewSet(StaffViewSet):
         "*": "screening.add_listversion",
     }
 
-    def get_serializer_class(self) -> type:
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         return ListUploadSerializer if self.action == "create" else FreshnessSerializer
 
     @extend_schema(request=ListUploadSerializer, responses={201: LoadedListSerializer})
@@ -183,7 +184,10 @@ class ScreeningListViewSet(StaffViewSet):
             alt = _saved(data["alt"], Path(tmp) / "alt") if data.get("alt") else None
             try:
                 outcome = list_version_load(
-                    list_format=data["format"], path=path, alt_path=alt, actor=request.user
+                    list_format=data["format"],
+                    path=path,
+                    alt_path=alt,
+                    actor=signed_in_user(request),
                 )
             except ListFormatError as exc:
                 return problem_response(
@@ -194,6 +198,7 @@ class ScreeningListViewSet(StaffViewSet):
                     slug="list-format",
                 )
         version = outcome.version
+        # An extra attribute for LoadedListSerializer: the lines this load skipped.
         version.skipped = outcome.result.skipped[:MAX_SKIPPED_SHOWN]  # type: ignore[attr-defined]
         return Response(LoadedListSerializer(version).data, status=201)
 

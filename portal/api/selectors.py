@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from portal.accounts.mfa import user_has_mfa
+from portal.accounts.models import User
 from portal.accounts.roles import is_staff_member
 from portal.api.models import ApiToken
 from portal.api.tokens import parse_token, token_matches
@@ -24,7 +25,7 @@ class TokenRefused(Exception):
         self.forbidden = forbidden
 
 
-def tokens_of(user: object) -> QuerySet[ApiToken]:
+def tokens_of(user: User) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
 
 

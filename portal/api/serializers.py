@@ -13,11 +13,12 @@ from portal.audit.models import AuditEvent
 from portal.eligibility.models import Person, ScreeningState
 from portal.partners.models import Invitation, MemberRole, Membership, Organisation
 from portal.partners.templatetags.partners import partner_screening_label
+from provisioning.catalog.models import CoveredModel
 from provisioning.credentials.models import Credential
 from provisioning.grants.models import Grant
 
 
-class OrganisationSerializer(serializers.ModelSerializer):
+class OrganisationSerializer(serializers.ModelSerializer[Organisation]):
     class Meta:
         model = Organisation
         fields = [
@@ -34,8 +35,8 @@ class OrganisationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MembershipSerializer(serializers.ModelSerializer):
-    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+class MembershipSerializer(serializers.ModelSerializer[Membership]):
+    organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
     username = serializers.CharField(source="user.username", read_only=True)
     email = serializers.EmailField(source="user.email", read_only=True)
 
@@ -45,8 +46,8 @@ class MembershipSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InvitationSerializer(serializers.ModelSerializer):
-    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+class InvitationSerializer(serializers.ModelSerializer[Invitation]):
+    organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
     status = serializers.SerializerMethodField()
 
     class Meta:
@@ -60,23 +61,23 @@ class InvitationSerializer(serializers.ModelSerializer):
         return invitation.status(timezone.now())
 
 
-class InvitationCreateSerializer(serializers.Serializer):
+class InvitationCreateSerializer(serializers.Serializer[Any]):
     organisation = serializers.SlugField(help_text="Slug of an organisation you administer.")
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=MemberRole.choices, default=MemberRole.MEMBER)
 
 
-class InvitationAcceptSerializer(serializers.Serializer):
+class InvitationAcceptSerializer(serializers.Serializer[Any]):
     token = serializers.CharField(
         max_length=500, help_text="The token at the end of the invitation link you were emailed."
     )
 
 
-class PersonSerializer(serializers.ModelSerializer):
+class PersonSerializer(serializers.ModelSerializer[Person]):
     """Staff see the screening state; partners only what the people page tells them
     (``screening_status``), never that a list entry matched."""
 
-    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
     username = serializers.CharField(source="user.username", read_only=True, default=None)
     is_complete = serializers.BooleanField(read_only=True)
     missing_facts = serializers.SerializerMethodField()
@@ -128,11 +129,11 @@ class PersonSerializer(serializers.ModelSerializer):
         return data
 
 
-class ApplicationSerializer(serializers.ModelSerializer):
-    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    covered_model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+class ApplicationSerializer(serializers.ModelSerializer[Application]):
+    organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
+    covered_model = serializers.SlugRelatedField[CoveredModel](slug_field="slug", read_only=True)
     stage = serializers.CharField(source="stage.name", read_only=True)
-    nominees = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    nominees = serializers.PrimaryKeyRelatedField[Person](many=True, read_only=True)
 
     class Meta:
         model = Application
@@ -154,20 +155,20 @@ class ApplicationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AnswerSerializer(serializers.Serializer):
+class AnswerSerializer(serializers.Serializer[Any]):
     response = serializers.CharField(max_length=5000, help_text="The answer to the open question.")
     version = serializers.CharField(
         required=False, max_length=64, help_text="The application's version as you read it."
     )
 
 
-class WithdrawSerializer(serializers.Serializer):
+class WithdrawSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
-class GrantSerializer(serializers.ModelSerializer):
-    organisation = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    covered_model = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+class GrantSerializer(serializers.ModelSerializer[Grant]):
+    organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
+    covered_model = serializers.SlugRelatedField[CoveredModel](slug_field="slug", read_only=True)
     stage = serializers.CharField(source="stage.name", read_only=True)
 
     class Meta:
@@ -187,7 +188,7 @@ class GrantSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CredentialSerializer(serializers.ModelSerializer):
+class CredentialSerializer(serializers.ModelSerializer[Credential]):
     key_hint = serializers.SerializerMethodField()
 
     class Meta:
@@ -211,7 +212,7 @@ class CredentialSerializer(serializers.ModelSerializer):
         return f"clr_{credential.key_prefix}_…"
 
 
-class DeliveryStateSerializer(serializers.Serializer):
+class DeliveryStateSerializer(serializers.Serializer[Any]):
     target = serializers.CharField(help_text="The downstream target's name.")
     state = serializers.ChoiceField(
         choices=["in_sync", "pending", "failed", "dead", "not_applicable"],
@@ -221,12 +222,12 @@ class DeliveryStateSerializer(serializers.Serializer):
     )
 
 
-class RotatedCredentialSerializer(serializers.Serializer):
+class RotatedCredentialSerializer(serializers.Serializer[Any]):
     credential = CredentialSerializer()
     key = serializers.CharField(help_text="The new key. It is shown this once and never again.")
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
     class Meta:
         model = AuditEvent
         fields = [
@@ -249,14 +250,14 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ApiTokenSerializer(serializers.ModelSerializer):
+class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
     class Meta:
         model = ApiToken
         fields = ["id", "name", "prefix", "scopes", "created_at", "expires_at", "revoked_at"]
         read_only_fields = fields
 
 
-class ApiTokenCreateSerializer(serializers.Serializer):
+class ApiTokenCreateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
     scopes = serializers.MultipleChoiceField(choices=TokenScope.choices)
     expires_in_days = serializers.IntegerField(min_value=1, required=False)

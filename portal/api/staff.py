@@ -7,8 +7,9 @@ through ``get_visible_or_404`` like everywhere else.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from django.db.models import Model
 from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,8 +18,10 @@ from portal.api.filters import FieldFilterBackend
 from portal.api.permissions import StaffPermission, VisibleQuerysetMixin
 from portal.api.problems import problem_response
 
+_M = TypeVar("_M", bound=Model)
 
-class StaffViewSet(VisibleQuerysetMixin, viewsets.GenericViewSet):
+
+class StaffViewSet(VisibleQuerysetMixin[_M], viewsets.GenericViewSet[_M]):
     permission_classes = [StaffPermission]
     filter_backends = [FieldFilterBackend]
     filter_fields: dict[str, str] = {}

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.api.idempotency import idempotent
+from portal.api.permissions import signed_in_user
 from portal.api.staff import StaffViewSet
 from provisioning.catalog.models import CoveredModel
 from provisioning.connectors.webhooks import secret_key
@@ -25,15 +26,17 @@ from provisioning.deliveries.selectors import target_health
 from provisioning.deliveries.services import failure_retry_dead, target_create, target_update
 
 
-class TargetHealthSerializer(serializers.Serializer):
+class TargetHealthSerializer(serializers.Serializer[Any]):
     lag = serializers.IntegerField(help_text="Change-log rows past the target's cursor.")
     oldest_undelivered_at = serializers.DateTimeField(allow_null=True)
     failed = serializers.IntegerField(help_text="Credentials failing here, being retried.")
     dead = serializers.IntegerField(help_text="Credentials that gave up here (ops alerted).")
 
 
-class TargetSerializer(serializers.ModelSerializer):
-    covered_models = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+class TargetSerializer(serializers.ModelSerializer[Target]):
+    covered_models = serializers.SlugRelatedField[CoveredModel](
+        slug_field="slug", many=True, read_only=True
+    )
     has_token = serializers.SerializerMethodField()
     has_secret = serializers.SerializerMethodField()
     health = serializers.SerializerMethodField()
@@ -78,28 +81,26 @@ class TargetSerializer(serializers.ModelSerializer):
         }
 
 
-def _check_url(value: str) -> str:
+def _check_url(value: str) -> None:
     try:
         URLValidator(schemes=["http", "https"])(value)
     except DjangoValidationError:
         raise serializers.ValidationError("Give an http or https URL.") from None
-    return value
 
 
-def _check_secret(value: str) -> str:
+def _check_secret(value: str) -> None:
     if value:
         try:
             secret_key(value)
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from None
-    return value
 
 
-class TargetWriteSerializer(serializers.Serializer):
+class TargetWriteSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
     url = serializers.CharField(max_length=500, validators=[_check_url])
     enabled = serializers.BooleanField(required=False, default=True)
-    covered_models = serializers.SlugRelatedField(
+    covered_models = serializers.SlugRelatedField[CoveredModel](
         slug_field="slug",
         many=True,
         required=False,
@@ -157,11 +158,11 @@ class TargetUpdateSerializer(TargetWriteSerializer):
     is (secrets included) instead of taking a field's default."""
 
 
-class RetriedSerializer(serializers.Serializer):
+class RetriedSerializer(serializers.Serializer[Any]):
     retried = serializers.IntegerField()
 
 
-class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet):
+class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[Target]):
     queryset = Target.objects.prefetch_related("covered_models").order_by("name")
     serializer_class = TargetSerializer
     filter_fields = {"kind": "kind", "name": "name"}
@@ -173,7 +174,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         "*": "deliveries.change_target",
     }
 
-    def get_serializer_class(self) -> type:
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         return {
             "create": TargetCreateSerializer,
             "partial_update": TargetUpdateSerializer,
@@ -198,7 +199,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = self.validated(TargetCreateSerializer, request)
         target = target_create(
-            actor=request.user,
+            actor=signed_in_user(request),
             kind=data["kind"],
             name=data["name"],
             url=data["url"],
@@ -218,7 +219,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         updated = target_update(
-            actor=request.user,
+            actor=signed_in_user(request),
             target=target,
             name=data.get("name", target.name),
             url=data.get("url", target.url),
@@ -233,5 +234,5 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
     @action(detail=True, methods=["post"], url_path="retry-dead")
     def retry_dead(self, request: Request, pk: str) -> Response:
         """Put the target's dead deliveries back in the retry queue, due now."""
-        count = failure_retry_dead(actor=request.user, target=self.get_object())
+        count = failure_retry_dead(actor=signed_in_user(request), target=self.get_object())
         return Response({"retried": count})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -15,11 +15,12 @@ from portal.api.forms import TokenCreateForm
 from portal.api.selectors import tokens_of
 from portal.api.services import api_token_issue, api_token_revoke
 from portal.partners.models import Organisation
+from portal.partners.requests import AuthenticatedRequest
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: AuthenticatedRequest) -> HttpResponse:
     form = TokenCreateForm(request.POST or None)
     issued = None
     if request.method == "POST" and form.is_valid():
@@ -57,7 +58,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     # Only the owner's own tokens are looked up: someone else's is a 404.
     token = get_object_or_404(tokens_of(request.user), pk=pk)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -16,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.accounts.access import visible_to
+from portal.api.permissions import signed_in_user
 from portal.api.staff import StaffViewSet, username_of
 from portal.api.validation import form_errors
 from portal.usage.forms import STATE_FILTERS, AlertFilterForm
@@ -24,7 +26,7 @@ from portal.usage.selectors import alert_list
 from portal.usage.views import ACTIONS, READ, WRITE
 
 
-class UsageAlertSerializer(serializers.ModelSerializer[Any]):
+class UsageAlertSerializer(serializers.ModelSerializer[UsageAlert]):
     state = serializers.ChoiceField(choices=AlertState.choices, read_only=True)
     kind = serializers.ChoiceField(choices=AlertKind.choices, read_only=True)
     organisation = serializers.CharField(source="organisation.slug", read_only=True)
@@ -88,10 +90,7 @@ class AlertNoteSerializer(serializers.Serializer[Any]):
     )
 
 
-# The mixin types ``request`` as DRF's Request, the View base as Django's HttpRequest.
-class UsageAlertViewSet(  # type: ignore[misc]
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet
-):
+class UsageAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[UsageAlert]):
     """Usage alerts: one per finding (a denied country, an inactive key, a quota)."""
 
     queryset = UsageAlert.objects.select_related(
@@ -107,10 +106,10 @@ class UsageAlertViewSet(  # type: ignore[misc]
     serializer_class = UsageAlertSerializer
     staff_permissions = {"list": READ, "retrieve": READ, "*": WRITE}
 
-    def get_serializer_class(self) -> type:
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         return UsageAlertSerializer if self.action in ("list", "retrieve") else AlertNoteSerializer
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> QuerySet[UsageAlert]:
         if self.action != "list":
             return super().get_queryset()
         form = AlertFilterForm(self.request.query_params)
@@ -144,7 +143,7 @@ class UsageAlertViewSet(  # type: ignore[misc]
         if not note:
             raise ValidationError({"note": "Write a note: it is kept in the audit trail."})
         service, argument, _ = ACTIONS[name]
-        service(alert=alert, actor=request.user, **{argument: note})
+        service(alert=alert, actor=signed_in_user(request), **{argument: note})
         return Response(UsageAlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
 
     @extend_schema(request=AlertNoteSerializer, responses={200: UsageAlertSerializer})

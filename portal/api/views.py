@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
+from django.db.models import Model, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -12,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from portal.accounts.access import get_visible_or_404
 from portal.accounts.roles import is_staff_member
@@ -58,8 +60,10 @@ from provisioning.deliveries.models import Target
 from provisioning.deliveries.selectors import credential_sync_states
 from provisioning.grants.models import Grant
 
+_M = TypeVar("_M", bound=Model)
 
-class VisibleViewSet(VisibleQuerysetMixin, viewsets.GenericViewSet):
+
+class VisibleViewSet(VisibleQuerysetMixin[_M], viewsets.GenericViewSet[_M]):
     filter_backends = [FieldFilterBackend]
     filter_fields: dict[str, str] = {}
 
@@ -69,7 +73,10 @@ def _organisation(request: Request, slug: str, action: str) -> Organisation:
 
 
 class MembershipViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, VisibleViewSet
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    VisibleViewSet[Membership],
 ):
     queryset = Membership.objects.select_related("organisation", "user").order_by("pk")
     serializer_class = MembershipSerializer
@@ -77,18 +84,23 @@ class MembershipViewSet(
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         membership = self.object_for("manage")
-        membership_remove(actor=request.user, membership=membership, reason="Removed via the API.")
+        membership_remove(
+            actor=signed_in_user(request), membership=membership, reason="Removed via the API."
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class InvitationViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, VisibleViewSet
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    VisibleViewSet[Invitation],
 ):
     queryset = Invitation.objects.select_related("organisation").order_by("-created_at", "-pk")
     serializer_class = InvitationSerializer
     filter_fields = {"organisation": "organisation__slug", "email": "email"}
 
-    def get_serializer_class(self) -> type:
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         return InvitationCreateSerializer if self.action == "create" else InvitationSerializer
 
     @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
@@ -99,7 +111,10 @@ class InvitationViewSet(
         data = serializer.validated_data
         organisation = _organisation(request, data["organisation"], "manage")
         issued = invitation_create(
-            actor=request.user, organisation=organisation, email=data["email"], role=data["role"]
+            actor=signed_in_user(request),
+            organisation=organisation,
+            email=data["email"],
+            role=data["role"],
         )
         # The link goes to the invitee by email only: it is a bearer secret.
         return Response(InvitationSerializer(issued.invitation).data, status=201)
@@ -122,11 +137,11 @@ class InvitationViewSet(
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         invitation = self.object_for("manage")
-        invitation_revoke(actor=request.user, invitation=invitation)
+        invitation_revoke(actor=signed_in_user(request), invitation=invitation)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
+class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet[Person]):
     """As the people page: admins see their organisation's people, a member only their own
     profile, staff with the permission everyone."""
 
@@ -141,7 +156,7 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleVie
             self.filter_fields = self.partner_filter_fields
         return super().filter_queryset(queryset)
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> QuerySet[Person]:
         people = people_visible_to(self.request.user).select_related("organisation", "user")
         return people.order_by("legal_name", "pk")
 
@@ -155,14 +170,16 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleVie
         return person
 
 
-class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
+class ApplicationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet[Application]
+):
     queryset = Application.objects.select_related(
         "organisation", "covered_model", "stage"
     ).prefetch_related("nominees")
     serializer_class = ApplicationSerializer
     filter_fields = {"organisation": "organisation__slug", "state": "state"}
 
-    def get_queryset(self) -> Any:
+    def get_queryset(self) -> QuerySet[Application]:
         return super().get_queryset().order_by("-created_at", "-pk")
 
     @extend_schema(request=ApplicationCreateSerializer, responses={201: ApplicationSerializer})
@@ -216,7 +233,7 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visib
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, pk: str) -> Response:
         application = self.object_for("change")
-        application_submit(actor=request.user, application=application)
+        application_submit(actor=signed_in_user(request), application=application)
         return Response(ApplicationSerializer(self.get_queryset().get(pk=pk)).data)
 
     @extend_schema(request=WithdrawSerializer, responses={200: ApplicationSerializer})
@@ -226,7 +243,7 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visib
         serializer = WithdrawSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         application_withdraw(
-            actor=request.user,
+            actor=signed_in_user(request),
             application=application,
             reason=serializer.validated_data.get("reason", ""),
         )
@@ -243,14 +260,14 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visib
         if seen and seen != application.updated_at.isoformat():
             return stale_version_problem(request)
         review_answer(
-            actor=request.user,
+            actor=signed_in_user(request),
             application=application,
             response=serializer.validated_data["response"],
         )
         return Response(ApplicationSerializer(self.get_queryset().get(pk=pk)).data)
 
 
-class GrantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
+class GrantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet[Grant]):
     queryset = Grant.objects.select_related("organisation", "covered_model", "stage").order_by(
         "-created_at", "-pk"
     )
@@ -262,7 +279,9 @@ class GrantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleView
     }
 
 
-class CredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
+class CredentialViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet[Credential]
+):
     queryset = Credential.objects.order_by("-created_at", "-pk")
     serializer_class = CredentialSerializer
     filter_fields = {"grant": "grant_id", "person": "person_id", "state": "state"}
@@ -287,11 +306,11 @@ class CredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visibl
         """The key's owner collects a fresh key, shown this once; any earlier key stops
         working at once. Only the person the key belongs to may collect it; a key that is
         not active is a 409."""
-        credential: Credential = self.visible_object(pk=pk)
+        credential = self.visible_object(pk=pk)
         # Admins and staff see the key's state only, never the key (as on the page).
         if credential.person.user_id != request.user.pk:
             raise Http404("No such object, or you may not see it.")
-        issued = credential_collect(actor=request.user, credential=credential)
+        issued = credential_collect(actor=signed_in_user(request), credential=credential)
         body = {"credential": CredentialSerializer(issued.credential).data, "key": issued.key}
         return Response(body, headers={"Cache-Control": "no-store"})
 
@@ -301,12 +320,14 @@ class CredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Visibl
     @action(detail=True, methods=["post"])
     def rotate(self, request: Request, pk: str) -> Response:
         credential = self.object_for("change")
-        issued = credential_rotate(actor=request.user, credential=credential)
+        issued = credential_rotate(actor=signed_in_user(request), credential=credential)
         body = {"credential": CredentialSerializer(issued.credential).data, "key": issued.key}
         return Response(body, headers={"Cache-Control": "no-store"})
 
 
-class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet):
+class AuditEventViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet[AuditEvent]
+):
     """Staff only: the audit trail, newest first, in cursor pages."""
 
     queryset = AuditEvent.objects.all()
