@@ -109,7 +109,9 @@ def _fetch_one(sql: str, params: list[Any]) -> Any:
         import psycopg
 
         connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
+        # As Django's own cursors do: errors come out as django.db errors, and a broken
+        # connection is marked so that the end of the request closes it, not reuses it.
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, params, prepare=True)
             return cursor.fetchone()
     with connection.cursor() as cursor:
