@@ -256,3 +256,31 @@ def test_the_gateway_stack_drops_only_browser_middleware_and_keeps_their_order(s
         "portal.web.middleware.ContentSecurityPolicyMiddleware",
         "portal.web.middleware.RequestContextMiddleware",
     } <= set(stack)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_that_died_since_the_last_request_is_replaced_without_an_error(gateway):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements on a kept connection: PostgreSQL only")
+    # given a gateway request that leaves its connection open for the next one
+    issued = issue(active_grant())
+    client = Client()
+    assert _introspect(gateway, issued.key, client).json()["active"] is True
+
+    # when the database ends that connection (a restart, a failover) between two requests
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    other = connection.copy()
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+
+    # then the next request still gets its answer, on a new connection
+    response = _introspect(gateway, issued.key, client)
+    assert response.status_code == 200
+    assert response.json()["active"] is True
+    assert connection.connection.info.backend_pid != pid
