@@ -1,7 +1,7 @@
 """Reads of the audit trail for the explorer and the export.
 
-Every filter is built so that it stays fast on millions of events (see migration 0003
-for the indexes behind each one), and the page of results is found by KEYSET
+Every filter is built so that it stays fast on millions of events (see migrations 0003
+and 0004 for the indexes behind each one), and the page of results is found by KEYSET
 pagination on ``id``: a page is "the next N events before (or after) this id", never
 an OFFSET and never a COUNT over the table.
 
@@ -36,7 +36,7 @@ PAGE_SIZE = 50
 MODEL_SCALAR_KEYS = ("model", "covered_model")
 MODEL_LIST_KEY = "models"
 
-# The dictionary used for full text on reasons; migration 0003 indexes the same expression.
+# The dictionary used for full text on reasons; migration 0004's stored column uses the same.
 SEARCH_CONFIG = "english"
 
 
@@ -113,9 +113,9 @@ _REASON_MATCHES = '"audit_auditevent"."reason_search" @@ websearch_to_tsquery(%s
 
 def _text_filter(queryset: QuerySet[AuditEvent], text: str) -> QuerySet[AuditEvent]:
     if connection.vendor == "postgresql":
-        return queryset.filter(
-            RawSQL(_REASON_MATCHES, (SEARCH_CONFIG, text), output_field=BooleanField())  # noqa: S611 (constant SQL, bound parameters)
-        )
+        # A constant SQL fragment; the words are a bound parameter.
+        matches = RawSQL(_REASON_MATCHES, (SEARCH_CONFIG, text), output_field=BooleanField())  # noqa: S611
+        return queryset.filter(matches)
     return queryset.filter(reason__icontains=text)
 
 
@@ -181,8 +181,10 @@ def _nearest(
     the GIN index and sorts them, quick when they are rare and ruinous when common. Its
     word statistics cannot tell which, so both walks are bounded here instead: first the
     ``SEARCH_WINDOW`` ids next to the cursor, in order (at most that many tests); only if
-    they hold fewer than ``limit`` matches, the rest through the GIN index, ordered by an
-    expression so that no plan can walk the primary key through the whole table.
+    they hold fewer than ``limit`` matches, the rest ordered by an expression the primary
+    key cannot serve, so that PostgreSQL collects the matches (through the GIN index)
+    instead of walking every event. That second query costs what the matches beyond the
+    window cost, and there are few of them unless a word common long ago is rare now.
     """
     if newest_first:
         narrowed = queryset if beyond is None else queryset.filter(pk__lt=beyond)
