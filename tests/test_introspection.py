@@ -86,6 +86,18 @@ def test_unknown_or_malformed_tokens_are_inactive_or_refused(gateway, token):
         assert response.status_code == 400
 
 
+def test_a_nul_byte_in_the_token_or_the_client_id_is_refused_not_a_server_error(gateway):
+    issued = issue(active_grant())
+    prefix = issued.key.split("_")[1]
+    nul_token = issued.key.replace(prefix, prefix[:7] + "\x00" + prefix[8:])
+
+    inactive = _introspect(gateway, nul_token)
+    unknown = _introspect((gateway[0] + "\x00", gateway[1]), issued.key)
+
+    assert (inactive.status_code, inactive.json()) == (200, {"active": False})
+    assert unknown.status_code == 401
+
+
 def test_a_right_prefix_with_a_wrong_secret_is_inactive(gateway):
     issued = issue(active_grant())
     forged = issued.key[:-4] + ("AAAA" if not issued.key.endswith("AAAA") else "BBBB")

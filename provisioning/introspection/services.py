@@ -144,6 +144,9 @@ class GatewayAnswer:
 def gateway_introspect(*, client_id: str, client_secret: str, token: str) -> GatewayAnswer:
     """Authenticate the gateway and answer for ``token`` with one database round trip."""
     prefix = parse_key(token) if token else None
+    if "\x00" in client_id:  # PostgreSQL text cannot hold NUL, and no client id does
+        _client_matches(None, client_secret)  # the same work as for any unknown client
+        return GatewayAnswer(client=None, answer=INACTIVE)
     if connection.vendor != "postgresql":  # no LATERAL: two queries
         client = gateway_client_authenticate(client_id=client_id, client_secret=client_secret)
         answer = token_introspect(token=token, client=client) if client and prefix else INACTIVE
