@@ -191,7 +191,11 @@ def served():
             answer["status"] = int(status.split()[0])
             answer["headers"] = dict(response_headers)
 
-        body = b"".join(application(request.environ, start_response))
+        result = application(request.environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            result.close()  # as a server does: it sends request_finished
         return answer["status"], answer["headers"], body
 
     request_started.disconnect(close_old_connections)
