@@ -5,8 +5,9 @@ In a scratch PostgreSQL database of its own (created and dropped here):
 * ``grant_suspend`` over 100,000 active credentials, committed (grants, credentials, change
   log, audit), against a raw SQL ``UPDATE`` of the same credential rows in the same run:
   ≤ 5 s and ≤ 5x, with 1, 3 and 5 downstream targets (the cost must not grow with them);
-* ``POST /oauth/introspect`` p99 through the full Django stack (the WSGI application with
-  every middleware, as a server calls it): ≤ 10 ms; the test client's figure is shown too.
+* ``POST /oauth/introspect`` p99 through ``portal.wsgi.application``, as a server calls it
+  (the gateways' middleware stack, portal/web/gateways.py): ≤ 10 ms; the test client's
+  figure (every middleware, plus the client's own instrumentation) is shown too.
 
 Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.provisioning [N]``;
 with ``--explain``, one suspend's statements with their plans and timings (auto_explain).
@@ -130,7 +131,6 @@ def _introspection_p99() -> tuple[tuple[float, float], tuple[float, float]]:
     import io
     from urllib.parse import urlencode
 
-    from django.core.handlers.wsgi import WSGIHandler
     from django.test import Client
 
     from portal.eligibility.models import Person
@@ -147,7 +147,7 @@ def _introspection_p99() -> tuple[tuple[float, float], tuple[float, float]]:
         + base64.b64encode(f"{gateway.client.client_id}:{gateway.client_secret}".encode()).decode()
     )
     body = urlencode({"token": key}).encode()
-    application = WSGIHandler()
+    from portal.wsgi import application
 
     def wsgi_post() -> bytes:
         environ = {

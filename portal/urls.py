@@ -10,6 +10,8 @@ admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-a
 admin.site.site_header = "Clearance administration"
 
 urlpatterns = [
+    # First: gateways call it on every request they serve, and Django tries patterns in order.
+    path("", include("provisioning.introspection.urls")),
     path("", include("portal.web.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
@@ -26,7 +28,6 @@ urlpatterns = [
     path("bulk/", include("provisioning.bulk.urls")),
     path("api/", include("portal.api.urls")),
     path("scim/v2/", include("portal.scim.urls")),
-    path("", include("provisioning.introspection.urls")),
     path("provisioning/", include("provisioning.deliveries.urls")),
     path("provisioning/keys/", include("provisioning.credentials.urls")),
 ]

@@ -421,3 +421,36 @@ def test_a_missing_event_is_not_found(auditor):
     response = client_for(auditor).get(reverse("audit:event", args=[999999]))
 
     assert response.status_code == 404
+
+
+def test_reason_search_pages_match_an_unbounded_walk_whatever_the_window(monkeypatch):
+    # given: matches spread so that a small window next to the cursor holds only some of them
+    events = [
+        audit_record(actor=None, action="test.event", reason=f"{word} note {i}")
+        for i, word in enumerate(["drift"] * 3 + ["quota"] * 9 + ["drift", "quota"] * 6)
+    ]
+    queryset = audit_events(AuditEvent.objects.all(), AuditFilter(text="drift"))
+    expected = [e.pk for e in reversed(events) if e.reason.startswith("drift")]
+    monkeypatch.setattr("portal.audit.selectors.SEARCH_WINDOW", 4)
+
+    def walk(**cursor: int | None) -> tuple[list[int], bool, bool]:
+        page = audit_page(queryset, size=2, searching=True, **cursor)
+        return [e.pk for e in page.events], page.has_newer, page.has_older
+
+    # when: every page going older, then every page going back newer
+    older, cursor, has_older = [], None, True
+    while has_older:
+        ids, _, has_older = walk(before=cursor)
+        older += ids
+        cursor = ids[-1]
+    newer, cursor, has_newer = [], expected[-1], True
+    while has_newer:
+        ids, has_newer, _ = walk(after=cursor)
+        newer = ids + newer
+        cursor = ids[0]
+
+    # then: the same events, in the same order, as the plain walk by id
+    assert older == expected
+    assert newer == expected[:-1]
+    assert walk()[0] == [e.pk for e in audit_page(queryset, size=2).events]
+    assert walk(before=expected[0] + 1)[0] == expected[:2]

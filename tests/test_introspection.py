@@ -86,6 +86,18 @@ def test_unknown_or_malformed_tokens_are_inactive_or_refused(gateway, token):
         assert response.status_code == 400
 
 
+def test_a_nul_byte_in_the_token_or_the_client_id_is_refused_not_a_server_error(gateway):
+    issued = issue(active_grant())
+    prefix = issued.key.split("_")[1]
+    nul_token = issued.key.replace(prefix, prefix[:7] + "\x00" + prefix[8:])
+
+    inactive = _introspect(gateway, nul_token)
+    unknown = _introspect((gateway[0] + "\x00", gateway[1]), issued.key)
+
+    assert (inactive.status_code, inactive.json()) == (200, {"active": False})
+    assert unknown.status_code == 401
+
+
 def test_a_right_prefix_with_a_wrong_secret_is_inactive(gateway):
     issued = issue(active_grant())
     forged = issued.key[:-4] + ("AAAA" if not issued.key.endswith("AAAA") else "BBBB")
@@ -148,3 +160,143 @@ def test_the_gateway_client_command_prints_a_working_id_and_secret_once(capsys):
     issued = issue(active_grant())
     gateway = (printed["client_id"], printed["client_secret"])
     assert _introspect(gateway, issued.key).json()["active"] is True
+
+
+# --- through the WSGI application gunicorn serves (the gateways' short middleware stack) -----
+
+
+@pytest.fixture
+def served():
+    """``portal.wsgi.application`` called as gunicorn calls it, inside the test's transaction.
+
+    Like Django's test client, it keeps the request signals from closing the connection
+    (and with it the test's transaction).
+    """
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+    from django.test import RequestFactory
+
+    from portal.wsgi import application
+
+    def call(method: str, token: str = "", **headers: str):
+        factory = RequestFactory()
+        request = (
+            factory.post(URL, {"token": token}, **headers)
+            if method == "POST"
+            else factory.get(URL, **headers)
+        )
+        answer: dict = {}
+
+        def start_response(status: str, response_headers: list, exc_info=None) -> None:
+            answer["status"] = int(status.split()[0])
+            answer["headers"] = dict(response_headers)
+
+        result = application(request.environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            result.close()  # as a server does: it sends request_finished
+        return answer["status"], answer["headers"], body
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield call
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+def test_gateways_get_the_security_headers_and_no_session_machinery(gateway, served, outsider):
+    issued = issue(active_grant())
+    signed_in = client_for(outsider)  # a session cookie the endpoint must ignore
+
+    status, headers, body = served(
+        "POST",
+        issued.key,
+        HTTP_AUTHORIZATION=_basic(*gateway),
+        HTTP_COOKIE=f"sessionid={signed_in.cookies['sessionid'].value}",
+    )
+
+    assert status == 200
+    assert json.loads(body)["active"] is True
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert headers["Cache-Control"].startswith("max-age=0")
+    assert headers["X-Request-ID"]
+    assert "Set-Cookie" not in headers and "Vary" not in headers
+
+
+def test_through_the_gateway_stack_a_revoked_key_is_inactive_on_the_very_next_request(
+    gateway, served
+):
+    issued = issue(active_grant())
+    auth = _basic(*gateway)
+    assert json.loads(served("POST", issued.key, HTTP_AUTHORIZATION=auth)[2])["active"] is True
+
+    credential_revoke(actor=None, credential=issued.credential)
+
+    assert json.loads(served("POST", issued.key, HTTP_AUTHORIZATION=auth)[2]) == {"active": False}
+
+
+def test_through_the_gateway_stack_bad_credentials_and_get_are_refused_with_headers(
+    gateway, served
+):
+    issued = issue(active_grant())
+
+    refused = served("POST", issued.key, HTTP_AUTHORIZATION=_basic(gateway[0], "wrong"))
+    anonymous = served("POST", issued.key)
+    get = served("GET", HTTP_AUTHORIZATION=_basic(*gateway))
+
+    assert [refused[0], anonymous[0], get[0]] == [401, 401, 405]
+    for _, headers, _ in (refused, anonymous, get):
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert "default-src 'self'" in headers["Content-Security-Policy"]
+
+
+def test_the_gateway_stack_drops_only_browser_middleware_and_keeps_their_order(settings):
+    from portal.web.gateways import BROWSER_ONLY_MIDDLEWARE, gateway_middleware
+
+    stack = gateway_middleware()
+
+    assert set(settings.MIDDLEWARE) >= BROWSER_ONLY_MIDDLEWARE
+    assert stack == [path for path in settings.MIDDLEWARE if path not in BROWSER_ONLY_MIDDLEWARE]
+    assert {
+        "django.middleware.security.SecurityMiddleware",
+        "django.middleware.common.CommonMiddleware",  # Host header validation
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "portal.web.middleware.ContentSecurityPolicyMiddleware",
+        "portal.web.middleware.RequestContextMiddleware",
+    } <= set(stack)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_that_died_since_the_last_request_is_replaced_without_an_error(gateway):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements on a kept connection: PostgreSQL only")
+    # given a gateway request that leaves its connection open for the next one
+    issued = issue(active_grant())
+    client = Client()
+    assert _introspect(gateway, issued.key, client).json()["active"] is True
+
+    # when the database ends that connection (a restart, a failover) between two requests
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    other = connection.copy()
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+
+    # then the next request still gets its answer, on a new connection
+    response = _introspect(gateway, issued.key, client)
+    assert response.status_code == 200
+    assert response.json()["active"] is True
+    assert connection.connection.info.backend_pid != pid

@@ -1,7 +1,7 @@
 """Reads of the audit trail for the explorer and the export.
 
-Every filter is built so that it stays fast on millions of events (see migration 0003
-for the indexes behind each one), and the page of results is found by KEYSET
+Every filter is built so that it stays fast on millions of events (see migrations 0003
+and 0004 for the indexes behind each one), and the page of results is found by KEYSET
 pagination on ``id``: a page is "the next N events before (or after) this id", never
 an OFFSET and never a COUNT over the table.
 
@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, F, Max, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
@@ -35,7 +36,7 @@ PAGE_SIZE = 50
 MODEL_SCALAR_KEYS = ("model", "covered_model")
 MODEL_LIST_KEY = "models"
 
-# The dictionary used for full text on reasons; migration 0003 indexes the same expression.
+# The dictionary used for full text on reasons; migration 0004's stored column uses the same.
 SEARCH_CONFIG = "english"
 
 
@@ -105,13 +106,16 @@ def _model_q(covered_model: CoveredModel, stage_ids: tuple[str, ...]) -> Q:
     return query
 
 
+# The reason's tsvector, stored by PostgreSQL (migration 0004) and GIN-indexed; the same
+# dictionary turns the searched words into lexemes.
+_REASON_MATCHES = '"audit_auditevent"."reason_search" @@ websearch_to_tsquery(%s::regconfig, %s)'
+
+
 def _text_filter(queryset: QuerySet[AuditEvent], text: str) -> QuerySet[AuditEvent]:
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery, SearchVector
-
-        return queryset.annotate(reason_vector=SearchVector("reason", config=SEARCH_CONFIG)).filter(
-            reason_vector=SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
-        )
+        # A constant SQL fragment; the words are a bound parameter.
+        matches = RawSQL(_REASON_MATCHES, (SEARCH_CONFIG, text), output_field=BooleanField())  # noqa: S611
+        return queryset.filter(matches)
     return queryset.filter(reason__icontains=text)
 
 
@@ -156,33 +160,96 @@ class AuditPage:
         return self.events[-1].pk if self.events and self.has_older else None
 
 
+# Reason searches look at this many ids next to the cursor first (see _nearest).
+SEARCH_WINDOW = 20_000
+
+
+def _nearest(
+    queryset: QuerySet[AuditEvent],
+    *,
+    beyond: int | None,
+    newest_first: bool,
+    limit: int,
+    searching: bool,
+) -> list[AuditEvent]:
+    """Up to ``limit`` events past id ``beyond`` (exclusive; None: the newest), nearest first.
+
+    Without a reason search every filter has an index ending in ``id``, so walking ids
+    in order stops after ``limit`` rows. A reason search has no such index: PostgreSQL
+    either walks ids testing each reason, quick when matches are common and ruinous
+    when they are rare or absent (every event is tested), or collects every match from
+    the GIN index and sorts them, quick when they are rare and ruinous when common. Its
+    word statistics cannot tell which, so both walks are bounded here instead: first the
+    ``SEARCH_WINDOW`` ids next to the cursor, in order (at most that many tests); only if
+    they hold fewer than ``limit`` matches, the rest ordered by an expression the primary
+    key cannot serve, so that PostgreSQL collects the matches (through the GIN index)
+    instead of walking every event. That second query costs what the matches beyond the
+    window cost, and there are few of them unless a word common long ago is rare now.
+    """
+    if newest_first:
+        narrowed = queryset if beyond is None else queryset.filter(pk__lt=beyond)
+        ordered = narrowed.order_by("-pk")
+    else:
+        narrowed = queryset.filter(pk__gt=beyond)
+        ordered = narrowed.order_by("pk")
+    if not searching or connection.vendor != "postgresql":
+        return list(ordered[:limit])
+    if beyond is None:
+        beyond = (AuditEvent.objects.aggregate(newest=Max("pk"))["newest"] or 0) + 1
+    if newest_first:
+        edge = beyond - SEARCH_WINDOW
+        near, far, key = ordered.filter(pk__gte=edge), narrowed.filter(pk__lt=edge), "desc"
+    else:
+        edge = beyond + SEARCH_WINDOW
+        near, far, key = ordered.filter(pk__lte=edge), narrowed.filter(pk__gt=edge), "asc"
+    rows = list(near[:limit])
+    if len(rows) < limit:
+        unwalkable = getattr(F("pk") + 0, key)()  # the same order, hidden from the planner
+        rows += list(far.order_by(unwalkable)[: limit - len(rows)])
+    return rows
+
+
 def audit_page(
     queryset: QuerySet[AuditEvent],
     *,
     before: int | None = None,
     after: int | None = None,
     size: int = PAGE_SIZE,
+    searching: bool = False,
 ) -> AuditPage:
     """One page, newest first: the ``size`` events older than ``before``, or newer than ``after``.
 
     At most three queries whatever the table's size: the page (one row more than
-    shown, to know whether an older or newer page exists), an EXISTS probe for the
-    other direction, and the page's organisations.
+    shown, to know whether an older or newer page exists), a probe for an event in the
+    other direction, and the page's organisations. ``searching`` (the queryset filters
+    reasons by full text) bounds the page and the probe as ``_nearest`` explains, at
+    the cost of up to three more queries.
     """
+
+    def nearest(beyond: int | None, *, newest_first: bool, limit: int) -> list[AuditEvent]:
+        return _nearest(
+            queryset, beyond=beyond, newest_first=newest_first, limit=limit, searching=searching
+        )
+
+    def any_beyond(beyond: int, *, newest_first: bool) -> bool:
+        if searching:
+            return bool(nearest(beyond, newest_first=newest_first, limit=1))
+        lookup = "pk__lt" if newest_first else "pk__gt"
+        return queryset.filter(**{lookup: beyond}).exists()
+
     if after is not None:
-        rows = list(queryset.filter(pk__gt=after).order_by("pk")[: size + 1])
+        rows = nearest(after, newest_first=False, limit=size + 1)
         has_newer = len(rows) > size
         events = rows[:size][::-1]
-        has_older = queryset.filter(pk__lt=events[-1].pk if events else after + 1).exists()
+        has_older = any_beyond(events[-1].pk if events else after + 1, newest_first=True)
     else:
-        narrowed = queryset.filter(pk__lt=before) if before is not None else queryset
-        rows = list(narrowed.order_by("-pk")[: size + 1])
+        rows = nearest(before, newest_first=True, limit=size + 1)
         has_older = len(rows) > size
         events = rows[:size]
         if before is None:
             has_newer = False
         else:
-            has_newer = queryset.filter(pk__gt=events[0].pk if events else before - 1).exists()
+            has_newer = any_beyond(events[0].pk if events else before - 1, newest_first=False)
     organisation_ids = {e.organisation_id for e in events if e.organisation_id is not None}
     organisations = Organisation.objects.in_bulk(organisation_ids) if organisation_ids else {}
     return AuditPage(events, has_newer, has_older, organisations)

@@ -66,7 +66,10 @@ def explorer(request: HttpRequest) -> HttpResponse:
         flt = form.to_filter() if form.is_bound else AuditFilter()
         data = form.cleaned_data if form.is_bound else {}
         page = audit_page(
-            audit_events(events, flt), before=data.get("before"), after=data.get("after")
+            audit_events(events, flt),
+            before=data.get("before"),
+            after=data.get("after"),
+            searching=bool(flt.text),
         )
         context.update(
             page=page,

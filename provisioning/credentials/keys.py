@@ -42,10 +42,19 @@ def key_from_material(material: bytes) -> NewKey:
     return NewKey(prefix=prefix, plaintext=plaintext, hash=hash_key(plaintext))
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
 def parse_key(plaintext: str) -> str | None:
-    """The look-up prefix of a well-formed key, else None."""
+    """The look-up prefix (16 lowercase hex digits) of a well-formed key, else None.
+
+    Checking the digits keeps anything else, such as a NUL byte PostgreSQL refuses in
+    text, out of the look-up query: a malformed key is simply not found.
+    """
     parts = plaintext.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_SCHEME or len(parts[1]) != 16 or len(parts[2]) < 43:
+        return None
+    if not _HEX.issuperset(parts[1]):
         return None
     return parts[1]
 

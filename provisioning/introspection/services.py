@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -97,6 +97,17 @@ WHERE gc.client_id = %s AND gc.enabled
 """  # noqa: S608 (module constants only)
 
 
+def _prepared_one(sql: str, params: list[Any]) -> Any:
+    import psycopg
+
+    connection.ensure_connection()
+    # As Django's own cursors do: errors come out as django.db errors, and a broken
+    # connection is marked so that the end of the request closes it, not reuses it.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
+
+
 def _fetch_one(sql: str, params: list[Any]) -> Any:
     """One row of ``sql``; on PostgreSQL through a server-side prepared statement.
 
@@ -104,17 +115,24 @@ def _fetch_one(sql: str, params: list[Any]) -> Any:
     cost more than running it; psycopg prepares the statement once per connection and
     then only executes it. A plain psycopg cursor on Django's connection, so it runs in
     the same session and transaction as everything else.
-    """
-    if connection.vendor == "postgresql":
-        import psycopg
 
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, prepare=True)
+    Django's CONN_HEALTH_CHECKS probe (a ``SELECT 1`` before a reused connection's first
+    query in a request) lives in its own cursors, so it is skipped here, saving a round
+    trip per request. Its job is done after the fact instead: if a connection kept from
+    an earlier request turns out dead (database restart, failover), it is replaced and
+    the read retried once, unless a transaction was running on it.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
             return cursor.fetchone()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
+    try:
+        return _prepared_one(sql, params)
+    except OperationalError:
+        if connection.in_atomic_block or not connection.autocommit or connection.is_usable():
+            raise
+        connection.close()
+        return _prepared_one(sql, params)
 
 
 @dataclass(frozen=True)
@@ -126,6 +144,9 @@ class GatewayAnswer:
 def gateway_introspect(*, client_id: str, client_secret: str, token: str) -> GatewayAnswer:
     """Authenticate the gateway and answer for ``token`` with one database round trip."""
     prefix = parse_key(token) if token else None
+    if "\x00" in client_id:  # PostgreSQL text cannot hold NUL, and no client id does
+        _client_matches(None, client_secret)  # the same work as for any unknown client
+        return GatewayAnswer(client=None, answer=INACTIVE)
     if connection.vendor != "postgresql":  # no LATERAL: two queries
         client = gateway_client_authenticate(client_id=client_id, client_secret=client_secret)
         answer = token_introspect(token=token, client=client) if client and prefix else INACTIVE
