@@ -24,7 +24,7 @@ from portal.api.filters import FieldFilterBackend, is_object_id
 from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem
-from portal.partners.documents import organisation_document_open, organisation_document_upload
+from portal.partners.documents import organisation_document_response, organisation_document_upload
 from portal.partners.errors import DocumentRejectedError
 from portal.partners.models import DocumentKind, Organisation, OrganisationDocument
 from portal.partners.selectors import documents_visible_to
@@ -121,12 +121,4 @@ class OrganisationDocumentViewSet(
     def download(self, request: Request, pk: str) -> FileResponse:
         """The document's bytes, as uploaded; each download is recorded in the audit trail."""
         document = self.get_object()
-        response = FileResponse(
-            organisation_document_open(actor=signed_in_user(request), document=document),
-            as_attachment=True,
-            filename=document.original_name,
-            content_type=document.content_type,
-        )
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return organisation_document_response(actor=signed_in_user(request), document=document)

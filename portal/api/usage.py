@@ -22,7 +22,7 @@ from portal.api.staff import StaffViewSet, username_of
 from portal.api.validation import form_errors
 from portal.usage.forms import STATE_FILTERS, AlertFilterForm
 from portal.usage.models import AlertKind, AlertState, UsageAlert
-from portal.usage.selectors import alert_list
+from portal.usage.selectors import alert_list, alerts_in_full
 from portal.usage.views import ACTIONS, READ, WRITE
 
 
@@ -93,16 +93,7 @@ class AlertNoteSerializer(serializers.Serializer[Any]):
 class UsageAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[UsageAlert]):
     """Usage alerts: one per finding (a denied country, an inactive key, a quota)."""
 
-    queryset = UsageAlert.objects.select_related(
-        "organisation",
-        "covered_model",
-        "person",
-        "credential",
-        "acknowledged_by",
-        "closed_by",
-        "held_by",
-        "released_by",
-    ).order_by("-last_seen_at", "-id")
+    queryset = alerts_in_full().order_by("-last_seen_at", "-id")
     serializer_class = UsageAlertSerializer
     staff_permissions = {"list": READ, "retrieve": READ, "*": WRITE}
 

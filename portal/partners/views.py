@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from portal.accounts.access import get_visible_or_404
 from portal.accounts.roles import is_staff_member
-from portal.partners.documents import organisation_document_open, organisation_document_upload
+from portal.partners.documents import organisation_document_response, organisation_document_upload
 from portal.partners.errors import PartnerError
 from portal.partners.forms import (
     DocumentUploadForm,
@@ -168,15 +168,7 @@ def document_upload(request: AuthenticatedRequest, slug: str) -> HttpResponse:
 def document_download(request: AuthenticatedRequest, slug: str, pk: int) -> FileResponse:
     """Streams a document to the organisation's admins and to staff with view rights."""
     document = get_object_or_404(documents_visible_to(request.user), organisation__slug=slug, pk=pk)
-    response = FileResponse(
-        organisation_document_open(actor=request.user, document=document),
-        as_attachment=True,
-        filename=document.original_name,
-        content_type=document.content_type,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return organisation_document_response(actor=request.user, document=document)
 
 
 @login_required

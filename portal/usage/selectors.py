@@ -9,6 +9,21 @@ from django.db.models import QuerySet
 from portal.usage.models import LIVE_ALERT_STATES, AlertState, UsageAlert
 
 
+def alerts_in_full() -> QuerySet[UsageAlert]:
+    """Alerts with everything an alert's page or API answer shows, in one query."""
+    return UsageAlert.objects.select_related(
+        "organisation",
+        "covered_model",
+        "grant__stage",
+        "person",
+        "credential",
+        "acknowledged_by",
+        "closed_by",
+        "held_by",
+        "released_by",
+    )
+
+
 def alert_list(filters: dict[str, Any]) -> QuerySet[UsageAlert]:
     alerts = UsageAlert.objects.select_related(
         "organisation", "covered_model", "person", "credential"

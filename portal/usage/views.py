@@ -26,7 +26,7 @@ from portal.accounts.access import get_visible_or_404, visible_to
 from portal.partners.paging import paginate, query_without_page
 from portal.usage.forms import AlertFilterForm, NoteForm
 from portal.usage.models import AlertState, UsageAlert, UsageError
-from portal.usage.selectors import alert_list
+from portal.usage.selectors import alert_list, alerts_in_full
 from portal.usage.services import (
     usage_alert_acknowledge,
     usage_alert_close,
@@ -106,17 +106,7 @@ def _require_read(request: HttpRequest) -> None:
 def _alert(request: HttpRequest, pk: int, *, write: bool = False) -> UsageAlert:
     alert = get_visible_or_404(
         request.user,
-        UsageAlert.objects.select_related(
-            "organisation",
-            "covered_model",
-            "grant__stage",
-            "person",
-            "credential",
-            "acknowledged_by",
-            "closed_by",
-            "held_by",
-            "released_by",
-        ),
+        alerts_in_full(),
         pk=pk,
     )
     if write and not request.user.has_perm(WRITE):
