@@ -276,7 +276,7 @@ def test_an_interrupted_action_resumes_where_it_stopped_without_double_work(
     ops_user, stage, grants, settings
 ):
     # given chunks of one grant each
-    settings.BULK_CHUNK_SIZE = 1
+    settings.BULK_CHUNK_SIZE = settings.BULK_EMERGENCY_CHUNK_SIZE = 1
     action = _suspend_plan(ops_user, stage, emergency=True)
     assert action.chunk_count == 3
     bulk_execute(action=action, actor=ops_user, run_now=False)
@@ -345,3 +345,17 @@ def test_chunks_are_cut_by_keys_so_progress_moves_and_a_grant_is_never_split(
     chunks = dict(action.items.values_list("grant_id", "chunk"))
     assert action.chunk_count == 2
     assert chunks[grants[1].pk] == chunks[grants[2].pk] != chunks[grants[0].pk]
+
+
+def test_an_emergency_commits_in_bigger_chunks_than_a_planned_action(
+    ops_user, stage, grants, settings
+):
+    # given one key per chunk for planned actions, a hundred for emergencies
+    settings.BULK_CHUNK_SIZE, settings.BULK_EMERGENCY_CHUNK_SIZE = 1, 100
+
+    planned = _suspend_plan(ops_user, stage)
+    emergency = _suspend_plan(ops_user, stage, emergency=True)
+
+    assert planned.chunk_count == len(grants) > 1
+    assert emergency.chunk_count == 1
+    assert emergency.plan_hash == planned.plan_hash  # the same set, however it is cut

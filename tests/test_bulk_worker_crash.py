@@ -65,7 +65,8 @@ def _wait_for(predicate, *, timeout: float, interval: float = 0.05, nudge=None) 
 def test_a_bulk_action_killed_mid_run_resumes_where_it_stopped(monkeypatch, settings):
     # given a suspend of 150 grants in chunks of one key each
     monkeypatch.setenv("BULK_CHUNK_SIZE", "1")
-    settings.BULK_CHUNK_SIZE = 1
+    monkeypatch.setenv("BULK_EMERGENCY_CHUNK_SIZE", "1")
+    settings.BULK_CHUNK_SIZE = settings.BULK_EMERGENCY_CHUNK_SIZE = 1
     ops = staff_user("ops")
     the_stage = stage(seats=5)
     for _ in range(GRANTS):

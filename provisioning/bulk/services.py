@@ -123,10 +123,11 @@ def _held_back_by_gate(action: BulkAction) -> bool:
 def _write_items(action: BulkAction, selection: Selection) -> int:
     """Store the plan's rows with their chunk number; returns the number of chunks.
 
-    Chunks hold at most ``BULK_CHUNK_SIZE`` keys (a grant is never split, so a grant with
-    more keys makes a chunk of its own), so the progress bar moves however keys spread.
+    Chunks hold at most ``BULK_CHUNK_SIZE`` keys (``BULK_EMERGENCY_CHUNK_SIZE`` for an
+    emergency; a grant is never split, so a grant with more keys makes a chunk of its own),
+    so the progress bar moves however keys spread.
     """
-    size = chunk_size()
+    size = chunk_size(emergency=action.emergency)
     is_grant = selection.scope == BulkScope.GRANT
     rows, chunk, load = [], 0, 0
     for item_id, grant_id in selection.pairs:
