@@ -95,12 +95,16 @@ def test_an_unknown_model_or_kind_is_a_field_error_and_nothing_is_saved(complian
 def test_a_rules_key_that_is_not_a_slug_is_a_field_error_not_a_server_error(
     compliance_officer, model
 ):
-    response = _draft(
-        api_client_for(compliance_officer), model, rules={"a\u0000b": {"kind": "open"}}
-    )
+    client = api_client_for(compliance_officer)
 
-    assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == "rules"
+    not_a_slug = _draft(client, model, rules={"a b/c": {"kind": "open"}})
+    nul = _draft(client, model, rules={"a\u0000b": {"kind": "open"}})
+
+    assert not_a_slug.status_code == 400
+    assert not_a_slug.json()["errors"][0]["field"] == "rules"
+    # a NUL anywhere in a JSON body is refused before any serializer (StrictJSONParser)
+    assert nul.status_code == 400
+    assert "NUL" in nul.json()["detail"]
     assert not Determination.objects.exists()
 
 
