@@ -18,7 +18,8 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from portal.eligibility.models import Person
-from portal.screening.models import ListVersion, ScreeningRun
+from portal.screening.models import ScreeningRun
+from portal.screening.selectors import current_versions
 from provisioning.credentials.models import Credential, CredentialState
 
 
@@ -33,26 +34,22 @@ class Freshness:
 def freshness_rule(*, now: dt.datetime | None = None) -> Freshness:
     """The cutoff in force now (one query)."""
     now = now or timezone.now()
-    current = list(ListVersion.objects.filter(is_current=True).values_list("id", "loaded_at"))
+    current = current_versions()
     max_age = settings.SCREENING_MAX_AGE_DAYS
     cutoff = now - dt.timedelta(days=max_age)
-    newest = max((loaded for _, loaded in current), default=None)
+    newest = max((version.loaded_at for version in current), default=None)
     if newest is not None and newest > cutoff:
         cutoff = newest
     return Freshness(
         cutoff=cutoff,
         max_age_days=max_age,
         newest_list_loaded_at=newest,
-        current_version_ids=frozenset(pk for pk, _ in current),
+        current_version_ids=frozenset(version.pk for version in current),
     )
 
 
 def _last_run() -> QuerySet[ScreeningRun]:
     return ScreeningRun.objects.filter(person=OuterRef("pk")).order_by("-created_at", "-id")
-
-
-def _stale_filter(rule: Freshness) -> Q:
-    return Q(last_screened_at__isnull=True) | Q(last_screened_at__lt=rule.cutoff)
 
 
 def stale_people(
@@ -64,7 +61,7 @@ def stale_people(
             last_screened_at=Subquery(_last_run().values("created_at")[:1]),
             last_versions=Subquery(_last_run().values("versions")[:1]),
         )
-        .filter(_stale_filter(rule))
+        .filter(Q(last_screened_at__isnull=True) | Q(last_screened_at__lt=rule.cutoff))
         .select_related("organisation")
     )
     if holders_only:
