@@ -25,7 +25,7 @@ from provisioning.bulk.models import BulkAction, BulkState
 from provisioning.bulk.services import bulk_run
 from provisioning.deliveries.models import ModelBlock
 from provisioning.deliveries.services import target_create
-from tests.browser import ARTIFACTS, sign_in
+from tests.browser import ARTIFACTS, new_page, sign_in
 from tests.story import RESTORED, active_keys, deliver, demo_world, scim_agrees
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -50,9 +50,7 @@ def pages(request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
 
 
 def _sign_in(browser, live_server, pages, user, password):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    page = new_page(browser, accept_downloads=True)
     pages[user.username] = page
     sign_in(page, live_server, user, password)
     page.get_by_role("navigation", name="Main").wait_for()

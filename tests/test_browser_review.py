@@ -8,7 +8,7 @@ import pytest
 from portal.applications.models import Application
 from portal.applications.states import ApplicationState
 from provisioning.grants.models import Grant, GrantState
-from tests.browser import sign_in
+from tests.browser import new_page, sign_in
 from tests.factories import PASSWORD
 from tests.reviewing import queued_application
 
@@ -16,12 +16,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _sign_in(browser, live_server, user, *, totp: bool = True):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    page = new_page(browser)
     sign_in(page, live_server, user, PASSWORD, totp=totp)
     page.get_by_role("navigation", name="Main").wait_for()
-    return context, page
+    return page.context, page
 
 
 def test_two_reviewers_approve_a_four_eyes_application_end_to_end(
