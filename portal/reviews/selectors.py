@@ -66,10 +66,12 @@ SORTS = {
 }
 
 
+# A first approval not voided; an application has at most one (approval_one_live_per_position).
+_LIVE_FIRST_APPROVAL = Q(position=ApprovalPosition.FIRST, voided_at__isnull=True)
+
+
 def _live_first_approvals() -> QuerySet[Approval]:
-    return Approval.objects.filter(
-        application=OuterRef("pk"), position=ApprovalPosition.FIRST, voided_at__isnull=True
-    )
+    return Approval.objects.filter(_LIVE_FIRST_APPROVAL, application=OuterRef("pk"))
 
 
 def queue_base(user: Any) -> QuerySet[Application]:
@@ -144,16 +146,9 @@ def queue_counts(user: Any, filters: QueueFilters) -> dict[str, int]:
     ones counted from the (few) live first approvals rather than probed row by row."""
     rows = _filtered(user, filters, now=timezone.now()).order_by()
     per_state = dict(rows.values("state").annotate(n=Count("*")).values_list("state", "n"))
-    awaiting = (
-        Approval.objects.filter(
-            position=ApprovalPosition.FIRST,
-            voided_at__isnull=True,
-            application__in=rows.values("pk"),
-        )
-        .values("application_id")
-        .distinct()
-        .count()
-    )
+    awaiting = Approval.objects.filter(
+        _LIVE_FIRST_APPROVAL, application__in=rows.values("pk")
+    ).count()
     counts: dict[str, int] = {str(state): per_state.get(state, 0) for state in QUEUE_STATES}
     counts[AWAITING_SECOND] = awaiting
     counts["total"] = sum(counts[state] for state in QUEUE_STATES)
@@ -189,9 +184,7 @@ def age_of(application: Application, *, now: dt.datetime) -> Age:
 
 def review_context(application: Application, user: Any) -> ReviewContext:
     first = (
-        Approval.objects.filter(
-            application=application, position=ApprovalPosition.FIRST, voided_at__isnull=True
-        )
+        Approval.objects.filter(_LIVE_FIRST_APPROVAL, application=application)
         .values_list("reviewer_id", flat=True)
         .first()
     )
