@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.applications.models import Application
+from portal.applications.services import application_create_draft, application_update_draft
 from portal.applications.states import ApplicationState
 from portal.eligibility.models import Person, ScreeningState
 from portal.eligibility.policies import ATTESTATION_VERSION, AUP_VERSION
@@ -64,3 +65,23 @@ def queued_application(
     )
     application.nominees.set([eligible_person(organisation) for _ in range(nominees)])
     return application
+
+
+def ready_draft(
+    admin: User, organisation: Organisation, stage: Stage, people: list[Person]
+) -> Application:
+    """A draft with everything a submission needs: nominees, a use case, the attestations."""
+    application = application_create_draft(
+        actor=admin, organisation=organisation, covered_model=stage.covered_model, stage=stage
+    )
+    return application_update_draft(
+        actor=admin,
+        application=application,
+        nominees=people,
+        use_case="Red-team our SCADA detection rules against model-written exploits.",
+        attestations={
+            "attests_end_use": True,
+            "attests_no_transfer": True,
+            "attests_accuracy": True,
+        },
+    )

@@ -38,6 +38,7 @@ from tests.factories import (
     UserFactory,
     add_member,
 )
+from tests.reviewing import ready_draft
 
 pytestmark = pytest.mark.django_db
 S = ApplicationState
@@ -152,23 +153,6 @@ def member_person(organisation, **kwargs):
     user = UserFactory()
     add_member(organisation, user)
     return CompletePersonFactory(organisation=organisation, user=user, **kwargs)
-
-
-def ready_draft(admin, organisation, stage, people):
-    application = application_create_draft(
-        actor=admin, organisation=organisation, covered_model=stage.covered_model, stage=stage
-    )
-    return application_update_draft(
-        actor=admin,
-        application=application,
-        nominees=people,
-        use_case="Red-team our SCADA detection rules against model-written exploits.",
-        attestations={
-            "attests_end_use": True,
-            "attests_no_transfer": True,
-            "attests_accuracy": True,
-        },
-    )
 
 
 def test_submitting_judges_every_nominee_and_keeps_the_verdicts(partner_admin, verified, stage):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from portal.applications.services import application_submit
+from portal.applications.states import ApplicationState
 from portal.audit.chain import verify_chain
 from portal.audit.models import AuditEvent
 from portal.eligibility.models import ScreeningState
@@ -20,7 +22,14 @@ from portal.screening.services import (
     screening_match_dismiss,
 )
 from portal.screening.tasks import rescreen_all
-from tests.factories import PersonFactory, StageFactory
+from tests.factories import (
+    CompletePersonFactory,
+    PersonFactory,
+    StageFactory,
+    UserFactory,
+    add_member,
+)
+from tests.reviewing import ready_draft
 
 pytestmark = pytest.mark.django_db
 
@@ -245,11 +254,6 @@ def test_the_screen_person_task_screens_one_person_by_id(listed, holds):
 
 def _submitted_while_unscreened(admin, legal_name: str, **facts):
     """An application submitted before its nominee's screening ran: it waits in screening."""
-    from portal.applications.services import application_submit
-    from portal.applications.states import ApplicationState
-    from tests.factories import CompletePersonFactory, UserFactory, add_member
-    from tests.test_applications import ready_draft
-
     organisation = admin.memberships.get().organisation
     user = UserFactory()
     add_member(organisation, user)
