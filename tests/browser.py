@@ -8,6 +8,7 @@ test-artifacts/.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core import mail
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -155,6 +157,14 @@ def tab_to(page: Any, target: Any, *, max_presses: int = 60) -> None:
             return
         page.keyboard.press("Tab")
     raise AssertionError(f"{target} never received the focus after {max_presses} Tab presses")
+
+
+def link_in_mail(address: str, pattern: str) -> str:
+    """The newest link like ``pattern`` in the mail sent to ``address`` (the outbox)."""
+    for message in reversed(mail.outbox):
+        if address in message.to and (found := re.search(pattern, message.body)):
+            return found.group(0)
+    raise AssertionError(f"no email to {address} holds a link like {pattern}")
 
 
 def watch_csp_violations(page: Any) -> list[str]:

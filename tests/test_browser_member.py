@@ -11,12 +11,17 @@ import uuid
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import decrypt
-from django.core import mail
 
 from portal.eligibility.models import Person, USPersonStatus
 from portal.partners.invitations import invitation_create
 from portal.partners.models import MemberRole, Membership, VerificationState
-from tests.browser import assert_accessible_page, tab_to, totp_code, watch_csp_violations
+from tests.browser import (
+    assert_accessible_page,
+    link_in_mail,
+    tab_to,
+    totp_code,
+    watch_csp_violations,
+)
 from tests.factories import OrganisationFactory, UserFactory, add_member
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,13 +30,6 @@ PASSWORD = "violet-kettle-sings-at-dawn"
 # Unique per run: allauth rate-limits confirmation mails per address in the cache, and a
 # Redis cache outlives the test database.
 EMAIL = f"grace.{uuid.uuid4().hex[:8]}@northwind.example"
-
-
-def _link_in_mail(address: str, pattern: str) -> str:
-    for message in reversed(mail.outbox):
-        if address in message.to and (found := re.search(pattern, message.body)):
-            return found.group(0)
-    raise AssertionError(f"no email to {address} holds a link like {pattern}")
 
 
 def _sign_in(page, username: str, *, code: str | None = None) -> None:
@@ -54,7 +52,7 @@ def test_an_invited_member_joins_completes_the_profile_and_sets_up_mfa(page, liv
     admin = UserFactory(username="northwind-admin")
     add_member(organisation, admin, MemberRole.ADMIN)
     invitation_create(actor=admin, organisation=organisation, email=EMAIL)
-    invitation_link = _link_in_mail(EMAIL, r"https?://\S+/organisation/invitations/\S+/")
+    invitation_link = link_in_mail(EMAIL, r"https?://\S+/organisation/invitations/\S+/")
     invitation_path = invitation_link.split("/organisation/", 1)[1]
     csp_violations = watch_csp_violations(page)
 
@@ -73,7 +71,7 @@ def test_an_invited_member_joins_completes_the_profile_and_sets_up_mfa(page, liv
     page.get_by_role("heading", name="Verify Your Email Address").wait_for()
 
     # and confirm the address from the email, then sign in
-    page.goto(_link_in_mail(EMAIL, r"https?://\S+/accounts/confirm-email/\S+"))
+    page.goto(link_in_mail(EMAIL, r"https?://\S+/accounts/confirm-email/\S+"))
     page.get_by_role("button", name="Confirm").click()
     page.wait_for_url("**/accounts/login/**")
     _sign_in(page, "grace")

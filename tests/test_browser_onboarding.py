@@ -8,14 +8,13 @@ import re
 import uuid
 
 import pytest
-from django.core import mail
 
 from portal.applications.models import Application
 from portal.applications.states import ApplicationState
 from portal.audit.models import AuditEvent
 from portal.eligibility.models import Person
 from portal.partners.models import MemberRole, Membership, Organisation, VerificationState
-from tests.browser import assert_accessible_page, tab_to, watch_csp_violations
+from tests.browser import assert_accessible_page, link_in_mail, tab_to, watch_csp_violations
 from tests.factories import CoveredModelFactory, StageFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,14 +23,6 @@ PASSWORD = "amber-lantern-crosses-the-fjord"
 # Unique per run: allauth rate-limits confirmation mails per address in the cache, and a
 # Redis cache outlives the test database.
 EMAIL = f"ada.{uuid.uuid4().hex[:8]}@harbourdefence.example"
-
-
-def _confirmation_link(address: str) -> str:
-    sent = [message for message in mail.outbox if address in message.to]
-    assert sent, f"no email was sent to {address}"
-    found = re.search(r"https?://\S+/accounts/confirm-email/\S+", sent[-1].body)
-    assert found, sent[-1].body
-    return found.group(0)
 
 
 def test_a_partner_admin_registers_verifies_the_domain_and_applies(page, live_server):
@@ -59,7 +50,7 @@ def test_a_partner_admin_registers_verifies_the_domain_and_applies(page, live_se
     assert_accessible_page(page)
 
     # when the admin follows the link from the email and confirms
-    page.goto(_confirmation_link(EMAIL))
+    page.goto(link_in_mail(EMAIL, r"https?://\S+/accounts/confirm-email/\S+"))
     assert_accessible_page(page)
     page.get_by_role("button", name="Confirm").click()
 
