@@ -115,14 +115,12 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     status = request.GET.get("status", "")
     page = paginate(request, campaign_progress(campaign, search=search, status=status))
     page.object_list = with_percentages(list(page.object_list))
-    totals = campaign_totals(campaign)
     return render(
         request,
         "certification/detail.html",
         {
             "campaign": campaign,
-            "totals": totals,
-            "percent_decided": round(100 * totals["decided"] / (totals["total"] or 1)),
+            "totals": campaign_totals(campaign),
             "page": page,
             "search": search,
             "status": status,
