@@ -75,6 +75,11 @@ def _scope_sql(covered_model_id: int | None, now: dt.datetime) -> tuple[str, lis
     return sql, params
 
 
+def _user(actor: Any) -> User | None:
+    """The user to stamp on a row; ``None`` for the system (beat, a command)."""
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
 def _day(moment: dt.datetime) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d}"
 
@@ -212,7 +217,7 @@ def campaign_open(
             deadline=deadline,
             reminder_days=days,
             allow_late_confirmations=allow_late_confirmations,
-            opened_by=actor if getattr(actor, "is_authenticated", False) else None,
+            opened_by=_user(actor),
             opened_at=now,
         )
         item_table = CertificationItem._meta.db_table
@@ -331,7 +336,7 @@ def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> Dec
             result.restored += len(changes)
         CertificationItem.objects.filter(pk__in=[i.pk for i in confirmed]).update(
             decision=Decision.CONFIRMED,
-            decided_by=actor if getattr(actor, "is_authenticated", False) else None,
+            decided_by=_user(actor),
             decided_at=now,
             note=note,
         )
@@ -367,7 +372,7 @@ def item_revoke(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
             )
         CertificationItem.objects.filter(pk=item.pk).update(
             decision=Decision.REVOKED,
-            decided_by=actor if getattr(actor, "is_authenticated", False) else None,
+            decided_by=_user(actor),
             decided_at=timezone.now(),
             note=note,
         )
