@@ -352,6 +352,14 @@ def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> Dec
     return result
 
 
+def item_confirm(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
+    """Confirm one item; a confirmation it cannot take is an error, as for ``item_revoke``."""
+    result = items_confirm(actor=actor, item_ids=[item_id], note=note)
+    if item_id in result.skipped:
+        raise CampaignError(f"Not confirmed: {result.skipped[item_id]}.")
+    return result
+
+
 def item_revoke(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
     """The person no longer needs access: revoke the key (final) and record it."""
     result = DecisionResult()
