@@ -273,9 +273,19 @@ def _lock_items(item_ids: Sequence[int]) -> list[CertificationItem]:
     )
 
 
-def _audit_decisions(
-    *, actor: Any, action: str, items: list[CertificationItem], note: str, **extra: Any
+def _record_decisions(
+    *,
+    actor: Any,
+    items: list[CertificationItem],
+    decision: Decision,
+    action: str,
+    note: str,
+    **extra: Any,
 ) -> None:
+    """Stamp ``decision`` on the items and audit it: one event per organisation."""
+    CertificationItem.objects.filter(pk__in=[i.pk for i in items]).update(
+        decision=decision, decided_by=_user(actor), decided_at=timezone.now(), note=note
+    )
     by_org: dict[int, list[CertificationItem]] = defaultdict(list)
     for item in items:
         by_org[item.organisation_id].append(item)
@@ -304,7 +314,6 @@ def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> Dec
     key comes back only if nothing else holds it (the reactivation rule).
     """
     result = DecisionResult()
-    now = timezone.now()
     with transaction.atomic():
         items = _lock_items(item_ids)
         confirmed: list[CertificationItem] = []
@@ -334,17 +343,12 @@ def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> Dec
                 note=note or f"Late confirmation in certification campaign #{campaign.pk}",
             )
             result.restored += len(changes)
-        CertificationItem.objects.filter(pk__in=[i.pk for i in confirmed]).update(
-            decision=Decision.CONFIRMED,
-            decided_by=_user(actor),
-            decided_at=now,
-            note=note,
-        )
         result.confirmed = len(confirmed)
-        _audit_decisions(
+        _record_decisions(
             actor=actor,
-            action="certification.confirmed",
             items=confirmed,
+            decision=Decision.CONFIRMED,
+            action="certification.confirmed",
             note=note,
             late=sorted(i.pk for rows in late.values() for i in rows),
             restored=result.restored,
@@ -378,14 +382,14 @@ def item_revoke(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
                 credential=item.credential,
                 reason=note or f"Not recertified in certification campaign #{item.campaign_id}",
             )
-        CertificationItem.objects.filter(pk=item.pk).update(
+        result.revoked = 1
+        _record_decisions(
+            actor=actor,
+            items=[item],
             decision=Decision.REVOKED,
-            decided_by=_user(actor),
-            decided_at=timezone.now(),
+            action="certification.revoked",
             note=note,
         )
-        result.revoked = 1
-        _audit_decisions(actor=actor, action="certification.revoked", items=[item], note=note)
     return result
 
 
