@@ -175,9 +175,10 @@ def _notify_admins(
     return sent
 
 
-def _pending_by_organisation(campaign: Campaign, decision: str) -> dict[int, int]:
+def _pending_by_organisation(campaign: Campaign) -> dict[int, int]:
+    """How many of the campaign's items still wait for a decision, per organisation."""
     return dict(
-        CertificationItem.objects.filter(campaign=campaign, decision=decision)
+        CertificationItem.objects.filter(campaign=campaign, decision=Decision.PENDING)
         .values_list("organisation_id")
         .annotate(n=Count("id"))
         .order_by()
@@ -256,7 +257,7 @@ def campaign_open(
         )
         _notify_admins(
             campaign,
-            _pending_by_organisation(campaign, Decision.PENDING),
+            _pending_by_organisation(campaign),
             verb="certification.opened",
             subject=_opened_subject,
             body=_opened_body,
@@ -416,7 +417,7 @@ def campaign_send_reminders(*, now: dt.datetime | None = None) -> int:
             campaign = steps[0].campaign
             recipients = _notify_admins(
                 campaign,
-                _pending_by_organisation(campaign, Decision.PENDING),
+                _pending_by_organisation(campaign),
                 verb="certification.reminder",
                 subject=_reminder_subject,
                 body=_reminder_body,
@@ -473,7 +474,7 @@ def campaign_close(*, campaign_id: int, actor: Any = None) -> Campaign | None:
                 note=f"Not certified by the deadline of certification campaign #{campaign.pk}",
             )
             changed += len(changes)
-        suspended_by_org = _pending_by_organisation(campaign, Decision.PENDING)
+        suspended_by_org = _pending_by_organisation(campaign)
         CertificationItem.objects.filter(campaign=campaign, decision=Decision.PENDING).update(
             decision=Decision.SUSPENDED, suspended_at=now
         )
