@@ -419,17 +419,22 @@ def test_a_file_that_is_not_a_zip_is_refused(tmp_path):
         call_command("verify_evidence_bundle", str(path))
 
 
+def _emergency_suspend(covered_model_id: int, *, reason: str, actor: Any) -> Any:
+    """Plan and run an emergency suspension of every key of one model."""
+    action = bulk_plan(
+        kind=BulkKind.SUSPEND,
+        filters={"covered_model": covered_model_id},
+        reason=reason,
+        actor=actor,
+        emergency=True,
+    )
+    return bulk_execute(action=action, actor=actor, run_now=True)
+
+
 def test_an_emergency_bulk_action_bundle_names_who_ran_it_and_verifies(ops_user, world):
     # given an emergency suspension of mythos-5, delivered
     fake_target("directory")
-    action = bulk_plan(
-        kind=BulkKind.SUSPEND,
-        filters={"covered_model": world["mythos"].pk},
-        reason="incident 7",
-        actor=ops_user,
-        emergency=True,
-    )
-    action = bulk_execute(action=action, actor=ops_user, run_now=True)
+    action = _emergency_suspend(world["mythos"].pk, reason="incident 7", actor=ops_user)
     deliver()
 
     # when
@@ -460,14 +465,7 @@ def test_a_key_that_failed_once_is_acknowledged_when_the_retry_delivered_it(ops_
         return None
 
     held.outcome_for = once
-    action = bulk_plan(
-        kind=BulkKind.SUSPEND,
-        filters={"covered_model": world["mythos"].pk},
-        reason="incident 8",
-        actor=ops_user,
-        emergency=True,
-    )
-    action = bulk_execute(action=action, actor=ops_user, run_now=True)
+    action = _emergency_suspend(world["mythos"].pk, reason="incident 8", actor=ops_user)
     deliver()
     data = _bundle_bytes(bulk_action_evidence(action=action, actor=ops_user))
     acks = {a["credential"]: a for a in json.loads(_files(data)["acknowledgements.json"])}
@@ -494,14 +492,7 @@ def _suspend_all(actor, organisations: int) -> Any:
         grant = active_grant(stage=stage)
         issue(grant)
         issue(grant)
-    action = bulk_plan(
-        kind=BulkKind.SUSPEND,
-        filters={"covered_model": stage.covered_model_id},
-        reason="count",
-        actor=actor,
-        emergency=True,
-    )
-    return bulk_execute(action=action, actor=actor, run_now=True)
+    return _emergency_suspend(stage.covered_model_id, reason="count", actor=actor)
 
 
 def test_building_a_bundle_takes_the_same_number_of_queries_whatever_its_size(ops_user):
@@ -653,14 +644,7 @@ def test_a_change_another_transaction_wrote_inside_the_actions_id_range_is_left_
     from provisioning.deliveries.models import Change
 
     fake_target("directory")
-    action = bulk_plan(
-        kind=BulkKind.SUSPEND,
-        filters={"covered_model": world["mythos"].pk},
-        reason="incident 9",
-        actor=ops_user,
-        emergency=True,
-    )
-    action = bulk_execute(action=action, actor=ops_user, run_now=True)
+    action = _emergency_suspend(world["mythos"].pk, reason="incident 9", actor=ops_user)
     credential = world["keys"][("mythos-5", "us")]
     foreign = Change.objects.create(
         credential=credential,

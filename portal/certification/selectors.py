@@ -47,10 +47,16 @@ def campaign_list(*, state: str = "") -> QuerySet[Campaign]:
     return campaigns.order_by("-opened_at", "-id")
 
 
+def _percent(part: int, total: int) -> int:
+    return round(100 * part / (total or 1))
+
+
 def campaign_totals(campaign: Campaign) -> dict[str, int]:
+    """The campaign's counts per decision, with the total and the share decided."""
     counts = CertificationItem.objects.filter(campaign=campaign).aggregate(**DECISION_COUNTS)
     counts["total"] = sum(counts.values())
     counts["decided"] = counts["confirmed"] + counts["revoked"]
+    counts["percent_decided"] = _percent(counts["decided"], counts["total"])
     return counts
 
 
@@ -70,9 +76,8 @@ def campaign_progress(campaign: Campaign, *, search: str = "", status: str = "")
 
 def with_percentages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
-        total = row["total"] or 1
-        row["percent_decided"] = round(100 * (row["confirmed"] + row["revoked"]) / total)
-        row["percent_confirmed"] = round(100 * row["confirmed"] / total)
+        row["percent_decided"] = _percent(row["confirmed"] + row["revoked"], row["total"])
+        row["percent_confirmed"] = _percent(row["confirmed"], row["total"])
     return rows
 
 

@@ -75,6 +75,11 @@ def _scope_sql(covered_model_id: int | None, now: dt.datetime) -> tuple[str, lis
     return sql, params
 
 
+def _user(actor: Any) -> User | None:
+    """The user to stamp on a row; ``None`` for the system (beat, a command)."""
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
 def _day(moment: dt.datetime) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d}"
 
@@ -170,9 +175,10 @@ def _notify_admins(
     return sent
 
 
-def _pending_by_organisation(campaign: Campaign, decision: str) -> dict[int, int]:
+def _pending_by_organisation(campaign: Campaign) -> dict[int, int]:
+    """How many of the campaign's items still wait for a decision, per organisation."""
     return dict(
-        CertificationItem.objects.filter(campaign=campaign, decision=decision)
+        CertificationItem.objects.filter(campaign=campaign, decision=Decision.PENDING)
         .values_list("organisation_id")
         .annotate(n=Count("id"))
         .order_by()
@@ -212,7 +218,7 @@ def campaign_open(
             deadline=deadline,
             reminder_days=days,
             allow_late_confirmations=allow_late_confirmations,
-            opened_by=actor if getattr(actor, "is_authenticated", False) else None,
+            opened_by=_user(actor),
             opened_at=now,
         )
         item_table = CertificationItem._meta.db_table
@@ -251,7 +257,7 @@ def campaign_open(
         )
         _notify_admins(
             campaign,
-            _pending_by_organisation(campaign, Decision.PENDING),
+            _pending_by_organisation(campaign),
             verb="certification.opened",
             subject=_opened_subject,
             body=_opened_body,
@@ -268,9 +274,19 @@ def _lock_items(item_ids: Sequence[int]) -> list[CertificationItem]:
     )
 
 
-def _audit_decisions(
-    *, actor: Any, action: str, items: list[CertificationItem], note: str, **extra: Any
+def _record_decisions(
+    *,
+    actor: Any,
+    items: list[CertificationItem],
+    decision: Decision,
+    action: str,
+    note: str,
+    **extra: Any,
 ) -> None:
+    """Stamp ``decision`` on the items and audit it: one event per organisation."""
+    CertificationItem.objects.filter(pk__in=[i.pk for i in items]).update(
+        decision=decision, decided_by=_user(actor), decided_at=timezone.now(), note=note
+    )
     by_org: dict[int, list[CertificationItem]] = defaultdict(list)
     for item in items:
         by_org[item.organisation_id].append(item)
@@ -299,7 +315,6 @@ def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> Dec
     key comes back only if nothing else holds it (the reactivation rule).
     """
     result = DecisionResult()
-    now = timezone.now()
     with transaction.atomic():
         items = _lock_items(item_ids)
         confirmed: list[CertificationItem] = []
@@ -329,21 +344,24 @@ def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> Dec
                 note=note or f"Late confirmation in certification campaign #{campaign.pk}",
             )
             result.restored += len(changes)
-        CertificationItem.objects.filter(pk__in=[i.pk for i in confirmed]).update(
-            decision=Decision.CONFIRMED,
-            decided_by=actor if getattr(actor, "is_authenticated", False) else None,
-            decided_at=now,
-            note=note,
-        )
         result.confirmed = len(confirmed)
-        _audit_decisions(
+        _record_decisions(
             actor=actor,
-            action="certification.confirmed",
             items=confirmed,
+            decision=Decision.CONFIRMED,
+            action="certification.confirmed",
             note=note,
             late=sorted(i.pk for rows in late.values() for i in rows),
             restored=result.restored,
         )
+    return result
+
+
+def item_confirm(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
+    """Confirm one item; a confirmation it cannot take is an error, as for ``item_revoke``."""
+    result = items_confirm(actor=actor, item_ids=[item_id], note=note)
+    if item_id in result.skipped:
+        raise CampaignError(f"Not confirmed: {result.skipped[item_id]}.")
     return result
 
 
@@ -365,14 +383,14 @@ def item_revoke(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
                 credential=item.credential,
                 reason=note or f"Not recertified in certification campaign #{item.campaign_id}",
             )
-        CertificationItem.objects.filter(pk=item.pk).update(
+        result.revoked = 1
+        _record_decisions(
+            actor=actor,
+            items=[item],
             decision=Decision.REVOKED,
-            decided_by=actor if getattr(actor, "is_authenticated", False) else None,
-            decided_at=timezone.now(),
+            action="certification.revoked",
             note=note,
         )
-        result.revoked = 1
-        _audit_decisions(actor=actor, action="certification.revoked", items=[item], note=note)
     return result
 
 
@@ -399,7 +417,7 @@ def campaign_send_reminders(*, now: dt.datetime | None = None) -> int:
             campaign = steps[0].campaign
             recipients = _notify_admins(
                 campaign,
-                _pending_by_organisation(campaign, Decision.PENDING),
+                _pending_by_organisation(campaign),
                 verb="certification.reminder",
                 subject=_reminder_subject,
                 body=_reminder_body,
@@ -456,7 +474,7 @@ def campaign_close(*, campaign_id: int, actor: Any = None) -> Campaign | None:
                 note=f"Not certified by the deadline of certification campaign #{campaign.pk}",
             )
             changed += len(changes)
-        suspended_by_org = _pending_by_organisation(campaign, Decision.PENDING)
+        suspended_by_org = _pending_by_organisation(campaign)
         CertificationItem.objects.filter(campaign=campaign, decision=Decision.PENDING).update(
             decision=Decision.SUSPENDED, suspended_at=now
         )

@@ -40,7 +40,12 @@ from portal.certification.selectors import (
     task_items,
     with_percentages,
 )
-from portal.certification.services import campaign_open, item_revoke, items_confirm
+from portal.certification.services import (
+    campaign_open,
+    item_confirm,
+    item_revoke,
+    items_confirm,
+)
 from portal.partners.models import Organisation
 from portal.partners.paging import paginate, query_without_page
 from portal.partners.selectors import admin_memberships_of, memberships_of
@@ -115,14 +120,12 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     status = request.GET.get("status", "")
     page = paginate(request, campaign_progress(campaign, search=search, status=status))
     page.object_list = with_percentages(list(page.object_list))
-    totals = campaign_totals(campaign)
     return render(
         request,
         "certification/detail.html",
         {
             "campaign": campaign,
-            "totals": totals,
-            "percent_decided": round(100 * totals["decided"] / (totals["total"] or 1)),
+            "totals": campaign_totals(campaign),
             "page": page,
             "search": search,
             "status": status,
@@ -222,9 +225,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
             item_revoke(actor=request.user, item_id=item.pk, note=note)
             messages.success(request, f"{item.person} no longer has access: key revoked.")
         else:
-            result = items_confirm(actor=request.user, item_ids=[item.pk], note=note)
-            if result.skipped:
-                raise CampaignError(f"Not confirmed: {result.skipped[item.pk]}.")
+            result = item_confirm(actor=request.user, item_id=item.pk, note=note)
             restored = " Access restored." if result.restored else ""
             messages.success(request, f"Confirmed {item.person}.{restored}")
     except CampaignError as exc:

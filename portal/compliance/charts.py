@@ -138,9 +138,10 @@ def time_to_revoke(*, limit: int = 12) -> RevokeTimeChart:
         for a in actions
     ]
     slowest = max(durations, default=0.0)
-    row_height, label_width, width = 18, 0, 320
+    # The numbers are in the table below the chart, so bars start at the left edge.
+    row_height, width = 18, 320
     height = max(row_height * len(actions), row_height)
-    scale = (width - label_width - 4) / slowest if slowest else 0
+    scale = (width - 4) / slowest if slowest else 0
     rows = []
     for index, (action, seconds) in enumerate(zip(actions, durations, strict=True)):
         kind = "emergency " if action.emergency else ""
@@ -149,7 +150,7 @@ def time_to_revoke(*, limit: int = 12) -> RevokeTimeChart:
                 action=action,
                 seconds=seconds,
                 bar=Bar(
-                    x=label_width,
+                    x=0,
                     y=index * row_height + 2,
                     width=round(max(seconds * scale, 1), 1),
                     height=row_height - 4,

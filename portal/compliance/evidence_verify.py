@@ -26,6 +26,7 @@ import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 from typing import IO, Any
 
@@ -155,14 +156,18 @@ def _check_audit(
         raise BundleProblem(
             f"{AUDIT_JSON} line {first.line}, event #{first.event_id}: {first.problem}"
         )
+    # One pass over the CSV: compare the rows both files have, count the CSV's.
+    csv_count = 0
     for line, (json_row, csv_row) in enumerate(
-        zip(rows, _csv_rows(_text(zf, AUDIT_CSV)), strict=False), start=1
+        zip_longest(rows, _csv_rows(_text(zf, AUDIT_CSV))), start=1
     ):
-        if json_row != csv_row:
+        if csv_row is None:
+            continue
+        csv_count += 1
+        if json_row is not None and json_row != csv_row:
             raise BundleProblem(
                 f"{AUDIT_CSV} row {line} (event #{json_row.get('id')}) differs from {AUDIT_JSON}"
             )
-    csv_count = sum(1 for _ in _csv_rows(_text(zf, AUDIT_CSV)))
     if csv_count != len(rows):
         raise BundleProblem(f"{AUDIT_CSV} has {csv_count} rows, {AUDIT_JSON} {len(rows)}")
     audit = manifest.get("audit") or {}

@@ -23,6 +23,7 @@ from portal.audit.services import audit_record
 from portal.screening.holds import hold_person_access, release_person_access
 from portal.screening.states import HELD_STATES
 from portal.usage.models import (
+    LIVE_ALERT_STATES,
     AlertState,
     GrantDailyCount,
     UsageAlert,
@@ -86,7 +87,7 @@ def _upsert_alerts(
         alert.dedup_key: alert
         for alert in UsageAlert.objects.select_for_update().filter(
             dedup_key__in=[f.dedup_key for f in findings],
-            state__in=[AlertState.OPEN, AlertState.ACKNOWLEDGED],
+            state__in=LIVE_ALERT_STATES,
         )
     }
     new: list[UsageAlert] = []

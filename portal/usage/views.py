@@ -3,7 +3,7 @@
 ``POST /usage/v1/events`` authenticates a gateway client like token introspection does
 (HTTP Basic with the client id and secret). The alert pages need
 ``usage.view_usagealert`` (compliance, auditors) and, to act, ``usage.change_usagealert``
-(compliance). Partners never see alerts: the list is 403 and an alert 404 for them.
+(compliance). Partners never see alerts: the list and an alert are 403 for them.
 """
 
 from __future__ import annotations
