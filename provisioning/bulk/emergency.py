@@ -26,7 +26,7 @@ from django.db import connection
 
 from provisioning.bulk.models import BulkAction, BulkActionItem, BulkKind, BulkScope, BulkState
 from provisioning.bulk.plan import plan_hash
-from provisioning.bulk.services import bulk_finish
+from provisioning.bulk.services import actor_id, bulk_finish
 from provisioning.catalog.models import CoveredModel
 from provisioning.grants.models import Grant
 from provisioning.grants.services import GrantBulkResult
@@ -44,7 +44,7 @@ def stop_action_start(
 ) -> BulkAction:
     """The stop's bulk action, running. No audit event here (see the lock order above): the
     suspension's event, recorded against this action, is the first of its segment."""
-    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    by = actor_id(actor)
     return BulkAction.objects.create(
         kind=BulkKind.SUSPEND,
         scope=BulkScope.GRANT,
@@ -55,9 +55,9 @@ def stop_action_start(
         emergency=True,
         state=BulkState.RUNNING,
         plan_hash="",
-        planned_by_id=actor_id,
+        planned_by_id=by,
         planned_at=now,
-        executed_by_id=actor_id,
+        executed_by_id=by,
         started_at=now,
         review_required=True,
         stop_event=event_id,
