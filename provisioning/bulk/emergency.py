@@ -81,14 +81,11 @@ def stop_action_commit(
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {item_table} (action_id, grant_id, credential_id, chunk) "  # noqa: S608
-            f"SELECT %s, id, NULL, 0 FROM {grant_table} WHERE change_batch = %s",
+            f"SELECT %s, id, NULL, 0 FROM {grant_table} WHERE change_batch = %s "
+            "RETURNING grant_id",
             [action.pk, suspension.batch],
         )
-    grant_ids = list(
-        Grant.objects.filter(change_batch=suspension.batch)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+        grant_ids = sorted(row[0] for row in cursor.fetchall())
     changes = suspension.changes
     changed = len(changes)
     BulkAction.objects.filter(pk=action.pk).update(
