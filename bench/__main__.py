@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench._common import postgres_url
+
 ROOT = Path(__file__).resolve().parent.parent
 AREAS = ("provisioning", "bulk", "connectors", "screening", "audit", "web", "faults")
 MARK = "BENCH-ROWS "
@@ -177,8 +179,8 @@ def _redacted(url: str) -> str:
 @contextmanager
 def migrated_template(timings: dict[str, float]) -> Iterator[None]:
     """One migrated database the areas' scratch databases are copied from (PostgreSQL only)."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
+    url = postgres_url()
+    if not url:
         yield
         return
     import psycopg

@@ -7,12 +7,31 @@ SQL ``UPDATE`` of the same credential rows, with grants and keys reset between r
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
+
+
+def postgres_url() -> str:
+    """``DATABASE_URL`` when it names a PostgreSQL server, else "" (the area is skipped)."""
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://")) else ""
+
+
+def size_argument(default: int) -> int:
+    """The size given on the command line (``python -m bench.<area> [N]``), else ``default``."""
+    return int(sys.argv[1]) if len(sys.argv) > 1 else default
+
+
+def print_rows(rows: list[dict], *, measured_width: int, target_width: int = 60) -> None:
+    """An area's rows, for running it on its own."""
+    for row in rows:
+        mark = {True: "ok", False: "FAIL", None: "-"}[row["ok"]]
+        print(f"{row['target']:<{target_width}} {row['measured']:>{measured_width}}  {mark}")
 
 
 @contextmanager

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from bench._common import postgres_url
+
 AREA = "audit"
 DEFAULT_ROWS = 1_000_000
 PAGE_TARGET_MS = 150.0
@@ -274,8 +276,8 @@ def _measure(rows: int, user: Any) -> list[dict[str, Any]]:
 
 
 def run(rows: int = DEFAULT_ROWS) -> list[dict[str, Any]]:
-    base_url = os.environ.get("DATABASE_URL", "")
-    if not base_url.startswith(("postgres://", "postgresql://")):
+    base_url = postgres_url()
+    if not base_url:
         return [_row("PostgreSQL", "skipped: set DATABASE_URL to a PostgreSQL server", None)]
     parts = urlsplit(base_url)
     base_name = parts.path.lstrip("/") or "clearance"

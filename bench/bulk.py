@@ -19,15 +19,16 @@ Without a PostgreSQL ``DATABASE_URL`` it reports that it was skipped.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 
 from bench._common import (
     ensure_targets,
+    postgres_url,
+    print_rows,
     raw_update_seconds,
     reset_grants,
     scratch_database,
+    size_argument,
     warm_up,
 )
 
@@ -243,15 +244,12 @@ def _measure(n: int) -> list[dict]:
 
 
 def run(n: int = CREDENTIALS) -> list[dict]:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
+    url = postgres_url()
+    if not url:
         return [_row("bulk suspend on PostgreSQL", "skipped: DATABASE_URL is not PostgreSQL", None)]
     with scratch_database(url, "bulk"):
         return _measure(n)
 
 
 if __name__ == "__main__":
-    size = int(sys.argv[1]) if len(sys.argv) > 1 else CREDENTIALS
-    for row in run(size):
-        mark = {True: "ok", False: "FAIL", None: "-"}[row["ok"]]
-        print(f"{row['target']:<60} {row['measured']:>12}  {mark}")
+    print_rows(run(size_argument(CREDENTIALS)), measured_width=12)

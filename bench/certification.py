@@ -17,11 +17,15 @@ Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import sys
 import time
 
-from bench._common import raw_update_seconds, scratch_database
+from bench._common import (
+    postgres_url,
+    print_rows,
+    raw_update_seconds,
+    scratch_database,
+    size_argument,
+)
 
 AREA = "certification"
 CREDENTIALS = 100_000
@@ -76,8 +80,8 @@ def _measure(n: int) -> list[dict]:
 
 
 def run(n: int = CREDENTIALS) -> list[dict]:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
+    url = postgres_url()
+    if not url:
         return [
             _row("certification on PostgreSQL", "skipped: DATABASE_URL is not PostgreSQL", None)
         ]
@@ -86,7 +90,4 @@ def run(n: int = CREDENTIALS) -> list[dict]:
 
 
 if __name__ == "__main__":
-    size = int(sys.argv[1]) if len(sys.argv) > 1 else CREDENTIALS
-    for row in run(size):
-        mark = {True: "ok", False: "FAIL", None: "-"}[row["ok"]]
-        print(f"{row['target']:<60} {row['measured']:>12}  {mark}")
+    print_rows(run(size_argument(CREDENTIALS)), measured_width=12)

@@ -14,12 +14,10 @@ Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.
 
 from __future__ import annotations
 
-import os
 import resource
-import sys
 import time
 
-from bench._common import scratch_database
+from bench._common import postgres_url, print_rows, scratch_database, size_argument
 
 AREA = "evidence"
 CREDENTIALS = 100_000
@@ -101,15 +99,12 @@ def _measure(n: int) -> list[dict]:
 
 
 def run(n: int = CREDENTIALS) -> list[dict]:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
+    url = postgres_url()
+    if not url:
         return [_row("evidence bundle on PostgreSQL", "skipped: not PostgreSQL", None)]
     with scratch_database(url, "evidence"):
         return _measure(n)
 
 
 if __name__ == "__main__":
-    size = int(sys.argv[1]) if len(sys.argv) > 1 else CREDENTIALS
-    for row in run(size):
-        mark = {True: "ok", False: "FAIL", None: "-"}[row["ok"]]
-        print(f"{row['target']:<60} {row['measured']:>20}  {mark}")
+    print_rows(run(size_argument(CREDENTIALS)), measured_width=20)

@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench._common import postgres_url
+
 AREA = "faults"
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = "0 lost or stale credentials after kills, broker restarts, failing targets"
@@ -43,8 +45,8 @@ def _summary(output: str) -> dict[str, str]:
 
 
 def run() -> list[dict]:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
+    url = postgres_url()
+    if not url:
         return [_row("skipped: DATABASE_URL is not PostgreSQL", None)]
     # pytest-django makes (and drops) test_<name> beside it: a name of this area's own.
     parts = urlsplit(url)

@@ -23,6 +23,8 @@ import time
 
 from bench._common import (
     ensure_targets,
+    postgres_url,
+    print_rows,
     raw_update_seconds,
     reset_grants,
     scratch_database,
@@ -310,8 +312,8 @@ def explain_suspend(n: int = CREDENTIALS) -> None:
 
 
 def run(n: int = CREDENTIALS) -> list[dict]:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
+    url = postgres_url()
+    if not url:
         return [_row("provisioning on PostgreSQL", "skipped: DATABASE_URL is not PostgreSQL", None)]
     os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -324,12 +326,10 @@ if __name__ == "__main__":
     size = int(arguments[0]) if arguments else CREDENTIALS
     if "--explain" in sys.argv:
         # Where the time goes, statement by statement (PostgreSQL, scratch database).
-        database = os.environ.get("DATABASE_URL", "")
-        if not database.startswith(("postgres://", "postgresql://")):
+        database = postgres_url()
+        if not database:
             sys.exit("--explain needs a PostgreSQL DATABASE_URL")
         with scratch_database(database, "explain"):
             explain_suspend(size)
         sys.exit(0)
-    for row in run(size):
-        mark = {True: "ok", False: "FAIL", None: "-"}[row["ok"]]
-        print(f"{row['target']:<70} {row['measured']:>22}  {mark}")
+    print_rows(run(size), measured_width=22, target_width=70)

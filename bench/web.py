@@ -39,7 +39,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench._common import scratch_database
+from bench._common import postgres_url, print_rows, scratch_database, size_argument
 
 AREA = "web"
 ROWS = int(os.environ.get("BENCH_WEB_ROWS", "100000"))
@@ -492,8 +492,8 @@ def _load(server: Gunicorn, world: World, rows: int) -> list[dict]:
 
 
 def run(rows: int = ROWS) -> list[dict]:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
+    url = postgres_url()
+    if not url:
         return [_row("web pages under load", "skipped: DATABASE_URL is not PostgreSQL", None)]
     if shutil.which("wrk") is None:
         return [_row("web pages under load", "skipped: wrk is not installed", None)]
@@ -504,7 +504,4 @@ def run(rows: int = ROWS) -> list[dict]:
 
 
 if __name__ == "__main__":
-    size = int(sys.argv[1]) if len(sys.argv) > 1 else ROWS
-    for row in run(size):
-        mark = {True: "ok", False: "FAIL", None: "-"}[row["ok"]]
-        print(f"{row['target']:<60} {row['measured']:>50}  {mark}")
+    print_rows(run(size_argument(ROWS)), measured_width=50)

@@ -9,7 +9,6 @@ import os
 import signal
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -24,25 +23,11 @@ from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import Change
 from tests.factories import staff_user
 from tests.provisioning_fakes import active_grant, issue, stage
-from tests.workers import celery_worker
+from tests.workers import celery_worker, worker_pids
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 GRANTS = 150
-
-
-def _pids_of(queue: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"celery" in b" ".join(cmdline) and queue.encode() in cmdline:
-            pids.append(int(entry.name))
-    return pids
 
 
 def _cursor(action_id: int) -> tuple[str, int]:
@@ -86,7 +71,7 @@ def test_a_bulk_action_killed_mid_run_resumes_where_it_stopped(monkeypatch, sett
     with celery_worker(queue=queue):
         execute.apply_async(args=[action.pk], queue=queue)
         assert _wait_for(lambda: _cursor(action.pk)[1] >= 3, timeout=120)
-        for pid in _pids_of(queue):
+        for pid in worker_pids(queue):
             os.kill(pid, signal.SIGKILL)
     state, cursor = _cursor(action.pk)
     assert state == BulkState.RUNNING and 3 <= cursor < GRANTS, (state, cursor)

@@ -47,7 +47,13 @@ from provisioning.deliveries.models import Change, Failure, FailureState, Target
 from provisioning.deliveries.relay import desired_states, read_changes
 from provisioning.deliveries.services import target_create
 from provisioning.deliveries.tasks import relay_target
-from provisioning.grants.models import Grant, GrantError, GrantState, GrantSuspension
+from provisioning.grants.models import (
+    LIVE_GRANT_STATES,
+    Grant,
+    GrantError,
+    GrantState,
+    GrantSuspension,
+)
 from provisioning.grants.services import grant_restore, grant_revoke, grant_suspend
 from tests.factories import OrganisationFactory, PersonFactory, StageFactory, staff_user
 from tests.provisioning_fakes import active_grant, issue
@@ -329,9 +335,7 @@ class Operations:
 
     @staticmethod
     def _is_live(grant_id: int) -> bool:
-        return Grant.objects.filter(
-            pk=grant_id, state__in=[GrantState.ACTIVE, GrantState.SUSPENDED]
-        ).exists()
+        return Grant.objects.filter(pk=grant_id, state__in=LIVE_GRANT_STATES).exists()
 
     def bulk_suspend(self) -> None:
         organisation_id = self.rnd.choice(self.organisations)

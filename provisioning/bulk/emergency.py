@@ -26,7 +26,7 @@ from django.db import connection
 
 from provisioning.bulk.models import BulkAction, BulkActionItem, BulkKind, BulkScope, BulkState
 from provisioning.bulk.plan import plan_hash
-from provisioning.bulk.services import bulk_finish
+from provisioning.bulk.services import actor_id, bulk_finish
 from provisioning.catalog.models import CoveredModel
 from provisioning.grants.models import Grant
 from provisioning.grants.services import GrantBulkResult
@@ -44,7 +44,7 @@ def stop_action_start(
 ) -> BulkAction:
     """The stop's bulk action, running. No audit event here (see the lock order above): the
     suspension's event, recorded against this action, is the first of its segment."""
-    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    by = actor_id(actor)
     return BulkAction.objects.create(
         kind=BulkKind.SUSPEND,
         scope=BulkScope.GRANT,
@@ -55,9 +55,9 @@ def stop_action_start(
         emergency=True,
         state=BulkState.RUNNING,
         plan_hash="",
-        planned_by_id=actor_id,
+        planned_by_id=by,
         planned_at=now,
-        executed_by_id=actor_id,
+        executed_by_id=by,
         started_at=now,
         review_required=True,
         stop_event=event_id,
@@ -81,14 +81,11 @@ def stop_action_commit(
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {item_table} (action_id, grant_id, credential_id, chunk) "  # noqa: S608
-            f"SELECT %s, id, NULL, 0 FROM {grant_table} WHERE change_batch = %s",
+            f"SELECT %s, id, NULL, 0 FROM {grant_table} WHERE change_batch = %s "
+            "RETURNING grant_id",
             [action.pk, suspension.batch],
         )
-    grant_ids = list(
-        Grant.objects.filter(change_batch=suspension.batch)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+        grant_ids = sorted(row[0] for row in cursor.fetchall())
     changes = suspension.changes
     changed = len(changes)
     BulkAction.objects.filter(pk=action.pk).update(

@@ -72,8 +72,17 @@ def needs_approval(action: BulkAction) -> bool:
     return not action.emergency and size > approval_threshold()
 
 
-def _actor_id(actor: Any) -> int | None:
+def actor_id(actor: Any) -> int | None:
+    """The signed-in user's id, or None for a system actor."""
     return actor.pk if getattr(actor, "is_authenticated", False) else None
+
+
+def required_reason(reason: str | None) -> str:
+    """``reason`` stripped; refused when empty, since every change records it."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise BulkActionError("Give a reason: it is recorded with every change.")
+    return reason
 
 
 def _clean_filters(filters: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +101,8 @@ def _hash_for(action: BulkAction) -> str:
     )
 
 
-def _resolve_for(action: BulkAction) -> Selection:
+def _resolve_for(action: BulkAction, *, gated: bool | None = None) -> Selection:
+    """The action's set now; gated by eligibility unless a determination decided it."""
     return resolve(
         kind=action.kind,
         scope=action.scope,
@@ -100,7 +110,7 @@ def _resolve_for(action: BulkAction) -> Selection:
         suspension_kind=action.suspension_kind,
         reference=action.reference,
         explicit_action=action.pk if action.filters.get("explicit") else None,
-        gated=not action.determination,
+        gated=not action.determination if gated is None else gated,
     )
 
 
@@ -108,16 +118,7 @@ def _held_back_by_gate(action: BulkAction) -> bool:
     """A restore whose set is empty only because the eligibility gate refused all of it."""
     if action.kind != BulkKind.RESTORE or action.determination:
         return False
-    ungated = resolve(
-        kind=action.kind,
-        scope=action.scope,
-        filters=action.filters,
-        suspension_kind=action.suspension_kind,
-        reference=action.reference,
-        explicit_action=action.pk if action.filters.get("explicit") else None,
-        gated=False,
-    )
-    return bool(ungated.item_ids)
+    return bool(_resolve_for(action, gated=False).item_ids)
 
 
 def _write_items(action: BulkAction, selection: Selection) -> int:
@@ -167,9 +168,7 @@ def bulk_plan(
     the filter is then "exactly these, while they are still live".
     """
     kind = BulkKind(kind)
-    reason = (reason or "").strip()
-    if not reason:
-        raise BulkActionError("Give a reason: it is recorded with every change.")
+    reason = required_reason(reason)
     if emergency and kind == BulkKind.RESTORE:
         raise BulkActionError("A restore is never an emergency: it needs a second approval.")
     if kind == BulkKind.RESTORE and not reference:
@@ -194,7 +193,7 @@ def bulk_plan(
             emergency=emergency,
             determination=determination,
             plan_hash="",
-            planned_by_id=_actor_id(actor),
+            planned_by_id=actor_id(actor),
             planned_at=now,
         )
         if not action.reference:
@@ -265,7 +264,7 @@ def bulk_approve(*, action: BulkAction, actor: Any) -> BulkAction:
         if action.emergency:
             raise BulkActionError("An emergency action runs at once; it is reviewed afterwards.")
         check_bulk_transition(action.state, BulkState.APPROVED)
-        if _actor_id(actor) is None or _actor_id(actor) == action.planned_by_id:
+        if actor_id(actor) is None or actor_id(actor) == action.planned_by_id:
             raise SamePersonError(
                 "The person who planned a bulk action cannot approve it: ask a colleague."
             )
@@ -319,7 +318,7 @@ def bulk_execute(*, action: BulkAction, actor: Any, run_now: bool = False) -> Bu
                 difference=diff,
             )
         action.state = BulkState.RUNNING
-        action.executed_by = actor if _actor_id(actor) else None
+        action.executed_by = actor if actor_id(actor) else None
         action.started_at = timezone.now()
         action.review_required = action.emergency
         action.save(update_fields=["state", "executed_by", "started_at", "review_required"])
@@ -523,7 +522,7 @@ def bulk_review(*, action: BulkAction, actor: Any, note: str) -> BulkAction:
             raise BulkActionError("This action does not await a review.")
         if action.reviewed_at is not None:
             raise BulkActionError("This action was already reviewed.")
-        if _actor_id(actor) is None or _actor_id(actor) in (
+        if actor_id(actor) is None or actor_id(actor) in (
             action.executed_by_id,
             action.planned_by_id,
         ):

@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from portal.audit.services import audit_record
 from provisioning.bulk.emergency import stop_action_commit, stop_action_start
-from provisioning.bulk.models import BulkAction, BulkActionError
+from provisioning.bulk.models import BulkAction
+from provisioning.bulk.services import required_reason
 from provisioning.catalog.models import CoveredModel
 from provisioning.connectors.registry import supports_block_model
 from provisioning.deliveries.models import ModelBlock, ModelBlockState, Target
@@ -47,9 +48,7 @@ def model_emergency_stop(
 ) -> EmergencyStop:
     if kind not in (SuspensionKind.OPS, SuspensionKind.REGULATORY):
         raise ValueError("An emergency stop is an ops or a regulatory suspension.")
-    reason = (reason or "").strip()
-    if not reason:
-        raise BulkActionError("Give a reason: it is recorded with every change.")
+    reason = required_reason(reason)
     event_id = uuid.uuid4().hex
     reference = reference or f"emergency-stop:{event_id}"
     now = timezone.now()
