@@ -377,10 +377,6 @@ class CertificationTaskViewSet(mixins.ListModelMixin, VisibleViewSet[Certificati
         """The people you may certify, in campaigns that still take decisions."""
         return super().list(request, *args, **kwargs)
 
-    def _item(self, pk: int) -> CertificationItem:
-        item: CertificationItem = self.get_queryset().get(pk=pk)
-        return item
-
     @extend_schema(request=DecisionSerializer, responses={200: CertificationItemSerializer})
     @action(detail=True, methods=["post"])
     def decide(self, request: Request, pk: str) -> Response:
@@ -399,7 +395,7 @@ class CertificationTaskViewSet(mixins.ListModelMixin, VisibleViewSet[Certificati
                     f"Not confirmed: {result.skipped[item.pk]}.",
                     instance=request.get_full_path(),
                 )
-        return Response(CertificationItemSerializer(self._item(item.pk)).data)
+        return Response(CertificationItemSerializer(self.get_queryset().get(pk=item.pk)).data)
 
     @extend_schema(request=ConfirmAllSerializer, responses={200: ConfirmedSerializer})
     @action(detail=False, methods=["post"], url_path="confirm-all")
