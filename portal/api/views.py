@@ -54,6 +54,7 @@ from portal.partners.errors import InvitationError
 from portal.partners.invitations import invitation_accept, invitation_create, invitation_revoke
 from portal.partners.models import Invitation, Membership, Organisation
 from portal.partners.services import membership_remove
+from portal.reviews.selectors import application_version
 from portal.reviews.services import review_answer
 from provisioning.credentials.models import Credential
 from provisioning.credentials.services import credential_collect, credential_rotate
@@ -251,7 +252,7 @@ class ApplicationViewSet(
         serializer = AnswerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         seen = serializer.validated_data.get("version")
-        if seen and seen != application.updated_at.isoformat():
+        if seen and seen != application_version(application):
             return stale_version_problem(request)
         review_answer(
             actor=signed_in_user(request),
