@@ -207,11 +207,6 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
     def get_serializer_class(self) -> type:
         return PlanSerializer if self.action == "create" else BulkActionSerializer
 
-    def _bulk(self) -> BulkAction:
-        bulk = self.get_object()
-        assert isinstance(bulk, BulkAction)
-        return bulk
-
     def _read(self, bulk: BulkAction, status: int = 200) -> Response:
         fresh = self.get_queryset().get(pk=bulk.pk)
         return Response(BulkActionSerializer(fresh).data, status=status)
@@ -244,7 +239,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
 
     def _confirmed(self, request: Request) -> BulkAction | Response:
         plan_hash = self.validated(ConfirmPlanSerializer, request)["plan_hash"]
-        bulk = self._bulk()
+        bulk = self.get_object()
         if plan_hash != bulk.plan_hash:
             return problem_response(
                 409,
@@ -294,7 +289,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         """Plan again from the same filter: this plan becomes stale and a new one (with its
         own counts and hash, to check again) is returned. Only a planned or approved action
         can be re-planned; otherwise 409."""
-        fresh = bulk_replan(action=self._bulk(), actor=request.user)
+        fresh = bulk_replan(action=self.get_object(), actor=request.user)
         return self._read(fresh, status=201)
 
     @extend_schema(request=None, responses={202: BulkActionSerializer})
@@ -302,7 +297,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
     def resume(self, request: Request, pk: str) -> Response:
         """Run a failed action again from its chunk cursor (no chunk runs twice); 409 for
         an action that did not fail."""
-        resumed = bulk_resume(action=self._bulk(), actor=request.user)
+        resumed = bulk_resume(action=self.get_object(), actor=request.user)
         return self._read(resumed, status=202)
 
     @extend_schema(request=ReviewNoteSerializer, responses={200: BulkActionSerializer})
@@ -310,14 +305,14 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
     def review(self, request: Request, pk: str) -> Response:
         """The after-the-fact review of an emergency action, by someone else."""
         note = self.validated(ReviewNoteSerializer, request)["note"]
-        return self._read(bulk_review(action=self._bulk(), actor=request.user, note=note))
+        return self._read(bulk_review(action=self.get_object(), actor=request.user, note=note))
 
     @extend_schema(responses={200: BulkStatusSerializer})
     @action(detail=True, methods=["get"])
     def status(self, request: Request, pk: str) -> Response:
         """Progress of the commit, then per target how many changes it acknowledged, and for
         an emergency stop each target's model-wide block (state, acknowledgement time)."""
-        bulk = self._bulk()
+        bulk = self.get_object()
         body = {
             "id": bulk.pk,
             "state": bulk.state,
@@ -338,5 +333,5 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         review, every affected grant and credential change, each target's acknowledgement,
         the model-wide blocks of an emergency stop, and the audit-chain segment. The export
         is itself an audit event."""
-        bundle = bulk_action_evidence(action=self._bulk(), actor=request.user)
+        bundle = bulk_action_evidence(action=self.get_object(), actor=request.user)
         return download(bundle_response(bundle))

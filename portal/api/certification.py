@@ -16,19 +16,20 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.accounts.access import get_visible_or_404, visible_to
 from portal.accounts.models import User
-from portal.api.filters import MAX_ID, FieldFilterBackend, is_object_id
+from portal.api.filters import MAX_ID, is_object_id
 from portal.api.idempotency import idempotent
-from portal.api.permissions import TokenScopePermission, VisibleQuerysetMixin, signed_in_user
+from portal.api.permissions import TokenScopePermission, signed_in_user
 from portal.api.problems import field_problem, problem_response
 from portal.api.staff import StaffViewSet, username_of
 from portal.api.validation import form_errors
+from portal.api.viewsets import VisibleViewSet
 from portal.certification.forms import ConfirmAllForm
 from portal.certification.models import (
     MAX_REMINDER_DAYS,
@@ -51,7 +52,6 @@ from portal.partners.models import Organisation
 from portal.partners.selectors import memberships_of
 from provisioning.catalog.models import CoveredModel
 
-# The largest row id (a signed 64-bit integer): a bigger one names nothing.
 READ = "certification.view_campaign"
 OPEN = "certification.add_campaign"
 
@@ -327,11 +327,7 @@ class PartnerPermission(TokenScopePermission):
         return isinstance(user, User) and memberships_of(user).exists()
 
 
-class CertificationTaskViewSet(
-    mixins.ListModelMixin,
-    VisibleQuerysetMixin[CertificationItem],
-    viewsets.GenericViewSet[CertificationItem],
-):
+class CertificationTaskViewSet(mixins.ListModelMixin, VisibleViewSet[CertificationItem]):
     """A partner administrator's certification tasks: their own organisation's people."""
 
     queryset = CertificationItem.objects.select_related(
@@ -339,7 +335,6 @@ class CertificationTaskViewSet(
     ).order_by("pk")
     serializer_class = CertificationItemSerializer
     permission_classes = [PartnerPermission]
-    filter_backends = [FieldFilterBackend]
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         if self.action == "decide":
@@ -382,10 +377,6 @@ class CertificationTaskViewSet(
         """The people you may certify, in campaigns that still take decisions."""
         return super().list(request, *args, **kwargs)
 
-    def _item(self, pk: int) -> CertificationItem:
-        item: CertificationItem = self.get_queryset().get(pk=pk)
-        return item
-
     @extend_schema(request=DecisionSerializer, responses={200: CertificationItemSerializer})
     @action(detail=True, methods=["post"])
     def decide(self, request: Request, pk: str) -> Response:
@@ -404,7 +395,7 @@ class CertificationTaskViewSet(
                     f"Not confirmed: {result.skipped[item.pk]}.",
                     instance=request.get_full_path(),
                 )
-        return Response(CertificationItemSerializer(self._item(item.pk)).data)
+        return Response(CertificationItemSerializer(self.get_queryset().get(pk=item.pk)).data)
 
     @extend_schema(request=ConfirmAllSerializer, responses={200: ConfirmedSerializer})
     @action(detail=False, methods=["post"], url_path="confirm-all")
@@ -428,9 +419,3 @@ class CertificationTaskViewSet(
         return Response(
             ConfirmedSerializer({"confirmed": result.confirmed, "restored": result.restored}).data
         )
-
-    def validated(self, serializer_class: type, request: Request) -> dict[str, Any]:
-        serializer = serializer_class(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data: dict[str, Any] = serializer.validated_data
-        return data

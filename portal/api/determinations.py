@@ -232,11 +232,6 @@ class DeterminationViewSet(
             return [renderer() for renderer in PDF_RENDERERS]
         return super().get_renderers()
 
-    def _determination(self) -> Determination:
-        determination = self.get_object()
-        assert isinstance(determination, Determination)
-        return determination
-
     def _read(self, determination: Determination, status: int = 200) -> Response:
         fresh = self.get_queryset().get(pk=determination.pk)
         return Response(DeterminationSerializer(fresh).data, status=status)
@@ -296,7 +291,7 @@ class DeterminationViewSet(
     @document.mapping.get
     def letter(self, request: Request, pk: str) -> FileResponse | Response:
         """Download the attached letter (a PDF), as the page does; 404 while none is attached."""
-        determination = self._determination()
+        determination = self.get_object()
         try:
             return download(letter_response(determination))
         except Http404 as exc:  # the determination exists: say what is missing
@@ -308,7 +303,7 @@ class DeterminationViewSet(
         """The determination's evidence bundle, the same ZIP as the page: its rules and
         sign-offs, every bulk action it ran with the affected grants, credential changes and
         each target's acknowledgement, and the audit-chain segment. The export is audited."""
-        bundle = determination_evidence(determination=self._determination(), actor=request.user)
+        bundle = determination_evidence(determination=self.get_object(), actor=request.user)
         return download(bundle_response(bundle))
 
     @extend_schema(responses={200: ImpactSerializer})

@@ -18,7 +18,7 @@ from portal.api.idempotency import idempotent
 from portal.api.permissions import StaffPermission, signed_in_user
 from portal.api.problems import problem_response
 from portal.api.serializers import OrganisationSerializer
-from portal.api.views import VisibleViewSet
+from portal.api.viewsets import VisibleViewSet
 from portal.partners.models import Organisation, Sector, VerificationState
 from portal.partners.selectors import staff_organisations
 from portal.partners.services import (
@@ -90,12 +90,6 @@ class OrganisationViewSet(
         """Organisations you may see (staff: all), filtered and searched as on the staff list."""
         return super().list(request, *args, **kwargs)
 
-    def _validated(self, serializer_class: type, request: Request) -> dict[str, Any]:
-        serializer = serializer_class(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data: dict[str, Any] = serializer.validated_data
-        return data
-
     @extend_schema(request=OrganisationRegisterSerializer, responses={201: OrganisationSerializer})
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -104,7 +98,7 @@ class OrganisationViewSet(
         It is domain-verified at once when the caller holds a verified email address at
         its domain. A domain another organisation has proven is refused.
         """
-        data = self._validated(OrganisationRegisterSerializer, request)
+        data = self.validated(OrganisationRegisterSerializer, request)
         organisation = organisation_register(actor=signed_in_user(request), **data)
         return Response(OrganisationSerializer(organisation).data, status=201)
 
@@ -113,7 +107,7 @@ class OrganisationViewSet(
     def trusted(self, request: Request, slug: str) -> Response:
         """Compliance sets or clears the trusted-partner flag, with a recorded reason."""
         organisation: Organisation = self.visible_object(slug=slug)
-        data = self._validated(TrustedSerializer, request)
+        data = self.validated(TrustedSerializer, request)
         updated = organisation_set_trusted(
             actor=signed_in_user(request),
             organisation=organisation,
@@ -127,7 +121,7 @@ class OrganisationViewSet(
     def verification(self, request: Request, slug: str) -> Response:
         """Compliance sets the organisation's verification state, with a recorded reason."""
         organisation: Organisation = self.visible_object(slug=slug)
-        data = self._validated(VerificationSerializer, request)
+        data = self.validated(VerificationSerializer, request)
         try:
             updated = organisation_set_verification(
                 actor=signed_in_user(request),

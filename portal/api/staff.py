@@ -10,29 +10,20 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from django.db.models import Model
-from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api.filters import FieldFilterBackend
-from portal.api.permissions import StaffPermission, VisibleQuerysetMixin
+from portal.api.permissions import StaffPermission
 from portal.api.problems import problem_response
+from portal.api.viewsets import VisibleViewSet
 
 _M = TypeVar("_M", bound=Model)
 
 
-class StaffViewSet(VisibleQuerysetMixin[_M], viewsets.GenericViewSet[_M]):
+class StaffViewSet(VisibleViewSet[_M]):
     permission_classes = [StaffPermission]
-    filter_backends = [FieldFilterBackend]
-    filter_fields: dict[str, str] = {}
     # {view action: "app.permission"}; "*" for every other action.
     staff_permissions: dict[str, str] = {}
-
-    def validated(self, serializer_class: type, request: Request) -> dict[str, Any]:
-        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        data: dict[str, Any] = serializer.validated_data
-        return data
 
 
 def username_of(user: Any) -> str | None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -18,10 +18,10 @@ from rest_framework.serializers import BaseSerializer
 from portal.accounts.access import get_visible_or_404
 from portal.accounts.roles import is_staff_member
 from portal.api.drafts import ApplicationCreateSerializer, ApplicationDraftSerializer, draft_changes
-from portal.api.filters import FieldFilterBackend, is_object_id
+from portal.api.filters import is_object_id
 from portal.api.idempotency import idempotent
 from portal.api.pagination import AuditCursorPagination
-from portal.api.permissions import StaffPermission, VisibleQuerysetMixin, signed_in_user
+from portal.api.permissions import StaffPermission, signed_in_user
 from portal.api.problems import field_problem
 from portal.api.serializers import (
     AnswerSerializer,
@@ -39,6 +39,7 @@ from portal.api.serializers import (
     WithdrawSerializer,
 )
 from portal.api.staff import stale_version_problem
+from portal.api.viewsets import VisibleViewSet
 from portal.applications.models import Application
 from portal.applications.services import (
     application_create_draft,
@@ -53,19 +54,13 @@ from portal.partners.errors import InvitationError
 from portal.partners.invitations import invitation_accept, invitation_create, invitation_revoke
 from portal.partners.models import Invitation, Membership, Organisation
 from portal.partners.services import membership_remove
+from portal.reviews.selectors import application_version
 from portal.reviews.services import review_answer
 from provisioning.credentials.models import Credential
 from provisioning.credentials.services import credential_collect, credential_rotate
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.selectors import credential_sync_states
 from provisioning.grants.models import Grant
-
-_M = TypeVar("_M", bound=Model)
-
-
-class VisibleViewSet(VisibleQuerysetMixin[_M], viewsets.GenericViewSet[_M]):
-    filter_backends = [FieldFilterBackend]
-    filter_fields: dict[str, str] = {}
 
 
 def _organisation(request: Request, slug: str, action: str) -> Organisation:
@@ -257,7 +252,7 @@ class ApplicationViewSet(
         serializer = AnswerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         seen = serializer.validated_data.get("version")
-        if seen and seen != application.updated_at.isoformat():
+        if seen and seen != application_version(application):
             return stale_version_problem(request)
         review_answer(
             actor=signed_in_user(request),
