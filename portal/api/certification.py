@@ -26,7 +26,7 @@ from portal.accounts.models import User
 from portal.api.filters import MAX_ID, is_object_id
 from portal.api.idempotency import idempotent
 from portal.api.permissions import TokenScopePermission, signed_in_user
-from portal.api.problems import field_problem, problem_response
+from portal.api.problems import field_problem
 from portal.api.staff import StaffViewSet, username_of
 from portal.api.validation import form_errors
 from portal.api.viewsets import VisibleViewSet
@@ -47,7 +47,7 @@ from portal.certification.selectors import (
     task_items,
     with_percentages,
 )
-from portal.certification.services import campaign_open, item_revoke, items_confirm
+from portal.certification.services import campaign_open, item_confirm, item_revoke, items_confirm
 from portal.partners.models import Organisation
 from portal.partners.selectors import memberships_of
 from provisioning.catalog.models import CoveredModel
@@ -217,9 +217,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffVie
         progress = self.request.query_params.get("status", "")
         # The detail serializer reads two attributes a Campaign does not have: set here.
         fresh: Any = self.get_queryset().get(pk=campaign.pk)
-        totals: dict[str, Any] = campaign_totals(campaign)
-        totals["percent_decided"] = round(100 * totals["decided"] / (totals["total"] or 1))
-        fresh.totals = totals
+        fresh.totals = campaign_totals(campaign)
         fresh.organisations = with_percentages(
             list(campaign_progress(campaign, search=search, status=progress))
         )
@@ -386,15 +384,7 @@ class CertificationTaskViewSet(mixins.ListModelMixin, VisibleViewSet[Certificati
         if data["decision"] == "revoke":
             item_revoke(actor=signed_in_user(request), item_id=item.pk, note=data["note"])
         else:
-            result = items_confirm(
-                actor=signed_in_user(request), item_ids=[item.pk], note=data["note"]
-            )
-            if result.skipped:
-                return problem_response(
-                    409,
-                    f"Not confirmed: {result.skipped[item.pk]}.",
-                    instance=request.get_full_path(),
-                )
+            item_confirm(actor=signed_in_user(request), item_id=item.pk, note=data["note"])
         return Response(CertificationItemSerializer(self.get_queryset().get(pk=item.pk)).data)
 
     @extend_schema(request=ConfirmAllSerializer, responses={200: ConfirmedSerializer})

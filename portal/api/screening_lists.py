@@ -24,7 +24,6 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.accounts.access import visible_to
 from portal.api.idempotency import idempotent
 from portal.api.pagination import PagePagination
 from portal.api.permissions import signed_in_user
@@ -32,7 +31,7 @@ from portal.api.problems import problem_response
 from portal.api.staff import StaffViewSet, username_of
 from portal.eligibility.models import Person
 from portal.screening.errors import ListFormatError
-from portal.screening.freshness import freshness_rule, stale_people, stale_reason
+from portal.screening.freshness import stale_people_visible_to, stale_reason
 from portal.screening.models import ListFormat, ListVersion
 from portal.screening.services import list_version_load
 
@@ -216,14 +215,10 @@ class ScreeningListViewSet(StaffViewSet[ListVersion]):
     def freshness(self, request: Request) -> Response:
         """People not screened against the lists in force within SCREENING_MAX_AGE_DAYS,
         the longest-unscreened first, each with the reason."""
-        search = request.query_params.get("q", "").strip()[:200]
-        holders_only = request.query_params.get("scope") == "holders"
-        rule = freshness_rule()
-        people = visible_to(
-            request.user, stale_people(rule=rule, holders_only=holders_only, search=search)
-        )
+        stale = stale_people_visible_to(request.user, request.query_params)
+        rule = stale.rule
         paginator = PagePagination()
-        page: list[Any] = paginator.paginate_queryset(people, request, view=self) or []
+        page: list[Any] = paginator.paginate_queryset(stale.people, request, view=self) or []
         for person in page:
             person.reason = stale_reason(person, rule)
         current = ListVersion.objects.filter(pk__in=rule.current_version_ids).select_related(

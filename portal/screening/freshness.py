@@ -11,12 +11,15 @@ database can do for every person at once.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from portal.accounts.access import visible_to
 from portal.eligibility.models import Person
 from portal.screening.models import ScreeningRun
 from portal.screening.selectors import current_versions
@@ -90,3 +93,22 @@ def stale_reason(person: Person, rule: Freshness) -> str:
     if rule.newest_list_loaded_at is not None and last < rule.newest_list_loaded_at:
         return "Last screened before the lists in force were loaded."
     return f"Last screened more than {rule.max_age_days} days ago."
+
+
+@dataclass(frozen=True)
+class StaleSearch:
+    """The freshness page's (and API's) question, read from its query parameters."""
+
+    rule: Freshness
+    people: QuerySet[Person]
+    search: str
+    holders_only: bool
+
+
+def stale_people_visible_to(user: Any, params: Mapping[str, str]) -> StaleSearch:
+    """Stale people ``user`` may see, narrowed by ``q`` (a name) and ``scope=holders``."""
+    search = params.get("q", "").strip()[:200]
+    holders_only = params.get("scope") == "holders"
+    rule = freshness_rule()
+    people = visible_to(user, stale_people(rule=rule, holders_only=holders_only, search=search))
+    return StaleSearch(rule=rule, people=people, search=search, holders_only=holders_only)

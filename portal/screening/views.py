@@ -13,7 +13,7 @@ from portal.accounts.access import get_visible_or_404, visible_to
 from portal.partners.paging import paginate, query_without_page
 from portal.screening.errors import ScreeningError
 from portal.screening.forms import ResolutionForm
-from portal.screening.freshness import freshness_rule, stale_people, stale_reason
+from portal.screening.freshness import stale_people_visible_to, stale_reason
 from portal.screening.models import ScreeningMatch
 from portal.screening.selectors import current_versions, pending_matches
 from portal.screening.services import screening_match_confirm, screening_match_dismiss
@@ -129,22 +129,17 @@ def dismiss(request: HttpRequest, pk: int) -> HttpResponse:
 def freshness(request: HttpRequest) -> HttpResponse:
     """People not screened against the lists in force within SCREENING_MAX_AGE_DAYS."""
     _require(request, "screening.view_screeningrun")
-    search = request.GET.get("q", "").strip()[:200]
-    holders_only = request.GET.get("scope") == "holders"
-    rule = freshness_rule()
-    people = visible_to(
-        request.user, stale_people(rule=rule, holders_only=holders_only, search=search)
-    )
-    page = paginate(request, people)
+    stale = stale_people_visible_to(request.user, request.GET)
+    page = paginate(request, stale.people)
     return render(
         request,
         "screening/freshness.html",
         {
             "page": page,
-            "rows": [(person, stale_reason(person, rule)) for person in page.object_list],
-            "rule": rule,
+            "rows": [(person, stale_reason(person, stale.rule)) for person in page.object_list],
+            "rule": stale.rule,
             "query_string": query_without_page(request),
-            "search": search,
-            "holders_only": holders_only,
+            "search": stale.search,
+            "holders_only": stale.holders_only,
         },
     )
