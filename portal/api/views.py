@@ -57,6 +57,7 @@ from portal.partners.services import membership_remove
 from portal.reviews.selectors import application_version
 from portal.reviews.services import review_answer
 from provisioning.credentials.models import Credential
+from provisioning.credentials.selectors import require_key_owner
 from provisioning.credentials.services import credential_collect, credential_rotate
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.selectors import credential_sync_states
@@ -302,9 +303,7 @@ class CredentialViewSet(
         working at once. Only the person the key belongs to may collect it; a key that is
         not active is a 409."""
         credential = self.visible_object(pk=pk)
-        # Admins and staff see the key's state only, never the key (as on the page).
-        if credential.person.user_id != request.user.pk:
-            raise Http404("No such object, or you may not see it.")
+        require_key_owner(request.user, credential)
         issued = credential_collect(actor=signed_in_user(request), credential=credential)
         body = {"credential": CredentialSerializer(issued.credential).data, "key": issued.key}
         return Response(body, headers={"Cache-Control": "no-store"})

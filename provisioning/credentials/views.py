@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.accounts.access import get_visible_or_404, visible_to
 from provisioning.credentials import services as credential_services
 from provisioning.credentials.models import Credential, CredentialError
+from provisioning.credentials.selectors import require_key_owner
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.selectors import credential_sync_states
 
@@ -58,9 +59,7 @@ def credential_collect(request: HttpRequest, pk: int) -> HttpResponse:
     credential = get_visible_or_404(
         request.user, Credential.objects.select_related("person"), pk=pk
     )
-    # Only the person the key belongs to may see it: admins and staff see the state only.
-    if credential.person.user_id != request.user.pk:
-        raise Http404("No such object, or you may not see it.")
+    require_key_owner(request.user, credential)
     try:
         issued = credential_services.credential_collect(actor=request.user, credential=credential)
     except CredentialError as error:
