@@ -139,3 +139,41 @@ def test_a_change_from_an_older_transaction_that_inserts_later_is_still_delivere
     _relay_until(target, lambda: fake.held[open_one.pk].revoked)
 
     assert fake.held[open_one.pk].revoked is True
+
+
+def _other_database_dsn() -> str:
+    """The server's ``postgres`` database, with this connection's host and user."""
+    params = connection.get_connection_params()
+    parts = [f"{k}={params[k]}" for k in ("host", "port", "user", "password") if params.get(k)]
+    return " ".join([*parts, "dbname=postgres"])
+
+
+def test_a_transaction_left_open_in_another_database_does_not_delay_delivery():
+    import psycopg
+
+    target, fake = fake_target()
+    grant = active_grant()
+    credential = issue(grant).credential
+    _relay_until(target, lambda: credential.pk in fake.held)
+
+    # given a transaction in another database of the same server that holds an xid, open
+    with psycopg.connect(_other_database_dsn()) as elsewhere:
+        elsewhere.execute("SELECT pg_current_xact_id()")  # psycopg opened a transaction
+        # when a revocation commits here and the relay runs once
+        started = time.monotonic()
+        credential_revoke(actor=None, credential=credential)
+        relay_run(target_id=target.pk)
+        latency = time.monotonic() - started
+
+        # then it is delivered at once, not when the other database's transaction ends
+        assert fake.held[credential.pk].revoked is True, "delivery waited on another database"
+        assert latency < 5, f"delivery took {latency:.2f}s"
+        elsewhere.rollback()
+
+
+def test_the_horizon_widens_a_wrapped_32_bit_xid_into_the_previous_epoch():
+    from provisioning.deliveries.relay import widen_xid
+
+    next_full = (7 << 32) | 100
+    assert widen_xid(90, next_full_xid=next_full) == (7 << 32) | 90
+    assert widen_xid(4_294_967_000, next_full_xid=next_full) == (6 << 32) | 4_294_967_000

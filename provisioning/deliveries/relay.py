@@ -3,7 +3,7 @@
 A relay takes a lease on its target row (a conditional UPDATE, so several workers are
 safe and a killed one only delays until the lease ends), reads the changes past the
 target's cursor in ``(xid, id)`` order — on PostgreSQL only those whose transaction is
-older than every transaction still running, so a change that commits late is never
+older than every transaction of this database still running, so a change that commits late is never
 jumped over — coalesces them per credential, pushes each credential's *current* desired
 state, records failures per credential and advances the cursor.
 """
@@ -75,25 +75,67 @@ def backoff_seconds(attempts: int) -> float:
 # --- reading the change log -------------------------------------------------------------
 
 
-def _visible_changes_sql() -> str:
-    if connection.vendor == "postgresql":
-        # Below the oldest running transaction every row is final: committed or gone.
-        # A transaction's own rows are visible to it too (tests, in-process runs).
-        return (
-            "(xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
-            "OR xid = pg_current_xact_id_if_assigned()::text::bigint)"
-        )
-    return "1 = 1"
+# Transactions of this database that hold an xid, and prepared ones. Rows in any other
+# database of the server can never be in our change log, so they must not hold us back.
+_RUNNING_XIDS_SQL = (
+    "SELECT backend_xid::text::bigint FROM pg_stat_activity "
+    "WHERE datname = current_database() AND backend_xid IS NOT NULL "
+    "AND pid <> pg_backend_pid() "
+    "UNION ALL SELECT transaction::text::bigint FROM pg_prepared_xacts "
+    "WHERE database = current_database()"
+)
+
+
+def widen_xid(xid32: int, *, next_full_xid: int) -> int:
+    """The 64-bit id of a running transaction's 32-bit ``xid``, given the next 64-bit id.
+
+    A running transaction is older than the next id and less than 2^31 ids behind it,
+    so its epoch is the next id's epoch, or the one before when the 32-bit counter wrapped
+    in between.
+    """
+    epoch, low = divmod(next_full_xid, 1 << 32)
+    if xid32 > low:
+        epoch -= 1
+    return (epoch << 32) | xid32
+
+
+def change_horizon() -> int | None:
+    """Every change-log row with a smaller xid is final (committed or gone); None on SQLite.
+
+    Computed from this database's own transactions, not the cluster-wide snapshot xmin, so
+    a transaction left open in another database of the server does not stall deliveries.
+    The order of the three reads is what makes it safe: the next id is read first, so a
+    transaction that gets its id afterwards is above the horizon; the running list is read
+    fresh (pg_stat_activity is cached per transaction otherwise), before the caller's next
+    statement takes the snapshot that reads the rows, so whatever has left the list by
+    then has committed or aborted and is visible to that snapshot.
+    """
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+        next_full = int(cursor.fetchone()[0])
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(_RUNNING_XIDS_SQL)
+        running = [widen_xid(int(row[0]), next_full_xid=next_full) for row in cursor.fetchall()]
+    return min([next_full, *running])
 
 
 def read_changes(*, cursor_xid: int, cursor_id: int, limit: int) -> list[tuple[int, int, int]]:
     """``(xid, id, credential_id)`` of the next changes past the cursor that are final."""
+    horizon = change_horizon()
+    if horizon is None:
+        visible_sql, visible_params = "1 = 1", []
+    else:
+        # A transaction's own rows are visible to it too (tests, in-process runs).
+        visible_sql = "(xid < %s OR xid = pg_current_xact_id_if_assigned()::text::bigint)"
+        visible_params = [horizon]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT xid, id, credential_id FROM deliveries_change_log "  # noqa: S608
-            f"WHERE (xid, id) > (%s, %s) AND {_visible_changes_sql()} "
+            f"WHERE (xid, id) > (%s, %s) AND {visible_sql} "
             "ORDER BY xid, id LIMIT %s",
-            [cursor_xid, cursor_id, limit],
+            [cursor_xid, cursor_id, *visible_params, limit],
         )
         return [(int(r[0]), int(r[1]), int(r[2])) for r in cursor.fetchall()]
 
