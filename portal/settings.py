@@ -135,6 +135,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so a Celery worker started by a test sees the same data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-clearance.sqlite3")}
 
+# Behind PgBouncer in transaction pooling mode a server session is ours only for one
+# transaction: no server-side cursors (they outlive it) and no prepared statements
+# (PgBouncer before 1.21 does not carry them from one server connection to the next).
+# Advisory locks and SET are transaction-scoped throughout (pg_advisory_xact_lock, SET LOCAL).
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+if DATABASE_TRANSACTION_POOLING and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (login throttling, MFA code replay protection) ----------------

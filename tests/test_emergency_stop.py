@@ -229,6 +229,8 @@ def test_a_stop_waits_for_a_key_change_in_flight_instead_of_deadlocking(transact
     """
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has a single writer: there is no lock order to test.")
+    if settings.DATABASE_TRANSACTION_POOLING:
+        pytest.skip("Behind a transaction pooler a backend pid names no client: nothing to watch.")
     settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
     ops_user = staff_user(Role.OPS, username="stopper")
     grant = active_grant()

@@ -69,3 +69,20 @@ def test_check_deploy_is_clean_with_production_settings():
     )
 
     assert result.returncode == 0, result.stderr
+
+
+def test_transaction_pooling_turns_off_what_a_pooled_session_would_leak():
+    # given the portal behind PgBouncer in transaction pooling mode
+    script = (
+        "from django.conf import settings as s; d = s.DATABASES['default']; "
+        "print(d['DISABLE_SERVER_SIDE_CURSORS'], d['OPTIONS']['prepare_threshold'])"
+    )
+    env = {
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:6432/clearance",
+        "DATABASE_TRANSACTION_POOLING": "1",
+    }
+    # when the settings load
+    result = _django(env, "shell", "--verbosity", "0", "-c", script)
+    # then no server-side cursor and no prepared statement outlives a transaction
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "None"]

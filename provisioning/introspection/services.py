@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -104,7 +105,7 @@ def _prepared_one(sql: str, params: list[Any]) -> Any:
     # As Django's own cursors do: errors come out as django.db errors, and a broken
     # connection is marked so that the end of the request closes it, not reuses it.
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
+        cursor.execute(sql, params, prepare=not settings.DATABASE_TRANSACTION_POOLING)
         return cursor.fetchone()
 
 
