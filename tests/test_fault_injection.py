@@ -8,6 +8,9 @@ one) and both targets fail a fifth of their requests (5xx, 429) or, a few times,
 the client times out. Then the faults stop, the deliveries drain, and every target must hold
 exactly the desired state of every credential (DESIGN.md §7, "faults"). The counts are printed
 whether or not pytest captures output.
+
+Three workers relay at once, sharing the targets through leases; one of them, chosen at random,
+is killed after every run, and no target may ever accept a state older than one it already holds.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from io import StringIO
 from urllib.parse import urlsplit
@@ -72,7 +75,8 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 OPERATIONS = int(os.environ.get("FAULT_OPERATIONS", "2000"))  # effective changes
 SEED = int(os.environ.get("FAULT_SEED", "20261127"))
-WORKER_RUNS = 5  # the worker is killed at the end of every run but the last
+WORKER_RUNS = 5  # a worker is killed at the end of every run but the last
+WORKERS = 3  # relaying to the same targets at once, sharing them through leases
 BROKER_RESTART_RUNS = (1, 3)  # Redis is restarted halfway through these runs
 FAILURE_RATE = 0.2
 HANGS_PER_TARGET = 2  # each costs the connector's 10 s timeout
@@ -401,6 +405,18 @@ def _resent(server: RecordingServer) -> int:
     return sum(count - 1 for count in sent.values())
 
 
+def _regressions(server: FlakyServer) -> list[str]:
+    """States a target accepted after it had accepted a newer version of the same credential."""
+    newest: dict[int, int] = {}
+    regressions = []
+    for index, request in server.answered():
+        for cid, version, _ in _states_sent(request.body):
+            if version < newest.get(cid, 0):
+                regressions.append(f"request {index}: credential {cid} v{version} < v{newest[cid]}")
+            newest[cid] = max(version, newest.get(cid, 0))
+    return regressions
+
+
 def _scim_mismatches(tenant_url: str, desired: dict[int, object]) -> list[str]:
     connector = ScimConnector(
         TargetConfig(
@@ -543,23 +559,29 @@ def test_every_target_ends_equal_to_the_desired_state_after_kills_restarts_and_f
         try:
             # when thousands of changes are made while workers die and the broker restarts
             per_run = (OPERATIONS - 10 * WORKER_RUNS) // WORKER_RUNS + 1
-            for run in range(WORKER_RUNS):
-                with celery_worker(queue=queue, concurrency=2):
-                    mark(f"worker {run + 1}")
+            with ExitStack() as pool:
+                names = [f"{queue}-w{i}" for i in range(WORKERS)]
+                for worker_name in names:
+                    pool.enter_context(celery_worker(queue=queue, name=worker_name))
+                for run in range(WORKER_RUNS):
+                    mark(f"run {run + 1}")
                     seen = len(scim.requests)
                     operations.run(per_run // 2)
                     if run in BROKER_RESTART_RUNS:
                         broker.restart()
                     operations.run(per_run - per_run // 2)
                     if run < WORKER_RUNS - 1:
-                        # kill it while it relays
+                        # kill one of the three at random while they relay, start another
                         _wait_for(lambda seen=seen: len(scim.requests) > seen, timeout=20)
-                        for pid in worker_pids(queue):
+                        victim = names.pop(rnd.randrange(len(names)))
+                        for pid in worker_pids(queue, hostname=f"{victim}@localhost"):
                             os.kill(pid, signal.SIGKILL)
                         kills += 1
-                        mark("kill")
-                # changes keep coming while no worker runs
-                operations.run(10)
+                        mark(f"kill {victim.rsplit('-', 1)[1]}")
+                        names.append(f"{queue}-w{WORKERS + run}")
+                        pool.enter_context(celery_worker(queue=queue, name=names[-1]))
+                    # changes keep coming while the new worker starts
+                    operations.run(10)
             assert sum(operations.done.values()) >= OPERATIONS
             operations_seconds = time.monotonic() - started
 
@@ -592,7 +614,10 @@ def test_every_target_ends_equal_to_the_desired_state_after_kills_restarts_and_f
         "credentials": len(desired),
         "change-log rows": Change.objects.count(),
         "worker kills (SIGKILL)": kills,
-        "worker starts": WORKER_RUNS + 1,
+        "worker starts": WORKERS + kills + 1,
+        "states delivered out of order (scim / webhook)": (
+            f"{len(_regressions(scim))} / {len(_regressions(webhook))}"
+        ),
         "broker restarts": broker.restarts,
         "beat wake-ups sent / lost": f"{beat.sent} / {beat.lost}",
         "scim requests / injected failures / timeouts": (
@@ -620,5 +645,6 @@ def test_every_target_ends_equal_to_the_desired_state_after_kills_restarts_and_f
     assert kills >= 3 and broker.restarts >= 2
     assert len(scim.faulted) > 0 and len(webhook.faulted) > 0
     assert mismatches == [], mismatches[:20]
+    assert _regressions(scim) == [] and _regressions(webhook) == []
     assert not failures.exists(), list(failures.values("credential_id", "state", "last_error")[:5])
     assert _drained(target_ids)

@@ -27,8 +27,11 @@ def test_database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or 'localhost'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def worker_pids(queue: str) -> list[int]:
-    """The processes of the worker started for ``queue`` (a name unique to one test)."""
+def worker_pids(queue: str, *, hostname: str | None = None) -> list[int]:
+    """The processes of the workers started for ``queue`` (a name unique to one test).
+
+    With ``hostname``, only that worker's (several workers may share a queue).
+    """
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -37,23 +40,29 @@ def worker_pids(queue: str) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"celery" in b" ".join(cmdline) and queue.encode() in cmdline:
+        ours = b"celery" in b" ".join(cmdline) and queue.encode() in cmdline
+        if ours and (hostname is None or hostname.encode() in cmdline):
             pids.append(int(entry.name))
     return pids
 
 
 @contextmanager
-def celery_worker(*, queue: str | None = None, concurrency: int = 1) -> Iterator[tuple[str, str]]:
-    """Yields (queue, hostname). The worker consumes only ``queue``, so parallel runs don't mix."""
+def celery_worker(
+    *, queue: str | None = None, concurrency: int = 1, name: str | None = None
+) -> Iterator[tuple[str, str]]:
+    """Yields (queue, hostname). The worker consumes only ``queue``, so parallel runs don't mix.
+
+    ``name`` tells apart several workers on one queue.
+    """
     queue = queue or f"test-{uuid.uuid4().hex[:10]}"
-    hostname = f"{queue}@localhost"
+    hostname = f"{name or queue}@localhost"
     env = {
         **os.environ,
         "DATABASE_URL": test_database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CLEARANCE_VAR_DIR": str(settings.VAR_DIR),
     }
-    log = open(settings.VAR_DIR / f"{queue}.log", "w")  # noqa: SIM115
+    log = open(settings.VAR_DIR / f"{name or queue}.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
         [
             sys.executable,
