@@ -10,7 +10,8 @@ it: the measured value, the ratio measured ÷ target (below 1 is good for a "≤
 same unit) for its ratio; otherwise the ratio is read from the "≤ 5 s" in its target and the
 matching number in its measured text.
 
-Run everything: ``python -m bench``; some areas: ``python -m bench web bulk``.
+Run everything: ``python -m bench``; some areas: ``python -m bench web bulk``; ten times the
+data: ``python -m bench --scale 10`` (the areas that build data read ``BENCH_SCALE``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from bench._common import postgres_url
+from bench._common import postgres_url, scale
 
 ROOT = Path(__file__).resolve().parent.parent
 AREAS = ("provisioning", "bulk", "connectors", "screening", "audit", "web", "faults")
@@ -206,6 +207,7 @@ def migrated_template(timings: dict[str, float]) -> Iterator[None]:
 
 
 def main() -> int:
+    scale()  # --scale K reaches every area through BENCH_SCALE
     areas = sys.argv[1:] or list(AREAS)
     rows: list[dict] = []
     timings: dict[str, float] = {}
