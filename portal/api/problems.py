@@ -20,6 +20,7 @@ from portal.applications.states import ApplicationChangedError, ApplicationError
 from portal.certification.models import CampaignError
 from portal.compliance.models import DeterminationError
 from portal.eligibility.services import EligibilityError
+from portal.partners.errors import ConflictOfInterestError as PartnerConflictOfInterest
 from portal.partners.errors import DocumentRejectedError, PartnerError
 from portal.screening.errors import ScreeningError
 from portal.usage.models import UsageError
@@ -128,6 +129,8 @@ def _domain_problem(exc: Exception) -> tuple[int, str, list[dict[str, str]]] | N
     state does not allow it now. The service's message is the detail, unchanged."""
     if isinstance(exc, ApplicationChangedError):
         return 409, str(exc) or Conflict.default_detail, []
+    if isinstance(exc, PartnerConflictOfInterest):
+        return 409, str(exc), []
     if isinstance(exc, DocumentRejectedError):
         return 400, str(exc), [{"field": "document", "message": str(exc)}]
     if isinstance(exc, (PartnerError, ApiTokenError, EligibilityError)):

@@ -83,6 +83,9 @@ class Determination(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     superseded_at = models.DateTimeField(null=True, blank=True)
+    # Everyone who wrote or changed its rules, legal basis or letter: none of them may give
+    # the second signature (invariant 5).
+    editors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     # What applying it did: the bulk actions' ids and counts.
     outcome = models.JSONField(default=dict, blank=True)
 
@@ -103,6 +106,13 @@ class Determination(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    def signed_or_edited_by(self, user: object) -> bool:
+        """Whether ``user`` wrote, edited or submitted it: then they may not approve it."""
+        pk = getattr(user, "pk", None)
+        if pk in (self.created_by_id, self.submitted_by_id):
+            return True
+        return self.editors.filter(pk=pk).exists()
 
 
 class DeterminationRule(models.Model):

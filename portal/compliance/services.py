@@ -146,6 +146,7 @@ def determination_draft(
         if document is not None:
             _store_document(determination, document, document_name)
         determination.save(force_insert=True)
+        determination.editors.add(actor)
         _write_rules(determination, rules)
         audit_record(
             actor=actor,
@@ -197,6 +198,7 @@ def determination_update(
         if document is not None:
             _store_document(determination, document, document_name)
         determination.save()
+        determination.editors.add(actor)
         if rules is not None:
             _write_rules(determination, rules)
         audit_record(
@@ -258,10 +260,10 @@ def determination_approve(*, determination: Determination, actor: Any) -> Determ
     with transaction.atomic():
         determination = Determination.objects.select_for_update().get(pk=determination.pk)
         check_determination_transition(determination.state, DeterminationState.APPROVED)
-        if actor.pk in (determination.submitted_by_id, determination.created_by_id):
+        if determination.signed_or_edited_by(actor):
             raise SameOfficerError(
-                "The officer who drafted or submitted a determination cannot approve it: "
-                "a second compliance officer must."
+                "The officer who drafted, edited (rules, legal basis or letter) or submitted a "
+                "determination cannot approve it: a second compliance officer must."
             )
         determination.state = DeterminationState.APPROVED
         determination.approved_by = actor
