@@ -45,7 +45,7 @@ HELD_BACK = {
 BLOCK = {"kind": "blocked"}
 LICENCE = {
     "kind": "partners_only",
-    "allowed_sectors": ["cyber_defence", "energy", "water"],
+    "allowed_sectors": ["cyber_defence", "critical_infrastructure"],
     "us_persons_only": True,
 }
 

@@ -68,7 +68,7 @@ def _draft(page, live_server, reference: str, letter: Path, *, mythos: str) -> N
     mythos_rules = page.locator("fieldset", has_text="Rule for Mythos 5")
     page.get_by_label("Mythos 5: rule").select_option(mythos)
     if mythos == "partners_only":
-        for sector in ("Cyber defence", "Energy", "Water"):
+        for sector in ("Cyber defence", "Critical infrastructure (all 16 sectors)"):
             mythos_rules.get_by_label(sector, exact=True).check()
         page.get_by_label("Mythos 5: US persons only").check()
     page.get_by_role("button", name="Save draft").click()

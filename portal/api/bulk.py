@@ -18,6 +18,7 @@ from portal.api.downloads import EVIDENCE_RESPONSES, ZIP_RENDERERS, download
 from portal.api.idempotency import idempotent
 from portal.api.problems import field_problem, problem_response
 from portal.api.staff import StaffViewSet, username_of
+from portal.api.validation import CountryCodeField
 from portal.compliance.downloads import bundle_response
 from portal.compliance.evidence import bulk_action_evidence
 from portal.partners.models import Organisation, Sector
@@ -134,11 +135,11 @@ class FiltersSerializer(serializers.Serializer[Any]):
     organisation = serializers.SlugField(required=False, help_text="Organisation slug.")
     sector = serializers.ChoiceField(choices=Sector.choices, required=False)
     stage = serializers.ChoiceField(choices=StageName.choices, required=False)
-    citizenship = serializers.RegexField(
-        r"^[A-Za-z]{2}$", required=False, help_text="Keys of people holding this citizenship."
+    citizenship = CountryCodeField(
+        required=False, help_text="Keys of people holding this citizenship (ISO alpha-2)."
     )
-    residence = serializers.RegexField(
-        r"^[A-Za-z]{2}$", required=False, help_text="Keys of people living in this country."
+    residence = CountryCodeField(
+        required=False, help_text="Keys of people living in this country (ISO alpha-2)."
     )
     determination = serializers.CharField(required=False, max_length=80)
     grant_state = serializers.ChoiceField(

@@ -4,6 +4,7 @@ compliance pages, so the four-eyes rule holds in the API too."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.validators import slug_re
@@ -11,9 +12,11 @@ from django.http import FileResponse, Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
+from rest_framework.fields import empty
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils import html
 
 from portal.api.downloads import (
     EVIDENCE_RESPONSES,
@@ -25,6 +28,7 @@ from portal.api.downloads import (
 from portal.api.idempotency import idempotent
 from portal.api.problems import field_problem, problem_response
 from portal.api.staff import StaffViewSet, username_of
+from portal.api.validation import country_codes
 from portal.compliance.downloads import bundle_response, letter_response
 from portal.compliance.evidence import determination_evidence
 from portal.compliance.impact import OUTCOMES
@@ -40,7 +44,7 @@ from portal.compliance.services import (
     determination_update,
 )
 from portal.eligibility.rules import RuleKind
-from portal.partners.models import Sector
+from portal.partners.models import RULE_SECTOR_CHOICES
 from provisioning.catalog.models import CoveredModel
 
 READ = "compliance.view_determination"
@@ -114,23 +118,18 @@ class DeterminationSerializer(serializers.ModelSerializer[Determination]):
         return username_of(determination.applied_by)
 
 
-def _country_codes() -> serializers.ListField:
-    return serializers.ListField(
-        child=serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2),
-        required=False,
-        max_length=300,
-        help_text="Two-letter country codes.",
-    )
-
-
 class RuleInputSerializer(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=RuleKind.choices)
     allowed_sectors = serializers.ListField(
-        child=serializers.ChoiceField(choices=Sector.choices), required=False, max_length=20
+        child=serializers.ChoiceField(choices=RULE_SECTOR_CHOICES),
+        required=False,
+        max_length=30,
+        help_text="Sectors, or critical_infrastructure for all sixteen critical-infrastructure "
+        "sectors (CISA, PPD-21).",
     )
     us_persons_only = serializers.BooleanField(required=False, default=False)
-    denied_citizenships = _country_codes()
-    denied_residence = _country_codes()
+    denied_citizenships = country_codes()
+    denied_residence = country_codes()
 
 
 class RulesField(serializers.DictField):
@@ -139,7 +138,25 @@ class RulesField(serializers.DictField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(child=RuleInputSerializer(), **kwargs)
 
+    def get_value(self, dictionary: Any) -> Any:
+        # A form (multipart) body carries the rules as one JSON text field; DictField would
+        # look for "rules.<key>" fields instead and silently find none.
+        if html.is_html_input(dictionary):
+            return dictionary.get(self.field_name, empty)
+        return super().get_value(dictionary)
+
     def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                raise serializers.ValidationError(
+                    'Send the rules as JSON: {"model-slug": {"kind": "open"}}.'
+                ) from None
+            if not isinstance(data, dict):
+                raise serializers.ValidationError(
+                    'The rules are a JSON object: {"model-slug": {"kind": "open"}}.'
+                )
         if isinstance(data, dict):
             if len(data) > 200:
                 raise serializers.ValidationError("At most 200 rules.")
@@ -155,7 +172,11 @@ class DeterminationCreateSerializer(serializers.Serializer[Any]):
     reference = serializers.CharField(max_length=80)
     legal_basis = serializers.CharField(max_length=20000)
     effective_date = serializers.DateField()
-    rules = RulesField(help_text='{"model-slug": {"kind": "open" | "partners_only" | "blocked"}}')
+    rules = RulesField(
+        help_text='{"model-slug": {"kind": "open" | "partners_only" | "blocked"}}; in a form '
+        "(multipart) body, the same JSON as one text field. Required: a draft without rules "
+        "is refused rather than stored empty."
+    )
 
 
 class DeterminationUpdateSerializer(serializers.Serializer[Any]):

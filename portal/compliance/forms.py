@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from portal.eligibility.rules import RuleKind
-from portal.partners.models import Sector
+from portal.partners.models import RULE_SECTOR_CHOICES
 from provisioning.catalog.models import CoveredModel
 
 
@@ -40,7 +40,7 @@ class DeterminationForm(forms.Form):
                 choices=RuleKind.choices, label=f"{model.name}: rule"
             )
             self.fields[f"{prefix}_sectors"] = forms.MultipleChoiceField(
-                choices=Sector.choices,
+                choices=RULE_SECTOR_CHOICES,
                 required=False,
                 widget=forms.CheckboxSelectMultiple,
                 label=f"{model.name}: allowed sectors (trusted partners only; none = all)",

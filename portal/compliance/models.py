@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from portal.eligibility.rules import Rule, RuleKind
+from portal.partners.models import expand_sectors
 from portal.partners.storage import PrivateStorage
 from provisioning.catalog.models import CoveredModel
 
@@ -16,6 +17,15 @@ class DeterminationError(Exception):
 
 class IllegalDeterminationTransition(DeterminationError):
     pass
+
+
+class InvalidDeterminationError(DeterminationError):
+    """The request itself is wrong (a rule that can never match, a date out of range):
+    a 400 naming ``field``, not a conflict with the determination's state."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class DeterminationState(models.TextChoices):
@@ -144,7 +154,7 @@ class DeterminationRule(models.Model):
     def to_rule(self) -> Rule:
         return Rule(
             kind=self.kind,
-            allowed_sectors=frozenset(self.allowed_sectors or ()),
+            allowed_sectors=expand_sectors(self.allowed_sectors or ()),
             us_persons_only=self.us_persons_only,
             denied_citizenships=frozenset(c.upper() for c in self.denied_citizenships or ()),
             denied_residence=frozenset(c.upper() for c in self.denied_residence or ()),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import pycountry
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -92,7 +93,17 @@ def required_reason(reason: str | None) -> str:
 
 
 def _clean_filters(filters: dict[str, Any]) -> dict[str, Any]:
-    return {name: filters[name] for name in FILTER_NAMES if filters.get(name) not in (None, "")}
+    clean = {name: filters[name] for name in FILTER_NAMES if filters.get(name) not in (None, "")}
+    for name in ("citizenship", "residence"):
+        if name in clean:
+            code = str(clean[name]).strip().upper()
+            # Fail closed: a code that names no country would match nobody, silently.
+            if pycountry.countries.get(alpha_2=code) is None:
+                raise BulkActionError(
+                    f"{name}: {clean[name]} is not an ISO 3166-1 alpha-2 country code."
+                )
+            clean[name] = code
+    return clean
 
 
 def _hash_for(action: BulkAction) -> str:
