@@ -191,6 +191,8 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/bulk-actions/{id}/": "401 403 403 403 403 403 200 200 200 403",
     "GET /api/v1/bulk-actions/{id}/evidence/": "401 403 403 403 403 403 200 200 200 403",
     "GET /api/v1/bulk-actions/{id}/keys/": "401 403 403 403 403 403 200 200 200 403",
+    "GET /api/v1/covered-models/": "401 200 200 200 200 200 200 200 200 403",
+    "POST /api/v1/bulk-actions/{id}/lift/": "401 403 403 403 403 403 403 409 403 403",
     "GET /api/v1/bulk-actions/{id}/status/": "401 403 403 403 403 403 200 200 200 403",
     "GET /api/v1/certification-campaigns/": "401 403 403 403 403 403 200 403 200 403",
     "GET /api/v1/certification-campaigns/{id}/": "401 403 403 403 403 403 200 403 200 403",

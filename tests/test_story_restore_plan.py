@@ -54,7 +54,7 @@ def test_the_lift_plan_lists_who_comes_back_and_who_is_held_back_and_why(story):
     assert active_keys() == set()
 
     # when ops press "Lift this stop"
-    restore = stop_lift_plan(stop=story["stop"], actor=story["staff"]["ops1"])
+    restore, _ = stop_lift_plan(stop=story["stop"], actor=story["staff"]["ops1"])
 
     # then the plan names each key in its part, with the reason it is held back
     assert set(_part(restore, PlanPart.BACK)) == RESTORED
@@ -73,7 +73,7 @@ def test_the_lift_plan_lists_who_comes_back_and_who_is_held_back_and_why(story):
 def test_the_approved_plan_is_exactly_what_execution_restores(story):
     # given the lift planned by one ops user and approved by another
     staff = story["staff"]
-    restore = stop_lift_plan(stop=story["stop"], actor=staff["ops1"])
+    restore, _ = stop_lift_plan(stop=story["stop"], actor=staff["ops1"])
     bulk_approve(action=restore, actor=staff["ops2"])
 
     # when it runs
@@ -89,7 +89,7 @@ def test_the_approved_plan_is_exactly_what_execution_restores(story):
 def test_a_plan_whose_held_back_part_changed_is_refused_with_the_difference(story):
     # given an approved lift plan
     staff = story["staff"]
-    restore = stop_lift_plan(stop=story["stop"], actor=staff["ops1"])
+    restore, _ = stop_lift_plan(stop=story["stop"], actor=staff["ops1"])
     bulk_approve(action=restore, actor=staff["ops2"])
     # and meanwhile screening holds Nadia Reyes (a key coming back would stay off), and
     # Albion becomes a trusted partner (its people are held back by the person rule instead)
@@ -116,7 +116,7 @@ def test_a_plan_whose_held_back_part_changed_is_refused_with_the_difference(stor
 def test_the_page_and_the_api_show_both_parts(story):
     # given the lift planned
     staff = story["staff"]
-    restore = stop_lift_plan(stop=story["stop"], actor=staff["ops1"])
+    restore, _ = stop_lift_plan(stop=story["stop"], actor=staff["ops1"])
 
     # when the approver reads the page
     page = client_for(staff["ops2"]).get(reverse("bulk:approve", args=[restore.pk]))
@@ -160,3 +160,33 @@ def test_the_stop_page_offers_the_lift_and_pressing_the_stop_again_returns_it(st
     restore = BulkAction.objects.get(kind="restore", reference=stop.reference)
     assert response.status_code == 302
     assert response["Location"] == reverse("bulk:detail", args=[restore.pk])
+
+
+def test_the_covered_models_endpoint_shows_stages_the_rule_in_force_and_the_stop(story):
+    api = api_client_for(User.objects.get(username="nadia.reyes"))
+
+    response = api.get("/api/v1/covered-models/")
+
+    assert response.status_code == 200
+    models = {m["slug"]: m for m in response.json()}
+    mythos = models["mythos-5"]
+    assert [s["name"] for s in mythos["stages"]] == ["evaluation", "limited", "full"]
+    assert mythos["rule"]["kind"] == "partners_only"
+    assert mythos["rule"]["us_persons_only"] is True
+    assert "dams" in mythos["rule"]["allowed_sectors"]
+    assert mythos["rule"]["source"] == "determination BIS-2026-LIC-3"
+    assert mythos["emergency_stop"] == story["stop"].pk
+    assert models["fable"]["rule"]["kind"] == "blocked"
+    assert models["fable"]["emergency_stop"] is None
+
+
+def test_stopping_a_stopped_model_through_the_api_returns_the_stop_in_force(story):
+    api = api_client_for(story["staff"]["ops2"])
+    body = {"covered_model": "mythos-5", "reason": "pressed twice"}
+
+    response = api.post("/api/v1/emergency-stops/", body, content_type="application/json")
+
+    assert response.status_code == 200
+    assert response.json()["created"] is False
+    assert response.json()["bulk_action"]["id"] == story["stop"].pk
+    assert BulkAction.objects.filter(stop_event__gt="").count() == 1

@@ -22,6 +22,7 @@ from portal.api.validation import CountryCodeField
 from portal.compliance.downloads import bundle_response
 from portal.compliance.evidence import bulk_action_evidence
 from portal.partners.models import Organisation, Sector
+from provisioning.bulk.emergency import stop_lift_plan
 from provisioning.bulk.models import BulkAction, BulkKind, BulkPlanKey, PlanPart
 from provisioning.bulk.selectors import bulk_actions, model_blocks_of, target_progress
 from provisioning.bulk.services import (
@@ -339,6 +340,18 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         can be re-planned; otherwise 409."""
         fresh = bulk_replan(action=self.get_object(), actor=request.user)
         return self._read(fresh, status=201)
+
+    @extend_schema(request=None, responses={201: BulkActionSerializer})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def lift(self, request: Request, pk: str) -> Response:
+        """Lift an emergency stop: plans its restore (the keys that come back and the keys
+        held back, each with why), which a second person approves before it runs. A restore
+        of this stop already waiting is returned (200) instead of a second one; 409 for an
+        action that is no stop, or a stop already lifted."""
+        stop = self.get_object()
+        restore, created = stop_lift_plan(stop=stop, actor=request.user)
+        return self._read(restore, status=201 if created else 200)
 
     @extend_schema(request=None, responses={202: BulkActionSerializer})
     @action(detail=True, methods=["post"])

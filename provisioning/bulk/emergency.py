@@ -146,7 +146,7 @@ def stop_action_commit(
     return bulk_finish(action_id=action.pk)
 
 
-def stop_lift_plan(*, stop: BulkAction, actor: Any, reason: str = "") -> BulkAction:
+def stop_lift_plan(*, stop: BulkAction, actor: Any, reason: str = "") -> tuple[BulkAction, bool]:
     """The restore that lifts ``stop``: planned (a dry-run listing what comes back and what
     stays held back), to be approved by a second person. A restore already waiting for
     its approval or its run is returned instead of a second one."""
@@ -160,8 +160,8 @@ def stop_lift_plan(*, stop: BulkAction, actor: Any, reason: str = "") -> BulkAct
         state__in=(BulkState.PLANNED, BulkState.APPROVED),
     ).first()
     if waiting is not None:
-        return waiting
-    return bulk_plan(
+        return waiting, False
+    restore = bulk_plan(
         kind=BulkKind.RESTORE,
         filters={"covered_model": stop.stop_model_id},
         reason=(reason or "").strip() or f"Lift the emergency stop #{stop.pk}",
@@ -169,3 +169,4 @@ def stop_lift_plan(*, stop: BulkAction, actor: Any, reason: str = "") -> BulkAct
         suspension_kind=stop.suspension_kind,
         reference=stop.reference,
     )
+    return restore, True

@@ -293,7 +293,7 @@ def lift_stop(request: HttpRequest, pk: int) -> HttpResponse:
     """Plan the restore that lifts this stop; a second person approves it on its page."""
     stop = _action(request, pk, write=True)
     try:
-        restore = stop_lift_plan(stop=stop, actor=request.user)
+        restore, _ = stop_lift_plan(stop=stop, actor=request.user)
     except BulkActionError as exc:
         messages.error(request, str(exc))
         return redirect("bulk:detail", pk=stop.pk)
