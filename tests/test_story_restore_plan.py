@@ -174,7 +174,7 @@ def test_the_covered_models_endpoint_shows_stages_the_rule_in_force_and_the_stop
     assert mythos["rule"]["kind"] == "partners_only"
     assert mythos["rule"]["us_persons_only"] is True
     assert "dams" in mythos["rule"]["allowed_sectors"]
-    assert mythos["rule"]["source"] == "determination BIS-2026-LIC-3"
+    assert mythos["rule"]["set_by"] == "determination BIS-2026-LIC-3"
     assert mythos["emergency_stop"] == story["stop"].pk
     assert models["fable"]["rule"]["kind"] == "blocked"
     assert models["fable"]["emergency_stop"] is None
@@ -190,3 +190,43 @@ def test_stopping_a_stopped_model_through_the_api_returns_the_stop_in_force(stor
     assert response.json()["created"] is False
     assert response.json()["bulk_action"]["id"] == story["stop"].pk
     assert BulkAction.objects.filter(stop_event__gt="").count() == 1
+
+
+def test_the_licence_impact_preview_says_what_lifting_the_stop_would_bring_back(story):
+    # given the stop, the block in force, and the licence drafted but not yet applied
+    import datetime as dt
+
+    from portal.compliance.services import determination_draft
+
+    staff = story["staff"]
+    models = dict(CoveredModel.objects.values_list("slug", "pk"))
+    draft = determination_draft(
+        actor=staff["compliance1"],
+        reference="BIS-2026-LIC-4",
+        legal_basis="Licence",
+        effective_date=dt.date(2026, 11, 28),
+        rules={models["mythos-5"]: {**LICENCE, "denied_residence": ["KP"]}, models["fable"]: BLOCK},
+    )
+
+    # when compliance previews its impact, on the page and through the API
+    page = client_for(staff["compliance2"]).get(reverse("compliance:impact", args=[draft.pk]))
+    api = api_client_for(staff["compliance2"]).get(f"/api/v1/determinations/{draft.pk}/impact/")
+
+    # then it says what lifting the stop would bring back, and what it holds back and why
+    assert page.status_code == 200 and api.status_code == 200
+    [lift] = api.json()["lift_previews"]
+    assert lift["stop"] == story["stop"].pk
+    assert lift["back"] == len(RESTORED) and lift["held"] == len(HELD_BACK)
+    assert lift["held_by_reason"] == {"organisation_not_allowed": 2, "person_rule": 1}
+    assert lift["back_by_organisation"] == {
+        "Gridline Energy Cooperative": 2,
+        "Northwind Cyber Defense Inc.": 2,
+    }
+    text = page.content.decode()
+    assert "If the emergency stop of mythos-5 is lifted" in text
+    assert "Li Wei" in text
+    # and a restriction that catches nobody is named
+    assert any("denied residence countries (KP)" in n for n in api.json()["affects_nobody"]), (
+        api.json()["affects_nobody"]
+    )
+    assert "affects nobody" in text

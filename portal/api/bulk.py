@@ -57,7 +57,7 @@ class BulkActionSerializer(serializers.ModelSerializer[BulkAction]):
     filters = serializers.SerializerMethodField(
         help_text="The filter as planned; covered_model and organisation as slugs."
     )
-    stop_model = serializers.SlugRelatedField(
+    stop_model: serializers.SlugRelatedField[CoveredModel] = serializers.SlugRelatedField(
         slug_field="slug",
         read_only=True,
         help_text="An emergency stop's model while the stop holds (or held, once lifted).",
@@ -388,7 +388,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         if part not in PlanPart.values:
             return field_problem(request, "part", "Say back or held.")
         rows = BulkPlanKey.objects.filter(action=bulk, part=part).order_by("credential_id")
-        page = self.paginate_queryset(rows)
+        page = self.paginate_queryset(rows)  # type: ignore[arg-type]
         return self.get_paginated_response(PlanKeySerializer(page, many=True).data)
 
     @extend_schema(responses={200: BulkStatusSerializer})

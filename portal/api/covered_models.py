@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -40,7 +40,7 @@ class RuleInForceSerializer(serializers.Serializer[Rule]):
     us_persons_only = serializers.BooleanField()
     denied_citizenships = serializers.ListField(child=serializers.CharField())
     denied_residence = serializers.ListField(child=serializers.CharField())
-    source = serializers.CharField(help_text="Which determination or default sets it.")
+    set_by = serializers.CharField(help_text="Which determination or default sets it.")
 
     def to_representation(self, rule: Rule) -> dict[str, Any]:
         return {
@@ -49,7 +49,7 @@ class RuleInForceSerializer(serializers.Serializer[Rule]):
             "us_persons_only": rule.us_persons_only,
             "denied_citizenships": sorted(rule.denied_citizenships),
             "denied_residence": sorted(rule.denied_residence),
-            "source": rule.source,
+            "set_by": rule.source,
         }
 
 
@@ -73,7 +73,7 @@ class CoveredModelSerializer(serializers.ModelSerializer[CoveredModel]):
         ]
         read_only_fields = fields
 
-    @extend_schema(responses=RuleInForceSerializer)  # type: ignore[misc]
+    @extend_schema_field(RuleInForceSerializer)
     def get_rule(self, model: CoveredModel) -> dict[str, Any]:
         rules: dict[int, Rule] = self.context["rules"]
         return RuleInForceSerializer(rules[model.pk]).data

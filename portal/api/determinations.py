@@ -5,6 +5,7 @@ compliance pages, so the four-eyes rule holds in the API too."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from django.core.validators import slug_re
@@ -32,6 +33,7 @@ from portal.api.validation import country_codes
 from portal.compliance.downloads import bundle_response, letter_response
 from portal.compliance.evidence import determination_evidence
 from portal.compliance.impact import OUTCOMES
+from portal.compliance.lift import lift_previews
 from portal.compliance.models import Determination, DeterminationRule
 from portal.compliance.selectors import determination_list
 from portal.compliance.services import (
@@ -208,7 +210,25 @@ class ImpactRowSerializer(serializers.Serializer[Any]):
     total = serializers.IntegerField()
 
 
+class LiftPreviewSerializer(serializers.Serializer[Any]):
+    stop = serializers.IntegerField(help_text="The stop's bulk action id; lift/ plans it.")
+    covered_model = serializers.CharField()
+    back = serializers.IntegerField(help_text="Keys that would come back.")
+    held = serializers.IntegerField(help_text="Keys that would stay held back.")
+    back_by_organisation = serializers.DictField(child=serializers.IntegerField())
+    held_by_organisation = serializers.DictField(child=serializers.IntegerField())
+    held_by_reason = serializers.DictField(child=serializers.IntegerField())
+
+
 class ImpactSerializer(serializers.Serializer[Any]):
+    affects_nobody = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Restrictions of a rule that catch nobody who holds access today.",
+    )
+    lift_previews = LiftPreviewSerializer(
+        many=True,
+        help_text="Per emergency stop that holds: what lifting it would do under these rules.",
+    )
     totals = serializers.DictField(child=serializers.IntegerField())
     grants = serializers.DictField(child=serializers.IntegerField())
     evaluations = serializers.IntegerField()
@@ -331,8 +351,23 @@ class DeterminationViewSet(
     @action(detail=True, methods=["get"])
     def impact(self, request: Request, pk: str) -> Response:
         """What applying it would do now: suspended, restored, unchanged, per breakdown."""
-        report = determination_impact(determination=self.get_object())
+        determination = self.get_object()
+        report = determination_impact(determination=determination)
+        lifts = [
+            {
+                "stop": lift.stop.pk,
+                "covered_model": lift.model,
+                "back": len(lift.back),
+                "held": len(lift.held),
+                "back_by_organisation": {o: b for o, b, _ in lift.by_organisation() if b},
+                "held_by_organisation": {o: h for o, _, h in lift.by_organisation() if h},
+                "held_by_reason": dict(Counter(k.reason for k in lift.held)),
+            }
+            for lift in lift_previews(determination=determination)
+        ]
         body = {
+            "affects_nobody": report.affects_nobody,
+            "lift_previews": lifts,
             "totals": {o: report.totals.get(o, 0) for o in OUTCOMES},
             "grants": {o: report.grants.get(o, 0) for o in OUTCOMES},
             "evaluations": report.evaluations,

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from portal.compliance.impact import ORGANISATION_CHECKS, _placeholder
 from portal.compliance.selectors import determination_in_force
 from portal.eligibility.engine import EligibilityResult, Outcome, evaluate
-from portal.eligibility.rules import rules_in_force
+from portal.eligibility.rules import Rule, rules_in_force
 from provisioning.bulk.holdback import GateVerdict, Hold
 from provisioning.bulk.models import HoldReason
 from provisioning.bulk.plan import determination_reference
@@ -46,23 +46,32 @@ def _hold(result: EligibilityResult, *, organisation: bool, prefix: str = "") ->
     return Hold(reason, f"{prefix}{detail}")
 
 
-def restore_gate(*, grant_ids: Iterable[int]) -> GateVerdict:
+def restore_gate(
+    *, grant_ids: Iterable[int], rules: dict[int, Rule] | None = None, reference: str = ""
+) -> GateVerdict:
+    """The judgement under the rules in force, or under ``rules`` (model id → rule, for
+    the impact preview's "what if we lift the stop" under a draft's rules)."""
     ids = sorted(grant_ids)
     verdict = GateVerdict()
     for start in range(0, len(ids), BATCH):
-        _judge(ids[start : start + BATCH], verdict)
-    in_force = determination_in_force()
-    verdict.reference = determination_reference(in_force.reference) if in_force else "eligibility"
+        _judge(ids[start : start + BATCH], verdict, rules)
+    if reference:
+        verdict.reference = determination_reference(reference)
+    else:
+        in_force = determination_in_force()
+        verdict.reference = (
+            determination_reference(in_force.reference) if in_force else "eligibility"
+        )
     return verdict
 
 
-def _judge(grant_ids: list[int], verdict: GateVerdict) -> None:
+def _judge(grant_ids: list[int], verdict: GateVerdict, override: dict[int, Rule] | None) -> None:
     grants = list(
         Grant.objects.filter(pk__in=grant_ids).select_related(
             "organisation", "covered_model", "stage"
         )
     )
-    rules = rules_in_force({g.covered_model for g in grants})
+    rules = {**rules_in_force({g.covered_model for g in grants}), **(override or {})}
     for grant in grants:
         result = evaluate(
             organisation=grant.organisation,

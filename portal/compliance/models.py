@@ -120,9 +120,11 @@ class Determination(models.Model):
     def signed_or_edited_by(self, user: object) -> bool:
         """Whether ``user`` wrote, edited or submitted it: then they may not approve it."""
         pk = getattr(user, "pk", None)
+        if pk is None:
+            return True  # nobody known: never a second signature
         if pk in (self.created_by_id, self.submitted_by_id):
             return True
-        return self.editors.filter(pk=pk).exists()
+        return self.editors.filter(pk=int(pk)).exists()
 
 
 class DeterminationRule(models.Model):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -137,11 +137,15 @@ def classify_restore(
     suspension_kind: str,
     reference: str,
     gated: bool,
+    gate: Callable[[list[int]], GateVerdict] | None = None,
+    ignore: Callable[[str, str], bool] | None = None,
 ) -> RestoreSelection:
     """Every key the restore names, in the part it falls in, with its reasons.
 
     ``candidates`` are the grants (grant scope) or keys (credential scope) that carry the
-    reason being lifted. A few queries, whatever the number of keys.
+    reason being lifted. A few queries, whatever the number of keys. A what-if (the impact
+    preview of a determination) passes its own ``gate`` (judging under draft rules) and
+    ``ignore``s the reasons that determination would replace.
     """
     now = timezone.now()
     grant_scope = scope == BulkScope.GRANT
@@ -157,17 +161,23 @@ def classify_restore(
         expiry[pk] = expires_at
         state[pk] = grant_state
     grant_ids = sorted(expiry)
-    verdict = restore_gate(grant_ids) if gated and grant_ids else GateVerdict()
+    judge = gate or restore_gate
+    verdict = judge(grant_ids) if gated and grant_ids else GateVerdict()
+    skip = ignore or (lambda kind, ref: False)
     others: dict[int, list[str]] = defaultdict(list)
     for grant_id, kind, ref in GrantSuspension.objects.filter(
         grant_id__in=grants.values("pk")
     ).values_list("grant_id", "kind", "reference"):
+        if skip(kind, ref):
+            continue
         if not (grant_scope and kind == suspension_kind and ref == reference):
             others[grant_id].append(_reason_label(kind, ref))
     key_reasons: dict[int, list[str]] = defaultdict(list)
     for credential_id, kind, ref in CredentialReason.objects.filter(
         credential_id__in=credentials.values("pk")
     ).values_list("credential_id", "kind", "reference"):
+        if skip(kind, ref):
+            continue
         if grant_scope or not (kind == suspension_kind and ref == reference):
             key_reasons[credential_id].append(_reason_label(kind, ref))
     rows = (
