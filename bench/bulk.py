@@ -121,7 +121,6 @@ SUSPEND_RUNS = 3
 def _stop_seconds(model_id: int, actor: object) -> tuple[float, float, float]:
     """(bare suspension, emergency stop, its bulk-action record), best of STOP_RUNS each."""
     from django.db import transaction
-
     from django.utils import timezone
 
     import provisioning.deliveries.emergency as emergency
