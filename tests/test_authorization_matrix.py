@@ -524,3 +524,20 @@ def test_an_officer_who_edited_a_determination_cannot_approve_it_on_the_page(
     assert "edited" in response.content.decode()
     edited_determination.refresh_from_db()
     assert edited_determination.state == "awaiting_approval"
+
+
+@pytest.mark.django_db
+def test_the_review_queue_leaves_out_the_applications_of_the_reviewers_own_organisation(
+    world, staff_members_of_ours, reviewer, second_reviewer
+):
+    member = Client()
+    member.force_login(reviewer)
+    colleague = Client()
+    colleague.force_login(second_reviewer)
+
+    mine = member.get(reverse("reviews:queue"))
+    theirs = colleague.get(reverse("reviews:queue"))
+
+    assert mine.status_code == theirs.status_code == 200
+    assert world.application not in [row["application"] for row in mine.context["rows"]]
+    assert world.application in [row["application"] for row in theirs.context["rows"]]
