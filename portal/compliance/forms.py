@@ -51,12 +51,13 @@ class DeterminationForm(forms.Form):
             self.fields[f"{prefix}_denied_citizenships"] = forms.CharField(
                 required=False,
                 label=f"{model.name}: denied citizenships",
-                help_text="Two-letter codes, comma-separated. Dual nationals are judged on each.",
+                help_text="ISO 3166-1 alpha-2 codes (GB, not UK), comma-separated. Dual "
+                "nationals are judged on each.",
             )
             self.fields[f"{prefix}_denied_residence"] = forms.CharField(
                 required=False,
                 label=f"{model.name}: denied countries of residence",
-                help_text="Two-letter codes, comma-separated.",
+                help_text="ISO 3166-1 alpha-2 codes (GR, not EL), comma-separated.",
             )
 
     def model_groups(self) -> list[dict[str, Any]]:
