@@ -126,8 +126,10 @@ SUSPEND_RUNS = 3
 def _stop_seconds(model_id: int, actor: object) -> tuple[float, float, float]:
     """(bare suspension, emergency stop, its bulk-action record), best of STOP_RUNS each."""
     from django.db import transaction
+    from django.utils import timezone
 
     import provisioning.deliveries.emergency as emergency
+    from provisioning.bulk.models import BulkAction
     from provisioning.catalog.models import CoveredModel
     from provisioning.grants.models import LIVE_GRANT_STATES, Grant
     from provisioning.grants.services import grant_suspend
@@ -169,6 +171,10 @@ def _stop_seconds(model_id: int, actor: object) -> tuple[float, float, float]:
             )
             stop.append(time.perf_counter() - started)
             record.append(recording[0])
+            # One stop per model at a time: mark this one lifted so the next run stops anew.
+            BulkAction.objects.filter(stop_model=model, stop_lifted_at__isnull=True).update(
+                stop_lifted_at=timezone.now()
+            )
     finally:
         emergency.stop_action_start, emergency.stop_action_commit = start, commit
     return min(bare), min(stop), min(record)

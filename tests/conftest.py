@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -103,3 +105,43 @@ def pytest_runtest_makereport(item, call):
 
 
 pytest_plugins = ["tests.browser"]
+
+
+@pytest.fixture
+def edited_determination(compliance_officer: User) -> Any:
+    """A determination awaiting approval that ``compliance_officer`` edited but neither
+    wrote nor submitted: four eyes count them as one of the two (invariant 5)."""
+    import datetime as dt
+    import io
+
+    from portal.compliance.services import (
+        determination_draft,
+        determination_submit,
+        determination_update,
+    )
+    from provisioning.catalog.models import CoveredModel
+
+    author = staff_user(Role.COMPLIANCE, username="compliance-author")
+    rules = {m.pk: {"kind": "open"} for m in CoveredModel.objects.all()}
+    determination = determination_draft(
+        actor=author,
+        reference="DET-EDITED",
+        legal_basis="Order",
+        effective_date=dt.date(2026, 11, 27),
+        rules=rules,
+        document=io.BytesIO(b"%PDF-1.4\n% letter\n"),
+        document_name="letter.pdf",
+    )
+    determination_update(
+        determination=determination, actor=compliance_officer, legal_basis="Order, amended"
+    )
+    return determination_submit(determination=determination, actor=author)
+
+
+@pytest.fixture
+def staff_members_of_ours(organisation: Any, compliance_officer: User, reviewer: User) -> None:
+    """The compliance officer and the reviewer also belong to our organisation."""
+    from portal.partners.models import Membership
+
+    for user in (compliance_officer, reviewer):
+        Membership.objects.create(organisation=organisation, user=user)

@@ -5,7 +5,10 @@ Shared by the scenario test (services) and the browser walk-through (UI).
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import time
+from typing import Any
 
 from portal.eligibility.models import Person
 from portal.partners.models import Organisation
@@ -29,6 +32,47 @@ RESTORED = {
     ("mythos-5", "Grace Okafor"),
     ("mythos-5", "Erik Lindqvist"),
 }
+
+
+# What the restore that lifts the mythos-5 emergency stop holds back, and why: Li Wei is
+# not a US person; Albion is not a trusted partner. Nobody on fable: it is not stopped.
+HELD_BACK = {
+    ("mythos-5", "Li Wei"): "person_rule",
+    ("mythos-5", "Oliver Hughes"): "organisation_not_allowed",
+    ("mythos-5", "Aoife Byrne"): "organisation_not_allowed",
+}
+
+BLOCK = {"kind": "blocked"}
+LICENCE = {
+    "kind": "partners_only",
+    "allowed_sectors": ["cyber_defence", "critical_infrastructure"],
+    "us_persons_only": True,
+}
+
+
+def in_force(author: Any, approver: Any, reference: str, mythos_rule: dict[str, Any]) -> Any:
+    """A determination for the two demo models (fable blocked), signed by two officers."""
+    from portal.compliance.services import (
+        determination_apply,
+        determination_approve,
+        determination_draft,
+        determination_submit,
+    )
+    from provisioning.catalog.models import CoveredModel
+
+    models = dict(CoveredModel.objects.values_list("slug", "pk"))
+    determination = determination_draft(
+        actor=author,
+        reference=reference,
+        legal_basis="Export order",
+        effective_date=dt.date(2026, 11, 27),
+        rules={models["mythos-5"]: mythos_rule, models["fable"]: BLOCK},
+        document=io.BytesIO(b"%PDF-1.4\n% determination letter\n"),
+        document_name="letter.pdf",
+    )
+    determination_submit(determination=determination, actor=author)
+    determination_approve(determination=determination, actor=approver)
+    return determination_apply(determination=determination, actor=author)
 
 
 def deliver(*, timeout: float = 180.0) -> None:

@@ -190,6 +190,9 @@ EXPECTED: dict[str, str] = {
     "GET /api/v1/bulk-actions/": "401 403 403 403 403 403 200 200 200 403",
     "GET /api/v1/bulk-actions/{id}/": "401 403 403 403 403 403 200 200 200 403",
     "GET /api/v1/bulk-actions/{id}/evidence/": "401 403 403 403 403 403 200 200 200 403",
+    "GET /api/v1/bulk-actions/{id}/keys/": "401 403 403 403 403 403 200 200 200 403",
+    "GET /api/v1/covered-models/": "401 200 200 200 200 200 200 200 200 403",
+    "POST /api/v1/bulk-actions/{id}/lift/": "401 403 403 403 403 403 403 409 403 403",
     "GET /api/v1/bulk-actions/{id}/status/": "401 403 403 403 403 403 200 200 200 403",
     "GET /api/v1/certification-campaigns/": "401 403 403 403 403 403 200 403 200 403",
     "GET /api/v1/certification-campaigns/{id}/": "401 403 403 403 403 403 200 403 200 403",
@@ -383,3 +386,46 @@ def test_each_persona_gets_the_expected_outcome(world, persona_clients):
         if EXPECTED.get(op) != row
     }
     assert not mismatches, "\n".join(f"{k}: {v}" for k, v in mismatches.items())
+
+
+# Separation of duties (invariant 5): rows for each refusal, 409 with the reason.
+CONFLICTS = [
+    ("POST /api/v1/organisations/{slug}/trusted/", "compliance_officer"),
+    ("POST /api/v1/organisations/{slug}/verification/", "compliance_officer"),
+    ("POST /api/v1/screening-matches/{id}/confirm/", "compliance_officer"),
+    ("POST /api/v1/screening-matches/{id}/dismiss/", "compliance_officer"),
+    ("GET /api/v1/reviews/{id}/", "reviewer"),
+    ("POST /api/v1/reviews/{id}/comment/", "reviewer"),
+    ("POST /api/v1/reviews/{id}/claim/", "reviewer"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("operation", "persona"), CONFLICTS)
+def test_staff_who_belong_to_the_organisation_are_refused_with_the_reason(
+    request, world, staff_members_of_ours, operation, persona
+):
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token_for(request.getfixturevalue(persona))}")
+    method = operation.split(" ", 1)[0].lower()
+    url = _url(operation, world)
+    body = BODIES[operation](world) if operation in BODIES else {}
+
+    if method == "get":
+        response = client.get(url)
+    else:
+        response = client.post(url, json.dumps(body), content_type="application/json")
+
+    assert response.status_code == 409
+    assert "belong to" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_an_officer_who_edited_a_determination_cannot_approve_it(
+    compliance_officer, edited_determination
+):
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token_for(compliance_officer)}")
+
+    response = client.post(f"/api/v1/determinations/{edited_determination.pk}/approve/")
+
+    assert response.status_code == 409
+    assert "edited" in response.json()["detail"]

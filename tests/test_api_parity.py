@@ -22,7 +22,7 @@ V1 = "/api/v1"
 PAGE_TO_API: dict[str, tuple[str, ...]] = {
     # Partner side
     "applications:list": (f"GET {V1}/applications/",),
-    "applications:new": (f"POST {V1}/applications/",),
+    "applications:new": (f"GET {V1}/covered-models/", f"POST {V1}/applications/"),
     "applications:detail": (f"GET {V1}/applications/{{id}}/",),
     "applications:step": (f"PATCH {V1}/applications/{{id}}/",),
     "applications:submit": (f"POST {V1}/applications/{{id}}/submit/",),
@@ -80,7 +80,7 @@ PAGE_TO_API: dict[str, tuple[str, ...]] = {
     "compliance:dashboard": (f"GET {V1}/compliance/summary/",),
     "compliance:access_report": (f"GET {V1}/access-reports/{{slug}}/",),
     "compliance:determinations": (f"GET {V1}/determinations/",),
-    "compliance:draft": (f"POST {V1}/determinations/",),
+    "compliance:draft": (f"GET {V1}/covered-models/", f"POST {V1}/determinations/"),
     "compliance:detail": (f"GET {V1}/determinations/{{id}}/",),
     "compliance:edit": (f"PATCH {V1}/determinations/{{id}}/",),
     "compliance:impact": (f"GET {V1}/determinations/{{id}}/impact/",),
@@ -103,7 +103,8 @@ PAGE_TO_API: dict[str, tuple[str, ...]] = {
     "bulk:replan": (f"POST {V1}/bulk-actions/{{id}}/replan/",),
     "bulk:resume": (f"POST {V1}/bulk-actions/{{id}}/resume/",),
     "bulk:review": (f"POST {V1}/bulk-actions/{{id}}/review/",),
-    "bulk:emergency_stop": (f"POST {V1}/emergency-stops/",),
+    "bulk:emergency_stop": (f"GET {V1}/covered-models/", f"POST {V1}/emergency-stops/"),
+    "bulk:lift_stop": (f"POST {V1}/bulk-actions/{{id}}/lift/",),
     "deliveries:health": (f"GET {V1}/targets/",),
     "deliveries:target_add": (f"POST {V1}/targets/",),
     "deliveries:target_edit": (f"PATCH {V1}/targets/{{id}}/",),

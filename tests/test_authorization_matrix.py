@@ -88,6 +88,7 @@ KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "bulk:replan": lambda w: {"pk": w.bulk_action.pk},
     "bulk:resume": lambda w: {"pk": w.bulk_action.pk},
     "bulk:review": lambda w: {"pk": w.bulk_action.pk},
+    "bulk:lift_stop": lambda w: {"pk": w.bulk_action.pk},
     "deliveries:retry_dead": lambda w: {"target_id": w.target.pk},
     "deliveries:target_edit": lambda w: {"target_id": w.target.pk},
     "api:organisation-detail": lambda w: {"slug": w.organisation.slug},
@@ -139,6 +140,8 @@ KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "api:bulk-action-replan": lambda w: {"pk": w.bulk_action.pk},
     "api:bulk-action-resume": lambda w: {"pk": w.bulk_action.pk},
     "api:bulk-action-evidence": lambda w: {"pk": w.bulk_action.pk},
+    "api:bulk-action-keys": lambda w: {"pk": w.bulk_action.pk},
+    "api:bulk-action-lift": lambda w: {"pk": w.bulk_action.pk},
     "api:determination-evidence": lambda w: {"pk": w.determination.pk},
     "api:target-detail": lambda w: {"pk": w.target.pk},
     "api:target-retry-dead": lambda w: {"pk": w.target.pk},
@@ -181,6 +184,9 @@ EXPECTED: dict[str, str] = {
     "api:bulk-action-detail": "401 403 403 403 403 200 200 200 403",
     "api:bulk-action-evidence": "401 403 403 403 403 200 200 200 403",
     "api:bulk-action-execute": "401 403 403 403 403 403 405 403 403",
+    "api:bulk-action-keys": "401 403 403 403 403 200 200 200 403",
+    "api:bulk-action-lift": "401 403 403 403 403 403 405 403 403",
+    "api:covered-model-list": "401 200 200 200 200 200 200 200 403",
     "api:bulk-action-list": "401 403 403 403 403 200 200 200 403",
     "api:bulk-action-replan": "401 403 403 403 403 403 405 403 403",
     "api:bulk-action-resume": "401 403 403 403 403 403 405 403 403",
@@ -273,6 +279,7 @@ EXPECTED: dict[str, str] = {
     "bulk:detail": "login 404 404 404 404 200 200 200 mfa",
     "bulk:emergency_stop": "login 403 403 403 403 403 200 403 mfa",
     "bulk:execute": "405 405 405 405 405 405 405 405 mfa",
+    "bulk:lift_stop": "405 405 405 405 405 405 405 405 mfa",
     "bulk:list": "login 403 403 403 403 200 200 200 mfa",
     "bulk:plan": "login 403 403 403 403 403 200 403 mfa",
     "bulk:progress": "login 404 404 404 404 200 200 200 mfa",
@@ -468,3 +475,69 @@ def test_every_state_changing_request_needs_a_csrf_token(world, superuser):
             accepted.append(f"{name} -> {response.status_code}")
 
     assert not accepted, f"POST without a CSRF token was not refused: {accepted}"
+
+
+# Separation of duties (invariant 5): staff who belong to our organisation, or who wrote a
+# determination, are refused with 409 and the reason, on the pages as in the API.
+CONFLICTS = [
+    ("partners:staff_set_trusted", "post", "compliance_officer", {"trusted": "on", "reason": "x"}),
+    (
+        "partners:staff_set_verification",
+        "post",
+        "compliance_officer",
+        {"state": "verified", "reason": "x"},
+    ),
+    ("screening:confirm", "post", "compliance_officer", {"reason": "x"}),
+    ("screening:dismiss", "post", "compliance_officer", {"reason": "x"}),
+    ("reviews:application", "get", "reviewer", {}),
+    ("reviews:comment", "post", "reviewer", {"body": "x"}),
+    ("reviews:claim", "post", "reviewer", {}),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "method", "persona", "data"), CONFLICTS)
+def test_staff_who_belong_to_the_organisation_are_refused_with_the_reason(
+    request, world, staff_members_of_ours, name, method, persona, data
+):
+    client = Client()
+    client.force_login(request.getfixturevalue(persona))
+    url = reverse(name, kwargs=KWARGS[name](world))
+
+    response = getattr(client, method)(url, data)
+
+    assert response.status_code == 409
+    assert "belong to" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_officer_who_edited_a_determination_cannot_approve_it_on_the_page(
+    compliance_officer, edited_determination
+):
+    client = Client()
+    client.force_login(compliance_officer)
+    url = reverse("compliance:approve", kwargs={"pk": edited_determination.pk})
+
+    response = client.post(url)
+
+    assert response.status_code == 409
+    assert "edited" in response.content.decode()
+    edited_determination.refresh_from_db()
+    assert edited_determination.state == "awaiting_approval"
+
+
+@pytest.mark.django_db
+def test_the_review_queue_leaves_out_the_applications_of_the_reviewers_own_organisation(
+    world, staff_members_of_ours, reviewer, second_reviewer
+):
+    member = Client()
+    member.force_login(reviewer)
+    colleague = Client()
+    colleague.force_login(second_reviewer)
+
+    mine = member.get(reverse("reviews:queue"))
+    theirs = colleague.get(reverse("reviews:queue"))
+
+    assert mine.status_code == theirs.status_code == 200
+    assert world.application not in [row["application"] for row in mine.context["rows"]]
+    assert world.application in [row["application"] for row in theirs.context["rows"]]

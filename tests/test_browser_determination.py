@@ -21,12 +21,12 @@ import pytest
 from django.core.management import call_command
 
 from portal.web.demo import DEMO_PASSWORD
-from provisioning.bulk.models import BulkAction, BulkState
+from provisioning.bulk.models import BulkAction, BulkState, HoldReason
 from provisioning.bulk.services import bulk_run
 from provisioning.deliveries.models import ModelBlock
 from provisioning.deliveries.services import target_create
 from tests.browser import ARTIFACTS, new_page, sign_in
-from tests.story import RESTORED, active_keys, deliver, demo_world, scim_agrees
+from tests.story import HELD_BACK, RESTORED, active_keys, deliver, demo_world, scim_agrees
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 pytest_plugins = ["tests.servers"]
@@ -68,7 +68,7 @@ def _draft(page, live_server, reference: str, letter: Path, *, mythos: str) -> N
     mythos_rules = page.locator("fieldset", has_text="Rule for Mythos 5")
     page.get_by_label("Mythos 5: rule").select_option(mythos)
     if mythos == "partners_only":
-        for sector in ("Cyber defence", "Energy", "Water"):
+        for sector in ("Cyber defence", "Critical infrastructure (all 16 sectors)"):
             mythos_rules.get_by_label(sector, exact=True).check()
         page.get_by_label("Mythos 5: US persons only").check()
     page.get_by_role("button", name="Save draft").click()
@@ -134,6 +134,7 @@ def test_ops_stop_a_model_two_determinations_and_a_two_person_restore_with_evide
     stopped = ops.get_by_text(re.compile(r"Mythos 5 stopped: .* keys suspended"))
     stopped.wait_for()
     stop_reference = re.search(r"emergency-stop:[0-9a-f]{32}", stopped.inner_text()).group(0)
+    stop_url = ops.url
     deliver()
 
     # then every mythos-5 key is off, the model-wide block was acknowledged, SCIM agrees
@@ -153,8 +154,9 @@ def test_ops_stop_a_model_two_determinations_and_a_two_person_restore_with_evide
     assert scim_agrees(url, token) == set()
 
     # and while mythos-5 is blocked, lifting the emergency stop is refused, nothing changed
-    _plan_restore(ops, stop_reference)
-    ops.get_by_role("alert").filter(has_text="Nothing can be restored").wait_for()
+    ops.goto(stop_url)
+    ops.get_by_role("button", name="Lift this stop").click()
+    ops.get_by_text("Nothing can be restored").wait_for()
     assert not BulkAction.objects.filter(reference=stop_reference, kind="restore").exists()
 
     # when A drafts the licence: mythos-5 for trusted cyber-defence and critical-
@@ -167,14 +169,23 @@ def test_ops_stop_a_model_two_determinations_and_a_two_person_restore_with_evide
     assert active_keys() == set()
     scim_agrees(url, token)
 
-    # when ops1 plans the restore of the emergency stop, ops2 approves, ops1 runs it
-    _plan_restore(ops, stop_reference)
+    # when ops1 presses "Lift this stop" on the stop's page, ops2 approves, ops1 runs it
+    ops.goto(stop_url)
+    ops.get_by_role("button", name="Lift this stop").click()
     ops.get_by_text("needs a second person's approval").wait_for()
+    # the plan lists who comes back and who is held back, and why, key by key
+    assert _plan_rows(ops, "#plan-keys-back") == dict.fromkeys(RESTORED, "")
+    assert _plan_rows(ops, "#plan-keys-held") == {
+        key: HOLD_LABELS[reason] for key, reason in HELD_BACK.items()
+    }
     assert ops.get_by_role("button", name="Run this plan").count() == 0
     restore_url = ops.url
     second_ops = _sign_in(browser, live_server, pages, users["ops2"], DEMO_PASSWORD)
     second_ops.goto(restore_url)
     second_ops.get_by_role("link", name="Review and approve").click()
+    assert _plan_rows(second_ops, "#plan-keys-held") == {
+        key: HOLD_LABELS[reason] for key, reason in HELD_BACK.items()
+    }
     second_ops.get_by_label(re.compile("I have checked the counts")).check()
     second_ops.get_by_role("button", name="Approve this plan").click()
     second_ops.get_by_text("Approved.").first.wait_for()
@@ -218,14 +229,14 @@ def _staff(*usernames: str):
     return list(User.objects.filter(username__in=usernames))
 
 
-def _plan_restore(page, reference: str) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Bulk actions").click()
-    page.get_by_role("link", name="Plan a bulk action").click()
-    page.get_by_label("Action", exact=True).select_option("restore")
-    page.get_by_label("Model", exact=True).select_option(label="Mythos 5")
-    page.get_by_label("Suspension to lift (restore only)").fill(reference)
-    page.get_by_label("Kind of that suspension").select_option("ops")
-    page.get_by_label("Reason", exact=True).fill(
-        "Licence BIS-2026-LIC-3 received: lift the emergency stop"
-    )
-    page.get_by_role("button", name="Preview (dry-run)").click()
+HOLD_LABELS = dict(HoldReason.choices)
+
+
+def _plan_rows(page, table: str) -> dict[tuple[str, str], str]:
+    """(model, person) → reason label of every row of a plan's key table."""
+    rows = {}
+    for row in page.locator(f"{table} tbody tr").all():
+        cells = [c.inner_text().strip() for c in row.locator("td").all()]
+        if len(cells) >= 5:
+            rows[(cells[3], cells[4])] = cells[5] if len(cells) > 5 else ""
+    return rows

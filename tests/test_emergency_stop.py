@@ -26,7 +26,7 @@ from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.emergency import model_block_send, model_emergency_stop
 from provisioning.deliveries.models import ModelBlock, ModelBlockState
 from provisioning.deliveries.relay import relay_until_idle
-from provisioning.grants.models import Grant, GrantState
+from provisioning.grants.models import Grant, GrantState, GrantSuspension
 from tests.conftest import client_for
 from tests.factories import StageFactory, staff_user
 from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
@@ -278,3 +278,77 @@ def test_a_stop_waits_for_a_key_change_in_flight_instead_of_deadlocking(transact
     assert outcomes == {"key change": "committed", "stop": "committed"}
     assert Grant.objects.get(pk=grant.pk).state == GrantState.SUSPENDED
     assert Credential.objects.get(pk=credential.pk).state == CredentialState.SUSPENDED
+
+
+def test_parallel_stops_of_one_model_make_one_stop_and_return_it_to_all(transactional_db, settings):
+    """Twenty presses at once: one stop, one suspension reason per grant, and every caller
+    gets that stop back (the model's row lock queues them; a partial unique constraint
+    backs it up)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has a single writer: there is no race to test.")
+    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
+    ops_user = staff_user(Role.OPS, username="presser")
+    grant = active_grant()
+    issue(grant)
+    start = threading.Barrier(20)
+    results: list[object] = []
+
+    def press() -> None:
+        try:
+            start.wait(10)
+            stop = model_emergency_stop(
+                covered_model=grant.covered_model, actor=ops_user, reason="pressed"
+            )
+            results.append((stop.bulk_action.pk, stop.created))
+        except Exception as error:  # the outcome is the assertion
+            results.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=press) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert len(results) == 20 and all(isinstance(r, tuple) for r in results), results
+    assert len({pk for pk, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert BulkAction.objects.filter(stop_event__gt="").count() == 1
+    assert GrantSuspension.objects.filter(grant=grant).count() == 1
+
+
+def test_pressing_the_stop_again_returns_the_stop_in_force_until_it_is_lifted(ops_user, settings):
+    from provisioning.bulk.emergency import stop_lift_plan
+    from provisioning.bulk.services import bulk_approve, bulk_execute
+
+    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
+    settings.BULK_RESTORE_GATE = ""
+    grant = active_grant()
+    issue(grant)
+    first = model_emergency_stop(covered_model=grant.covered_model, actor=ops_user, reason="a")
+
+    again = model_emergency_stop(covered_model=grant.covered_model, actor=ops_user, reason="b")
+
+    assert not again.created and again.bulk_action.pk == first.bulk_action.pk
+    assert GrantSuspension.objects.filter(grant=grant).count() == 1
+    # once lifted, the model can be stopped again
+    restore, created = stop_lift_plan(stop=first.bulk_action, actor=ops_user)
+    assert created
+    bulk_approve(action=restore, actor=staff_user(Role.OPS, username="ops-two"))
+    bulk_execute(action=restore, actor=ops_user, run_now=True)
+    third = model_emergency_stop(covered_model=grant.covered_model, actor=ops_user, reason="c")
+    assert third.created and third.bulk_action.pk != first.bulk_action.pk
+
+
+def test_the_stop_record_counts_keys_by_organisation(ops_user, settings):
+    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
+    grant = active_grant()
+    issue(grant)
+    issue(grant)
+
+    stop = model_emergency_stop(covered_model=grant.covered_model, actor=ops_user, reason="a")
+
+    action = BulkAction.objects.get(pk=stop.bulk_action.pk)
+    assert action.counts["organisation"] == {grant.organisation.legal_name: 2}
+    assert len(action.sample) == 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import FileResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -18,10 +18,12 @@ from portal.api.downloads import EVIDENCE_RESPONSES, ZIP_RENDERERS, download
 from portal.api.idempotency import idempotent
 from portal.api.problems import field_problem, problem_response
 from portal.api.staff import StaffViewSet, username_of
+from portal.api.validation import CountryCodeField
 from portal.compliance.downloads import bundle_response
 from portal.compliance.evidence import bulk_action_evidence
 from portal.partners.models import Organisation, Sector
-from provisioning.bulk.models import BulkAction, BulkKind
+from provisioning.bulk.emergency import stop_lift_plan
+from provisioning.bulk.models import BulkAction, BulkKind, BulkPlanKey, PlanPart
 from provisioning.bulk.selectors import bulk_actions, model_blocks_of, target_progress
 from provisioning.bulk.services import (
     PlanChanged,
@@ -41,7 +43,25 @@ READ = "bulk.view_bulkaction"
 WRITE = "bulk.change_bulkaction"
 
 
+def filters_out(filters: dict[str, Any]) -> dict[str, Any]:
+    """A plan's filters as requests give them: model and organisation by slug."""
+    shown = dict(filters or {})
+    for name, model in (("covered_model", CoveredModel), ("organisation", Organisation)):
+        if shown.get(name):
+            slug = model.objects.filter(pk=shown[name]).values_list("slug", flat=True).first()
+            shown[name] = slug or shown[name]
+    return shown
+
+
 class BulkActionSerializer(serializers.ModelSerializer[BulkAction]):
+    filters = serializers.SerializerMethodField(
+        help_text="The filter as planned; covered_model and organisation as slugs."
+    )
+    stop_model: serializers.SlugRelatedField[CoveredModel] = serializers.SlugRelatedField(
+        slug_field="slug",
+        read_only=True,
+        help_text="An emergency stop's model while the stop holds (or held, once lifted).",
+    )
     planned_by = serializers.SerializerMethodField()
     approved_by = serializers.SerializerMethodField()
     executed_by = serializers.SerializerMethodField()
@@ -68,6 +88,11 @@ class BulkActionSerializer(serializers.ModelSerializer[BulkAction]):
             "credential_count",
             "counts",
             "sample",
+            "held_count",
+            "held_counts",
+            "gate_reference",
+            "stop_model",
+            "stop_lifted_at",
             "needs_approval",
             "planned_by",
             "planned_at",
@@ -86,6 +111,9 @@ class BulkActionSerializer(serializers.ModelSerializer[BulkAction]):
             "error",
         ]
         read_only_fields = fields
+
+    def get_filters(self, bulk: BulkAction) -> dict[str, Any]:
+        return filters_out(bulk.filters)
 
     def get_planned_by(self, bulk: BulkAction) -> str | None:
         return username_of(bulk.planned_by)
@@ -108,11 +136,11 @@ class FiltersSerializer(serializers.Serializer[Any]):
     organisation = serializers.SlugField(required=False, help_text="Organisation slug.")
     sector = serializers.ChoiceField(choices=Sector.choices, required=False)
     stage = serializers.ChoiceField(choices=StageName.choices, required=False)
-    citizenship = serializers.RegexField(
-        r"^[A-Za-z]{2}$", required=False, help_text="Keys of people holding this citizenship."
+    citizenship = CountryCodeField(
+        required=False, help_text="Keys of people holding this citizenship (ISO alpha-2)."
     )
-    residence = serializers.RegexField(
-        r"^[A-Za-z]{2}$", required=False, help_text="Keys of people living in this country."
+    residence = CountryCodeField(
+        required=False, help_text="Keys of people living in this country (ISO alpha-2)."
     )
     determination = serializers.CharField(required=False, max_length=80)
     grant_state = serializers.ChoiceField(
@@ -192,6 +220,25 @@ class BulkStatusSerializer(serializers.Serializer[Any]):
     )
 
 
+class PlanKeySerializer(serializers.ModelSerializer[BulkPlanKey]):
+    credential = serializers.IntegerField(source="credential_id")
+    grant = serializers.IntegerField(source="grant_id")
+
+    class Meta:
+        model = BulkPlanKey
+        fields = [
+            "credential",
+            "grant",
+            "part",
+            "organisation",
+            "model",
+            "person",
+            "reason",
+            "detail",
+        ]
+        read_only_fields = fields
+
+
 class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[BulkAction]):
     queryset = bulk_actions(BulkAction.objects.all()).order_by("-planned_at", "-id")
     serializer_class = BulkActionSerializer
@@ -201,6 +248,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         "retrieve": READ,
         "status": READ,
         "evidence": READ,
+        "keys": READ,
         "*": WRITE,
     }
 
@@ -278,6 +326,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
                 "removed": diff.removed[:1000],
                 "planned_credentials": diff.planned_credentials,
                 "current_credentials": diff.current_credentials,
+                **{name: ids[:1000] for name, ids in diff.extra.items()},
             }
             return response
         return self._read(started, status=202)
@@ -291,6 +340,18 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         can be re-planned; otherwise 409."""
         fresh = bulk_replan(action=self.get_object(), actor=request.user)
         return self._read(fresh, status=201)
+
+    @extend_schema(request=None, responses={201: BulkActionSerializer})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def lift(self, request: Request, pk: str) -> Response:
+        """Lift an emergency stop: plans its restore (the keys that come back and the keys
+        held back, each with why), which a second person approves before it runs. A restore
+        of this stop already waiting is returned (200) instead of a second one; 409 for an
+        action that is no stop, or a stop already lifted."""
+        stop = self.get_object()
+        restore, created = stop_lift_plan(stop=stop, actor=request.user)
+        return self._read(restore, status=201 if created else 200)
 
     @extend_schema(request=None, responses={202: BulkActionSerializer})
     @action(detail=True, methods=["post"])
@@ -306,6 +367,29 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         """The after-the-fact review of an emergency action, by someone else."""
         note = self.validated(ReviewNoteSerializer, request)["note"]
         return self._read(bulk_review(action=self.get_object(), actor=request.user, note=note))
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "part",
+                str,
+                enum=[PlanPart.BACK, PlanPart.HELD],
+                description="back: keys that come back; held: keys held back, with why.",
+            )
+        ],
+        responses={200: PlanKeySerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"])
+    def keys(self, request: Request, pk: str) -> Response:
+        """A restore's plan key by key: the keys that come back, or (``part=held``) the keys
+        held back with the reason and the rule and fact behind it. Paginated."""
+        bulk = self.get_object()
+        part = request.query_params.get("part", PlanPart.BACK)
+        if part not in PlanPart.values:
+            return field_problem(request, "part", "Say back or held.")
+        rows = BulkPlanKey.objects.filter(action=bulk, part=part).order_by("credential_id")
+        page = self.paginate_queryset(rows)  # type: ignore[arg-type]
+        return self.get_paginated_response(PlanKeySerializer(page, many=True).data)
 
     @extend_schema(responses={200: BulkStatusSerializer})
     @action(detail=True, methods=["get"])

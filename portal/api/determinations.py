@@ -4,6 +4,8 @@ compliance pages, so the four-eyes rule holds in the API too."""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from typing import Any
 
 from django.core.validators import slug_re
@@ -11,9 +13,11 @@ from django.http import FileResponse, Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
+from rest_framework.fields import empty
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils import html
 
 from portal.api.downloads import (
     EVIDENCE_RESPONSES,
@@ -25,9 +29,11 @@ from portal.api.downloads import (
 from portal.api.idempotency import idempotent
 from portal.api.problems import field_problem, problem_response
 from portal.api.staff import StaffViewSet, username_of
+from portal.api.validation import country_codes
 from portal.compliance.downloads import bundle_response, letter_response
 from portal.compliance.evidence import determination_evidence
 from portal.compliance.impact import OUTCOMES
+from portal.compliance.lift import lift_previews
 from portal.compliance.models import Determination, DeterminationRule
 from portal.compliance.selectors import determination_list
 from portal.compliance.services import (
@@ -40,7 +46,7 @@ from portal.compliance.services import (
     determination_update,
 )
 from portal.eligibility.rules import RuleKind
-from portal.partners.models import Sector
+from portal.partners.models import RULE_SECTOR_CHOICES
 from provisioning.catalog.models import CoveredModel
 
 READ = "compliance.view_determination"
@@ -114,23 +120,18 @@ class DeterminationSerializer(serializers.ModelSerializer[Determination]):
         return username_of(determination.applied_by)
 
 
-def _country_codes() -> serializers.ListField:
-    return serializers.ListField(
-        child=serializers.RegexField(r"^[A-Za-z]{2}$", max_length=2),
-        required=False,
-        max_length=300,
-        help_text="Two-letter country codes.",
-    )
-
-
 class RuleInputSerializer(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=RuleKind.choices)
     allowed_sectors = serializers.ListField(
-        child=serializers.ChoiceField(choices=Sector.choices), required=False, max_length=20
+        child=serializers.ChoiceField(choices=RULE_SECTOR_CHOICES),
+        required=False,
+        max_length=30,
+        help_text="Sectors, or critical_infrastructure for all sixteen critical-infrastructure "
+        "sectors (CISA, PPD-21).",
     )
     us_persons_only = serializers.BooleanField(required=False, default=False)
-    denied_citizenships = _country_codes()
-    denied_residence = _country_codes()
+    denied_citizenships = country_codes()
+    denied_residence = country_codes()
 
 
 class RulesField(serializers.DictField):
@@ -139,7 +140,25 @@ class RulesField(serializers.DictField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(child=RuleInputSerializer(), **kwargs)
 
+    def get_value(self, dictionary: Any) -> Any:
+        # A form (multipart) body carries the rules as one JSON text field; DictField would
+        # look for "rules.<key>" fields instead and silently find none.
+        if html.is_html_input(dictionary):
+            return dictionary.get(self.field_name, empty)
+        return super().get_value(dictionary)
+
     def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                raise serializers.ValidationError(
+                    'Send the rules as JSON: {"model-slug": {"kind": "open"}}.'
+                ) from None
+            if not isinstance(data, dict):
+                raise serializers.ValidationError(
+                    'The rules are a JSON object: {"model-slug": {"kind": "open"}}.'
+                )
         if isinstance(data, dict):
             if len(data) > 200:
                 raise serializers.ValidationError("At most 200 rules.")
@@ -155,7 +174,11 @@ class DeterminationCreateSerializer(serializers.Serializer[Any]):
     reference = serializers.CharField(max_length=80)
     legal_basis = serializers.CharField(max_length=20000)
     effective_date = serializers.DateField()
-    rules = RulesField(help_text='{"model-slug": {"kind": "open" | "partners_only" | "blocked"}}')
+    rules = RulesField(
+        help_text='{"model-slug": {"kind": "open" | "partners_only" | "blocked"}}; in a form '
+        "(multipart) body, the same JSON as one text field. Required: a draft without rules "
+        "is refused rather than stored empty."
+    )
 
 
 class DeterminationUpdateSerializer(serializers.Serializer[Any]):
@@ -187,7 +210,25 @@ class ImpactRowSerializer(serializers.Serializer[Any]):
     total = serializers.IntegerField()
 
 
+class LiftPreviewSerializer(serializers.Serializer[Any]):
+    stop = serializers.IntegerField(help_text="The stop's bulk action id; lift/ plans it.")
+    covered_model = serializers.CharField()
+    back = serializers.IntegerField(help_text="Keys that would come back.")
+    held = serializers.IntegerField(help_text="Keys that would stay held back.")
+    back_by_organisation = serializers.DictField(child=serializers.IntegerField())
+    held_by_organisation = serializers.DictField(child=serializers.IntegerField())
+    held_by_reason = serializers.DictField(child=serializers.IntegerField())
+
+
 class ImpactSerializer(serializers.Serializer[Any]):
+    affects_nobody = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Restrictions of a rule that catch nobody who holds access today.",
+    )
+    lift_previews = LiftPreviewSerializer(
+        many=True,
+        help_text="Per emergency stop that holds: what lifting it would do under these rules.",
+    )
     totals = serializers.DictField(child=serializers.IntegerField())
     grants = serializers.DictField(child=serializers.IntegerField())
     evaluations = serializers.IntegerField()
@@ -310,8 +351,23 @@ class DeterminationViewSet(
     @action(detail=True, methods=["get"])
     def impact(self, request: Request, pk: str) -> Response:
         """What applying it would do now: suspended, restored, unchanged, per breakdown."""
-        report = determination_impact(determination=self.get_object())
+        determination = self.get_object()
+        report = determination_impact(determination=determination)
+        lifts = [
+            {
+                "stop": lift.stop.pk,
+                "covered_model": lift.model,
+                "back": len(lift.back),
+                "held": len(lift.held),
+                "back_by_organisation": {o: b for o, b, _ in lift.by_organisation() if b},
+                "held_by_organisation": {o: h for o, _, h in lift.by_organisation() if h},
+                "held_by_reason": dict(Counter(k.reason for k in lift.held)),
+            }
+            for lift in lift_previews(determination=determination)
+        ]
         body = {
+            "affects_nobody": report.affects_nobody,
+            "lift_previews": lifts,
             "totals": {o: report.totals.get(o, 0) for o in OUTCOMES},
             "grants": {o: report.grants.get(o, 0) for o in OUTCOMES},
             "evaluations": report.evaluations,

@@ -38,6 +38,9 @@ class EmergencyStopSerializer(serializers.Serializer[Any]):
         help_text="The suspension reason it added: a restore naming it lifts the stop."
     )
     covered_model = serializers.CharField(help_text="The slug of the stopped model.")
+    created = serializers.BooleanField(
+        help_text="false: the model was already stopped; this is the stop in force, unchanged."
+    )
     grants_suspended = serializers.IntegerField()
     credentials_suspended = serializers.IntegerField()
     blocks = ModelBlockSerializer(many=True, help_text="One model-wide block per target.")
@@ -49,13 +52,17 @@ class EmergencyStopViewSet(StaffViewSet[BulkAction]):
     serializer_class = EmergencyStopRequestSerializer
     staff_permission = WRITE
 
-    @extend_schema(request=EmergencyStopRequestSerializer, responses={201: EmergencyStopSerializer})
+    @extend_schema(
+        request=EmergencyStopRequestSerializer,
+        responses={201: EmergencyStopSerializer, 200: EmergencyStopSerializer},
+    )
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Stop a model now: every live grant suspended (reason ops), one model-wide block
         per target that takes the model, all committed together with its bulk action; per-key
         updates follow. Send an Idempotency-Key so that a retry cannot stop it twice. Lifting
-        it is a restore of ``reference``, which needs a second person."""
+        it is a restore of ``reference``, which needs a second person. One stop per model at a
+        time: a model already stopped answers 200 with the stop in force, changing nothing."""
         data = self.validated(EmergencyStopRequestSerializer, request)
         model: CoveredModel = data["covered_model"]
         stop = model_emergency_stop(covered_model=model, actor=request.user, reason=data["reason"])
@@ -64,13 +71,18 @@ class EmergencyStopViewSet(StaffViewSet[BulkAction]):
             "event_id": stop.event_id,
             "reference": action.reference,
             "covered_model": model.slug,
-            "grants_suspended": stop.suspension.grants_changed,
-            "credentials_suspended": stop.suspension.credentials_changed,
+            "created": stop.created,
+            "grants_suspended": stop.suspension.grants_changed
+            if stop.suspension
+            else action.grant_count,
+            "credentials_suspended": stop.suspension.credentials_changed
+            if stop.suspension
+            else action.credential_count,
             "blocks": stop.blocks,
             "bulk_action": action,
         }
         return Response(
             EmergencyStopSerializer(body).data,
-            status=201,
+            status=201 if stop.created else 200,
             headers={"Location": f"/api/v1/bulk-actions/{action.pk}/"},
         )

@@ -18,8 +18,9 @@ from rest_framework.views import set_rollback
 from portal.api.errors import ApiTokenError
 from portal.applications.states import ApplicationChangedError, ApplicationError
 from portal.certification.models import CampaignError
-from portal.compliance.models import DeterminationError
+from portal.compliance.models import DeterminationError, InvalidDeterminationError
 from portal.eligibility.services import EligibilityError
+from portal.partners.errors import ConflictOfInterestError as PartnerConflictOfInterest
 from portal.partners.errors import DocumentRejectedError, PartnerError
 from portal.screening.errors import ScreeningError
 from portal.usage.models import UsageError
@@ -128,6 +129,10 @@ def _domain_problem(exc: Exception) -> tuple[int, str, list[dict[str, str]]] | N
     state does not allow it now. The service's message is the detail, unchanged."""
     if isinstance(exc, ApplicationChangedError):
         return 409, str(exc) or Conflict.default_detail, []
+    if isinstance(exc, InvalidDeterminationError):
+        return 400, str(exc), [{"field": exc.field, "message": str(exc)}] if exc.field else []
+    if isinstance(exc, PartnerConflictOfInterest):
+        return 409, str(exc), []
     if isinstance(exc, DocumentRejectedError):
         return 400, str(exc), [{"field": "document", "message": str(exc)}]
     if isinstance(exc, (PartnerError, ApiTokenError, EligibilityError)):

@@ -28,6 +28,7 @@ from portal.reviews.services import (
     review_claim,
     review_comment_add,
     review_reassign,
+    review_refuse_conflict,
     review_reject,
     review_release,
     review_request_information,
@@ -209,6 +210,12 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
             sort=params.get("sort", "oldest"),
         )
         return selectors.queue_rows(self.request.user, filters)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """One application under review; 409 for a reviewer who belongs to its organisation."""
+        application = self.get_object()
+        review_refuse_conflict(actor=signed_in_user(request), application=application)
+        return Response(ReviewDetailSerializer(application).data)
 
     @extend_schema(parameters=QUEUE_PARAMETERS)
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:

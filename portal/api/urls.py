@@ -7,6 +7,7 @@ from portal.api import (
     bulk,
     certification,
     compliance,
+    covered_models,
     determinations,
     documents,
     emergency_stops,
@@ -33,6 +34,7 @@ router.register("invitations", views.InvitationViewSet, basename="invitation")
 router.register("persons", views.PersonViewSet, basename="person")
 router.register("applications", views.ApplicationViewSet, basename="application")
 router.register("grants", views.GrantViewSet, basename="grant")
+router.register("covered-models", covered_models.CoveredModelViewSet, basename="covered-model")
 router.register("credentials", views.CredentialViewSet, basename="credential")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 router.register(

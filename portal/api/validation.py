@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
+
+from portal.partners.countries import normalise_country, unknown_country_message
 
 
 def form_errors(form: forms.Form, *, rename: dict[str, str] | None = None) -> ValidationError:
@@ -17,3 +23,30 @@ def form_errors(form: forms.Form, *, rename: dict[str, str] | None = None) -> Va
         for field, messages in form.errors.items()
     }
     return ValidationError(detail)
+
+
+class CountryCodeField(serializers.CharField):
+    """An ISO 3166-1 alpha-2 code that exists, upper-cased; otherwise a field error naming
+    the value and the code probably meant (UK → GB, EL → GR). Fails closed (invariant 8)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 60)
+        kwargs.setdefault("help_text", "An ISO 3166-1 alpha-2 country code, e.g. GB, US, DE.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            return normalise_country(value)
+        except DjangoValidationError:
+            raise ValidationError(unknown_country_message(value)) from None
+
+
+def country_codes(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(
+        child=CountryCodeField(),
+        required=False,
+        max_length=300,
+        help_text='ISO 3166-1 alpha-2 country codes, e.g. ["CN", "IR"].',
+        **kwargs,
+    )

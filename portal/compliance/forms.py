@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from portal.eligibility.rules import RuleKind
-from portal.partners.models import Sector
+from portal.partners.models import RULE_SECTOR_CHOICES
 from provisioning.catalog.models import CoveredModel
 
 
@@ -40,7 +40,7 @@ class DeterminationForm(forms.Form):
                 choices=RuleKind.choices, label=f"{model.name}: rule"
             )
             self.fields[f"{prefix}_sectors"] = forms.MultipleChoiceField(
-                choices=Sector.choices,
+                choices=RULE_SECTOR_CHOICES,
                 required=False,
                 widget=forms.CheckboxSelectMultiple,
                 label=f"{model.name}: allowed sectors (trusted partners only; none = all)",
@@ -51,12 +51,13 @@ class DeterminationForm(forms.Form):
             self.fields[f"{prefix}_denied_citizenships"] = forms.CharField(
                 required=False,
                 label=f"{model.name}: denied citizenships",
-                help_text="Two-letter codes, comma-separated. Dual nationals are judged on each.",
+                help_text="ISO 3166-1 alpha-2 codes (GB, not UK), comma-separated. Dual "
+                "nationals are judged on each.",
             )
             self.fields[f"{prefix}_denied_residence"] = forms.CharField(
                 required=False,
                 label=f"{model.name}: denied countries of residence",
-                help_text="Two-letter codes, comma-separated.",
+                help_text="ISO 3166-1 alpha-2 codes (GR, not EL), comma-separated.",
             )
 
     def model_groups(self) -> list[dict[str, Any]]:

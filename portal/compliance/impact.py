@@ -71,6 +71,11 @@ class ImpactReport:
     # A few rows per outcome, for the drill-down.
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     evaluations: int = 0
+    # Per model, how many live grants (organisation checks) or keys (person checks) each
+    # restriction of its rule catches; a restriction that catches nobody is named in
+    # ``affects_nobody`` (allowed, but the preview says so).
+    caught: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    affects_nobody: list[str] = field(default_factory=list)
 
     def table(self, breakdown: dict[str, Counter[str]]) -> list[dict[str, Any]]:
         return [
@@ -114,6 +119,8 @@ def judge(*, rules: dict[int, Rule], new_reference: str, sample_size: int = 10) 
         return {(k, r) for k, r in reasons if k == "regulatory" and r.startswith("determination:")}
 
     org_level: dict[tuple[int, int, int], bool] = {}
+    org_codes: dict[tuple[int, int, int], set[str]] = {}
+    person_codes: dict[tuple[int, int, int], set[str]] = {}
     grant_after: dict[int, bool] = {}  # grant id → active after applying
     grant_info: dict[int, tuple[int, int, int]] = {}
     for grant_id, org_id, model_id, stage_id, state, expires_at in grants:
@@ -129,7 +136,9 @@ def judge(*, rules: dict[int, Rule], new_reference: str, sample_size: int = 10) 
             )
             report.evaluations += 1
             org_level[key] = _fails(result, ORGANISATION_CHECKS, inside=True)
+            org_codes[key] = _failing(result) & ORGANISATION_CHECKS
         fails = org_level[key]
+        report.caught[model_id].update(org_codes[key])
         grant_info[grant_id] = (org_id, model_id, stage_id)
         reasons = grant_reasons.get(grant_id, set())
         old = replaced(reasons)
@@ -175,7 +184,11 @@ def judge(*, rules: dict[int, Rule], new_reference: str, sample_size: int = 10) 
             )
             report.evaluations += 1
             person_level[key] = _fails(result, ORGANISATION_CHECKS, inside=False)
+            person_codes[key] = _caught_by_rule(
+                _failing(result) - ORGANISATION_CHECKS, person, rules.get(model_id, OPEN_RULE)
+            )
         person_fails = person_level[key]
+        report.caught[model_id].update(person_codes[key])
         reasons = credential_reasons.get(credential_id, set())
         old = replaced(reasons)
         report.replaced_references |= {r for _, r in old if r != own}
@@ -208,4 +221,48 @@ def judge(*, rules: dict[int, Rule], new_reference: str, sample_size: int = 10) 
                     "country": person.residence_country,
                 }
             )
+    report.affects_nobody = _affects_nobody(rules, models, report.caught)
     return report
+
+
+def _caught_by_rule(codes: set[str], person: Person, rule: Rule) -> set[str]:
+    """The failing checks the rule's restrictions explain (a missing fact is no catch)."""
+    held = {code.upper() for code in person.citizenships or ()}
+    if "citizenship" in codes and not held & rule.denied_citizenships:
+        codes = codes - {"citizenship"}
+    if "residence" in codes and (person.residence_country or "").upper() not in (
+        rule.denied_residence
+    ):
+        codes = codes - {"residence"}
+    return codes
+
+
+def _failing(result: EligibilityResult) -> set[str]:
+    return {check.code for check in result.checks if check.outcome == Outcome.FAIL}
+
+
+# Each restriction a rule can set, the check that applies it, and how to name it.
+_RESTRICTIONS = (
+    ("allowed_sectors", "sector_allowed", "the sector limit"),
+    ("us_persons_only", "us_person", "US persons only"),
+    ("denied_citizenships", "citizenship", "the denied citizenships"),
+    ("denied_residence", "residence", "the denied residence countries"),
+)
+
+
+def _affects_nobody(
+    rules: dict[int, Rule], models: dict[int, CoveredModel], caught: dict[int, Counter[str]]
+) -> list[str]:
+    notes = []
+    for model_id, rule in sorted(rules.items()):
+        if rule.kind != "partners_only" or model_id not in models:
+            continue
+        for attribute, code, label in _RESTRICTIONS:
+            value = getattr(rule, attribute)
+            if value and not caught.get(model_id, Counter())[code]:
+                shown = f" ({', '.join(sorted(value))})" if attribute.startswith("denied") else ""
+                notes.append(
+                    f"{models[model_id].name}: {label}{shown} affects nobody who holds "
+                    "access today."
+                )
+    return notes

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from portal.eligibility.rules import Rule, RuleKind
+from portal.partners.models import expand_sectors
 from portal.partners.storage import PrivateStorage
 from provisioning.catalog.models import CoveredModel
 
@@ -16,6 +17,15 @@ class DeterminationError(Exception):
 
 class IllegalDeterminationTransition(DeterminationError):
     pass
+
+
+class InvalidDeterminationError(DeterminationError):
+    """The request itself is wrong (a rule that can never match, a date out of range):
+    a 400 naming ``field``, not a conflict with the determination's state."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class DeterminationState(models.TextChoices):
@@ -83,6 +93,9 @@ class Determination(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     superseded_at = models.DateTimeField(null=True, blank=True)
+    # Everyone who wrote or changed its rules, legal basis or letter: none of them may give
+    # the second signature (invariant 5).
+    editors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     # What applying it did: the bulk actions' ids and counts.
     outcome = models.JSONField(default=dict, blank=True)
 
@@ -103,6 +116,15 @@ class Determination(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    def signed_or_edited_by(self, user: object) -> bool:
+        """Whether ``user`` wrote, edited or submitted it: then they may not approve it."""
+        pk = getattr(user, "pk", None)
+        if pk is None:
+            return True  # nobody known: never a second signature
+        if pk in (self.created_by_id, self.submitted_by_id):
+            return True
+        return self.editors.filter(pk=int(pk)).exists()
 
 
 class DeterminationRule(models.Model):
@@ -134,7 +156,7 @@ class DeterminationRule(models.Model):
     def to_rule(self) -> Rule:
         return Rule(
             kind=self.kind,
-            allowed_sectors=frozenset(self.allowed_sectors or ()),
+            allowed_sectors=expand_sectors(self.allowed_sectors or ()),
             us_persons_only=self.us_persons_only,
             denied_citizenships=frozenset(c.upper() for c in self.denied_citizenships or ()),
             denied_residence=frozenset(c.upper() for c in self.denied_residence or ()),

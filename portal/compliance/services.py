@@ -14,6 +14,7 @@ import uuid
 from typing import IO, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -25,13 +26,15 @@ from portal.compliance.models import (
     DeterminationError,
     DeterminationRule,
     DeterminationState,
+    InvalidDeterminationError,
     check_determination_transition,
 )
 from portal.compliance.selectors import determination_in_force, draft_rules
 from portal.eligibility.rules import RuleKind
+from portal.partners.countries import normalise_country, unknown_country_message
 from portal.partners.documents import read_limited, sniff_content_type
 from portal.partners.errors import DocumentRejectedError
-from portal.partners.models import Sector
+from portal.partners.models import clean_rule_sectors
 from provisioning.bulk.models import BulkKind, BulkScope, CredentialReason, EmptyPlan
 from provisioning.bulk.plan import determination_reference
 from provisioning.bulk.services import bulk_execute, bulk_plan
@@ -59,20 +62,31 @@ RULE_FIELDS = (
 def _clean_rule(model: CoveredModel, data: dict[str, Any]) -> dict[str, Any]:
     kind = data.get("kind") or ""
     if kind not in RuleKind.values:
-        raise DeterminationError(f"Choose open, trusted partners only or blocked for {model.name}.")
-    sectors = sorted({str(s) for s in data.get("allowed_sectors") or ()})
-    unknown = [s for s in sectors if s not in Sector.values]
-    if unknown:
-        raise DeterminationError(f"Unknown sector(s) for {model.name}: {', '.join(unknown)}.")
+        raise InvalidDeterminationError(
+            f"Choose open, trusted partners only or blocked for {model.name}.",
+            field=f"rules.{model.slug}.kind",
+        )
+    try:
+        sectors = clean_rule_sectors(data.get("allowed_sectors") or ())
+    except ValueError as exc:
+        raise InvalidDeterminationError(
+            f"{model.name}: {exc}", field=f"rules.{model.slug}.allowed_sectors"
+        ) from None
 
-    def countries(values: Any, label: str) -> list[str]:
-        codes = sorted({str(c).strip().upper() for c in values or () if str(c).strip()})
-        bad = [c for c in codes if len(c) != 2 or not c.isalpha()]
-        if bad:
-            raise DeterminationError(
-                f"{label} for {model.name} must be two-letter country codes: {', '.join(bad)}."
-            )
-        return codes
+    def countries(values: Any, name: str, label: str) -> list[str]:
+        codes: set[str] = set()
+        for value in values or ():
+            if not str(value).strip():
+                continue
+            try:
+                codes.add(normalise_country(str(value)))
+            except ValidationError:
+                # Fail closed: a code that names no country would never match anyone.
+                raise InvalidDeterminationError(
+                    f"{label} for {model.name}: {unknown_country_message(str(value))}",
+                    field=f"rules.{model.slug}.{name}",
+                ) from None
+        return sorted(codes)
 
     partners_only = kind == RuleKind.PARTNERS_ONLY
     return {
@@ -80,10 +94,14 @@ def _clean_rule(model: CoveredModel, data: dict[str, Any]) -> dict[str, Any]:
         # Sectors and person rules belong to a partners-only rule; open and blocked ignore them.
         "allowed_sectors": sectors if partners_only else [],
         "us_persons_only": bool(data.get("us_persons_only")) and partners_only,
-        "denied_citizenships": countries(data.get("denied_citizenships"), "Denied citizenships")
+        "denied_citizenships": countries(
+            data.get("denied_citizenships"), "denied_citizenships", "Denied citizenships"
+        )
         if partners_only
         else [],
-        "denied_residence": countries(data.get("denied_residence"), "Denied residence")
+        "denied_residence": countries(
+            data.get("denied_residence"), "denied_residence", "Denied residence"
+        )
         if partners_only
         else [],
     }
@@ -121,6 +139,36 @@ def _rules_snapshot(determination: Determination) -> dict[str, Any]:
     }
 
 
+# A letter may take effect somewhat before the lab recorded the model, never decades
+# before; and it is not signed many years ahead.
+BACKDATING = dt.timedelta(days=365)
+MAX_AHEAD = dt.timedelta(days=5 * 366)
+
+
+def _check_effective_date(effective_date: dt.date, model_ids: Any) -> None:
+    today = timezone.localdate()
+    if effective_date > today + MAX_AHEAD:
+        raise InvalidDeterminationError(
+            f"The effective date {effective_date.isoformat()} is more than five years ahead; "
+            "check the year.",
+            field="effective_date",
+        )
+    models = CoveredModel.objects.filter(pk__in=list(model_ids)) if model_ids else None
+    first = (
+        (models if models is not None else CoveredModel.objects.all())
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    earliest = (timezone.localtime(first).date() if first else today) - BACKDATING
+    if effective_date < earliest:
+        raise InvalidDeterminationError(
+            f"The effective date {effective_date.isoformat()} is before the models it rules "
+            f"existed (the earliest allowed is {earliest.isoformat()}); check the year.",
+            field="effective_date",
+        )
+
+
 def determination_draft(
     *,
     actor: Any,
@@ -136,6 +184,7 @@ def determination_draft(
         raise DeterminationError("A determination needs its reference and legal basis.")
     if Determination.objects.filter(reference=reference).exists():
         raise DeterminationError(f"A determination with reference {reference} already exists.")
+    _check_effective_date(effective_date, rules.keys())
     with transaction.atomic():
         determination = Determination(
             reference=reference,
@@ -146,6 +195,7 @@ def determination_draft(
         if document is not None:
             _store_document(determination, document, document_name)
         determination.save(force_insert=True)
+        determination.editors.add(actor)
         _write_rules(determination, rules)
         audit_record(
             actor=actor,
@@ -167,7 +217,9 @@ def _write_rules(determination: Determination, rules: dict[int, dict[str, Any]])
     for model_id, data in rules.items():
         model = models.get(int(model_id))
         if model is None:
-            raise DeterminationError("A rule names a model that does not exist.")
+            raise InvalidDeterminationError(
+                "A rule names a model that does not exist.", field="rules"
+            )
         rows.append(
             DeterminationRule(
                 determination=determination, covered_model=model, **_clean_rule(model, data)
@@ -193,10 +245,14 @@ def determination_update(
         if legal_basis is not None:
             determination.legal_basis = legal_basis.strip()
         if effective_date is not None:
+            _check_effective_date(
+                effective_date, determination.rules.values_list("covered_model_id", flat=True)
+            )
             determination.effective_date = effective_date
         if document is not None:
             _store_document(determination, document, document_name)
         determination.save()
+        determination.editors.add(actor)
         if rules is not None:
             _write_rules(determination, rules)
         audit_record(
@@ -258,10 +314,10 @@ def determination_approve(*, determination: Determination, actor: Any) -> Determ
     with transaction.atomic():
         determination = Determination.objects.select_for_update().get(pk=determination.pk)
         check_determination_transition(determination.state, DeterminationState.APPROVED)
-        if actor.pk in (determination.submitted_by_id, determination.created_by_id):
+        if determination.signed_or_edited_by(actor):
             raise SameOfficerError(
-                "The officer who drafted or submitted a determination cannot approve it: "
-                "a second compliance officer must."
+                "The officer who drafted, edited (rules, legal basis or letter) or submitted a "
+                "determination cannot approve it: a second compliance officer must."
             )
         determination.state = DeterminationState.APPROVED
         determination.approved_by = actor

@@ -28,11 +28,13 @@ from portal.compliance.downloads import bundle_response, letter_response
 from portal.compliance.evidence import bulk_action_evidence, determination_evidence
 from portal.compliance.forms import DeterminationForm, NoteForm
 from portal.compliance.impact import OUTCOME_LABELS, OUTCOMES
+from portal.compliance.lift import lift_previews
 from portal.compliance.models import Determination, DeterminationError, DeterminationState
 from portal.compliance.reports import access_report as build_access_report
 from portal.compliance.reports import report_organisation_or_404
 from portal.compliance.selectors import determination_list
 from portal.compliance.services import (
+    SameOfficerError,
     determination_apply,
     determination_approve,
     determination_draft,
@@ -152,6 +154,10 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail_page(request, pk)
+
+
+def _detail_page(request: HttpRequest, pk: int, *, status: int = 200) -> HttpResponse:
     determination = _determination(request, pk)
     user = request.user
     can_write = user.has_perm(WRITE)
@@ -172,10 +178,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_submit": can_write and state == DeterminationState.DRAFT,
             "can_approve": can_write
             and state == DeterminationState.AWAITING_APPROVAL
-            and user.pk not in (determination.created_by_id, determination.submitted_by_id),
+            and not determination.signed_or_edited_by(user),
             "can_apply": can_write and state == DeterminationState.APPROVED,
             "note_form": NoteForm(),
         },
+        status=status,
     )
 
 
@@ -211,6 +218,7 @@ def impact(request: HttpRequest, pk: int) -> HttpResponse:
                 if report.grants.get(o)
             ],
             "samples": [(OUTCOME_LABELS[o], report.samples.get(o, [])) for o in OUTCOMES],
+            "lifts": lift_previews(determination=determination),
         },
     )
 
@@ -219,6 +227,10 @@ def _act(request: HttpRequest, pk: int, service: Any, done: str, **kwargs: Any) 
     determination = _determination(request, pk, write=True)
     try:
         service(determination=determination, actor=request.user, **kwargs)
+    except SameOfficerError as exc:
+        # Four eyes: refused with the reason, on the determination's own page.
+        messages.error(request, str(exc))
+        return _detail_page(request, pk, status=409)
     except (DeterminationError, BulkActionError) as exc:
         messages.error(request, str(exc))
     else:

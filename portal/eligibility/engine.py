@@ -15,7 +15,12 @@ from typing import Any, NamedTuple
 from portal.eligibility.models import Person, ScreeningState, USPersonStatus
 from portal.eligibility.rules import Rule, RuleKind, rule_in_force
 from portal.partners.countries import country_name
-from portal.partners.models import Organisation, Sector, VerificationState
+from portal.partners.models import (
+    CRITICAL_INFRASTRUCTURE,
+    Organisation,
+    Sector,
+    VerificationState,
+)
 from provisioning.catalog.models import CoveredModel, Stage, StageName
 
 # Labels looked up once: ``get_FOO_display`` costs more than a whole check.
@@ -174,9 +179,13 @@ def _sector_allowed(organisation: Organisation, rule: Rule, model: CoveredModel)
         return Check(
             "sector_allowed", Outcome.PASS, "Your organisation's sector may use this model."
         )
-    allowed = ", ".join(
-        sorted(_SECTOR_LABELS[s] for s in rule.allowed_sectors if s in _SECTOR_LABELS)
-    )
+    sectors = set(rule.allowed_sectors)
+    named = []
+    if sectors >= CRITICAL_INFRASTRUCTURE:
+        named.append("critical infrastructure (the 16 CISA sectors)")
+        sectors -= CRITICAL_INFRASTRUCTURE
+    named += sorted(_SECTOR_LABELS[s] for s in sectors if s in _SECTOR_LABELS)
+    allowed = ", ".join(named)
     return Check(
         "sector_allowed",
         Outcome.FAIL,

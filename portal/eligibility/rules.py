@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.db import models
 
+from portal.partners.models import expand_sectors
 from provisioning.catalog.models import CoveredModel
 
 
@@ -65,7 +66,7 @@ class Rule:
     def from_model_rule(cls, row: ModelRule) -> Rule:
         return cls(
             kind=row.kind,
-            allowed_sectors=frozenset(row.allowed_sectors or ()),
+            allowed_sectors=expand_sectors(row.allowed_sectors or ()),
             us_persons_only=row.us_persons_only,
             denied_citizenships=frozenset(c.upper() for c in row.denied_citizenships or ()),
             denied_residence=frozenset(c.upper() for c in row.denied_residence or ()),

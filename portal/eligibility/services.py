@@ -14,7 +14,7 @@ from portal.eligibility.models import Person, ScreeningState, USPersonStatus
 from portal.eligibility.policies import ATTESTATION_VERSION, AUP_VERSION
 from portal.eligibility.rules import ModelRule, RuleKind
 from portal.partners.countries import normalise_countries, normalise_country
-from portal.partners.models import Organisation, Sector
+from portal.partners.models import Organisation, clean_rule_sectors
 from provisioning.catalog.models import CoveredModel
 
 
@@ -190,10 +190,10 @@ def model_rule_set(
     """Set a covered model's default rule (in force wherever no determination sets one)."""
     if kind not in RuleKind.values:
         raise EligibilityError(f"{kind!r} is not a kind of rule.", field="kind")
-    sectors = sorted(set(allowed_sectors or ()))
-    unknown = [sector for sector in sectors if sector not in Sector.values]
-    if unknown:
-        raise EligibilityError(f"Unknown sectors: {', '.join(unknown)}.", field="allowed_sectors")
+    try:
+        sectors = clean_rule_sectors(allowed_sectors or ())
+    except ValueError as error:
+        raise EligibilityError(f"{str(error).capitalize()}", field="allowed_sectors") from None
     try:
         citizenships = normalise_countries(list(denied_citizenships or ()))
     except ValidationError as error:

@@ -26,14 +26,49 @@ def country_name(code: str) -> str:
     return country_names().get(code.upper(), code)
 
 
+# Codes people type that ISO 3166-1 does not have, and the code they mean. "UK" and "EL"
+# are the European Union's own abbreviations for the United Kingdom and Greece.
+MEANT = {"UK": "GB", "EL": "GR"}
+# Groupings that are not countries: a rule must list the member countries.
+NOT_COUNTRIES = {
+    "EU": "the European Union is not a country: list its member states",
+    "UN": "the United Nations is not a country",
+}
+
+
+def meant_code(value: str) -> str | None:
+    """The alpha-2 code ``value`` probably means (UK → GB, "Germany" → DE, DEU → DE)."""
+    text = (value or "").strip()
+    if text.upper() in MEANT:
+        return MEANT[text.upper()]
+    if len(text) < 3:
+        return None
+    try:
+        return str(pycountry.countries.lookup(text).alpha_2)
+    except LookupError:
+        return None
+
+
+def unknown_country_message(value: str) -> str:
+    shown = (value or "").strip() or "(empty)"
+    message = f"{shown} is not an ISO 3166-1 alpha-2 country code"
+    if shown.upper() in NOT_COUNTRIES:
+        return f"{message}: {NOT_COUNTRIES[shown.upper()]}."
+    meant = meant_code(value)
+    if meant is not None:
+        return f"{message}; did you mean {meant} ({country_names()[meant]})?"
+    return f"{message} (for example GB, US, DE)."
+
+
 def normalise_country(value: str) -> str:
-    """``value`` as an upper-case alpha-2 code, or a ValidationError naming it."""
+    """``value`` as an upper-case alpha-2 code, or a ValidationError naming it (and the
+    code it probably means: UK → GB, EL → GR)."""
     code = (value or "").strip().upper()
     if code not in country_names():
         raise ValidationError(
-            "%(value)s is not an ISO 3166-1 alpha-2 country code (for example GB, US, DE).",
+            "%(message)s",
             code="unknown_country",
-            params={"value": value or "(empty)"},
+            params={"message": unknown_country_message(value)},
         )
     return code
 

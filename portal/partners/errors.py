@@ -35,3 +35,7 @@ class InvitationError(PartnerError):
 
 class MembershipError(PartnerError):
     pass
+
+
+class ConflictOfInterestError(PartnerError):
+    """Staff may not decide anything about an organisation they belong to (invariant 5)."""

@@ -13,14 +13,55 @@ DOMAIN_PROVEN_STATES = ("domain_verified", "verified")
 
 
 class Sector(models.TextChoices):
+    """Cyber defence, the 16 US critical-infrastructure sectors (CISA, PPD-21), or other."""
+
     CYBER_DEFENCE = "cyber_defence", "Cyber defence"
+    CHEMICAL = "chemical", "Chemical"
+    COMMERCIAL_FACILITIES = "commercial_facilities", "Commercial facilities"
+    COMMUNICATIONS = "communications", "Communications"
+    CRITICAL_MANUFACTURING = "critical_manufacturing", "Critical manufacturing"
+    DAMS = "dams", "Dams"
+    DEFENSE_INDUSTRIAL_BASE = "defense_industrial_base", "Defense industrial base"
+    EMERGENCY_SERVICES = "emergency_services", "Emergency services"
     ENERGY = "energy", "Energy"
-    WATER = "water", "Water"
-    FINANCE = "finance", "Finance"
-    HEALTH = "health", "Health"
-    TELECOM = "telecom", "Telecom"
-    GOVERNMENT = "government", "Government"
+    FINANCIAL_SERVICES = "financial_services", "Financial services"
+    FOOD_AND_AGRICULTURE = "food_agriculture", "Food and agriculture"
+    GOVERNMENT_FACILITIES = "government_facilities", "Government facilities"
+    HEALTHCARE = "healthcare", "Healthcare and public health"
+    INFORMATION_TECHNOLOGY = "information_technology", "Information technology"
+    NUCLEAR = "nuclear", "Nuclear reactors, materials and waste"
+    TRANSPORTATION = "transportation", "Transportation systems"
+    WATER = "water", "Water and wastewater systems"
     OTHER = "other", "Other"
+
+
+# The sixteen critical-infrastructure sectors: every sector but cyber defence and other.
+CRITICAL_INFRASTRUCTURE = frozenset(Sector.values) - {Sector.CYBER_DEFENCE, Sector.OTHER}
+# Groups a rule may name instead of listing sectors one by one.
+SECTOR_GROUPS: dict[str, frozenset[str]] = {"critical_infrastructure": CRITICAL_INFRASTRUCTURE}
+SECTOR_GROUP_CHOICES = [("critical_infrastructure", "Critical infrastructure (all 16 sectors)")]
+RULE_SECTOR_CHOICES = [*SECTOR_GROUP_CHOICES, *Sector.choices]
+
+
+def clean_rule_sectors(values: object) -> list[str]:
+    """A rule's sectors as stored: sorted, each a sector or a group; ValueError names the
+    unknown ones."""
+    sectors = sorted({str(s) for s in values or ()})  # type: ignore[attr-defined]
+    unknown = [s for s in sectors if s not in Sector.values and s not in SECTOR_GROUPS]
+    if unknown:
+        raise ValueError(
+            f"unknown sector(s): {', '.join(unknown)}. Use a sector, or "
+            "critical_infrastructure for all sixteen critical-infrastructure sectors."
+        )
+    return sectors
+
+
+def expand_sectors(values: object) -> frozenset[str]:
+    """The sectors a rule allows, groups expanded."""
+    expanded: set[str] = set()
+    for value in values or ():  # type: ignore[attr-defined]
+        expanded |= SECTOR_GROUPS.get(str(value), frozenset({str(value)}))
+    return frozenset(expanded)
 
 
 class VerificationState(models.TextChoices):
@@ -38,7 +79,7 @@ class Organisation(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     legal_name = models.CharField(max_length=200)
     country = models.CharField("country of incorporation", max_length=2)
-    sector = models.CharField(max_length=20, choices=Sector.choices)
+    sector = models.CharField(max_length=30, choices=Sector.choices)
     registration_id = models.CharField(max_length=100, blank=True)
     email_domain = models.CharField(max_length=253)
     verification_state = models.CharField(

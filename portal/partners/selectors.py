@@ -18,6 +18,11 @@ from portal.partners.models import (
 )
 
 
+def belongs_to(user: Any, organisation_id: int) -> bool:
+    """Whether ``user`` is a member of the organisation: they may decide nothing about it."""
+    return Membership.objects.filter(user_id=user.pk, organisation_id=organisation_id).exists()
+
+
 def memberships_of(user: User) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("organisation")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ from portal.accounts.models import User
 from portal.audit.services import audit_record
 from portal.partners.countries import normalise_country
 from portal.partners.errors import (
+    ConflictOfInterestError,
     DomainAlreadyClaimedError,
     InvalidOrganisationError,
     MembershipError,
@@ -28,6 +30,7 @@ from portal.partners.models import (
     VerificationState,
 )
 from portal.partners.permissions import ROLE_OBJECT_PERMISSIONS
+from portal.partners.selectors import belongs_to
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.credentials.services import credential_revoke
 
@@ -252,6 +255,7 @@ def organisation_set_trusted(
     """Only compliance sets the trusted flag (DESIGN.md §3)."""
     if not actor.has_perm("partners.set_trusted_organisation"):
         raise NotAllowedError("Only a compliance officer can change whether a partner is trusted.")
+    _refuse_member(actor, organisation, "trust")
     with transaction.atomic():
         organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
         before = organisation.trusted
@@ -271,9 +275,22 @@ def organisation_set_trusted(
     return organisation
 
 
+def _refuse_member(actor: Any, organisation: Organisation, what: str) -> None:
+    if actor is not None and belongs_to(actor, organisation.pk):
+        raise ConflictOfInterestError(
+            f"You belong to {organisation.legal_name}, so you may not {what} it: "
+            "ask a colleague who is not a member."
+        )
+
+
 def organisation_set_verification(
     *, actor: User | None, organisation: Organisation, state: str, reason: str
 ) -> Organisation:
+    """Set the verification state. Proving the email domain (domain verified) follows from
+    an admin's verified address; any other state is a decision that a member of the
+    organisation may not take (invariant 5)."""
+    if state != VerificationState.DOMAIN_VERIFIED:
+        _refuse_member(actor, organisation, "verify or reject")
     with transaction.atomic():
         organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
         before = organisation.verification_state

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from portal.accounts.access import get_visible_or_404
 from portal.accounts.roles import is_staff_member
 from portal.partners.documents import organisation_document_response, organisation_document_upload
-from portal.partners.errors import PartnerError
+from portal.partners.errors import ConflictOfInterestError, PartnerError
 from portal.partners.forms import (
     DocumentUploadForm,
     InvitationForm,
@@ -334,6 +334,9 @@ def staff_set_trusted(request: AuthenticatedRequest, slug: str) -> HttpResponse:
                 trusted=form.cleaned_data["trusted"],
                 reason=form.cleaned_data["reason"],
             )
+        except ConflictOfInterestError as error:
+            form.add_error(None, str(error))
+            return _staff_detail(request, organisation, trusted_form=form, status=409)
         except NotAllowedError as error:
             messages.error(request, str(error))
             return redirect("partners:staff_detail", slug=organisation.slug)
@@ -358,6 +361,9 @@ def staff_set_verification(request: AuthenticatedRequest, slug: str) -> HttpResp
                 state=form.cleaned_data["state"],
                 reason=form.cleaned_data["reason"],
             )
+        except ConflictOfInterestError as error:
+            form.add_error(None, str(error))
+            return _staff_detail(request, organisation, verification_form=form, status=409)
         except PartnerError as error:
             add_service_error(form, error)
         except IntegrityError:

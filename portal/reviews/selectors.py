@@ -29,6 +29,7 @@ from portal.audit.models import AuditEvent
 from portal.eligibility.engine import evaluate
 from portal.eligibility.models import Person
 from portal.eligibility.rules import rule_in_force
+from portal.partners.models import Membership
 from portal.reviews.models import (
     Approval,
     ApprovalPosition,
@@ -75,7 +76,12 @@ def _live_first_approvals() -> QuerySet[Approval]:
 
 
 def queue_base(user: Any) -> QuerySet[Application]:
-    return visible_to(user, Application.objects.filter(state__in=QUEUE_STATES))
+    """The queue as ``user`` sees it: never the applications of an organisation they
+    belong to (a reviewer who is a member may not read them, invariant 5)."""
+    own = Membership.objects.filter(user_id=user.pk).values("organisation_id")
+    return visible_to(
+        user, Application.objects.filter(state__in=QUEUE_STATES).exclude(organisation_id__in=own)
+    )
 
 
 def _filtered(user: Any, filters: QueueFilters, *, now: dt.datetime) -> QuerySet[Application]:

@@ -73,6 +73,12 @@ def _refuse_conflict(actor: Any, application: Application) -> None:
         raise ConflictOfInterestError()
 
 
+def review_refuse_conflict(*, actor: Any, application: Application) -> None:
+    """A member of the applicant organisation may not read its application as a reviewer,
+    nor comment on it, nor decide it (invariant 5): the page and the API ask this first."""
+    _refuse_conflict(actor, application)
+
+
 def _ensure_review(application: Application) -> None:
     # Concurrent first touches must not fail: the loser's insert is simply skipped.
     Review.objects.bulk_create([Review(application_id=application.pk)], ignore_conflicts=True)
@@ -167,6 +173,7 @@ def review_reassign(
 
 def review_comment_add(*, actor: User, application: Application, body: str) -> Comment:
     """An internal note for staff only; the applicant never sees it."""
+    _refuse_conflict(actor, application)
     body = body.strip()
     if not body:
         raise ReviewError("Write a comment first.")

@@ -25,6 +25,7 @@ from portal.applications.states import ApplicationChangedError, ApplicationError
 from portal.partners.paging import paginate, query_without_page
 from portal.partners.requests import AuthenticatedRequest
 from portal.reviews import rules, selectors
+from portal.reviews.errors import ConflictOfInterestError
 from portal.reviews.forms import (
     QUEUE_STATE_CHOICES,
     AnswerForm,
@@ -44,6 +45,7 @@ from portal.reviews.services import (
     review_claim,
     review_comment_add,
     review_reassign,
+    review_refuse_conflict,
     review_reject,
     review_release,
     review_request_information,
@@ -121,6 +123,10 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
 def application_review(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     user = request.user
+    try:
+        review_refuse_conflict(actor=user, application=application)
+    except ConflictOfInterestError as error:
+        return _conflict(request, error)
     nominees = list(application.nominees.select_related("organisation", "user").order_by("pk"))
     ctx = selectors.review_context(application, user)
     approvals = selectors.live_approvals(application)
@@ -192,6 +198,10 @@ def application_review(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     )
 
 
+def _conflict(request: AuthenticatedRequest, error: Exception) -> HttpResponse:
+    return render(request, "reviews/conflict.html", {"reason": str(error)}, status=409)
+
+
 def _done(request: AuthenticatedRequest, application: Application) -> HttpResponse:
     return redirect("reviews:application", pk=application.pk)
 
@@ -230,6 +240,8 @@ def _act(
     """Call a review service; a refusal becomes an error message, success its own message."""
     try:
         result = action()
+    except ConflictOfInterestError as error:
+        return _conflict(request, error)
     except ApplicationError as error:
         messages.error(request, str(error))
     else:

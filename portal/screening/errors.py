@@ -9,5 +9,9 @@ class ListFormatError(ScreeningError):
     """The file is not of the declared list format; nothing was loaded."""
 
 
+class ConflictOfInterestError(ScreeningError):
+    """Staff may not decide a screening match of a person of their own organisation."""
+
+
 class IllegalTransitionError(ScreeningError):
     """A match or person cannot move to the requested state from where it is."""

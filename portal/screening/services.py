@@ -22,7 +22,8 @@ from portal.applications.services import application_screening_finished
 from portal.applications.states import ApplicationState
 from portal.audit.services import audit_record
 from portal.eligibility.models import Person, ScreeningState
-from portal.screening.errors import IllegalTransitionError, ScreeningError
+from portal.partners.selectors import belongs_to
+from portal.screening.errors import ConflictOfInterestError, IllegalTransitionError, ScreeningError
 from portal.screening.holds import hold_person_access, release_person_access
 from portal.screening.loaders.base import ParseResult
 from portal.screening.loaders.csl import parse_csl
@@ -351,6 +352,14 @@ def _check_match_transition(match: ScreeningMatch, target: str) -> None:
         )
 
 
+def _refuse_member(actor: Any, person: Person) -> None:
+    if actor is not None and belongs_to(actor, person.organisation_id):
+        raise ConflictOfInterestError(
+            "You belong to this person's organisation, so you may not decide their screening "
+            "match: ask a colleague who is not a member."
+        )
+
+
 def _require_reason(reason: str) -> str:
     reason = reason.strip()
     if not reason:
@@ -363,6 +372,7 @@ def screening_match_confirm(*, match: ScreeningMatch, actor: Any, reason: str) -
     reason = _require_reason(reason)
     with transaction.atomic():
         person, locked = _lock_match(match)
+        _refuse_member(actor, person)
         _check_match_transition(locked, MatchStatus.CONFIRMED)
         before = person.screening_state
         check_person_transition(before, ScreeningState.CONFIRMED_MATCH)
@@ -403,6 +413,7 @@ def screening_match_dismiss(*, match: ScreeningMatch, actor: Any, reason: str) -
     reason = _require_reason(reason)
     with transaction.atomic():
         person, locked = _lock_match(match)
+        _refuse_member(actor, person)
         _check_match_transition(locked, MatchStatus.DISMISSED)
         now = timezone.now()
         locked.status = MatchStatus.DISMISSED

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal.accounts.access import get_visible_or_404, visible_to
 from portal.partners.paging import paginate, query_without_page
-from portal.screening.errors import ScreeningError
+from portal.screening.errors import ConflictOfInterestError, ScreeningError
 from portal.screening.forms import ResolutionForm
 from portal.screening.freshness import stale_people_visible_to, stale_reason
 from portal.screening.models import ScreeningMatch
@@ -106,6 +106,9 @@ def _resolve(request: HttpRequest, pk: int, *, confirm: bool) -> HttpResponse:
                 f"Dismissed as a false positive: this entry is suppressed for {match.person} "
                 "until the entry changes.",
             )
+    except ConflictOfInterestError as exc:
+        form.add_error(None, str(exc))
+        return _detail(request, match, form=form, status=409)
     except ScreeningError as exc:
         messages.error(request, str(exc))
         return redirect("screening:detail", pk=match.pk)

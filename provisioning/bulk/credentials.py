@@ -15,19 +15,13 @@ from django.utils import timezone
 
 from portal.audit.services import audit_record
 from provisioning.bulk.models import CredentialReason
-from provisioning.credentials.reactivation import CREDENTIAL_REASON_TABLE, reactivatable_condition
+from provisioning.credentials.reactivation import reactivatable_condition
 from provisioning.deliveries.changelog import (
     ChangeSet,
     changes_digest,
     changes_summary,
     wake_relays_on_commit,
     write_credential_changes,
-)
-
-REASON_TABLE = CREDENTIAL_REASON_TABLE
-_HAS_REASON = (
-    f"EXISTS (SELECT 1 FROM {REASON_TABLE} r "  # noqa: S608
-    "WHERE r.credential_id = credentials_credential.id)"
 )
 
 
@@ -152,26 +146,3 @@ def credentials_restore(
             changes=changes,
         )
     return changes
-
-
-def resuspend_after_grant_restore(
-    *, grant_ids: Sequence[int], keep: set[int], kind: str, reference: str
-) -> ChangeSet:
-    """After grants come back, keys that still carry a reason of their own, or that the
-    eligibility gate holds back, go (or stay) suspended in the same transaction.
-
-    The relay pushes each key's current state, so a key re-suspended here is never seen
-    active downstream.
-    """
-    if keep:
-        add_reasons(credential_ids=sorted(keep), kind=kind or "regulatory", reference=reference)
-    if not grant_ids:
-        return ChangeSet()
-    marks = ", ".join(["%s"] * len(grant_ids))
-    return write_credential_changes(
-        scope_sql=f"grant_id IN ({marks})",
-        scope_params=[int(g) for g in grant_ids],
-        condition_sql=f"state = 'active' AND {_HAS_REASON}",
-        set_sql="state = 'suspended'",
-        cause=f"credential.suspended:{kind or 'regulatory'}",
-    )

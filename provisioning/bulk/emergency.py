@@ -23,11 +23,20 @@ import datetime as dt
 from typing import Any
 
 from django.db import connection
+from django.db.models import Count
 
-from provisioning.bulk.models import BulkAction, BulkActionItem, BulkKind, BulkScope, BulkState
-from provisioning.bulk.plan import plan_hash
-from provisioning.bulk.services import actor_id, bulk_finish
+from provisioning.bulk.models import (
+    BulkAction,
+    BulkActionError,
+    BulkActionItem,
+    BulkKind,
+    BulkScope,
+    BulkState,
+)
+from provisioning.bulk.plan import SAMPLE_SIZE, plan_hash
+from provisioning.bulk.services import actor_id, bulk_finish, bulk_plan
 from provisioning.catalog.models import CoveredModel
+from provisioning.deliveries.models import Change
 from provisioning.grants.models import Grant
 from provisioning.grants.services import GrantBulkResult
 
@@ -61,6 +70,7 @@ def stop_action_start(
         started_at=now,
         review_required=True,
         stop_event=event_id,
+        stop_model=covered_model,
     )
 
 
@@ -88,15 +98,43 @@ def stop_action_commit(
         grant_ids = sorted(row[0] for row in cursor.fetchall())
     changes = suspension.changes
     changed = len(changes)
+    suspended = Change.objects.none()
+    if changes.first_id is not None and changes.last_id is not None:
+        suspended = Change.objects.filter(
+            id__range=(changes.first_id, changes.last_id), credential__grant_id__in=grant_ids
+        )
+    by_org = {
+        row["credential__grant__organisation__legal_name"]: row["n"]
+        for row in suspended.values("credential__grant__organisation__legal_name")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "credential__grant__organisation__legal_name")
+    }
+    sample = [
+        {
+            "credential": pk,
+            "grant": grant_id,
+            "organisation": org,
+            "model": covered_model.slug,
+            "person": person,
+            "state": "suspended",
+        }
+        for pk, grant_id, org, person in suspended.order_by("credential_id").values_list(
+            "credential_id",
+            "credential__grant_id",
+            "credential__grant__organisation__legal_name",
+            "credential__person__legal_name",
+        )[:SAMPLE_SIZE]
+    ]
     BulkAction.objects.filter(pk=action.pk).update(
         plan_hash=plan_hash(BulkScope.GRANT, grant_ids, []),
         grant_count=len(grant_ids),
         credential_count=changed,
         counts={
-            "organisation": {},
+            "organisation": by_org,
             "model": {covered_model.slug: changed},
             "target": dict.fromkeys(target_names, changed),
         },
+        sample=sample,
         chunk_count=1,
         chunk_cursor=1,
         items_done=len(grant_ids),
@@ -106,3 +144,29 @@ def stop_action_commit(
         last_change_id=changes.last_id,
     )
     return bulk_finish(action_id=action.pk)
+
+
+def stop_lift_plan(*, stop: BulkAction, actor: Any, reason: str = "") -> tuple[BulkAction, bool]:
+    """The restore that lifts ``stop``: planned (a dry-run listing what comes back and what
+    stays held back), to be approved by a second person. A restore already waiting for
+    its approval or its run is returned instead of a second one."""
+    if not stop.stop_event or stop.stop_model_id is None:
+        raise BulkActionError("Only a model's emergency stop that still holds can be lifted.")
+    if stop.stop_lifted_at is not None:
+        raise BulkActionError("This stop was already lifted.")
+    waiting = BulkAction.objects.filter(
+        kind=BulkKind.RESTORE,
+        reference=stop.reference,
+        state__in=(BulkState.PLANNED, BulkState.APPROVED),
+    ).first()
+    if waiting is not None:
+        return waiting, False
+    restore = bulk_plan(
+        kind=BulkKind.RESTORE,
+        filters={"covered_model": stop.stop_model_id},
+        reason=(reason or "").strip() or f"Lift the emergency stop #{stop.pk}",
+        actor=actor,
+        suspension_kind=stop.suspension_kind,
+        reference=stop.reference,
+    )
+    return restore, True

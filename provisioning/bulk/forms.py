@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from portal.partners.countries import normalise_country
 from portal.partners.models import Organisation, Sector
 from provisioning.bulk.models import BulkKind
 from provisioning.catalog.models import CoveredModel, StageName
@@ -22,18 +23,16 @@ class BulkPlanForm(forms.Form):
     )
     sector = forms.ChoiceField(choices=[("", "Any sector"), *Sector.choices], required=False)
     stage = forms.ChoiceField(choices=[("", "Any stage"), *StageName.choices], required=False)
-    citizenship = forms.RegexField(
-        regex=r"^[A-Za-z]{2}$",
+    citizenship = forms.CharField(
         required=False,
-        max_length=2,
-        help_text="Keys of people holding this citizenship (any of theirs). Acts on keys, "
-        "not on whole grants.",
+        max_length=60,
+        help_text="Keys of people holding this citizenship (any of theirs; an ISO alpha-2 "
+        "code such as GB). Acts on keys, not on whole grants.",
     )
-    residence = forms.RegexField(
-        regex=r"^[A-Za-z]{2}$",
+    residence = forms.CharField(
         required=False,
-        max_length=2,
-        help_text="Keys of people living in this country.",
+        max_length=60,
+        help_text="Keys of people living in this country (an ISO alpha-2 code such as GB).",
     )
     determination = forms.CharField(
         required=False, max_length=80, help_text="Grants suspended under this determination."
@@ -65,6 +64,14 @@ class BulkPlanForm(forms.Form):
         "reviews it afterwards.",
     )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+
+    def clean_citizenship(self) -> str:
+        value: str = self.cleaned_data.get("citizenship") or ""
+        return normalise_country(value) if value.strip() else ""
+
+    def clean_residence(self) -> str:
+        value: str = self.cleaned_data.get("residence") or ""
+        return normalise_country(value) if value.strip() else ""
 
     def clean(self) -> dict[str, Any]:
         super().clean()

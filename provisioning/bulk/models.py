@@ -37,6 +37,22 @@ class BulkKind(models.TextChoices):
     RESTORE = "restore", "Restore"
 
 
+class PlanPart(models.TextChoices):
+    BACK = "back", "Comes back"
+    HELD = "held", "Held back"
+
+
+class HoldReason(models.TextChoices):
+    """Why a key a restore names stays suspended (DESIGN.md invariant 4)."""
+
+    PERSON_RULE = "person_rule", "Person rule"
+    ORGANISATION = "organisation_not_allowed", "Organisation not allowed"
+    MODEL_BLOCKED = "model_blocked", "Model blocked"
+    OTHER_REASON = "other_reason", "Another suspension reason still holds"
+    SCREENING_HOLD = "screening_hold", "Screening hold"
+    GRANT_EXPIRED = "grant_expired", "Grant expired"
+
+
 class BulkScope(models.TextChoices):
     # Grant scope acts on whole grants; credential scope on the keys of the people named
     # by a person filter (citizenship, residence), leaving the grant itself alone.
@@ -122,6 +138,22 @@ class BulkAction(models.Model):
     determination = models.CharField(max_length=120, blank=True, db_index=True)
     # Set when the action records a model's emergency stop: its ModelBlock.event_id.
     stop_event = models.CharField(max_length=64, blank=True, db_index=True)
+    # The stopped model while the stop holds; at most one stop per model at a time (a
+    # partial unique constraint). Lifting it (its restore ran) sets ``stop_lifted_at``.
+    stop_model = models.ForeignKey(
+        "catalog.CoveredModel",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    stop_lifted_at = models.DateTimeField(null=True, blank=True)
+    # A restore's keys held back (``BulkPlanKey`` rows, part "held"), counted like the keys
+    # that come back: {"organisation": …, "model": …, "target": …, "reason": …}.
+    held_count = models.PositiveIntegerField(default=0)
+    held_counts = models.JSONField(default=dict, blank=True)
+    # The reason a key held back by the rules in force gets (the determination in force).
+    gate_reference = models.CharField(max_length=120, blank=True)
     first_change_id = models.BigIntegerField(null=True, blank=True)
     last_change_id = models.BigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -143,6 +175,11 @@ class BulkAction(models.Model):
                 condition=models.Q(approved_by__isnull=True)
                 | ~models.Q(approved_by=models.F("planned_by")),
                 name="bulk_action_approver_not_planner",
+            ),
+            models.UniqueConstraint(
+                fields=["stop_model"],
+                condition=models.Q(stop_model__isnull=False, stop_lifted_at__isnull=True),
+                name="bulk_action_one_stop_per_model",
             ),
         ]
 
@@ -174,6 +211,40 @@ class BulkActionItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_id}: grant {self.grant_id} credential {self.credential_id}"
+
+
+class BulkPlanKey(models.Model):
+    """One key of a restore's plan: it comes back, or it is held back with its reason.
+
+    Names are copied as they were when planned: the plan is what the approver read.
+    """
+
+    action = models.ForeignKey(BulkAction, on_delete=models.CASCADE, related_name="plan_keys")
+    part = models.CharField(max_length=4, choices=PlanPart.choices)
+    credential_id = models.BigIntegerField()
+    grant_id = models.BigIntegerField()
+    reason = models.CharField(max_length=30, choices=HoldReason.choices, blank=True)
+    detail = models.TextField(blank=True)
+    # Held back by the rules in force: execution gives the key a reason of its own
+    # (``BulkAction.gate_reference``) before its grant comes back, so it never turns active.
+    gate_hold = models.BooleanField(default=False)
+    organisation = models.CharField(max_length=200)
+    model = models.CharField(max_length=60)
+    person = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["action", "part", "credential_id"]
+        indexes = [models.Index(fields=["action", "part", "credential_id"], name="bulk_plan_key")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(part="back", reason="")
+                | models.Q(part="held") & ~models.Q(reason=""),
+                name="bulk_plan_key_held_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action_id}: {self.part} {self.credential_id} {self.reason}"
 
 
 class CredentialReason(models.Model):

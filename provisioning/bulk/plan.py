@@ -7,15 +7,16 @@ the plan hash (sha256 over the sorted ids) tells whether anything changed in bet
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict, cast
+from typing import Any, TypedDict, cast
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.utils.module_loading import import_string
 
+from provisioning.bulk.holdback import PlanKey, RestoreSelection, classify_restore
 from provisioning.bulk.models import BulkActionItem, BulkKind, BulkScope, CredentialReason
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import Target
@@ -43,12 +44,6 @@ class CandidateArgs(TypedDict):
     suspension_kind: str
     reference: str
     explicit_action: int | None
-
-
-class RestoreGate(Protocol):
-    """The portal's judgement plugged in through ``settings.BULK_RESTORE_GATE``."""
-
-    def __call__(self, *, grant_ids: list[int]) -> tuple[set[int], set[int], str]: ...
 
 
 def chunk_size(*, emergency: bool = False) -> int:
@@ -96,8 +91,21 @@ class PlanDifference:
         return "grants" if self.scope == BulkScope.GRANT else "credentials"
 
 
-def plan_hash(scope: str, item_ids: Sequence[int], credential_ids: Sequence[int]) -> str:
-    return plan_hash_text(scope, ",".join(map(str, item_ids)), ",".join(map(str, credential_ids)))
+def plan_hash(
+    scope: str,
+    item_ids: Sequence[int],
+    credential_ids: Sequence[int],
+    held: Sequence[tuple[int, str]] = (),
+) -> str:
+    """A restore's hash also binds the keys it holds back and why; ``credential_ids`` are
+    then the keys that come back."""
+    text = plan_hash_text(scope, ",".join(map(str, item_ids)), ",".join(map(str, credential_ids)))
+    if not held:
+        return text
+    digest = hashlib.sha256(text.encode())
+    digest.update(b"\nheld\n")
+    digest.update(",".join(f"{pk}:{reason}" for pk, reason in held).encode())
+    return digest.hexdigest()
 
 
 def plan_hash_text(scope: str, items: str, credentials: str) -> str:
@@ -138,7 +146,7 @@ def current_hash(
         "reference": reference,
         "explicit_action": explicit_action,
     }
-    if connection.vendor != "postgresql" or (kind == BulkKind.RESTORE and gated):
+    if connection.vendor != "postgresql" or kind == BulkKind.RESTORE:
         return resolve(scope=scope, **args, gated=gated).plan_hash
     if scope == BulkScope.GRANT:
         grants = candidate_grants(**args)
@@ -244,24 +252,55 @@ def candidate_credentials(
     return credentials
 
 
-def _gate() -> RestoreGate | None:
-    path = getattr(settings, "BULK_RESTORE_GATE", "")
-    if not path:
-        return None
-    gate: RestoreGate = import_string(path)
-    return gate
+def _restore_selection(
+    *, scope: str, args: CandidateArgs, gated: bool
+) -> tuple[Selection, RestoreSelection]:
+    candidates: QuerySet[Any] = (
+        candidate_grants(**args) if scope == BulkScope.GRANT else candidate_credentials(**args)
+    )
+    found = classify_restore(
+        scope=scope,
+        candidates=candidates,
+        suspension_kind=args["suspension_kind"],
+        reference=args["reference"],
+        gated=gated,
+    )
+    item_ids = [item for item, _ in found.item_pairs]
+    back = [k.credential_id for k in found.back]
+    held = [(k.credential_id, k.reason) for k in found.held]
+    weights: dict[int, int] = {}
+    if scope == BulkScope.GRANT:
+        for key in found.keys:
+            weights[key.grant_id] = weights.get(key.grant_id, 0) + 1
+    selection = Selection(
+        scope,
+        item_ids,
+        back,
+        plan_hash(scope, item_ids, back, held),
+        list(found.item_pairs),
+        weights,
+    )
+    return selection, found
 
 
-def restore_gate(grant_ids: Iterable[int]) -> tuple[set[int], set[int], str]:
-    """(grants that may not come back, credentials that must stay suspended, reference).
-
-    Provisioning does not decide eligibility: the portal plugs its judgement in through
-    ``settings.BULK_RESTORE_GATE``. Without one, nothing is held back.
-    """
-    gate = _gate()
-    if gate is None:
-        return set(), set(), ""
-    return gate(grant_ids=list(grant_ids))
+def resolve_restore(
+    *,
+    scope: str,
+    filters: dict[str, Any],
+    suspension_kind: str,
+    reference: str,
+    explicit_action: int | None = None,
+    gated: bool = True,
+) -> tuple[Selection, RestoreSelection]:
+    """A restore's set now, with every key it names in its part (back or held back)."""
+    args: CandidateArgs = {
+        "kind": BulkKind.RESTORE,
+        "filters": filters,
+        "suspension_kind": suspension_kind,
+        "reference": reference,
+        "explicit_action": explicit_action,
+    }
+    return _restore_selection(scope=scope, args=args, gated=gated)
 
 
 def resolve(
@@ -283,7 +322,8 @@ def resolve(
         "reference": reference,
         "explicit_action": explicit_action,
     }
-    # A determination's own restores were judged by its impact run: no second gate.
+    if kind == BulkKind.RESTORE:
+        return _restore_selection(scope=scope, args=args, gated=gated)[0]
     if scope == BulkScope.GRANT:
         grants = candidate_grants(**args)
         item_ids = sorted(grants.values_list("pk", flat=True))
@@ -292,24 +332,13 @@ def resolve(
             .exclude(state=CredentialState.REVOKED)
             .values_list("pk", "grant_id")
         )
-        if kind == BulkKind.RESTORE and gated and item_ids:
-            # Filtered here rather than in SQL: the refused set may be large.
-            refused, _, _ = restore_gate(item_ids)
-            item_ids = [pk for pk in item_ids if pk not in refused]
-            pairs = [(c, g) for c, g in pairs if g not in refused]
         credential_ids = sorted(c for c, _ in pairs)
         item_pairs = [(g, g) for g in item_ids]
         weights: dict[int, int] = {}
         for _, grant_id in pairs:
             weights[grant_id] = weights.get(grant_id, 0) + 1
     else:
-        pairs = list(candidate_credentials(**args).values_list("pk", "grant_id"))
-        if kind == BulkKind.RESTORE and gated and pairs:
-            refused_grants, refused_credentials, _ = restore_gate({g for _, g in pairs})
-            pairs = [
-                (c, g) for c, g in pairs if g not in refused_grants and c not in refused_credentials
-            ]
-        pairs.sort()
+        pairs = sorted(candidate_credentials(**args).values_list("pk", "grant_id"))
         item_ids = [c for c, _ in pairs]
         credential_ids = item_ids
         item_pairs = pairs
@@ -391,3 +420,26 @@ def summarise(*, action_id: int, scope: str) -> tuple[dict[str, Any], list[Any]]
         )[:SAMPLE_SIZE]
     ]
     return {"organisation": by_org, "model": by_model, "target": by_target}, sample
+
+
+def summarise_keys(keys: Sequence[PlanKey]) -> dict[str, Any]:
+    """Counts by organisation, model and target (and reason, for keys held back) of a
+    restore's part, from the keys the plan lists."""
+    by_org: Counter[str] = Counter(k.organisation for k in keys)
+    by_model: Counter[str] = Counter(k.model for k in keys)
+    by_model_id: Counter[int] = Counter(k.model_id for k in keys)
+    by_reason: Counter[str] = Counter(k.reason for k in keys if k.reason)
+    by_target: dict[str, int] = {}
+    for target in Target.objects.filter(enabled=True).prefetch_related("covered_models"):
+        taken = {m.pk for m in target.covered_models.all()}
+        by_target[target.name] = sum(
+            n for model_id, n in by_model_id.items() if not taken or model_id in taken
+        )
+    counts: dict[str, Any] = {
+        "organisation": dict(by_org.most_common()),
+        "model": dict(by_model.most_common()),
+        "target": by_target,
+    }
+    if by_reason:
+        counts["reason"] = dict(by_reason.most_common())
+    return counts

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from provisioning.bulk.models import BulkAction, BulkActionItem, BulkScope
+from provisioning.bulk.models import BulkAction, BulkActionItem, BulkPlanKey, BulkScope
 from provisioning.deliveries.models import Change, Failure, FailureState, ModelBlock, Target
 
 
@@ -73,3 +73,24 @@ def target_progress(action: BulkAction) -> list[TargetProgress]:
         ).count()
         rows.append(TargetProgress(target, total, max(0, passed - failed - dead), failed, dead))
     return rows
+
+
+PLAN_KEYS_SHOWN = 200
+
+
+def plan_keys_of(
+    action: BulkAction, part: str, *, limit: int = PLAN_KEYS_SHOWN
+) -> list[BulkPlanKey]:
+    """The first keys of one part of a restore's plan (back, or held back), by key."""
+    return list(
+        BulkPlanKey.objects.filter(action=action, part=part).order_by("credential_id")[:limit]
+    )
+
+
+def pending_lift(action: BulkAction) -> BulkAction | None:
+    """A restore of this stop waiting for its approval or its run."""
+    if not action.stop_event:
+        return None
+    return BulkAction.objects.filter(
+        kind="restore", reference=action.reference, state__in=("planned", "approved")
+    ).first()

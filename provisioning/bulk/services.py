@@ -10,40 +10,47 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import pycountry
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.services import audit_record
 from provisioning.bulk.credentials import (
+    add_reasons,
     credentials_restore,
     credentials_revoke,
     credentials_suspend,
-    resuspend_after_grant_restore,
 )
+from provisioning.bulk.holdback import RestoreSelection
 from provisioning.bulk.models import (
     ApprovalRequired,
     BulkAction,
     BulkActionError,
     BulkActionItem,
     BulkKind,
+    BulkPlanKey,
     BulkScope,
     BulkState,
     EmptyPlan,
+    HoldReason,
+    PlanPart,
     SamePersonError,
     check_bulk_transition,
 )
 from provisioning.bulk.plan import (
     FILTER_NAMES,
+    SAMPLE_SIZE,
     PlanDifference,
     Selection,
     chunk_size,
     current_hash,
     difference,
     resolve,
-    restore_gate,
+    resolve_restore,
     scope_for,
     summarise,
+    summarise_keys,
 )
 from provisioning.deliveries.changelog import ChangeSet, changes_digest
 from provisioning.grants.models import SuspensionKind
@@ -86,7 +93,17 @@ def required_reason(reason: str | None) -> str:
 
 
 def _clean_filters(filters: dict[str, Any]) -> dict[str, Any]:
-    return {name: filters[name] for name in FILTER_NAMES if filters.get(name) not in (None, "")}
+    clean = {name: filters[name] for name in FILTER_NAMES if filters.get(name) not in (None, "")}
+    for name in ("citizenship", "residence"):
+        if name in clean:
+            code = str(clean[name]).strip().upper()
+            # Fail closed: a code that names no country would match nobody, silently.
+            if pycountry.countries.get(alpha_2=code) is None:
+                raise BulkActionError(
+                    f"{name}: {clean[name]} is not an ISO 3166-1 alpha-2 country code."
+                )
+            clean[name] = code
+    return clean
 
 
 def _hash_for(action: BulkAction) -> str:
@@ -114,11 +131,70 @@ def _resolve_for(action: BulkAction, *, gated: bool | None = None) -> Selection:
     )
 
 
-def _held_back_by_gate(action: BulkAction) -> bool:
-    """A restore whose set is empty only because the eligibility gate refused all of it."""
-    if action.kind != BulkKind.RESTORE or action.determination:
-        return False
-    return bool(_resolve_for(action, gated=False).item_ids)
+def _restore_for(action: BulkAction) -> tuple[Selection, RestoreSelection]:
+    return resolve_restore(
+        scope=action.scope,
+        filters=action.filters,
+        suspension_kind=action.suspension_kind,
+        reference=action.reference,
+        explicit_action=action.pk if action.filters.get("explicit") else None,
+        gated=not action.determination,
+    )
+
+
+def _reason_summary(found: RestoreSelection) -> str:
+    counts: dict[str, int] = {}
+    for key in found.held:
+        label = HoldReason(key.reason).label.lower()
+        counts[label] = counts.get(label, 0) + 1
+    return ", ".join(f"{label}: {n}" for label, n in sorted(counts.items()))
+
+
+def _write_plan_keys(action: BulkAction, found: RestoreSelection) -> None:
+    BulkPlanKey.objects.bulk_create(
+        (
+            BulkPlanKey(
+                action_id=action.pk,
+                part=key.part,
+                credential_id=key.credential_id,
+                grant_id=key.grant_id,
+                reason=key.reason,
+                detail=key.detail,
+                gate_hold=key.gate_hold,
+                organisation=key.organisation[:200],
+                model=key.model[:60],
+                person=key.person[:200],
+            )
+            for key in found.keys
+        ),
+        batch_size=5000,
+    )
+
+
+def plan_keys(action: BulkAction, part: str) -> list[tuple[int, str]]:
+    """(key, reason) of one part of a restore's plan, in key order."""
+    return list(
+        BulkPlanKey.objects.filter(action=action, part=part)
+        .order_by("credential_id")
+        .values_list("credential_id", "reason")
+    )
+
+
+def restore_difference(action: BulkAction, found: RestoreSelection) -> dict[str, Any]:
+    """How a restore's two parts differ from the plan, key by key."""
+    planned_back = {pk for pk, _ in plan_keys(action, PlanPart.BACK)}
+    planned_held = dict(plan_keys(action, PlanPart.HELD))
+    back = {k.credential_id for k in found.back}
+    held = {k.credential_id: k.reason for k in found.held}
+    return {
+        "back_added": sorted(back - planned_back),
+        "back_removed": sorted(planned_back - back),
+        "held_added": sorted(set(held) - set(planned_held)),
+        "held_removed": sorted(set(planned_held) - set(held)),
+        "held_reason_changed": sorted(
+            pk for pk in set(held) & set(planned_held) if held[pk] != planned_held[pk]
+        ),
+    }
 
 
 def _write_items(action: BulkAction, selection: Selection) -> int:
@@ -211,18 +287,31 @@ def bulk_plan(
                 ),
                 batch_size=5000,
             )
-        selection = _resolve_for(action)
+        found: RestoreSelection | None = None
+        if kind == BulkKind.RESTORE:
+            selection, found = _restore_for(action)
+        else:
+            selection = _resolve_for(action)
         if explicit is not None:
             BulkActionItem.objects.filter(action_id=action.pk).delete()
         if not selection.item_ids:
-            if _held_back_by_gate(action):
+            if found is not None and found.held:
                 raise EmptyPlan(
                     "Nothing can be restored: the determination in force still blocks these "
-                    "grants or holds these people back. Nothing was changed."
+                    "grants or holds these people back (every key is held back: "
+                    f"{_reason_summary(found)}). Nothing was changed."
                 )
             raise EmptyPlan("The filter matches nothing: nothing to plan. Widen the filter.")
         chunks = _write_items(action, selection)
-        counts, sample = summarise(action_id=action.pk, scope=scope)
+        if found is not None:
+            _write_plan_keys(action, found)
+            counts = summarise_keys(found.back)
+            sample = [k.as_dict() for k in found.back[:SAMPLE_SIZE]]
+            action.held_count = len(found.held)
+            action.held_counts = summarise_keys(found.held)
+            action.gate_reference = found.gate_reference
+        else:
+            counts, sample = summarise(action_id=action.pk, scope=scope)
         action.plan_hash = selection.plan_hash
         action.grant_count = (
             len(selection.item_ids)
@@ -248,6 +337,7 @@ def bulk_plan(
                 "plan_hash": action.plan_hash,
                 "grants": action.grant_count,
                 "credentials": action.credential_count,
+                "held_back": action.held_count,
             },
         )
     return action
@@ -282,6 +372,36 @@ def bulk_approve(*, action: BulkAction, actor: Any) -> BulkAction:
     return action
 
 
+def _refuse(action: BulkAction, current: Selection, keys: dict[str, Any]) -> None:
+    planned = BulkActionItem.objects.filter(action=action).values_list(
+        "grant_id" if action.scope == BulkScope.GRANT else "credential_id", flat=True
+    )
+    diff = difference(
+        scope=action.scope,
+        planned_ids=planned,
+        planned_credentials=action.credential_count,
+        current=current,
+    )
+    diff.extra.update(keys)
+    message = (
+        f"The set changed since the plan: {len(diff.added)} {diff.item_label} added, "
+        f"{len(diff.removed)} removed, credentials {diff.planned_credentials} → "
+        f"{diff.current_credentials}."
+    )
+    if keys:
+        message = (
+            f"The plan changed since it was approved: keys coming back "
+            f"+{len(keys['back_added'])}/-{len(keys['back_removed'])}, keys held back "
+            f"+{len(keys['held_added'])}/-{len(keys['held_removed'])}, "
+            f"{len(keys['held_reason_changed'])} held back for another reason; "
+            f"{len(diff.added)} {diff.item_label} added, {len(diff.removed)} removed."
+        )
+    raise PlanChanged(
+        f"{message} Nothing was changed; re-plan to go on.",
+        difference=diff,
+    )
+
+
 def bulk_execute(*, action: BulkAction, actor: Any, run_now: bool = False) -> BulkAction:
     """Check the plan still holds, then start. Refuses (nothing changed) on any difference.
 
@@ -300,23 +420,12 @@ def bulk_execute(*, action: BulkAction, actor: Any, run_now: bool = False) -> Bu
                     else f"(it covers more than {approval_threshold()} items)."
                 )
             )
-        if _hash_for(action) != action.plan_hash:
-            current = _resolve_for(action)
-            planned = BulkActionItem.objects.filter(action=action).values_list(
-                "grant_id" if action.scope == BulkScope.GRANT else "credential_id", flat=True
-            )
-            diff = difference(
-                scope=action.scope,
-                planned_ids=planned,
-                planned_credentials=action.credential_count,
-                current=current,
-            )
-            raise PlanChanged(
-                f"The set changed since the plan: {len(diff.added)} {diff.item_label} added, "
-                f"{len(diff.removed)} removed, credentials {diff.planned_credentials} → "
-                f"{diff.current_credentials}. Nothing was changed; re-plan to go on.",
-                difference=diff,
-            )
+        if action.kind == BulkKind.RESTORE:
+            current, found = _restore_for(action)
+            if current.plan_hash != action.plan_hash:
+                _refuse(action, current, restore_difference(action, found))
+        elif _hash_for(action) != action.plan_hash:
+            _refuse(action, _resolve_for(action), {})
         action.state = BulkState.RUNNING
         action.executed_by = actor if actor_id(actor) else None
         action.started_at = timezone.now()
@@ -364,17 +473,22 @@ def _run_chunk(action: BulkAction, ids: list[int]) -> ChangeSet:
             ).changes
         if action.kind == BulkKind.REVOKE:
             return grant_revoke(grants=ids, actor=actor, note=note).changes
-        refused, keep, gate_reference = (
-            (set(), set(), "") if action.determination else restore_gate(ids)
+        # Keys the rules in force hold back get a reason of their own first, so the
+        # grant's return never turns them active (the plan listed them as held back).
+        keep = list(
+            BulkPlanKey.objects.filter(action=action, grant_id__in=ids, gate_hold=True)
+            .order_by("credential_id")
+            .values_list("credential_id", flat=True)
         )
-        allowed = [pk for pk in ids if pk not in refused]
-        changes = grant_restore(
-            grants=allowed, reason=kind, reference=reference, actor=actor, note=note
+        if keep:
+            add_reasons(
+                credential_ids=keep,
+                kind=SuspensionKind.REGULATORY,
+                reference=action.gate_reference or "eligibility",
+            )
+        return grant_restore(
+            grants=ids, reason=kind, reference=reference, actor=actor, note=note
         ).changes
-        changes += resuspend_after_grant_restore(
-            grant_ids=allowed, keep=keep, kind="regulatory", reference=gate_reference
-        )
-        return changes
     if action.kind == BulkKind.SUSPEND:
         return credentials_suspend(
             credential_ids=ids, kind=kind, reference=reference, actor=actor, note=note
@@ -437,6 +551,14 @@ def bulk_finish(*, action_id: int) -> BulkAction:
         action.state = BulkState.DONE
         action.committed_at = timezone.now()
         action.save(update_fields=["state", "committed_at"])
+        if action.kind == BulkKind.RESTORE:
+            # Lifting a stop: the model may be stopped again (held-back keys keep its reason).
+            BulkAction.objects.filter(
+                stop_model__isnull=False,
+                stop_lifted_at__isnull=True,
+                suspension_kind=action.suspension_kind,
+                reference=action.reference,
+            ).update(stop_lifted_at=action.committed_at)
         audit_record(
             actor=action.executed_by,
             action="bulk_action.executed",

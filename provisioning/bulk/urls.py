@@ -15,4 +15,5 @@ urlpatterns = [
     path("<int:pk>/replan/", views.replan, name="replan"),
     path("<int:pk>/resume/", views.resume, name="resume"),
     path("<int:pk>/review/", views.review, name="review"),
+    path("<int:pk>/lift/", views.lift_stop, name="lift_stop"),
 ]

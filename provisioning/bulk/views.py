@@ -21,9 +21,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts.access import get_visible_or_404, visible_to
+from provisioning.bulk.emergency import stop_lift_plan
 from provisioning.bulk.forms import BulkPlanForm, ConfirmForm, EmergencyStopForm, ReviewForm
-from provisioning.bulk.models import BulkAction, BulkActionError, BulkState
-from provisioning.bulk.selectors import bulk_actions, model_blocks_of, target_progress
+from provisioning.bulk.models import BulkAction, BulkActionError, BulkKind, BulkState, PlanPart
+from provisioning.bulk.selectors import (
+    bulk_actions,
+    model_blocks_of,
+    pending_lift,
+    plan_keys_of,
+    target_progress,
+)
 from provisioning.bulk.services import (
     PlanChanged,
     bulk_approve,
@@ -125,15 +132,26 @@ def _detail_context(request: HttpRequest, action: BulkAction) -> dict[str, Any]:
         "confirm_form": ConfirmForm(initial={"plan_hash": action.plan_hash}),
         "review_form": ReviewForm(),
         "targets": targets,
-        "counts": [
-            (label, sorted(action.counts.get(key, {}).items(), key=lambda kv: -kv[1])[:20])
-            for key, label in (
-                ("organisation", "Organisation"),
-                ("model", "Model"),
-                ("target", "Target"),
-            )
-        ],
+        "counts": _count_tables(action.counts),
+        "is_restore": action.kind == BulkKind.RESTORE,
+        "back_keys": plan_keys_of(action, PlanPart.BACK) if action.kind == BulkKind.RESTORE else [],
+        "held_keys": plan_keys_of(action, PlanPart.HELD) if action.kind == BulkKind.RESTORE else [],
+        "held_counts": _count_tables(action.held_counts, with_reason=True),
+        "can_lift": can_write and bool(action.stop_model_id) and action.stop_lifted_at is None,
+        "pending_lift": pending_lift(action),
     }
+
+
+def _count_tables(
+    counts: dict[str, Any], *, with_reason: bool = False
+) -> list[tuple[str, list[tuple[str, int]]]]:
+    keys = [("organisation", "Organisation"), ("model", "Model"), ("target", "Target")]
+    if with_reason:
+        keys.append(("reason", "Reason"))
+    return [
+        (label, sorted((counts or {}).get(key, {}).items(), key=lambda kv: -kv[1])[:20])
+        for key, label in keys
+    ]
 
 
 @never_cache
@@ -251,12 +269,37 @@ def emergency_stop(request: HttpRequest) -> HttpResponse:
         stop = model_emergency_stop(
             covered_model=model, actor=request.user, reason=form.cleaned_data["reason"]
         )
-        messages.success(
-            request,
-            f"{model.name} stopped: {stop.suspension.grants_changed} grants and "
-            f"{stop.suspension.credentials_changed} keys suspended (reference "
-            f"emergency-stop:{stop.event_id}); a model-wide block "
-            f"went to {len(stop.blocks)} target(s). A colleague reviews it here afterwards.",
-        )
+        if stop.suspension is None:
+            messages.info(
+                request,
+                f"{model.name} is already stopped: this is the stop in force. Nothing was "
+                "changed; lift it here when the time comes.",
+            )
+        else:
+            messages.success(
+                request,
+                f"{model.name} stopped: {stop.suspension.grants_changed} grants and "
+                f"{stop.suspension.credentials_changed} keys suspended (reference "
+                f"emergency-stop:{stop.event_id}); a model-wide block "
+                f"went to {len(stop.blocks)} target(s). A colleague reviews it here afterwards.",
+            )
         return redirect("bulk:detail", pk=stop.bulk_action.pk)
     return render(request, "bulk/emergency_stop.html", {"form": form})
+
+
+@require_POST
+@login_required
+def lift_stop(request: HttpRequest, pk: int) -> HttpResponse:
+    """Plan the restore that lifts this stop; a second person approves it on its page."""
+    stop = _action(request, pk, write=True)
+    try:
+        restore, _ = stop_lift_plan(stop=stop, actor=request.user)
+    except BulkActionError as exc:
+        messages.error(request, str(exc))
+        return redirect("bulk:detail", pk=stop.pk)
+    messages.success(
+        request,
+        "Restore planned: check what comes back and what stays held back; a second "
+        "person approves it.",
+    )
+    return redirect("bulk:detail", pk=restore.pk)

@@ -33,9 +33,19 @@ from provisioning.grants.services import GrantBulkResult, grant_suspend
 @dataclass(frozen=True)
 class EmergencyStop:
     event_id: str
-    suspension: GrantBulkResult
+    # None when the model was already stopped: the stop in force is returned unchanged.
+    suspension: GrantBulkResult | None
     blocks: list[ModelBlock]
     bulk_action: BulkAction
+
+    @property
+    def created(self) -> bool:
+        return self.suspension is not None
+
+
+def stop_in_force(covered_model: CoveredModel) -> BulkAction | None:
+    """The model's stop that holds now (not lifted), if any: there is at most one."""
+    return BulkAction.objects.filter(stop_model=covered_model, stop_lifted_at__isnull=True).first()
 
 
 def model_emergency_stop(
@@ -51,8 +61,19 @@ def model_emergency_stop(
     reason = required_reason(reason)
     event_id = uuid.uuid4().hex
     reference = reference or f"emergency-stop:{event_id}"
-    now = timezone.now()
     with transaction.atomic():
+        # One stop per model at a time: stops of one model queue on its row, and the
+        # second finds the first (a partial unique constraint backs this up).
+        CoveredModel.objects.select_for_update().filter(pk=covered_model.pk).first()
+        existing = stop_in_force(covered_model)
+        if existing is not None:
+            return EmergencyStop(
+                event_id=existing.stop_event,
+                suspension=None,
+                blocks=list(ModelBlock.objects.filter(event_id=existing.stop_event)),
+                bulk_action=existing,
+            )
+        now = timezone.now()
         action = stop_action_start(
             covered_model=covered_model,
             actor=actor,
