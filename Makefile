@@ -4,15 +4,22 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint format typecheck bench check-deploy clean
+.PHONY: demo test install lock lint format typecheck bench check-deploy clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Installs exactly the lock (every version and hash); refuses a lock older than requirements*.txt.
+$(STAMP): requirements.txt requirements-dev.txt requirements.lock requirements-dev.lock
+	$(PYTHON) scripts/lock.py --check
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Refresh requirements.lock and requirements-dev.lock from requirements*.txt (uv, a few seconds).
+lock:
+	@test -x $(BIN)/uv || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	  $(BIN)/pip install --quiet "$$(grep -E '^uv==' requirements-dev.txt)"; }
+	$(BIN)/python scripts/lock.py
 
 ## Run the portal with demo data on SQLite and the filesystem broker: web, worker and beat.
 demo: $(STAMP)
@@ -39,7 +46,7 @@ check-deploy: $(STAMP)
 	DEBUG=0 SECRET_KEY=$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))") \
 	ALLOWED_HOSTS=clearance.example $(BIN)/python manage.py check --deploy --fail-level WARNING
 
-## Every benchmark of DESIGN.md §7 in one table (PostgreSQL; the web area needs Debian's wrk).
+## Every benchmark of docs/benchmarks.md in one table; BENCH_WRITE=1 writes it there (PostgreSQL; the web area needs Debian's wrk).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "Installing Debian's wrk for the web area"; \

@@ -1,4 +1,4 @@
-"""Audit explorer and export benchmark (DESIGN.md §7, web pages; issue: 1,000,000 events).
+"""Audit explorer and export benchmark (docs/benchmarks.md, web pages; issue: 1,000,000 events).
 
 On PostgreSQL (``DATABASE_URL``) it creates a scratch database next to the configured one
 (``<name>_auditbench_<pid>``), migrates it, fills the audit trail with benchmark rows in

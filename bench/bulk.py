@@ -1,4 +1,4 @@
-"""Bulk-action benchmark (DESIGN.md §7): suspend 100,000 active credentials on PostgreSQL.
+"""Bulk-action benchmark (docs/benchmarks.md): suspend 100,000 active credentials on PostgreSQL.
 
 In a scratch database of its own (created and dropped here), 100,000 active credentials
 across 2,000 organisations on one model:

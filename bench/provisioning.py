@@ -1,4 +1,4 @@
-"""Provisioning benchmark (DESIGN.md §7): the write cost of a bulk suspend, and introspection.
+"""Provisioning benchmark (docs/benchmarks.md): the write cost of a bulk suspend, and introspection.
 
 In a scratch PostgreSQL database of its own (created and dropped here):
 

@@ -1,4 +1,4 @@
-"""Web load benchmark (DESIGN.md §7 "web pages" and "introspection"), on PostgreSQL.
+"""Web load benchmark (docs/benchmarks.md: "web pages" and "introspection"), on PostgreSQL.
 
 In a scratch database of its own: 2,000 organisations with 100,000 people, 100,000 grants,
 100,000 credentials and 100,000 applications (a fifth of them open, in the review queue),
