@@ -22,10 +22,13 @@ lock:
 	$(BIN)/python scripts/lock.py
 
 ## Run the portal with demo data on SQLite and the filesystem broker: web, worker and beat.
+## DEMO_PORT (8000) and DEMO_SCIM_PORT (8001) choose the ports; logs go to var/log/.
+# In a terminal the script runs as a job of its own (bash -m gives it the terminal), so Ctrl-C
+# reaches the demo alone: it stops every process and exits 0, and make does not report an
+# interruption.
 demo: $(STAMP)
-	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py seed_demo
-	bash scripts/run_demo.sh
+	@if [ -t 0 ]; then VENV=$(VENV) bash -mc 'bash scripts/run_demo.sh; exit $$?'; \
+	else VENV=$(VENV) bash scripts/run_demo.sh; fi
 
 ## The full test suite. Uses PostgreSQL / Redis when DATABASE_URL / CELERY_BROKER_URL point at them.
 test: $(STAMP)
