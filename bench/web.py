@@ -422,11 +422,14 @@ def _measure(rows: int) -> list[dict]:
     world = _world()
     seeded = time.perf_counter() - started - migrated
     results = [
-        _row(
-            f"scratch data: {rows:,} grants, credentials, applications",
-            f"migrate {migrated:.0f} s, seed {seeded:.0f} s",
-            None,
-        )
+        {
+            **_row(
+                f"scratch data: {rows:,} grants, credentials, applications",
+                f"migrate {migrated:.0f} s, seed {seeded:.0f} s",
+                None,
+            ),
+            "context": True,
+        }
     ]
     with tempfile.TemporaryDirectory(prefix="bench-web-") as folder:
         server = _start_gunicorn(Path(folder))
