@@ -182,12 +182,13 @@ def render(rows: list[dict], timings: dict[str, float]) -> str:
             for rest in _overflow(measured, widths[1]):
                 lines.append(" " * (widths[0] + 2) + rest)
     total = sum(timings.values())
-    lines += [
-        "",
-        "time per area: "
-        + ", ".join(f"{area} {seconds:.0f} s" for area, seconds in timings.items())
-        + f"; total {total / 60:.1f} min",
-    ]
+    if timings:
+        lines += [
+            "",
+            "time per area: "
+            + ", ".join(f"{area} {seconds:.0f} s" for area, seconds in timings.items())
+            + f"; total {total / 60:.1f} min",
+        ]
     return "\n".join(lines)
 
 
