@@ -51,11 +51,12 @@ check-deploy: $(STAMP)
 
 ## Every benchmark of docs/benchmarks.md in one table; BENCH_WRITE=1 writes it there (PostgreSQL; the web area needs Debian's wrk).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+BENCH_WRITE ?=
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "Installing Debian's wrk for the web area"; \
 	  (apt-get install -y -q wrk >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)) \
 	  || echo "wrk could not be installed: the web area will be skipped"; }
-	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} $(BIN)/python -m bench
+	BENCH_WRITE=$(BENCH_WRITE) DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} $(BIN)/python -m bench
 
 clean:
 	rm -rf var staticfiles

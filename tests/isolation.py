@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 SESSION_ROOT = "CLEARANCE_TEST_SESSION_DIR"
-_VARIABLES = ("CLEARANCE_VAR_DIR", "PRIVATE_STORAGE_ROOT", "EMAIL_FILE_PATH")
+# Default to folders under CLEARANCE_VAR_DIR; a value exported for the demo must not lead the
+# tests back into it.
+_FOLLOW_VAR_DIR = ("PRIVATE_STORAGE_ROOT", "EMAIL_FILE_PATH")
 
 
 def _prepare() -> str | None:
@@ -33,9 +35,7 @@ def _prepare() -> str | None:
     var_dir = Path(root) / os.environ.get("PYTEST_XDIST_WORKER", "main")
     var_dir.mkdir(exist_ok=True)
     os.environ["CLEARANCE_VAR_DIR"] = str(var_dir)
-    # These default to folders under CLEARANCE_VAR_DIR; a value exported for the demo
-    # must not lead the tests back into it.
-    for name in _VARIABLES[1:]:
+    for name in _FOLLOW_VAR_DIR:
         os.environ.pop(name, None)
     return owned
 
