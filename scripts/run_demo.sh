@@ -125,7 +125,9 @@ echo "Preparing the demo database (log: $LOGS/setup.log) ..."
 pids+=($!)
 "$BIN/celery" -A portal beat --loglevel=INFO --pidfile= >"$LOGS/beat.log" 2>&1 &
 pids+=($!)
-"$BIN/python" manage.py runserver "127.0.0.1:$PORT" --noreload >"$LOGS/web.log" 2>&1 &
+# The demo is the development server's purpose: its "not for production" banner is noise here.
+DJANGO_RUNSERVER_HIDE_WARNING=true "$BIN/python" manage.py runserver "127.0.0.1:$PORT" --noreload \
+    >"$LOGS/web.log" 2>&1 &
 web_pid=$!
 pids+=("$web_pid")
 
