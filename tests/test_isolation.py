@@ -27,6 +27,13 @@ def test_the_var_dir_is_a_temporary_folder_of_this_worker():
     assert var_dir.name == os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+def test_tasks_go_to_a_default_queue_named_for_this_run():
+    run_queue = Path(os.environ[SESSION_ROOT]).name
+
+    assert run_queue.startswith("clearance-tests-")
+    assert settings.CELERY_TASK_DEFAULT_QUEUE == app.conf.task_default_queue == run_queue
+
+
 def test_files_and_the_test_database_live_in_the_temporary_var_dir():
     var_dir = Path(settings.VAR_DIR)
 
