@@ -4,21 +4,31 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint format typecheck bench check-deploy clean
+.PHONY: demo test install lock lint format typecheck bench check-deploy clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Installs exactly the lock (every version and hash); refuses a lock older than requirements*.txt.
+$(STAMP): requirements.txt requirements-dev.txt requirements.lock requirements-dev.lock
+	$(PYTHON) scripts/lock.py --check
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
 install: $(STAMP)
 
+## Refresh requirements.lock and requirements-dev.lock from requirements*.txt (uv, a few seconds).
+lock:
+	@test -x $(BIN)/uv || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	  $(BIN)/pip install --quiet "$$(grep -E '^uv==' requirements-dev.txt)"; }
+	$(BIN)/python scripts/lock.py
+
 ## Run the portal with demo data on SQLite and the filesystem broker: web, worker and beat.
+## DEMO_PORT (8000) and DEMO_SCIM_PORT (8001) choose the ports; logs go to var/log/.
+# In a terminal the script runs as a job of its own (bash -m gives it the terminal), so Ctrl-C
+# reaches the demo alone: it stops every process and exits 0, and make does not report an
+# interruption.
 demo: $(STAMP)
-	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py seed_demo
-	bash scripts/run_demo.sh
+	@if [ -t 0 ]; then VENV=$(VENV) bash -mc 'bash scripts/run_demo.sh; exit $$?'; \
+	else VENV=$(VENV) bash scripts/run_demo.sh; fi
 
 ## The full test suite. Uses PostgreSQL / Redis when DATABASE_URL / CELERY_BROKER_URL point at them.
 test: $(STAMP)
@@ -39,13 +49,14 @@ check-deploy: $(STAMP)
 	DEBUG=0 SECRET_KEY=$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))") \
 	ALLOWED_HOSTS=clearance.example $(BIN)/python manage.py check --deploy --fail-level WARNING
 
-## Every benchmark of DESIGN.md §7 in one table (PostgreSQL; the web area needs Debian's wrk).
+## Every benchmark of docs/benchmarks.md in one table; BENCH_WRITE=1 writes it there (PostgreSQL; the web area needs Debian's wrk).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+BENCH_WRITE ?=
 bench: $(STAMP)
 	@command -v wrk >/dev/null || { echo "Installing Debian's wrk for the web area"; \
 	  (apt-get install -y -q wrk >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)) \
 	  || echo "wrk could not be installed: the web area will be skipped"; }
-	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} $(BIN)/python -m bench
+	BENCH_WRITE=$(BENCH_WRITE) DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} $(BIN)/python -m bench
 
 clean:
 	rm -rf var staticfiles

@@ -1,23 +1,27 @@
-"""`make bench`: every benchmark of DESIGN.md §7 in one table (targets, measured values, ratios).
+"""`make bench`: every benchmark of docs/benchmarks.md in one table (targets, values, ratios).
 
 Each area is a module `bench/<area>.py` with `run() -> list[dict]` rows of
 {"area", "target", "measured", "ok"}. Each runs in its own process, so one area's
 database set-up cannot leak into another's, and a crash in one still prints the rest.
 
-The table lists the targets of DESIGN.md §7 in its order, each with the checks that measure
-it: the measured value, the ratio measured ÷ target (below 1 is good for a "≤" target, above
+The table lists the targets of docs/benchmarks.md in its order, each with the checks that
+measure it: the measured value, the ratio measured ÷ target (below 1 is good for a "≤" target, above
 1 for a "≥" one) and whether it holds. A row may carry "value" and "limit" (numbers in the
 same unit) for its ratio; otherwise the ratio is read from the "≤ 5 s" in its target and the
 matching number in its measured text.
 
 Run everything: ``python -m bench``; some areas: ``python -m bench web bulk``; ten times the
-data: ``python -m bench --scale 10`` (the areas that build data read ``BENCH_SCALE``).
+data: ``python -m bench --scale 10`` (the areas that build data read ``BENCH_SCALE``). With
+``BENCH_WRITE=1`` (``make bench BENCH_WRITE=1``) the table, the machine it ran on and the
+date also replace the "Latest figures" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -30,10 +34,23 @@ from urllib.parse import urlsplit, urlunsplit
 from bench._common import postgres_url, scale
 
 ROOT = Path(__file__).resolve().parent.parent
-AREAS = ("provisioning", "bulk", "connectors", "screening", "audit", "web", "faults")
+AREAS = (
+    "provisioning",
+    "bulk",
+    "connectors",
+    "screening",
+    "audit",
+    "web",
+    "evidence",
+    "certification",
+    "faults",
+)
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 MARK = "BENCH-ROWS "
 
-# DESIGN.md §7, in its order, and how to recognise the rows that measure each target.
+# The targets of docs/benchmarks.md, in its order, and how to recognise the rows that measure
+# each target.
 SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "bulk suspend of 100,000 credentials",
@@ -51,7 +68,11 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("screening speed", "one name ≤ 5 ms median; 10,000 ≤ 60 s", ("one name", "re-screen", "load")),
     ("screening quality", "recall ≥ 0.95; false hits ≤ 5 %", ("recall", "false hits")),
     ("faults", "0 lost or stale credentials", ("fault", "mismatch")),
+    ("verification", "a 100,000-key evidence bundle verified offline ≤ 10 s", ()),
+    ("certification", "open a campaign ≤ 30 s; the deadline ≤ 60 s (its beat period)", ()),
 )
+# Areas whose rows all belong to one section, whatever their words.
+AREA_SECTIONS = {"faults": "faults", "evidence": "verification", "certification": "certification"}
 OTHER = ("other benchmarks", "targets of their own issues", ())
 
 _UNITS = {"ms": 0.001, "s": 1.0, "%": 0.01, "x": 1.0, "": 1.0}
@@ -111,12 +132,14 @@ def ratio_of(row: dict) -> float | None:
 
 def section_of(row: dict) -> tuple[str, str, tuple[str, ...]]:
     text = f"{row.get('area', '')} {row.get('target', '')}".lower()
-    if row.get("area") == "faults":
-        return SECTIONS[-1]
+    if row.get("area") in AREA_SECTIONS:
+        return next(s for s in SECTIONS if s[0] == AREA_SECTIONS[str(row["area"])])
     if str(row.get("area", "")).startswith("audit"):
-        return OTHER  # the audit explorer's own targets (its issue), not §7's
+        return OTHER  # the audit explorer's own targets (its issue), not the design's
     # The bulk section's words ("suspend") also appear in other targets' checks: it comes last.
     for section in (*SECTIONS[1:], SECTIONS[0]):
+        if not section[2]:
+            continue
         if any(keyword in text for keyword in section[2]):
             return section
     return OTHER
@@ -125,7 +148,7 @@ def section_of(row: dict) -> tuple[str, str, tuple[str, ...]]:
 def render(rows: list[dict], timings: dict[str, float]) -> str:
     widths = (64, 60, 6, 3)
     lines = [
-        f"Clearance benchmarks (DESIGN.md §7) on {os.cpu_count()} CPU(s); load average "
+        f"Clearance benchmarks (docs/benchmarks.md) on {os.cpu_count()} CPU(s); load average "
         + ", ".join(f"{value:.1f}" for value in os.getloadavg())
         + f"; database: {_redacted(os.environ.get('DATABASE_URL', 'sqlite (default)'))}",
         "ratio = measured ÷ target: below 1 is good for ≤ targets, above 1 for ≥ targets.",
@@ -139,12 +162,17 @@ def render(rows: list[dict], timings: dict[str, float]) -> str:
         if not members and section is OTHER:
             continue
         lines.append("  ".join("-" * w for w in widths))
-        lines.append(f"§7 {section[0]}: {section[1]}" if section is not OTHER else section[0])
+        lines.append(f"{section[0]}: {section[1]}" if section is not OTHER else section[0])
         if not members:
             members = [{"area": "-", "target": "-", "measured": "no benchmark ran", "ok": None}]
         for row in members:
-            ratio = ratio_of(row)
             measured = str(row.get("measured", ""))
+            if _is_context(row):
+                lines.append(
+                    _fit(f"  [{row.get('area', '')}] {row.get('target', '')}: {measured}", 132)
+                )
+                continue
+            ratio = ratio_of(row)
             cells = (
                 _fit(f"  [{row.get('area', '')}] {row.get('target', '')}", widths[0]),
                 measured[: widths[1]],
@@ -155,13 +183,79 @@ def render(rows: list[dict], timings: dict[str, float]) -> str:
             for rest in _overflow(measured, widths[1]):
                 lines.append(" " * (widths[0] + 2) + rest)
     total = sum(timings.values())
-    lines += [
-        "",
-        "time per area: "
-        + ", ".join(f"{area} {seconds:.0f} s" for area, seconds in timings.items())
-        + f"; total {total / 60:.1f} min",
-    ]
+    if timings:
+        lines += [
+            "",
+            "time per area: "
+            + ", ".join(f"{area} {seconds:.0f} s" for area, seconds in timings.items())
+            + f"; total {total / 60:.1f} min",
+        ]
     return "\n".join(lines)
+
+
+def machine() -> str:
+    """One line naming the machine: CPU model and count, memory, OS, Python, PostgreSQL."""
+    cpu = platform.processor() or platform.machine()
+    memory = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f", {int(line.split()[1]) / 1024 / 1024:.0f} GiB RAM"
+                break
+    except OSError:
+        pass
+    postgres = ""
+    url = postgres_url()
+    if url:
+        try:
+            import psycopg
+
+            with psycopg.connect(url, connect_timeout=3) as connection:
+                version = connection.execute("SHOW server_version").fetchone()
+            postgres = f", PostgreSQL {version[0] if version else '?'}"
+        except Exception:  # the figures matter more than the label
+            postgres = ", PostgreSQL (version unknown)"
+    return (
+        f"{os.cpu_count()} x {cpu}{memory}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}{postgres}"
+    )
+
+
+def write_doc(table: str, areas: list[str]) -> None:
+    """Replace the text between the markers of docs/benchmarks.md with this run's table."""
+    text = DOC.read_text(encoding="utf-8")
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{DOC} has no {BEGIN} ... {END} markers to write the table between")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    block = "\n".join(
+        [
+            BEGIN,
+            f"Run {when} on commit `{commit or 'unknown'}` with `make bench` "
+            f"(areas: {', '.join(areas)}).",
+            "",
+            f"Machine: {machine()}.",
+            "",
+            "```",
+            table,
+            "```",
+            END,
+        ]
+    )
+    head, rest = text.split(BEGIN, 1)
+    DOC.write_text(head + block + rest.split(END, 1)[1], encoding="utf-8")
+    print(f"wrote the table to {DOC.relative_to(ROOT)}", file=sys.stderr)
+
+
+def _is_context(row: dict) -> bool:
+    """What the checks ran on (data loaded, an index built): shown, not judged."""
+    return bool(row.get("context")) or str(row.get("target", "")).endswith("(info)")
 
 
 def _fit(text: str, width: int) -> str:
@@ -218,7 +312,10 @@ def main() -> int:
             print(f"  {area}: {elapsed:.1f} s", file=sys.stderr, flush=True)
             rows.extend(area_rows)
             timings[area] = elapsed
-    print("\n" + render(rows, timings))
+    table = render(rows, timings)
+    print("\n" + table)
+    if os.environ.get("BENCH_WRITE", "") not in ("", "0"):
+        write_doc(table, areas)
     return 0 if all(row.get("ok") is not False for row in rows) else 1
 
 

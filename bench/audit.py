@@ -1,4 +1,4 @@
-"""Audit explorer and export benchmark (DESIGN.md §7, web pages; issue: 1,000,000 events).
+"""Audit explorer and export benchmark (docs/benchmarks.md, web pages; issue: 1,000,000 events).
 
 On PostgreSQL (``DATABASE_URL``) it creates a scratch database next to the configured one
 (``<name>_auditbench_<pid>``), migrates it, fills the audit trail with benchmark rows in
@@ -293,12 +293,15 @@ def run(rows: int = DEFAULT_ROWS) -> list[dict[str, Any]]:
         load_s = _fill(rows)
         load_average = ", ".join(f"{value:.1f}" for value in os.getloadavg())
         results = [
-            _row(
-                "benchmark data, scratch database",
-                f"{rows:,} events loaded in {load_s:.1f} s (load avg {load_average})",
-                None,
-                "load",
-            )
+            {
+                **_row(
+                    "benchmark data, scratch database",
+                    f"{rows:,} events loaded in {load_s:.1f} s (load avg {load_average})",
+                    None,
+                    "load",
+                ),
+                "context": True,
+            }
         ]
         results.extend(_measure(rows, user))
         return results

@@ -1,4 +1,4 @@
-"""Bulk-action benchmark (DESIGN.md §7): suspend 100,000 active credentials on PostgreSQL.
+"""Bulk-action benchmark (docs/benchmarks.md): suspend 100,000 active credentials on PostgreSQL.
 
 In a scratch database of its own (created and dropped here), 100,000 active credentials
 across 2,000 organisations on one model:
@@ -40,6 +40,12 @@ from bench._common import (
 AREA = "bulk"
 CREDENTIALS = 100_000
 ORGANISATIONS = 2_000
+
+
+# Budgets of this benchmark (docs/benchmarks.md): the plan is a preview a person waits for,
+# and recording the stop as a bulk action must not slow the stop it records.
+PLAN_TARGET_S = 5.0
+RECORD_SHARE = 0.10
 
 
 def _row(target: str, measured: str, ok: bool | None) -> dict:
@@ -210,9 +216,10 @@ def _measure(n: int, organisations: int, *, large: bool) -> list[dict]:
         ratio = committed / raw if raw else float("inf")
         rows.append(
             _row(
-                f"plan of {changed:,} credentials ({targets} target{'s' if targets > 1 else ''})",
+                f"plan of {changed:,} credentials ≤ {PLAN_TARGET_S:.0f} s "
+                f"({targets} target{'s' if targets > 1 else ''})",
                 f"{planned:.2f} s",
-                None,
+                planned <= PLAN_TARGET_S,
             )
         )
         rows.append(
@@ -249,11 +256,15 @@ def _measure(n: int, organisations: int, *, large: bool) -> list[dict]:
         )
     )
     rows.append(
-        _row(
-            "emergency stop: its bulk-action record, share of the stop",
-            f"{record * 1000:.0f} ms, {100 * record / stop:.1f} %",
-            None,
-        )
+        {
+            **_row(
+                f"emergency stop: its bulk-action record ≤ {RECORD_SHARE:.0%} of the stop",
+                f"{record * 1000:.0f} ms, {100 * record / stop:.1f} %",
+                record / stop <= RECORD_SHARE,
+            ),
+            "value": record / stop,
+            "limit": RECORD_SHARE,
+        }
     )
     return rows
 

@@ -7,9 +7,13 @@ In a scratch PostgreSQL database (created and dropped here), N active credential
   the audit event and one notice per organisation admin (none here: no memberships);
 * the deadline: every key suspended with reason ``certification`` through
   ``credentials_suspend`` (reason rows, change log and audit included) and every item
-  marked, against a raw SQL ``UPDATE`` of the same keys in the same run. Not an emergency
-  path (DESIGN.md's 5 s / 5x targets are for bulk suspends), so the figures are reported,
-  not judged.
+  marked, against a raw SQL ``UPDATE`` of the same keys in the same run.
+
+Neither is an emergency path (the 5 s / 5x targets are for bulk suspends), so each is
+judged by the budget its caller gives it (docs/benchmarks.md): opening runs inside a web
+request, so ≤ 30 s (gunicorn's default timeout); the deadline runs in the beat task
+``certification.close_due``, scheduled every 60 s, so it must finish within 60 s. The
+ratio to the raw ``UPDATE`` is reported beside the deadline's time.
 
 Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.certification [N]``.
 """
@@ -30,6 +34,8 @@ from bench._common import (
 AREA = "certification"
 CREDENTIALS = 100_000
 ORGANISATIONS = 2_000
+OPEN_TARGET_S = 30.0
+DEADLINE_TARGET_S = 60.0
 
 
 def _row(target: str, measured: str, ok: bool | None) -> dict:
@@ -69,13 +75,26 @@ def _measure(n: int) -> list[dict]:
     suspended = Credential.objects.filter(state="suspended").count()
     ratio = closed / raw if raw else float("inf")
     return [
-        _row(f"open a campaign on {campaign.item_count:,} keys", f"{opened:.2f} s", None),
-        _row(
-            f"deadline suspends {suspended:,} keys (items, reasons, change log, audit)",
-            f"{closed:.2f} s",
-            None if suspended == n else False,
-        ),
-        _row(f"deadline vs raw UPDATE of the same keys ({raw:.2f} s)", f"{ratio:.1f}x", None),
+        {
+            **_row(
+                f"open a campaign on {campaign.item_count:,} keys ≤ {OPEN_TARGET_S:.0f} s",
+                f"{opened:.2f} s",
+                campaign.item_count == n and opened <= OPEN_TARGET_S,
+            ),
+            "value": opened,
+            "limit": OPEN_TARGET_S,
+        },
+        {
+            **_row(
+                f"deadline suspends {suspended:,} keys (items, reasons, change log, audit) "
+                f"≤ {DEADLINE_TARGET_S:.0f} s",
+                f"{closed:.2f} s, {ratio:.1f}x a raw UPDATE of the same keys ({raw:.2f} s)"
+                + ("" if suspended == n else f"; only {suspended:,} of {n:,} suspended"),
+                suspended == n and closed <= DEADLINE_TARGET_S,
+            ),
+            "value": closed,
+            "limit": DEADLINE_TARGET_S,
+        },
     ]
 
 

@@ -1,4 +1,4 @@
-"""Connector benchmarks (DESIGN.md §7): propagation throughput and emergency-stop latency.
+"""Connector benchmarks (docs/benchmarks.md): propagation throughput and emergency-stop latency.
 
 * Throughput: a direct client's user upserts against a local scim2-server (one request per
   user, the fastest a client can go without Bulk) against the SCIM connector pushing the same

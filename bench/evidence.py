@@ -22,6 +22,12 @@ from bench._common import postgres_url, print_rows, scratch_database, size_argum
 AREA = "evidence"
 CREDENTIALS = 100_000
 ORGANISATIONS = 2_000
+# The verification target (docs/benchmarks.md): a 100,000-key bundle checked offline ≤ 10 s.
+VERIFY_TARGET_S = 10.0
+# Budgets of this benchmark (no design target): a query per row would be 100,000, and a
+# bundle held whole in memory several times over would pass a gigabyte.
+QUERY_BUDGET = 50
+MEMORY_BUDGET_MB = 1024
 
 
 def _row(target: str, measured: str, ok: bool | None) -> dict:
@@ -84,17 +90,37 @@ def _measure(n: int) -> list[dict]:
     changes = bundle.counts["credentials"]
     return [
         _row(
-            f"build the bundle of {changes:,} credential changes",
+            f"build the bundle of {changes:,} credential changes (every one in it)",
             f"{built:.2f} s, {len(data) / 1e6:.1f} MB",
             changes == n,
         ),
-        _row("queries to build it (independent of size)", f"{len(queries)}", None),
-        _row(
-            "verify it offline (hashes, chain, CSV = JSON, digests)",
-            f"{verified:.2f} s",
-            report.ok,
-        ),
-        _row("peak memory of build + verify (max RSS)", f"{peak_mb:.0f} MB", None),
+        {
+            **_row(
+                f"queries to build it ≤ {QUERY_BUDGET}, whatever the size",
+                f"{len(queries)}",
+                len(queries) <= QUERY_BUDGET,
+            ),
+            "value": len(queries),
+            "limit": QUERY_BUDGET,
+        },
+        {
+            **_row(
+                f"verify it offline ≤ {VERIFY_TARGET_S:.0f} s (hashes, chain, CSV = JSON, digests)",
+                f"{verified:.2f} s" + ("" if report.ok else ", the bundle did NOT verify"),
+                report.ok and verified <= VERIFY_TARGET_S,
+            ),
+            "value": verified,
+            "limit": VERIFY_TARGET_S,
+        },
+        {
+            **_row(
+                f"peak memory of build + verify (max RSS) ≤ {MEMORY_BUDGET_MB:,} MB",
+                f"{peak_mb:.0f} MB",
+                peak_mb <= MEMORY_BUDGET_MB,
+            ),
+            "value": peak_mb,
+            "limit": MEMORY_BUDGET_MB,
+        },
     ]
 
 

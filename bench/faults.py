@@ -1,4 +1,4 @@
-"""Faults (DESIGN.md §7): the fault-injection test, run for the table.
+"""Faults (docs/benchmarks.md): the fault-injection test, run for the table.
 
 ``tests/test_fault_injection.py`` (CI runs it on every submission) makes 2,000+ access
 changes while Celery workers are SIGKILLed, its own Redis broker restarts and the SCIM and

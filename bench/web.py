@@ -1,4 +1,4 @@
-"""Web load benchmark (DESIGN.md §7 "web pages" and "introspection"), on PostgreSQL.
+"""Web load benchmark (docs/benchmarks.md: "web pages" and "introspection"), on PostgreSQL.
 
 In a scratch database of its own: 2,000 organisations with 100,000 people, 100,000 grants,
 100,000 credentials and 100,000 applications (a fifth of them open, in the review queue),
@@ -435,11 +435,14 @@ def _measure(rows: int) -> list[dict]:
     world = _world()
     seeded = time.perf_counter() - started - migrated
     results = [
-        _row(
-            f"scratch data: {rows:,} grants, credentials, applications",
-            f"migrate {migrated:.0f} s, seed {seeded:.0f} s",
-            None,
-        )
+        {
+            **_row(
+                f"scratch data: {rows:,} grants, credentials, applications",
+                f"migrate {migrated:.0f} s, seed {seeded:.0f} s",
+                None,
+            ),
+            "context": True,
+        }
     ]
     with tempfile.TemporaryDirectory(prefix="bench-web-") as folder:
         server = _start_gunicorn(Path(folder))

@@ -249,6 +249,9 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
+# Where the file-based backend (django.core.mail.backends.filebased.EmailBackend, which
+# scripts/run_demo.sh uses) writes each email: the demo's outbox.
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "outbox"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Clearance <clearance@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -283,6 +286,10 @@ INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 7, minimum=1)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The filesystem transport ignores the host, but kombu warns "No hostname was supplied"
+    # on every connection to a URL without one.
+    if CELERY_BROKER_URL.rstrip("/") == "filesystem:":
+        CELERY_BROKER_URL = "filesystem://localhost/"
     _broker_dir = VAR_DIR / "broker"
     for _folder in ("queue", "control", "processed"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
@@ -295,6 +302,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Where tasks go unless routed elsewhere. The test suite takes a queue of its own per run
+# (tests/isolation.py), so a worker sharing its broker (a demo on the same Redis) never
+# takes a test's message.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_DEFAULT_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -456,6 +467,7 @@ LOGGING = {
     "filters": {
         "request_context": {"()": "portal.web.logging.RequestContextFilter"},
         "redact_secrets": {"()": "portal.web.logging.SecretRedactionFilter"},
+        "client_errors_in_one_line": {"()": "portal.web.logging.ExpectedClientErrorFilter"},
     },
     "formatters": {
         "plain": {
@@ -471,9 +483,12 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own console handler would print every django.* record a second time
+        # through ours (the root's): one handler, one line.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.db.backends": {"level": "INFO"},
         # These log request paths, and some links carry their secret in the path.
-        "django.request": {"filters": ["redact_secrets"]},
+        "django.request": {"filters": ["redact_secrets", "client_errors_in_one_line"]},
         "django.security.csrf": {"filters": ["redact_secrets"]},
     },
 }

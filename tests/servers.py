@@ -157,7 +157,7 @@ class RecordedRequest:
 
 
 @dataclass
-class _Fault:
+class Fault:
     kind: str  # "answer" | "hang"
     status: int = 500
     body: bytes = b""
@@ -175,7 +175,7 @@ class RecordingServer:
 
     upstream: str | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
-    _faults: deque[_Fault] = field(default_factory=deque)
+    _faults: deque[Fault] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
@@ -197,7 +197,7 @@ class RecordingServer:
             body = body.encode()
         with self._lock:
             for _ in range(count):
-                self._faults.append(_Fault("answer", status, body, content_type, path_contains))
+                self._faults.append(Fault("answer", status, body, content_type, path_contains))
 
     def fail_next(self, count: int, *, status: int = 500, path_contains: str = "") -> None:
         self.answer_next(
@@ -211,7 +211,7 @@ class RecordingServer:
         """Accept the next requests and never answer them: the client times out."""
         with self._lock:
             for _ in range(count):
-                self._faults.append(_Fault("hang", path_contains=path_contains))
+                self._faults.append(Fault("hang", path_contains=path_contains))
 
     def received(self, path_contains: str = "") -> list[RecordedRequest]:
         with self._lock:
@@ -274,7 +274,7 @@ class RecordingServer:
             self._server.shutdown()
             self._server.server_close()
 
-    def _take_fault(self, path: str) -> _Fault | None:
+    def _take_fault(self, path: str) -> Fault | None:
         for fault in self._faults:
             if fault.path_contains in path:
                 self._faults.remove(fault)

@@ -18,14 +18,13 @@ from typing import Any
 
 import pytest
 from allauth.mfa.models import Authenticator
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
-from drf_spectacular.generators import SchemaGenerator
 
 from tests.api_helpers import token_for
 from tests.authz_world import World, build_world
+from tests.url_inventory import schema_operations
 
 PERSONAS = (
     "anonymous",
@@ -39,7 +38,6 @@ PERSONAS = (
     "auditor",
     "staff_without_mfa",
 )
-METHODS = ("get", "post", "put", "patch", "delete")
 PDF = b"%PDF-1.4\n% matrix letter\n"
 
 # What "{id}" (or "{slug}") means under each collection.
@@ -286,17 +284,6 @@ EXPECTED: dict[str, str] = {
 }
 
 
-def schema_operations() -> list[str]:
-    """``METHOD /path`` for every operation drf-spectacular publishes."""
-    schema = SchemaGenerator().get_schema(request=None, public=True)
-    return sorted(
-        f"{method.upper()} {path}"
-        for path, item in schema["paths"].items()
-        for method in item
-        if method in METHODS
-    )
-
-
 def _url(operation: str, world: World) -> str:
     path = operation.split(" ", 1)[1]
     if "{" not in path:
@@ -337,7 +324,6 @@ def world(partner_admin, partner_member, organisation, compliance_officer) -> Wo
 
 @pytest.fixture
 def persona_clients(request, world) -> dict[str, Client]:
-    cache.clear()
     clients = {"anonymous": Client()}
     for persona in PERSONAS[1:]:
         user = request.getfixturevalue(persona)

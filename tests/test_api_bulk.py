@@ -4,7 +4,6 @@ previewed runs, a changed set is refused with the difference, four-eyes holds.""
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from provisioning.bulk.models import BulkAction, BulkState
 from provisioning.bulk.services import bulk_fail, bulk_run
@@ -14,11 +13,6 @@ from tests.factories import CompletePersonFactory, OrganisationFactory, StageFac
 from tests.provisioning_fakes import active_grant, fake_target, issue
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 @pytest.fixture

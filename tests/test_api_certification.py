@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -26,11 +25,6 @@ pytestmark = pytest.mark.django_db
 CAMPAIGNS = "/api/v1/certification-campaigns/"
 TASKS = "/api/v1/certification-tasks/"
 CONFIRM_ALL = "/api/v1/certification-tasks/confirm-all/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 @pytest.fixture

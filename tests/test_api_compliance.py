@@ -4,7 +4,6 @@ and report as the pages, the same readers, and a query count that does not grow.
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -23,11 +22,6 @@ from tests.provisioning_fakes import active_grant, issue
 pytestmark = pytest.mark.django_db
 
 SUMMARY = "/api/v1/compliance/summary/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 def _alerts(credential, n: int, start: int = 0) -> None:

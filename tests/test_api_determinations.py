@@ -4,7 +4,6 @@ the same two-officer rule as the compliance pages."""
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from portal.audit.models import AuditEvent
@@ -17,11 +16,6 @@ from tests.provisioning_fakes import active_grant, issue
 pytestmark = pytest.mark.django_db
 
 PDF = b"%PDF-1.4\n% letter\n"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 @pytest.fixture

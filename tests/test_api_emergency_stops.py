@@ -4,7 +4,6 @@ as an emergency bulk action that a colleague reviews afterwards."""
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from portal.audit.models import AuditEvent
 from provisioning.bulk.models import BulkAction, BulkState
@@ -21,7 +20,6 @@ URL = "/api/v1/emergency-stops/"
 @pytest.fixture(autouse=True)
 def _fakes(settings):
     settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
-    cache.clear()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from portal.applications.models import Application
@@ -16,11 +15,6 @@ from tests.api_helpers import api_client_for, bearer_client
 from tests.conftest import client_for
 from tests.factories import ApplicationFactory, CompletePersonFactory, StageFactory
 from tests.provisioning_fakes import active_grant, issue
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 @pytest.fixture

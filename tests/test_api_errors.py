@@ -4,18 +4,12 @@ each token has its own throttle."""
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from portal.api.models import IdempotencyKey
 from portal.partners.models import Invitation
 from tests.api_helpers import bearer_client, token_for
 
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 def _invite(client, email="new@northwind.example", key=None, **extra):

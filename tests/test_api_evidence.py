@@ -9,7 +9,6 @@ import json
 import zipfile
 
 import pytest
-from django.core.cache import cache
 
 from portal.audit.models import AuditEvent
 from portal.compliance.evidence_verify import verify_bundle_file
@@ -32,7 +31,6 @@ LETTER = b"%PDF-1.4\n% determination letter\n"
 @pytest.fixture(autouse=True)
 def _fake_targets(settings):
     settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
-    cache.clear()
 
 
 @pytest.fixture

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.conf import settings
+import pytest
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+from django_celery_beat.schedulers import DatabaseScheduler
 
 from portal.api.models import IdempotencyKey
 from portal.api.tasks import purge_idempotency_keys
+from portal.celery import app
 
 
 def _stored(user, key: str, *, expires_in: dt.timedelta) -> IdempotencyKey:
@@ -62,7 +65,18 @@ def test_a_purged_key_can_be_used_again_for_a_new_request(partner_admin):
     assert "Idempotent-Replayed" not in second
 
 
+# Beat's scheduler closes the connection it used, so no test transaction may wrap it.
+@pytest.mark.django_db(transaction=True)
 def test_beat_runs_the_purge_every_hour():
-    entry = settings.CELERY_BEAT_SCHEDULE["api-purge-idempotency-keys"]
-    assert entry["task"] == purge_idempotency_keys.name == "api.purge_idempotency_keys"
-    assert entry["schedule"] == 3600.0
+    # given: beat's own scheduler, which copies the schedule into the database as it starts
+    scheduler = DatabaseScheduler(app=app)
+
+    # when
+    entry = scheduler.schedule["api-purge-idempotency-keys"]
+    now = entry.default_now()
+
+    # then: the stored entry sends this task, and it is due an hour after its last run
+    assert entry.task == purge_idempotency_keys.name
+    assert PeriodicTask.objects.get(task=purge_idempotency_keys.name).enabled
+    assert entry.schedule.is_due(now - dt.timedelta(minutes=59)).is_due is False
+    assert entry.schedule.is_due(now - dt.timedelta(minutes=61)).is_due is True

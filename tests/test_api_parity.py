@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from django.urls import get_resolver
 
-from tests.test_api_authorization_matrix import schema_operations
-from tests.test_authorization_matrix import _walk, covered_url_names
+from tests.url_inventory import covered_url_names, schema_operations, walk_urls
 
 V1 = "/api/v1"
 
@@ -144,7 +143,7 @@ MACHINE_NAMES = {"healthz", "readyz", "introspection:introspect", "usage:ingest"
 
 
 def _is_rest_framework_view(name: str) -> bool:
-    callbacks = {n: p.callback for n, p in _walk(get_resolver().url_patterns)}
+    callbacks = {n: p.callback for n, p in walk_urls(get_resolver().url_patterns)}
     return hasattr(callbacks[name], "cls")
 
 

@@ -7,7 +7,6 @@ import io
 import json
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test.client import encode_multipart
 
@@ -32,7 +31,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 @pytest.fixture(autouse=True)
 def _isolated(settings, tmp_path):
-    cache.clear()
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
     settings.DOCUMENT_MAX_BYTES = 4096
 

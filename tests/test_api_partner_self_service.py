@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
@@ -22,11 +21,6 @@ from tests.authz_world import World, build_world
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 def _post(client, url, body=None):

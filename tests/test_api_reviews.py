@@ -5,7 +5,6 @@ nothing."""
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from portal.applications.models import Application
 from portal.applications.states import ApplicationState
@@ -19,11 +18,6 @@ from tests.reviewing import queued_application
 S = ApplicationState
 PROBLEM = "application/problem+json"
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 @pytest.fixture

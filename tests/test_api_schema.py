@@ -9,7 +9,6 @@ import pytest
 import schemathesis
 from django.contrib.auth.models import Group
 from django.core import signals
-from django.core.cache import cache
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -45,7 +44,6 @@ def _keep_the_test_connection_open():
 
 @pytest.fixture
 def admin_token(partner_admin):
-    cache.clear()
     return token_for(partner_admin, "read", "write")
 
 
@@ -64,7 +62,6 @@ def test_the_api_answers_every_generated_request_without_a_server_error(case, ad
 
 @pytest.fixture
 def staff_token(db):
-    cache.clear()
     user = staff_user(Role.REVIEWER, username="staff-all-roles")
     user.groups.add(*Group.objects.filter(name__in=[Role.COMPLIANCE, Role.OPS]))
     return token_for(user, "read", "write")

@@ -9,7 +9,6 @@ import json
 import logging
 
 import pytest
-from django.core.cache import cache
 
 from portal.audit.models import AuditEvent
 from provisioning.deliveries.models import Target
@@ -23,11 +22,6 @@ pytestmark = pytest.mark.django_db
 OLD_SECRET = "whsec_" + base64.b64encode(b"old-signing-key-0123456789").decode()
 NEW_SECRET = "whsec_" + base64.b64encode(b"new-signing-key-9876543210").decode()
 TOKEN = "scim-bearer-token-5f1e2d3c"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import logging
 
 import pytest
 from allauth.mfa.models import Authenticator
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
@@ -20,11 +19,6 @@ from tests.api_helpers import bearer_client, token_for
 from tests.conftest import client_for
 
 ORGANISATIONS = "/api/v1/organisations/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 def test_a_token_authenticates_its_user_with_the_bearer_header(partner_admin):

@@ -5,7 +5,6 @@ read only; partners see nothing."""
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
@@ -18,11 +17,6 @@ from tests.provisioning_fakes import active_grant, issue
 pytestmark = pytest.mark.django_db
 
 ALERTS = "/api/v1/usage-alerts/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 @pytest.fixture

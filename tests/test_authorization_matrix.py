@@ -9,15 +9,15 @@ the observed table when adding rows.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from portal.accounts.models import User
-from tests.authz_world import World, build_world
+from tests.authz_world import KWARGS, World, build_world
+from tests.url_inventory import covered_url_names
 
 PERSONAS = (
     "anonymous",
@@ -31,141 +31,6 @@ PERSONAS = (
     "staff_without_mfa",
 )
 
-# Objects each parameterised URL points at (all of them belong to "our" organisation).
-KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
-    "partners:invitation_accept": lambda w: {"token": "not-a-real-token"},
-    "partners:staff_detail": lambda w: {"slug": w.organisation.slug},
-    "partners:staff_set_trusted": lambda w: {"slug": w.organisation.slug},
-    "partners:staff_set_verification": lambda w: {"slug": w.organisation.slug},
-    "partners:detail": lambda w: {"slug": w.organisation.slug},
-    "partners:document_upload": lambda w: {"slug": w.organisation.slug},
-    "partners:document_download": lambda w: {"slug": w.organisation.slug, "pk": w.document.pk},
-    "partners:members": lambda w: {"slug": w.organisation.slug},
-    "partners:member_remove": lambda w: {
-        "slug": w.organisation.slug,
-        "pk": w.member_membership.pk,
-    },
-    "partners:invitation_revoke": lambda w: {"slug": w.organisation.slug, "pk": w.invitation.pk},
-    "eligibility:people": lambda w: {"slug": w.organisation.slug},
-    "screening:detail": lambda w: {"pk": w.match.pk},
-    "screening:confirm": lambda w: {"pk": w.match.pk},
-    "screening:dismiss": lambda w: {"pk": w.match.pk},
-    "applications:detail": lambda w: {"pk": w.application.pk},
-    "applications:step": lambda w: {"pk": w.application.pk, "step": "model"},
-    "applications:submit": lambda w: {"pk": w.application.pk},
-    "applications:withdraw": lambda w: {"pk": w.application.pk},
-    "reviews:application": lambda w: {"pk": w.application.pk},
-    "reviews:claim": lambda w: {"pk": w.application.pk},
-    "reviews:release": lambda w: {"pk": w.application.pk},
-    "reviews:reassign": lambda w: {"pk": w.application.pk},
-    "reviews:approve": lambda w: {"pk": w.application.pk},
-    "reviews:reject": lambda w: {"pk": w.application.pk},
-    "reviews:request_information": lambda w: {"pk": w.application.pk},
-    "reviews:comment": lambda w: {"pk": w.application.pk},
-    "reviews:respond": lambda w: {"pk": w.application.pk},
-    "notifications:read": lambda w: {"pk": w.notification.pk},
-    "audit:event": lambda w: {"pk": w.audit_event.pk},
-    "compliance:detail": lambda w: {"pk": w.determination.pk},
-    "compliance:edit": lambda w: {"pk": w.determination.pk},
-    "compliance:impact": lambda w: {"pk": w.determination.pk},
-    "compliance:submit": lambda w: {"pk": w.determination.pk},
-    "compliance:approve": lambda w: {"pk": w.determination.pk},
-    "compliance:send_back": lambda w: {"pk": w.determination.pk},
-    "compliance:apply": lambda w: {"pk": w.determination.pk},
-    "compliance:document": lambda w: {"pk": w.determination.pk},
-    "compliance:evidence": lambda w: {"pk": w.determination.pk},
-    "compliance:bulk_evidence": lambda w: {"pk": w.bulk_action.pk},
-    "bulk:detail": lambda w: {"pk": w.bulk_action.pk},
-    "certification:detail": lambda w: {"pk": w.campaign.pk},
-    "certification:organisation": lambda w: {
-        "pk": w.campaign.pk,
-        "organisation_id": w.organisation.pk,
-    },
-    "certification:decide": lambda w: {"pk": w.certification_item.pk},
-    "bulk:progress": lambda w: {"pk": w.bulk_action.pk},
-    "bulk:execute": lambda w: {"pk": w.bulk_action.pk},
-    "bulk:approve": lambda w: {"pk": w.bulk_action.pk},
-    "bulk:replan": lambda w: {"pk": w.bulk_action.pk},
-    "bulk:resume": lambda w: {"pk": w.bulk_action.pk},
-    "bulk:review": lambda w: {"pk": w.bulk_action.pk},
-    "bulk:lift_stop": lambda w: {"pk": w.bulk_action.pk},
-    "deliveries:retry_dead": lambda w: {"target_id": w.target.pk},
-    "deliveries:target_edit": lambda w: {"target_id": w.target.pk},
-    "api:organisation-detail": lambda w: {"slug": w.organisation.slug},
-    "api:membership-detail": lambda w: {"pk": w.member_membership.pk},
-    "api:invitation-detail": lambda w: {"pk": w.invitation.pk},
-    "api:person-detail": lambda w: {"pk": w.person.pk},
-    "api:application-detail": lambda w: {"pk": w.application.pk},
-    "api:application-submit": lambda w: {"pk": w.application.pk},
-    "api:application-withdraw": lambda w: {"pk": w.application.pk},
-    "api:grant-detail": lambda w: {"pk": w.grant.pk},
-    "api:credential-detail": lambda w: {"pk": w.credential.pk},
-    "api:credential-rotate": lambda w: {"pk": w.credential.pk},
-    "credentials:collect": lambda w: {"pk": w.credential.pk},
-    "api:audit-event-detail": lambda w: {"pk": w.audit_event.pk},
-    "api:token_revoke": lambda w: {"pk": 1},
-    "usage:alert": lambda w: {"pk": w.usage_alert.pk},
-    "usage:acknowledge": lambda w: {"pk": w.usage_alert.pk},
-    "usage:close": lambda w: {"pk": w.usage_alert.pk},
-    "usage:hold": lambda w: {"pk": w.usage_alert.pk},
-    "usage:release": lambda w: {"pk": w.usage_alert.pk},
-    "compliance:access_report": lambda w: {"slug": w.organisation.slug},
-    "api:review-reassign": lambda w: {"pk": w.application.pk},
-    "api:application-answer": lambda w: {"pk": w.application.pk},
-    "api:scim_tokens": lambda w: {"slug": w.organisation.slug},
-    "api:scim_token_revoke": lambda w: {"slug": w.organisation.slug, "pk": 1},
-    "api:credential-delivery": lambda w: {"pk": w.credential.pk},
-    "api:review-detail": lambda w: {"pk": w.application.pk},
-    "api:review-approve": lambda w: {"pk": w.application.pk},
-    "api:review-claim": lambda w: {"pk": w.application.pk},
-    "api:review-comment": lambda w: {"pk": w.application.pk},
-    "api:review-reject": lambda w: {"pk": w.application.pk},
-    "api:review-release": lambda w: {"pk": w.application.pk},
-    "api:review-request-information": lambda w: {"pk": w.application.pk},
-    "api:screening-match-detail": lambda w: {"pk": w.match.pk},
-    "api:screening-match-confirm": lambda w: {"pk": w.match.pk},
-    "api:screening-match-dismiss": lambda w: {"pk": w.match.pk},
-    "api:determination-detail": lambda w: {"pk": w.determination.pk},
-    "api:determination-apply": lambda w: {"pk": w.determination.pk},
-    "api:determination-approve": lambda w: {"pk": w.determination.pk},
-    "api:determination-document": lambda w: {"pk": w.determination.pk},
-    "api:determination-impact": lambda w: {"pk": w.determination.pk},
-    "api:determination-send-back": lambda w: {"pk": w.determination.pk},
-    "api:determination-submit": lambda w: {"pk": w.determination.pk},
-    "api:bulk-action-detail": lambda w: {"pk": w.bulk_action.pk},
-    "api:bulk-action-approve": lambda w: {"pk": w.bulk_action.pk},
-    "api:bulk-action-execute": lambda w: {"pk": w.bulk_action.pk},
-    "api:bulk-action-review": lambda w: {"pk": w.bulk_action.pk},
-    "api:bulk-action-status": lambda w: {"pk": w.bulk_action.pk},
-    "api:bulk-action-replan": lambda w: {"pk": w.bulk_action.pk},
-    "api:bulk-action-resume": lambda w: {"pk": w.bulk_action.pk},
-    "api:bulk-action-evidence": lambda w: {"pk": w.bulk_action.pk},
-    "api:bulk-action-keys": lambda w: {"pk": w.bulk_action.pk},
-    "api:bulk-action-lift": lambda w: {"pk": w.bulk_action.pk},
-    "api:determination-evidence": lambda w: {"pk": w.determination.pk},
-    "api:target-detail": lambda w: {"pk": w.target.pk},
-    "api:target-retry-dead": lambda w: {"pk": w.target.pk},
-    "api:credential-collect": lambda w: {"pk": w.credential.pk},
-    "api:document-detail": lambda w: {"pk": w.document.pk},
-    "api:document-download": lambda w: {"pk": w.document.pk},
-    "api:notification-read": lambda w: {"pk": w.notification.pk},
-    "api:organisation-trusted": lambda w: {"slug": w.organisation.slug},
-    "api:organisation-verification": lambda w: {"slug": w.organisation.slug},
-    "api:certification-campaign-detail": lambda w: {"pk": w.campaign.pk},
-    "api:certification-campaign-items": lambda w: {"pk": w.campaign.pk},
-    "api:certification-task-decide": lambda w: {"pk": w.certification_item.pk},
-    "api:usage-alert-detail": lambda w: {"pk": w.usage_alert.pk},
-    "api:usage-alert-acknowledge": lambda w: {"pk": w.usage_alert.pk},
-    "api:usage-alert-close": lambda w: {"pk": w.usage_alert.pk},
-    "api:usage-alert-hold": lambda w: {"pk": w.usage_alert.pk},
-    "api:usage-alert-release": lambda w: {"pk": w.usage_alert.pk},
-    "api:access-report-detail": lambda w: {"slug": w.organisation.slug},
-    "scim:resource_type": lambda w: {"name": "User"},
-    "scim:schema": lambda w: {"schema_id": "urn:ietf:params:scim:schemas:core:2.0:User"},
-    "scim:user": lambda w: {"scim_id": "1"},
-    "scim:group": lambda w: {"scim_id": "1"},
-    "scim:not_found": lambda w: {"path": "Nothing"},
-}
 
 # Expected GET outcome per persona, in the order of PERSONAS:
 #   anonymous outsider member admin reviewer compliance ops auditor staff-without-MFA
@@ -371,28 +236,6 @@ EXPECTED: dict[str, str] = {
     "usage:ingest": "405 405 405 405 405 405 405 405 mfa",
     "usage:release": "login 405 405 405 405 405 405 405 mfa",
 }
-
-
-def _walk(patterns: list[Any], ns: str | None = None) -> Iterator[tuple[str, URLPattern]]:
-    for p in patterns:
-        if isinstance(p, URLResolver):
-            inner = ":".join(x for x in (ns, p.namespace) if x) if p.namespace else ns
-            yield from _walk(p.url_patterns, inner)
-        elif p.name:
-            yield (f"{ns}:{p.name}" if ns else p.name), p
-
-
-def covered_url_names() -> list[str]:
-    """Our URL names; Django's admin and allauth's pages are tested on their own."""
-    names = []
-    for name, pattern in _walk(get_resolver().url_patterns):
-        module = getattr(pattern.callback, "__module__", "")
-        if name.startswith("admin:") or module.startswith("allauth"):
-            continue
-        if "format" in pattern.pattern.regex.groupindex:
-            continue  # DRF's .json/.api suffix twins of the same view
-        names.append(name)
-    return sorted(set(names))
 
 
 def _outcome(response: Any) -> str:

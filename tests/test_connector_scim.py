@@ -225,9 +225,20 @@ def test_block_model_empties_a_group_that_was_deleted_and_created_again(scim_ser
     assert all(state.groups == frozenset() for state in connector.read_state().values())
 
 
-def test_blocking_a_model_with_no_groups_at_the_target_is_acknowledged(connector):
-    # when / then: nothing to cut, nothing raised
-    connector.block_model("never-pushed", event_id="stop-1")
+def test_blocking_a_model_with_no_groups_at_the_target_is_acknowledged(connector, caplog):
+    # given: the target holds another model's keys, none of this one
+    connector.push([credential_state(1), credential_state(2)])
+    before = connector.read_state()
+
+    # when: the block returns normally, which is the acknowledgement the relay records
+    with caplog.at_level(logging.INFO, logger="provisioning.connectors.scim"):
+        connector.block_model("never-pushed", event_id="stop-1")
+
+    # then: it asked the target, emptied nothing and touched no other model's group
+    assert "Blocked model never-pushed at SCIM target" in caplog.text
+    assert "0 groups emptied (event stop-1)" in caplog.text
+    assert connector.read_state() == before
+    assert all(state.groups for state in before.values())
 
 
 def test_suspending_many_keys_at_once_takes_each_out_of_the_group_and_leaves_the_rest(connector):

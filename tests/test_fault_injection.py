@@ -62,9 +62,9 @@ from tests.factories import OrganisationFactory, PersonFactory, StageFactory, st
 from tests.provisioning_fakes import active_grant, issue
 from tests.servers import (
     SCIM_TOKEN,
+    Fault,
     RecordedRequest,
     RecordingServer,
-    _Fault,
     free_port,
     new_tenant_url,
 )
@@ -113,7 +113,7 @@ class FlakyServer(RecordingServer):
     check: Callable[[RecordedRequest], None] | None = None
     refused_checks: list[str] = field(default_factory=list)
 
-    def _take_fault(self, path: str) -> _Fault | None:  # called under the lock
+    def _take_fault(self, path: str) -> Fault | None:  # called under the lock
         if self.check is not None:
             try:
                 self.check(self.requests[-1])
@@ -125,9 +125,9 @@ class FlakyServer(RecordingServer):
         if self.hangs_left and self.rnd.random() < 0.05:
             self.hangs_left -= 1
             self.hangs += 1
-            return _Fault("hang")
+            return Fault("hang")
         status = self.rnd.choice((500, 502, 503, 429))
-        return _Fault("answer", status=status, body=b'{"detail": "injected failure"}')
+        return Fault("answer", status=status, body=b'{"detail": "injected failure"}')
 
     def answered(self) -> list[tuple[int, object]]:
         """(index, request) of the requests the target really handled."""

@@ -43,6 +43,7 @@ from portal.partners.invitations import invitation_create
 from portal.partners.models import MemberRole
 from portal.web.logging import RequestContextFilter, SecretRedactionFilter, redact
 from provisioning.deliveries.relay import relay_until_idle
+from tests.authz_world import KWARGS
 from tests.browser import ARTIFACTS, totp_code, watch_csp_violations
 from tests.conftest import client_for
 from tests.factories import (
@@ -54,7 +55,7 @@ from tests.factories import (
 )
 from tests.provisioning_fakes import active_grant, issue
 from tests.servers import RecordingServer
-from tests.test_authorization_matrix import KWARGS, covered_url_names
+from tests.url_inventory import covered_url_names
 
 # Unique per run: allauth rate-limits confirmation mails and failed sign-ins per address and
 # account in the cache, and a Redis cache outlives the test database.

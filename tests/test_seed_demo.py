@@ -97,3 +97,20 @@ def test_demo_staff_can_sign_in_with_the_printed_totp_secret(client, capsys):
     client.post("/accounts/2fa/authenticate/", {"code": pyotp.TOTP(ops["totp_secret"]).now()})
 
     assert client.get("/").context["user"].username == "ops1"
+
+
+# Real commits, so the emails sent after commit go out while the command runs, as they do.
+@pytest.mark.django_db(transaction=True)
+def test_json_on_a_fresh_database_is_json_alone_with_console_emails_on_stderr(settings, capsys):
+    # given: the demo's default console email backend, which writes each email to stdout
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+    # when
+    call_command("seed_demo", "--json")
+
+    # then: stdout parses as one JSON document; the certification emails went to stderr
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)
+    assert any("password" in row for row in rows)
+    assert "Subject: Certify your people" in captured.err
+    assert "Subject:" not in captured.out

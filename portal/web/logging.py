@@ -43,5 +43,21 @@ class SecretRedactionFilter(logging.Filter):
         return True
 
 
+class ExpectedClientErrorFilter(logging.Filter):
+    """One line, no traceback, for a 4xx that Django logs with its exception attached.
+
+    A refused permission or a missing page is the application working as intended: the
+    status and the path say everything, and a traceback per 403 buries the real errors.
+    5xx records keep their traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        if isinstance(status, int) and 400 <= status < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def _redact_value(value: Any) -> Any:
     return redact(value) if isinstance(value, str) else value

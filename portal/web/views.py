@@ -28,12 +28,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def readyz(request: HttpRequest) -> JsonResponse:
     database, broker = probe_database(), probe_broker()
     ready = database.ok and broker.ok
+    heartbeat = last_worker_heartbeat() if database.ok else None
+    # "starting": this process can serve, but no Celery worker has reported yet, so nothing
+    # queued (deliveries, emails, bulk actions) has been shown to run.
+    status = ("ok" if heartbeat else "starting") if ready else "unavailable"
     return JsonResponse(
         {
-            "status": "ok" if ready else "unavailable",
+            "status": status,
             "database": {"ok": database.ok, "detail": database.detail},
             "broker": {"ok": broker.ok, "detail": broker.detail},
-            "last_worker_heartbeat": last_worker_heartbeat() if database.ok else None,
+            "last_worker_heartbeat": heartbeat,
         },
         status=200 if ready else 503,
     )

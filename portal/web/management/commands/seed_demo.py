@@ -1,4 +1,6 @@
+import contextlib
 import json
+import sys
 from dataclasses import asdict
 from typing import Any
 
@@ -26,8 +28,14 @@ class Command(BaseCommand):
                 "Refusing to seed demo users with known passwords while DEBUG is off. "
                 "Pass --allow-production if this really is a throwaway installation."
             )
-        logins = seed_demo()
-        credentials = demo_credentials()
+        # With --json, stdout carries the JSON document alone: whatever seeding prints (the
+        # console email backend's certification emails on a fresh database) goes to stderr.
+        quiet = (
+            contextlib.redirect_stdout(sys.stderr) if options["json"] else contextlib.nullcontext()
+        )
+        with quiet:
+            logins = seed_demo()
+            credentials = demo_credentials()
         if options["json"]:
             # Credentials first: a reader keying rows by username keeps the login rows.
             rows = [asdict(c) for c in credentials] + [asdict(login) for login in logins]
@@ -42,7 +50,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             "Staff sign in with a TOTP code from the secret above (any authenticator app, "
-            "or: python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\")."
+            "or: .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\")."
         )
         self.stdout.write("")
         self.stdout.write(f"Demo API keys (demo only; {len(credentials)}):")

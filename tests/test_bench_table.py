@@ -1,0 +1,52 @@
+"""`make bench` runs every area, places each row under its target, and writes the table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import bench.__main__ as table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_bench_module_and_every_area_the_readme_lists_is_run():
+    modules = {p.stem for p in (ROOT / "bench").glob("*.py") if not p.stem.startswith("_")}
+    listed = set(re.findall(r"python -m bench\.([a-z]+)", (ROOT / "README.md").read_text()))
+
+    assert modules <= set(table.AREAS)
+    assert listed <= set(table.AREAS)
+
+
+def test_evidence_and_certification_rows_sit_under_their_own_targets():
+    evidence = {"area": "evidence", "target": "verify it offline ≤ 10 s", "ok": True}
+    deadline = {"area": "certification", "target": "deadline suspends 10 keys ≤ 60 s", "ok": True}
+
+    assert table.section_of(evidence)[0] == "verification"
+    assert table.section_of(deadline)[0] == "certification"
+
+
+def test_a_row_with_a_value_and_a_limit_gets_its_ratio_and_verdict_in_the_table():
+    row = {"area": "certification", "target": "open ≤ 30 s", "measured": "3.00 s", "ok": True}
+
+    rendered = table.render([{**row, "value": 3.0, "limit": 30.0}], {})
+
+    line = next(line for line in rendered.splitlines() if "[certification]" in line)
+    assert line.split()[-2:] == ["0.10", "yes"]
+
+
+def test_bench_write_replaces_only_the_latest_figures(tmp_path, monkeypatch):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"# Benchmarks\nintro\n{table.BEGIN}\nold table\n{table.END}\nafter\n")
+    monkeypatch.setattr(table, "DOC", doc)
+    monkeypatch.setattr(table, "ROOT", tmp_path)
+    monkeypatch.setattr(table, "machine", lambda: "2 x test CPU")
+
+    table.write_doc("NEW TABLE", ["evidence"])
+
+    text = doc.read_text()
+    assert text.startswith("# Benchmarks\nintro\n")
+    assert text.endswith(f"{table.END}\nafter\n")
+    assert "NEW TABLE" in text
+    assert "old table" not in text
+    assert "Machine: 2 x test CPU." in text
