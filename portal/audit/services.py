@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from portal.audit.chain import canonical_json, event_hash
 from portal.audit.models import GENESIS_HASH, AuditEvent
+from portal.audit.tree import tree_append
 from portal.web.request_context import current_request_context
 
 # Any constant: every audit writer takes this transaction-scoped lock on PostgreSQL,
@@ -72,4 +73,5 @@ def audit_record(
         )
         event.hash = event_hash(event)
         event.save(force_insert=True)
+        tree_append(event=event)
     return event

@@ -1,0 +1,131 @@
+"""The RFC 9162 Merkle tree over the audit events, kept incrementally as they are appended.
+
+Appending leaf ``n`` writes the leaf and every subtree it completes (the trailing one-bits
+of ``n``, one node on average) in the event's own transaction. The hashes it combines with
+(the "frontier") come from a per-process cache checked against the chain: the previous
+event's hash names the whole history before it, so a cached frontier for that hash is the
+right one; on a miss (another process wrote, a transaction rolled back) it is read from
+the stored nodes. Appends are already serialised by the chain lock (``services``).
+
+Proofs and roots are computed from stored complete subtrees: O(log n) rows in one query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Max, Q
+
+from portal.audit.chain import event_bytes
+from portal.audit.models import AuditEvent, AuditTreeNode
+from verifier.merkle import (
+    EMPTY_ROOT,
+    ProofError,
+    consistency_ranges,
+    fold,
+    inclusion_ranges,
+    leaf_hash,
+    node_hash,
+    subtrees,
+)
+
+# previous event's chain hash → (tree size, the complete subtree roots, largest first)
+_frontier: dict[str, tuple[int, list[bytes]]] = {}
+
+
+def tree_size() -> int:
+    last = AuditTreeNode.objects.filter(level=0).aggregate(last=Max("index"))["last"]
+    return 0 if last is None else int(last) + 1
+
+
+def _nodes(wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    keys = set(wanted)
+    if not keys:
+        return {}
+    condition = Q()
+    for level, index in keys:
+        condition |= Q(level=level, index=index)
+    found = {
+        (level, index): bytes(value)
+        for level, index, value in AuditTreeNode.objects.filter(condition).values_list(
+            "level", "index", "hash"
+        )
+    }
+    missing = keys - set(found)
+    if missing:
+        raise ProofError(
+            f"the stored tree lacks {len(missing)} node(s), e.g. {min(missing)}: "
+            "it does not hold the events it should"
+        )
+    return found
+
+
+def _stored_frontier(size: int) -> list[bytes]:
+    wanted = subtrees(0, size)
+    found = _nodes(wanted)
+    return [found[key] for key in wanted]
+
+
+def tree_append(*, event: AuditEvent) -> None:
+    """Add ``event`` as the next leaf, inside the caller's (chain-locked) transaction."""
+    cached = _frontier.pop(event.prev_hash, None)
+    if cached is None:
+        size = tree_size()
+        stack = _stored_frontier(size)
+    else:
+        size, stack = cached
+    data = event_bytes(event)
+    node = leaf_hash(data)
+    rows = [AuditTreeNode(level=0, index=size, hash=node, event_id=event.pk)]
+    n, level = size, 0
+    while n & 1:
+        node = node_hash(stack.pop(), node)
+        n >>= 1
+        level += 1
+        rows.append(AuditTreeNode(level=level, index=n, hash=node))
+    stack.append(node)
+    AuditTreeNode.objects.bulk_create(rows)
+    _frontier.clear()
+    _frontier[event.hash] = (size + 1, stack)
+
+
+def root_hash(size: int) -> bytes:
+    if size == 0:
+        return EMPTY_ROOT
+    return fold(_stored_frontier(size))
+
+
+def _range_hashes(ranges: list[tuple[int, int]]) -> list[bytes]:
+    parts = [subtrees(start, end) for start, end in ranges]
+    found = _nodes(key for part in parts for key in part)
+    return [fold([found[key] for key in part]) for part in parts]
+
+
+def _check_size(size: int) -> None:
+    current = tree_size()
+    if size > current:
+        raise ProofError(f"the tree has {current} events; there is no tree of size {size}")
+
+
+def inclusion_proof(*, index: int, size: int) -> list[bytes]:
+    _check_size(size)
+    return _range_hashes(inclusion_ranges(index, size))
+
+
+def consistency_proof(*, old_size: int, new_size: int) -> list[bytes]:
+    _check_size(new_size)
+    if old_size == new_size:
+        return []
+    return _range_hashes(consistency_ranges(old_size, new_size))
+
+
+def leaf_indexes(*, first_id: int, last_id: int) -> dict[int, int]:
+    """Event id → leaf index, for the events with ids in ``[first_id, last_id]``."""
+    rows = AuditTreeNode.objects.filter(
+        level=0, event_id__gte=first_id, event_id__lte=last_id
+    ).values_list("event_id", "index")
+    return {int(event_id): int(index) for event_id, index in rows if event_id is not None}
+
+
+def forget_cache() -> None:
+    _frontier.clear()
