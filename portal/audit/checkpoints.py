@@ -198,14 +198,17 @@ def checkpoint_make() -> AuditCheckpoint:
     (and records an alert) when the log fails the check: nothing is signed then.
     """
     key = signing_key()
-    with transaction.atomic(durable=True):
-        latest = latest_checkpoint()
-        if latest is not None:
-            problem = log_problem(stored_checkpoint(latest))
-            if problem:
+    latest = latest_checkpoint()
+    if latest is not None:
+        problem = log_problem(stored_checkpoint(latest))
+        if problem:
+            with transaction.atomic(durable=True):
                 _raise_alert(latest.size, problem)
-                raise AuditLogError(f"Not signing: {problem}.")
+            raise AuditLogError(f"Not signing: {problem}.")
+    with transaction.atomic(durable=True):
         size = tree_size()
+        if latest is not None and size < latest.size:
+            raise AuditLogError("Not signing: the log shrank while it was being checked.")
         if latest is not None and latest.size == size:
             return latest
         body = Checkpoint(key.name, size, root_hash(size)).body()
