@@ -249,6 +249,15 @@ def checkpoint_note(row: AuditCheckpoint, *, cosigned: bool = True) -> str:
     return row.note + "".join(lines)
 
 
+def latest_witnessed(*, at_most: int) -> AuditCheckpoint | None:
+    """The largest checkpoint no bigger than ``at_most`` that a witness has cosigned."""
+    return (
+        AuditCheckpoint.objects.filter(size__lte=at_most, cosignatures__isnull=False)
+        .order_by("-size")
+        .first()
+    )
+
+
 def checkpoints_after(size: int, *, limit: int = 100) -> list[AuditCheckpoint]:
     return list(
         AuditCheckpoint.objects.filter(size__gt=size)

@@ -129,3 +129,30 @@ def leaf_indexes(*, first_id: int, last_id: int) -> dict[int, int]:
 
 def forget_cache() -> None:
     _frontier.clear()
+
+
+def _nodes_many(keys: set[tuple[int, int]], *, chunk: int = 5000) -> dict[tuple[int, int], bytes]:
+    """Many nodes in as few queries as their number allows (one per ``chunk`` keys)."""
+    ordered = sorted(keys)
+    found: dict[tuple[int, int], bytes] = {}
+    for start in range(0, len(ordered), chunk):
+        by_level: dict[int, list[int]] = {}
+        for level, index in ordered[start : start + chunk]:
+            by_level.setdefault(level, []).append(index)
+        condition = Q()
+        for level, indexes in by_level.items():
+            condition |= Q(level=level, index__in=indexes)
+        rows = AuditTreeNode.objects.filter(condition).values_list("level", "index", "hash")
+        found.update({(int(lv), int(ix)): bytes(value) for lv, ix, value in rows})
+    missing = keys - set(found)
+    if missing:
+        raise ProofError(f"the stored tree lacks {len(missing)} node(s), e.g. {min(missing)}")
+    return found
+
+
+def inclusion_proofs(*, indexes: list[int], size: int) -> list[list[bytes]]:
+    """The inclusion proofs of many leaves in the tree of ``size``, reading each node once."""
+    _check_size(size)
+    parts = [[subtrees(s, e) for s, e in inclusion_ranges(i, size)] for i in indexes]
+    found = _nodes_many({key for proof in parts for part in proof for key in part})
+    return [[fold([found[key] for key in part]) for part in proof] for proof in parts]
