@@ -6,7 +6,10 @@ bulk action; one target has acknowledged every change. Then:
 
 * the time to build the ZIP (every grant, credential change and acknowledgement, the
   audit segment, the manifest), its size, and the number of queries it took;
-* the time to verify it offline (``verify_evidence_bundle``);
+* the time to verify it offline (``verify_evidence_bundle``), and with ``clearance-verify``
+  in a process of its own, as a regulator runs it (target ≤ 10 s);
+* before that, the emergency suspend of the same keys with the audit log's Merkle tree and
+  without it, alternating runs: the tree's cost (target ≤ 10 %);
 * the process's peak memory (max RSS) after both.
 
 Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.evidence [N]``.
@@ -43,6 +46,70 @@ def _acknowledge_everything() -> None:
     )
 
 
+TREE_OVERHEAD_TARGET = 0.10
+RUNS = 3
+
+
+def _suspend_seconds(model_id: int, actor: object) -> float:
+    from provisioning.bulk.services import bulk_execute, bulk_plan
+
+    action = bulk_plan(
+        kind="suspend",
+        filters={"covered_model": model_id},
+        reason="benchmark: tree overhead",
+        actor=actor,
+        emergency=True,
+    )
+    started = time.perf_counter()
+    bulk_execute(action=action, actor=actor, run_now=True)
+    return time.perf_counter() - started
+
+
+def _tree_overhead(model_id: int, actor: object) -> tuple[float, float]:
+    """The 100,000-key emergency suspend with the Merkle tree and without it (median s),
+    alternating so that both see the same database state and load."""
+    from statistics import median
+
+    from bench._common import reset_grants
+    from portal.audit import services
+
+    real = services.tree_append
+    with_tree, without = [], []
+    try:
+        for run in range(2 * RUNS):
+            reset_grants()
+            services.tree_append = real if run % 2 == 0 else (lambda *, event: None)
+            (with_tree if run % 2 == 0 else without).append(_suspend_seconds(model_id, actor))
+    finally:
+        services.tree_append = real
+        reset_grants()
+    return median(with_tree), median(without)
+
+
+def _cli_seconds(data: bytes) -> tuple[float, int, str]:
+    """``clearance-verify bundle`` in its own process, as a regulator runs it."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from portal.audit.checkpoints import verifier_key
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bundle.zip"
+        path.write_bytes(data)
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "verifier", "bundle", str(path), "--key", str(verifier_key())],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        elapsed = time.perf_counter() - started
+    return elapsed, result.returncode, (result.stderr or result.stdout).strip()[:120]
+
+
 def _measure(n: int) -> list[dict]:
     import io
 
@@ -62,6 +129,8 @@ def _measure(n: int) -> list[dict]:
     actor = User.objects.create(username="bench-ops", is_staff=True)
     model_id = _seed(n, ORGANISATIONS)
     ensure_targets(1)
+    with_tree, without = _tree_overhead(model_id, actor)
+    overhead = with_tree / without - 1
     action = bulk_plan(
         kind="suspend",
         filters={"covered_model": model_id},
@@ -82,7 +151,19 @@ def _measure(n: int) -> list[dict]:
     verified = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     changes = bundle.counts["credentials"]
+    cli_s, status, said = _cli_seconds(data)
     return [
+        _row(
+            f"Merkle tree's cost on a {n:,}-key emergency suspend <= 10 %",
+            f"{overhead * 100:+.1f} % ({with_tree:.2f} s vs {without:.2f} s without, "
+            f"median of {RUNS})",
+            overhead <= TREE_OVERHEAD_TARGET,
+        ),
+        _row(
+            f"clearance-verify a {changes:,}-key bundle <= 10 s",
+            f"{cli_s:.2f} s" + ("" if status == 0 else f" (exit {status}: {said})"),
+            status == 0 and cli_s <= 10.0,
+        ),
         _row(
             f"build the bundle of {changes:,} credential changes",
             f"{built:.2f} s, {len(data) / 1e6:.1f} MB",
