@@ -269,7 +269,8 @@ def test_a_checkpoint_beyond_the_tree_gets_no_proof(live_server, tmp_path, capsy
     )
 
     assert status == 1
-    assert "could not fetch" in out and "400" in out
+    assert "could not fetch" in out
+    assert "400 the tree has" in out and "there is no tree of size 999" in out
 
 
 # --- witnesses -------------------------------------------------------------------------

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import sys
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
@@ -35,6 +37,11 @@ def _fetch(url: str) -> str:
     try:
         with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 — scheme checked
             return str(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        said = exc.read().decode("utf-8", "replace")[:300]
+        with contextlib.suppress(ValueError, AttributeError):
+            said = str(json.loads(said).get("error", said))
+        raise Failure(f"could not fetch {url}: {exc.code} {said.strip()}") from exc
     except OSError as exc:
         raise Failure(f"could not fetch {url}: {exc}") from exc
 
