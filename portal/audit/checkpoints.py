@@ -66,11 +66,18 @@ def _key_path() -> Path:
 
 
 def _generate(path: Path) -> None:
+    """Write a new key whole, then link it into place: a process racing to do the same
+    either wins or reads the winner's complete file, never a half-written one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     key = SignerKey.generate(DEMO_KEY_NAME)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(f"{key}\n")
+    try:
+        os.link(partial, path)
+    finally:
+        partial.unlink()
 
 
 def signing_key() -> SignerKey:

@@ -29,6 +29,7 @@ class Command(BaseCommand):
                 key = SignerKey.generate(options["generate"])
             except NoteError as exc:
                 raise CommandError(str(exc)) from exc
+            out.parent.mkdir(parents=True, exist_ok=True)
             out.touch(mode=0o600)
             out.write_text(f"{key}\n")
             self.stdout.write(f"{key.verifier}\n", ending="")
