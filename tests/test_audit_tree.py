@@ -225,3 +225,29 @@ def test_a_proof_beyond_the_tree_is_refused():
         inclusion_proof(index=4, size=4)
     with pytest.raises(ProofError, match="no tree of size 9"):
         consistency_proof(old_size=2, new_size=9)
+
+
+@pytest.mark.django_db
+def test_the_migration_builds_the_tree_over_events_written_before_it():
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    from portal.audit.tree import forget_cache
+
+    events = _record(11)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")
+        cursor.execute("DELETE FROM audit_audittreenode")
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = DEFAULT")
+    forget_cache()
+    migration = importlib.import_module("portal.audit.migrations.0006_backfill_tree_append_only")
+
+    migration.backfill(apps, None)
+
+    assert tree_size() == 11
+    assert root_hash(11) == mth([event_bytes(e) for e in events])
+    assert inclusion_proof(index=4, size=11) == path(4, [event_bytes(e) for e in events])
