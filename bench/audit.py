@@ -337,7 +337,7 @@ def _append_overhead(events: int = 2000) -> tuple[float, float]:
     with_tree: list[float] = []
     without: list[float] = []
     for block in range(6):
-        services.tree_append = real if block % 2 == 0 else (lambda *, event: None)
+        services.tree_append = real if block % 2 == 0 else (lambda **_: None)
         started = time.perf_counter()
         with transaction.atomic():
             for i in range(events // 6):

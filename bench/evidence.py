@@ -78,7 +78,7 @@ def _tree_overhead(model_id: int, actor: object) -> tuple[float, float]:
     try:
         for run in range(2 * RUNS):
             reset_grants()
-            services.tree_append = real if run % 2 == 0 else (lambda *, event: None)
+            services.tree_append = real if run % 2 == 0 else (lambda **_: None)
             (with_tree if run % 2 == 0 else without).append(_suspend_seconds(model_id, actor))
     finally:
         services.tree_append = real

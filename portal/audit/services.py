@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from portal.audit.chain import canonical_json, event_hash
+from portal.audit.chain import canonical_json, event_bytes
 from portal.audit.models import GENESIS_HASH, AuditEvent
 from portal.audit.tree import tree_append
 from portal.web.request_context import current_request_context
@@ -71,7 +72,8 @@ def audit_record(
             ip=context.ip,
             prev_hash=last or GENESIS_HASH,
         )
-        event.hash = event_hash(event)
+        data = event_bytes(event)
+        event.hash = hashlib.sha256(data).hexdigest()
         event.save(force_insert=True)
-        tree_append(event=event)
+        tree_append(event=event, data=data)
     return event

@@ -78,25 +78,31 @@ def _stored_frontier(size: int) -> list[bytes]:
     return [found[key] for key in wanted]
 
 
-def tree_append(*, event: AuditEvent) -> None:
-    """Add ``event`` as the next leaf, inside the caller's (chain-locked) transaction."""
+def tree_append(*, event: AuditEvent, data: bytes | None = None) -> None:
+    """Add ``event`` (whose canonical bytes are ``data``) as the next leaf, inside the
+    caller's chain-locked transaction: its leaf and the subtrees it completes, one INSERT."""
     cached = _frontier.pop(event.prev_hash, None)
     if cached is None:
         size = tree_size()
         stack = _stored_frontier(size)
     else:
         size, stack = cached
-    data = event_bytes(event)
-    node = leaf_hash(data)
-    rows = [AuditTreeNode(level=0, index=size, hash=node, event_id=event.pk)]
+    node = leaf_hash(event_bytes(event) if data is None else data)
+    rows: list[tuple[int, int, bytes, int | None]] = [(0, size, node, event.pk)]
     n, level = size, 0
     while n & 1:
         node = node_hash(stack.pop(), node)
         n >>= 1
         level += 1
-        rows.append(AuditTreeNode(level=level, index=n, hash=node))
+        rows.append((level, n, node, None))
     stack.append(node)
-    AuditTreeNode.objects.bulk_create(rows)
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'INSERT INTO audit_audittreenode (level, "index", hash, event_id) '  # noqa: S608
+            f"VALUES {values}",
+            [value for row in rows for value in row],
+        )
     _frontier.clear()
     _frontier[event.hash] = (size + 1, stack)
 
