@@ -394,7 +394,7 @@ def _transparency() -> list[dict[str, Any]]:
     results.append(
         _row(
             "one audit event appended: the tree's share (not a target)",
-            f"+{(with_tree / without - 1) * 100:.0f} % ({with_tree:.2f} ms "
+            f"{(with_tree / without - 1) * 100:+.0f} % ({with_tree:.2f} ms "
             f"vs {without:.2f} ms per event)",
             None,
             "tree",
