@@ -21,7 +21,7 @@ from provisioning.deliveries.changelog import ChangeRow, changes_digest
 from provisioning.deliveries.emergency import model_emergency_stop
 from tests.factories import StageFactory
 from tests.provisioning_fakes import active_grant, fake_target, issue
-from verifier import bundle as bag
+from verifier import bag
 from verifier.cli import main
 from verifier.note import Checkpoint, SignerKey, VerifierKey, cosign, public_bytes
 

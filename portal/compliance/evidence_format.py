@@ -5,7 +5,7 @@ a bundle holds."""
 
 from __future__ import annotations
 
-from verifier.bundle import (
+from verifier.bag import (
     AUDIT_CSV,
     AUDIT_JSON,
     BAGIT,

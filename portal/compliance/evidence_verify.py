@@ -49,7 +49,7 @@ from portal.compliance.evidence_format import (
 )
 from provisioning.bulk.services import decision_digest
 from provisioning.deliveries.changelog import ChangeRow, changes_digest
-from verifier import bundle as bag
+from verifier import bag, bundle
 from verifier.note import VerifierKey
 
 
@@ -362,7 +362,7 @@ def verify_bundle_file(
     """A BagIt bundle (format /3) is checked by ``verifier.bundle``, the code of
     ``clearance-verify``, against the log's key; an older bundle as it was written."""
     if not _is_legacy(handle):
-        return bag.verify_bundle(handle, key=key or verifier_key(), witnesses=witnesses)
+        return bundle.verify_bundle(handle, key=key or verifier_key(), witnesses=witnesses)
     return _verify_legacy(handle)
 
 
