@@ -279,6 +279,7 @@ def _measure(rows: int, user: Any) -> list[dict[str, Any]]:
 
 
 PROOF_TARGET_MS = 5.0
+PROOF_LEAVES = 10_000_000  # DESIGN.md §7: an inclusion proof at 10,000,000 events
 CHECKPOINT_TARGET_MS = 50.0
 APPEND_OVERHEAD_TARGET = 0.10
 
@@ -314,6 +315,44 @@ def _fill_tree() -> tuple[int, float]:
 
     forget_cache()  # the tree was replaced under this process's cached frontier
     return size, time.perf_counter() - started
+
+
+def _synthetic_proofs(leaves: int) -> dict[str, Any]:
+    """Inclusion proofs in a tree of ``leaves`` stand-in leaves with no events behind them:
+    the proof's cost at a size the loaded events do not reach (DESIGN.md: 10,000,000)."""
+    import random
+
+    from django.db import connection
+
+    from portal.audit.tree import forget_cache, inclusion_proof
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+        cursor.execute("TRUNCATE audit_audittreenode")
+        level = 0
+        while leaves >> level:
+            cursor.execute(
+                'INSERT INTO audit_audittreenode (level, "index", hash) '
+                "SELECT %s, j, sha256(int8send(j) || int2send(%s::int2)) "
+                "FROM generate_series(0, %s) AS j",
+                [level, level, (leaves >> level) - 1],
+            )
+            level += 1
+        cursor.execute("ANALYZE audit_audittreenode")
+    forget_cache()
+    rng = random.Random(5)
+    for _ in range(5):
+        inclusion_proof(index=rng.randrange(leaves), size=leaves)
+    timings = [
+        _timed_ms(lambda: inclusion_proof(index=rng.randrange(leaves), size=leaves))
+        for _ in range(300)
+    ]
+    return _row(
+        f"inclusion proof p95 <= {PROOF_TARGET_MS:.0f} ms at {leaves:,} events",
+        f"p95 {_p95(timings):.2f} ms (median {statistics.median(timings):.2f}; stand-in tree)",
+        _p95(timings) <= PROOF_TARGET_MS,
+        "tree",
+    )
 
 
 def _timed_ms(function: Callable[[], Any]) -> float:
@@ -403,7 +442,9 @@ def _transparency() -> list[dict[str, Any]]:
     return results
 
 
-def run(rows: int = DEFAULT_ROWS, *, tree_only: bool = False) -> list[dict[str, Any]]:
+def run(
+    rows: int = DEFAULT_ROWS, *, tree_only: bool = False, proof_leaves: int = PROOF_LEAVES
+) -> list[dict[str, Any]]:
     base_url = postgres_url()
     if not base_url:
         return [_row("PostgreSQL", "skipped: set DATABASE_URL to a PostgreSQL server", None)]
@@ -431,6 +472,8 @@ def run(rows: int = DEFAULT_ROWS, *, tree_only: bool = False) -> list[dict[str, 
         if not tree_only:
             results.extend(_measure(rows, user))
         results.extend(_transparency())
+        if proof_leaves:
+            results.append(_synthetic_proofs(proof_leaves))
         return results
     finally:
         from django.db import connections
@@ -443,9 +486,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="audit events to load")
     parser.add_argument("--tree-only", action="store_true", help="only the transparency log's rows")
+    parser.add_argument(
+        "--proof-leaves",
+        type=int,
+        default=PROOF_LEAVES,
+        help="time proofs in a stand-in tree of this many leaves (0: skip)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    rows = run(args.rows, tree_only=args.tree_only)
+    rows = run(args.rows, tree_only=args.tree_only, proof_leaves=args.proof_leaves)
     for row in rows:
         ok = {True: "yes", False: "NO", None: "-"}[row["ok"]]
         print(f"{row['area']:<34} {row['target']:<40} {row['measured']:<48} {ok}")
