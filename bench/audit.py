@@ -22,6 +22,7 @@ import os
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -123,6 +124,8 @@ def _admin_execute(base_url: str, sql: str) -> None:
 
 def _setup_django(scratch_url: str, scratch_name: str) -> None:
     os.environ["DATABASE_URL"] = scratch_url
+    # The checkpoints' demo signing key goes to a temporary var dir, not the checkout's.
+    os.environ.setdefault("CLEARANCE_VAR_DIR", tempfile.mkdtemp(prefix="bench-audit-"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     import django
     from django.conf import settings
@@ -275,7 +278,173 @@ def _measure(rows: int, user: Any) -> list[dict[str, Any]]:
     return results
 
 
-def run(rows: int = DEFAULT_ROWS) -> list[dict[str, Any]]:
+PROOF_TARGET_MS = 5.0
+PROOF_LEAVES = 10_000_000  # DESIGN.md §7: an inclusion proof at 10,000,000 events
+CHECKPOINT_TARGET_MS = 50.0
+APPEND_OVERHEAD_TARGET = 0.10
+
+
+def _fill_tree() -> tuple[int, float]:
+    """A Merkle tree over every loaded event, written set-based: a leaf per event and every
+    complete subtree above. The hashes are stand-ins (a proof reads the same rows whatever
+    they hold); what is signed and checked afterwards is consistent, being read from them."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+        cursor.execute("TRUNCATE audit_audittreenode")
+        cursor.execute(
+            'INSERT INTO audit_audittreenode (level, "index", hash, event_id) '
+            "SELECT 0, row_number() OVER (ORDER BY id) - 1, sha256(int8send(id)), id "
+            "FROM audit_auditevent"
+        )
+        cursor.execute("SELECT count(*) FROM audit_auditevent")
+        size = int(cursor.fetchone()[0])
+        level = 1
+        while size >> level:
+            cursor.execute(
+                'INSERT INTO audit_audittreenode (level, "index", hash) '
+                "SELECT %s, j, sha256(int8send(j) || int2send(%s::int2)) "
+                "FROM generate_series(0, %s) AS j",
+                [level, level, (size >> level) - 1],
+            )
+            level += 1
+        cursor.execute("ANALYZE audit_audittreenode")
+    from portal.audit.tree import forget_cache
+
+    forget_cache()  # the tree was replaced under this process's cached frontier
+    return size, time.perf_counter() - started
+
+
+def _synthetic_proofs(leaves: int) -> dict[str, Any]:
+    """Inclusion proofs in a tree of ``leaves`` stand-in leaves with no events behind them:
+    the proof's cost at a size the loaded events do not reach (DESIGN.md: 10,000,000)."""
+    import random
+
+    from django.db import connection
+
+    from portal.audit.tree import forget_cache, inclusion_proof
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+        cursor.execute("TRUNCATE audit_audittreenode")
+        level = 0
+        while leaves >> level:
+            cursor.execute(
+                'INSERT INTO audit_audittreenode (level, "index", hash) '
+                "SELECT %s, j, sha256(int8send(j) || int2send(%s::int2)) "
+                "FROM generate_series(0, %s) AS j",
+                [level, level, (leaves >> level) - 1],
+            )
+            level += 1
+        cursor.execute("ANALYZE audit_audittreenode")
+    forget_cache()
+    rng = random.Random(5)
+    for _ in range(5):
+        inclusion_proof(index=rng.randrange(leaves), size=leaves)
+    timings = [
+        _timed_ms(lambda: inclusion_proof(index=rng.randrange(leaves), size=leaves))
+        for _ in range(300)
+    ]
+    return _row(
+        f"inclusion proof p95 <= {PROOF_TARGET_MS:.0f} ms at {leaves:,} events",
+        f"p95 {_p95(timings):.2f} ms (median {statistics.median(timings):.2f}; stand-in tree)",
+        _p95(timings) <= PROOF_TARGET_MS,
+        "tree",
+    )
+
+
+def _timed_ms(function: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    function()
+    return (time.perf_counter() - started) * 1000
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
+
+
+def _append_overhead(events: int = 2000) -> tuple[float, float]:
+    """Milliseconds per ``audit_record`` with the tree and without it, alternating blocks."""
+    from django.db import transaction
+
+    from portal.audit import services
+
+    real = services.tree_append
+    with_tree: list[float] = []
+    without: list[float] = []
+    for block in range(6):
+        services.tree_append = real if block % 2 == 0 else (lambda **_: None)
+        started = time.perf_counter()
+        with transaction.atomic():
+            for i in range(events // 6):
+                services.audit_record(actor=None, action="bench.append", object_id=str(i))
+        (with_tree if block % 2 == 0 else without).append(time.perf_counter() - started)
+    services.tree_append = real
+    per_block = events // 6
+    return sum(with_tree) / (3 * per_block) * 1000, sum(without) / (3 * per_block) * 1000
+
+
+def _transparency() -> list[dict[str, Any]]:
+    import random
+
+    from portal.audit.checkpoints import checkpoint_make
+    from portal.audit.services import audit_record
+    from portal.audit.tree import inclusion_proof, tree_size
+
+    size, fill_s = _fill_tree()
+    results = [
+        _row(
+            "Merkle tree over the loaded events", f"{size:,} leaves in {fill_s:.1f} s", None, "tree"
+        )
+    ]
+    rng = random.Random(17)
+    for _ in range(5):  # warm the connection and the index pages' first touch
+        inclusion_proof(index=rng.randrange(size), size=size)
+    timings = [
+        _timed_ms(lambda: inclusion_proof(index=rng.randrange(size), size=size)) for _ in range(200)
+    ]
+    results.append(
+        _row(
+            f"inclusion proof p95 <= {PROOF_TARGET_MS:.0f} ms at {size:,} events",
+            f"p95 {_p95(timings):.2f} ms (median {statistics.median(timings):.2f})",
+            _p95(timings) <= PROOF_TARGET_MS,
+            "tree",
+        )
+    )
+    audit_record(actor=None, action="bench.first", object_type="bench")
+    checkpoint_make()  # the first has nothing to check against; the timed ones do
+    signed = []
+    for _ in range(20):
+        audit_record(actor=None, action="bench.next", object_type="bench")
+        signed.append(_timed_ms(checkpoint_make))
+    results.append(
+        _row(
+            f"checkpoint p95 <= {CHECKPOINT_TARGET_MS:.0f} ms at {tree_size():,} events",
+            f"p95 {_p95(signed):.1f} ms (median {statistics.median(signed):.1f}; "
+            "checks the last checkpoint, then signs)",
+            _p95(signed) <= CHECKPOINT_TARGET_MS,
+            "tree",
+        )
+    )
+    with_tree, without = _append_overhead()
+    results.append(
+        _row(
+            "one audit event appended: the tree's share (not a target)",
+            f"{(with_tree / without - 1) * 100:+.0f} % ({with_tree:.2f} ms "
+            f"vs {without:.2f} ms per event)",
+            None,
+            "tree",
+        )
+    )
+    return results
+
+
+def run(
+    rows: int = DEFAULT_ROWS, *, tree_only: bool = False, proof_leaves: int = PROOF_LEAVES
+) -> list[dict[str, Any]]:
     base_url = postgres_url()
     if not base_url:
         return [_row("PostgreSQL", "skipped: set DATABASE_URL to a PostgreSQL server", None)]
@@ -303,7 +472,11 @@ def run(rows: int = DEFAULT_ROWS) -> list[dict[str, Any]]:
                 "context": True,
             }
         ]
-        results.extend(_measure(rows, user))
+        if not tree_only:
+            results.extend(_measure(rows, user))
+        results.extend(_transparency())
+        if proof_leaves:
+            results.append(_synthetic_proofs(proof_leaves))
         return results
     finally:
         from django.db import connections
@@ -315,9 +488,16 @@ def run(rows: int = DEFAULT_ROWS) -> list[dict[str, Any]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="audit events to load")
+    parser.add_argument("--tree-only", action="store_true", help="only the transparency log's rows")
+    parser.add_argument(
+        "--proof-leaves",
+        type=int,
+        default=PROOF_LEAVES,
+        help="time proofs in a stand-in tree of this many leaves (0: skip)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    rows = run(args.rows)
+    rows = run(args.rows, tree_only=args.tree_only, proof_leaves=args.proof_leaves)
     for row in rows:
         ok = {True: "yes", False: "NO", None: "-"}[row["ok"]]
         print(f"{row['area']:<34} {row['target']:<40} {row['measured']:<48} {ok}")

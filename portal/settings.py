@@ -341,6 +341,19 @@ CELERY_BEAT_SCHEDULE = {
     "usage-record-grant-counts": {"task": "usage.record_grant_counts", "schedule": 3600.0},
 }
 
+# --- Audit log transparency --------------------------------------------------
+
+# The C2SP note signing key of the audit log's checkpoints. Unset, a demo key is
+# generated under the var dir on first use; set, the file must exist (no generation).
+_audit_key = env_str("AUDIT_SIGNING_KEY", "")
+AUDIT_SIGNING_KEY = _audit_key or str(VAR_DIR / "audit-signing.key")
+AUDIT_SIGNING_KEY_GENERATE = not _audit_key
+AUDIT_CHECKPOINT_SECONDS = env_int("AUDIT_CHECKPOINT_SECONDS", 300, minimum=1)
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
+    "task": "audit.checkpoint",
+    "schedule": float(AUDIT_CHECKPOINT_SECONDS),
+}
+
 # --- Bulk actions and determinations -----------------------------------------
 
 # A non-emergency bulk action over this many grants (or credentials) needs a second person.

@@ -82,8 +82,8 @@ def test_compliance_and_the_auditor_download_the_determination_bundle(
         )
         assert "no-store" in response["Cache-Control"]
         files = _zip_files(response)
-        assert json.loads(files["subject.json"])["reference"] == "BIS-API-1"
-        assert len(json.loads(files["credentials.json"])) == 2
+        assert json.loads(files["data/subject.json"])["reference"] == "BIS-API-1"
+        assert len(json.loads(files["data/credentials.json"])) == 2
     assert AuditEvent.objects.filter(action="determination.evidence_exported").count() == 2
 
 
@@ -96,7 +96,7 @@ def test_ops_compliance_and_the_auditor_download_a_bulk_action_bundle(
         assert response.status_code == 200
         assert response["Content-Type"] == "application/zip"
         assert f"evidence-bulk-action-{action.pk}.zip" in response["Content-Disposition"]
-        assert json.loads(_zip_files(response)["subject.json"])["id"] == action.pk
+        assert json.loads(_zip_files(response)["data/subject.json"])["id"] == action.pk
     assert AuditEvent.objects.filter(action="bulk_action.evidence_exported").count() == 3
 
 

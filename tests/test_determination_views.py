@@ -259,10 +259,10 @@ def test_the_evidence_bundle_lists_who_lost_access_and_each_target_acknowledgeme
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as zf:
-        subject = json.loads(zf.read("subject.json"))
-        credentials = json.loads(zf.read("credentials.json"))
-        acks = json.loads(zf.read("acknowledgements.json"))
-        audit = [json.loads(line) for line in zf.read("audit.jsonl").splitlines()]
+        subject = json.loads(zf.read("data/subject.json"))
+        credentials = json.loads(zf.read("data/credentials.json"))
+        acks = json.loads(zf.read("data/acknowledgements.json"))
+        audit = [json.loads(line) for line in zf.read("data/audit.jsonl").splitlines()]
     assert subject["approvals"]["approved_by"] == "compliance-two"
     assert len(credentials) == 1
     assert [(a["target"], a["state"]) for a in acks] == [("directory", "pending")]

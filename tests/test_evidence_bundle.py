@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from portal.audit.chain import event_hash
+from portal.audit.checkpoints import checkpoint_make
 from portal.audit.export_verify import _event
 from portal.audit.models import AuditEvent
 from portal.compliance.evidence import bulk_action_evidence, determination_evidence
@@ -116,29 +117,36 @@ def _bundle_bytes(bundle) -> bytes:
     return data
 
 
+TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt")
+
+
 def _files(data: bytes) -> dict[str, bytes]:
+    """The bag's files: tag files by name, payload files by their name under data/."""
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return {name: zf.read(name) for name in zf.namelist()}
+        return {name.removeprefix("data/"): zf.read(name) for name in zf.namelist()}
 
 
 def _zip(files: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as zf:
         for name, content in files.items():
-            zf.writestr(name, content)
+            zf.writestr(name if name in TAG_FILES else f"data/{name}", content)
     return out.getvalue()
 
 
 def _reseal(files: dict[str, bytes]) -> dict[str, bytes]:
-    """What a forger does next: recompute the manifest's hashes for the edited files."""
-    manifest = json.loads(files["manifest.json"])
-    for name, content in files.items():
-        if name != "manifest.json":
-            manifest["files"][name] = {
-                "sha256": hashlib.sha256(content).hexdigest(),
-                "bytes": len(content),
-            }
-    return {**files, "manifest.json": json.dumps(manifest).encode()}
+    """What a forger does next: recompute the bag's manifests for the edited files."""
+    manifest = "".join(
+        f"{hashlib.sha256(content).hexdigest()}  data/{name}\n"
+        for name, content in sorted(files.items())
+        if name not in TAG_FILES
+    ).encode()
+    files = {**files, "manifest-sha256.txt": manifest}
+    tags = "".join(
+        f"{hashlib.sha256(files[name]).hexdigest()}  {name}\n"
+        for name in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt")
+    ).encode()
+    return {**files, "tagmanifest-sha256.txt": tags}
 
 
 def _verify(data: bytes):
@@ -213,12 +221,16 @@ def test_the_csv_and_json_files_hold_the_same_rows(second_bundle):
         assert len(csv_lines) == len(json_rows) + 1, table
 
 
-def test_the_manifest_lists_the_sha256_of_every_file(second_bundle):
+def test_the_bag_manifest_lists_the_sha256_of_every_file(second_bundle):
     files = _files(second_bundle)
-    manifest = json.loads(files["manifest.json"])
-    assert set(manifest["files"]) == set(files) - {"manifest.json"}
-    for name, entry in manifest["files"].items():
-        assert entry["sha256"] == hashlib.sha256(files[name]).hexdigest()
+    assert files["bagit.txt"] == b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+    listed = dict(
+        reversed(line.split("  ", 1)) for line in files["manifest-sha256.txt"].decode().splitlines()
+    )
+    assert set(listed) == {f"data/{name}" for name in files if name not in TAG_FILES}
+    for name, digest in listed.items():
+        assert digest == hashlib.sha256(files[name.removeprefix("data/")]).hexdigest()
+    assert {"proof/checkpoint.txt", "proof/inclusion.jsonl", "evidence.json"} <= set(files)
 
 
 def test_the_audit_segment_is_contiguous_and_ends_with_the_export_event(second_bundle):
@@ -272,13 +284,13 @@ def _rehash_last_event(files: dict[str, bytes]) -> dict[str, bytes]:
     """Forge the export event's digest and hash so the chain still links."""
     from portal.compliance.evidence_format import content_digest
 
-    files = _reseal(files)
-    manifest = json.loads(files["manifest.json"])
     hashes = {
-        n: e["sha256"]
-        for n, e in manifest["files"].items()
-        if n not in ("audit.csv", "audit.jsonl")
+        n: hashlib.sha256(content).hexdigest()
+        for n, content in files.items()
+        if n not in (*TAG_FILES, "audit.csv", "audit.jsonl", "evidence.json")
+        and not n.startswith("proof/")
     }
+    manifest = json.loads(files["evidence.json"])
     events = [json.loads(line) for line in files["audit.jsonl"].splitlines()]
     events[-1]["digest"] = content_digest(hashes)
     events[-1]["hash"] = event_hash(_event(events[-1]))
@@ -297,7 +309,7 @@ def _rehash_last_event(files: dict[str, bytes]) -> dict[str, bytes]:
     for e in events:
         writer.writerow([_csv_cell(name, e[name]) for name in EXPORT_FIELDS])
     files["audit.csv"] = out.getvalue().encode()
-    files["manifest.json"] = json.dumps(manifest).encode()
+    files["evidence.json"] = json.dumps(manifest).encode()
     return _reseal(files)
 
 
@@ -323,15 +335,42 @@ def _edit_audit_reason(files: dict[str, bytes]) -> dict[str, bytes]:
 
 
 def _edit_manifest(files: dict[str, bytes]) -> dict[str, bytes]:
-    manifest = json.loads(files["manifest.json"])
-    manifest["files"]["credentials.csv"]["sha256"] = "0" * 64
-    return {**files, "manifest.json": json.dumps(manifest).encode()}
+    text = files["manifest-sha256.txt"].decode()
+    digest = hashlib.sha256(files["credentials.csv"]).hexdigest()
+    return {**files, "manifest-sha256.txt": text.replace(digest, "0" * 64).encode()}
 
 
 def _edit_manifest_rows(files: dict[str, bytes]) -> dict[str, bytes]:
-    manifest = json.loads(files["manifest.json"])
+    manifest = json.loads(files["evidence.json"])
     manifest["rows"]["credentials"] += 1
-    return {**files, "manifest.json": json.dumps(manifest).encode()}
+    return _reseal({**files, "evidence.json": json.dumps(manifest).encode()})
+
+
+def _flip_one_byte(files: dict[str, bytes]) -> dict[str, bytes]:
+    data = bytearray(files["grants.csv"])
+    data[-2] ^= 0x01
+    return {**files, "grants.csv": bytes(data)}
+
+
+def _drop_event_and_relink(files: dict[str, bytes]) -> dict[str, bytes]:
+    """Drop an event from the middle and re-hash the rest so the chain still links."""
+    events = [json.loads(line) for line in files["audit.jsonl"].splitlines()]
+    del events[1]
+    proofs = [json.loads(line) for line in files["proof/inclusion.jsonl"].splitlines()]
+    del proofs[1]
+    for previous, event in itertools.pairwise(events):
+        event["prev_hash"] = previous["hash"]
+        event["hash"] = event_hash(_event(event))
+    text = "".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n" for e in events)
+    manifest = json.loads(files["evidence.json"])
+    manifest["audit"]["first_id"] = events[0]["id"]
+    proof_text = "".join(json.dumps(p) + "\n" for p in proofs)
+    return {
+        **files,
+        "audit.jsonl": text.encode(),
+        "evidence.json": json.dumps(manifest).encode(),
+        "proof/inclusion.jsonl": proof_text.encode(),
+    }
 
 
 def _edit_csv_cell(files: dict[str, bytes]) -> dict[str, bytes]:
@@ -366,11 +405,23 @@ TAMPERING = {
     ),
     "a removed file": (
         lambda f: {k: v for k, v in f.items() if k != "grants.json"},
-        "grants.json is listed in the manifest but missing",
+        "data/grants.json is listed in manifest-sha256.txt but missing from the bag",
+    ),
+    "one byte changed": (
+        _flip_one_byte,
+        "data/grants.csv does not match its SHA-256 in manifest-sha256.txt",
     ),
     "an added file": (
         lambda f: {**f, "extra.csv": b"a,b\n"},
-        "extra.csv is in the bundle but not in the manifest",
+        "data/extra.csv is in the bag but not in manifest-sha256.txt",
+    ),
+    "a removed inclusion proof file, resealed": (
+        lambda f: _reseal({k: v for k, v in f.items() if k != "proof/inclusion.jsonl"}),
+        "There is no item named 'data/proof/inclusion.jsonl'",
+    ),
+    "an event removed from the segment, chain relinked, resealed": (
+        lambda f: _rehash_last_event(_drop_event_and_relink(f)),
+        "not right after leaf",
     ),
     "a CSV that no longer matches its JSON, export event forged": (
         lambda f: _rehash_last_event(_remove_csv_row(f)),
@@ -499,6 +550,7 @@ def test_building_a_bundle_takes_the_same_number_of_queries_whatever_its_size(op
     fake_target("directory")
     small, large = _suspend_all(ops_user, 2), _suspend_all(ops_user, 20)
     deliver()
+    checkpoint_make()  # both bundles then check the log against a checkpoint before theirs
     counts = []
     for action in (small, large):
         with CaptureQueriesContext(connection) as queries:
@@ -563,28 +615,43 @@ def test_an_edited_block_acknowledgement_fails_verification(ops_user, world):
     forged = _verify(_zip(_rehash_last_event(edited)))
 
     assert "do not match the digest the export event recorded" in resealed.problem
-    # a forger who also re-hashes the export event leaves another last hash than the
-    # portal's chain holds, which is what the verifier tells the reader to compare
-    assert forged.ok and forged.last_hash != _verify(data).last_hash
+    # a forger who also re-hashes the export event changes its Merkle leaf: its inclusion
+    # proof no longer leads to the root the log signed
+    assert f"event #{_export_id(data)} is not in the signed log" in (forged.problem)
 
 
-def test_a_bundle_of_the_first_format_without_model_blocks_still_verifies(
-    ops_user, world, monkeypatch
-):
-    from portal.compliance import evidence_zip
-    from portal.compliance.evidence_format import FORMATS
+def _export_id(data: bytes) -> int:
+    return json.loads(_files(data)["evidence.json"])["audit"]["export_event"]
 
+
+def _legacy(files: dict[str, bytes]) -> bytes:
+    """The same evidence in the layout before BagIt: files at the top and a manifest.json."""
+    data = {
+        n: c
+        for n, c in files.items()
+        if n not in (*TAG_FILES, "evidence.json") and not n.startswith("proof/")
+    }
+    evidence = json.loads(files["evidence.json"])
+    evidence["format"] = "clearance-evidence/2"
+    evidence["files"] = {
+        n: {"sha256": hashlib.sha256(c).hexdigest(), "bytes": len(c)} for n, c in data.items()
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("manifest.json", json.dumps(evidence))
+        for name, content in data.items():
+            zf.writestr(name, content)
+    return out.getvalue()
+
+
+def test_a_bundle_of_the_layout_before_bagit_still_verifies(ops_user, world):
     stop = _stopped(ops_user, world)
-    first = "clearance-evidence/1"
-    monkeypatch.setattr(evidence_zip, "FORMAT", first)
-    monkeypatch.setattr(evidence_zip, "TABLES", FORMATS[first])
-    monkeypatch.setattr(evidence_zip, "model_block_rows", lambda action: iter(()))
-
     data = _bundle_bytes(bulk_action_evidence(action=stop.bulk_action, actor=ops_user))
 
-    assert "model_blocks.json" not in _files(data)
-    assert json.loads(_files(data)["manifest.json"])["format"] == first
-    assert _verify(data).ok
+    report = _verify(_legacy(_files(data)))
+
+    assert report.ok, report.problem
+    assert report.rows["model_blocks"] == 2
 
 
 # -- the download views ----------------------------------------------------------------------

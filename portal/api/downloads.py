@@ -49,8 +49,9 @@ PDF_RENDERERS = [JSONRenderer, PdfRenderer]
 EVIDENCE_RESPONSES = {
     (200, ZIP): OpenApiResponse(
         OpenApiTypes.BINARY,
-        description="The evidence bundle, as an attachment: a ZIP whose manifest.json lists "
-        "every file with its SHA-256 (check it offline with verify_evidence_bundle).",
+        description="The evidence bundle, as an attachment: a BagIt bag in a ZIP whose "
+        "manifest-sha256.txt lists every file with its SHA-256, with the audit log's signed "
+        "checkpoint and inclusion proofs (check it offline with clearance-verify).",
     )
 }
 LETTER_RESPONSES = {

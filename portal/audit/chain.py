@@ -10,6 +10,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 
 from portal.audit.models import GENESIS_HASH, AuditEvent
+from verifier.events import canonical_bytes
 
 
 def canonical_json(value: Any) -> Any:
@@ -17,7 +18,8 @@ def canonical_json(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True))
 
 
-def event_hash(event: AuditEvent) -> str:
+def event_bytes(event: AuditEvent) -> bytes:
+    """What the chain hash and the Merkle leaf cover (``verifier.events`` reads them back)."""
     payload = {
         "created_at": event.created_at.isoformat(),
         "actor_id": event.actor_id,
@@ -35,8 +37,11 @@ def event_hash(event: AuditEvent) -> str:
         "ip": event.ip,
         "prev_hash": event.prev_hash,
     }
-    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    return canonical_bytes(payload)
+
+
+def event_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(event_bytes(event)).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -71,3 +71,95 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         _refuse()
+
+
+class AuditTreeNode(models.Model):
+    """One complete subtree of the RFC 9162 Merkle tree over the events, in id order.
+
+    Level 0 holds a leaf per event (``event_id`` set); level k, index i covers leaves
+    ``[i·2^k, (i+1)·2^k)``. Nodes are written once, when their subtree completes, in the
+    transaction of the event that completes it; a proof reads O(log n) of them.
+    """
+
+    pk = models.CompositePrimaryKey("level", "index")
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField(max_length=32)
+    event_id = models.BigIntegerField(null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["level", "index"]
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.index}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed C2SP tlog-checkpoint of the tree at ``size``; every one is kept."""
+
+    size = models.PositiveBigIntegerField(unique=True)
+    root_hash = models.BinaryField(max_length=32)
+    origin = models.CharField(max_length=200)
+    key_id = models.CharField(max_length=8)
+    note = models.TextField(help_text="The signed note exactly as served.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["size"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.origin} @ {self.size}"
+
+
+class WitnessKey(models.Model):
+    """An auditor's Ed25519 cosigner key (a C2SP verifier key of type 0x04)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="witness_keys"
+    )
+    name = models.CharField(max_length=200)
+    key_id = models.CharField(max_length=8)
+    verifier_key = models.CharField(max_length=300, unique=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}+{self.key_id}"
+
+
+class AuditCosignature(models.Model):
+    """A witness's countersignature of a checkpoint, as a signature line of the note."""
+
+    checkpoint = models.ForeignKey(
+        AuditCheckpoint, on_delete=models.PROTECT, related_name="cosignatures"
+    )
+    key = models.ForeignKey(WitnessKey, on_delete=models.PROTECT, related_name="cosignatures")
+    line = models.TextField()
+    signed_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["checkpoint", "key"], name="one_cosignature_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"cosignature of {self.checkpoint_id} by {self.key_id}"
+
+
+class AuditLogAlert(models.Model):
+    """The log no longer holds a signed checkpoint's tree: shown on the compliance dashboard."""
+
+    created_at = models.DateTimeField()
+    checkpoint_size = models.PositiveBigIntegerField()
+    problem = models.TextField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"audit log alert @ {self.checkpoint_size}"

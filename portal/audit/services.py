@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from portal.audit.chain import canonical_json, event_hash
+from portal.audit.chain import canonical_json, event_bytes
 from portal.audit.models import GENESIS_HASH, AuditEvent
+from portal.audit.tree import tree_append
 from portal.web.request_context import current_request_context
 
 # Any constant: every audit writer takes this transaction-scoped lock on PostgreSQL,
@@ -70,6 +72,8 @@ def audit_record(
             ip=context.ip,
             prev_hash=last or GENESIS_HASH,
         )
-        event.hash = event_hash(event)
+        data = event_bytes(event)
+        event.hash = hashlib.sha256(data).hexdigest()
         event.save(force_insert=True)
+        tree_append(event=event, data=data)
     return event

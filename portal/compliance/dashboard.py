@@ -17,6 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from portal.applications.models import Application
+from portal.audit.checkpoints import open_alerts
 from portal.certification.selectors import lapsed_count, open_campaigns_progress
 from portal.compliance.models import Determination, DeterminationState
 from portal.reviews.reminders import CLOCK_RUNNING_STATES, review_deadline
@@ -98,6 +99,11 @@ def _certification_pending(now: dt.datetime) -> Figure:
 
 def _certification_lapsed(now: dt.datetime) -> int:
     return lapsed_count()
+
+
+def _audit_log_alerts(now: dt.datetime) -> Figure:
+    alerts = open_alerts()
+    return Figure(len(alerts), alerts[0].problem if alerts else "")
 
 
 TILES: list[Tile] = [
@@ -184,6 +190,14 @@ TILES: list[Tile] = [
         "certification:list",
         "state=closed",
         "certification.view_campaign",
+    ),
+    Tile(
+        "audit_log",
+        "Audit log fails its signed checkpoints",
+        "The log no longer holds a tree the portal signed: a deleted tail or a rewritten event.",
+        _audit_log_alerts,
+        "audit:explorer",
+        permission="audit.view_auditevent",
     ),
 ]
 

@@ -1,17 +1,21 @@
-"""Evidence bundles: a ZIP that proves what a determination or a bulk action did.
+"""Evidence bundles: a BagIt bag (RFC 8493) in a ZIP that proves what a determination or a
+bulk action did.
 
-The bundle holds, as CSV and JSON with the same rows, every affected grant, every
-credential change (when the database changed it), when each downstream target
+The bag holds under ``data/``, as CSV and JSON with the same rows, every affected grant,
+every credential change (when the database changed it), when each downstream target
 acknowledged it, the bulk actions with who planned, approved and ran them, and the
 contiguous audit-chain segment from the first event about the subject up to the event
-that records this export. ``manifest.json`` lists every file with its SHA-256.
+that records this export; and under ``data/proof/`` the signed checkpoint of the audit
+log made right after that event, an inclusion proof per audit event, and the latest
+witnessed checkpoint with a consistency proof to it. ``manifest-sha256.txt`` lists every
+file with its SHA-256.
 
-Tampering shows offline (``evidence_verify``, ``manage.py verify_evidence_bundle``):
-a file that does not match the manifest; an audit event whose hash or link is wrong;
-credential rows whose sha256 per chunk no longer matches the digest the bulk action's
-``bulk_action.executed`` event recorded; data files whose hashes no longer match the
-digest of the export event, the segment's last link. Someone who rewrites all of it
-must re-hash the chain, which changes the last hash: compare it with the portal's chain.
+Tampering shows offline (``clearance-verify``, ``manage.py verify_evidence_bundle``, the
+same code): a file that does not match the manifest; an audit event whose hash or link is
+wrong; credential rows whose sha256 per chunk no longer matches the digest the bulk
+action's ``bulk_action.executed`` event recorded; data files whose hashes no longer match
+the digest of the export event; and, for someone who rewrites all of that and re-hashes
+the chain, audit events that are no longer in the tree the log signed.
 
 Every query is set-based (a handful per bulk action, whatever the number of rows); rows
 are streamed into spooled temporary files, so 100,000 credentials stay cheap.

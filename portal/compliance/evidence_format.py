@@ -1,19 +1,29 @@
 """The evidence bundle's format: its files, its tables and their columns, and how a value
-reads in the CSV. The writer (``evidence_zip``) and the offline verifier (``evidence_verify``)
-both follow it, so they cannot disagree on what a bundle holds."""
+reads in the CSV. The writer (``evidence_zip``) and the offline verifier (``verifier.bundle``,
+the ``clearance-verify`` package) share the names and ``cell``, so they cannot disagree on what
+a bundle holds."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Any
+from verifier.bag import (
+    AUDIT_CSV,
+    AUDIT_JSON,
+    BAGIT,
+    CHECKPOINT,
+    CONSISTENCY,
+    EVIDENCE,
+    EXPORTED,
+    FORMAT,
+    INCLUSION,
+    SUBJECT,
+    WITNESSED,
+    cell,
+    content_digest,
+)
 
-FORMAT = "clearance-evidence/2"
-MANIFEST = "manifest.json"
-SUBJECT = "subject.json"
-AUDIT_CSV = "audit.csv"
-AUDIT_JSON = "audit.jsonl"
-EXPORTED = "evidence_exported"
+# Bundles before the BagIt layout (/3) held a manifest.json beside the files.
+LEGACY_MANIFEST = "manifest.json"
+MANIFEST = LEGACY_MANIFEST
 
 # Tables written twice, as <name>.csv and <name>.json, with these columns in this order.
 TABLES: dict[str, tuple[str, ...]] = {
@@ -93,26 +103,27 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
 }
 # The tables of each format a verifier still reads: /1 had no model blocks.
-FORMATS: dict[str, dict[str, tuple[str, ...]]] = {
+LEGACY_FORMATS: dict[str, dict[str, tuple[str, ...]]] = {
     "clearance-evidence/1": {k: v for k, v in TABLES.items() if k != "model_blocks"},
-    FORMAT: TABLES,
+    "clearance-evidence/2": TABLES,
 }
+FORMATS = LEGACY_FORMATS
 
-
-def cell(value: Any) -> str:
-    """How a JSON value reads in the CSV: the verifier compares the two files with it."""
-    if type(value) is str:
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return str(value)
-
-
-def content_digest(file_hashes: dict[str, str]) -> str:
-    """sha256 over the data files' hashes, by name: what the export's audit event records."""
-    lines = "".join(f"{name}:{file_hashes[name]}\n" for name in sorted(file_hashes))
-    return hashlib.sha256(lines.encode()).hexdigest()
+__all__ = [
+    "AUDIT_CSV",
+    "AUDIT_JSON",
+    "BAGIT",
+    "CHECKPOINT",
+    "CONSISTENCY",
+    "EVIDENCE",
+    "EXPORTED",
+    "FORMAT",
+    "INCLUSION",
+    "LEGACY_FORMATS",
+    "MANIFEST",
+    "SUBJECT",
+    "TABLES",
+    "WITNESSED",
+    "cell",
+    "content_digest",
+]

@@ -1,5 +1,9 @@
 """Offline verification of an evidence bundle (``manage.py verify_evidence_bundle FILE``).
 
+Bundles in the BagIt layout (format /3, with proofs) are checked by ``verifier.bundle``,
+the same code as ``clearance-verify``. What follows here reads the bundles written before
+it (formats /1 and /2, a ``manifest.json`` beside the files):
+
 Checks, stopping at the first problem, in this order:
 
 1. the ZIP opens and ``manifest.json`` names exactly the files it holds, each with the
@@ -24,12 +28,13 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 from typing import IO, Any
 
+from portal.audit.checkpoints import verifier_key
 from portal.audit.export import csv_unescape
 from portal.audit.export_verify import _csv_rows, _jsonl_rows, verify_rows
 from portal.compliance.evidence_format import (
@@ -44,6 +49,8 @@ from portal.compliance.evidence_format import (
 )
 from provisioning.bulk.services import decision_digest
 from provisioning.deliveries.changelog import ChangeRow, changes_digest
+from verifier import bag, bundle
+from verifier.note import VerifierKey
 
 
 class BundleProblem(Exception):
@@ -346,7 +353,32 @@ def _listed_actions(zf: zipfile.ZipFile) -> list[int]:
     return [row["id"] for row in _json_rows(zf, "bulk_actions.json")]
 
 
-def verify_bundle_file(handle: str | Path | IO[bytes]) -> BundleReport:
+def verify_bundle_file(
+    handle: str | Path | IO[bytes],
+    *,
+    key: VerifierKey | None = None,
+    witnesses: Sequence[VerifierKey] = (),
+) -> BundleReport | bag.BundleReport:
+    """A BagIt bundle (format /3) is checked by ``verifier.bundle``, the code of
+    ``clearance-verify``, against the log's key; an older bundle as it was written."""
+    if not _is_legacy(handle):
+        return bundle.verify_bundle(handle, key=key or verifier_key(), witnesses=witnesses)
+    return _verify_legacy(handle)
+
+
+def _is_legacy(handle: str | Path | IO[bytes]) -> bool:
+    try:
+        with zipfile.ZipFile(handle) as zf:
+            names = set(zf.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+    finally:
+        if not isinstance(handle, str | Path):
+            handle.seek(0)
+    return MANIFEST in names and "bagit.txt" not in names
+
+
+def _verify_legacy(handle: str | Path | IO[bytes]) -> BundleReport:
     report = BundleReport()
     try:
         with zipfile.ZipFile(handle) as zf:

@@ -1,9 +1,11 @@
 """Writing an evidence bundle: each table as CSV and JSON into spooled temporary files,
 hashed as they are written; the export's audit event, whose digest covers the data files;
-the audit-chain segment up to it; ``manifest.json``; and the ZIP of them all."""
+the audit-chain segment up to it; the signed checkpoint that covers it with an inclusion
+proof per event; ``evidence.json``; and the BagIt bag (RFC 8493) of them all, as a ZIP."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import datetime as dt
 import hashlib
@@ -20,16 +22,23 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
+from portal.audit.checkpoints import checkpoint_make, checkpoint_note, latest_witnessed
 from portal.audit.export import csv_escape, csv_lines, jsonl_lines
-from portal.audit.models import AuditEvent
+from portal.audit.models import AuditCheckpoint, AuditEvent
 from portal.audit.services import audit_record
+from portal.audit.tree import consistency_proof, inclusion_proofs, leaf_indexes
 from portal.compliance.evidence_format import (
     AUDIT_CSV,
     AUDIT_JSON,
+    BAGIT,
+    CHECKPOINT,
+    CONSISTENCY,
+    EVIDENCE,
     FORMAT,
-    MANIFEST,
+    INCLUSION,
     SUBJECT,
     TABLES,
+    WITNESSED,
     cell,
     content_digest,
 )
@@ -115,6 +124,74 @@ def _first_event_id(objects: Iterable[tuple[str, str]]) -> int | None:
     return AuditEvent.objects.filter(condition).order_by("id").values_list("id", flat=True).first()
 
 
+def _proof_files(first_id: int, last_id: int, checkpoint: AuditCheckpoint) -> dict[str, Any]:
+    """The signed checkpoint, an inclusion proof per event of the segment, and the latest
+    witnessed checkpoint with a consistency proof from it to this one."""
+    files: dict[str, _HashingWriter] = {}
+    note = _HashingWriter()
+    note.write(checkpoint_note(checkpoint))
+    files[CHECKPOINT] = note
+    leaves = leaf_indexes(first_id=first_id, last_id=last_id)
+    ids = sorted(leaves)
+    proofs = inclusion_proofs(indexes=[leaves[i] for i in ids], size=checkpoint.size)
+    inclusion = _HashingWriter()
+    for event_id, proof in zip(ids, proofs, strict=True):
+        row = {"id": event_id, "index": leaves[event_id], "proof": [_b64(h) for h in proof]}
+        inclusion.write(json.dumps(row, separators=(",", ":")) + "\n")
+    files[INCLUSION] = inclusion
+    witnessed = latest_witnessed(at_most=checkpoint.size)
+    if witnessed is not None:
+        old = _HashingWriter()
+        old.write(checkpoint_note(witnessed))
+        files[WITNESSED] = old
+        body = {
+            "from": witnessed.size,
+            "to": checkpoint.size,
+            "proof": [
+                _b64(h)
+                for h in consistency_proof(old_size=witnessed.size, new_size=checkpoint.size)
+            ],
+        }
+        consistency = _HashingWriter()
+        consistency.write(json.dumps(body, indent=1) + "\n")
+        files[CONSISTENCY] = consistency
+    return files
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def _bag(files: dict[str, _HashingWriter], checkpoint: AuditCheckpoint) -> IO[bytes]:
+    """The BagIt bag (RFC 8493) as a ZIP: tag files at the top, the files under data/."""
+    manifest = "".join(
+        f"{out.sha256.hexdigest()}  data/{name}\n" for name, out in sorted(files.items())
+    )
+    octets = sum(out.bytes for out in files.values())
+    info = (
+        "Source-Organization: Clearance\n"
+        f"Bagging-Date: {timezone.now().date().isoformat()}\n"
+        f"Payload-Oxum: {octets}.{len(files)}\n"
+        f"External-Description: Clearance evidence bundle ({FORMAT})\n"
+        f"Audit-Log-Origin: {checkpoint.origin}\n"
+        f"Audit-Log-Size: {checkpoint.size}\n"
+    )
+    tags = {"bagit.txt": BAGIT, "bag-info.txt": info, "manifest-sha256.txt": manifest}
+    tagmanifest = "".join(
+        f"{hashlib.sha256(text.encode()).hexdigest()}  {name}\n" for name, text in tags.items()
+    )
+    archive: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, text in {**tags, "tagmanifest-sha256.txt": tagmanifest}.items():
+            zf.writestr(name, text)
+        for name, out in sorted(files.items()):
+            out.file.seek(0)
+            with zf.open(f"data/{name}", "w", force_zip64=True) as entry:
+                shutil.copyfileobj(out.file, entry, 1024 * 1024)
+            out.file.close()
+    return archive
+
+
 def build_bundle(
     *,
     subject: dict[str, Any],
@@ -163,6 +240,8 @@ def build_bundle(
             after={"files": data_hashes, "rows": counts},
             digest=digest,
         )
+    # The checkpoint covers the export event: every event of the segment has a proof into it.
+    checkpoint = checkpoint_make()
     segment = AuditEvent.objects.filter(id__gte=first_id or event.pk, id__lte=event.pk)
     audit_csv, audit_json = _HashingWriter(), _HashingWriter()
     for line in csv_lines(segment):
@@ -172,8 +251,9 @@ def build_bundle(
         audit_json.write(line)
         audit_rows += 1
     files[AUDIT_CSV], files[AUDIT_JSON] = audit_csv, audit_json
+    files.update(_proof_files(first_id or event.pk, event.pk, checkpoint))
     counts["audit"] = audit_rows
-    manifest = {
+    evidence = {
         "format": FORMAT,
         "generated_at": timezone.now().isoformat(),
         "generated_by": user_name(actor),
@@ -186,20 +266,13 @@ def build_bundle(
             "last_id": event.pk,
             "last_hash": event.hash,
             "export_event": event.pk,
-        },
-        "files": {
-            name: {"sha256": out.sha256.hexdigest(), "bytes": out.bytes}
-            for name, out in sorted(files.items())
+            "checkpoint_size": checkpoint.size,
         },
     }
-    archive: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        for name, out in sorted(files.items()):
-            out.file.seek(0)
-            with zf.open(name, "w", force_zip64=True) as entry:
-                shutil.copyfileobj(out.file, entry, 1024 * 1024)
-            out.file.close()
+    evidence_out = _HashingWriter()
+    evidence_out.write(json.dumps(evidence, indent=1, sort_keys=True) + "\n")
+    files[EVIDENCE] = evidence_out
+    archive = _bag(files, checkpoint)
     size = archive.tell()
     archive.seek(0)
     return EvidenceBundle(

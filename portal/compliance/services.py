@@ -19,6 +19,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from portal.audit.checkpoints import checkpoint_on_commit
 from portal.audit.services import audit_record
 from portal.compliance.impact import ImpactReport, judge
 from portal.compliance.models import (
@@ -447,6 +448,7 @@ def determination_apply(*, determination: Determination, actor: Any) -> Determin
             obj=determination,
             after=determination.outcome,
         )
+        checkpoint_on_commit()
     return determination
 
 

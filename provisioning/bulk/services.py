@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from portal.audit.checkpoints import checkpoint_on_commit
 from portal.audit.services import audit_record
 from provisioning.bulk.credentials import (
     add_reasons,
@@ -577,6 +578,7 @@ def bulk_finish(*, action_id: int) -> BulkAction:
             },
             digest=decision_digest(action.chunk_digests),
         )
+        checkpoint_on_commit()
     return action
 
 
