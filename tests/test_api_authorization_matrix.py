@@ -298,7 +298,11 @@ def _call(client: Client, operation: str, world: World) -> int:
     url = _url(operation, world)
     # Each request in a savepoint rolled back afterwards: personas never see each other's
     # changes, so every cell of the table means "this persona, on the world as built".
-    with transaction.atomic():
+    # Marked as the test case's own block, as Django's TestCase marks its atomics, so that a
+    # service's durable=True block (it must be the outermost one) still runs inside it.
+    savepoint = transaction.atomic()
+    savepoint._from_testcase = True  # type: ignore[attr-defined]
+    with savepoint:
         if operation in MULTIPART:
             response = client.post(url, MULTIPART[operation](world))
         elif method == "get":
