@@ -83,7 +83,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.web.middleware.RequestContextMiddleware",
     "portal.web.middleware.ContentSecurityPolicyMiddleware",
-    "portal.web.middleware.NulByteGuardMiddleware",
+    "portal.web.middleware.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
