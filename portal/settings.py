@@ -194,11 +194,27 @@ MFA_PASSKEY_LOGIN_ENABLED = False
 # WebAuthn needs a secure context; plain http is tolerated only for the local demo.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 # Secrets we must be able to read back (TOTP seeds, target credentials) are encrypted
-# at rest with this Fernet key (derived from SECRET_KEY by default).
+# at rest with Fernet. FIELD_ENCRYPTION_KEYS lists the keys newest first (comma-separated):
+# the first encrypts, every one decrypts, and `manage.py rotate_field_encryption`
+# re-encrypts every stored secret under the first. The older single FIELD_ENCRYPTION_KEY
+# (derived from SECRET_KEY by default) is still read when the list is not set.
 FIELD_ENCRYPTION_KEY = env_str(
     "FIELD_ENCRYPTION_KEY",
     base64.urlsafe_b64encode(hashlib.sha256(f"fields:{SECRET_KEY}".encode()).digest()).decode(),
 )
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [FIELD_ENCRYPTION_KEY])
+if not FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("The environment variable FIELD_ENCRYPTION_KEYS lists no key.")
+for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
+    try:
+        if len(base64.urlsafe_b64decode(_key.encode())) != 32:
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"The environment variable FIELD_ENCRYPTION_KEYS: key {_position} is not a Fernet "
+            "key (32 url-safe base64-encoded bytes; make one with "
+            "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key())'`)."
+        ) from None
 
 GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None
