@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -214,6 +215,22 @@ for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
             f"The environment variable FIELD_ENCRYPTION_KEYS: key {_position} is not a Fernet "
             "key (32 url-safe base64-encoded bytes; make one with "
             "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key())'`)."
+        ) from None
+
+# Downstream targets (provisioning/connectors/network.py): https only unless DEBUG or
+# TARGET_ALLOW_HTTP; no private, loopback, link-local or metadata address unless its
+# network is listed here (comma-separated CIDRs). The demo (DEBUG) lists loopback.
+TARGET_ALLOW_HTTP = env_bool("TARGET_ALLOW_HTTP", False) or DEBUG
+TARGET_ALLOWED_NETWORKS = env_list(
+    "TARGET_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
+for _network in TARGET_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"The environment variable TARGET_ALLOWED_NETWORKS: {_network!r} is not a network "
+            "(write CIDRs such as 10.20.0.0/16, comma-separated)."
         ) from None
 
 GUARDIAN_RAISE_403 = False

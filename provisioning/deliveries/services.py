@@ -10,7 +10,15 @@ from django.utils import timezone
 
 from portal.audit.services import audit_record
 from provisioning.catalog.models import CoveredModel
+from provisioning.connectors.network import target_url_problem
 from provisioning.deliveries.models import DeliveryError, Failure, FailureState, Target, TargetKind
+
+
+def _check_target_url(url: str) -> None:
+    """The target network rules at save time; every connection checks them again."""
+    problem = target_url_problem(url)
+    if problem is not None:
+        raise DeliveryError(problem)
 
 
 def target_create(
@@ -36,6 +44,7 @@ def target_create(
         raise DeliveryError("A SCIM target takes a bearer token, not signing secrets.")
     if kind == TargetKind.WEBHOOK and token:
         raise DeliveryError("A webhook target takes signing secrets, not a bearer token.")
+    _check_target_url(url)
     with transaction.atomic():
         target = Target(kind=kind, name=name, url=url, enabled=enabled)
         target.set_token(token)
@@ -88,6 +97,7 @@ def target_update(
         raise DeliveryError("A SCIM target takes a bearer token, not signing secrets.")
     if target.kind == TargetKind.WEBHOOK and token:
         raise DeliveryError("A webhook target takes signing secrets, not a bearer token.")
+    _check_target_url(url)
     with transaction.atomic():
         locked = Target.objects.select_for_update().get(pk=target.pk)
         before = {
