@@ -203,9 +203,7 @@ FIELD_ENCRYPTION_KEY = env_str(
     "FIELD_ENCRYPTION_KEY",
     base64.urlsafe_b64encode(hashlib.sha256(f"fields:{SECRET_KEY}".encode()).digest()).decode(),
 )
-FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [FIELD_ENCRYPTION_KEY])
-if not FIELD_ENCRYPTION_KEYS:
-    raise ImproperlyConfigured("The environment variable FIELD_ENCRYPTION_KEYS lists no key.")
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", []) or [FIELD_ENCRYPTION_KEY]
 for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
     try:
         if len(base64.urlsafe_b64decode(_key.encode())) != 32:
