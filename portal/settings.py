@@ -418,6 +418,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.schema.add_problem_responses",
+    ],
     # Several models name a field "state" or "kind": give each choice set its own name.
     "ENUM_NAME_OVERRIDES": {
         "ApplicationStateEnum": "portal.applications.states.ApplicationState",
@@ -436,6 +440,9 @@ SPECTACULAR_SETTINGS = {
         "UsageAlertStateEnum": "portal.usage.models.AlertState",
         "UsageAlertKindEnum": "portal.usage.models.AlertKind",
         "ListFormatEnum": "portal.screening.models.ListFormat",
+        # The bulk filter offers two of the four grant states: its own name, so that
+        # GrantStateEnum keeps all four (the API returns revoked and expired too).
+        "BulkFilterGrantStateEnum": [("active", "Active"), ("suspended", "Suspended")],
     },
 }
 

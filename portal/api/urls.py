@@ -1,5 +1,4 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from portal.api import (
@@ -22,6 +21,7 @@ from portal.api import (
     views,
 )
 from portal.api.docs import ApiDocsView
+from portal.api.schema import SchemaView
 from portal.scim import token_views as scim_token_views
 
 app_name = "api"
@@ -67,7 +67,7 @@ urlpatterns = [
     ),
     path("v1/", include(router.urls)),
     path("v1/profile/", profile.ProfileView.as_view(), name="profile"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", ApiDocsView.as_view(url_name="api:schema"), name="docs"),
     path("tokens/", token_views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", token_views.token_revoke, name="token_revoke"),

@@ -283,8 +283,9 @@ class CredentialViewSet(
     serializer_class = CredentialSerializer
     filter_fields = {"grant": "grant_id", "person": "person_id", "state": "state"}
 
+    # A plain list (one row per target), neither paged nor filtered.
     @extend_schema(responses={200: DeliveryStateSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def delivery(self, request: Request, pk: str) -> Response:
         """The key's state at each enabled downstream target (the same as the keys page)."""
         credential = self.get_object()
