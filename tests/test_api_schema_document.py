@@ -121,3 +121,12 @@ def test_concurrent_first_schema_requests_all_succeed(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == str([200] * 8), done.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/credentials/-1.2e-243/", "/api/v1/determinations/.exe/", "/api/v2/nothing/"]
+)
+def test_a_path_that_names_no_operation_is_a_problem_404(partner_admin, path):
+    response = api_client_for(partner_admin).get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
 
 from portal.api import (
@@ -21,7 +21,7 @@ from portal.api import (
     views,
 )
 from portal.api.docs import ApiDocsView
-from portal.api.schema import SchemaView
+from portal.api.schema import SchemaView, api_not_found
 from portal.scim import token_views as scim_token_views
 
 app_name = "api"
@@ -78,4 +78,6 @@ urlpatterns = [
         scim_token_views.scim_token_revoke_view,
         name="scim_token_revoke",
     ),
+    # Anything else under /api/ is a problem+json 404, not the HTML page.
+    re_path(r"^.*/$", api_not_found, name="not_found"),
 ]
