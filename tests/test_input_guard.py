@@ -286,3 +286,14 @@ def test_dates_far_outside_the_supported_years_are_refused():
 
     with pytest.raises(InputRejected, match="between the years"):
         check_datetime(dt.datetime(1, 1, 1, tzinfo=dt.UTC), field="time")
+
+
+def test_a_control_character_in_a_page_form_is_a_400_naming_the_field(partner_admin):
+    from tests.conftest import client_for
+
+    response = client_for(partner_admin).post(
+        "/organisation/", {"legal_name": "North\x07wind"}, follow=False
+    )
+
+    assert response.status_code == 400
+    assert b"'legal_name'" in response.content

@@ -108,7 +108,7 @@ class InputGuardMiddleware:
     """The request-level half of ``portal.input_guard``, before authentication or a view:
 
     - a control character (NUL …) in a path segment names nothing: 404;
-    - one in a query parameter's name or value: 400 naming the parameter;
+    - one in a query parameter's name or value, or in a page form's field: 400 naming it;
     - a body declared larger than the surface's limit: 413, and a body Django finds too
       big while reading (``RequestDataTooBig``) is a 413 too, not an HTML 400;
 
@@ -141,6 +141,27 @@ class InputGuardMiddleware:
         limit = _body_limit(surface, request)
         if limit is not None and declared.isdigit() and int(declared) > limit:
             return _refusal(surface, 413, f"The request body exceeds {limit:,} bytes.")
+        if (
+            surface == "page"
+            and request.method == "POST"
+            and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            # A page form: what a person typed is stored as text. Django parses the form
+            # once and keeps it (CSRF reads it next); uploaded files are not in POST.
+            fields = sorted(
+                {
+                    key
+                    for key, values in request.POST.lists()
+                    for value in [key, *values]
+                    if has_control_characters(value)
+                }
+            )
+            if fields:
+                detail = (
+                    f"The field(s) {', '.join(map(repr, fields))} contain a control character "
+                    "(such as NUL); remove it and send the form again."
+                )
+                return _refusal(surface, 400, detail, fields=fields)
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
