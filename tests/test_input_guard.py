@@ -297,3 +297,15 @@ def test_a_control_character_in_a_page_form_is_a_400_naming_the_field(partner_ad
 
     assert response.status_code == 400
     assert b"'legal_name'" in response.content
+
+
+def test_a_date_of_birth_outside_the_supported_years_names_the_field(partner_member):
+    response = api_client_for(partner_member).patch(
+        "/api/v1/profile/",
+        {"date_of_birth": "0001-01-01", "attest": True, "accept_aup": True},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    fields = {error["field"] for error in response.json()["errors"]}
+    assert "date_of_birth" in fields

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from rest_framework.exceptions import ValidationError
+
+from portal.input_guard import MAX_YEAR, MIN_YEAR, datetime_in_range
 
 
 def form_errors(form: forms.Form, *, rename: dict[str, str] | None = None) -> ValidationError:
@@ -17,3 +21,10 @@ def form_errors(form: forms.Form, *, rename: dict[str, str] | None = None) -> Va
         for field, messages in form.errors.items()
     }
     return ValidationError(detail)
+
+
+def supported_years(value: dt.date | dt.datetime) -> None:
+    """A date or time the services can compute with (``portal.input_guard``): refused
+    before any arithmetic, naming the range."""
+    if not datetime_in_range(value):
+        raise ValidationError(f"Give a date between the years {MIN_YEAR} and {MAX_YEAR}.")
