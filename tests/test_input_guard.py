@@ -309,3 +309,21 @@ def test_a_date_of_birth_outside_the_supported_years_names_the_field(partner_mem
     assert response.status_code == 400
     fields = {error["field"] for error in response.json()["errors"]}
     assert "date_of_birth" in fields
+
+
+# --- management commands -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["gateway_client", "--name", "edge\x00eu"],
+        ["issue_token", "--user", "partner-admin", "--name", "ci\x07"],
+        ["add_target", "--kind", "scim", "--name", "dir\x00", "--url", "https://dir.test/"],
+    ],
+)
+def test_a_command_refuses_control_characters_before_storing(args, partner_admin):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="control characters"):
+        call_command(*args)
