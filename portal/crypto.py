@@ -2,16 +2,24 @@
 
 API keys and tokens we only verify are hashed, never encrypted; this is for the few
 secrets we must present to someone else: TOTP seeds, downstream target credentials.
+
+``FIELD_ENCRYPTION_KEYS`` holds the keys newest first (``MultiFernet``): the newest
+encrypts, any of them decrypts, so a new key can be put first, every stored secret
+re-encrypted (``manage.py rotate_field_encryption``), and the old key then dropped.
 """
 
 from __future__ import annotations
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
 
-def _fernet() -> Fernet:
-    return Fernet(settings.FIELD_ENCRYPTION_KEY.encode())
+def _keys() -> list[str]:
+    return list(settings.FIELD_ENCRYPTION_KEYS)
+
+
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(key.encode()) for key in _keys()])
 
 
 def encrypt_text(plaintext: str) -> str:
@@ -23,5 +31,25 @@ def decrypt_text(token: str) -> str:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken:
         raise ValueError(
-            "A stored secret cannot be decrypted: FIELD_ENCRYPTION_KEY has changed."
+            "A stored secret cannot be decrypted with any key in FIELD_ENCRYPTION_KEYS: "
+            "the key that encrypted it has been removed."
+        ) from None
+
+
+def is_under_newest_key(token: str) -> bool:
+    """Whether ``token`` was encrypted with the newest key (nothing to re-encrypt)."""
+    try:
+        Fernet(_keys()[0].encode()).decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
+def reencrypt_text(token: str) -> str:
+    """``token`` re-encrypted under the newest key; ``ValueError`` if no key opens it."""
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise ValueError(
+            "A stored secret cannot be decrypted with any key in FIELD_ENCRYPTION_KEYS."
         ) from None

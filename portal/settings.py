@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -83,7 +84,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.web.middleware.RequestContextMiddleware",
     "portal.web.middleware.ContentSecurityPolicyMiddleware",
-    "portal.web.middleware.NulByteGuardMiddleware",
+    "portal.web.middleware.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -203,11 +204,41 @@ MFA_PASSKEY_LOGIN_ENABLED = False
 # WebAuthn needs a secure context; plain http is tolerated only for the local demo.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 # Secrets we must be able to read back (TOTP seeds, target credentials) are encrypted
-# at rest with this Fernet key (derived from SECRET_KEY by default).
+# at rest with Fernet. FIELD_ENCRYPTION_KEYS lists the keys newest first (comma-separated):
+# the first encrypts, every one decrypts, and `manage.py rotate_field_encryption`
+# re-encrypts every stored secret under the first. The older single FIELD_ENCRYPTION_KEY
+# (derived from SECRET_KEY by default) is still read when the list is not set.
 FIELD_ENCRYPTION_KEY = env_str(
     "FIELD_ENCRYPTION_KEY",
     base64.urlsafe_b64encode(hashlib.sha256(f"fields:{SECRET_KEY}".encode()).digest()).decode(),
 )
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", []) or [FIELD_ENCRYPTION_KEY]
+for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
+    try:
+        if len(base64.urlsafe_b64decode(_key.encode())) != 32:
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"The environment variable FIELD_ENCRYPTION_KEYS: key {_position} is not a Fernet "
+            "key (32 url-safe base64-encoded bytes; make one with "
+            "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key())'`)."
+        ) from None
+
+# Downstream targets (provisioning/connectors/network.py): https only unless DEBUG or
+# TARGET_ALLOW_HTTP; no private, loopback, link-local or metadata address unless its
+# network is listed here (comma-separated CIDRs). The demo (DEBUG) lists loopback.
+TARGET_ALLOW_HTTP = env_bool("TARGET_ALLOW_HTTP", False) or DEBUG
+TARGET_ALLOWED_NETWORKS = env_list(
+    "TARGET_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"] if DEBUG else []
+)
+for _network in TARGET_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"The environment variable TARGET_ALLOWED_NETWORKS: {_network!r} is not a network "
+            "(write CIDRs such as 10.20.0.0/16, comma-separated)."
+        ) from None
 
 GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None
@@ -420,6 +451,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.api.schema.add_problem_responses",
+    ],
     # Several models name a field "state" or "kind": give each choice set its own name.
     "ENUM_NAME_OVERRIDES": {
         "ApplicationStateEnum": "portal.applications.states.ApplicationState",
@@ -438,6 +473,9 @@ SPECTACULAR_SETTINGS = {
         "UsageAlertStateEnum": "portal.usage.models.AlertState",
         "UsageAlertKindEnum": "portal.usage.models.AlertKind",
         "ListFormatEnum": "portal.screening.models.ListFormat",
+        # The bulk filter offers two of the four grant states: its own name, so that
+        # GrantStateEnum keeps all four (the API returns revoked and expired too).
+        "BulkFilterGrantStateEnum": [("active", "Active"), ("suspended", "Suspended")],
     },
 }
 

@@ -98,7 +98,7 @@ def test_a_rules_key_that_is_not_a_slug_is_a_field_error_not_a_server_error(
     assert not_a_slug.json()["errors"][0]["field"] == "rules"
     # a NUL anywhere in a JSON body is refused before any serializer (StrictJSONParser)
     assert nul.status_code == 400
-    assert "NUL" in nul.json()["detail"]
+    assert "NUL" in nul.json()["errors"][0]["message"]
     assert not Determination.objects.exists()
 
 

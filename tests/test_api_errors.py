@@ -72,7 +72,9 @@ def test_a_nul_character_anywhere_in_a_json_body_is_a_400_and_nothing_is_saved(p
 
     assert response.status_code == 400
     assert response["Content-Type"] == PROBLEM
-    assert "NUL" in response.json()["detail"]
+    error = response.json()["errors"][0]
+    assert error["field"]
+    assert "control character (such as NUL)" in error["message"]
     assert not Invitation.objects.exists()
 
 
@@ -227,7 +229,9 @@ def test_a_nul_byte_in_a_filter_is_a_400_problem_not_a_server_error(db, partner_
 
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
-    assert response.json()["errors"] == [{"field": "state", "message": "Contains a NUL byte."}]
+    assert response.json()["errors"] == [
+        {"field": "state", "message": "Contains a control character (such as NUL)."}
+    ]
 
 
 def test_a_nul_byte_in_a_page_search_is_a_400(db, reviewer):
@@ -236,4 +240,4 @@ def test_a_nul_byte_in_a_page_search_is_a_400(db, reviewer):
     response = client_for(reviewer).get("/reviews/?q=a%00b")
 
     assert response.status_code == 400
-    assert b"NUL byte" in response.content
+    assert b"control character (such as NUL)" in response.content

@@ -69,6 +69,7 @@ EXPECTED: dict[str, str] = {
     "api:credential-detail": "401 404 200 200 404 200 200 200 403",
     "api:credential-list": "401 200 200 200 200 200 200 200 403",
     "api:credential-rotate": "401 405 405 405 405 405 405 405 403",
+    "api:not_found": "404 404 404 404 404 404 404 404 403",
     "api:determination-apply": "401 403 403 403 403 405 403 403 403",
     "api:determination-approve": "401 403 403 403 403 405 403 403 403",
     "api:determination-detail": "401 403 403 403 403 200 403 200 403",

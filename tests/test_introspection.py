@@ -95,7 +95,8 @@ def test_a_nul_byte_in_the_token_or_the_client_id_is_refused_not_a_server_error(
     unknown = _introspect((gateway[0] + "\x00", gateway[1]), issued.key)
 
     assert (inactive.status_code, inactive.json()) == (200, {"active": False})
-    assert unknown.status_code == 401
+    assert unknown.status_code == 400
+    assert unknown.json()["error"] == "invalid_request"
 
 
 def test_a_right_prefix_with_a_wrong_secret_is_inactive(gateway):

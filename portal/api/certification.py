@@ -28,7 +28,7 @@ from portal.api.idempotency import idempotent
 from portal.api.permissions import TokenScopePermission, signed_in_user
 from portal.api.problems import field_problem
 from portal.api.staff import StaffViewSet, username_of
-from portal.api.validation import form_errors
+from portal.api.validation import form_errors, supported_years
 from portal.api.viewsets import VisibleViewSet
 from portal.certification.forms import ConfirmAllForm
 from portal.certification.models import (
@@ -133,7 +133,8 @@ class CampaignCreateSerializer(serializers.Serializer[Any]):
         required=False, allow_null=True, help_text="A covered model's slug; omit for every model."
     )
     deadline = serializers.DateTimeField(
-        help_text="Keys nobody confirms by then are suspended; must be in the future."
+        help_text="Keys nobody confirms by then are suspended; must be in the future.",
+        validators=[supported_years],
     )
     reminder_days = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_REMINDER_DAYS),

@@ -29,7 +29,7 @@ from portal.api.downloads import (
 from portal.api.idempotency import idempotent
 from portal.api.problems import field_problem, problem_response
 from portal.api.staff import StaffViewSet, username_of
-from portal.api.validation import country_codes
+from portal.api.validation import country_codes, supported_years
 from portal.compliance.downloads import bundle_response, letter_response
 from portal.compliance.evidence import determination_evidence
 from portal.compliance.impact import OUTCOMES
@@ -173,7 +173,7 @@ class RulesField(serializers.DictField):
 class DeterminationCreateSerializer(serializers.Serializer[Any]):
     reference = serializers.CharField(max_length=80)
     legal_basis = serializers.CharField(max_length=20000)
-    effective_date = serializers.DateField()
+    effective_date = serializers.DateField(validators=[supported_years])
     rules = RulesField(
         help_text='{"model-slug": {"kind": "open" | "partners_only" | "blocked"}}; in a form '
         "(multipart) body, the same JSON as one text field. Required: a draft without rules "
@@ -183,7 +183,7 @@ class DeterminationCreateSerializer(serializers.Serializer[Any]):
 
 class DeterminationUpdateSerializer(serializers.Serializer[Any]):
     legal_basis = serializers.CharField(max_length=20000, required=False)
-    effective_date = serializers.DateField(required=False)
+    effective_date = serializers.DateField(required=False, validators=[supported_years])
     rules = RulesField(required=False)
 
 

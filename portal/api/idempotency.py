@@ -5,6 +5,11 @@ parallel duplicate sees it); a 2xx answer is then stored and replayed for the sa
 and the same request, for ``API_IDEMPOTENCY_HOURS``. The same key with a different
 request is a 422; a duplicate arriving while the first is still running is a 409. An
 answer that is not 2xx frees the key, so the client may retry with it.
+
+Every interleaving is safe: the unique constraint on (user, key) decides which request
+acts; a duplicate that loses the insert reads the winner's row, and when that row is
+already gone (the winner failed and freed the key, or it expired in between) tries the
+reservation again instead of failing (``_reserve``).
 """
 
 from __future__ import annotations
@@ -88,6 +93,45 @@ def _replay_or_refuse(row: IdempotencyKey, request_hash: str, instance: str) -> 
     )
 
 
+_RESERVE_ATTEMPTS = 5
+
+
+def _in_progress(instance: str) -> Response:
+    return problem_response(
+        409,
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+        instance=instance,
+        slug="idempotency-key-in-progress",
+    )
+
+
+def _reserve(
+    *, user: Any, key_hash: str, request_hash: str, instance: str
+) -> IdempotencyKey | Response:
+    """The reservation row for this request, or the answer for a duplicate."""
+    for _attempt in range(_RESERVE_ATTEMPTS):
+        now = timezone.now()
+        # An expired answer no longer binds the key.
+        IdempotencyKey.objects.filter(user=user, key_hash=key_hash, expires_at__lte=now).delete()
+        try:
+            with transaction.atomic():
+                return IdempotencyKey.objects.create(
+                    user=user,
+                    key_hash=key_hash,
+                    request_hash=request_hash,
+                    status_code=0,
+                    expires_at=now + dt.timedelta(hours=settings.API_IDEMPOTENCY_HOURS),
+                )
+        except IntegrityError:
+            existing = IdempotencyKey.objects.filter(
+                user=user, key_hash=key_hash, expires_at__gt=now
+            ).first()
+            if existing is not None:
+                return _replay_or_refuse(existing, request_hash, instance)
+            # Freed or expired between our insert and our read: reserve again.
+    return _in_progress(instance)
+
+
 def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
     """Make a creating endpoint honour ``Idempotency-Key`` (optional header)."""
 
@@ -103,35 +147,26 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
                 f"An Idempotency-Key is at most {_MAX_KEY_LENGTH} characters.",
                 instance=instance,
             )
-        user = signed_in_user(request)
-        key_hash = hashlib.sha256(key.encode()).hexdigest()
-        request_hash = _request_hash(request)
-        now = timezone.now()
-        # An expired answer no longer binds the key.
-        IdempotencyKey.objects.filter(user=user, key_hash=key_hash, expires_at__lte=now).delete()
-        try:
-            with transaction.atomic():
-                row = IdempotencyKey.objects.create(
-                    user=user,
-                    key_hash=key_hash,
-                    request_hash=request_hash,
-                    status_code=0,
-                    expires_at=now + dt.timedelta(hours=settings.API_IDEMPOTENCY_HOURS),
-                )
-        except IntegrityError:
-            existing = IdempotencyKey.objects.get(user=user, key_hash=key_hash)
-            return _replay_or_refuse(existing, request_hash, instance)
+        reserved = _reserve(
+            user=signed_in_user(request),
+            key_hash=hashlib.sha256(key.encode()).hexdigest(),
+            request_hash=_request_hash(request),
+            instance=instance,
+        )
+        if isinstance(reserved, Response):
+            return reserved
         try:
             response = view_method(self, request, *args, **kwargs)
         except BaseException:
-            row.delete()
+            # Only our own reservation: filter by pk, so a row already gone is no error.
+            IdempotencyKey.objects.filter(pk=reserved.pk, status_code=0).delete()
             raise
         if 200 <= response.status_code < 300:
-            IdempotencyKey.objects.filter(pk=row.pk).update(
+            IdempotencyKey.objects.filter(pk=reserved.pk).update(
                 status_code=response.status_code, response_body=response.data
             )
         else:
-            row.delete()
+            IdempotencyKey.objects.filter(pk=reserved.pk, status_code=0).delete()
         return response
 
     return wrapped

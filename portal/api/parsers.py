@@ -1,8 +1,9 @@
-"""The API's JSON parser: JSON whose strings (keys included) hold no NUL character.
+"""The API's JSON parser: depth-checked before parsing, and no control characters in text.
 
 PostgreSQL text cannot store U+0000, so a NUL that slipped past a serializer (a slug looked
-up, a dict key) failed as a 500 deep in the database. DRF's CharField already refuses it;
-this refuses it once for every body, with a 400 problem, before any view runs.
+up, a dict key) failed as a 500 deep in the database, and ``json.loads`` recurses, so a
+50,000-deep array was a ``RecursionError``. ``portal.input_guard`` refuses both once for
+every body, before any view runs: a 400 problem naming the field.
 """
 
 from __future__ import annotations
@@ -10,23 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import IO, Any
 
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
-
-def _holds_nul(data: Any) -> bool:
-    pending = [data]
-    while pending:  # iterative: a deeply nested body must not exhaust the stack
-        item = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, Mapping):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return False
+from portal.input_guard import InputRejected, load_json
 
 
 class StrictJSONParser(JSONParser):
@@ -36,12 +24,12 @@ class StrictJSONParser(JSONParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
+        raw = stream.read() if stream is not None else b""
         try:
-            data = super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError("JSON parse error - the body is nested too deeply.") from None
-        if _holds_nul(data):
-            raise ParseError(
-                "JSON parse error - strings may not contain the NUL character (\\u0000)."
-            )
-        return data
+            return load_json(raw)
+        except InputRejected as rejected:
+            if rejected.field:
+                raise ValidationError({rejected.field: [rejected.message]}) from None
+            raise ParseError(f"JSON parse error - {rejected.message}") from None
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ParseError(f"JSON parse error - {error}") from None

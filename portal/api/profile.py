@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.api.permissions import signed_in_user
+from portal.api.validation import supported_years
 from portal.eligibility.models import Person, USPersonStatus
 from portal.eligibility.policies import ATTESTATION_TEXT, ATTESTATION_VERSION, AUP_TEXT, AUP_VERSION
 from portal.eligibility.selectors import person_of
@@ -90,7 +91,7 @@ class ProfileUpdateSerializer(serializers.Serializer[Any]):
     legal_name = serializers.CharField(
         max_length=200, help_text="As on your passport or national identity card."
     )
-    date_of_birth = serializers.DateField()
+    date_of_birth = serializers.DateField(validators=[supported_years])
     citizenships = serializers.ListField(
         child=serializers.CharField(max_length=10),
         max_length=20,

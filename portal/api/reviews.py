@@ -18,6 +18,7 @@ from portal.api.filters import is_object_id
 from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem
 from portal.api.staff import StaffViewSet, stale_version_problem
+from portal.api.validation import supported_years
 from portal.applications.models import Application
 from portal.eligibility.models import Person
 from portal.partners.models import Organisation
@@ -123,7 +124,7 @@ class ApproveSerializer(VersionedSerializer):
     rate_limit_per_minute = serializers.IntegerField(
         required=False, min_value=1, max_value=1_000_000
     )
-    expires_at = serializers.DateTimeField(required=False)
+    expires_at = serializers.DateTimeField(required=False, validators=[supported_years])
     confirms = serializers.IntegerField(
         required=False,
         min_value=1,

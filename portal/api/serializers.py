@@ -222,9 +222,23 @@ class DeliveryStateSerializer(serializers.Serializer[Any]):
     )
 
 
-class RotatedCredentialSerializer(serializers.Serializer[Any]):
+class CollectedCredentialSerializer(serializers.Serializer[Any]):
     credential = CredentialSerializer()
     key = serializers.CharField(help_text="The new key. It is shown this once and never again.")
+
+
+class RotatedCredentialSerializer(serializers.Serializer[Any]):
+    credential = CredentialSerializer()
+    key = serializers.CharField(
+        allow_null=True,
+        help_text=(
+            "The new key, shown this once, when you own the key. null when you rotated "
+            "someone else's key: only its owner may see a key, and collects a fresh one."
+        ),
+    )
+    owner_must_collect = serializers.BooleanField(
+        help_text="True when the key's owner must collect the new key (collect/)."
+    )
 
 
 class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):

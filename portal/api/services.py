@@ -17,6 +17,7 @@ from portal.api.errors import ApiTokenError
 from portal.api.models import ApiToken, IdempotencyKey, TokenScope
 from portal.api.tokens import generate_token
 from portal.audit.services import audit_record
+from portal.input_guard import has_control_characters
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ def api_token_issue(
         raise ApiTokenError("Give the token a name that says where it is used.", field="name")
     if len(name) > 100:
         raise ApiTokenError("Keep the name under 100 characters.", field="name")
+    if has_control_characters(name):
+        raise ApiTokenError("The name may not contain control characters.", field="name")
     clean_scopes = _clean_scopes(scopes)
     days = settings.API_TOKEN_DEFAULT_DAYS if expires_in_days is None else expires_in_days
     if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:

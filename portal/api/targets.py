@@ -20,6 +20,7 @@ from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user
 from portal.api.staff import StaffViewSet
 from provisioning.catalog.models import CoveredModel
+from provisioning.connectors.network import target_url_problem
 from provisioning.connectors.webhooks import secret_key
 from provisioning.deliveries.models import Target, TargetKind
 from provisioning.deliveries.selectors import target_health
@@ -86,6 +87,9 @@ def _check_url(value: str) -> None:
         URLValidator(schemes=["http", "https"])(value)
     except DjangoValidationError:
         raise serializers.ValidationError("Give an http or https URL.") from None
+    problem = target_url_problem(value)
+    if problem is not None:
+        raise serializers.ValidationError(problem)
 
 
 def _check_secret(value: str) -> None:

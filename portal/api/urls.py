@@ -1,5 +1,4 @@
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
+from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
 
 from portal.api import (
@@ -23,6 +22,7 @@ from portal.api import (
     views,
 )
 from portal.api.docs import ApiDocsView
+from portal.api.schema import SchemaView, api_not_found
 from portal.scim import token_views as scim_token_views
 
 app_name = "api"
@@ -69,7 +69,7 @@ urlpatterns = [
     ),
     path("v1/", include(router.urls)),
     path("v1/profile/", profile.ProfileView.as_view(), name="profile"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", ApiDocsView.as_view(url_name="api:schema"), name="docs"),
     path("tokens/", token_views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", token_views.token_revoke, name="token_revoke"),
@@ -80,4 +80,6 @@ urlpatterns = [
         scim_token_views.scim_token_revoke_view,
         name="scim_token_revoke",
     ),
+    # Anything else under /api/ is a problem+json 404, not the HTML page.
+    re_path(r"^.*/$", api_not_found, name="not_found"),
 ]

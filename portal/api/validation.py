@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -9,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
+from portal.input_guard import MAX_YEAR, MIN_YEAR, datetime_in_range
 from portal.partners.countries import normalise_country, unknown_country_message
 
 
@@ -50,3 +52,10 @@ def country_codes(**kwargs: Any) -> serializers.ListField:
         help_text='ISO 3166-1 alpha-2 country codes, e.g. ["CN", "IR"].',
         **kwargs,
     )
+
+
+def supported_years(value: dt.date | dt.datetime) -> None:
+    """A date or time the services can compute with (``portal.input_guard``): refused
+    before any arithmetic, naming the range."""
+    if not datetime_in_range(value):
+        raise ValidationError(f"Give a date between the years {MIN_YEAR} and {MAX_YEAR}.")

@@ -27,6 +27,7 @@ from portal.api.serializers import (
     AnswerSerializer,
     ApplicationSerializer,
     AuditEventSerializer,
+    CollectedCredentialSerializer,
     CredentialSerializer,
     DeliveryStateSerializer,
     GrantSerializer,
@@ -282,8 +283,9 @@ class CredentialViewSet(
     serializer_class = CredentialSerializer
     filter_fields = {"grant": "grant_id", "person": "person_id", "state": "state"}
 
+    # A plain list (one row per target), neither paged nor filtered.
     @extend_schema(responses={200: DeliveryStateSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def delivery(self, request: Request, pk: str) -> Response:
         """The key's state at each enabled downstream target (the same as the keys page)."""
         credential = self.get_object()
@@ -296,7 +298,7 @@ class CredentialViewSet(
 
     # Not idempotent-stored on purpose: the answer carries a plaintext key, which must
     # never be kept. A second collect issues another key and ends the first (as the page).
-    @extend_schema(request=None, responses={200: RotatedCredentialSerializer})
+    @extend_schema(request=None, responses={200: CollectedCredentialSerializer})
     @action(detail=True, methods=["post"])
     def collect(self, request: Request, pk: str) -> Response:
         """The key's owner collects a fresh key, shown this once; any earlier key stops
@@ -313,9 +315,16 @@ class CredentialViewSet(
     @extend_schema(request=None, responses={200: RotatedCredentialSerializer})
     @action(detail=True, methods=["post"])
     def rotate(self, request: Request, pk: str) -> Response:
+        """A new key; the old one keeps working for the rotation overlap. The new key is
+        returned only to its owner: an admin or staff member who rotates someone else's
+        key gets ``key: null``, and the owner collects a fresh key (collect/)."""
         credential = self.object_for("change")
-        issued = credential_rotate(actor=signed_in_user(request), credential=credential)
-        body = {"credential": CredentialSerializer(issued.credential).data, "key": issued.key}
+        rotated = credential_rotate(actor=signed_in_user(request), credential=credential)
+        body = {
+            "credential": CredentialSerializer(rotated.credential).data,
+            "key": rotated.key,
+            "owner_must_collect": rotated.key is None,
+        }
         return Response(body, headers={"Cache-Control": "no-store"})
 
 

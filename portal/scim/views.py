@@ -9,7 +9,6 @@ with 413 before they are read.
 from __future__ import annotations
 
 import functools
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from portal.input_guard import InputRejected, load_json
 from portal.scim import schemas as discovery
 from portal.scim.auth import scim_token_for
 from portal.scim.documents import (
@@ -31,7 +31,7 @@ from portal.scim.documents import (
     clean_user,
     project,
 )
-from portal.scim.errors import ScimError, invalid_syntax
+from portal.scim.errors import ScimError, invalid_syntax, invalid_value
 from portal.scim.filters import GROUP_FILTERS, USER_FILTERS, parse_filter
 from portal.scim.models import ScimGroup, ScimToken, ScimUser
 from portal.scim.render import etag, group_document, user_document
@@ -77,7 +77,11 @@ def _body(request: HttpRequest) -> Any:
     if len(raw) > settings.SCIM_MAX_PAYLOAD_BYTES:
         raise ScimError(413, f"The request body exceeds {settings.SCIM_MAX_PAYLOAD_BYTES} bytes.")
     try:
-        return json.loads(raw)
+        return load_json(raw)
+    except InputRejected as rejected:
+        if rejected.field:
+            raise invalid_value(rejected.message) from None
+        raise invalid_syntax(rejected.message) from None
     except (ValueError, UnicodeDecodeError) as error:
         raise invalid_syntax(f"The body is not valid JSON: {error}.") from None
 

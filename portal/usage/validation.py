@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from portal.input_guard import control_character_fields, datetime_in_range
 from portal.partners.countries import country_names
 from provisioning.catalog.models import CoveredModel
 from provisioning.credentials.models import Credential
@@ -61,7 +62,8 @@ def _time(value: Any) -> dt.datetime | None:
         parsed = parse_datetime(value.strip())
     except ValueError:
         return None
-    if parsed is None or timezone.is_naive(parsed):
+    # Range-checked before any arithmetic: 0001-01-01T00:00:00+14:00 cannot be put in UTC.
+    if parsed is None or timezone.is_naive(parsed) or not datetime_in_range(parsed):
         return None
     return parsed
 
@@ -78,6 +80,11 @@ def _shape(index: int, raw: Any, now: dt.datetime) -> tuple[dict[str, Any], list
     if unknown:
         reasons.append("Unknown field(s): " + ", ".join(unknown) + ".")
     clean: dict[str, Any] = {}
+    controlled = [name for name in control_character_fields(raw) if name]
+    if controlled:
+        # Nothing with a NUL or other control character reaches a query or a row.
+        reasons.append("Control characters (such as NUL) in: " + ", ".join(controlled) + ".")
+        return clean, reasons
     if "key_prefix" in raw:
         prefix = _prefix(raw["key_prefix"])
         if prefix is None:

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.accounts.access import get_visible_or_404, visible_to
+from portal.input_guard import InputRejected, load_json
 from portal.partners.paging import paginate, query_without_page
 from portal.usage.forms import AlertFilterForm, NoteForm
 from portal.usage.models import AlertState, UsageAlert, UsageError
@@ -35,7 +35,7 @@ from portal.usage.services import (
     usage_batch_ingest,
 )
 from provisioning.introspection.services import gateway_client_authenticate
-from provisioning.introspection.views import client_credentials
+from provisioning.introspection.views import client_credentials, malformed_client_credentials
 
 READ = "usage.view_usagealert"
 WRITE = "usage.change_usagealert"
@@ -52,6 +52,9 @@ def _problem(status: int, error: str, description: str, **extra: Any) -> JsonRes
 @require_POST
 def ingest(request: HttpRequest) -> JsonResponse:
     client_id, secret = client_credentials(request)
+    malformed = malformed_client_credentials(client_id, secret)
+    if malformed is not None:
+        return malformed
     client = (
         gateway_client_authenticate(client_id=client_id, client_secret=secret)
         if client_id and secret
@@ -71,7 +74,10 @@ def ingest(request: HttpRequest) -> JsonResponse:
     if len(body) > limit:
         return _problem(413, "batch_too_large", f"A batch may carry at most {limit:,} bytes.")
     try:
-        events = json.loads(body)
+        # Depth-checked before parsing; control characters are judged per event below.
+        events = load_json(body, check_text=False)
+    except InputRejected as rejected:
+        return _problem(400, "invalid_json", rejected.message)
     except (ValueError, UnicodeDecodeError):
         return _problem(400, "invalid_json", "The body must be a JSON array of usage events.")
     if not isinstance(events, list):

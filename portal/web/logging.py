@@ -18,18 +18,28 @@ _SECRET_PATHS = re.compile(
     r"(/(?:invitations|confirm-email|password/reset/key)/)[^/\s\"']+",
 )
 _BEARER_SECRETS = re.compile(r"\b(clr[ps]?_[0-9a-f]{16}_)[A-Za-z0-9_-]{20,}")
+# Query parameters that carry a secret in someone's link or client (OAuth-style tokens,
+# one-time codes, signatures, keys): the value goes, the parameter's name stays.
+_SECRET_QUERY = re.compile(
+    r"([?&;](?:[a-z_]*token|key|api_key|secret|client_secret|code|password|signature|sig)=)"
+    r"[^&;\s\"']+",
+    re.IGNORECASE,
+)
 
 
 def redact(text: str) -> str:
     """``text`` with every secret we recognise replaced; look-up prefixes are kept."""
-    return _BEARER_SECRETS.sub(r"\1[redacted]", _SECRET_PATHS.sub(r"\1[redacted]", text))
+    text = _SECRET_PATHS.sub(r"\1[redacted]", text)
+    text = _SECRET_QUERY.sub(r"\1[redacted]", text)
+    return _BEARER_SECRETS.sub(r"\1[redacted]", text)
 
 
 class SecretRedactionFilter(logging.Filter):
     """Scrubs secrets from a record before any handler sees it (invariant 7).
 
-    Attached to the loggers that write request paths on their own, such as
-    ``django.request`` ("Bad Request: /organisation/invitations/<token>/"): a valid
+    Attached to the loggers that write request paths on their own: gunicorn's access log
+    (``gunicorn.conf.py``) and ``django.request``
+    ("Bad Request: /organisation/invitations/<token>/"): a valid
     invitation opened by the wrong account would otherwise leave its link in the logs.
     """
 
@@ -39,7 +49,10 @@ class SecretRedactionFilter(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(_redact_value(arg) for arg in record.args)
         elif isinstance(record.args, dict):
-            record.args = {key: _redact_value(value) for key, value in record.args.items()}
+            # In place: gunicorn's access-log atoms are a dict subclass (case-insensitive
+            # header look-ups, "-" for a missing atom) that a plain dict would break.
+            for key, value in list(record.args.items()):
+                record.args[key] = _redact_value(value)
         return True
 
 

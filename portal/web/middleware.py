@@ -5,9 +5,12 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from portal.api.problems import PROBLEM_BASE, PROBLEM_CONTENT_TYPE
+from portal.input_guard import has_control_characters
+from portal.scim.errors import ScimError
 from portal.web.request_context import RequestContext, reset_request_context, set_request_context
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -46,33 +49,122 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
-class NulByteGuardMiddleware:
-    """Refuse a query string carrying a NUL byte with a clear 400.
+def _surface(path: str) -> str:
+    """Which error shape a refusal takes: the same check, each surface's own format."""
+    if path.startswith("/scim/"):
+        return "scim"
+    if path.startswith("/usage/v1/"):
+        return "usage"
+    if path.startswith("/oauth/"):
+        return "oauth"
+    if path.startswith("/api/"):
+        return "api"
+    return "page"
 
-    PostgreSQL text cannot hold NUL, so a filter or search value with one would fail deep in
-    a query as a server error; no legitimate link carries one.
+
+def _body_limit(surface: str, request: HttpRequest) -> int | None:
+    if surface == "scim":
+        return int(settings.SCIM_MAX_PAYLOAD_BYTES)
+    if surface == "usage":
+        return int(settings.USAGE_MAX_BATCH_BYTES)
+    if (request.content_type or "").startswith("multipart/"):
+        return None  # files are streamed to disk; each upload form checks its own size
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return None if limit is None else int(limit)
+
+
+def _refusal(
+    surface: str, status: int, detail: str, *, fields: list[str] | None = None
+) -> HttpResponse:
+    if surface == "api":
+        body: dict[str, object] = {
+            "type": PROBLEM_BASE + _PROBLEM_SLUGS[status],
+            "title": _PROBLEM_TITLES[status],
+            "status": status,
+            "detail": detail,
+        }
+        if fields:
+            body["errors"] = [
+                {"field": f, "message": "Contains a control character (such as NUL)."}
+                for f in fields
+            ]
+        return JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+    if surface == "scim":
+        scim_type = {400: "invalidValue"}.get(status, "")
+        error = ScimError(status, detail, scim_type)
+        return JsonResponse(error.body(), status=status, content_type="application/scim+json")
+    if surface in ("oauth", "usage"):
+        too_large = "batch_too_large" if surface == "usage" else "request_too_large"
+        code = {413: too_large, 404: "not_found"}.get(status, "invalid_request")
+        return JsonResponse({"error": code, "error_description": detail}, status=status)
+    return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
+
+
+_PROBLEM_SLUGS = {400: "invalid-request", 404: "not-found", 413: "too-large"}
+_PROBLEM_TITLES = {400: "The request is not valid", 404: "Not found", 413: "Request too large"}
+
+
+class InputGuardMiddleware:
+    """The request-level half of ``portal.input_guard``, before authentication or a view:
+
+    - a control character (NUL …) in a path segment names nothing: 404;
+    - one in a query parameter's name or value, or in a page form's field: 400 naming it;
+    - a body declared larger than the surface's limit: 413, and a body Django finds too
+      big while reading (``RequestDataTooBig``) is a 413 too, not an HTML 400;
+
+    each in the surface's own shape (problem+json, SCIM error, OAuth error, plain text).
+    PostgreSQL text cannot hold NUL, so without this a lookup failed deep in a query.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        surface = _surface(request.path)
+        if has_control_characters(request.path):
+            return _refusal(surface, 404, "No such address: the path contains a control character.")
         bad = sorted(
-            {key for key, values in request.GET.lists() for v in [key, *values] if "\x00" in v}
+            {
+                key
+                for key, values in request.GET.lists()
+                for value in [key, *values]
+                if has_control_characters(value)
+            }
         )
-        if not bad:
-            return self.get_response(request)
-        detail = f"The query parameter(s) {', '.join(map(repr, bad))} contain a NUL byte."
-        if request.path.startswith("/api/"):
-            return JsonResponse(
-                {
-                    "type": PROBLEM_BASE + "invalid-request",
-                    "title": "Bad Request",
-                    "status": 400,
-                    "detail": detail,
-                    "errors": [{"field": key, "message": "Contains a NUL byte."} for key in bad],
-                },
-                status=400,
-                content_type=PROBLEM_CONTENT_TYPE,
+        if bad:
+            detail = (
+                f"The query parameter(s) {', '.join(map(repr, bad))} contain a control "
+                "character (such as NUL)."
             )
-        return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
+            return _refusal(surface, 400, detail, fields=bad)
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        limit = _body_limit(surface, request)
+        if limit is not None and declared.isdigit() and int(declared) > limit:
+            return _refusal(surface, 413, f"The request body exceeds {limit:,} bytes.")
+        if (
+            surface == "page"
+            and request.method == "POST"
+            and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            # A page form: what a person typed is stored as text. Django parses the form
+            # once and keeps it (CSRF reads it next); uploaded files are not in POST.
+            fields = sorted(
+                {
+                    key
+                    for key, values in request.POST.lists()
+                    for value in [key, *values]
+                    if has_control_characters(value)
+                }
+            )
+            if fields:
+                detail = (
+                    f"The field(s) {', '.join(map(repr, fields))} contain a control character "
+                    "(such as NUL); remove it and send the form again."
+                )
+                return _refusal(surface, 400, detail, fields=fields)
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, RequestDataTooBig):
+            return _refusal(_surface(request.path), 413, "The request body is too large.")
+        return None

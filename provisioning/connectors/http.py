@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from provisioning.connectors.base import ConnectorError, TargetConfig
+from provisioning.connectors.network import AddressRefused, CheckedBackend
 
 # The target's message is shown to ops; a bound keeps a runaway error page out of the database.
 MAX_MESSAGE_CHARS = 500
@@ -30,14 +31,24 @@ def build_client(config: TargetConfig, *, headers: dict[str, str]) -> httpx.Clie
     """A keep-alive client: a batch reuses one connection instead of paying a handshake per call.
 
     ``trust_env=False`` keeps an ambient proxy variable from silently routing credential
-    traffic through a host nobody configured for this target.
+    traffic through a host nobody configured for this target. Every connection goes to
+    an address checked by the target network rules at that moment (``CheckedBackend``).
     """
+    limits = httpx.Limits(max_keepalive_connections=4, max_connections=8)
+    transport = httpx.HTTPTransport(limits=limits, trust_env=False)
+    pool = transport._pool
+    # httpx builds its httpcore pool itself and takes no network backend; the pool reads
+    # this attribute for every new connection. Fail loudly should a release rename it.
+    if not hasattr(pool, "_network_backend"):  # pragma: no cover
+        raise RuntimeError("httpx changed: the target network check cannot be installed.")
+    pool._network_backend = CheckedBackend()
     return httpx.Client(
         headers=headers,
         timeout=httpx.Timeout(config.timeout_seconds),
-        limits=httpx.Limits(max_keepalive_connections=4, max_connections=8),
+        limits=limits,
         follow_redirects=False,
         trust_env=False,
+        transport=transport,
     )
 
 
@@ -71,6 +82,9 @@ def send(
     """
     try:
         return client.request(method, url, **kwargs)
+    except AddressRefused as refused:
+        # Ops must fix the target's URL; no credential should die of it.
+        raise ConnectorError(f"{config.name}: refused: {refused}", retryable=False) from None
     except httpx.TimeoutException:
         raise ConnectorError(
             f"{config.name}: no answer within {config.timeout_seconds:g} s", retryable=True

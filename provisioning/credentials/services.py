@@ -2,7 +2,9 @@
 
 Every effective change bumps the version and appends a change-log row in the same
 transaction as the audit event. The plaintext key leaves only through the return value
-of ``credential_issue`` and ``credential_rotate``: it is never stored or logged.
+of ``credential_issue`` and ``credential_rotate``: it is never stored or logged. A rotation
+by anyone but the key's owner (an organisation admin, staff, a superuser) returns no key at
+all: the owner then collects a fresh one (invariant 7, "a key is shown to its owner only").
 """
 
 from __future__ import annotations
@@ -47,6 +49,26 @@ class IssuedKey:
 
     credential: Credential
     key: str
+
+
+@dataclass(frozen=True)
+class RotatedKey:
+    """A rotated credential. ``key`` is the plaintext only when the actor owns the key (or
+    the actor is the system); for anyone else it is ``None`` and the plaintext is gone."""
+
+    credential: Credential
+    key: str | None
+
+
+def _owner_user_id(credential: Credential) -> int | None:
+    return Person.objects.filter(pk=credential.person_id).values_list("user_id", flat=True).first()
+
+
+def _is_key_owner(actor: Any, owner_user_id: int | None) -> bool:
+    """The system (no actor) acts for the owner; any signed-in person must be the owner."""
+    if actor is None:
+        return True
+    return owner_user_id is not None and getattr(actor, "pk", None) == owner_user_id
 
 
 def _audit(
@@ -122,8 +144,13 @@ def _locked(credential: Credential) -> Credential:
 
 def credential_rotate(
     *, actor: Any, credential: Credential, overlap_hours: float | None = None
-) -> IssuedKey:
-    """A new key for the credential; the old one stays valid for the overlap, then goes."""
+) -> RotatedKey:
+    """A new key for the credential; the old one stays valid for the overlap, then goes.
+
+    Only the key's owner receives the new plaintext. When an admin or staff member
+    rotates someone else's key the plaintext is dropped here, never returned: the owner
+    collects a fresh key (``credential_collect``) while the old one still works.
+    """
     hours = settings.CREDENTIAL_ROTATION_OVERLAP_HOURS if overlap_hours is None else overlap_hours
     key = generate_key()
     now = timezone.now()
@@ -150,6 +177,8 @@ def credential_rotate(
             cause="credential.rotated",
         )
         current.refresh_from_db()
+        owner_user_id = _owner_user_id(current)
+        shown = _is_key_owner(actor, owner_user_id)
         _audit(
             actor=actor,
             action="credential.rotated",
@@ -157,8 +186,12 @@ def credential_rotate(
             changes=changes,
             old_key_prefix=credential.key_prefix,
             old_key_valid_until=current.previous_key_expires_at,
+            # Who rotated whose key: the actor is on the event; the owner is named here.
+            key_owner_person_id=current.person_id,
+            key_owner_user_id=owner_user_id,
+            rotated_by_owner=shown,
         )
-    return IssuedKey(credential=current, key=key.plaintext)
+    return RotatedKey(credential=current, key=key.plaintext if shown else None)
 
 
 def credential_collect(*, actor: Any, credential: Credential) -> IssuedKey:
@@ -170,7 +203,12 @@ def credential_collect(*, actor: Any, credential: Credential) -> IssuedKey:
         current = _locked(credential)
         if current.state != CredentialState.ACTIVE:
             raise CredentialError("Only an active key can be collected.")
-        return credential_rotate(actor=actor, credential=current, overlap_hours=0)
+        if not _is_key_owner(actor, _owner_user_id(current)):
+            raise CredentialError("Only the person a key belongs to may collect it.")
+        rotated = credential_rotate(actor=actor, credential=current, overlap_hours=0)
+    if rotated.key is None:  # pragma: no cover - the owner check above makes this unreachable
+        raise CredentialError("Only the person a key belongs to may collect it.")
+    return IssuedKey(credential=rotated.credential, key=rotated.key)
 
 
 def credential_revoke(*, actor: Any, credential: Credential, reason: str = "") -> Credential:

@@ -8,17 +8,27 @@ from django import forms
 from django.core.validators import URLValidator
 
 from provisioning.catalog.models import CoveredModel
+from provisioning.connectors.network import target_url_problem
 from provisioning.connectors.webhooks import secret_key
 from provisioning.deliveries.models import Target, TargetKind
 
 KEEP_HELP = "Leave empty to keep the current secret"
 
 
+def _target_network_rules(value: str) -> None:
+    problem = target_url_problem(value)
+    if problem is not None:
+        raise forms.ValidationError(problem)
+
+
 class TargetForm(forms.Form):
     kind = forms.ChoiceField(choices=TargetKind.choices)
     name = forms.CharField(max_length=100)
     url = forms.CharField(
-        label="URL", max_length=500, validators=[URLValidator(schemes=["http", "https"])]
+        label="URL",
+        max_length=500,
+        validators=[URLValidator(schemes=["http", "https"]), _target_network_rules],
+        help_text="https; not a private, loopback or link-local address.",
     )
     # render_value=False: a stored or submitted secret is never written back into the page.
     token = forms.CharField(

@@ -9,8 +9,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.services import audit_record
+from portal.input_guard import has_control_characters
 from provisioning.catalog.models import CoveredModel
+from provisioning.connectors.network import target_url_problem
 from provisioning.deliveries.models import DeliveryError, Failure, FailureState, Target, TargetKind
+
+
+def _check_target_url(url: str, name: str) -> None:
+    """The target network rules at save time; every connection checks them again."""
+    if has_control_characters(name) or has_control_characters(url):
+        raise DeliveryError("A target's name and URL may not contain control characters.")
+    problem = target_url_problem(url)
+    if problem is not None:
+        raise DeliveryError(problem)
 
 
 def target_create(
@@ -36,6 +47,7 @@ def target_create(
         raise DeliveryError("A SCIM target takes a bearer token, not signing secrets.")
     if kind == TargetKind.WEBHOOK and token:
         raise DeliveryError("A webhook target takes signing secrets, not a bearer token.")
+    _check_target_url(url, name)
     with transaction.atomic():
         target = Target(kind=kind, name=name, url=url, enabled=enabled)
         target.set_token(token)
@@ -88,6 +100,7 @@ def target_update(
         raise DeliveryError("A SCIM target takes a bearer token, not signing secrets.")
     if target.kind == TargetKind.WEBHOOK and token:
         raise DeliveryError("A webhook target takes signing secrets, not a bearer token.")
+    _check_target_url(url, name)
     with transaction.atomic():
         locked = Target.objects.select_for_update().get(pk=target.pk)
         before = {

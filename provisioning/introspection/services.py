@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from portal.audit.services import audit_record
+from portal.input_guard import has_control_characters
 from provisioning.credentials.keys import key_matches, parse_key
 from provisioning.credentials.models import CredentialState
 from provisioning.introspection.models import GatewayClient
@@ -33,6 +34,8 @@ def _hash(secret: str) -> str:
 
 
 def gateway_client_create(*, actor: Any, name: str) -> NewGatewayClient:
+    if not name.strip() or has_control_characters(name):
+        raise ValueError("Give the gateway client a name without control characters.")
     secret = secrets.token_urlsafe(32)
     with transaction.atomic():
         client = GatewayClient.objects.create(

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from portal.input_guard import has_control_characters
 from portal.screening.errors import ListFormatError
 
 # Bytes that never occur in a text list: a file holding them is not a list at all.
@@ -75,8 +76,8 @@ def read_text(path: Path, *, label: str) -> tuple[str, str]:
         raise ListFormatError(f"Cannot read the {label} file {path}: {exc.strerror}.") from None
     if not data.strip():
         raise ListFormatError(f"The {label} file {path.name} is empty.")
-    head = data[:65536]
-    if head.startswith(_BINARY_MARKERS[1:]) or b"\x00" in head:
+    # The whole file, not only its head: a NUL after the first 64 KiB reached the database.
+    if data.startswith(_BINARY_MARKERS[1:]) or b"\x00" in data:
         raise ListFormatError(
             f"The {label} file {path.name} is binary, not a CSV text file; nothing was loaded."
         )
@@ -85,8 +86,7 @@ def read_text(path: Path, *, label: str) -> tuple[str, str]:
     except UnicodeDecodeError:
         # Older list exports are Latin-1; junk bytes still fail the control-character test.
         text = data.decode("latin-1")
-    controls = sum(1 for c in text[:65536] if ord(c) < 32 and c not in "\r\n\t")
-    if controls > 0:
+    if has_control_characters(text):
         raise ListFormatError(
             f"The {label} file {path.name} holds control characters: it is not a CSV text "
             "file; nothing was loaded."

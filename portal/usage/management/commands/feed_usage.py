@@ -21,6 +21,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from portal.input_guard import load_json
 from portal.usage.sample import sample_events
 from portal.usage.services import usage_batch_ingest
 from provisioning.introspection.models import GatewayClient
@@ -48,7 +49,7 @@ class Command(BaseCommand):
                 self.stdout.write(self.style.WARNING(note))
         else:
             try:
-                events = json.loads(Path(options["file"]).read_text())
+                events = load_json(Path(options["file"]).read_bytes(), check_text=False)
             except (OSError, ValueError) as exc:
                 raise CommandError(f"Cannot read {options['file']}: {exc}") from exc
             if not isinstance(events, list):

@@ -1,7 +1,7 @@
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from provisioning.introspection.services import gateway_client_create
 
@@ -14,7 +14,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print as JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        created = gateway_client_create(actor=None, name=options["name"])
+        try:
+            created = gateway_client_create(actor=None, name=options["name"])
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         if options["json"]:
             self.stdout.write(
                 json.dumps(
