@@ -2,7 +2,8 @@
 """Screening benchmarks (DESIGN.md §7): speed of one screening, a full re-screen, and quality.
 
 Sets Django up on a scratch SQLite database under ``CLEARANCE_VAR_DIR`` (removed at the end),
-loads the shared OFAC SDN list with its aliases and the CSL sample through the real loader,
+loads the OFAC SDN list shipped in ``portal/screening/data`` with its aliases and the CSL
+sample through the real loader,
 then measures:
 
 * one name against every name in force (SDN + aliases + CSL): median and p95 ms, over a
@@ -170,10 +171,9 @@ def _setup_django(var_dir: Path) -> Path:
 
 
 def _data_dir() -> Path:
-    for candidate in (ROOT.parent / "shared" / "data", Path("/work/shared/data")):
-        if (candidate / "ofac-sdn.csv").exists():
-            return candidate
-    raise SystemExit("The shared list files (shared/data/ofac-sdn.csv ...) were not found.")
+    from portal.screening.data import LIST_DATA
+
+    return LIST_DATA
 
 
 def _load_lists() -> None:

@@ -8,15 +8,15 @@ import json
 import pytest
 from django.core.management import call_command
 
+from portal.screening.data import LIST_DATA
 from portal.screening.loaders.csl import parse_csl
 from portal.screening.loaders.ofac import parse_ofac
 from portal.screening.matching import EntryRecord, NameRecord, ScreeningIndex
 from portal.screening.models import NameKind
 from portal.screening.normalise import forms, normalised
 from portal.screening.services import list_version_load
-from tests.shared_data import SHARED_DATA
 
-DATA = SHARED_DATA
+DATA = LIST_DATA
 THRESHOLD = 0.85
 
 
