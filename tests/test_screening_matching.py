@@ -37,6 +37,7 @@ def _index_from_files() -> ScreeningIndex:
                 dates_of_birth=tuple(entry.dates_of_birth),
                 citizenships=tuple(entry.citizenships),
                 content_hash=entry.content_hash(),
+                remarks=entry.remarks,
             )
         )
         names.append(NameRecord(position, entry.primary_name, NameKind.PRIMARY))
