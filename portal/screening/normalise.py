@@ -151,7 +151,7 @@ LEGAL_FORM_CLASSES: dict[str, tuple[str, ...]] = {
         "llc", "ooo", "ltd", "limited", "limited liability company", "limited liability co",
         "ltd liability co", "ltd co", "private limited", "pvt ltd", "pte ltd", "pty ltd",
         "pvt", "pte", "pty", "gmbh", "sarl", "srl", "sprl", "spzoo", "sp zoo", "tov", "too",
-        "kft", "sro", "doo", "bv", "pllc", "sdn bhd", "bhd", "mchj", "pt", "ltda",
+        "kft", "sro", "doo", "bv", "pllc", "eirl", "sac", "sdn bhd", "bhd", "mchj", "pt", "ltda",
         "obshchestvo s ogranichennoy otvetstvennostyu",
         "obshchestvo s ogranichennoi otvetstvennostiu", "you xian gong si", "youxian gongsi",
         "limited liability partnership", "llp",
@@ -165,7 +165,7 @@ LEGAL_FORM_CLASSES: dict[str, tuple[str, ...]] = {
         "sociedade anonima", "spa", "societa per azioni", "ag", "aktiengesellschaft", "nv",
         "naamloze vennootschap", "plc", "public limited company", "ab", "asa", "oyj", "sab",
         "sae", "saog", "saoc", "psc", "pjs", "qsc", "qpsc", "bsc", "kscp", "ksc",
-        "sa de cv", "sapi de cv", "s de rl de cv", "de cv",
+        "sa de cv", "sapi de cv", "s de rl de cv", "de cv", "cv", "sas", "ca", "saic", "saci",
     ),
     "corporation": ("corp", "corporation", "inc", "incorporated", "kk", "kabushiki kaisha"),
     "company": ("co", "company", "cia", "compania", "cie", "compagnie", "gong si", "gongsi"),
@@ -173,12 +173,34 @@ LEGAL_FORM_CLASSES: dict[str, tuple[str, ...]] = {
         "fze", "fzco", "fzc", "fzllc", "fz llc", "fze llc", "free zone establishment",
         "free zone company", "free zone co", "fz co", "free zone", "fz",
     ),
-    "partnership": ("lp", "limited partnership", "kg", "gbr", "ohg", "snc", "gmbh co kg"),
+    "partnership": (
+        "lp", "limited partnership", "kg", "gbr", "ohg", "snc", "gmbh co kg", "scs", "sca",
+    ),
     "establishment": ("est", "establishment", "etablissement"),
 }  # fmt: skip
 # Short forms that are also syllables of people's names: a legal form only at either end.
 _AMBIGUOUS_FORMS = frozenset(
-    {"sa", "ag", "ao", "co", "nv", "pt", "kk", "ab", "bv", "est", "too", "fz", "lp", "kg"}
+    {
+        "sa",
+        "ag",
+        "ao",
+        "co",
+        "nv",
+        "pt",
+        "kk",
+        "ab",
+        "bv",
+        "est",
+        "too",
+        "fz",
+        "lp",
+        "kg",
+        "cv",
+        "ca",
+        "sas",
+        "sac",
+        "sca",
+    }
 )
 _LEGAL_FORMS: dict[tuple[str, ...], str] = {
     tuple(phrase.split()): cls for cls, phrases in LEGAL_FORM_CLASSES.items() for phrase in phrases
