@@ -36,7 +36,14 @@ from typing import Any
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from portal.screening import dates
-from portal.screening.normalise import NameForm, consonant_key, name_forms, skeleton
+from portal.screening.normalise import (
+    NameForm,
+    consonant_key,
+    korean_key,
+    name_forms,
+    skeleton,
+)
+from portal.screening.transliteration import KOREAN_SCHEMES, SYLLABIC_SCHEMES
 
 NAME_WEIGHT_QUERY = 0.75
 NAME_WEIGHT_LISTED = 0.25
@@ -52,8 +59,10 @@ NUMBER_MISSING_PENALTY = 0.05
 NOT_EXACT_CEILING = 0.99
 LEGAL_FORM_WEIGHT = 6
 # Consonant-skeleton matches of vowelless readings, by the skeleton's length.
-CONSONANT_SIMILARITY = {1: 0.75, 2: 0.82, 3: 0.9}
-CONSONANT_SIMILARITY_LONG = 0.94
+CONSONANT_SIMILARITY = {1: 0.8, 2: 0.9, 3: 0.95}
+CONSONANT_SIMILARITY_LONG = 0.97
+# One consonant more or less (a doubled letter written once, a dropped glottal stop).
+CONSONANT_NEAR_SIMILARITY = 0.88
 _ID_IN_TEXT = re.compile(r"\b(?:IMO\s*)?([A-Z0-9][A-Z0-9/-]{2,}[A-Z0-9])\b", re.IGNORECASE)
 _DIGIT = re.compile(r"\d")
 
@@ -165,6 +174,9 @@ def _scoring_tokens(form: NameForm) -> tuple[_QueryToken, ...]:
     # Initials carry too little to block or score on.
     if form.vowelless:
         return tuple(_QueryToken(t, consonant_key(t)) for t in form.tokens if consonant_key(t))
+    if form.scheme in SYLLABIC_SCHEMES:
+        # A one-letter syllable (Su-a) is part of the name, not an initial.
+        return tuple(_QueryToken(t, skeleton(t)) for t in form.tokens)
     return tuple(_QueryToken(t, skeleton(t)) for t in form.tokens if len(t) > 1)
 
 
@@ -197,6 +209,9 @@ class ScreeningIndex:
         self.postings: list[list[int]] = []
         self.keys: dict[str, list[int]] = {}
         self.consonants: dict[str, list[int]] = {}
+        self.consonant_deletions: dict[str, list[int]] = {}
+        self.korean: dict[str, list[int]] = {}
+        self._spellings: set[str] = set()
         # Identifier (upper case, no separators) → entry positions.
         self.identifiers: dict[str, list[int]] = {}
         self.entry_identifiers: list[frozenset[str]] = []
@@ -243,9 +258,18 @@ class ScreeningIndex:
             self.postings.append([])
             for key in _deletions(token):
                 self.keys.setdefault(key, []).append(vocab_id)
+        if written not in self._spellings:
+            # Every spelling of a skeleton gets its own keys: khouri and houri share the
+            # skeleton huri, not their consonants.
+            self._spellings.add(written)
+            self.korean.setdefault(korean_key(written), []).append(vocab_id)
             consonants = consonant_key(written)
             if consonants:
                 self.consonants.setdefault(consonants, []).append(vocab_id)
+                if len(consonants) >= 4:
+                    for i in range(len(consonants)):
+                        shorter = consonants[:i] + consonants[i + 1 :]
+                        self.consonant_deletions.setdefault(shorter, []).append(vocab_id)
         return vocab_id
 
     def _similar_tokens(self, token: str) -> dict[int, float]:
@@ -270,8 +294,17 @@ class ScreeningIndex:
 
     def _similar_consonants(self, key: str) -> dict[int, float]:
         """List tokens with the same consonant skeleton as a vowelless reading's token."""
+        similar: dict[int, float] = {}
+        if len(key) >= 4:
+            # One consonant more in the list's spelling, or one more in the query's.
+            for vocab_id in self.consonant_deletions.get(key, ()):
+                similar[vocab_id] = CONSONANT_NEAR_SIMILARITY
+            for i in range(len(key)):
+                for vocab_id in self.consonants.get(key[:i] + key[i + 1 :], ()):
+                    similar[vocab_id] = CONSONANT_NEAR_SIMILARITY
         similarity = CONSONANT_SIMILARITY.get(len(key), CONSONANT_SIMILARITY_LONG)
-        return dict.fromkeys(self.consonants.get(key, ()), similarity)
+        similar.update(dict.fromkeys(self.consonants.get(key, ()), similarity))
+        return similar
 
     def search(
         self,
@@ -385,6 +418,7 @@ class ScreeningIndex:
         query_tokens = _scoring_tokens(query_form)
         query = tuple(t.key for t in query_tokens)
         vowelless = query_form.vowelless
+        syllabic = query_form.scheme in SYLLABIC_SCHEMES
         similar = []
         for token in query:
             found = token_cache.get((token, vowelless))
@@ -392,6 +426,11 @@ class ScreeningIndex:
                 found = token_cache[(token, vowelless)] = (
                     self._similar_consonants(token) if vowelless else self._similar_tokens(token)
                 )
+            if syllabic:
+                found = {v: sim for v, sim in found.items() if sim >= 1.0}
+            if query_form.scheme in KOREAN_SCHEMES:
+                written = query_tokens[len(similar)].written
+                found = {**found, **dict.fromkeys(self.korean.get(korean_key(written), ()), 1.0)}
             similar.append(found)
         postings = self.postings
         containing = [set().union(*(postings[v] for v in found)) for found in similar]

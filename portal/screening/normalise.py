@@ -130,7 +130,7 @@ _SKELETON_STEPS = (
 )
 _DOUBLES = re.compile(r"(.)\1+")
 _CONSONANT_STEPS = (
-    ("kh", "x"),
+    ("kh", "k"),
     ("sh", "s"),
     ("ch", "c"),
     ("th", "t"),
@@ -141,8 +141,24 @@ _CONSONANT_STEPS = (
     ("c", "k"),
     ("q", "k"),
     ("z", "s"),
+    ("j", "g"),  # ج is g in Egypt: Gamal / Jamal
 )
 _VOWELS = re.compile(r"[aeiouyvw]")
+# Korean romanisations differ by voicing and vowel spelling, not by sound: McCune-Reischauer
+# Chol / DPRK Jol / Revised Cheol, Kwang / Gwang, Il / Ir, Pyong / Byeong.
+_KOREAN_STEPS = (
+    ("eo", "o"),
+    ("eu", "u"),
+    ("oo", "u"),
+    ("sh", "s"),
+    ("ch", "c"),
+    ("j", "c"),
+    ("g", "k"),
+    ("d", "t"),
+    ("b", "p"),
+    ("l", "r"),
+    ("ee", "i"),
+)
 
 # Legal forms, by class: compared as a class, never as words of the name. Spaced initials
 # ("S.A.", "L.L.C.") are joined before the look-up.
@@ -411,6 +427,14 @@ def consonant_key(token: str) -> str:
     token = _VOWELS.sub("", token.replace("`", "").replace("-", ""))
     token = _DOUBLES.sub(r"\1", token)
     return token[:-1] if len(token) > 2 and token.endswith("h") else token
+
+
+@lru_cache(maxsize=65536)
+def korean_key(token: str) -> str:
+    """A romanised Korean syllable or name, folded over the romanisation systems."""
+    for old, new in _KOREAN_STEPS:
+        token = token.replace(old, new)
+    return token.replace("-", "")
 
 
 _NAME_CHARS = frozenset("LMN")

@@ -50,6 +50,20 @@ VOWELLESS_SCRIPTS = frozenset(
         "TIBETAN",
     ]
 )
+# Readings of syllabic scripts: each syllable is a token, and systems differ by reading, not
+# by typo, so their tokens meet list tokens only when spelled the same.
+KOREAN_SCHEMES = frozenset(
+    {"revised romanization", "mccune-reischauer", "customary surname + mccune-reischauer"}
+)
+SYLLABIC_SCHEMES = frozenset(
+    {
+        "pinyin",
+        "wade-giles",
+        "revised romanization",
+        "mccune-reischauer",
+        "customary surname + mccune-reischauer",
+    }
+)
 # Scripts that legitimately appear together in one person's name.
 _SCRIPT_FAMILIES = (
     frozenset({"CJK", "HIRAGANA", "KATAKANA"}),
@@ -65,7 +79,20 @@ _GREEK_DIGRAPHS = (
     ("αύ", "av"),
     ("εύ", "ev"),
 )
+# Foreign names written in Greek: μπ, ντ, τζ, γκ spell b, d, j, g (Ντέιβιντ = David).
+_GREEK_FOREIGN = (("μπ", "b"), ("ντ", "d"), ("τζ", "j"), ("γκ", "g"), ("χ", "kh"), ("αι", "ai"))
 _ARABIC_ARTICLE = re.compile(r"(?<![\w])ال(?=\w{2,})")
+# Name particles written as words: read as the lists spell them, so they are handled as
+# particles (dropped or glued) rather than as consonant skeletons.
+_ARABIC_PARTICLES = (
+    (re.compile(r"(?<![\w])(?:ابن)(?![\w])"), "ibn"),
+    (re.compile(r"(?<![\w])(?:بن)(?![\w])"), "bin"),
+    (re.compile(r"(?<![\w])(?:بنت)(?![\w])"), "bint"),
+    (re.compile(r"(?<![\w])(?:ابو|أبو)(?![\w])"), "abu"),
+    (re.compile(r"(?<![\w])(?:عبد)(?![\w])"), "abd"),
+    (re.compile(r"(?<![\w])(?:الحاج|حاج|حاجي|حاجی|حجی|حجي)(?![\w])"), "haji"),
+    (re.compile(r"(?<![\w])(?:الشيخ|شيخ|شیخ)(?![\w])"), "sheikh"),
+)
 _HEBREW_KAF = str.maketrans({"כ": "k", "ך": "k"})  # anyascii reads the soft form (kh)
 
 
@@ -196,7 +223,11 @@ def _east_asian_names(groups: list[list[str]]) -> list[str]:
         if len(syllables) == 1:
             return [syllables[0]]
         surname, given = syllables[0], syllables[1:]
-        return [" ".join([surname, *given]), f"{surname} {''.join(given)}"]
+        spelled = [" ".join([surname, *given]), f"{surname} {''.join(given)}"]
+        if len(syllables) == 3:
+            # A two-syllable surname, or a list that wrote the name run together.
+            spelled.append(f"{surname}{given[0]} {given[1]}")
+        return spelled
     apart = " ".join(s for g in groups for s in g)
     joined = " ".join("".join(g) for g in groups)
     return [apart, joined] if apart != joined else [apart]
@@ -283,7 +314,9 @@ def _prepare(text: str, found: set[str]) -> str:
         text = lowered
     if "ARABIC" in found:
         # The article is written joined (الرحمن); the lists write it apart or drop it.
-        text = _ARABIC_ARTICLE.sub("ال ", text)
+        text = _ARABIC_ARTICLE.sub("al ", text)
+        for pattern, latin in _ARABIC_PARTICLES:
+            text = pattern.sub(latin, text)
         # Persian: a final he before a zero-width non-joiner is the vowel e (خامنه‌ای).
         text = text.replace("ه\u200c", "\u200c").replace("\u200c", "")
     if "HEBREW" in found:
@@ -300,6 +333,11 @@ def readings(text: str) -> list[Reading]:
     text = _prepare(text, found)
     vowelless = bool(found & VOWELLESS_SCRIPTS)
     result: list[Reading] = []
+    if "GREEK" in found:
+        foreign = text
+        for greek, latin in _GREEK_FOREIGN:
+            foreign = foreign.replace(greek, latin)
+        result.append(Reading(" ".join(anyascii(foreign).split()), "anyascii (foreign name)"))
     if "HANGUL" in found:
         result += _hangul_readings(text)
     elif "CJK" in found and not found & {"HIRAGANA", "KATAKANA"}:
