@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001 -- the demo's listed person is written in Cyrillic on purpose.
 """The demo's screening: the real lists shipped in the repository, and people screened for real.
 
 ``seed_screening`` loads the OFAC SDN list with its aliases and the Consolidated Screening

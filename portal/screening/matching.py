@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler
 
 from portal.screening import dates
 from portal.screening.normalise import (
@@ -58,6 +58,8 @@ NUMBER_MISMATCH_PENALTY = 0.2
 NUMBER_MISSING_PENALTY = 0.05
 NOT_EXACT_CEILING = 0.99
 LEGAL_FORM_WEIGHT = 6
+SHORT_TOKEN = 5
+SHORT_SUBSTITUTION_SIMILARITY = 0.6
 # Consonant-skeleton matches of vowelless readings, by the skeleton's length.
 CONSONANT_SIMILARITY = {1: 0.8, 2: 0.9, 3: 0.95}
 CONSONANT_SIMILARITY_LONG = 0.97
@@ -282,14 +284,26 @@ class ScreeningIndex:
             other = self.vocab_tokens[vocab_id]
             # The longer spelling sets the allowance: a typo that the skeleton turned into two
             # letters (x → ks) must not push a short token out of reach.
-            limit = allowed_edits(max(len(token), len(other)))
-            if Levenshtein.distance(token, other, score_cutoff=limit) <= limit:
+            longest = max(len(token), len(other))
+            limit = allowed_edits(longest)
+            # Optimal string alignment: two letters swapped is one typo, not two.
+            distance = OSA.distance(token, other, score_cutoff=limit)
+            if distance <= limit:
                 # Jaro-Winkler alone forgives two edits in a short token too readily; the
                 # edit-distance half keeps near-miss namesakes (Haqqani/Haswani) below the line.
-                similar[vocab_id] = 0.5 * (
-                    JaroWinkler.similarity(token, other)
-                    + Levenshtein.normalized_similarity(token, other)
-                )
+                similarity = 0.5 * (JaroWinkler.similarity(token, other) + 1 - distance / longest)
+                shortest = min(len(token), len(other))
+                short = longest <= SHORT_TOKEN or shortest < SHORT_TOKEN
+                if (
+                    distance
+                    and (short or (distance > 1 and shortest <= SHORT_TOKEN))
+                    and not (distance == 1 and sorted(token) == sorted(other))
+                ):
+                    # A different letter in a short name is usually another name (Karim,
+                    # Kasim; Omar, Omairi): it supports a match, it cannot make one. A swap of
+                    # two letters stays a typo.
+                    similarity = min(similarity, SHORT_SUBSTITUTION_SIMILARITY)
+                similar[vocab_id] = similarity
         return similar
 
     def _similar_consonants(self, key: str) -> dict[int, float]:

@@ -18,6 +18,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rapidfuzz.distance import OSA
+
 from portal.screening.transliteration import Reading, mixed_scripts, readings, scripts
 
 # Letters NFKD does not decompose into a base letter plus accents.
@@ -255,9 +257,15 @@ def unreverse(name: str) -> str:
     return f"{first} {last}"
 
 
-def _clean_tokens(text: str) -> list[str]:
+# What a vowelless reading leaves of an honorific is too short to tell from a name ("mr" is
+# عمر, Omar): only the honorifics the reading spells out are removed.
+_VOWELLESS_HONORIFICS = frozenset({"haji", "sheikh"})
+
+
+def _clean_tokens(text: str, *, vowelless: bool = False) -> list[str]:
     tokens = _fold_latin(text).split()
-    while tokens and tokens[0].strip("-") in HONORIFICS and len(tokens) > 1:
+    honorifics = _VOWELLESS_HONORIFICS if vowelless else HONORIFICS
+    while tokens and tokens[0].strip("-") in honorifics and len(tokens) > 1:
         tokens.pop(0)
     while tokens and tokens[-1] in GENERATION_SUFFIXES and len(tokens) > 1:
         tokens.pop()
@@ -328,9 +336,26 @@ def split_legal_forms(tokens: list[str]) -> tuple[list[str], list[tuple[str, str
             i += size
             break
         else:
-            kept.append(tokens[i])
+            fuzzy = _fuzzy_legal_form(tokens[i]) if i == len(tokens) - 1 and kept else None
+            if fuzzy is not None:
+                found.append((tokens[i], fuzzy))
+            else:
+                kept.append(tokens[i])
             i += 1
     return kept, found
+
+
+_LONG_FORMS = {k[0]: v for k, v in _LEGAL_FORMS.items() if len(k) == 1 and len(k[0]) >= 6}
+
+
+def _fuzzy_legal_form(token: str) -> str | None:
+    """A long legal-form word with one typo at the end of a name (LIMTED, CORPORAITON)."""
+    if len(token) < 6:
+        return None
+    for form, cls in _LONG_FORMS.items():
+        if abs(len(form) - len(token)) <= 1 and OSA.distance(form, token, score_cutoff=1) <= 1:
+            return cls
+    return None
 
 
 def _is_form_part(token: str) -> bool:
@@ -377,7 +402,7 @@ def _forms_of_tokens(tokens: list[str]) -> list[tuple[str, ...]]:
 
 
 def _reading_forms(reading: Reading) -> list[NameForm]:
-    tokens = _clean_tokens(reading.text)
+    tokens = _clean_tokens(reading.text, vowelless=reading.vowelless)
     words = [t for t in tokens if not _HAS_DIGIT.search(t)]
     if len(words) < len(tokens):
         # The labels of identifiers written into the name ("AMBER IMO 9357406").
@@ -422,9 +447,12 @@ def skeleton(token: str) -> str:
 def consonant_key(token: str) -> str:
     """The consonants of a token, as a script without written vowels records them
     (``muhammad`` and ``mhmd`` both give ``mhmd``); a final ``h`` is a vowel there too."""
+    token = token.replace("`", "").replace("-", "")
+    # A written initial vowel (alef, ayin) is kept as one mark: Islam is not Salma.
+    initial = "a" if token[:1] in {"a", "e", "i", "o", "u"} else ""
     for old, new in _CONSONANT_STEPS:
         token = token.replace(old, new)
-    token = _VOWELS.sub("", token.replace("`", "").replace("-", ""))
+    token = initial + _VOWELS.sub("", token)
     token = _DOUBLES.sub(r"\1", token)
     return token[:-1] if len(token) > 2 and token.endswith("h") else token
 

@@ -93,6 +93,7 @@ _ARABIC_PARTICLES = (
     (re.compile(r"(?<![\w])(?:الحاج|حاج|حاجي|حاجی|حجی|حجي)(?![\w])"), "haji"),
     (re.compile(r"(?<![\w])(?:الشيخ|شيخ|شیخ)(?![\w])"), "sheikh"),
 )
+_ARABIC_INITIAL_VOWEL = re.compile(r"(?<![\w])[اأإآع]")
 _HEBREW_KAF = str.maketrans({"כ": "k", "ך": "k"})  # anyascii reads the soft form (kh)
 
 
@@ -315,6 +316,8 @@ def _prepare(text: str, found: set[str]) -> str:
     if "ARABIC" in found:
         # The article is written joined (الرحمن); the lists write it apart or drop it.
         text = _ARABIC_ARTICLE.sub("al ", text)
+        # A word-initial alef or ayin is a written vowel: the lists begin such names with one.
+        text = _ARABIC_INITIAL_VOWEL.sub("a", text)
         for pattern, latin in _ARABIC_PARTICLES:
             text = pattern.sub(latin, text)
         # Persian: a final he before a zero-width non-joiner is the vowel e (خامنه‌ای).
