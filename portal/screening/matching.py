@@ -40,6 +40,7 @@ from portal.screening.normalise import (
     NameForm,
     consonant_key,
     korean_key,
+    loose_key,
     name_forms,
     skeleton,
 )
@@ -60,6 +61,13 @@ NOT_EXACT_CEILING = 0.99
 LEGAL_FORM_WEIGHT = 6
 SHORT_TOKEN = 5
 SHORT_SUBSTITUTION_SIMILARITY = 0.6
+# Readings of scripts without an h (Greek): the list's spelling with its h dropped.
+LOOSE_SCHEMES = frozenset({"anyascii (foreign name)"})
+LOOSE_SIMILARITY = 0.95
+# Every syllable of a Han or Hangul name counts: one the list has and the query lacks.
+UNMATCHED_SYLLABLE_PENALTY = 0.1
+FEMININE_SURNAME_SIMILARITY = 0.75
+_MASCULINE_ENDINGS = ("ov", "ev", "in", "yn", "sky", "ski", "iy")
 # Consonant-skeleton matches of vowelless readings, by the skeleton's length.
 CONSONANT_SIMILARITY = {1: 0.8, 2: 0.9, 3: 0.95}
 CONSONANT_SIMILARITY_LONG = 0.97
@@ -213,6 +221,7 @@ class ScreeningIndex:
         self.consonants: dict[str, list[int]] = {}
         self.consonant_deletions: dict[str, list[int]] = {}
         self.korean: dict[str, list[int]] = {}
+        self.loose: dict[str, list[int]] = {}
         self._spellings: set[str] = set()
         # Identifier (upper case, no separators) → entry positions.
         self.identifiers: dict[str, list[int]] = {}
@@ -265,6 +274,7 @@ class ScreeningIndex:
             # skeleton huri, not their consonants.
             self._spellings.add(written)
             self.korean.setdefault(korean_key(written), []).append(vocab_id)
+            self.loose.setdefault(loose_key(written), []).append(vocab_id)
             consonants = consonant_key(written)
             if consonants:
                 self.consonants.setdefault(consonants, []).append(vocab_id)
@@ -303,6 +313,9 @@ class ScreeningIndex:
                     # Kasim; Omar, Omairi): it supports a match, it cannot make one. A swap of
                     # two letters stays a typo.
                     similarity = min(similarity, SHORT_SUBSTITUTION_SIMILARITY)
+                if _gendered_pair(token, other):
+                    # Lebedeva is Lebedev's wife or daughter, not a spelling of him.
+                    similarity = min(similarity, FEMININE_SURNAME_SIMILARITY)
                 similar[vocab_id] = similarity
         return similar
 
@@ -442,6 +455,10 @@ class ScreeningIndex:
                 )
             if syllabic:
                 found = {v: sim for v, sim in found.items() if sim >= 1.0}
+            if query_form.scheme in LOOSE_SCHEMES:
+                written = query_tokens[len(similar)].written
+                loose = dict.fromkeys(self.loose.get(loose_key(written), ()), LOOSE_SIMILARITY)
+                found = {**loose, **found}
             if query_form.scheme in KOREAN_SCHEMES:
                 written = query_tokens[len(similar)].written
                 found = {**found, **dict.fromkeys(self.korean.get(korean_key(written), ()), 1.0)}
@@ -528,6 +545,10 @@ class ScreeningIndex:
             if len(query) == 1 and len(listed_lengths) > 1:
                 score *= SINGLE_TOKEN_FACTOR
             adjustments: list[str] = []
+            if syllabic and len(used_c) < len(listed_lengths):
+                missing = len(listed_lengths) - len(used_c)
+                score -= UNMATCHED_SYLLABLE_PENALTY * missing
+                adjustments.append(f"{missing} listed syllable(s) not in the screened name")
             score -= _form_adjustment(query_form, listed_form, adjustments)
             name_idx = self.form_name[form_id]
             entry_idx = self.names[name_idx].entry
@@ -563,6 +584,11 @@ class ScreeningIndex:
             best[entry_idx] = _Best(
                 score, name_idx, form_id, query_form, aligned, adjustments, exact
             )
+
+
+def _gendered_pair(a: str, b: str) -> bool:
+    short, long = sorted((a, b), key=len)
+    return long == short + "a" and short.endswith(_MASCULINE_ENDINGS)
 
 
 def rank_key(match: Match) -> tuple[float, bool, int, str, str]:

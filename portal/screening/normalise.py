@@ -440,7 +440,15 @@ def skeleton(token: str) -> str:
     """The token as it sounds, roughly: transliteration variants collapse to one spelling."""
     for old, new in _SKELETON_STEPS:
         token = token.replace(old, new)
-    return _DOUBLES.sub(r"\1", token)
+    return _DOUBLES.sub(r"\1", _HARD_C.sub("k", token))
+
+
+_HARD_C = re.compile(r"c(?![hei])")
+
+
+def loose_key(token: str) -> str:
+    """The skeleton without h: how a script with no h (Greek) meets Hamad, Cherri, Carlos."""
+    return _DOUBLES.sub(r"\1", skeleton(token).replace("h", ""))
 
 
 @lru_cache(maxsize=65536)
