@@ -553,7 +553,7 @@ class ScreeningIndex:
             name_idx = self.form_name[form_id]
             entry_idx = self.names[name_idx].entry
             exact = (
-                query_form.tokens == listed_form.tokens
+                sorted(query_form.tokens) == sorted(listed_form.tokens)
                 and query_form.numbers == listed_form.numbers
                 and not (
                     query_form.legal_forms

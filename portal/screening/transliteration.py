@@ -94,6 +94,7 @@ _ARABIC_PARTICLES = (
     (re.compile(r"(?<![\w])(?:الشيخ|شيخ|شیخ)(?![\w])"), "sheikh"),
 )
 _ARABIC_INITIAL_VOWEL = re.compile(r"(?<![\w])[اأإآع]")
+_HEBREW_INITIAL_VOWEL = re.compile(r"(?<![\w])[אע]")
 _HEBREW_KAF = str.maketrans({"כ": "k", "ך": "k"})  # anyascii reads the soft form (kh)
 
 
@@ -315,7 +316,8 @@ def _prepare(text: str, found: set[str]) -> str:
         text = lowered
     if "ARABIC" in found:
         # The article is written joined (الرحمن); the lists write it apart or drop it.
-        text = _ARABIC_ARTICLE.sub("al ", text)
+        # ظ is z in the names the lists spell (Zawahiri, Hafiz, Zarif); anyascii reads dh.
+        text = _ARABIC_ARTICLE.sub("al ", text.replace("ظ", "z"))
         # A word-initial alef or ayin is a written vowel: the lists begin such names with one.
         text = _ARABIC_INITIAL_VOWEL.sub("a", text)
         for pattern, latin in _ARABIC_PARTICLES:
@@ -323,7 +325,7 @@ def _prepare(text: str, found: set[str]) -> str:
         # Persian: a final he before a zero-width non-joiner is the vowel e (خامنه‌ای).
         text = text.replace("ه\u200c", "\u200c").replace("\u200c", "")
     if "HEBREW" in found:
-        text = text.translate(_HEBREW_KAF)
+        text = _HEBREW_INITIAL_VOWEL.sub("a", text.translate(_HEBREW_KAF))
     return text
 
 
