@@ -332,7 +332,7 @@ def _quality(threshold: float, rng: random.Random, per_class: int) -> list[dict]
     rows.append(
         {
             "area": AREA,
-            "target": "ms per query, same sets (info)",
+            "target": "one name: ms per query, same sets as nomenklatura (info)",
             "measured": f"ours median {statistics.median(our_ms):.2f} p95 {_p95(our_ms):.2f}; "
             + (
                 f"nomenklatura median {statistics.median(peer_ms):.2f} p95 {_p95(peer_ms):.2f}"
