@@ -446,7 +446,7 @@ class ScreeningIndex:
         query = tuple(t.key for t in query_tokens)
         vowelless = query_form.vowelless
         syllabic = query_form.scheme in SYLLABIC_SCHEMES
-        similar = []
+        similar: list[dict[int, float]] = []
         for token in query:
             found = token_cache.get((token, vowelless))
             if found is None:
