@@ -9,6 +9,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from portal.eligibility.models import ScreeningState
 from portal.screening.data import LIST_DATA
@@ -17,6 +18,8 @@ from portal.screening.models import ListFormat, ScreeningMatch
 from portal.screening.normalise import CANNOT_SCREEN, name_forms, unscreenable_reason
 from portal.screening.services import list_version_load, person_screen
 from portal.screening.transliteration import readings
+from tests.api_helpers import api_client_for
+from tests.conftest import client_for
 from tests.factories import PersonFactory
 from tests.screening_helpers import index_from_list_files
 
@@ -252,3 +255,17 @@ def test_the_screen_command_json_carries_the_evidence(lists, capsys):
         "customary surname + mccune-reischauer",
     }
     assert {"screened": "kim", "listed": "kim"}.items() <= first["evidence"]["aligned"][0].items()
+
+
+def test_the_officer_sees_the_evidence_on_the_match_page_and_in_the_api(lists, compliance_officer):
+    person = PersonFactory(legal_name="김정은")
+    person_screen(person=person, actor=compliance_officer)
+    match = ScreeningMatch.objects.get(person=person, entry__entity_id="20157")
+
+    page = client_for(compliance_officer).get(reverse("screening:detail", args=[match.pk]))
+    api = api_client_for(compliance_officer).get(f"/api/v1/screening-matches/{match.pk}/")
+
+    assert page.status_code == 200
+    assert "reading used: mccune-reischauer" in page.content.decode()
+    assert api.status_code == 200
+    assert any(reason.startswith("aligned 'kim'") for reason in api.json()["reasons"])
