@@ -67,6 +67,7 @@ LOOSE_SIMILARITY = 0.95
 # Every syllable of a Han or Hangul name counts: one the list has and the query lacks.
 UNMATCHED_SYLLABLE_PENALTY = 0.1
 FEMININE_SURNAME_SIMILARITY = 0.75
+SURNAME_MISSING_PENALTY = 0.1
 _MASCULINE_ENDINGS = ("ov", "ev", "in", "yn", "sky", "ski", "iy")
 # Consonant-skeleton matches of vowelless readings, by the skeleton's length.
 CONSONANT_SIMILARITY = {1: 0.8, 2: 0.9, 3: 0.95}
@@ -93,9 +94,10 @@ def identifiers_in(text: str, *, registrations: bool = False) -> set[str]:
 
 def allowed_edits(length: int) -> int:
     """How many edits a token of ``length`` letters may differ by and still meet another."""
+    # Two edits only in a long name: Morozov and Mironov are two names, not one typo apart.
     if length <= 3:
         return 0
-    if length <= 5:
+    if length <= 7:
         return 1
     return 2
 
@@ -211,6 +213,8 @@ class ScreeningIndex:
         self.form_lengths: list[tuple[int, ...]] = []
         self.form_tokens: list[tuple[int, ...]] = []
         self.form_info: list[NameForm] = []
+        # The skeletons of an individual's family name (the part before the comma), per form.
+        self.form_surnames: list[frozenset[str] | None] = []
         # One-token forms by their token: they need one hit, not two, to be candidates.
         self.single_forms: dict[int, list[int]] = {}
         self.vocab: dict[str, int] = {}
@@ -241,11 +245,13 @@ class ScreeningIndex:
                 for identifier in identifiers_in(record.name, registrations=True):
                     if record.entry not in self.identifiers.get(identifier, []):
                         self.identifiers.setdefault(identifier, []).append(record.entry)
+            surname = _surname_keys(record.name) if entry.entry_type == "individual" else None
             for form in name_forms(record.name):
                 written = [t for t in form.tokens if len(t) > 1]
                 if not written:
                     continue
                 form_id = len(self.form_name)
+                self.form_surnames.append(surname)
                 self.form_name.append(name_idx)
                 self.form_info.append(form)
                 tokens = [skeleton(t) for t in written]
@@ -356,6 +362,8 @@ class ScreeningIndex:
                 query, token_cache, best, min_coverage=min_coverage, floor=threshold - bonus
             )
         query_ids = identifiers_in(name[:1000], registrations=True)
+        # Only a number differs for sure: a hyphenated word (Al-Dari) may be no registration.
+        query_numbers = {i for i in query_ids if _DIGIT.search(i)}
         id_hits: dict[int, list[str]] = {}
         for identifier in sorted(query_ids):
             for entry_idx in self.identifiers.get(identifier, ()):
@@ -401,10 +409,10 @@ class ScreeningIndex:
                 ]  # fmt: skip
                 score = 1.0
                 exact = True
-            elif query_ids and self.entry_identifiers[entry_idx] and found is not None:
+            elif query_numbers and self.entry_identifiers[entry_idx] and found is not None:
                 listed_ids = ", ".join(sorted(self.entry_identifiers[entry_idx])[:5])
                 reasons.append(
-                    f"identifier {', '.join(sorted(query_ids))} differs from the listed "
+                    f"identifier {', '.join(sorted(query_numbers))} differs from the listed "
                     f"{listed_ids}"
                 )
                 score -= NUMBER_MISMATCH_PENALTY
@@ -545,6 +553,11 @@ class ScreeningIndex:
             if len(query) == 1 and len(listed_lengths) > 1:
                 score *= SINGLE_TOKEN_FACTOR
             adjustments: list[str] = []
+            surname = self.form_surnames[form_id]
+            if surname and not any(self.vocab_tokens[form_vocab[c]] in surname for c in used_c):
+                # Given names shared, family name not: usually a namesake, not the person.
+                score -= SURNAME_MISSING_PENALTY
+                adjustments.append("the listed family name is not in the screened name")
             if syllabic and len(used_c) < len(listed_lengths):
                 missing = len(listed_lengths) - len(used_c)
                 score -= UNMATCHED_SYLLABLE_PENALTY * missing
@@ -584,6 +597,15 @@ class ScreeningIndex:
             best[entry_idx] = _Best(
                 score, name_idx, form_id, query_form, aligned, adjustments, exact
             )
+
+
+def _surname_keys(name: str) -> frozenset[str] | None:
+    """Skeletons of the family name of a ``LAST, First`` name; None when it is not one."""
+    last, comma, first = name.partition(",")
+    if not comma or not first.strip() or "," in first:
+        return None
+    keys = {skeleton(t) for f in name_forms(last) for t in f.tokens if len(t) > 1}
+    return frozenset(keys) or None
 
 
 def _gendered_pair(a: str, b: str) -> bool:
