@@ -78,7 +78,7 @@ _ID_IN_TEXT = re.compile(r"\b(?:IMO\s*)?([A-Z0-9][A-Z0-9/-]{2,}[A-Z0-9])\b", re.
 _DIGIT = re.compile(r"\d")
 
 
-def identifiers_in(text: str, *, registrations: bool = False) -> set[str]:
+def identifiers_in(text: str, *, registrations: bool = False, whole: bool = False) -> set[str]:
     """Identifier-like strings of ``text``, upper case without separators: numbers of five
     characters or more that hold a digit (IMO, passport, national id, MSN), and, when
     ``registrations``, hyphenated aircraft registrations (EP-GOM)."""
@@ -89,6 +89,11 @@ def identifiers_in(text: str, *, registrations: bool = False) -> set[str]:
         numbered = len(compact) >= 5 and _DIGIT.search(compact)
         if numbered or (registrations and "-" in raw and 4 <= len(compact) <= 8):
             found.add(compact)
+    if whole:
+        # A query that is one registration written with a space (EK 30064) or run together.
+        joined = re.sub(r"[^A-Za-z0-9]", "", text).upper()
+        if 4 <= len(joined) <= 10 and _DIGIT.search(joined):
+            found.add(joined)
     return found
 
 
@@ -361,9 +366,12 @@ class ScreeningIndex:
             self._score_form(
                 query, token_cache, best, min_coverage=min_coverage, floor=threshold - bonus
             )
-        query_ids = identifiers_in(name[:1000], registrations=True)
-        # Only a number differs for sure: a hyphenated word (Al-Dari) may be no registration.
-        query_numbers = {i for i in query_ids if _DIGIT.search(i)}
+        query_ids = identifiers_in(name[:1000], registrations=True, whole=True)
+        # Only a number written as one differs for sure: a hyphenated word (Al-Dari) may be no
+        # registration, and a name with a number (RUNG RA 1) is no identifier.
+        query_numbers = {
+            i for i in identifiers_in(name[:1000], registrations=True) if _DIGIT.search(i)
+        }
         id_hits: dict[int, list[str]] = {}
         for identifier in sorted(query_ids):
             for entry_idx in self.identifiers.get(identifier, ()):
