@@ -63,7 +63,7 @@ SHORT_TOKEN = 5
 SHORT_SUBSTITUTION_SIMILARITY = 0.6
 # Readings of scripts without an h (Greek): the list's spelling with its h dropped.
 LOOSE_SCHEMES = frozenset({"anyascii (foreign name)"})
-LOOSE_SIMILARITY = 0.95
+LOOSE_SIMILARITY = 0.97
 # Every syllable of a Han or Hangul name counts: one the list has and the query lacks.
 UNMATCHED_SYLLABLE_PENALTY = 0.1
 FEMININE_SURNAME_SIMILARITY = 0.75

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 -- apostrophe look-alikes and special letters are matched on purpose.
+# ruff: noqa: RUF001, RUF002 -- apostrophe look-alikes and special letters are matched on purpose.
 """Names to comparable tokens: one function for list names and screened names alike.
 
 The steps, in order: accents stripped and other scripts read in Latin (``transliteration``,
@@ -447,9 +447,16 @@ def skeleton(token: str) -> str:
 _HARD_C = re.compile(r"c(?![hei])")
 
 
+_LOOSE_STEPS = (("h", ""), ("mp", "b"), ("mb", "b"), ("nt", "d"), ("nd", "d"), ("v", "u"))
+
+
 def loose_key(token: str) -> str:
-    """The skeleton without h: how a script with no h (Greek) meets Hamad, Cherri, Carlos."""
-    return _DOUBLES.sub(r"\1", skeleton(token).replace("h", ""))
+    """The skeleton as Greek writes foreign names: no h, b and d spelled μπ and ντ, w as ου
+    (Hamad, Amparo, Duran, Waked all meet their Greek spellings)."""
+    token = skeleton(token)
+    for old, new in _LOOSE_STEPS:
+        token = token.replace(old, new)
+    return _DOUBLES.sub(r"\1", token)
 
 
 @lru_cache(maxsize=65536)
