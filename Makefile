@@ -52,7 +52,13 @@ check-deploy: $(STAMP)
 ## Every benchmark of docs/benchmarks.md in one table; BENCH_WRITE=1 writes it there (PostgreSQL; the web area needs Debian's wrk).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 BENCH_WRITE ?=
-bench: $(STAMP)
+PEER_VENV ?= .venv-bench-peer
+$(PEER_VENV)/.installed: bench/requirements-peer.txt
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install --quiet -r bench/requirements-peer.txt
+	touch $@
+
+bench: $(STAMP) $(PEER_VENV)/.installed
 	@command -v wrk >/dev/null || { echo "Installing Debian's wrk for the web area"; \
 	  (apt-get install -y -q wrk >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)) \
 	  || echo "wrk could not be installed: the web area will be skipped"; }

@@ -1,27 +1,35 @@
-# ruff: noqa: RUF001 -- the table spells Latin names in Cyrillic letters on purpose.
-"""Screening benchmarks (DESIGN.md §7): speed of one screening, a full re-screen, and quality.
+"""Screening benchmarks (docs: README "Screening"): speed and quality, side by side.
 
 Sets Django up on a scratch SQLite database under ``CLEARANCE_VAR_DIR`` (removed at the end),
-loads the shared OFAC SDN list with its aliases and the CSL sample through the real loader,
-then measures:
+loads the OFAC SDN list with its aliases and the CSL sample shipped in
+``portal/screening/data`` through the real loader, then measures:
 
-* one name against every name in force (SDN + aliases + CSL): median and p95 ms, over a
-  mix of listed-name variants and ordinary names, including the lookup of the versions;
+* one name against every name in force (SDN + aliases + CSL): median and p95 ms, over the
+  queries of every class below, including the lookup of the versions;
 * re-screening 10,000 generated people through the service the Celery task calls;
-* recall on generated variants of listed individuals (reordered, ``LAST, First``, missing
-  middle name, diacritics and honorifics, Cyrillic script, merged or dropped particles, two
-  typos) and the false-hit rate on names made of real list tokens that name nobody listed.
+* quality on query sets built from the real entries (``bench/screening_sets.py``): recall per
+  variant class (Cyrillic, Greek, Arabic, Persian, Hebrew, Han, Hangul; legal forms; vessels
+  and aircraft with prefixes and IMO numbers; partial and reordered names; mixed noise) and
+  false hits per negative class (generated people in several locales and scripts, generated
+  companies, near-misses sharing a listed person's given names), for this matcher and, in the
+  same run on the same sets, OpenSanctions' nomenklatura matcher (LogicV2 at yente's default
+  threshold 0.70), run from its own venv by ``bench/peer_nomenklatura.py``.
 
-Run: ``python -m bench.screening [--people N]``.
+Run: ``python -m bench.screening [--people N] [--per-kind N]`` (``make bench`` builds the
+peer's venv ``.venv-bench-peer`` from ``bench/requirements-peer.txt`` first).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import re
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,18 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = 20261127
 ONE_NAME_TARGET_MS = 5.0
 RESCREEN_TARGET_S = 60.0
-RECALL_TARGET = 0.95
-FALSE_HIT_TARGET = 0.05
+RECALL_TARGET = 0.90
+FALSE_HIT_TARGET = 0.01
 
-_LATIN_TO_CYRILLIC = [
-    ("shch", "щ"), ("kh", "х"), ("zh", "ж"), ("ts", "ц"), ("ch", "ч"), ("sh", "ш"),
-    ("yu", "ю"), ("ya", "я"), ("a", "а"), ("b", "б"), ("v", "в"), ("g", "г"), ("d", "д"),
-    ("e", "е"), ("z", "з"), ("i", "и"), ("y", "й"), ("k", "к"), ("l", "л"), ("m", "м"),
-    ("n", "н"), ("o", "о"), ("p", "п"), ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"),
-    ("f", "ф"), ("c", "к"), ("h", "х"), ("j", "дж"), ("q", "к"), ("w", "в"), ("x", "кс"),
-]  # fmt: skip
-_ACCENTS = {"a": "á", "e": "é", "i": "í", "o": "ó", "u": "ü", "n": "ñ", "c": "ç", "s": "š"}
-_HONORIFICS = ["Mr.", "Dr.", "Mrs.", "Sheikh", "Colonel"]
 FIRST_NAMES = [
     "james",
     "mary",
@@ -149,9 +148,6 @@ LAST_NAMES = [
 ]
 
 
-HONORIFICS = {"haji", "hajji", "sheikh", "sheik", "general", "dr", "mullah", "maulana", "colonel"}
-
-
 def _setup_django(var_dir: Path) -> Path:
     database = var_dir / f"bench-screening-{os.getpid()}.sqlite3"
     os.environ["DATABASE_URL"] = f"sqlite:///{database}"
@@ -170,10 +166,9 @@ def _setup_django(var_dir: Path) -> Path:
 
 
 def _data_dir() -> Path:
-    for candidate in (ROOT.parent / "shared" / "data", Path("/work/shared/data")):
-        if (candidate / "ofac-sdn.csv").exists():
-            return candidate
-    raise SystemExit("The shared list files (shared/data/ofac-sdn.csv ...) were not found.")
+    from portal.screening.data import LIST_DATA
+
+    return LIST_DATA
 
 
 def _load_lists() -> None:
@@ -192,195 +187,202 @@ def _load_lists() -> None:
     )
 
 
-# --- variants -----------------------------------------------------------------
+# --- quality, side by side with nomenklatura ------------------------------------
 
 
-def _typo(token: str, rng: random.Random) -> str:
-    position = rng.randrange(1, len(token))
-    letters = "abcdefghijklmnopqrstuvwxyz".replace(token[position].lower(), "")
-    return token[:position] + rng.choice(letters) + token[position + 1 :]
+def _entries() -> list[Any]:
+    from bench.screening_sets import Entry
+    from portal.screening.data import CSL_SAMPLE, OFAC_ALT, OFAC_SDN
+    from portal.screening.loaders.csl import parse_csl
+    from portal.screening.loaders.ofac import parse_ofac
 
-
-def _cyrillic(text: str) -> str:
-    out, lower, i = [], text.lower(), 0
-    while i < len(lower):
-        for latin, cyr in _LATIN_TO_CYRILLIC:
-            if lower.startswith(latin, i):
-                out.append(cyr)
-                i += len(latin)
-                break
-        else:
-            out.append(lower[i])
-            i += 1
-    return "".join(out)
-
-
-def _person_tokens(name: str) -> tuple[list[str], list[str]]:
-    """(given names, surname tokens) of an SDN individual written ``LAST, First``."""
-    last, _, first = name.partition(",")
-    return first.split(), last.split()
-
-
-def _variant(kind: str, name: str, rng: random.Random) -> str | None:
-    given, surname = _person_tokens(name)
-    if not given or not surname:
-        return None
-    if kind == "reordered":
-        tokens = given + surname
-        rng.shuffle(tokens)
-        return " ".join(tokens)
-    if kind == "last-comma-first":
-        return f"{' '.join(surname).upper()}, {' '.join(given)}"
-    if kind == "missing-middle-name":
-        named = [t for t in given if t.lower().strip(".") not in HONORIFICS]
-        if len(named) < 2:
-            return None
-        return " ".join([named[0], *surname])
-    if kind == "diacritics-honorific":
-        text = " ".join(given + surname)
-        accented = "".join(
-            _ACCENTS.get(c, c) if c.lower() in _ACCENTS and rng.random() < 0.3 else c for c in text
-        )
-        return f"{rng.choice(_HONORIFICS)} {accented}"
-    if kind == "cyrillic":
-        return _cyrillic(" ".join(given + surname))
-    if kind == "particles":
-        lowered = [t.lower() for t in surname]
-        particles = {"al", "el", "bin", "ibn", "de", "del", "van", "der", "la"}
-        if any(t in particles for t in lowered[:-1]):
-            if rng.random() < 0.5:  # dropped
-                return " ".join(
-                    given
-                    + [t for t, low in zip(surname, lowered, strict=True) if low not in particles]
-                )
-            merged, pending = [], ""
-            for token, low in zip(surname, lowered, strict=True):
-                if low in particles:
-                    pending += token
-                    continue
-                merged.append(pending + token)
-                pending = ""
-            return " ".join(given + merged)
-        hyphenated = [t for t in surname if "-" in t]
-        if hyphenated:
-            return " ".join(
-                given
-                + [t.replace("-", "") if rng.random() < 0.5 else t.split("-")[-1] for t in surname]
-            )
-        return None
-    if kind == "two-typos":
-        tokens = given + surname
-        long_enough = [i for i, t in enumerate(tokens) if len(t) >= 5]
-        if len(long_enough) >= 2:
-            for i in rng.sample(long_enough, 2):
-                tokens[i] = _typo(tokens[i], rng)
-        elif long_enough and len(tokens[long_enough[0]]) >= 8:
-            i = long_enough[0]
-            tokens[i] = _typo(_typo(tokens[i], rng), rng)
-        else:
-            return None
-        return " ".join(tokens)
-    raise ValueError(kind)
-
-
-VARIANT_KINDS = (
-    "reordered",
-    "last-comma-first",
-    "missing-middle-name",
-    "diacritics-honorific",
-    "cyrillic",
-    "particles",
-    "two-typos",
-)
-
-
-def _individuals() -> list[tuple[str, str]]:
-    from portal.screening.models import ListEntry
-
-    rows = ListEntry.objects.filter(version__is_current=True, entry_type="individual")
-    return [(e, n) for e, n in rows.values_list("entity_id", "primary_name") if "," in n]
-
-
-def _quality(index: Any, threshold: float, rng: random.Random, per_kind: int) -> list[dict]:
-    from portal.screening.normalise import forms, skeleton
-
-    people = _individuals()
-    found = total = 0
-    missed_by_kind: dict[str, int] = {}
-    for kind in VARIANT_KINDS:
-        made = 0
-        for entity_id, name in rng.sample(people, len(people)):
-            if made >= per_kind:
-                break
-            variant = _variant(kind, name, rng)
-            if variant is None:
-                continue
-            made += 1
-            total += 1
-            hits = index.search(variant, threshold=threshold)
-            if any(m.entity_id == entity_id for m in hits):
-                found += 1
-            else:
-                missed_by_kind[kind] = missed_by_kind.get(kind, 0) + 1
-    recall = found / total
-
-    # Names of a given name of one listed person and the surname of another, kept only when
-    # no listed name holds both tokens: names that are made of the list and name nobody.
-    def exact_forms(token: str) -> set[int]:
-        vocab_id = index.vocab.get(skeleton(token))
-        return set(index.postings[vocab_id]) if vocab_id is not None else set()
-
-    false_hits = tried = 0
-    while tried < per_kind * len(VARIANT_KINDS):
-        (_, a), (_, b) = rng.sample(people, 2)
-        given, _ = _person_tokens(a)
-        _, surname = _person_tokens(b)
-        if not given or not surname:
-            continue
-        candidate = f"{given[0]} {surname[-1]}"
-        tokens = [t for form in forms(candidate)[:1] for t in form if len(t) > 1]
-        if len(tokens) < 2:
-            continue
-        shared = set.intersection(*(exact_forms(t) for t in tokens))
-        if shared:
-            continue
-        tried += 1
-        if index.search(candidate, threshold=threshold):
-            false_hits += 1
-    false_rate = false_hits / tried
-    misses = ", ".join(f"{k} {v}" for k, v in sorted(missed_by_kind.items())) or "none"
+    parsed = parse_ofac(OFAC_SDN, OFAC_ALT).entries + parse_csl(CSL_SAMPLE).entries
     return [
-        {
-            "area": AREA,
-            "target": f"recall on listed-name variants ≥ {RECALL_TARGET:.2f}",
-            "measured": f"{recall:.3f} ({found}/{total}; missed: {misses})",
-            "ok": recall >= RECALL_TARGET,
-        },
-        {
-            "area": AREA,
-            "target": f"false hits on list-token non-names ≤ {FALSE_HIT_TARGET:.0%}",
-            "measured": f"{false_rate:.1%} ({false_hits}/{tried})",
-            "ok": false_rate <= FALSE_HIT_TARGET,
-        },
+        Entry(
+            key=f"{p.source_list}:{p.entity_id}",
+            entity_id=p.entity_id,
+            entry_type=str(p.entry_type),
+            primary_name=p.primary_name,
+            aliases=[name for name, _ in p.aliases],
+            citizenships=list(p.citizenships),
+            remarks=p.remarks,
+            programs=list(p.programs),
+        )
+        for p in parsed
     ]
 
 
-def _one_name(threshold: float, rng: random.Random, samples: int) -> dict:
+def _peer_entry(entry: Any) -> dict[str, Any]:
+    from bench.screening_sets import _SCHEMAS
+
+    names = [entry.primary_name, *entry.aliases]
+    if entry.entry_type == "individual":
+        # OpenSanctions' own data carries "First LAST" beside the list's "LAST, First".
+        names += [
+            f"{first.strip()} {last.strip()}"
+            for last, sep, first in (n.partition(",") for n in list(names))
+            if sep and first.strip()
+        ]
+    props: dict[str, list[str]] = {}
+    imo = re.findall(r"IMO (\d{7})", entry.remarks)
+    if entry.entry_type == "vessel" and imo:
+        props["imoNumber"] = [f"IMO{number}" for number in imo]
+    if entry.entry_type == "aircraft":
+        props["registrationNumber"] = [entry.primary_name]
+    return {"id": entry.key, "schema": _SCHEMAS[entry.entry_type], "names": names, "props": props}
+
+
+def _run_peer(entries: list[Any], queries: list[Any]) -> list[dict[str, Any]] | str:
+    """nomenklatura's verdicts on ``queries``, from its own venv; a string says why not."""
+    python = Path(os.environ.get("BENCH_PEER_PYTHON", ROOT / ".venv-bench-peer" / "bin" / "python"))
+    if not python.exists():
+        return f"peer venv missing ({python.name}): make bench builds it"
+    with tempfile.TemporaryDirectory() as scratch:
+        request, response = Path(scratch) / "in.json", Path(scratch) / "out.json"
+        request.write_text(
+            json.dumps(
+                {
+                    "entries": [_peer_entry(e) for e in entries],
+                    "queries": [{"name": q.name, "schema": q.schema} for q in queries],
+                }
+            ),
+            encoding="utf-8",
+        )
+        done = subprocess.run(
+            [
+                str(python),
+                str(ROOT / "bench" / "peer_nomenklatura.py"),
+                str(request),
+                str(response),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            return f"peer failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+        result: list[dict[str, Any]] = json.loads(response.read_text(encoding="utf-8"))
+        return result
+
+
+def _quality(threshold: float, rng: random.Random, per_class: int) -> list[dict]:
+    from bench.screening_sets import NEGATIVE_CLASSES, POSITIVE_CLASSES, negatives, positives
     from portal.screening.matching import index_for
     from portal.screening.selectors import current_versions
 
-    people = _individuals()
-    names = []
-    for _ in range(samples):
-        if rng.random() < 0.5:
-            _, listed = rng.choice(people)
-            names.append(_variant(rng.choice(VARIANT_KINDS[:5]), listed, rng) or listed)
-        else:
-            names.append(f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}")
+    entries = _entries()
+    queries = positives(entries, rng, per_class) + negatives(entries, rng, per_class)
     index = index_for(current_versions())
+    ours: list[set[str]] = []
+    our_ms: list[float] = []
+    for query in queries:
+        started = time.perf_counter()
+        hits = index.search(query.name, threshold=threshold)
+        our_ms.append((time.perf_counter() - started) * 1000)
+        ours.append({f"{m.source_list}:{m.entity_id}" for m in hits})
+    peer = _run_peer(entries, queries)
+    peer_hits = [{h[0] for h in r["hits"]} for r in peer] if isinstance(peer, list) else None
+    peer_ms = [r["ms"] for r in peer] if isinstance(peer, list) else []
+    rows = []
+    table = []
+    for cls in POSITIVE_CLASSES + NEGATIVE_CLASSES:
+        members = [i for i, q in enumerate(queries) if q.cls == cls]
+        if not members:
+            continue
+        positive = cls in POSITIVE_CLASSES
+
+        def rate(
+            found: list[set[str]], members: list[int] = members, positive: bool = positive
+        ) -> float:
+            if positive:
+                return sum(queries[i].expected in found[i] for i in members) / len(members)
+            return sum(bool(found[i]) for i in members) / len(members)
+
+        mine = rate(ours)
+        theirs = rate(peer_hits) if peer_hits is not None else None
+        table.append((cls, len(members), mine, theirs, positive))
+        versus = f"nomenklatura {theirs:.3f}" if theirs is not None else str(peer)
+        if positive:
+            ok = mine >= RECALL_TARGET and (theirs is None or mine >= theirs)
+            target = f"recall {cls} ≥ {RECALL_TARGET:.2f} and ≥ nomenklatura"
+            measured = f"{mine:.3f} vs {versus} (n={len(members)})"
+        else:
+            ok = mine <= FALSE_HIT_TARGET
+            target = f"false hits {cls} ≤ {FALSE_HIT_TARGET:.0%}"
+            if theirs is not None:
+                versus = f"nomenklatura {theirs:.1%}"
+            measured = f"{mine:.1%} vs {versus} (n={len(members)})"
+        rows.append({"area": AREA, "target": target, "measured": measured, "ok": ok})
+    positives_idx = [i for i, q in enumerate(queries) if q.expected]
+    overall = sum(queries[i].expected in ours[i] for i in positives_idx) / len(positives_idx)
+    overall_peer = (
+        sum(queries[i].expected in peer_hits[i] for i in positives_idx) / len(positives_idx)
+        if peer_hits is not None
+        else None
+    )
+    rows.append(
+        {
+            "area": AREA,
+            "target": f"recall overall ≥ {RECALL_TARGET:.2f} and ≥ nomenklatura",
+            "measured": f"{overall:.3f} vs nomenklatura "
+            + (f"{overall_peer:.3f}" if overall_peer is not None else "n/a"),
+            "ok": overall >= RECALL_TARGET and (overall_peer is None or overall >= overall_peer),
+        }
+    )
+    rows.append(
+        {
+            "area": AREA,
+            "target": "one name: ms per query, same sets as nomenklatura (info)",
+            "measured": f"ours median {statistics.median(our_ms):.2f} p95 {_p95(our_ms):.2f}; "
+            + (
+                f"nomenklatura median {statistics.median(peer_ms):.2f} p95 {_p95(peer_ms):.2f}"
+                if peer_ms
+                else "nomenklatura n/a"
+            ),
+            "ok": None,
+        }
+    )
+    _print_side_by_side(table, our_ms, peer_ms)
+    return rows
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+
+
+def _print_side_by_side(
+    table: list[tuple[str, int, float, float | None, bool]], ours: list[float], peer: list[float]
+) -> None:
+    out = sys.stderr
+    print(
+        f"\n{'class':<26} {'n':>5} {'measure':<11} {'clearance':>10} {'nomenklatura':>13}", file=out
+    )
+    for cls, n, mine, theirs, positive in table:
+        measure = "recall" if positive else "false hits"
+        shown = "n/a" if theirs is None else f"{theirs:.3f}"
+        print(f"{cls:<26} {n:>5} {measure:<11} {mine:>10.3f} {shown:>13}", file=out)
+    if ours:
+        print(
+            f"{'ms per query':<26} {len(ours):>5} {'median/p95':<11} "
+            f"{statistics.median(ours):>4.2f}/{_p95(ours):<5.2f} "
+            + (f"{statistics.median(peer):>6.2f}/{_p95(peer):.2f}" if peer else "n/a"),
+            file=out,
+        )
+
+
+def _one_name(threshold: float, rng: random.Random, samples: int) -> dict:
+    from bench.screening_sets import negatives, positives
+    from portal.screening.matching import index_for
+    from portal.screening.selectors import current_versions
+
+    entries = _entries()
+    pool = positives(entries, rng, samples // 20 + 1) + negatives(entries, rng, samples // 8 + 1)
+    names = [q.name for q in rng.sample(pool, min(samples, len(pool)))]
     wall, cpu = [], []
     for name in names:
         started, started_cpu = time.perf_counter(), time.thread_time()
+        index = index_for(current_versions())
         index.search(name, threshold=threshold)
         cpu.append((time.thread_time() - started_cpu) * 1000)
         wall.append((time.perf_counter() - started) * 1000)
@@ -393,7 +395,7 @@ def _one_name(threshold: float, rng: random.Random, samples: int) -> dict:
         "target": f"one name vs SDN+aliases+CSL: median ≤ {ONE_NAME_TARGET_MS:g} ms",
         "measured": (
             f"{median:.2f} ms median (CPU {median_cpu:.2f} ms), p95 {p95:.2f} ms, "
-            f"{len(index.names)} names"
+            f"{len(index.names)} names, {len(names)} queries of every class"
         ),
         # Judged on CPU time as well: on a shared machine wall time measures the neighbours.
         "ok": min(median, median_cpu) <= ONE_NAME_TARGET_MS,
@@ -414,12 +416,16 @@ def _rescreen(count: int, rng: random.Random) -> dict:
         sector="other",
         email_domain="bench-screening.example",
     )
-    listed = _individuals()
+    from bench.screening_sets import positives
+
+    entries = [e for e in _entries() if e.entry_type == "individual"]
+    listed = [
+        q.name for q in positives(entries, rng, count // 100 + 1) if q.cls == "partial-reordered"
+    ]
     people = []
     for n in range(count):
         if n % 100 == 0:  # one in a hundred is a variant of a listed person
-            _, name = rng.choice(listed)
-            legal_name = _variant("reordered", name, rng) or name
+            legal_name = rng.choice(listed)
         else:
             middle = f" {rng.choice(FIRST_NAMES).title()}" if rng.random() < 0.3 else ""
             legal_name = (
@@ -446,7 +452,7 @@ def _rescreen(count: int, rng: random.Random) -> dict:
     }
 
 
-def run(*, people: int = 10_000, per_kind: int = 300, samples: int = 1000) -> list[dict]:
+def run(*, people: int = 10_000, per_kind: int = 150, samples: int = 1000) -> list[dict]:
     var_dir = Path(os.environ.get("CLEARANCE_VAR_DIR", ROOT / "var"))
     var_dir.mkdir(parents=True, exist_ok=True)
     database = _setup_django(var_dir)
@@ -461,7 +467,7 @@ def run(*, people: int = 10_000, per_kind: int = 300, samples: int = 1000) -> li
         _load_lists()
         loaded = time.perf_counter() - started
         started = time.perf_counter()
-        index = index_for(current_versions())
+        index_for(current_versions())
         built = time.perf_counter() - started
         rng = random.Random(SEED)
         rows = [
@@ -472,7 +478,7 @@ def run(*, people: int = 10_000, per_kind: int = 300, samples: int = 1000) -> li
                 "ok": None,
             },
             _one_name(threshold, rng, samples),
-            *_quality(index, threshold, rng, per_kind),
+            *_quality(threshold, rng, per_kind),
             _rescreen(people, rng),
         ]
         return rows
@@ -484,7 +490,7 @@ def run(*, people: int = 10_000, per_kind: int = 300, samples: int = 1000) -> li
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=10_000)
-    parser.add_argument("--per-kind", type=int, default=300)
+    parser.add_argument("--per-kind", type=int, default=150, help="queries per class")
     args = parser.parse_args()
     rows = run(people=args.people, per_kind=args.per_kind)
     for row in rows:

@@ -9,6 +9,7 @@ from portal.eligibility.models import ScreeningState
 from portal.eligibility.services import person_save_profile
 from portal.partners.models import Membership
 from portal.partners.services import membership_remove
+from portal.screening.data import LIST_DATA
 from portal.screening.holds import hold_person_access, release_person_access
 from portal.screening.models import ListFormat
 from portal.screening.services import list_version_load, person_screen
@@ -17,11 +18,10 @@ from provisioning.credentials.services import credential_issue
 from provisioning.deliveries.models import Change
 from provisioning.grants.services import grant_create
 from tests.factories import CompletePersonFactory, StageFactory
-from tests.shared_data import SHARED_DATA
 
 pytestmark = pytest.mark.django_db
 
-CSL = SHARED_DATA / "csl-consolidated-sample.csv"
+CSL = LIST_DATA / "csl-consolidated-sample.csv"
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from portal.celery import app as celery_app
 from portal.compliance.evidence_verify import verify_bundle_file
 from portal.partners.models import Membership, Organisation
 from portal.scim.services import scim_token_issue
+from portal.screening.data import LIST_DATA
 from provisioning.connectors.scim import ScimConnector
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import Target
@@ -41,7 +42,6 @@ from provisioning.introspection.services import gateway_client_create
 from tests.api_helpers import token_for
 from tests.connector_states import scim_config
 from tests.factories import StageFactory, UserFactory, staff_user
-from tests.shared_data import SHARED_DATA
 from tests.workers import celery_worker
 
 pytest_plugins = ["tests.servers"]
@@ -223,7 +223,7 @@ def test_a_script_with_tokens_walks_the_whole_journey(
         return body
 
     # -- set the scene: compliance loads a screening list and verifies the organisation --
-    sample = (SHARED_DATA / "csl-consolidated-sample.csv").read_bytes()
+    sample = (LIST_DATA / "csl-consolidated-sample.csv").read_bytes()
     http("compliance", "POST", "/api/v1/screening-lists/", auth=t["compliance"], expect=201,
          form={"format": "csl"}, files={"file": ("csl.csv", sample, "text/csv")})  # fmt: skip
     verification = {"state": "verified", "reason": "Documents checked"}

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from portal.audit.models import AuditEvent
 from portal.eligibility.models import ScreeningState
+from portal.screening.data import LIST_DATA
 from portal.screening.models import (
     ListEntry,
     ListVersion,
@@ -20,7 +21,6 @@ from portal.screening.models import (
 from portal.screening.services import list_version_load, person_screen
 from tests.api_helpers import api_client_for
 from tests.factories import PersonFactory
-from tests.shared_data import SHARED_DATA
 
 pytestmark = pytest.mark.django_db
 
@@ -154,8 +154,8 @@ FRESHNESS = "/api/v1/screening-lists/freshness/"
 
 
 def _slice(name: str, lines: int) -> bytes:
-    """The first ``lines`` lines of a shared list file: real rows, and a fast load."""
-    with (SHARED_DATA / name).open("rb") as handle:
+    """The first ``lines`` lines of a shipped list file: real rows, and a fast load."""
+    with (LIST_DATA / name).open("rb") as handle:
         return b"".join(handle.readline() for _ in range(lines))
 
 
@@ -167,7 +167,7 @@ def _upload(client, list_format: str, file: bytes, *, name="list.csv", alt: byte
 
 
 def test_compliance_loads_a_csl_file_as_the_version_in_force(compliance_officer):
-    csl = (SHARED_DATA / "csl-consolidated-sample.csv").read_bytes()
+    csl = (LIST_DATA / "csl-consolidated-sample.csv").read_bytes()
 
     response = _upload(api_client_for(compliance_officer), "csl", csl, name="csl-nightly.csv")
 
@@ -187,7 +187,7 @@ def test_an_ofac_sdn_file_loads_with_its_aliases(compliance_officer):
     wanted = {line.split(b",", 1)[0] for line in sdn.splitlines()}
     alt = b"".join(
         line
-        for line in (SHARED_DATA / "ofac-alt.csv").read_bytes().splitlines(keepends=True)
+        for line in (LIST_DATA / "ofac-alt.csv").read_bytes().splitlines(keepends=True)
         if line.split(b",", 1)[0] in wanted
     )
 
@@ -247,7 +247,7 @@ def test_a_bad_upload_is_a_400_naming_the_field(compliance_officer, body, field)
 
 
 def test_an_alias_file_is_only_for_ofac(compliance_officer):
-    csl = (SHARED_DATA / "csl-consolidated-sample.csv").read_bytes()
+    csl = (LIST_DATA / "csl-consolidated-sample.csv").read_bytes()
 
     response = _upload(api_client_for(compliance_officer), "csl", csl, alt=b'1,2,"aka","X",-0-\n')
 
@@ -257,7 +257,7 @@ def test_an_alias_file_is_only_for_ofac(compliance_officer):
 
 
 def test_a_retried_list_upload_under_the_same_key_loads_once(compliance_officer):
-    csl = (SHARED_DATA / "csl-consolidated-sample.csv").read_bytes()
+    csl = (LIST_DATA / "csl-consolidated-sample.csv").read_bytes()
     client = api_client_for(compliance_officer)
 
     first, retry = (
@@ -279,7 +279,7 @@ def test_a_list_file_over_the_size_limit_is_a_400_and_nothing_is_written(
     compliance_officer, settings
 ):
     settings.SCREENING_LIST_MAX_BYTES = 2048
-    csl = (SHARED_DATA / "csl-consolidated-sample.csv").read_bytes()
+    csl = (LIST_DATA / "csl-consolidated-sample.csv").read_bytes()
     assert len(csl) > 2048
 
     response = _upload(api_client_for(compliance_officer), "csl", csl)
@@ -293,7 +293,7 @@ def test_a_list_file_over_the_size_limit_is_a_400_and_nothing_is_written(
 
 @pytest.mark.parametrize("persona", ["auditor", "ops_user", "partner_admin"])
 def test_only_compliance_loads_lists(request, persona):
-    csl = (SHARED_DATA / "csl-consolidated-sample.csv").read_bytes()
+    csl = (LIST_DATA / "csl-consolidated-sample.csv").read_bytes()
 
     response = _upload(api_client_for(request.getfixturevalue(persona)), "csl", csl)
 

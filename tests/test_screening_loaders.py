@@ -10,14 +10,14 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from portal.audit.models import AuditEvent
+from portal.screening.data import LIST_DATA
 from portal.screening.errors import ListFormatError
 from portal.screening.models import EntryName, ListEntry, ListVersion, NameKind
 from portal.screening.services import list_version_load
-from tests.shared_data import SHARED_DATA
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
-DATA = SHARED_DATA
+DATA = LIST_DATA
 CSL = DATA / "csl-consolidated-sample.csv"
 SDN = DATA / "ofac-sdn.csv"
 ALT = DATA / "ofac-alt.csv"

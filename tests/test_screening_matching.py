@@ -8,46 +8,20 @@ import json
 import pytest
 from django.core.management import call_command
 
-from portal.screening.loaders.csl import parse_csl
-from portal.screening.loaders.ofac import parse_ofac
-from portal.screening.matching import EntryRecord, NameRecord, ScreeningIndex
-from portal.screening.models import NameKind
+from portal.screening.data import LIST_DATA
+from portal.screening.matching import ScreeningIndex
 from portal.screening.normalise import forms, normalised
 from portal.screening.services import list_version_load
-from tests.shared_data import SHARED_DATA
+from tests.screening_helpers import index_from_list_files
 
-DATA = SHARED_DATA
+DATA = LIST_DATA
 THRESHOLD = 0.85
-
-
-def _index_from_files() -> ScreeningIndex:
-    entries: list[EntryRecord] = []
-    names: list[NameRecord] = []
-    parsed = parse_ofac(DATA / "ofac-sdn.csv", DATA / "ofac-alt.csv").entries
-    parsed += parse_csl(DATA / "csl-consolidated-sample.csv").entries
-    for pk, entry in enumerate(parsed, 1):
-        position = len(entries)
-        entries.append(
-            EntryRecord(
-                pk=pk,
-                source_list=entry.source_list,
-                entity_id=entry.entity_id,
-                entry_type=entry.entry_type,
-                primary_name=entry.primary_name,
-                dates_of_birth=tuple(entry.dates_of_birth),
-                citizenships=tuple(entry.citizenships),
-                content_hash=entry.content_hash(),
-            )
-        )
-        names.append(NameRecord(position, entry.primary_name, NameKind.PRIMARY))
-        names += [NameRecord(position, alias, kind) for alias, kind in entry.aliases]
-    return ScreeningIndex(entries, names)
 
 
 @pytest.fixture(scope="module")
 def index() -> ScreeningIndex:
     # The full SDN list with its aliases and the CSL sample, indexed once for the module.
-    return _index_from_files()
+    return index_from_list_files()
 
 
 def _top(index: ScreeningIndex, name: str, **kwargs: object) -> tuple[str, float] | None:

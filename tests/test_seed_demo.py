@@ -114,3 +114,20 @@ def test_json_on_a_fresh_database_is_json_alone_with_console_emails_on_stderr(se
     assert any("password" in row for row in rows)
     assert "Subject: Certify your people" in captured.err
     assert "Subject:" not in captured.out
+
+
+def test_the_demo_screens_everyone_against_the_shipped_lists_and_holds_the_listed_nominee(capsys):
+    from portal.eligibility.models import Person, ScreeningState
+    from portal.screening.models import ListVersion, MatchStatus, ScreeningMatch
+
+    _seed_json(capsys)
+
+    formats = set(ListVersion.objects.filter(is_current=True).values_list("list_format", flat=True))
+    assert formats == {"ofac-sdn", "csl"}
+    held = Person.objects.filter(screening_state=ScreeningState.POTENTIAL_MATCH)
+    assert [p.legal_name for p in held] == ["Александр Малькевич"]
+    match = ScreeningMatch.objects.get(person=held[0], status=MatchStatus.PENDING)
+    assert match.entry.entity_id == "26235"
+    assert any("transliterated" in reason for reason in match.reasons)
+    others = Person.objects.exclude(pk=held[0].pk)
+    assert set(others.values_list("screening_state", flat=True)) == {ScreeningState.CLEAR}

@@ -36,6 +36,7 @@ def index_records(version_ids: Sequence[int]) -> tuple[list[EntryRecord], list[N
         "dates_of_birth",
         "citizenships",
         "content_hash",
+        "remarks",
     ):
         position[row[0]] = len(entries)
         entries.append(
@@ -48,6 +49,7 @@ def index_records(version_ids: Sequence[int]) -> tuple[list[EntryRecord], list[N
                 dates_of_birth=tuple(row[5] or ()),
                 citizenships=tuple(row[6] or ()),
                 content_hash=row[7],
+                remarks=row[8] or "",
             )
         )
     names = [

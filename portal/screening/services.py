@@ -41,7 +41,7 @@ from portal.screening.models import (
     ScreeningRun,
     Suppression,
 )
-from portal.screening.normalise import normalised
+from portal.screening.normalise import MAX_NAME_LENGTH, normalised, unscreenable_reason
 from portal.screening.selectors import current_versions
 from portal.screening.states import HELD_STATES, after_screening, check_person_transition
 
@@ -152,6 +152,7 @@ class Screening:
     state_after: str
     hits: list[Match]
     suppressed: list[Match]
+    unscreenable: str | None = None
 
 
 def _screen_locked(people: Sequence[Person], *, actor: Any) -> list[Screening]:
@@ -169,17 +170,21 @@ def _screen_locked(people: Sequence[Person], *, actor: Any) -> list[Screening]:
     )
     outcomes: list[Screening] = []
     for person in people:
+        unscreenable = unscreenable_reason(person.legal_name)
         found = index.search(
-            person.legal_name,
+            person.legal_name[:MAX_NAME_LENGTH],
             date_of_birth=person.date_of_birth,
             countries=person.citizenships or (),
             threshold=threshold,
         )
         hits = [m for m in found if (person.pk, m.content_hash) not in suppressed_hashes]
         suppressed = [m for m in found if (person.pk, m.content_hash) in suppressed_hashes]
-        target = after_screening(person.screening_state, has_hits=bool(hits))
+        # A name that cannot be screened is never read as clear: it is held for compliance.
+        target = after_screening(person.screening_state, has_hits=bool(hits) or bool(unscreenable))
         check_person_transition(person.screening_state, target)
-        outcomes.append(Screening(person, person.screening_state, target, hits, suppressed))
+        outcomes.append(
+            Screening(person, person.screening_state, target, hits, suppressed, unscreenable)
+        )
     # Earlier unresolved matches are replaced by what this screening finds.
     ScreeningMatch.objects.filter(person__in=people, status=MatchStatus.PENDING).update(
         status=MatchStatus.SUPERSEDED
@@ -208,7 +213,7 @@ def _screen_locked(people: Sequence[Person], *, actor: Any) -> list[Screening]:
                 matched_alias=m.matched_alias[:500],
                 alias_kind=m.alias_kind,
                 score=m.score,
-                reasons=m.reasons,
+                reasons=[*m.reasons, *m.evidence_lines()],
                 status=status,
             )
             for run, o in zip(runs, outcomes, strict=True)
@@ -236,8 +241,11 @@ def _screen_locked(people: Sequence[Person], *, actor: Any) -> list[Screening]:
         held_before, held_after = o.state_before in HELD_STATES, o.state_after in HELD_STATES
         if held_after and not held_before:
             hold_person_access(
-                person=o.person, actor=user, reason="potential denied-party screening match"
-            )
+                person=o.person,
+                actor=user,
+                reason=o.unscreenable if o.unscreenable and not o.hits
+                else "potential denied-party screening match",
+            )  # fmt: skip
         elif held_before and not held_after:
             release_person_access(
                 person=o.person, actor=user, reason="no denied-party match remains"
@@ -285,6 +293,7 @@ def person_screen(*, person: Person, actor: Any) -> Screening:
                 "screening_state": outcome.state_after,
                 "hits": _hit_summary(outcome.hits),
                 "suppressed": _hit_summary(outcome.suppressed),
+                "unscreenable": outcome.unscreenable or "",
             },
         )
         _queue_applications_waiting_on([locked.pk])

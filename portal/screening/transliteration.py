@@ -1,52 +1,366 @@
-# ruff: noqa: RUF001 -- the tables hold letters of other scripts on purpose.
-"""Small vendored tables that spell other scripts in Latin letters, close to how lists do.
+# ruff: noqa: RUF001, RUF003 -- letters of other scripts are matched on purpose.
+"""Names in any script to the Latin spellings the lists use: readings, not a hand table.
 
-Cyrillic follows the BGN/PCGN-style spellings OFAC uses (Хусяйнова → Khusyaynova),
-Greek follows ELOT 743 loosely, Arabic gives a consonant skeleton: names in Arabic script
-are rarely listed that way, but a skeleton still blocks and scores against the Latin forms.
+Every script goes through ``anyascii`` (a maintained Unicode-to-ASCII transliterator) after the
+accents of Latin and Greek letters are stripped, so ``Κώστας`` reads ``Kostas`` and not a
+mangled mix. Two scripts get more than one reading, because the lists spell them in several
+systems:
+
+* Han (Chinese characters): pinyin (``李方伟`` → ``LI Fangwei``) and Wade-Giles, derived from
+  the pinyin syllable by its rules (``Zhang`` → ``Chang``, ``Xi`` → ``Hsi``).
+* Hangul: Revised Romanization (``김정은`` → ``Gim Jeong Eun``) and the McCune-Reischauer
+  spelling the DPRK and OFAC use, built from the syllable's jamo (``Kim Jong Un``), plus the
+  customary spellings of the common surnames (이 Lee / Ri / Yi, 박 Park / Pak, 최 Choi / Choe).
+
+Names in the abjads and abugidas (Arabic, Persian, Hebrew, Devanagari, Thai ...) are written
+without most vowels, so their readings are flagged ``vowelless``: the matcher compares them
+by consonants (``محمد`` meets ``MUHAMMAD``).
 """
 
 from __future__ import annotations
 
-CYRILLIC = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
-    "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
-    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
-    "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
-    "я": "ya", "і": "i", "ї": "yi", "є": "ye", "ґ": "g", "ў": "u", "ј": "j", "љ": "lj",
-    "њ": "nj", "ћ": "c", "ђ": "dj", "џ": "dz", "ѓ": "gj", "ќ": "kj", "ѕ": "dz",
-}  # fmt: skip
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
 
-GREEK = {
-    "α": "a", "β": "v", "γ": "g", "δ": "d", "ε": "e", "ζ": "z", "η": "i", "θ": "th",
-    "ι": "i", "κ": "k", "λ": "l", "μ": "m", "ν": "n", "ξ": "x", "ο": "o", "π": "p",
-    "ρ": "r", "σ": "s", "ς": "s", "τ": "t", "υ": "y", "φ": "f", "χ": "ch", "ψ": "ps",
-    "ω": "o",
-}  # fmt: skip
+from anyascii import anyascii
 
-ARABIC = {
-    "ا": "a", "أ": "a", "إ": "i", "آ": "a", "ب": "b", "ت": "t", "ث": "th", "ج": "j",
-    "ح": "h", "خ": "kh", "د": "d", "ذ": "dh", "ر": "r", "ز": "z", "س": "s", "ش": "sh",
-    "ص": "s", "ض": "d", "ط": "t", "ظ": "z", "ع": "", "غ": "gh", "ف": "f", "ق": "q",
-    "ك": "k", "ل": "l", "م": "m", "ن": "n", "ه": "h", "و": "w", "ي": "y", "ى": "a",
-    "ة": "a", "ء": "", "ئ": "", "ؤ": "",
-}  # fmt: skip
+# Scripts whose written form leaves out (most) vowels: compared by consonant skeleton.
+VOWELLESS_SCRIPTS = frozenset(
+    [
+        "ARABIC",
+        "HEBREW",
+        "SYRIAC",
+        "THAANA",
+        "DEVANAGARI",
+        "BENGALI",
+        "GURMUKHI",
+        "GUJARATI",
+        "ORIYA",
+        "TAMIL",
+        "TELUGU",
+        "KANNADA",
+        "MALAYALAM",
+        "SINHALA",
+        "THAI",
+        "LAO",
+        "KHMER",
+        "MYANMAR",
+        "TIBETAN",
+    ]
+)
+# Readings of syllabic scripts: each syllable is a token, and systems differ by reading, not
+# by typo, so their tokens meet list tokens only when spelled the same.
+KOREAN_SCHEMES = frozenset(
+    {"revised romanization", "mccune-reischauer", "customary surname + mccune-reischauer"}
+)
+SYLLABIC_SCHEMES = frozenset(
+    {
+        "pinyin",
+        "wade-giles",
+        "revised romanization",
+        "mccune-reischauer",
+        "customary surname + mccune-reischauer",
+    }
+)
+# Scripts that legitimately appear together in one person's name.
+_SCRIPT_FAMILIES = (
+    frozenset({"CJK", "HIRAGANA", "KATAKANA"}),
+    frozenset({"CJK", "HANGUL"}),
+)
+_ACCENT_STRIPPED = frozenset({"LATIN", "GREEK"})
+# Greek diphthongs anyascii spells letter by letter (ου → oy); modern names read them so.
+_GREEK_DIGRAPHS = (
+    ("ου", "ou"),
+    ("αυ", "av"),
+    ("ευ", "ev"),
+    ("ού", "ou"),
+    ("αύ", "av"),
+    ("εύ", "ev"),
+)
+# Foreign names written in Greek: μπ, ντ, τζ, γκ spell b, d, j, g (Ντέιβιντ = David).
+_GREEK_FOREIGN = (("μπ", "b"), ("ντ", "d"), ("τζ", "j"), ("γκ", "g"), ("χ", "kh"), ("αι", "ai"))
+_ARABIC_ARTICLE = re.compile(r"(?<![\w])ال(?=\w{2,})")
+# Name particles written as words: read as the lists spell them, so they are handled as
+# particles (dropped or glued) rather than as consonant skeletons.
+_ARABIC_PARTICLES = (
+    (re.compile(r"(?<![\w])(?:ابن)(?![\w])"), "ibn"),
+    (re.compile(r"(?<![\w])(?:بن)(?![\w])"), "bin"),
+    (re.compile(r"(?<![\w])(?:بنت)(?![\w])"), "bint"),
+    (re.compile(r"(?<![\w])(?:ابو|أبو)(?![\w])"), "abu"),
+    (re.compile(r"(?<![\w])(?:عبد)(?![\w])"), "abd"),
+    (re.compile(r"(?<![\w])(?:الحاج|حاج|حاجي|حاجی|حجی|حجي)(?![\w])"), "haji"),
+    (re.compile(r"(?<![\w])(?:الشيخ|شيخ|شیخ)(?![\w])"), "sheikh"),
+)
+_ARABIC_INITIAL_VOWEL = re.compile(r"(?<![\w])[اأإآع]")
+_HEBREW_INITIAL_VOWEL = re.compile(r"(?<![\w])[אע]")
+_HEBREW_KAF = str.maketrans({"כ": "k", "ך": "k"})  # anyascii reads the soft form (kh)
 
-TABLE = {**CYRILLIC, **GREEK, **ARABIC}
+
+def script_of(char: str) -> str:
+    """The script of a letter, from its Unicode name (``LATIN``, ``CJK``, ``HANGUL`` ...)."""
+    try:
+        name = unicodedata.name(char)
+    except ValueError:
+        return "UNKNOWN"
+    first = name.split(" ", 1)[0]
+    if first in {"FULLWIDTH", "HALFWIDTH"}:
+        return "LATIN" if "LATIN" in name else name.split(" ", 2)[1]
+    return first
+
+
+def scripts(text: str) -> set[str]:
+    """The scripts of the letters of ``text``."""
+    return {script_of(c) for c in text if c.isalpha()}
+
+
+def mixed_scripts(found: set[str]) -> bool:
+    """More than one script, unless they belong together (Han with Kana, Han with Hangul)."""
+    if len(found) <= 1:
+        return False
+    return not any(found <= family for family in _SCRIPT_FAMILIES)
+
+
+def strip_accents(text: str) -> str:
+    """Accents off Latin and Greek letters; other scripts' marks (Hangul jamo, kana voicing,
+    Devanagari vowel signs, Cyrillic й) carry sound and are kept."""
+    out: list[str] = []
+    base_script = ""
+    for char in unicodedata.normalize("NFD", text):
+        if unicodedata.combining(char):
+            if base_script in _ACCENT_STRIPPED:
+                continue
+        elif char.isalpha():
+            base_script = script_of(char)
+        out.append(char)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One Latin spelling of a name and how it was obtained."""
+
+    text: str
+    scheme: str  # "latin", "anyascii", "pinyin", "wade-giles", "revised romanization", ...
+    vowelless: bool = False
+
+
+# --- Hangul --------------------------------------------------------------------------
+
+_HANGUL_BASE = 0xAC00
+# McCune-Reischauer without breves, as the DPRK and the lists write it.
+_MR_INITIAL = ["k", "kk", "n", "t", "tt", "r", "m", "p", "pp", "s", "ss", "", "j", "jj", "ch",
+               "k", "t", "p", "h"]  # fmt: skip
+_MR_VOWEL = ["a", "ae", "ya", "yae", "o", "e", "yo", "ye", "o", "wa", "wae", "oe", "yo", "u",
+             "wo", "we", "wi", "yu", "u", "ui", "i"]  # fmt: skip
+_MR_FINAL = ["", "k", "kk", "ks", "n", "nj", "nh", "t", "l", "lk", "lm", "lp", "ls", "lt", "lp",
+             "lh", "m", "p", "ps", "t", "t", "ng", "t", "t", "k", "t", "p", "t"]  # fmt: skip
+# Customary spellings of the commonest surnames, as passports and the lists write them.
+_KOREAN_SURNAMES = {
+    "이": ("lee", "ri", "yi", "rhee"),
+    "리": ("ri", "lee"),
+    "박": ("park", "pak"),
+    "최": ("choi", "choe"),
+    "정": ("jung", "jong", "chung"),
+    "김": ("kim",),
+    "조": ("cho", "jo"),
+    "강": ("kang",),
+    "윤": ("yoon", "yun"),
+    "장": ("jang", "chang"),
+    "임": ("lim", "im", "rim"),
+    "림": ("rim", "lim"),
+    "한": ("han",),
+    "오": ("oh", "o"),
+    "신": ("shin", "sin"),
+    "서": ("seo", "so", "suh"),
+    "권": ("kwon",),
+    "황": ("hwang",),
+    "안": ("ahn", "an"),
+    "송": ("song",),
+    "류": ("ryu", "yoo", "yu"),
+    "유": ("yoo", "yu"),
+    "홍": ("hong",),
+    "전": ("jeon", "jon", "chon"),
+    "고": ("ko", "go"),
+    "문": ("moon", "mun"),
+    "양": ("yang",),
+    "손": ("son",),
+    "배": ("bae", "pae"),
+    "백": ("baek", "paek"),
+    "허": ("heo", "ho"),
+    "노": ("noh", "ro", "no"),
+    "로": ("ro", "noh"),
+    "현": ("hyun", "hyon"),
+    "주": ("ju", "joo", "chu"),
+}
+
+
+def _is_hangul_syllable(char: str) -> bool:
+    return 0xAC00 <= ord(char) <= 0xD7A3
+
+
+def _mr_syllable(char: str) -> str:
+    offset = ord(char) - _HANGUL_BASE
+    initial, rest = divmod(offset, 21 * 28)
+    vowel, final = divmod(rest, 28)
+    return _MR_INITIAL[initial] + _MR_VOWEL[vowel] + _MR_FINAL[final]
+
+
+def _syllable_groups(text: str, syllable: object) -> list[list[str]]:
+    """Each space-separated chunk as its list of syllable spellings."""
+    groups = []
+    for chunk in text.split():
+        spelled = [syllable(c) for c in chunk]  # type: ignore[operator]
+        groups.append([s for s in spelled if s])
+    return [g for g in groups if g]
+
+
+def _east_asian_names(groups: list[list[str]]) -> list[str]:
+    """Surname first, the given name's syllables apart and joined (Jong Un / Jongun)."""
+    if not groups:
+        return []
+    if len(groups) == 1:
+        syllables = groups[0]
+        if len(syllables) == 1:
+            return [syllables[0]]
+        surname, given = syllables[0], syllables[1:]
+        spelled = [" ".join([surname, *given]), f"{surname} {''.join(given)}"]
+        if len(syllables) == 3:
+            # A two-syllable surname, or a list that wrote the name run together.
+            spelled.append(f"{surname}{given[0]} {given[1]}")
+        return spelled
+    apart = " ".join(s for g in groups for s in g)
+    joined = " ".join("".join(g) for g in groups)
+    return [apart, joined] if apart != joined else [apart]
+
+
+def _hangul_readings(text: str) -> list[Reading]:
+    readings: list[Reading] = []
+    rr_groups = _syllable_groups(text, lambda c: anyascii(c).lower())
+    mr_groups = _syllable_groups(
+        text, lambda c: _mr_syllable(c) if _is_hangul_syllable(c) else anyascii(c).lower()
+    )
+    for spelled in _east_asian_names(rr_groups):
+        readings.append(Reading(spelled, "revised romanization"))
+    for spelled in _east_asian_names(mr_groups):
+        readings.append(Reading(spelled, "mccune-reischauer"))
+    chunks = text.split()
+    first = chunks[0][0] if chunks and chunks[0] else ""
+    for surname in _KOREAN_SURNAMES.get(first, ()):
+        groups = [list(g) for g in mr_groups]
+        if groups and groups[0]:
+            groups[0][0] = surname
+            for spelled in _east_asian_names(groups):
+                readings.append(Reading(spelled, "customary surname + mccune-reischauer"))
+    return readings
+
+
+# --- Han -----------------------------------------------------------------------------
+
+_WG_INITIALS = (
+    ("zh", "ch"), ("ch", "ch"), ("sh", "sh"), ("z", "ts"), ("c", "ts"), ("j", "ch"), ("q", "ch"),
+    ("x", "hs"), ("r", "j"), ("b", "p"), ("p", "p"), ("d", "t"), ("t", "t"), ("g", "k"),
+    ("k", "k"),
+)  # fmt: skip
+_WG_FINALS = (
+    ("iong", "iung"), ("ong", "ung"), ("ian", "ien"), ("ie", "ieh"), ("ui", "uei"), ("un", "un"),
+    ("uo", "o"), ("you", "yu"), ("yan", "yen"), ("ye", "yeh"),
+)  # fmt: skip
+
+
+@lru_cache(maxsize=4096)
+def wade_giles(syllable: str) -> str:
+    """A pinyin syllable in Wade-Giles, without apostrophes or tone marks."""
+    s = syllable.lower()
+    if s in {"zi", "ci", "si"}:
+        return {"zi": "tzu", "ci": "tzu", "si": "ssu"}[s]
+    if s in {"zhi", "chi", "shi", "ri"}:
+        return {"zhi": "chih", "chi": "chih", "shi": "shih", "ri": "jih"}[s]
+    initial, rest = "", s
+    for pinyin, wg in _WG_INITIALS:
+        if s.startswith(pinyin):
+            initial, rest = wg, s[len(pinyin) :]
+            break
+    if initial in {"ch", "hs"} and rest.startswith("u") and s[0] in "jqx":
+        rest = "ü" + rest[1:]
+    for pinyin, wg in _WG_FINALS:
+        if rest.endswith(pinyin):
+            rest = rest[: -len(pinyin)] + wg
+            break
+    if rest == "e" and initial:
+        rest = "o" if initial in {"k", "h"} else "e"
+    return (initial + rest).replace("ü", "u")
+
+
+def _han_readings(text: str) -> list[Reading]:
+    def pinyin(char: str) -> str:
+        return anyascii(char).lower()
+
+    groups = _syllable_groups(text, pinyin)
+    readings = [Reading(spelled, "pinyin") for spelled in _east_asian_names(groups)]
+    wg_groups = [[wade_giles(s) if s.isalpha() else s for s in g] for g in groups]
+    if wg_groups != groups:
+        readings += [Reading(spelled, "wade-giles") for spelled in _east_asian_names(wg_groups)]
+    return readings
+
+
+# --- everything ----------------------------------------------------------------------
+
+
+def _prepare(text: str, found: set[str]) -> str:
+    if "GREEK" in found:
+        lowered = text.lower()
+        for greek, latin in _GREEK_DIGRAPHS:
+            lowered = lowered.replace(greek, latin)
+        text = lowered
+    if "ARABIC" in found:
+        # The article is written joined (الرحمن); the lists write it apart or drop it.
+        # ظ is z in the names the lists spell (Zawahiri, Hafiz, Zarif); anyascii reads dh.
+        text = _ARABIC_ARTICLE.sub("al ", text.replace("ظ", "z"))
+        # A word-initial alef or ayin is a written vowel: the lists begin such names with one.
+        text = _ARABIC_INITIAL_VOWEL.sub("a", text)
+        for pattern, latin in _ARABIC_PARTICLES:
+            text = pattern.sub(latin, text)
+        # Persian: a final he before a zero-width non-joiner is the vowel e (خامنه‌ای).
+        text = text.replace("ه\u200c", "\u200c").replace("\u200c", "")
+    if "HEBREW" in found:
+        text = _HEBREW_INITIAL_VOWEL.sub("a", text.translate(_HEBREW_KAF))
+    return text
+
+
+def readings(text: str) -> list[Reading]:
+    """Every Latin reading of ``text`` the matcher tries, the plainest first."""
+    text = strip_accents(text)
+    found = scripts(text)
+    if found <= {"LATIN"}:
+        return [Reading(text, "latin")]
+    text = _prepare(text, found)
+    vowelless = bool(found & VOWELLESS_SCRIPTS)
+    result: list[Reading] = []
+    if "GREEK" in found:
+        foreign = text
+        for greek, latin in _GREEK_FOREIGN:
+            foreign = foreign.replace(greek, latin)
+        result.append(Reading(" ".join(anyascii(foreign).split()), "anyascii (foreign name)"))
+    if "HANGUL" in found:
+        result += _hangul_readings(text)
+    elif "CJK" in found and not found & {"HIRAGANA", "KATAKANA"}:
+        result += _han_readings(text)
+    # Syllabic scripts anyascii spells run together (KimJongUn): keep the syllables apart.
+    spaced = "".join(
+        f" {anyascii(c)} " if script_of(c) in {"CJK", "HANGUL"} else anyascii(c) for c in text
+    )
+    result.append(Reading(" ".join(spaced.split()), "anyascii", vowelless=vowelless))
+    unique: list[Reading] = []
+    seen: set[str] = set()
+    for reading in result:
+        if reading.text.lower() not in seen:
+            seen.add(reading.text.lower())
+            unique.append(reading)
+    return unique
 
 
 def to_latin(text: str) -> str:
-    """``text`` with every Cyrillic, Greek or Arabic letter spelled in Latin; the rest kept."""
-    if text.isascii():
-        return text
-    out = []
-    for char in text:
-        lower = char.lower()
-        latin = TABLE.get(lower)
-        if latin is None:
-            out.append(char)
-        elif char != lower and latin:
-            out.append(latin[0].upper() + latin[1:])
-        else:
-            out.append(latin)
-    return "".join(out)
+    """The first reading of ``text`` in Latin letters."""
+    return readings(text)[0].text

@@ -1,4 +1,9 @@
-"""python manage.py screen "NAME" [--dob YYYY-MM-DD] [--country CC] [--json]"""
+"""python manage.py screen "NAME" [--dob YYYY-MM-DD] [--country CC] [--json]
+
+A name that cannot be screened (nothing comparable, control characters or emoji, mixed
+scripts, too long) is never reported as clear: the command says "cannot screen this name" on
+stderr and, when nothing matched either, exits with status 2.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.screening.countries import is_country_code
 from portal.screening.matching import index_for
+from portal.screening.normalise import MAX_NAME_LENGTH, unscreenable_reason
 from portal.screening.selectors import current_versions
 
 
@@ -43,8 +49,9 @@ class Command(BaseCommand):
         threshold = options["threshold"]
         if threshold is None:
             threshold = settings.SCREENING_MATCH_THRESHOLD
+        unscreenable = unscreenable_reason(options["name"])
         matches = index_for(versions).search(
-            options["name"],
+            options["name"][:MAX_NAME_LENGTH],
             date_of_birth=dob,
             countries=options["country"],
             threshold=threshold,
@@ -52,14 +59,19 @@ class Command(BaseCommand):
         )
         if options["as_json"]:
             self.stdout.write(json.dumps([m.as_dict() for m in matches], indent=2))
-            return
-        if not matches:
+        elif not matches and not unscreenable:
             self.stdout.write(f"No match at or above {threshold:.2f}.")
-            return
-        for rank, m in enumerate(matches, 1):
+        for rank, m in enumerate([] if options["as_json"] else matches, 1):
             self.stdout.write(
                 f"{rank:>2}. {m.score:.3f}  {m.source_list} {m.entity_id}  {m.primary_name}"
                 f"  (matched {m.alias_kind} {m.matched_alias!r})"
             )
-            for reason in m.reasons:
+            for reason in [*m.reasons, *m.evidence_lines()]:
                 self.stdout.write(f"      {reason}")
+        if unscreenable:
+            self.stderr.write(
+                f"{unscreenable.capitalize()}: a person with this name is held for compliance, "
+                "never cleared."
+            )
+            if not matches:
+                raise SystemExit(2)

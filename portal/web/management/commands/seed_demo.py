@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from portal.screening.demo import seed_screening
 from portal.web.demo import seed_demo
 from provisioning.grants.demo import demo_credentials
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
         )
         with quiet:
             logins = seed_demo()
+            seed_screening(actor=None)  # the shipped SDN + CSL lists; everyone screened for real
             credentials = demo_credentials()
         if options["json"]:
             # Credentials first: a reader keying rows by username keeps the login rows.
