@@ -309,6 +309,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "reviews-notify-new": {"task": "reviews.notify_new", "schedule": 60.0},
+    # Access notices read committed decisions from the audit log; a wake-up is never needed.
+    "notifications-dispatch-access-notices": {
+        "task": "notifications.dispatch_access_notices",
+        "schedule": 5.0,
+    },
     "reviews-notify-overdue": {"task": "reviews.notify_overdue", "schedule": 86400.0},
     # A bulk action whose message was lost resumes from its chunk cursor.
     "bulk-resume-running": {"task": "bulk.resume_running", "schedule": 60.0},
@@ -424,6 +429,13 @@ USAGE_MAX_BATCH_EVENTS = env_int("USAGE_MAX_BATCH_EVENTS", 5000, minimum=1)
 USAGE_MAX_BATCH_BYTES = env_int("USAGE_MAX_BATCH_BYTES", 2 * 1024 * 1024, minimum=1024)
 
 # --- Provisioning ------------------------------------------------------------
+
+# Access notices: who partners should contact, in every notice; and whether a partner's
+# webhook endpoint may be plain http or a private address (the demo's local receivers).
+ACCESS_NOTICE_CONTACT = env_str(
+    "ACCESS_NOTICE_CONTACT", "reply to this email, or write to compliance@clearance.localhost"
+)
+ORGANISATION_WEBHOOK_ALLOW_PRIVATE = env_bool("ORGANISATION_WEBHOOK_ALLOW_PRIVATE", DEBUG)
 
 CREDENTIAL_ROTATION_OVERLAP_HOURS = env_int("CREDENTIAL_ROTATION_OVERLAP_HOURS", 24, minimum=0)
 DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 8, minimum=1)
