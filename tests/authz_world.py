@@ -21,8 +21,9 @@ from portal.audit.services import audit_record
 from portal.certification.models import Campaign, CertificationItem
 from portal.certification.services import campaign_open
 from portal.compliance.models import Determination
+from portal.crypto import encrypt_text
 from portal.eligibility.models import Person
-from portal.notifications.models import Notification
+from portal.notifications.models import Notification, OrganisationWebhook
 from portal.partners.models import (
     DocumentKind,
     Invitation,
@@ -64,6 +65,7 @@ class World:
     determination: Determination
     bulk_action: BulkAction
     notification: Notification
+    webhook: OrganisationWebhook
     audit_event: AuditEvent
     grant: Grant
     credential: Credential
@@ -154,6 +156,11 @@ def build_world(*, organisation: Organisation, admin: User, member: User, staff:
     notification = Notification.objects.create(
         user=admin, verb="application.approved", message="Approved", link="/"
     )
+    webhook = OrganisationWebhook.objects.create(
+        organisation=organisation,
+        url="https://hooks.northwind.example/matrix",
+        secret_encrypted=encrypt_text("whsec_bWF0cml4"),
+    )
     audit_event = audit_record(
         actor=admin, action="matrix.event", obj=organisation, organisation_id=organisation.pk
     )
@@ -190,6 +197,7 @@ def build_world(*, organisation: Organisation, admin: User, member: User, staff:
         determination=determination,
         bulk_action=bulk_action,
         notification=notification,
+        webhook=webhook,
         audit_event=audit_event,
         grant=grant,
         credential=credential,

@@ -34,6 +34,11 @@ PAGE_TO_API: dict[str, tuple[str, ...]] = {
     "notifications:list": (f"GET {V1}/notifications/",),
     "notifications:read": (f"POST {V1}/notifications/{{id}}/read/",),
     "notifications:read_all": (f"POST {V1}/notifications/read-all/",),
+    "notifications:webhooks": (
+        f"GET {V1}/organisation-webhooks/",
+        f"POST {V1}/organisation-webhooks/",
+    ),
+    "notifications:webhook_remove": (f"DELETE {V1}/organisation-webhooks/{{id}}/",),
     "partners:organisation": (f"GET {V1}/organisations/",),
     "partners:register": (f"POST {V1}/organisations/",),
     "partners:detail": (

@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from portal.accounts.access import visible_to
 from portal.audit.services import audit_record
 from portal.crypto import decrypt_text, encrypt_text
 from portal.notifications.models import (
@@ -57,6 +58,14 @@ class RegisteredWebhook:
 
 def webhooks_of(organisation: Organisation) -> QuerySet[OrganisationWebhook]:
     return OrganisationWebhook.objects.filter(organisation=organisation).order_by("created_at")
+
+
+def webhooks_visible_to(user: Any) -> QuerySet[OrganisationWebhook]:
+    """The endpoints of the organisations ``user`` administers ("manage"): an endpoint
+    and its deliveries are an admin's business, as the SCIM tokens are."""
+    return visible_to(user, OrganisationWebhook.objects.all(), action="manage").select_related(
+        "organisation"
+    )
 
 
 def _check_address(url: str) -> None:
@@ -90,7 +99,7 @@ def organisation_webhook_register(
     url = url.strip()
     _check_address(url)
     secret = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
         if webhooks_of(locked).count() >= MAX_ENDPOINTS:
             raise WebhookEndpointError(
@@ -114,7 +123,7 @@ def organisation_webhook_register(
 
 
 def organisation_webhook_remove(*, actor: Any, endpoint: OrganisationWebhook) -> None:
-    with transaction.atomic(durable=True):
+    with transaction.atomic():
         audit_record(
             actor=actor,
             action="organisation_webhook.removed",

@@ -3,6 +3,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from portal.accounts.roles import user_roles
+from portal.notifications.selectors import unread_count
 from portal.partners.selectors import memberships_of
 from portal.web.navigation import nav_for
 
@@ -13,6 +14,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         return {"nav_items": [], "user_role_names": []}
     is_partner = memberships_of(user).exists()
     return {
-        "nav_items": nav_for(user, is_partner=is_partner),
+        "nav_items": nav_for(user, is_partner=is_partner, unread=unread_count(user)),
         "user_role_names": sorted(user_roles(user)),
     }

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import re
 import uuid
+import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.utils import timezone
 
 from portal.api.problems import PROBLEM_BASE, PROBLEM_CONTENT_TYPE
 from portal.web.request_context import RequestContext, reset_request_context, set_request_context
@@ -76,3 +78,27 @@ class NulByteGuardMiddleware:
                 content_type=PROBLEM_CONTENT_TYPE,
             )
         return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
+
+
+class ViewerTimeZoneMiddleware:
+    """Show times in the viewer's own time zone: ``static/js/timezone.js`` stores the
+    browser's IANA zone in the ``tz`` cookie; an unknown or missing zone keeps TIME_ZONE."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        name = request.COOKIES.get("tz", "")
+        zone = _zone(name) if name else None
+        if zone is not None:
+            timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo | None:
+    if len(name) > 64 or name not in zoneinfo.available_timezones():
+        return None
+    return zoneinfo.ZoneInfo(name)
