@@ -22,18 +22,11 @@ from portal.usage.models import UsageMonthlyTotal
 from provisioning.bulk.models import CredentialReason
 from provisioning.credentials.models import CredentialState
 from provisioning.grants.models import LIVE_GRANT_STATES, Grant, GrantSuspension
+from provisioning.grants.reasons import REASON_WORDS, reason_words
 
 S = ApplicationState
 PEOPLE_SHOWN = 20
 APPLICATIONS_SHOWN = 20
-
-# A suspension reason as a partner reads it (never the screening details behind it).
-REASON_WORDS = {
-    "regulatory": "Restricted by a government determination",
-    "compliance": "A compliance check is not finished",
-    "ops": "Stopped by our operations team",
-    "certification": "Not recertified by the deadline",
-}
 
 WAITING_ON = {
     S.DRAFT: "Waiting for you: finish and submit the application",
@@ -42,15 +35,6 @@ WAITING_ON = {
     S.IN_REVIEW: "Waiting for a reviewer",
     S.INFO_REQUESTED: "Waiting for you: answer the reviewer's question",
 }
-
-
-def reason_words(kind: str, reference: str) -> str:
-    words = REASON_WORDS.get(kind, "Suspended")
-    if kind == "regulatory" and reference.startswith("determination:"):
-        return f"{words} ({reference.removeprefix('determination:')})"
-    if kind == "regulatory" and reference and ":" not in reference:
-        return f"{words} ({reference})"
-    return words
 
 
 @dataclass
