@@ -21,6 +21,9 @@ VAR_DIR = Path(env_str("CLEARANCE_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", True)
+# With DEBUG on, the house 404 and 500 pages still show unless this asks for Django's
+# technical pages (which list settings and URL patterns).
+DEBUG_TECHNICAL_PAGES = env_bool("DEBUG_TECHNICAL_PAGES", False)
 
 if DEBUG:
     SECRET_KEY = env_str(
@@ -82,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.web.middleware.RequestContextMiddleware",
+    "portal.web.middleware.HouseErrorPagesMiddleware",
     "portal.web.middleware.ContentSecurityPolicyMiddleware",
     "portal.web.middleware.NulByteGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -286,3 +286,22 @@ def test_member_of_two_organisations_gets_one_notice_per_organisation(
     access_notices_dispatch()
     # Admin here; a plain member there, holding no key there: nothing about the other one.
     assert len(_notices(partner_admin)) == 1
+
+
+def test_the_notifications_page_shows_the_notice_with_reason_and_legal_basis(
+    world, ops_user, determination, partner_admin
+):
+    from django.urls import reverse
+
+    from tests.conftest import client_for
+
+    _stop(world, ops_user, determination)
+    access_notices_dispatch()
+
+    response = client_for(partner_admin).get(reverse("notifications:list"))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Mythos 5 access for 3 people of Northwind Cyber was suspended" in page
+    assert "Legal basis: Export Administration Regulations, 15 CFR 744.23" in page
+    assert '<span class="badge badge--count">1<' in page
