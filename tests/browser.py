@@ -148,6 +148,7 @@ def assert_accessible_page(page: Any) -> None:
     assert found["h1s"][0], f"{where}: the h1 is empty"
     assert found["unlabelled"] == [], f"{where}: controls without a label {found['unlabelled']}"
     assert found["unnamedButtons"] == [], f"{where}: buttons without a name"
+    assert_layout_and_words(page)
 
 
 def tab_to(page: Any, target: Any, *, max_presses: int = 60) -> None:
@@ -220,9 +221,18 @@ def assert_page_is_sound(page: Any, csp_violations: list[str]) -> None:
     horizontal scroll at the journey's 1280 px, and no raw id or slug in visible text."""
     assert_accessible_page(page)
     assert csp_violations == [], csp_violations
+
+
+def assert_layout_and_words(page: Any) -> None:
+    """No sideways scroll at 1280 px, the main navigation on one line, no raw id in text."""
     widths = page.evaluate(
         "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
     assert widths[0] <= widths[1], f"{page.url}: scrolls sideways ({widths[0]} > {widths[1]} px)"
+    rows = page.evaluate(
+        "() => new Set([...document.querySelectorAll('.main-nav li')]"
+        ".map((li) => Math.round(li.getBoundingClientRect().top))).size"
+    )
+    assert rows <= 1, f"{page.url}: the main navigation wraps onto {rows} lines"
     leaks = raw_ids_in(page.evaluate(_VISIBLE_TEXT))
     assert leaks == [], f"{page.url}: raw ids in visible text: {leaks}"

@@ -86,8 +86,8 @@ def test_a_partner_admin_sees_the_suspension_and_the_restore(page, live_server, 
     nav.get_by_role("link", name="Notifications").click()
     page.wait_for_url("**/notifications/")
     main = page.get_by_role("main")
-    main.get_by_text(
-        "Mythos 5 access for 3 people of Northwind Cyber was suspended", exact=False
+    main.get_by_role(
+        "link", name="Mythos 5 access for 3 people of Northwind Cyber was suspended"
     ).wait_for()
     text = main.inner_text()
     assert "under determination BIS-2026-17" in text
@@ -117,7 +117,9 @@ def test_a_partner_admin_sees_the_suspension_and_the_restore(page, live_server, 
     # then the restore notice is there too, newest first
     page.goto(f"{live_server.url}/notifications/")
     main = page.get_by_role("main")
-    main.get_by_text("Mythos 5 access for 3 people of Northwind Cyber was restored").wait_for()
+    main.get_by_role(
+        "link", name="Mythos 5 access for 3 people of Northwind Cyber was restored"
+    ).wait_for()
     assert "The keys work again now" in main.inner_text()
     assert_page_is_sound(page, csp_violations)
 

@@ -126,9 +126,9 @@ def _grant_rows(organisation: Organisation, now: dt.datetime) -> list[GrantRow]:
         rows.append(
             GrantRow(
                 grant=grant,
-                seats_used=grant.seats_used,  # type: ignore[attr-defined]
-                keys_active=grant.keys_active,  # type: ignore[attr-defined]
-                keys_suspended=grant.keys_suspended,  # type: ignore[attr-defined]
+                seats_used=grant.seats_used,
+                keys_active=grant.keys_active,
+                keys_suspended=grant.keys_suspended,
                 quota_used=int(usage.get(grant.pk) or 0),
                 reasons=sorted(reasons.get(grant.pk, set())),
             )
