@@ -305,3 +305,31 @@ def test_the_notifications_page_shows_the_notice_with_reason_and_legal_basis(
     assert "Mythos 5 access for 3 people of Northwind Cyber was suspended" in page
     assert "Legal basis: Export Administration Regulations, 15 CFR 744.23" in page
     assert '<span class="badge badge--count">1<' in page
+
+
+def test_a_holder_collecting_their_own_key_tells_nobody(world, partner_admin, partner_member):
+    from provisioning.credentials.services import credential_collect
+
+    credential_collect(actor=partner_member, credential=world["keys"][0])
+
+    access_notices_dispatch()
+
+    assert _notices(partner_admin) == []
+    assert _notices(partner_member) == []
+
+
+def test_releasing_a_screening_hold_says_the_check_is_finished(
+    world, partner_admin, compliance_officer
+):
+    from provisioning.credentials.services import credential_release_person
+
+    person_id = world["keys"][1].person_id
+    credential_hold_person(person_id=person_id, actor=compliance_officer, reason="hit")
+    credential_release_person(person_id=person_id, actor=compliance_officer, reason="cleared")
+
+    access_notices_dispatch()
+
+    held, restored = sorted(_notices(partner_admin), key=lambda n: n.pk)
+    assert held.verb == Outcome.HELD
+    assert restored.verb == Outcome.RESTORED
+    assert "The routine compliance check on the person is finished." in restored.body

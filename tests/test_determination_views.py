@@ -207,7 +207,7 @@ def test_two_officers_sign_and_applying_suspends_access(compliance_officer, draf
     assert draft.state == DeterminationState.IN_FORCE
     assert not Credential.objects.filter(state=CredentialState.ACTIVE).exists()
     page = client_for(second).get(reverse("compliance:detail", args=[draft.pk])).content.decode()
-    assert "determination.applied" in page
+    assert "Determination applied" in page  # the event, as words
     assert "Bulk actions it ran" in page
 
 

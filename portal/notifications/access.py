@@ -176,6 +176,9 @@ def _notices_for(decision: AccessDecision) -> tuple[list[Notification], list[Web
     deliveries: list[WebhookDelivery] = []
     for org_id in org_ids:
         share, organisation = decision.shares[org_id], organisations[org_id]
+        if decision.outcome == Outcome.ROTATED and decision.actor_id in share.holders:
+            # A holder collecting their own new key is not news to anyone.
+            continue
         org_admins = admins.get(org_id, set())
         recipients = org_admins | {u for u in share.holders if (org_id, u) in members}
         # The person who took the decision (a rotation, a removal) knows already.

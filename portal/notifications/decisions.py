@@ -62,6 +62,14 @@ REASON_WORDS = {
     "of the certification campaign.",
 }
 
+# Why a restore happened, by the kind of reason it lifted.
+RESTORE_WORDS = {
+    "regulatory": "A government determination or licence allows this access again.",
+    "ops": "Our operations team lifted the stop.",
+    "compliance": "The routine compliance check on the person is finished.",
+    "certification": "The person's need for access was confirmed.",
+}
+
 NEXT_STEPS = {
     Outcome.SUSPENDED: "The keys stay suspended until the reason is lifted; nothing is "
     "deleted. We will notify you when access is restored.",
@@ -121,6 +129,8 @@ class AccessDecision:
 
     @property
     def reason_words(self) -> str:
+        if self.outcome == Outcome.RESTORED:
+            return RESTORE_WORDS.get(self.reason_kind, "")
         return REASON_WORDS.get(self.reason_kind, "")
 
     @property

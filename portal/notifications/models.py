@@ -25,7 +25,15 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "read_at"], name="notification_user_unread")]
+        indexes = [
+            models.Index(fields=["user", "read_at"], name="notification_user_unread"),
+            # Beat looks for access-notice emails a lost message left unsent.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(emailed_at__isnull=True) & ~models.Q(decision_key=""),
+                name="notification_email_due",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "decision_key"],
