@@ -132,6 +132,8 @@ PAGE_TO_API: dict[str, tuple[str, ...]] = {
 # Pages with no API of their own, and why.
 NO_API: dict[str, str] = {
     "home": "a landing page that links to the others; each has its API above",
+    "waiting": "what waits for a second signature: GET bulk-actions/ and determinations/ "
+    "filtered by state",
     "api:tokens": (
         "tokens that mint tokens are issued in a signed-in browser session (with MFA for staff), "
         "never by another token, so a leaked token cannot mint more; `issue_token` for operators"

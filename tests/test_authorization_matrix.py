@@ -315,6 +315,7 @@ EXPECTED: dict[str, str] = {
     "eligibility:profile": "login 200 200 200 200 200 200 200 mfa",
     "healthz": "200 200 200 200 200 200 200 200 200",
     "home": "200 200 200 200 200 200 200 200 mfa",
+    "waiting": "login 403 403 403 403 200 200 403 mfa",
     "introspection:introspect": "405 405 405 405 405 405 405 405 403",
     "notifications:list": "login 200 200 200 200 200 200 200 mfa",
     "notifications:read": "login 405 405 405 405 405 405 405 mfa",

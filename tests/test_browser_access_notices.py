@@ -19,7 +19,7 @@ from provisioning.bulk.models import BulkKind
 from provisioning.bulk.services import bulk_approve, bulk_execute, bulk_plan
 from provisioning.deliveries.emergency import model_emergency_stop
 from provisioning.grants.models import SuspensionKind
-from tests.browser import assert_page_is_sound, sign_in, watch_csp_violations
+from tests.browser import assert_page_is_sound, new_page, sign_in, watch_csp_violations
 from tests.factories import (
     PASSWORD,
     OrganisationFactory,
@@ -110,6 +110,24 @@ def test_a_partner_admin_sees_the_suspension_and_the_restore(page, live_server, 
         suspension_kind=SuspensionKind.REGULATORY,
         reference=stop.bulk_action.reference,
     )
+    # then the second ops person finds it waiting for them from the navigation (with the
+    # stop's after-the-fact review)
+    second_page = new_page(page.context.browser)
+    try:
+        sign_in(second_page, live_server, second_ops, PASSWORD)
+        second_page.get_by_role("navigation", name="Main").get_by_role(
+            "link", name="Waiting for me 2 to sign"
+        ).click()
+        second_page.wait_for_url("**/waiting/")
+        assert_page_is_sound(second_page, watch_csp_violations(second_page))
+        # the stop itself waits for this second person's review afterwards, too
+        second_page.get_by_role(
+            "link", name="Review afterwards: emergency suspend of 1 grant"
+        ).wait_for()
+        second_page.get_by_role("link", name="Approve: restore of 1 grant, 3 keys").click()
+        second_page.get_by_role("link", name="Review and approve").wait_for()
+    finally:
+        second_page.context.close()
     bulk_approve(action=restore, actor=second_ops)
     bulk_execute(action=restore, actor=ops, run_now=True)
     access_notices_dispatch()

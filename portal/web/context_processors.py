@@ -6,6 +6,7 @@ from portal.accounts.roles import user_roles
 from portal.notifications.selectors import unread_count
 from portal.partners.selectors import memberships_of
 from portal.web.navigation import nav_for
+from portal.web.waiting import waiting_count
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -14,6 +15,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         return {"nav_items": [], "user_role_names": []}
     is_partner = memberships_of(user).exists()
     return {
-        "nav_items": nav_for(user, is_partner=is_partner, unread=unread_count(user)),
+        "nav_items": nav_for(
+            user,
+            is_partner=is_partner,
+            badges={"notifications:list": unread_count(user), "waiting": waiting_count(user)},
+        ),
         "user_role_names": sorted(user_roles(user)),
     }

@@ -32,6 +32,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
         "partners:staff_list",
         frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER, Role.COMPLIANCE, Role.AUDITOR}),
     ),
+    NavItem("Waiting for me", "waiting", frozenset({Role.OPS, Role.COMPLIANCE})),
     NavItem("Review queue", "reviews:queue", frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER})),
     NavItem("Dashboard", "compliance:dashboard", frozenset({Role.COMPLIANCE, Role.AUDITOR})),
     NavItem("Screening", "screening:queue", frozenset({Role.COMPLIANCE, Role.AUDITOR})),
@@ -51,11 +52,11 @@ NAV_ITEMS: tuple[NavItem, ...] = (
 )
 
 
-# Items that carry a count (the unread badge), by URL name.
-BADGED = "notifications:list"
-
-
-def nav_for(user: Any, *, is_partner: bool, unread: int = 0) -> list[dict[str, Any]]:
+def nav_for(
+    user: Any, *, is_partner: bool, badges: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
+    """The items ``user`` may use; ``badges`` carries counts by URL name (unread, waiting)."""
+    badges = badges or {}
     if not getattr(user, "is_authenticated", False):
         return []
     held = set(user_roles(user))
@@ -71,8 +72,17 @@ def nav_for(user: Any, *, is_partner: bool, unread: int = 0) -> list[dict[str, A
             url = reverse(item.url_name)
         except NoReverseMatch:
             continue
-        badge = unread if item.url_name == BADGED else 0
-        items.append({"label": item.label, "url": url, "badge": badge, "account": item.account})
+        badge = badges.get(item.url_name, 0)
+        badge_label = "unread" if item.url_name == "notifications:list" else "to sign"
+        items.append(
+            {
+                "label": item.label,
+                "url": url,
+                "badge": badge,
+                "badge_label": badge_label,
+                "account": item.account,
+            }
+        )
     if is_staff_member(user) and user.is_staff:
         items.append({"label": "Admin", "url": reverse("admin:index"), "badge": 0, "account": True})
     return items
