@@ -82,6 +82,7 @@ PAGE_TO_API: dict[str, tuple[str, ...]] = {
     "screening:confirm": (f"POST {V1}/screening-matches/{{id}}/confirm/",),
     "screening:dismiss": (f"POST {V1}/screening-matches/{{id}}/dismiss/",),
     "screening:freshness": (f"GET {V1}/screening-lists/freshness/",),
+    "screening:freshness_progress": (f"GET {V1}/screening-lists/freshness/",),
     "compliance:dashboard": (f"GET {V1}/compliance/summary/",),
     "compliance:access_report": (f"GET {V1}/access-reports/{{slug}}/",),
     "compliance:determinations": (f"GET {V1}/determinations/",),

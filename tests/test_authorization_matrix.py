@@ -363,6 +363,7 @@ EXPECTED: dict[str, str] = {
     "screening:detail": "login 403 403 403 403 200 403 200 mfa",
     "screening:dismiss": "login 405 405 405 405 405 405 405 mfa",
     "screening:freshness": "login 403 403 403 403 200 403 200 mfa",
+    "screening:freshness_progress": "login 403 403 403 403 200 403 200 mfa",
     "screening:queue": "login 403 403 403 403 200 403 200 mfa",
     "usage:acknowledge": "login 405 405 405 405 405 405 405 mfa",
     "usage:alert": "login 403 403 403 403 200 403 200 mfa",
