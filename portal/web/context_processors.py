@@ -3,10 +3,9 @@ from typing import Any
 from django.http import HttpRequest
 
 from portal.accounts.roles import user_roles
-from portal.notifications.selectors import unread_count
 from portal.partners.selectors import memberships_of
 from portal.web.navigation import nav_for
-from portal.web.waiting import waiting_count
+from portal.web.waiting import navigation_counts
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -18,7 +17,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_items": nav_for(
             user,
             is_partner=is_partner,
-            badges={"notifications:list": unread_count(user), "waiting": waiting_count(user)},
+            badges=navigation_counts(user),
         ),
         "user_role_names": sorted(user_roles(user)),
     }

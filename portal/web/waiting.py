@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, IntegerField, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
+from portal.accounts.models import User
 from portal.accounts.roles import Role, user_roles
 from portal.compliance.models import Determination, DeterminationState
+from portal.notifications.models import Notification
 from provisioning.bulk.models import BulkAction, BulkKind, BulkState
 
 SHOWN = 50
@@ -34,9 +37,9 @@ class Waiting:
     since: Any
 
 
-def _bulk_waiting(user: Any) -> tuple[list[Waiting], int]:
+def _approval_waiting(user: Any) -> QuerySet[BulkAction]:
     threshold = settings.BULK_APPROVAL_THRESHOLD
-    approval = (
+    return (
         BulkAction.objects.filter(state=BulkState.PLANNED, emergency=False)
         .filter(
             Q(kind=BulkKind.RESTORE)
@@ -45,9 +48,24 @@ def _bulk_waiting(user: Any) -> tuple[list[Waiting], int]:
         )
         .exclude(planned_by=user)
     )
-    review = BulkAction.objects.filter(
+
+
+def _review_waiting(user: Any) -> QuerySet[BulkAction]:
+    return BulkAction.objects.filter(
         emergency=True, review_required=True, reviewed_at__isnull=True
     ).exclude(executed_by=user)
+
+
+def _determination_waiting(user: Any) -> QuerySet[Determination]:
+    return (
+        Determination.objects.filter(state=DeterminationState.AWAITING_APPROVAL)
+        .exclude(submitted_by=user)
+        .exclude(created_by=user)
+    )
+
+
+def _bulk_waiting(user: Any) -> tuple[list[Waiting], int]:
+    approval, review = _approval_waiting(user), _review_waiting(user)
     rows: list[Waiting] = []
     for action in approval.select_related("planned_by").order_by("planned_at")[:SHOWN]:
         rows.append(
@@ -75,11 +93,7 @@ def _bulk_waiting(user: Any) -> tuple[list[Waiting], int]:
 
 
 def _determinations_waiting(user: Any) -> tuple[list[Waiting], int]:
-    waiting = (
-        Determination.objects.filter(state=DeterminationState.AWAITING_APPROVAL)
-        .exclude(submitted_by=user)
-        .exclude(created_by=user)
-    )
+    waiting = _determination_waiting(user)
     rows = [
         Waiting(
             f"Approve determination {d.reference}",
@@ -108,8 +122,30 @@ def waiting_for(user: Any) -> tuple[list[Waiting], int]:
     return rows, total
 
 
-def waiting_count(user: Any) -> int:
+def _count(queryset: QuerySet[Any]) -> Coalesce:
+    """``queryset``'s row count as a scalar subquery, to read several counts in one query."""
+    counted = (
+        queryset.order_by()
+        .annotate(_one=Value(1))
+        .values("_one")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def navigation_counts(user: Any) -> dict[str, int]:
+    """The navigation's badges (unread notices; work waiting for a second signature) in one
+    query, so every page pays one query for them whatever the numbers."""
     roles = set(user_roles(user))
-    if not roles & {Role.OPS, Role.COMPLIANCE}:
-        return 0
-    return waiting_for(user)[1]
+    counts: dict[str, Any] = {
+        "unread": _count(Notification.objects.filter(user=user, read_at__isnull=True))
+    }
+    if Role.OPS in roles:
+        counts["approval"] = _count(_approval_waiting(user))
+        counts["review"] = _count(_review_waiting(user))
+    if Role.COMPLIANCE in roles:
+        counts["determination"] = _count(_determination_waiting(user))
+    row = User.objects.filter(pk=user.pk).annotate(**counts).values(*counts).first() or {}
+    waiting = sum(int(row.get(k) or 0) for k in ("approval", "review", "determination"))
+    return {"notifications:list": int(row.get("unread") or 0), "waiting": waiting}
