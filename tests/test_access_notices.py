@@ -333,3 +333,47 @@ def test_releasing_a_screening_hold_says_the_check_is_finished(
     assert held.verb == Outcome.HELD
     assert restored.verb == Outcome.RESTORED
     assert "The routine compliance check on the person is finished." in restored.body
+
+
+def test_the_admin_registers_an_endpoint_on_the_page_and_sees_the_secret_once(
+    organisation, partner_admin, partner_member, settings
+):
+    from django.urls import reverse
+
+    from portal.notifications.models import OrganisationWebhook
+    from tests.conftest import client_for
+
+    settings.ORGANISATION_WEBHOOK_ALLOW_PRIVATE = True
+    url = reverse("notifications:webhooks", args=[organisation.slug])
+    assert (
+        'href="' + url + '"'
+        in client_for(partner_admin).get(reverse("partners:organisation")).content.decode()
+    )
+
+    response = client_for(partner_admin).post(
+        url, {"url": "https://hooks.northwind.example/in", "description": "SOC"}
+    )
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    endpoint = OrganisationWebhook.objects.get()
+    assert "whsec_" in response.content.decode()
+    assert "whsec_" not in endpoint.secret_encrypted
+    assert "whsec_" not in client_for(partner_admin).get(url).content.decode()
+    assert client_for(partner_member).get(url).status_code == 404
+
+
+def test_a_bad_endpoint_keeps_what_was_typed_with_the_reason(organisation, partner_admin, settings):
+    from django.urls import reverse
+
+    from tests.conftest import client_for
+
+    settings.ORGANISATION_WEBHOOK_ALLOW_PRIVATE = False
+    response = client_for(partner_admin).post(
+        reverse("notifications:webhooks", args=[organisation.slug]),
+        {"url": "http://hooks.example/in"},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'value="http://hooks.example/in"' in page
+    assert "must be an https:// URL" in page
