@@ -22,6 +22,9 @@ VAR_DIR = Path(env_str("CLEARANCE_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", True)
+# With DEBUG on, the house 404 and 500 pages still show unless this asks for Django's
+# technical pages (which list settings and URL patterns).
+DEBUG_TECHNICAL_PAGES = env_bool("DEBUG_TECHNICAL_PAGES", False)
 
 if DEBUG:
     SECRET_KEY = env_str(
@@ -83,12 +86,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.web.middleware.RequestContextMiddleware",
+    "portal.web.middleware.HouseErrorPagesMiddleware",
     "portal.web.middleware.ContentSecurityPolicyMiddleware",
     "portal.web.middleware.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.web.middleware.ViewerTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -111,6 +116,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.web.context_processors.navigation",
             ],
+            "builtins": ["portal.web.templatetags.words"],
         },
     },
 ]
@@ -360,6 +366,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "reviews-notify-new": {"task": "reviews.notify_new", "schedule": 60.0},
+    # Access notices read committed decisions from the audit log; a wake-up is never needed.
+    "notifications-dispatch-access-notices": {
+        "task": "notifications.dispatch_access_notices",
+        "schedule": 5.0,
+    },
     "reviews-notify-overdue": {"task": "reviews.notify_overdue", "schedule": 86400.0},
     # A bulk action whose message was lost resumes from its chunk cursor.
     "bulk-resume-running": {"task": "bulk.resume_running", "schedule": 60.0},
@@ -495,6 +506,13 @@ USAGE_MAX_BATCH_EVENTS = env_int("USAGE_MAX_BATCH_EVENTS", 5000, minimum=1)
 USAGE_MAX_BATCH_BYTES = env_int("USAGE_MAX_BATCH_BYTES", 2 * 1024 * 1024, minimum=1024)
 
 # --- Provisioning ------------------------------------------------------------
+
+# Access notices: who partners should contact, in every notice; and whether a partner's
+# webhook endpoint may be plain http or a private address (the demo's local receivers).
+ACCESS_NOTICE_CONTACT = env_str(
+    "ACCESS_NOTICE_CONTACT", "reply to this email, or write to compliance@clearance.localhost"
+)
+ORGANISATION_WEBHOOK_ALLOW_PRIVATE = env_bool("ORGANISATION_WEBHOOK_ALLOW_PRIVATE", DEBUG)
 
 CREDENTIAL_ROTATION_OVERLAP_HOURS = env_int("CREDENTIAL_ROTATION_OVERLAP_HOURS", 24, minimum=0)
 DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 8, minimum=1)

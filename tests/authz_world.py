@@ -23,8 +23,9 @@ from portal.audit.services import audit_record
 from portal.certification.models import Campaign, CertificationItem
 from portal.certification.services import campaign_open
 from portal.compliance.models import Determination
+from portal.crypto import encrypt_text
 from portal.eligibility.models import Person
-from portal.notifications.models import Notification
+from portal.notifications.models import Notification, OrganisationWebhook
 from portal.partners.models import (
     DocumentKind,
     Invitation,
@@ -66,6 +67,7 @@ class World:
     determination: Determination
     bulk_action: BulkAction
     notification: Notification
+    webhook: OrganisationWebhook
     audit_event: AuditEvent
     grant: Grant
     credential: Credential
@@ -156,6 +158,11 @@ def build_world(*, organisation: Organisation, admin: User, member: User, staff:
     notification = Notification.objects.create(
         user=admin, verb="application.approved", message="Approved", link="/"
     )
+    webhook = OrganisationWebhook.objects.create(
+        organisation=organisation,
+        url="https://hooks.northwind.example/matrix",
+        secret_encrypted=encrypt_text("whsec_bWF0cml4"),
+    )
     audit_event = audit_record(
         actor=admin, action="matrix.event", obj=organisation, organisation_id=organisation.pk
     )
@@ -192,6 +199,7 @@ def build_world(*, organisation: Organisation, admin: User, member: User, staff:
         determination=determination,
         bulk_action=bulk_action,
         notification=notification,
+        webhook=webhook,
         audit_event=audit_event,
         grant=grant,
         credential=credential,
@@ -235,6 +243,8 @@ KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "reviews:comment": lambda w: {"pk": w.application.pk},
     "reviews:respond": lambda w: {"pk": w.application.pk},
     "notifications:read": lambda w: {"pk": w.notification.pk},
+    "notifications:webhooks": lambda w: {"slug": w.organisation.slug},
+    "notifications:webhook_remove": lambda w: {"slug": w.organisation.slug, "pk": w.webhook.pk},
     "audit:event": lambda w: {"pk": w.audit_event.pk},
     "compliance:detail": lambda w: {"pk": w.determination.pk},
     "compliance:edit": lambda w: {"pk": w.determination.pk},
@@ -274,6 +284,7 @@ KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "api:credential-rotate": lambda w: {"pk": w.credential.pk},
     "api:bulk-action-keys": lambda w: {"pk": w.bulk_action.pk},
     "api:bulk-action-lift": lambda w: {"pk": w.bulk_action.pk},
+    "api:organisation-webhook-detail": lambda w: {"pk": w.webhook.pk},
     "credentials:collect": lambda w: {"pk": w.credential.pk},
     "api:audit-event-detail": lambda w: {"pk": w.audit_event.pk},
     "api:token_revoke": lambda w: {"pk": 1},

@@ -148,6 +148,7 @@ def assert_accessible_page(page: Any) -> None:
     assert found["h1s"][0], f"{where}: the h1 is empty"
     assert found["unlabelled"] == [], f"{where}: controls without a label {found['unlabelled']}"
     assert found["unnamedButtons"] == [], f"{where}: buttons without a name"
+    assert_layout_and_words(page)
 
 
 def tab_to(page: Any, target: Any, *, max_presses: int = 60) -> None:
@@ -177,3 +178,61 @@ def watch_csp_violations(page: Any) -> list[str]:
 
     page.on("console", on_console)
     return violations
+
+
+# --- What every journey checks on every page it visits -----------------------------
+
+# Codes that must never reach a person's eyes: each is a pattern and what it catches.
+RAW_ID_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"\b[a-z]+(?:_[a-z]+)+\b", "a snake_case code (cyber_defence, model_available)"),
+    (r"\b[a-z_]+=\d+\b", "a filter id (covered_model=2)"),
+    (
+        r"\b(?:access|grant|credential|bulk_action|application|model|determination|"
+        r"certification|screening)\.[a-z_]+\b",
+        "an event name (grant.suspended)",
+    ),
+    (r"\b\d{2}:\d{2}:\d{2}\.\d{3,}", "a time with microseconds"),
+    (r"\b[0-9a-f]{32}\b", "a hex id (an emergency stop's event id)"),
+    (r"\b(?:determination|emergency-stop|bulk):[\w-]+", "an internal reference"),
+)
+
+# Visible text, without what is meant to be copied verbatim (code, inputs) and without
+# email addresses and URLs (which may hold underscores and dots by nature).
+_VISIBLE_TEXT = """() => {
+  const clone = document.body.cloneNode(true);
+  clone.querySelectorAll('code, pre, kbd, samp, script, style, input, textarea, select, '
+    + '.visually-hidden, [hidden]').forEach((el) => el.remove());
+  return clone.innerText
+    .replace(/\\S+@\\S+/g, ' ')
+    .replace(/https?:\\/\\/\\S+/g, ' ');
+}"""
+
+
+def raw_ids_in(text: str) -> list[str]:
+    found = []
+    for pattern, meaning in RAW_ID_PATTERNS:
+        for match in re.finditer(pattern, text):
+            found.append(f"{match.group(0)!r} ({meaning})")
+    return found
+
+
+def assert_page_is_sound(page: Any, csp_violations: list[str]) -> None:
+    """Accessible (one main, one h1, every control labelled), no CSP violation so far, no
+    horizontal scroll at the journey's 1280 px, and no raw id or slug in visible text."""
+    assert_accessible_page(page)
+    assert csp_violations == [], csp_violations
+
+
+def assert_layout_and_words(page: Any) -> None:
+    """No sideways scroll at 1280 px, the main navigation on one line, no raw id in text."""
+    widths = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1], f"{page.url}: scrolls sideways ({widths[0]} > {widths[1]} px)"
+    rows = page.evaluate(
+        "() => new Set([...document.querySelectorAll('.main-nav li')]"
+        ".map((li) => Math.round(li.getBoundingClientRect().top))).size"
+    )
+    assert rows <= 1, f"{page.url}: the main navigation wraps onto {rows} lines"
+    leaks = raw_ids_in(page.evaluate(_VISIBLE_TEXT))
+    assert leaks == [], f"{page.url}: raw ids in visible text: {leaks}"

@@ -57,6 +57,7 @@ PATH_OBJECTS: dict[str, Callable[[World], Any]] = {
     "targets": lambda w: w.target.pk,
     "organisation-documents": lambda w: w.document.pk,
     "notifications": lambda w: w.notification.pk,
+    "organisation-webhooks": lambda w: w.webhook.pk,
     "certification-campaigns": lambda w: w.campaign.pk,
     "certification-tasks": lambda w: w.certification_item.pk,
     "usage-alerts": lambda w: w.usage_alert.pk,
@@ -163,6 +164,10 @@ MULTIPART: dict[str, Callable[[World], dict[str, Any]]] = {
     "POST /api/v1/determinations/{id}/document/": lambda w: {
         "document": SimpleUploadedFile("letter.pdf", PDF, content_type="application/pdf")
     },
+    "POST /api/v1/organisation-webhooks/": lambda w: {
+        "organisation": w.organisation.slug,
+        "url": "https://hooks.northwind.example/new",
+    },
     "POST /api/v1/organisation-documents/": lambda w: {
         "organisation": w.organisation.slug,
         "kind": "attestation_letter",
@@ -261,6 +266,10 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/notifications/read-all/": "401 200 200 200 200 200 200 200 200 403",
     "POST /api/v1/notifications/{id}/read/": "401 404 404 200 404 404 404 404 404 403",
     "POST /api/v1/organisation-documents/": "401 404 404 201 404 404 404 404 404 403",
+    "GET /api/v1/organisation-webhooks/": "401 200 200 200 200 200 200 200 200 403",
+    "GET /api/v1/organisation-webhooks/{id}/": "401 404 404 200 404 404 404 404 404 403",
+    "POST /api/v1/organisation-webhooks/": "401 404 404 201 404 404 404 404 404 403",
+    "DELETE /api/v1/organisation-webhooks/{id}/": "401 404 404 204 404 404 404 404 404 403",
     "POST /api/v1/organisations/": "401 201 201 201 201 201 201 201 201 403",
     "POST /api/v1/organisations/{slug}/trusted/": "401 403 403 403 403 403 200 403 403 403",
     "POST /api/v1/organisations/{slug}/verification/": "401 403 403 403 403 403 200 403 403 403",
@@ -317,7 +326,9 @@ def _call(client: Client, operation: str, world: World) -> int:
 
 
 @pytest.fixture
-def world(partner_admin, partner_member, organisation, compliance_officer) -> World:
+def world(partner_admin, partner_member, organisation, compliance_officer, settings) -> World:
+    # The registered endpoint's host is not resolved: this matrix is about who may.
+    settings.ORGANISATION_WEBHOOK_ALLOW_PRIVATE = True
     return build_world(
         organisation=organisation,
         admin=partner_admin,

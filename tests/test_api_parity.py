@@ -33,6 +33,11 @@ PAGE_TO_API: dict[str, tuple[str, ...]] = {
     "notifications:list": (f"GET {V1}/notifications/",),
     "notifications:read": (f"POST {V1}/notifications/{{id}}/read/",),
     "notifications:read_all": (f"POST {V1}/notifications/read-all/",),
+    "notifications:webhooks": (
+        f"GET {V1}/organisation-webhooks/",
+        f"POST {V1}/organisation-webhooks/",
+    ),
+    "notifications:webhook_remove": (f"DELETE {V1}/organisation-webhooks/{{id}}/",),
     "partners:organisation": (f"GET {V1}/organisations/",),
     "partners:register": (f"POST {V1}/organisations/",),
     "partners:detail": (
@@ -76,6 +81,7 @@ PAGE_TO_API: dict[str, tuple[str, ...]] = {
     "screening:confirm": (f"POST {V1}/screening-matches/{{id}}/confirm/",),
     "screening:dismiss": (f"POST {V1}/screening-matches/{{id}}/dismiss/",),
     "screening:freshness": (f"GET {V1}/screening-lists/freshness/",),
+    "screening:freshness_progress": (f"GET {V1}/screening-lists/freshness/",),
     "compliance:dashboard": (f"GET {V1}/compliance/summary/",),
     "compliance:access_report": (f"GET {V1}/access-reports/{{slug}}/",),
     "compliance:determinations": (f"GET {V1}/determinations/",),
@@ -127,6 +133,8 @@ PAGE_TO_API: dict[str, tuple[str, ...]] = {
 # Pages with no API of their own, and why.
 NO_API: dict[str, str] = {
     "home": "a landing page that links to the others; each has its API above",
+    "waiting": "what waits for a second signature: GET bulk-actions/ and determinations/ "
+    "filtered by state",
     "api:tokens": (
         "tokens that mint tokens are issued in a signed-in browser session (with MFA for staff), "
         "never by another token, so a leaked token cannot mint more; `issue_token` for operators"

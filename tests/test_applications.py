@@ -520,3 +520,15 @@ def test_the_list_costs_the_same_queries_for_many_applications_as_for_few(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(reverse("applications:list"))
     assert len(response.context["page"].object_list) == 25
+
+
+def test_the_answer_page_is_one_click_from_the_application_page(partner_admin, organisation):
+    from portal.applications.states import ApplicationState
+    from tests.reviewing import queued_application
+
+    application = queued_application(organisation, state=ApplicationState.INFO_REQUESTED)
+
+    page = client_for(partner_admin).get(f"/applications/{application.pk}/").content.decode()
+
+    assert f'href="/reviews/applications/{application.pk}/"' in page
+    assert "Answer the reviewer's question" in page

@@ -124,7 +124,7 @@ def test_an_invited_member_joins_completes_the_profile_and_sets_up_mfa(page, liv
     assert person.is_complete
 
     # when they set up an authenticator app from the Security page
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Security").click()
+    page.get_by_role("navigation", name="Account").get_by_role("link", name="Security").click()
     page.wait_for_url("**/accounts/2fa/")
     assert_accessible_page(page)
     page.get_by_role("link", name="Activate").first.click()

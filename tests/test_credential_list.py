@@ -90,3 +90,29 @@ def test_the_query_count_does_not_grow_with_the_rows(ops_user, organisation):
         client.get(URL)
 
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_a_suspended_key_says_why_in_words(partner_admin, our_key, compliance_officer):
+    from provisioning.credentials.services import credential_hold_person
+    from provisioning.grants.models import SuspensionKind
+    from provisioning.grants.services import grant_suspend
+
+    credential = our_key.credential
+    grant_suspend(
+        grants=[credential.grant_id],
+        reason=SuspensionKind.REGULATORY,
+        reference="determination:BIS-2026-17",
+        actor=None,
+    )
+    credential_hold_person(
+        person_id=credential.person_id, actor=compliance_officer, reason="SDN entry 36 matched"
+    )
+
+    response = client_for(partner_admin).get(URL)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Restricted by a government determination (BIS-2026-17)" in page
+    assert "A compliance check is not finished" in page
+    assert "SDN" not in page
+    assert "determination:" not in page

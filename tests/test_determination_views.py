@@ -207,7 +207,7 @@ def test_two_officers_sign_and_applying_suspends_access(compliance_officer, draf
     assert draft.state == DeterminationState.IN_FORCE
     assert not Credential.objects.filter(state=CredentialState.ACTIVE).exists()
     page = client_for(second).get(reverse("compliance:detail", args=[draft.pk])).content.decode()
-    assert "determination.applied" in page
+    assert "Determination applied" in page  # the event, as words
     assert "Bulk actions it ran" in page
 
 
@@ -272,3 +272,21 @@ def test_the_evidence_bundle_lists_who_lost_access_and_each_target_acknowledgeme
         "bulk_action.executed",
     }
     assert AuditEvent.objects.filter(action="determination.evidence_exported").count() == 1
+
+
+def test_a_form_error_says_to_attach_the_letter_again_next_to_it(compliance_officer, model):
+    response = client_for(compliance_officer).post(
+        reverse("compliance:draft"),
+        {
+            "reference": "",
+            "legal_basis": "Order 9",
+            "effective_date": "2026-11-27",
+            "document": SimpleUploadedFile("letter.pdf", PDF, content_type="application/pdf"),
+            f"m{model.pk}_kind": "open",
+        },
+    )
+
+    assert response.status_code == 200  # the form again, with its errors
+    page = response.content.decode()
+    assert "Attach the letter again" in page
+    assert "Order 9</textarea>" in page

@@ -306,3 +306,54 @@ def test_internal_comments_are_shown_to_staff_and_never_to_the_applicant(
     )
     assert "Check their SOC size." in staff_page
     assert "Check their SOC size." not in applicant_page
+
+
+def test_the_reviewer_page_after_a_rejection_shows_the_decision_not_the_buttons(reviewer):
+    from portal.applications.states import ApplicationState
+    from portal.reviews.services import review_claim, review_reject
+    from tests.conftest import client_for
+    from tests.factories import OrganisationFactory
+    from tests.reviewing import queued_application
+
+    application = queued_application(OrganisationFactory(), state=ApplicationState.IN_REVIEW)
+    review_claim(actor=reviewer, application=application)
+    review_reject(actor=reviewer, application=application, reason="Use case out of scope")
+
+    page = client_for(reviewer).get(f"/reviews/{application.pk}/").content.decode()
+
+    assert 'class="decision-outcome"' in page
+    assert "Reason: Use case out of scope" in page
+    assert "Send question" not in page
+    assert ">Reject</button>" not in page
+
+
+def test_bad_input_on_approval_keeps_what_was_typed(reviewer):
+    from portal.applications.states import ApplicationState
+    from portal.reviews.selectors import application_version
+    from portal.reviews.services import review_claim
+    from tests.conftest import client_for
+    from tests.factories import OrganisationFactory
+    from tests.reviewing import queued_application
+
+    application = queued_application(OrganisationFactory(), state=ApplicationState.IN_REVIEW)
+    review_claim(actor=reviewer, application=application)
+
+    response = client_for(reviewer).post(
+        f"/reviews/{application.pk}/approve/",
+        {
+            "seen": application_version(application),
+            "stage": application.stage.pk,
+            "seats": "9999",
+            "monthly_quota": "not a number",
+            "rate_limit_per_minute": "7",
+            "expires_on": "2099-01-01",
+        },
+    )
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'value="9999"' in page
+    assert 'value="7"' in page
+    assert 'class="errorlist"' in page
+    application.refresh_from_db()
+    assert application.state == ApplicationState.IN_REVIEW

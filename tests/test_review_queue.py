@@ -390,7 +390,7 @@ def test_the_staff_page_shows_the_evidence_the_history_and_earlier_grants(
     page = client_for(reviewer).get(f"/reviews/{application.pk}/").content.decode()
 
     # then
-    assert "organisation_verified" in page  # live checks
+    assert "Organisation verified" in page  # live checks, as words
     assert "Not run yet." in page  # the submission snapshot
     assert "Ivan Listed" in page and "E-42" in page and "0.91" in page
     assert f"#{earlier.pk}</a>" in page  # earlier applications

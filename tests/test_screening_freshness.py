@@ -119,3 +119,21 @@ def test_the_page_costs_the_same_queries_whatever_the_number_of_people(people, a
 
     assert len(response.context["rows"]) == 11
     assert len(many) == len(few)
+
+
+def test_the_freshness_page_polls_re_screening_progress_without_a_bar_for_nobody(
+    compliance_officer,
+):
+    from tests.conftest import client_for as _client
+    from tests.factories import PersonFactory
+
+    empty = _client(compliance_officer).get("/screening/freshness/progress/")
+    assert empty.status_code == 200
+    assert "<progress" not in empty.content.decode()
+    assert "Nobody to screen yet." in empty.content.decode()
+
+    PersonFactory()
+    PersonFactory()
+    page = _client(compliance_officer).get("/screening/freshness/").content.decode()
+    assert 'hx-get="/screening/freshness/progress/"' in page
+    assert "0 of 2 people screened" in page

@@ -569,8 +569,8 @@ def test_htmx_filtering_and_the_api_docs_work_under_the_csp(browser, live_server
         # then the results are swapped in place and only the matching event is left
         page.wait_for_url("**action=gateway_client.created**")  # hx-push-url
         results = page.locator("#audit-results")
-        expect(results.get_by_text("organisation.registered")).to_have_count(0)
-        expect(results.get_by_text("gateway_client.created").first).to_be_visible()
+        expect(results.get_by_text("Organisation registered")).to_have_count(0)
+        expect(results.get_by_text("Gateway client created").first).to_be_visible()
         assert page.locator("h1").count() == 1  # the fragment replaced the results only
 
         # when the API reference is opened, Swagger UI renders from the vendored scripts

@@ -11,6 +11,7 @@ from portal.api import (
     documents,
     emergency_stops,
     notifications,
+    organisation_webhooks,
     organisations,
     profile,
     reviews,
@@ -41,6 +42,11 @@ router.register(
     "organisation-documents", documents.OrganisationDocumentViewSet, basename="document"
 )
 router.register("notifications", notifications.NotificationViewSet, basename="notification")
+router.register(
+    "organisation-webhooks",
+    organisation_webhooks.OrganisationWebhookViewSet,
+    basename="organisation-webhook",
+)
 # Staff only: the same services and permissions as the staff pages.
 router.register("reviews", reviews.ReviewViewSet, basename="review")
 router.register("screening-matches", screening.ScreeningMatchViewSet, basename="screening-match")

@@ -121,7 +121,18 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
 
 @staff_permission("reviews.view_review")
 def application_review(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    application = _application(request, pk)
+    return _review_page(request, _application(request, pk))
+
+
+def _review_page(
+    request: AuthenticatedRequest,
+    application: Application,
+    *,
+    approve_form: ApproveForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The review page; ``approve_form`` is a bound form whose input was refused, so the
+    reviewer sees what they typed with the reason next to it."""
     user = request.user
     try:
         review_refuse_conflict(actor=user, application=application)
@@ -186,7 +197,8 @@ def application_review(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "holds_it": ctx.assignee_id == user.pk,
             "can_reassign": user.has_perm("reviews.reassign_review"),
             "can_comment": user.has_perm("reviews.add_comment"),
-            "approve_form": ApproveForm(application=application, initial={**initial, **version}),
+            "approve_form": approve_form
+            or ApproveForm(application=application, initial={**initial, **version}),
             "reject_form": RejectForm(initial=version),
             "question_form": InformationRequestForm(initial=version),
             "comment_form": CommentForm(),
@@ -195,6 +207,7 @@ def application_review(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 initial={"assignee": str(ctx.assignee_id or "")},
             ),
         },
+        status=status,
     )
 
 
@@ -310,19 +323,23 @@ def _approved(result: ApprovalResult) -> str:
 def approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
     form = ApproveForm(request.POST, application=application)
-    if not _valid(request, application, form):
+    if not form.is_valid():
+        # Shown on the page with what was typed, each error next to its field.
+        return _review_page(request, application, approve_form=form, status=400)
+    if _stale(request, application, form.cleaned_data["seen"]):
         return _done(request, application)
-    return _act(
-        request,
-        application,
-        lambda: review_approve(
+    try:
+        result = review_approve(
             actor=request.user,
             application=application,
             terms=form.terms(),
             confirms=form.cleaned_data["confirms"],
-        ),
-        _approved,
-    )
+        )
+    except ApplicationError as error:
+        messages.error(request, str(error))
+        return _review_page(request, application, approve_form=form, status=400)
+    messages.success(request, _approved(result))
+    return _done(request, application)
 
 
 @staff_permission("reviews.decide_review")

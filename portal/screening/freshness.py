@@ -112,3 +112,30 @@ def stale_people_visible_to(user: Any, params: Mapping[str, str]) -> StaleSearch
     rule = freshness_rule()
     people = visible_to(user, stale_people(rule=rule, holders_only=holders_only, search=search))
     return StaleSearch(rule=rule, people=people, search=search, holders_only=holders_only)
+
+
+@dataclass(frozen=True)
+class RescreenProgress:
+    """How far re-screening against the newest lists has come: everyone not stale counts."""
+
+    since: dt.datetime | None
+    screened: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.screened / self.total) if self.total else 0
+
+    @property
+    def finished(self) -> bool:
+        return self.screened >= self.total
+
+
+def rescreen_progress(*, rule: Freshness | None = None) -> RescreenProgress:
+    """Two counts, whatever the number of people."""
+    rule = rule or freshness_rule()
+    total = Person.objects.count()
+    stale = stale_people(rule=rule).count()
+    return RescreenProgress(
+        since=rule.newest_list_loaded_at, screened=max(0, total - stale), total=total
+    )

@@ -13,7 +13,11 @@ from portal.accounts.access import get_visible_or_404, visible_to
 from portal.partners.paging import paginate, query_without_page
 from portal.screening.errors import ConflictOfInterestError, ScreeningError
 from portal.screening.forms import ResolutionForm
-from portal.screening.freshness import stale_people_visible_to, stale_reason
+from portal.screening.freshness import (
+    rescreen_progress,
+    stale_people_visible_to,
+    stale_reason,
+)
 from portal.screening.models import ScreeningMatch
 from portal.screening.selectors import current_versions, pending_matches
 from portal.screening.services import screening_match_confirm, screening_match_dismiss
@@ -144,5 +148,14 @@ def freshness(request: HttpRequest) -> HttpResponse:
             "query_string": query_without_page(request),
             "search": stale.search,
             "holders_only": stale.holders_only,
+            "progress": rescreen_progress(rule=stale.rule),
         },
     )
+
+
+@login_required
+@require_GET
+def freshness_progress(request: HttpRequest) -> HttpResponse:
+    """The re-screening progress fragment the freshness page polls (htmx)."""
+    _require(request, "screening.view_screeningrun")
+    return render(request, "screening/_rescreen_progress.html", {"progress": rescreen_progress()})

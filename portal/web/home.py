@@ -11,6 +11,7 @@ from portal.accounts.mfa import user_has_mfa
 from portal.accounts.roles import Role, user_roles
 from portal.eligibility.models import Person
 from portal.partners.models import MemberRole, VerificationState
+from portal.partners.overview import overviews_for
 from portal.partners.selectors import memberships_of
 
 
@@ -105,6 +106,7 @@ def home_context(user: Any) -> dict[str, Any]:
         duties.insert(0, COMPLIANCE_DASHBOARD)
     return {
         "memberships": memberships,
+        "overviews": overviews_for(memberships),
         "staff_duties": duties,
         "next_steps": steps,
         "is_superuser": user.is_superuser,

@@ -1,17 +1,22 @@
 from __future__ import annotations
 
+import logging
 import re
 import uuid
+import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 
 from portal.api.problems import PROBLEM_BASE, PROBLEM_CONTENT_TYPE
 from portal.input_guard import has_control_characters
 from portal.scim.errors import ScimError
 from portal.web.request_context import RequestContext, reset_request_context, set_request_context
+
+logger = logging.getLogger("django.request")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -168,3 +173,73 @@ class InputGuardMiddleware:
         if isinstance(exception, RequestDataTooBig):
             return _refusal(_surface(request.path), 413, "The request body is too large.")
         return None
+
+
+class ViewerTimeZoneMiddleware:
+    """Show times in the viewer's own time zone: ``static/js/timezone.js`` stores the
+    browser's IANA zone in the ``tz`` cookie; an unknown or missing zone keeps TIME_ZONE."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        name = request.COOKIES.get("tz", "")
+        zone = _zone(name) if name else None
+        if zone is not None:
+            timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo | None:
+    if len(name) > 64 or name not in zoneinfo.available_timezones():
+        return None
+    return zoneinfo.ZoneInfo(name)
+
+
+class HouseErrorPagesMiddleware:
+    """With ``DEBUG=1`` (the demo) Django shows its technical 404 and 500 pages, which dump
+    settings and URL patterns to whoever asks. Show the house pages instead, unless
+    ``DEBUG_TECHNICAL_PAGES=1`` asks for Django's. Without DEBUG Django's handlers already
+    use ours."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def _active(self) -> bool:
+        return settings.DEBUG and not settings.DEBUG_TECHNICAL_PAGES
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            self._active()
+            and response.status_code == 404
+            and response.get("Content-Type", "").startswith("text/html")
+            and not getattr(response, "house_page", False)
+        ):
+            from portal.web.views import page_not_found
+
+            return page_not_found(request)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not self._active():
+            return None
+        from django.core.exceptions import PermissionDenied
+        from django.http import Http404
+
+        from portal.web.views import page_not_found, server_error
+
+        if isinstance(exception, Http404):
+            return page_not_found(request)
+        if isinstance(exception, PermissionDenied):
+            return None  # Django's handler403 is ours in DEBUG too
+        logger.error(
+            "Internal Server Error: %s",
+            request.path,
+            exc_info=exception,
+            extra={"request": request},
+        )
+        return server_error(request)

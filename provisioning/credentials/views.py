@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.accounts.access import get_visible_or_404, visible_to
 from provisioning.credentials import services as credential_services
 from provisioning.credentials.models import Credential, CredentialError
-from provisioning.credentials.selectors import require_key_owner
+from provisioning.credentials.selectors import require_key_owner, suspension_reasons
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.selectors import credential_sync_states
 
@@ -37,9 +37,11 @@ def credential_list(request: HttpRequest) -> HttpResponse:
     )
     targets = list(Target.objects.filter(enabled=True).order_by("name"))
     sync = credential_sync_states(credential_ids=[c.pk for c in page], targets=targets)
+    reasons = suspension_reasons(list(page))
     rows = [
         {
             "credential": credential,
+            "reasons": reasons.get(credential.pk, []),
             "sync": [(target, SYNC_LABELS[sync[credential.pk][target.pk]]) for target in targets],
         }
         for credential in page

@@ -1,0 +1,92 @@
+"""The organisation's webhook endpoints page, for its admins: list, register (the signing
+secret is shown once), remove. Anyone else gets a 404, as for every page of the
+organisation. The API (``/api/v1/organisation-webhooks/``) calls the same services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from portal.accounts.access import get_visible_or_404
+from portal.notifications.models import WebhookDelivery
+from portal.notifications.webhooks import (
+    WebhookEndpointError,
+    organisation_webhook_register,
+    organisation_webhook_remove,
+    webhooks_of,
+)
+from portal.partners.models import Organisation
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(
+        label="Endpoint URL",
+        max_length=500,
+        help_text="An https:// address that accepts POST requests.",
+        assume_scheme="https",
+    )
+    description = forms.CharField(label="Description (optional)", max_length=200, required=False)
+
+
+def _organisation(request: HttpRequest, slug: str) -> Organisation:
+    return get_visible_or_404(request.user, Organisation.objects.all(), action="manage", slug=slug)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organisation_webhooks(request: HttpRequest, slug: str) -> HttpResponse:
+    organisation = _organisation(request, slug)
+    form = WebhookForm(request.POST or None)
+    secret = ""
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                registered = organisation_webhook_register(
+                    actor=request.user,
+                    organisation=organisation,
+                    url=form.cleaned_data["url"],
+                    description=form.cleaned_data["description"],
+                )
+            except WebhookEndpointError as exc:
+                form.add_error("url", str(exc))
+            else:
+                secret = registered.secret
+                form = WebhookForm()
+        if form.errors:
+            status = 400
+    endpoints = list(webhooks_of(organisation))
+    deliveries = (
+        WebhookDelivery.objects.filter(endpoint__organisation=organisation)
+        .select_related("endpoint")
+        .order_by("-created_at", "-id")[:20]
+    )
+    response = render(
+        request,
+        "notifications/webhooks.html",
+        {
+            "organisation": organisation,
+            "form": form,
+            "secret": secret,
+            "endpoints": endpoints,
+            "deliveries": deliveries,
+        },
+        status=status,
+    )
+    # The page may carry a signing secret: never cache it.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def organisation_webhook_remove_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    organisation = _organisation(request, slug)
+    endpoint = get_object_or_404(webhooks_of(organisation), pk=pk)
+    organisation_webhook_remove(actor=request.user, endpoint=endpoint)
+    messages.success(request, f"{endpoint.url} receives nothing from now on.")
+    return redirect("notifications:webhooks", slug=organisation.slug)
