@@ -484,6 +484,7 @@ SPECTACULAR_SETTINGS = {
         "UsageAlertStateEnum": "portal.usage.models.AlertState",
         "UsageAlertKindEnum": "portal.usage.models.AlertKind",
         "ListFormatEnum": "portal.screening.models.ListFormat",
+        "StageEnum": "provisioning.catalog.models.StageName",
         # The bulk filter offers two of the four grant states: its own name, so that
         # GrantStateEnum keeps all four (the API returns revoked and expired too).
         "BulkFilterGrantStateEnum": [("active", "Active"), ("suspended", "Suspended")],

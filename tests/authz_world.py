@@ -246,6 +246,7 @@ KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "notifications:webhooks": lambda w: {"slug": w.organisation.slug},
     "notifications:webhook_remove": lambda w: {"slug": w.organisation.slug, "pk": w.webhook.pk},
     "audit:event": lambda w: {"pk": w.audit_event.pk},
+    "audit:cosign": lambda w: {"size": 1},
     "compliance:detail": lambda w: {"pk": w.determination.pk},
     "compliance:edit": lambda w: {"pk": w.determination.pk},
     "compliance:impact": lambda w: {"pk": w.determination.pk},

@@ -142,6 +142,14 @@ NO_API: dict[str, str] = {
     "api:token_revoke": "as api:tokens; an expired or revoked token stops working at once anyway",
     "api:scim_tokens": "as api:tokens: an organisation's SCIM tokens; `scim_token` for operators",
     "api:scim_token_revoke": "as api:scim_tokens",
+    "api:not_found": "not a page: the API's own problem+json 404 for a path that matches nothing",
+    "audit:checkpoint": "the transparency log's endpoints are themselves the machine interface "
+    "(C2SP text and JSON a verifier reads without a token); they are not mirrored under /api/",
+    "audit:checkpoints": "as audit:checkpoint",
+    "audit:consistency": "as audit:checkpoint",
+    "audit:inclusion": "as audit:checkpoint (signed-in readers of the audit trail)",
+    "audit:cosign": "as audit:checkpoint: an auditor posts one C2SP cosignature line",
+    "audit:witness_keys": "as audit:checkpoint: an auditor registers a C2SP verifier key",
 }
 
 # Machine interfaces in their own right, not pages: the API itself, SCIM, health probes,

@@ -18,6 +18,7 @@ from django.utils import timezone
 from portal.input_guard import InputRejected, json_depth, load_json
 from portal.scim.models import ScimGroup, ScimUser
 from portal.scim.services import scim_token_issue
+from portal.screening.data import CSL_SAMPLE
 from portal.screening.errors import ListFormatError
 from portal.screening.models import ListVersion
 from portal.screening.services import list_version_load
@@ -25,7 +26,6 @@ from portal.usage.models import UsageEvent
 from provisioning.introspection.services import gateway_client_create
 from tests.api_helpers import api_client_for
 from tests.provisioning_fakes import active_grant, issue
-from tests.shared_data import SHARED_DATA
 
 pytestmark = pytest.mark.django_db
 
@@ -257,7 +257,7 @@ def test_a_usage_batch_over_the_limit_is_a_413(gateway, settings):
 
 
 def _csl_with_late(character: str, tmp_path):
-    text = (SHARED_DATA / "csl-consolidated-sample.csv").read_text(encoding="utf-8")
+    text = CSL_SAMPLE.read_text(encoding="utf-8")
     header, *rows = text.splitlines(keepends=True)
     padding = "".join(rows)
     while len(padding) < 70_000:

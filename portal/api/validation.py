@@ -58,4 +58,7 @@ def supported_years(value: dt.date | dt.datetime) -> None:
     """A date or time the services can compute with (``portal.input_guard``): refused
     before any arithmetic, naming the range."""
     if not datetime_in_range(value):
-        raise ValidationError(f"Give a date between the years {MIN_YEAR} and {MAX_YEAR}.")
+        raise ValidationError(
+            f"{value.isoformat()} is out of range: give a date between the years "
+            f"{MIN_YEAR} and {MAX_YEAR}."
+        )
