@@ -304,3 +304,20 @@ def test_beat_records_todays_grant_counts_by_task_name(settings):
 
     assert record_grant_counts() == 1
     assert GrantDailyCount.objects.get().day == timezone.now().date()
+
+
+def test_the_usage_alerts_list_names_the_model_not_its_slug(busy, compliance_officer):
+    covered_model = busy.grant.covered_model
+    covered_model.name = "Mythos 5"
+    covered_model.slug = "mythos-five-slug"
+    covered_model.save(update_fields=["name", "slug"])
+    alert = _alert(busy.credential, n=99)
+    UsageAlert.objects.filter(pk=alert.pk).update(request_count=12345)
+
+    response = client_for(compliance_officer).get(reverse("usage:alerts"))
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<td>Mythos 5</td>" in body
+    assert "<td>mythos-five-slug</td>" not in body
+    assert "<td>12,345</td>" in body
