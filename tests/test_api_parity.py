@@ -117,6 +117,7 @@ PAGE_TO_API: dict[str, tuple[str, ...]] = {
     "certification:list": (f"GET {V1}/certification-campaigns/",),
     "certification:new": (f"POST {V1}/certification-campaigns/",),
     "certification:detail": (f"GET {V1}/certification-campaigns/{{id}}/",),
+    "certification:progress": (f"GET {V1}/certification-campaigns/{{id}}/",),
     "certification:organisation": (f"GET {V1}/certification-campaigns/{{id}}/items/",),
     "usage:alerts": (f"GET {V1}/usage-alerts/",),
     "usage:alert": (f"GET {V1}/usage-alerts/{{id}}/",),

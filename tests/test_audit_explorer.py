@@ -454,3 +454,76 @@ def test_reason_search_pages_match_an_unbounded_walk_whatever_the_window(monkeyp
     assert newer == expected[:-1]
     assert walk()[0] == [e.pk for e in audit_page(queryset, size=2).events]
     assert walk(before=expected[0] + 1)[0] == expected[:2]
+
+
+# --- pickers ---------------------------------------------------------------------
+
+
+def test_the_pickers_offer_actors_actions_organisations_and_models_by_name(
+    auditor, organisation, compliance_officer
+):
+    # given
+    CoveredModelFactory(slug="fable", name="Fable")
+    audit_record(actor=compliance_officer, action="grant.suspended")
+
+    # when
+    response = client_for(auditor).get(EXPLORER)
+
+    # then
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f'<option value="{organisation.slug}">{organisation.legal_name}</option>' in body
+    assert '<option value="fable">Fable</option>' in body
+    assert '<option value="grant.suspended">Grant suspended</option>' in body
+    assert '<option value="grant.">Any grant event</option>' in body
+    assert f'<option value="{compliance_officer.username}"></option>' in body
+    assert 'list="audit-actors"' in body
+
+
+def test_a_picked_organisation_and_model_stay_selected(auditor, organisation):
+    CoveredModelFactory(slug="fable", name="Fable")
+
+    response = client_for(auditor).get(
+        EXPLORER, {"organisation": organisation.slug, "model": "fable"}
+    )
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f'<option value="{organisation.slug}" selected>' in body
+    assert '<option value="fable" selected>Fable</option>' in body
+
+
+def test_the_pickers_cost_the_same_queries_whatever_the_number_of_choices(
+    auditor, django_assert_max_num_queries
+):
+    # given
+    from tests.factories import OrganisationFactory
+
+    OrganisationFactory.create_batch(2)
+    CoveredModelFactory.create_batch(2)
+    client = client_for(auditor)
+    client.get(EXPLORER)  # session and permission caches warm
+    with CaptureQueriesContext(connection) as few:
+        first = client.get(EXPLORER)
+    assert first.status_code == 200
+
+    # when
+    OrganisationFactory.create_batch(20)
+    CoveredModelFactory.create_batch(10)
+    for i in range(10):
+        audit_record(actor=staff_user(Role.OPS), action=f"family{i}.done")
+    with django_assert_max_num_queries(len(few)):
+        response = client.get(EXPLORER)
+
+    # then
+    assert response.status_code == 200
+
+
+def test_event_rows_name_the_object_kind_in_words(auditor, organisation):
+    audit_record(actor=None, action="organisation.registered", obj=organisation)
+
+    response = client_for(auditor).get(EXPLORER)
+
+    assert response.status_code == 200
+    assert response.context["rows"][0]["kind"] == "Organisation"
+    assert b"partners.organisation #" not in response.content

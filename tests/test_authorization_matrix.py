@@ -163,6 +163,7 @@ EXPECTED: dict[str, str] = {
     "certification:confirm_all": "405 405 405 405 405 405 405 405 mfa",
     "certification:decide": "405 405 405 405 405 405 405 405 mfa",
     "certification:detail": "login 404 404 404 404 200 404 200 mfa",
+    "certification:progress": "login 404 404 404 404 200 404 200 mfa",
     "certification:list": "login 403 403 403 403 200 403 200 mfa",
     "certification:new": "login 403 403 403 403 200 403 403 mfa",
     "certification:organisation": "login 404 404 404 404 200 404 200 mfa",

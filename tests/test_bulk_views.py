@@ -253,3 +253,24 @@ def test_the_emergency_stop_needs_confirmation_then_suspends_the_whole_model(
     assert not Credential.objects.filter(state=CredentialState.ACTIVE).exists()
     # and the page shows the stop's own bulk action, where a colleague reviews it
     assert response.url == reverse("bulk:detail", args=[BulkAction.objects.get().pk])
+
+
+def test_a_plan_names_models_by_name_and_states_in_words(ops_user, stage, planned):
+    # given a model whose slug differs from its name
+    stage.covered_model.name = "Mythos 5"
+    stage.covered_model.slug = "mythos_five"
+    stage.covered_model.save(update_fields=["name", "slug"])
+    BulkAction.objects.filter(pk=planned.pk).update(
+        counts={**planned.counts, "model": {"mythos_five": 3}},
+        sample=[{**row, "model": "mythos_five"} for row in planned.sample],
+    )
+
+    # when
+    response = client_for(ops_user).get(reverse("bulk:detail", args=[planned.pk]))
+
+    # then
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<td>Mythos 5</td>" in body
+    assert "mythos_five" not in body
+    assert "<td>Active</td>" in body

@@ -434,3 +434,75 @@ def test_the_campaign_list_and_progress_query_counts_do_not_grow(compliance_offi
     many = (_count_queries(client, LIST), _count_queries(client, detail))
 
     assert many == few
+
+
+# --- live progress ---------------------------------------------------------------
+
+
+def test_an_open_campaigns_page_polls_its_progress_fragment(compliance_officer, campaign):
+    response = client_for(compliance_officer).get(
+        reverse("certification:detail", args=[campaign.pk])
+    )
+
+    assert response.status_code == 200
+    progress = reverse("certification:progress", args=[campaign.pk])
+    assert f'hx-get="{progress}"'.encode() in response.content
+
+
+def test_the_progress_fragment_follows_decisions_as_they_are_made(
+    compliance_officer, campaign, keys
+):
+    client = client_for(compliance_officer)
+    url = reverse("certification:progress", args=[campaign.pk])
+    before = client.get(url)
+
+    CertificationItem.objects.filter(pk=_item(campaign, keys["ada"]).pk).update(
+        decision=Decision.CONFIRMED, decided_at=timezone.now()
+    )
+    after = client.get(url)
+
+    assert before.status_code == 200
+    assert b"Decided: 0 of 3 people" in before.content
+    assert b"<h1" not in before.content  # a fragment, not a page
+    assert after.status_code == 200
+    assert b"Decided: 1 of 3 people" in after.content
+    assert b"hx-get" in after.content  # still open: keeps polling
+
+
+def test_a_closed_campaign_stops_polling(compliance_officer, campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(state="closed", closed_at=timezone.now())
+
+    response = client_for(compliance_officer).get(
+        reverse("certification:progress", args=[campaign.pk])
+    )
+
+    assert response.status_code == 200
+    assert b"hx-get" not in response.content
+
+
+def test_a_campaign_with_nobody_left_never_draws_a_bar_for_nobody(compliance_officer, campaign):
+    CertificationItem.objects.filter(campaign=campaign).delete()
+
+    response = client_for(compliance_officer).get(
+        reverse("certification:progress", args=[campaign.pk])
+    )
+
+    assert response.status_code == 200
+    assert b"<progress" not in response.content
+    assert b"0 of 0" not in response.content
+    assert b"Nobody to certify" in response.content
+
+
+def test_the_auditor_reads_the_progress_fragment(auditor, campaign):
+    response = client_for(auditor).get(reverse("certification:progress", args=[campaign.pk]))
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("persona", ["partner_admin", "outsider", "reviewer", "ops_user"])
+def test_the_progress_fragment_is_not_for_partners_or_reviewers(request, persona, campaign):
+    response = client_for(request.getfixturevalue(persona)).get(
+        reverse("certification:progress", args=[campaign.pk])
+    )
+
+    assert response.status_code == 404

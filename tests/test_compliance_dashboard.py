@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.compliance.charts import nice_ticks
 from portal.compliance.dashboard import TILES, Figure, Tile
 from portal.compliance.models import Determination, DeterminationState
 from portal.screening.models import ScreeningMatch
@@ -183,9 +184,9 @@ def test_grants_by_model_and_state_are_drawn_with_a_title_a_description_and_a_ta
     model = next(m for m in history.models if m.slug == busy.grant.covered_model.slug)
     assert model.rows[-1][1][0] == 1  # one active grant today
     page = response.content.decode()
-    assert '<svg viewBox="0 0 320 110"' in page
+    assert '<svg viewBox="0 0 360 170"' in page
     assert 'role="img"' in page
-    assert f'<title id="history-1-title">Grants of {history.models[0].slug}' in page
+    assert f'<title id="history-1-title">Grants of {history.models[0].name}' in page
     assert "<desc id=" in page
     assert "<summary>Table: grants of" in page
     assert "<script" not in page.split("<main")[1]
@@ -198,6 +199,61 @@ def test_time_to_revoke_is_drawn_per_finished_bulk_action(busy, compliance_offic
     assert [round(row.seconds, 1) for row in chart.rows] == [1.5, 3.0]
     assert chart.rows[1].bar.width > chart.rows[0].bar.width
     assert "Seconds from start to commit" in response.content.decode()
+
+
+def test_the_grant_chart_names_models_and_has_axes_values_and_day_labels(busy, compliance_officer):
+    # given
+    covered_model = busy.grant.covered_model
+    covered_model.name = "Mythos 5"
+    covered_model.save(update_fields=["name"])
+
+    # when
+    response = client_for(compliance_officer).get(reverse("compliance:dashboard"))
+
+    # then
+    assert response.status_code == 200
+    history = response.context["history"]
+    model = next(m for m in history.models if m.slug == covered_model.slug)
+    assert model.name == "Mythos 5"
+    assert history.y_ticks[0].label == "0"
+    assert float(history.y_ticks[-1].label.replace(",", "")) >= history.peak
+    today = timezone.localdate()
+    assert history.x_ticks[-1].label == f"{today:%b} {today.day}"
+    assert model.values[-1].text == str(sum(model.rows[-1][1]))
+    page = response.content.decode()
+    assert "<strong>Mythos 5</strong>: grants per day" in page
+    assert f"Grants of {covered_model.slug} " not in page
+    assert f">{covered_model.slug}:" not in page
+
+
+def test_time_to_revoke_has_a_scale_in_seconds_names_and_values(busy, compliance_officer):
+    response = client_for(compliance_officer).get(reverse("compliance:dashboard"))
+
+    assert response.status_code == 200
+    chart = response.context["revoke_times"]
+    labels = [tick.label for tick in chart.ticks]
+    assert labels[0] == "0 s"
+    assert float(labels[-1].removesuffix(" s")) >= 3.0  # the slowest took 3 s
+    assert chart.rows[0].name.endswith("Emergency suspension")
+    assert [row.value.text for row in chart.rows] == ["1.50 s", "3.00 s"]
+    # Bars share the scale: 3 s reaches twice as far as 1.5 s.
+    assert chart.rows[1].bar.width == pytest.approx(2 * chart.rows[0].bar.width, rel=0.01)
+    assert "Seconds from start to commit</text>" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("top", "whole", "expected"),
+    [
+        (0, True, [0, 1]),
+        (7, True, [0, 2, 4, 6, 8]),
+        (1, True, [0, 1]),
+        (3.0, False, [0, 1, 2, 3]),
+        (0.42, False, [0, 0.2, 0.4, 0.6]),
+        (1234, True, [0, 500, 1000, 1500]),
+    ],
+)
+def test_axes_tick_at_round_numbers(top, whole, expected):
+    assert nice_ticks(top, whole=whole) == pytest.approx(expected)
 
 
 def test_a_tile_is_one_line_in_the_registry(busy, compliance_officer, monkeypatch):
@@ -248,3 +304,20 @@ def test_beat_records_todays_grant_counts_by_task_name(settings):
 
     assert record_grant_counts() == 1
     assert GrantDailyCount.objects.get().day == timezone.now().date()
+
+
+def test_the_usage_alerts_list_names_the_model_not_its_slug(busy, compliance_officer):
+    covered_model = busy.grant.covered_model
+    covered_model.name = "Mythos 5"
+    covered_model.slug = "mythos-five-slug"
+    covered_model.save(update_fields=["name", "slug"])
+    alert = _alert(busy.credential, n=99)
+    UsageAlert.objects.filter(pk=alert.pk).update(request_count=12345)
+
+    response = client_for(compliance_officer).get(reverse("usage:alerts"))
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<td>Mythos 5</td>" in body
+    assert "<td>mythos-five-slug</td>" not in body
+    assert "<td>12,345</td>" in body

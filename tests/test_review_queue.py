@@ -395,5 +395,6 @@ def test_the_staff_page_shows_the_evidence_the_history_and_earlier_grants(
     assert "Ivan Listed" in page and "E-42" in page and "0.91" in page
     assert f"#{earlier.pk}</a>" in page  # earlier applications
     assert f"#{grant.pk}</td>" in page  # the organisation's grants
-    assert "application.approved" in page  # the organisation's history
+    assert "Application approved" in page  # the organisation's history, in words
+    assert "application.approved" not in page
     assert "Northwind Cyber" in page

@@ -137,3 +137,48 @@ def test_the_freshness_page_polls_re_screening_progress_without_a_bar_for_nobody
     page = _client(compliance_officer).get("/screening/freshness/").content.decode()
     assert 'hx-get="/screening/freshness/progress/"' in page
     assert "0 of 2 people screened" in page
+
+
+def test_the_polled_fragment_shows_each_list_in_force_with_its_counts(compliance_officer):
+    # given an older load superseded by a newer one of the same list
+    _version(3)
+    ListVersion.objects.filter(list_format=ListFormat.CSL).update(is_current=False)
+    newer = _version(0)
+    ListVersion.objects.filter(pk=newer.pk).update(entry_count=12345, alias_count=1)
+
+    # when
+    response = client_for(compliance_officer).get(reverse("screening:freshness_progress"))
+
+    # then
+    assert response.status_code == 200
+    assert [v.pk for v in response.context["lists"]] == [newer.pk]
+    body = response.content.decode()
+    assert "US Consolidated Screening List (CSV)</strong>: 12,345 entries, 1 alias" in body
+    assert 'hx-trigger="every 15s"' in body  # nobody waits: it keeps watching, slowly
+
+
+def test_the_fragment_polls_fast_while_people_wait_to_be_re_screened(compliance_officer):
+    CompletePersonFactory()
+    _version(0)
+
+    response = client_for(compliance_officer).get(reverse("screening:freshness_progress"))
+
+    assert response.status_code == 200
+    assert 'hx-trigger="every 2s"' in response.content.decode()
+    assert "0 of 1 person screened" in response.content.decode()
+
+
+def test_the_fragment_says_when_no_list_is_loaded(compliance_officer):
+    response = client_for(compliance_officer).get(reverse("screening:freshness_progress"))
+
+    assert response.status_code == 200
+    assert "No list is loaded yet." in response.content.decode()
+
+
+@pytest.mark.parametrize("persona", ["partner_admin", "outsider", "reviewer"])
+def test_the_fragment_is_refused_to_people_without_screening_access(request, persona):
+    response = client_for(request.getfixturevalue(persona)).get(
+        reverse("screening:freshness_progress")
+    )
+
+    assert response.status_code == 403

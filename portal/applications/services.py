@@ -162,6 +162,10 @@ def application_update_draft(
 ATTESTATION_FIELDS = ("attests_end_use", "attests_no_transfer", "attests_accuracy")
 
 
+# The one thing a browser may fix on the page itself, by ticking the boxes (wizard-submit.js).
+ATTESTATIONS_MISSING = "Confirm every attestation."
+
+
 def application_missing(application: Application, nominees: list[Person]) -> list[str]:
     """What a draft still lacks before it can be submitted (no queries)."""
     missing = []
@@ -180,7 +184,7 @@ def application_missing(application: Application, nominees: list[Person]) -> lis
     if len(application.use_case.strip()) < 20:
         missing.append("Describe the use case (at least 20 characters).")
     if not all(getattr(application, name) for name in ATTESTATION_FIELDS):
-        missing.append("Confirm every attestation.")
+        missing.append(ATTESTATIONS_MISSING)
     return missing
 
 

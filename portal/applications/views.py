@@ -26,6 +26,7 @@ from portal.applications.selectors import (
 )
 from portal.applications.services import (
     ATTESTATION_FIELDS,
+    ATTESTATIONS_MISSING,
     application_create_draft,
     application_missing,
     application_submit,
@@ -208,7 +209,11 @@ def application_step(request: AuthenticatedRequest, pk: int, step: str) -> HttpR
     if current == WizardStep.ATTESTATIONS:
         nominees = list(application.nominees.order_by("legal_name"))
         context["nominees"] = nominees
-        context["missing"] = application_missing(application, nominees)
+        missing = application_missing(application, nominees)
+        context["missing"] = missing
+        # Ticking the boxes is all that is left: the page's script may enable Submit.
+        context["attestations_only"] = [m for m in missing if m != ATTESTATIONS_MISSING] == []
+        context["attestations_missing"] = ATTESTATIONS_MISSING
     context["form"] = form
     return render(request, "applications/wizard.html", context)
 
@@ -218,6 +223,18 @@ def application_step(request: AuthenticatedRequest, pk: int, step: str) -> HttpR
 def application_submit_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk, action="change")
     try:
+        if request.POST.get("with_attestations") and application.state in EDITABLE_STATES:
+            # Submit sits in the attestations form: the boxes as ticked are saved first, so
+            # one click both confirms and submits (and an unticked box still stops it).
+            attestations = AttestationsForm(request.POST)
+            attestations.is_valid()
+            ticked = {
+                name: bool(attestations.cleaned_data.get(name)) for name in ATTESTATION_FIELDS
+            }
+            if any(getattr(application, name) != value for name, value in ticked.items()):
+                application_update_draft(
+                    actor=request.user, application=application, attestations=ticked
+                )
         application = application_submit(actor=request.user, application=application)
     except ApplicationError as error:
         messages.error(request, str(error))

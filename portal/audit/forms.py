@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.choices import CallableChoiceIterator
 
-from portal.audit.selectors import AuditFilter
+from portal.audit.selectors import AuditFilter, covered_model_choices, organisation_choices
 from portal.partners.models import Organisation
 from provisioning.catalog.models import CoveredModel
 
@@ -16,23 +17,31 @@ class AuditFilterForm(forms.Form):
         required=False,
         max_length=150,
         label="Actor",
-        help_text="Username, or “system” for automated changes.",
+        help_text="Pick from the list or type a username; “system” for automated changes.",
     )
     action = forms.CharField(
         required=False,
         max_length=80,
         label="Action",
-        help_text="An exact action, or a prefix ending in “.” or “*”, e.g. organisation.",
+        help_text="Pick an action or a family of actions, or type a prefix ending in “*”.",
     )
     object_type = forms.CharField(
         required=False, max_length=80, label="Object type", help_text="e.g. partners.organisation"
     )
     object_id = forms.CharField(required=False, max_length=64, label="Object id")
+    # Pickers whose options are read only when the form is drawn (never for an export);
+    # the fields stay slugs so links and exports keep working.
     organisation = forms.SlugField(
-        required=False, max_length=60, label="Organisation", help_text="The organisation's slug."
+        required=False,
+        max_length=60,
+        label="Organisation",
+        widget=forms.Select(choices=CallableChoiceIterator(organisation_choices)),
     )
     model = forms.SlugField(
-        required=False, max_length=60, label="Covered model", help_text="The model's slug."
+        required=False,
+        max_length=60,
+        label="Covered model",
+        widget=forms.Select(choices=CallableChoiceIterator(covered_model_choices)),
     )
     date_from = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
@@ -68,8 +77,9 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Suggests the actions recorded so far; free text still works (a prefix).
+        # Suggest the actions and actors recorded so far; free text still works.
         self.fields["action"].widget.attrs["list"] = "audit-actions"
+        self.fields["actor"].widget.attrs["list"] = "audit-actors"
 
     def clean_organisation(self) -> Organisation | None:
         slug = self.cleaned_data.get("organisation")

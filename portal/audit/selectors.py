@@ -255,23 +255,51 @@ def audit_page(
     return AuditPage(events, has_newer, has_older, organisations)
 
 
-def audit_actions() -> list[str]:
-    """Every distinct action, by a loose index scan: one index probe per distinct action.
+def _distinct(column: str) -> list[str]:
+    """Every distinct value of ``column``, by a loose index scan: one index probe per value.
 
-    ``SELECT DISTINCT`` would read the whole index; this reads one entry per action.
+    ``SELECT DISTINCT`` would read the whole index; this reads one entry per value. Only
+    columns with an index that starts with them are passed (``action``, ``actor_label``).
     """
-    sql = """
-        WITH RECURSIVE actions(action) AS (
-            SELECT MIN(action) FROM audit_auditevent
+    sql = f"""
+        WITH RECURSIVE found(value) AS (
+            SELECT MIN({column}) FROM audit_auditevent
             UNION ALL
-            SELECT (SELECT MIN(e.action) FROM audit_auditevent e WHERE e.action > a.action)
-            FROM actions a WHERE a.action IS NOT NULL
+            SELECT (SELECT MIN(e.{column}) FROM audit_auditevent e WHERE e.{column} > f.value)
+            FROM found f WHERE f.value IS NOT NULL
         )
-        SELECT action FROM actions WHERE action IS NOT NULL
-    """
+        SELECT value FROM found WHERE value IS NOT NULL AND value <> ''
+    """  # noqa: S608 - the column is one of two constants, never input
     with connection.cursor() as cursor:
         cursor.execute(sql)
         return [row[0] for row in cursor.fetchall()]
+
+
+def audit_actions() -> list[str]:
+    """Every distinct action recorded so far (the action picker's suggestions)."""
+    return _distinct("action")
+
+
+def audit_actors() -> list[str]:
+    """Every distinct actor label recorded so far (the actor picker's suggestions)."""
+    return _distinct("actor_label")
+
+
+def action_prefixes(actions: list[str]) -> list[str]:
+    """The families of ``actions`` as prefixes ("grant." for grant.suspended), in order."""
+    return sorted({action.split(".")[0] + "." for action in actions if "." in action})
+
+
+def organisation_choices() -> list[tuple[str, str]]:
+    """Organisations for the organisation picker: (slug, legal name), one query."""
+    rows = Organisation.objects.order_by("legal_name", "slug").values_list("slug", "legal_name")
+    return [("", "Any organisation"), *rows]
+
+
+def covered_model_choices() -> list[tuple[str, str]]:
+    """Covered models for the model picker: (slug, name), one query."""
+    rows = CoveredModel.objects.order_by("name", "slug").values_list("slug", "name")
+    return [("", "Any model"), *rows]
 
 
 def previous_event(event: AuditEvent) -> AuditEvent | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -28,7 +29,9 @@ from portal.audit.links import object_url
 from portal.audit.models import GENESIS_HASH, AuditEvent
 from portal.audit.selectors import (
     AuditFilter,
+    action_prefixes,
     audit_actions,
+    audit_actors,
     audit_events,
     audit_page,
     previous_event,
@@ -44,10 +47,23 @@ def _readable_events(request: HttpRequest) -> QuerySet[AuditEvent]:
     return visible_to(request.user, AuditEvent.objects.all())
 
 
+def object_kind(object_type: str) -> str:
+    """``catalog.coveredmodel`` → "Covered model": the model's verbose name, or the code's
+    last part in words for a type this code base no longer has."""
+    if not object_type:
+        return ""
+    try:
+        name = str(apps.get_model(object_type)._meta.verbose_name)
+    except (LookupError, ValueError):
+        name = object_type.rpartition(".")[2].replace("_", " ")
+    return name[:1].upper() + name[1:]
+
+
 def _row(event: AuditEvent, organisations: dict[int, Organisation]) -> dict[str, Any]:
     organisation = organisations.get(event.organisation_id) if event.organisation_id else None
     return {
         "event": event,
+        "kind": object_kind(event.object_type),
         "object_url": object_url(event.object_type, event.object_id, organisations),
         "organisation": organisation,
         "changed": changed_keys(event.before, event.after),
@@ -81,9 +97,12 @@ def explorer(request: HttpRequest) -> HttpResponse:
             export_csv=_export_url("csv", query),
             export_jsonl=_export_url("jsonl", query),
         )
-    context["actions"] = audit_actions()
     if request.headers.get("HX-Request"):
         return render(request, "audit/_rows.html", context)
+    # The pickers' suggestions, only for the full page (htmx swaps only the rows).
+    context["actions"] = audit_actions()
+    context["action_families"] = action_prefixes(context["actions"])
+    context["actors"] = audit_actors()
     return render(request, "audit/explorer.html", context)
 
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.campaign_index, name="list"),
     path("new/", views.campaign_new, name="new"),
     path("<int:pk>/", views.campaign_detail, name="detail"),
+    path("<int:pk>/progress/", views.campaign_progress_fragment, name="progress"),
     path(
         "<int:pk>/organisations/<int:organisation_id>/",
         views.campaign_organisation,

@@ -139,6 +139,19 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_GET
 @login_required
+def campaign_progress_fragment(request: HttpRequest, pk: int) -> HttpResponse:
+    """The campaign's decided-of-total line, which its page polls (htmx) while it is open."""
+    campaign = _campaign(request, pk)
+    return render(
+        request,
+        "certification/_progress.html",
+        {"campaign": campaign, "totals": campaign_totals(campaign)},
+    )
+
+
+@never_cache
+@require_GET
+@login_required
 def campaign_organisation(request: HttpRequest, pk: int, organisation_id: int) -> HttpResponse:
     campaign = _campaign(request, pk)
     organisation = get_visible_or_404(request.user, Organisation.objects.all(), pk=organisation_id)

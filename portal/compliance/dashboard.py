@@ -94,7 +94,9 @@ def _stale_screenings(now: dt.datetime) -> int:
 
 def _certification_pending(now: dt.datetime) -> Figure:
     pending, total = open_campaigns_progress()
-    return Figure(pending, f"{total - pending} of {total} decided in open campaigns")
+    if not total:
+        return Figure(pending, "no open campaign")
+    return Figure(pending, f"{total - pending:,} of {total:,} decided in open campaigns")
 
 
 def _certification_lapsed(now: dt.datetime) -> int:

@@ -20,6 +20,15 @@ def current_versions() -> list[ListVersion]:
     )
 
 
+def lists_in_force() -> list[ListVersion]:
+    """The load in force of each list, with who loaded it (one query), for the freshness page."""
+    return list(
+        ListVersion.objects.filter(is_current=True)
+        .select_related("loaded_by")
+        .order_by("list_format", "id")
+    )
+
+
 def index_records(version_ids: Sequence[int]) -> tuple[list[EntryRecord], list[NameRecord]]:
     """Entries and names of ``version_ids`` as the plain records the matcher indexes."""
     from portal.screening.matching import EntryRecord, NameRecord

@@ -19,7 +19,7 @@ from portal.screening.freshness import (
     stale_reason,
 )
 from portal.screening.models import ScreeningMatch
-from portal.screening.selectors import current_versions, pending_matches
+from portal.screening.selectors import current_versions, lists_in_force, pending_matches
 from portal.screening.services import screening_match_confirm, screening_match_dismiss
 
 
@@ -149,6 +149,7 @@ def freshness(request: HttpRequest) -> HttpResponse:
             "search": stale.search,
             "holders_only": stale.holders_only,
             "progress": rescreen_progress(rule=stale.rule),
+            "lists": lists_in_force(),
         },
     )
 
@@ -158,4 +159,8 @@ def freshness(request: HttpRequest) -> HttpResponse:
 def freshness_progress(request: HttpRequest) -> HttpResponse:
     """The re-screening progress fragment the freshness page polls (htmx)."""
     _require(request, "screening.view_screeningrun")
-    return render(request, "screening/_rescreen_progress.html", {"progress": rescreen_progress()})
+    return render(
+        request,
+        "screening/_rescreen_progress.html",
+        {"progress": rescreen_progress(), "lists": lists_in_force()},
+    )

@@ -23,7 +23,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal.accounts.access import get_visible_or_404, visible_to
 from provisioning.bulk.emergency import stop_lift_plan
 from provisioning.bulk.forms import BulkPlanForm, ConfirmForm, EmergencyStopForm, ReviewForm
-from provisioning.bulk.models import BulkAction, BulkActionError, BulkKind, BulkState, PlanPart
+from provisioning.bulk.models import (
+    BulkAction,
+    BulkActionError,
+    BulkKind,
+    BulkState,
+    HoldReason,
+    PlanPart,
+)
 from provisioning.bulk.selectors import (
     bulk_actions,
     model_blocks_of,
@@ -41,6 +48,7 @@ from provisioning.bulk.services import (
     bulk_review,
     needs_approval,
 )
+from provisioning.catalog.models import CoveredModel
 from provisioning.deliveries.emergency import model_emergency_stop
 from provisioning.deliveries.models import ModelBlockState
 
@@ -107,6 +115,8 @@ def _detail_context(request: HttpRequest, action: BulkAction) -> dict[str, Any]:
     approval = needs_approval(action)
     targets = target_progress(action) if action.started_at else []
     blocks = list(model_blocks_of(action))
+    # Plans store model slugs (they are hashed as stored); people read the models' names.
+    names = dict(CoveredModel.objects.values_list("slug", "name"))
     return {
         # Poll while the commit runs, then until every target has acknowledged.
         "polling": action.state == BulkState.RUNNING
@@ -132,24 +142,38 @@ def _detail_context(request: HttpRequest, action: BulkAction) -> dict[str, Any]:
         "confirm_form": ConfirmForm(initial={"plan_hash": action.plan_hash}),
         "review_form": ReviewForm(),
         "targets": targets,
-        "counts": _count_tables(action.counts),
+        "counts": _count_tables(action.counts, model_names=names),
+        "sample": [
+            {**row, "model": names.get(row.get("model", ""), row.get("model", ""))}
+            for row in action.sample or []
+        ],
         "is_restore": action.kind == BulkKind.RESTORE,
         "back_keys": plan_keys_of(action, PlanPart.BACK) if action.kind == BulkKind.RESTORE else [],
         "held_keys": plan_keys_of(action, PlanPart.HELD) if action.kind == BulkKind.RESTORE else [],
-        "held_counts": _count_tables(action.held_counts, with_reason=True),
+        "held_counts": _count_tables(action.held_counts, with_reason=True, model_names=names),
         "can_lift": can_write and bool(action.stop_model_id) and action.stop_lifted_at is None,
         "pending_lift": pending_lift(action),
     }
 
 
 def _count_tables(
-    counts: dict[str, Any], *, with_reason: bool = False
+    counts: dict[str, Any], *, with_reason: bool = False, model_names: dict[str, str] | None = None
 ) -> list[tuple[str, list[tuple[str, int]]]]:
     keys = [("organisation", "Organisation"), ("model", "Model"), ("target", "Target")]
     if with_reason:
         keys.append(("reason", "Reason"))
+    # Models by name and hold reasons in words, not the codes the plan stores.
+    words = {"model": model_names or {}, "reason": dict(HoldReason.choices)}
     return [
-        (label, sorted((counts or {}).get(key, {}).items(), key=lambda kv: -kv[1])[:20])
+        (
+            label,
+            [
+                (str(words.get(key, {}).get(name, name)), n)
+                for name, n in sorted((counts or {}).get(key, {}).items(), key=lambda kv: -kv[1])[
+                    :20
+                ]
+            ],
+        )
         for key, label in keys
     ]
 
