@@ -259,6 +259,7 @@ KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "compliance:bulk_evidence": lambda w: {"pk": w.bulk_action.pk},
     "bulk:detail": lambda w: {"pk": w.bulk_action.pk},
     "certification:detail": lambda w: {"pk": w.campaign.pk},
+    "certification:progress": lambda w: {"pk": w.campaign.pk},
     "certification:organisation": lambda w: {
         "pk": w.campaign.pk,
         "organisation_id": w.organisation.pk,
