@@ -112,9 +112,11 @@ def greek(text: str) -> str:
 def _abjad_word(word: str, consonants: list[tuple[str, str]], long_i: str, long_u: str) -> str:
     """Consonants written; short vowels left out, long and final ones as letters."""
     out, i = [], 0
+    after_vowel = False
     while i < len(word):
         char = word[i]
         if char in _VOWELS:
+            after_vowel = True
             nxt = word[i + 1] if i + 1 < len(word) else ""
             if i == 0:
                 out.append("ا" if char in "ae" else ("إ" if char == "i" else "أ"))
@@ -130,8 +132,11 @@ def _abjad_word(word: str, consonants: list[tuple[str, str]], long_i: str, long_
             continue
         for latin, letter in consonants:
             if word.startswith(latin, i):
-                if not out or out[-1] != letter:
+                # A doubled letter (Haddad) is written once; one repeated across a vowel
+                # (Khanani, Bilal) is written twice.
+                if not out or out[-1] != letter or after_vowel:
                     out.append(letter)
+                after_vowel = False
                 i += len(latin)
                 break
         else:

@@ -487,11 +487,11 @@ def consonant_key(token: str) -> str:
 _DIGRAPHS = (("kh", "k"), ("sh", "s"), ("ch", "c"), ("th", "t"), ("dh", "d"), ("gh", "g"))
 
 
-def _cv_letters(token: str) -> str:
+def _cv_letters(token: str, *, collapse: bool = True) -> str:
     token = token.replace("`", "").replace("'", "").replace("-", "")
     for old, new in _DIGRAPHS:
         token = token.replace(old, new)
-    return _DOUBLES.sub(r"\1", token)
+    return _DOUBLES.sub(r"\1", token) if collapse else token
 
 
 @lru_cache(maxsize=65536)
@@ -507,7 +507,8 @@ def long_vowel_pattern(token: str) -> re.Pattern[str]:
     """What an Arabic-script token's reading asks of a Latin spelling: a vowel wherever it
     writes one (alef, ya; waw is a vowel or a w/v), short vowels anywhere in between, and a
     final h (ta marbuta) read as a vowel or a consonant."""
-    letters = _cv_letters(token)
+    # Arabic writes a doubled consonant once (shadda): two letters have a vowel between.
+    letters = _cv_letters(token, collapse=False)
     elements: list[str] = []
     for position, c in enumerate(letters):
         if c in "aeiouy":

@@ -330,6 +330,8 @@ def _prepare(text: str, found: set[str]) -> str:
         text = _ARABIC_INITIAL_VOWEL.sub("a", text)
         # A medial alef is a long a, which anyascii leaves out (فاطمة reads ftmh).
         text = _ARABIC_MEDIAL_ALEF.sub("a", text)
+        # تش spells the ch of foreign names (Chouka, Chiheb).
+        text = text.replace("تش", "ch")
         for pattern, latin in _ARABIC_PARTICLES:
             text = pattern.sub(latin, text)
         # Persian: a final he before a zero-width non-joiner is the vowel e (خامنه‌ای).
