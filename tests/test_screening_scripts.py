@@ -72,6 +72,7 @@ def test_a_listed_name_written_in_another_script_is_found(index, name, entity_id
         pytest.param("מונייר צ'וקה", "13058", id="hebrew-geresh-ch"),
         pytest.param("مونير تشوكا", "13058", id="arabic-ta-shin-as-ch"),
         pytest.param("قاسم سليماني", "10481", id="arabic-long-vowels-written"),
+        pytest.param("Αμαντ Αμνταν", "21905", id="greek-without-h-short-names"),
     ],
 )
 def test_letters_each_script_spells_foreign_sounds_with_are_read(index, name, entity_id):

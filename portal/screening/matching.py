@@ -483,7 +483,9 @@ class ScreeningIndex:
             if query_form.scheme in LOOSE_SCHEMES:
                 written = query_tokens[len(similar)].written
                 loose = dict.fromkeys(self.loose.get(loose_key(written), ()), LOOSE_SIMILARITY)
-                found = {**loose, **found}
+                # The better of the two: a short name's typo cap must not undercut its
+                # Greek spelling (Αμαντ is Ahmad, not a typo of it).
+                found = {**loose, **{v: max(sim, loose.get(v, 0.0)) for v, sim in found.items()}}
             if query_form.scheme in KOREAN_SCHEMES:
                 written = query_tokens[len(similar)].written
                 found = {**found, **dict.fromkeys(self.korean.get(korean_key(written), ()), 1.0)}
