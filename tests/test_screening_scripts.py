@@ -102,6 +102,13 @@ def test_an_arabic_long_vowel_must_be_a_vowel_in_the_list_spelling(written, list
     assert long_vowels_agree(reading.text, listed) is agree
 
 
+def test_a_misspelt_title_before_a_name_is_dropped_not_weighed(index):
+    match = _top(index, "Colnoel Zoran Marinic")
+
+    assert match is not None and match.entity_id == "7730"
+    assert name_forms("Generali Zoran")[0].tokens == ("generali", "zoran")
+
+
 def test_accents_are_stripped_before_the_script_is_read():
     assert readings("Κώστας Παπαδόπουλος")[0].text == "kostas papadopoulos"
 

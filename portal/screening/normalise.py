@@ -268,11 +268,29 @@ _VOWELLESS_HONORIFICS = frozenset({"haji", "sheikh"})
 def _clean_tokens(text: str, *, vowelless: bool = False) -> list[str]:
     tokens = _fold_latin(text).split()
     honorifics = _VOWELLESS_HONORIFICS if vowelless else HONORIFICS
-    while tokens and tokens[0].strip("-") in honorifics and len(tokens) > 1:
+    while (
+        tokens
+        and len(tokens) > 1
+        and (
+            tokens[0].strip("-") in honorifics
+            or (not vowelless and len(tokens) > 2 and _misspelt_title(tokens[0]))
+        )
+    ):
         tokens.pop(0)
     while tokens and tokens[-1] in GENERATION_SUFFIXES and len(tokens) > 1:
         tokens.pop()
     return [t for t in (t.strip("-") for t in tokens) if t]
+
+
+_LONG_TITLES = tuple(h for h in HONORIFICS if len(h) >= 7 and h.isalpha())
+
+
+def _misspelt_title(token: str) -> bool:
+    """A long title with one typo before a name of two or more words (Colnoel, Gneeral)."""
+    return len(token) >= 7 and any(
+        abs(len(title) - len(token)) <= 1 and OSA.distance(title, token, score_cutoff=1) <= 1
+        for title in _LONG_TITLES
+    )
 
 
 def base_tokens(name: str) -> list[str]:
