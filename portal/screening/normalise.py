@@ -535,6 +535,11 @@ def long_vowel_pattern(token: str) -> re.Pattern[str]:
             kind = "W"
         elif c == "h" and position == len(letters) - 1 and position > 0:
             kind = "H"
+        elif position and letters[position - 1] == c:
+            # Two of one letter: a consonant repeated across a vowel (خناني), or the lam of
+            # الله that the list spells once (Nasrallah).
+            elements[-1] = "D"
+            continue
         else:
             kind = "C"
         if kind in "VW" and elements and elements[-1][0] in "VW":
@@ -547,6 +552,8 @@ def long_vowel_pattern(token: str) -> re.Pattern[str]:
             parts.append("V" if set(element) == {"V"} else "[Vv]+")
         elif element == "H":
             parts.append("(?:C|V)")
+        elif element == "D":
+            parts.append("C(?:V?C)?")
         else:
             parts.append("C")
     return re.compile("V?" + "V?".join(parts) + "V?")
