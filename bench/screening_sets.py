@@ -72,10 +72,11 @@ _ARABIC_CONSONANTS = [
 _PERSIAN = {"ي": "ی", "ك": "ک", "ة": "ه"}
 _PERSIAN_CONSONANTS = [("ch", "چ"), ("zh", "ژ"), ("p", "پ"), ("g", "گ"), ("v", "و")]
 _HEBREW = [
-    ("sh", "ש"), ("ch", "ח"), ("kh", "ח"), ("ts", "צ"), ("tz", "צ"), ("th", "ת"), ("b", "ב"),
-    ("v", "ב"), ("g", "ג"), ("d", "ד"), ("h", "ה"), ("z", "ז"), ("t", "ט"), ("y", "י"),
-    ("k", "כ"), ("c", "ק"), ("q", "ק"), ("l", "ל"), ("m", "מ"), ("n", "נ"), ("s", "ס"),
-    ("p", "פ"), ("f", "פ"), ("r", "ר"), ("w", "ו"), ("j", "ג'"), ("x", "קס"),
+    ("sh", "ש"), ("ch", "צ'"), ("kh", "ח"), ("ts", "צ"), ("tz", "צ"), ("th", "ת'"), ("dh", "ד'"),
+    ("gh", "ע'"), ("ph", "פ"), ("b", "ב"), ("v", "ו"), ("g", "ג"), ("d", "ד"), ("h", "ה"),
+    ("z", "ז"), ("t", "ט"), ("y", "י"), ("k", "ק"), ("c", "ק"), ("q", "ק"), ("l", "ל"),
+    ("m", "מ"), ("n", "נ"), ("s", "ס"), ("p", "פ"), ("f", "פ"), ("r", "ר"), ("w", "ו"),
+    ("j", "ג'"), ("x", "קס"),
 ]  # fmt: skip
 _HEBREW_FINAL = {"כ": "ך", "מ": "ם", "נ": "ן", "פ": "ף", "צ": "ץ"}
 _VOWELS = "aeiou"
@@ -111,9 +112,11 @@ def greek(text: str) -> str:
 def _abjad_word(word: str, consonants: list[tuple[str, str]], long_i: str, long_u: str) -> str:
     """Consonants written; short vowels left out, long and final ones as letters."""
     out, i = [], 0
+    after_vowel = False
     while i < len(word):
         char = word[i]
         if char in _VOWELS:
+            after_vowel = True
             nxt = word[i + 1] if i + 1 < len(word) else ""
             if i == 0:
                 out.append("ا" if char in "ae" else ("إ" if char == "i" else "أ"))
@@ -129,8 +132,11 @@ def _abjad_word(word: str, consonants: list[tuple[str, str]], long_i: str, long_
             continue
         for latin, letter in consonants:
             if word.startswith(latin, i):
-                if not out or out[-1] != letter:
+                # A doubled letter (Haddad) is written once; one repeated across a vowel
+                # (Khanani, Bilal) is written twice.
+                if not out or out[-1] != letter or after_vowel:
                     out.append(letter)
+                after_vowel = False
                 i += len(latin)
                 break
         else:
@@ -160,23 +166,33 @@ def persian(text: str) -> str:
 
 
 def hebrew(text: str) -> str:
+    """As Hebrew writes a foreign name: an initial vowel on alef (אי, או), o/u as vav and
+    i/ee/ai as yod inside the word, a and e left out, a final a as he, final letter forms."""
     words = []
     for word in _words(text):
+        word = word.replace("-", "")
         out, i = [], 0
         while i < len(word):
             char = word[i]
             if char in _VOWELS:
-                if char in "ou":
+                run = char
+                while i + len(run) < len(word) and word[i + len(run)] in _VOWELS:
+                    run += word[i + len(run)]
+                last = i + len(run) == len(word)
+                if i == 0:
+                    out.append("או" if run[0] in "ou" else "אי" if run[0] == "i" else "א")
+                elif any(c in "ou" for c in run):
                     out.append("ו")
-                elif char in "ie" and (i == 0 or i == len(word) - 1 or word[i - 1] not in _VOWELS):
-                    out.append("י" if char == "i" else "")
-                elif i == 0:
-                    out.append("א")
-                i += 1
+                elif "i" in run or "ee" in run:
+                    out.append("יי" if run in {"ai", "ei", "ay"} else "י")
+                elif last and run[-1] == "a":
+                    out.append("ה")
+                i += len(run)
                 continue
             for latin, letter in _HEBREW:
                 if word.startswith(latin, i):
-                    out.append(letter)
+                    if not out or out[-1] != letter:
+                        out.append(letter)
                     i += len(latin)
                     break
             else:
@@ -302,6 +318,10 @@ def _script_variant(cls: str, entry: Entry) -> str | None:
         return None
     given, surname = parsed
     if not given or not surname:
+        return None
+    if entry.entry_type != "individual":
+        # A company's "NAME, INC." is not "Last, First": writing it reordered is not how
+        # anyone writes it in another script.
         return None
     plain = " ".join(given + surname)
     countries = set(entry.citizenships)

@@ -15,7 +15,12 @@ from portal.eligibility.models import ScreeningState
 from portal.screening.data import LIST_DATA
 from portal.screening.matching import Match, ScreeningIndex, rank_key
 from portal.screening.models import ListFormat, ScreeningMatch
-from portal.screening.normalise import CANNOT_SCREEN, name_forms, unscreenable_reason
+from portal.screening.normalise import (
+    CANNOT_SCREEN,
+    long_vowels_agree,
+    name_forms,
+    unscreenable_reason,
+)
 from portal.screening.services import list_version_load, person_screen
 from portal.screening.transliteration import readings
 from tests.api_helpers import api_client_for
@@ -57,6 +62,51 @@ def test_a_listed_name_written_in_another_script_is_found(index, name, entity_id
     assert match is not None and match.entity_id == entity_id
     assert match.evidence["reading"]
     assert match.evidence["aligned"]
+
+
+@pytest.mark.parametrize(
+    ("name", "entity_id"),
+    [
+        pytest.param("חליד שייח מוהמד", "6928", id="hebrew-het-as-kh"),
+        pytest.param("ג'והן נומבי", "20420", id="hebrew-geresh-j"),
+        pytest.param("מונייר צ'וקה", "13058", id="hebrew-geresh-ch"),
+        pytest.param("مونير تشوكا", "13058", id="arabic-ta-shin-as-ch"),
+        pytest.param("قاسم سليماني", "10481", id="arabic-long-vowels-written"),
+        pytest.param("Αμαντ Αμνταν", "21905", id="greek-without-h-short-names"),
+    ],
+)
+def test_letters_each_script_spells_foreign_sounds_with_are_read(index, name, entity_id):
+    match = _top(index, name)
+
+    assert match is not None and match.entity_id == entity_id
+
+
+@pytest.mark.parametrize(
+    ("written", "listed", "agree"),
+    [
+        ("سليم", "salim", True),
+        ("سليم", "salma", False),
+        ("سلمى", "salma", True),
+        ("سلمى", "salim", False),
+        ("ليلى", "layla", True),
+        ("ليلى", "leo", False),
+        ("جواد", "javad", True),
+        ("محمد", "mohammed", True),
+        ("فاطمة", "fatima", True),
+    ],
+)
+def test_an_arabic_long_vowel_must_be_a_vowel_in_the_list_spelling(written, listed, agree):
+    reading = readings(written)[0]
+
+    assert reading.long_vowels
+    assert long_vowels_agree(reading.text, listed) is agree
+
+
+def test_a_misspelt_title_before_a_name_is_dropped_not_weighed(index):
+    match = _top(index, "Colnoel Zoran Marinic")
+
+    assert match is not None and match.entity_id == "7730"
+    assert name_forms("Generali Zoran")[0].tokens == ("generali", "zoran")
 
 
 def test_accents_are_stripped_before_the_script_is_read():

@@ -40,6 +40,7 @@ from portal.screening.normalise import (
     NameForm,
     consonant_key,
     korean_key,
+    long_vowels_agree,
     loose_key,
     name_forms,
     skeleton,
@@ -469,12 +470,22 @@ class ScreeningIndex:
                 found = token_cache[(token, vowelless)] = (
                     self._similar_consonants(token) if vowelless else self._similar_tokens(token)
                 )
+            if query_form.long_vowels:
+                written = query_tokens[len(similar)].written
+                found = {
+                    v: sim
+                    for v, sim in found.items()
+                    if sim == CONSONANT_NEAR_SIMILARITY
+                    or long_vowels_agree(written, self.vocab_tokens[v])
+                }
             if syllabic:
                 found = {v: sim for v, sim in found.items() if sim >= 1.0}
             if query_form.scheme in LOOSE_SCHEMES:
                 written = query_tokens[len(similar)].written
                 loose = dict.fromkeys(self.loose.get(loose_key(written), ()), LOOSE_SIMILARITY)
-                found = {**loose, **found}
+                # The better of the two: a short name's typo cap must not undercut its
+                # Greek spelling (Αμαντ is Ahmad, not a typo of it).
+                found = {**loose, **{v: max(sim, loose.get(v, 0.0)) for v, sim in found.items()}}
             if query_form.scheme in KOREAN_SCHEMES:
                 written = query_tokens[len(similar)].written
                 found = {**found, **dict.fromkeys(self.korean.get(korean_key(written), ()), 1.0)}

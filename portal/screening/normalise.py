@@ -140,9 +140,11 @@ _CONSONANT_STEPS = (
     ("gh", "g"),
     ("ph", "f"),
     ("ck", "k"),
+    ("x", "ks"),
     ("c", "k"),
     ("q", "k"),
     ("z", "s"),
+    ("p", "f"),  # Hebrew writes p and f with one letter; Arabic writes p as b or f
     ("j", "g"),  # ج is g in Egypt: Gamal / Jamal
 )
 _VOWELS = re.compile(r"[aeiouyvw]")
@@ -266,11 +268,29 @@ _VOWELLESS_HONORIFICS = frozenset({"haji", "sheikh"})
 def _clean_tokens(text: str, *, vowelless: bool = False) -> list[str]:
     tokens = _fold_latin(text).split()
     honorifics = _VOWELLESS_HONORIFICS if vowelless else HONORIFICS
-    while tokens and tokens[0].strip("-") in honorifics and len(tokens) > 1:
+    while (
+        tokens
+        and len(tokens) > 1
+        and (
+            tokens[0].strip("-") in honorifics
+            or (not vowelless and len(tokens) > 2 and _misspelt_title(tokens[0]))
+        )
+    ):
         tokens.pop(0)
     while tokens and tokens[-1] in GENERATION_SUFFIXES and len(tokens) > 1:
         tokens.pop()
     return [t for t in (t.strip("-") for t in tokens) if t]
+
+
+_LONG_TITLES = tuple(h for h in HONORIFICS if len(h) >= 7 and h.isalpha())
+
+
+def _misspelt_title(token: str) -> bool:
+    """A long title with one typo before a name of two or more words (Colnoel, Gneeral)."""
+    return len(token) >= 7 and any(
+        abs(len(title) - len(token)) <= 1 and OSA.distance(title, token, score_cutoff=1) <= 1
+        for title in _LONG_TITLES
+    )
 
 
 def base_tokens(name: str) -> list[str]:
@@ -375,6 +395,7 @@ class NameForm:
     scheme: str
     vowelless: bool
     written_forms: tuple[str, ...] = ()
+    long_vowels: bool = False
 
 
 def _forms_of_tokens(tokens: list[str]) -> list[tuple[str, ...]]:
@@ -413,7 +434,15 @@ def _reading_forms(reading: Reading) -> list[NameForm]:
     classes = frozenset(cls for _, cls in legal if cls != "vessel prefix")
     written = tuple(w for w, _ in legal)
     return [
-        NameForm(form, numbers, classes, reading.scheme, reading.vowelless, written)
+        NameForm(
+            form,
+            numbers,
+            classes,
+            reading.scheme,
+            reading.vowelless,
+            written,
+            long_vowels=reading.long_vowels,
+        )
         for form in _forms_of_tokens(words)
     ]
 
@@ -471,6 +500,68 @@ def consonant_key(token: str) -> str:
     token = initial + _VOWELS.sub("", token)
     token = _DOUBLES.sub(r"\1", token)
     return token[:-1] if len(token) > 2 and token.endswith("h") else token
+
+
+_DIGRAPHS = (("kh", "k"), ("sh", "s"), ("ch", "c"), ("th", "t"), ("dh", "d"), ("gh", "g"))
+
+
+def _cv_letters(token: str, *, collapse: bool = True) -> str:
+    token = token.replace("`", "").replace("'", "").replace("-", "")
+    for old, new in _DIGRAPHS:
+        token = token.replace(old, new)
+    return _DOUBLES.sub(r"\1", token) if collapse else token
+
+
+@lru_cache(maxsize=65536)
+def vowel_shape(token: str) -> str:
+    """A Latin spelling as consonants (C), vowels (V, a run counting once) and v/w (v):
+    the shape a written long vowel of an Arabic-script name is checked against."""
+    shape = "".join("V" if c in "aeiouy" else "v" if c in "vw" else "C" for c in _cv_letters(token))
+    return re.sub("V+", "V", shape)
+
+
+@lru_cache(maxsize=65536)
+def long_vowel_pattern(token: str) -> re.Pattern[str]:
+    """What an Arabic-script token's reading asks of a Latin spelling: a vowel wherever it
+    writes one (alef, ya; waw is a vowel or a w/v), short vowels anywhere in between, and a
+    final h (ta marbuta) read as a vowel or a consonant."""
+    # Arabic writes a doubled consonant once (shadda): two letters have a vowel between.
+    letters = _cv_letters(token, collapse=False)
+    elements: list[str] = []
+    for position, c in enumerate(letters):
+        if c in "aeiouy":
+            kind = "V"
+        elif c == "w":
+            kind = "W"
+        elif c == "h" and position == len(letters) - 1 and position > 0:
+            kind = "H"
+        elif position and letters[position - 1] == c:
+            # Two of one letter: a consonant repeated across a vowel (خناني), or the lam of
+            # الله that the list spells once (Nasrallah).
+            elements[-1] = "D"
+            continue
+        else:
+            kind = "C"
+        if kind in "VW" and elements and elements[-1][0] in "VW":
+            elements[-1] += kind
+        else:
+            elements.append(kind)
+    parts = []
+    for element in elements:
+        if element[0] in "VW":
+            parts.append("V" if set(element) == {"V"} else "[Vv]+")
+        elif element == "H":
+            parts.append("(?:C|V)")
+        elif element == "D":
+            parts.append("C(?:V?C)?")
+        else:
+            parts.append("C")
+    return re.compile("V?" + "V?".join(parts) + "V?")
+
+
+def long_vowels_agree(query_token: str, list_token: str) -> bool:
+    """Whether a Latin list spelling has the long vowels an Arabic-script token writes."""
+    return long_vowel_pattern(query_token).fullmatch(vowel_shape(list_token)) is not None
 
 
 @lru_cache(maxsize=65536)

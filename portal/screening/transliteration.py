@@ -94,8 +94,13 @@ _ARABIC_PARTICLES = (
     (re.compile(r"(?<![\w])(?:الشيخ|شيخ|شیخ)(?![\w])"), "sheikh"),
 )
 _ARABIC_INITIAL_VOWEL = re.compile(r"(?<![\w])[اأإآع]")
+_ARABIC_MEDIAL_ALEF = re.compile(r"(?<=\w)[اآ]")
 _HEBREW_INITIAL_VOWEL = re.compile(r"(?<![\w])[אע]")
-_HEBREW_KAF = str.maketrans({"כ": "k", "ך": "k"})  # anyascii reads the soft form (kh)
+# anyascii reads the soft forms (kh, v); names written in Hebrew mean k and b by them.
+_HEBREW_LETTERS = str.maketrans({"כ": "k", "ך": "k", "ב": "b"})
+# A geresh after a letter spells a sound Hebrew lacks: ג' j, צ' ch, ז' zh, ת' th, ד' dh, ע' gh.
+_HEBREW_GERESH = re.compile(r"([גצזתדעץ])['\u05f3\u2019]")
+_GERESH_SOUNDS = {"ג": "j", "צ": "ch", "ץ": "ch", "ז": "zh", "ת": "th", "ד": "dh", "ע": "gh"}
 
 
 def script_of(char: str) -> str:
@@ -144,6 +149,9 @@ class Reading:
     text: str
     scheme: str  # "latin", "anyascii", "pinyin", "wade-giles", "revised romanization", ...
     vowelless: bool = False
+    # Arabic script writes its long vowels (ا و ي): the reading keeps them as a, w, y, and a
+    # list spelling must have a vowel where the name writes one (Salim is not Salma).
+    long_vowels: bool = False
 
 
 # --- Hangul --------------------------------------------------------------------------
@@ -320,12 +328,17 @@ def _prepare(text: str, found: set[str]) -> str:
         text = _ARABIC_ARTICLE.sub("al ", text.replace("ظ", "z"))
         # A word-initial alef or ayin is a written vowel: the lists begin such names with one.
         text = _ARABIC_INITIAL_VOWEL.sub("a", text)
+        # A medial alef is a long a, which anyascii leaves out (فاطمة reads ftmh).
+        text = _ARABIC_MEDIAL_ALEF.sub("a", text)
+        # تش spells the ch of foreign names (Chouka, Chiheb).
+        text = text.replace("تش", "ch")
         for pattern, latin in _ARABIC_PARTICLES:
             text = pattern.sub(latin, text)
         # Persian: a final he before a zero-width non-joiner is the vowel e (خامنه‌ای).
         text = text.replace("ه\u200c", "\u200c").replace("\u200c", "")
     if "HEBREW" in found:
-        text = _HEBREW_INITIAL_VOWEL.sub("a", text.translate(_HEBREW_KAF))
+        text = _HEBREW_GERESH.sub(lambda m: _GERESH_SOUNDS[m.group(1)], text)
+        text = _HEBREW_INITIAL_VOWEL.sub("a", text.translate(_HEBREW_LETTERS))
     return text
 
 
@@ -351,7 +364,19 @@ def readings(text: str) -> list[Reading]:
     spaced = "".join(
         f" {anyascii(c)} " if script_of(c) in {"CJK", "HANGUL"} else anyascii(c) for c in text
     )
-    result.append(Reading(" ".join(spaced.split()), "anyascii", vowelless=vowelless))
+    if "HEBREW" in found and "ח" in text:
+        # Het spells both the h of Hassan and the kh of Khalid: read it both ways.
+        result.append(
+            Reading(" ".join(anyascii(text.replace("ח", "kh")).split()), "anyascii", vowelless)
+        )
+    result.append(
+        Reading(
+            " ".join(spaced.split()),
+            "anyascii",
+            vowelless=vowelless,
+            long_vowels="ARABIC" in found and found <= {"ARABIC"},
+        )
+    )
     unique: list[Reading] = []
     seen: set[str] = set()
     for reading in result:
