@@ -476,6 +476,7 @@ SPECTACULAR_SETTINGS = {
         "BulkKindEnum": "provisioning.bulk.models.BulkKind",
         "TargetKindEnum": "provisioning.deliveries.models.TargetKind",
         "RuleKindEnum": "portal.eligibility.rules.RuleKind",
+        "StageEnum": "provisioning.catalog.models.StageName",
         "SectorEnum": "portal.partners.models.Sector",
         "VerificationStateEnum": "portal.partners.models.VerificationState",
         "DocumentKindEnum": "portal.partners.models.DocumentKind",
