@@ -397,3 +397,27 @@ def test_the_stop_page_says_what_the_stop_will_cut_and_the_stop_cuts_exactly_tha
     after = stop_preview(stage.covered_model)
     assert (after.grants, after.keys, after.organisations) == (0, 0, 0)
     assert after.stopped == action
+
+
+def test_the_api_previews_the_stop_with_the_same_counts_as_the_page(ops_user):
+    from tests.api_helpers import api_client_for
+    from tests.factories import OrganisationFactory
+
+    stage = StageFactory()
+    organisation = OrganisationFactory()
+    for _ in range(2):
+        issue(active_grant(stage=stage, organisation=organisation))
+    fake_target("a")
+
+    response = api_client_for(ops_user).get("/api/v1/emergency-stops/")
+
+    assert response.status_code == 200
+    [row] = [r for r in response.json() if r["covered_model"] == stage.covered_model.slug]
+    assert row == {
+        "covered_model": stage.covered_model.slug,
+        "grants": 2,
+        "keys": 2,
+        "organisations": 1,
+        "targets": 1,
+        "stop_in_force": None,
+    }
