@@ -62,6 +62,7 @@ class EmergencyStopViewSet(StaffViewSet[BulkAction]):
     queryset = BulkAction.objects.none()
     serializer_class = EmergencyStopRequestSerializer
     staff_permission = WRITE
+    pagination_class = None  # one row per covered model: a short list, never paged
 
     @extend_schema(responses={200: StopPreviewSerializer(many=True)})
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
