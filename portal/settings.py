@@ -476,6 +476,7 @@ SPECTACULAR_SETTINGS = {
         "BulkKindEnum": "provisioning.bulk.models.BulkKind",
         "TargetKindEnum": "provisioning.deliveries.models.TargetKind",
         "RuleKindEnum": "portal.eligibility.rules.RuleKind",
+        "StageEnum": "provisioning.catalog.models.StageName",
         "SectorEnum": "portal.partners.models.Sector",
         "VerificationStateEnum": "portal.partners.models.VerificationState",
         "DocumentKindEnum": "portal.partners.models.DocumentKind",
@@ -484,7 +485,6 @@ SPECTACULAR_SETTINGS = {
         "UsageAlertStateEnum": "portal.usage.models.AlertState",
         "UsageAlertKindEnum": "portal.usage.models.AlertKind",
         "ListFormatEnum": "portal.screening.models.ListFormat",
-        "StageEnum": "provisioning.catalog.models.StageName",
         # The bulk filter offers two of the four grant states: its own name, so that
         # GrantStateEnum keeps all four (the API returns revoked and expired too).
         "BulkFilterGrantStateEnum": [("active", "Active"), ("suspended", "Suspended")],

@@ -261,6 +261,7 @@ EXPECTED: dict[str, str] = {
     "POST /api/v1/determinations/{id}/send-back/": "401 403 403 403 403 403 409 403 403 403",
     "POST /api/v1/determinations/{id}/submit/": "401 403 403 403 403 403 409 403 403 403",
     "POST /api/v1/emergency-stops/": "401 403 403 403 403 403 403 201 403 403",
+    "GET /api/v1/emergency-stops/": "401 403 403 403 403 403 403 200 403 403",
     "POST /api/v1/invitations/": "401 404 404 201 404 404 404 404 404 403",
     "POST /api/v1/invitations/accept/": "401 400 400 400 400 400 400 400 400 403",
     "POST /api/v1/notifications/read-all/": "401 200 200 200 200 200 200 200 200 403",

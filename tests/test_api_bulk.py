@@ -278,3 +278,50 @@ def test_readers_can_neither_replan_nor_resume(request, persona, ops_user, stage
     assert _post(client, f"/api/v1/bulk-actions/{planned['id']}/replan/").status_code == 403
     assert _post(client, f"/api/v1/bulk-actions/{planned['id']}/resume/").status_code == 403
     assert BulkAction.objects.get().state == BulkState.PLANNED
+
+
+def _list_queries(client) -> tuple[int, list[dict]]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/v1/bulk-actions/")
+    assert response.status_code == 200
+    body = response.json()
+    return len(queries), body["results"] if isinstance(body, dict) else body
+
+
+def test_listing_takes_the_same_number_of_queries_whatever_the_number_of_actions(
+    ops_user, stage, grants
+):
+    # given one action planned per organisation, each filtered by model and organisation
+    client = api_client_for(ops_user)
+    first = _plan(
+        client,
+        stage,
+        filters={
+            "covered_model": stage.covered_model.slug,
+            "organisation": grants[0].organisation.slug,
+        },
+    )
+    assert first.status_code == 201, first.json()
+    few, rows = _list_queries(client)
+    assert len(rows) == 1
+
+    # when two more are planned, for other organisations
+    for grant in grants[1:]:
+        response = _plan(
+            client,
+            stage,
+            filters={
+                "covered_model": stage.covered_model.slug,
+                "organisation": grant.organisation.slug,
+            },
+        )
+        assert response.status_code == 201, response.json()
+    many, rows = _list_queries(client)
+
+    # then the list costs the same, and every row still shows slugs
+    assert many == few
+    assert {r["filters"]["organisation"] for r in rows} == {g.organisation.slug for g in grants}
+    assert {r["filters"]["covered_model"] for r in rows} == {stage.covered_model.slug}

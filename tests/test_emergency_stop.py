@@ -352,3 +352,72 @@ def test_the_stop_record_counts_keys_by_organisation(ops_user, settings):
     action = BulkAction.objects.get(pk=stop.bulk_action.pk)
     assert action.counts["organisation"] == {grant.organisation.legal_name: 2}
     assert len(action.sample) == 2
+
+
+def test_the_stop_page_says_what_the_stop_will_cut_and_the_stop_cuts_exactly_that(ops_user):
+    # given three grants of the model in two organisations, four keys, one key already
+    # suspended, a grant of another model, and two targets
+    from django.urls import reverse
+
+    from provisioning.deliveries.emergency import stop_preview
+    from tests.factories import OrganisationFactory
+
+    stage = StageFactory()
+    north, south = OrganisationFactory(), OrganisationFactory()
+    grants = [
+        active_grant(stage=stage, organisation=north),
+        active_grant(stage=stage, organisation=north),
+        active_grant(stage=stage, organisation=south),
+    ]
+    keys = [issue(g).credential for g in grants] + [issue(grants[0]).credential]
+    Credential.objects.filter(pk=keys[-1].pk).update(state=CredentialState.SUSPENDED)
+    issue(active_grant())
+    fake_target("a")
+    fake_target("b")
+
+    # when ops open the stop page, before pressing anything
+    page = client_for(ops_user).get(reverse("bulk:emergency_stop"))
+
+    # then it says per model how many grants, keys and organisations a stop would cut
+    assert page.status_code == 200
+    row = page.content.decode().split(f'data-model="{stage.covered_model.slug}"')[1]
+    row = row.split("</tr>")[0]
+    assert "<td>3</td><td>3</td><td>2</td><td>2</td>" in row
+    preview = stop_preview(stage.covered_model)
+    assert (preview.grants, preview.keys, preview.organisations, preview.targets) == (3, 3, 2, 2)
+
+    # when the stop is pressed, then it cuts exactly what was shown
+    stop = model_emergency_stop(covered_model=stage.covered_model, actor=ops_user, reason="order")
+    action = BulkAction.objects.get(pk=stop.bulk_action.pk)
+    assert stop.suspension.grants_changed == preview.grants
+    assert stop.suspension.credentials_changed == preview.keys
+    assert len(action.counts["organisation"]) == preview.organisations
+    assert len(stop.blocks) == preview.targets
+    # and once stopped, the page says so, and a second press would cut nothing
+    after = stop_preview(stage.covered_model)
+    assert (after.grants, after.keys, after.organisations) == (0, 0, 0)
+    assert after.stopped == action
+
+
+def test_the_api_previews_the_stop_with_the_same_counts_as_the_page(ops_user):
+    from tests.api_helpers import api_client_for
+    from tests.factories import OrganisationFactory
+
+    stage = StageFactory()
+    organisation = OrganisationFactory()
+    for _ in range(2):
+        issue(active_grant(stage=stage, organisation=organisation))
+    fake_target("a")
+
+    response = api_client_for(ops_user).get("/api/v1/emergency-stops/")
+
+    assert response.status_code == 200
+    [row] = [r for r in response.json() if r["covered_model"] == stage.covered_model.slug]
+    assert row == {
+        "covered_model": stage.covered_model.slug,
+        "grants": 2,
+        "keys": 2,
+        "organisations": 1,
+        "targets": 1,
+        "stop_in_force": None,
+    }

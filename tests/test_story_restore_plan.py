@@ -230,3 +230,41 @@ def test_the_licence_impact_preview_says_what_lifting_the_stop_would_bring_back(
         api.json()["affects_nobody"]
     )
     assert "affects nobody" in text
+
+
+def test_the_lift_bundle_lists_every_held_back_key_and_verifies(story):
+    # given the lift planned, approved and run
+    import io
+    import json
+    import zipfile
+
+    from portal.compliance.evidence import bulk_action_evidence
+    from portal.compliance.evidence_verify import verify_bundle_file
+
+    staff = story["staff"]
+    restore, _ = stop_lift_plan(stop=story["stop"], actor=staff["ops1"])
+    bulk_approve(action=restore, actor=staff["ops2"])
+    restore = bulk_execute(action=restore, actor=staff["ops1"], run_now=True)
+
+    # when its evidence bundle is built
+    bundle = bulk_action_evidence(action=restore, actor=staff["ops1"])
+    data = bundle.file.read()
+    bundle.file.close()
+
+    # then it holds the held-back keys, key by key, with person, organisation and reason
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        rows = json.loads(zf.read("data/held_back.json"))
+        csv_text = zf.read("data/held_back.csv").decode()
+    assert {(r["model"], r["person"]): r["reason"] for r in rows} == HELD_BACK
+    keys = BulkPlanKey.objects.filter(action=restore, part=PlanPart.HELD)
+    assert sorted(r["credential"] for r in rows) == sorted(k.credential_id for k in keys)
+    assert {r["organisation"] for r in rows} == {k.organisation for k in keys} and all(
+        r["action"] == restore.pk for r in rows
+    )
+    assert csv_text.splitlines()[0] == (
+        "action,credential,grant,person,organisation,model,reason,detail"
+    )
+    # and the bundle verifies offline, counting them
+    report = verify_bundle_file(io.BytesIO(data))
+    assert report.ok, report.problem
+    assert report.rows["held_back"] == len(HELD_BACK)

@@ -288,6 +288,12 @@ def _check_tables(
             if row["action"] not in actions:
                 raise BundleProblem(f"model_blocks.json row {blocks} names an unlisted action")
         report.rows["model_blocks"] = blocks
+    if "held_back" in tables:
+        held = 0
+        for held, row in enumerate(_table_rows(bag, "held_back", tables["held_back"]), start=1):
+            if row["action"] not in actions:
+                raise BundleProblem(f"held_back.json row {held} names an unlisted action")
+        report.rows["held_back"] = held
     declared = evidence.get("rows") or {}
     for name in tables:
         if declared.get(name) != report.rows.get(name):

@@ -5,6 +5,7 @@ bulk pages."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.http import FileResponse
@@ -43,13 +44,37 @@ READ = "bulk.view_bulkaction"
 WRITE = "bulk.change_bulkaction"
 
 
-def filters_out(filters: dict[str, Any]) -> dict[str, Any]:
+SLUGGED_FILTERS = (("covered_model", CoveredModel), ("organisation", Organisation))
+
+
+def filter_slugs(actions: Iterable[BulkAction]) -> dict[str, dict[Any, str]]:
+    """{filter name: {id: slug}} for every model and organisation the actions' filters
+    name: one query per kind, whatever the number of actions."""
+    wanted: dict[str, set[Any]] = {name: set() for name, _ in SLUGGED_FILTERS}
+    for bulk in actions:
+        for name, _ in SLUGGED_FILTERS:
+            value = (bulk.filters or {}).get(name)
+            if value:
+                wanted[name].add(value)
+    slugs: dict[str, dict[Any, str]] = {}
+    for name, model in SLUGGED_FILTERS:
+        ids = [v for v in wanted[name] if isinstance(v, int)]
+        slugs[name] = (
+            dict(model.objects.filter(pk__in=ids).values_list("pk", "slug")) if ids else {}
+        )
+    return slugs
+
+
+def filters_out(
+    filters: dict[str, Any], slugs: dict[str, dict[Any, str]] | None = None
+) -> dict[str, Any]:
     """A plan's filters as requests give them: model and organisation by slug."""
     shown = dict(filters or {})
-    for name, model in (("covered_model", CoveredModel), ("organisation", Organisation)):
+    if slugs is None:
+        slugs = filter_slugs([BulkAction(filters=shown)])
+    for name, _ in SLUGGED_FILTERS:
         if shown.get(name):
-            slug = model.objects.filter(pk=shown[name]).values_list("slug", flat=True).first()
-            shown[name] = slug or shown[name]
+            shown[name] = slugs.get(name, {}).get(shown[name]) or shown[name]
     return shown
 
 
@@ -113,7 +138,7 @@ class BulkActionSerializer(serializers.ModelSerializer[BulkAction]):
         read_only_fields = fields
 
     def get_filters(self, bulk: BulkAction) -> dict[str, Any]:
-        return filters_out(bulk.filters)
+        return filters_out(bulk.filters, self.context.get("filter_slugs"))
 
     def get_planned_by(self, bulk: BulkAction) -> str | None:
         return username_of(bulk.planned_by)
@@ -240,7 +265,11 @@ class PlanKeySerializer(serializers.ModelSerializer[BulkPlanKey]):
 
 
 class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[BulkAction]):
-    queryset = bulk_actions(BulkAction.objects.all()).order_by("-planned_at", "-id")
+    queryset = (
+        bulk_actions(BulkAction.objects.all())
+        .select_related("stop_model")
+        .order_by("-planned_at", "-id")
+    )
     serializer_class = BulkActionSerializer
     filter_fields = {"state": "state", "kind": "kind", "determination": "determination"}
     staff_permissions = {
@@ -254,6 +283,15 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
 
     def get_serializer_class(self) -> type:
         return PlanSerializer if self.action == "create" else BulkActionSerializer
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Bulk actions, newest first; filters show slugs, looked up once per page."""
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = list(page if page is not None else queryset)
+        context = {**self.get_serializer_context(), "filter_slugs": filter_slugs(rows)}
+        data = BulkActionSerializer(rows, many=True, context=context).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
     def _read(self, bulk: BulkAction, status: int = 200) -> Response:
         fresh = self.get_queryset().get(pk=bulk.pk)

@@ -33,7 +33,7 @@ from portal.api.validation import country_codes, supported_years
 from portal.compliance.downloads import bundle_response, letter_response
 from portal.compliance.evidence import determination_evidence
 from portal.compliance.impact import OUTCOMES
-from portal.compliance.lift import lift_previews
+from portal.compliance.lift import earlier_determination_previews, lift_previews
 from portal.compliance.models import Determination, DeterminationRule
 from portal.compliance.selectors import determination_list
 from portal.compliance.services import (
@@ -220,6 +220,20 @@ class LiftPreviewSerializer(serializers.Serializer[Any]):
     held_by_reason = serializers.DictField(child=serializers.IntegerField())
 
 
+class EarlierHoldSerializer(serializers.Serializer[Any]):
+    reference = serializers.CharField(
+        help_text="The earlier determination's reason; applying creates its restore plan."
+    )
+    determination = serializers.IntegerField(allow_null=True)
+    back = serializers.IntegerField(help_text="Keys that would come back.")
+    held = serializers.IntegerField(help_text="Keys that would stay held back.")
+    back_by_organisation = serializers.DictField(child=serializers.IntegerField())
+    held_by_organisation = serializers.DictField(child=serializers.IntegerField())
+    back_by_model = serializers.DictField(child=serializers.IntegerField())
+    held_by_model = serializers.DictField(child=serializers.IntegerField())
+    held_by_reason = serializers.DictField(child=serializers.IntegerField())
+
+
 class ImpactSerializer(serializers.Serializer[Any]):
     affects_nobody = serializers.ListField(
         child=serializers.CharField(),
@@ -228,6 +242,10 @@ class ImpactSerializer(serializers.Serializer[Any]):
     lift_previews = LiftPreviewSerializer(
         many=True,
         help_text="Per emergency stop that holds: what lifting it would do under these rules.",
+    )
+    earlier_determinations = EarlierHoldSerializer(
+        many=True,
+        help_text="Per earlier determination that holds keys: what its restore would do.",
     )
     totals = serializers.DictField(child=serializers.IntegerField())
     grants = serializers.DictField(child=serializers.IntegerField())
@@ -365,9 +383,24 @@ class DeterminationViewSet(
             }
             for lift in lift_previews(determination=determination)
         ]
+        earlier = [
+            {
+                "reference": lift.reference,
+                "determination": lift.determination.pk if lift.determination else None,
+                "back": len(lift.back),
+                "held": len(lift.held),
+                "back_by_organisation": {o: b for o, b, _ in lift.by_organisation() if b},
+                "held_by_organisation": {o: h for o, _, h in lift.by_organisation() if h},
+                "back_by_model": {m: b for m, b, _ in lift.by_model() if b},
+                "held_by_model": {m: h for m, _, h in lift.by_model() if h},
+                "held_by_reason": dict(Counter(k.reason for k in lift.held)),
+            }
+            for lift in earlier_determination_previews(determination=determination)
+        ]
         body = {
             "affects_nobody": report.affects_nobody,
             "lift_previews": lifts,
+            "earlier_determinations": earlier,
             "totals": {o: report.totals.get(o, 0) for o in OUTCOMES},
             "grants": {o: report.grants.get(o, 0) for o in OUTCOMES},
             "evaluations": report.evaluations,

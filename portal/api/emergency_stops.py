@@ -18,7 +18,7 @@ from portal.api.staff import StaffViewSet
 from provisioning.bulk.models import BulkAction
 from provisioning.bulk.selectors import bulk_actions
 from provisioning.catalog.models import CoveredModel
-from provisioning.deliveries.emergency import model_emergency_stop
+from provisioning.deliveries.emergency import model_emergency_stop, stop_preview
 
 
 class EmergencyStopRequestSerializer(serializers.Serializer[Any]):
@@ -47,10 +47,41 @@ class EmergencyStopSerializer(serializers.Serializer[Any]):
     bulk_action = BulkActionSerializer(help_text="The stop's record, awaiting its review.")
 
 
+class StopPreviewSerializer(serializers.Serializer[Any]):
+    covered_model = serializers.CharField(help_text="The model's slug.")
+    grants = serializers.IntegerField(help_text="Grants a stop would suspend now.")
+    keys = serializers.IntegerField(help_text="Keys a stop would suspend now.")
+    organisations = serializers.IntegerField(help_text="Organisations that would lose them.")
+    targets = serializers.IntegerField(help_text="Targets that would get the model-wide block.")
+    stop_in_force = serializers.IntegerField(
+        allow_null=True, help_text="The bulk action id of the stop that holds, or null."
+    )
+
+
 class EmergencyStopViewSet(StaffViewSet[BulkAction]):
     queryset = BulkAction.objects.none()
     serializer_class = EmergencyStopRequestSerializer
     staff_permission = WRITE
+    pagination_class = None  # one row per covered model: a short list, never paged
+
+    @extend_schema(responses={200: StopPreviewSerializer(many=True)})
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """What a stop of each model would cut if pressed now, counted on the selection the
+        stop runs on (the page shows the same before its button is pressed)."""
+        rows = []
+        for model in CoveredModel.objects.order_by("name"):
+            preview = stop_preview(model)
+            rows.append(
+                {
+                    "covered_model": model.slug,
+                    "grants": preview.grants,
+                    "keys": preview.keys,
+                    "organisations": preview.organisations,
+                    "targets": preview.targets,
+                    "stop_in_force": preview.stopped.pk if preview.stopped else None,
+                }
+            )
+        return Response(StopPreviewSerializer(rows, many=True).data)
 
     @extend_schema(
         request=EmergencyStopRequestSerializer,

@@ -101,11 +101,26 @@ TABLES: dict[str, tuple[str, ...]] = {
         "acknowledged_at",
         "last_error",
     ),
+    # Every key a restore's plan held back, with its reason (DESIGN.md invariant 4): the
+    # second person approved these staying suspended, as much as the keys that came back.
+    "held_back": (
+        "action",
+        "credential",
+        "grant",
+        "person",
+        "organisation",
+        "model",
+        "reason",
+        "detail",
+    ),
 }
-# The tables of each format a verifier still reads: /1 had no model blocks.
+# The tables of each format a verifier still reads: /1 had no model blocks, /1 and /2 no
+# held-back keys.
 LEGACY_FORMATS: dict[str, dict[str, tuple[str, ...]]] = {
-    "clearance-evidence/1": {k: v for k, v in TABLES.items() if k != "model_blocks"},
-    "clearance-evidence/2": TABLES,
+    "clearance-evidence/1": {
+        k: v for k, v in TABLES.items() if k not in ("model_blocks", "held_back")
+    },
+    "clearance-evidence/2": {k: v for k, v in TABLES.items() if k != "held_back"},
 }
 FORMATS = LEGACY_FORMATS
 

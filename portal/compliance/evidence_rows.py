@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from portal.compliance.models import Determination
-from provisioning.bulk.models import BulkAction, BulkActionItem, BulkScope
+from provisioning.bulk.models import BulkAction, BulkActionItem, BulkPlanKey, BulkScope, PlanPart
 from provisioning.bulk.selectors import action_changes, model_blocks_of
 from provisioning.deliveries.changelog import ChangeRow, changes_digest
 from provisioning.deliveries.models import Acknowledgement, Failure, Target
@@ -279,6 +279,30 @@ def model_block_rows(action: BulkAction) -> Iterator[dict[str, Any]]:
             "created_at": created_at,
             "acknowledged_at": acknowledged_at,
             "last_error": last_error,
+        }
+
+
+def held_back_rows(action: BulkAction) -> Iterator[dict[str, Any]]:
+    """The keys the action's plan held back, each with its reason, in key order."""
+    rows = (
+        BulkPlanKey.objects.filter(action=action, part=PlanPart.HELD)
+        .order_by("credential_id")
+        .values_list(
+            "credential_id", "grant_id", "person", "organisation", "model", "reason", "detail"
+        )
+    )
+    for credential, grant, person, organisation, model, reason, detail in rows.iterator(
+        chunk_size=_CHUNK_ROWS
+    ):
+        yield {
+            "action": action.pk,
+            "credential": credential,
+            "grant": grant,
+            "person": person,
+            "organisation": organisation,
+            "model": model,
+            "reason": reason,
+            "detail": detail,
         }
 
 

@@ -45,6 +45,7 @@ from portal.compliance.evidence_format import (
 from portal.compliance.evidence_rows import (
     action_row,
     affected_grants,
+    held_back_rows,
     model_block_rows,
     user_name,
     write_changes,
@@ -210,6 +211,8 @@ def build_bundle(
         write_changes(action, targets, tables["credentials"], tables["acknowledgements"])
         for block in model_block_rows(action):
             tables["model_blocks"].add(block)
+        for key in held_back_rows(action):
+            tables["held_back"].add(key)
     for table in tables.values():
         table.close()
     subject_out = _HashingWriter()

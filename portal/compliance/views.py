@@ -28,7 +28,7 @@ from portal.compliance.downloads import bundle_response, letter_response
 from portal.compliance.evidence import bulk_action_evidence, determination_evidence
 from portal.compliance.forms import DeterminationForm, NoteForm
 from portal.compliance.impact import OUTCOME_LABELS, OUTCOMES
-from portal.compliance.lift import lift_previews
+from portal.compliance.lift import earlier_determination_previews, lift_previews
 from portal.compliance.models import Determination, DeterminationError, DeterminationState
 from portal.compliance.reports import access_report as build_access_report
 from portal.compliance.reports import report_organisation_or_404
@@ -219,6 +219,7 @@ def impact(request: HttpRequest, pk: int) -> HttpResponse:
             ],
             "samples": [(OUTCOME_LABELS[o], report.samples.get(o, [])) for o in OUTCOMES],
             "lifts": lift_previews(determination=determination),
+            "earlier": earlier_determination_previews(determination=determination),
         },
     )
 

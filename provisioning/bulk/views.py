@@ -49,7 +49,7 @@ from provisioning.bulk.services import (
     needs_approval,
 )
 from provisioning.catalog.models import CoveredModel
-from provisioning.deliveries.emergency import model_emergency_stop
+from provisioning.deliveries.emergency import model_emergency_stop, stop_preview
 from provisioning.deliveries.models import ModelBlockState
 
 READ = "bulk.view_bulkaction"
@@ -308,7 +308,8 @@ def emergency_stop(request: HttpRequest) -> HttpResponse:
                 f"went to {len(stop.blocks)} target(s). A colleague reviews it here afterwards.",
             )
         return redirect("bulk:detail", pk=stop.bulk_action.pk)
-    return render(request, "bulk/emergency_stop.html", {"form": form})
+    previews = [stop_preview(m) for m in CoveredModel.objects.order_by("name")]
+    return render(request, "bulk/emergency_stop.html", {"form": form, "previews": previews})
 
 
 @require_POST

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from portal.audit.services import audit_record
@@ -25,8 +25,9 @@ from provisioning.bulk.models import BulkAction
 from provisioning.bulk.services import required_reason
 from provisioning.catalog.models import CoveredModel
 from provisioning.connectors.registry import supports_block_model
+from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import ModelBlock, ModelBlockState, Target
-from provisioning.grants.models import LIVE_GRANT_STATES, Grant, SuspensionKind
+from provisioning.grants.models import LIVE_GRANT_STATES, Grant, GrantState, SuspensionKind
 from provisioning.grants.services import GrantBulkResult, grant_suspend
 
 
@@ -41,6 +42,51 @@ class EmergencyStop:
     @property
     def created(self) -> bool:
         return self.suspension is not None
+
+
+def stop_grants(covered_model: CoveredModel) -> QuerySet[Grant]:
+    """The grants a stop of the model suspends: the selection the stop itself runs on."""
+    return Grant.objects.filter(covered_model=covered_model, state__in=LIVE_GRANT_STATES)
+
+
+def stop_targets(covered_model: CoveredModel) -> QuerySet[Target]:
+    """The targets that get the model-wide block: enabled, and taking the model."""
+    return (
+        Target.objects.filter(enabled=True)
+        .filter(Q(covered_models__isnull=True) | Q(covered_models=covered_model))
+        .distinct()
+    )
+
+
+@dataclass(frozen=True)
+class StopPreview:
+    """What pressing the stop now would cut (a preview is a promise): the grants that turn
+    suspended, the keys that turn suspended (``grant_suspend``'s condition, over the same
+    grants), the organisations that lose a grant or a key, and the targets blocked."""
+
+    covered_model: CoveredModel
+    grants: int
+    keys: int
+    organisations: int
+    targets: int
+    stopped: BulkAction | None
+
+
+def stop_preview(covered_model: CoveredModel) -> StopPreview:
+    grants = stop_grants(covered_model)
+    active_grants = grants.filter(state=GrantState.ACTIVE)
+    keys = Credential.objects.filter(grant__in=grants, state=CredentialState.ACTIVE)
+    organisations = set(active_grants.values_list("organisation_id", flat=True)) | set(
+        keys.values_list("grant__organisation_id", flat=True)
+    )
+    return StopPreview(
+        covered_model=covered_model,
+        grants=active_grants.count(),
+        keys=keys.count(),
+        organisations=len(organisations),
+        targets=stop_targets(covered_model).count(),
+        stopped=stop_in_force(covered_model),
+    )
 
 
 def stop_in_force(covered_model: CoveredModel) -> BulkAction | None:
@@ -84,18 +130,14 @@ def model_emergency_stop(
             now=now,
         )
         suspension = grant_suspend(
-            grants=Grant.objects.filter(covered_model=covered_model, state__in=LIVE_GRANT_STATES),
+            grants=stop_grants(covered_model),
             reason=kind,
             reference=reference,
             actor=actor,
             note=reason,
             audit_subject=action,
         )
-        targets = (
-            Target.objects.filter(enabled=True)
-            .filter(Q(covered_models__isnull=True) | Q(covered_models=covered_model))
-            .distinct()
-        )
+        targets = stop_targets(covered_model)
         blocks = ModelBlock.objects.bulk_create(
             ModelBlock(
                 event_id=event_id,
