@@ -80,7 +80,7 @@ EXPECTED: dict[str, str] = {
     "api:determination-list": "401 403 403 403 403 200 403 200 403",
     "api:determination-send-back": "401 403 403 403 403 405 403 403 403",
     "api:determination-submit": "401 403 403 403 403 405 403 403 403",
-    "api:emergency-stop-list": "401 403 403 403 403 403 405 403 403",
+    "api:emergency-stop-list": "401 403 403 403 403 403 200 403 403",
     "api:docs": "200 200 200 200 200 200 200 200 403",
     "api:document-detail": "401 404 404 200 200 200 404 200 403",
     "api:document-download": "401 404 404 200 200 200 404 200 403",
