@@ -85,7 +85,9 @@ class BulkActionSerializer(serializers.ModelSerializer[BulkAction]):
     stop_model: serializers.SlugRelatedField[CoveredModel] = serializers.SlugRelatedField(
         slug_field="slug",
         read_only=True,
-        help_text="An emergency stop's model while the stop holds (or held, once lifted).",
+        allow_null=True,
+        help_text="An emergency stop's model while the stop holds (or held, once lifted); "
+        "null for any other action.",
     )
     planned_by = serializers.SerializerMethodField()
     approved_by = serializers.SerializerMethodField()

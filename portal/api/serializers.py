@@ -78,7 +78,10 @@ class PersonSerializer(serializers.ModelSerializer[Person]):
     (``screening_status``), never that a list entry matched."""
 
     organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
-    username = serializers.CharField(source="user.username", read_only=True, default=None)
+    # Null for a nominee who has no sign-in of their own.
+    username = serializers.CharField(
+        source="user.username", read_only=True, default=None, allow_null=True
+    )
     is_complete = serializers.BooleanField(read_only=True)
     missing_facts = serializers.SerializerMethodField()
     screening_state = serializers.ChoiceField(
