@@ -327,3 +327,24 @@ def test_a_command_refuses_control_characters_before_storing(args, partner_admin
 
     with pytest.raises(CommandError, match="control characters"):
         call_command(*args)
+
+
+def test_a_form_encoded_api_call_with_a_nul_is_a_400_naming_the_field(ops_user):
+    # given an ops token and a target created as a form, with a NUL in a model slug
+    client = api_client_for(ops_user)
+
+    # when
+    response = client.post(
+        "/api/v1/targets/",
+        {
+            "name": "probe",
+            "kind": "scim",
+            "url": "https://scim.example/v2",
+            "covered_models": "a\x00b",
+        },
+    )
+
+    # then: refused before any query, as problem+json naming the field
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert "covered_models" in response.content.decode()

@@ -147,11 +147,12 @@ class InputGuardMiddleware:
         if limit is not None and declared.isdigit() and int(declared) > limit:
             return _refusal(surface, 413, f"The request body exceeds {limit:,} bytes.")
         if (
-            surface == "page"
+            surface in ("page", "api")
             and request.method == "POST"
             and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
         ):
-            # A page form: what a person typed is stored as text. Django parses the form
+            # A page form (or an API call sent as a form): what it carries is stored as
+            # text. Django parses the form
             # once and keeps it (CSRF reads it next); uploaded files are not in POST.
             fields = sorted(
                 {
