@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "portal.notifications",
     "portal.compliance",
     "portal.certification",
+    "portal.jobs",
     "portal.usage",
     # Access side
     "provisioning.catalog",
@@ -379,6 +380,8 @@ CELERY_BEAT_SCHEDULE = {
     # Certification: reminder steps are claimed once each; the deadline check is cheap.
     "certification-send-reminders": {"task": "certification.send_reminders", "schedule": 300.0},
     "certification-close-due": {"task": "certification.close_due", "schedule": 60.0},
+    # A list load or campaign opening whose message was lost, or whose worker died, starts again.
+    "jobs-resume": {"task": "jobs.resume", "schedule": 60.0},
     # The compliance dashboard's "grants by model and state over time" reads these.
     "usage-record-grant-counts": {"task": "usage.record_grant_counts", "schedule": 3600.0},
 }

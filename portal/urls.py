@@ -24,6 +24,7 @@ urlpatterns = [
     path("audit/", include("portal.audit.urls")),
     path("compliance/", include("portal.compliance.urls")),
     path("certification/", include("portal.certification.urls")),
+    path("jobs/", include("portal.jobs.urls")),
     path("usage/", include("portal.usage.urls")),
     path("bulk/", include("provisioning.bulk.urls")),
     path("api/", include("portal.api.urls")),

@@ -14,6 +14,8 @@ from django.utils import timezone
 from portal.audit.models import AuditEvent
 from portal.certification.models import Campaign, CertificationItem, Decision
 from portal.certification.services import campaign_close_due, campaign_open
+from portal.jobs.models import Job
+from portal.jobs.services import job_run
 from portal.partners.models import MemberRole
 from provisioning.credentials.models import Credential, CredentialState
 from tests.conftest import client_for
@@ -92,12 +94,20 @@ def _form(stage, **overrides):
     return data
 
 
-def test_compliance_opens_a_campaign_and_lands_on_its_progress(compliance_officer, keys, stage):
+def test_compliance_opens_a_campaign_in_the_background_and_follows_it(
+    compliance_officer, keys, stage
+):
+    # when the form is sent, a job is queued and its page followed
     response = client_for(compliance_officer).post(NEW, _form(stage))
 
-    campaign = Campaign.objects.get()
+    job = Job.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("certification:detail", args=[campaign.pk])
+    assert response["Location"] == reverse("jobs:detail", args=[job.pk])
+    assert not Campaign.objects.exists()
+
+    # then the worker opens it
+    job_run(job.pk)
+    campaign = Campaign.objects.get()
     assert campaign.item_count == 3
     assert campaign.reminder_days == [7, 3, 1]
     assert campaign.allow_late_confirmations
@@ -110,7 +120,7 @@ def test_a_campaign_on_a_model_without_grants_is_refused_on_the_form(compliance_
 
     assert response.status_code == 200
     assert b"Nobody holds a live key for the model" in response.content
-    assert not Campaign.objects.exists()
+    assert not Campaign.objects.exists() and not Job.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -185,6 +185,29 @@ def _pending_by_organisation(campaign: Campaign) -> dict[int, int]:
     )
 
 
+# Keys snapshotted per INSERT when a campaign opens: the progress bar moves once per chunk.
+OPEN_CHUNK = 5_000
+
+
+def _nobody_to_certify(covered_model: CoveredModel | None) -> CampaignError:
+    what = f"the model {covered_model.name}" if covered_model else "any covered model"
+    return CampaignError(
+        f"Nobody holds a live key for {what}: there is no one to certify, "
+        "so no campaign was opened."
+    )
+
+
+def campaign_check(*, covered_model: CoveredModel | None) -> None:
+    """Refuse (``CampaignError``) a campaign with nobody to certify, before it is queued."""
+    scope_sql, scope_params = _scope_sql(
+        covered_model.pk if covered_model else None, timezone.now()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 {scope_sql} LIMIT 1", scope_params)
+        if cursor.fetchone() is None:
+            raise _nobody_to_certify(covered_model)
+
+
 def campaign_open(
     *,
     actor: Any,
@@ -193,8 +216,10 @@ def campaign_open(
     deadline: dt.datetime,
     reminder_days: Sequence[int] = (),
     allow_late_confirmations: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Campaign:
-    """Open a campaign: one pending item per live key in scope, snapshotted in one INSERT."""
+    """Open a campaign: one pending item per live key in scope, snapshotted in chunks of
+    ``OPEN_CHUNK`` keys in one transaction; ``progress(done, total)`` hears of each chunk."""
     now = timezone.now()
     title = title.strip()
     if not title:
@@ -205,13 +230,12 @@ def campaign_open(
     scope_sql, scope_params = _scope_sql(covered_model.pk if covered_model else None, now)
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1 {scope_sql} LIMIT 1", scope_params)
-            if cursor.fetchone() is None:
-                what = f"the model {covered_model.name}" if covered_model else "any covered model"
-                raise CampaignError(
-                    f"Nobody holds a live key for {what}: there is no one to certify, "
-                    "so no campaign was opened."
-                )
+            cursor.execute(f"SELECT c.id {scope_sql} ORDER BY c.id", scope_params)
+            key_ids = [row[0] for row in cursor.fetchall()]
+        if not key_ids:
+            raise _nobody_to_certify(covered_model)
+        if progress is not None:
+            progress(0, len(key_ids))
         campaign = Campaign.objects.create(
             title=title,
             covered_model=covered_model,
@@ -222,15 +246,20 @@ def campaign_open(
             opened_at=now,
         )
         item_table = CertificationItem._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {item_table} "
-                "(campaign_id, credential_id, organisation_id, person_id, decision, note) "
-                f"SELECT %s, c.id, g.organisation_id, c.person_id, %s, '' {scope_sql} "
-                "ORDER BY c.id",
-                [campaign.pk, Decision.PENDING.value, *scope_params],
-            )
-            campaign.item_count = cursor.rowcount
+        campaign.item_count = 0
+        for start in range(0, len(key_ids), OPEN_CHUNK):
+            chunk = key_ids[start : start + OPEN_CHUNK]
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {item_table} "
+                    "(campaign_id, credential_id, organisation_id, person_id, decision, note) "
+                    f"SELECT %s, c.id, g.organisation_id, c.person_id, %s, '' {scope_sql} "
+                    "AND c.id BETWEEN %s AND %s ORDER BY c.id",
+                    [campaign.pk, Decision.PENDING.value, *scope_params, chunk[0], chunk[-1]],
+                )
+                campaign.item_count += cursor.rowcount
+            if progress is not None:
+                progress(start + len(chunk), len(key_ids))
         campaign.save(update_fields=["item_count"])
         CampaignReminder.objects.bulk_create(
             [

@@ -41,11 +41,13 @@ from portal.certification.selectors import (
     with_percentages,
 )
 from portal.certification.services import (
-    campaign_open,
+    campaign_check,
     item_confirm,
     item_revoke,
     items_confirm,
 )
+from portal.jobs.models import JobKind
+from portal.jobs.services import job_start
 from portal.partners.models import Organisation
 from portal.partners.paging import paginate, query_without_page
 from portal.partners.selectors import admin_memberships_of, memberships_of
@@ -95,19 +97,24 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            campaign = campaign_open(
-                actor=request.user,
-                title=data["title"],
-                covered_model=data["covered_model"],
-                deadline=data["deadline"],
-                reminder_days=data["reminder_days"],
-                allow_late_confirmations=data["allow_late_confirmations"],
-            )
+            campaign_check(covered_model=data["covered_model"])
         except CampaignError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Campaign opened: {campaign.item_count} people to certify.")
-            return redirect("certification:detail", pk=campaign.pk)
+            # The worker snapshots the keys and notifies the administrators; the job's page
+            # follows it and links to the campaign once it is open.
+            job = job_start(
+                kind=JobKind.CAMPAIGN_OPEN,
+                params={
+                    "title": data["title"],
+                    "covered_model": data["covered_model"].pk if data["covered_model"] else None,
+                    "deadline": data["deadline"].isoformat(),
+                    "reminder_days": data["reminder_days"],
+                    "allow_late_confirmations": data["allow_late_confirmations"],
+                },
+                actor=request.user,
+            )
+            return redirect("jobs:detail", pk=job.pk)
     return render(request, "certification/new.html", {"form": form})
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,15 +65,30 @@ def _parse(list_format: str, path: Path, alt_path: Path | None) -> ParseResult:
     raise ScreeningError(f"Unknown list format {list_format!r}: use csl or ofac-sdn.")
 
 
+def list_file_check(list_format: str, path: Path, alt_path: Path | None = None) -> ParseResult:
+    """Read the file as ``list_format`` without writing anything: ``ListFormatError`` says
+    why it is not one (a page checks the upload before it queues the load)."""
+    return _parse(list_format, path, alt_path)
+
+
 def list_version_load(
-    *, list_format: str, path: Path, alt_path: Path | None = None, actor: Any
+    *,
+    list_format: str,
+    path: Path,
+    alt_path: Path | None = None,
+    actor: Any,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LoadOutcome:
     """Load a list file as the new version in force for its format, then re-screen everyone.
 
     A file that is not of the format raises ``ListFormatError`` before anything is written;
-    bad rows are skipped and returned with their line numbers.
+    bad rows are skipped and returned with their line numbers. ``progress(done, total)``
+    hears of the entries stored, once per batch; everything commits at once, so a load that
+    fails leaves the version before it in force.
     """
     result = _parse(list_format, path, alt_path)
+    if progress is not None:
+        progress(0, len(result.entries))
     user = actor if getattr(actor, "is_authenticated", False) else None
     with transaction.atomic():
         ListVersion.objects.filter(list_format=list_format, is_current=True).update(
@@ -119,6 +134,8 @@ def list_version_load(
                 ],
                 batch_size=BATCH_SIZE * 2,
             )
+            if progress is not None:
+                progress(start + len(batch), len(result.entries))
         audit_record(
             actor=user,
             action="screening.list_loaded",

@@ -7,12 +7,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts.access import get_visible_or_404, visible_to
+from portal.jobs.models import JobKind
+from portal.jobs.services import job_start
 from portal.partners.paging import paginate, query_without_page
 from portal.screening.errors import ConflictOfInterestError, ScreeningError
-from portal.screening.forms import ResolutionForm
+from portal.screening.forms import ListLoadForm, ResolutionForm
 from portal.screening.freshness import (
     rescreen_progress,
     stale_people_visible_to,
@@ -164,3 +167,23 @@ def freshness_progress(request: HttpRequest) -> HttpResponse:
         "screening/_rescreen_progress.html",
         {"progress": rescreen_progress(), "lists": lists_in_force()},
     )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@login_required
+def list_load(request: HttpRequest) -> HttpResponse:
+    """Upload a list file: checked here, loaded by a worker; the job's page follows it."""
+    _require(request, "screening.add_listversion")
+    form = ListLoadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        job = job_start(
+            kind=JobKind.LIST_LOAD,
+            params={"format": data["format"]},
+            actor=request.user,
+            uploads=[u for u in (data["file"], data.get("alt")) if u is not None],
+        )
+        return redirect("jobs:detail", pk=job.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "screening/list_load.html", {"form": form}, status=status)

@@ -1,0 +1,231 @@
+"""Writes on jobs: start one (files kept privately, the task enqueued on commit), run it,
+resume those a crash or a lost message left behind.
+
+A run is idempotent: the service's writes and the job's "done" commit in one transaction,
+and only the latest attempt may commit them, so a redelivered message after a crash
+starts the work again from nothing and a finished job is never run twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable, Sequence
+from pathlib import PurePath
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
+
+from portal.audit.services import audit_record
+from portal.jobs.models import FINISHED_STATES, Job, JobKind, JobState
+from portal.partners.storage import PrivateStorage
+
+# A queued job no worker took, or a running one whose counts stopped moving, is woken again.
+QUEUED_GRACE = dt.timedelta(seconds=60)
+STALLED_AFTER = dt.timedelta(minutes=10)
+
+INTERNAL_ERROR = (
+    "The work stopped on an internal error and nothing was changed; start it again, "
+    "or ask the operators to look at the worker's log."
+)
+
+
+class JobRefused(Exception):
+    """The service refused the work; the message says why, in words."""
+
+
+class _Superseded(Exception):
+    """A later attempt owns the job: this run's writes are rolled back."""
+
+
+# The table name is the model's constant, never input.
+_TABLE = Job._meta.db_table
+
+Runner = Callable[[Job, "Progress"], int]
+
+
+class Progress:
+    """Reports ``done`` of ``total`` for one attempt of a job.
+
+    On PostgreSQL the counts go through a connection of their own, so the status page sees
+    them while the service's transaction is still open; elsewhere they land with it.
+    """
+
+    def __init__(self, job_id: int, attempt: int) -> None:
+        self.job_id = job_id
+        self.attempt = attempt
+        self._side: BaseDatabaseWrapper | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        now = timezone.now()
+        if connection.vendor == "postgresql" and connection.in_atomic_block:
+            if self._side is None:
+                self._side = connection.copy()
+            with self._side.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {_TABLE} SET done = %s, total = %s, updated_at = %s "  # noqa: S608
+                    "WHERE id = %s AND attempts = %s AND state = %s",
+                    [done, total, now, self.job_id, self.attempt, JobState.RUNNING.value],
+                )
+        else:
+            Job.objects.filter(
+                pk=self.job_id, attempts=self.attempt, state=JobState.RUNNING
+            ).update(done=done, total=total, updated_at=now)
+
+    def close(self) -> None:
+        if self._side is not None:
+            self._side.close()
+            self._side = None
+
+
+def _user(actor: Any) -> Any:
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def _file_name(upload: UploadedFile) -> str:
+    name = PurePath((upload.name or "").replace("\\", "/")).name
+    return name if name not in ("", ".", "..") else "list.csv"
+
+
+def _delete_files(names: Sequence[str]) -> None:
+    storage = PrivateStorage()
+    for name in names:
+        storage.delete(name)
+
+
+def job_start(
+    *,
+    kind: JobKind,
+    params: dict[str, Any],
+    actor: Any,
+    uploads: Sequence[UploadedFile] = (),
+) -> Job:
+    """Record the job, keep its files in private storage, enqueue the run on commit."""
+    storage = PrivateStorage()
+    folder = f"jobs/{secrets.token_hex(12)}"
+    names: list[str] = []
+    try:
+        for position, upload in enumerate(uploads):
+            names.append(storage.save(f"{folder}/{position}/{_file_name(upload)}", upload))
+        now = timezone.now()
+        with transaction.atomic():
+            job = Job.objects.create(
+                kind=kind,
+                params=params,
+                files=names,
+                started_by=_user(actor),
+                created_at=now,
+                updated_at=now,
+            )
+            audit_record(
+                actor=actor,
+                action="job.queued",
+                obj=job,
+                after={
+                    "kind": kind.value,
+                    "params": params,
+                    "files": [PurePath(name).name for name in names],
+                },
+            )
+            job_id = job.pk
+            transaction.on_commit(lambda: _enqueue(job_id))
+    except BaseException:
+        _delete_files(names)
+        raise
+    return job
+
+
+def _enqueue(job_id: int) -> None:
+    from portal.jobs.tasks import run
+
+    run.delay(job_id)
+
+
+def _claim(job_id: int) -> Job | None:
+    """Start another attempt of an unfinished job; ``None`` if it is gone or finished."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.state in FINISHED_STATES:
+            return None
+        now = timezone.now()
+        job.attempts += 1
+        job.state = JobState.RUNNING
+        job.started_at = job.started_at or now
+        job.updated_at = now
+        job.done = 0
+        job.save(update_fields=["attempts", "state", "started_at", "updated_at", "done"])
+        audit_record(
+            actor=None,
+            action="job.started",
+            obj=job,
+            after={"kind": job.kind, "attempt": job.attempts},
+        )
+    return job
+
+
+def _finish(job_id: int, attempt: int, *, state: JobState, result_id: int | None = None,
+            error: str = "") -> Job | None:  # fmt: skip
+    """Mark the attempt's outcome (in the caller's transaction, if any); ``None`` if a later
+    attempt owns the job."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        if job.state != JobState.RUNNING or job.attempts != attempt:
+            return None
+        now = timezone.now()
+        job.state = state
+        job.result_id = result_id
+        job.error = error
+        if state == JobState.DONE:
+            job.done = job.total
+        job.finished_at = job.updated_at = now
+        job.save(update_fields=["state", "result_id", "error", "done", "finished_at", "updated_at"])
+        audit_record(
+            actor=None,
+            action="job.finished" if state == JobState.DONE else "job.failed",
+            obj=job,
+            reason=error,
+            after={"kind": job.kind, "attempt": attempt, "result": result_id},
+        )
+    return job
+
+
+def job_run(job_id: int, runners: dict[str, Runner] | None = None) -> Job | None:
+    """Run the job's service once more, unless it has finished; returns the job."""
+    if runners is None:
+        from portal.jobs.runners import RUNNERS
+
+        runners = RUNNERS
+    job = _claim(job_id)
+    if job is None:
+        return Job.objects.filter(pk=job_id).first()
+    attempt = job.attempts
+    progress = Progress(job.pk, attempt)
+    try:
+        with transaction.atomic():
+            result_id = runners[job.kind](job, progress)
+            progress.close()
+            if _finish(job.pk, attempt, state=JobState.DONE, result_id=result_id) is None:
+                raise _Superseded
+    except _Superseded:
+        return Job.objects.get(pk=job_id)
+    except JobRefused as exc:
+        _finish(job.pk, attempt, state=JobState.FAILED, error=str(exc))
+    except Exception:
+        _finish(job.pk, attempt, state=JobState.FAILED, error=INTERNAL_ERROR)
+        _delete_files(job.files)
+        raise
+    finally:
+        progress.close()
+    _delete_files(job.files)
+    return Job.objects.get(pk=job_id)
+
+
+def jobs_to_resume(*, now: dt.datetime | None = None) -> list[int]:
+    """Jobs no worker took within a minute, and running jobs whose counts stopped moving."""
+    now = now or timezone.now()
+    queued = Job.objects.filter(state=JobState.QUEUED, created_at__lt=now - QUEUED_GRACE)
+    stalled = Job.objects.filter(state=JobState.RUNNING, updated_at__lt=now - STALLED_AFTER)
+    return sorted({*queued.values_list("pk", flat=True), *stalled.values_list("pk", flat=True)})

@@ -1,0 +1,56 @@
+"""The page of one job and the status fragment it polls (htmx) until the job ends.
+
+A job is seen by those who may start its kind of work (compliance); anyone else gets 404,
+so nobody learns that a job exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from portal.jobs.models import KIND_PERMISSIONS, Job, JobKind, JobState
+
+
+def _job(request: HttpRequest, pk: int) -> Job:
+    job = Job.objects.select_related("started_by").filter(pk=pk).first()
+    if job is None or not request.user.has_perm(KIND_PERMISSIONS[job.kind]):
+        raise Http404("No such job.")
+    return job
+
+
+def _result_link(job: Job) -> tuple[str, str] | None:
+    """Where the job's outcome is seen, and the words of the link."""
+    if job.state != JobState.DONE or job.result_id is None:
+        return None
+    if job.kind == JobKind.CAMPAIGN_OPEN:
+        return reverse("certification:detail", args=[job.result_id]), "Open the campaign"
+    return reverse("screening:freshness"), "See the lists in force and the re-screening"
+
+
+def _context(job: Job) -> dict[str, Any]:
+    nouns = "entry,entries" if job.kind == JobKind.LIST_LOAD else "key,keys"
+    return {"job": job, "noun": nouns, "result_link": _result_link(job)}
+
+
+@never_cache
+@require_GET
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job(request, pk)
+    return render(request, "jobs/detail.html", _context(job))
+
+
+@never_cache
+@require_GET
+@login_required
+def progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The status fragment; it stops polling once the job is done or failed."""
+    job = _job(request, pk)
+    return render(request, "jobs/_progress.html", _context(job))

@@ -1,0 +1,330 @@
+"""Long work in the background: a list load and a campaign opening are jobs a worker runs.
+
+The page checks the input and queues the job; the service reports progress in chunks; a
+failed load leaves the version before it in force; a rerun after a crash changes nothing
+twice; only compliance sees a job."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.audit.models import AuditEvent
+from portal.certification.models import Campaign
+from portal.jobs.models import Job, JobKind, JobState
+from portal.jobs.services import _claim, _finish, job_run, job_start, jobs_to_resume
+from portal.screening.data import LIST_DATA
+from portal.screening.models import ListEntry, ListVersion
+from portal.screening.services import list_version_load
+from tests.conftest import client_for
+from tests.factories import PersonFactory, StageFactory
+from tests.provisioning_fakes import active_grant, issue
+
+pytestmark = pytest.mark.django_db
+
+CSL = LIST_DATA / "csl-consolidated-sample.csv"
+LOAD = reverse("screening:list_load")
+
+
+@pytest.fixture(autouse=True)
+def _private(settings, tmp_path, monkeypatch):
+    settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
+    # The re-screen a load enqueues is tested in the workflow module.
+    monkeypatch.setattr("portal.screening.services._enqueue_rescreen", lambda version_id: None)
+
+
+def _csl_upload(content: bytes | None = None, name: str = "csl.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, CSL.read_bytes() if content is None else content)
+
+
+def _private_files(settings) -> list[Path]:
+    root = Path(settings.PRIVATE_STORAGE_ROOT)
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def _queued_load(officer, settings) -> Job:
+    response = client_for(officer).post(LOAD, {"format": "csl", "file": _csl_upload()})
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert response["Location"] == reverse("jobs:detail", args=[job.pk])
+    return job
+
+
+# --- the services report progress in chunks ------------------------------------------------
+
+
+def test_a_list_load_reports_its_entries_stored_batch_by_batch(monkeypatch):
+    monkeypatch.setattr("portal.screening.services.BATCH_SIZE", 2)
+    heard: list[tuple[int, int]] = []
+
+    version = list_version_load(
+        list_format="csl", path=CSL, actor=None, progress=lambda d, t: heard.append((d, t))
+    ).version
+
+    total = version.entry_count
+    assert total > 4
+    assert heard[0] == (0, total)
+    assert heard[-1] == (total, total)
+    assert [d for d, _ in heard] == sorted({d for d, _ in heard})  # only forward
+    assert len(heard) == 1 + -(-total // 2)
+
+
+def test_a_campaign_opening_reports_its_keys_chunk_by_chunk(compliance_officer, monkeypatch):
+    monkeypatch.setattr("portal.certification.services.OPEN_CHUNK", 2)
+    stage = StageFactory(seats=10)
+    grant = active_grant(stage=stage)
+    for _ in range(5):
+        issue(grant, PersonFactory(organisation=grant.organisation))
+    heard: list[tuple[int, int]] = []
+    from portal.certification.services import campaign_open
+
+    campaign = campaign_open(
+        actor=compliance_officer,
+        title="Q4",
+        covered_model=stage.covered_model,
+        deadline=timezone.now() + dt.timedelta(days=5),
+        progress=lambda d, t: heard.append((d, t)),
+    )
+
+    assert campaign.item_count == 5 == campaign.items.count()
+    assert heard == [(0, 5), (2, 5), (4, 5), (5, 5)]
+
+
+# --- a list load through the page ---------------------------------------------------------
+
+
+def test_the_page_queues_a_load_keeps_the_file_privately_and_loads_nothing_yet(
+    compliance_officer, settings
+):
+    job = _queued_load(compliance_officer, settings)
+
+    assert (job.kind, job.state, job.started_by) == (
+        JobKind.LIST_LOAD,
+        JobState.QUEUED,
+        compliance_officer,
+    )
+    assert not ListVersion.objects.exists()
+    (stored,) = _private_files(settings)
+    assert stored.name == "csl.csv"
+    assert stored.stat().st_mode & 0o077 == 0  # readable by the service account only
+    assert AuditEvent.objects.filter(action="job.queued", object_id=str(job.pk)).exists()
+
+
+def test_the_worker_loads_it_counts_every_entry_and_drops_the_file(compliance_officer, settings):
+    job = _queued_load(compliance_officer, settings)
+
+    job = job_run(job.pk)
+
+    version = ListVersion.objects.get(is_current=True)
+    assert job.state == JobState.DONE and job.result_id == version.pk
+    assert job.done == job.total == version.entry_count == ListEntry.objects.count()
+    assert version.file_name == "csl.csv" and version.loaded_by == compliance_officer
+    assert not _private_files(settings)
+    actions = list(
+        AuditEvent.objects.filter(object_type="jobs.job").values_list("action", flat=True)
+    )
+    assert actions == ["job.queued", "job.started", "job.finished"]
+
+
+def test_a_bad_file_is_a_form_error_and_queues_nothing(compliance_officer, settings):
+    response = client_for(compliance_officer).post(
+        LOAD, {"format": "csl", "file": _csl_upload(b"name,city\nAda,Paris\n")}
+    )
+
+    assert response.status_code == 400
+    assert b"attach the file again" in response.content
+    assert response.context["form"].errors["file"]
+    assert not Job.objects.exists() and not _private_files(settings)
+
+
+def test_an_alias_file_for_a_csl_list_is_refused(compliance_officer, settings):
+    response = client_for(compliance_officer).post(
+        LOAD, {"format": "csl", "file": _csl_upload(), "alt": _csl_upload(name="alt.csv")}
+    )
+
+    assert response.status_code == 400
+    assert "Only an OFAC SDN list" in response.context["form"].errors["alt"][0]
+    assert not Job.objects.exists()
+
+
+def test_a_failed_load_leaves_the_previous_version_in_force_and_says_why(
+    compliance_officer, settings
+):
+    # given a version in force, and a queued load whose file turned out unreadable
+    before = list_version_load(list_format="csl", path=CSL, actor=None).version
+    job = _queued_load(compliance_officer, settings)
+    (stored,) = _private_files(settings)
+    stored.write_bytes(b"name,city\nAda,Paris\n")
+
+    # when
+    job = job_run(job.pk)
+
+    # then
+    assert job.state == JobState.FAILED
+    assert "csl.csv" in job.error
+    assert list(ListVersion.objects.values_list("pk", "is_current")) == [(before.pk, True)]
+    content = client_for(compliance_officer).get(reverse("jobs:progress", args=[job.pk]))
+    text = content.content.decode()
+    assert job.error.split(":")[0] in text
+    assert "the lists loaded before stay in force" in text
+    assert "hx-get" not in text  # polling stops
+
+
+def test_a_rerun_after_a_crash_loads_the_list_once(compliance_officer, settings):
+    # given a worker that claimed the job and died (its transaction rolled back)
+    job = _queued_load(compliance_officer, settings)
+    assert _claim(job.pk) is not None
+
+    # when the message is redelivered, and then once more after the job is done
+    first = job_run(job.pk)
+    second = job_run(job.pk)
+
+    # then
+    assert first.state == second.state == JobState.DONE
+    assert first.attempts == second.attempts == 2
+    assert ListVersion.objects.count() == 1
+    # and the dead attempt can no longer finish the job
+    assert _finish(job.pk, 1, state=JobState.FAILED, error="late") is None
+
+
+def test_a_superseded_attempt_rolls_its_writes_back(compliance_officer, settings):
+    job = _queued_load(compliance_officer, settings)
+
+    def overtaken(job: Job, progress) -> int:
+        # another worker claims the job while this run is still writing
+        version = list_version_load(
+            list_format="csl", path=CSL, actor=None, progress=progress
+        ).version
+        Job.objects.filter(pk=job.pk).update(attempts=job.attempts + 1)
+        return version.pk
+
+    result = job_run(job.pk, runners={JobKind.LIST_LOAD: overtaken})
+
+    assert result.state == JobState.RUNNING  # the later attempt will finish it
+    assert not ListVersion.objects.exists()
+
+
+def test_jobs_left_queued_or_stalled_are_resumed(compliance_officer, settings):
+    job = _queued_load(compliance_officer, settings)
+    now = timezone.now()
+
+    assert jobs_to_resume(now=now) == []
+    assert jobs_to_resume(now=now + dt.timedelta(minutes=2)) == [job.pk]
+    _claim(job.pk)
+    assert jobs_to_resume(now=now + dt.timedelta(minutes=2)) == []
+    assert jobs_to_resume(now=now + dt.timedelta(minutes=11)) == [job.pk]
+
+
+# --- the status fragment ------------------------------------------------------------------
+
+
+def test_the_fragment_says_preparing_not_a_full_bar_for_nothing(compliance_officer, settings):
+    job = _queued_load(compliance_officer, settings)
+    client = client_for(compliance_officer)
+
+    queued = client.get(reverse("jobs:progress", args=[job.pk])).content.decode()
+    assert "Preparing: waiting for a worker" in queued
+    assert "<progress" not in queued
+    assert 'hx-trigger="every 1s"' in queued
+
+    Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, done=1000, total=4000)
+    running = client.get(reverse("jobs:progress", args=[job.pk])).content.decode()
+    assert "1,000 of 4,000 entries stored" in running
+    assert 'value="25"' in running
+
+    Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED, done=0, total=0)
+    assert job_run(job.pk).state == JobState.DONE
+    done = client.get(reverse("jobs:detail", args=[job.pk])).content.decode()
+    assert "Done:" in done and "hx-get" not in done
+    assert reverse("screening:freshness") in done
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("outsider", 404),
+        ("partner_admin", 404),
+        ("partner_member", 404),
+        ("reviewer", 404),
+        ("ops_user", 404),
+        ("auditor", 404),
+        ("compliance_officer", 200),
+    ],
+)
+@pytest.mark.parametrize("name", ["jobs:detail", "jobs:progress"])
+def test_only_compliance_sees_a_job(request, compliance_officer, settings, persona, expected,
+                                    name):  # fmt: skip
+    job = _queued_load(compliance_officer, settings)
+
+    response = client_for(request.getfixturevalue(persona)).get(reverse(name, args=[job.pk]))
+
+    assert response.status_code == expected
+
+
+def test_an_anonymous_visitor_is_sent_to_sign_in(compliance_officer, settings):
+    job = _queued_load(compliance_officer, settings)
+
+    response = client_for(None).get(reverse("jobs:progress", args=[job.pk]))
+
+    assert response.status_code == 302 and "login" in response["Location"]
+
+
+@pytest.mark.parametrize("persona", ["outsider", "partner_admin", "reviewer", "auditor"])
+def test_only_compliance_loads_lists(request, persona, settings):
+    response = client_for(request.getfixturevalue(persona)).post(
+        LOAD, {"format": "csl", "file": _csl_upload()}
+    )
+
+    assert response.status_code == 403
+    assert not Job.objects.exists() and not _private_files(settings)
+
+
+# --- a campaign opening -------------------------------------------------------------------
+
+
+def test_a_campaign_opening_job_opens_it_and_links_to_it(compliance_officer):
+    stage = StageFactory(seats=10)
+    grant = active_grant(stage=stage)
+    issue(grant, PersonFactory(organisation=grant.organisation))
+    job = job_start(
+        kind=JobKind.CAMPAIGN_OPEN,
+        params={
+            "title": "Q4",
+            "covered_model": stage.covered_model_id,
+            "deadline": (timezone.now() + dt.timedelta(days=9)).isoformat(),
+            "reminder_days": [3],
+            "allow_late_confirmations": True,
+        },
+        actor=compliance_officer,
+    )
+
+    job = job_run(job.pk)
+
+    campaign = Campaign.objects.get()
+    assert (job.state, job.result_id, job.done, job.total) == (JobState.DONE, campaign.pk, 1, 1)
+    assert campaign.opened_by == compliance_officer and campaign.reminder_days == [3]
+    page = client_for(compliance_officer).get(reverse("jobs:detail", args=[job.pk]))
+    assert reverse("certification:detail", args=[campaign.pk]) in page.content.decode()
+
+
+def test_a_campaign_refused_by_the_worker_fails_in_words(compliance_officer):
+    job = job_start(
+        kind=JobKind.CAMPAIGN_OPEN,
+        params={
+            "title": "Q4",
+            "covered_model": None,
+            "deadline": (timezone.now() + dt.timedelta(days=9)).isoformat(),
+        },
+        actor=compliance_officer,
+    )
+
+    job = job_run(job.pk)
+
+    assert job.state == JobState.FAILED
+    assert "Nobody holds a live key for any covered model" in job.error
+    assert not Campaign.objects.exists()
