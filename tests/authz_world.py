@@ -25,6 +25,7 @@ from portal.certification.services import campaign_open
 from portal.compliance.models import Determination
 from portal.crypto import encrypt_text
 from portal.eligibility.models import Person
+from portal.jobs.models import Job, JobKind
 from portal.notifications.models import Notification, OrganisationWebhook
 from portal.partners.models import (
     DocumentKind,
@@ -75,6 +76,7 @@ class World:
     campaign: Campaign
     certification_item: CertificationItem
     usage_alert: UsageAlert
+    job: Job
 
 
 def build_world(*, organisation: Organisation, admin: User, member: User, staff: User) -> World:
@@ -207,6 +209,13 @@ def build_world(*, organisation: Organisation, admin: User, member: User, staff:
         campaign=campaign,
         certification_item=campaign.items.get(),
         usage_alert=usage_alert,
+        job=Job.objects.create(
+            kind=JobKind.LIST_LOAD,
+            params={"format": ListFormat.CSL},
+            started_by=staff,
+            created_at=timezone.now(),
+            updated_at=timezone.now(),
+        ),
     )
 
 
@@ -260,6 +269,8 @@ KWARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "bulk:detail": lambda w: {"pk": w.bulk_action.pk},
     "certification:detail": lambda w: {"pk": w.campaign.pk},
     "certification:progress": lambda w: {"pk": w.campaign.pk},
+    "jobs:detail": lambda w: {"pk": w.job.pk},
+    "jobs:progress": lambda w: {"pk": w.job.pk},
     "certification:organisation": lambda w: {
         "pk": w.campaign.pk,
         "organisation_id": w.organisation.pk,

@@ -82,6 +82,7 @@ PAGE_TO_API: dict[str, tuple[str, ...]] = {
     "screening:dismiss": (f"POST {V1}/screening-matches/{{id}}/dismiss/",),
     "screening:freshness": (f"GET {V1}/screening-lists/freshness/",),
     "screening:freshness_progress": (f"GET {V1}/screening-lists/freshness/",),
+    "screening:list_load": (f"POST {V1}/screening-lists/",),
     "compliance:dashboard": (f"GET {V1}/compliance/summary/",),
     "compliance:access_report": (f"GET {V1}/access-reports/{{slug}}/",),
     "compliance:determinations": (f"GET {V1}/determinations/",),
@@ -151,6 +152,10 @@ NO_API: dict[str, str] = {
     "audit:inclusion": "as audit:checkpoint (signed-in readers of the audit trail)",
     "audit:cosign": "as audit:checkpoint: an auditor posts one C2SP cosignature line",
     "audit:witness_keys": "as audit:checkpoint: an auditor registers a C2SP verifier key",
+    "jobs:detail": "follows a list load or campaign opening a page queued; the API does the same "
+    "work in the request (POST screening-lists/ answers 201 with the version, POST "
+    "certification-campaigns/ with the campaign), so an API client has no job to follow",
+    "jobs:progress": "as jobs:detail (the fragment its page polls)",
 }
 
 # Machine interfaces in their own right, not pages: the API itself, SCIM, health probes,

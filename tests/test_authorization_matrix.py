@@ -241,6 +241,10 @@ EXPECTED: dict[str, str] = {
     "screening:dismiss": "login 405 405 405 405 405 405 405 mfa",
     "screening:freshness": "login 403 403 403 403 200 403 200 mfa",
     "screening:freshness_progress": "login 403 403 403 403 200 403 200 mfa",
+    "screening:list_load": "login 403 403 403 403 200 403 403 mfa",
+    # A job is seen only by those who may start its kind of work (a list load: compliance).
+    "jobs:detail": "login 404 404 404 404 200 404 404 mfa",
+    "jobs:progress": "login 404 404 404 404 200 404 404 mfa",
     "screening:queue": "login 403 403 403 403 200 403 200 mfa",
     "usage:acknowledge": "login 405 405 405 405 405 405 405 mfa",
     "usage:alert": "login 403 403 403 403 200 403 200 mfa",
