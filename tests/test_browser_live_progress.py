@@ -1,18 +1,30 @@
-"""In a real browser: the screening lists page and a certification campaign's page update
-themselves (htmx polling of a small fragment), with no refresh and no bar for nobody."""
+"""In a real browser: the screening lists page, a certification campaign's page and a list
+load's job page update themselves (htmx polling of a small fragment), with no refresh and
+no bar for nobody."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from portal.accounts.roles import Role
 from portal.certification.models import CertificationItem, Decision
 from portal.certification.services import campaign_open
+from portal.jobs.models import Job, JobKind, JobState
+from portal.jobs.runners import RUNNERS
+from portal.jobs.services import job_run
+from portal.screening.data import LIST_DATA
 from portal.screening.models import ListFormat, ListVersion
-from tests.browser import assert_page_is_sound, new_page, sign_in, watch_csp_violations
+from tests.browser import (
+    assert_layout_and_words,
+    assert_page_is_sound,
+    new_page,
+    sign_in,
+    watch_csp_violations,
+)
 from tests.factories import (
     PASSWORD,
     CompletePersonFactory,
@@ -85,6 +97,67 @@ def test_a_campaigns_decisions_count_up_without_a_refresh(browser, live_server):
 
         # then
         page.get_by_text("Decided: 1 of 2 people").wait_for(timeout=15_000)
+        assert_page_is_sound(page, csp)
+    finally:
+        page.context.close()
+
+
+def test_a_list_load_started_on_the_page_counts_up_to_done_without_a_refresh(
+    browser, live_server, settings, tmp_path, monkeypatch
+):
+    # given an officer on the load page, and entries stored two per batch
+    settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
+    monkeypatch.setattr("portal.screening.services.BATCH_SIZE", 2)
+    officer = staff_user(Role.COMPLIANCE)
+    page = new_page(browser)
+    csp = watch_csp_violations(page)
+    navigations: list[str] = []
+    try:
+        sign_in(page, live_server, officer, PASSWORD)
+        page.goto(f"{live_server.url}/screening/freshness/")
+        page.get_by_role("link", name="Load a list").click()
+        assert_page_is_sound(page, csp)
+
+        # when the officer uploads a list
+        page.get_by_label("Format").select_option("csl")
+        page.get_by_label("List file").set_input_files(
+            str(LIST_DATA / "csl-consolidated-sample.csv")
+        )
+        page.get_by_role("button", name="Load the list").click()
+
+        # then the job's page waits for a worker, drawing no bar for nothing
+        page.get_by_text("Preparing: waiting for a worker").wait_for()
+        assert page.locator("progress").count() == 0
+        assert_page_is_sound(page, csp)
+        assert_layout_and_words(page)
+        job = Job.objects.get()
+        page.on("framenavigated", lambda frame: navigations.append(frame.url))
+
+        # when a worker runs it, the page shows each batch as the worker stores it (the counts
+        # go through a connection of their own, on PostgreSQL; SQLite has one writer, so
+        # there the page goes from preparing straight to done)
+        live = connection.vendor == "postgresql"
+        seen: list[str] = []
+
+        def watched(job: Job, progress) -> int:
+            def report(done: int, total: int) -> None:
+                progress(done, total)
+                if live and 0 < done < total and len(seen) < 2:
+                    seen.append(f"{done:,} of {total:,} entries stored")
+                    page.get_by_text(seen[-1]).wait_for()
+                    assert page.locator("progress#job-bar").count() == 1
+
+            return RUNNERS[JobKind.LIST_LOAD](job, report)
+
+        finished = job_run(job.pk, runners={JobKind.LIST_LOAD: watched})
+
+        # then it ends done, with a link to the lists in force, without a reload
+        assert finished.state == JobState.DONE, finished.error
+        assert len(seen) == (2 if live else 0)
+        page.get_by_text(f"Done: {finished.total:,} of {finished.total:,} entries").wait_for()
+        assert page.get_by_role("link", name="See the lists in force and the re-screening")
+        assert navigations == []
+        assert ListVersion.objects.get(is_current=True).pk == finished.result_id
         assert_page_is_sound(page, csp)
     finally:
         page.context.close()

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.certification.models import Campaign
 from portal.jobs.models import Job, JobKind, JobState
+from portal.jobs.runners import RUNNERS
 from portal.jobs.services import _claim, _finish, job_run, job_start, jobs_to_resume
 from portal.screening.data import LIST_DATA
 from portal.screening.models import ListEntry, ListVersion
@@ -328,3 +330,36 @@ def test_a_campaign_refused_by_the_worker_fails_in_words(compliance_officer):
     assert job.state == JobState.FAILED
     assert "Nobody holds a live key for any covered model" in job.error
     assert not Campaign.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_others_see_the_counts_while_the_load_is_still_uncommitted(compliance_officer, settings,
+                                                                   monkeypatch):  # fmt: skip
+    if connection.vendor != "postgresql":
+        pytest.skip("Needs PostgreSQL: SQLite has one writer, so counts land with the commit.")
+    monkeypatch.setattr("portal.screening.services.BATCH_SIZE", 4)
+    job = _queued_load(compliance_officer, settings)
+    reader = connection.copy()
+    seen: list[tuple[str, int, int, bool]] = []
+
+    def watched(job: Job, progress) -> int:
+        def report(done: int, total: int) -> None:
+            progress(done, total)
+            with reader.cursor() as cursor:  # another session, as the status page's
+                cursor.execute("SELECT state, done, total FROM jobs_job WHERE id = %s", [job.pk])
+                state, seen_done, seen_total = cursor.fetchone()
+                cursor.execute("SELECT count(*) FROM screening_listversion")
+                versions = cursor.fetchone()[0]
+            seen.append((state, seen_done, seen_total, versions == 0))
+
+        return RUNNERS[JobKind.LIST_LOAD](job, report)
+
+    try:
+        finished = job_run(job.pk, runners={JobKind.LIST_LOAD: watched})
+    finally:
+        reader.close()
+
+    total = finished.total
+    assert finished.state == JobState.DONE and total == 13
+    assert seen == [("running", d, total, True) for d in (0, 4, 8, 12, 13)]

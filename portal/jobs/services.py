@@ -58,8 +58,11 @@ class Progress:
         self.job_id = job_id
         self.attempt = attempt
         self._side: BaseDatabaseWrapper | None = None
+        # The last counts heard: the job's final ones, written with its end.
+        self.total = 0
 
     def __call__(self, done: int, total: int) -> None:
+        self.total = total
         now = timezone.now()
         if connection.vendor == "postgresql" and connection.in_atomic_block:
             if self._side is None:
@@ -167,7 +170,7 @@ def _claim(job_id: int) -> Job | None:
 
 
 def _finish(job_id: int, attempt: int, *, state: JobState, result_id: int | None = None,
-            error: str = "") -> Job | None:  # fmt: skip
+            error: str = "", total: int = 0) -> Job | None:  # fmt: skip
     """Mark the attempt's outcome (in the caller's transaction, if any); ``None`` if a later
     attempt owns the job."""
     with transaction.atomic():
@@ -179,15 +182,18 @@ def _finish(job_id: int, attempt: int, *, state: JobState, result_id: int | None
         job.result_id = result_id
         job.error = error
         if state == JobState.DONE:
-            job.done = job.total
+            job.done = job.total = total
         job.finished_at = job.updated_at = now
-        job.save(update_fields=["state", "result_id", "error", "done", "finished_at", "updated_at"])
+        job.save(
+            update_fields=["state", "result_id", "error", "done", "total", "finished_at",
+                           "updated_at"]
+        )  # fmt: skip
         audit_record(
             actor=None,
             action="job.finished" if state == JobState.DONE else "job.failed",
             obj=job,
             reason=error,
-            after={"kind": job.kind, "attempt": attempt, "result": result_id},
+            after={"kind": job.kind, "attempt": attempt, "result": result_id, "total": total},
         )
     return job
 
@@ -207,7 +213,10 @@ def job_run(job_id: int, runners: dict[str, Runner] | None = None) -> Job | None
         with transaction.atomic():
             result_id = runners[job.kind](job, progress)
             progress.close()
-            if _finish(job.pk, attempt, state=JobState.DONE, result_id=result_id) is None:
+            finished = _finish(
+                job.pk, attempt, state=JobState.DONE, result_id=result_id, total=progress.total
+            )
+            if finished is None:
                 raise _Superseded
     except _Superseded:
         return Job.objects.get(pk=job_id)
