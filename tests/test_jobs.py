@@ -309,6 +309,10 @@ def test_a_campaign_opening_job_opens_it_and_links_to_it(compliance_officer):
 
     campaign = Campaign.objects.get()
     assert (job.state, job.result_id, job.done, job.total) == (JobState.DONE, campaign.pk, 1, 1)
+    Job.objects.filter(pk=job.pk).update(state=JobState.RUNNING, done=0)
+    running = client_for(compliance_officer).get(reverse("jobs:progress", args=[job.pk]))
+    assert "0 of 1 key added to the campaign" in running.content.decode()
+    Job.objects.filter(pk=job.pk).update(state=JobState.DONE, done=1)
     assert campaign.opened_by == compliance_officer and campaign.reminder_days == [3]
     page = client_for(compliance_officer).get(reverse("jobs:detail", args=[job.pk]))
     assert reverse("certification:detail", args=[campaign.pk]) in page.content.decode()

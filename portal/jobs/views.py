@@ -34,9 +34,16 @@ def _result_link(job: Job) -> tuple[str, str] | None:
     return reverse("screening:freshness"), "See the lists in force and the re-screening"
 
 
+# What a job counts, and what becomes of each, in words.
+_COUNTED = {
+    JobKind.LIST_LOAD: ("entry,entries", "stored"),
+    JobKind.CAMPAIGN_OPEN: ("key,keys", "added to the campaign"),
+}
+
+
 def _context(job: Job) -> dict[str, Any]:
-    nouns = "entry,entries" if job.kind == JobKind.LIST_LOAD else "key,keys"
-    return {"job": job, "noun": nouns, "result_link": _result_link(job)}
+    noun, verb = _COUNTED[JobKind(job.kind)]
+    return {"job": job, "noun": noun, "verb": verb, "result_link": _result_link(job)}
 
 
 @never_cache
