@@ -211,6 +211,20 @@ def test_a_superseded_attempt_rolls_its_writes_back(compliance_officer, settings
     assert not ListVersion.objects.exists()
 
 
+def test_a_wake_up_leaves_a_job_a_worker_is_moving_alone(compliance_officer, settings):
+    job = _queued_load(compliance_officer, settings)
+    _claim(job.pk)
+
+    woken = job_run(job.pk, only_if_stalled=True)
+
+    assert (woken.state, woken.attempts) == (JobState.RUNNING, 1)
+    assert not ListVersion.objects.exists()
+    # once its counts stop moving, the wake-up starts it over
+    Job.objects.filter(pk=job.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=11))
+    woken = job_run(job.pk, only_if_stalled=True)
+    assert (woken.state, woken.attempts) == (JobState.DONE, 2)
+
+
 def test_jobs_left_queued_or_stalled_are_resumed(compliance_officer, settings):
     job = _queued_load(compliance_officer, settings)
     now = timezone.now()

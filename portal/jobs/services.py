@@ -147,13 +147,20 @@ def _enqueue(job_id: int) -> None:
     run.delay(job_id)
 
 
-def _claim(job_id: int) -> Job | None:
-    """Start another attempt of an unfinished job; ``None`` if it is gone or finished."""
+def _claim(job_id: int, *, only_if_stalled: bool = False) -> Job | None:
+    """Start another attempt of an unfinished job; ``None`` if it is gone or finished, or,
+    ``only_if_stalled``, if a worker is still moving its counts."""
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.state in FINISHED_STATES:
             return None
         now = timezone.now()
+        if (
+            only_if_stalled
+            and job.state == JobState.RUNNING
+            and job.updated_at >= now - STALLED_AFTER
+        ):
+            return None
         job.attempts += 1
         job.state = JobState.RUNNING
         job.started_at = job.started_at or now
@@ -198,13 +205,19 @@ def _finish(job_id: int, attempt: int, *, state: JobState, result_id: int | None
     return job
 
 
-def job_run(job_id: int, runners: dict[str, Runner] | None = None) -> Job | None:
-    """Run the job's service once more, unless it has finished; returns the job."""
+def job_run(
+    job_id: int, runners: dict[str, Runner] | None = None, *, only_if_stalled: bool = False
+) -> Job | None:
+    """Run the job's service once more, unless it has finished; returns the job.
+
+    ``only_if_stalled`` (a wake-up from beat) leaves alone a job a worker is still moving,
+    so a wake-up sent while the job waited in the queue does not start it over.
+    """
     if runners is None:
         from portal.jobs.runners import RUNNERS
 
         runners = RUNNERS
-    job = _claim(job_id)
+    job = _claim(job_id, only_if_stalled=only_if_stalled)
     if job is None:
         return Job.objects.filter(pk=job_id).first()
     attempt = job.attempts

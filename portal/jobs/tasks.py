@@ -8,9 +8,10 @@ from portal.jobs.services import job_run, jobs_to_resume
 
 
 @shared_task(name="jobs.run", acks_late=True, reject_on_worker_lost=True)
-def run(job_id: int) -> str:
-    # A redelivered message after a worker crash starts another attempt from nothing.
-    job = job_run(job_id)
+def run(job_id: int, woken: bool = False) -> str:
+    # A redelivered message after a worker crash starts another attempt from nothing; a
+    # wake-up from beat (``woken``) only starts one if no worker is moving the job.
+    job = job_run(job_id, only_if_stalled=woken)
     return job.state if job is not None else "gone"
 
 
@@ -19,5 +20,5 @@ def resume() -> int:
     """Beat: wake jobs whose message was lost or whose worker died."""
     ids = jobs_to_resume()
     for job_id in ids:
-        run.delay(job_id)
+        run.delay(job_id, True)
     return len(ids)
