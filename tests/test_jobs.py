@@ -177,6 +177,17 @@ def test_a_failed_load_leaves_the_previous_version_in_force_and_says_why(
     assert "hx-get" not in text  # polling stops
 
 
+def test_the_load_page_lists_recent_loads_with_why_one_failed(compliance_officer, settings):
+    job = _queued_load(compliance_officer, settings)
+    Job.objects.filter(pk=job.pk).update(state=JobState.FAILED, error="The CSL file is empty.")
+
+    response = client_for(compliance_officer).get(LOAD)
+
+    content = response.content.decode()
+    assert reverse("jobs:detail", args=[job.pk]) in content
+    assert "The CSL file is empty." in content and "Failed" in content
+
+
 def test_a_rerun_after_a_crash_loads_the_list_once(compliance_officer, settings):
     # given a worker that claimed the job and died (its transaction rolled back)
     job = _queued_load(compliance_officer, settings)

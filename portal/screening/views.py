@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.accounts.access import get_visible_or_404, visible_to
 from portal.jobs.models import JobKind
+from portal.jobs.selectors import recent_jobs
 from portal.jobs.services import job_start
 from portal.partners.paging import paginate, query_without_page
 from portal.screening.errors import ConflictOfInterestError, ScreeningError
@@ -186,4 +187,9 @@ def list_load(request: HttpRequest) -> HttpResponse:
         )
         return redirect("jobs:detail", pk=job.pk)
     status = 400 if request.method == "POST" else 200
-    return render(request, "screening/list_load.html", {"form": form}, status=status)
+    return render(
+        request,
+        "screening/list_load.html",
+        {"form": form, "recent": recent_jobs(JobKind.LIST_LOAD)},
+        status=status,
+    )
