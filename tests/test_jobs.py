@@ -19,7 +19,14 @@ from portal.audit.models import AuditEvent
 from portal.certification.models import Campaign
 from portal.jobs.models import Job, JobKind, JobState
 from portal.jobs.runners import RUNNERS
-from portal.jobs.services import _claim, _finish, job_run, job_start, jobs_to_resume
+from portal.jobs.services import (
+    JobRefused,
+    _claim,
+    _finish,
+    job_run,
+    job_start,
+    jobs_to_resume,
+)
 from portal.screening.data import LIST_DATA
 from portal.screening.models import ListEntry, ListVersion
 from portal.screening.services import list_version_load
@@ -234,6 +241,30 @@ def test_a_wake_up_leaves_a_job_a_worker_is_moving_alone(compliance_officer, set
     Job.objects.filter(pk=job.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=11))
     woken = job_run(job.pk, only_if_stalled=True)
     assert (woken.state, woken.attempts) == (JobState.DONE, 2)
+
+
+@pytest.mark.parametrize("error", [JobRefused("refused"), RuntimeError("internal")])
+def test_a_superseded_attempt_that_fails_leaves_the_file_to_the_later_one(
+    compliance_officer, settings, monkeypatch, error
+):
+    job = _queued_load(compliance_officer, settings)
+
+    def failing(job: Job, progress) -> int:
+        raise error
+
+    def overtaken(job_id: int, attempt: int, **kwargs):
+        # another worker claimed the job while this attempt was failing
+        Job.objects.filter(pk=job_id).update(attempts=attempt + 1)
+        return _finish(job_id, attempt, **kwargs)
+
+    monkeypatch.setattr("portal.jobs.services._finish", overtaken)
+    try:
+        result = job_run(job.pk, runners={JobKind.LIST_LOAD: failing})
+    except RuntimeError:
+        result = Job.objects.get(pk=job.pk)
+
+    assert (result.state, result.error, result.attempts) == (JobState.RUNNING, "", 2)
+    assert len(_private_files(settings)) == 1  # the later attempt still has the file to load
 
 
 def test_jobs_left_queued_or_stalled_are_resumed(compliance_officer, settings):

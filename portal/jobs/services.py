@@ -234,14 +234,18 @@ def job_run(
     except _Superseded:
         return Job.objects.get(pk=job_id)
     except JobRefused as exc:
-        _finish(job.pk, attempt, state=JobState.FAILED, error=str(exc))
+        ended = _finish(job.pk, attempt, state=JobState.FAILED, error=str(exc))
     except Exception:
-        _finish(job.pk, attempt, state=JobState.FAILED, error=INTERNAL_ERROR)
-        _delete_files(job.files)
+        # The files stay while a later attempt owns the job: it still needs them.
+        if _finish(job.pk, attempt, state=JobState.FAILED, error=INTERNAL_ERROR) is not None:
+            _delete_files(job.files)
         raise
+    else:
+        ended = finished
     finally:
         progress.close()
-    _delete_files(job.files)
+    if ended is not None:
+        _delete_files(job.files)
     return Job.objects.get(pk=job_id)
 
 
