@@ -161,3 +161,38 @@ def test_a_list_load_started_on_the_page_counts_up_to_done_without_a_refresh(
         assert_page_is_sound(page, csp)
     finally:
         page.context.close()
+
+
+def test_a_campaign_opened_on_the_page_is_followed_to_its_page(browser, live_server):
+    # given two key holders on a model, and an officer on the opening form
+    officer = staff_user(Role.COMPLIANCE)
+    stage = StageFactory(seats=10)
+    organisation = OrganisationFactory(legal_name="Northwind Cyber")
+    grant = active_grant(organisation=organisation, stage=stage)
+    issue(grant, PersonFactory(organisation=organisation, legal_name="Ada Harbour"))
+    issue(grant, PersonFactory(organisation=organisation, legal_name="Bo Harbour"))
+    page = new_page(browser)
+    csp = watch_csp_violations(page)
+    try:
+        sign_in(page, live_server, officer, PASSWORD)
+        page.goto(f"{live_server.url}/certification/new/")
+        page.get_by_label("Title").fill("Q4 recertification")
+        page.get_by_label("Covered model").select_option(str(stage.covered_model_id))
+
+        # when it is sent, the job's page waits for a worker
+        page.get_by_role("button", name="Open campaign").click()
+        page.get_by_text("Preparing: waiting for a worker").wait_for()
+        assert_page_is_sound(page, csp)
+        assert_layout_and_words(page)
+
+        # and when a worker opens it, the page links to the campaign without a reload
+        finished = job_run(Job.objects.get().pk)
+        assert finished.state == JobState.DONE, finished.error
+        page.get_by_text("Done: 2 of 2 keys").wait_for()
+        page.get_by_role("link", name="Open the campaign").click()
+
+        # then the campaign's page counts its decisions
+        page.get_by_text("Decided: 0 of 2 people").wait_for()
+        assert_page_is_sound(page, csp)
+    finally:
+        page.context.close()
