@@ -156,12 +156,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (login throttling, MFA code replay protection) ----------------
 
 CACHE_URL = env_str("CACHE_URL", "locmem://")
+# Lets several deployments (or test runs) share one Redis database without reading each
+# other's keys.
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "")
 if CACHE_URL.startswith(("redis://", "rediss://")):
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
     }
 elif CACHE_URL == "locmem://":
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
 else:
     raise ImproperlyConfigured(
         f"The environment variable CACHE_URL must be locmem:// or redis://..., got {CACHE_URL!r}."
