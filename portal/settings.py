@@ -231,6 +231,11 @@ FIELD_ENCRYPTION_KEY = env_str(
     base64.urlsafe_b64encode(hashlib.sha256(f"fields:{SECRET_KEY}".encode()).digest()).decode(),
 )
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", []) or [FIELD_ENCRYPTION_KEY]
+# Whether the keys were chosen (either variable) rather than derived from SECRET_KEY: the
+# deployment checks warn when they were not (portal/web/checks.py).
+FIELD_ENCRYPTION_KEYS_SET = bool(env_list("FIELD_ENCRYPTION_KEYS", [])) or bool(
+    env_str("FIELD_ENCRYPTION_KEY", "")
+)
 for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
     try:
         if len(base64.urlsafe_b64decode(_key.encode())) != 32:
