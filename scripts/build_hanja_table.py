@@ -60,7 +60,7 @@ NOTICE = """\
 
 def _lines(path: Path) -> Iterator[str]:
     opener = bz2.open if path.suffix == ".bz2" else open
-    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8") as handle:
         yield from handle
 
 
