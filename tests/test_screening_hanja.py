@@ -129,6 +129,7 @@ def test_the_screen_command_reports_kim_jong_un_written_in_hanja(db, capsys):
         pytest.param("崔龍海", ["최룡해", "최용해"], id="given-name-initial-sound-rule"),
         pytest.param("南宮民秀", ["남궁 민수"], id="two-syllable-surname"),
         pytest.param("金정은", ["김정은"], id="hanja-inside-hangul"),
+        pytest.param("金·正恩", ["김 정은"], id="middle-dot-between-surname-and-given-name"),
     ],
 )
 def test_hanja_is_read_in_hangul_with_surnames_and_the_initial_sound_rule(name, expected):
@@ -167,7 +168,7 @@ def test_the_number_of_spellings_is_capped_and_deterministic():
 
 
 def test_a_character_without_a_korean_reading_gives_no_korean_spelling():
-    assert hanja_spellings("金〇") == []
+    assert hanja_spellings("金乸") == []  # a Cantonese character: no Korean reading
     assert hanja_table()["金"] == ("김", "금")
 
 

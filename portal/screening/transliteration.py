@@ -364,7 +364,8 @@ def hanja_spellings(text: str) -> list[str]:
     likeliest first, at most ``MAX_HANJA_SPELLINGS``; none when a character has no Korean
     reading or the name is longer than a person's name is."""
     table = hanja_table()
-    chunks = text.split()
+    # Punctuation between the parts of a name (金·正恩, 金-正恩) separates them like a space.
+    chunks = "".join(c if c.isalpha() else " " for c in text).split()
     if not chunks or sum(len(c) for c in chunks) > MAX_HANJA_CHARACTERS:
         return []
     one_word = len(chunks) == 1
