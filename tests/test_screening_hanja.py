@@ -8,10 +8,11 @@ import json
 import pytest
 from django.core.management import call_command
 
+from portal.eligibility.models import ScreeningState
 from portal.screening.data import HANJA_HANGUL, LIST_DATA
 from portal.screening.matching import Match, ScreeningIndex
-from portal.screening.models import ListFormat
-from portal.screening.services import list_version_load
+from portal.screening.models import ListFormat, ScreeningMatch
+from portal.screening.services import list_version_load, person_screen
 from portal.screening.transliteration import (
     HANJA_PREFIX,
     MAX_HANJA_CHARACTERS,
@@ -21,6 +22,7 @@ from portal.screening.transliteration import (
     initial_sound_rule,
     readings,
 )
+from tests.factories import PersonFactory
 from tests.screening_helpers import index_from_list_files
 
 THRESHOLD = 0.85
@@ -91,7 +93,8 @@ def test_an_unlisted_chinese_name_stays_clear(index, name):
     assert index.search(name, threshold=THRESHOLD) == []
 
 
-def test_the_screen_command_reports_kim_jong_un_written_in_hanja(db, capsys):
+@pytest.fixture
+def sdn(db):
     list_version_load(
         list_format=ListFormat.OFAC_SDN,
         path=LIST_DATA / "ofac-sdn.csv",
@@ -99,6 +102,19 @@ def test_the_screen_command_reports_kim_jong_un_written_in_hanja(db, capsys):
         actor=None,
     )
 
+
+def test_a_person_whose_legal_name_is_written_in_hanja_is_held(sdn, compliance_officer):
+    person = PersonFactory(legal_name="金正恩")
+
+    person_screen(person=person, actor=compliance_officer)
+
+    person.refresh_from_db()
+    assert person.screening_state == ScreeningState.POTENTIAL_MATCH
+    match = ScreeningMatch.objects.get(person=person, entry__entity_id="20157")
+    assert "reading used: hanja → hangul, mccune-reischauer" in match.reasons
+
+
+def test_the_screen_command_reports_kim_jong_un_written_in_hanja(sdn, capsys):
     call_command("screen", "金正恩")
     text = capsys.readouterr()
     call_command("screen", "金正恩", "--json")
