@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -194,3 +197,21 @@ def test_the_table_is_the_shipped_file_with_its_licence_notice():
     assert any("Unicode 15.0.0" in line for line in header)
     assert any("Copyright (c) 1991-2022 Unicode, Inc." in line for line in header)
     assert len(hanja_table()) > 10_000
+
+
+UNIHAN = Path("/usr/share/unicode/Unihan_Readings.txt.bz2")
+
+
+@pytest.mark.skipif(not UNIHAN.exists(), reason="Debian's unicode-data is not installed")
+def test_the_shipped_table_is_what_the_builder_makes_from_unihan(tmp_path):
+    # Provenance: the committed file is exactly the builder's output from Unicode's own data.
+    out = tmp_path / "hanja-hangul.tsv"
+    builder = Path(__file__).resolve().parent.parent / "scripts" / "build_hanja_table.py"
+
+    subprocess.run(
+        [sys.executable, str(builder), "--unihan-dir", str(UNIHAN.parent), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+
+    assert out.read_bytes() == HANJA_HANGUL.read_bytes()
