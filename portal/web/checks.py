@@ -20,8 +20,8 @@ def audit_signing_key(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             Error(
                 "AUDIT_SIGNING_KEY is not set, so the audit log's checkpoints would be signed with "
                 "a key generated on this machine on first use.",
-                hint="Create one with `manage.py audit_public_key --generate NAME --out FILE`, keep "
-                "it off the web root, and set AUDIT_SIGNING_KEY to the file.",
+                hint="Create one with `manage.py audit_public_key --generate NAME --out FILE`, "
+                "keep it off the web root, and set AUDIT_SIGNING_KEY to the file.",
                 id="clearance.E001",
             )
         ]
