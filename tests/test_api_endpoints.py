@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from foundation.audit.models import AuditEvent
 from portal.applications.models import Application
 from portal.applications.states import ApplicationState
-from portal.audit.models import AuditEvent
 from portal.partners.models import Invitation
 from provisioning.credentials.keys import key_matches
 from provisioning.credentials.models import Credential

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.compliance.evidence_verify import verify_bundle_file
 from portal.compliance.services import (
     determination_apply,

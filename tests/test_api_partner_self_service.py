@@ -9,7 +9,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.notifications.models import Notification
 from portal.partners.invitations import invitation_create
 from portal.partners.models import MemberRole, Membership

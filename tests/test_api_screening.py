@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.eligibility.models import ScreeningState
 from portal.screening.data import LIST_DATA
 from portal.screening.models import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from foundation.audit.models import AuditEvent
 from portal.applications.models import Application, WizardStep
 from portal.applications.services import (
     IncompleteApplicationError,
@@ -24,7 +25,6 @@ from portal.applications.states import (
     IllegalTransitionError,
     assert_transition,
 )
-from portal.audit.models import AuditEvent
 from portal.eligibility.models import Person, ScreeningState
 from portal.eligibility.rules import ModelRule, RuleKind
 from portal.partners.models import VerificationState

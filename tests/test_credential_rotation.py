@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Permission
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from provisioning.credentials.keys import key_matches
 from provisioning.credentials.models import Credential
 from provisioning.credentials.services import credential_issue, credential_rotate

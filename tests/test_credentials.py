@@ -77,7 +77,7 @@ def test_the_plaintext_key_is_stored_nowhere_only_its_hash():
             cursor.execute(f"SELECT * FROM {table}")  # noqa: S608
             dump = repr(cursor.fetchall())
         assert secret not in dump
-    from portal.audit.models import AuditEvent
+    from foundation.audit.models import AuditEvent
 
     assert secret not in repr(list(AuditEvent.objects.values()))
 

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from portal.audit.chain import verify_chain
-from portal.audit.models import AuditEvent
+from foundation.audit.chain import verify_chain
+from foundation.audit.models import AuditEvent
 from portal.compliance.models import DeterminationError, DeterminationState
 from portal.compliance.services import (
     SameOfficerError,

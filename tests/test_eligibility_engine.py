@@ -284,7 +284,7 @@ def test_judging_many_people_makes_no_query_per_person(
 
 
 def test_setting_a_default_rule_validates_codes_and_is_audited(compliance_officer, stage):
-    from portal.audit.models import AuditEvent
+    from foundation.audit.models import AuditEvent
     from portal.eligibility.services import EligibilityError, model_rule_set
 
     with pytest.raises(EligibilityError, match="QQ is not an ISO 3166-1"):

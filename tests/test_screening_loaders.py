@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.screening.data import LIST_DATA
 from portal.screening.errors import ListFormatError
 from portal.screening.models import EntryName, ListEntry, ListVersion, NameKind

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from foundation.countries import country_name
 from portal.eligibility.models import Person, ScreeningState, USPersonStatus
 from portal.eligibility.rules import Rule, RuleKind, rule_in_force
-from portal.partners.countries import country_name
 from portal.partners.models import (
     CRITICAL_INFRASTRUCTURE,
     Organisation,

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from portal.audit.services import audit_record
+from foundation.audit.services import audit_record
 from portal.partners.errors import InvitationError, MembershipError
 from portal.partners.invitations import invitation_create, invitation_revoke
 from portal.partners.models import Invitation, MemberRole, Membership

@@ -17,10 +17,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from foundation.audit.services import audit_record
 from portal.applications.models import Application
 from portal.applications.services import application_screening_finished
 from portal.applications.states import ApplicationState
-from portal.audit.services import audit_record
 from portal.eligibility.models import Person, ScreeningState
 from portal.partners.selectors import belongs_to
 from portal.screening.errors import ConflictOfInterestError, IllegalTransitionError, ScreeningError

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from portal.partners.countries import normalise_country
+from foundation.countries import normalise_country
 from portal.partners.models import Organisation, Sector
 from provisioning.bulk.models import BulkKind
 from provisioning.catalog.models import CoveredModel, StageName

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from portal.audit.services import audit_record
+from foundation.audit.services import audit_record
 from portal.eligibility.models import Person, ScreeningState
 from provisioning.credentials.keys import NewKey, generate_key
 from provisioning.credentials.models import (

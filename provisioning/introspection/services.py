@@ -14,8 +14,8 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from portal.audit.services import audit_record
-from portal.input_guard import has_control_characters
+from foundation.audit.services import audit_record
+from foundation.input_guard import has_control_characters
 from provisioning.credentials.keys import key_matches, parse_key
 from provisioning.credentials.models import CredentialState
 from provisioning.introspection.models import GatewayClient

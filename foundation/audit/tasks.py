@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from portal.audit.checkpoints import AuditLogError, checkpoint_make
+from foundation.audit.checkpoints import AuditLogError, checkpoint_make
 
 
 @shared_task(name="audit.checkpoint", acks_late=True)

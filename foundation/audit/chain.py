@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from portal.audit.models import GENESIS_HASH, AuditEvent
+from foundation.audit.models import GENESIS_HASH, AuditEvent
 from verifier.events import canonical_bytes
 
 

@@ -23,8 +23,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from portal.audit.chain import event_bytes
-from portal.audit.models import (
+from foundation.audit.chain import event_bytes
+from foundation.audit.models import (
     AuditCheckpoint,
     AuditCosignature,
     AuditEvent,
@@ -32,8 +32,8 @@ from portal.audit.models import (
     AuditTreeNode,
     WitnessKey,
 )
-from portal.audit.services import audit_record
-from portal.audit.tree import root_hash, tree_size
+from foundation.audit.services import audit_record
+from foundation.audit.tree import root_hash, tree_size
 from verifier.merkle import Frontier, ProofError, leaf_hash
 from verifier.note import (
     COSIGNATURE_V1,
@@ -239,7 +239,7 @@ def checkpoint_on_commit() -> None:
     """After the caller's transaction commits, sign a checkpoint (bulk actions, determinations)."""
 
     def _enqueue() -> None:
-        from portal.audit.tasks import checkpoint
+        from foundation.audit.tasks import checkpoint
 
         try:
             checkpoint.delay()
