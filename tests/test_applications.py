@@ -26,7 +26,8 @@ from portal.applications.states import (
     assert_transition,
 )
 from portal.eligibility.models import Person, ScreeningState
-from portal.eligibility.rules import ModelRule, RuleKind
+from portal.eligibility.rule import RuleKind
+from portal.eligibility.rules import ModelRule
 from portal.partners.models import VerificationState
 from tests.conftest import client_for
 from tests.factories import (

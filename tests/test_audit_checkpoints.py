@@ -98,7 +98,7 @@ def test_a_bulk_action_or_determination_asks_for_a_checkpoint_after_commit(
     django_capture_on_commit_callbacks, monkeypatch
 ):
     from foundation.audit import tasks
-    from foundation.audit.checkpoints import checkpoint_on_commit
+    from foundation.audit.tasks import checkpoint_on_commit
 
     calls = []
     monkeypatch.setattr(tasks.checkpoint, "delay", lambda: calls.append(checkpoint_make()))

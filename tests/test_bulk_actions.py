@@ -6,7 +6,8 @@ import pytest
 
 from foundation.audit.chain import verify_chain
 from foundation.audit.models import AuditEvent
-from portal.eligibility.rules import ModelRule, RuleKind
+from portal.eligibility.rule import RuleKind
+from portal.eligibility.rules import ModelRule
 from provisioning.bulk.models import (
     ApprovalRequired,
     BulkAction,

@@ -18,7 +18,8 @@ from portal.compliance.services import (
     determination_impact,
     determination_submit,
 )
-from portal.eligibility.rules import RuleKind, rule_in_force
+from portal.eligibility.rule import RuleKind
+from portal.eligibility.rules import rule_in_force
 from portal.partners.errors import DocumentRejectedError
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.grants.models import GrantState

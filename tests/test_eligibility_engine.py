@@ -6,7 +6,8 @@ import pytest
 
 from portal.eligibility.engine import Outcome, evaluate
 from portal.eligibility.models import Person, ScreeningState, USPersonStatus
-from portal.eligibility.rules import ModelRule, Rule, RuleKind, rule_in_force, rules_in_force
+from portal.eligibility.rule import Rule, RuleKind
+from portal.eligibility.rules import ModelRule, rule_in_force, rules_in_force
 from portal.partners.models import Sector, VerificationState
 from tests.factories import (
     CompletePersonFactory,

@@ -28,7 +28,7 @@ from portal.compliance.services import (
     determination_draft,
     determination_submit,
 )
-from portal.eligibility.rules import RuleKind
+from portal.eligibility.rule import RuleKind
 from provisioning.bulk.models import BulkKind
 from provisioning.bulk.services import bulk_execute, bulk_plan
 from provisioning.connectors.base import PushOutcome

@@ -20,8 +20,8 @@ from portal.scim.models import ScimGroup, ScimUser
 from portal.scim.services import scim_token_issue
 from portal.screening.data import CSL_SAMPLE
 from portal.screening.errors import ListFormatError
+from portal.screening.lists import list_version_load
 from portal.screening.models import ListVersion
-from portal.screening.services import list_version_load
 from portal.usage.models import UsageEvent
 from provisioning.introspection.services import gateway_client_create
 from tests.api_helpers import api_client_for

@@ -14,9 +14,9 @@ from portal.applications.states import ApplicationState
 from portal.eligibility.models import ScreeningState
 from portal.screening import services
 from portal.screening.errors import IllegalTransitionError, ScreeningError
+from portal.screening.lists import list_version_load
 from portal.screening.models import MatchStatus, ScreeningMatch, ScreeningRun, Suppression
 from portal.screening.services import (
-    list_version_load,
     person_screen,
     screening_match_confirm,
     screening_match_dismiss,

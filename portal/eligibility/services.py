@@ -13,7 +13,8 @@ from foundation.countries import normalise_countries, normalise_country
 from portal.accounts.models import User
 from portal.eligibility.models import Person, ScreeningState, USPersonStatus
 from portal.eligibility.policies import ATTESTATION_VERSION, AUP_VERSION
-from portal.eligibility.rules import ModelRule, RuleKind
+from portal.eligibility.rule import RuleKind
+from portal.eligibility.rules import ModelRule
 from portal.partners.models import Organisation, clean_rule_sectors
 from provisioning.catalog.models import CoveredModel
 
