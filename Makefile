@@ -43,7 +43,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy portal provisioning
+	$(BIN)/mypy portal provisioning foundation
+	$(BIN)/lint-imports
 
 check-deploy: $(STAMP)
 	DEBUG=0 SECRET_KEY=$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))") \
