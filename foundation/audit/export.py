@@ -19,27 +19,11 @@ from django.db.models import QuerySet
 
 from foundation.audit.models import AuditEvent
 from foundation.audit.services import audit_record
+from verifier.events import HASHED_FIELDS
 
-# In the order of the columns; the hash covers all but ``id`` and ``hash``.
-EXPORT_FIELDS = (
-    "id",
-    "created_at",
-    "actor_id",
-    "actor_label",
-    "action",
-    "object_type",
-    "object_id",
-    "object_repr",
-    "organisation_id",
-    "reason",
-    "before",
-    "after",
-    "digest",
-    "request_id",
-    "ip",
-    "prev_hash",
-    "hash",
-)
+# In the order of the columns; the hash covers all but ``id`` and ``hash`` (the one list of
+# an event's fields is ``verifier.events.HASHED_FIELDS``, which the verifier reads back).
+EXPORT_FIELDS = ("id", *HASHED_FIELDS, "hash")
 JSON_FIELDS = frozenset({"before", "after"})
 CHUNK_SIZE = 1000
 
