@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from foundation.audit.services import audit_record
 from foundation.people import is_held_by_screening
-from provisioning.credentials.keys import NewKey, generate_key
+from foundation.tokens import KEY_SCHEME, NewToken, generate_token
 from provisioning.credentials.models import (
     Credential,
     CredentialError,
@@ -95,10 +95,10 @@ def _audit(
 
 
 def credential_issue(
-    *, actor: Any, grant: Grant, person: Any, key: NewKey | None = None
+    *, actor: Any, grant: Grant, person: Any, key: NewToken | None = None
 ) -> IssuedKey:
     """A new key for ``person`` on ``grant``, within its seats. Returns the plaintext once."""
-    key = key or generate_key()
+    key = key or generate_token(KEY_SCHEME)
     with transaction.atomic():
         # Locking the grant serialises issues on it, so the seat count cannot be raced.
         grant = Grant.objects.select_for_update().select_related("organisation").get(pk=grant.pk)
@@ -159,7 +159,7 @@ def credential_rotate(
     collects a fresh key (``credential_collect``) while the old one still works.
     """
     hours = settings.CREDENTIAL_ROTATION_OVERLAP_HOURS if overlap_hours is None else overlap_hours
-    key = generate_key()
+    key = generate_token(KEY_SCHEME)
     now = timezone.now()
     with transaction.atomic():
         current = _locked(credential)
