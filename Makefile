@@ -43,7 +43,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy portal provisioning
+	$(BIN)/mypy portal provisioning foundation
+	$(BIN)/lint-imports
 
 ## Production settings: AUDIT_SIGNING_KEY and FIELD_ENCRYPTION_KEYS come from your environment
 ## (a throw-away key pair is made when they are unset, so the other checks can be read).

@@ -173,17 +173,17 @@ def _data_dir() -> Path:
 
 
 def _load_lists() -> None:
-    from portal.screening import services
+    from portal.screening import lists
 
-    services._enqueue_rescreen = lambda version_id: None  # the bench re-screens itself
+    lists._enqueue_rescreen = lambda version_id: None  # the bench re-screens itself
     data = _data_dir()
-    services.list_version_load(
+    lists.list_version_load(
         list_format="ofac-sdn",
         path=data / "ofac-sdn.csv",
         alt_path=data / "ofac-alt.csv",
         actor=None,
     )
-    services.list_version_load(
+    lists.list_version_load(
         list_format="csl", path=data / "csl-consolidated-sample.csv", actor=None
     )
 

@@ -60,7 +60,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     # People side
     "portal.accounts",
-    "portal.audit",
+    "foundation.audit",
     "portal.web",
     "portal.partners",
     "portal.eligibility",
