@@ -117,6 +117,13 @@ def test_a_stop_pressed_on_the_page_under_a_determination_tells_partners_its_leg
         assert "Legal basis: Export Administration Regulations, 15 CFR 744.23" in notice.body
         assert "Reason given: Export ban on the Mythos family" in notice.body
 
+    # and the keys page and the partner home name the determination, never the stop's id
+    keys = client_for(partner_admin).get(reverse("credentials:list")).content.decode()
+    assert keys.count("Restricted by a government determination (BIS-2026-17)") == 2
+    home = client_for(partner_admin).get("/").content.decode()
+    assert "Restricted by a government determination (BIS-2026-17)" in home
+    assert "emergency-stop:" not in keys + home
+
 
 def test_an_operations_stop_on_the_page_names_no_legal_basis(ops_user, world, partner_admin):
     response = client_for(ops_user).post(
