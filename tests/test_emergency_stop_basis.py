@@ -82,9 +82,11 @@ def test_the_page_offers_approved_determinations_in_words_not_drafts(
 ):
     page = client_for(ops_user).get(reverse("bulk:emergency_stop")).content.decode()
 
-    assert "BIS-2026-17 (approved (ready to apply), from 2026-06-03): Export Administration" in (
-        page
+    expected = (
+        "BIS-2026-17: Export Administration Regulations, 15 CFR 744.23 "
+        "(approved, effective 2026-06-03)"
     )
+    assert expected in page
     assert "BIS-2026-99" not in page
     assert "A government determination (name it below)" in page
 

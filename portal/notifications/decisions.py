@@ -23,6 +23,7 @@ from typing import Any
 from django.db.models import Q
 
 from portal.audit.models import AuditEvent
+from portal.certification.models import CertificationItem
 from portal.compliance.models import Determination
 from provisioning.bulk.models import BulkAction, BulkActionItem, BulkKind, BulkScope
 from provisioning.credentials.models import Credential
@@ -98,6 +99,7 @@ DECISION_ACTIONS = (
     "credential.person_released",
     "credential.bulk_suspended",
     "credential.bulk_restored",
+    "certification.campaign_closed",
 )
 
 
@@ -210,6 +212,15 @@ def _decision_of(event: AuditEvent) -> tuple[AccessDecision, Q] | None:
         outcome = Outcome.HELD if event.action.endswith("held") else Outcome.RESTORED
         decision = AccessDecision(outcome=outcome, reason_kind="compliance", **base)
         return decision, Q(credential__person_id=event.object_id)
+    if event.action == "certification.campaign_closed":
+        # One decision over every chunk of the close (its chunks' own events are parts).
+        keys = CertificationItem.objects.filter(campaign_id=event.object_id).values("credential_id")
+        decision = AccessDecision(
+            outcome=Outcome.CERTIFICATION, reason_kind="certification", **base
+        )
+        return decision, Q(cause="credential.suspended:certification", credential_id__in=keys)
+    if after.get("part_of"):
+        return None  # a chunk of a decision read whole from its own event
     if after.get("reason") == "certification":
         suspended = event.action == "credential.bulk_suspended"
         outcome = Outcome.CERTIFICATION if suspended else Outcome.RESTORED

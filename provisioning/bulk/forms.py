@@ -126,10 +126,8 @@ class DeterminationChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg
 
     def label_from_instance(self, obj: Any) -> str:
         basis = obj.legal_basis if len(obj.legal_basis) <= 90 else obj.legal_basis[:89] + "…"
-        return (
-            f"{obj.reference} ({obj.get_state_display().lower()}, from "
-            f"{obj.effective_date.isoformat()}): {basis}"
-        )
+        state = "in force" if obj.state == "in_force" else "approved"
+        return f"{obj.reference}: {basis} ({state}, effective {obj.effective_date.isoformat()})"
 
 
 def stop_determinations() -> Any:
