@@ -233,16 +233,24 @@ def _decision_of(event: AuditEvent) -> tuple[AccessDecision, Q] | None:
     return None
 
 
+WINDOW = 20_000
+
+
 def _latest_states(change_range: tuple[int, int], scope: Q) -> dict[int, tuple[bool, bool]]:
+    """Each key's last state in the range, read in windows of change ids: plain queries,
+    not a server-side cursor, whose plan (tuned for the first rows, on statistics that do
+    not know of the rows the decision just wrote) took 55 s for 30,000 keys."""
     latest: dict[int, tuple[bool, bool]] = {}
-    rows = (
-        Change.objects.filter(scope, id__gte=change_range[0], id__lte=change_range[1])
-        .exclude(cause="credential.issued")
-        .order_by("id")
-        .values_list("credential_id", "active", "revoked")
-    )
-    for credential_id, active, revoked in rows.iterator(chunk_size=CHUNK):
-        latest[credential_id] = (active, revoked)
+    first, last = change_range
+    for start in range(first, last + 1, WINDOW):
+        rows = (
+            Change.objects.filter(scope, id__gte=start, id__lte=min(last, start + WINDOW - 1))
+            .exclude(cause="credential.issued")
+            .order_by("id")
+            .values_list("credential_id", "active", "revoked")
+        )
+        for credential_id, active, revoked in rows:
+            latest[credential_id] = (active, revoked)
     return latest
 
 
