@@ -15,8 +15,8 @@ from typing import Any
 from django.apps import apps
 from django.db import transaction
 
-from portal.audit.services import audit_record
-from portal.crypto import is_under_newest_key, reencrypt_text
+from foundation.audit.services import audit_record
+from foundation.crypto import is_under_newest_key, reencrypt_text
 
 BATCH_SIZE = 200
 
@@ -35,7 +35,7 @@ class EncryptedField:
         return f"{self.model}.{self.column}{suffix}"
 
 
-# Every secret stored with portal.crypto. A new encrypted field is added here.
+# Every secret stored with foundation.crypto. A new encrypted field is added here.
 ENCRYPTED_FIELDS = (
     EncryptedField("deliveries.Target", "token_encrypted"),
     EncryptedField("deliveries.Target", "secrets_encrypted"),

@@ -14,9 +14,9 @@ from portal.accounts.roles import Role
 from portal.certification.models import CertificationItem, Decision
 from portal.certification.services import campaign_open
 from portal.jobs.models import Job, JobKind, JobState
-from portal.jobs.runners import RUNNERS
 from portal.jobs.services import job_run
 from portal.screening.data import LIST_DATA
+from portal.screening.jobs import list_load_run
 from portal.screening.models import ListFormat, ListVersion
 from tests.browser import (
     assert_layout_and_words,
@@ -107,7 +107,7 @@ def test_a_list_load_started_on_the_page_counts_up_to_done_without_a_refresh(
 ):
     # given an officer on the load page, and entries stored two per batch
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
-    monkeypatch.setattr("portal.screening.services.BATCH_SIZE", 2)
+    monkeypatch.setattr("portal.screening.lists.BATCH_SIZE", 2)
     officer = staff_user(Role.COMPLIANCE)
     page = new_page(browser)
     csp = watch_csp_violations(page)
@@ -147,7 +147,7 @@ def test_a_list_load_started_on_the_page_counts_up_to_done_without_a_refresh(
                     page.get_by_text(seen[-1]).wait_for()
                     assert page.locator("progress#job-bar").count() == 1
 
-            return RUNNERS[JobKind.LIST_LOAD](job, report)
+            return list_load_run(job, report)
 
         finished = job_run(job.pk, runners={JobKind.LIST_LOAD: watched})
 

@@ -15,10 +15,9 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.certification.models import Campaign
 from portal.jobs.models import Job, JobKind, JobState
-from portal.jobs.runners import RUNNERS
 from portal.jobs.services import (
     JobRefused,
     _claim,
@@ -28,8 +27,9 @@ from portal.jobs.services import (
     jobs_to_resume,
 )
 from portal.screening.data import LIST_DATA
+from portal.screening.jobs import list_load_run
+from portal.screening.lists import list_version_load
 from portal.screening.models import ListEntry, ListVersion
-from portal.screening.services import list_version_load
 from tests.conftest import client_for
 from tests.factories import PersonFactory, StageFactory
 from tests.provisioning_fakes import active_grant, issue
@@ -44,7 +44,7 @@ LOAD = reverse("screening:list_load")
 def _private(settings, tmp_path, monkeypatch):
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
     # The re-screen a load enqueues is tested in the workflow module.
-    monkeypatch.setattr("portal.screening.services._enqueue_rescreen", lambda version_id: None)
+    monkeypatch.setattr("portal.screening.lists._enqueue_rescreen", lambda version_id: None)
 
 
 def _csl_upload(content: bytes | None = None, name: str = "csl.csv") -> SimpleUploadedFile:
@@ -68,7 +68,7 @@ def _queued_load(officer, settings) -> Job:
 
 
 def test_a_list_load_reports_its_entries_stored_batch_by_batch(monkeypatch):
-    monkeypatch.setattr("portal.screening.services.BATCH_SIZE", 2)
+    monkeypatch.setattr("portal.screening.lists.BATCH_SIZE", 2)
     heard: list[tuple[int, int]] = []
 
     version = list_version_load(
@@ -398,7 +398,7 @@ def test_others_see_the_counts_while_the_load_is_still_uncommitted(compliance_of
                                                                    monkeypatch):  # fmt: skip
     if connection.vendor != "postgresql":
         pytest.skip("Needs PostgreSQL: SQLite has one writer, so counts land with the commit.")
-    monkeypatch.setattr("portal.screening.services.BATCH_SIZE", 4)
+    monkeypatch.setattr("portal.screening.lists.BATCH_SIZE", 4)
     job = _queued_load(compliance_officer, settings)
     reader = connection.copy()
     seen: list[tuple[str, int, int, bool]] = []
@@ -413,7 +413,7 @@ def test_others_see_the_counts_while_the_load_is_still_uncommitted(compliance_of
                 versions = cursor.fetchone()[0]
             seen.append((state, seen_done, seen_total, versions == 0))
 
-        return RUNNERS[JobKind.LIST_LOAD](job, report)
+        return list_load_run(job, report)
 
     try:
         finished = job_run(job.pk, runners={JobKind.LIST_LOAD: watched})

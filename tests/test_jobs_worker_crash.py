@@ -13,13 +13,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
-from portal.audit.chain import verify_chain
+from foundation.audit.chain import verify_chain
 from portal.jobs.models import Job, JobKind, JobState
 from portal.jobs.services import job_start
 from portal.jobs.tasks import run
 from portal.screening.data import LIST_DATA
+from portal.screening.lists import list_version_load
 from portal.screening.models import ListEntry, ListVersion
-from portal.screening.services import list_version_load
 from tests.factories import staff_user
 from tests.workers import celery_worker, worker_pids
 
@@ -32,7 +32,7 @@ ENTRIES = 60_000
 def _postgres_only(monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("Needs PostgreSQL: the counts of an uncommitted load show only there.")
-    monkeypatch.setattr("portal.screening.services._enqueue_rescreen", lambda version_id: None)
+    monkeypatch.setattr("portal.screening.lists._enqueue_rescreen", lambda version_id: None)
 
 
 def _big_csl(path) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from portal.eligibility.rules import Rule, RuleKind
+from portal.eligibility.rule import Rule, RuleKind
 from portal.partners.models import expand_sectors
 from portal.partners.storage import PrivateStorage
 from provisioning.catalog.models import CoveredModel

@@ -19,8 +19,9 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from portal.audit.checkpoints import checkpoint_on_commit
-from portal.audit.services import audit_record
+from foundation.audit.services import audit_record
+from foundation.audit.tasks import checkpoint_on_commit
+from foundation.countries import normalise_country, unknown_country_message
 from portal.compliance.impact import ImpactReport, judge
 from portal.compliance.models import (
     Determination,
@@ -31,8 +32,7 @@ from portal.compliance.models import (
     check_determination_transition,
 )
 from portal.compliance.selectors import determination_in_force, draft_rules
-from portal.eligibility.rules import RuleKind
-from portal.partners.countries import normalise_country, unknown_country_message
+from portal.eligibility.rule import RuleKind
 from portal.partners.documents import read_limited, sniff_content_type
 from portal.partners.errors import DocumentRejectedError
 from portal.partners.models import clean_rule_sectors

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from portal.audit.services import audit_record
+from foundation.audit.services import audit_record
 from portal.jobs.models import FINISHED_STATES, Job, JobKind, JobState
+from portal.jobs.progress import RUNNERS, JobRefused, Progress, Runner
 from portal.partners.storage import PrivateStorage
 
 # A queued job no worker took, or a running one whose counts stopped moving, is woken again.
@@ -33,55 +34,8 @@ INTERNAL_ERROR = (
 )
 
 
-class JobRefused(Exception):
-    """The service refused the work; the message says why, in words."""
-
-
 class _Superseded(Exception):
     """A later attempt owns the job: this run's writes are rolled back."""
-
-
-# The table name is the model's constant, never input.
-_TABLE = Job._meta.db_table
-
-Runner = Callable[[Job, "Progress"], int]
-
-
-class Progress:
-    """Reports ``done`` of ``total`` for one attempt of a job.
-
-    On PostgreSQL the counts go through a connection of their own, so the status page sees
-    them while the service's transaction is still open; elsewhere they land with it.
-    """
-
-    def __init__(self, job_id: int, attempt: int) -> None:
-        self.job_id = job_id
-        self.attempt = attempt
-        self._side: BaseDatabaseWrapper | None = None
-        # The last counts heard: the job's final ones, written with its end.
-        self.total = 0
-
-    def __call__(self, done: int, total: int) -> None:
-        self.total = total
-        now = timezone.now()
-        if connection.vendor == "postgresql" and connection.in_atomic_block:
-            if self._side is None:
-                self._side = connection.copy()
-            with self._side.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {_TABLE} SET done = %s, total = %s, updated_at = %s "  # noqa: S608
-                    "WHERE id = %s AND attempts = %s AND state = %s",
-                    [done, total, now, self.job_id, self.attempt, JobState.RUNNING.value],
-                )
-        else:
-            Job.objects.filter(
-                pk=self.job_id, attempts=self.attempt, state=JobState.RUNNING
-            ).update(done=done, total=total, updated_at=now)
-
-    def close(self) -> None:
-        if self._side is not None:
-            self._side.close()
-            self._side = None
 
 
 def _user(actor: Any) -> Any:
@@ -213,10 +167,6 @@ def job_run(
     ``only_if_stalled`` (a wake-up from beat) leaves alone a job a worker is still moving,
     so a wake-up sent while the job waited in the queue does not start it over.
     """
-    if runners is None:
-        from portal.jobs.runners import RUNNERS
-
-        runners = RUNNERS
     job = _claim(job_id, only_if_stalled=only_if_stalled)
     if job is None:
         return Job.objects.filter(pk=job_id).first()
@@ -224,7 +174,8 @@ def job_run(
     progress = Progress(job.pk, attempt)
     try:
         with transaction.atomic():
-            result_id = runners[job.kind](job, progress)
+            runner: Runner = (runners or {}).get(job.kind) or import_string(RUNNERS[job.kind])
+            result_id = runner(job, progress)
             progress.close()
             finished = _finish(
                 job.pk, attempt, state=JobState.DONE, result_id=result_id, total=progress.total

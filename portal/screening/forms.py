@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from portal.screening.errors import ScreeningError
+from portal.screening.lists import list_file_check
 from portal.screening.models import ListFormat
-from portal.screening.services import list_file_check
 
 
 class ResolutionForm(forms.Form):
