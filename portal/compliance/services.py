@@ -116,14 +116,19 @@ def _editable(determination: Determination) -> Determination:
 
 
 def _store_document(determination: Determination, upload: IO[bytes], name: str) -> None:
-    data = read_limited(upload, settings.DOCUMENT_MAX_BYTES)
+    # The letter is the form's and the API's ``document`` field, not a partner's ``file``.
+    try:
+        data = read_limited(upload, settings.DOCUMENT_MAX_BYTES)
+    except DocumentRejectedError as exc:
+        raise DocumentRejectedError(str(exc), field="document") from exc
     if not data:
-        raise DocumentRejectedError("The file is empty.")
+        raise DocumentRejectedError("The file is empty.", field="document")
     sniffed = sniff_content_type(data[:16])
     if sniffed is None or sniffed[0] != "application/pdf":
         raise DocumentRejectedError(
             "The determination letter must be a PDF, and this file's content is not one "
-            "(whatever its name says)."
+            "(whatever its name says).",
+            field="document",
         )
     old = determination.document.name if determination.document else ""
     determination.document.save(f"{uuid.uuid4().hex}.pdf", ContentFile(data), save=False)

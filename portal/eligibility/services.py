@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from foundation.errors import DomainError, ErrorKind
 from portal.accounts.models import User
 from portal.audit.services import audit_record
 from portal.eligibility.models import Person, ScreeningState, USPersonStatus
@@ -18,12 +19,10 @@ from portal.partners.models import Organisation, clean_rule_sectors
 from provisioning.catalog.models import CoveredModel
 
 
-class EligibilityError(Exception):
+class EligibilityError(DomainError):
     """Base of every refusal about an eligibility profile; ``field`` names the form field."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+    kind = ErrorKind.INVALID
 
 
 # Facts a denied-party screening looks at: changing one means screening again.

@@ -11,7 +11,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
-from portal.api.problems import PROBLEM_BASE, PROBLEM_CONTENT_TYPE
+from foundation.problems import problem, problem_json
 from portal.input_guard import has_control_characters
 from portal.scim.errors import ScimError
 from portal.web.request_context import RequestContext, reset_request_context, set_request_context
@@ -82,18 +82,11 @@ def _refusal(
     surface: str, status: int, detail: str, *, fields: list[str] | None = None
 ) -> HttpResponse:
     if surface == "api":
-        body: dict[str, object] = {
-            "type": PROBLEM_BASE + _PROBLEM_SLUGS[status],
-            "title": _PROBLEM_TITLES[status],
-            "status": status,
-            "detail": detail,
-        }
-        if fields:
-            body["errors"] = [
-                {"field": f, "message": "Contains a control character (such as NUL)."}
-                for f in fields
-            ]
-        return JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+        errors = [
+            {"field": f, "message": "Contains a control character (such as NUL)."}
+            for f in fields or []
+        ]
+        return problem_json(problem(status, detail, errors=errors))
     if surface == "scim":
         scim_type = {400: "invalidValue"}.get(status, "")
         error = ScimError(status, detail, scim_type)
@@ -103,10 +96,6 @@ def _refusal(
         code = {413: too_large, 404: "not_found"}.get(status, "invalid_request")
         return JsonResponse({"error": code, "error_description": detail}, status=status)
     return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
-
-
-_PROBLEM_SLUGS = {400: "invalid-request", 404: "not-found", 413: "too-large"}
-_PROBLEM_TITLES = {400: "The request is not valid", 404: "Not found", 413: "Request too large"}
 
 
 class InputGuardMiddleware:

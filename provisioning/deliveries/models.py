@@ -6,13 +6,16 @@ from typing import Any, NoReturn
 
 from django.db import models
 
+from foundation.errors import DomainError, ErrorKind
 from portal.crypto import decrypt_text, encrypt_text
 from provisioning.catalog.models import CoveredModel
 from provisioning.connectors.base import TargetConfig
 
 
-class DeliveryError(Exception):
+class DeliveryError(DomainError):
     """A delivery operation the rules forbid; the message says what to do instead."""
+
+    kind = ErrorKind.INVALID
 
 
 class ChangeLogAppendOnlyError(DeliveryError):

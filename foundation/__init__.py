@@ -1,0 +1,1 @@
+"""What both sides of Clearance stand on: domain errors, audit, access, crypto, transitions."""
