@@ -315,7 +315,7 @@ def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> Dec
     key comes back only if nothing else holds it (the reactivation rule).
     """
     result = DecisionResult()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         items = _lock_items(item_ids)
         confirmed: list[CertificationItem] = []
         late: dict[int, list[CertificationItem]] = defaultdict(list)
@@ -368,7 +368,7 @@ def item_confirm(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
 def item_revoke(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
     """The person no longer needs access: revoke the key (final) and record it."""
     result = DecisionResult()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         items = _lock_items([item_id])
         if not items:
             raise CampaignError("No such certification item.")
@@ -403,7 +403,7 @@ def campaign_send_reminders(*, now: dt.datetime | None = None) -> int:
     """
     now = now or timezone.now()
     sent = 0
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         due = list(
             CampaignReminder.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(sent_at__isnull=True, due_at__lte=now, campaign__state=CampaignState.OPEN)
@@ -438,7 +438,7 @@ def campaign_send_reminders(*, now: dt.datetime | None = None) -> int:
 def campaign_close(*, campaign_id: int, actor: Any = None) -> Campaign | None:
     """At the deadline: suspend every key nobody confirmed (reason ``certification``)."""
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         campaign = (
             Campaign.objects.select_for_update(skip_locked=True)
             .filter(pk=campaign_id, state=CampaignState.OPEN)

@@ -232,7 +232,7 @@ def build_bundle(
     first_id = _first_event_id(
         [(object_type, object_id)] + [("bulk.bulkaction", str(a.pk)) for a in actions]
     )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # Audit writers hold the chain lock until they commit: every id below this
         # event is final, so the segment up to it is complete.
         event = audit_record(

@@ -245,7 +245,7 @@ def determination_update(
     document: IO[bytes] | None = None,
     document_name: str = "",
 ) -> Determination:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         determination = _editable(determination)
         before = {"rules": _rules_snapshot(determination), "sha": determination.document_sha256}
         if legal_basis is not None:
@@ -273,7 +273,7 @@ def determination_update(
 
 def determination_submit(*, determination: Determination, actor: Any) -> Determination:
     """The author's signature: every model needs a rule, and the letter must be attached."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         determination = Determination.objects.select_for_update().get(pk=determination.pk)
         check_determination_transition(determination.state, DeterminationState.AWAITING_APPROVAL)
         covered = set(CoveredModel.objects.values_list("pk", flat=True))
@@ -304,7 +304,7 @@ def determination_send_back(
     *, determination: Determination, actor: Any, note: str
 ) -> Determination:
     """The second officer returns it to draft instead of approving."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         determination = Determination.objects.select_for_update().get(pk=determination.pk)
         check_determination_transition(determination.state, DeterminationState.DRAFT)
         determination.state = DeterminationState.DRAFT
@@ -317,7 +317,7 @@ def determination_send_back(
 
 def determination_approve(*, determination: Determination, actor: Any) -> Determination:
     """The second officer's approval: never the author nor the submitter."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         determination = Determination.objects.select_for_update().get(pk=determination.pk)
         check_determination_transition(determination.state, DeterminationState.APPROVED)
         if determination.signed_or_edited_by(actor):
@@ -378,7 +378,7 @@ def _run(actor: Any, determination: Determination, **plan: Any) -> dict[str, Any
 def determination_apply(*, determination: Determination, actor: Any) -> Determination:
     """Put it in force and carry it out: suspend what it no longer allows, restore what it
     allows again (removing only earlier determinations' reasons), in one transaction."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         determination = Determination.objects.select_for_update().get(pk=determination.pk)
         check_determination_transition(determination.state, DeterminationState.IN_FORCE)
         now = timezone.now()

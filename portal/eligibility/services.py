@@ -208,7 +208,7 @@ def model_rule_set(
         "denied_citizenships": citizenships,
         "denied_residence": residence,
     }
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         existing = ModelRule.objects.select_for_update().filter(covered_model=covered_model).first()
         before = None if existing is None else {name: getattr(existing, name) for name in values}
         rule, _ = ModelRule.objects.update_or_create(covered_model=covered_model, defaults=values)

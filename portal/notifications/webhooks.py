@@ -123,7 +123,7 @@ def organisation_webhook_register(
 
 
 def organisation_webhook_remove(*, actor: Any, endpoint: OrganisationWebhook) -> None:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         audit_record(
             actor=actor,
             action="organisation_webhook.removed",

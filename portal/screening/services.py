@@ -316,7 +316,7 @@ def people_rescreen(*, actor: Any = None, chunk_size: int | None = None) -> dict
     chunk_size = chunk_size or RESCREEN_CHUNK
     totals = {"people": 0, "held": 0, "changed": 0}
     for chunk in _chunks(ids, chunk_size):
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             people = list(Person.objects.select_for_update().filter(pk__in=chunk).order_by("pk"))
             outcomes = _screen_locked(people, actor=actor)
             rows = [
@@ -379,7 +379,7 @@ def _require_reason(reason: str) -> str:
 def screening_match_confirm(*, match: ScreeningMatch, actor: Any, reason: str) -> ScreeningMatch:
     """The person is the listed party: they stay blocked."""
     reason = _require_reason(reason)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         person, locked = _lock_match(match)
         _refuse_member(actor, person)
         _check_match_transition(locked, MatchStatus.CONFIRMED)
@@ -420,7 +420,7 @@ def screening_match_confirm(*, match: ScreeningMatch, actor: Any, reason: str) -
 def screening_match_dismiss(*, match: ScreeningMatch, actor: Any, reason: str) -> Suppression:
     """A false positive: suppress this entry for this person while the entry reads the same."""
     reason = _require_reason(reason)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         person, locked = _lock_match(match)
         _refuse_member(actor, person)
         _check_match_transition(locked, MatchStatus.DISMISSED)

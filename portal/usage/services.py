@@ -243,7 +243,7 @@ def usage_batch_ingest(
     validated = validate_events(events, now=now)
     if not validated.valid:
         return IngestResult(batch=None, accepted=0, errors=validated.errors)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         try:
             with transaction.atomic():
                 batch = UsageBatch.objects.create(
@@ -364,7 +364,7 @@ def usage_alert_hold_person(*, alert: UsageAlert, actor: Any, reason: str) -> Us
     places and is lifted the same way.
     """
     reason = _require_note(reason, "why the person is held")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         alert = _locked(alert)
         if alert.state == AlertState.CLOSED:
             raise UsageError("This alert is closed; hold the person from an open alert.")
@@ -401,7 +401,7 @@ def usage_alert_release_person(*, alert: UsageAlert, actor: Any, reason: str) ->
     else holds them: no open screening hit and no other alert's hold.
     """
     reason = _require_note(reason, "why the hold can be lifted")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         alert = _locked(alert)
         if alert.held_at is None or alert.released_at is not None:
             raise UsageError("The person is not held from this alert.")
@@ -445,7 +445,7 @@ def grant_counts_snapshot(*, day: dt.date | None = None) -> int:
         .annotate(n=Count("id"))
         .order_by("covered_model_id", "state")
     )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         GrantDailyCount.objects.filter(day=day).delete()
         created = GrantDailyCount.objects.bulk_create(
             [

@@ -350,7 +350,7 @@ def _locked(action: BulkAction) -> BulkAction:
 
 def bulk_approve(*, action: BulkAction, actor: Any) -> BulkAction:
     """The second person's approval; the planner can never give it (invariant 5)."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         action = _locked(action)
         if action.emergency:
             raise BulkActionError("An emergency action runs at once; it is reviewed afterwards.")
@@ -618,7 +618,7 @@ def bulk_run(*, action_id: int, max_chunks: int | None = None) -> BulkAction:
 
 def bulk_resume(*, action: BulkAction, actor: Any) -> BulkAction:
     """Put a failed action back to running from its cursor (ops decides to retry)."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         action = _locked(action)
         check_bulk_transition(action.state, BulkState.RUNNING)
         if action.state != BulkState.FAILED:
@@ -640,7 +640,7 @@ def bulk_resume(*, action: BulkAction, actor: Any) -> BulkAction:
 
 def bulk_review(*, action: BulkAction, actor: Any, note: str) -> BulkAction:
     """The after-the-fact review of an emergency action, by someone else."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         action = _locked(action)
         if not action.review_required:
             raise BulkActionError("This action does not await a review.")
@@ -666,7 +666,7 @@ def bulk_review(*, action: BulkAction, actor: Any, note: str) -> BulkAction:
 
 def bulk_replan(*, action: BulkAction, actor: Any) -> BulkAction:
     """A fresh plan from the same filter; the stale one is kept, marked stale."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         action = _locked(action)
         check_bulk_transition(action.state, BulkState.STALE)
         action.state = BulkState.STALE
