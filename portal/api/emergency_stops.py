@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from portal.api.bulk import WRITE, BulkActionSerializer, ModelBlockSerializer
 from portal.api.idempotency import idempotent
+from portal.api.permissions import signed_in_user
 from portal.api.staff import StaffViewSet
 from provisioning.bulk.models import BulkAction
 from provisioning.bulk.selectors import bulk_actions
@@ -96,7 +97,9 @@ class EmergencyStopViewSet(StaffViewSet[BulkAction]):
         time: a model already stopped answers 200 with the stop in force, changing nothing."""
         data = self.validated(EmergencyStopRequestSerializer, request)
         model: CoveredModel = data["covered_model"]
-        stop = model_emergency_stop(covered_model=model, actor=request.user, reason=data["reason"])
+        stop = model_emergency_stop(
+            covered_model=model, actor=signed_in_user(request), reason=data["reason"]
+        )
         action = bulk_actions(BulkAction.objects.all()).get(pk=stop.bulk_action.pk)
         body = {
             "event_id": stop.event_id,

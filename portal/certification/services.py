@@ -75,7 +75,7 @@ def _scope_sql(covered_model_id: int | None, now: dt.datetime) -> tuple[str, lis
     return sql, params
 
 
-def _user(actor: Any) -> User | None:
+def _user(actor: User | None) -> User | None:
     """The user to stamp on a row; ``None`` for the system (beat, a command)."""
     return actor if getattr(actor, "is_authenticated", False) else None
 
@@ -187,7 +187,7 @@ def _pending_by_organisation(campaign: Campaign) -> dict[int, int]:
 
 def campaign_open(
     *,
-    actor: Any,
+    actor: User | None,
     title: str,
     covered_model: CoveredModel | None,
     deadline: dt.datetime,
@@ -276,7 +276,7 @@ def _lock_items(item_ids: Sequence[int]) -> list[CertificationItem]:
 
 def _record_decisions(
     *,
-    actor: Any,
+    actor: User | None,
     items: list[CertificationItem],
     decision: Decision,
     action: str,
@@ -307,7 +307,7 @@ def _record_decisions(
         )
 
 
-def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> DecisionResult:
+def items_confirm(*, actor: User | None, item_ids: Sequence[int], note: str = "") -> DecisionResult:
     """Confirm each item: the person still needs access.
 
     A pending item is simply recorded. An item suspended at the deadline (when its
@@ -357,7 +357,7 @@ def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> Dec
     return result
 
 
-def item_confirm(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
+def item_confirm(*, actor: User | None, item_id: int, note: str = "") -> DecisionResult:
     """Confirm one item; a confirmation it cannot take is an error, as for ``item_revoke``."""
     result = items_confirm(actor=actor, item_ids=[item_id], note=note)
     if item_id in result.skipped:
@@ -365,7 +365,7 @@ def item_confirm(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
     return result
 
 
-def item_revoke(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
+def item_revoke(*, actor: User | None, item_id: int, note: str = "") -> DecisionResult:
     """The person no longer needs access: revoke the key (final) and record it."""
     result = DecisionResult()
     with transaction.atomic(durable=True):
@@ -435,7 +435,7 @@ def campaign_send_reminders(*, now: dt.datetime | None = None) -> int:
     return sent
 
 
-def campaign_close(*, campaign_id: int, actor: Any = None) -> Campaign | None:
+def campaign_close(*, campaign_id: int, actor: User | None = None) -> Campaign | None:
     """At the deadline: suspend every key nobody confirmed (reason ``certification``)."""
     now = timezone.now()
     with transaction.atomic(durable=True):

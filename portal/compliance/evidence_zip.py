@@ -22,6 +22,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
+from portal.accounts.models import User
 from portal.audit.checkpoints import checkpoint_make, checkpoint_note, latest_witnessed
 from portal.audit.export import csv_escape, csv_lines, jsonl_lines
 from portal.audit.models import AuditCheckpoint, AuditEvent
@@ -199,7 +200,7 @@ def build_bundle(
     actions: list[BulkAction],
     obj: models.Model,
     action_name: str,
-    actor: Any,
+    actor: User | None,
     filename: str,
 ) -> EvidenceBundle:
     targets = list(Target.objects.filter(enabled=True).prefetch_related("covered_models"))

@@ -19,6 +19,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from portal.accounts.models import User
 from portal.audit.checkpoints import checkpoint_on_commit
 from portal.audit.services import audit_record
 from portal.compliance.impact import ImpactReport, judge
@@ -177,7 +178,7 @@ def _check_effective_date(effective_date: dt.date, model_ids: Any) -> None:
 
 def determination_draft(
     *,
-    actor: Any,
+    actor: User,
     reference: str,
     legal_basis: str,
     effective_date: dt.date,
@@ -238,7 +239,7 @@ def _write_rules(determination: Determination, rules: dict[int, dict[str, Any]])
 def determination_update(
     *,
     determination: Determination,
-    actor: Any,
+    actor: User,
     legal_basis: str | None = None,
     effective_date: dt.date | None = None,
     rules: dict[int, dict[str, Any]] | None = None,
@@ -271,7 +272,7 @@ def determination_update(
     return determination
 
 
-def determination_submit(*, determination: Determination, actor: Any) -> Determination:
+def determination_submit(*, determination: Determination, actor: User | None) -> Determination:
     """The author's signature: every model needs a rule, and the letter must be attached."""
     with transaction.atomic(durable=True):
         determination = Determination.objects.select_for_update().get(pk=determination.pk)
@@ -301,7 +302,7 @@ def determination_submit(*, determination: Determination, actor: Any) -> Determi
 
 
 def determination_send_back(
-    *, determination: Determination, actor: Any, note: str
+    *, determination: Determination, actor: User | None, note: str
 ) -> Determination:
     """The second officer returns it to draft instead of approving."""
     with transaction.atomic(durable=True):
@@ -315,7 +316,7 @@ def determination_send_back(
     return determination
 
 
-def determination_approve(*, determination: Determination, actor: Any) -> Determination:
+def determination_approve(*, determination: Determination, actor: User | None) -> Determination:
     """The second officer's approval: never the author nor the submitter."""
     with transaction.atomic(durable=True):
         determination = Determination.objects.select_for_update().get(pk=determination.pk)
@@ -353,7 +354,7 @@ def _previous_references(own: str) -> set[str]:
     return (set(grant_refs) | set(credential_refs)) - {own}
 
 
-def _run(actor: Any, determination: Determination, **plan: Any) -> dict[str, Any] | None:
+def _run(actor: User | None, determination: Determination, **plan: Any) -> dict[str, Any] | None:
     try:
         action = bulk_plan(
             actor=actor,
@@ -375,7 +376,7 @@ def _run(actor: Any, determination: Determination, **plan: Any) -> dict[str, Any
     }
 
 
-def determination_apply(*, determination: Determination, actor: Any) -> Determination:
+def determination_apply(*, determination: Determination, actor: User | None) -> Determination:
     """Put it in force and carry it out: suspend what it no longer allows, restore what it
     allows again (removing only earlier determinations' reasons), in one transaction."""
     with transaction.atomic(durable=True):

@@ -30,6 +30,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from portal.accounts.access import visible_to
+from portal.accounts.models import User
 from portal.audit.services import audit_record
 from portal.crypto import decrypt_text, encrypt_text
 from portal.notifications.models import (
@@ -93,7 +94,7 @@ def _check_address(url: str) -> None:
 
 
 def organisation_webhook_register(
-    *, actor: Any, organisation: Organisation, url: str, description: str = ""
+    *, actor: User | None, organisation: Organisation, url: str, description: str = ""
 ) -> RegisteredWebhook:
     """A new endpoint and its signing secret (returned once, stored only encrypted)."""
     url = url.strip()
@@ -122,7 +123,7 @@ def organisation_webhook_register(
     return RegisteredWebhook(endpoint=endpoint, secret=secret)
 
 
-def organisation_webhook_remove(*, actor: Any, endpoint: OrganisationWebhook) -> None:
+def organisation_webhook_remove(*, actor: User | None, endpoint: OrganisationWebhook) -> None:
     with transaction.atomic(durable=True):
         audit_record(
             actor=actor,

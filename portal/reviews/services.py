@@ -68,12 +68,12 @@ def _locked(application: Application) -> Application:
     return current
 
 
-def _refuse_conflict(actor: Any, application: Application) -> None:
+def _refuse_conflict(actor: User | None, application: Application) -> None:
     if is_member(actor, application.organisation_id):
         raise ConflictOfInterestError()
 
 
-def review_refuse_conflict(*, actor: Any, application: Application) -> None:
+def review_refuse_conflict(*, actor: User | None, application: Application) -> None:
     """A member of the applicant organisation may not read its application as a reviewer,
     nor comment on it, nor decide it (invariant 5): the page and the API ask this first."""
     _refuse_conflict(actor, application)
@@ -84,7 +84,7 @@ def _ensure_review(application: Application) -> None:
     Review.objects.bulk_create([Review(application_id=application.pk)], ignore_conflicts=True)
 
 
-def _audit(actor: Any, application: Application, action: str, **kwargs: Any) -> None:
+def _audit(actor: User | None, application: Application, action: str, **kwargs: Any) -> None:
     audit_record(
         actor=actor,
         action=action,

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from portal.accounts.models import User
 from portal.audit.services import audit_record
 from portal.partners.errors import InvitationError, MembershipError
 from portal.partners.invitations import invitation_create, invitation_revoke
@@ -279,7 +280,7 @@ def scim_group_delete(*, token: ScimToken, group: ScimGroup, if_match: str | Non
         group.delete()
 
 
-def scim_token_issue(*, actor: Any, organisation: Any, acting_user: Any) -> str:
+def scim_token_issue(*, actor: User | None, organisation: Any, acting_user: Any) -> str:
     """A new SCIM bearer token for ``organisation``; returns the plaintext once."""
     from portal.api.tokens import generate_token
 
@@ -305,7 +306,7 @@ def scim_token_issue(*, actor: Any, organisation: Any, acting_user: Any) -> str:
     return new.plaintext
 
 
-def scim_token_revoke(*, actor: Any, token: ScimToken, reason: str = "") -> ScimToken:
+def scim_token_revoke(*, actor: User | None, token: ScimToken, reason: str = "") -> ScimToken:
     """Stop ``token`` at once: the identity provider's next request is a 401."""
     now = timezone.now()
     with transaction.atomic(durable=True):

@@ -11,12 +11,12 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from portal.accounts.models import User
 from portal.applications.models import Application
 from portal.applications.services import application_screening_finished
 from portal.applications.states import ApplicationState
@@ -66,7 +66,7 @@ def _parse(list_format: str, path: Path, alt_path: Path | None) -> ParseResult:
 
 
 def list_version_load(
-    *, list_format: str, path: Path, alt_path: Path | None = None, actor: Any
+    *, list_format: str, path: Path, alt_path: Path | None = None, actor: User | None
 ) -> LoadOutcome:
     """Load a list file as the new version in force for its format, then re-screen everyone.
 
@@ -155,7 +155,7 @@ class Screening:
     unscreenable: str | None = None
 
 
-def _screen_locked(people: Sequence[Person], *, actor: Any) -> list[Screening]:
+def _screen_locked(people: Sequence[Person], *, actor: User | None) -> list[Screening]:
     """Screen already-locked ``people``; writes runs, matches and states, returns what happened."""
     versions = current_versions()
     if not versions:
@@ -278,7 +278,7 @@ def _hit_summary(matches: list[Match]) -> list[dict[str, object]]:
     ]
 
 
-def person_screen(*, person: Person, actor: Any) -> Screening:
+def person_screen(*, person: Person, actor: User | None) -> Screening:
     """Screen one person against the lists in force; a hit holds them for compliance."""
     with transaction.atomic():
         locked = Person.objects.select_for_update().get(pk=person.pk)
@@ -306,7 +306,7 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
-def people_rescreen(*, actor: Any = None, chunk_size: int | None = None) -> dict[str, int]:
+def people_rescreen(*, actor: User | None = None, chunk_size: int | None = None) -> dict[str, int]:
     """Re-screen everyone with a name, one transaction and one audit event per chunk.
 
     The chunk's event covers a digest of every (person, before, after, hits) row it stands
@@ -361,7 +361,7 @@ def _check_match_transition(match: ScreeningMatch, target: str) -> None:
         )
 
 
-def _refuse_member(actor: Any, person: Person) -> None:
+def _refuse_member(actor: User | None, person: Person) -> None:
     if actor is not None and belongs_to(actor, person.organisation_id):
         raise ConflictOfInterestError(
             "You belong to this person's organisation, so you may not decide their screening "
@@ -376,7 +376,9 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
-def screening_match_confirm(*, match: ScreeningMatch, actor: Any, reason: str) -> ScreeningMatch:
+def screening_match_confirm(
+    *, match: ScreeningMatch, actor: User | None, reason: str
+) -> ScreeningMatch:
     """The person is the listed party: they stay blocked."""
     reason = _require_reason(reason)
     with transaction.atomic(durable=True):
@@ -417,7 +419,9 @@ def screening_match_confirm(*, match: ScreeningMatch, actor: Any, reason: str) -
     return locked
 
 
-def screening_match_dismiss(*, match: ScreeningMatch, actor: Any, reason: str) -> Suppression:
+def screening_match_dismiss(
+    *, match: ScreeningMatch, actor: User | None, reason: str
+) -> Suppression:
     """A false positive: suppress this entry for this person while the entry reads the same."""
     reason = _require_reason(reason)
     with transaction.atomic(durable=True):

@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from portal.accounts.models import User
 from portal.audit.services import audit_record
 from portal.screening.holds import hold_person_access, release_person_access
 from portal.screening.states import HELD_STATES
@@ -314,7 +315,7 @@ def _locked(alert: UsageAlert) -> UsageAlert:
 
 
 def _alert_move(
-    *, alert: UsageAlert, actor: Any, note: str, to: str, stamp: str, keep_note: bool
+    *, alert: UsageAlert, actor: User | None, note: str, to: str, stamp: str, keep_note: bool
 ) -> UsageAlert:
     """One state step of an alert: locked, checked, stamped (``<stamp>_at``/``_by``), audited."""
     with transaction.atomic():
@@ -338,7 +339,7 @@ def _alert_move(
     return alert
 
 
-def usage_alert_acknowledge(*, alert: UsageAlert, actor: Any, note: str) -> UsageAlert:
+def usage_alert_acknowledge(*, alert: UsageAlert, actor: User | None, note: str) -> UsageAlert:
     note = _require_note(note, "who is looking into it and how")
     return _alert_move(
         alert=alert,
@@ -350,14 +351,14 @@ def usage_alert_acknowledge(*, alert: UsageAlert, actor: Any, note: str) -> Usag
     )
 
 
-def usage_alert_close(*, alert: UsageAlert, actor: Any, note: str) -> UsageAlert:
+def usage_alert_close(*, alert: UsageAlert, actor: User | None, note: str) -> UsageAlert:
     note = _require_note(note, "what was found and done")
     return _alert_move(
         alert=alert, actor=actor, note=note, to=AlertState.CLOSED, stamp="closed", keep_note=True
     )
 
 
-def usage_alert_hold_person(*, alert: UsageAlert, actor: Any, reason: str) -> UsageAlert:
+def usage_alert_hold_person(*, alert: UsageAlert, actor: User | None, reason: str) -> UsageAlert:
     """Hold the alert's person at once: every key of theirs is suspended (reason compliance).
 
     Uses screening's person-level hold, so the hold is the same one a screening hit
@@ -394,7 +395,7 @@ def usage_alert_hold_person(*, alert: UsageAlert, actor: Any, reason: str) -> Us
     return alert
 
 
-def usage_alert_release_person(*, alert: UsageAlert, actor: Any, reason: str) -> UsageAlert:
+def usage_alert_release_person(*, alert: UsageAlert, actor: User | None, reason: str) -> UsageAlert:
     """Lift the hold placed from this alert; keys whose grant is active come back.
 
     The hold is the person's one compliance hold, so it is lifted here only when nothing
