@@ -19,6 +19,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from foundation.transitions import locked_transition
 from portal.accounts.models import User
 from portal.audit.checkpoints import checkpoint_on_commit
 from portal.audit.services import audit_record
@@ -274,31 +275,34 @@ def determination_update(
 
 def determination_submit(*, determination: Determination, actor: User | None) -> Determination:
     """The author's signature: every model needs a rule, and the letter must be attached."""
-    with transaction.atomic(durable=True):
-        determination = Determination.objects.select_for_update().get(pk=determination.pk)
-        check_determination_transition(determination.state, DeterminationState.AWAITING_APPROVAL)
+
+    def complete(row: Determination) -> None:
         covered = set(CoveredModel.objects.values_list("pk", flat=True))
-        ruled = set(determination.rules.values_list("covered_model_id", flat=True))
+        ruled = set(row.rules.values_list("covered_model_id", flat=True))
         missing = CoveredModel.objects.filter(pk__in=covered - ruled).values_list("name", flat=True)
         if missing:
             raise IncompleteDetermination(
                 f"Set a rule for every covered model; missing: {', '.join(sorted(missing))}."
             )
-        if not determination.document:
+        if not row.document:
             raise IncompleteDetermination(
                 "Attach the determination letter (PDF) before submitting."
             )
-        determination.state = DeterminationState.AWAITING_APPROVAL
-        determination.submitted_by = actor
-        determination.submitted_at = timezone.now()
-        determination.save(update_fields=["state", "submitted_by", "submitted_at"])
-        audit_record(
-            actor=actor,
-            action="determination.submitted",
-            obj=determination,
-            after={"rules": _rules_snapshot(determination)},
+
+    with transaction.atomic(durable=True):
+        return locked_transition(
+            determination,
+            to=DeterminationState.AWAITING_APPROVAL,
+            check=check_determination_transition,
+            guard=complete,
+            stamp=lambda row: {"submitted_by": actor, "submitted_at": timezone.now()},
+            audit=lambda row: audit_record(
+                actor=actor,
+                action="determination.submitted",
+                obj=row,
+                after={"rules": _rules_snapshot(row)},
+            ),
         )
-    return determination
 
 
 def determination_send_back(
@@ -306,37 +310,41 @@ def determination_send_back(
 ) -> Determination:
     """The second officer returns it to draft instead of approving."""
     with transaction.atomic(durable=True):
-        determination = Determination.objects.select_for_update().get(pk=determination.pk)
-        check_determination_transition(determination.state, DeterminationState.DRAFT)
-        determination.state = DeterminationState.DRAFT
-        determination.submitted_by = None
-        determination.submitted_at = None
-        determination.save(update_fields=["state", "submitted_by", "submitted_at"])
-        audit_record(actor=actor, action="determination.sent_back", obj=determination, reason=note)
-    return determination
+        return locked_transition(
+            determination,
+            to=DeterminationState.DRAFT,
+            check=check_determination_transition,
+            stamp={"submitted_by": None, "submitted_at": None},
+            audit=lambda row: audit_record(
+                actor=actor, action="determination.sent_back", obj=row, reason=note
+            ),
+        )
 
 
 def determination_approve(*, determination: Determination, actor: User | None) -> Determination:
     """The second officer's approval: never the author nor the submitter."""
-    with transaction.atomic(durable=True):
-        determination = Determination.objects.select_for_update().get(pk=determination.pk)
-        check_determination_transition(determination.state, DeterminationState.APPROVED)
-        if determination.signed_or_edited_by(actor):
+
+    def second_officer(row: Determination) -> None:
+        if row.signed_or_edited_by(actor):
             raise SameOfficerError(
                 "The officer who drafted, edited (rules, legal basis or letter) or submitted a "
                 "determination cannot approve it: a second compliance officer must."
             )
-        determination.state = DeterminationState.APPROVED
-        determination.approved_by = actor
-        determination.approved_at = timezone.now()
-        determination.save(update_fields=["state", "approved_by", "approved_at"])
-        audit_record(
-            actor=actor,
-            action="determination.approved",
-            obj=determination,
-            after={"submitted_by": determination.submitted_by_id},
+
+    with transaction.atomic(durable=True):
+        return locked_transition(
+            determination,
+            to=DeterminationState.APPROVED,
+            check=check_determination_transition,
+            guard=second_officer,
+            stamp=lambda row: {"approved_by": actor, "approved_at": timezone.now()},
+            audit=lambda row: audit_record(
+                actor=actor,
+                action="determination.approved",
+                obj=row,
+                after={"submitted_by": row.submitted_by_id},
+            ),
         )
-    return determination
 
 
 def determination_impact(*, determination: Determination) -> ImpactReport:
