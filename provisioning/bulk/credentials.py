@@ -13,7 +13,6 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from portal.accounts.models import User
 from portal.audit.services import audit_record
 from provisioning.bulk.models import CredentialReason
 from provisioning.credentials.reactivation import reactivatable_condition
@@ -33,7 +32,7 @@ def _ids_sql(ids: Sequence[int]) -> tuple[str, list[int]]:
 
 
 def _audit(
-    *, actor: User | None, action: str, note: str, after: dict[str, Any], changes: ChangeSet
+    *, actor: Any, action: str, note: str, after: dict[str, Any], changes: ChangeSet
 ) -> None:
     audit_record(
         actor=actor,
@@ -60,7 +59,7 @@ def add_reasons(*, credential_ids: Sequence[int], kind: str, reference: str) -> 
 
 
 def credentials_suspend(
-    *, credential_ids: Sequence[int], kind: str, reference: str, actor: User | None, note: str
+    *, credential_ids: Sequence[int], kind: str, reference: str, actor: Any, note: str
 ) -> ChangeSet:
     """Add the reason to each key; active ones become suspended."""
     scope, params = _ids_sql(credential_ids)
@@ -83,9 +82,7 @@ def credentials_suspend(
     return changes
 
 
-def credentials_revoke(
-    *, credential_ids: Sequence[int], actor: User | None, note: str
-) -> ChangeSet:
+def credentials_revoke(*, credential_ids: Sequence[int], actor: Any, note: str) -> ChangeSet:
     scope, params = _ids_sql(credential_ids)
     now = timezone.now()
     with transaction.atomic():
@@ -115,7 +112,7 @@ def credentials_restore(
     credential_ids: Sequence[int],
     kind: str,
     reference: str,
-    actor: User | None,
+    actor: Any,
     note: str,
     keep_suspended: set[int] | None = None,
 ) -> ChangeSet:

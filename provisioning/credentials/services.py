@@ -17,7 +17,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from portal.accounts.models import User
 from portal.audit.services import audit_record
 from portal.eligibility.models import Person, ScreeningState
 from provisioning.credentials.keys import NewKey, generate_key
@@ -65,7 +64,7 @@ def _owner_user_id(credential: Credential) -> int | None:
     return Person.objects.filter(pk=credential.person_id).values_list("user_id", flat=True).first()
 
 
-def _is_key_owner(actor: User | None, owner_user_id: int | None) -> bool:
+def _is_key_owner(actor: Any, owner_user_id: int | None) -> bool:
     """The system (no actor) acts for the owner; any signed-in person must be the owner."""
     if actor is None:
         return True
@@ -73,7 +72,7 @@ def _is_key_owner(actor: User | None, owner_user_id: int | None) -> bool:
 
 
 def _audit(
-    *, actor: User | None, action: str, credential: Credential, changes: ChangeSet, **extra: Any
+    *, actor: Any, action: str, credential: Credential, changes: ChangeSet, **extra: Any
 ) -> None:
     audit_record(
         actor=actor,
@@ -89,7 +88,7 @@ def _audit(
 
 
 def credential_issue(
-    *, actor: User | None, grant: Grant, person: Person, key: NewKey | None = None
+    *, actor: Any, grant: Grant, person: Person, key: NewKey | None = None
 ) -> IssuedKey:
     """A new key for ``person`` on ``grant``, within its seats. Returns the plaintext once."""
     key = key or generate_key()
@@ -144,7 +143,7 @@ def _locked(credential: Credential) -> Credential:
 
 
 def credential_rotate(
-    *, actor: User | None, credential: Credential, overlap_hours: float | None = None
+    *, actor: Any, credential: Credential, overlap_hours: float | None = None
 ) -> RotatedKey:
     """A new key for the credential; the old one stays valid for the overlap, then goes.
 
@@ -195,7 +194,7 @@ def credential_rotate(
     return RotatedKey(credential=current, key=key.plaintext if shown else None)
 
 
-def credential_collect(*, actor: User | None, credential: Credential) -> IssuedKey:
+def credential_collect(*, actor: Any, credential: Credential) -> IssuedKey:
     """The owner's fresh key, shown once; any earlier key stops working at once.
 
     Checked under the row lock, so a suspension racing the request wins.
@@ -212,9 +211,7 @@ def credential_collect(*, actor: User | None, credential: Credential) -> IssuedK
     return IssuedKey(credential=rotated.credential, key=rotated.key)
 
 
-def credential_revoke(
-    *, actor: User | None, credential: Credential, reason: str = ""
-) -> Credential:
+def credential_revoke(*, actor: Any, credential: Credential, reason: str = "") -> Credential:
     now = timezone.now()
     with transaction.atomic():
         current = _locked(credential)
@@ -262,7 +259,7 @@ def credential_expire_rotated_keys(*, now: dt.datetime | None = None) -> int:
 
 
 def _person_audit(
-    *, actor: User | None, action: str, person_id: int, reason: str, changes: ChangeSet
+    *, actor: Any, action: str, person_id: int, reason: str, changes: ChangeSet
 ) -> None:
     person = Person.objects.get(pk=person_id)
     audit_record(
@@ -278,7 +275,7 @@ def _person_audit(
         wake_relays_on_commit()
 
 
-def credential_hold_person(*, person_id: int, actor: User | None, reason: str) -> ChangeSet:
+def credential_hold_person(*, person_id: int, actor: Any, reason: str) -> ChangeSet:
     """Suspend every key of a person held by screening (reason: compliance)."""
     with transaction.atomic():
         changes = write_credential_changes(
@@ -306,7 +303,7 @@ def credential_hold_person(*, person_id: int, actor: User | None, reason: str) -
     return changes
 
 
-def credential_release_person(*, person_id: int, actor: User | None, reason: str) -> ChangeSet:
+def credential_release_person(*, person_id: int, actor: Any, reason: str) -> ChangeSet:
     """Lift the screening hold; keys whose grant is active come back."""
     reactivate_sql, reactivate_params = reactivatable_condition(timezone.now())
     with transaction.atomic():

@@ -16,7 +16,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts.access import get_visible_or_404, visible_to
-from portal.partners.requests import AuthenticatedRequest
 from provisioning.deliveries.forms import TargetForm
 from provisioning.deliveries.models import (
     DeliveryError,
@@ -66,7 +65,7 @@ def health(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def retry_dead(request: AuthenticatedRequest, target_id: int) -> HttpResponse:
+def retry_dead(request: HttpRequest, target_id: int) -> HttpResponse:
     if not request.user.has_perm(RETRY_PERMISSION):
         raise PermissionDenied("Only operations may retry dead deliveries.")
     target = get_visible_or_404(request.user, Target.objects.all(), action="change", pk=target_id)
@@ -80,7 +79,7 @@ def retry_dead(request: AuthenticatedRequest, target_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def target_add(request: AuthenticatedRequest) -> HttpResponse:
+def target_add(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm(ADD_PERMISSION):
         raise PermissionDenied("Only operations may add targets.")
     form = TargetForm(request.POST or None)
@@ -107,7 +106,7 @@ def target_add(request: AuthenticatedRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def target_edit(request: AuthenticatedRequest, target_id: int) -> HttpResponse:
+def target_edit(request: HttpRequest, target_id: int) -> HttpResponse:
     if not request.user.has_perm(CHANGE_PERMISSION):
         raise PermissionDenied("Only operations may edit targets.")
     target = get_visible_or_404(request.user, Target.objects.all(), action="change", pk=target_id)

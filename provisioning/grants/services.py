@@ -17,7 +17,6 @@ from django.db import connection, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from portal.accounts.models import User
 from portal.audit.services import audit_record
 from provisioning.catalog.models import Stage
 from provisioning.credentials.reactivation import reactivatable_condition
@@ -63,7 +62,7 @@ class GrantBulkResult:
 
 def grant_create(
     *,
-    actor: User | None,
+    actor: Any,
     organisation: Any,
     stage: Stage,
     seats: int | None = None,
@@ -158,7 +157,7 @@ def _single(grants: GrantSelection) -> Grant | None:
 
 def _audit_bulk(
     *,
-    actor: User | None,
+    actor: Any,
     action: str,
     grants: GrantSelection,
     reason: str,
@@ -187,7 +186,7 @@ def grant_suspend(
     grants: GrantSelection,
     reason: str,
     reference: str,
-    actor: User | None,
+    actor: Any,
     note: str = "",
     audit_subject: models.Model | None = None,
 ) -> GrantBulkResult:
@@ -200,7 +199,7 @@ def grant_suspend(
     if single is not None:
         check_grant_transition(single.state, GrantState.SUSPENDED)
     now = timezone.now()
-    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
     with transaction.atomic():
         token, matched = _mark_batch(grants, LIVE_GRANT_STATES)
         # Credentials first: their scope is "grants of this batch", stable whatever happens
@@ -250,7 +249,7 @@ def grant_restore(
     grants: GrantSelection,
     reason: str,
     reference: str,
-    actor: User | None,
+    actor: Any,
     note: str = "",
 ) -> GrantBulkResult:
     """Remove the one reason ``(reason, reference)``; grants left with none become active.
@@ -309,7 +308,7 @@ def grant_restore(
 
 
 def _end_grants(
-    *, grants: GrantSelection, actor: User | None, new_state: str, action: str, note: str
+    *, grants: GrantSelection, actor: Any, new_state: str, action: str, note: str
 ) -> GrantBulkResult:
     now = timezone.now()
     with transaction.atomic():
@@ -344,7 +343,7 @@ def _end_grants(
     return GrantBulkResult(matched, grants_changed, 0, changes, event_id)
 
 
-def grant_revoke(*, grants: GrantSelection, actor: User | None, note: str = "") -> GrantBulkResult:
+def grant_revoke(*, grants: GrantSelection, actor: Any, note: str = "") -> GrantBulkResult:
     """Revoke for good: the grant and every key on it."""
     single = _single(grants)
     if single is not None:
