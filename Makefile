@@ -43,11 +43,20 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy portal provisioning
+	$(BIN)/mypy portal provisioning foundation
+	$(BIN)/lint-imports
 
+## Production settings: AUDIT_SIGNING_KEY and FIELD_ENCRYPTION_KEYS come from your environment
+## (a throw-away key pair is made when they are unset, so the other checks can be read).
 check-deploy: $(STAMP)
+	@keys=$$(mktemp -d); \
+	test -n "$$AUDIT_SIGNING_KEY" || { $(BIN)/python manage.py audit_public_key --generate clearance.example/audit \
+	  --out $$keys/audit-signing.key >/dev/null && export AUDIT_SIGNING_KEY=$$keys/audit-signing.key; }; \
+	test -n "$$FIELD_ENCRYPTION_KEYS" || export FIELD_ENCRYPTION_KEYS=$$($(BIN)/python -c \
+	  "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"); \
 	DEBUG=0 SECRET_KEY=$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))") \
-	ALLOWED_HOSTS=clearance.example $(BIN)/python manage.py check --deploy --fail-level WARNING
+	ALLOWED_HOSTS=clearance.example $(BIN)/python manage.py check --deploy --fail-level WARNING; \
+	status=$$?; rm -rf $$keys; exit $$status
 
 ## Every benchmark of docs/benchmarks.md in one table; BENCH_WRITE=1 writes it there (PostgreSQL; the web area needs Debian's wrk).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres

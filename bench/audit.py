@@ -219,7 +219,7 @@ def _measure(rows: int, user: Any) -> list[dict[str, Any]]:
     from django.test import Client
     from django.urls import reverse
 
-    from portal.audit.models import AuditEvent
+    from foundation.audit.models import AuditEvent
 
     # As production serves it: no query log, no test instrumentation of templates.
     settings.DEBUG = False
@@ -311,7 +311,7 @@ def _fill_tree() -> tuple[int, float]:
             )
             level += 1
         cursor.execute("ANALYZE audit_audittreenode")
-    from portal.audit.tree import forget_cache
+    from foundation.audit.tree import forget_cache
 
     forget_cache()  # the tree was replaced under this process's cached frontier
     return size, time.perf_counter() - started
@@ -324,7 +324,7 @@ def _synthetic_proofs(leaves: int) -> dict[str, Any]:
 
     from django.db import connection
 
-    from portal.audit.tree import forget_cache, inclusion_proof
+    from foundation.audit.tree import forget_cache, inclusion_proof
 
     with connection.cursor() as cursor:
         cursor.execute("SET synchronous_commit = off")
@@ -370,7 +370,7 @@ def _append_overhead(events: int = 2000) -> tuple[float, float]:
     """Milliseconds per ``audit_record`` with the tree and without it, alternating blocks."""
     from django.db import transaction
 
-    from portal.audit import services
+    from foundation.audit import services
 
     real = services.tree_append
     with_tree: list[float] = []
@@ -390,9 +390,9 @@ def _append_overhead(events: int = 2000) -> tuple[float, float]:
 def _transparency() -> list[dict[str, Any]]:
     import random
 
-    from portal.audit.checkpoints import checkpoint_make
-    from portal.audit.services import audit_record
-    from portal.audit.tree import inclusion_proof, tree_size
+    from foundation.audit.checkpoints import checkpoint_make
+    from foundation.audit.services import audit_record
+    from foundation.audit.tree import inclusion_proof, tree_size
 
     size, fill_s = _fill_tree()
     results = [

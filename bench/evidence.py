@@ -77,7 +77,7 @@ def _tree_overhead(model_id: int, actor: object) -> tuple[float, float, float]:
     only ever adds time), and the share of the tree runs spent appending to the tree,
     timed inside them: on a loaded machine the A/B difference is mostly noise."""
     from bench._common import reset_grants
-    from portal.audit import services
+    from foundation.audit import services
 
     real = services.tree_append
     in_tree = [0.0]
@@ -107,7 +107,7 @@ def _cli_seconds(data: bytes) -> tuple[float, int, str]:
     import tempfile
     from pathlib import Path
 
-    from portal.audit.checkpoints import verifier_key
+    from foundation.audit.checkpoints import verifier_key
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bundle.zip"

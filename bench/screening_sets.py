@@ -13,6 +13,12 @@ The script generators are written independently of the matcher: they spell Latin
 way each script writes them (Arabic without short vowels, Hebrew with final letters, Han from
 the pinyin syllables through a reverse of the Unicode readings, Hangul from the syllable
 blocks), so the matcher's own tables are not its examiner.
+
+The Han class also holds Korean names written in Han characters (Hanja). Those are not
+generated: a reverse of the Unihan ``kHangul`` readings would be the inverse of the
+matcher's own table. They are the Hanja forms under which the listed DPRK officials are
+known in published biographies, entered by hand below (``KOREAN_IN_HANJA``, 19 people) and
+reported apart as well; the generated negatives add unlisted Korean names in Hanja.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class Query:
     name: str
     expected: str | None  # entry key, or None for a negative
     schema: str  # FollowTheMoney schema for the peer
+    subset: str = ""  # a part of the class reported apart as well
 
 
 # --- script writers ------------------------------------------------------------------------
@@ -276,6 +283,44 @@ def hangul(surname: list[str], given: list[str]) -> str | None:
     return "".join(chars)
 
 
+# Listed Korean people and the Hanja their names are written in, as published biographies
+# give them (entity id → the list's name, checked, and the Hanja). Not derived from any table
+# the matcher uses.
+KOREAN_IN_HANJA: dict[str, tuple[str, str]] = {
+    "20157": ("KIM, Jong Un", "金正恩"),
+    "21444": ("KIM, Yo Jong", "金與正"),
+    "23213": ("CHOE, Ryong Hae", "崔龍海"),
+    "23215": ("RI, Pyong Chol", "李炳哲"),
+    "12211": ("KIM, Yong Chol", "金英哲"),
+    "19496": ("HWANG, Pyong So", "黃炳瑞"),
+    "19497": ("PAK, Yong Sik", "朴永植"),
+    "19491": ("RI, Man Gon", "李萬建"),
+    "15771": ("O, Kuk-Ryol", "吳克烈"),
+    "21443": ("KIM, Won Hong", "金元弘"),
+    "20120": ("CHOE, Pu Il", "崔富一"),
+    "21303": ("JO, Yong-Won", "趙甬元"),
+    "23212": ("JONG, Kyong Thaek", "鄭京擇"),
+    "19494": ("RI, Yong Mu", "李勇武"),
+    "20126": ("KIM, Ki Nam", "金己男"),
+    "21306": ("CHOE, Hwi", "崔輝"),
+    "23214": ("KIM, Jong Sik", "金正植"),
+    "21735": ("RI, Su Yong", "李洙墉"),
+    "20577": ("CHO, Chun-ryong", "趙春龍"),
+}
+HANJA_SUBSET = "korean names in hanja"
+# Unlisted Korean names for the negatives, in common Hanja spellings.
+_HANJA_SURNAMES_KO = {"kim": "金", "park": "朴", "choi": "崔", "jung": "鄭", "kang": "姜",
+                      "yoon": "尹"}  # fmt: skip
+_HANJA_GIVEN_KO = {"minjun": "民俊", "seoyeon": "瑞妍", "jiho": "志浩", "haeun": "夏恩",
+                   "doyun": "道允", "sua": "秀雅"}  # fmt: skip
+
+
+def korean_in_hanja(entry: Entry) -> str | None:
+    """The Hanja form of a listed Korean person's name, when it is known."""
+    known = KOREAN_IN_HANJA.get(entry.entity_id) if entry.key.startswith("SDN:") else None
+    return known[1] if known and known[0] == entry.primary_name else None
+
+
 def _words(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKD", text)
     folded = "".join(c for c in folded if not unicodedata.combining(c)).lower()
@@ -336,6 +381,8 @@ def _script_variant(cls: str, entry: Entry) -> str | None:
     if cls == "script-hebrew":
         return hebrew(plain)
     if cls == "script-han":
+        if (hanja := korean_in_hanja(entry)) is not None:
+            return hanja
         return han(surname, given) if countries & {"CN", "TW", "HK", "SG", "MO"} else None
     if cls == "script-hangul":
         return hangul(surname, given) if "KP" in countries or "KR" in countries else None
@@ -489,7 +536,8 @@ def positives(entries: list[Entry], rng: random.Random, per_class: int) -> list[
             name = maker(entry)
             if not name or not name.strip():
                 continue
-            queries.append(Query(cls, name, entry.key, _SCHEMAS[entry.entry_type]))
+            subset = HANJA_SUBSET if cls == "script-han" and korean_in_hanja(entry) else ""
+            queries.append(Query(cls, name, entry.key, _SCHEMAS[entry.entry_type], subset))
             made += 1
     return queries
 
@@ -582,14 +630,20 @@ def negatives(entries: list[Entry], rng: random.Random, per_class: int) -> list[
         "ar": ("arabic", arabic),
         "zh": ("han", lambda w: han([w], []) or ""),
         "ko": ("hangul", _hangul_word),
+        "ko-hanja": ("hanja", _hangul_word),
     }
     guards = {locale: CoOccurrence(entries, writer) for locale, (_, writer) in writers.items()}
     made = 0
     while made < per_class:
         locale = rng.choice(list(writers))
-        first, last = rng.choice(FIRST[locale]), rng.choice(LAST[locale])
+        base = "ko" if locale == "ko-hanja" else locale
+        first, last = rng.choice(FIRST[base]), rng.choice(LAST[base])
         _, writer = writers[locale]
-        if locale in {"zh", "ko"}:
+        if locale == "ko-hanja":
+            # Checked against the lists through its Hangul, like the Hangul names.
+            name = _HANJA_SURNAMES_KO[last] + _HANJA_GIVEN_KO[first]
+            parts = [writer(last), writer(first)]
+        elif locale in {"zh", "ko"}:
             name = (han([last], [first]) if locale == "zh" else hangul([last], [first])) or ""
             parts = [writer(last), writer(first)]
         else:

@@ -15,9 +15,9 @@ from typing import Any
 from django.apps import apps
 from django.db import transaction
 
+from foundation.audit.services import audit_record
+from foundation.crypto import is_under_newest_key, reencrypt_text
 from portal.accounts.models import User
-from portal.audit.services import audit_record
-from portal.crypto import is_under_newest_key, reencrypt_text
 
 BATCH_SIZE = 200
 
@@ -36,7 +36,7 @@ class EncryptedField:
         return f"{self.model}.{self.column}{suffix}"
 
 
-# Every secret stored with portal.crypto. A new encrypted field is added here.
+# Every secret stored with foundation.crypto. A new encrypted field is added here.
 ENCRYPTED_FIELDS = (
     EncryptedField("deliveries.Target", "token_encrypted"),
     EncryptedField("deliveries.Target", "secrets_encrypted"),

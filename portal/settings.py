@@ -60,7 +60,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     # People side
     "portal.accounts",
-    "portal.audit",
+    "foundation.audit",
     "portal.web",
     "portal.partners",
     "portal.eligibility",
@@ -156,12 +156,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (login throttling, MFA code replay protection) ----------------
 
 CACHE_URL = env_str("CACHE_URL", "locmem://")
+# Lets several deployments (or test runs) share one Redis database without reading each
+# other's keys.
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "")
 if CACHE_URL.startswith(("redis://", "rediss://")):
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
     }
 elif CACHE_URL == "locmem://":
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
 else:
     raise ImproperlyConfigured(
         f"The environment variable CACHE_URL must be locmem:// or redis://..., got {CACHE_URL!r}."
@@ -219,6 +231,11 @@ FIELD_ENCRYPTION_KEY = env_str(
     base64.urlsafe_b64encode(hashlib.sha256(f"fields:{SECRET_KEY}".encode()).digest()).decode(),
 )
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", []) or [FIELD_ENCRYPTION_KEY]
+# Whether the keys were chosen (either variable) rather than derived from SECRET_KEY: the
+# deployment checks warn when they were not (portal/web/checks.py).
+FIELD_ENCRYPTION_KEYS_SET = bool(env_list("FIELD_ENCRYPTION_KEYS", [])) or bool(
+    env_str("FIELD_ENCRYPTION_KEY", "")
+)
 for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
     try:
         if len(base64.urlsafe_b64decode(_key.encode())) != 32:

@@ -15,15 +15,15 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from foundation.audit.models import AuditEvent
+from foundation.audit.services import audit_record
+from foundation.crypto import encrypt_text
 from portal.accounts.models import User
 from portal.applications.models import Application
 from portal.applications.states import ApplicationState
-from portal.audit.models import AuditEvent
-from portal.audit.services import audit_record
 from portal.certification.models import Campaign, CertificationItem
 from portal.certification.services import campaign_open
 from portal.compliance.models import Determination
-from portal.crypto import encrypt_text
 from portal.eligibility.models import Person
 from portal.notifications.models import Notification, OrganisationWebhook
 from portal.partners.models import (

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.core.cache import cache
+from django.conf import settings as django_settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 
 from portal.accounts.models import User
@@ -19,12 +21,29 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def _clear_cache() -> None:
+    """Empties this worker's cache keys only (tests/isolation.py gives each worker a prefix).
+
+    Django's Redis cache clears with FLUSHDB, which would also wipe the counters of another xdist
+    worker sharing the database; locmem is per process, so clearing it is already private.
+    """
+    backend = caches["default"]  # `cache` is a proxy: isinstance needs the backend itself
+    prefix = django_settings.CACHES["default"].get("KEY_PREFIX")
+    if not prefix or not isinstance(backend, RedisCache):
+        backend.clear()
+        return
+    client = backend._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Throttle counts (login, API, SCIM) and MFA replay marks start at zero in every test."""
-    cache.clear()
+    _clear_cache()
     yield
-    cache.clear()
+    _clear_cache()
 
 
 @pytest.fixture

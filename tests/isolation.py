@@ -37,8 +37,12 @@ def _prepare() -> str | None:
         os.environ[SESSION_ROOT] = root
         os.environ["CELERY_DEFAULT_QUEUE"] = Path(root).name
         owned = root
-    var_dir = Path(root) / os.environ.get("PYTEST_XDIST_WORKER", "main")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    var_dir = Path(root) / worker
     var_dir.mkdir(exist_ok=True)
+    # Cache keys of this run and worker only: clearing them (tests/conftest.py) must not wipe
+    # another worker's throttle counters on a shared Redis.
+    os.environ["CACHE_KEY_PREFIX"] = f"{Path(root).name}-{worker}"
     os.environ["CLEARANCE_VAR_DIR"] = str(var_dir)
     for name in _FOLLOW_VAR_DIR:
         os.environ.pop(name, None)

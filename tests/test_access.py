@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 
-from portal.accounts.access import get_visible_or_404, visible_to
+from foundation.access import get_visible_or_404, visible_to
 from portal.eligibility.models import Person
 from portal.partners.models import Organisation
 from tests.factories import PersonFactory

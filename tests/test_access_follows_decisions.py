@@ -11,8 +11,9 @@ from portal.partners.models import Membership
 from portal.partners.services import membership_remove
 from portal.screening.data import LIST_DATA
 from portal.screening.holds import hold_person_access, release_person_access
+from portal.screening.lists import list_version_load
 from portal.screening.models import ListFormat
-from portal.screening.services import list_version_load, person_screen
+from portal.screening.services import person_screen
 from provisioning.credentials.models import Credential
 from provisioning.credentials.services import credential_issue
 from provisioning.deliveries.models import Change

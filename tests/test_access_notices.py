@@ -192,7 +192,7 @@ def test_decisions_before_the_cursor_started_are_history_not_news(
     from portal.notifications.models import AccessNoticeCursor
 
     _stop(world, ops_user, determination)
-    from portal.audit.models import AuditEvent
+    from foundation.audit.models import AuditEvent
 
     AccessNoticeCursor.objects.update_or_create(
         pk=1, defaults={"last_event_id": AuditEvent.objects.order_by("-id").first().pk}

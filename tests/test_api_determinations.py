@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.compliance.models import Determination, DeterminationState
 from provisioning.credentials.models import Credential, CredentialState
 from tests.api_helpers import api_client_for

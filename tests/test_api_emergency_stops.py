@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from provisioning.bulk.models import BulkAction, BulkState
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import ModelBlock

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from foundation.audit.models import AuditEvent
+from foundation.tokens import token_matches
 from portal.applications.models import Application
 from portal.applications.states import ApplicationState
-from portal.audit.models import AuditEvent
 from portal.partners.models import Invitation
-from provisioning.credentials.keys import key_matches
 from provisioning.credentials.models import Credential
 from tests.api_helpers import api_client_for, bearer_client
 from tests.conftest import client_for
@@ -202,7 +202,7 @@ def test_rotating_a_credential_returns_the_new_key_once(world, partner_admin):
     assert response["Cache-Control"] == "no-store"
     key = response.json()["key"]
     credential = Credential.objects.get(pk=world["credentials"])
-    assert key_matches(key, credential.key_hash)
+    assert token_matches(key, credential.key_hash)
     listed = client.get(f"/api/v1/credentials/{credential.pk}/")
     assert "key" not in listed.json()
     assert key not in listed.content.decode()

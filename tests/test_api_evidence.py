@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.compliance.evidence_verify import verify_bundle_file
 from portal.compliance.services import (
     determination_apply,
@@ -18,7 +18,7 @@ from portal.compliance.services import (
     determination_draft,
     determination_submit,
 )
-from portal.eligibility.rules import RuleKind
+from portal.eligibility.rule import RuleKind
 from provisioning.bulk.models import BulkAction
 from tests.api_helpers import api_client_for
 from tests.factories import CompletePersonFactory, OrganisationFactory, StageFactory, staff_user

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 
 from portal.api.models import IdempotencyKey
@@ -25,7 +24,6 @@ PARALLEL = 24
 
 @pytest.fixture(autouse=True)
 def _no_throttle(settings):
-    cache.clear()
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_CLASSES": [],

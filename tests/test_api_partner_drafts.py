@@ -8,9 +8,9 @@ import json
 import pytest
 from django.utils import timezone
 
+from foundation.audit.models import AuditEvent
 from portal.applications.models import Application
 from portal.applications.states import ApplicationState
-from portal.audit.models import AuditEvent
 from tests.api_helpers import api_client_for
 from tests.factories import (
     ApplicationFactory,

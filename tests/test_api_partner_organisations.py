@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test.client import encode_multipart
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.partners.documents import organisation_document_upload
 from portal.partners.models import (
     DocumentKind,

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.eligibility.models import Person, ScreeningState
 from portal.eligibility.policies import ATTESTATION_VERSION, AUP_VERSION
 from tests.api_helpers import api_client_for

@@ -9,11 +9,11 @@ import re
 import pytest
 from django.utils import timezone
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
+from foundation.tokens import token_matches
 from portal.notifications.models import Notification
 from portal.partners.invitations import invitation_create
 from portal.partners.models import MemberRole, Membership
-from provisioning.credentials.keys import key_matches
 from provisioning.credentials.models import Credential
 from provisioning.credentials.services import credential_revoke
 from tests.api_helpers import api_client_for
@@ -114,7 +114,7 @@ def test_the_owner_collects_a_fresh_key_shown_once(world, partner_member):
     assert response["Cache-Control"] == "no-store"
     key = response.json()["key"]
     stored = Credential.objects.get(pk=world.credential.pk)
-    assert key_matches(key, stored.key_hash)
+    assert token_matches(key, stored.key_hash)
     assert key not in json.dumps(list(AuditEvent.objects.values("before", "after")), default=str)
     shown = api_client_for(partner_member).get(f"/api/v1/credentials/{stored.pk}/")
     assert key not in shown.content.decode()
@@ -128,8 +128,8 @@ def test_a_second_collect_ends_the_first_key(world, partner_member):
     second = _post(client, url).json()["key"]
 
     stored = Credential.objects.get(pk=world.credential.pk)
-    assert key_matches(second, stored.key_hash)
-    assert not key_matches(first, stored.key_hash)
+    assert token_matches(second, stored.key_hash)
+    assert not token_matches(first, stored.key_hash)
     assert stored.previous_key_prefix is None  # no overlap: the first key is gone at once
 
 

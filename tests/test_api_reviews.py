@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from foundation.audit.models import AuditEvent
 from portal.applications.models import Application
 from portal.applications.states import ApplicationState
-from portal.audit.models import AuditEvent
 from portal.reviews.models import Approval, Review
 from provisioning.credentials.models import Credential
 from provisioning.grants.models import Grant

@@ -8,9 +8,10 @@ import datetime as dt
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.eligibility.models import ScreeningState
 from portal.screening.data import LIST_DATA
+from portal.screening.lists import list_version_load
 from portal.screening.models import (
     ListEntry,
     ListVersion,
@@ -18,7 +19,7 @@ from portal.screening.models import (
     ScreeningMatch,
     Suppression,
 )
-from portal.screening.services import list_version_load, person_screen
+from portal.screening.services import person_screen
 from tests.api_helpers import api_client_for
 from tests.factories import PersonFactory
 
@@ -32,7 +33,7 @@ MALKEVICH = (
 
 @pytest.fixture
 def match(tmp_path, monkeypatch, organisation) -> ScreeningMatch:
-    monkeypatch.setattr("portal.screening.services._enqueue_rescreen", lambda version_id: None)
+    monkeypatch.setattr("portal.screening.lists._enqueue_rescreen", lambda version_id: None)
     path = tmp_path / "sdn.csv"
     path.write_text(MALKEVICH + "\n", encoding="utf-8")
     list_version_load(list_format="ofac-sdn", path=path, actor=None)

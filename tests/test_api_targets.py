@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.services import target_create
 from tests.api_helpers import api_client_for

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.usage.models import AlertKind, AlertState, UsageAlert
 from provisioning.credentials.models import Credential, CredentialState
 from tests.api_helpers import api_client_for

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from foundation.audit.models import AuditEvent
 from portal.applications.models import Application, WizardStep
 from portal.applications.services import (
     IncompleteApplicationError,
@@ -24,9 +25,9 @@ from portal.applications.states import (
     IllegalTransitionError,
     assert_transition,
 )
-from portal.audit.models import AuditEvent
 from portal.eligibility.models import Person, ScreeningState
-from portal.eligibility.rules import ModelRule, RuleKind
+from portal.eligibility.rule import RuleKind
+from portal.eligibility.rules import ModelRule
 from portal.partners.models import VerificationState
 from tests.conftest import client_for
 from tests.factories import (

@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections, transaction
 
-from portal.audit.chain import verify_chain
-from portal.audit.models import GENESIS_HASH, AuditAppendOnlyError, AuditEvent
-from portal.audit.services import audit_record
+from foundation.audit.chain import verify_chain
+from foundation.audit.models import GENESIS_HASH, AuditAppendOnlyError, AuditEvent
+from foundation.audit.services import audit_record
 
 pytestmark = pytest.mark.django_db
 

@@ -12,11 +12,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from portal.audit.checkpoints import checkpoint_make, signing_key
-from portal.audit.models import AuditCheckpoint, AuditEvent, AuditLogAlert
-from portal.audit.services import audit_record
-from portal.audit.tasks import checkpoint as checkpoint_task
-from portal.audit.tree import root_hash
+from foundation.audit.checkpoints import checkpoint_make, signing_key
+from foundation.audit.models import AuditCheckpoint, AuditEvent, AuditLogAlert
+from foundation.audit.services import audit_record
+from foundation.audit.tasks import checkpoint as checkpoint_task
+from foundation.audit.tree import root_hash
 from tests.conftest import client_for
 from verifier.merkle import verify_consistency, verify_inclusion
 from verifier.note import Checkpoint, NoteError, SignerKey, VerifierKey, open_checkpoint
@@ -97,8 +97,8 @@ def test_the_beat_task_signs_the_tree():
 def test_a_bulk_action_or_determination_asks_for_a_checkpoint_after_commit(
     django_capture_on_commit_callbacks, monkeypatch
 ):
-    from portal.audit import tasks
-    from portal.audit.checkpoints import checkpoint_on_commit
+    from foundation.audit import tasks
+    from foundation.audit.tasks import checkpoint_on_commit
 
     calls = []
     monkeypatch.setattr(tasks.checkpoint, "delay", lambda: calls.append(checkpoint_make()))
@@ -235,7 +235,7 @@ def test_verify_catches_a_rewritten_event_even_when_the_chain_is_rehashed(tmp_pa
     forged = events[1]
     forged.reason = "forged"
     _raw("UPDATE audit_auditevent SET reason = %s WHERE id = %s", ["forged", forged.pk])
-    from portal.audit.chain import event_hash
+    from foundation.audit.chain import event_hash
 
     previous = events[0].hash
     for event in AuditEvent.objects.filter(pk__gte=forged.pk).order_by("id"):

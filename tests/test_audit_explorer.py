@@ -10,11 +10,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from foundation.audit.models import AuditEvent
+from foundation.audit.services import audit_record
 from portal.accounts.roles import Role
 from portal.audit import links
-from portal.audit.models import AuditEvent
 from portal.audit.selectors import AuditFilter, audit_events, audit_page
-from portal.audit.services import audit_record
 from tests.conftest import client_for
 from tests.factories import CoveredModelFactory, StageFactory, staff_user
 
@@ -30,7 +30,7 @@ def _events(n: int, **fields) -> list[AuditEvent]:
 
 
 def _at(moment: dt.datetime, **fields) -> AuditEvent:
-    with mock.patch("portal.audit.services.timezone.now", return_value=moment):
+    with mock.patch("foundation.audit.services.timezone.now", return_value=moment):
         return audit_record(actor=None, **fields)
 
 

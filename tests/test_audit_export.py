@@ -14,11 +14,11 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.audit.chain import verify_chain
-from portal.audit.export import EXPORT_FIELDS, csv_escape, csv_unescape
-from portal.audit.export_verify import verify_export, verify_rows
-from portal.audit.models import AuditEvent
-from portal.audit.services import audit_record
+from foundation.audit.chain import verify_chain
+from foundation.audit.export import EXPORT_FIELDS, csv_escape, csv_unescape
+from foundation.audit.export_verify import verify_export, verify_rows
+from foundation.audit.models import AuditEvent
+from foundation.audit.services import audit_record
 from tests.api_helpers import api_client_for
 from tests.conftest import client_for
 
@@ -270,7 +270,7 @@ def test_a_rehashed_tampered_line_breaks_the_next_link(auditor, tmp_path):
     forged = AuditEvent(**{k: v for k, v in rows[1].items() if k not in ("id", "hash")})
     forged.created_at = timezone.datetime.fromisoformat(rows[1]["created_at"])
     forged.reason = "forged"
-    from portal.audit.chain import event_hash
+    from foundation.audit.chain import event_hash
 
     rows[1] = {**rows[1], "reason": "forged", "hash": event_hash(forged)}
 

@@ -8,10 +8,10 @@ import hashlib
 import pytest
 from django.db import transaction
 
-from portal.audit.chain import event_bytes
-from portal.audit.models import AuditEvent, AuditTreeNode
-from portal.audit.services import audit_record
-from portal.audit.tree import consistency_proof, inclusion_proof, root_hash, tree_size
+from foundation.audit.chain import event_bytes
+from foundation.audit.models import AuditEvent, AuditTreeNode
+from foundation.audit.services import audit_record
+from foundation.audit.tree import consistency_proof, inclusion_proof, root_hash, tree_size
 from verifier.merkle import (
     Frontier,
     ProofError,
@@ -234,7 +234,7 @@ def test_the_migration_builds_the_tree_over_events_written_before_it():
     from django.apps import apps
     from django.db import connection
 
-    from portal.audit.tree import forget_cache
+    from foundation.audit.tree import forget_cache
 
     events = _record(11)
     with connection.cursor() as cursor:
@@ -244,7 +244,9 @@ def test_the_migration_builds_the_tree_over_events_written_before_it():
         if connection.vendor == "postgresql":
             cursor.execute("SET session_replication_role = DEFAULT")
     forget_cache()
-    migration = importlib.import_module("portal.audit.migrations.0006_backfill_tree_append_only")
+    migration = importlib.import_module(
+        "foundation.audit.migrations.0006_backfill_tree_append_only"
+    )
 
     migration.backfill(apps, None)
 

@@ -7,9 +7,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.urls import reverse
 
-from portal.audit.checkpoints import checkpoint_make
-from portal.audit.models import AuditCosignature, AuditEvent, WitnessKey
-from portal.audit.services import audit_record
+from foundation.audit.checkpoints import checkpoint_make
+from foundation.audit.models import AuditCosignature, AuditEvent, WitnessKey
+from foundation.audit.services import audit_record
 from tests.conftest import client_for
 from verifier.note import (
     COSIGNATURE_V1,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from foundation.audit.services import audit_record
 from portal.accounts.roles import Role
-from portal.audit.services import audit_record
 from tests.browser import assert_page_is_sound, new_page, sign_in, watch_csp_violations
 from tests.factories import PASSWORD, CoveredModelFactory, OrganisationFactory, staff_user
 

@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
+from foundation.audit.models import AuditEvent
 from portal.applications.models import Application
 from portal.applications.states import ApplicationState
-from portal.audit.models import AuditEvent
 from portal.eligibility.models import Person
 from portal.partners.models import MemberRole, Membership, Organisation, VerificationState
 from tests.browser import assert_accessible_page, link_in_mail, tab_to, watch_csp_violations

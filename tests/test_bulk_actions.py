@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from portal.audit.chain import verify_chain
-from portal.audit.models import AuditEvent
-from portal.eligibility.rules import ModelRule, RuleKind
+from foundation.audit.chain import verify_chain
+from foundation.audit.models import AuditEvent
+from portal.eligibility.rule import RuleKind
+from portal.eligibility.rules import ModelRule
 from provisioning.bulk.models import (
     ApprovalRequired,
     BulkAction,

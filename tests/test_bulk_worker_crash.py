@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from portal.audit.chain import verify_chain
-from portal.audit.models import AuditEvent
+from foundation.audit.chain import verify_chain
+from foundation.audit.models import AuditEvent
 from portal.compliance.evidence import bulk_action_evidence
 from portal.compliance.evidence_verify import verify_bundle_file
 from provisioning.bulk.models import BulkAction, BulkKind, BulkState

@@ -16,8 +16,8 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from portal.audit.chain import verify_chain
-from portal.audit.models import AuditEvent
+from foundation.audit.chain import verify_chain
+from foundation.audit.models import AuditEvent
 from portal.certification.models import (
     Campaign,
     CampaignError,

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.certification.models import Campaign, CertificationItem, Decision
 from portal.certification.services import campaign_close_due, campaign_open
 from portal.partners.models import MemberRole

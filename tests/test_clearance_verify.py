@@ -11,11 +11,11 @@ import zipfile
 
 import pytest
 
-from portal.audit.checkpoints import checkpoint_cosign, checkpoint_make, signing_key
-from portal.audit.checkpoints import witness_key_register as register
-from portal.audit.models import AuditCheckpoint
-from portal.audit.services import audit_record
-from portal.audit.tree import consistency_proof
+from foundation.audit.checkpoints import checkpoint_cosign, checkpoint_make, signing_key
+from foundation.audit.checkpoints import witness_key_register as register
+from foundation.audit.models import AuditCheckpoint
+from foundation.audit.services import audit_record
+from foundation.audit.tree import consistency_proof
 from portal.compliance.evidence import bulk_action_evidence
 from provisioning.deliveries.changelog import ChangeRow, changes_digest
 from provisioning.deliveries.emergency import model_emergency_stop

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from provisioning.credentials.keys import key_matches, parse_key
+from foundation.tokens import KEY_SCHEME, parse_token, token_matches
 from provisioning.credentials.models import Credential, CredentialState
 from tests.authz_world import World, build_world
 from tests.conftest import client_for
@@ -38,8 +38,8 @@ def test_the_owner_gets_a_key_once_that_matches_the_stored_hash(world, partner_m
     assert "no-store" in response["Cache-Control"]
     key = response.context["key"]
     stored = Credential.objects.get(pk=world.credential.pk)
-    assert parse_key(key) == stored.key_prefix
-    assert key_matches(key, stored.key_hash)
+    assert parse_token(key, KEY_SCHEME) == stored.key_prefix
+    assert token_matches(key, stored.key_hash)
     assert stored.key_hash != old_hash
     assert key.encode() in response.content
 
@@ -51,9 +51,9 @@ def test_the_previous_key_no_longer_verifies(world, partner_member):
     second = _collect(partner_member, world.credential).context["key"]
     # then
     stored = Credential.objects.get(pk=world.credential.pk)
-    assert key_matches(second, stored.key_hash)
-    assert not key_matches(first, stored.key_hash)
-    assert not key_matches(first, stored.previous_key_hash)
+    assert token_matches(second, stored.key_hash)
+    assert not token_matches(first, stored.key_hash)
+    assert not token_matches(first, stored.previous_key_hash)
 
 
 def test_the_owner_sees_the_button_with_its_warning(world, partner_member):

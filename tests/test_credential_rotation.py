@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Permission
 
-from portal.audit.models import AuditEvent
-from provisioning.credentials.keys import key_matches
+from foundation.audit.models import AuditEvent
+from foundation.tokens import token_matches
 from provisioning.credentials.models import Credential
 from provisioning.credentials.services import credential_issue, credential_rotate
 from tests.api_helpers import api_client_for
@@ -65,7 +65,7 @@ def test_an_admin_rotating_a_members_key_gets_no_key(world, partner_admin, partn
     collected = api_client_for(partner_member).post(f"/api/v1/credentials/{credential.pk}/collect/")
     assert collected.status_code == 200
     credential.refresh_from_db()
-    assert key_matches(collected.json()["key"], credential.key_hash)
+    assert token_matches(collected.json()["key"], credential.key_hash)
 
 
 def test_a_superuser_rotating_any_key_gets_no_key(world, superuser):
@@ -115,7 +115,7 @@ def test_an_admin_rotating_their_own_key_gets_it_once(world, partner_admin, orga
     body = response.json()
     assert body["owner_must_collect"] is False
     own.refresh_from_db()
-    assert key_matches(body["key"], own.key_hash)
+    assert token_matches(body["key"], own.key_hash)
     event = AuditEvent.objects.filter(action="credential.rotated").latest("id")
     assert event.after["rotated_by_owner"] is True
 

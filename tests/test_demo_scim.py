@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.web.demo import seed_demo
+from portal.web.demo_access import DEMO_SCIM_TARGET
 from provisioning.connectors.registry import build_connector
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.selectors import SyncState, credential_sync_states, target_health
-from provisioning.grants.demo import DEMO_SCIM_TARGET
 from provisioning.grants.models import Grant, SuspensionKind
 from provisioning.grants.services import grant_suspend
 from tests.conftest import client_for

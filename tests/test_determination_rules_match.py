@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core.cache import cache
 
 from portal.compliance.models import Determination
 from portal.eligibility.engine import evaluate
@@ -15,11 +14,6 @@ from tests.api_helpers import api_client_for
 from tests.factories import CompletePersonFactory, OrganisationFactory, StageFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 @pytest.fixture

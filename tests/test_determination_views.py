@@ -238,7 +238,7 @@ def test_the_evidence_bundle_lists_who_lost_access_and_each_target_acknowledgeme
     # given a target, and the determination applied by two officers
     import json
 
-    from portal.audit.models import AuditEvent
+    from foundation.audit.models import AuditEvent
     from portal.compliance.services import determination_apply, determination_approve
     from tests.provisioning_fakes import fake_target
 

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from portal.audit.chain import verify_chain
-from portal.audit.models import AuditEvent
+from foundation.audit.chain import verify_chain
+from foundation.audit.models import AuditEvent
 from portal.compliance.models import DeterminationError, DeterminationState
 from portal.compliance.services import (
     SameOfficerError,
@@ -18,7 +18,8 @@ from portal.compliance.services import (
     determination_impact,
     determination_submit,
 )
-from portal.eligibility.rules import RuleKind, rule_in_force
+from portal.eligibility.rule import RuleKind
+from portal.eligibility.rules import rule_in_force
 from portal.partners.errors import DocumentRejectedError
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.grants.models import GrantState

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.partners.documents import organisation_document_upload
 from portal.partners.errors import DocumentRejectedError
 from portal.partners.models import DocumentKind, OrganisationDocument

@@ -6,7 +6,8 @@ import pytest
 
 from portal.eligibility.engine import Outcome, evaluate
 from portal.eligibility.models import Person, ScreeningState, USPersonStatus
-from portal.eligibility.rules import ModelRule, Rule, RuleKind, rule_in_force, rules_in_force
+from portal.eligibility.rule import Rule, RuleKind
+from portal.eligibility.rules import ModelRule, rule_in_force, rules_in_force
 from portal.partners.models import Sector, VerificationState
 from tests.factories import (
     CompletePersonFactory,
@@ -284,7 +285,7 @@ def test_judging_many_people_makes_no_query_per_person(
 
 
 def test_setting_a_default_rule_validates_codes_and_is_audited(compliance_officer, stage):
-    from portal.audit.models import AuditEvent
+    from foundation.audit.models import AuditEvent
     from portal.eligibility.services import EligibilityError, model_rule_set
 
     with pytest.raises(EligibilityError, match="QQ is not an ISO 3166-1"):

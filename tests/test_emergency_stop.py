@@ -8,9 +8,9 @@ import time
 import pytest
 from django.db import connection, connections, transaction
 
+from foundation.audit.models import AuditEvent
+from foundation.audit.services import audit_record
 from portal.accounts.roles import Role
-from portal.audit.models import AuditEvent
-from portal.audit.services import audit_record
 from provisioning.bulk.models import (
     BulkAction,
     BulkActionError,

@@ -16,10 +16,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from portal.audit.chain import event_hash
-from portal.audit.checkpoints import checkpoint_make
-from portal.audit.export_verify import _event
-from portal.audit.models import AuditEvent
+from foundation.audit.chain import event_hash
+from foundation.audit.checkpoints import checkpoint_make
+from foundation.audit.export_verify import _event
+from foundation.audit.models import AuditEvent
 from portal.compliance.evidence import bulk_action_evidence, determination_evidence
 from portal.compliance.evidence_verify import verify_bundle_file
 from portal.compliance.services import (
@@ -28,7 +28,7 @@ from portal.compliance.services import (
     determination_draft,
     determination_submit,
 )
-from portal.eligibility.rules import RuleKind
+from portal.eligibility.rule import RuleKind
 from provisioning.bulk.models import BulkKind
 from provisioning.bulk.services import bulk_execute, bulk_plan
 from provisioning.connectors.base import PushOutcome
@@ -299,7 +299,7 @@ def _rehash_last_event(files: dict[str, bytes]) -> dict[str, bytes]:
     files["audit.jsonl"] = "".join(
         json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n" for e in events
     ).encode()
-    from portal.audit.export import EXPORT_FIELDS, _csv_cell
+    from foundation.audit.export import EXPORT_FIELDS, _csv_cell
 
     out = io.StringIO()
     import csv

@@ -7,9 +7,9 @@ from allauth.mfa.models import Authenticator
 from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import CommandError, call_command
 
+from foundation.audit.models import AuditEvent
+from foundation.crypto import decrypt_text, encrypt_text
 from portal import field_encryption
-from portal.audit.models import AuditEvent
-from portal.crypto import decrypt_text, encrypt_text
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.services import target_create
 from tests.factories import UserFactory, give_totp

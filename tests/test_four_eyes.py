@@ -8,11 +8,11 @@ import threading
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from foundation.audit.chain import verify_chain
 from portal.accounts.models import User
 from portal.accounts.roles import Role, sync_role_groups
 from portal.applications.models import Application
 from portal.applications.states import ApplicationChangedError, ApplicationState
-from portal.audit.chain import verify_chain
 from portal.partners.models import MemberRole
 from portal.reviews.errors import ConflictOfInterestError, FourEyesError, ReviewError
 from portal.reviews.models import Approval, Review

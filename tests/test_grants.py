@@ -8,8 +8,8 @@ import hashlib
 import pytest
 from django.utils import timezone
 
-from portal.audit.chain import verify_chain
-from portal.audit.models import AuditEvent
+from foundation.audit.chain import verify_chain
+from foundation.audit.models import AuditEvent
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import Change
 from provisioning.grants.models import (

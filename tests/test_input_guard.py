@@ -15,13 +15,13 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from portal.input_guard import InputRejected, json_depth, load_json
+from foundation.input_guard import InputRejected, json_depth, load_json
 from portal.scim.models import ScimGroup, ScimUser
 from portal.scim.services import scim_token_issue
 from portal.screening.data import CSL_SAMPLE
 from portal.screening.errors import ListFormatError
+from portal.screening.lists import list_version_load
 from portal.screening.models import ListVersion
-from portal.screening.services import list_version_load
 from portal.usage.models import UsageEvent
 from provisioning.introspection.services import gateway_client_create
 from tests.api_helpers import api_client_for
@@ -282,7 +282,7 @@ def test_a_control_character_after_the_first_64_kib_refuses_the_list(tmp_path, c
 
 
 def test_dates_far_outside_the_supported_years_are_refused():
-    from portal.input_guard import check_datetime
+    from foundation.input_guard import check_datetime
 
     with pytest.raises(InputRejected, match="between the years"):
         check_datetime(dt.datetime(1, 1, 1, tzinfo=dt.UTC), field="time")

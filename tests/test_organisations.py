@@ -7,7 +7,7 @@ from allauth.account.models import EmailAddress
 from allauth.account.signals import email_confirmed
 from django.urls import reverse
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.partners.errors import DomainAlreadyClaimedError, InvalidOrganisationError
 from portal.partners.models import MemberRole, Membership, Organisation, Sector, VerificationState
 from portal.partners.services import (

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.eligibility.models import Person, ScreeningState, USPersonStatus
 from portal.eligibility.policies import ATTESTATION_VERSION, AUP_VERSION
 from portal.eligibility.services import EligibilityError, person_save_profile

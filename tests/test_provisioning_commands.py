@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from provisioning.deliveries.models import Target
 from tests.factories import CoveredModelFactory
 from tests.provisioning_fakes import FAKE_FACTORY, FAKE_TARGETS, active_grant, issue

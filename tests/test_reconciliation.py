@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from provisioning.credentials.services import credential_revoke
 from provisioning.deliveries.models import DriftReport
 from provisioning.deliveries.reconciliation import target_reconcile

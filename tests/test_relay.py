@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from provisioning.connectors.base import ConnectorError, PushOutcome
 from provisioning.credentials.services import credential_revoke, credential_rotate
 from provisioning.deliveries.models import Change, Failure, FailureState, Target

@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from foundation.audit.models import AuditEvent
 from portal.accounts.roles import Role
 from portal.applications.states import ApplicationChangedError, ApplicationState
-from portal.audit.models import AuditEvent
 from portal.partners.models import MemberRole
 from portal.reviews.errors import ConflictOfInterestError, ReviewError, StageLimitError
 from portal.reviews.models import Approval, Comment, InformationRequest, Review

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.scim.models import ScimToken
 from portal.scim.services import scim_token_issue
 from tests.conftest import client_for

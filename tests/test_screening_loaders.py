@@ -9,11 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.screening.data import LIST_DATA
 from portal.screening.errors import ListFormatError
+from portal.screening.lists import list_version_load
 from portal.screening.models import EntryName, ListEntry, ListVersion, NameKind
-from portal.screening.services import list_version_load
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -32,7 +32,7 @@ def _nothing_written() -> bool:
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):
     # The re-screen a load enqueues is tested in the workflow module.
-    monkeypatch.setattr("portal.screening.services._enqueue_rescreen", lambda version_id: None)
+    monkeypatch.setattr("portal.screening.lists._enqueue_rescreen", lambda version_id: None)
 
 
 def test_the_full_sdn_list_loads_every_entry_and_alias():

@@ -9,9 +9,9 @@ import pytest
 from django.core.management import call_command
 
 from portal.screening.data import LIST_DATA
+from portal.screening.lists import list_version_load
 from portal.screening.matching import ScreeningIndex
 from portal.screening.normalise import forms, normalised
-from portal.screening.services import list_version_load
 from tests.screening_helpers import index_from_list_files
 
 DATA = LIST_DATA
@@ -126,7 +126,7 @@ def test_normalisation_folds_case_diacritics_punctuation_order_and_honorifics():
 @pytest.mark.django_db
 def test_the_screen_command_prints_ranked_matches_as_json(capsys, monkeypatch):
     # given
-    monkeypatch.setattr("portal.screening.services._enqueue_rescreen", lambda version_id: None)
+    monkeypatch.setattr("portal.screening.lists._enqueue_rescreen", lambda version_id: None)
     list_version_load(list_format="csl", path=DATA / "csl-consolidated-sample.csv", actor=None)
 
     # when
@@ -142,7 +142,7 @@ def test_the_screen_command_prints_ranked_matches_as_json(capsys, monkeypatch):
 
 @pytest.mark.django_db
 def test_the_screen_command_says_so_when_nothing_matches(capsys, monkeypatch):
-    monkeypatch.setattr("portal.screening.services._enqueue_rescreen", lambda version_id: None)
+    monkeypatch.setattr("portal.screening.lists._enqueue_rescreen", lambda version_id: None)
     list_version_load(list_format="csl", path=DATA / "csl-consolidated-sample.csv", actor=None)
 
     call_command("screen", "Jane Doe")

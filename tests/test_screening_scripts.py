@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from portal.eligibility.models import ScreeningState
 from portal.screening.data import LIST_DATA
+from portal.screening.lists import list_version_load
 from portal.screening.matching import Match, ScreeningIndex, rank_key
 from portal.screening.models import ListFormat, ScreeningMatch
 from portal.screening.normalise import (
@@ -21,7 +22,7 @@ from portal.screening.normalise import (
     name_forms,
     unscreenable_reason,
 )
-from portal.screening.services import list_version_load, person_screen
+from portal.screening.services import person_screen
 from portal.screening.transliteration import readings
 from tests.api_helpers import api_client_for
 from tests.conftest import client_for

@@ -10,8 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from portal.eligibility.models import ScreeningState
+from portal.screening.lists import list_version_load
 from portal.screening.models import MatchStatus, ScreeningMatch, Suppression
-from portal.screening.services import list_version_load, person_screen
+from portal.screening.services import person_screen
 from tests.conftest import client_for
 from tests.factories import PersonFactory
 
@@ -25,7 +26,7 @@ MALKEVICH = (
 
 @pytest.fixture
 def match(tmp_path, monkeypatch, organisation) -> ScreeningMatch:
-    monkeypatch.setattr("portal.screening.services._enqueue_rescreen", lambda version_id: None)
+    monkeypatch.setattr("portal.screening.lists._enqueue_rescreen", lambda version_id: None)
     path = tmp_path / "sdn.csv"
     path.write_text(MALKEVICH + "\n", encoding="utf-8")
     list_version_load(list_format="ofac-sdn", path=path, actor=None)

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from foundation.audit.chain import verify_chain
+from foundation.audit.models import AuditEvent
 from portal.applications.services import application_submit
 from portal.applications.states import ApplicationState
-from portal.audit.chain import verify_chain
-from portal.audit.models import AuditEvent
 from portal.eligibility.models import ScreeningState
 from portal.screening import services
 from portal.screening.errors import IllegalTransitionError, ScreeningError
+from portal.screening.lists import list_version_load
 from portal.screening.models import MatchStatus, ScreeningMatch, ScreeningRun, Suppression
 from portal.screening.services import (
-    list_version_load,
     person_screen,
     screening_match_confirm,
     screening_match_dismiss,

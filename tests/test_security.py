@@ -36,9 +36,9 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from foundation.audit.models import AuditEvent
+from foundation.audit.services import audit_record
 from portal.accounts.models import User
-from portal.audit.models import AuditEvent
-from portal.audit.services import audit_record
 from portal.partners.invitations import invitation_create
 from portal.partners.models import MemberRole
 from portal.web.logging import RequestContextFilter, SecretRedactionFilter, redact

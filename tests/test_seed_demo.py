@@ -5,8 +5,8 @@ import json
 import pytest
 from django.core.management import call_command
 
+from foundation.audit.chain import verify_chain
 from portal.accounts.models import User
-from portal.audit.chain import verify_chain
 from portal.certification.models import Campaign
 from portal.partners.models import Organisation
 from provisioning.catalog.models import CoveredModel

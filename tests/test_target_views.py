@@ -8,7 +8,7 @@ import logging
 import pytest
 from django.urls import reverse
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.services import target_create
 from tests.conftest import client_for

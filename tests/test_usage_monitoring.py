@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.eligibility.models import ModelRule
 from portal.usage.models import AlertKind, AlertState, UsageAlert, UsageEvent
 from portal.usage.services import usage_batch_ingest

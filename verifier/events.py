@@ -1,6 +1,6 @@
 """The canonical bytes of an audit event: what its chain hash and its Merkle leaf cover.
 
-The portal writes them (``portal.audit.chain``) and a verifier recomputes them from an
+The portal writes them (``foundation.audit.chain``) and a verifier recomputes them from an
 exported row, with this one function, so the two cannot drift apart.
 """
 

@@ -4,7 +4,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.mfa.adapter import DefaultMFAAdapter
 from django.http import HttpRequest
 
-from portal.crypto import decrypt_text, encrypt_text
+from foundation.crypto import decrypt_text, encrypt_text
 from portal.env import env_bool
 
 

@@ -158,8 +158,9 @@ def _resolve(codes: list[str]) -> list[Permission]:
             )
             continue
         app_label, codename = code.split(".", 1)
-        if not apps.is_installed(f"portal.{app_label}") and not apps.is_installed(
-            f"provisioning.{app_label}"
+        if not any(
+            apps.is_installed(f"{package}.{app_label}")
+            for package in ("foundation", "portal", "provisioning")
         ):
             continue
         perms.extend(

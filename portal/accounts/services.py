@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from foundation.audit.services import audit_record
 from portal.accounts.models import User
 from portal.accounts.roles import STAFF_ROLES
-from portal.audit.services import audit_record
 
 
 def user_grant_role(*, actor: User | None, user: User, role: str, reason: str = "") -> None:

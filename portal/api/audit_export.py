@@ -17,13 +17,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.accounts.access import visible_to
+from foundation.access import visible_to
+from foundation.audit.export import EXPORT_FORMATS
+from foundation.audit.models import AuditEvent
 from portal.api.permissions import StaffPermission, signed_in_user
 from portal.api.problems import problem_response
 from portal.api.validation import form_errors
-from portal.audit.export import EXPORT_FORMATS, export_response
+from portal.audit.export import export_response
 from portal.audit.forms import AuditFilterForm
-from portal.audit.models import AuditEvent
 
 
 class _ProblemsOnly(DefaultContentNegotiation):

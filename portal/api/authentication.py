@@ -9,9 +9,9 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.request import Request
 
+from foundation.tokens import bearer_token
 from portal.api.models import ApiToken
 from portal.api.selectors import TokenRefused, token_authenticate
-from portal.api.tokens import bearer_token
 
 
 class BearerTokenAuthentication(BaseAuthentication):

@@ -21,7 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.accounts.access import get_visible_or_404, visible_to
+from foundation.access import get_visible_or_404, visible_to
 from portal.accounts.models import User
 from portal.api.filters import MAX_ID, is_object_id
 from portal.api.idempotency import idempotent

@@ -13,7 +13,8 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.eligibility.rules import Rule, rules_in_force
+from portal.eligibility.rule import Rule
+from portal.eligibility.rules import rules_in_force
 from provisioning.bulk.models import BulkAction
 from provisioning.catalog.models import CoveredModel, Stage
 

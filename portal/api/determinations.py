@@ -46,7 +46,7 @@ from portal.compliance.services import (
     determination_submit,
     determination_update,
 )
-from portal.eligibility.rules import RuleKind
+from portal.eligibility.rule import RuleKind
 from portal.partners.models import RULE_SECTOR_CHOICES
 from provisioning.catalog.models import CoveredModel
 

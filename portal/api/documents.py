@@ -19,7 +19,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.accounts.access import get_visible_or_404
+from foundation.access import get_visible_or_404
 from portal.api.filters import FieldFilterBackend, is_object_id
 from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user

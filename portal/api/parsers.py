@@ -2,7 +2,7 @@
 
 PostgreSQL text cannot store U+0000, so a NUL that slipped past a serializer (a slug looked
 up, a dict key) failed as a 500 deep in the database, and ``json.loads`` recurses, so a
-50,000-deep array was a ``RecursionError``. ``portal.input_guard`` refuses both once for
+50,000-deep array was a ``RecursionError``. ``foundation.input_guard`` refuses both once for
 every body, before any view runs: a 400 problem naming the field.
 """
 
@@ -14,7 +14,7 @@ from typing import IO, Any
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
-from portal.input_guard import InputRejected, load_json
+from foundation.input_guard import InputRejected, load_json
 
 
 class StrictJSONParser(JSONParser):

@@ -14,7 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.accounts.access import visible_to
+from foundation.access import visible_to
 from portal.api.permissions import signed_in_user
 from portal.api.staff import StaffViewSet, username_of
 from portal.screening.models import MatchStatus, ScreeningMatch

@@ -32,8 +32,8 @@ from portal.api.staff import StaffViewSet, username_of
 from portal.eligibility.models import Person
 from portal.screening.errors import ListFormatError
 from portal.screening.freshness import stale_people_visible_to, stale_reason
+from portal.screening.lists import list_version_load
 from portal.screening.models import ListFormat, ListVersion
-from portal.screening.services import list_version_load
 
 # Skipped rows listed in the answer; the count covers them all.
 MAX_SKIPPED_SHOWN = 1000

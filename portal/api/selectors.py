@@ -7,11 +7,11 @@ import datetime as dt
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from foundation.tokens import parse_token, token_matches
 from portal.accounts.mfa import user_has_mfa
 from portal.accounts.models import User
 from portal.accounts.roles import is_staff_member
 from portal.api.models import ApiToken
-from portal.api.tokens import parse_token, token_matches
 
 # Writing last_used_at on every request would turn each read into a write.
 _LAST_USED_GRANULARITY = dt.timedelta(minutes=1)

@@ -6,10 +6,10 @@ from typing import Any
 
 from rest_framework import serializers
 
+from foundation.audit.models import AuditEvent
 from portal.accounts.roles import is_staff_member
 from portal.api.models import ApiToken, TokenScope
 from portal.applications.models import Application
-from portal.audit.models import AuditEvent
 from portal.eligibility.models import Person, ScreeningState
 from portal.partners.models import Invitation, MemberRole, Membership, Organisation
 from portal.partners.templatetags.partners import partner_screening_label

@@ -10,14 +10,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from foundation.audit.services import audit_record
+from foundation.input_guard import has_control_characters
+from foundation.tokens import generate_token
 from portal.accounts.mfa import user_has_mfa
 from portal.accounts.models import User
 from portal.accounts.roles import is_staff_member
 from portal.api.errors import ApiTokenError
 from portal.api.models import ApiToken, IdempotencyKey, TokenScope
-from portal.api.tokens import generate_token
-from portal.audit.services import audit_record
-from portal.input_guard import has_control_characters
 
 
 @dataclass(frozen=True)

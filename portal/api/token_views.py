@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal.accounts.access import visible_to
+from foundation.access import visible_to
 from portal.api.errors import ApiTokenError
 from portal.api.forms import TokenCreateForm
 from portal.api.selectors import tokens_of

@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
-from portal.input_guard import MAX_YEAR, MIN_YEAR, datetime_in_range
-from portal.partners.countries import normalise_country, unknown_country_message
+from foundation.countries import normalise_country, unknown_country_message
+from foundation.input_guard import MAX_YEAR, MIN_YEAR, datetime_in_range
 
 
 def form_errors(form: forms.Form, *, rename: dict[str, str] | None = None) -> ValidationError:
@@ -55,7 +55,7 @@ def country_codes(**kwargs: Any) -> serializers.ListField:
 
 
 def supported_years(value: dt.date | dt.datetime) -> None:
-    """A date or time the services can compute with (``portal.input_guard``): refused
+    """A date or time the services can compute with (``foundation.input_guard``): refused
     before any arithmetic, naming the range."""
     if not datetime_in_range(value):
         raise ValidationError(

@@ -15,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from portal.accounts.access import get_visible_or_404
+from foundation.access import get_visible_or_404
+from foundation.audit.models import AuditEvent
 from portal.accounts.roles import is_staff_member
 from portal.api.drafts import ApplicationCreateSerializer, ApplicationDraftSerializer, draft_changes
 from portal.api.filters import is_object_id
@@ -48,7 +49,6 @@ from portal.applications.services import (
     application_update_draft,
     application_withdraw,
 )
-from portal.audit.models import AuditEvent
 from portal.eligibility.models import Person
 from portal.eligibility.selectors import people_visible_to
 from portal.partners.errors import InvitationError

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from foundation.audit.services import audit_record
 from portal.accounts.models import User
 from portal.applications.models import Application
 from portal.applications.states import (
@@ -22,7 +23,6 @@ from portal.applications.states import (
     ApplicationState,
     assert_transition,
 )
-from portal.audit.services import audit_record
 from portal.eligibility.engine import Outcome, evaluate
 from portal.eligibility.models import Person
 from portal.eligibility.rules import rule_in_force

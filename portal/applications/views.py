@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from guardian.shortcuts import get_objects_for_user
 
-from portal.accounts.access import get_visible_or_404
+from foundation.access import get_visible_or_404
 from portal.applications.forms import (
     ApplicationFilterForm,
     AttestationsForm,

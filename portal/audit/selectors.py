@@ -26,7 +26,7 @@ from django.db.models import BooleanField, F, Max, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.partners.models import Organisation
 from provisioning.catalog.models import CoveredModel
 

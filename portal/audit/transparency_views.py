@@ -16,8 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.accounts.roles import Role, has_role
-from portal.audit.checkpoints import (
+from foundation.audit.checkpoints import (
     AuditLogError,
     checkpoint_cosign,
     checkpoint_note,
@@ -25,8 +24,9 @@ from portal.audit.checkpoints import (
     latest_checkpoint,
     witness_key_register,
 )
-from portal.audit.models import AuditTreeNode
-from portal.audit.tree import consistency_proof, inclusion_proof, tree_size
+from foundation.audit.models import AuditTreeNode
+from foundation.audit.tree import consistency_proof, inclusion_proof, tree_size
+from portal.accounts.roles import Role, has_role
 from portal.audit.views import READ_PERMISSION
 from verifier.merkle import ProofError
 

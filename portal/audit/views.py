@@ -20,13 +20,13 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from portal.accounts.access import get_visible_or_404, visible_to
-from portal.audit.chain import event_hash
+from foundation.access import get_visible_or_404, visible_to
+from foundation.audit.chain import event_hash
+from foundation.audit.models import GENESIS_HASH, AuditEvent
 from portal.audit.diff import changed_keys, diff_lines, pretty
 from portal.audit.export import export_response
 from portal.audit.forms import AuditFilterForm
 from portal.audit.links import object_url
-from portal.audit.models import GENESIS_HASH, AuditEvent
 from portal.audit.selectors import (
     AuditFilter,
     action_prefixes,

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from portal.accounts.access import visible_to
+from foundation.access import visible_to
 from portal.certification.models import (
     OPEN_DECISIONS,
     Campaign,

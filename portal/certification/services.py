@@ -19,8 +19,8 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
+from foundation.audit.services import audit_record
 from portal.accounts.models import User
-from portal.audit.services import audit_record
 from portal.certification.models import (
     CERTIFICATION_REASON,
     DECISION_TRANSITIONS,

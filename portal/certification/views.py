@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.accounts.access import get_visible_or_404, visible_to
+from foundation.access import get_visible_or_404, visible_to
 from portal.accounts.models import User
 from portal.certification.forms import CampaignForm, ConfirmAllForm, DecisionForm
 from portal.certification.models import (

@@ -16,8 +16,8 @@ from django.db.models import OuterRef, Subquery
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from foundation.audit.checkpoints import open_alerts
 from portal.applications.models import Application
-from portal.audit.checkpoints import open_alerts
 from portal.certification.selectors import lapsed_count, open_campaigns_progress
 from portal.compliance.models import Determination, DeterminationState
 from portal.reviews.reminders import CLOCK_RUNNING_STATES, review_deadline

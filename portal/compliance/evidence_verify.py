@@ -34,9 +34,9 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import IO, Any
 
-from portal.audit.checkpoints import verifier_key
-from portal.audit.export import csv_unescape
-from portal.audit.export_verify import _csv_rows, _jsonl_rows, verify_rows
+from foundation.audit.checkpoints import verifier_key
+from foundation.audit.export import csv_unescape
+from foundation.audit.export_verify import _csv_rows, _jsonl_rows, verify_rows
 from portal.compliance.evidence_format import (
     AUDIT_CSV,
     AUDIT_JSON,

@@ -22,12 +22,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
+from foundation.audit.checkpoints import checkpoint_make, checkpoint_note, latest_witnessed
+from foundation.audit.export import csv_escape, csv_lines, jsonl_lines
+from foundation.audit.models import AuditCheckpoint, AuditEvent
+from foundation.audit.services import audit_record
+from foundation.audit.tree import consistency_proof, inclusion_proofs, leaf_indexes
 from portal.accounts.models import User
-from portal.audit.checkpoints import checkpoint_make, checkpoint_note, latest_witnessed
-from portal.audit.export import csv_escape, csv_lines, jsonl_lines
-from portal.audit.models import AuditCheckpoint, AuditEvent
-from portal.audit.services import audit_record
-from portal.audit.tree import consistency_proof, inclusion_proofs, leaf_indexes
 from portal.compliance.evidence_format import (
     AUDIT_CSV,
     AUDIT_JSON,

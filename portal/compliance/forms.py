@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from portal.eligibility.rules import RuleKind
+from portal.eligibility.rule import RuleKind
 from portal.partners.models import RULE_SECTOR_CHOICES
 from provisioning.catalog.models import CoveredModel
 

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from portal.compliance.impact import ORGANISATION_CHECKS, _placeholder
 from portal.compliance.selectors import determination_in_force
 from portal.eligibility.engine import EligibilityResult, Outcome, evaluate
-from portal.eligibility.rules import Rule, rules_in_force
+from portal.eligibility.rule import Rule
+from portal.eligibility.rules import rules_in_force
 from provisioning.bulk.holdback import GateVerdict, Hold
 from provisioning.bulk.models import HoldReason
 from provisioning.bulk.plan import determination_reference

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from portal.eligibility.engine import EligibilityResult, Outcome, evaluate
 from portal.eligibility.models import Person
-from portal.eligibility.rules import OPEN_RULE, Rule
+from portal.eligibility.rule import OPEN_RULE, Rule
 from portal.partners.models import Organisation
 from provisioning.bulk.models import CredentialReason
 from provisioning.bulk.plan import determination_reference

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from foundation.errors import DomainError, ErrorKind
-from portal.eligibility.rules import Rule, RuleKind
+from portal.eligibility.rule import Rule, RuleKind
 from portal.partners.models import expand_sectors
 from portal.partners.storage import PrivateStorage
 from provisioning.catalog.models import CoveredModel

@@ -15,7 +15,8 @@ from django.db.models import Prefetch
 from django.http import Http404
 
 from portal.accounts.roles import Role, has_role
-from portal.eligibility.rules import Rule, RuleKind, rules_in_force
+from portal.eligibility.rule import Rule, RuleKind
+from portal.eligibility.rules import rules_in_force
 from portal.partners.models import Organisation
 from portal.reviews.models import Approval
 from provisioning.credentials.models import Credential, CredentialState

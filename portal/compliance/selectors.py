@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db.models import QuerySet
 
 from portal.compliance.models import Determination, DeterminationRule, DeterminationState
-from portal.eligibility.rules import Rule
+from portal.eligibility.rule import Rule
 
 
 def determination_in_force() -> Determination | None:

@@ -19,10 +19,11 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from foundation.audit.services import audit_record
+from foundation.audit.tasks import checkpoint_on_commit
+from foundation.countries import normalise_country, unknown_country_message
 from foundation.transitions import locked_transition
 from portal.accounts.models import User
-from portal.audit.checkpoints import checkpoint_on_commit
-from portal.audit.services import audit_record
 from portal.compliance.impact import ImpactReport, judge
 from portal.compliance.models import (
     Determination,
@@ -33,8 +34,7 @@ from portal.compliance.models import (
     check_determination_transition,
 )
 from portal.compliance.selectors import determination_in_force, draft_rules
-from portal.eligibility.rules import RuleKind
-from portal.partners.countries import normalise_country, unknown_country_message
+from portal.eligibility.rule import RuleKind
 from portal.partners.documents import read_limited, sniff_content_type
 from portal.partners.errors import DocumentRejectedError
 from portal.partners.models import clean_rule_sectors

@@ -20,8 +20,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.accounts.access import get_visible_or_404, visible_to
-from portal.audit.models import AuditEvent
+from foundation.access import get_visible_or_404, visible_to
+from foundation.audit.models import AuditEvent
 from portal.compliance.charts import grant_history, time_to_revoke
 from portal.compliance.dashboard import dashboard_tiles
 from portal.compliance.downloads import bundle_response, letter_response

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from foundation.countries import country_name
 from portal.eligibility.models import Person, ScreeningState, USPersonStatus
-from portal.eligibility.rules import Rule, RuleKind, rule_in_force
-from portal.partners.countries import country_name
+from portal.eligibility.rule import Rule, RuleKind
+from portal.eligibility.rules import rule_in_force
 from portal.partners.models import (
     CRITICAL_INFRASTRUCTURE,
     Organisation,

@@ -5,9 +5,9 @@ from typing import Any
 
 from django import forms
 
+from foundation.countries import normalise_countries
 from portal.eligibility.models import USPersonStatus
 from portal.eligibility.policies import ATTESTATION_TEXT, AUP_TEXT
-from portal.partners.countries import normalise_countries
 from portal.partners.forms import CountryCodeField
 
 

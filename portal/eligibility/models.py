@@ -24,6 +24,10 @@ class ScreeningState(models.TextChoices):
     FALSE_POSITIVE = "false_positive", "False positive (cleared)"
 
 
+# The states in which screening holds a person: their keys stay suspended.
+HELD_SCREENING_STATES = (ScreeningState.POTENTIAL_MATCH, ScreeningState.CONFIRMED_MATCH)
+
+
 class PersonQuerySet(models.QuerySet["Person"]):
     def complete(self) -> PersonQuerySet:
         """People whose profile is complete under the current policy versions (one WHERE)."""

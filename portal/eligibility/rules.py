@@ -8,18 +8,12 @@ that determinations can later take precedence here without any caller changing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from django.db import models
 
+from portal.eligibility.rule import OPEN_RULE, Rule, RuleKind
 from portal.partners.models import expand_sectors
 from provisioning.catalog.models import CoveredModel
-
-
-class RuleKind(models.TextChoices):
-    OPEN = "open", "Open"
-    PARTNERS_ONLY = "partners_only", "Trusted partners only"
-    BLOCKED = "blocked", "Blocked"
 
 
 class ModelRule(models.Model):
@@ -50,30 +44,14 @@ class ModelRule(models.Model):
     def __str__(self) -> str:
         return f"{self.covered_model_id}: {self.kind}"
 
-
-@dataclass(frozen=True)
-class Rule:
-    """The rule in force, detached from its storage so the engine needs no queries."""
-
-    kind: str
-    allowed_sectors: frozenset[str] = frozenset()
-    us_persons_only: bool = False
-    denied_citizenships: frozenset[str] = frozenset()
-    denied_residence: frozenset[str] = frozenset()
-    source: str = "default rule"
-
-    @classmethod
-    def from_model_rule(cls, row: ModelRule) -> Rule:
-        return cls(
-            kind=row.kind,
-            allowed_sectors=expand_sectors(row.allowed_sectors or ()),
-            us_persons_only=row.us_persons_only,
-            denied_citizenships=frozenset(c.upper() for c in row.denied_citizenships or ()),
-            denied_residence=frozenset(c.upper() for c in row.denied_residence or ()),
+    def to_rule(self) -> Rule:
+        return Rule(
+            kind=self.kind,
+            allowed_sectors=expand_sectors(self.allowed_sectors or ()),
+            us_persons_only=self.us_persons_only,
+            denied_citizenships=frozenset(c.upper() for c in self.denied_citizenships or ()),
+            denied_residence=frozenset(c.upper() for c in self.denied_residence or ()),
         )
-
-
-OPEN_RULE = Rule(kind=RuleKind.OPEN, source="no rule set: open")
 
 
 def rule_in_force(covered_model: CoveredModel) -> Rule:
@@ -90,7 +68,4 @@ def rules_in_force(covered_models: Iterable[CoveredModel]) -> dict[int, Rule]:
     from portal.compliance.selectors import determination_rules_in_force
 
     decided = determination_rules_in_force(ids)
-    return {
-        pk: decided.get(pk) or (Rule.from_model_rule(rows[pk]) if pk in rows else OPEN_RULE)
-        for pk in ids
-    }
+    return {pk: decided.get(pk) or (rows[pk].to_rule() if pk in rows else OPEN_RULE) for pk in ids}

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from portal.accounts.access import visible_to
+from foundation.access import visible_to
 from portal.accounts.roles import is_staff_member
 from portal.eligibility.models import Person
 from portal.partners.models import Organisation

@@ -8,13 +8,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from foundation.audit.services import audit_record
+from foundation.countries import normalise_countries, normalise_country
 from foundation.errors import DomainError, ErrorKind
 from portal.accounts.models import User
-from portal.audit.services import audit_record
 from portal.eligibility.models import Person, ScreeningState, USPersonStatus
 from portal.eligibility.policies import ATTESTATION_VERSION, AUP_VERSION
-from portal.eligibility.rules import ModelRule, RuleKind
-from portal.partners.countries import normalise_countries, normalise_country
+from portal.eligibility.rule import RuleKind
+from portal.eligibility.rules import ModelRule
 from portal.partners.models import Organisation, clean_rule_sectors
 from provisioning.catalog.models import CoveredModel
 

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
-from portal.accounts.access import get_visible_or_404
+from foundation.access import get_visible_or_404
 from portal.accounts.roles import is_staff_member
 from portal.eligibility.forms import ProfileForm, profile_initial
 from portal.eligibility.policies import ATTESTATION_VERSION, AUP_VERSION

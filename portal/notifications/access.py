@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import number_format
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.notifications.decisions import (
     DECISION_ACTIONS,
     OUTCOME_VERBS,

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 from portal.compliance.models import Determination
 from provisioning.bulk.models import BulkAction, BulkActionItem, BulkKind, BulkScope
 from provisioning.credentials.models import Credential

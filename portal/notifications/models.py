@@ -75,7 +75,7 @@ class OrganisationWebhook(models.Model):
     )
     url = models.URLField(max_length=500)
     description = models.CharField(max_length=200, blank=True)
-    # Fernet-encrypted ``whsec_…`` signing secret (portal.crypto); shown once when created.
+    # Fernet-encrypted ``whsec_…`` signing secret (foundation.crypto); shown once when created.
     secret_encrypted = models.TextField()
     enabled = models.BooleanField(default=True)
     created_by = models.ForeignKey(

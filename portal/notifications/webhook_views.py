@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal.accounts.access import get_visible_or_404
+from foundation.access import get_visible_or_404
 from portal.notifications.models import WebhookDelivery
 from portal.notifications.webhooks import (
     WebhookEndpointError,

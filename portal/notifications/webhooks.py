@@ -29,10 +29,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from portal.accounts.access import visible_to
+from foundation.access import visible_to
+from foundation.audit.services import audit_record
+from foundation.crypto import decrypt_text, encrypt_text
 from portal.accounts.models import User
-from portal.audit.services import audit_record
-from portal.crypto import decrypt_text, encrypt_text
 from portal.notifications.models import (
     OrganisationWebhook,
     WebhookDelivery,

@@ -11,8 +11,8 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.http import FileResponse
 
+from foundation.audit.services import audit_record
 from portal.accounts.models import User
-from portal.audit.services import audit_record
 from portal.partners.errors import DocumentRejectedError
 from portal.partners.models import DocumentKind, Organisation, OrganisationDocument
 

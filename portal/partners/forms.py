@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from portal.partners.countries import normalise_country
+from foundation.countries import normalise_country
 from portal.partners.models import DocumentKind, MemberRole, Sector, VerificationState
 
 

@@ -20,8 +20,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from foundation.audit.services import audit_record
 from portal.accounts.models import User
-from portal.audit.services import audit_record
 from portal.partners.errors import InvitationError, MembershipError
 from portal.partners.models import Invitation, MemberRole, Membership, Organisation
 from portal.partners.services import membership_add

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from portal.accounts.access import visible_to
+from foundation.access import visible_to
 from portal.accounts.models import User
 from portal.accounts.roles import is_staff_member
 from portal.partners.models import (

@@ -10,9 +10,9 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 from guardian.shortcuts import assign_perm, remove_perm
 
+from foundation.audit.services import audit_record
+from foundation.countries import normalise_country
 from portal.accounts.models import User
-from portal.audit.services import audit_record
-from portal.partners.countries import normalise_country
 from portal.partners.errors import (
     ConflictOfInterestError,
     DomainAlreadyClaimedError,

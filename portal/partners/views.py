@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from portal.accounts.access import get_visible_or_404
+from foundation.access import get_visible_or_404
 from portal.accounts.roles import is_staff_member
 from portal.partners.documents import organisation_document_response, organisation_document_upload
 from portal.partners.errors import ConflictOfInterestError, PartnerError

@@ -30,8 +30,9 @@ DEMO_SCREENING_LIST = (
 
 
 def _screened(person: Person, *, screener: User) -> None:
+    from portal.screening.lists import list_version_load
     from portal.screening.models import ListFormat, ListVersion
-    from portal.screening.services import list_version_load, person_screen
+    from portal.screening.services import person_screen
 
     if not ListVersion.objects.filter(is_current=True).exists():
         path = settings.VAR_DIR / "demo-screening-list.csv"

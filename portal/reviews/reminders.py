@@ -13,9 +13,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from foundation.audit.services import audit_record
 from portal.applications.models import Application
 from portal.applications.states import ApplicationState
-from portal.audit.services import audit_record
 from portal.notifications.services import Message, notification_send
 from portal.partners.models import Membership
 from portal.reviews.models import Review

@@ -21,11 +21,11 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from portal.accounts.access import visible_to
+from foundation.access import visible_to
+from foundation.audit.models import AuditEvent
 from portal.accounts.models import User
 from portal.applications.models import Application
 from portal.applications.states import ApplicationState
-from portal.audit.models import AuditEvent
 from portal.eligibility.engine import evaluate
 from portal.eligibility.models import Person
 from portal.eligibility.rules import rule_in_force

@@ -17,11 +17,11 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from foundation.audit.services import audit_record
 from portal.accounts.models import User
 from portal.applications.models import Application
 from portal.applications.services import application_transition
 from portal.applications.states import ApplicationChangedError, ApplicationState
-from portal.audit.services import audit_record
 from portal.eligibility.engine import Outcome, evaluate
 from portal.eligibility.rules import rule_in_force
 from portal.notifications.services import Message, notification_send

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from portal.accounts.access import get_visible_or_404, visible_to
+from foundation.access import get_visible_or_404, visible_to
 from portal.accounts.models import User
 from portal.applications.models import Application
 from portal.applications.states import ApplicationChangedError, ApplicationError

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from portal.api.tokens import bearer_token, parse_token, token_matches
+from foundation.tokens import bearer_token, parse_token, token_matches
 from portal.scim.errors import ScimError
 from portal.scim.models import ScimToken
 from portal.scim.services import SCIM_TOKEN_SCHEME

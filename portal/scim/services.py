@@ -16,8 +16,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from foundation.audit.services import audit_record
 from portal.accounts.models import User
-from portal.audit.services import audit_record
 from portal.partners.errors import InvitationError, MembershipError
 from portal.partners.invitations import invitation_create, invitation_revoke
 from portal.partners.models import Invitation, MemberRole, Membership
@@ -282,7 +282,7 @@ def scim_group_delete(*, token: ScimToken, group: ScimGroup, if_match: str | Non
 
 def scim_token_issue(*, actor: User | None, organisation: Any, acting_user: Any) -> str:
     """A new SCIM bearer token for ``organisation``; returns the plaintext once."""
-    from portal.api.tokens import generate_token
+    from foundation.tokens import generate_token
 
     if not Membership.objects.filter(
         organisation=organisation, user=acting_user, role=MemberRole.ADMIN

@@ -20,7 +20,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from portal.input_guard import InputRejected, load_json
+from foundation.input_guard import InputRejected, load_json
 from portal.scim import schemas as discovery
 from portal.scim.auth import scim_token_for
 from portal.scim.documents import (

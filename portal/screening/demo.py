@@ -18,8 +18,9 @@ from portal.eligibility.models import Person
 from portal.eligibility.services import person_create
 from portal.partners.models import Organisation
 from portal.screening.data import CSL_SAMPLE, OFAC_ALT, OFAC_SDN
+from portal.screening.lists import list_version_load
 from portal.screening.models import ListFormat, ListVersion
-from portal.screening.services import list_version_load, people_rescreen
+from portal.screening.services import people_rescreen
 
 # MALKEVICH, Alexander Aleksandrovich (SDN 26235), as a Russian passport would spell him.
 LISTED_NOMINEE = ("Александр Малькевич", dt.date(1975, 6, 14), ["RU"])

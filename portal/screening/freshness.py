@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from portal.accounts.access import visible_to
+from foundation.access import visible_to
 from portal.eligibility.models import Person
 from portal.screening.models import ScreeningRun
 from portal.screening.selectors import current_versions

@@ -45,6 +45,7 @@ from portal.screening.normalise import (
     name_forms,
     skeleton,
 )
+from portal.screening.records import EntryRecord, NameRecord
 from portal.screening.transliteration import KOREAN_SCHEMES, SYLLABIC_SCHEMES
 
 NAME_WEIGHT_QUERY = 0.75
@@ -117,26 +118,6 @@ def _deletions(token: str) -> frozenset[str]:
         frontier = {word[:i] + word[i + 1 :] for word in frontier for i in range(len(word))}
         keys |= frontier
     return frozenset(keys)
-
-
-@dataclass(frozen=True)
-class EntryRecord:
-    pk: int
-    source_list: str
-    entity_id: str
-    entry_type: str
-    primary_name: str
-    dates_of_birth: tuple[str, ...]
-    citizenships: tuple[str, ...]
-    content_hash: str
-    remarks: str = ""
-
-
-@dataclass(frozen=True)
-class NameRecord:
-    entry: int  # position in ScreeningIndex.entries
-    name: str
-    kind: str
 
 
 @dataclass

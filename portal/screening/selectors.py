@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 
 from portal.screening.models import EntryName, ListEntry, ListVersion, MatchStatus, ScreeningMatch
-
-if TYPE_CHECKING:
-    from portal.screening.matching import EntryRecord, NameRecord
+from portal.screening.records import EntryRecord, NameRecord
 
 
 def current_versions() -> list[ListVersion]:
@@ -31,8 +28,6 @@ def lists_in_force() -> list[ListVersion]:
 
 def index_records(version_ids: Sequence[int]) -> tuple[list[EntryRecord], list[NameRecord]]:
     """Entries and names of ``version_ids`` as the plain records the matcher indexes."""
-    from portal.screening.matching import EntryRecord, NameRecord
-
     entries: list[EntryRecord] = []
     position: dict[int, int] = {}
     rows = ListEntry.objects.filter(version_id__in=version_ids).order_by("id")

@@ -11,6 +11,11 @@ systems:
 * Hangul: Revised Romanization (``김정은`` → ``Gim Jeong Eun``) and the McCune-Reischauer
   spelling the DPRK and OFAC use, built from the syllable's jamo (``Kim Jong Un``), plus the
   customary spellings of the common surnames (이 Lee / Ri / Yi, 박 Park / Pak, 최 Choi / Choe).
+* Han read as Korean (Hanja): a Korean name written in Han characters is also read in Hangul,
+  each character by its Unihan ``kHangul`` readings (``data/hanja-hangul.tsv``), a surname by
+  its reading as a name (金 is 김, not 금), and every word-initial syllable both as written and
+  by the initial-sound rule (리 / 이, 룡 / 용); the Hangul then gets the readings above
+  (``金正恩`` → ``Kim Jong Un``, read "hanja → hangul, mccune-reischauer").
 
 Names in the abjads and abugidas (Arabic, Persian, Hebrew, Devanagari, Thai ...) are written
 without most vowels, so their readings are flagged ``vowelless``: the matcher compares them
@@ -21,10 +26,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 from anyascii import anyascii
+
+from portal.screening.data import HANJA_HANGUL
 
 # Scripts whose written form leaves out (most) vowels: compared by consonant skeleton.
 VOWELLESS_SCRIPTS = frozenset(
@@ -52,18 +60,15 @@ VOWELLESS_SCRIPTS = frozenset(
 )
 # Readings of syllabic scripts: each syllable is a token, and systems differ by reading, not
 # by typo, so their tokens meet list tokens only when spelled the same.
-KOREAN_SCHEMES = frozenset(
-    {"revised romanization", "mccune-reischauer", "customary surname + mccune-reischauer"}
+_HANGUL_SCHEMES = (
+    "revised romanization",
+    "mccune-reischauer",
+    "customary surname + mccune-reischauer",
 )
-SYLLABIC_SCHEMES = frozenset(
-    {
-        "pinyin",
-        "wade-giles",
-        "revised romanization",
-        "mccune-reischauer",
-        "customary surname + mccune-reischauer",
-    }
-)
+# A Korean name written in Han characters, read through Hangul: the scheme names both steps.
+HANJA_PREFIX = "hanja → hangul, "
+KOREAN_SCHEMES = frozenset([*_HANGUL_SCHEMES, *(HANJA_PREFIX + s for s in _HANGUL_SCHEMES)])
+SYLLABIC_SCHEMES = frozenset({"pinyin", "wade-giles", *KOREAN_SCHEMES})
 # Scripts that legitimately appear together in one person's name.
 _SCRIPT_FAMILIES = (
     frozenset({"CJK", "HIRAGANA", "KATAKANA"}),
@@ -243,16 +248,16 @@ def _east_asian_names(groups: list[list[str]]) -> list[str]:
     return [apart, joined] if apart != joined else [apart]
 
 
-def _hangul_readings(text: str) -> list[Reading]:
+def _hangul_readings(text: str, prefix: str = "") -> list[Reading]:
     readings: list[Reading] = []
     rr_groups = _syllable_groups(text, lambda c: anyascii(c).lower())
     mr_groups = _syllable_groups(
         text, lambda c: _mr_syllable(c) if _is_hangul_syllable(c) else anyascii(c).lower()
     )
     for spelled in _east_asian_names(rr_groups):
-        readings.append(Reading(spelled, "revised romanization"))
+        readings.append(Reading(spelled, prefix + "revised romanization"))
     for spelled in _east_asian_names(mr_groups):
-        readings.append(Reading(spelled, "mccune-reischauer"))
+        readings.append(Reading(spelled, prefix + "mccune-reischauer"))
     chunks = text.split()
     first = chunks[0][0] if chunks and chunks[0] else ""
     for surname in _KOREAN_SURNAMES.get(first, ()):
@@ -260,7 +265,151 @@ def _hangul_readings(text: str) -> list[Reading]:
         if groups and groups[0]:
             groups[0][0] = surname
             for spelled in _east_asian_names(groups):
-                readings.append(Reading(spelled, "customary surname + mccune-reischauer"))
+                readings.append(Reading(spelled, prefix + "customary surname + mccune-reischauer"))
+    return readings
+
+
+# --- Hanja: Korean names written in Han characters ----------------------------------------
+
+# At most this many Hangul spellings of one Hanja name are read (a name is two to four
+# characters, most with one reading; the first spellings are the likeliest, see below).
+MAX_HANJA_SPELLINGS = 8
+# At most this many readings of one character are tried, name readings first.
+MAX_HANJA_READINGS = 3
+# A longer run of Han characters is no one's personal name: it is read in Chinese only.
+MAX_HANJA_CHARACTERS = 12
+# Surnames read as names, with and without the initial-sound rule (South / North: 이 / 리).
+# 金 is 김 as a surname and 금 in words; 車 차 not 거; 沈 심 not 침.
+_HANJA_SURNAMES: dict[str, tuple[str, ...]] = {
+    "金": ("김",), "李": ("이", "리"), "林": ("임", "림"), "柳": ("유", "류"),
+    "劉": ("유", "류"), "羅": ("나", "라"), "盧": ("노", "로"), "魯": ("노", "로"),
+    "呂": ("여", "려"), "梁": ("양", "량"), "廉": ("염", "렴"), "陸": ("육", "륙"),
+    "龍": ("용", "룡"), "車": ("차",), "沈": ("심",), "卜": ("복",),
+    "朴": ("박",), "崔": ("최",), "吳": ("오",), "鄭": ("정",), "趙": ("조",),
+}  # fmt: skip
+_HANJA_TWO_SYLLABLE_SURNAMES = {
+    "南宮": "남궁", "諸葛": "제갈", "鮮于": "선우", "皇甫": "황보", "獨孤": "독고",
+    "司空": "사공", "西門": "서문", "東方": "동방",
+}  # fmt: skip
+# Vowels that begin with i or y (ㅑ ㅒ ㅕ ㅖ ㅛ ㅠ ㅣ): before them a word-initial ㄹ or ㄴ is ㅇ.
+_Y_VOWELS = frozenset({2, 3, 6, 7, 12, 17, 20})
+_RIEUL, _NIEUN, _IEUNG = 5, 2, 11
+
+
+@lru_cache(maxsize=1)
+def hanja_table() -> dict[str, tuple[str, ...]]:
+    """Han character → its Korean readings, name readings first (``data/hanja-hangul.tsv``)."""
+    table: dict[str, tuple[str, ...]] = {}
+    with HANJA_HANGUL.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("#"):
+                continue
+            char, _, values = line.rstrip("\n").partition("\t")
+            if char and values:
+                table[char] = tuple(values.split())
+    return table
+
+
+def initial_sound_rule(syllable: str) -> str:
+    """A word-initial syllable as South Korean writes it (두음법칙): ㄹ before i/y is ㅇ,
+    other ㄹ is ㄴ, ㄴ before i/y is ㅇ (리 → 이, 룡 → 용, 로 → 노, 녀 → 여)."""
+    if not _is_hangul_syllable(syllable):
+        return syllable
+    initial, rest = divmod(ord(syllable) - _HANGUL_BASE, 21 * 28)
+    y_vowel = rest // 28 in _Y_VOWELS
+    if initial == _RIEUL:
+        initial = _IEUNG if y_vowel else _NIEUN
+    elif initial == _NIEUN and y_vowel:
+        initial = _IEUNG
+    else:
+        return syllable
+    return chr(_HANGUL_BASE + initial * 21 * 28 + rest)
+
+
+def _with_initial_rule(options: tuple[str, ...]) -> tuple[str, ...]:
+    """Each reading as written (the North's spelling) and by the initial-sound rule."""
+    out: list[str] = []
+    for option in (*options, *(initial_sound_rule(o) for o in options)):
+        if option not in out:
+            out.append(option)
+    return tuple(out)
+
+
+def _compositions(sizes: list[int], total: int, start: int = 0) -> Iterator[tuple[int, ...]]:
+    """Choices of one option per position (``sizes[i]`` options at ``i``) whose indices add
+    up to ``total``, in lexicographic order; only branches that can reach ``total``."""
+    if start == len(sizes):
+        if total == 0:
+            yield ()
+        return
+    rest = sum(size - 1 for size in sizes[start + 1 :])
+    for first in range(max(0, total - rest), min(total, sizes[start] - 1) + 1):
+        for tail in _compositions(sizes, total - first, start + 1):
+            yield (first, *tail)
+
+
+def _likeliest(sizes: list[int], cap: int) -> list[tuple[int, ...]]:
+    """The ``cap`` choices nearest to every position's first option (fewest steps away)."""
+    picks: list[tuple[int, ...]] = []
+    for total in range(sum(size - 1 for size in sizes) + 1):
+        for choice in _compositions(sizes, total):
+            picks.append(choice)
+            if len(picks) >= cap:
+                return picks
+    return picks
+
+
+def hanja_spellings(text: str) -> list[str]:
+    """The Hangul spellings of a name written in Hanja (Hangul syllables among them kept),
+    likeliest first, at most ``MAX_HANJA_SPELLINGS``; none when a character has no Korean
+    reading or the name is longer than a person's name is."""
+    table = hanja_table()
+    # Punctuation between the parts of a name (金·正恩, 金-正恩) separates them like a space.
+    chunks = "".join(c if c.isalpha() else " " for c in text).split()
+    if not chunks or sum(len(c) for c in chunks) > MAX_HANJA_CHARACTERS:
+        return []
+    one_word = len(chunks) == 1
+    # Each position: the syllables it may be read as, and the word it belongs to.
+    options: list[tuple[str, ...]] = []
+    word_of: list[float] = []
+    for number, chunk in enumerate(chunks):
+        position = 0
+        given_start = 1
+        word: float = number
+        if number == 0 and len(chunk) >= 3 and chunk[:2] in _HANJA_TWO_SYLLABLE_SURNAMES:
+            # A two-syllable surname, written apart from the given name: Namgung Min Su.
+            options.append((_HANJA_TWO_SYLLABLE_SURNAMES[chunk[:2]],))
+            word_of.append(word)
+            word, position, given_start = 0.5, 2, 2
+        while position < len(chunk):
+            char = chunk[position]
+            if _is_hangul_syllable(char):
+                found: tuple[str, ...] = (char,)
+            elif word == 0 and position == 0 and char in _HANJA_SURNAMES:
+                found = _HANJA_SURNAMES[char]
+            else:
+                found = table.get(char, ())[:MAX_HANJA_READINGS]
+                if not found:
+                    return []
+            # A word starts here: the name, or the given name after the surname.
+            if position == 0 or (one_word and position == given_start):
+                found = _with_initial_rule(found)
+            options.append(found)
+            word_of.append(word)
+            position += 1
+    spellings: list[str] = []
+    for choice in _likeliest([len(o) for o in options], MAX_HANJA_SPELLINGS):
+        words: dict[float, str] = {}
+        for position, pick in enumerate(choice):
+            words[word_of[position]] = words.get(word_of[position], "") + options[position][pick]
+        spellings.append(" ".join(words[key] for key in sorted(words)))
+    return spellings
+
+
+def _hanja_readings(text: str) -> list[Reading]:
+    readings: list[Reading] = []
+    for spelled in hanja_spellings(text):
+        readings += _hangul_readings(spelled, HANJA_PREFIX)
     return readings
 
 
@@ -357,9 +506,13 @@ def readings(text: str) -> list[Reading]:
             foreign = foreign.replace(greek, latin)
         result.append(Reading(" ".join(anyascii(foreign).split()), "anyascii (foreign name)"))
     if "HANGUL" in found:
-        result += _hangul_readings(text)
+        # Han characters inside a Hangul name are Hanja: read them in Hangul first.
+        mixed = _hanja_readings(text) if "CJK" in found else []
+        result += mixed or _hangul_readings(text)
     elif "CJK" in found and not found & {"HIRAGANA", "KATAKANA"}:
+        # Chinese readings first, then the Korean reading of the same characters.
         result += _han_readings(text)
+        result += _hanja_readings(text)
     # Syllabic scripts anyascii spells run together (KimJongUn): keep the syllables apart.
     spaced = "".join(
         f" {anyascii(c)} " if script_of(c) in {"CJK", "HANGUL"} else anyascii(c) for c in text

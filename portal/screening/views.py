@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.accounts.access import get_visible_or_404, visible_to
+from foundation.access import get_visible_or_404, visible_to
 from portal.partners.paging import paginate, query_without_page
 from portal.partners.requests import AuthenticatedRequest
 from portal.screening.errors import ConflictOfInterestError, ScreeningError

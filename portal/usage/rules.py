@@ -19,9 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from foundation.countries import country_name
 from portal.eligibility.engine import Outcome, evaluate
 from portal.eligibility.rules import rules_in_force
-from portal.partners.countries import country_name
 from portal.usage.models import AlertKind, UsageMonthlyTotal
 from portal.usage.validation import ValidEvent
 from provisioning.credentials.models import Credential, CredentialState

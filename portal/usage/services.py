@@ -19,8 +19,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from foundation.audit.services import audit_record
 from portal.accounts.models import User
-from portal.audit.services import audit_record
 from portal.screening.holds import hold_person_access, release_person_access
 from portal.screening.states import HELD_STATES
 from portal.usage.models import (

@@ -16,8 +16,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from portal.input_guard import control_character_fields, datetime_in_range
-from portal.partners.countries import country_names
+from foundation.countries import country_names
+from foundation.input_guard import control_character_fields, datetime_in_range
 from provisioning.catalog.models import CoveredModel
 from provisioning.credentials.models import Credential
 

@@ -21,8 +21,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.accounts.access import get_visible_or_404, visible_to
-from portal.input_guard import InputRejected, load_json
+from foundation.access import get_visible_or_404, visible_to
+from foundation.input_guard import InputRejected, load_json
 from portal.partners.paging import paginate, query_without_page
 from portal.usage.forms import AlertFilterForm, NoteForm
 from portal.usage.models import AlertState, UsageAlert, UsageError

@@ -25,9 +25,9 @@ from portal.partners.services import (
     organisation_set_verification,
 )
 from portal.reviews.demo import seed_review_queue
+from portal.web.demo_access import seed_access
 from provisioning.catalog.models import CoveredModel
 from provisioning.catalog.services import StageSpec, covered_model_create
-from provisioning.grants.demo import seed_access
 
 DEMO_PASSWORD = "clearance-demo-2026"  # noqa: S105 — printed on purpose, demo only
 

@@ -2,7 +2,7 @@ import logging
 import re
 from typing import Any
 
-from portal.web.request_context import current_request_context
+from foundation.request_context import current_request_context
 
 
 class RequestContextFilter(logging.Filter):

@@ -1,30 +1,9 @@
-"""The request id and client address of the current request, for audit rows and logs."""
+"""The request context as ``portal/web/middleware.py`` imports it; it lives in
+``foundation.request_context``.
 
-from __future__ import annotations
+Only the middleware imports this path (its imports change with the problem renderer's).
+"""
 
-import contextvars
-from dataclasses import dataclass
+from foundation.request_context import RequestContext, reset_request_context, set_request_context
 
-
-@dataclass(frozen=True)
-class RequestContext:
-    request_id: str = ""
-    ip: str | None = None
-
-
-_context: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "clearance_request_context",
-    default=RequestContext(),  # noqa: B039 — frozen, so sharing the default is safe
-)
-
-
-def current_request_context() -> RequestContext:
-    return _context.get()
-
-
-def set_request_context(context: RequestContext) -> contextvars.Token[RequestContext]:
-    return _context.set(context)
-
-
-def reset_request_context(token: contextvars.Token[RequestContext]) -> None:
-    _context.reset(token)
+__all__ = ["RequestContext", "reset_request_context", "set_request_context"]

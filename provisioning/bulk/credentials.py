@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from portal.audit.services import audit_record
+from foundation.audit.services import audit_record
 from provisioning.bulk.models import CredentialReason
 from provisioning.credentials.reactivation import reactivatable_condition
 from provisioning.deliveries.changelog import (

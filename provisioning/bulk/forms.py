@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.apps import apps
+from django.db import models
+from django.db.models import Model
 
-from portal.partners.countries import normalise_country
-from portal.partners.models import Organisation, Sector
+from foundation.countries import normalise_country
 from provisioning.bulk.models import BulkKind
 from provisioning.catalog.models import CoveredModel, StageName
 from provisioning.grants.models import GrantState, SuspensionKind
@@ -18,10 +20,12 @@ class BulkPlanForm(forms.Form):
     covered_model = forms.ModelChoiceField(
         CoveredModel.objects.order_by("slug"), required=False, label="Model"
     )
-    organisation = forms.ModelChoiceField(
-        Organisation.objects.order_by("legal_name"), required=False
+    # The organisation and its sectors are the people side's model, named by label as the
+    # grant's foreign key names it; the queryset and the choices are read per form.
+    organisation: forms.ModelChoiceField[Model] = forms.ModelChoiceField(
+        queryset=None, required=False
     )
-    sector = forms.ChoiceField(choices=[("", "Any sector"), *Sector.choices], required=False)
+    sector = forms.ChoiceField(choices=(), required=False)
     stage = forms.ChoiceField(choices=[("", "Any stage"), *StageName.choices], required=False)
     citizenship = forms.CharField(
         required=False,
@@ -64,6 +68,19 @@ class BulkPlanForm(forms.Form):
         "reviews it afterwards.",
     )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        organisations: type[Model] = apps.get_model("partners", "Organisation")
+        organisation_field = self.fields["organisation"]
+        assert isinstance(organisation_field, forms.ModelChoiceField)
+        organisation_field.queryset = organisations._default_manager.order_by("legal_name")
+        sector_field = self.fields["sector"]
+        assert isinstance(sector_field, forms.ChoiceField)
+        sector = organisations._meta.get_field("sector")
+        assert isinstance(sector, models.Field)
+        sectors = sector.choices or []
+        sector_field.choices = [("", "Any sector"), *sectors]
 
     def clean_citizenship(self) -> str:
         value: str = self.cleaned_data.get("citizenship") or ""

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from portal.audit.checkpoints import checkpoint_on_commit
-from portal.audit.services import audit_record
+from foundation.audit.services import audit_record
+from foundation.audit.tasks import checkpoint_on_commit
 from provisioning.bulk.credentials import (
     add_reasons,
     credentials_restore,

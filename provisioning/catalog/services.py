@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from portal.audit.services import audit_record
+from foundation.audit.services import audit_record
 from provisioning.catalog.models import CoveredModel, Stage
 
 

@@ -13,13 +13,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
-from portal.audit.services import audit_record
-from portal.eligibility.models import Person, ScreeningState
-from provisioning.credentials.keys import NewKey, generate_key
+from foundation.audit.services import audit_record
+from foundation.people import is_held_by_screening
+from foundation.tokens import KEY_SCHEME, NewToken, generate_token
 from provisioning.credentials.models import (
     Credential,
     CredentialError,
@@ -40,8 +42,6 @@ from provisioning.deliveries.changelog import (
 )
 from provisioning.grants.models import LIVE_GRANT_STATES, Grant, GrantState
 
-HELD_SCREENING_STATES = (ScreeningState.POTENTIAL_MATCH, ScreeningState.CONFIRMED_MATCH)
-
 
 @dataclass(frozen=True)
 class IssuedKey:
@@ -60,8 +60,15 @@ class RotatedKey:
     key: str | None
 
 
+def _person_model() -> type[Model]:
+    # A key belongs to the people side's person, named by label as its foreign key names it.
+    return apps.get_model("eligibility", "Person")
+
+
 def _owner_user_id(credential: Credential) -> int | None:
-    return Person.objects.filter(pk=credential.person_id).values_list("user_id", flat=True).first()
+    people = _person_model()._default_manager.filter(pk=credential.person_id)
+    user_id: int | None = people.values_list("user_id", flat=True).first()
+    return user_id
 
 
 def _is_key_owner(actor: Any, owner_user_id: int | None) -> bool:
@@ -88,10 +95,10 @@ def _audit(
 
 
 def credential_issue(
-    *, actor: Any, grant: Grant, person: Person, key: NewKey | None = None
+    *, actor: Any, grant: Grant, person: Any, key: NewToken | None = None
 ) -> IssuedKey:
     """A new key for ``person`` on ``grant``, within its seats. Returns the plaintext once."""
-    key = key or generate_key()
+    key = key or generate_token(KEY_SCHEME)
     with transaction.atomic():
         # Locking the grant serialises issues on it, so the seat count cannot be raced.
         grant = Grant.objects.select_for_update().select_related("organisation").get(pk=grant.pk)
@@ -106,7 +113,7 @@ def credential_issue(
             raise SeatsExhausted(
                 f"All {grant.seats} seats of this grant are taken: revoke a key or ask for more."
             )
-        held = person.screening_state in HELD_SCREENING_STATES
+        held = is_held_by_screening(person)
         active = grant.state == GrantState.ACTIVE and not held
         token = new_batch_token()
         credential = Credential.objects.create(
@@ -152,7 +159,7 @@ def credential_rotate(
     collects a fresh key (``credential_collect``) while the old one still works.
     """
     hours = settings.CREDENTIAL_ROTATION_OVERLAP_HOURS if overlap_hours is None else overlap_hours
-    key = generate_key()
+    key = generate_token(KEY_SCHEME)
     now = timezone.now()
     with transaction.atomic():
         current = _locked(credential)
@@ -261,7 +268,7 @@ def credential_expire_rotated_keys(*, now: dt.datetime | None = None) -> int:
 def _person_audit(
     *, actor: Any, action: str, person_id: int, reason: str, changes: ChangeSet
 ) -> None:
-    person = Person.objects.get(pk=person_id)
+    person: Any = _person_model()._default_manager.get(pk=person_id)
     audit_record(
         actor=actor,
         action=action,

@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.accounts.access import get_visible_or_404, visible_to
+from foundation.access import get_visible_or_404, visible_to
 from provisioning.credentials import services as credential_services
 from provisioning.credentials.models import Credential, CredentialError
 from provisioning.credentials.selectors import require_key_owner, suspension_reasons

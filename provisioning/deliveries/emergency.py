@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from portal.audit.services import audit_record
+from foundation.audit.services import audit_record
 from provisioning.bulk.emergency import stop_action_commit, stop_action_start
 from provisioning.bulk.models import BulkAction
 from provisioning.bulk.services import required_reason

@@ -6,8 +6,8 @@ from typing import Any, NoReturn
 
 from django.db import models
 
+from foundation.crypto import decrypt_text, encrypt_text
 from foundation.errors import DomainError, ErrorKind
-from portal.crypto import decrypt_text, encrypt_text
 from provisioning.catalog.models import CoveredModel
 from provisioning.connectors.base import TargetConfig
 
@@ -78,7 +78,7 @@ class Target(models.Model):
     kind = models.CharField(max_length=10, choices=TargetKind.choices)
     name = models.CharField(max_length=100, unique=True)
     url = models.URLField(max_length=500)
-    # Fernet-encrypted (portal.crypto): a SCIM bearer token, or webhook signing secrets
+    # Fernet-encrypted (foundation.crypto): a SCIM bearer token, or webhook signing secrets
     # newest first, one per line.
     token_encrypted = models.TextField(blank=True)
     secrets_encrypted = models.TextField(blank=True)

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from portal.audit.services import audit_record
+from foundation.audit.services import audit_record
 from provisioning.connectors.base import ConnectorError
 from provisioning.connectors.reconcile import diff_states, repair
 from provisioning.connectors.registry import supports_reconciliation

@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from portal.audit.services import audit_record
+from foundation.audit.services import audit_record
 from provisioning.connectors.base import (
     Connector,
     ConnectorError,

@@ -8,8 +8,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from portal.audit.services import audit_record
-from portal.input_guard import has_control_characters
+from foundation.audit.services import audit_record
+from foundation.input_guard import has_control_characters
 from provisioning.catalog.models import CoveredModel
 from provisioning.connectors.network import target_url_problem
 from provisioning.deliveries.models import DeliveryError, Failure, FailureState, Target, TargetKind

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.accounts.access import get_visible_or_404, visible_to
+from foundation.access import get_visible_or_404, visible_to
 from provisioning.deliveries.forms import TargetForm
 from provisioning.deliveries.models import (
     DeliveryError,

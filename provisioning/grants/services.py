@@ -17,7 +17,7 @@ from django.db import connection, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from portal.audit.services import audit_record
+from foundation.audit.services import audit_record
 from provisioning.catalog.models import Stage
 from provisioning.credentials.reactivation import reactivatable_condition
 from provisioning.deliveries.changelog import (

@@ -14,9 +14,9 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from portal.audit.services import audit_record
-from portal.input_guard import has_control_characters
-from provisioning.credentials.keys import key_matches, parse_key
+from foundation.audit.services import audit_record
+from foundation.input_guard import has_control_characters
+from foundation.tokens import KEY_SCHEME, parse_token, token_matches
 from provisioning.credentials.models import CredentialState
 from provisioning.introspection.models import GatewayClient
 
@@ -147,7 +147,7 @@ class GatewayAnswer:
 
 def gateway_introspect(*, client_id: str, client_secret: str, token: str) -> GatewayAnswer:
     """Authenticate the gateway and answer for ``token`` with one database round trip."""
-    prefix = parse_key(token) if token else None
+    prefix = parse_token(token, KEY_SCHEME) if token else None
     if "\x00" in client_id:  # PostgreSQL text cannot hold NUL, and no client id does
         _client_matches(None, client_secret)  # the same work as for any unknown client
         return GatewayAnswer(client=None, answer=INACTIVE)
@@ -176,7 +176,7 @@ def _aware(value: Any) -> dt.datetime | None:
 
 def token_introspect(*, token: str, client: GatewayClient) -> dict[str, Any]:
     """What a gateway may know about ``token``. Reads the credential row: no cache."""
-    prefix = parse_key(token)
+    prefix = parse_token(token, KEY_SCHEME)
     if prefix is None:
         return INACTIVE
     row = _fetch_one(_CREDENTIAL_SQL, [prefix, prefix])
@@ -208,10 +208,10 @@ def _answer(token: str, prefix: str, row: Any, client: GatewayClient) -> dict[st
     previous_until = _aware(previous_expires)
     expires = _aware(expires_at)
     if key_prefix == prefix:
-        valid = key_matches(token, key_hash)
+        valid = token_matches(token, key_hash)
     else:
         valid = (
-            key_matches(token, previous_hash)
+            token_matches(token, previous_hash)
             and previous_until is not None
             and previous_until > now
         )

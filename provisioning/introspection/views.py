@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from portal.input_guard import has_control_characters
+from foundation.input_guard import has_control_characters
 from provisioning.introspection.services import gateway_introspect
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django import template
 
-from portal.partners.countries import country_choices as _country_choices
-from portal.partners.countries import country_name as _country_name
+from foundation.countries import country_choices as _country_choices
+from foundation.countries import country_name as _country_name
 
 register = template.Library()
 

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from portal.input_guard import has_control_characters
+from foundation.input_guard import has_control_characters
 from portal.screening.errors import ListFormatError
 
 # Bytes that never occur in a text list: a file holding them is not a list at all.

@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.screening.errors import ScreeningError
+from portal.screening.lists import list_version_load
 from portal.screening.models import ListFormat
-from portal.screening.services import list_version_load
 
 
 class Command(BaseCommand):

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from portal.input_guard import load_json
+from foundation.input_guard import load_json
 from portal.usage.sample import sample_events
 from portal.usage.services import usage_batch_ingest
 from provisioning.introspection.models import GatewayClient

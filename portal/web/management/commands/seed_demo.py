@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.screening.demo import seed_screening
 from portal.web.demo import seed_demo
-from provisioning.grants.demo import demo_credentials
+from portal.web.demo_access import demo_credentials
 
 
 class Command(BaseCommand):

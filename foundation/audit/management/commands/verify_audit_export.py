@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from portal.audit.export_verify import verify_export
+from foundation.audit.export_verify import verify_export
 
 
 class Command(BaseCommand):

@@ -18,10 +18,10 @@ from typing import Any
 
 from django.conf import settings
 
+from foundation.tokens import NewToken, token_from_material, token_matches
 from portal.eligibility.models import Person
 from portal.partners.models import Organisation
 from provisioning.catalog.models import Stage
-from provisioning.credentials.keys import NewKey, key_from_material, key_matches
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.credentials.services import credential_issue
 from provisioning.deliveries.models import Target, TargetKind
@@ -48,13 +48,13 @@ class DemoCredential:
     key: str
 
 
-def _demo_key(organisation: str, model: str, username: str) -> NewKey:
+def _demo_key(organisation: str, model: str, username: str) -> NewToken:
     material = hmac.new(
         settings.SECRET_KEY.encode(),
         f"demo-key:{organisation}:{model}:{username}".encode(),
         hashlib.sha512,
     ).digest()
-    return key_from_material(material)
+    return token_from_material(material)
 
 
 def seed_access(*, actor: Any) -> None:
@@ -142,7 +142,7 @@ def demo_credentials() -> list[DemoCredential]:
                 organisation=org,
                 model=model,
                 state=credential.state,
-                key=key if key_matches(key, credential.key_hash) else "",
+                key=key if token_matches(key, credential.key_hash) else "",
             )
         )
     return rows

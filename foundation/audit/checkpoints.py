@@ -3,7 +3,7 @@
 A checkpoint is a C2SP tlog-checkpoint signed with ``AUDIT_SIGNING_KEY`` (a C2SP note
 signing key; its name is the log's origin, its key id lets keys rotate). Checkpoints are
 made by ``audit_checkpoint``, by beat, and after each bulk action and determination
-(``checkpoint_on_commit``); each is kept. Before signing, the log is checked against the
+(``tasks.checkpoint_on_commit``); each is kept. Before signing, the log is checked against the
 latest checkpoint (``log_problem``): the portal never vouches for a log that lost its tail
 or rewrote its history, it raises an alert on the compliance dashboard instead.
 """
@@ -23,8 +23,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from portal.audit.chain import event_bytes
-from portal.audit.models import (
+from foundation.audit.chain import event_bytes
+from foundation.audit.models import (
     AuditCheckpoint,
     AuditCosignature,
     AuditEvent,
@@ -32,8 +32,8 @@ from portal.audit.models import (
     AuditTreeNode,
     WitnessKey,
 )
-from portal.audit.services import audit_record
-from portal.audit.tree import root_hash, tree_size
+from foundation.audit.services import audit_record
+from foundation.audit.tree import root_hash, tree_size
 from verifier.merkle import Frontier, ProofError, leaf_hash
 from verifier.note import (
     COSIGNATURE_V1,
@@ -233,20 +233,6 @@ def checkpoint_make() -> AuditCheckpoint:
         except IntegrityError:
             # Another process signed this size first; its checkpoint is as good.
             return AuditCheckpoint.objects.get(size=size)
-
-
-def checkpoint_on_commit() -> None:
-    """After the caller's transaction commits, sign a checkpoint (bulk actions, determinations)."""
-
-    def _enqueue() -> None:
-        from portal.audit.tasks import checkpoint
-
-        try:
-            checkpoint.delay()
-        except Exception:  # a lost wake-up: beat signs within AUDIT_CHECKPOINT_SECONDS
-            logger.warning("could not enqueue an audit checkpoint", exc_info=True)
-
-    transaction.on_commit(_enqueue)
 
 
 def checkpoint_note(row: AuditCheckpoint, *, cosigned: bool = True) -> str:

@@ -3,7 +3,7 @@ checkpoints append-only on PostgreSQL, like the events."""
 
 from django.db import migrations
 
-from portal.audit.chain import event_bytes
+from foundation.audit.chain import event_bytes
 from verifier.merkle import leaf_hash, node_hash
 
 CREATE = """

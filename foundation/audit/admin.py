@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from portal.audit.models import AuditEvent
+from foundation.audit.models import AuditEvent
 
 
 @admin.register(AuditEvent)

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from portal.audit.chain import event_hash
-from portal.audit.export import EXPORT_FIELDS, JSON_FIELDS, csv_unescape
-from portal.audit.models import GENESIS_HASH, AuditEvent
+from foundation.audit.chain import event_hash
+from foundation.audit.export import EXPORT_FIELDS, JSON_FIELDS, csv_unescape
+from foundation.audit.models import GENESIS_HASH, AuditEvent
 
 _INT_FIELDS = frozenset({"id", "actor_id", "organisation_id"})
 _NULLABLE_TEXT = frozenset({"ip"})

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models import Max, Q
 
-from portal.audit.chain import event_bytes
-from portal.audit.models import AuditEvent, AuditTreeNode
+from foundation.audit.chain import event_bytes
+from foundation.audit.models import AuditEvent, AuditTreeNode
 from verifier.merkle import (
     EMPTY_ROOT,
     ProofError,

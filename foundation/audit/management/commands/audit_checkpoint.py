@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.audit.checkpoints import AuditLogError, checkpoint_make, checkpoint_note
+from foundation.audit.checkpoints import AuditLogError, checkpoint_make, checkpoint_note
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from portal.audit.checkpoints import verifier_key
+from foundation.audit.checkpoints import verifier_key
 from verifier.note import NoteError, SignerKey
 
 

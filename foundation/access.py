@@ -5,29 +5,33 @@ Staff see a model's rows when their role grants the model permission (``view``,
 hold the matching guardian object permission; the path to that organisation is the
 model's ``ORGANISATION_PATH``. Anything else is invisible, and fetching it is a 404,
 so an outsider cannot even learn that an object exists.
+
+Which organisations a user holds a permission on is the people side's knowledge: it
+registers the answer (``register_organisation_ids``, from ``portal.partners``'s
+``AppConfig.ready``). Until it has, no partner user sees anything (fail closed).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 from django.http import Http404
-from guardian.shortcuts import get_objects_for_user
-
-from portal.partners.models import Organisation
 
 M = TypeVar("M", bound=Model)
 
-# Which object permission on the organisation an action on its data needs.
-_ORGANISATION_PERMISSION = {
-    "view": "partners.view_organisation",
-    "change": "partners.change_organisation",
-    "add": "partners.change_organisation",
-    "delete": "partners.change_organisation",
-    "manage": "partners.manage_members",
-}
+# ``(user, action) -> ids of the organisations on which user may do action to their data``
+OrganisationIds = Callable[[Any, str], list[int]]
+
+_organisation_ids: OrganisationIds | None = None
+
+
+def register_organisation_ids(answer: OrganisationIds) -> None:
+    """Plug in how the organisations a user holds a permission on are found."""
+    global _organisation_ids
+    _organisation_ids = answer
 
 
 def visible_to(user: Any, queryset: QuerySet[M], *, action: str = "view") -> QuerySet[M]:
@@ -40,16 +44,11 @@ def visible_to(user: Any, queryset: QuerySet[M], *, action: str = "view") -> Que
     path = getattr(queryset.model, "ORGANISATION_PATH", None)
     if path is None:
         return queryset.none()
+    if _organisation_ids is None:
+        return queryset.none()
     # The ids (a partner has a handful), not a subquery: the planner cannot estimate the
     # permission subquery and would scan whole tables (100,000 credentials) to join it.
-    organisation_ids = list(
-        get_objects_for_user(
-            user,
-            _ORGANISATION_PERMISSION[action],
-            klass=Organisation,
-            accept_global_perms=False,
-        ).values_list("pk", flat=True)
-    )
+    organisation_ids = _organisation_ids(user, action)
     lookup = f"{path}__in" if path else "pk__in"
     return queryset.filter(**{lookup: organisation_ids})
 

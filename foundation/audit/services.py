@@ -8,10 +8,10 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from portal.audit.chain import canonical_json, event_bytes
-from portal.audit.models import GENESIS_HASH, AuditEvent
-from portal.audit.tree import tree_append
-from portal.web.request_context import current_request_context
+from foundation.audit.chain import canonical_json, event_bytes
+from foundation.audit.models import GENESIS_HASH, AuditEvent
+from foundation.audit.tree import tree_append
+from foundation.request_context import current_request_context
 
 # Any constant: every audit writer takes this transaction-scoped lock on PostgreSQL,
 # so links are made one at a time and the chain cannot fork. SQLite writers are

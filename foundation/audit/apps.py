@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class AuditConfig(AppConfig):
-    name = "portal.audit"
+    name = "foundation.audit"
     label = "audit"
     verbose_name = "Audit trail"

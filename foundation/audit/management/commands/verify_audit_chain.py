@@ -3,8 +3,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from portal.audit.chain import verify_chain
-from portal.audit.checkpoints import log_problem_full, verifier_key
+from foundation.audit.chain import verify_chain
+from foundation.audit.checkpoints import log_problem_full, verifier_key
 from verifier.note import NoteError, VerifierKey, open_checkpoint
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from portal.audit.models import GENESIS_HASH, AuditEvent
-from verifier.events import canonical_bytes
+from foundation.audit.models import GENESIS_HASH, AuditEvent
+from verifier.events import HASHED_FIELDS, canonical_bytes
 
 
 def canonical_json(value: Any) -> Any:
@@ -20,23 +20,8 @@ def canonical_json(value: Any) -> Any:
 
 def event_bytes(event: AuditEvent) -> bytes:
     """What the chain hash and the Merkle leaf cover (``verifier.events`` reads them back)."""
-    payload = {
-        "created_at": event.created_at.isoformat(),
-        "actor_id": event.actor_id,
-        "actor_label": event.actor_label,
-        "action": event.action,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "object_repr": event.object_repr,
-        "organisation_id": event.organisation_id,
-        "reason": event.reason,
-        "before": event.before,
-        "after": event.after,
-        "digest": event.digest,
-        "request_id": event.request_id,
-        "ip": event.ip,
-        "prev_hash": event.prev_hash,
-    }
+    payload = {name: getattr(event, name) for name in HASHED_FIELDS}
+    payload["created_at"] = event.created_at.isoformat()
     return canonical_bytes(payload)
 
 
