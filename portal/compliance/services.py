@@ -193,7 +193,7 @@ def determination_draft(
     if Determination.objects.filter(reference=reference).exists():
         raise DeterminationError(f"A determination with reference {reference} already exists.")
     _check_effective_date(effective_date, rules.keys())
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         determination = Determination(
             reference=reference,
             legal_basis=legal_basis.strip(),

@@ -100,7 +100,7 @@ def organisation_webhook_register(
     url = url.strip()
     _check_address(url)
     secret = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
         if webhooks_of(locked).count() >= MAX_ENDPOINTS:
             raise WebhookEndpointError(

@@ -74,7 +74,7 @@ def organisation_document_upload(
     content_type, extension = sniffed
     digest = hashlib.sha256(data).hexdigest()
     display_name = (original_name or "document").replace("/", "_").replace("\\", "_")[-200:]
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         document = OrganisationDocument(
             organisation=organisation,
             kind=kind,
