@@ -377,3 +377,20 @@ def test_a_bad_endpoint_keeps_what_was_typed_with_the_reason(organisation, partn
     page = response.content.decode()
     assert 'value="http://hooks.example/in"' in page
     assert "must be an https:// URL" in page
+
+
+def test_a_rotation_by_staff_tells_the_holder_and_the_admins_and_how_to_collect(
+    world, partner_admin, partner_member
+):
+    ops = staff_user("ops", username="ops-rotator")
+    credential_rotate(actor=ops, credential=world["keys"][0])
+
+    access_notices_dispatch()
+
+    [notice] = _notices(partner_member)
+    assert notice.verb == Outcome.ROTATED
+    assert notice.message.startswith("Your Mythos 5 access was given a new key")
+    assert "collects the new key from the Keys page" in notice.body
+    [admin_notice] = _notices(partner_admin)
+    assert "1 person of Northwind Cyber was given a new key" in admin_notice.message
+    assert _notices(ops) == []

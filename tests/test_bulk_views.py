@@ -240,7 +240,7 @@ def test_the_emergency_stop_needs_confirmation_then_suspends_the_whole_model(
     ops_user, stage, grants
 ):
     client = client_for(ops_user)
-    data = {"covered_model": stage.covered_model_id, "reason": "order 1"}
+    data = {"covered_model": stage.covered_model_id, "basis": "ops", "reason": "order 1"}
 
     # when unconfirmed, nothing happens
     response = client.post(reverse("bulk:emergency_stop"), data)

@@ -16,10 +16,12 @@ from portal.api.bulk import WRITE, BulkActionSerializer, ModelBlockSerializer
 from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user
 from portal.api.staff import StaffViewSet
+from provisioning.bulk.forms import stop_determinations
 from provisioning.bulk.models import BulkAction
 from provisioning.bulk.selectors import bulk_actions
 from provisioning.catalog.models import CoveredModel
 from provisioning.deliveries.emergency import model_emergency_stop, stop_preview
+from provisioning.grants.models import SuspensionKind
 
 
 class EmergencyStopRequestSerializer(serializers.Serializer[Any]):
@@ -31,6 +33,29 @@ class EmergencyStopRequestSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(
         max_length=2000, help_text="Why: recorded with every change and in the audit trail."
     )
+    determination = serializers.SlugRelatedField(
+        slug_field="reference",
+        queryset=stop_determinations(),
+        required=False,
+        allow_null=True,
+        help_text="The reference of the approved or in-force determination the stop acts "
+        "under: the stop is then a regulatory suspension and the partners' access notices "
+        "carry its legal basis and reference. Omit (or null) for an operations stop. An "
+        "unknown, draft or superseded determination is refused.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Fail closed: an empty reference is a mistake, not a request for an operations stop.
+        raw = getattr(self, "initial_data", {})
+        given = raw.get("determination") if hasattr(raw, "get") else None
+        if isinstance(given, str) and not given.strip():
+            raise serializers.ValidationError(
+                {
+                    "determination": "Name the determination, or leave the field out for an "
+                    "operations stop."
+                }
+            )
+        return attrs
 
 
 class EmergencyStopSerializer(serializers.Serializer[Any]):
@@ -39,6 +64,9 @@ class EmergencyStopSerializer(serializers.Serializer[Any]):
         help_text="The suspension reason it added: a restore naming it lifts the stop."
     )
     covered_model = serializers.CharField(help_text="The slug of the stopped model.")
+    determination = serializers.CharField(
+        allow_null=True, help_text="The determination the stop acts under, or null."
+    )
     created = serializers.BooleanField(
         help_text="false: the model was already stopped; this is the stop in force, unchanged."
     )
@@ -90,21 +118,29 @@ class EmergencyStopViewSet(StaffViewSet[BulkAction]):
     )
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Stop a model now: every live grant suspended (reason ops), one model-wide block
+        """Stop a model now: every live grant suspended (reason ops, or regulatory under the
+        named ``determination``), one model-wide block
         per target that takes the model, all committed together with its bulk action; per-key
         updates follow. Send an Idempotency-Key so that a retry cannot stop it twice. Lifting
         it is a restore of ``reference``, which needs a second person. One stop per model at a
         time: a model already stopped answers 200 with the stop in force, changing nothing."""
         data = self.validated(EmergencyStopRequestSerializer, request)
         model: CoveredModel = data["covered_model"]
+        determination = data.get("determination")
+        basis: dict[str, Any] = (
+            {"kind": SuspensionKind.REGULATORY, "determination": determination.reference}
+            if determination is not None
+            else {}
+        )
         stop = model_emergency_stop(
-            covered_model=model, actor=signed_in_user(request), reason=data["reason"]
+            covered_model=model, actor=signed_in_user(request), reason=data["reason"], **basis
         )
         action = bulk_actions(BulkAction.objects.all()).get(pk=stop.bulk_action.pk)
         body = {
             "event_id": stop.event_id,
             "reference": action.reference,
             "covered_model": model.slug,
+            "determination": action.determination or None,
             "created": stop.created,
             "grants_suspended": stop.suspension.grants_changed
             if stop.suspension

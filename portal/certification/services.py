@@ -435,8 +435,15 @@ def campaign_send_reminders(*, now: dt.datetime | None = None) -> int:
     return sent
 
 
-def campaign_close(*, campaign_id: int, actor: User | None = None) -> Campaign | None:
-    """At the deadline: suspend every key nobody confirmed (reason ``certification``)."""
+def campaign_close(
+    *, campaign_id: int, actor: User | None = None, chunk: int | None = None
+) -> Campaign | None:
+    """At the deadline: suspend every key nobody confirmed (reason ``certification``).
+
+    The keys are suspended in chunks of ``chunk`` (default ``_suspend_chunk()``), each with
+    its own audit event; the ``certification.campaign_closed`` event spans all of their
+    change-log rows, so the access notices take the close as one decision: one notice per
+    person, covering every key of every chunk."""
     now = timezone.now()
     with transaction.atomic(durable=True):
         campaign = (
@@ -464,7 +471,9 @@ def campaign_close(*, campaign_id: int, actor: User | None = None) -> Campaign |
                 note="The key was revoked before the deadline.",
             )
         changed = 0
-        chunk = _suspend_chunk()
+        first: int | None = None
+        last: int | None = None
+        chunk = chunk or _suspend_chunk()
         for start in range(0, len(live), chunk):
             changes = credentials_suspend(
                 credential_ids=live[start : start + chunk],
@@ -472,8 +481,12 @@ def campaign_close(*, campaign_id: int, actor: User | None = None) -> Campaign |
                 reference=campaign.reference,
                 actor=actor,
                 note=f"Not certified by the deadline of certification campaign #{campaign.pk}",
+                part_of="certification.campaign_closed",
             )
             changed += len(changes)
+            if changes.first_id is not None and changes.last_id is not None:
+                first = changes.first_id if first is None else min(first, changes.first_id)
+                last = changes.last_id if last is None else max(last, changes.last_id)
         suspended_by_org = _pending_by_organisation(campaign)
         CertificationItem.objects.filter(campaign=campaign, decision=Decision.PENDING).update(
             decision=Decision.SUSPENDED, suspended_at=now
@@ -492,6 +505,9 @@ def campaign_close(*, campaign_id: int, actor: User | None = None) -> Campaign |
                 "suspended": len(live),
                 "keys_changed": changed,
                 "revoked_before_deadline": len(gone),
+                # Every chunk's change-log rows: the access notices read the close whole.
+                "first_change_id": first,
+                "last_change_id": last,
             },
         )
         _notify_admins(

@@ -249,7 +249,7 @@ def access_notices_dispatch(*, limit: int = EVENTS_PER_RUN) -> int:
         cursor.last_event_id = max(cursor.last_event_id, reached)
         cursor.updated_at = timezone.now()
         cursor.save(update_fields=["last_event_id", "updated_at"])
-        keys = [n.decision_key for n in written]
+        keys = sorted({n.decision_key for n in written})  # one per organisation
         transaction.on_commit(lambda: _enqueue_emails(keys))
         if deliveries:
             transaction.on_commit(_enqueue_webhooks)

@@ -22,7 +22,7 @@ from portal.usage.models import UsageMonthlyTotal
 from provisioning.bulk.models import CredentialReason
 from provisioning.credentials.models import CredentialState
 from provisioning.grants.models import LIVE_GRANT_STATES, Grant, GrantSuspension
-from provisioning.grants.reasons import REASON_WORDS, reason_words
+from provisioning.grants.reasons import REASON_WORDS, reason_words, stop_references_named
 
 S = ApplicationState
 PEOPLE_SHOWN = 20
@@ -102,10 +102,14 @@ def _grant_rows(organisation: Organisation, now: dt.datetime) -> list[GrantRow]:
         .values_list("grant_id", "total")
     )
     reasons: dict[int, set[str]] = {}
-    for grant_id, kind, reference in GrantSuspension.objects.filter(grant_id__in=ids).values_list(
-        "grant_id", "kind", "reference"
-    ):
-        reasons.setdefault(grant_id, set()).add(reason_words(kind, reference))
+    grant_rows = list(
+        GrantSuspension.objects.filter(grant_id__in=ids).values_list(
+            "grant_id", "kind", "reference"
+        )
+    )
+    named = stop_references_named(row[2] for row in grant_rows)
+    for grant_id, kind, reference in grant_rows:
+        reasons.setdefault(grant_id, set()).add(reason_words(kind, named.get(reference, reference)))
     # Keys suspended on their own (a person rule, a screening hold, certification).
     for grant_id, kind, reference in (
         CredentialReason.objects.filter(credential__grant_id__in=ids)

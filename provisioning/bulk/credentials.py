@@ -59,9 +59,17 @@ def add_reasons(*, credential_ids: Sequence[int], kind: str, reference: str) -> 
 
 
 def credentials_suspend(
-    *, credential_ids: Sequence[int], kind: str, reference: str, actor: Any, note: str
+    *,
+    credential_ids: Sequence[int],
+    kind: str,
+    reference: str,
+    actor: Any,
+    note: str,
+    part_of: str = "",
 ) -> ChangeSet:
-    """Add the reason to each key; active ones become suspended."""
+    """Add the reason to each key; active ones become suspended. ``part_of`` names the
+    decision (an audit action) this call is one chunk of, recorded on its event, so readers
+    of the log take the decision whole rather than each chunk as a decision of its own."""
     scope, params = _ids_sql(credential_ids)
     with transaction.atomic():
         add_reasons(credential_ids=credential_ids, kind=kind, reference=reference)
@@ -76,7 +84,12 @@ def credentials_suspend(
             actor=actor,
             action="credential.bulk_suspended",
             note=note or f"{kind}:{reference}",
-            after={"reason": kind, "reference": reference, "matched": len(credential_ids)},
+            after={
+                "reason": kind,
+                "reference": reference,
+                "matched": len(credential_ids),
+                **({"part_of": part_of} if part_of else {}),
+            },
             changes=changes,
         )
     return changes

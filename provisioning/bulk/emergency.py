@@ -50,6 +50,7 @@ def stop_action_start(
     reference: str,
     event_id: str,
     now: dt.datetime,
+    determination: str = "",
 ) -> BulkAction:
     """The stop's bulk action, running. No audit event here (see the lock order above): the
     suspension's event, recorded against this action, is the first of its segment."""
@@ -61,6 +62,7 @@ def stop_action_start(
         reason=reason,
         suspension_kind=kind,
         reference=reference,
+        determination=determination,
         emergency=True,
         state=BulkState.RUNNING,
         plan_hash="",

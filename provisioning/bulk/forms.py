@@ -128,10 +128,92 @@ class ReviewForm(forms.Form):
     )
 
 
+class StopBasis:
+    OPS = "ops"
+    DETERMINATION = "determination"
+
+    CHOICES = (
+        (OPS, "An operations decision (no determination)"),
+        (DETERMINATION, "A government determination (name it below)"),
+    )
+
+
+class DeterminationChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """Approved or in-force determinations, in words: reference, state, legal basis."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        basis = obj.legal_basis if len(obj.legal_basis) <= 90 else obj.legal_basis[:89] + "…"
+        state = "in force" if obj.state == "in_force" else "approved"
+        return f"{obj.reference}: {basis} ({state}, effective {obj.effective_date.isoformat()})"
+
+
+def stop_determinations() -> Any:
+    """The determinations a stop may act under: approved by two officers, or in force.
+
+    Named by app label: provisioning asks the portal's compliance room nothing by import.
+    """
+    determination = apps.get_model("compliance", "Determination")
+    return determination.objects.filter(state__in=("approved", "in_force")).order_by(
+        "-effective_date", "reference"
+    )
+
+
 class EmergencyStopForm(forms.Form):
+    """The stop and its basis. Fail closed: a stop says why, says on what basis, and a stop
+    under a determination names one that two officers approved."""
+
     covered_model = forms.ModelChoiceField(CoveredModel.objects.order_by("slug"), label="Model")
+    basis = forms.ChoiceField(
+        choices=StopBasis.CHOICES,
+        widget=forms.RadioSelect,
+        label="Stopped under",
+        help_text="A stop under a determination tells the partners its legal basis and reference.",
+    )
+    determination = DeterminationChoiceField(
+        queryset=None,
+        required=False,
+        label="Determination",
+        empty_label="None (an operations stop)",
+        help_text="Approved or in-force determinations only.",
+    )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
     confirm = forms.BooleanField(
         label="Suspend every grant of this model now and send a model-wide block to every "
         "target that takes it."
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["determination"]
+        assert isinstance(field, DeterminationChoiceField)
+        field.queryset = stop_determinations()
+
+    def clean_reason(self) -> str:
+        reason: str = (self.cleaned_data.get("reason") or "").strip()
+        if not reason:
+            raise forms.ValidationError("Give a reason: it is recorded with every change.")
+        return reason
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        basis, determination = data.get("basis"), data.get("determination")
+        if basis == StopBasis.DETERMINATION and determination is None:
+            if "determination" not in self.errors:
+                self.add_error(
+                    "determination", "A stop under a determination names it: choose one."
+                )
+        elif basis == StopBasis.OPS and determination is not None:
+            self.add_error(
+                "determination",
+                "An operations stop names no determination: choose “A government "
+                "determination” above, or None here.",
+            )
+        return data
+
+    def stop_arguments(self) -> dict[str, Any]:
+        """The service's keyword arguments for this stop's basis."""
+        determination = self.cleaned_data.get("determination")
+        if determination is None:
+            return {"kind": SuspensionKind.OPS}
+        return {"kind": SuspensionKind.REGULATORY, "determination": determination.reference}

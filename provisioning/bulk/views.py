@@ -291,7 +291,10 @@ def emergency_stop(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         model = form.cleaned_data["covered_model"]
         stop = model_emergency_stop(
-            covered_model=model, actor=request.user, reason=form.cleaned_data["reason"]
+            covered_model=model,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+            **form.stop_arguments(),
         )
         if stop.suspension is None:
             messages.info(
@@ -300,11 +303,12 @@ def emergency_stop(request: HttpRequest) -> HttpResponse:
                 "changed; lift it here when the time comes.",
             )
         else:
+            under = stop.bulk_action.determination
             messages.success(
                 request,
-                f"{model.name} stopped: {stop.suspension.grants_changed} grants and "
-                f"{stop.suspension.credentials_changed} keys suspended (reference "
-                f"emergency-stop:{stop.event_id}); a model-wide block "
+                f"{model.name} stopped{f' under determination {under}' if under else ''}: "
+                f"{stop.suspension.grants_changed:,} grants and "
+                f"{stop.suspension.credentials_changed:,} keys suspended; a model-wide block "
                 f"went to {len(stop.blocks)} target(s). A colleague reviews it here afterwards.",
             )
         return redirect("bulk:detail", pk=stop.bulk_action.pk)

@@ -10,7 +10,7 @@ from django.http import Http404
 from provisioning.bulk.models import CredentialReason
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.grants.models import GrantState, GrantSuspension
-from provisioning.grants.reasons import REASON_WORDS, reason_words
+from provisioning.grants.reasons import REASON_WORDS, reason_words, stop_references_named
 
 
 def require_key_owner(user: Any, credential: Credential) -> None:
@@ -26,10 +26,16 @@ def suspension_reasons(credentials: Sequence[Credential]) -> dict[int, list[str]
     suspended = [c for c in credentials if c.state == CredentialState.SUSPENDED]
     grant_ids = {c.grant_id for c in suspended if c.grant.state == GrantState.SUSPENDED}
     by_grant: dict[int, set[str]] = {}
-    for grant_id, kind, reference in GrantSuspension.objects.filter(
-        grant_id__in=grant_ids
-    ).values_list("grant_id", "kind", "reference"):
-        by_grant.setdefault(grant_id, set()).add(reason_words(kind, reference))
+    grant_rows = list(
+        GrantSuspension.objects.filter(grant_id__in=grant_ids).values_list(
+            "grant_id", "kind", "reference"
+        )
+    )
+    named = stop_references_named(row[2] for row in grant_rows)
+    for grant_id, kind, reference in grant_rows:
+        by_grant.setdefault(grant_id, set()).add(
+            reason_words(kind, named.get(reference, reference))
+        )
     own: dict[int, set[str]] = {}
     for credential_id, kind, reference in CredentialReason.objects.filter(
         credential_id__in=[c.pk for c in suspended]

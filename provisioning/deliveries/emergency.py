@@ -101,9 +101,18 @@ def model_emergency_stop(
     reason: str,
     kind: str = SuspensionKind.OPS,
     reference: str = "",
+    determination: str = "",
 ) -> EmergencyStop:
+    """Stop ``covered_model`` now. ``determination`` (the reference of an approved or
+    in-force determination, checked by the caller) names the legal basis a stop under a
+    determination acts on: it is then a regulatory suspension, the stop's bulk action
+    records it, and the access notices carry its legal basis and reference. The stop's own
+    suspension reference stays ``emergency-stop:<event>``, so lifting the stop never lifts
+    the determination's own reasons."""
     if kind not in (SuspensionKind.OPS, SuspensionKind.REGULATORY):
         raise ValueError("An emergency stop is an ops or a regulatory suspension.")
+    if determination and kind != SuspensionKind.REGULATORY:
+        raise ValueError("A stop under a determination is a regulatory suspension.")
     reason = required_reason(reason)
     event_id = uuid.uuid4().hex
     reference = reference or f"emergency-stop:{event_id}"
@@ -126,6 +135,7 @@ def model_emergency_stop(
             reason=reason,
             kind=kind,
             reference=reference,
+            determination=determination,
             event_id=event_id,
             now=now,
         )
@@ -159,6 +169,7 @@ def model_emergency_stop(
                 "event_id": event_id,
                 "kind": str(kind),
                 "reference": reference,
+                "determination": determination,
                 "grants_suspended": suspension.grants_changed,
                 "credentials_suspended": suspension.credentials_changed,
                 "targets": len(blocks),
