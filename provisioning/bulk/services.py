@@ -508,9 +508,12 @@ def bulk_run_chunk(*, action_id: int) -> bool:
     either loses the whole chunk (it runs again) or none of it (it is not run twice).
     """
     with transaction.atomic():
+        # Not the plan's counts and sample: one entry per organisation, read and parsed
+        # again for every chunk of a 1,000,000-key action, and no chunk needs them.
         action = (
             BulkAction.objects.select_for_update(of=("self",))
             .select_related("executed_by")
+            .defer("counts", "sample", "held_counts")
             .get(pk=action_id)
         )
         if action.state != BulkState.RUNNING or action.chunk_cursor >= action.chunk_count:
