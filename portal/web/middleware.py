@@ -11,10 +11,10 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
+from foundation.input_guard import has_control_characters
 from foundation.problems import problem, problem_json
-from portal.input_guard import has_control_characters
+from foundation.request_context import RequestContext, reset_request_context, set_request_context
 from portal.scim.errors import ScimError
-from portal.web.request_context import RequestContext, reset_request_context, set_request_context
 
 logger = logging.getLogger("django.request")
 
@@ -99,7 +99,7 @@ def _refusal(
 
 
 class InputGuardMiddleware:
-    """The request-level half of ``portal.input_guard``, before authentication or a view:
+    """The request-level half of ``foundation.input_guard``, before authentication or a view:
 
     - a control character (NUL …) in a path segment names nothing: 404;
     - one in a query parameter's name or value, or in a page form's field: 400 naming it;
