@@ -55,3 +55,36 @@ def test_bench_write_replaces_only_the_latest_figures(tmp_path, monkeypatch):
     assert "NEW TABLE" in text
     assert "old table" not in text
     assert "Machine: 2 x test CPU." in text
+
+
+def test_at_scale_ten_the_bulk_and_web_rows_sit_under_the_ten_times_targets(monkeypatch):
+    monkeypatch.setenv("BENCH_SCALE", "10")
+    commit = {
+        "area": "bulk",
+        "target": "emergency suspend of 1,000,000 commit ≤ 10 s, 1 target",
+        "measured": "8.00 s",
+        "ok": True,
+    }
+    ratio = {
+        "area": "bulk",
+        "target": "commit ≤ 3x raw UPDATE with its commit (3.00 s), 1 target",
+        "measured": "3.3x",
+        "ok": False,
+    }
+    page = {
+        "area": "web",
+        "target": "reviewer queue (1,000,000 applications), 2 connections: p95 ≤ 150 ms",
+        "measured": "p50 20.0 / p95 75.0 / p99 90.0 ms, 80 req/s",
+        "ok": True,
+    }
+
+    lines = table.render([commit, ratio, page], {}).splitlines()
+
+    bulk = lines.index(
+        "bulk suspend of 1,000,000 credentials (10x): ≤ 10 s; ≤ 3x a raw UPDATE with its "
+        "commit; independent of targets"
+    )
+    web = lines.index("web pages (10x): queue and dashboard p95 ≤ 150 ms at 1,000,000 rows")
+    assert lines[bulk + 1].split()[-2:] == ["0.80", "yes"]
+    assert lines[bulk + 2].split()[-2:] == ["1.10", "NO"]
+    assert lines[web + 1].split()[-2:] == ["0.50", "yes"]

@@ -14,7 +14,7 @@ from django.utils import timezone
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.changelog import ChangeRow, ChangeSet, changes_digest
 from provisioning.deliveries.models import Change
-from provisioning.grants.models import SuspensionKind
+from provisioning.grants.models import Grant, SuspensionKind
 from provisioning.grants.services import grant_revoke, grant_suspend
 from tests.provisioning_fakes import active_grant, issue
 
@@ -51,6 +51,29 @@ def test_a_suspend_updates_the_keys_in_place_without_touching_an_index():
     # Every credential update was HOT: no index entry written for any key. (Within one
     # test transaction nothing is pruned, so one call is what the page's room allows.)
     assert (updated - updated_before, hot - hot_before) == (20, 20)
+
+
+@postgres_only
+def test_a_suspend_writes_each_grant_row_once_and_counts_what_it_changed():
+    grants = [active_grant() for _ in range(3)]
+    grant_suspend(grants=[grants[0].pk], reason=SuspensionKind.OPS, reference="a", actor=None)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_get_xact_tuples_updated('grants_grant'::regclass)")
+        before = cursor.fetchone()[0]
+
+    result = grant_suspend(
+        grants=[g.pk for g in grants], reason=SuspensionKind.REGULATORY, reference="b", actor=None
+    )
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_get_xact_tuples_updated('grants_grant'::regclass)")
+        written = cursor.fetchone()[0] - before
+    # Marking the batch and suspending are one write per grant (every write of a grant row
+    # writes its index entries: state and change_batch are indexed).
+    assert written == 3
+    assert (result.grants_matched, result.grants_changed, result.reasons_changed) == (3, 2, 3)
+    assert {g.state for g in Grant.objects.filter(pk__in=[g.pk for g in grants])} == {"suspended"}
+    assert Grant.objects.filter(change_batch=result.batch).count() == 3
 
 
 def test_digest_lines_from_the_database_equal_the_digest_over_the_rows():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 
 from portal.accounts.roles import Role
@@ -12,6 +13,7 @@ from portal.applications.states import ApplicationState
 from portal.partners.models import Sector
 from portal.reviews.models import Review
 from portal.reviews.rules import default_terms
+from portal.reviews.selectors import queue_base
 from portal.reviews.services import review_approve, review_claim
 from tests.conftest import client_for
 from tests.factories import OrganisationFactory, PersonFactory, StageFactory, staff_user
@@ -279,6 +281,20 @@ def test_the_queue_is_paginated(organisation, reviewer):
     assert "Page 2 of 2" in _queue(reviewer, "?page=2")
 
 
+def test_a_filtered_queue_pages_by_the_length_of_its_own_list(organisation, reviewer):
+    for _ in range(26):
+        queued_application(organisation)
+    waiting = queued_application(organisation, state=S.INFO_REQUESTED)
+
+    page = _queue(reviewer, "?state=info_requested")
+
+    assert "Page 1 of 2" not in page
+    assert f"#{waiting.pk}<" in page
+    assert "Page 1 of 2" in _queue(reviewer, "?state=in_review")
+    assert "Page 2 of 2" in _queue(reviewer, "?state=in_review&page=2")
+    assert "Page 2 of 2" not in _queue(reviewer, "?state=awaiting_second&page=2")
+
+
 # --- Cost ------------------------------------------------------------------------------
 
 
@@ -323,6 +339,34 @@ def test_the_queue_costs_the_same_queries_for_3_or_40_applications(
     client.get("/reviews/")
     with django_assert_max_num_queries(few):
         client.get("/reviews/?sort=organisation&state=in_review")
+
+
+def test_the_queue_counts_its_applications_once(reviewer):
+    _fill(3)
+    client = client_for(reviewer)
+    client.get("/reviews/")
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/reviews/")
+
+    # The counts per state give the paginator its length: no COUNT of the whole queue.
+    whole = 'SELECT COUNT(*) AS "__count" FROM "applications_application"'
+    assert not [q["sql"] for q in queries if q["sql"].startswith(whole)]
+    assert any("GROUP BY" in q["sql"] and "COUNT(" in q["sql"] for q in queries)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans")
+def test_the_counts_per_state_can_be_read_from_an_index_alone(reviewer):
+    _fill(3)
+    counts = queue_base(reviewer).order_by().values("state").annotate(n=Count("*"))
+    with connection.cursor() as cursor:
+        # Tiny tables are cheaper to scan: ask whether the index can answer at all.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+
+    plan = counts.explain()
+
+    assert "Index Only Scan using application_queue_count" in plan
 
 
 def test_the_age_shown_is_the_time_since_submission(organisation, reviewer):

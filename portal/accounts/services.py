@@ -23,7 +23,7 @@ def user_grant_role(*, actor: User | None, user: User, role: str, reason: str = 
 
 
 def user_revoke_role(*, actor: User | None, user: User, role: str, reason: str = "") -> None:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         user.groups.remove(Group.objects.get(name=role))
         audit_record(
             actor=actor, action="user.role_revoked", obj=user, reason=reason, before={"role": role}

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from portal.api.downloads import EVIDENCE_RESPONSES, ZIP_RENDERERS, download
 from portal.api.idempotency import idempotent
+from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem, problem_response
 from portal.api.staff import StaffViewSet, username_of
 from portal.api.validation import CountryCodeField
@@ -318,7 +319,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
             kind=data["kind"],
             filters=filters,
             reason=data["reason"],
-            actor=request.user,
+            actor=signed_in_user(request),
             emergency=data["emergency"],
             suspension_kind=data.get("restores_kind") or SuspensionKind.OPS,
             reference=data.get("restores") or "",
@@ -344,7 +345,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         bulk = self._confirmed(request)
         if isinstance(bulk, Response):
             return bulk
-        return self._read(bulk_approve(action=bulk, actor=request.user))
+        return self._read(bulk_approve(action=bulk, actor=signed_in_user(request)))
 
     @extend_schema(request=ConfirmPlanSerializer, responses={202: BulkActionSerializer})
     @action(detail=True, methods=["post"])
@@ -354,7 +355,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         if isinstance(bulk, Response):
             return bulk
         try:
-            started = bulk_execute(action=bulk, actor=request.user)
+            started = bulk_execute(action=bulk, actor=signed_in_user(request))
         except PlanChanged as exc:
             response = problem_response(
                 409, str(exc), instance=request.get_full_path(), slug="plan-changed"
@@ -378,7 +379,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         """Plan again from the same filter: this plan becomes stale and a new one (with its
         own counts and hash, to check again) is returned. Only a planned or approved action
         can be re-planned; otherwise 409."""
-        fresh = bulk_replan(action=self.get_object(), actor=request.user)
+        fresh = bulk_replan(action=self.get_object(), actor=signed_in_user(request))
         return self._read(fresh, status=201)
 
     @extend_schema(request=None, responses={201: BulkActionSerializer})
@@ -390,7 +391,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         of this stop already waiting is returned (200) instead of a second one; 409 for an
         action that is no stop, or a stop already lifted."""
         stop = self.get_object()
-        restore, created = stop_lift_plan(stop=stop, actor=request.user)
+        restore, created = stop_lift_plan(stop=stop, actor=signed_in_user(request))
         return self._read(restore, status=201 if created else 200)
 
     @extend_schema(request=None, responses={202: BulkActionSerializer})
@@ -398,7 +399,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
     def resume(self, request: Request, pk: str) -> Response:
         """Run a failed action again from its chunk cursor (no chunk runs twice); 409 for
         an action that did not fail."""
-        resumed = bulk_resume(action=self.get_object(), actor=request.user)
+        resumed = bulk_resume(action=self.get_object(), actor=signed_in_user(request))
         return self._read(resumed, status=202)
 
     @extend_schema(request=ReviewNoteSerializer, responses={200: BulkActionSerializer})
@@ -406,7 +407,9 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
     def review(self, request: Request, pk: str) -> Response:
         """The after-the-fact review of an emergency action, by someone else."""
         note = self.validated(ReviewNoteSerializer, request)["note"]
-        return self._read(bulk_review(action=self.get_object(), actor=request.user, note=note))
+        return self._read(
+            bulk_review(action=self.get_object(), actor=signed_in_user(request), note=note)
+        )
 
     @extend_schema(
         parameters=[
@@ -457,5 +460,5 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         review, every affected grant and credential change, each target's acknowledgement,
         the model-wide blocks of an emergency stop, and the audit-chain segment. The export
         is itself an audit event."""
-        bundle = bulk_action_evidence(action=self.get_object(), actor=request.user)
+        bundle = bulk_action_evidence(action=self.get_object(), actor=signed_in_user(request))
         return download(bundle_response(bundle))

@@ -27,6 +27,7 @@ from portal.api.downloads import (
     download,
 )
 from portal.api.idempotency import idempotent
+from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem, problem_response
 from portal.api.staff import StaffViewSet, username_of
 from portal.api.validation import country_codes, supported_years
@@ -303,7 +304,7 @@ class DeterminationViewSet(
         if isinstance(rules, str):
             return field_problem(request, f"rules.{rules}", "No covered model has this slug.")
         determination = determination_draft(
-            actor=request.user,
+            actor=signed_in_user(request),
             reference=data["reference"],
             legal_basis=data["legal_basis"],
             effective_date=data["effective_date"],
@@ -325,7 +326,7 @@ class DeterminationViewSet(
             rules = by_model
         determination_update(
             determination=determination,
-            actor=request.user,
+            actor=signed_in_user(request),
             legal_basis=data.get("legal_basis"),
             effective_date=data.get("effective_date"),
             rules=rules,
@@ -340,7 +341,7 @@ class DeterminationViewSet(
         determination = self.get_object()
         determination_update(
             determination=determination,
-            actor=request.user,
+            actor=signed_in_user(request),
             document=upload,
             document_name=upload.name or "",
         )
@@ -362,7 +363,9 @@ class DeterminationViewSet(
         """The determination's evidence bundle, the same ZIP as the page: its rules and
         sign-offs, every bulk action it ran with the affected grants, credential changes and
         each target's acknowledgement, and the audit-chain segment. The export is audited."""
-        bundle = determination_evidence(determination=self.get_object(), actor=request.user)
+        bundle = determination_evidence(
+            determination=self.get_object(), actor=signed_in_user(request)
+        )
         return download(bundle_response(bundle))
 
     @extend_schema(responses={200: ImpactSerializer})
@@ -414,14 +417,18 @@ class DeterminationViewSet(
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, pk: str) -> Response:
         """The author's signature; every model needs a rule and the letter is attached."""
-        determination = determination_submit(determination=self.get_object(), actor=request.user)
+        determination = determination_submit(
+            determination=self.get_object(), actor=signed_in_user(request)
+        )
         return self._read(determination)
 
     @extend_schema(request=None, responses={200: DeterminationSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
         """A second compliance officer's approval: never the author or the submitter."""
-        determination = determination_approve(determination=self.get_object(), actor=request.user)
+        determination = determination_approve(
+            determination=self.get_object(), actor=signed_in_user(request)
+        )
         return self._read(determination)
 
     @extend_schema(request=SendBackSerializer, responses={200: DeterminationSerializer})
@@ -429,7 +436,7 @@ class DeterminationViewSet(
     def send_back(self, request: Request, pk: str) -> Response:
         note = self.validated(SendBackSerializer, request).get("note", "")
         determination = determination_send_back(
-            determination=self.get_object(), actor=request.user, note=note
+            determination=self.get_object(), actor=signed_in_user(request), note=note
         )
         return self._read(determination)
 
@@ -441,5 +448,7 @@ class DeterminationViewSet(
             return field_problem(
                 request, "confirm", "Confirm with true: applying suspends and restores access."
             )
-        determination = determination_apply(determination=self.get_object(), actor=request.user)
+        determination = determination_apply(
+            determination=self.get_object(), actor=signed_in_user(request)
+        )
         return self._read(determination)

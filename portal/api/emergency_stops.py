@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from portal.api.bulk import WRITE, BulkActionSerializer, ModelBlockSerializer
 from portal.api.idempotency import idempotent
+from portal.api.permissions import signed_in_user
 from portal.api.staff import StaffViewSet
 from provisioning.bulk.forms import stop_determinations
 from provisioning.bulk.models import BulkAction
@@ -132,7 +133,7 @@ class EmergencyStopViewSet(StaffViewSet[BulkAction]):
             else {}
         )
         stop = model_emergency_stop(
-            covered_model=model, actor=request.user, reason=data["reason"], **basis
+            covered_model=model, actor=signed_in_user(request), reason=data["reason"], **basis
         )
         action = bulk_actions(BulkAction.objects.all()).get(pk=stop.bulk_action.pk)
         body = {

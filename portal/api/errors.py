@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
+from foundation.errors import DomainError, ErrorKind
 
-class ApiTokenError(Exception):
-    field: str | None = None
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        if field is not None:
-            self.field = field
+class ApiTokenError(DomainError):
+    kind = ErrorKind.INVALID

@@ -1,8 +1,9 @@
 """Every API error as RFC 9457 problem details (``application/problem+json``).
 
-``{"type", "title", "status", "detail", "instance", "errors": [{"field", "message"}]}``.
-Domain refusals from the services (a partner, application, credential or token error)
-become 400 or 409 problems with the service's own message, which says what to do.
+The body is built by ``foundation.problems``, the one renderer. A service's refusal is a
+``DomainError`` and renders by its kind (invalid 400, forbidden 403, not found 404,
+conflict 409) with the service's own message, which says what to do; DRF's own errors
+(validation, authentication, throttling) keep their statuses.
 """
 
 from __future__ import annotations
@@ -11,66 +12,20 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from portal.api.errors import ApiTokenError
-from portal.applications.states import ApplicationChangedError, ApplicationError
-from portal.certification.models import CampaignError
-from portal.compliance.models import DeterminationError, InvalidDeterminationError
-from portal.eligibility.services import EligibilityError
-from portal.partners.errors import ConflictOfInterestError as PartnerConflictOfInterest
-from portal.partners.errors import DocumentRejectedError, PartnerError
-from portal.screening.errors import ScreeningError
-from portal.usage.models import UsageError
-from provisioning.bulk.models import BulkActionError, EmptyPlan
-from provisioning.credentials.models import CredentialError
-from provisioning.deliveries.models import DeliveryError
-from provisioning.grants.models import GrantError
+from foundation.errors import DomainError
+from foundation.problems import PROBLEM_BASE, PROBLEM_CONTENT_TYPE, domain_problem, problem
 
-PROBLEM_CONTENT_TYPE = "application/problem+json"
-PROBLEM_BASE = "https://clearance.invalid/problems/"
-
-_TITLES = {
-    400: "The request is not valid",
-    401: "Authentication required",
-    403: "Not allowed",
-    404: "Not found",
-    405: "Method not allowed",
-    406: "Not acceptable",
-    409: "Conflict",
-    413: "Request too large",
-    415: "Unsupported media type",
-    422: "Unprocessable request",
-    429: "Too many requests",
-}
-
-_SLUGS = {
-    400: "invalid-request",
-    401: "not-authenticated",
-    403: "forbidden",
-    404: "not-found",
-    405: "method-not-allowed",
-    406: "not-acceptable",
-    409: "conflict",
-    413: "too-large",
-    415: "unsupported-media-type",
-    422: "unprocessable",
-    429: "throttled",
-}
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The object changed meanwhile; read it again and retry."
-    default_code = "conflict"
-
-
-class Unprocessable(exceptions.APIException):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = "The request cannot be processed."
-    default_code = "unprocessable"
+__all__ = [
+    "PROBLEM_BASE",
+    "PROBLEM_CONTENT_TYPE",
+    "field_problem",
+    "problem_exception_handler",
+    "problem_response",
+]
 
 
 def problem_response(
@@ -82,16 +37,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
     slug: str = "",
 ) -> Response:
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + (slug or _SLUGS.get(status_code, "error")),
-        "title": _TITLES.get(status_code, "Error"),
-        "status": status_code,
-        "detail": detail,
-    }
-    if instance:
-        body["instance"] = instance
-    if errors:
-        body["errors"] = errors
+    body = problem(status_code, detail, errors=errors, instance=instance, slug=slug)
     return Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
@@ -124,50 +70,13 @@ def _field_errors(data: Any, prefix: str = "") -> list[dict[str, str]]:
     return found
 
 
-def _domain_problem(exc: Exception) -> tuple[int, str, list[dict[str, str]]] | None:
-    """A service's refusal: 400 when the request itself is wrong, 409 when the object's
-    state does not allow it now. The service's message is the detail, unchanged."""
-    if isinstance(exc, ApplicationChangedError):
-        return 409, str(exc) or Conflict.default_detail, []
-    if isinstance(exc, InvalidDeterminationError):
-        return 400, str(exc), [{"field": exc.field, "message": str(exc)}] if exc.field else []
-    if isinstance(exc, PartnerConflictOfInterest):
-        return 409, str(exc), []
-    if isinstance(exc, DocumentRejectedError):
-        return 400, str(exc), [{"field": "document", "message": str(exc)}]
-    if isinstance(exc, (PartnerError, ApiTokenError, EligibilityError)):
-        field = getattr(exc, "field", None)
-        errors = [{"field": field, "message": str(exc)}] if field else []
-        return 400, str(exc), errors
-    if isinstance(exc, EmptyPlan):
-        return 400, str(exc), [{"field": "filters", "message": str(exc)}]
-    if isinstance(exc, DeliveryError):
-        return 400, str(exc), []
-    if isinstance(
-        exc,
-        (
-            ApplicationError,
-            CredentialError,
-            GrantError,
-            ScreeningError,
-            DeterminationError,
-            BulkActionError,
-            CampaignError,
-            UsageError,
-        ),
-    ):
-        return 409, str(exc), []
-    return None
-
-
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     request = context.get("request")
     instance = request.get_full_path() if request is not None else ""
-    domain = _domain_problem(exc)
-    if domain is not None:
+    if isinstance(exc, DomainError):
         set_rollback()
-        code, detail, errors = domain
-        return problem_response(code, detail, errors=errors, instance=instance)
+        body = domain_problem(exc, instance=instance)
+        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("No such object, or you may not see it.")
     elif isinstance(exc, DjangoPermissionDenied):

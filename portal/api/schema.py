@@ -15,12 +15,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api.problems import PROBLEM_BASE, PROBLEM_CONTENT_TYPE
+from foundation.problems import PROBLEM_CONTENT_TYPE, problem, problem_json
 
 PROBLEM_SCHEMA = {
     "type": "object",
@@ -92,16 +92,12 @@ def add_problem_responses(result: dict[str, Any], **_kwargs: Any) -> dict[str, A
 
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """An /api/ path that names no operation: a problem document like every API error."""
-    return JsonResponse(
-        {
-            "type": PROBLEM_BASE + "not-found",
-            "title": "Not found",
-            "status": 404,
-            "detail": "No API operation has this path; see /api/schema/.",
-            "instance": request.get_full_path(),
-        },
-        status=404,
-        content_type=PROBLEM_CONTENT_TYPE,
+    return problem_json(
+        problem(
+            404,
+            "No API operation has this path; see /api/schema/.",
+            instance=request.get_full_path(),
+        )
     )
 
 

@@ -70,7 +70,7 @@ def api_token_issue(
             "Staff accounts need two-factor authentication before they can have API tokens."
         )
     new = generate_token()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         token = ApiToken.objects.create(
             user=user,
             name=name,
@@ -95,7 +95,7 @@ def api_token_issue(
 
 def api_token_revoke(*, actor: User | None, token: ApiToken, reason: str = "") -> ApiToken:
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=now
         )

@@ -59,6 +59,13 @@ class Application(models.Model):
                 name="application_queue_order",
                 condition=models.Q(state__in=sorted(OPEN_STATES)),
             ),
+            # The queue's counts per state, without the organisations a reviewer belongs to:
+            # read from this index alone, not from 300,000 rows at 1,000,000 applications.
+            models.Index(
+                fields=["state", "organisation"],
+                name="application_queue_count",
+                condition=models.Q(state__in=sorted(OPEN_STATES)),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -292,7 +292,7 @@ def application_screening_finished(*, application: Application) -> Application:
 
 
 def application_withdraw(*, actor: User, application: Application, reason: str = "") -> Application:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         return application_transition(
             application=application,
             to=S.WITHDRAWN,

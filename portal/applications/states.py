@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from foundation.errors import DomainError, ErrorKind
+
 
 class ApplicationState(models.TextChoices):
     DRAFT = "draft", "Draft"
@@ -48,8 +50,10 @@ WITHDRAWABLE_STATES = frozenset(
 OPEN_STATES = frozenset({S.SUBMITTED, S.SCREENING, S.IN_REVIEW, S.INFO_REQUESTED})
 
 
-class ApplicationError(Exception):
+class ApplicationError(DomainError):
     """Base of every refusal about an application; the message is shown to the user."""
+
+    kind = ErrorKind.CONFLICT
 
 
 class IllegalTransitionError(ApplicationError):

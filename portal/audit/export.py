@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from foundation.audit.export import EXPORT_FORMATS, audit_export_record, export_stream
 from foundation.audit.models import AuditEvent
+from portal.accounts.models import User
 from portal.audit.selectors import AuditFilter, audit_events
 
 
 def export_response(
-    *, actor: Any, events: QuerySet[AuditEvent], flt: AuditFilter, export_format: str
+    *, actor: User | None, events: QuerySet[AuditEvent], flt: AuditFilter, export_format: str
 ) -> StreamingHttpResponse:
     """Record the export, then stream the ``events`` (already narrowed to what ``actor``
     may read) that match ``flt`` and precede the record: the page and the API both."""

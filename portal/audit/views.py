@@ -37,6 +37,7 @@ from portal.audit.selectors import (
     previous_event,
 )
 from portal.partners.models import Organisation
+from portal.partners.requests import AuthenticatedRequest
 
 READ_PERMISSION = "audit.view_auditevent"
 
@@ -155,7 +156,9 @@ def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_GET
 @login_required
-def export(request: HttpRequest, export_format: str) -> HttpResponse | StreamingHttpResponse:
+def export(
+    request: AuthenticatedRequest, export_format: str
+) -> HttpResponse | StreamingHttpResponse:
     events = _readable_events(request)
     form = AuditFilterForm(request.GET)
     if not form.is_valid():

@@ -6,10 +6,10 @@ Called from ``portal.web.demo.seed_demo`` after the keys exist; safe to run twic
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.utils import timezone
 
+from portal.accounts.models import User
 from portal.certification.models import Campaign, CampaignState
 from portal.certification.services import campaign_open
 from provisioning.catalog.models import CoveredModel
@@ -18,7 +18,7 @@ DEMO_TITLE = "Demo recertification (fable)"
 DEMO_MODEL = "fable"
 
 
-def seed_campaign(*, actor: Any) -> Campaign | None:
+def seed_campaign(*, actor: User | None) -> Campaign | None:
     existing = Campaign.objects.filter(title=DEMO_TITLE, state=CampaignState.OPEN).first()
     if existing is not None:
         return existing

@@ -12,14 +12,18 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from foundation.errors import DomainError, ErrorKind
+
 MAX_REMINDER_DAYS = 365
 
 # The credential-level reason kind this app adds and removes (see SuspensionKind).
 CERTIFICATION_REASON = "certification"
 
 
-class CampaignError(Exception):
+class CampaignError(DomainError):
     """A campaign operation that the rules forbid; the message says what to do instead."""
+
+    kind = ErrorKind.CONFLICT
 
 
 class IllegalCampaignTransition(CampaignError):

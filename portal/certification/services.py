@@ -75,7 +75,7 @@ def _scope_sql(covered_model_id: int | None, now: dt.datetime) -> tuple[str, lis
     return sql, params
 
 
-def _user(actor: Any) -> User | None:
+def _user(actor: User | None) -> User | None:
     """The user to stamp on a row; ``None`` for the system (beat, a command)."""
     return actor if getattr(actor, "is_authenticated", False) else None
 
@@ -210,7 +210,7 @@ def campaign_check(*, covered_model: CoveredModel | None) -> None:
 
 def campaign_open(
     *,
-    actor: Any,
+    actor: User | None,
     title: str,
     covered_model: CoveredModel | None,
     deadline: dt.datetime,
@@ -305,7 +305,7 @@ def _lock_items(item_ids: Sequence[int]) -> list[CertificationItem]:
 
 def _record_decisions(
     *,
-    actor: Any,
+    actor: User | None,
     items: list[CertificationItem],
     decision: Decision,
     action: str,
@@ -336,7 +336,7 @@ def _record_decisions(
         )
 
 
-def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> DecisionResult:
+def items_confirm(*, actor: User | None, item_ids: Sequence[int], note: str = "") -> DecisionResult:
     """Confirm each item: the person still needs access.
 
     A pending item is simply recorded. An item suspended at the deadline (when its
@@ -344,7 +344,7 @@ def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> Dec
     key comes back only if nothing else holds it (the reactivation rule).
     """
     result = DecisionResult()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         items = _lock_items(item_ids)
         confirmed: list[CertificationItem] = []
         late: dict[int, list[CertificationItem]] = defaultdict(list)
@@ -386,7 +386,7 @@ def items_confirm(*, actor: Any, item_ids: Sequence[int], note: str = "") -> Dec
     return result
 
 
-def item_confirm(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
+def item_confirm(*, actor: User | None, item_id: int, note: str = "") -> DecisionResult:
     """Confirm one item; a confirmation it cannot take is an error, as for ``item_revoke``."""
     result = items_confirm(actor=actor, item_ids=[item_id], note=note)
     if item_id in result.skipped:
@@ -394,10 +394,10 @@ def item_confirm(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
     return result
 
 
-def item_revoke(*, actor: Any, item_id: int, note: str = "") -> DecisionResult:
+def item_revoke(*, actor: User | None, item_id: int, note: str = "") -> DecisionResult:
     """The person no longer needs access: revoke the key (final) and record it."""
     result = DecisionResult()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         items = _lock_items([item_id])
         if not items:
             raise CampaignError("No such certification item.")
@@ -432,7 +432,7 @@ def campaign_send_reminders(*, now: dt.datetime | None = None) -> int:
     """
     now = now or timezone.now()
     sent = 0
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         due = list(
             CampaignReminder.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(sent_at__isnull=True, due_at__lte=now, campaign__state=CampaignState.OPEN)
@@ -465,7 +465,7 @@ def campaign_send_reminders(*, now: dt.datetime | None = None) -> int:
 
 
 def campaign_close(
-    *, campaign_id: int, actor: Any = None, chunk: int | None = None
+    *, campaign_id: int, actor: User | None = None, chunk: int | None = None
 ) -> Campaign | None:
     """At the deadline: suspend every key nobody confirmed (reason ``certification``).
 
@@ -474,7 +474,7 @@ def campaign_close(
     change-log rows, so the access notices take the close as one decision: one notice per
     person, covering every key of every chunk."""
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         campaign = (
             Campaign.objects.select_for_update(skip_locked=True)
             .filter(pk=campaign_id, state=CampaignState.OPEN)

@@ -50,6 +50,7 @@ from portal.jobs.models import JobKind
 from portal.jobs.services import job_start
 from portal.partners.models import Organisation
 from portal.partners.paging import paginate, query_without_page
+from portal.partners.requests import AuthenticatedRequest
 from portal.partners.selectors import admin_memberships_of, memberships_of
 
 READ = "certification.view_campaign"
@@ -90,7 +91,7 @@ def campaign_index(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @login_required
-def campaign_new(request: HttpRequest) -> HttpResponse:
+def campaign_new(request: AuthenticatedRequest) -> HttpResponse:
     if not request.user.has_perm(OPEN):
         raise PermissionDenied("Only compliance officers open certification campaigns.")
     form = CampaignForm(request.POST or None)
@@ -233,7 +234,7 @@ def _decidable(request: HttpRequest, pk: int) -> CertificationItem:
 
 @require_POST
 @login_required
-def decide(request: HttpRequest, pk: int) -> HttpResponse:
+def decide(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     item = _decidable(request, pk)
     form = DecisionForm(request.POST)
     if not form.is_valid():
@@ -255,7 +256,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def confirm_all(request: HttpRequest) -> HttpResponse:
+def confirm_all(request: AuthenticatedRequest) -> HttpResponse:
     _partner(request)
     posted = [int(v) for v in request.POST.getlist("items") if v.isdigit()]
     mine = list(

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.accounts.models import User
 from portal.compliance.evidence_format import EXPORTED
 from portal.compliance.evidence_rows import action_subject, determination_subject
 from portal.compliance.evidence_zip import EvidenceBundle, build_bundle
@@ -46,7 +47,7 @@ def _actions_of(queryset: Any) -> list[BulkAction]:
     )
 
 
-def determination_evidence(*, determination: Determination, actor: Any) -> EvidenceBundle:
+def determination_evidence(*, determination: Determination, actor: User | None) -> EvidenceBundle:
     """Every bulk action a determination ran, with its rows, acknowledgements and audit."""
     determination = Determination.objects.select_related(
         "created_by", "submitted_by", "approved_by", "applied_by", "superseded_by"
@@ -63,7 +64,7 @@ def determination_evidence(*, determination: Determination, actor: Any) -> Evide
     )
 
 
-def bulk_action_evidence(*, action: BulkAction, actor: Any) -> EvidenceBundle:
+def bulk_action_evidence(*, action: BulkAction, actor: User | None) -> EvidenceBundle:
     """One bulk action's evidence: its rows, acknowledgements, approvals and audit."""
     actions = _actions_of(BulkAction.objects.filter(pk=action.pk))
     return build_bundle(

@@ -27,6 +27,7 @@ from foundation.audit.export import csv_escape, csv_lines, jsonl_lines
 from foundation.audit.models import AuditCheckpoint, AuditEvent
 from foundation.audit.services import audit_record
 from foundation.audit.tree import consistency_proof, inclusion_proofs, leaf_indexes
+from portal.accounts.models import User
 from portal.compliance.evidence_format import (
     AUDIT_CSV,
     AUDIT_JSON,
@@ -199,7 +200,7 @@ def build_bundle(
     actions: list[BulkAction],
     obj: models.Model,
     action_name: str,
-    actor: Any,
+    actor: User | None,
     filename: str,
 ) -> EvidenceBundle:
     targets = list(Target.objects.filter(enabled=True).prefetch_related("covered_models"))
@@ -232,7 +233,7 @@ def build_bundle(
     first_id = _first_event_id(
         [(object_type, object_id)] + [("bulk.bulkaction", str(a.pk)) for a in actions]
     )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # Audit writers hold the chain lock until they commit: every id below this
         # event is final, so the segment up to it is complete.
         event = audit_record(

@@ -5,14 +5,17 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from foundation.errors import DomainError, ErrorKind
 from portal.eligibility.rule import Rule, RuleKind
 from portal.partners.models import expand_sectors
 from portal.partners.storage import PrivateStorage
 from provisioning.catalog.models import CoveredModel
 
 
-class DeterminationError(Exception):
+class DeterminationError(DomainError):
     """A determination operation the rules forbid; the message says what to do instead."""
+
+    kind = ErrorKind.CONFLICT
 
 
 class IllegalDeterminationTransition(DeterminationError):
@@ -22,6 +25,8 @@ class IllegalDeterminationTransition(DeterminationError):
 class InvalidDeterminationError(DeterminationError):
     """The request itself is wrong (a rule that can never match, a date out of range):
     a 400 naming ``field``, not a conflict with the determination's state."""
+
+    kind = ErrorKind.INVALID
 
     def __init__(self, message: str, *, field: str = "") -> None:
         super().__init__(message)

@@ -22,6 +22,8 @@ from django.utils import timezone
 from foundation.audit.services import audit_record
 from foundation.audit.tasks import checkpoint_on_commit
 from foundation.countries import normalise_country, unknown_country_message
+from foundation.transitions import locked_transition
+from portal.accounts.models import User
 from portal.compliance.impact import ImpactReport, judge
 from portal.compliance.models import (
     Determination,
@@ -116,14 +118,19 @@ def _editable(determination: Determination) -> Determination:
 
 
 def _store_document(determination: Determination, upload: IO[bytes], name: str) -> None:
-    data = read_limited(upload, settings.DOCUMENT_MAX_BYTES)
+    # The letter is the form's and the API's ``document`` field, not a partner's ``file``.
+    try:
+        data = read_limited(upload, settings.DOCUMENT_MAX_BYTES)
+    except DocumentRejectedError as exc:
+        raise DocumentRejectedError(str(exc), field="document") from exc
     if not data:
-        raise DocumentRejectedError("The file is empty.")
+        raise DocumentRejectedError("The file is empty.", field="document")
     sniffed = sniff_content_type(data[:16])
     if sniffed is None or sniffed[0] != "application/pdf":
         raise DocumentRejectedError(
             "The determination letter must be a PDF, and this file's content is not one "
-            "(whatever its name says)."
+            "(whatever its name says).",
+            field="document",
         )
     old = determination.document.name if determination.document else ""
     determination.document.save(f"{uuid.uuid4().hex}.pdf", ContentFile(data), save=False)
@@ -172,7 +179,7 @@ def _check_effective_date(effective_date: dt.date, model_ids: Any) -> None:
 
 def determination_draft(
     *,
-    actor: Any,
+    actor: User,
     reference: str,
     legal_basis: str,
     effective_date: dt.date,
@@ -186,7 +193,7 @@ def determination_draft(
     if Determination.objects.filter(reference=reference).exists():
         raise DeterminationError(f"A determination with reference {reference} already exists.")
     _check_effective_date(effective_date, rules.keys())
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         determination = Determination(
             reference=reference,
             legal_basis=legal_basis.strip(),
@@ -233,14 +240,14 @@ def _write_rules(determination: Determination, rules: dict[int, dict[str, Any]])
 def determination_update(
     *,
     determination: Determination,
-    actor: Any,
+    actor: User,
     legal_basis: str | None = None,
     effective_date: dt.date | None = None,
     rules: dict[int, dict[str, Any]] | None = None,
     document: IO[bytes] | None = None,
     document_name: str = "",
 ) -> Determination:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         determination = _editable(determination)
         before = {"rules": _rules_snapshot(determination), "sha": determination.document_sha256}
         if legal_basis is not None:
@@ -266,71 +273,78 @@ def determination_update(
     return determination
 
 
-def determination_submit(*, determination: Determination, actor: Any) -> Determination:
+def determination_submit(*, determination: Determination, actor: User | None) -> Determination:
     """The author's signature: every model needs a rule, and the letter must be attached."""
-    with transaction.atomic():
-        determination = Determination.objects.select_for_update().get(pk=determination.pk)
-        check_determination_transition(determination.state, DeterminationState.AWAITING_APPROVAL)
+
+    def complete(row: Determination) -> None:
         covered = set(CoveredModel.objects.values_list("pk", flat=True))
-        ruled = set(determination.rules.values_list("covered_model_id", flat=True))
+        ruled = set(row.rules.values_list("covered_model_id", flat=True))
         missing = CoveredModel.objects.filter(pk__in=covered - ruled).values_list("name", flat=True)
         if missing:
             raise IncompleteDetermination(
                 f"Set a rule for every covered model; missing: {', '.join(sorted(missing))}."
             )
-        if not determination.document:
+        if not row.document:
             raise IncompleteDetermination(
                 "Attach the determination letter (PDF) before submitting."
             )
-        determination.state = DeterminationState.AWAITING_APPROVAL
-        determination.submitted_by = actor
-        determination.submitted_at = timezone.now()
-        determination.save(update_fields=["state", "submitted_by", "submitted_at"])
-        audit_record(
-            actor=actor,
-            action="determination.submitted",
-            obj=determination,
-            after={"rules": _rules_snapshot(determination)},
+
+    with transaction.atomic(durable=True):
+        return locked_transition(
+            determination,
+            to=DeterminationState.AWAITING_APPROVAL,
+            check=check_determination_transition,
+            guard=complete,
+            stamp=lambda row: {"submitted_by": actor, "submitted_at": timezone.now()},
+            audit=lambda row: audit_record(
+                actor=actor,
+                action="determination.submitted",
+                obj=row,
+                after={"rules": _rules_snapshot(row)},
+            ),
         )
-    return determination
 
 
 def determination_send_back(
-    *, determination: Determination, actor: Any, note: str
+    *, determination: Determination, actor: User | None, note: str
 ) -> Determination:
     """The second officer returns it to draft instead of approving."""
-    with transaction.atomic():
-        determination = Determination.objects.select_for_update().get(pk=determination.pk)
-        check_determination_transition(determination.state, DeterminationState.DRAFT)
-        determination.state = DeterminationState.DRAFT
-        determination.submitted_by = None
-        determination.submitted_at = None
-        determination.save(update_fields=["state", "submitted_by", "submitted_at"])
-        audit_record(actor=actor, action="determination.sent_back", obj=determination, reason=note)
-    return determination
+    with transaction.atomic(durable=True):
+        return locked_transition(
+            determination,
+            to=DeterminationState.DRAFT,
+            check=check_determination_transition,
+            stamp={"submitted_by": None, "submitted_at": None},
+            audit=lambda row: audit_record(
+                actor=actor, action="determination.sent_back", obj=row, reason=note
+            ),
+        )
 
 
-def determination_approve(*, determination: Determination, actor: Any) -> Determination:
+def determination_approve(*, determination: Determination, actor: User | None) -> Determination:
     """The second officer's approval: never the author nor the submitter."""
-    with transaction.atomic():
-        determination = Determination.objects.select_for_update().get(pk=determination.pk)
-        check_determination_transition(determination.state, DeterminationState.APPROVED)
-        if determination.signed_or_edited_by(actor):
+
+    def second_officer(row: Determination) -> None:
+        if row.signed_or_edited_by(actor):
             raise SameOfficerError(
                 "The officer who drafted, edited (rules, legal basis or letter) or submitted a "
                 "determination cannot approve it: a second compliance officer must."
             )
-        determination.state = DeterminationState.APPROVED
-        determination.approved_by = actor
-        determination.approved_at = timezone.now()
-        determination.save(update_fields=["state", "approved_by", "approved_at"])
-        audit_record(
-            actor=actor,
-            action="determination.approved",
-            obj=determination,
-            after={"submitted_by": determination.submitted_by_id},
+
+    with transaction.atomic(durable=True):
+        return locked_transition(
+            determination,
+            to=DeterminationState.APPROVED,
+            check=check_determination_transition,
+            guard=second_officer,
+            stamp=lambda row: {"approved_by": actor, "approved_at": timezone.now()},
+            audit=lambda row: audit_record(
+                actor=actor,
+                action="determination.approved",
+                obj=row,
+                after={"submitted_by": row.submitted_by_id},
+            ),
         )
-    return determination
 
 
 def determination_impact(*, determination: Determination) -> ImpactReport:
@@ -348,7 +362,7 @@ def _previous_references(own: str) -> set[str]:
     return (set(grant_refs) | set(credential_refs)) - {own}
 
 
-def _run(actor: Any, determination: Determination, **plan: Any) -> dict[str, Any] | None:
+def _run(actor: User | None, determination: Determination, **plan: Any) -> dict[str, Any] | None:
     try:
         action = bulk_plan(
             actor=actor,
@@ -370,10 +384,10 @@ def _run(actor: Any, determination: Determination, **plan: Any) -> dict[str, Any
     }
 
 
-def determination_apply(*, determination: Determination, actor: Any) -> Determination:
+def determination_apply(*, determination: Determination, actor: User | None) -> Determination:
     """Put it in force and carry it out: suspend what it no longer allows, restore what it
     allows again (removing only earlier determinations' reasons), in one transaction."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         determination = Determination.objects.select_for_update().get(pk=determination.pk)
         check_determination_transition(determination.state, DeterminationState.IN_FORCE)
         now = timezone.now()

@@ -44,6 +44,7 @@ from portal.compliance.services import (
     determination_update,
 )
 from portal.partners.errors import DocumentRejectedError
+from portal.partners.requests import AuthenticatedRequest
 from provisioning.bulk.models import BulkAction, BulkActionError
 from provisioning.catalog.models import CoveredModel
 
@@ -90,7 +91,7 @@ def _models() -> list[CoveredModel]:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @login_required
-def draft(request: HttpRequest) -> HttpResponse:
+def draft(request: AuthenticatedRequest) -> HttpResponse:
     _writer(request)
     form = DeterminationForm(request.POST or None, request.FILES or None, models=_models())
     if request.method == "POST" and form.is_valid():
@@ -117,7 +118,7 @@ def draft(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @login_required
-def edit(request: HttpRequest, pk: int) -> HttpResponse:
+def edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     determination = _determination(request, pk, write=True)
     if determination.state != DeterminationState.DRAFT:
         messages.error(request, "Only a draft can be edited.")
@@ -271,7 +272,7 @@ def apply(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_GET
 @login_required
-def evidence(request: HttpRequest, pk: int) -> FileResponse:
+def evidence(request: AuthenticatedRequest, pk: int) -> FileResponse:
     determination = _determination(request, pk)
     return bundle_response(determination_evidence(determination=determination, actor=request.user))
 
@@ -279,7 +280,7 @@ def evidence(request: HttpRequest, pk: int) -> FileResponse:
 @never_cache
 @require_GET
 @login_required
-def bulk_evidence(request: HttpRequest, pk: int) -> FileResponse:
+def bulk_evidence(request: AuthenticatedRequest, pk: int) -> FileResponse:
     """A bulk action's bundle: ops, compliance and auditors (``bulk.view_bulkaction``)."""
     action = get_visible_or_404(request.user, BulkAction.objects.all(), pk=pk)
     return bundle_response(bulk_action_evidence(action=action, actor=request.user))

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from foundation.audit.services import audit_record
 from foundation.countries import normalise_countries, normalise_country
+from foundation.errors import DomainError, ErrorKind
 from portal.accounts.models import User
 from portal.eligibility.models import Person, ScreeningState, USPersonStatus
 from portal.eligibility.policies import ATTESTATION_VERSION, AUP_VERSION
@@ -19,12 +20,10 @@ from portal.partners.models import Organisation, clean_rule_sectors
 from provisioning.catalog.models import CoveredModel
 
 
-class EligibilityError(Exception):
+class EligibilityError(DomainError):
     """Base of every refusal about an eligibility profile; ``field`` names the form field."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+    kind = ErrorKind.INVALID
 
 
 # Facts a denied-party screening looks at: changing one means screening again.
@@ -210,7 +209,7 @@ def model_rule_set(
         "denied_citizenships": citizenships,
         "denied_residence": residence,
     }
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         existing = ModelRule.objects.select_for_update().filter(covered_model=covered_model).first()
         before = None if existing is None else {name: getattr(existing, name) for name in values}
         rule, _ = ModelRule.objects.update_or_create(covered_model=covered_model, defaults=values)

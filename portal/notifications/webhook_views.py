@@ -20,6 +20,7 @@ from portal.notifications.webhooks import (
     webhooks_of,
 )
 from portal.partners.models import Organisation
+from portal.partners.requests import AuthenticatedRequest
 
 
 class WebhookForm(forms.Form):
@@ -38,7 +39,7 @@ def _organisation(request: HttpRequest, slug: str) -> Organisation:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def organisation_webhooks(request: HttpRequest, slug: str) -> HttpResponse:
+def organisation_webhooks(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     organisation = _organisation(request, slug)
     form = WebhookForm(request.POST or None)
     secret = ""
@@ -84,7 +85,9 @@ def organisation_webhooks(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def organisation_webhook_remove_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def organisation_webhook_remove_view(
+    request: AuthenticatedRequest, slug: str, pk: int
+) -> HttpResponse:
     organisation = _organisation(request, slug)
     endpoint = get_object_or_404(webhooks_of(organisation), pk=pk)
     organisation_webhook_remove(actor=request.user, endpoint=endpoint)

@@ -32,6 +32,7 @@ from django.utils import timezone
 from foundation.access import visible_to
 from foundation.audit.services import audit_record
 from foundation.crypto import decrypt_text, encrypt_text
+from portal.accounts.models import User
 from portal.notifications.models import (
     OrganisationWebhook,
     WebhookDelivery,
@@ -93,13 +94,13 @@ def _check_address(url: str) -> None:
 
 
 def organisation_webhook_register(
-    *, actor: Any, organisation: Organisation, url: str, description: str = ""
+    *, actor: User | None, organisation: Organisation, url: str, description: str = ""
 ) -> RegisteredWebhook:
     """A new endpoint and its signing secret (returned once, stored only encrypted)."""
     url = url.strip()
     _check_address(url)
     secret = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
         if webhooks_of(locked).count() >= MAX_ENDPOINTS:
             raise WebhookEndpointError(
@@ -122,8 +123,8 @@ def organisation_webhook_register(
     return RegisteredWebhook(endpoint=endpoint, secret=secret)
 
 
-def organisation_webhook_remove(*, actor: Any, endpoint: OrganisationWebhook) -> None:
-    with transaction.atomic():
+def organisation_webhook_remove(*, actor: User | None, endpoint: OrganisationWebhook) -> None:
+    with transaction.atomic(durable=True):
         audit_record(
             actor=actor,
             action="organisation_webhook.removed",

@@ -74,7 +74,7 @@ def organisation_document_upload(
     content_type, extension = sniffed
     digest = hashlib.sha256(data).hexdigest()
     display_name = (original_name or "document").replace("/", "_").replace("\\", "_")[-200:]
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         document = OrganisationDocument(
             organisation=organisation,
             kind=kind,
@@ -112,7 +112,7 @@ def organisation_document_upload(
 
 def organisation_document_open(*, actor: User, document: OrganisationDocument) -> IO[bytes]:
     """Open a document for download, recording who read the evidence."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         audit_record(
             actor=actor,
             action="organisation_document.downloaded",

@@ -5,16 +5,13 @@ Each message says what was wrong and what to do; views show it as it is.
 
 from __future__ import annotations
 
+from foundation.errors import DomainError, ErrorKind
 
-class PartnerError(Exception):
+
+class PartnerError(DomainError):
     """Base of every refusal in partners; ``field`` names the form field it belongs to."""
 
-    field: str | None = None
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        if field is not None:
-            self.field = field
+    kind = ErrorKind.INVALID
 
 
 class DomainAlreadyClaimedError(PartnerError):
@@ -39,3 +36,5 @@ class MembershipError(PartnerError):
 
 class ConflictOfInterestError(PartnerError):
     """Staff may not decide anything about an organisation they belong to (invariant 5)."""
+
+    kind = ErrorKind.CONFLICT

@@ -166,7 +166,7 @@ def invitation_accept(*, signed_token: str, user: User) -> Membership:
     invitation_check(invitation=invitation, user=user)
     now = timezone.now()
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             consumed = Invitation.objects.filter(
                 pk=invitation.pk,
                 accepted_at__isnull=True,

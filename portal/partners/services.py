@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
@@ -275,7 +274,7 @@ def organisation_set_trusted(
     return organisation
 
 
-def _refuse_member(actor: Any, organisation: Organisation, what: str) -> None:
+def _refuse_member(actor: User | None, organisation: Organisation, what: str) -> None:
     if actor is not None and belongs_to(actor, organisation.pk):
         raise ConflictOfInterestError(
             f"You belong to {organisation.legal_name}, so you may not {what} it: "

@@ -76,7 +76,7 @@ def _notify(application_ids: list[int], *, verb: str, subject: str, body: str) -
 def reviews_notify_new(*, now: dt.datetime | None = None) -> int:
     """Tell reviewers about applications that entered the queue since the last run."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         waiting = list(
             Application.objects.filter(state__in=QUEUE_STATES).values_list("pk", flat=True)
         )
@@ -103,7 +103,7 @@ def reviews_notify_new(*, now: dt.datetime | None = None) -> int:
 def reviews_notify_overdue(*, now: dt.datetime | None = None) -> int:
     """Tell reviewers (the assignee, or everyone) once about each overdue application."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         due = list(
             Application.objects.filter(
                 state__in=CLOCK_RUNNING_STATES, submitted_at__lt=now - review_deadline()

@@ -68,12 +68,12 @@ def _locked(application: Application) -> Application:
     return current
 
 
-def _refuse_conflict(actor: Any, application: Application) -> None:
+def _refuse_conflict(actor: User | None, application: Application) -> None:
     if is_member(actor, application.organisation_id):
         raise ConflictOfInterestError()
 
 
-def review_refuse_conflict(*, actor: Any, application: Application) -> None:
+def review_refuse_conflict(*, actor: User | None, application: Application) -> None:
     """A member of the applicant organisation may not read its application as a reviewer,
     nor comment on it, nor decide it (invariant 5): the page and the API ask this first."""
     _refuse_conflict(actor, application)
@@ -84,7 +84,7 @@ def _ensure_review(application: Application) -> None:
     Review.objects.bulk_create([Review(application_id=application.pk)], ignore_conflicts=True)
 
 
-def _audit(actor: Any, application: Application, action: str, **kwargs: Any) -> None:
+def _audit(actor: User | None, application: Application, action: str, **kwargs: Any) -> None:
     audit_record(
         actor=actor,
         action=action,
@@ -99,7 +99,7 @@ def _audit(actor: Any, application: Application, action: str, **kwargs: Any) -> 
 
 def review_claim(*, actor: User, application: Application) -> Review:
     """Take an unassigned application; exactly one of two reviewers claiming at once wins."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         application = Application.objects.select_related("organisation").get(pk=application.pk)
         _refuse_conflict(actor, application)
         if application.state not in QUEUE_STATES:
@@ -119,7 +119,7 @@ def review_claim(*, actor: User, application: Application) -> Review:
 
 
 def review_release(*, actor: User, application: Application) -> Review:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         released = Review.objects.filter(pk=application.pk, assignee=actor).update(
             assignee=None, assigned_at=None
         )
@@ -135,7 +135,7 @@ def review_reassign(
     """A senior reviewer hands the application to ``assignee`` (or back to the queue)."""
     if not actor.has_perm("reviews.reassign_review"):
         raise ReviewError("Only a senior reviewer can reassign applications.")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         application = Application.objects.select_related("organisation").get(pk=application.pk)
         if application.state not in QUEUE_STATES:
             raise ReviewError("The application is no longer in the queue.")
@@ -177,7 +177,7 @@ def review_comment_add(*, actor: User, application: Application, body: str) -> C
     body = body.strip()
     if not body:
         raise ReviewError("Write a comment first.")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         comment = Comment.objects.create(application=application, author=actor, body=body)
         _audit(actor, application, "review.comment_added", after={"comment_id": comment.pk})
     return comment
@@ -272,7 +272,7 @@ def review_approve(
     (``confirms`` is the id of the first approval they saw; the terms they pass are
     ignored). The final approval creates the grant and a credential per nominee.
     """
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         application = _locked(application)
         _refuse_conflict(actor, application)
         if application.state != S.IN_REVIEW:
@@ -396,7 +396,7 @@ def review_reject(*, actor: User, application: Application, reason: str) -> Appl
     reason = reason.strip()
     if not reason:
         raise ReviewError("Give the applicant a reason for the rejection.")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         application = _locked(application)
         _refuse_conflict(actor, application)
         if application.state not in REJECTABLE_STATES:
@@ -432,7 +432,7 @@ def review_request_information(
     message = message.strip()
     if not message:
         raise ReviewError("Write the question the applicant should answer.")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         application = _locked(application)
         _refuse_conflict(actor, application)
         if application.state != S.IN_REVIEW:
@@ -470,7 +470,7 @@ def review_answer(*, actor: User, application: Application, response: str) -> In
     response = response.strip()
     if not response:
         raise ReviewError("Write your answer first.")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         application = _locked(application)
         request = InformationRequest.objects.filter(
             application=application, responded_at__isnull=True

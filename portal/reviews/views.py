@@ -95,12 +95,14 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
             search=data["q"].strip(),
             sort=data["sort"] or "oldest",
         )
-    page = paginate(request, selectors.queue_rows(request.user, filters))
-    now = timezone.now()
-    rows = [{"application": a, "age": selectors.age_of(a, now=now)} for a in page.object_list]
     counts = selectors.queue_counts(
         request.user, selectors.QueueFilters(**{**filters.__dict__, "state": ""})
     )
+    # The counts already say how long this page's list is: no second count of the queue.
+    length = counts.get(filters.state, 0) if filters.state else counts["total"]
+    page = paginate(request, selectors.queue_rows(request.user, filters), count=length)
+    now = timezone.now()
+    rows = [{"application": a, "age": selectors.age_of(a, now=now)} for a in page.object_list]
     return render(
         request,
         "reviews/queue.html",

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from portal.accounts.models import User
 from portal.partners.errors import InvitationError, MembershipError
 from portal.partners.invitations import invitation_create, invitation_revoke
 from portal.partners.models import Invitation, MemberRole, Membership
@@ -131,7 +132,7 @@ def _audit_user(token: ScimToken, action: str, user: ScimUser, **extra: Any) -> 
 
 def scim_user_create(*, token: ScimToken, document: dict[str, Any]) -> ScimUser:
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             user = ScimUser(organisation=token.organisation)
             _store_user(user, document)
             user.save()
@@ -151,7 +152,7 @@ def scim_user_update(
 
     document: dict[str, Any] = {"userName": ""}
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             user = (
                 ScimUser.objects.select_for_update().select_related("organisation").get(pk=user.pk)
             )
@@ -177,7 +178,7 @@ def scim_user_update(
 
 
 def scim_user_delete(*, token: ScimToken, user: ScimUser, if_match: str | None) -> None:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         user = ScimUser.objects.select_for_update().select_related("organisation").get(pk=user.pk)
         check_version(user.version, if_match)
         _deprovision(user, token, user.emails, "user deleted")
@@ -229,7 +230,7 @@ def _group_name_taken(name: str) -> ScimError:
 
 def scim_group_create(*, token: ScimToken, document: dict[str, Any]) -> ScimGroup:
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             users = _resolve_members(token, document["members"])
             group = ScimGroup.objects.create(
                 organisation=token.organisation,
@@ -255,7 +256,7 @@ def scim_group_update(
 
     document: dict[str, Any] = {"displayName": ""}
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             group = ScimGroup.objects.select_for_update().get(pk=group.pk)
             check_version(group.version, if_match)
             document = document_for(group_document(group, base=""))
@@ -272,14 +273,14 @@ def scim_group_update(
 
 
 def scim_group_delete(*, token: ScimToken, group: ScimGroup, if_match: str | None) -> None:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         group = ScimGroup.objects.select_for_update().get(pk=group.pk)
         check_version(group.version, if_match)
         _audit_group(token, "scim.group_deleted", group, 0)
         group.delete()
 
 
-def scim_token_issue(*, actor: Any, organisation: Any, acting_user: Any) -> str:
+def scim_token_issue(*, actor: User | None, organisation: Any, acting_user: Any) -> str:
     """A new SCIM bearer token for ``organisation``; returns the plaintext once."""
     from foundation.tokens import generate_token
 
@@ -288,7 +289,7 @@ def scim_token_issue(*, actor: Any, organisation: Any, acting_user: Any) -> str:
     ).exists():
         raise ScimError(400, f"{acting_user} is not an admin of {organisation}.")
     new = generate_token(SCIM_TOKEN_SCHEME)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         token = ScimToken.objects.create(
             organisation=organisation,
             prefix=new.prefix,
@@ -305,10 +306,10 @@ def scim_token_issue(*, actor: Any, organisation: Any, acting_user: Any) -> str:
     return new.plaintext
 
 
-def scim_token_revoke(*, actor: Any, token: ScimToken, reason: str = "") -> ScimToken:
+def scim_token_revoke(*, actor: User | None, token: ScimToken, reason: str = "") -> ScimToken:
     """Stop ``token`` at once: the identity provider's next request is a 401."""
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         revoked = ScimToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=now
         )

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from foundation.access import get_visible_or_404
 from portal.partners.models import Organisation
+from portal.partners.requests import AuthenticatedRequest
 from portal.scim.errors import ScimError
 from portal.scim.selectors import scim_tokens_of
 from portal.scim.services import scim_token_issue, scim_token_revoke
@@ -27,7 +28,7 @@ def _organisation(request: HttpRequest, slug: str) -> Organisation:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def scim_tokens(request: HttpRequest, slug: str) -> HttpResponse:
+def scim_tokens(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     organisation = _organisation(request, slug)
     plaintext = None
     error = ""
@@ -57,7 +58,7 @@ def scim_tokens(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def scim_token_revoke_view(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def scim_token_revoke_view(request: AuthenticatedRequest, slug: str, pk: int) -> HttpResponse:
     organisation = _organisation(request, slug)
     token = get_object_or_404(scim_tokens_of(organisation), pk=pk)
     try:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 
+from portal.accounts.models import User
 from portal.eligibility.models import Person
 from portal.eligibility.services import person_create
 from portal.partners.models import Organisation
@@ -40,7 +40,7 @@ def _in_force(list_format: str, sha256: str) -> bool:
     ).exists()
 
 
-def seed_screening(*, actor: Any) -> DemoScreening:
+def seed_screening(*, actor: User | None) -> DemoScreening:
     """Load the shipped lists if they are not in force, add the listed nominee, screen all."""
     loaded = []
     sdn_hash = hashlib.sha256(OFAC_SDN.read_bytes()).hexdigest()

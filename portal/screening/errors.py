@@ -1,8 +1,12 @@
 """Domain errors of screening; views and commands turn them into clear messages."""
 
+from foundation.errors import DomainError, ErrorKind
 
-class ScreeningError(Exception):
+
+class ScreeningError(DomainError):
     """Base of every screening error."""
+
+    kind = ErrorKind.CONFLICT
 
 
 class ListFormatError(ScreeningError):

@@ -10,19 +10,18 @@ carries it downstream.
 
 from __future__ import annotations
 
-from typing import Any
-
+from portal.accounts.models import User
 from portal.eligibility.models import Person
 from provisioning.credentials.services import credential_hold_person, credential_release_person
 
 HOLD_REASON = "compliance"
 
 
-def hold_person_access(*, person: Person, actor: Any, reason: str) -> None:
+def hold_person_access(*, person: Person, actor: User | None, reason: str) -> None:
     """Suspend ``person``'s credentials with reason ``compliance``."""
     credential_hold_person(person_id=person.pk, actor=actor, reason=reason)
 
 
-def release_person_access(*, person: Person, actor: Any, reason: str) -> None:
+def release_person_access(*, person: Person, actor: User | None, reason: str) -> None:
     """Lift the ``compliance`` suspension of ``person``'s credentials."""
     credential_release_person(person_id=person.pk, actor=actor, reason=reason)

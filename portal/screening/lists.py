@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from portal.accounts.models import User
 from portal.screening.errors import ScreeningError
 from portal.screening.loaders.base import ParseResult
 from portal.screening.loaders.csl import parse_csl
@@ -51,7 +51,7 @@ def list_version_load(
     list_format: str,
     path: Path,
     alt_path: Path | None = None,
-    actor: Any,
+    actor: User | None,
     progress: Callable[[int, int], None] | None = None,
 ) -> LoadOutcome:
     """Load a list file as the new version in force for its format, then re-screen everyone.

@@ -9,13 +9,13 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from portal.accounts.models import User
 from portal.applications.models import Application
 from portal.applications.services import application_screening_finished
 from portal.applications.states import ApplicationState
@@ -49,7 +49,7 @@ class Screening:
     unscreenable: str | None = None
 
 
-def _screen_locked(people: Sequence[Person], *, actor: Any) -> list[Screening]:
+def _screen_locked(people: Sequence[Person], *, actor: User | None) -> list[Screening]:
     """Screen already-locked ``people``; writes runs, matches and states, returns what happened."""
     versions = current_versions()
     if not versions:
@@ -172,7 +172,7 @@ def _hit_summary(matches: list[Match]) -> list[dict[str, object]]:
     ]
 
 
-def person_screen(*, person: Person, actor: Any) -> Screening:
+def person_screen(*, person: Person, actor: User | None) -> Screening:
     """Screen one person against the lists in force; a hit holds them for compliance."""
     with transaction.atomic():
         locked = Person.objects.select_for_update().get(pk=person.pk)
@@ -200,7 +200,7 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
-def people_rescreen(*, actor: Any = None, chunk_size: int | None = None) -> dict[str, int]:
+def people_rescreen(*, actor: User | None = None, chunk_size: int | None = None) -> dict[str, int]:
     """Re-screen everyone with a name, one transaction and one audit event per chunk.
 
     The chunk's event covers a digest of every (person, before, after, hits) row it stands
@@ -210,7 +210,7 @@ def people_rescreen(*, actor: Any = None, chunk_size: int | None = None) -> dict
     chunk_size = chunk_size or RESCREEN_CHUNK
     totals = {"people": 0, "held": 0, "changed": 0}
     for chunk in _chunks(ids, chunk_size):
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             people = list(Person.objects.select_for_update().filter(pk__in=chunk).order_by("pk"))
             outcomes = _screen_locked(people, actor=actor)
             rows = [
@@ -255,7 +255,7 @@ def _check_match_transition(match: ScreeningMatch, target: str) -> None:
         )
 
 
-def _refuse_member(actor: Any, person: Person) -> None:
+def _refuse_member(actor: User | None, person: Person) -> None:
     if actor is not None and belongs_to(actor, person.organisation_id):
         raise ConflictOfInterestError(
             "You belong to this person's organisation, so you may not decide their screening "
@@ -270,10 +270,12 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
-def screening_match_confirm(*, match: ScreeningMatch, actor: Any, reason: str) -> ScreeningMatch:
+def screening_match_confirm(
+    *, match: ScreeningMatch, actor: User | None, reason: str
+) -> ScreeningMatch:
     """The person is the listed party: they stay blocked."""
     reason = _require_reason(reason)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         person, locked = _lock_match(match)
         _refuse_member(actor, person)
         _check_match_transition(locked, MatchStatus.CONFIRMED)
@@ -311,10 +313,12 @@ def screening_match_confirm(*, match: ScreeningMatch, actor: Any, reason: str) -
     return locked
 
 
-def screening_match_dismiss(*, match: ScreeningMatch, actor: Any, reason: str) -> Suppression:
+def screening_match_dismiss(
+    *, match: ScreeningMatch, actor: User | None, reason: str
+) -> Suppression:
     """A false positive: suppress this entry for this person while the entry reads the same."""
     reason = _require_reason(reason)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         person, locked = _lock_match(match)
         _refuse_member(actor, person)
         _check_match_transition(locked, MatchStatus.DISMISSED)

@@ -15,6 +15,7 @@ from portal.jobs.models import JobKind
 from portal.jobs.selectors import recent_jobs
 from portal.jobs.services import job_start
 from portal.partners.paging import paginate, query_without_page
+from portal.partners.requests import AuthenticatedRequest
 from portal.screening.errors import ConflictOfInterestError, ScreeningError
 from portal.screening.forms import ListLoadForm, ResolutionForm
 from portal.screening.freshness import (
@@ -91,7 +92,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail(request, _get_match(request, pk))
 
 
-def _resolve(request: HttpRequest, pk: int, *, confirm: bool) -> HttpResponse:
+def _resolve(request: AuthenticatedRequest, pk: int, *, confirm: bool) -> HttpResponse:
     _require(request, "screening.change_screeningmatch")
     match = _get_match(request, pk, action="change")
     form = ResolutionForm(request.POST)
@@ -125,13 +126,13 @@ def _resolve(request: HttpRequest, pk: int, *, confirm: bool) -> HttpResponse:
 
 @login_required
 @require_POST
-def confirm(request: HttpRequest, pk: int) -> HttpResponse:
+def confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _resolve(request, pk, confirm=True)
 
 
 @login_required
 @require_POST
-def dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+def dismiss(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _resolve(request, pk, confirm=False)
 
 

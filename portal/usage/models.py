@@ -11,9 +11,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from foundation.errors import DomainError, ErrorKind
 
-class UsageError(Exception):
+
+class UsageError(DomainError):
     """A usage operation the rules forbid; the message says what to do instead."""
+
+    kind = ErrorKind.CONFLICT
 
 
 class IllegalAlertTransition(UsageError):

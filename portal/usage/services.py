@@ -20,6 +20,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from portal.accounts.models import User
 from portal.screening.holds import hold_person_access, release_person_access
 from portal.screening.states import HELD_STATES
 from portal.usage.models import (
@@ -243,7 +244,7 @@ def usage_batch_ingest(
     validated = validate_events(events, now=now)
     if not validated.valid:
         return IngestResult(batch=None, accepted=0, errors=validated.errors)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         try:
             with transaction.atomic():
                 batch = UsageBatch.objects.create(
@@ -314,7 +315,7 @@ def _locked(alert: UsageAlert) -> UsageAlert:
 
 
 def _alert_move(
-    *, alert: UsageAlert, actor: Any, note: str, to: str, stamp: str, keep_note: bool
+    *, alert: UsageAlert, actor: User | None, note: str, to: str, stamp: str, keep_note: bool
 ) -> UsageAlert:
     """One state step of an alert: locked, checked, stamped (``<stamp>_at``/``_by``), audited."""
     with transaction.atomic():
@@ -338,7 +339,7 @@ def _alert_move(
     return alert
 
 
-def usage_alert_acknowledge(*, alert: UsageAlert, actor: Any, note: str) -> UsageAlert:
+def usage_alert_acknowledge(*, alert: UsageAlert, actor: User | None, note: str) -> UsageAlert:
     note = _require_note(note, "who is looking into it and how")
     return _alert_move(
         alert=alert,
@@ -350,21 +351,21 @@ def usage_alert_acknowledge(*, alert: UsageAlert, actor: Any, note: str) -> Usag
     )
 
 
-def usage_alert_close(*, alert: UsageAlert, actor: Any, note: str) -> UsageAlert:
+def usage_alert_close(*, alert: UsageAlert, actor: User | None, note: str) -> UsageAlert:
     note = _require_note(note, "what was found and done")
     return _alert_move(
         alert=alert, actor=actor, note=note, to=AlertState.CLOSED, stamp="closed", keep_note=True
     )
 
 
-def usage_alert_hold_person(*, alert: UsageAlert, actor: Any, reason: str) -> UsageAlert:
+def usage_alert_hold_person(*, alert: UsageAlert, actor: User | None, reason: str) -> UsageAlert:
     """Hold the alert's person at once: every key of theirs is suspended (reason compliance).
 
     Uses screening's person-level hold, so the hold is the same one a screening hit
     places and is lifted the same way.
     """
     reason = _require_note(reason, "why the person is held")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         alert = _locked(alert)
         if alert.state == AlertState.CLOSED:
             raise UsageError("This alert is closed; hold the person from an open alert.")
@@ -394,14 +395,14 @@ def usage_alert_hold_person(*, alert: UsageAlert, actor: Any, reason: str) -> Us
     return alert
 
 
-def usage_alert_release_person(*, alert: UsageAlert, actor: Any, reason: str) -> UsageAlert:
+def usage_alert_release_person(*, alert: UsageAlert, actor: User | None, reason: str) -> UsageAlert:
     """Lift the hold placed from this alert; keys whose grant is active come back.
 
     The hold is the person's one compliance hold, so it is lifted here only when nothing
     else holds them: no open screening hit and no other alert's hold.
     """
     reason = _require_note(reason, "why the hold can be lifted")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         alert = _locked(alert)
         if alert.held_at is None or alert.released_at is not None:
             raise UsageError("The person is not held from this alert.")
@@ -445,7 +446,7 @@ def grant_counts_snapshot(*, day: dt.date | None = None) -> int:
         .annotate(n=Count("id"))
         .order_by("covered_model_id", "state")
     )
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         GrantDailyCount.objects.filter(day=day).delete()
         created = GrantDailyCount.objects.bulk_create(
             [

@@ -268,7 +268,7 @@ def _totp_secret(user: User) -> str:
     return str(decrypt(authenticator.data["secret"]))
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def seed_demo() -> list[DemoLogin]:
     logins: list[DemoLogin] = []
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 
 from foundation.tokens import NewToken, token_from_material, token_matches
+from portal.accounts.models import User
 from portal.eligibility.models import Person
 from portal.partners.models import Organisation
 from provisioning.catalog.models import Stage
@@ -57,7 +57,7 @@ def _demo_key(organisation: str, model: str, username: str) -> NewToken:
     return token_from_material(material)
 
 
-def seed_access(*, actor: Any) -> None:
+def seed_access(*, actor: User | None) -> None:
     """Grant each demo organisation its models and give every member with a profile a key."""
     for org_slug, model_slug, stage_name in DEMO_GRANTS:
         organisation = Organisation.objects.filter(slug=org_slug).first()
@@ -86,7 +86,7 @@ def seed_access(*, actor: Any) -> None:
     seed_scim_target(actor=None)
 
 
-def seed_scim_target(*, actor: Any) -> Target | None:
+def seed_scim_target(*, actor: User | None) -> Target | None:
     """Register ``DEMO_SCIM_URL`` as the SCIM target ``demo-scim`` (nothing when unset).
 
     A new target starts at the beginning of the change log, so it receives every demo key.

@@ -11,10 +11,10 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
-from portal.api.problems import PROBLEM_BASE, PROBLEM_CONTENT_TYPE
-from portal.input_guard import has_control_characters
+from foundation.input_guard import has_control_characters
+from foundation.problems import problem, problem_json
+from foundation.request_context import RequestContext, reset_request_context, set_request_context
 from portal.scim.errors import ScimError
-from portal.web.request_context import RequestContext, reset_request_context, set_request_context
 
 logger = logging.getLogger("django.request")
 
@@ -82,18 +82,11 @@ def _refusal(
     surface: str, status: int, detail: str, *, fields: list[str] | None = None
 ) -> HttpResponse:
     if surface == "api":
-        body: dict[str, object] = {
-            "type": PROBLEM_BASE + _PROBLEM_SLUGS[status],
-            "title": _PROBLEM_TITLES[status],
-            "status": status,
-            "detail": detail,
-        }
-        if fields:
-            body["errors"] = [
-                {"field": f, "message": "Contains a control character (such as NUL)."}
-                for f in fields
-            ]
-        return JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+        errors = [
+            {"field": f, "message": "Contains a control character (such as NUL)."}
+            for f in fields or []
+        ]
+        return problem_json(problem(status, detail, errors=errors))
     if surface == "scim":
         scim_type = {400: "invalidValue"}.get(status, "")
         error = ScimError(status, detail, scim_type)
@@ -105,12 +98,8 @@ def _refusal(
     return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
 
 
-_PROBLEM_SLUGS = {400: "invalid-request", 404: "not-found", 413: "too-large"}
-_PROBLEM_TITLES = {400: "The request is not valid", 404: "Not found", 413: "Request too large"}
-
-
 class InputGuardMiddleware:
-    """The request-level half of ``portal.input_guard``, before authentication or a view:
+    """The request-level half of ``foundation.input_guard``, before authentication or a view:
 
     - a control character (NUL …) in a path segment names nothing: 404;
     - one in a query parameter's name or value, or in a page form's field: 400 naming it;

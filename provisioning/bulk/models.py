@@ -10,9 +10,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from foundation.errors import DomainError, ErrorKind
 
-class BulkActionError(Exception):
+
+class BulkActionError(DomainError):
     """A bulk operation that the rules forbid; the message says what to do instead."""
+
+    kind = ErrorKind.CONFLICT
 
 
 class IllegalBulkTransition(BulkActionError):
@@ -28,7 +32,10 @@ class SamePersonError(BulkActionError):
 
 
 class EmptyPlan(BulkActionError):
-    pass
+    """The filter matches nothing: the request is wrong, not the action's state."""
+
+    kind = ErrorKind.INVALID
+    field = "filters"
 
 
 class BulkKind(models.TextChoices):

@@ -350,7 +350,7 @@ def _locked(action: BulkAction) -> BulkAction:
 
 def bulk_approve(*, action: BulkAction, actor: Any) -> BulkAction:
     """The second person's approval; the planner can never give it (invariant 5)."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         action = _locked(action)
         if action.emergency:
             raise BulkActionError("An emergency action runs at once; it is reviewed afterwards.")
@@ -508,9 +508,12 @@ def bulk_run_chunk(*, action_id: int) -> bool:
     either loses the whole chunk (it runs again) or none of it (it is not run twice).
     """
     with transaction.atomic():
+        # Not the plan's counts and sample: one entry per organisation, read and parsed
+        # again for every chunk of a 1,000,000-key action, and no chunk needs them.
         action = (
             BulkAction.objects.select_for_update(of=("self",))
             .select_related("executed_by")
+            .defer("counts", "sample", "held_counts")
             .get(pk=action_id)
         )
         if action.state != BulkState.RUNNING or action.chunk_cursor >= action.chunk_count:
@@ -618,7 +621,7 @@ def bulk_run(*, action_id: int, max_chunks: int | None = None) -> BulkAction:
 
 def bulk_resume(*, action: BulkAction, actor: Any) -> BulkAction:
     """Put a failed action back to running from its cursor (ops decides to retry)."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         action = _locked(action)
         check_bulk_transition(action.state, BulkState.RUNNING)
         if action.state != BulkState.FAILED:
@@ -640,7 +643,7 @@ def bulk_resume(*, action: BulkAction, actor: Any) -> BulkAction:
 
 def bulk_review(*, action: BulkAction, actor: Any, note: str) -> BulkAction:
     """The after-the-fact review of an emergency action, by someone else."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         action = _locked(action)
         if not action.review_required:
             raise BulkActionError("This action does not await a review.")
@@ -666,7 +669,7 @@ def bulk_review(*, action: BulkAction, actor: Any, note: str) -> BulkAction:
 
 def bulk_replan(*, action: BulkAction, actor: Any) -> BulkAction:
     """A fresh plan from the same filter; the stale one is kept, marked stale."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         action = _locked(action)
         check_bulk_transition(action.state, BulkState.STALE)
         action.state = BulkState.STALE

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from django.db import models
 
+from foundation.errors import DomainError, ErrorKind
 from provisioning.grants.models import Grant
 
 
-class CredentialError(Exception):
+class CredentialError(DomainError):
     """A credential operation that the rules forbid; the message says what to do instead."""
+
+    kind = ErrorKind.CONFLICT
 
 
 class IllegalCredentialTransition(CredentialError):

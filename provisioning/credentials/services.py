@@ -206,7 +206,7 @@ def credential_collect(*, actor: Any, credential: Credential) -> IssuedKey:
 
     Checked under the row lock, so a suspension racing the request wins.
     """
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         current = _locked(credential)
         if current.state != CredentialState.ACTIVE:
             raise CredentialError("Only an active key can be collected.")
@@ -248,7 +248,7 @@ def credential_revoke(*, actor: Any, credential: Credential, reason: str = "") -
 def credential_expire_rotated_keys(*, now: dt.datetime | None = None) -> int:
     """Drop the old keys whose rotation overlap has ended (run by beat)."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         due = Credential.objects.filter(previous_key_expires_at__lte=now)
         prefixes = list(due.values_list("previous_key_prefix", flat=True)[:1000])
         if not prefixes:

@@ -116,7 +116,7 @@ def model_emergency_stop(
     reason = required_reason(reason)
     event_id = uuid.uuid4().hex
     reference = reference or f"emergency-stop:{event_id}"
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # One stop per model at a time: stops of one model queue on its row, and the
         # second finds the first (a partial unique constraint backs this up).
         CoveredModel.objects.select_for_update().filter(pk=covered_model.pk).first()

@@ -7,12 +7,15 @@ from typing import Any, NoReturn
 from django.db import models
 
 from foundation.crypto import decrypt_text, encrypt_text
+from foundation.errors import DomainError, ErrorKind
 from provisioning.catalog.models import CoveredModel
 from provisioning.connectors.base import TargetConfig
 
 
-class DeliveryError(Exception):
+class DeliveryError(DomainError):
     """A delivery operation the rules forbid; the message says what to do instead."""
+
+    kind = ErrorKind.INVALID
 
 
 class ChangeLogAppendOnlyError(DeliveryError):

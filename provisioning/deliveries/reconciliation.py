@@ -75,7 +75,7 @@ def target_reconcile(*, target_id: int) -> DriftReport | None:
             connector.close()
         repaired = sum(1 for o in outcomes if o.ok)
         drifted = len(report.repairable) + len(report.unknown)
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             drift = DriftReport.objects.create(
                 target=target,
                 created_at=timezone.now(),

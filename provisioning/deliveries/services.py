@@ -180,7 +180,7 @@ def target_replay(*, actor: Any, target: Target, reason: str) -> Target:
 
 def failure_retry_dead(*, actor: Any, target: Target) -> int:
     """Put the target's dead deliveries back in the retry queue, due now."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         count = Failure.objects.filter(target=target, state=FailureState.DEAD).update(
             state=FailureState.FAILED, attempts=0, next_attempt_at=timezone.now()
         )

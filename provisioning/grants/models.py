@@ -5,11 +5,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from foundation.errors import DomainError, ErrorKind
 from provisioning.catalog.models import CoveredModel, Stage
 
 
-class GrantError(Exception):
+class GrantError(DomainError):
     """A grant operation that the rules forbid; the message says what to do instead."""
+
+    kind = ErrorKind.CONFLICT
 
 
 class IllegalGrantTransition(GrantError):

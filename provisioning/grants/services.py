@@ -129,6 +129,10 @@ def _selection_sql(grants: GrantSelection) -> tuple[str, list[Any]]:
     ids = [int(pk) for pk in grants]
     if not ids:
         return "NULL", []
+    if connection.vendor == "postgresql":
+        # One array parameter: a chunk's thousands of placeholders cost more to parse and
+        # plan than the update they select for.
+        return "SELECT unnest(%s::bigint[])", [ids]
     return ", ".join(["%s"] * len(ids)), ids
 
 
@@ -149,6 +153,53 @@ def _mark_batch(grants: GrantSelection, states: Iterable[str]) -> tuple[int, int
             [token, *params, *states],
         )
         return token, cursor.rowcount
+
+
+def _mark_and_suspend(grants: GrantSelection, now: dt.datetime) -> tuple[int, int, int]:
+    """``_mark_batch`` over the live grants, suspending the active ones in the same write.
+
+    Returns (token, matched, suspended). ``state`` and ``change_batch`` are indexed, so each
+    write of a grant row also writes every index entry of it: one write instead of two
+    halves the per-grant cost that dominates when grants hold few keys. PostgreSQL only
+    (a data-modifying CTE); elsewhere it is the mark followed by the state change.
+    """
+    if connection.vendor != "postgresql":
+        token, matched = _mark_batch(grants, LIVE_GRANT_STATES)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {GRANT_TABLE} SET state = %s, updated_at = %s "  # noqa: S608
+                "WHERE change_batch = %s AND state = %s",
+                [GrantState.SUSPENDED, now, token, GrantState.ACTIVE],
+            )
+            return token, matched, cursor.rowcount
+    if isinstance(grants, Grant):
+        grants.refresh_from_db(fields=["state"])
+    token = new_batch_token()
+    selection, params = _selection_sql(grants)
+    states = list(LIVE_GRANT_STATES)
+    state_marks = ", ".join(["%s"] * len(states))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH locked AS (SELECT id, state FROM {GRANT_TABLE} "  # noqa: S608
+            f"WHERE id IN ({selection}) AND state IN ({state_marks}) ORDER BY id FOR UPDATE), "
+            f"marked AS (UPDATE {GRANT_TABLE} g SET change_batch = %s, "
+            "state = CASE WHEN locked.state = %s THEN %s ELSE g.state END, "
+            "updated_at = CASE WHEN locked.state = %s THEN %s ELSE g.updated_at END "
+            "FROM locked WHERE g.id = locked.id RETURNING locked.state) "
+            "SELECT count(*), count(*) FILTER (WHERE state = %s) FROM marked",
+            [
+                *params,
+                *states,
+                token,
+                GrantState.ACTIVE,
+                GrantState.SUSPENDED,
+                GrantState.ACTIVE,
+                now,
+                GrantState.ACTIVE,
+            ],
+        )
+        matched, suspended = cursor.fetchone()
+    return token, matched, suspended
 
 
 def _single(grants: GrantSelection) -> Grant | None:
@@ -201,9 +252,8 @@ def grant_suspend(
     now = timezone.now()
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
     with transaction.atomic():
-        token, matched = _mark_batch(grants, LIVE_GRANT_STATES)
-        # Credentials first: their scope is "grants of this batch", stable whatever happens
-        # to the grants' own state below.
+        token, matched, grants_changed = _mark_and_suspend(grants, now)
+        # The credentials' scope is "grants of this batch", whatever the grants' state.
         changes = write_credential_changes(
             scope_sql=BATCH_SCOPE,
             scope_params=[token],
@@ -220,12 +270,6 @@ def grant_suspend(
                 [kind.value, reference, now, actor_id, token],
             )
             reasons_added = cursor.rowcount
-            cursor.execute(
-                f"UPDATE {GRANT_TABLE} SET state = %s, updated_at = %s "  # noqa: S608
-                "WHERE change_batch = %s AND state = %s",
-                [GrantState.SUSPENDED, now, token, GrantState.ACTIVE],
-            )
-            grants_changed = cursor.rowcount
         event_id = _audit_bulk(
             actor=actor,
             action="grant.suspended",

@@ -37,7 +37,7 @@ def gateway_client_create(*, actor: Any, name: str) -> NewGatewayClient:
     if not name.strip() or has_control_characters(name):
         raise ValueError("Give the gateway client a name without control characters.")
     secret = secrets.token_urlsafe(32)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         client = GatewayClient.objects.create(
             name=name, client_id=f"gw_{secrets.token_hex(10)}", secret_hash=_hash(secret)
         )

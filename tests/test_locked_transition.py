@@ -1,0 +1,95 @@
+"""The one transition helper: lock, check the table, run the extra check, stamp, save the
+named fields, audit; nothing is written when any step refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from foundation.transitions import locked_transition
+from portal.compliance.models import (
+    Determination,
+    DeterminationState,
+    IllegalDeterminationTransition,
+    check_determination_transition,
+)
+
+
+def _send_back(determination: Determination, audited: list[Any], **extra: Any) -> Determination:
+    with transaction.atomic():
+        return locked_transition(
+            determination,
+            to=DeterminationState.DRAFT,
+            check=check_determination_transition,
+            stamp={"submitted_by": None, "submitted_at": None},
+            audit=audited.append,
+            **extra,
+        )
+
+
+@pytest.mark.django_db
+def test_moves_stamps_saves_and_audits_the_fresh_row(edited_determination: Any) -> None:
+    stale = Determination.objects.get(pk=edited_determination.pk)
+    Determination.objects.filter(pk=stale.pk).update(legal_basis="Changed meanwhile")
+    audited: list[Any] = []
+
+    row = _send_back(stale, audited)
+
+    stored = Determination.objects.get(pk=stale.pk)
+    assert (stored.state, stored.submitted_by, stored.submitted_at) == ("draft", None, None)
+    assert stored.legal_basis == "Changed meanwhile"  # only the named fields were saved
+    assert audited == [row]
+    assert row.legal_basis == "Changed meanwhile"  # the row was read again under the lock
+
+
+@pytest.mark.django_db
+def test_a_move_the_table_forbids_writes_nothing(edited_determination: Any) -> None:
+    audited: list[Any] = []
+    with pytest.raises(IllegalDeterminationTransition), transaction.atomic():
+        locked_transition(
+            edited_determination,
+            to=DeterminationState.IN_FORCE,
+            check=check_determination_transition,
+            audit=audited.append,
+        )
+    assert Determination.objects.get(pk=edited_determination.pk).state == "awaiting_approval"
+    assert audited == []
+
+
+@pytest.mark.django_db
+def test_a_guard_refusal_writes_nothing(edited_determination: Any) -> None:
+    audited: list[Any] = []
+
+    def refuse(row: Determination) -> None:
+        raise IllegalDeterminationTransition(f"{row.reference} stays where it is.")
+
+    with pytest.raises(IllegalDeterminationTransition, match="DET-EDITED stays"):
+        _send_back(edited_determination, audited, guard=refuse)
+    stored = Determination.objects.get(pk=edited_determination.pk)
+    assert stored.state == "awaiting_approval" and stored.submitted_at is not None
+    assert audited == []
+
+
+@pytest.mark.django_db
+def test_stamps_may_be_read_from_the_locked_row(edited_determination: Any) -> None:
+    with transaction.atomic():
+        row = locked_transition(
+            edited_determination,
+            to=DeterminationState.DRAFT,
+            check=check_determination_transition,
+            stamp=lambda locked: {"submitted_by": None, "submitted_at": None},
+            audit=lambda locked: None,
+        )
+    assert row.state == "draft" and row.submitted_at is None
+
+
+def test_outside_a_transaction_it_refuses_before_reading() -> None:
+    with pytest.raises(RuntimeError, match="inside the service's transaction"):
+        locked_transition(
+            Determination(pk=1),
+            to=DeterminationState.DRAFT,
+            check=check_determination_transition,
+            audit=lambda row: None,
+        )
