@@ -13,9 +13,10 @@ from django.core.management import call_command
 
 from portal.eligibility.models import ScreeningState
 from portal.screening.data import HANJA_HANGUL, LIST_DATA
+from portal.screening.lists import list_version_load
 from portal.screening.matching import Match, ScreeningIndex
 from portal.screening.models import ListFormat, ScreeningMatch
-from portal.screening.services import list_version_load, person_screen
+from portal.screening.services import person_screen
 from portal.screening.transliteration import (
     HANJA_PREFIX,
     MAX_HANJA_CHARACTERS,
