@@ -216,7 +216,7 @@ def _p95_ms(request: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, fl
     return p95, statistics.median(timings)
 
 
-def _measure(rows: int, user: Any) -> list[dict[str, Any]]:
+def _measure(rows: int, user: Any, *, export: bool = True) -> list[dict[str, Any]]:
     from django.conf import settings
     from django.test import Client
     from django.urls import reverse
@@ -263,6 +263,8 @@ def _measure(rows: int, user: Any) -> list[dict[str, Any]]:
             )
         )
 
+    if not export:
+        return results
     # Export: everything up to the middle of the trail, streamed as a server would send it.
     export_filter = {"date_to": f"{month}"} if month else {}
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -449,7 +451,11 @@ def _transparency() -> list[dict[str, Any]]:
 
 
 def run(
-    rows: int | None = None, *, tree_only: bool = False, proof_leaves: int = PROOF_LEAVES
+    rows: int | None = None,
+    *,
+    tree_only: bool = False,
+    explorer_only: bool = False,
+    proof_leaves: int = PROOF_LEAVES,
 ) -> list[dict[str, Any]]:
     rows = rows or DEFAULT_ROWS * scale()
     base_url = postgres_url()
@@ -480,7 +486,9 @@ def run(
             }
         ]
         if not tree_only:
-            results.extend(_measure(rows, user))
+            results.extend(_measure(rows, user, export=not explorer_only))
+        if explorer_only:
+            return results
         results.extend(_transparency())
         if proof_leaves:
             results.append(_synthetic_proofs(proof_leaves))
@@ -500,6 +508,11 @@ def main() -> int:
     )
     parser.add_argument("--tree-only", action="store_true", help="only the transparency log's rows")
     parser.add_argument(
+        "--explorer-only",
+        action="store_true",
+        help="only the explorer's pages (no export, no tree)",
+    )
+    parser.add_argument(
         "--proof-leaves",
         type=int,
         default=PROOF_LEAVES,
@@ -507,7 +520,12 @@ def main() -> int:
     )
     args = parser.parse_args()
     started = time.perf_counter()
-    rows = run(args.rows, tree_only=args.tree_only, proof_leaves=args.proof_leaves)
+    rows = run(
+        args.rows,
+        tree_only=args.tree_only,
+        explorer_only=args.explorer_only,
+        proof_leaves=args.proof_leaves,
+    )
     for row in rows:
         ok = {True: "yes", False: "NO", None: "-"}[row["ok"]]
         print(f"{row['area']:<34} {row['target']:<40} {row['measured']:<48} {ok}")
