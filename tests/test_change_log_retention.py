@@ -23,6 +23,7 @@ from provisioning.deliveries.models import (
 )
 from provisioning.deliveries.relay import relay_run
 from provisioning.deliveries.retention import prune_change_log
+from provisioning.deliveries.tasks import prune_change_log_task
 from provisioning.grants.models import SuspensionKind
 from provisioning.grants.services import grant_restore, grant_suspend
 from tests.factories import CoveredModelFactory, StageFactory
@@ -255,3 +256,15 @@ def test_the_command_says_when_no_target_is_enabled(capsys):
     call_command("prune_change_log")
 
     assert "No enabled target: nothing pruned." in capsys.readouterr().out
+
+
+def test_beat_runs_retention_and_the_task_prunes(settings):
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "deliveries.prune_change_log" in scheduled
+    target, _ = fake_target()
+    _, credential = _history()
+    relay_run(target_id=target.pk)
+    settings.CHANGE_LOG_RETENTION_DAYS = 0
+
+    assert prune_change_log_task() == 2
+    assert len(_rows(credential)) == 1
