@@ -89,7 +89,7 @@ INSERT INTO audit_auditevent (
     organisation_id, reason, before, after, digest, request_id, ip, prev_hash, hash
 )
 SELECT
-    now() - interval '365 days' + (interval '365 days' * i / %(n)s),
+    now() - interval '365 days' + interval '365 days' * (i::float8 / %(n)s),
     NULL,
     'bench-user-' || (i %% 50),
     ({_sql_array(ACTIONS)})[1 + i %% {len(ACTIONS)}],
