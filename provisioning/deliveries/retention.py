@@ -36,6 +36,7 @@ from portal.audit.services import audit_record
 from provisioning.bulk.models import BulkAction
 from provisioning.deliveries.changelog import CHANGE_TABLE, ChangeRow, ChangeSet
 from provisioning.deliveries.models import Change, Target
+from provisioning.deliveries.relay import past_cursor
 
 
 @dataclass
@@ -72,17 +73,26 @@ def prunable(*, horizon: tuple[int, int], cutoff: dt.datetime) -> Q:
     )
 
 
-def _delete_batch(*, horizon: tuple[int, int], cutoff: dt.datetime, size: int) -> ChangeSet:
-    """One batch, oldest first, deleted and audited in one transaction."""
+def _delete_batch(
+    *, horizon: tuple[int, int], cutoff: dt.datetime, size: int, after: tuple[int, int]
+) -> tuple[ChangeSet, tuple[int, int]]:
+    """One batch, oldest first past ``after``, deleted and audited in one transaction.
+
+    Returns what was deleted and the ``(xid, id)`` to continue after: the rows kept in
+    front of it are not read again by the next batch of the same run.
+    """
     with transaction.atomic():
         rows = list(
             Change.objects.filter(prunable(horizon=horizon, cutoff=cutoff))
+            .filter(past_cursor(*after))
             .order_by("xid", "id")
-            .values_list("id", "credential_id", "version", "active", "revoked", "cause")[:size]
+            .values_list("id", "credential_id", "version", "active", "revoked", "cause", "xid")[
+                :size
+            ]
         )
         if not rows:
-            return ChangeSet()
-        pruned = ChangeSet.of([ChangeRow(*row) for row in rows])
+            return ChangeSet(), after
+        pruned = ChangeSet.of([ChangeRow(*row[:6]) for row in rows])
         ids = [row[0] for row in rows]
         with connection.cursor() as cursor:
             # The one DELETE of the change log (module docstring); the ids come from above.
@@ -108,7 +118,7 @@ def _delete_batch(*, horizon: tuple[int, int], cutoff: dt.datetime, size: int) -
             },
             digest=pruned.digest,
         )
-    return pruned
+    return pruned, (int(rows[-1][6]), int(rows[-1][0]))
 
 
 def prune_change_log(
@@ -125,8 +135,9 @@ def prune_change_log(
     result.horizon = prune_horizon()
     if result.horizon is None:
         return result
+    after = (-1, -1)
     while max_batches is None or result.batches < max_batches:
-        pruned = _delete_batch(horizon=result.horizon, cutoff=cutoff, size=size)
+        pruned, after = _delete_batch(horizon=result.horizon, cutoff=cutoff, size=size, after=after)
         if not pruned:
             break
         result.batches += 1
