@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, F, Max, Min, Q, QuerySet
+from django.db.models import BooleanField, F, Max, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -140,10 +140,21 @@ def _stamped_between(start: dt.datetime | None, end: dt.datetime | None) -> Q:
     in_span = AuditEvent.objects.filter(stamped)
     named = AuditOutOfOrder.objects.values("event_id")
     in_order = in_span.exclude(pk__in=named)
-    first = in_order.order_by("created_at", "pk").values_list("pk", flat=True).first()
-    last = in_order.order_by("-created_at", "-pk").values_list("pk", flat=True).first()
-    early = in_span.filter(pk__in=named).aggregate(low=Min("pk"), high=Max("pk"))
-    bounds = [b for b in (first, last, *early.values()) if b is not None]
+    early = in_span.filter(pk__in=named)
+    probes = [
+        in_order.order_by("created_at", "pk"),  # the first event of the span
+        in_order.order_by("-created_at", "-pk"),  # the last
+        early.order_by("pk"),  # the lowest and highest named event in it
+        early.order_by("-pk"),
+    ]
+    # One round trip: four scalar subqueries, each an index probe.
+    compiled = [probe.values("pk")[:1].query.sql_with_params() for probe in probes]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join(f"({sql})" for sql, _ in compiled),
+            [param for _, params in compiled for param in params],
+        )
+        bounds = [int(b) for b in cursor.fetchone() if b is not None]
     if not bounds:
         return stamped & Q(pk__in=[])
     return stamped & Q(pk__gte=min(bounds), pk__lte=max(bounds))
