@@ -12,12 +12,14 @@ content hashes), then measures through the Django test client:
   memory while streaming it.
 
 The scratch database is dropped at the end, whatever happens; the configured database
-is never touched. Run: ``python -m bench.audit [--rows N]`` (default 1,000,000).
+is never touched. Run: ``python -m bench.audit [--scale K] [--rows N]`` (default 1,000,000
+events times K: ``--scale 10`` loads 10,000,000).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import resource
 import statistics
@@ -28,10 +30,10 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bench._common import postgres_url
+from bench._common import postgres_url, scale
 
 AREA = "audit"
-DEFAULT_ROWS = 1_000_000
+DEFAULT_ROWS = 1_000_000  # times --scale (BENCH_SCALE)
 PAGE_TARGET_MS = 150.0
 EXPORT_TARGET_ROWS_PER_S = 10_000.0
 REPEAT = 25
@@ -87,7 +89,7 @@ INSERT INTO audit_auditevent (
     organisation_id, reason, before, after, digest, request_id, ip, prev_hash, hash
 )
 SELECT
-    now() - interval '365 days' + (interval '365 days' * i / %(n)s),
+    now() - interval '365 days' + interval '365 days' * (i::float8 / %(n)s),
     NULL,
     'bench-user-' || (i %% 50),
     ({_sql_array(ACTIONS)})[1 + i %% {len(ACTIONS)}],
@@ -214,7 +216,7 @@ def _p95_ms(request: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, fl
     return p95, statistics.median(timings)
 
 
-def _measure(rows: int, user: Any) -> list[dict[str, Any]]:
+def _measure(rows: int, user: Any, *, export: bool = True) -> list[dict[str, Any]]:
     from django.conf import settings
     from django.test import Client
     from django.urls import reverse
@@ -229,7 +231,11 @@ def _measure(rows: int, user: Any) -> list[dict[str, Any]]:
     explorer = reverse("audit:explorer")
     first_id = AuditEvent.objects.order_by("id").values_list("id", flat=True).first() or 1
     mid = AuditEvent.objects.filter(id__gte=first_id + rows // 2).values_list("created_at").first()
-    month = mid[0].date() if mid else None
+    # The calendar month of the middle event: a month's span, in the middle of the trail.
+    month = mid[0].date().replace(day=1) if mid else None
+    month_end = (
+        (month + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1) if month else None
+    )
     pages: list[tuple[str, dict[str, str]]] = [
         ("first page", {}),
         ("actor filter", {"actor": "bench-user-7"}),
@@ -240,7 +246,7 @@ def _measure(rows: int, user: Any) -> list[dict[str, Any]]:
         ("reason full text", {"q": "emergency regulator"}),
         (
             "one month",
-            {"date_from": f"{month}", "date_to": f"{month.replace(day=28)}"} if month else {},
+            {"date_from": f"{month}", "date_to": f"{month_end}"} if month else {},
         ),
         ("deep keyset page", {"before": str(first_id + 1000)}),
         ("deep filtered page", {"organisation": "bench-org-42", "before": str(first_id + 5000)}),
@@ -257,6 +263,8 @@ def _measure(rows: int, user: Any) -> list[dict[str, Any]]:
             )
         )
 
+    if not export:
+        return results
     # Export: everything up to the middle of the trail, streamed as a server would send it.
     export_filter = {"date_to": f"{month}"} if month else {}
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -443,8 +451,13 @@ def _transparency() -> list[dict[str, Any]]:
 
 
 def run(
-    rows: int = DEFAULT_ROWS, *, tree_only: bool = False, proof_leaves: int = PROOF_LEAVES
+    rows: int | None = None,
+    *,
+    tree_only: bool = False,
+    explorer_only: bool = False,
+    proof_leaves: int = PROOF_LEAVES,
 ) -> list[dict[str, Any]]:
+    rows = rows or DEFAULT_ROWS * scale()
     base_url = postgres_url()
     if not base_url:
         return [_row("PostgreSQL", "skipped: set DATABASE_URL to a PostgreSQL server", None)]
@@ -473,7 +486,9 @@ def run(
             }
         ]
         if not tree_only:
-            results.extend(_measure(rows, user))
+            results.extend(_measure(rows, user, export=not explorer_only))
+        if explorer_only:
+            return results
         results.extend(_transparency())
         if proof_leaves:
             results.append(_synthetic_proofs(proof_leaves))
@@ -486,9 +501,17 @@ def run(
 
 
 def main() -> int:
+    k = scale()  # takes --scale K off the command line
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="audit events to load")
+    parser.add_argument(
+        "--rows", type=int, default=DEFAULT_ROWS * k, help="audit events to load (1,000,000 x K)"
+    )
     parser.add_argument("--tree-only", action="store_true", help="only the transparency log's rows")
+    parser.add_argument(
+        "--explorer-only",
+        action="store_true",
+        help="only the explorer's pages (no export, no tree)",
+    )
     parser.add_argument(
         "--proof-leaves",
         type=int,
@@ -497,7 +520,12 @@ def main() -> int:
     )
     args = parser.parse_args()
     started = time.perf_counter()
-    rows = run(args.rows, tree_only=args.tree_only, proof_leaves=args.proof_leaves)
+    rows = run(
+        args.rows,
+        tree_only=args.tree_only,
+        explorer_only=args.explorer_only,
+        proof_leaves=args.proof_leaves,
+    )
     for row in rows:
         ok = {True: "yes", False: "NO", None: "-"}[row["ok"]]
         print(f"{row['area']:<34} {row['target']:<40} {row['measured']:<48} {ok}")

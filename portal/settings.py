@@ -541,6 +541,14 @@ DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 500, minimum=1)
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 60, minimum=2)
 DELIVERY_BACKOFF_BASE_SECONDS = env_int("DELIVERY_BACKOFF_BASE_SECONDS", 5, minimum=0)
 DELIVERY_BACKOFF_MAX_SECONDS = env_int("DELIVERY_BACKOFF_MAX_SECONDS", 3600, minimum=1)
+# Change-log retention (provisioning/deliveries/retention.py): rows older than this that
+# every enabled target has passed and a later change of their credential supersedes.
+CHANGE_LOG_RETENTION_DAYS = env_int("CHANGE_LOG_RETENTION_DAYS", 30, minimum=1)
+CHANGE_LOG_PRUNE_BATCH = env_int("CHANGE_LOG_PRUNE_BATCH", 10_000, minimum=1)
+CELERY_BEAT_SCHEDULE["deliveries-prune-change-log"] = {
+    "task": "deliveries.prune_change_log",
+    "schedule": 3600.0,
+}
 # The demo's local SCIM server (scripts/run_demo.sh starts one): seed_demo registers it.
 DEMO_SCIM_URL = env_str("DEMO_SCIM_URL", "")
 DEMO_SCIM_TOKEN = env_str("DEMO_SCIM_TOKEN", "")

@@ -73,6 +73,24 @@ class AuditEvent(models.Model):
         _refuse()
 
 
+class AuditOutOfOrder(models.Model):
+    """An event stamped earlier than an event before it in the chain (a clock stepped back).
+
+    Chain order (``id``) and time (``created_at``) agree for every other event, which lets
+    a date filter find its events as one id range through the ``created_at`` index
+    (``portal.audit.selectors``); these few are added to it by name. Written with the
+    event, in its transaction; append-only on PostgreSQL like the events.
+    """
+
+    event_id = models.BigIntegerField(primary_key=True)
+
+    class Meta:
+        ordering = ["event_id"]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} out of time order"
+
+
 class AuditTreeNode(models.Model):
     """One complete subtree of the RFC 9162 Merkle tree over the events, in id order.
 

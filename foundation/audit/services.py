@@ -6,10 +6,11 @@ import hashlib
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from foundation.audit.chain import canonical_json, event_bytes
-from foundation.audit.models import GENESIS_HASH, AuditEvent
+from foundation.audit.models import GENESIS_HASH, AuditEvent, AuditOutOfOrder
 from foundation.audit.tree import tree_append
 from foundation.request_context import current_request_context
 
@@ -54,7 +55,16 @@ def audit_record(
     user = actor if getattr(actor, "is_authenticated", False) else None
     with transaction.atomic():
         _lock_chain()
-        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+        # The last link, and the latest stamp so far (the created_at index's last entry),
+        # in one query: an event stamped before that is named (AuditOutOfOrder), so that
+        # date filters can keep reading the chain's order as time order.
+        latest_stamp = AuditEvent.objects.order_by("-created_at").values("created_at")[:1]
+        last, latest = (
+            AuditEvent.objects.order_by("-id")
+            .annotate(latest=Subquery(latest_stamp))
+            .values_list("hash", "latest")
+            .first()
+        ) or (None, None)
         event = AuditEvent(
             created_at=timezone.now(),
             actor=user,
@@ -75,5 +85,7 @@ def audit_record(
         data = event_bytes(event)
         event.hash = hashlib.sha256(data).hexdigest()
         event.save(force_insert=True)
+        if latest is not None and event.created_at < latest:
+            AuditOutOfOrder.objects.create(event_id=event.pk)
         tree_append(event=event, data=data)
     return event

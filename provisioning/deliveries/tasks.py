@@ -15,6 +15,7 @@ from provisioning.deliveries.emergency import model_block_send
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.reconciliation import target_reconcile
 from provisioning.deliveries.relay import relay_run
+from provisioning.deliveries.retention import prune_change_log
 
 
 @shared_task(name="deliveries.relay_target", bind=True, acks_late=True, reject_on_worker_lost=True)
@@ -60,3 +61,9 @@ def reconcile_all() -> int:
     for target_id in target_ids:
         reconcile_target.delay(target_id)
     return len(target_ids)
+
+
+@shared_task(name="deliveries.prune_change_log", acks_late=True)
+def prune_change_log_task() -> int:
+    """Change-log retention (hourly); a lost or doubled run only moves the work."""
+    return prune_change_log().deleted
