@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import env_bool, env_int, env_list
@@ -55,20 +56,35 @@ def test_start_up_fails_on_a_malformed_boolean():
     assert "DEBUG" in result.stderr
 
 
-def test_check_deploy_is_clean_with_production_settings():
-    result = _django(
-        {
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(60),
-            "ALLOWED_HOSTS": "clearance.example",
-        },
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
+def _production(tmp_path) -> dict[str, str]:
+    key = tmp_path / "audit-signing.key"
+    made = _django(
+        {}, "audit_public_key", "--generate", "clearance.example/audit", "--out", str(key)
     )
+    assert made.returncode == 0, made.stderr
+    return {
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "ALLOWED_HOSTS": "clearance.example",
+        "AUDIT_SIGNING_KEY": str(key),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    result = _django(_production(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
 
     assert result.returncode == 0, result.stderr
+
+
+def test_check_deploy_fails_without_a_chosen_audit_signing_key(tmp_path):
+    env = _production(tmp_path)
+    del env["AUDIT_SIGNING_KEY"]
+
+    result = _django(env, "check", "--deploy", "--fail-level", "WARNING")
+
+    assert result.returncode != 0
+    assert "clearance.E001" in result.stderr
 
 
 def test_transaction_pooling_turns_off_what_a_pooled_session_would_leak():
