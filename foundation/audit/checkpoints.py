@@ -16,13 +16,13 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from foundation.actors import User
 from foundation.audit.chain import event_bytes
 from foundation.audit.models import (
     AuditCheckpoint,
@@ -263,7 +263,7 @@ def checkpoints_after(size: int, *, limit: int = 100) -> list[AuditCheckpoint]:
 # --- witnesses ---------------------------------------------------------------------------
 
 
-def witness_key_register(*, user: Any, verifier_key_text: str) -> WitnessKey:
+def witness_key_register(*, user: User, verifier_key_text: str) -> WitnessKey:
     try:
         key = VerifierKey.parse(verifier_key_text)
     except NoteError as exc:
@@ -292,7 +292,7 @@ def witness_key_register(*, user: Any, verifier_key_text: str) -> WitnessKey:
     return witness
 
 
-def checkpoint_cosign(*, user: Any, size: int, signature_line: str) -> AuditCosignature:
+def checkpoint_cosign(*, user: User, size: int, signature_line: str) -> AuditCosignature:
     """Accept a witness's cosignature line for the checkpoint of ``size``."""
     row = AuditCheckpoint.objects.filter(size=size).first()
     if row is None:

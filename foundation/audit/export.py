@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 
+from foundation.actors import Actor
 from foundation.audit.models import AuditEvent
 from foundation.audit.services import audit_record
 from verifier.events import HASHED_FIELDS
@@ -103,7 +104,7 @@ def export_stream(queryset: QuerySet[AuditEvent], export_format: str) -> Iterato
     return _chunked(lines)
 
 
-def audit_export_record(*, actor: Any, export_format: str, filters: dict[str, Any]) -> AuditEvent:
+def audit_export_record(*, actor: Actor, export_format: str, filters: dict[str, Any]) -> AuditEvent:
     """Record that ``actor`` exported the events matching ``filters``.
 
     The export then covers exactly the events before this one: audit writers hold the

@@ -9,6 +9,7 @@ from django.db import connection, models, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
+from foundation.actors import Actor
 from foundation.audit.chain import canonical_json, event_bytes
 from foundation.audit.models import GENESIS_HASH, AuditEvent, AuditOutOfOrder
 from foundation.audit.tree import tree_append
@@ -35,7 +36,7 @@ def _object_identity(obj: models.Model | None) -> tuple[str, str, str]:
 
 def audit_record(
     *,
-    actor: Any,
+    actor: Actor,
     action: str,
     obj: models.Model | None = None,
     object_type: str = "",
@@ -52,7 +53,7 @@ def audit_record(
     """
     obj_type, obj_id, obj_repr = _object_identity(obj)
     context = current_request_context()
-    user = actor if getattr(actor, "is_authenticated", False) else None
+    user = actor if actor is not None and actor.is_authenticated else None
     with transaction.atomic():
         _lock_chain()
         # The last link, and the latest stamp so far (the created_at index's last entry),

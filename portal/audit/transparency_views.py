@@ -28,6 +28,7 @@ from foundation.audit.models import AuditTreeNode
 from foundation.audit.tree import consistency_proof, inclusion_proof, tree_size
 from portal.accounts.roles import Role, has_role
 from portal.audit.views import READ_PERMISSION
+from portal.partners.requests import AuthenticatedRequest
 from verifier.merkle import ProofError
 
 
@@ -124,7 +125,7 @@ def _require_witness(request: HttpRequest) -> None:
 
 @require_POST
 @login_required
-def cosign(request: HttpRequest, size: int) -> JsonResponse:
+def cosign(request: AuthenticatedRequest, size: int) -> JsonResponse:
     _require_witness(request)
     try:
         line = request.body.decode("utf-8")
@@ -141,7 +142,7 @@ def cosign(request: HttpRequest, size: int) -> JsonResponse:
 
 @require_POST
 @login_required
-def witness_keys(request: HttpRequest) -> JsonResponse:
+def witness_keys(request: AuthenticatedRequest) -> JsonResponse:
     _require_witness(request)
     try:
         witness = witness_key_register(

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from foundation.audit.services import audit_record
+from portal.accounts.models import User
 from portal.jobs.models import FINISHED_STATES, Job, JobKind, JobState
 from portal.jobs.progress import RUNNERS, JobRefused, Progress, Runner
 from portal.partners.storage import PrivateStorage
@@ -38,8 +39,8 @@ class _Superseded(Exception):
     """A later attempt owns the job: this run's writes are rolled back."""
 
 
-def _user(actor: Any) -> Any:
-    return actor if getattr(actor, "is_authenticated", False) else None
+def _user(actor: User | None) -> User | None:
+    return actor if actor is not None and actor.is_authenticated else None
 
 
 def _file_name(upload: UploadedFile) -> str:
@@ -57,7 +58,7 @@ def job_start(
     *,
     kind: JobKind,
     params: dict[str, Any],
-    actor: Any,
+    actor: User | None,
     uploads: Sequence[UploadedFile] = (),
 ) -> Job:
     """Record the job, keep its files in private storage, enqueue the run on commit."""

@@ -174,7 +174,7 @@ def freshness_progress(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @login_required
-def list_load(request: HttpRequest) -> HttpResponse:
+def list_load(request: AuthenticatedRequest) -> HttpResponse:
     """Upload a list file: checked here, loaded by a worker; the job's page follows it."""
     _require(request, "screening.add_listversion")
     form = ListLoadForm(request.POST or None, request.FILES or None)

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from provisioning.bulk.models import CredentialReason
 from provisioning.credentials.reactivation import reactivatable_condition
@@ -32,7 +33,7 @@ def _ids_sql(ids: Sequence[int]) -> tuple[str, list[int]]:
 
 
 def _audit(
-    *, actor: Any, action: str, note: str, after: dict[str, Any], changes: ChangeSet
+    *, actor: Actor, action: str, note: str, after: dict[str, Any], changes: ChangeSet
 ) -> None:
     audit_record(
         actor=actor,
@@ -63,7 +64,7 @@ def credentials_suspend(
     credential_ids: Sequence[int],
     kind: str,
     reference: str,
-    actor: Any,
+    actor: Actor,
     note: str,
     part_of: str = "",
 ) -> ChangeSet:
@@ -95,7 +96,7 @@ def credentials_suspend(
     return changes
 
 
-def credentials_revoke(*, credential_ids: Sequence[int], actor: Any, note: str) -> ChangeSet:
+def credentials_revoke(*, credential_ids: Sequence[int], actor: Actor, note: str) -> ChangeSet:
     scope, params = _ids_sql(credential_ids)
     now = timezone.now()
     with transaction.atomic():
@@ -125,7 +126,7 @@ def credentials_restore(
     credential_ids: Sequence[int],
     kind: str,
     reference: str,
-    actor: Any,
+    actor: Actor,
     note: str,
     keep_suspended: set[int] | None = None,
 ) -> ChangeSet:

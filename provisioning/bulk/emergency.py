@@ -20,11 +20,11 @@ lock first and deadlock against a key rotation holding a grant and waiting for t
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.db import connection
 from django.db.models import Count
 
+from foundation.actors import Actor
 from provisioning.bulk.models import (
     BulkAction,
     BulkActionError,
@@ -44,7 +44,7 @@ from provisioning.grants.services import GrantBulkResult
 def stop_action_start(
     *,
     covered_model: CoveredModel,
-    actor: Any,
+    actor: Actor,
     reason: str,
     kind: str,
     reference: str,
@@ -148,7 +148,7 @@ def stop_action_commit(
     return bulk_finish(action_id=action.pk)
 
 
-def stop_lift_plan(*, stop: BulkAction, actor: Any, reason: str = "") -> tuple[BulkAction, bool]:
+def stop_lift_plan(*, stop: BulkAction, actor: Actor, reason: str = "") -> tuple[BulkAction, bool]:
     """The restore that lifts ``stop``: planned (a dry-run listing what comes back and what
     stays held back), to be approved by a second person. A restore already waiting for
     its approval or its run is returned instead of a second one."""

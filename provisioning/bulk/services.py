@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from foundation.audit.tasks import checkpoint_on_commit
 from provisioning.bulk.credentials import (
@@ -80,9 +81,9 @@ def needs_approval(action: BulkAction) -> bool:
     return not action.emergency and size > approval_threshold()
 
 
-def actor_id(actor: Any) -> int | None:
+def actor_id(actor: Actor) -> int | None:
     """The signed-in user's id, or None for a system actor."""
-    return actor.pk if getattr(actor, "is_authenticated", False) else None
+    return actor.pk if actor is not None and actor.is_authenticated else None
 
 
 def required_reason(reason: str | None) -> str:
@@ -230,7 +231,7 @@ def bulk_plan(
     kind: str,
     filters: dict[str, Any],
     reason: str,
-    actor: Any,
+    actor: Actor,
     emergency: bool = False,
     suspension_kind: str = SuspensionKind.OPS,
     reference: str = "",
@@ -348,7 +349,7 @@ def _locked(action: BulkAction) -> BulkAction:
     return BulkAction.objects.select_for_update().get(pk=action.pk)
 
 
-def bulk_approve(*, action: BulkAction, actor: Any) -> BulkAction:
+def bulk_approve(*, action: BulkAction, actor: Actor) -> BulkAction:
     """The second person's approval; the planner can never give it (invariant 5)."""
     with transaction.atomic(durable=True):
         action = _locked(action)
@@ -403,7 +404,7 @@ def _refuse(action: BulkAction, current: Selection, keys: dict[str, Any]) -> Non
     )
 
 
-def bulk_execute(*, action: BulkAction, actor: Any, run_now: bool = False) -> BulkAction:
+def bulk_execute(*, action: BulkAction, actor: Actor, run_now: bool = False) -> BulkAction:
     """Check the plan still holds, then start. Refuses (nothing changed) on any difference.
 
     ``run_now`` runs every chunk in this process (determinations, tests, the CLI);
@@ -619,7 +620,7 @@ def bulk_run(*, action_id: int, max_chunks: int | None = None) -> BulkAction:
     return bulk_finish(action_id=action_id)
 
 
-def bulk_resume(*, action: BulkAction, actor: Any) -> BulkAction:
+def bulk_resume(*, action: BulkAction, actor: Actor) -> BulkAction:
     """Put a failed action back to running from its cursor (ops decides to retry)."""
     with transaction.atomic(durable=True):
         action = _locked(action)
@@ -641,7 +642,7 @@ def bulk_resume(*, action: BulkAction, actor: Any) -> BulkAction:
     return action
 
 
-def bulk_review(*, action: BulkAction, actor: Any, note: str) -> BulkAction:
+def bulk_review(*, action: BulkAction, actor: Actor, note: str) -> BulkAction:
     """The after-the-fact review of an emergency action, by someone else."""
     with transaction.atomic(durable=True):
         action = _locked(action)
@@ -667,7 +668,7 @@ def bulk_review(*, action: BulkAction, actor: Any, note: str) -> BulkAction:
     return action
 
 
-def bulk_replan(*, action: BulkAction, actor: Any) -> BulkAction:
+def bulk_replan(*, action: BulkAction, actor: Actor) -> BulkAction:
     """A fresh plan from the same filter; the stale one is kept, marked stale."""
     with transaction.atomic(durable=True):
         action = _locked(action)

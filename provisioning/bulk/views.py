@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from foundation.access import get_visible_or_404, visible_to
+from foundation.requests import AuthenticatedRequest
 from provisioning.bulk.emergency import stop_lift_plan
 from provisioning.bulk.forms import BulkPlanForm, ConfirmForm, EmergencyStopForm, ReviewForm
 from provisioning.bulk.models import (
@@ -85,7 +86,7 @@ def action_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @login_required
-def plan(request: HttpRequest) -> HttpResponse:
+def plan(request: AuthenticatedRequest) -> HttpResponse:
     _readable(request)
     if not request.user.has_perm(WRITE):
         raise PermissionDenied("Only operations plan bulk actions.")
@@ -196,7 +197,7 @@ def progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def execute(request: HttpRequest, pk: int) -> HttpResponse:
+def execute(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     action = _action(request, pk, write=True)
     form = ConfirmForm(request.POST)
     if not form.is_valid():
@@ -222,7 +223,7 @@ def execute(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @login_required
-def approve(request: HttpRequest, pk: int) -> HttpResponse:
+def approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     action = _action(request, pk, write=True)
     if request.method == "POST":
         form = ConfirmForm(request.POST)
@@ -240,7 +241,7 @@ def approve(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def replan(request: HttpRequest, pk: int) -> HttpResponse:
+def replan(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     action = _action(request, pk, write=True)
     try:
         fresh = bulk_replan(action=action, actor=request.user)
@@ -253,7 +254,7 @@ def replan(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def resume(request: HttpRequest, pk: int) -> HttpResponse:
+def resume(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     action = _action(request, pk, write=True)
     try:
         bulk_resume(action=action, actor=request.user)
@@ -264,7 +265,7 @@ def resume(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def review(request: HttpRequest, pk: int) -> HttpResponse:
+def review(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     action = _action(request, pk, write=True)
     form = ReviewForm(request.POST)
     if not form.is_valid():
@@ -282,7 +283,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @login_required
-def emergency_stop(request: HttpRequest) -> HttpResponse:
+def emergency_stop(request: AuthenticatedRequest) -> HttpResponse:
     """The per-model emergency stop: the model-wide block first, then every key."""
     _readable(request)
     if not request.user.has_perm(WRITE):
@@ -318,7 +319,7 @@ def emergency_stop(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def lift_stop(request: HttpRequest, pk: int) -> HttpResponse:
+def lift_stop(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Plan the restore that lifts this stop; a second person approves it on its page."""
     stop = _action(request, pk, write=True)
     try:

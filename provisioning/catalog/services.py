@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from django.db import transaction
 
+from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from provisioning.catalog.models import CoveredModel, Stage
 
@@ -22,7 +22,7 @@ class StageSpec:
 
 def covered_model_create(
     *,
-    actor: Any,
+    actor: Actor,
     slug: str,
     name: str,
     capability_tier: int,

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from foundation.people import is_held_by_screening
 from foundation.tokens import KEY_SCHEME, NewToken, generate_token
@@ -71,15 +72,15 @@ def _owner_user_id(credential: Credential) -> int | None:
     return user_id
 
 
-def _is_key_owner(actor: Any, owner_user_id: int | None) -> bool:
+def _is_key_owner(actor: Actor, owner_user_id: int | None) -> bool:
     """The system (no actor) acts for the owner; any signed-in person must be the owner."""
     if actor is None:
         return True
-    return owner_user_id is not None and getattr(actor, "pk", None) == owner_user_id
+    return owner_user_id is not None and actor.pk == owner_user_id
 
 
 def _audit(
-    *, actor: Any, action: str, credential: Credential, changes: ChangeSet, **extra: Any
+    *, actor: Actor, action: str, credential: Credential, changes: ChangeSet, **extra: Any
 ) -> None:
     audit_record(
         actor=actor,
@@ -95,7 +96,7 @@ def _audit(
 
 
 def credential_issue(
-    *, actor: Any, grant: Grant, person: Any, key: NewToken | None = None
+    *, actor: Actor, grant: Grant, person: Any, key: NewToken | None = None
 ) -> IssuedKey:
     """A new key for ``person`` on ``grant``, within its seats. Returns the plaintext once."""
     key = key or generate_token(KEY_SCHEME)
@@ -150,7 +151,7 @@ def _locked(credential: Credential) -> Credential:
 
 
 def credential_rotate(
-    *, actor: Any, credential: Credential, overlap_hours: float | None = None
+    *, actor: Actor, credential: Credential, overlap_hours: float | None = None
 ) -> RotatedKey:
     """A new key for the credential; the old one stays valid for the overlap, then goes.
 
@@ -201,7 +202,7 @@ def credential_rotate(
     return RotatedKey(credential=current, key=key.plaintext if shown else None)
 
 
-def credential_collect(*, actor: Any, credential: Credential) -> IssuedKey:
+def credential_collect(*, actor: Actor, credential: Credential) -> IssuedKey:
     """The owner's fresh key, shown once; any earlier key stops working at once.
 
     Checked under the row lock, so a suspension racing the request wins.
@@ -218,7 +219,7 @@ def credential_collect(*, actor: Any, credential: Credential) -> IssuedKey:
     return IssuedKey(credential=rotated.credential, key=rotated.key)
 
 
-def credential_revoke(*, actor: Any, credential: Credential, reason: str = "") -> Credential:
+def credential_revoke(*, actor: Actor, credential: Credential, reason: str = "") -> Credential:
     now = timezone.now()
     with transaction.atomic():
         current = _locked(credential)
@@ -266,7 +267,7 @@ def credential_expire_rotated_keys(*, now: dt.datetime | None = None) -> int:
 
 
 def _person_audit(
-    *, actor: Any, action: str, person_id: int, reason: str, changes: ChangeSet
+    *, actor: Actor, action: str, person_id: int, reason: str, changes: ChangeSet
 ) -> None:
     person: Any = _person_model()._default_manager.get(pk=person_id)
     audit_record(
@@ -282,7 +283,7 @@ def _person_audit(
         wake_relays_on_commit()
 
 
-def credential_hold_person(*, person_id: int, actor: Any, reason: str) -> ChangeSet:
+def credential_hold_person(*, person_id: int, actor: Actor, reason: str) -> ChangeSet:
     """Suspend every key of a person held by screening (reason: compliance)."""
     with transaction.atomic():
         changes = write_credential_changes(
@@ -310,7 +311,7 @@ def credential_hold_person(*, person_id: int, actor: Any, reason: str) -> Change
     return changes
 
 
-def credential_release_person(*, person_id: int, actor: Any, reason: str) -> ChangeSet:
+def credential_release_person(*, person_id: int, actor: Actor, reason: str) -> ChangeSet:
     """Lift the screening hold; keys whose grant is active come back."""
     reactivate_sql, reactivate_params = reactivatable_condition(timezone.now())
     with transaction.atomic():

@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from foundation.access import get_visible_or_404, visible_to
+from foundation.requests import AuthenticatedRequest
 from provisioning.credentials import services as credential_services
 from provisioning.credentials.models import Credential, CredentialError
 from provisioning.credentials.selectors import require_key_owner, suspension_reasons
@@ -56,7 +57,7 @@ def credential_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @never_cache
-def credential_collect(request: HttpRequest, pk: int) -> HttpResponse:
+def credential_collect(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Give the owner a fresh key, shown once; any earlier key stops working at once."""
     credential = get_visible_or_404(
         request.user, Credential.objects.select_related("person"), pk=pk

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from provisioning.bulk.emergency import stop_action_commit, stop_action_start
 from provisioning.bulk.models import BulkAction
@@ -97,7 +97,7 @@ def stop_in_force(covered_model: CoveredModel) -> BulkAction | None:
 def model_emergency_stop(
     *,
     covered_model: CoveredModel,
-    actor: Any,
+    actor: Actor,
     reason: str,
     kind: str = SuspensionKind.OPS,
     reference: str = "",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from foundation.input_guard import has_control_characters
 from provisioning.catalog.models import CoveredModel
@@ -26,7 +26,7 @@ def _check_target_url(url: str, name: str) -> None:
 
 def target_create(
     *,
-    actor: Any,
+    actor: Actor,
     kind: str,
     name: str,
     url: str,
@@ -82,7 +82,7 @@ def target_create(
 
 def target_update(
     *,
-    actor: Any,
+    actor: Actor,
     target: Target,
     name: str,
     url: str,
@@ -138,7 +138,7 @@ def target_update(
     return locked
 
 
-def target_replay(*, actor: Any, target: Target, reason: str) -> Target:
+def target_replay(*, actor: Actor, target: Target, reason: str) -> Target:
     """Send the target every credential again: its cursor goes back to the log's start.
 
     For a target that lost its data (a server restored from an old backup, the demo's
@@ -178,7 +178,7 @@ def target_replay(*, actor: Any, target: Target, reason: str) -> Target:
     return locked
 
 
-def failure_retry_dead(*, actor: Any, target: Target) -> int:
+def failure_retry_dead(*, actor: Actor, target: Target) -> int:
     """Put the target's dead deliveries back in the retry queue, due now."""
     with transaction.atomic(durable=True):
         count = Failure.objects.filter(target=target, state=FailureState.DEAD).update(

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from foundation.access import get_visible_or_404, visible_to
+from foundation.requests import AuthenticatedRequest
 from provisioning.deliveries.forms import TargetForm
 from provisioning.deliveries.models import (
     DeliveryError,
@@ -65,7 +66,7 @@ def health(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def retry_dead(request: HttpRequest, target_id: int) -> HttpResponse:
+def retry_dead(request: AuthenticatedRequest, target_id: int) -> HttpResponse:
     if not request.user.has_perm(RETRY_PERMISSION):
         raise PermissionDenied("Only operations may retry dead deliveries.")
     target = get_visible_or_404(request.user, Target.objects.all(), action="change", pk=target_id)
@@ -79,7 +80,7 @@ def retry_dead(request: HttpRequest, target_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def target_add(request: HttpRequest) -> HttpResponse:
+def target_add(request: AuthenticatedRequest) -> HttpResponse:
     if not request.user.has_perm(ADD_PERMISSION):
         raise PermissionDenied("Only operations may add targets.")
     form = TargetForm(request.POST or None)
@@ -106,7 +107,7 @@ def target_add(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def target_edit(request: HttpRequest, target_id: int) -> HttpResponse:
+def target_edit(request: AuthenticatedRequest, target_id: int) -> HttpResponse:
     if not request.user.has_perm(CHANGE_PERMISSION):
         raise PermissionDenied("Only operations may edit targets.")
     target = get_visible_or_404(request.user, Target.objects.all(), action="change", pk=target_id)

@@ -17,6 +17,7 @@ from django.db import connection, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from provisioning.catalog.models import Stage
 from provisioning.credentials.reactivation import reactivatable_condition
@@ -62,7 +63,7 @@ class GrantBulkResult:
 
 def grant_create(
     *,
-    actor: Any,
+    actor: Actor,
     organisation: Any,
     stage: Stage,
     seats: int | None = None,
@@ -100,7 +101,7 @@ def grant_create(
             rate_limit_per_minute=rate,
             expires_at=expires_at,
             state=GrantState.ACTIVE,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_by=actor if actor is not None and actor.is_authenticated else None,
         )
         audit_record(
             actor=actor,
@@ -208,7 +209,7 @@ def _single(grants: GrantSelection) -> Grant | None:
 
 def _audit_bulk(
     *,
-    actor: Any,
+    actor: Actor,
     action: str,
     grants: GrantSelection,
     reason: str,
@@ -237,7 +238,7 @@ def grant_suspend(
     grants: GrantSelection,
     reason: str,
     reference: str,
-    actor: Any,
+    actor: Actor,
     note: str = "",
     audit_subject: models.Model | None = None,
 ) -> GrantBulkResult:
@@ -250,7 +251,7 @@ def grant_suspend(
     if single is not None:
         check_grant_transition(single.state, GrantState.SUSPENDED)
     now = timezone.now()
-    actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
     with transaction.atomic():
         token, matched, grants_changed = _mark_and_suspend(grants, now)
         # The credentials' scope is "grants of this batch", whatever the grants' state.
@@ -293,7 +294,7 @@ def grant_restore(
     grants: GrantSelection,
     reason: str,
     reference: str,
-    actor: Any,
+    actor: Actor,
     note: str = "",
 ) -> GrantBulkResult:
     """Remove the one reason ``(reason, reference)``; grants left with none become active.
@@ -352,7 +353,7 @@ def grant_restore(
 
 
 def _end_grants(
-    *, grants: GrantSelection, actor: Any, new_state: str, action: str, note: str
+    *, grants: GrantSelection, actor: Actor, new_state: str, action: str, note: str
 ) -> GrantBulkResult:
     now = timezone.now()
     with transaction.atomic():
@@ -387,7 +388,7 @@ def _end_grants(
     return GrantBulkResult(matched, grants_changed, 0, changes, event_id)
 
 
-def grant_revoke(*, grants: GrantSelection, actor: Any, note: str = "") -> GrantBulkResult:
+def grant_revoke(*, grants: GrantSelection, actor: Actor, note: str = "") -> GrantBulkResult:
     """Revoke for good: the grant and every key on it."""
     single = _single(grants)
     if single is not None:

@@ -14,6 +14,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from foundation.input_guard import has_control_characters
 from foundation.tokens import KEY_SCHEME, parse_token, token_matches
@@ -33,7 +34,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def gateway_client_create(*, actor: Any, name: str) -> NewGatewayClient:
+def gateway_client_create(*, actor: Actor, name: str) -> NewGatewayClient:
     if not name.strip() or has_control_characters(name):
         raise ValueError("Give the gateway client a name without control characters.")
     secret = secrets.token_urlsafe(32)
