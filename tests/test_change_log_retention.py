@@ -159,7 +159,8 @@ def test_a_disabled_target_enabled_again_still_receives_the_current_state():
     _, credential = _history()
     credential_revoke(actor=None, credential=credential)
     relay_run(target_id=awake.pk)
-    assert prune_change_log(now=timezone.now() + LATER).deleted == 3
+    # issued and suspended go; restored (the last active row) and revoked stay
+    assert prune_change_log(now=timezone.now() + LATER).deleted == 2
 
     # when
     Target.objects.filter(pk=asleep.pk).update(enabled=True)
@@ -268,3 +269,27 @@ def test_beat_runs_retention_and_the_task_prunes(settings):
 
     assert prune_change_log_task() == 2
     assert len(_rows(credential)) == 1
+
+
+def test_a_key_that_is_not_active_keeps_its_rows_since_it_was_last_active():
+    # given: a key suspended, then revoked, both relayed and long past retention
+    target, _ = fake_target()
+    grant = active_grant()
+    credential = issue(grant).credential
+    grant_suspend(grants=grant, reason=SuspensionKind.OPS, reference="a", actor=None)
+    suspended_at = Change.objects.filter(credential=credential).order_by("-id").first().created_at
+    credential_revoke(credential=credential, actor=None, reason="ended")
+    before = _rows(credential)
+    relay_run(target_id=target.pk)
+
+    # when
+    result = prune_change_log(now=timezone.now() + LATER)
+
+    # then: usage monitoring still dates a late-reported use from the suspension, not the
+    # revocation, because the suspension's row stays
+    assert result.deleted == 0
+    assert _rows(credential) == before
+    first_inactive = (
+        Change.objects.filter(credential=credential, active=False).order_by("id").first()
+    )
+    assert first_inactive.created_at == suspended_at

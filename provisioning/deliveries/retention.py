@@ -9,12 +9,14 @@ A row goes only when all of these hold:
 - every enabled target's cursor has passed it in ``(xid, id)`` order (the relay never
   reads behind its cursor, and only moves it past rows that are final);
 - it is older than ``CHANGE_LOG_RETENTION_DAYS``;
-- a later change of the same credential exists (a higher ``version``): every
-  credential keeps its latest row, so a target that has not passed it yet (one that is
-  disabled now, or is added later and starts from the beginning) still delivers the
-  credential's current state, since the relay pushes current state, never a row's; the
-  sync-state pages and reconciliation, which read each credential's latest change, are
-  unaffected;
+- a later change of the same credential that made it *active* exists (a higher
+  ``version``): every credential keeps its latest row, so a target that has not passed it
+  yet (one that is disabled now, or is added later and starts from the beginning) still
+  delivers the credential's current state, since the relay pushes current state, never a
+  row's; the sync-state pages and reconciliation, which read each credential's latest
+  change, are unaffected; and a key that is not active keeps every row since it was last
+  active, because usage monitoring dates a late-reported use of a suspended or revoked
+  key from the first of them (``portal/usage/rules._inactive_since``);
 - it is outside every bulk action's change range (``first_change_id`` to
   ``last_change_id``): evidence bundles rebuild an action's rows and check them against
   the digests its audit events hold.
@@ -35,8 +37,12 @@ from django.utils import timezone
 from foundation.audit.services import audit_record
 from provisioning.bulk.models import BulkAction
 from provisioning.deliveries.changelog import CHANGE_TABLE, ChangeRow, ChangeSet
-from provisioning.deliveries.models import Change, Target
+from provisioning.deliveries.models import Change, DeliveryError, Target
 from provisioning.deliveries.relay import past_cursor
+
+# Any constant: serialises prune batches on PostgreSQL (transaction-scoped, so safe behind
+# a transaction-pooling PgBouncer).
+_PRUNE_LOCK_KEY = 0x0C1A9E
 
 
 @dataclass
@@ -59,8 +65,8 @@ def prune_horizon() -> tuple[int, int] | None:
 def prunable(*, horizon: tuple[int, int], cutoff: dt.datetime) -> Q:
     """The change-log rows retention may delete (the module docstring's four conditions)."""
     xid, change_id = horizon
-    later = Change.objects.filter(
-        credential_id=OuterRef("credential_id"), version__gt=OuterRef("version")
+    later_active = Change.objects.filter(
+        credential_id=OuterRef("credential_id"), version__gt=OuterRef("version"), active=True
     )
     in_bulk_action = BulkAction.objects.filter(
         first_change_id__lte=OuterRef("id"), last_change_id__gte=OuterRef("id")
@@ -68,7 +74,7 @@ def prunable(*, horizon: tuple[int, int], cutoff: dt.datetime) -> Q:
     return (
         (Q(xid__lt=xid) | Q(xid=xid, id__lte=change_id))
         & Q(created_at__lt=cutoff)
-        & Q(Exists(later))
+        & Q(Exists(later_active))
         & ~Q(Exists(in_bulk_action))
     )
 
@@ -82,6 +88,11 @@ def _delete_batch(
     front of it are not read again by the next batch of the same run.
     """
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # One prune at a time (the hourly task and the command may overlap): a second
+            # run waits here, then reads what the first left, so no batch is audited twice.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PRUNE_LOCK_KEY])
         rows = list(
             Change.objects.filter(prunable(horizon=horizon, cutoff=cutoff))
             .filter(past_cursor(*after))
@@ -96,10 +107,20 @@ def _delete_batch(
         ids = [row[0] for row in rows]
         with connection.cursor() as cursor:
             # The one DELETE of the change log (module docstring); the ids come from above.
-            cursor.execute(
-                f"DELETE FROM {CHANGE_TABLE} WHERE id IN ({', '.join(['%s'] * len(ids))})",  # noqa: S608
-                ids,
-            )
+            if connection.vendor == "postgresql":
+                cursor.execute(f"DELETE FROM {CHANGE_TABLE} WHERE id = ANY(%s)", [ids])  # noqa: S608
+            else:
+                cursor.execute(
+                    f"DELETE FROM {CHANGE_TABLE} WHERE id IN ({', '.join(['%s'] * len(ids))})",  # noqa: S608
+                    ids,
+                )
+            if cursor.rowcount != len(ids):
+                # The audit event below names exactly these rows: never record a deletion
+                # that did not happen (the transaction rolls back).
+                raise DeliveryError(
+                    f"Retention deleted {cursor.rowcount} of {len(ids)} change-log rows it "
+                    "chose; another writer removed some. Nothing was pruned; run it again."
+                )
         audit_record(
             actor=None,
             action="change_log.pruned",
