@@ -222,3 +222,44 @@ def test_the_service_refuses_a_determination_on_an_operations_stop(ops_user, wor
             determination=approved.reference,
         )
     assert _nothing_stopped()
+
+
+def test_the_service_rechecks_the_determination_inside_the_stop(ops_user, world, approved):
+    # given: the determination was superseded after the form or request was checked
+    from provisioning.deliveries.emergency import model_emergency_stop
+    from provisioning.deliveries.models import DeliveryError
+
+    Determination.objects.filter(pk=approved.pk).update(state=DeterminationState.SUPERSEDED)
+
+    # when / then: the stop refuses it and changes nothing
+    with pytest.raises(DeliveryError, match="no longer approved or in force"):
+        model_emergency_stop(
+            covered_model=world.covered_model,
+            actor=ops_user,
+            reason="r",
+            kind=SuspensionKind.REGULATORY,
+            determination=approved.reference,
+        )
+    assert _nothing_stopped()
+
+
+def test_the_page_shows_a_determination_superseded_mid_stop_as_a_form_error(
+    ops_user, world, approved, monkeypatch
+):
+    # given: the determination is superseded between the form's check and the stop
+    from provisioning.bulk import forms
+
+    picked = Determination.objects.filter(pk=approved.pk)
+    monkeypatch.setattr(forms, "stop_determinations", lambda: Determination.objects.all())
+    picked.update(state=DeterminationState.SUPERSEDED)
+
+    # when
+    response = client_for(ops_user).post(
+        reverse("bulk:emergency_stop"),
+        _page_data(world, basis="determination", determination=approved.pk),
+    )
+
+    # then
+    assert response.status_code == 200
+    assert "no longer approved or in force" in response.content.decode()
+    assert _nothing_stopped()

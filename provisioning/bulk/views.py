@@ -51,7 +51,7 @@ from provisioning.bulk.services import (
 )
 from provisioning.catalog.models import CoveredModel
 from provisioning.deliveries.emergency import model_emergency_stop, stop_preview
-from provisioning.deliveries.models import ModelBlockState
+from provisioning.deliveries.models import DeliveryError, ModelBlockState
 
 READ = "bulk.view_bulkaction"
 WRITE = "bulk.change_bulkaction"
@@ -291,28 +291,33 @@ def emergency_stop(request: AuthenticatedRequest) -> HttpResponse:
     form = EmergencyStopForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         model = form.cleaned_data["covered_model"]
-        stop = model_emergency_stop(
-            covered_model=model,
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-            **form.stop_arguments(),
-        )
-        if stop.suspension is None:
-            messages.info(
-                request,
-                f"{model.name} is already stopped: this is the stop in force. Nothing was "
-                "changed; lift it here when the time comes.",
+        try:
+            stop = model_emergency_stop(
+                covered_model=model,
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+                **form.stop_arguments(),
             )
+        except DeliveryError as exc:  # the determination changed since the form was read
+            form.add_error("determination", str(exc))
         else:
-            under = stop.bulk_action.determination
-            messages.success(
-                request,
-                f"{model.name} stopped{f' under determination {under}' if under else ''}: "
-                f"{stop.suspension.grants_changed:,} grants and "
-                f"{stop.suspension.credentials_changed:,} keys suspended; a model-wide block "
-                f"went to {len(stop.blocks)} target(s). A colleague reviews it here afterwards.",
-            )
-        return redirect("bulk:detail", pk=stop.bulk_action.pk)
+            if stop.suspension is None:
+                messages.info(
+                    request,
+                    f"{model.name} is already stopped: this is the stop in force. Nothing was "
+                    "changed; lift it here when the time comes.",
+                )
+            else:
+                under = stop.bulk_action.determination
+                messages.success(
+                    request,
+                    f"{model.name} stopped{f' under determination {under}' if under else ''}: "
+                    f"{stop.suspension.grants_changed:,} grants and "
+                    f"{stop.suspension.credentials_changed:,} keys suspended; a model-wide "
+                    f"block went to {len(stop.blocks)} target(s). A colleague reviews it here "
+                    "afterwards.",
+                )
+            return redirect("bulk:detail", pk=stop.bulk_action.pk)
     previews = [stop_preview(m) for m in CoveredModel.objects.order_by("name")]
     return render(request, "bulk/emergency_stop.html", {"form": form, "previews": previews})
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -26,7 +27,7 @@ from provisioning.bulk.services import required_reason
 from provisioning.catalog.models import CoveredModel
 from provisioning.connectors.registry import supports_block_model
 from provisioning.credentials.models import Credential, CredentialState
-from provisioning.deliveries.models import ModelBlock, ModelBlockState, Target
+from provisioning.deliveries.models import DeliveryError, ModelBlock, ModelBlockState, Target
 from provisioning.grants.models import LIVE_GRANT_STATES, Grant, GrantState, SuspensionKind
 from provisioning.grants.services import GrantBulkResult, grant_suspend
 
@@ -94,6 +95,17 @@ def stop_in_force(covered_model: CoveredModel) -> BulkAction | None:
     return BulkAction.objects.filter(stop_model=covered_model, stop_lifted_at__isnull=True).first()
 
 
+def _determination_in_force(reference: str) -> bool:
+    """Whether the determination is still approved or in force, its row locked until the
+    stop commits, so a supersession waits for the stop instead of racing it. Named by app
+    label: provisioning imports nothing of the portal."""
+    determination = apps.get_model("compliance", "Determination")
+    locked = determination.objects.select_for_update().filter(
+        reference=reference, state__in=("approved", "in_force")
+    )
+    return locked.values_list("pk", flat=True).first() is not None
+
+
 def model_emergency_stop(
     *,
     covered_model: CoveredModel,
@@ -104,8 +116,8 @@ def model_emergency_stop(
     determination: str = "",
 ) -> EmergencyStop:
     """Stop ``covered_model`` now. ``determination`` (the reference of an approved or
-    in-force determination, checked by the caller) names the legal basis a stop under a
-    determination acts on: it is then a regulatory suspension, the stop's bulk action
+    in-force determination, checked again here under a row lock) names the legal basis a
+    stop under a determination acts on: it is then a regulatory suspension, the stop's bulk action
     records it, and the access notices carry its legal basis and reference. The stop's own
     suspension reference stays ``emergency-stop:<event>``, so lifting the stop never lifts
     the determination's own reasons."""
@@ -120,6 +132,12 @@ def model_emergency_stop(
         # One stop per model at a time: stops of one model queue on its row, and the
         # second finds the first (a partial unique constraint backs this up).
         CoveredModel.objects.select_for_update().filter(pk=covered_model.pk).first()
+        if determination and not _determination_in_force(determination):
+            raise DeliveryError(
+                f"Determination {determination} is no longer approved or in force: the stop "
+                "was not made. Choose the determination in force, or stop as an operations "
+                "decision."
+            )
         existing = stop_in_force(covered_model)
         if existing is not None:
             return EmergencyStop(
