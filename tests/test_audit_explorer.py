@@ -527,3 +527,11 @@ def test_event_rows_name_the_object_kind_in_words(auditor, organisation):
     assert response.status_code == 200
     assert response.context["rows"][0]["kind"] == "Organisation"
     assert b"partners.organisation #" not in response.content
+
+
+@pytest.mark.parametrize("name", ["date_from", "date_to"])
+def test_the_calendars_last_day_is_a_form_error_not_a_server_error(auditor, name):
+    response = client_for(auditor).get(EXPLORER, {name: "9999-12-31"})
+
+    assert response.status_code == 200
+    assert "Give a date before 31 December 9999." in response.content.decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -108,6 +109,10 @@ class AuditFilterForm(forms.Form):
         date_from, date_to = data.get("date_from"), data.get("date_to")
         if date_from and date_to and date_from > date_to:
             self.add_error("date_to", "The end date is before the start date.")
+        for name in ("date_from", "date_to"):
+            # The filter reads up to the day after; the calendar's last day has none.
+            if (day := data.get(name)) is not None and day >= dt.date.max:
+                self.add_error(name, "Give a date before 31 December 9999.")
         if data.get("before") and data.get("after"):
             raise forms.ValidationError("A page is either newer or older than an event, not both.")
         return data
