@@ -423,3 +423,24 @@ def test_others_see_the_counts_while_the_load_is_still_uncommitted(compliance_of
     total = finished.total
     assert finished.state == JobState.DONE and total == 13
     assert seen == [("running", d, total, True) for d in (0, 4, 8, 12, 13)]
+
+
+def test_a_job_over_its_time_limit_fails_in_words_and_keeps_the_old_list(
+    compliance_officer, settings
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from portal.jobs.services import TOO_LONG
+    from portal.jobs.tasks import run
+
+    job = _queued_load(compliance_officer, settings)
+
+    def too_long(job: Job, progress) -> int:
+        raise SoftTimeLimitExceeded
+
+    result = job_run(job.pk, runners={JobKind.LIST_LOAD: too_long})
+
+    assert (result.state, result.error) == (JobState.FAILED, TOO_LONG)
+    assert _private_files(settings) == []
+    # the task's own limits outlast the default ones and end before Redis redelivers it
+    assert settings.CELERY_TASK_SOFT_TIME_LIMIT < run.soft_time_limit < run.time_limit < 3600

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -32,6 +33,16 @@ STALLED_AFTER = dt.timedelta(minutes=10)
 INTERNAL_ERROR = (
     "The work stopped on an internal error and nothing was changed; start it again, "
     "or ask the operators to look at the worker's log."
+)
+
+# A job may run far longer than the default task limit (a large list, a campaign over
+# every key), but must end before the broker's visibility timeout (3,600 s on Redis)
+# hands its message to a second worker.
+JOB_SOFT_TIME_LIMIT = 3300
+JOB_TIME_LIMIT = 3400
+TOO_LONG = (
+    f"The work took longer than {JOB_SOFT_TIME_LIMIT // 60} minutes and was stopped; nothing "
+    "was changed. Split the input, or ask the operators to raise the limit."
 )
 
 
@@ -187,6 +198,8 @@ def job_run(
         return Job.objects.get(pk=job_id)
     except JobRefused as exc:
         ended = _finish(job.pk, attempt, state=JobState.FAILED, error=str(exc))
+    except SoftTimeLimitExceeded:
+        ended = _finish(job.pk, attempt, state=JobState.FAILED, error=TOO_LONG)
     except Exception:
         # The files stay while a later attempt owns the job: it still needs them.
         if _finish(job.pk, attempt, state=JobState.FAILED, error=INTERNAL_ERROR) is not None:
