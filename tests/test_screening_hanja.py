@@ -216,3 +216,12 @@ def test_the_shipped_table_is_what_the_builder_makes_from_unihan(tmp_path):
     )
 
     assert out.read_bytes() == HANJA_HANGUL.read_bytes()
+
+
+def test_the_norths_and_the_souths_whole_spellings_survive_the_cap():
+    # given: a name whose many readings fill the cap before reaching the North's spelling
+    spellings = hanja_spellings("李 樂 率")
+
+    # then: Ri Rak Ryul (as written in the North) and I Nak Yul (the South) are both read
+    assert "리 락 률" in spellings and "이 낙 율" in spellings
+    assert len(spellings) <= MAX_HANJA_SPELLINGS + 2

@@ -272,7 +272,8 @@ def _hangul_readings(text: str, prefix: str = "") -> list[Reading]:
 # --- Hanja: Korean names written in Han characters ----------------------------------------
 
 # At most this many Hangul spellings of one Hanja name are read (a name is two to four
-# characters, most with one reading; the first spellings are the likeliest, see below).
+# characters, most with one reading; the first spellings are the likeliest, see below),
+# plus the whole name as the North and as the South spell it, when the cap left them out.
 MAX_HANJA_SPELLINGS = 8
 # At most this many readings of one character are tried, name readings first.
 MAX_HANJA_READINGS = 3
@@ -372,6 +373,11 @@ def hanja_spellings(text: str) -> list[str]:
     # Each position: the syllables it may be read as, and the word it belongs to.
     options: list[tuple[str, ...]] = []
     word_of: list[float] = []
+    # The whole name in the North's spelling (each first reading as written, 리 for 李) and
+    # in the South's (the initial-sound rule at each word's start): always read, whatever
+    # the cap leaves out of the rest.
+    north: list[int] = []
+    south: list[int] = []
     for number, chunk in enumerate(chunks):
         position = 0
         given_start = 1
@@ -380,6 +386,8 @@ def hanja_spellings(text: str) -> list[str]:
             # A two-syllable surname, written apart from the given name: Namgung Min Su.
             options.append((_HANJA_TWO_SYLLABLE_SURNAMES[chunk[:2]],))
             word_of.append(word)
+            north.append(0)
+            south.append(0)
             word, position, given_start = 0.5, 2, 2
         while position < len(chunk):
             char = chunk[position]
@@ -391,14 +399,22 @@ def hanja_spellings(text: str) -> list[str]:
                 found = table.get(char, ())[:MAX_HANJA_READINGS]
                 if not found:
                     return []
+            # The North writes the reading the initial-sound rule would change (리, not 이).
+            written = next((o for o in found if initial_sound_rule(o) != o), found[0])
             # A word starts here: the name, or the given name after the surname.
-            if position == 0 or (one_word and position == given_start):
+            starts_word = position == 0 or (one_word and position == given_start)
+            if starts_word:
                 found = _with_initial_rule(found)
             options.append(found)
             word_of.append(word)
+            north.append(found.index(written))
+            south.append(found.index(initial_sound_rule(written)) if starts_word else north[-1])
             position += 1
     spellings: list[str] = []
-    for choice in _likeliest([len(o) for o in options], MAX_HANJA_SPELLINGS):
+    sizes = [len(o) for o in options]
+    likeliest = _likeliest(sizes, MAX_HANJA_SPELLINGS)
+    choices = list(dict.fromkeys([*likeliest, tuple(north), tuple(south)]))
+    for choice in choices:
         words: dict[float, str] = {}
         for position, pick in enumerate(choice):
             words[word_of[position]] = words.get(word_of[position], "") + options[position][pick]
