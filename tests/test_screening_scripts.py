@@ -91,6 +91,8 @@ def test_letters_each_script_spells_foreign_sounds_with_are_read(index, name, en
         pytest.param("אליהו שלום", id="eliyahu-shalom-is-not-ali-salem"),
         pytest.param("משה כהן", id="moshe-cohen"),
         pytest.param("משה דהן", id="moshe-dahan"),
+        pytest.param("אפרים קישון", id="ephraim-kishon-is-not-al-qasiun-firm"),
+        pytest.param("אסתר חזן", id="esther-hazan-is-not-zuaytir-husayn"),
     ],
 )
 def test_common_hebrew_names_are_not_hits_on_a_bare_consonant_skeleton(index, name):
