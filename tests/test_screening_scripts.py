@@ -18,6 +18,7 @@ from portal.screening.matching import Match, ScreeningIndex, rank_key
 from portal.screening.models import ListFormat, ScreeningMatch
 from portal.screening.normalise import (
     CANNOT_SCREEN,
+    consonant_key,
     long_vowels_agree,
     name_forms,
     unscreenable_reason,
@@ -80,6 +81,29 @@ def test_letters_each_script_spells_foreign_sounds_with_are_read(index, name, en
     match = _top(index, name)
 
     assert match is not None and match.entity_id == entity_id
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("שלום כהן", id="shalom-cohen-is-not-kony-salim"),
+        pytest.param("אהרון כהן", id="aharon-cohen"),
+        pytest.param("אליהו שלום", id="eliyahu-shalom-is-not-ali-salem"),
+        pytest.param("משה כהן", id="moshe-cohen"),
+        pytest.param("משה דהן", id="moshe-dahan"),
+        pytest.param("אפרים קישון", id="ephraim-kishon-is-not-al-qasiun-firm"),
+        pytest.param("אסתר חזן", id="esther-hazan-is-not-zuaytir-husayn"),
+    ],
+)
+def test_common_hebrew_names_are_not_hits_on_a_bare_consonant_skeleton(index, name):
+    assert _top(index, name) is None
+
+
+def test_hebrew_he_after_a_letter_stays_a_consonant():
+    # כהן is k-h-n like Cohen, not k-n like Kony; the h of Eliyahu is no final vowel.
+    assert consonant_key(readings("כהן")[0].text) == consonant_key("cohen") == "khn"
+    assert consonant_key(readings("אליהו")[0].text) == consonant_key("eliyahu") == "alh"
+    assert consonant_key(readings("יהודה")[0].text) == consonant_key("yehuda") == "hd"
 
 
 @pytest.mark.parametrize(

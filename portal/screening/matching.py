@@ -272,7 +272,7 @@ class ScreeningIndex:
             if consonants:
                 self.consonants.setdefault(consonants, []).append(vocab_id)
                 if len(consonants) >= 4:
-                    for i in range(len(consonants)):
+                    for i in range(_first_consonant(consonants), len(consonants)):
                         shorter = consonants[:i] + consonants[i + 1 :]
                         self.consonant_deletions.setdefault(shorter, []).append(vocab_id)
         return vocab_id
@@ -319,7 +319,7 @@ class ScreeningIndex:
             # One consonant more in the list's spelling, or one more in the query's.
             for vocab_id in self.consonant_deletions.get(key, ()):
                 similar[vocab_id] = CONSONANT_NEAR_SIMILARITY
-            for i in range(len(key)):
+            for i in range(_first_consonant(key), len(key)):
                 for vocab_id in self.consonants.get(key[:i] + key[i + 1 :], ()):
                     similar[vocab_id] = CONSONANT_NEAR_SIMILARITY
         similarity = CONSONANT_SIMILARITY.get(len(key), CONSONANT_SIMILARITY_LONG)
@@ -597,6 +597,12 @@ class ScreeningIndex:
             best[entry_idx] = _Best(
                 score, name_idx, form_id, query_form, aligned, adjustments, exact
             )
+
+
+def _first_consonant(key: str) -> int:
+    """Where a consonant skeleton's letters begin: its written initial vowel (``a``) is no
+    consonant a near match may leave out (Ephraim, afrm, is not Firm; Esther is not Zaitar)."""
+    return 1 if key.startswith("a") else 0
 
 
 def _surname_keys(name: str) -> frozenset[str] | None:

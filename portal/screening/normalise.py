@@ -497,9 +497,11 @@ def consonant_key(token: str) -> str:
     initial = "a" if token[:1] in {"a", "e", "i", "o", "u"} else ""
     for old, new in _CONSONANT_STEPS:
         token = token.replace(old, new)
+    # Only a written final h: the h of Eliyahu (alyhv) is a consonant, not Ali's vowel.
+    final_h = token.endswith("h")
     token = initial + _VOWELS.sub("", token)
     token = _DOUBLES.sub(r"\1", token)
-    return token[:-1] if len(token) > 2 and token.endswith("h") else token
+    return token[:-1] if final_h and len(token) > 2 and token.endswith("h") else token
 
 
 _DIGRAPHS = (("kh", "k"), ("sh", "s"), ("ch", "c"), ("th", "t"), ("dh", "d"), ("gh", "g"))

@@ -105,6 +105,9 @@ _HEBREW_INITIAL_VOWEL = re.compile(r"(?<![\w])[אע]")
 _HEBREW_LETTERS = str.maketrans({"כ": "k", "ך": "k", "ב": "b"})
 # A geresh after a letter spells a sound Hebrew lacks: ג' j, צ' ch, ז' zh, ת' th, ד' dh, ע' gh.
 _HEBREW_GERESH = re.compile(r"([גצזתדעץ])['\u05f3\u2019]")
+# He after a letter is a consonant of its own (כהן is k-h-n, Cohen): kept apart by a vowel so
+# that k, s, t, d, g, p and h do not read as one digraph (kh, sh ...) and lose the h.
+_HEBREW_MEDIAL_HE = re.compile(r"(?<=\w)ה(?=\w)")
 _GERESH_SOUNDS = {"ג": "j", "צ": "ch", "ץ": "ch", "ז": "zh", "ת": "th", "ד": "dh", "ע": "gh"}
 
 
@@ -504,6 +507,7 @@ def _prepare(text: str, found: set[str]) -> str:
     if "HEBREW" in found:
         text = _HEBREW_GERESH.sub(lambda m: _GERESH_SOUNDS[m.group(1)], text)
         text = _HEBREW_INITIAL_VOWEL.sub("a", text.translate(_HEBREW_LETTERS))
+        text = _HEBREW_MEDIAL_HE.sub("eה", text)
     return text
 
 
