@@ -7,7 +7,7 @@ from functools import lru_cache
 from portal.screening.data import CSL_SAMPLE, OFAC_ALT, OFAC_SDN
 from portal.screening.loaders.csl import parse_csl
 from portal.screening.loaders.ofac import parse_ofac
-from portal.screening.matching import EntryRecord, NameRecord, ScreeningIndex
+from portal.screening.matching import EntryRecord, Match, NameRecord, ScreeningIndex
 from portal.screening.models import NameKind
 
 
@@ -36,3 +36,13 @@ def index_from_list_files() -> ScreeningIndex:
         names.append(NameRecord(position, entry.primary_name, NameKind.PRIMARY))
         names += [NameRecord(position, alias, kind) for alias, kind in entry.aliases]
     return ScreeningIndex(entries, names)
+
+
+# The score at or above which a person is held as a potential match.
+THRESHOLD = 0.85
+
+
+def top_match(index: ScreeningIndex, name: str) -> Match | None:
+    """The best match at or above the hold threshold, or None (the name reads clear)."""
+    matches = index.search(name, threshold=THRESHOLD)
+    return matches[0] if matches else None

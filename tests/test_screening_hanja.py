@@ -14,7 +14,7 @@ from django.core.management import call_command
 from portal.eligibility.models import ScreeningState
 from portal.screening.data import HANJA_HANGUL, LIST_DATA
 from portal.screening.lists import list_version_load
-from portal.screening.matching import Match, ScreeningIndex
+from portal.screening.matching import ScreeningIndex
 from portal.screening.models import ListFormat, ScreeningMatch
 from portal.screening.services import person_screen
 from portal.screening.transliteration import (
@@ -27,19 +27,12 @@ from portal.screening.transliteration import (
     readings,
 )
 from tests.factories import PersonFactory
-from tests.screening_helpers import index_from_list_files
-
-THRESHOLD = 0.85
+from tests.screening_helpers import THRESHOLD, index_from_list_files, top_match
 
 
 @pytest.fixture(scope="module")
 def index() -> ScreeningIndex:
     return index_from_list_files()
-
-
-def _top(index: ScreeningIndex, name: str) -> Match | None:
-    matches = index.search(name, threshold=THRESHOLD)
-    return matches[0] if matches else None
 
 
 @pytest.mark.parametrize(
@@ -56,7 +49,7 @@ def _top(index: ScreeningIndex, name: str) -> Match | None:
     ],
 )
 def test_a_listed_korean_name_written_in_hanja_is_found(index, name, entity_id, listed):
-    match = _top(index, name)
+    match = top_match(index, name)
 
     assert match is not None
     assert (match.entity_id, match.primary_name) == (entity_id, listed)
@@ -76,7 +69,7 @@ def test_a_listed_korean_name_written_in_hanja_is_found(index, name, entity_id, 
     ],
 )
 def test_the_other_readings_still_find_their_entries(index, name, entity_id):
-    match = _top(index, name)
+    match = top_match(index, name)
 
     assert match is not None and match.entity_id == entity_id
 

@@ -28,19 +28,12 @@ from portal.screening.transliteration import readings
 from tests.api_helpers import api_client_for
 from tests.conftest import client_for
 from tests.factories import PersonFactory
-from tests.screening_helpers import index_from_list_files
-
-THRESHOLD = 0.85
+from tests.screening_helpers import THRESHOLD, index_from_list_files, top_match
 
 
 @pytest.fixture(scope="module")
 def index() -> ScreeningIndex:
     return index_from_list_files()
-
-
-def _top(index: ScreeningIndex, name: str) -> Match | None:
-    matches = index.search(name, threshold=THRESHOLD)
-    return matches[0] if matches else None
 
 
 @pytest.mark.parametrize(
@@ -59,7 +52,7 @@ def _top(index: ScreeningIndex, name: str) -> Match | None:
     ],
 )
 def test_a_listed_name_written_in_another_script_is_found(index, name, entity_id):
-    match = _top(index, name)
+    match = top_match(index, name)
 
     assert match is not None and match.entity_id == entity_id
     assert match.evidence["reading"]
@@ -78,7 +71,7 @@ def test_a_listed_name_written_in_another_script_is_found(index, name, entity_id
     ],
 )
 def test_letters_each_script_spells_foreign_sounds_with_are_read(index, name, entity_id):
-    match = _top(index, name)
+    match = top_match(index, name)
 
     assert match is not None and match.entity_id == entity_id
 
@@ -96,7 +89,7 @@ def test_letters_each_script_spells_foreign_sounds_with_are_read(index, name, en
     ],
 )
 def test_common_hebrew_names_are_not_hits_on_a_bare_consonant_skeleton(index, name):
-    assert _top(index, name) is None
+    assert top_match(index, name) is None
 
 
 def test_hebrew_he_after_a_letter_stays_a_consonant():
@@ -128,7 +121,7 @@ def test_an_arabic_long_vowel_must_be_a_vowel_in_the_list_spelling(written, list
 
 
 def test_a_misspelt_title_before_a_name_is_dropped_not_weighed(index):
-    match = _top(index, "Colnoel Zoran Marinic")
+    match = top_match(index, "Colnoel Zoran Marinic")
 
     assert match is not None and match.entity_id == "7730"
     assert name_forms("Generali Zoran")[0].tokens == ("generali", "zoran")
@@ -172,7 +165,7 @@ def test_every_script_yields_a_comparable_name(name):
     ],
 )
 def test_legal_forms_are_compared_as_a_class(index, name, entity_id):
-    match = _top(index, name)
+    match = top_match(index, name)
 
     assert match is not None and match.entity_id == entity_id
     assert any(pair["how"] == "legal form" for pair in match.evidence["aligned"])
@@ -194,7 +187,7 @@ def test_a_legal_form_is_not_a_name_word():
     ],
 )
 def test_vessel_prefixes_are_noise(index, name, entity_id):
-    match = _top(index, name)
+    match = top_match(index, name)
 
     assert match is not None and match.entity_id == entity_id
 
@@ -209,7 +202,7 @@ def test_an_identifier_matches_exactly_and_outranks_any_fuzzy_name(index):
 
 
 def test_a_passport_number_in_the_remarks_is_an_identifier(index):
-    match = _top(index, "Passport 717637093")
+    match = top_match(index, "Passport 717637093")
 
     assert match is not None and match.entity_id == "26235"
     assert match.score == 1.0
@@ -231,8 +224,8 @@ def test_a_differing_number_lowers_the_score(index):
 
 
 def test_only_an_exact_normalised_name_scores_one(index):
-    exact = _top(index, "Elena Alekseevna Khusyaynova")
-    typo = _top(index, "Elena Alekseevna Khusyainova")
+    exact = top_match(index, "Elena Alekseevna Khusyaynova")
+    typo = top_match(index, "Elena Alekseevna Khusyainova")
 
     assert exact is not None and exact.score == 1.0 and exact.exact
     assert typo is not None and typo.score < 1.0
