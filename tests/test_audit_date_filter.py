@@ -51,6 +51,19 @@ def test_only_an_event_stamped_before_an_earlier_one_is_named():
     assert not named & {first.pk, second.pk, after.pk, same_stamp.pk}
 
 
+def test_a_clock_far_behind_the_latest_stamp_is_logged(caplog):
+    # given: one writer stamped an event a day ahead; a second writer's clock is right
+    _at(2030, 3, 12)
+
+    # when: the right clock writes a second later and a day behind
+    with caplog.at_level("WARNING", logger="foundation.audit.services"):
+        _at(2030, 3, 11)
+
+    # then: the skew is in the logs, with what to check
+    assert "a server clock is off" in caplog.text
+    assert "1 day" in caplog.text
+
+
 def test_an_event_stamped_out_of_order_is_still_found_by_its_date(auditor):
     # given: ids in chain order, stamps not
     tenth = _at(2030, 3, 10)

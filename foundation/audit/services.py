@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import logging
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -19,6 +21,12 @@ from foundation.request_context import current_request_context
 # so links are made one at a time and the chain cannot fork. SQLite writers are
 # already serialised by BEGIN IMMEDIATE (see settings).
 _CHAIN_LOCK_KEY = 0x0A0D17
+
+# Writers' clocks may differ by a little (the event is still recorded out of order and the
+# date filter stays exact); by more than this, a clock is wrong and the logs say so.
+CLOCK_SKEW_WARNING = dt.timedelta(seconds=5)
+
+logger = logging.getLogger(__name__)
 
 
 def _lock_chain() -> None:
@@ -88,5 +96,15 @@ def audit_record(
         event.save(force_insert=True)
         if latest is not None and event.created_at < latest:
             AuditOutOfOrder.objects.create(event_id=event.pk)
+            if latest - event.created_at > CLOCK_SKEW_WARNING:
+                # Every event until this clock reaches that stamp is out of order, which
+                # widens the date filter's id range: a clock is wrong, say so loudly.
+                logger.warning(
+                    "audit event %s is stamped %s behind the latest audit stamp %s: a "
+                    "server clock is off (check NTP on the web and worker hosts)",
+                    event.pk,
+                    latest - event.created_at,
+                    latest.isoformat(),
+                )
         tree_append(event=event, data=data)
     return event
