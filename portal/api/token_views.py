@@ -10,12 +10,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from foundation.access import visible_to
+from foundation.requests import AuthenticatedRequest
 from portal.api.errors import ApiTokenError
 from portal.api.forms import TokenCreateForm
 from portal.api.selectors import tokens_of
 from portal.api.services import api_token_issue, api_token_revoke
 from portal.partners.models import Organisation
-from portal.partners.requests import AuthenticatedRequest
 
 
 @login_required

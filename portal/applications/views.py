@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from guardian.shortcuts import get_objects_for_user
 
 from foundation.access import get_visible_or_404
+from foundation.requests import AuthenticatedRequest
 from portal.applications.forms import (
     ApplicationFilterForm,
     AttestationsForm,
@@ -42,7 +43,6 @@ from portal.applications.states import (
 from portal.partners.forms import add_service_error
 from portal.partners.models import Organisation
 from portal.partners.paging import paginate, query_without_page
-from portal.partners.requests import AuthenticatedRequest
 
 STEPS = list(WizardStep)
 

@@ -26,9 +26,9 @@ from foundation.audit.checkpoints import (
 )
 from foundation.audit.models import AuditTreeNode
 from foundation.audit.tree import consistency_proof, inclusion_proof, tree_size
+from foundation.requests import AuthenticatedRequest
 from portal.accounts.roles import Role, has_role
 from portal.audit.views import READ_PERMISSION
-from portal.partners.requests import AuthenticatedRequest
 from verifier.merkle import ProofError
 
 

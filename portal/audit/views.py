@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 from foundation.access import get_visible_or_404, visible_to
 from foundation.audit.chain import event_hash
 from foundation.audit.models import GENESIS_HASH, AuditEvent
+from foundation.requests import AuthenticatedRequest
 from portal.audit.diff import changed_keys, diff_lines, pretty
 from portal.audit.export import export_response
 from portal.audit.forms import AuditFilterForm
@@ -37,7 +38,6 @@ from portal.audit.selectors import (
     previous_event,
 )
 from portal.partners.models import Organisation
-from portal.partners.requests import AuthenticatedRequest
 
 READ_PERMISSION = "audit.view_auditevent"
 

@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from foundation.access import get_visible_or_404, visible_to
+from foundation.requests import AuthenticatedRequest
 from portal.accounts.models import User
 from portal.certification.forms import CampaignForm, ConfirmAllForm, DecisionForm
 from portal.certification.models import (
@@ -50,7 +51,6 @@ from portal.jobs.models import JobKind
 from portal.jobs.services import job_start
 from portal.partners.models import Organisation
 from portal.partners.paging import paginate, query_without_page
-from portal.partners.requests import AuthenticatedRequest
 from portal.partners.selectors import admin_memberships_of, memberships_of
 
 READ = "certification.view_campaign"

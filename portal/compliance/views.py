@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from foundation.access import get_visible_or_404, visible_to
 from foundation.audit.models import AuditEvent
+from foundation.requests import AuthenticatedRequest
 from portal.compliance.charts import grant_history, time_to_revoke
 from portal.compliance.dashboard import dashboard_tiles
 from portal.compliance.downloads import bundle_response, letter_response
@@ -44,7 +45,6 @@ from portal.compliance.services import (
     determination_update,
 )
 from portal.partners.errors import DocumentRejectedError
-from portal.partners.requests import AuthenticatedRequest
 from provisioning.bulk.models import BulkAction, BulkActionError
 from provisioning.catalog.models import CoveredModel
 

@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from foundation.access import get_visible_or_404
+from foundation.requests import AuthenticatedRequest
 from portal.accounts.roles import is_staff_member
 from portal.eligibility.forms import ProfileForm, profile_initial
 from portal.eligibility.policies import ATTESTATION_VERSION, AUP_VERSION
@@ -16,7 +17,6 @@ from portal.eligibility.services import EligibilityError, person_save_profile
 from portal.partners.forms import SearchForm, add_service_error
 from portal.partners.models import Organisation
 from portal.partners.paging import paginate, query_without_page
-from portal.partners.requests import AuthenticatedRequest
 from portal.partners.selectors import memberships_of
 
 

@@ -10,11 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from foundation.requests import AuthenticatedRequest
 from portal.notifications.models import Notification
 from portal.notifications.selectors import notifications_of
 from portal.notifications.services import notification_mark_all_read, notification_mark_read
 from portal.partners.paging import paginate, query_without_page
-from portal.partners.requests import AuthenticatedRequest
 
 
 @login_required

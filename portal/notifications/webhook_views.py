@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from foundation.access import get_visible_or_404
+from foundation.requests import AuthenticatedRequest
 from portal.notifications.models import WebhookDelivery
 from portal.notifications.webhooks import (
     WebhookEndpointError,
@@ -20,7 +21,6 @@ from portal.notifications.webhooks import (
     webhooks_of,
 )
 from portal.partners.models import Organisation
-from portal.partners.requests import AuthenticatedRequest
 
 
 class WebhookForm(forms.Form):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from foundation.access import get_visible_or_404
+from foundation.requests import AuthenticatedRequest
 from portal.accounts.roles import is_staff_member
 from portal.partners.documents import organisation_document_response, organisation_document_upload
 from portal.partners.errors import ConflictOfInterestError, PartnerError
@@ -40,7 +41,6 @@ from portal.partners.models import (
     VerificationState,
 )
 from portal.partners.paging import paginate, query_without_page
-from portal.partners.requests import AuthenticatedRequest
 from portal.partners.selectors import (
     documents_visible_to,
     is_admin_of,

@@ -19,11 +19,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from foundation.access import get_visible_or_404, visible_to
+from foundation.requests import AuthenticatedRequest
 from portal.accounts.models import User
 from portal.applications.models import Application
 from portal.applications.states import ApplicationChangedError, ApplicationError
 from portal.partners.paging import paginate, query_without_page
-from portal.partners.requests import AuthenticatedRequest
 from portal.reviews import rules, selectors
 from portal.reviews.errors import ConflictOfInterestError
 from portal.reviews.forms import (

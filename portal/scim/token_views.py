@@ -14,8 +14,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from foundation.access import get_visible_or_404
+from foundation.requests import AuthenticatedRequest
 from portal.partners.models import Organisation
-from portal.partners.requests import AuthenticatedRequest
 from portal.scim.errors import ScimError
 from portal.scim.selectors import scim_tokens_of
 from portal.scim.services import scim_token_issue, scim_token_revoke

@@ -11,11 +11,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from foundation.access import get_visible_or_404, visible_to
+from foundation.requests import AuthenticatedRequest
 from portal.jobs.models import JobKind
 from portal.jobs.selectors import recent_jobs
 from portal.jobs.services import job_start
 from portal.partners.paging import paginate, query_without_page
-from portal.partners.requests import AuthenticatedRequest
 from portal.screening.errors import ConflictOfInterestError, ScreeningError
 from portal.screening.forms import ListLoadForm, ResolutionForm
 from portal.screening.freshness import (
