@@ -48,9 +48,11 @@ class CandidateArgs(TypedDict):
 
 def chunk_size(*, emergency: bool = False) -> int:
     """Keys per chunk. An emergency takes bigger chunks: fewer commits (each with its audit
-    event and progress) end access sooner; a planned action moves its progress bar finer."""
+    event, progress, lock and plan of its statements) end access sooner; a planned action
+    moves its progress bar finer. 100,000 keys is ten chunks for a million keys, each
+    still well inside the change-log write's memory (``BULK_WORK_MEM``)."""
     if emergency:
-        return int(getattr(settings, "BULK_EMERGENCY_CHUNK_SIZE", 20000))
+        return int(getattr(settings, "BULK_EMERGENCY_CHUNK_SIZE", 100000))
     return int(getattr(settings, "BULK_CHUNK_SIZE", 5000))
 
 
