@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
 from foundation.access import visible_to
+from foundation.search import search_any
 from portal.applications.models import Application
 from portal.eligibility.models import Person
 from portal.partners.models import Organisation
@@ -18,13 +19,14 @@ def applications_visible_to(
     rows = visible_to(user, Application.objects.all()).select_related(
         "organisation", "covered_model", "stage"
     )
-    if search:
-        rows = rows.filter(
-            Q(covered_model__name__icontains=search)
-            | Q(covered_model__slug__icontains=search)
-            | Q(organisation__legal_name__icontains=search)
-            | Q(use_case__icontains=search)
-        )
+    rows = search_any(
+        rows,
+        search,
+        "covered_model__name__icontains",
+        "covered_model__slug__icontains",
+        "organisation__legal_name__icontains",
+        "use_case__icontains",
+    )
     if state:
         rows = rows.filter(state=state)
     return rows.annotate(nominee_count=Count("nominees")).order_by("-created_at", "-id")

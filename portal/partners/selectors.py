@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from foundation.access import visible_to
+from foundation.search import search_any
 from portal.accounts.models import User
 from portal.accounts.roles import is_staff_member
 from portal.partners.models import (
@@ -42,13 +43,14 @@ def is_admin_of(user: Any, organisation: Organisation) -> bool:
 
 def organisation_members(organisation: Organisation, *, search: str = "") -> QuerySet[Membership]:
     members = Membership.objects.filter(organisation=organisation).select_related("user")
-    if search:
-        members = members.filter(
-            Q(user__username__icontains=search)
-            | Q(user__email__icontains=search)
-            | Q(user__first_name__icontains=search)
-            | Q(user__last_name__icontains=search)
-        )
+    members = search_any(
+        members,
+        search,
+        "user__username__icontains",
+        "user__email__icontains",
+        "user__first_name__icontains",
+        "user__last_name__icontains",
+    )
     return members.order_by("user__username")
 
 
@@ -75,13 +77,14 @@ def documents_visible_to(user: Any) -> QuerySet[OrganisationDocument]:
 
 def staff_organisations(user: User, *, search: str = "", state: str = "") -> QuerySet[Organisation]:
     organisations = visible_to(user, Organisation.objects.all())
-    if search:
-        organisations = organisations.filter(
-            Q(legal_name__icontains=search)
-            | Q(slug__icontains=search)
-            | Q(email_domain__icontains=search)
-            | Q(registration_id__icontains=search)
-        )
+    organisations = search_any(
+        organisations,
+        search,
+        "legal_name__icontains",
+        "slug__icontains",
+        "email_domain__icontains",
+        "registration_id__icontains",
+    )
     if state:
         organisations = organisations.filter(verification_state=state)
     return organisations.order_by("legal_name", "pk")
