@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, QuerySet
@@ -9,7 +10,9 @@ from django.db.models import Count, QuerySet
 from foundation.access import visible_to
 from foundation.search import search_any
 from portal.applications.models import Application
+from portal.eligibility.engine import EligibilityResult, evaluate
 from portal.eligibility.models import Person
+from portal.eligibility.rules import rule_in_force
 from portal.partners.models import Organisation
 
 
@@ -44,3 +47,24 @@ def nominable_people(organisation: Organisation) -> QuerySet[Person]:
 def incomplete_people(organisation: Organisation) -> QuerySet[Person]:
     complete = nominable_people(organisation).values("pk")
     return Person.objects.filter(organisation=organisation).exclude(pk__in=complete)
+
+
+def nominee_verdicts(
+    application: Application, nominees: Iterable[Person]
+) -> list[tuple[Person, EligibilityResult]]:
+    """The engine's verdict now on each of ``nominees`` for the application's model and
+    stage, under the rule in force (looked up once for all of them)."""
+    rule = rule_in_force(application.covered_model)
+    return [
+        (
+            person,
+            evaluate(
+                organisation=application.organisation,
+                person=person,
+                covered_model=application.covered_model,
+                stage=application.stage,
+                rule=rule,
+            ),
+        )
+        for person in nominees
+    ]
