@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from foundation.access import visible_to
+from foundation.access import get_visible_or_404, visible_to
 from foundation.search import search_any
 from portal.accounts.models import User
 from portal.accounts.roles import is_staff_member
@@ -22,6 +22,12 @@ from portal.partners.models import (
 def belongs_to(user: Any, organisation_id: int) -> bool:
     """Whether ``user`` is a member of the organisation: they may decide nothing about it."""
     return Membership.objects.filter(user_id=user.pk, organisation_id=organisation_id).exists()
+
+
+def organisation_for(user: Any, slug: str, *, action: str = "view") -> Organisation:
+    """The organisation ``slug`` if ``user`` may ``action`` it ("manage": what its admins
+    hold over its members, tokens and webhooks), else a 404: pages and endpoints alike."""
+    return get_visible_or_404(user, Organisation.objects.all(), action=action, slug=slug)
 
 
 def memberships_of(user: User) -> QuerySet[Membership]:
