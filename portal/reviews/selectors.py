@@ -317,3 +317,8 @@ def application_version(application: Application) -> str:
     older version is refused as stale."""
     return application.updated_at.isoformat()
 
+
+def version_moved(application: Application, seen: str | None) -> bool:
+    """Whether a client that read the application at version ``seen`` is behind it now.
+    An endpoint may be called without a version (no check); a page always sends one."""
+    return bool(seen) and seen != application_version(application)
