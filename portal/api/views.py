@@ -60,8 +60,7 @@ from portal.reviews.services import review_answer
 from provisioning.credentials.models import Credential
 from provisioning.credentials.selectors import require_key_owner
 from provisioning.credentials.services import credential_collect, credential_rotate
-from provisioning.deliveries.models import Target
-from provisioning.deliveries.selectors import credential_sync_states
+from provisioning.deliveries.selectors import credential_sync_states, enabled_targets
 from provisioning.grants.models import Grant
 
 
@@ -269,7 +268,7 @@ class CredentialViewSet(
     def delivery(self, request: Request, pk: str) -> Response:
         """The key's state at each enabled downstream target (the same as the keys page)."""
         credential = self.get_object()
-        targets = list(Target.objects.filter(enabled=True).order_by("name"))
+        targets = enabled_targets()
         states = credential_sync_states(credential_ids=[credential.pk], targets=targets)
         body = [
             {"target": target.name, "state": states[credential.pk][target.pk]} for target in targets
