@@ -9,8 +9,8 @@ from provisioning.bulk.models import BulkAction, BulkState
 from provisioning.bulk.services import bulk_fail, bulk_run
 from provisioning.credentials.models import Credential, CredentialState
 from tests.api_helpers import api_client_for
-from tests.factories import CompletePersonFactory, OrganisationFactory, StageFactory, staff_user
-from tests.provisioning_fakes import active_grant, fake_target, issue
+from tests.factories import OrganisationFactory, StageFactory, staff_user
+from tests.provisioning_fakes import active_grant, fake_target, verified_key_holders
 
 pytestmark = pytest.mark.django_db
 
@@ -22,14 +22,7 @@ def stage():
 
 @pytest.fixture
 def grants(stage):
-    made = []
-    for _ in range(3):
-        grant = active_grant(
-            organisation=OrganisationFactory(verification_state="verified"), stage=stage
-        )
-        issue(grant, CompletePersonFactory(organisation=grant.organisation))
-        made.append(grant)
-    return made
+    return verified_key_holders(stage, 3)
 
 
 @pytest.fixture

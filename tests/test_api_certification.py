@@ -17,7 +17,8 @@ from portal.certification.services import _admins, campaign_close_due, campaign_
 from portal.partners.models import MemberRole
 from provisioning.credentials.models import Credential, CredentialState
 from tests.api_helpers import api_client_for
-from tests.factories import PersonFactory, StageFactory, UserFactory, add_member
+from tests.certification_helpers import keys_on, open_campaign
+from tests.factories import StageFactory, UserFactory, add_member
 from tests.provisioning_fakes import active_grant, issue
 
 pytestmark = pytest.mark.django_db
@@ -34,25 +35,12 @@ def stage():
 
 @pytest.fixture
 def keys(organisation, other_organisation, stage):
-    ours = active_grant(organisation=organisation, stage=stage)
-    theirs = active_grant(organisation=other_organisation, stage=stage)
-    return {
-        "ada": issue(ours, PersonFactory(organisation=organisation, legal_name="Ada Ours")),
-        "bob": issue(ours, PersonFactory(organisation=organisation, legal_name="Bob Ours")),
-        "zed": issue(
-            theirs, PersonFactory(organisation=other_organisation, legal_name="Zed Theirs")
-        ),
-    }
+    return keys_on(stage, organisation, other_organisation)
 
 
 @pytest.fixture
 def campaign(keys, stage, compliance_officer):
-    return campaign_open(
-        actor=compliance_officer,
-        title="Q4 recertification",
-        covered_model=stage.covered_model,
-        deadline=timezone.now() + dt.timedelta(days=10),
-    )
+    return open_campaign(stage, compliance_officer)
 
 
 def _item(campaign, key):

@@ -10,8 +10,8 @@ from foundation.audit.models import AuditEvent
 from portal.compliance.models import Determination, DeterminationState
 from provisioning.credentials.models import Credential, CredentialState
 from tests.api_helpers import api_client_for
-from tests.factories import CompletePersonFactory, OrganisationFactory, StageFactory, staff_user
-from tests.provisioning_fakes import active_grant, issue
+from tests.factories import StageFactory
+from tests.provisioning_fakes import verified_key_holders
 
 pytestmark = pytest.mark.django_db
 
@@ -21,16 +21,8 @@ PDF = b"%PDF-1.4\n% letter\n"
 @pytest.fixture
 def model():
     stage = StageFactory(seats=10)
-    grant = active_grant(
-        organisation=OrganisationFactory(verification_state="verified"), stage=stage
-    )
-    issue(grant, CompletePersonFactory(organisation=grant.organisation))
+    verified_key_holders(stage)
     return stage.covered_model
-
-
-@pytest.fixture
-def second_officer():
-    return staff_user("compliance", username="compliance-two")
 
 
 def _post(client, url, body=None):

@@ -3,15 +3,12 @@ true match or dismiss a false positive with a suppression; nobody else sees the 
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from foundation.audit.models import AuditEvent
 from portal.eligibility.models import ScreeningState
 from portal.screening.data import LIST_DATA
-from portal.screening.lists import list_version_load
 from portal.screening.models import (
     ListEntry,
     ListVersion,
@@ -19,32 +16,17 @@ from portal.screening.models import (
     ScreeningMatch,
     Suppression,
 )
-from portal.screening.services import person_screen
 from tests.api_helpers import api_client_for
 from tests.factories import PersonFactory
+from tests.screening_helpers import malkevich_match
 
 pytestmark = pytest.mark.django_db
-
-MALKEVICH = (
-    '26235,"MALKEVICH, Alexander Aleksandrovich","individual","CYBER2",-0- ,-0- ,-0- ,-0- ,'
-    '-0- ,-0- ,-0- ,"DOB 14 Jun 1975; nationality Russia."'
-)
 
 
 @pytest.fixture
 def match(tmp_path, monkeypatch, organisation) -> ScreeningMatch:
     monkeypatch.setattr("portal.screening.lists._enqueue_rescreen", lambda version_id: None)
-    path = tmp_path / "sdn.csv"
-    path.write_text(MALKEVICH + "\n", encoding="utf-8")
-    list_version_load(list_format="ofac-sdn", path=path, actor=None)
-    person = PersonFactory(
-        organisation=organisation,
-        legal_name="Alexander Malkevich",
-        date_of_birth=dt.date(1975, 6, 14),
-        citizenships=["RU"],
-    )
-    person_screen(person=person, actor=None)
-    return ScreeningMatch.objects.get(person=person)
+    return malkevich_match(tmp_path, organisation)
 
 
 def _post(client, url, body):

@@ -4,7 +4,6 @@ delivery state per target."""
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 
@@ -12,27 +11,25 @@ import pytest
 
 from foundation.audit.models import AuditEvent
 from provisioning.deliveries.models import Target
-from provisioning.deliveries.services import target_create
 from tests.api_helpers import api_client_for
 from tests.factories import CompletePersonFactory, CoveredModelFactory
-from tests.provisioning_fakes import active_grant, fake_target, issue
+from tests.provisioning_fakes import (
+    NEW_SECRET,
+    OLD_SECRET,
+    active_grant,
+    fake_target,
+    issue,
+    webhook_receiver,
+)
 
 pytestmark = pytest.mark.django_db
 
-OLD_SECRET = "whsec_" + base64.b64encode(b"old-signing-key-0123456789").decode()
-NEW_SECRET = "whsec_" + base64.b64encode(b"new-signing-key-9876543210").decode()
 TOKEN = "scim-bearer-token-5f1e2d3c"
 
 
 @pytest.fixture
 def webhook() -> Target:
-    return target_create(
-        actor=None,
-        kind="webhook",
-        name="receiver",
-        url="https://hooks.test/in",
-        secrets=[OLD_SECRET],
-    )
+    return webhook_receiver()
 
 
 def _post(client, url, body):
