@@ -1,10 +1,13 @@
-"""The screening index of the shipped list files, built once per test process."""
+"""The screening index of the shipped list files, built once per test process, and the match
+screening one listed name records."""
 
 from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
+
+import pytest
 
 from portal.partners.models import Organisation
 from portal.screening.data import CSL_SAMPLE, OFAC_ALT, OFAC_SDN
@@ -61,10 +64,13 @@ MALKEVICH = (
 )
 
 
-def malkevich_match(folder: Path, organisation: Organisation) -> ScreeningMatch:
-    """Load an SDN list of Malkevich's row alone (written in ``folder``) and screen a person of
-    ``organisation`` with his name, birth date and citizenship: the match it records.
-    The caller keeps the load from queueing a rescreen of everyone."""
+def malkevich_match(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, organisation: Organisation
+) -> ScreeningMatch:
+    """Load an SDN list of Malkevich's row alone (written in ``folder``; no rescreen of
+    everyone queued) and screen a person of ``organisation`` with his name, birth date and
+    citizenship: the match it records."""
+    monkeypatch.setattr("portal.screening.lists._enqueue_rescreen", lambda version_id: None)
     path = folder / "sdn.csv"
     path.write_text(MALKEVICH + "\n", encoding="utf-8")
     list_version_load(list_format="ofac-sdn", path=path, actor=None)

@@ -19,8 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def match(tmp_path, monkeypatch, organisation) -> ScreeningMatch:
-    monkeypatch.setattr("portal.screening.lists._enqueue_rescreen", lambda version_id: None)
-    return malkevich_match(tmp_path, organisation)
+    return malkevich_match(tmp_path, monkeypatch, organisation)
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client, match):
