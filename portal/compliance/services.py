@@ -296,7 +296,7 @@ def determination_submit(*, determination: Determination, actor: User | None) ->
             check=check_determination_transition,
             guard=complete,
             stamp=lambda row: {"submitted_by": actor, "submitted_at": timezone.now()},
-            audit=lambda row: audit_record(
+            audit=lambda row, _: audit_record(
                 actor=actor,
                 action="determination.submitted",
                 obj=row,
@@ -315,7 +315,7 @@ def determination_send_back(
             to=DeterminationState.DRAFT,
             check=check_determination_transition,
             stamp={"submitted_by": None, "submitted_at": None},
-            audit=lambda row: audit_record(
+            audit=lambda row, _: audit_record(
                 actor=actor, action="determination.sent_back", obj=row, reason=note
             ),
         )
@@ -338,7 +338,7 @@ def determination_approve(*, determination: Determination, actor: User | None) -
             check=check_determination_transition,
             guard=second_officer,
             stamp=lambda row: {"approved_by": actor, "approved_at": timezone.now()},
-            audit=lambda row: audit_record(
+            audit=lambda row, _: audit_record(
                 actor=actor,
                 action="determination.approved",
                 obj=row,

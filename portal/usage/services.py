@@ -20,6 +20,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from foundation.transitions import locked_transition
 from portal.accounts.models import User
 from portal.screening.holds import hold_person_access, release_person_access
 from portal.screening.states import HELD_STATES
@@ -318,25 +319,27 @@ def _alert_move(
     *, alert: UsageAlert, actor: User | None, note: str, to: str, stamp: str, keep_note: bool
 ) -> UsageAlert:
     """One state step of an alert: locked, checked, stamped (``<stamp>_at``/``_by``), audited."""
+
+    def stamps(row: UsageAlert) -> dict[str, Any]:
+        kept = f"{row.note}\n\n{note}".strip() if keep_note and row.note else note
+        return {f"{stamp}_at": timezone.now(), f"{stamp}_by": actor, "note": kept}
+
     with transaction.atomic():
-        alert = _locked(alert)
-        check_alert_transition(alert.state, to)
-        before = {"state": alert.state}
-        alert.state = to
-        setattr(alert, f"{stamp}_at", timezone.now())
-        setattr(alert, f"{stamp}_by", actor)
-        alert.note = f"{alert.note}\n\n{note}".strip() if keep_note and alert.note else note
-        alert.save(update_fields=["state", f"{stamp}_at", f"{stamp}_by", "note"])
-        audit_record(
-            actor=actor,
-            action=f"usage_alert.{stamp}",
-            obj=alert,
-            organisation_id=alert.organisation_id,
-            reason=note,
-            before=before,
-            after={"state": alert.state},
+        return locked_transition(
+            alert,
+            to=to,
+            check=check_alert_transition,
+            stamp=stamps,
+            audit=lambda row, before: audit_record(
+                actor=actor,
+                action=f"usage_alert.{stamp}",
+                obj=row,
+                organisation_id=row.organisation_id,
+                reason=note,
+                before={"state": before},
+                after={"state": row.state},
+            ),
         )
-    return alert
 
 
 def usage_alert_acknowledge(*, alert: UsageAlert, actor: User | None, note: str) -> UsageAlert:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from foundation.audit.tasks import checkpoint_on_commit
+from foundation.transitions import locked_transition
 from provisioning.bulk.credentials import (
     add_reasons,
     credentials_restore,
@@ -351,27 +352,31 @@ def _locked(action: BulkAction) -> BulkAction:
 
 def bulk_approve(*, action: BulkAction, actor: Actor) -> BulkAction:
     """The second person's approval; the planner can never give it (invariant 5)."""
-    with transaction.atomic(durable=True):
-        action = _locked(action)
-        if action.emergency:
-            raise BulkActionError("An emergency action runs at once; it is reviewed afterwards.")
-        check_bulk_transition(action.state, BulkState.APPROVED)
-        if actor_id(actor) is None or actor_id(actor) == action.planned_by_id:
+    # Set when the action is planned and never changed, so the unlocked row may answer.
+    if action.emergency:
+        raise BulkActionError("An emergency action runs at once; it is reviewed afterwards.")
+
+    def second_person(row: BulkAction) -> None:
+        if actor_id(actor) is None or actor_id(actor) == row.planned_by_id:
             raise SamePersonError(
                 "The person who planned a bulk action cannot approve it: ask a colleague."
             )
-        action.state = BulkState.APPROVED
-        action.approved_by = actor
-        action.approved_at = timezone.now()
-        action.save(update_fields=["state", "approved_by", "approved_at"])
-        audit_record(
-            actor=actor,
-            action="bulk_action.approved",
-            obj=action,
-            reason=action.reason,
-            after={"plan_hash": action.plan_hash},
+
+    with transaction.atomic(durable=True):
+        return locked_transition(
+            action,
+            to=BulkState.APPROVED,
+            check=check_bulk_transition,
+            guard=second_person,
+            stamp=lambda row: {"approved_by": actor, "approved_at": timezone.now()},
+            audit=lambda row, _: audit_record(
+                actor=actor,
+                action="bulk_action.approved",
+                obj=row,
+                reason=row.reason,
+                after={"plan_hash": row.plan_hash},
+            ),
         )
-    return action
 
 
 def _refuse(action: BulkAction, current: Selection, keys: dict[str, Any]) -> None:
@@ -410,35 +415,42 @@ def bulk_execute(*, action: BulkAction, actor: Actor, run_now: bool = False) -> 
     ``run_now`` runs every chunk in this process (determinations, tests, the CLI);
     otherwise the ``bulk.execute`` task runs them after commit.
     """
-    with transaction.atomic():
-        action = _locked(action)
-        check_bulk_transition(action.state, BulkState.RUNNING)
-        if action.state == BulkState.PLANNED and needs_approval(action):
+
+    def plan_holds(row: BulkAction) -> None:
+        if row.state == BulkState.PLANNED and needs_approval(row):
             raise ApprovalRequired(
                 "This action needs a second person's approval before it runs "
                 + (
                     "(every restore does)."
-                    if action.kind == BulkKind.RESTORE
+                    if row.kind == BulkKind.RESTORE
                     else f"(it covers more than {approval_threshold()} items)."
                 )
             )
-        if action.kind == BulkKind.RESTORE:
-            current, found = _restore_for(action)
-            if current.plan_hash != action.plan_hash:
-                _refuse(action, current, restore_difference(action, found))
-        elif _hash_for(action) != action.plan_hash:
-            _refuse(action, _resolve_for(action), {})
-        action.state = BulkState.RUNNING
-        action.executed_by = actor if actor_id(actor) else None
-        action.started_at = timezone.now()
-        action.review_required = action.emergency
-        action.save(update_fields=["state", "executed_by", "started_at", "review_required"])
-        audit_record(
-            actor=actor,
-            action="bulk_action.started",
-            obj=action,
-            reason=action.reason,
-            after={"plan_hash": action.plan_hash, "emergency": action.emergency},
+        if row.kind == BulkKind.RESTORE:
+            current, found = _restore_for(row)
+            if current.plan_hash != row.plan_hash:
+                _refuse(row, current, restore_difference(row, found))
+        elif _hash_for(row) != row.plan_hash:
+            _refuse(row, _resolve_for(row), {})
+
+    with transaction.atomic():
+        action = locked_transition(
+            action,
+            to=BulkState.RUNNING,
+            check=check_bulk_transition,
+            guard=plan_holds,
+            stamp=lambda row: {
+                "executed_by": actor if actor_id(actor) else None,
+                "started_at": timezone.now(),
+                "review_required": row.emergency,
+            },
+            audit=lambda row, _: audit_record(
+                actor=actor,
+                action="bulk_action.started",
+                obj=row,
+                reason=row.reason,
+                after={"plan_hash": row.plan_hash, "emergency": row.emergency},
+            ),
         )
         if not run_now:
             action_id = action.pk
@@ -622,15 +634,22 @@ def bulk_run(*, action_id: int, max_chunks: int | None = None) -> BulkAction:
 
 def bulk_resume(*, action: BulkAction, actor: Actor) -> BulkAction:
     """Put a failed action back to running from its cursor (ops decides to retry)."""
-    with transaction.atomic(durable=True):
-        action = _locked(action)
-        check_bulk_transition(action.state, BulkState.RUNNING)
-        if action.state != BulkState.FAILED:
+
+    def failed(row: BulkAction) -> None:
+        if row.state != BulkState.FAILED:
             raise BulkActionError("Only a failed action is resumed; start a planned one instead.")
-        action.state = BulkState.RUNNING
-        action.error = ""
-        action.save(update_fields=["state", "error"])
-        audit_record(actor=actor, action="bulk_action.resumed", obj=action, reason=action.reason)
+
+    with transaction.atomic(durable=True):
+        action = locked_transition(
+            action,
+            to=BulkState.RUNNING,
+            check=check_bulk_transition,
+            guard=failed,
+            stamp={"error": ""},
+            audit=lambda row, _: audit_record(
+                actor=actor, action="bulk_action.resumed", obj=row, reason=row.reason
+            ),
+        )
         action_id = action.pk
 
         def _enqueue() -> None:
@@ -671,11 +690,14 @@ def bulk_review(*, action: BulkAction, actor: Actor, note: str) -> BulkAction:
 def bulk_replan(*, action: BulkAction, actor: Actor) -> BulkAction:
     """A fresh plan from the same filter; the stale one is kept, marked stale."""
     with transaction.atomic(durable=True):
-        action = _locked(action)
-        check_bulk_transition(action.state, BulkState.STALE)
-        action.state = BulkState.STALE
-        action.save(update_fields=["state"])
-        audit_record(actor=actor, action="bulk_action.stale", obj=action, reason=action.reason)
+        action = locked_transition(
+            action,
+            to=BulkState.STALE,
+            check=check_bulk_transition,
+            audit=lambda row, _: audit_record(
+                actor=actor, action="bulk_action.stale", obj=row, reason=row.reason
+            ),
+        )
         filters = {k: v for k, v in action.filters.items() if k != "explicit"}
         return bulk_plan(
             kind=action.kind,
