@@ -5,16 +5,19 @@ Each service is one transaction with its audit event(s) inside.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from foundation.transitions import locked_transition
 from portal.accounts.models import User
 from portal.applications.models import Application
 from portal.applications.services import application_screening_finished
@@ -240,19 +243,21 @@ def people_rescreen(*, actor: User | None = None, chunk_size: int | None = None)
     return totals
 
 
-def _lock_match(match: ScreeningMatch) -> tuple[Person, ScreeningMatch]:
+def _lock_person(match: ScreeningMatch) -> Person:
     # Person before match, always: the same order as screenings, so no deadlock.
-    person = Person.objects.select_for_update().get(pk=match.person_id)
-    locked = ScreeningMatch.objects.select_for_update().select_related("entry").get(pk=match.pk)
-    return person, locked
+    return Person.objects.select_for_update().get(pk=match.person_id)
 
 
-def _check_match_transition(match: ScreeningMatch, target: str) -> None:
-    if target not in MATCH_TRANSITIONS[match.status]:
+def _check_match_transition(current: str, target: str) -> None:
+    if target not in MATCH_TRANSITIONS[current]:
         raise IllegalTransitionError(
-            f"This match is already {MatchStatus(match.status).label.lower()}; "
+            f"This match is already {MatchStatus(current).label.lower()}; "
             "only a match awaiting compliance can be resolved."
         )
+
+
+def _resolved(actor: User | None, reason: str, at: dt.datetime) -> dict[str, Any]:
+    return {"resolved_at": at, "resolved_by": actor, "resolution_reason": reason}
 
 
 def _refuse_member(actor: User | None, person: Person) -> None:
@@ -276,38 +281,45 @@ def screening_match_confirm(
     """The person is the listed party: they stay blocked."""
     reason = _require_reason(reason)
     with transaction.atomic(durable=True):
-        person, locked = _lock_match(match)
+        person = _lock_person(match)
         _refuse_member(actor, person)
-        _check_match_transition(locked, MatchStatus.CONFIRMED)
         before = person.screening_state
-        check_person_transition(before, ScreeningState.CONFIRMED_MATCH)
-        locked.status = MatchStatus.CONFIRMED
-        locked.resolved_at = timezone.now()
-        locked.resolved_by = actor
-        locked.resolution_reason = reason
-        locked.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_reason"])
-        # The other open matches of a blocked person are no longer anyone's work.
-        ScreeningMatch.objects.filter(person=person, status=MatchStatus.PENDING).update(
-            status=MatchStatus.SUPERSEDED
-        )
-        Person.objects.filter(pk=person.pk).update(screening_state=ScreeningState.CONFIRMED_MATCH)
-        person.screening_state = ScreeningState.CONFIRMED_MATCH
-        hold_person_access(
-            person=person, actor=actor, reason=f"confirmed screening match: {reason}"
-        )
-        audit_record(
-            actor=actor,
-            action="screening.match_confirmed",
-            obj=locked,
-            organisation_id=person.organisation_id,
-            reason=reason,
-            before={"match": MatchStatus.PENDING, "screening_state": before},
-            after={
-                "match": MatchStatus.CONFIRMED,
-                "screening_state": ScreeningState.CONFIRMED_MATCH,
-                "person": person.pk,
-                "entry": f"{locked.entry.source_list} {locked.entry.entity_id}",
-            },
+
+        def block(row: ScreeningMatch) -> None:
+            # The other open matches of a blocked person are no longer anyone's work.
+            ScreeningMatch.objects.filter(person=person, status=MatchStatus.PENDING).update(
+                status=MatchStatus.SUPERSEDED
+            )
+            Person.objects.filter(pk=person.pk).update(
+                screening_state=ScreeningState.CONFIRMED_MATCH
+            )
+            person.screening_state = ScreeningState.CONFIRMED_MATCH
+            hold_person_access(
+                person=person, actor=actor, reason=f"confirmed screening match: {reason}"
+            )
+
+        locked = locked_transition(
+            match,
+            to=MatchStatus.CONFIRMED,
+            field="status",
+            check=_check_match_transition,
+            guard=lambda row: check_person_transition(before, ScreeningState.CONFIRMED_MATCH),
+            stamp=lambda row: _resolved(actor, reason, timezone.now()),
+            then=block,
+            audit=lambda row, status: audit_record(
+                actor=actor,
+                action="screening.match_confirmed",
+                obj=row,
+                organisation_id=person.organisation_id,
+                reason=reason,
+                before={"match": status, "screening_state": before},
+                after={
+                    "match": MatchStatus.CONFIRMED,
+                    "screening_state": ScreeningState.CONFIRMED_MATCH,
+                    "person": person.pk,
+                    "entry": f"{row.entry.source_list} {row.entry.entity_id}",
+                },
+            ),
         )
         _queue_applications_waiting_on([person.pk])
     return locked
@@ -319,56 +331,62 @@ def screening_match_dismiss(
     """A false positive: suppress this entry for this person while the entry reads the same."""
     reason = _require_reason(reason)
     with transaction.atomic(durable=True):
-        person, locked = _lock_match(match)
+        person = _lock_person(match)
         _refuse_member(actor, person)
-        _check_match_transition(locked, MatchStatus.DISMISSED)
         now = timezone.now()
-        locked.status = MatchStatus.DISMISSED
-        locked.resolved_at = now
-        locked.resolved_by = actor
-        locked.resolution_reason = reason
-        locked.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_reason"])
-        entry = locked.entry
-        suppression, _ = Suppression.objects.get_or_create(
-            person=person,
-            content_hash=entry.content_hash,
-            defaults={
-                "source_list": entry.source_list,
-                "entity_id": entry.entity_id,
-                "entry_name": entry.primary_name,
-                "match": locked,
-                "created_by": actor,
-                "reason": reason,
-                "created_at": now,
-            },
-        )
         before = person.screening_state
-        after = before
-        still_open = ScreeningMatch.objects.filter(
-            person=person, status=MatchStatus.PENDING
-        ).exists()
-        if before == ScreeningState.POTENTIAL_MATCH and not still_open:
-            after = ScreeningState.FALSE_POSITIVE
-            check_person_transition(before, after)
-            Person.objects.filter(pk=person.pk).update(screening_state=after)
-            person.screening_state = after
-            release_person_access(
-                person=person, actor=actor, reason=f"screening match dismissed: {reason}"
+        suppressions: list[Suppression] = []
+
+        def suppress(row: ScreeningMatch) -> None:
+            entry = row.entry
+            suppression, _ = Suppression.objects.get_or_create(
+                person=person,
+                content_hash=entry.content_hash,
+                defaults={
+                    "source_list": entry.source_list,
+                    "entity_id": entry.entity_id,
+                    "entry_name": entry.primary_name,
+                    "match": row,
+                    "created_by": actor,
+                    "reason": reason,
+                    "created_at": now,
+                },
             )
-        audit_record(
-            actor=actor,
-            action="screening.match_dismissed",
-            obj=locked,
-            organisation_id=person.organisation_id,
-            reason=reason,
-            before={"match": MatchStatus.PENDING, "screening_state": before},
-            after={
-                "match": MatchStatus.DISMISSED,
-                "screening_state": after,
-                "person": person.pk,
-                "suppressed_entry": f"{entry.source_list} {entry.entity_id}",
-                "content_hash": entry.content_hash,
-            },
+            suppressions.append(suppression)
+            still_open = ScreeningMatch.objects.filter(
+                person=person, status=MatchStatus.PENDING
+            ).exists()
+            if before == ScreeningState.POTENTIAL_MATCH and not still_open:
+                after = ScreeningState.FALSE_POSITIVE
+                check_person_transition(before, after)
+                Person.objects.filter(pk=person.pk).update(screening_state=after)
+                person.screening_state = after
+                release_person_access(
+                    person=person, actor=actor, reason=f"screening match dismissed: {reason}"
+                )
+
+        locked_transition(
+            match,
+            to=MatchStatus.DISMISSED,
+            field="status",
+            check=_check_match_transition,
+            stamp=_resolved(actor, reason, now),
+            then=suppress,
+            audit=lambda row, status: audit_record(
+                actor=actor,
+                action="screening.match_dismissed",
+                obj=row,
+                organisation_id=person.organisation_id,
+                reason=reason,
+                before={"match": status, "screening_state": before},
+                after={
+                    "match": MatchStatus.DISMISSED,
+                    "screening_state": person.screening_state,
+                    "person": person.pk,
+                    "suppressed_entry": f"{row.entry.source_list} {row.entry.entity_id}",
+                    "content_hash": row.entry.content_hash,
+                },
+            ),
         )
         _queue_applications_waiting_on([person.pk])
-    return suppression
+    return suppressions[0]
