@@ -44,6 +44,7 @@ from provisioning.bulk.models import (
 from provisioning.bulk.plan import (
     FILTER_NAMES,
     SAMPLE_SIZE,
+    Criteria,
     PlanDifference,
     Selection,
     chunk_size,
@@ -109,21 +110,9 @@ def _clean_filters(filters: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _hash_for(action: BulkAction) -> str:
-    return current_hash(
-        kind=action.kind,
-        scope=action.scope,
-        filters=action.filters,
-        suspension_kind=action.suspension_kind,
-        reference=action.reference,
-        explicit_action=action.pk if action.filters.get("explicit") else None,
-        gated=not action.determination,
-    )
-
-
-def _resolve_for(action: BulkAction, *, gated: bool | None = None) -> Selection:
-    """The action's set now; gated by eligibility unless a determination decided it."""
-    return resolve(
+def _criteria(action: BulkAction, *, gated: bool | None = None) -> Criteria:
+    """The action's selection; gated by eligibility unless a determination decided it."""
+    return Criteria(
         kind=action.kind,
         scope=action.scope,
         filters=action.filters,
@@ -134,15 +123,17 @@ def _resolve_for(action: BulkAction, *, gated: bool | None = None) -> Selection:
     )
 
 
+def _hash_for(action: BulkAction) -> str:
+    return current_hash(_criteria(action))
+
+
+def _resolve_for(action: BulkAction, *, gated: bool | None = None) -> Selection:
+    """The action's set now."""
+    return resolve(_criteria(action, gated=gated))
+
+
 def _restore_for(action: BulkAction) -> tuple[Selection, RestoreSelection]:
-    return resolve_restore(
-        scope=action.scope,
-        filters=action.filters,
-        suspension_kind=action.suspension_kind,
-        reference=action.reference,
-        explicit_action=action.pk if action.filters.get("explicit") else None,
-        gated=not action.determination,
-    )
+    return resolve_restore(_criteria(action))
 
 
 def _reason_summary(found: RestoreSelection) -> str:
