@@ -8,9 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -256,10 +255,6 @@ def _check_match_transition(current: str, target: str) -> None:
         )
 
 
-def _resolved(actor: User | None, reason: str, at: dt.datetime) -> dict[str, Any]:
-    return {"resolved_at": at, "resolved_by": actor, "resolution_reason": reason}
-
-
 def _refuse_member(actor: User | None, person: Person) -> None:
     if actor is not None and belongs_to(actor, person.organisation_id):
         raise ConflictOfInterestError(
@@ -275,49 +270,46 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
-def screening_match_confirm(
-    *, match: ScreeningMatch, actor: User | None, reason: str
+def _resolve_match(
+    match: ScreeningMatch,
+    *,
+    actor: User | None,
+    reason: str,
+    to: str,
+    action: str,
+    follow_on: Callable[[Person, ScreeningMatch, dt.datetime], dict[str, object]],
+    guard: Callable[[Person], None] | None = None,
 ) -> ScreeningMatch:
-    """The person is the listed party: they stay blocked."""
-    reason = _require_reason(reason)
+    """Compliance's decision on a match: the person is locked first (the screenings' lock
+    order), a member of their organisation is refused, the match moves ``to`` the decision
+    with its resolution, ``follow_on`` does what the decision means for the person and
+    names what the event should add, and the event covers it all."""
     with transaction.atomic(durable=True):
         person = _lock_person(match)
         _refuse_member(actor, person)
         before = person.screening_state
-
-        def block(row: ScreeningMatch) -> None:
-            # The other open matches of a blocked person are no longer anyone's work.
-            ScreeningMatch.objects.filter(person=person, status=MatchStatus.PENDING).update(
-                status=MatchStatus.SUPERSEDED
-            )
-            Person.objects.filter(pk=person.pk).update(
-                screening_state=ScreeningState.CONFIRMED_MATCH
-            )
-            person.screening_state = ScreeningState.CONFIRMED_MATCH
-            hold_person_access(
-                person=person, actor=actor, reason=f"confirmed screening match: {reason}"
-            )
-
+        now = timezone.now()
+        reported: dict[str, object] = {}
         locked = locked_transition(
             match,
-            to=MatchStatus.CONFIRMED,
+            to=to,
             field="status",
             check=_check_match_transition,
-            guard=lambda row: check_person_transition(before, ScreeningState.CONFIRMED_MATCH),
-            stamp=lambda row: _resolved(actor, reason, timezone.now()),
-            then=block,
+            guard=(lambda row: guard(person)) if guard is not None else None,
+            stamp={"resolved_at": now, "resolved_by": actor, "resolution_reason": reason},
+            then=lambda row: reported.update(follow_on(person, row, now)),
             audit=lambda row, status: audit_record(
                 actor=actor,
-                action="screening.match_confirmed",
+                action=action,
                 obj=row,
                 organisation_id=person.organisation_id,
                 reason=reason,
                 before={"match": status, "screening_state": before},
                 after={
-                    "match": MatchStatus.CONFIRMED,
-                    "screening_state": ScreeningState.CONFIRMED_MATCH,
+                    "match": to,
+                    "screening_state": person.screening_state,
                     "person": person.pk,
-                    "entry": f"{row.entry.source_list} {row.entry.entity_id}",
+                    **reported,
                 },
             ),
         )
@@ -325,68 +317,83 @@ def screening_match_confirm(
     return locked
 
 
+def screening_match_confirm(
+    *, match: ScreeningMatch, actor: User | None, reason: str
+) -> ScreeningMatch:
+    """The person is the listed party: they stay blocked."""
+    reason = _require_reason(reason)
+
+    def block(person: Person, row: ScreeningMatch, now: dt.datetime) -> dict[str, object]:
+        # The other open matches of a blocked person are no longer anyone's work.
+        ScreeningMatch.objects.filter(person=person, status=MatchStatus.PENDING).update(
+            status=MatchStatus.SUPERSEDED
+        )
+        Person.objects.filter(pk=person.pk).update(screening_state=ScreeningState.CONFIRMED_MATCH)
+        person.screening_state = ScreeningState.CONFIRMED_MATCH
+        hold_person_access(
+            person=person, actor=actor, reason=f"confirmed screening match: {reason}"
+        )
+        return {"entry": f"{row.entry.source_list} {row.entry.entity_id}"}
+
+    return _resolve_match(
+        match,
+        actor=actor,
+        reason=reason,
+        to=MatchStatus.CONFIRMED,
+        action="screening.match_confirmed",
+        guard=lambda person: check_person_transition(
+            person.screening_state, ScreeningState.CONFIRMED_MATCH
+        ),
+        follow_on=block,
+    )
+
+
 def screening_match_dismiss(
     *, match: ScreeningMatch, actor: User | None, reason: str
 ) -> Suppression:
     """A false positive: suppress this entry for this person while the entry reads the same."""
     reason = _require_reason(reason)
-    with transaction.atomic(durable=True):
-        person = _lock_person(match)
-        _refuse_member(actor, person)
-        now = timezone.now()
-        before = person.screening_state
-        suppressions: list[Suppression] = []
+    suppressions: list[Suppression] = []
 
-        def suppress(row: ScreeningMatch) -> None:
-            entry = row.entry
-            suppression, _ = Suppression.objects.get_or_create(
-                person=person,
-                content_hash=entry.content_hash,
-                defaults={
-                    "source_list": entry.source_list,
-                    "entity_id": entry.entity_id,
-                    "entry_name": entry.primary_name,
-                    "match": row,
-                    "created_by": actor,
-                    "reason": reason,
-                    "created_at": now,
-                },
-            )
-            suppressions.append(suppression)
-            still_open = ScreeningMatch.objects.filter(
-                person=person, status=MatchStatus.PENDING
-            ).exists()
-            if before == ScreeningState.POTENTIAL_MATCH and not still_open:
-                after = ScreeningState.FALSE_POSITIVE
-                check_person_transition(before, after)
-                Person.objects.filter(pk=person.pk).update(screening_state=after)
-                person.screening_state = after
-                release_person_access(
-                    person=person, actor=actor, reason=f"screening match dismissed: {reason}"
-                )
-
-        locked_transition(
-            match,
-            to=MatchStatus.DISMISSED,
-            field="status",
-            check=_check_match_transition,
-            stamp=_resolved(actor, reason, now),
-            then=suppress,
-            audit=lambda row, status: audit_record(
-                actor=actor,
-                action="screening.match_dismissed",
-                obj=row,
-                organisation_id=person.organisation_id,
-                reason=reason,
-                before={"match": status, "screening_state": before},
-                after={
-                    "match": MatchStatus.DISMISSED,
-                    "screening_state": person.screening_state,
-                    "person": person.pk,
-                    "suppressed_entry": f"{row.entry.source_list} {row.entry.entity_id}",
-                    "content_hash": row.entry.content_hash,
-                },
-            ),
+    def suppress(person: Person, row: ScreeningMatch, now: dt.datetime) -> dict[str, object]:
+        entry = row.entry
+        suppression, _ = Suppression.objects.get_or_create(
+            person=person,
+            content_hash=entry.content_hash,
+            defaults={
+                "source_list": entry.source_list,
+                "entity_id": entry.entity_id,
+                "entry_name": entry.primary_name,
+                "match": row,
+                "created_by": actor,
+                "reason": reason,
+                "created_at": now,
+            },
         )
-        _queue_applications_waiting_on([person.pk])
+        suppressions.append(suppression)
+        still_open = ScreeningMatch.objects.filter(
+            person=person, status=MatchStatus.PENDING
+        ).exists()
+        if person.screening_state == ScreeningState.POTENTIAL_MATCH and not still_open:
+            check_person_transition(person.screening_state, ScreeningState.FALSE_POSITIVE)
+            Person.objects.filter(pk=person.pk).update(
+                screening_state=ScreeningState.FALSE_POSITIVE
+            )
+            person.screening_state = ScreeningState.FALSE_POSITIVE
+            release_person_access(
+                person=person, actor=actor, reason=f"screening match dismissed: {reason}"
+            )
+        return {
+            "suppressed_entry": f"{entry.source_list} {entry.entity_id}",
+            "content_hash": entry.content_hash,
+        }
+
+    _resolve_match(
+        match,
+        actor=actor,
+        reason=reason,
+        to=MatchStatus.DISMISSED,
+        action="screening.match_dismissed",
+        follow_on=suppress,
+    )
     return suppressions[0]
