@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from django.db import models, transaction
+from django.utils import timezone
 
 M = TypeVar("M", bound=models.Model)
 
@@ -62,3 +63,9 @@ def locked_transition(
         then(row)
     audit(row, before)
     return row
+
+
+def stamped(step: str, actor: object) -> Callable[[models.Model], dict[str, Any]]:
+    """The stamp of who took ``step`` and when (``<step>_by``, ``<step>_at``), the time read
+    once the row is locked."""
+    return lambda row: {f"{step}_by": actor, f"{step}_at": timezone.now()}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from foundation.transitions import locked_transition
+from foundation.transitions import locked_transition, stamped
 from portal.compliance.models import (
     Determination,
     DeterminationState,
@@ -161,3 +161,19 @@ def test_without_a_table_any_value_may_replace_another(edited_determination: Any
     stored = Determination.objects.get(pk=edited_determination.pk)
     assert row.legal_basis == stored.legal_basis == "Replaced basis"
     assert stored.state == "awaiting_approval"
+
+
+@pytest.mark.django_db
+def test_stamped_names_who_took_the_step_and_when(
+    edited_determination: Any, compliance_officer: Any
+) -> None:
+    with transaction.atomic():
+        row = locked_transition(
+            edited_determination,
+            to=DeterminationState.APPROVED,
+            check=check_determination_transition,
+            stamp=stamped("approved", compliance_officer),
+            audit=lambda row, before: None,
+        )
+    stored = Determination.objects.get(pk=row.pk)
+    assert stored.approved_by == compliance_officer and stored.approved_at is not None

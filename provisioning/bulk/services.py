@@ -8,6 +8,7 @@ that dies mid-action resumes at the next chunk without doing any chunk twice.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pycountry
@@ -18,7 +19,7 @@ from django.utils import timezone
 from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from foundation.audit.tasks import checkpoint_on_commit
-from foundation.transitions import locked_transition
+from foundation.transitions import locked_transition, stamped
 from provisioning.bulk.credentials import (
     add_reasons,
     credentials_restore,
@@ -341,6 +342,42 @@ def _locked(action: BulkAction) -> BulkAction:
     return BulkAction.objects.select_for_update().get(pk=action.pk)
 
 
+def _move(
+    action: BulkAction,
+    *,
+    actor: Actor,
+    to: str,
+    event: str,
+    guard: Callable[[BulkAction], None] | None = None,
+    stamp: Mapping[str, Any] | Callable[[BulkAction], Mapping[str, Any]] | None = None,
+    after: Callable[[BulkAction], dict[str, Any]] | None = None,
+) -> BulkAction:
+    """One step of the action's life: checked against its table, audited with its reason."""
+    return locked_transition(
+        action,
+        to=to,
+        check=check_bulk_transition,
+        guard=guard,
+        stamp=stamp,
+        audit=lambda row, _: audit_record(
+            actor=actor,
+            action=event,
+            obj=row,
+            reason=row.reason,
+            after=after(row) if after is not None else None,
+        ),
+    )
+
+
+def _execute_on_commit(action_id: int) -> None:
+    def _enqueue() -> None:
+        from provisioning.bulk.tasks import execute
+
+        execute.delay(action_id)
+
+    transaction.on_commit(_enqueue)
+
+
 def bulk_approve(*, action: BulkAction, actor: Actor) -> BulkAction:
     """The second person's approval; the planner can never give it (invariant 5)."""
     # Set when the action is planned and never changed, so the unlocked row may answer.
@@ -354,19 +391,14 @@ def bulk_approve(*, action: BulkAction, actor: Actor) -> BulkAction:
             )
 
     with transaction.atomic(durable=True):
-        return locked_transition(
+        return _move(
             action,
+            actor=actor,
             to=BulkState.APPROVED,
-            check=check_bulk_transition,
+            event="bulk_action.approved",
             guard=second_person,
-            stamp=lambda row: {"approved_by": actor, "approved_at": timezone.now()},
-            audit=lambda row, _: audit_record(
-                actor=actor,
-                action="bulk_action.approved",
-                obj=row,
-                reason=row.reason,
-                after={"plan_hash": row.plan_hash},
-            ),
+            stamp=stamped("approved", actor),
+            after=lambda row: {"plan_hash": row.plan_hash},
         )
 
 
@@ -425,33 +457,21 @@ def bulk_execute(*, action: BulkAction, actor: Actor, run_now: bool = False) -> 
             _refuse(row, _resolve_for(row), {})
 
     with transaction.atomic():
-        action = locked_transition(
+        action = _move(
             action,
+            actor=actor,
             to=BulkState.RUNNING,
-            check=check_bulk_transition,
+            event="bulk_action.started",
             guard=plan_holds,
             stamp=lambda row: {
                 "executed_by": actor if actor_id(actor) else None,
                 "started_at": timezone.now(),
                 "review_required": row.emergency,
             },
-            audit=lambda row, _: audit_record(
-                actor=actor,
-                action="bulk_action.started",
-                obj=row,
-                reason=row.reason,
-                after={"plan_hash": row.plan_hash, "emergency": row.emergency},
-            ),
+            after=lambda row: {"plan_hash": row.plan_hash, "emergency": row.emergency},
         )
         if not run_now:
-            action_id = action.pk
-
-            def _enqueue() -> None:
-                from provisioning.bulk.tasks import execute
-
-                execute.delay(action_id)
-
-            transaction.on_commit(_enqueue)
+            _execute_on_commit(action.pk)
     if run_now:
         bulk_run(action_id=action.pk)
         action.refresh_from_db()
@@ -631,24 +651,15 @@ def bulk_resume(*, action: BulkAction, actor: Actor) -> BulkAction:
             raise BulkActionError("Only a failed action is resumed; start a planned one instead.")
 
     with transaction.atomic(durable=True):
-        action = locked_transition(
+        action = _move(
             action,
+            actor=actor,
             to=BulkState.RUNNING,
-            check=check_bulk_transition,
+            event="bulk_action.resumed",
             guard=failed,
             stamp={"error": ""},
-            audit=lambda row, _: audit_record(
-                actor=actor, action="bulk_action.resumed", obj=row, reason=row.reason
-            ),
         )
-        action_id = action.pk
-
-        def _enqueue() -> None:
-            from provisioning.bulk.tasks import execute
-
-            execute.delay(action_id)
-
-        transaction.on_commit(_enqueue)
+        _execute_on_commit(action.pk)
     return action
 
 
@@ -681,14 +692,7 @@ def bulk_review(*, action: BulkAction, actor: Actor, note: str) -> BulkAction:
 def bulk_replan(*, action: BulkAction, actor: Actor) -> BulkAction:
     """A fresh plan from the same filter; the stale one is kept, marked stale."""
     with transaction.atomic(durable=True):
-        action = locked_transition(
-            action,
-            to=BulkState.STALE,
-            check=check_bulk_transition,
-            audit=lambda row, _: audit_record(
-                actor=actor, action="bulk_action.stale", obj=row, reason=row.reason
-            ),
-        )
+        action = _move(action, actor=actor, to=BulkState.STALE, event="bulk_action.stale")
         filters = {k: v for k, v in action.filters.items() if k != "explicit"}
         return bulk_plan(
             kind=action.kind,
