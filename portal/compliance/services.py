@@ -426,30 +426,23 @@ def determination_apply(*, determination: Determination, actor: User | None) -> 
         report = determination_impact(determination=determination)
         own = determination_reference(determination.reference)
         actions = []
-        if report.grant_suspend:
-            actions.append(
-                _run(
-                    actor,
-                    determination,
-                    kind=BulkKind.SUSPEND,
-                    filters={},
-                    reference=own,
-                    explicit=report.grant_suspend,
-                    scope=BulkScope.GRANT,
+        # Whole grants first, then the single keys the determination no longer allows.
+        for scope, explicit in (
+            (BulkScope.GRANT, report.grant_suspend),
+            (BulkScope.CREDENTIAL, report.credential_suspend),
+        ):
+            if explicit:
+                actions.append(
+                    _run(
+                        actor,
+                        determination,
+                        kind=BulkKind.SUSPEND,
+                        filters={},
+                        reference=own,
+                        explicit=explicit,
+                        scope=scope,
+                    )
                 )
-            )
-        if report.credential_suspend:
-            actions.append(
-                _run(
-                    actor,
-                    determination,
-                    kind=BulkKind.SUSPEND,
-                    filters={},
-                    reference=own,
-                    explicit=report.credential_suspend,
-                    scope=BulkScope.CREDENTIAL,
-                )
-            )
         for reference in sorted(_previous_references(own)):
             for scope in (BulkScope.GRANT, BulkScope.CREDENTIAL):
                 actions.append(
