@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from foundation.errors import require_text
 from portal.accounts.models import User
 from portal.applications.models import Application
 from portal.applications.services import application_transition
@@ -174,9 +175,7 @@ def review_reassign(
 def review_comment_add(*, actor: User, application: Application, body: str) -> Comment:
     """An internal note for staff only; the applicant never sees it."""
     _refuse_conflict(actor, application)
-    body = body.strip()
-    if not body:
-        raise ReviewError("Write a comment first.")
+    body = require_text(body, ReviewError("Write a comment first."))
     with transaction.atomic(durable=True):
         comment = Comment.objects.create(application=application, author=actor, body=body)
         _audit(actor, application, "review.comment_added", after={"comment_id": comment.pk})
@@ -393,9 +392,7 @@ def _finalise(
 
 def review_reject(*, actor: User, application: Application, reason: str) -> Application:
     """Reject with a reason the applicant reads."""
-    reason = reason.strip()
-    if not reason:
-        raise ReviewError("Give the applicant a reason for the rejection.")
+    reason = require_text(reason, ReviewError("Give the applicant a reason for the rejection."))
     with transaction.atomic(durable=True):
         application = _locked(application)
         _refuse_conflict(actor, application)
@@ -429,9 +426,7 @@ def review_request_information(
     A first approval given before the question stops counting: the second reviewer must
     judge the answer too, so approval starts over.
     """
-    message = message.strip()
-    if not message:
-        raise ReviewError("Write the question the applicant should answer.")
+    message = require_text(message, ReviewError("Write the question the applicant should answer."))
     with transaction.atomic(durable=True):
         application = _locked(application)
         _refuse_conflict(actor, application)
@@ -467,9 +462,7 @@ def review_request_information(
 
 def review_answer(*, actor: User, application: Application, response: str) -> InformationRequest:
     """The applicant answers the open question; the application returns to the queue."""
-    response = response.strip()
-    if not response:
-        raise ReviewError("Write your answer first.")
+    response = require_text(response, ReviewError("Write your answer first."))
     with transaction.atomic(durable=True):
         application = _locked(application)
         request = InformationRequest.objects.filter(

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from foundation.errors import require_text
 from foundation.transitions import locked_transition
 from portal.accounts.models import User
 from portal.applications.models import Application
@@ -264,10 +265,9 @@ def _refuse_member(actor: User | None, person: Person) -> None:
 
 
 def _require_reason(reason: str) -> str:
-    reason = reason.strip()
-    if not reason:
-        raise ScreeningError("Give the reason for the decision: it is kept in the audit trail.")
-    return reason
+    return require_text(
+        reason, ScreeningError("Give the reason for the decision: it is kept in the audit trail.")
+    )
 
 
 def _resolve_match(

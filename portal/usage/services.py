@@ -20,6 +20,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from foundation.errors import require_text
 from foundation.transitions import locked_transition
 from portal.accounts.models import User
 from portal.screening.holds import hold_person_access, release_person_access
@@ -305,10 +306,7 @@ def usage_batch_ingest(
 
 
 def _require_note(note: str, what: str) -> str:
-    note = (note or "").strip()
-    if not note:
-        raise UsageError(f"Give a note saying {what}.")
-    return note
+    return require_text(note, UsageError(f"Give a note saying {what}."))
 
 
 def _locked(alert: UsageAlert) -> UsageAlert:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from foundation.audit.tasks import checkpoint_on_commit
+from foundation.errors import require_text
 from foundation.transitions import locked_transition, stamped
 from provisioning.bulk.credentials import (
     add_reasons,
@@ -91,10 +92,7 @@ def actor_id(actor: Actor) -> int | None:
 
 def required_reason(reason: str | None) -> str:
     """``reason`` stripped; refused when empty, since every change records it."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise BulkActionError("Give a reason: it is recorded with every change.")
-    return reason
+    return require_text(reason, BulkActionError("Give a reason: it is recorded with every change."))
 
 
 def _clean_filters(filters: dict[str, Any]) -> dict[str, Any]:
@@ -678,9 +676,9 @@ def bulk_review(*, action: BulkAction, actor: Actor, note: str) -> BulkAction:
             raise SamePersonError(
                 "The person who ran an emergency action cannot review it: ask a colleague."
             )
-        note = (note or "").strip()
-        if not note:
-            raise BulkActionError("Write what you checked: the review note is required.")
+        note = require_text(
+            note, BulkActionError("Write what you checked: the review note is required.")
+        )
         action.reviewed_by = actor
         action.reviewed_at = timezone.now()
         action.review_note = note
