@@ -21,10 +21,9 @@ from foundation.audit.services import audit_record
 from foundation.errors import require_text
 from portal.accounts.models import User
 from portal.applications.models import Application
-from portal.applications.services import application_transition
+from portal.applications.services import application_transition, nominee_verdicts
 from portal.applications.states import ApplicationChangedError, ApplicationState
-from portal.eligibility.engine import Outcome, evaluate
-from portal.eligibility.rules import rule_in_force
+from portal.eligibility.engine import Outcome
 from portal.notifications.services import Message, notification_send
 from portal.partners.models import Membership
 from portal.reviews import notices
@@ -187,16 +186,9 @@ def review_comment_add(*, actor: User, application: Application, body: str) -> C
 
 def _refuse_ineligible(application: Application) -> None:
     """Refuse to approve anyone the engine fails now (the evidence may have changed)."""
-    rule = rule_in_force(application.covered_model)
     failures = []
-    for person in application.nominees.select_related("organisation").order_by("pk"):
-        result = evaluate(
-            organisation=application.organisation,
-            person=person,
-            covered_model=application.covered_model,
-            stage=application.stage,
-            rule=rule,
-        )
+    nominees = application.nominees.select_related("organisation").order_by("pk")
+    for person, result in nominee_verdicts(application, nominees):
         failures += [
             f"{person.legal_name}: {check.message}"
             for check in result.checks
