@@ -81,6 +81,27 @@ def _lock_alerts() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ALERT_LOCK_KEY])
 
 
+def _audit_alert(
+    alert: UsageAlert,
+    *,
+    actor: User | None,
+    action: str,
+    reason: str,
+    after: dict[str, Any],
+    before: dict[str, Any] | None = None,
+) -> None:
+    """An alert's event, in its organisation's trail, with the note or message as reason."""
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=alert,
+        organisation_id=alert.organisation_id,
+        reason=reason,
+        before=before,
+        after=after,
+    )
+
+
 def _upsert_alerts(
     findings: list[Finding], *, now: dt.datetime
 ) -> tuple[list[UsageAlert], list[UsageAlert]]:
@@ -136,11 +157,10 @@ def _upsert_alerts(
         )
     created = UsageAlert.objects.bulk_create(new)
     for alert in created:
-        audit_record(
+        _audit_alert(
+            alert,
             actor=None,
             action="usage_alert.raised",
-            obj=alert,
-            organisation_id=alert.organisation_id,
             reason=alert.message,
             after={"kind": alert.kind, "dedup_key": alert.dedup_key, "details": alert.details},
         )
@@ -328,11 +348,10 @@ def _alert_move(
             to=to,
             check=check_alert_transition,
             stamp=stamps,
-            audit=lambda row, before: audit_record(
+            audit=lambda row, before: _audit_alert(
+                row,
                 actor=actor,
                 action=f"usage_alert.{stamp}",
-                obj=row,
-                organisation_id=row.organisation_id,
                 reason=note,
                 before={"state": before},
                 after={"state": row.state},
@@ -385,11 +404,10 @@ def usage_alert_hold_person(*, alert: UsageAlert, actor: User | None, reason: st
             alert.note = reason
             update += ["state", "acknowledged_at", "acknowledged_by", "note"]
         alert.save(update_fields=update)
-        audit_record(
+        _audit_alert(
+            alert,
             actor=actor,
             action="usage_alert.person_held",
-            obj=alert,
-            organisation_id=alert.organisation_id,
             reason=reason,
             after={"person": person.pk, "state": alert.state},
         )
@@ -428,11 +446,10 @@ def usage_alert_release_person(*, alert: UsageAlert, actor: User | None, reason:
         alert.released_at = timezone.now()
         alert.released_by = actor
         alert.save(update_fields=["released_at", "released_by"])
-        audit_record(
+        _audit_alert(
+            alert,
             actor=actor,
             action="usage_alert.person_released",
-            obj=alert,
-            organisation_id=alert.organisation_id,
             reason=reason,
             after={"person": person.pk},
         )
