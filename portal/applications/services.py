@@ -7,7 +7,7 @@ every state change checks the one transition table and races lose cleanly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -16,6 +16,7 @@ from django.utils import timezone
 from foundation.audit.services import audit_record
 from portal.accounts.models import User
 from portal.applications.models import Application
+from portal.applications.selectors import nominee_verdicts
 from portal.applications.states import (
     EDITABLE_STATES,
     ApplicationChangedError,
@@ -23,9 +24,8 @@ from portal.applications.states import (
     ApplicationState,
     assert_transition,
 )
-from portal.eligibility.engine import EligibilityResult, Outcome, evaluate
+from portal.eligibility.engine import Outcome
 from portal.eligibility.models import Person
-from portal.eligibility.rule import Rule
 from portal.eligibility.rules import rule_in_force
 from portal.partners.models import Organisation
 from provisioning.catalog.models import CoveredModel, Stage
@@ -187,26 +187,6 @@ def application_missing(application: Application, nominees: list[Person]) -> lis
     if not all(getattr(application, name) for name in ATTESTATION_FIELDS):
         missing.append(ATTESTATIONS_MISSING)
     return missing
-
-
-def nominee_verdicts(
-    application: Application, nominees: Iterable[Person], rule: Rule | None = None
-) -> Iterator[tuple[Person, EligibilityResult]]:
-    """The engine's verdict now on each of ``nominees`` for this application, under
-    ``rule`` or else the rule in force (read once): what submission stores, approval
-    re-checks and review shows."""
-    rule = rule or rule_in_force(application.covered_model)
-    for person in nominees:
-        yield (
-            person,
-            evaluate(
-                organisation=application.organisation,
-                person=person,
-                covered_model=application.covered_model,
-                stage=application.stage,
-                rule=rule,
-            ),
-        )
 
 
 def eligibility_snapshot(application: Application, nominees: list[Person]) -> dict[str, Any]:

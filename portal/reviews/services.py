@@ -21,7 +21,8 @@ from foundation.audit.services import audit_record
 from foundation.errors import require_text
 from portal.accounts.models import User
 from portal.applications.models import Application
-from portal.applications.services import application_transition, nominee_verdicts
+from portal.applications.selectors import nominee_verdicts
+from portal.applications.services import application_transition
 from portal.applications.states import ApplicationChangedError, ApplicationState
 from portal.eligibility.engine import Outcome
 from portal.notifications.services import Message, notification_send
