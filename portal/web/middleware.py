@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.utils import timezone
 
 from foundation.input_guard import has_control_characters
@@ -98,6 +98,18 @@ def _refusal(
     return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
 
 
+def _tainted(data: QueryDict) -> list[str]:
+    """The names, in order, whose name or any value carries a control character."""
+    return sorted(
+        {
+            key
+            for key, values in data.lists()
+            for value in [key, *values]
+            if has_control_characters(value)
+        }
+    )
+
+
 class InputGuardMiddleware:
     """The request-level half of ``foundation.input_guard``, before authentication or a view:
 
@@ -117,14 +129,7 @@ class InputGuardMiddleware:
         surface = _surface(request.path)
         if has_control_characters(request.path):
             return _refusal(surface, 404, "No such address: the path contains a control character.")
-        bad = sorted(
-            {
-                key
-                for key, values in request.GET.lists()
-                for value in [key, *values]
-                if has_control_characters(value)
-            }
-        )
+        bad = _tainted(request.GET)
         if bad:
             detail = (
                 f"The query parameter(s) {', '.join(map(repr, bad))} contain a control "
@@ -143,14 +148,7 @@ class InputGuardMiddleware:
             # A page form (or an API call sent as a form): what it carries is stored as
             # text. Django parses the form
             # once and keeps it (CSRF reads it next); uploaded files are not in POST.
-            fields = sorted(
-                {
-                    key
-                    for key, values in request.POST.lists()
-                    for value in [key, *values]
-                    if has_control_characters(value)
-                }
-            )
+            fields = _tainted(request.POST)
             if fields:
                 detail = (
                     f"The field(s) {', '.join(map(repr, fields))} contain a control character "
