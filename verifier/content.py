@@ -56,10 +56,16 @@ def _csv_value(name: str, text: str) -> Any:
     return text
 
 
+def audit_csv_row(record: Mapping[str, str]) -> dict[str, Any]:
+    """An audit export's CSV row (by column) as its JSON Lines row reads: the hash and the
+    link need the same values. A missing or malformed cell raises KeyError or ValueError."""
+    return {name: _csv_value(name, record[name]) for name in EXPORT_FIELDS}
+
+
 def _audit_csv_rows(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
     for number, record in enumerate(csv.DictReader(lines), start=1):
         try:
-            yield {name: _csv_value(name, record[name]) for name in EXPORT_FIELDS}
+            yield audit_csv_row(record)
         except (KeyError, ValueError, TypeError):
             raise BundleProblem(
                 f"{AUDIT_CSV} row {number} has missing or malformed cells"
