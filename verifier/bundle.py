@@ -48,7 +48,7 @@ from .bag import (
 )
 from .content import check_audit, check_subject, check_tables
 from .events import row_leaf
-from .merkle import ProofError, verify_consistency, verify_inclusion
+from .merkle import ProofError, verify_inclusion
 from .note import (
     COSIGNATURE_V1,
     Checkpoint,
@@ -141,13 +141,7 @@ def _check_witnessed(
     if (body.get("from"), body.get("to")) != (witnessed.size, checkpoint.size):
         raise BundleProblem("the consistency proof is not between the two checkpoints")
     try:
-        verify_consistency(
-            old_size=witnessed.size,
-            new_size=checkpoint.size,
-            old_root=witnessed.root_hash,
-            new_root=checkpoint.root_hash,
-            proof=_hashes(body.get("proof"), "the consistency proof"),
-        )
+        checkpoint.check_extends(witnessed, _hashes(body.get("proof"), "the consistency proof"))
     except ProofError as exc:
         raise BundleProblem(f"the witnessed checkpoint is not consistent: {exc}") from exc
     report.witnessed_size = witnessed.size
