@@ -7,7 +7,7 @@ every state change checks the one transition table and races lose cleanly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import transaction
@@ -23,8 +23,9 @@ from portal.applications.states import (
     ApplicationState,
     assert_transition,
 )
-from portal.eligibility.engine import Outcome, evaluate
+from portal.eligibility.engine import EligibilityResult, Outcome, evaluate
 from portal.eligibility.models import Person
+from portal.eligibility.rule import Rule
 from portal.eligibility.rules import rule_in_force
 from portal.partners.models import Organisation
 from provisioning.catalog.models import CoveredModel, Stage
@@ -188,19 +189,33 @@ def application_missing(application: Application, nominees: list[Person]) -> lis
     return missing
 
 
+def nominee_verdicts(
+    application: Application, nominees: Iterable[Person], rule: Rule | None = None
+) -> Iterator[tuple[Person, EligibilityResult]]:
+    """The engine's verdict now on each of ``nominees`` for this application, under
+    ``rule`` or else the rule in force (read once): what submission stores, approval
+    re-checks and review shows."""
+    rule = rule or rule_in_force(application.covered_model)
+    for person in nominees:
+        yield (
+            person,
+            evaluate(
+                organisation=application.organisation,
+                person=person,
+                covered_model=application.covered_model,
+                stage=application.stage,
+                rule=rule,
+            ),
+        )
+
+
 def eligibility_snapshot(application: Application, nominees: list[Person]) -> dict[str, Any]:
     """The engine's verdict on every nominated person, as stored evidence."""
     rule = rule_in_force(application.covered_model)
-    people = []
-    for person in nominees:
-        result = evaluate(
-            organisation=application.organisation,
-            person=person,
-            covered_model=application.covered_model,
-            stage=application.stage,
-            rule=rule,
-        )
-        people.append({"person_id": person.pk, "legal_name": person.legal_name, **result.as_dict()})
+    people = [
+        {"person_id": person.pk, "legal_name": person.legal_name, **result.as_dict()}
+        for person, result in nominee_verdicts(application, nominees, rule)
+    ]
     outcomes = {entry["outcome"] for entry in people}
     overall = (
         Outcome.FAIL
