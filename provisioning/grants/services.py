@@ -34,6 +34,7 @@ from provisioning.deliveries.changelog import (
     new_batch_token,
     wake_relays_on_commit,
     write_credential_changes,
+    write_revocations,
 )
 from provisioning.grants.models import (
     LIVE_GRANT_STATES,
@@ -279,6 +280,30 @@ def _audit_bulk(
     return event.pk
 
 
+def _audit_reason(
+    *,
+    actor: Actor,
+    action: str,
+    grants: GrantSelection,
+    kind: SuspensionKind,
+    reference: str,
+    note: str,
+    changes: ChangeSet,
+    subject: models.Model | None = None,
+    **counts: int,
+) -> int:
+    """The event of one reason added to or removed from grants, with what it changed."""
+    return _audit_bulk(
+        actor=actor,
+        action=action,
+        grants=grants,
+        reason=note or f"{kind}:{reference}",
+        after={"reason": kind.value, "reference": reference, **counts},
+        changes=changes,
+        subject=subject,
+    )
+
+
 def grant_suspend(
     *,
     grants: GrantSelection,
@@ -319,20 +344,18 @@ def grant_suspend(
                 [kind.value, reference, now, actor_id, *ids_params],
             )
             reasons_added = cursor.rowcount
-        event_id = _audit_bulk(
+        event_id = _audit_reason(
             actor=actor,
             action="grant.suspended",
             grants=grants,
-            reason=note or f"{kind}:{reference}",
-            after={
-                "reason": kind.value,
-                "reference": reference,
-                "grants_matched": matched,
-                "grants_suspended": grants_changed,
-                "reasons_added": reasons_added,
-            },
+            kind=kind,
+            reference=reference,
+            note=note,
             changes=changes,
             subject=audit_subject,
+            grants_matched=matched,
+            grants_suspended=grants_changed,
+            reasons_added=reasons_added,
         )
     return GrantBulkResult(matched, grants_changed, reasons_added, changes, event_id, batch)
 
@@ -383,19 +406,17 @@ def grant_restore(
             set_sql="state = 'active'",
             cause=f"grant.restored:{kind}",
         )
-        event_id = _audit_bulk(
+        event_id = _audit_reason(
             actor=actor,
             action="grant.restored",
             grants=grants,
-            reason=note or f"{kind}:{reference}",
-            after={
-                "reason": kind.value,
-                "reference": reference,
-                "grants_matched": matched,
-                "grants_activated": grants_changed,
-                "reasons_removed": reasons_removed,
-            },
+            kind=kind,
+            reference=reference,
+            note=note,
             changes=changes,
+            grants_matched=matched,
+            grants_activated=grants_changed,
+            reasons_removed=reasons_removed,
         )
     return GrantBulkResult(matched, grants_changed, reasons_removed, changes, event_id, batch)
 
@@ -408,16 +429,8 @@ def _end_grants(
         batch, matched = _mark_batch(grants)
         # Ending a grant revokes its keys for good; a pending rotation's old key goes too.
         scope_sql, scope_params = batch.grants_sql()
-        changes = write_credential_changes(
-            scope_sql=scope_sql,
-            scope_params=scope_params,
-            condition_sql="state <> 'revoked'",
-            set_sql=(
-                "state = 'revoked', revoked_at = %s, previous_key_prefix = NULL, "
-                "previous_key_hash = '', previous_key_expires_at = NULL"
-            ),
-            set_params=[now],
-            cause=action,
+        changes = write_revocations(
+            scope_sql=scope_sql, scope_params=scope_params, cause=action, at=now
         )
         ids_sql, ids_params = batch.ids_sql()
         with connection.cursor() as cursor:
