@@ -23,6 +23,7 @@ Without a PostgreSQL ``DATABASE_URL`` it reports that it was skipped.
 
 from __future__ import annotations
 
+import functools
 import time
 
 from bench._common import (
@@ -31,6 +32,7 @@ from bench._common import (
     print_rows,
     raw_update_seconds,
     reset_grants,
+    result_row,
     scale,
     scratch_database,
     size_argument,
@@ -48,8 +50,7 @@ PLAN_TARGET_S = 5.0
 RECORD_SHARE = 0.10
 
 
-def _row(target: str, measured: str, ok: bool | None) -> dict:
-    return {"area": AREA, "target": target, "measured": measured, "ok": ok}
+_row = functools.partial(result_row, AREA)
 
 
 def _seed(n: int, organisations: int) -> int:
