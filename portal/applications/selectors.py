@@ -12,6 +12,7 @@ from foundation.search import search_any
 from portal.applications.models import Application
 from portal.eligibility.engine import EligibilityResult, evaluate
 from portal.eligibility.models import Person
+from portal.eligibility.rule import Rule
 from portal.eligibility.rules import rule_in_force
 from portal.partners.models import Organisation
 
@@ -50,11 +51,12 @@ def incomplete_people(organisation: Organisation) -> QuerySet[Person]:
 
 
 def nominee_verdicts(
-    application: Application, nominees: Iterable[Person]
+    application: Application, nominees: Iterable[Person], rule: Rule | None = None
 ) -> list[tuple[Person, EligibilityResult]]:
     """The engine's verdict now on each of ``nominees`` for the application's model and
-    stage, under the rule in force (looked up once for all of them)."""
-    rule = rule_in_force(application.covered_model)
+    stage, under ``rule`` or else the rule in force (looked up once for all of them): what
+    submission stores, approval re-checks and review shows."""
+    rule = rule or rule_in_force(application.covered_model)
     return [
         (
             person,

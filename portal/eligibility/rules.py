@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterable
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-from portal.eligibility.rule import OPEN_RULE, Rule, RuleKind
-from portal.partners.models import expand_sectors
+from portal.eligibility.rule import OPEN_RULE, Rule, RuleKind, StoredRule
 from provisioning.catalog.models import CoveredModel
 
 # The rules the determinations in force set, keyed by model id, for the given model ids.
@@ -31,19 +30,13 @@ def register_determined_rules(source: DeterminedRules) -> None:
     _determined_rules = source
 
 
-class ModelRule(models.Model):
+class ModelRule(StoredRule):
     """A covered model's default rule, in force while no determination says otherwise."""
 
     covered_model = models.OneToOneField(
         CoveredModel, on_delete=models.CASCADE, related_name="default_rule"
     )
     kind = models.CharField(max_length=20, choices=RuleKind.choices, default=RuleKind.OPEN)
-    # Sector values of portal.partners.models.Sector; empty means every sector.
-    allowed_sectors = models.JSONField(default=list, blank=True)
-    us_persons_only = models.BooleanField(default=False)
-    # ISO 3166-1 alpha-2 codes.
-    denied_citizenships = models.JSONField(default=list, blank=True)
-    denied_residence = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -58,15 +51,6 @@ class ModelRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.covered_model_id}: {self.kind}"
-
-    def to_rule(self) -> Rule:
-        return Rule(
-            kind=self.kind,
-            allowed_sectors=expand_sectors(self.allowed_sectors or ()),
-            us_persons_only=self.us_persons_only,
-            denied_citizenships=frozenset(c.upper() for c in self.denied_citizenships or ()),
-            denied_residence=frozenset(c.upper() for c in self.denied_residence or ()),
-        )
 
 
 def rule_in_force(covered_model: CoveredModel) -> Rule:

@@ -28,6 +28,7 @@ from provisioning.deliveries.changelog import (
     new_batch_token,
     wake_relays_on_commit,
     write_credential_changes,
+    write_revocations,
 )
 from provisioning.grants.models import (
     LIVE_GRANT_STATES,
@@ -233,6 +234,30 @@ def _audit_bulk(
     return event.pk
 
 
+def _audit_reason(
+    *,
+    actor: Actor,
+    action: str,
+    grants: GrantSelection,
+    kind: SuspensionKind,
+    reference: str,
+    note: str,
+    changes: ChangeSet,
+    subject: models.Model | None = None,
+    **counts: int,
+) -> int:
+    """The event of one reason added to or removed from grants, with what it changed."""
+    return _audit_bulk(
+        actor=actor,
+        action=action,
+        grants=grants,
+        reason=note or f"{kind}:{reference}",
+        after={"reason": kind.value, "reference": reference, **counts},
+        changes=changes,
+        subject=subject,
+    )
+
+
 def grant_suspend(
     *,
     grants: GrantSelection,
@@ -271,20 +296,18 @@ def grant_suspend(
                 [kind.value, reference, now, actor_id, token],
             )
             reasons_added = cursor.rowcount
-        event_id = _audit_bulk(
+        event_id = _audit_reason(
             actor=actor,
             action="grant.suspended",
             grants=grants,
-            reason=note or f"{kind}:{reference}",
-            after={
-                "reason": kind.value,
-                "reference": reference,
-                "grants_matched": matched,
-                "grants_suspended": grants_changed,
-                "reasons_added": reasons_added,
-            },
+            kind=kind,
+            reference=reference,
+            note=note,
             changes=changes,
             subject=audit_subject,
+            grants_matched=matched,
+            grants_suspended=grants_changed,
+            reasons_added=reasons_added,
         )
     return GrantBulkResult(matched, grants_changed, reasons_added, changes, event_id, token)
 
@@ -335,19 +358,17 @@ def grant_restore(
             set_sql="state = 'active'",
             cause=f"grant.restored:{kind}",
         )
-        event_id = _audit_bulk(
+        event_id = _audit_reason(
             actor=actor,
             action="grant.restored",
             grants=grants,
-            reason=note or f"{kind}:{reference}",
-            after={
-                "reason": kind.value,
-                "reference": reference,
-                "grants_matched": matched,
-                "grants_activated": grants_changed,
-                "reasons_removed": reasons_removed,
-            },
+            kind=kind,
+            reference=reference,
+            note=note,
             changes=changes,
+            grants_matched=matched,
+            grants_activated=grants_changed,
+            reasons_removed=reasons_removed,
         )
     return GrantBulkResult(matched, grants_changed, reasons_removed, changes, event_id)
 
@@ -359,16 +380,8 @@ def _end_grants(
     with transaction.atomic():
         token, matched = _mark_batch(grants, LIVE_GRANT_STATES)
         # Ending a grant revokes its keys for good; a pending rotation's old key goes too.
-        changes = write_credential_changes(
-            scope_sql=BATCH_SCOPE,
-            scope_params=[token],
-            condition_sql="state <> 'revoked'",
-            set_sql=(
-                "state = 'revoked', revoked_at = %s, previous_key_prefix = NULL, "
-                "previous_key_hash = '', previous_key_expires_at = NULL"
-            ),
-            set_params=[now],
-            cause=action,
+        changes = write_revocations(
+            scope_sql=BATCH_SCOPE, scope_params=[token], cause=action, at=now
         )
         with connection.cursor() as cursor:
             cursor.execute(
