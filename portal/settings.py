@@ -117,7 +117,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "portal.web.context_processors.navigation",
             ],
-            "builtins": ["portal.web.templatetags.words"],
+            "builtins": ["portal.web.templatetags.words", "portal.web.templatetags.tables"],
         },
     },
 ]
