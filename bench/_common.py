@@ -1,7 +1,9 @@
-"""What the PostgreSQL suspend benchmarks (``bulk``, ``provisioning``) share.
+"""What the benchmark areas share.
 
-A scratch database of their own, and the baseline they are both measured against: a raw
-SQL ``UPDATE`` of the same credential rows, with grants and keys reset between runs.
+The command line (size and ``--scale``), the result rows and their printing, a scratch
+database of their own, the SQL seed of organisation admins, and the baseline the PostgreSQL
+suspend benchmarks (``bulk``, ``provisioning``, ``certification``) are measured against: a
+raw SQL ``UPDATE`` of the same credential rows, with grants and keys reset between runs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -42,6 +45,11 @@ def size_argument(default: int) -> int:
     """The size given on the command line (``python -m bench.<area> [N]``), else ``default``."""
     scale()  # takes --scale off the command line first
     return int(sys.argv[1]) if len(sys.argv) > 1 else default
+
+
+def result_row(area: str, target: str, measured: str, ok: bool | None) -> dict:
+    """One row of an area's results; ``ok`` is None where a figure is shown, not judged."""
+    return {"area": area, "target": target, "measured": measured, "ok": ok}
 
 
 def print_rows(rows: list[dict], *, measured_width: int, target_width: int = 60) -> None:
@@ -150,3 +158,21 @@ def ensure_targets(total: int) -> None:
 
     for index in range(Target.objects.count(), total):
         Target.objects.create(kind="scim", name=f"bench-{index}", url=f"http://127.0.0.1:9/{index}")
+
+
+def insert_organisation_admins(cursor: Any, now: object) -> None:
+    """One admin account per organisation (``admin-<slug>``, ``admin@<email domain>``), a
+    member of it as its admin; ``cursor`` is a Django cursor in the caller's seed."""
+    cursor.execute(
+        "INSERT INTO accounts_user (password, is_superuser, username, first_name, "
+        "last_name, is_staff, is_active, date_joined, email) "
+        "SELECT '!', false, 'admin-' || slug, '', '', false, true, %s, "
+        "'admin@' || email_domain FROM partners_organisation ORDER BY id",
+        [now],
+    )
+    cursor.execute(
+        "INSERT INTO partners_membership (role, created_at, user_id, organisation_id) "
+        "SELECT 'admin', %s, u.id, o.id FROM partners_organisation o "
+        "JOIN accounts_user u ON u.username = 'admin-' || o.slug",
+        [now],
+    )

@@ -309,20 +309,26 @@ def _fill_tree() -> tuple[int, float]:
         )
         cursor.execute("SELECT count(*) FROM audit_auditevent")
         size = int(cursor.fetchone()[0])
-        level = 1
-        while size >> level:
-            cursor.execute(
-                'INSERT INTO audit_audittreenode (level, "index", hash) '
-                "SELECT %s, j, sha256(int8send(j) || int2send(%s::int2)) "
-                "FROM generate_series(0, %s) AS j",
-                [level, level, (size >> level) - 1],
-            )
-            level += 1
+        _insert_stand_in_nodes(cursor, size, from_level=1)
         cursor.execute("ANALYZE audit_audittreenode")
     from foundation.audit.tree import forget_cache
 
     forget_cache()  # the tree was replaced under this process's cached frontier
     return size, time.perf_counter() - started
+
+
+def _insert_stand_in_nodes(cursor: Any, leaves: int, *, from_level: int) -> None:
+    """Every node of a tree of ``leaves`` leaves from ``from_level`` up, each hash standing in
+    for the real one (its index and level hashed): a tree of the right shape, quickly."""
+    level = from_level
+    while leaves >> level:
+        cursor.execute(
+            'INSERT INTO audit_audittreenode (level, "index", hash) '
+            "SELECT %s, j, sha256(int8send(j) || int2send(%s::int2)) "
+            "FROM generate_series(0, %s) AS j",
+            [level, level, (leaves >> level) - 1],
+        )
+        level += 1
 
 
 def _synthetic_proofs(leaves: int) -> dict[str, Any]:
@@ -337,15 +343,7 @@ def _synthetic_proofs(leaves: int) -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute("SET synchronous_commit = off")
         cursor.execute("TRUNCATE audit_audittreenode")
-        level = 0
-        while leaves >> level:
-            cursor.execute(
-                'INSERT INTO audit_audittreenode (level, "index", hash) '
-                "SELECT %s, j, sha256(int8send(j) || int2send(%s::int2)) "
-                "FROM generate_series(0, %s) AS j",
-                [level, level, (leaves >> level) - 1],
-            )
-            level += 1
+        _insert_stand_in_nodes(cursor, leaves, from_level=0)
         cursor.execute("ANALYZE audit_audittreenode")
     forget_cache()
     rng = random.Random(5)

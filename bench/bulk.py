@@ -23,6 +23,8 @@ Without a PostgreSQL ``DATABASE_URL`` it reports that it was skipped.
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 
 from bench._common import (
@@ -31,6 +33,7 @@ from bench._common import (
     print_rows,
     raw_update_seconds,
     reset_grants,
+    result_row,
     scale,
     scratch_database,
     size_argument,
@@ -48,8 +51,7 @@ PLAN_TARGET_S = 5.0
 RECORD_SHARE = 0.10
 
 
-def _row(target: str, measured: str, ok: bool | None) -> dict:
-    return {"area": AREA, "target": target, "measured": measured, "ok": ok}
+_row = functools.partial(result_row, AREA)
 
 
 def _seed(n: int, organisations: int) -> int:
@@ -198,6 +200,7 @@ def _measure(n: int, organisations: int, *, large: bool) -> list[dict]:
     commit_limit, ratio_limit = (10.0, 3.0) if large else (5.0, 5.0)
     baseline = "raw UPDATE with its commit" if large else "raw UPDATE"
     runs: dict[int, tuple[float, float, float, int]] = {}
+    loads: list[float] = []
     for targets in (1, 3):
         ensure_targets(targets)
         samples = []
@@ -205,13 +208,22 @@ def _measure(n: int, organisations: int, *, large: bool) -> list[dict]:
             reset_grants()
             raw = raw_update_seconds(model_id, commit=large)
             samples.append((raw, *_suspend(model_id, actor)))
+            loads.append(os.getloadavg()[0])
         runs[targets] = (
             min(s[0] for s in samples),
             min(s[1] for s in samples),
             min(s[2] for s in samples),
             samples[-1][3],
         )
-    rows = []
+    # Every figure is the best of SUSPEND_RUNS, the baseline and the suspend alternating; the
+    # machine's load is printed with them, since it moves absolute times (not a verdict).
+    rows = [
+        _row(
+            f"suspend and raw UPDATE: best of {SUSPEND_RUNS} alternating runs; load average",
+            f"{min(loads):.1f}-{max(loads):.1f}",
+            None,
+        )
+    ]
     for targets, (raw, planned, committed, changed) in runs.items():
         ratio = committed / raw if raw else float("inf")
         rows.append(

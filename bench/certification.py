@@ -21,12 +21,14 @@ Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 
 from bench._common import (
     postgres_url,
     print_rows,
     raw_update_seconds,
+    result_row,
     scratch_database,
     size_argument,
 )
@@ -38,8 +40,7 @@ OPEN_TARGET_S = 30.0
 DEADLINE_TARGET_S = 60.0
 
 
-def _row(target: str, measured: str, ok: bool | None) -> dict:
-    return {"area": AREA, "target": target, "measured": measured, "ok": ok}
+_row = functools.partial(result_row, AREA)
 
 
 def _measure(n: int) -> list[dict]:

@@ -12,6 +12,7 @@ Run: ``python -m bench.connectors [N]`` (no database needed).
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import sys
@@ -21,9 +22,10 @@ from contextlib import ExitStack
 
 import httpx
 
-from provisioning.connectors.base import CredentialState, TargetConfig
+from provisioning.connectors.base import TargetConfig
 from provisioning.connectors.scim import ENTERPRISE_SCHEMA, USER_SCHEMA, ScimConnector
 from provisioning.connectors.webhooks import WebhookConnector
+from tests.connector_states import credential_state
 from tests.servers import SCIM_TOKEN, RecordingServer, new_tenant_url, run_scim_server
 
 AREA = "connectors"
@@ -31,19 +33,8 @@ STOP_REPETITIONS = int(os.environ.get("BENCH_STOP_RUNS", "20"))
 STOP_KEYS_PER_TARGET = 1_000
 
 
-def state(cid: int, version: int = 1, *, active: bool = True, stage: str = "limited"):
-    return CredentialState(
-        credential_id=cid,
-        version=version,
-        active=active,
-        revoked=False,
-        user_name=f"person{cid}@bench.example",
-        display_name=f"Person {cid}",
-        organisation="bench",
-        model="mythos-5",
-        stage=stage,
-        key_prefix=f"clr_{cid:08d}",
-    )
+# The tests' builder, under the bench's own organisation.
+state = functools.partial(credential_state, organisation="bench")
 
 
 ROUND = 100  # keys per alternation, so both sides see the same machine load

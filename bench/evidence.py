@@ -17,10 +17,12 @@ Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.
 
 from __future__ import annotations
 
+import functools
 import resource
 import time
+from typing import Any
 
-from bench._common import postgres_url, print_rows, scratch_database, size_argument
+from bench._common import postgres_url, print_rows, result_row, scratch_database, size_argument
 
 AREA = "evidence"
 CREDENTIALS = 100_000
@@ -33,8 +35,7 @@ QUERY_BUDGET = 50
 MEMORY_BUDGET_MB = 1024
 
 
-def _row(target: str, measured: str, ok: bool | None) -> dict:
-    return {"area": AREA, "target": target, "measured": measured, "ok": ok}
+_row = functools.partial(result_row, AREA)
 
 
 def _acknowledge_everything() -> None:
@@ -56,16 +57,23 @@ TREE_OVERHEAD_TARGET = 0.10
 RUNS = 4
 
 
-def _suspend_seconds(model_id: int, actor: object) -> float:
-    from provisioning.bulk.services import bulk_execute, bulk_plan
+def _plan_suspend(model_id: int, actor: object, reason: str) -> Any:
+    """An emergency bulk suspend of every key of the model, planned (not yet run)."""
+    from provisioning.bulk.services import bulk_plan
 
-    action = bulk_plan(
+    return bulk_plan(
         kind="suspend",
         filters={"covered_model": model_id},
-        reason="benchmark: tree overhead",
+        reason=reason,
         actor=actor,
         emergency=True,
     )
+
+
+def _suspend_seconds(model_id: int, actor: object) -> float:
+    from provisioning.bulk.services import bulk_execute
+
+    action = _plan_suspend(model_id, actor, "benchmark: tree overhead")
     started = time.perf_counter()
     bulk_execute(action=action, actor=actor, run_now=True)
     return time.perf_counter() - started
@@ -138,19 +146,13 @@ def _measure(n: int) -> list[dict]:
     from portal.accounts.models import User
     from portal.compliance.evidence import bulk_action_evidence
     from portal.compliance.evidence_verify import verify_bundle_file
-    from provisioning.bulk.services import bulk_execute, bulk_plan
+    from provisioning.bulk.services import bulk_execute
 
     actor = User.objects.create(username="bench-ops", is_staff=True)
     model_id = _seed(n, ORGANISATIONS)
     ensure_targets(1)
     with_tree, without, share = _tree_overhead(model_id, actor)
-    action = bulk_plan(
-        kind="suspend",
-        filters={"covered_model": model_id},
-        reason="benchmark: emergency order",
-        actor=actor,
-        emergency=True,
-    )
+    action = _plan_suspend(model_id, actor, "benchmark: emergency order")
     action = bulk_execute(action=action, actor=actor, run_now=True)
     _acknowledge_everything()
 

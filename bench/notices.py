@@ -22,13 +22,22 @@ reports that it was skipped.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bench._common import postgres_url, print_rows, scale, scratch_database, size_argument
+from bench._common import (
+    insert_organisation_admins,
+    postgres_url,
+    print_rows,
+    result_row,
+    scale,
+    scratch_database,
+    size_argument,
+)
 
 AREA = "notices"
 CREDENTIALS = 100_000
@@ -37,8 +46,7 @@ TARGET_S = 60.0
 EMAIL_CHUNK_QUERIES = 5
 
 
-def _row(target: str, measured: str, ok: bool | None) -> dict:
-    return {"area": AREA, "target": target, "measured": measured, "ok": ok}
+_row = functools.partial(result_row, AREA)
 
 
 def dispatch_query_budget(keys: int, organisations: int) -> int:
@@ -52,13 +60,7 @@ def _accounts() -> None:
 
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO accounts_user (password, is_superuser, username, first_name, "
-            "last_name, is_staff, is_active, date_joined, email) "
-            "SELECT '!', false, 'admin-' || slug, '', '', false, true, %s, "
-            "'admin@' || email_domain FROM partners_organisation ORDER BY id",
-            [now],
-        )
+        insert_organisation_admins(cursor, now)
         cursor.execute(
             "INSERT INTO accounts_user (password, is_superuser, username, first_name, "
             "last_name, is_staff, is_active, date_joined, email) "
@@ -70,12 +72,6 @@ def _accounts() -> None:
         cursor.execute(
             "UPDATE eligibility_person p SET user_id = u.id FROM accounts_user u "
             "WHERE u.username = 'person-' || p.id"
-        )
-        cursor.execute(
-            "INSERT INTO partners_membership (role, created_at, user_id, organisation_id) "
-            "SELECT 'admin', %s, u.id, o.id FROM partners_organisation o "
-            "JOIN accounts_user u ON u.username = 'admin-' || o.slug",
-            [now],
         )
         cursor.execute(
             "INSERT INTO partners_membership (role, created_at, user_id, organisation_id) "

@@ -16,6 +16,7 @@ Without a PostgreSQL ``DATABASE_URL`` it reports that it was skipped.
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import sys
@@ -27,6 +28,7 @@ from bench._common import (
     print_rows,
     raw_update_seconds,
     reset_grants,
+    result_row,
     scratch_database,
     warm_up,
 )
@@ -37,8 +39,7 @@ GRANTS = 2_000
 INTROSPECTIONS = 2_000
 
 
-def _row(target: str, measured: str, ok: bool | None) -> dict:
-    return {"area": AREA, "target": target, "measured": measured, "ok": ok}
+_row = functools.partial(result_row, AREA)
 
 
 def _seed(n: int, grants: int) -> int:

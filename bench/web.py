@@ -60,7 +60,15 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench._common import postgres_url, print_rows, scale, scratch_database, size_argument
+from bench._common import (
+    insert_organisation_admins,
+    postgres_url,
+    print_rows,
+    result_row,
+    scale,
+    scratch_database,
+    size_argument,
+)
 
 AREA = "web"
 ROWS = int(os.environ.get("BENCH_WEB_ROWS", "100000"))
@@ -124,7 +132,8 @@ end
 
 
 def _row(target: str, measured: str, ok: bool | None, **extra: object) -> dict:
-    return {"area": AREA, "target": target, "measured": measured, "ok": ok, **extra}
+    """``extra``: a ratio's ``value`` and ``limit`` where the target's words name none."""
+    return {**result_row(AREA, target, measured, ok), **extra}
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -156,19 +165,7 @@ def _seed(rows: int, organisations: int) -> None:
             [now, organisations],
         )
         # One admin per organisation; they created its applications.
-        cursor.execute(
-            "INSERT INTO accounts_user (password, is_superuser, username, first_name, "
-            "last_name, is_staff, is_active, date_joined, email) "
-            "SELECT '!', false, 'admin-' || slug, '', '', false, true, %s, "
-            "'admin@' || email_domain FROM partners_organisation ORDER BY id",
-            [now],
-        )
-        cursor.execute(
-            "INSERT INTO partners_membership (role, created_at, user_id, organisation_id) "
-            "SELECT 'admin', %s, u.id, o.id FROM partners_organisation o "
-            "JOIN accounts_user u ON u.username = 'admin-' || o.slug",
-            [now],
-        )
+        insert_organisation_admins(cursor, now)
         # What membership_add grants an admin, per organisation (django-guardian rows).
         cursor.execute(
             "INSERT INTO guardian_userobjectpermission (object_pk, content_type_id, "

@@ -50,3 +50,12 @@ class DomainError(Exception):
     @property
     def status(self) -> int:
         return self.kind.status
+
+
+def require_text(text: str | None, refusal: DomainError) -> str:
+    """``text`` without surrounding blanks; ``refusal`` is raised when nothing is left, so
+    a reason, note or answer of spaces is refused like an empty one."""
+    text = (text or "").strip()
+    if not text:
+        raise refusal
+    return text

@@ -15,9 +15,9 @@ from typing import Any
 from django.apps import apps
 from django.db import transaction
 
+from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from foundation.crypto import is_under_newest_key, reencrypt_text
-from portal.accounts.models import User
 
 BATCH_SIZE = 200
 
@@ -71,7 +71,7 @@ def _write(row: Any, spec: EncryptedField, token: str) -> None:
 
 
 def _rotate_batch(
-    *, spec: EncryptedField, pks: list[int], actor: User | None, result: RotationResult
+    *, spec: EncryptedField, pks: list[int], actor: Actor, result: RotationResult
 ) -> None:
     model = apps.get_model(spec.model)
     changed: list[int] = []
@@ -103,7 +103,7 @@ def _rotate_batch(
 
 def field_encryption_rotate(
     *,
-    actor: User | None,
+    actor: Actor,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[str], None] | None = None,
 ) -> RotationResult:

@@ -422,7 +422,7 @@ CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
 BULK_APPROVAL_THRESHOLD = env_int("BULK_APPROVAL_THRESHOLD", 100, minimum=0)
 # Grants (or credentials) per committed chunk: the progress bar moves once per chunk.
 BULK_CHUNK_SIZE = env_int("BULK_CHUNK_SIZE", 5000, minimum=1)
-BULK_EMERGENCY_CHUNK_SIZE = env_int("BULK_EMERGENCY_CHUNK_SIZE", 20000, minimum=1)
+BULK_EMERGENCY_CHUNK_SIZE = env_int("BULK_EMERGENCY_CHUNK_SIZE", 100000, minimum=1)
 # The portal's eligibility judgement that a restore must pass (provisioning decides nothing).
 BULK_RESTORE_GATE = "portal.compliance.gate.restore_gate"
 

@@ -23,3 +23,8 @@ def bearer_client(token: str | None) -> Client:
 
 def api_client_for(user: Any, *scopes: str) -> Client:
     return bearer_client(token_for(user, *scopes))
+
+
+def post_json(client: Client, url: str, body: Any = None) -> Any:
+    """POST ``body`` (an empty object when None) as JSON, as an API client sends it."""
+    return client.post(url, {} if body is None else body, content_type="application/json")

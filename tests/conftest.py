@@ -1,4 +1,5 @@
-"""Personas of DESIGN.md §2 as fixtures; every permission test uses them."""
+"""Personas of DESIGN.md §2 as fixtures (every permission test uses them), and the set-ups
+many test modules share."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from django.test import Client
 from portal.accounts.models import User
 from portal.accounts.roles import Role
 from portal.partners.models import MemberRole, Organisation
+from tests.authz_world import World, build_world
 from tests.factories import OrganisationFactory, UserFactory, add_member, staff_user
+from tests.provisioning_fakes import FAKE_FACTORY
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +47,19 @@ def _fresh_cache():
     _clear_cache()
     yield
     _clear_cache()
+
+
+@pytest.fixture
+def generated_signing_key(settings: Any, tmp_path: Any) -> None:
+    """An audit signing key of this test's own, generated on first use."""
+    settings.AUDIT_SIGNING_KEY = str(tmp_path / "audit-signing.key")
+    settings.AUDIT_SIGNING_KEY_GENERATE = True
+
+
+@pytest.fixture
+def fake_connectors(settings: Any) -> None:
+    """Every target's connector is an in-memory fake (tests/provisioning_fakes.py)."""
+    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
 
 
 @pytest.fixture
@@ -94,6 +110,12 @@ def compliance_officer(db: None) -> User:
 
 
 @pytest.fixture
+def second_officer(db: None) -> User:
+    """The other compliance officer that every determination's second signature needs."""
+    return staff_user(Role.COMPLIANCE, username="compliance-two")
+
+
+@pytest.fixture
 def ops_user(db: None) -> User:
     return staff_user(Role.OPS, username="ops")
 
@@ -122,6 +144,24 @@ def client_for(user: User | None) -> Client:
     if user is not None:
         client.force_login(user)
     return client
+
+
+def persona_user(request: pytest.FixtureRequest, persona: str) -> User | None:
+    """The user of a persona fixture named in a parametrized test; None for "anonymous"."""
+    return None if persona == "anonymous" else request.getfixturevalue(persona)
+
+
+@pytest.fixture
+def authz_world(
+    partner_admin: User, partner_member: User, organisation: Organisation, compliance_officer: User
+) -> World:
+    """One of every object of ours that a page or an endpoint acts on (tests/authz_world.py)."""
+    return build_world(
+        organisation=organisation,
+        admin=partner_admin,
+        member=partner_member,
+        staff=compliance_officer,
+    )
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

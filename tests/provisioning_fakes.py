@@ -7,6 +7,7 @@ keeps the same in a JSON file, for a Celery worker in another process.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import fcntl
 import json
@@ -34,7 +35,7 @@ from provisioning.deliveries.models import Target
 from provisioning.deliveries.services import target_create
 from provisioning.grants.models import Grant
 from provisioning.grants.services import grant_create
-from tests.factories import OrganisationFactory, PersonFactory, StageFactory
+from tests.factories import CompletePersonFactory, OrganisationFactory, PersonFactory, StageFactory
 
 FAKE_FACTORY = "tests.provisioning_fakes.build_fake_connector"
 FILE_FACTORY = "tests.provisioning_fakes.build_file_connector"
@@ -161,6 +162,22 @@ def fake_target(name: str = "directory", **kwargs: Any) -> tuple[Target, FakeTar
     return target, FAKE_TARGETS[url]
 
 
+# The signing secrets a webhook target's tests rotate from and to.
+OLD_SECRET = "whsec_" + base64.b64encode(b"old-signing-key-0123456789").decode()
+NEW_SECRET = "whsec_" + base64.b64encode(b"new-signing-key-9876543210").decode()
+
+
+def webhook_receiver() -> Target:
+    """The webhook target "receiver", signing with ``OLD_SECRET``."""
+    return target_create(
+        actor=None,
+        kind="webhook",
+        name="receiver",
+        url="https://hooks.test/in",
+        secrets=[OLD_SECRET],
+    )
+
+
 def stage(**kwargs: Any) -> Stage:
     return StageFactory(**kwargs)
 
@@ -179,6 +196,19 @@ def active_grant(*, organisation: Any = None, seats: int | None = None, **kwargs
 def issue(grant: Grant, person: Person | None = None) -> IssuedKey:
     person = person or PersonFactory(organisation=grant.organisation)
     return credential_issue(actor=None, grant=grant, person=person)
+
+
+def verified_key_holders(stage: Stage, count: int = 1) -> list[Grant]:
+    """``count`` verified organisations, each with an active grant on ``stage`` and one key,
+    held by a person whose profile is complete."""
+    grants = []
+    for _ in range(count):
+        grant = active_grant(
+            organisation=OrganisationFactory(verification_state="verified"), stage=stage
+        )
+        issue(grant, CompletePersonFactory(organisation=grant.organisation))
+        grants.append(grant)
+    return grants
 
 
 def desired_by_id(credential_ids: Sequence[int]) -> dict[int, tuple[int, bool, bool]]:

@@ -204,10 +204,9 @@ def test_decisions_before_the_cursor_started_are_history_not_news(
 # --- the organisation's own webhook --------------------------------------------------------
 
 
-def test_the_organisations_endpoint_receives_the_same_event_signed(
-    world, ops_user, determination, partner_admin, settings
-):
-    settings.ORGANISATION_WEBHOOK_ALLOW_PRIVATE = True
+def _webhook_told_of_the_stop(world, ops_user, determination, partner_admin):
+    """Our organisation registers an endpoint, then the stop's notices are dispatched: the
+    endpoint and its one delivery."""
     registered = organisation_webhook_register(
         actor=partner_admin,
         organisation=world["grant"].organisation,
@@ -216,6 +215,14 @@ def test_the_organisations_endpoint_receives_the_same_event_signed(
     _stop(world, ops_user, determination)
     access_notices_dispatch()
     [delivery] = WebhookDelivery.objects.all()
+    return registered, delivery
+
+
+def test_the_organisations_endpoint_receives_the_same_event_signed(
+    world, ops_user, determination, partner_admin, settings
+):
+    settings.ORGANISATION_WEBHOOK_ALLOW_PRIVATE = True
+    registered, delivery = _webhook_told_of_the_stop(world, ops_user, determination, partner_admin)
     received: list[httpx.Request] = []
 
     def receiver(request: httpx.Request) -> httpx.Response:
@@ -245,14 +252,7 @@ def test_a_refused_delivery_backs_off_and_keeps_the_same_message_id(
     world, ops_user, determination, partner_admin, settings
 ):
     settings.ORGANISATION_WEBHOOK_ALLOW_PRIVATE = True
-    organisation_webhook_register(
-        actor=partner_admin,
-        organisation=world["grant"].organisation,
-        url="https://hooks.northwind.example/clearance",
-    )
-    _stop(world, ops_user, determination)
-    access_notices_dispatch()
-    [delivery] = WebhookDelivery.objects.all()
+    _, delivery = _webhook_told_of_the_stop(world, ops_user, determination, partner_admin)
     client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(503)))
 
     assert webhook_delivery_send(delivery_id=delivery.pk, client=client) is False

@@ -8,14 +8,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.applications.states import ApplicationState
 from portal.compliance.models import Determination, DeterminationRule, DeterminationState
-from portal.reviews.models import Approval, ApprovalPosition, Review
-from provisioning.credentials.services import credential_revoke
-from provisioning.grants.models import SuspensionKind
-from provisioning.grants.services import grant_suspend
+from tests.compliance_helpers import approved_grant, holdings_on
 from tests.conftest import client_for
-from tests.factories import ApplicationFactory, CompletePersonFactory, StageFactory
+from tests.factories import CompletePersonFactory
 from tests.provisioning_fakes import active_grant, issue
 
 pytestmark = pytest.mark.django_db
@@ -27,25 +23,7 @@ def _url(organisation) -> str:
 
 @pytest.fixture
 def holdings(organisation, reviewer, compliance_officer):
-    stage = StageFactory(seats=10)
-    grant = active_grant(organisation=organisation, stage=stage)
-    application = ApplicationFactory(
-        organisation=organisation,
-        stage=stage,
-        state=ApplicationState.APPROVED,
-        submitted_at=timezone.now(),
-    )
-    Review.objects.create(application=application, grant=grant)
-    Approval.objects.create(
-        application=application,
-        reviewer=reviewer,
-        position=ApprovalPosition.FIRST,
-        stage=stage,
-        seats=10,
-        monthly_quota=1000,
-        rate_limit_per_minute=10,
-        expires_at=grant.expires_at,
-    )
+    grant, application = approved_grant(organisation, reviewer)
     determination = Determination.objects.create(
         reference="BIS-2026-17",
         legal_basis="letter",
@@ -54,16 +32,9 @@ def holdings(organisation, reviewer, compliance_officer):
         state=DeterminationState.IN_FORCE,
     )
     DeterminationRule.objects.create(
-        determination=determination, covered_model=stage.covered_model, kind="partners_only"
+        determination=determination, covered_model=grant.covered_model, kind="partners_only"
     )
-    ada = issue(grant, CompletePersonFactory(organisation=organisation, legal_name="Ada Holder"))
-    gone = issue(grant, CompletePersonFactory(organisation=organisation, legal_name="Gone Person"))
-    credential_revoke(actor=None, credential=gone.credential, reason="left")
-    other = active_grant(organisation=organisation)
-    grant_suspend(
-        actor=None, grants=other, reason=SuspensionKind.REGULATORY, reference="BIS-2026-18"
-    )
-    return {"grant": grant, "ada": ada.credential, "other": other, "application": application}
+    return holdings_on(organisation, grant, application)
 
 
 def test_compliance_sees_who_holds_what_since_when_and_on_what_authority(

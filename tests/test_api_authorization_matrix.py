@@ -23,7 +23,7 @@ from django.db import transaction
 from django.test import Client
 
 from tests.api_helpers import token_for
-from tests.authz_world import World, build_world
+from tests.authz_world import World
 from tests.url_inventory import schema_operations
 
 PERSONAS = (
@@ -327,15 +327,10 @@ def _call(client: Client, operation: str, world: World) -> int:
 
 
 @pytest.fixture
-def world(partner_admin, partner_member, organisation, compliance_officer, settings) -> World:
+def world(settings, authz_world: World) -> World:
     # The registered endpoint's host is not resolved: this matrix is about who may.
     settings.ORGANISATION_WEBHOOK_ALLOW_PRIVATE = True
-    return build_world(
-        organisation=organisation,
-        admin=partner_admin,
-        member=partner_member,
-        staff=compliance_officer,
-    )
+    return authz_world
 
 
 @pytest.fixture

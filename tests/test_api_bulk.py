@@ -8,9 +8,9 @@ import pytest
 from provisioning.bulk.models import BulkAction, BulkState
 from provisioning.bulk.services import bulk_fail, bulk_run
 from provisioning.credentials.models import Credential, CredentialState
-from tests.api_helpers import api_client_for
-from tests.factories import CompletePersonFactory, OrganisationFactory, StageFactory, staff_user
-from tests.provisioning_fakes import active_grant, fake_target, issue
+from tests.api_helpers import api_client_for, post_json
+from tests.factories import OrganisationFactory, StageFactory, staff_user
+from tests.provisioning_fakes import active_grant, fake_target, verified_key_holders
 
 pytestmark = pytest.mark.django_db
 
@@ -22,23 +22,12 @@ def stage():
 
 @pytest.fixture
 def grants(stage):
-    made = []
-    for _ in range(3):
-        grant = active_grant(
-            organisation=OrganisationFactory(verification_state="verified"), stage=stage
-        )
-        issue(grant, CompletePersonFactory(organisation=grant.organisation))
-        made.append(grant)
-    return made
+    return verified_key_holders(stage, 3)
 
 
 @pytest.fixture
 def colleague():
     return staff_user("ops", username="ops-two")
-
-
-def _post(client, url, body=None):
-    return client.post(url, body or {}, content_type="application/json")
 
 
 def _plan(client, stage, **changes):
@@ -49,7 +38,7 @@ def _plan(client, stage, **changes):
         "emergency": True,
         **changes,
     }
-    return _post(client, "/api/v1/bulk-actions/", body)
+    return post_json(client, "/api/v1/bulk-actions/", body)
 
 
 def test_planning_is_a_dry_run_with_counts_and_a_hash(ops_user, stage, grants):
@@ -71,7 +60,7 @@ def test_an_emergency_suspension_runs_and_reports_progress_per_target(ops_user, 
     client = api_client_for(ops_user)
     planned = _plan(client, stage).json()
     # when
-    started = _post(
+    started = post_json(
         client,
         f"/api/v1/bulk-actions/{planned['id']}/execute/",
         {"plan_hash": planned["plan_hash"]},
@@ -96,7 +85,7 @@ def test_running_another_plans_hash_is_refused(ops_user, stage, grants):
     client = api_client_for(ops_user)
     planned = _plan(client, stage).json()
 
-    response = _post(
+    response = post_json(
         client, f"/api/v1/bulk-actions/{planned['id']}/execute/", {"plan_hash": "0" * 64}
     )
 
@@ -111,7 +100,7 @@ def test_a_changed_set_is_refused_with_the_difference(ops_user, stage, grants):
     planned = _plan(client, stage).json()
     late = active_grant(organisation=OrganisationFactory(), stage=stage)
     # when
-    response = _post(
+    response = post_json(
         client,
         f"/api/v1/bulk-actions/{planned['id']}/execute/",
         {"plan_hash": planned["plan_hash"]},
@@ -129,7 +118,7 @@ def test_a_restore_needs_a_colleagues_approval_of_the_same_plan(ops_user, collea
     # given: suspended by an emergency action, and a restore planned
     client = api_client_for(ops_user)
     suspend = _plan(client, stage).json()
-    _post(
+    post_json(
         client,
         f"/api/v1/bulk-actions/{suspend['id']}/execute/",
         {"plan_hash": suspend["plan_hash"]},
@@ -142,10 +131,10 @@ def test_a_restore_needs_a_colleagues_approval_of_the_same_plan(ops_user, collea
     confirm = {"plan_hash": restore["plan_hash"]}
 
     # when: run at once, approved by the planner, then by a colleague
-    too_early = _post(client, f"{base}/execute/", confirm)
-    by_planner = _post(client, f"{base}/approve/", confirm)
-    by_colleague = _post(api_client_for(colleague), f"{base}/approve/", confirm)
-    started = _post(client, f"{base}/execute/", confirm)
+    too_early = post_json(client, f"{base}/execute/", confirm)
+    by_planner = post_json(client, f"{base}/approve/", confirm)
+    by_colleague = post_json(api_client_for(colleague), f"{base}/approve/", confirm)
+    started = post_json(client, f"{base}/execute/", confirm)
 
     # then
     assert too_early.status_code == 409
@@ -162,15 +151,15 @@ def test_an_emergency_action_is_reviewed_afterwards_by_someone_else(
 ):
     client = api_client_for(ops_user)
     planned = _plan(client, stage).json()
-    _post(
+    post_json(
         client,
         f"/api/v1/bulk-actions/{planned['id']}/execute/",
         {"plan_hash": planned["plan_hash"]},
     )
     url = f"/api/v1/bulk-actions/{planned['id']}/review/"
 
-    own = _post(client, url, {"note": "Looks right."})
-    theirs = _post(api_client_for(colleague), url, {"note": "Checked the sample."})
+    own = post_json(client, url, {"note": "Looks right."})
+    theirs = post_json(api_client_for(colleague), url, {"note": "Checked the sample."})
 
     assert own.status_code == 409
     assert theirs.status_code == 200
@@ -210,7 +199,7 @@ def test_readers_follow_actions_but_cannot_plan_or_run_them(
     assert client.get(f"/api/v1/bulk-actions/{planned['id']}/").status_code == 200
     assert client.get(f"/api/v1/bulk-actions/{planned['id']}/status/").status_code == 200
     assert _plan(client, stage).status_code == 403
-    run = _post(
+    run = post_json(
         client,
         f"/api/v1/bulk-actions/{planned['id']}/execute/",
         {"plan_hash": planned["plan_hash"]},
@@ -234,8 +223,8 @@ def test_replanning_marks_the_plan_stale_and_returns_a_fresh_one(ops_user, stage
     planned = _plan(client, stage).json()
     active_grant(organisation=OrganisationFactory(), stage=stage)
     # when
-    response = _post(client, f"/api/v1/bulk-actions/{planned['id']}/replan/")
-    again = _post(client, f"/api/v1/bulk-actions/{planned['id']}/replan/")
+    response = post_json(client, f"/api/v1/bulk-actions/{planned['id']}/replan/")
+    again = post_json(client, f"/api/v1/bulk-actions/{planned['id']}/replan/")
     # then
     assert response.status_code == 201, response.json()
     fresh = response.json()
@@ -254,11 +243,11 @@ def test_a_failed_action_resumes_from_its_cursor_and_only_a_failed_one(ops_user,
     client = api_client_for(ops_user)
     planned = _plan(client, stage).json()
     base = f"/api/v1/bulk-actions/{planned['id']}"
-    _post(client, f"{base}/execute/", {"plan_hash": planned["plan_hash"]})
-    running = _post(client, f"{base}/resume/")
+    post_json(client, f"{base}/execute/", {"plan_hash": planned["plan_hash"]})
+    running = post_json(client, f"{base}/resume/")
     bulk_fail(action_id=planned["id"], error="worker lost")
     # when
-    resumed = _post(client, f"{base}/resume/")
+    resumed = post_json(client, f"{base}/resume/")
     bulk_run(action_id=planned["id"])
     # then
     assert running.status_code == 409
@@ -275,8 +264,8 @@ def test_readers_can_neither_replan_nor_resume(request, persona, ops_user, stage
     planned = _plan(api_client_for(ops_user), stage).json()
     client = api_client_for(request.getfixturevalue(persona))
 
-    assert _post(client, f"/api/v1/bulk-actions/{planned['id']}/replan/").status_code == 403
-    assert _post(client, f"/api/v1/bulk-actions/{planned['id']}/resume/").status_code == 403
+    assert post_json(client, f"/api/v1/bulk-actions/{planned['id']}/replan/").status_code == 403
+    assert post_json(client, f"/api/v1/bulk-actions/{planned['id']}/resume/").status_code == 403
     assert BulkAction.objects.get().state == BulkState.PLANNED
 
 

@@ -16,8 +16,9 @@ from portal.certification.models import Campaign, CertificationItem, Decision
 from portal.certification.services import _admins, campaign_close_due, campaign_open
 from portal.partners.models import MemberRole
 from provisioning.credentials.models import Credential, CredentialState
-from tests.api_helpers import api_client_for
-from tests.factories import PersonFactory, StageFactory, UserFactory, add_member
+from tests.api_helpers import api_client_for, post_json
+from tests.certification_helpers import keys_on, open_campaign
+from tests.factories import StageFactory, UserFactory, add_member
 from tests.provisioning_fakes import active_grant, issue
 
 pytestmark = pytest.mark.django_db
@@ -34,33 +35,16 @@ def stage():
 
 @pytest.fixture
 def keys(organisation, other_organisation, stage):
-    ours = active_grant(organisation=organisation, stage=stage)
-    theirs = active_grant(organisation=other_organisation, stage=stage)
-    return {
-        "ada": issue(ours, PersonFactory(organisation=organisation, legal_name="Ada Ours")),
-        "bob": issue(ours, PersonFactory(organisation=organisation, legal_name="Bob Ours")),
-        "zed": issue(
-            theirs, PersonFactory(organisation=other_organisation, legal_name="Zed Theirs")
-        ),
-    }
+    return keys_on(stage, organisation, other_organisation)
 
 
 @pytest.fixture
 def campaign(keys, stage, compliance_officer):
-    return campaign_open(
-        actor=compliance_officer,
-        title="Q4 recertification",
-        covered_model=stage.covered_model,
-        deadline=timezone.now() + dt.timedelta(days=10),
-    )
+    return open_campaign(stage, compliance_officer)
 
 
 def _item(campaign, key):
     return CertificationItem.objects.get(campaign=campaign, credential=key.credential)
-
-
-def _post(client, url, body):
-    return client.post(url, body, content_type="application/json")
 
 
 def _deadline(days=14):
@@ -78,7 +62,7 @@ def test_compliance_opens_a_campaign_through_the_api(compliance_officer, keys, s
         "reminder_days": [7, 3, 1],
     }
 
-    response = _post(api_client_for(compliance_officer), CAMPAIGNS, body)
+    response = post_json(api_client_for(compliance_officer), CAMPAIGNS, body)
 
     assert response.status_code == 201, response.json()
     campaign = Campaign.objects.get()
@@ -126,7 +110,7 @@ def test_a_bad_campaign_is_a_400_naming_the_field(compliance_officer, keys, stag
         **change,
     }
 
-    response = _post(api_client_for(compliance_officer), CAMPAIGNS, body)
+    response = post_json(api_client_for(compliance_officer), CAMPAIGNS, body)
 
     assert response.status_code == 400
     assert field in [error["field"] for error in response.json().get("errors", [])]
@@ -137,7 +121,7 @@ def test_a_campaign_with_nobody_to_certify_is_a_409(compliance_officer):
     empty = StageFactory()
     body = {"title": "Q4", "covered_model": empty.covered_model.slug, "deadline": _deadline()}
 
-    response = _post(api_client_for(compliance_officer), CAMPAIGNS, body)
+    response = post_json(api_client_for(compliance_officer), CAMPAIGNS, body)
 
     assert response.status_code == 409
     assert "Nobody holds a live key" in response.json()["detail"]
@@ -176,7 +160,7 @@ def test_the_detail_filters_organisations_like_the_page(auditor, campaign, organ
 def test_only_compliance_opens_campaigns(request, persona, keys, stage):
     body = {"title": "Q4", "covered_model": stage.covered_model.slug, "deadline": _deadline()}
 
-    response = _post(api_client_for(request.getfixturevalue(persona)), CAMPAIGNS, body)
+    response = post_json(api_client_for(request.getfixturevalue(persona)), CAMPAIGNS, body)
 
     assert response.status_code == 403
     assert not Campaign.objects.exists()
@@ -204,7 +188,7 @@ def test_an_unknown_task_filter_is_a_400(partner_admin, campaign):
 def test_a_partner_admin_confirms_one_person(partner_admin, campaign, keys):
     item = _item(campaign, keys["ada"])
 
-    response = _post(
+    response = post_json(
         api_client_for(partner_admin), f"{TASKS}{item.pk}/decide/", {"decision": "confirm"}
     )
 
@@ -218,8 +202,8 @@ def test_revoking_revokes_the_key_and_deciding_again_is_a_409(partner_admin, cam
     client = api_client_for(partner_admin)
     item = _item(campaign, keys["bob"])
 
-    revoked = _post(client, f"{TASKS}{item.pk}/decide/", {"decision": "revoke", "note": "left"})
-    again = _post(client, f"{TASKS}{item.pk}/decide/", {"decision": "confirm"})
+    revoked = post_json(client, f"{TASKS}{item.pk}/decide/", {"decision": "revoke", "note": "left"})
+    again = post_json(client, f"{TASKS}{item.pk}/decide/", {"decision": "confirm"})
 
     assert revoked.status_code == 200
     assert revoked.json()["credential_state"] == CredentialState.REVOKED
@@ -233,7 +217,7 @@ def test_a_late_confirmation_restores_a_lapsed_key(partner_admin, campaign, keys
     item = _item(campaign, keys["ada"])
     assert Credential.objects.get(pk=keys["ada"].credential.pk).state == CredentialState.SUSPENDED
 
-    response = _post(
+    response = post_json(
         api_client_for(partner_admin), f"{TASKS}{item.pk}/decide/", {"decision": "confirm"}
     )
 
@@ -247,15 +231,17 @@ def test_a_member_may_not_decide_and_an_outsider_cannot_see_the_item(
     item = _item(campaign, keys["ada"])
     url = f"{TASKS}{item.pk}/decide/"
 
-    assert _post(api_client_for(partner_member), url, {"decision": "confirm"}).status_code == 403
-    assert _post(api_client_for(outsider), url, {"decision": "confirm"}).status_code == 404
+    assert (
+        post_json(api_client_for(partner_member), url, {"decision": "confirm"}).status_code == 403
+    )
+    assert post_json(api_client_for(outsider), url, {"decision": "confirm"}).status_code == 404
     assert _item(campaign, keys["ada"]).decision == Decision.PENDING
 
 
 def test_a_bad_decision_is_a_400(partner_admin, campaign, keys):
     item = _item(campaign, keys["ada"])
 
-    response = _post(
+    response = post_json(
         api_client_for(partner_admin), f"{TASKS}{item.pk}/decide/", {"decision": "maybe"}
     )
 
@@ -266,7 +252,7 @@ def test_a_bad_decision_is_a_400(partner_admin, campaign, keys):
 def test_confirm_all_confirms_exactly_the_listed_people(partner_admin, campaign, keys):
     ada, bob = _item(campaign, keys["ada"]), _item(campaign, keys["bob"])
 
-    response = _post(
+    response = post_json(
         api_client_for(partner_admin), CONFIRM_ALL, {"items": [ada.pk], "confirm": True}
     )
 
@@ -279,7 +265,7 @@ def test_confirm_all_confirms_exactly_the_listed_people(partner_admin, campaign,
 def test_confirm_all_needs_an_explicit_confirm(partner_admin, campaign, keys):
     ada = _item(campaign, keys["ada"])
 
-    response = _post(
+    response = post_json(
         api_client_for(partner_admin), CONFIRM_ALL, {"items": [ada.pk], "confirm": False}
     )
 
@@ -293,7 +279,7 @@ def test_confirm_all_needs_an_explicit_confirm(partner_admin, campaign, keys):
 def test_confirm_all_refuses_anothers_people_and_changes_nothing(partner_admin, campaign, keys):
     ada, zed = _item(campaign, keys["ada"]), _item(campaign, keys["zed"])
 
-    response = _post(
+    response = post_json(
         api_client_for(partner_admin), CONFIRM_ALL, {"items": [ada.pk, zed.pk], "confirm": True}
     )
 

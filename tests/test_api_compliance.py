@@ -6,17 +6,12 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
-from portal.applications.states import ApplicationState
 from portal.compliance.dashboard import TILES
-from portal.reviews.models import Approval, ApprovalPosition, Review
-from portal.usage.models import AlertKind, UsageAlert
-from provisioning.credentials.services import credential_revoke
-from provisioning.grants.models import SuspensionKind
-from provisioning.grants.services import grant_suspend
+from portal.usage.models import UsageAlert
 from tests.api_helpers import api_client_for
-from tests.factories import ApplicationFactory, CompletePersonFactory, StageFactory
+from tests.compliance_helpers import approved_grant, holdings_on, over_quota_alert
+from tests.factories import CompletePersonFactory, StageFactory
 from tests.provisioning_fakes import active_grant, issue
 
 pytestmark = pytest.mark.django_db
@@ -25,24 +20,7 @@ SUMMARY = "/api/v1/compliance/summary/"
 
 
 def _alerts(credential, n: int, start: int = 0) -> None:
-    now = timezone.now()
-    grant = credential.grant
-    UsageAlert.objects.bulk_create(
-        UsageAlert(
-            kind=AlertKind.OVER_QUOTA,
-            dedup_key=f"over_quota:{grant.pk}:{i}",
-            organisation=grant.organisation,
-            covered_model=grant.covered_model,
-            grant=grant,
-            credential=credential,
-            person=credential.person,
-            message="over",
-            first_seen_at=now,
-            last_seen_at=now,
-            created_at=now,
-        )
-        for i in range(start, start + n)
-    )
+    UsageAlert.objects.bulk_create(over_quota_alert(credential, i) for i in range(start, start + n))
 
 
 @pytest.fixture
@@ -101,33 +79,7 @@ def _report(organisation) -> str:
 
 @pytest.fixture
 def holdings(organisation, reviewer):
-    stage = StageFactory(seats=10)
-    grant = active_grant(organisation=organisation, stage=stage)
-    application = ApplicationFactory(
-        organisation=organisation,
-        stage=stage,
-        state=ApplicationState.APPROVED,
-        submitted_at=timezone.now(),
-    )
-    Review.objects.create(application=application, grant=grant)
-    Approval.objects.create(
-        application=application,
-        reviewer=reviewer,
-        position=ApprovalPosition.FIRST,
-        stage=stage,
-        seats=10,
-        monthly_quota=1000,
-        rate_limit_per_minute=10,
-        expires_at=grant.expires_at,
-    )
-    ada = issue(grant, CompletePersonFactory(organisation=organisation, legal_name="Ada Holder"))
-    gone = issue(grant, CompletePersonFactory(organisation=organisation, legal_name="Gone Person"))
-    credential_revoke(actor=None, credential=gone.credential, reason="left")
-    other = active_grant(organisation=organisation)
-    grant_suspend(
-        actor=None, grants=other, reason=SuspensionKind.REGULATORY, reference="BIS-2026-18"
-    )
-    return {"grant": grant, "ada": ada.credential, "other": other, "application": application}
+    return holdings_on(organisation, *approved_grant(organisation, reviewer))
 
 
 def test_compliance_reads_who_holds_what_and_on_what_authority(

@@ -9,9 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from foundation.audit.models import AuditEvent
 from portal.compliance.models import Determination, DeterminationState
 from provisioning.credentials.models import Credential, CredentialState
-from tests.api_helpers import api_client_for
-from tests.factories import CompletePersonFactory, OrganisationFactory, StageFactory, staff_user
-from tests.provisioning_fakes import active_grant, issue
+from tests.api_helpers import api_client_for, post_json
+from tests.factories import StageFactory
+from tests.provisioning_fakes import verified_key_holders
 
 pytestmark = pytest.mark.django_db
 
@@ -21,20 +21,8 @@ PDF = b"%PDF-1.4\n% letter\n"
 @pytest.fixture
 def model():
     stage = StageFactory(seats=10)
-    grant = active_grant(
-        organisation=OrganisationFactory(verification_state="verified"), stage=stage
-    )
-    issue(grant, CompletePersonFactory(organisation=grant.organisation))
+    verified_key_holders(stage)
     return stage.covered_model
-
-
-@pytest.fixture
-def second_officer():
-    return staff_user("compliance", username="compliance-two")
-
-
-def _post(client, url, body=None):
-    return client.post(url, body or {}, content_type="application/json")
 
 
 def _draft(client, model, **changes):
@@ -45,7 +33,7 @@ def _draft(client, model, **changes):
         "rules": {model.slug: {"kind": "blocked"}},
         **changes,
     }
-    return _post(client, "/api/v1/determinations/", body)
+    return post_json(client, "/api/v1/determinations/", body)
 
 
 def _attach(client, determination_id, content=PDF, name="letter.pdf"):
@@ -169,18 +157,18 @@ def test_two_officers_sign_and_applying_suspends_access(compliance_officer, seco
     determination_id = _draft(author, model).json()["id"]
     _attach(author, determination_id)
     base = f"/api/v1/determinations/{determination_id}"
-    assert _post(author, f"{base}/submit/").json()["state"] == "awaiting_approval"
+    assert post_json(author, f"{base}/submit/").json()["state"] == "awaiting_approval"
 
     # when: the author tries to approve
-    own = _post(author, f"{base}/approve/")
+    own = post_json(author, f"{base}/approve/")
     # then
     assert own.status_code == 409
     assert "second compliance officer" in own.json()["detail"]
 
     # when: a colleague approves and the author applies
-    approved = _post(api_client_for(second_officer), f"{base}/approve/")
-    unconfirmed = _post(author, f"{base}/apply/", {"confirm": False})
-    applied = _post(author, f"{base}/apply/", {"confirm": True})
+    approved = post_json(api_client_for(second_officer), f"{base}/approve/")
+    unconfirmed = post_json(author, f"{base}/apply/", {"confirm": False})
+    applied = post_json(author, f"{base}/apply/", {"confirm": True})
 
     # then
     assert approved.status_code == 200
@@ -196,7 +184,7 @@ def test_submitting_without_the_letter_says_what_is_missing(compliance_officer, 
     client = api_client_for(compliance_officer)
     determination_id = _draft(client, model).json()["id"]
 
-    response = _post(client, f"/api/v1/determinations/{determination_id}/submit/")
+    response = post_json(client, f"/api/v1/determinations/{determination_id}/submit/")
 
     assert response.status_code == 409
     assert "Attach the determination letter" in response.json()["detail"]
@@ -206,9 +194,9 @@ def test_sending_back_returns_it_to_draft(compliance_officer, second_officer, mo
     author = api_client_for(compliance_officer)
     determination_id = _draft(author, model).json()["id"]
     _attach(author, determination_id)
-    _post(author, f"/api/v1/determinations/{determination_id}/submit/")
+    post_json(author, f"/api/v1/determinations/{determination_id}/submit/")
 
-    response = _post(
+    response = post_json(
         api_client_for(second_officer),
         f"/api/v1/determinations/{determination_id}/send-back/",
         {"note": "Cite the Federal Register page."},

@@ -11,15 +11,10 @@ from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import ModelBlock
 from tests.api_helpers import api_client_for
 from tests.factories import StageFactory, staff_user
-from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
+from tests.provisioning_fakes import active_grant, fake_target, issue
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_connectors")]
 URL = "/api/v1/emergency-stops/"
-
-
-@pytest.fixture(autouse=True)
-def _fakes(settings):
-    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
 
 
 @pytest.fixture

@@ -21,27 +21,21 @@ from portal.compliance.services import (
 from portal.eligibility.rule import RuleKind
 from provisioning.bulk.models import BulkAction
 from tests.api_helpers import api_client_for
-from tests.factories import CompletePersonFactory, OrganisationFactory, StageFactory, staff_user
-from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
+from tests.factories import StageFactory, staff_user
+from tests.provisioning_fakes import (
+    fake_target,
+    verified_key_holders,
+)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_connectors")]
 LETTER = b"%PDF-1.4\n% determination letter\n"
-
-
-@pytest.fixture(autouse=True)
-def _fake_targets(settings):
-    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
 
 
 @pytest.fixture
 def determination(compliance_officer):
     """One model, blocked by a determination in force: its bulk action suspended two keys."""
     stage = StageFactory()
-    for _ in range(2):
-        grant = active_grant(
-            organisation=OrganisationFactory(verification_state="verified"), stage=stage
-        )
-        issue(grant, CompletePersonFactory(organisation=grant.organisation))
+    verified_key_holders(stage, 2)
     fake_target("directory")
     second = staff_user("compliance", username="compliance-two")
     determination = determination_draft(

@@ -17,7 +17,6 @@ from portal.partners.models import MemberRole, Membership
 from provisioning.credentials.models import Credential
 from provisioning.credentials.services import credential_revoke
 from tests.api_helpers import api_client_for
-from tests.authz_world import World, build_world
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,63 +93,58 @@ def test_a_forged_token_is_refused(invitee):
 # --- Collecting a key ----------------------------------------------------------------
 
 
-@pytest.fixture
-def world(partner_admin, partner_member, organisation, compliance_officer) -> World:
-    return build_world(
-        organisation=organisation,
-        admin=partner_admin,
-        member=partner_member,
-        staff=compliance_officer,
-    )
-
-
-def test_the_owner_collects_a_fresh_key_shown_once(world, partner_member):
+def test_the_owner_collects_a_fresh_key_shown_once(authz_world, partner_member):
     # when
     response = _post(
-        api_client_for(partner_member), f"/api/v1/credentials/{world.credential.pk}/collect/"
+        api_client_for(partner_member), f"/api/v1/credentials/{authz_world.credential.pk}/collect/"
     )
     # then
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     key = response.json()["key"]
-    stored = Credential.objects.get(pk=world.credential.pk)
+    stored = Credential.objects.get(pk=authz_world.credential.pk)
     assert token_matches(key, stored.key_hash)
     assert key not in json.dumps(list(AuditEvent.objects.values("before", "after")), default=str)
     shown = api_client_for(partner_member).get(f"/api/v1/credentials/{stored.pk}/")
     assert key not in shown.content.decode()
 
 
-def test_a_second_collect_ends_the_first_key(world, partner_member):
+def test_a_second_collect_ends_the_first_key(authz_world, partner_member):
     client = api_client_for(partner_member)
-    url = f"/api/v1/credentials/{world.credential.pk}/collect/"
+    url = f"/api/v1/credentials/{authz_world.credential.pk}/collect/"
     first = _post(client, url).json()["key"]
 
     second = _post(client, url).json()["key"]
 
-    stored = Credential.objects.get(pk=world.credential.pk)
+    stored = Credential.objects.get(pk=authz_world.credential.pk)
     assert token_matches(second, stored.key_hash)
     assert not token_matches(first, stored.key_hash)
     assert stored.previous_key_prefix is None  # no overlap: the first key is gone at once
 
 
-def test_a_key_that_is_not_active_cannot_be_collected(world, partner_member, compliance_officer):
-    credential_revoke(actor=compliance_officer, credential=world.credential, reason="Left.")
-    before = Credential.objects.get(pk=world.credential.pk).key_hash
+def test_a_key_that_is_not_active_cannot_be_collected(
+    authz_world, partner_member, compliance_officer
+):
+    credential_revoke(actor=compliance_officer, credential=authz_world.credential, reason="Left.")
+    before = Credential.objects.get(pk=authz_world.credential.pk).key_hash
 
     response = _post(
-        api_client_for(partner_member), f"/api/v1/credentials/{world.credential.pk}/collect/"
+        api_client_for(partner_member), f"/api/v1/credentials/{authz_world.credential.pk}/collect/"
     )
 
     assert response.status_code == 409
     assert response.json()["detail"] == "Only an active key can be collected."
-    assert Credential.objects.get(pk=world.credential.pk).key_hash == before
+    assert Credential.objects.get(pk=authz_world.credential.pk).key_hash == before
 
 
-def test_the_admin_sees_the_key_but_cannot_collect_it(world, partner_admin):
+def test_the_admin_sees_the_key_but_cannot_collect_it(authz_world, partner_admin):
     client = api_client_for(partner_admin)
 
-    assert client.get(f"/api/v1/credentials/{world.credential.pk}/").status_code == 200
-    assert _post(client, f"/api/v1/credentials/{world.credential.pk}/collect/").status_code == 404
+    assert client.get(f"/api/v1/credentials/{authz_world.credential.pk}/").status_code == 200
+    assert (
+        _post(client, f"/api/v1/credentials/{authz_world.credential.pk}/collect/").status_code
+        == 404
+    )
 
 
 # --- Notifications -------------------------------------------------------------------

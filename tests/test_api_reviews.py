@@ -12,7 +12,7 @@ from portal.applications.states import ApplicationState
 from portal.reviews.models import Approval, Review
 from provisioning.credentials.models import Credential
 from provisioning.grants.models import Grant
-from tests.api_helpers import api_client_for
+from tests.api_helpers import api_client_for, post_json
 from tests.reviewing import queued_application
 
 S = ApplicationState
@@ -23,10 +23,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def application(organisation, partner_admin):
     return queued_application(organisation, nominees=2, created_by=partner_admin)
-
-
-def _post(client, url, body=None):
-    return client.post(url, body or {}, content_type="application/json")
 
 
 def test_the_queue_lists_waiting_applications_with_their_version(application, reviewer):
@@ -43,7 +39,7 @@ def test_the_queue_lists_waiting_applications_with_their_version(application, re
 
 def test_the_queue_filters_by_state_and_assignee(application, reviewer):
     client = api_client_for(reviewer)
-    _post(client, f"/api/v1/reviews/{application.pk}/claim/")
+    post_json(client, f"/api/v1/reviews/{application.pk}/claim/")
 
     mine = client.get("/api/v1/reviews/?assignee=me").json()
     unassigned = client.get("/api/v1/reviews/?assignee=none").json()
@@ -57,7 +53,7 @@ def test_the_queue_filters_by_state_and_assignee(application, reviewer):
 
 def test_approving_creates_the_grant_and_a_key_per_nominee(application, reviewer):
     # when
-    response = _post(
+    response = post_json(
         api_client_for(reviewer),
         f"/api/v1/reviews/{application.pk}/approve/",
         {"seats": 3, "version": application.updated_at.isoformat()},
@@ -80,13 +76,13 @@ def test_a_four_eyes_model_needs_a_second_different_reviewer(
 ):
     # given
     application = queued_application(organisation, four_eyes=True, created_by=partner_admin)
-    first = _post(api_client_for(reviewer), f"/api/v1/reviews/{application.pk}/approve/")
+    first = post_json(api_client_for(reviewer), f"/api/v1/reviews/{application.pk}/approve/")
     assert first.status_code == 200
     assert first.json()["final"] is False
     approval_id = first.json()["approval"]["id"]
 
     # when: the same reviewer tries the second approval
-    again = _post(
+    again = post_json(
         api_client_for(reviewer),
         f"/api/v1/reviews/{application.pk}/approve/",
         {"confirms": approval_id},
@@ -98,7 +94,7 @@ def test_a_four_eyes_model_needs_a_second_different_reviewer(
     assert not Grant.objects.exists()
 
     # when: a colleague confirms the first approval
-    second = _post(
+    second = post_json(
         api_client_for(second_reviewer),
         f"/api/v1/reviews/{application.pk}/approve/",
         {"confirms": approval_id},
@@ -117,7 +113,7 @@ def test_a_decision_on_a_stale_version_is_refused_and_changes_nothing(applicatio
         updated_at=application.updated_at.replace(year=2030)
     )
     # when
-    response = _post(
+    response = post_json(
         api_client_for(reviewer),
         f"/api/v1/reviews/{application.pk}/reject/",
         {"reason": "Not eligible.", "version": seen},
@@ -133,8 +129,8 @@ def test_rejecting_needs_a_reason_and_then_tells_the_applicant(application, revi
     client = api_client_for(reviewer)
     url = f"/api/v1/reviews/{application.pk}/reject/"
 
-    missing = _post(client, url, {})
-    done = _post(client, url, {"reason": "The use case is outside the programme."})
+    missing = post_json(client, url, {})
+    done = post_json(client, url, {"reason": "The use case is outside the programme."})
 
     assert missing.status_code == 400
     assert missing.json()["errors"] == [{"field": "reason", "message": "This field is required."}]
@@ -143,7 +139,7 @@ def test_rejecting_needs_a_reason_and_then_tells_the_applicant(application, revi
 
 
 def test_a_question_moves_the_application_to_information_requested(application, reviewer):
-    response = _post(
+    response = post_json(
         api_client_for(reviewer),
         f"/api/v1/reviews/{application.pk}/request-information/",
         {"message": "Which team will use the model?"},
@@ -153,8 +149,8 @@ def test_a_question_moves_the_application_to_information_requested(application, 
 
 
 def test_a_second_claim_is_a_conflict(application, reviewer, second_reviewer):
-    first = _post(api_client_for(reviewer), f"/api/v1/reviews/{application.pk}/claim/")
-    second = _post(api_client_for(second_reviewer), f"/api/v1/reviews/{application.pk}/claim/")
+    first = post_json(api_client_for(reviewer), f"/api/v1/reviews/{application.pk}/claim/")
+    second = post_json(api_client_for(second_reviewer), f"/api/v1/reviews/{application.pk}/claim/")
 
     assert first.status_code == 200
     assert first.json()["assignee"] == "reviewer"
@@ -164,7 +160,7 @@ def test_a_second_claim_is_a_conflict(application, reviewer, second_reviewer):
 
 
 def test_comments_are_staff_only_notes(application, reviewer):
-    response = _post(
+    response = post_json(
         api_client_for(reviewer), f"/api/v1/reviews/{application.pk}/comment/", {"body": "Checked."}
     )
     assert response.status_code == 201
@@ -179,7 +175,7 @@ def test_a_reviewer_of_the_applying_organisation_may_not_decide(application, org
     insider = staff_user(Role.REVIEWER, username="insider")
     add_member(organisation, insider, "member")
     # when
-    response = _post(api_client_for(insider), f"/api/v1/reviews/{application.pk}/approve/")
+    response = post_json(api_client_for(insider), f"/api/v1/reviews/{application.pk}/approve/")
     # then
     assert response.status_code == 409
     assert "belong to this organisation" in response.json()["detail"]
@@ -191,7 +187,7 @@ def test_people_without_the_reviewer_role_are_refused(application, persona, requ
     client = api_client_for(request.getfixturevalue(persona))
 
     listed = client.get("/api/v1/reviews/")
-    approved = _post(client, f"/api/v1/reviews/{application.pk}/approve/")
+    approved = post_json(client, f"/api/v1/reviews/{application.pk}/approve/")
 
     assert listed.status_code == 403
     assert approved.status_code == 403
@@ -202,11 +198,13 @@ def test_an_auditor_reads_the_queue_but_cannot_decide(application, auditor):
     client = api_client_for(auditor)
 
     assert client.get(f"/api/v1/reviews/{application.pk}/").status_code == 200
-    assert _post(client, f"/api/v1/reviews/{application.pk}/approve/").status_code == 403
+    assert post_json(client, f"/api/v1/reviews/{application.pk}/approve/").status_code == 403
 
 
 def test_a_read_only_token_cannot_decide(application, reviewer):
-    response = _post(api_client_for(reviewer, "read"), f"/api/v1/reviews/{application.pk}/claim/")
+    response = post_json(
+        api_client_for(reviewer, "read"), f"/api/v1/reviews/{application.pk}/claim/"
+    )
     assert response.status_code == 403
     assert not Review.objects.filter(assignee=reviewer).exists()
 
@@ -238,10 +236,12 @@ def test_a_senior_reviewer_reassigns_and_a_reviewer_may_not(application, reviewe
     senior = staff_user(Role.SENIOR_REVIEWER, username="senior")
     url = f"/api/v1/reviews/{application.pk}/reassign/"
 
-    by_reviewer = _post(api_client_for(reviewer), url, {"assignee": "reviewer"})
-    by_senior = _post(api_client_for(senior), url, {"assignee": "reviewer-two", "reason": "leave"})
-    unknown = _post(api_client_for(senior), url, {"assignee": "nobody"})
-    back = _post(api_client_for(senior), url, {"assignee": None})
+    by_reviewer = post_json(api_client_for(reviewer), url, {"assignee": "reviewer"})
+    by_senior = post_json(
+        api_client_for(senior), url, {"assignee": "reviewer-two", "reason": "leave"}
+    )
+    unknown = post_json(api_client_for(senior), url, {"assignee": "nobody"})
+    back = post_json(api_client_for(senior), url, {"assignee": None})
 
     assert by_reviewer.status_code == 403
     assert by_senior.status_code == 200
@@ -257,18 +257,18 @@ def test_the_applicants_admin_answers_a_question_through_the_api(
     application, reviewer, partner_admin, partner_member, outsider
 ):
     # given: a reviewer asked a question
-    _post(
+    post_json(
         api_client_for(reviewer),
         f"/api/v1/reviews/{application.pk}/request-information/",
         {"message": "Which team will use it?"},
     )
     url = f"/api/v1/applications/{application.pk}/answer/"
     # when
-    by_outsider = _post(api_client_for(outsider), url, {"response": "Ours."})
-    by_member = _post(api_client_for(partner_member), url, {"response": "Ours."})
-    empty = _post(api_client_for(partner_admin), url, {})
-    by_admin = _post(api_client_for(partner_admin), url, {"response": "The SOC team."})
-    again = _post(api_client_for(partner_admin), url, {"response": "Again."})
+    by_outsider = post_json(api_client_for(outsider), url, {"response": "Ours."})
+    by_member = post_json(api_client_for(partner_member), url, {"response": "Ours."})
+    empty = post_json(api_client_for(partner_admin), url, {})
+    by_admin = post_json(api_client_for(partner_admin), url, {"response": "The SOC team."})
+    again = post_json(api_client_for(partner_admin), url, {"response": "Again."})
     # then
     assert by_outsider.status_code == 404
     assert by_member.status_code == 403

@@ -3,15 +3,12 @@ true match or dismiss a false positive with a suppression; nobody else sees the 
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from foundation.audit.models import AuditEvent
 from portal.eligibility.models import ScreeningState
 from portal.screening.data import LIST_DATA
-from portal.screening.lists import list_version_load
 from portal.screening.models import (
     ListEntry,
     ListVersion,
@@ -19,36 +16,16 @@ from portal.screening.models import (
     ScreeningMatch,
     Suppression,
 )
-from portal.screening.services import person_screen
-from tests.api_helpers import api_client_for
+from tests.api_helpers import api_client_for, post_json
 from tests.factories import PersonFactory
+from tests.screening_helpers import malkevich_match
 
 pytestmark = pytest.mark.django_db
-
-MALKEVICH = (
-    '26235,"MALKEVICH, Alexander Aleksandrovich","individual","CYBER2",-0- ,-0- ,-0- ,-0- ,'
-    '-0- ,-0- ,-0- ,"DOB 14 Jun 1975; nationality Russia."'
-)
 
 
 @pytest.fixture
 def match(tmp_path, monkeypatch, organisation) -> ScreeningMatch:
-    monkeypatch.setattr("portal.screening.lists._enqueue_rescreen", lambda version_id: None)
-    path = tmp_path / "sdn.csv"
-    path.write_text(MALKEVICH + "\n", encoding="utf-8")
-    list_version_load(list_format="ofac-sdn", path=path, actor=None)
-    person = PersonFactory(
-        organisation=organisation,
-        legal_name="Alexander Malkevich",
-        date_of_birth=dt.date(1975, 6, 14),
-        citizenships=["RU"],
-    )
-    person_screen(person=person, actor=None)
-    return ScreeningMatch.objects.get(person=person)
-
-
-def _post(client, url, body):
-    return client.post(url, body, content_type="application/json")
+    return malkevich_match(tmp_path, monkeypatch, organisation)
 
 
 def test_compliance_lists_pending_matches_with_their_evidence(match, compliance_officer):
@@ -75,7 +52,7 @@ def test_the_queue_searches_and_lists_resolved_matches_by_status(match, complian
 
 
 def test_confirming_blocks_the_person_and_is_audited(match, compliance_officer):
-    response = _post(
+    response = post_json(
         api_client_for(compliance_officer),
         f"/api/v1/screening-matches/{match.pk}/confirm/",
         {"reason": "Date of birth and nationality agree."},
@@ -90,7 +67,7 @@ def test_confirming_blocks_the_person_and_is_audited(match, compliance_officer):
 
 
 def test_dismissing_suppresses_the_entry_for_this_person(match, compliance_officer):
-    response = _post(
+    response = post_json(
         api_client_for(compliance_officer),
         f"/api/v1/screening-matches/{match.pk}/dismiss/",
         {"reason": "Different date of birth on the passport copy."},
@@ -104,7 +81,7 @@ def test_dismissing_suppresses_the_entry_for_this_person(match, compliance_offic
 
 
 def test_a_decision_needs_a_reason(match, compliance_officer):
-    response = _post(
+    response = post_json(
         api_client_for(compliance_officer), f"/api/v1/screening-matches/{match.pk}/confirm/", {}
     )
 
@@ -116,9 +93,11 @@ def test_a_decision_needs_a_reason(match, compliance_officer):
 
 def test_a_resolved_match_cannot_be_decided_again(match, compliance_officer):
     client = api_client_for(compliance_officer)
-    _post(client, f"/api/v1/screening-matches/{match.pk}/dismiss/", {"reason": "Not him."})
+    post_json(client, f"/api/v1/screening-matches/{match.pk}/dismiss/", {"reason": "Not him."})
 
-    again = _post(client, f"/api/v1/screening-matches/{match.pk}/confirm/", {"reason": "Is him."})
+    again = post_json(
+        client, f"/api/v1/screening-matches/{match.pk}/confirm/", {"reason": "Is him."}
+    )
 
     assert again.status_code == 409
     assert again["Content-Type"] == "application/problem+json"
@@ -134,7 +113,7 @@ def test_nobody_but_compliance_and_auditors_sees_the_queue(request, persona, mat
 
     assert client.get("/api/v1/screening-matches/").status_code == 403
     assert client.get(f"/api/v1/screening-matches/{match.pk}/").status_code == 403
-    response = _post(client, f"/api/v1/screening-matches/{match.pk}/dismiss/", {"reason": "x"})
+    response = post_json(client, f"/api/v1/screening-matches/{match.pk}/dismiss/", {"reason": "x"})
     assert response.status_code == 403
     match.refresh_from_db()
     assert match.status == MatchStatus.PENDING
@@ -144,7 +123,7 @@ def test_an_auditor_reads_matches_but_cannot_decide(match, auditor):
     client = api_client_for(auditor)
 
     assert client.get(f"/api/v1/screening-matches/{match.pk}/").status_code == 200
-    response = _post(client, f"/api/v1/screening-matches/{match.pk}/dismiss/", {"reason": "x"})
+    response = post_json(client, f"/api/v1/screening-matches/{match.pk}/dismiss/", {"reason": "x"})
     assert response.status_code == 403
 
 

@@ -4,7 +4,6 @@ delivery state per target."""
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 
@@ -12,31 +11,25 @@ import pytest
 
 from foundation.audit.models import AuditEvent
 from provisioning.deliveries.models import Target
-from provisioning.deliveries.services import target_create
-from tests.api_helpers import api_client_for
+from tests.api_helpers import api_client_for, post_json
 from tests.factories import CompletePersonFactory, CoveredModelFactory
-from tests.provisioning_fakes import active_grant, fake_target, issue
+from tests.provisioning_fakes import (
+    NEW_SECRET,
+    OLD_SECRET,
+    active_grant,
+    fake_target,
+    issue,
+    webhook_receiver,
+)
 
 pytestmark = pytest.mark.django_db
 
-OLD_SECRET = "whsec_" + base64.b64encode(b"old-signing-key-0123456789").decode()
-NEW_SECRET = "whsec_" + base64.b64encode(b"new-signing-key-9876543210").decode()
 TOKEN = "scim-bearer-token-5f1e2d3c"
 
 
 @pytest.fixture
 def webhook() -> Target:
-    return target_create(
-        actor=None,
-        kind="webhook",
-        name="receiver",
-        url="https://hooks.test/in",
-        secrets=[OLD_SECRET],
-    )
-
-
-def _post(client, url, body):
-    return client.post(url, body, content_type="application/json")
+    return webhook_receiver()
 
 
 def _patch(client, url, body):
@@ -48,7 +41,7 @@ def test_ops_add_a_webhook_target_and_never_see_its_secret_again(ops_user, caplo
     model = CoveredModelFactory(slug="frontier-x")
     caplog.set_level(logging.DEBUG)
     # when
-    response = _post(
+    response = post_json(
         api_client_for(ops_user),
         "/api/v1/targets/",
         {
@@ -79,20 +72,20 @@ def test_ops_add_a_webhook_target_and_never_see_its_secret_again(ops_user, caplo
 def test_a_scim_target_takes_a_token_and_a_webhook_a_secret(ops_user):
     client = api_client_for(ops_user)
 
-    scim_with_secret = _post(
+    scim_with_secret = post_json(
         client,
         "/api/v1/targets/",
         {"kind": "scim", "name": "dir", "url": "https://dir.test/v2", "secret": NEW_SECRET},
     )
-    webhook_without_secret = _post(
+    webhook_without_secret = post_json(
         client, "/api/v1/targets/", {"kind": "webhook", "name": "hook", "url": "https://h.test/"}
     )
-    bad_secret = _post(
+    bad_secret = post_json(
         client,
         "/api/v1/targets/",
         {"kind": "webhook", "name": "hook", "url": "https://h.test/", "secret": "hunter2"},
     )
-    bad_url = _post(
+    bad_url = post_json(
         client, "/api/v1/targets/", {"kind": "scim", "name": "dir", "url": "ftp://dir.test/"}
     )
 
@@ -105,7 +98,7 @@ def test_a_scim_target_takes_a_token_and_a_webhook_a_secret(ops_user):
 
 
 def test_a_duplicate_name_is_a_field_error(ops_user, webhook):
-    response = _post(
+    response = post_json(
         api_client_for(ops_user),
         "/api/v1/targets/",
         {"kind": "webhook", "name": "receiver", "url": "https://h.test/", "secret": NEW_SECRET},
@@ -158,7 +151,7 @@ def test_auditors_read_targets_and_nobody_but_ops_changes_them(request, persona,
     assert client.get("/api/v1/targets/").status_code == status
     assert client.get(f"/api/v1/targets/{webhook.pk}/").status_code == status
     assert _patch(client, f"/api/v1/targets/{webhook.pk}/", {"enabled": False}).status_code == 403
-    created = _post(
+    created = post_json(
         client,
         "/api/v1/targets/",
         {"kind": "webhook", "name": "x", "url": "https://x.test/", "secret": NEW_SECRET},
@@ -176,7 +169,7 @@ def test_partners_and_reviewers_see_no_targets(request, persona, webhook):
 
 
 def test_ops_put_dead_deliveries_back_in_the_queue(ops_user, webhook):
-    response = _post(api_client_for(ops_user), f"/api/v1/targets/{webhook.pk}/retry-dead/", {})
+    response = post_json(api_client_for(ops_user), f"/api/v1/targets/{webhook.pk}/retry-dead/", {})
     assert response.status_code == 200
     assert response.json() == {"retried": 0}
     assert AuditEvent.objects.filter(action="delivery.retry_dead").exists()

@@ -12,6 +12,7 @@ from django.db import connection, connections, transaction
 from foundation.audit.chain import verify_chain
 from foundation.audit.models import GENESIS_HASH, AuditAppendOnlyError, AuditEvent
 from foundation.audit.services import audit_record
+from tests.audit_helpers import tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -29,16 +30,6 @@ def _record(n: int, actor=None) -> list[AuditEvent]:
         )
         for i in range(n)
     ]
-
-
-def _raw(sql: str, params: list) -> None:
-    """Tamper as an attacker with database-owner rights would: triggers off, plain SQL."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET session_replication_role = replica")
-        cursor.execute(sql, params)
-        if connection.vendor == "postgresql":
-            cursor.execute("SET session_replication_role = DEFAULT")
 
 
 def test_events_link_to_the_previous_one(reviewer):
@@ -91,7 +82,7 @@ def test_command_passes_on_an_intact_chain(capsys):
 
 def test_command_names_an_edited_event():
     events = _record(4)
-    _raw("UPDATE audit_auditevent SET reason = %s WHERE id = %s", ["forged", events[2].pk])
+    tamper("UPDATE audit_auditevent SET reason = %s WHERE id = %s", ["forged", events[2].pk])
 
     with pytest.raises(CommandError, match=rf"#{events[2].pk}: .*edited"):
         call_command("verify_audit_chain")
@@ -99,7 +90,7 @@ def test_command_names_an_edited_event():
 
 def test_command_catches_an_edited_before_after_payload():
     events = _record(3)
-    _raw("UPDATE audit_auditevent SET after = %s WHERE id = %s", ['{"i": 99}', events[0].pk])
+    tamper("UPDATE audit_auditevent SET after = %s WHERE id = %s", ['{"i": 99}', events[0].pk])
 
     report = verify_chain()
 
@@ -108,7 +99,7 @@ def test_command_catches_an_edited_before_after_payload():
 
 def test_command_names_the_event_after_a_deleted_one():
     events = _record(4)
-    _raw("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
+    tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
 
     with pytest.raises(CommandError, match=rf"#{events[2].pk}: .*deleted"):
         call_command("verify_audit_chain")
@@ -136,10 +127,10 @@ def test_command_catches_reordered_events():
                 [e.pk],
             )
             rows[e.pk] = cursor.fetchone()
-    _raw("UPDATE audit_auditevent SET hash = %s WHERE id = %s", ["x" * 64, a.pk])
+    tamper("UPDATE audit_auditevent SET hash = %s WHERE id = %s", ["x" * 64, a.pk])
     for target, source in ((b.pk, a.pk), (a.pk, b.pk)):
         assignments = ", ".join(f"{c} = %s" for c in columns)
-        _raw(
+        tamper(
             f"UPDATE audit_auditevent SET {assignments} WHERE id = %s",  # noqa: S608
             [*rows[source], target],
         )

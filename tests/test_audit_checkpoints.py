@@ -17,17 +17,12 @@ from foundation.audit.models import AuditCheckpoint, AuditEvent, AuditLogAlert
 from foundation.audit.services import audit_record
 from foundation.audit.tasks import checkpoint as checkpoint_task
 from foundation.audit.tree import root_hash
+from tests.audit_helpers import tamper
 from tests.conftest import client_for
 from verifier.merkle import verify_consistency, verify_inclusion
 from verifier.note import Checkpoint, NoteError, SignerKey, VerifierKey, open_checkpoint
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _signing_key(settings, tmp_path):
-    settings.AUDIT_SIGNING_KEY = str(tmp_path / "audit-signing.key")
-    settings.AUDIT_SIGNING_KEY_GENERATE = True
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generated_signing_key")]
 
 
 def _record(n: int) -> list[AuditEvent]:
@@ -41,16 +36,6 @@ def _command(*args: str) -> str:
     out = io.StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
-
-
-def _raw(sql: str, params: list) -> None:
-    """Tamper as a database superuser would: triggers off, plain SQL."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET session_replication_role = replica")
-        cursor.execute(sql, params)
-        if connection.vendor == "postgresql":
-            cursor.execute("SET session_replication_role = DEFAULT")
 
 
 def _saved_checkpoint(tmp_path) -> str:
@@ -222,7 +207,7 @@ def test_verify_passes_on_a_log_that_holds_the_checkpoint(tmp_path):
 def test_verify_catches_a_deleted_tail(tmp_path):
     events = _record(6)
     saved = _saved_checkpoint(tmp_path)
-    _raw("DELETE FROM audit_auditevent WHERE id >= %s", [events[4].pk])
+    tamper("DELETE FROM audit_auditevent WHERE id >= %s", [events[4].pk])
 
     with pytest.raises(CommandError, match=r"holds 4 events, fewer than the 6.*tail was deleted"):
         call_command("verify_audit_chain", "--checkpoint", saved)
@@ -234,14 +219,14 @@ def test_verify_catches_a_rewritten_event_even_when_the_chain_is_rehashed(tmp_pa
     # Rewrite event 1 and re-hash it and everything after: the chain verifies again.
     forged = events[1]
     forged.reason = "forged"
-    _raw("UPDATE audit_auditevent SET reason = %s WHERE id = %s", ["forged", forged.pk])
+    tamper("UPDATE audit_auditevent SET reason = %s WHERE id = %s", ["forged", forged.pk])
     from foundation.audit.chain import event_hash
 
     previous = events[0].hash
     for event in AuditEvent.objects.filter(pk__gte=forged.pk).order_by("id"):
         event.prev_hash = previous
         new_hash = event_hash(event)
-        _raw(
+        tamper(
             "UPDATE audit_auditevent SET prev_hash = %s, hash = %s WHERE id = %s",
             [previous, new_hash, event.pk],
         )
@@ -286,9 +271,9 @@ def test_verify_refuses_a_checkpoint_of_another_origin(tmp_path):
 def test_the_beat_task_refuses_to_sign_a_truncated_log_and_alerts(compliance_officer):
     events = _record(5)
     checkpoint_make()
-    _raw("DELETE FROM audit_audittreenode WHERE level = 0 AND event_id = %s", [events[4].pk])
-    _raw('DELETE FROM audit_audittreenode WHERE level > 0 AND "index" * (1 << level) >= 4', [])
-    _raw("DELETE FROM audit_auditevent WHERE id = %s", [events[4].pk])
+    tamper("DELETE FROM audit_audittreenode WHERE level = 0 AND event_id = %s", [events[4].pk])
+    tamper('DELETE FROM audit_audittreenode WHERE level > 0 AND "index" * (1 << level) >= 4', [])
+    tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[4].pk])
 
     assert checkpoint_task() is None
 
@@ -304,7 +289,7 @@ def test_the_beat_task_refuses_to_sign_a_truncated_log_and_alerts(compliance_off
 def test_the_beat_task_alerts_when_the_last_signed_event_is_gone_from_under_the_tree():
     events = _record(5)
     checkpoint_make()
-    _raw("DELETE FROM audit_auditevent WHERE id = %s", [events[4].pk])
+    tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[4].pk])
 
     assert checkpoint_task() is None
     assert "was deleted" in AuditLogAlert.objects.get().problem

@@ -12,6 +12,7 @@ from foundation.audit.chain import event_bytes
 from foundation.audit.models import AuditEvent, AuditTreeNode
 from foundation.audit.services import audit_record
 from foundation.audit.tree import consistency_proof, inclusion_proof, root_hash, tree_size
+from tests.audit_helpers import tamper
 from verifier.merkle import (
     Frontier,
     ProofError,
@@ -232,17 +233,11 @@ def test_the_migration_builds_the_tree_over_events_written_before_it():
     import importlib
 
     from django.apps import apps
-    from django.db import connection
 
     from foundation.audit.tree import forget_cache
 
     events = _record(11)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET session_replication_role = replica")
-        cursor.execute("DELETE FROM audit_audittreenode")
-        if connection.vendor == "postgresql":
-            cursor.execute("SET session_replication_role = DEFAULT")
+    tamper("DELETE FROM audit_audittreenode")
     forget_cache()
     migration = importlib.import_module(
         "foundation.audit.migrations.0006_backfill_tree_append_only"

@@ -21,13 +21,7 @@ from verifier.note import (
     verify_cosignature,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _signing_key(settings, tmp_path):
-    settings.AUDIT_SIGNING_KEY = str(tmp_path / "audit-signing.key")
-    settings.AUDIT_SIGNING_KEY_GENERATE = True
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generated_signing_key")]
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from portal.accounts.models import User
-from tests.authz_world import KWARGS, World, build_world
+from tests.authz_world import KWARGS
 from tests.url_inventory import covered_url_names
 
 PERSONAS = (
@@ -267,17 +267,7 @@ def _outcome(response: Any) -> str:
 
 
 @pytest.fixture
-def world(partner_admin, partner_member, organisation, compliance_officer) -> World:
-    return build_world(
-        organisation=organisation,
-        admin=partner_admin,
-        member=partner_member,
-        staff=compliance_officer,
-    )
-
-
-@pytest.fixture
-def persona_clients(request, world) -> dict[str, Client]:
+def persona_clients(request, authz_world) -> dict[str, Client]:
     clients = {}
     for persona in PERSONAS:
         client = Client()
@@ -297,10 +287,10 @@ def test_every_url_is_in_the_matrix():
 
 
 @pytest.mark.django_db
-def test_each_persona_gets_the_expected_outcome(world, persona_clients):
+def test_each_persona_gets_the_expected_outcome(authz_world, persona_clients):
     observed: dict[str, str] = {}
     for name in covered_url_names():
-        url = reverse(name, kwargs=KWARGS[name](world) if name in KWARGS else None)
+        url = reverse(name, kwargs=KWARGS[name](authz_world) if name in KWARGS else None)
         row = []
         for persona in PERSONAS:
             response = persona_clients[persona].get(url)
@@ -323,14 +313,14 @@ CSRF_EXEMPT_PREFIXES = ("scim:", "introspection:", "usage:ingest")
 
 
 @pytest.mark.django_db
-def test_every_state_changing_request_needs_a_csrf_token(world, superuser):
+def test_every_state_changing_request_needs_a_csrf_token(authz_world, superuser):
     client = Client(enforce_csrf_checks=True)
     client.force_login(superuser)
     accepted = []
     for name in covered_url_names():
         if name.startswith(CSRF_EXEMPT_PREFIXES):
             continue
-        url = reverse(name, kwargs=KWARGS[name](world) if name in KWARGS else None)
+        url = reverse(name, kwargs=KWARGS[name](authz_world) if name in KWARGS else None)
         response = client.post(url, {"reason": "csrf probe"})
         if response.status_code != 403:
             accepted.append(f"{name} -> {response.status_code}")
@@ -359,11 +349,11 @@ CONFLICTS = [
 @pytest.mark.django_db
 @pytest.mark.parametrize(("name", "method", "persona", "data"), CONFLICTS)
 def test_staff_who_belong_to_the_organisation_are_refused_with_the_reason(
-    request, world, staff_members_of_ours, name, method, persona, data
+    request, authz_world, staff_members_of_ours, name, method, persona, data
 ):
     client = Client()
     client.force_login(request.getfixturevalue(persona))
-    url = reverse(name, kwargs=KWARGS[name](world))
+    url = reverse(name, kwargs=KWARGS[name](authz_world))
 
     response = getattr(client, method)(url, data)
 
@@ -389,7 +379,7 @@ def test_an_officer_who_edited_a_determination_cannot_approve_it_on_the_page(
 
 @pytest.mark.django_db
 def test_the_review_queue_leaves_out_the_applications_of_the_reviewers_own_organisation(
-    world, staff_members_of_ours, reviewer, second_reviewer
+    authz_world, staff_members_of_ours, reviewer, second_reviewer
 ):
     member = Client()
     member.force_login(reviewer)
@@ -400,5 +390,5 @@ def test_the_review_queue_leaves_out_the_applications_of_the_reviewers_own_organ
     theirs = colleague.get(reverse("reviews:queue"))
 
     assert mine.status_code == theirs.status_code == 200
-    assert world.application not in [row["application"] for row in mine.context["rows"]]
-    assert world.application in [row["application"] for row in theirs.context["rows"]]
+    assert authz_world.application not in [row["application"] for row in mine.context["rows"]]
+    assert authz_world.application in [row["application"] for row in theirs.context["rows"]]

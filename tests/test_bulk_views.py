@@ -8,9 +8,9 @@ from django.urls import reverse
 from provisioning.bulk.models import BulkAction, BulkState
 from provisioning.bulk.services import bulk_execute, bulk_plan
 from provisioning.credentials.models import Credential, CredentialState
-from tests.conftest import client_for
-from tests.factories import CompletePersonFactory, OrganisationFactory, StageFactory, staff_user
-from tests.provisioning_fakes import active_grant, fake_target, issue
+from tests.conftest import client_for, persona_user
+from tests.factories import OrganisationFactory, StageFactory, staff_user
+from tests.provisioning_fakes import active_grant, fake_target, verified_key_holders
 
 pytestmark = pytest.mark.django_db
 
@@ -31,14 +31,7 @@ def stage():
 
 @pytest.fixture
 def grants(stage):
-    made = []
-    for _ in range(3):
-        grant = active_grant(
-            organisation=OrganisationFactory(verification_state="verified"), stage=stage
-        )
-        issue(grant, CompletePersonFactory(organisation=grant.organisation))
-        made.append(grant)
-    return made
+    return verified_key_holders(stage, 3)
 
 
 @pytest.fixture
@@ -50,10 +43,6 @@ def planned(ops_user, stage, grants):
         actor=ops_user,
         emergency=True,
     )
-
-
-def _user(request, persona):
-    return None if persona == "anonymous" else request.getfixturevalue(persona)
 
 
 READ_EXPECTED = {
@@ -71,7 +60,7 @@ WRITE_EXPECTED = {**READ_EXPECTED, "compliance_officer": 403, "auditor": 403}
 
 @pytest.mark.parametrize("persona", ["anonymous", *PERSONAS])
 def test_the_list_is_for_ops_compliance_and_auditors(request, persona, planned):
-    response = client_for(_user(request, persona)).get(reverse("bulk:list"))
+    response = client_for(persona_user(request, persona)).get(reverse("bulk:list"))
 
     assert response.status_code == READ_EXPECTED[persona]
     if persona == "staff_without_mfa":
@@ -81,14 +70,14 @@ def test_the_list_is_for_ops_compliance_and_auditors(request, persona, planned):
 @pytest.mark.parametrize("url_name", ["bulk:detail", "bulk:progress"])
 @pytest.mark.parametrize("persona", ["anonymous", *PERSONAS])
 def test_an_action_is_hidden_from_everyone_but_its_readers(request, persona, url_name, planned):
-    response = client_for(_user(request, persona)).get(reverse(url_name, args=[planned.pk]))
+    response = client_for(persona_user(request, persona)).get(reverse(url_name, args=[planned.pk]))
 
     assert response.status_code == DETAIL_EXPECTED[persona]
 
 
 @pytest.mark.parametrize("persona", ["anonymous", *PERSONAS])
 def test_only_ops_open_the_plan_form(request, persona):
-    response = client_for(_user(request, persona)).get(reverse("bulk:plan"))
+    response = client_for(persona_user(request, persona)).get(reverse("bulk:plan"))
 
     assert response.status_code == WRITE_EXPECTED[persona]
 
@@ -100,7 +89,7 @@ def test_only_ops_open_the_plan_form(request, persona):
     "persona", ["anonymous", "outsider", "compliance_officer", "auditor", "staff_without_mfa"]
 )
 def test_nobody_but_ops_changes_an_action(request, persona, url_name, planned):
-    response = client_for(_user(request, persona)).post(
+    response = client_for(persona_user(request, persona)).post(
         reverse(url_name, args=[planned.pk]), {"plan_hash": planned.plan_hash, "confirm": "on"}
     )
 
@@ -231,7 +220,7 @@ def test_the_planner_cannot_approve_but_a_colleague_can(ops_user, stage, grants)
 
 @pytest.mark.parametrize("persona", ["anonymous", *PERSONAS])
 def test_only_ops_open_the_emergency_stop(request, persona):
-    response = client_for(_user(request, persona)).get(reverse("bulk:emergency_stop"))
+    response = client_for(persona_user(request, persona)).get(reverse("bulk:emergency_stop"))
 
     assert response.status_code == WRITE_EXPECTED[persona]
 

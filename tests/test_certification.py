@@ -42,6 +42,7 @@ from provisioning.credentials.models import Credential, CredentialState
 from provisioning.credentials.services import credential_hold_person, credential_revoke
 from provisioning.deliveries.models import Change
 from provisioning.grants.services import grant_restore, grant_suspend
+from tests.certification_helpers import acme_and_its_admin
 from tests.factories import (
     OrganisationFactory,
     PersonFactory,
@@ -59,9 +60,7 @@ def world(organisation, partner_admin, compliance_officer):
     """Ours: three keys on model A. Theirs: one key on A. Plus a key on model B (out of scope)."""
     stage_a = StageFactory(seats=10)
     stage_b = StageFactory(seats=10)
-    other = OrganisationFactory(slug="acme", legal_name="Acme Grid")
-    other_admin = UserFactory(username="acme-admin")
-    add_member(other, other_admin, MemberRole.ADMIN)
+    other, other_admin = acme_and_its_admin()
     ours = active_grant(organisation=organisation, stage=stage_a)
     theirs = active_grant(organisation=other, stage=stage_a)
     keys = {

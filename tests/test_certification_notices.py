@@ -3,26 +3,17 @@ access notice and one email per person, covering every key of every chunk."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.core import mail
-from django.utils import timezone
 
 from foundation.audit.models import AuditEvent
-from portal.certification.services import campaign_close, campaign_open
+from portal.certification.services import campaign_close
 from portal.notifications.access import access_notices_dispatch, notice_emails_send
 from portal.notifications.decisions import Outcome
 from portal.notifications.models import Notification
-from portal.partners.models import MemberRole
 from provisioning.credentials.models import Credential, CredentialState
-from tests.factories import (
-    OrganisationFactory,
-    PersonFactory,
-    StageFactory,
-    UserFactory,
-    add_member,
-)
+from tests.certification_helpers import acme_and_its_admin, open_campaign
+from tests.factories import PersonFactory, StageFactory
 from tests.provisioning_fakes import active_grant, issue
 
 pytestmark = pytest.mark.django_db
@@ -39,18 +30,11 @@ def closed(organisation, partner_admin, partner_member, compliance_officer):
     for name in OURS:
         user = partner_member if name == "Ada" else None
         issue(ours, PersonFactory(organisation=organisation, legal_name=name, user=user))
-    other = OrganisationFactory(slug="acme", legal_name="Acme Grid")
-    other_admin = UserFactory(username="acme-admin", email="admin@acme.example")
-    add_member(other, other_admin, MemberRole.ADMIN)
+    other, other_admin = acme_and_its_admin(email="admin@acme.example")
     theirs = active_grant(organisation=other, stage=stage)
     for name in ("Hal", "Ida"):
         issue(theirs, PersonFactory(organisation=other, legal_name=name))
-    campaign = campaign_open(
-        actor=compliance_officer,
-        title="Q4 recertification",
-        covered_model=stage.covered_model,
-        deadline=timezone.now() + dt.timedelta(days=10),
-    )
+    campaign = open_campaign(stage, compliance_officer)
     campaign_close(campaign_id=campaign.pk, chunk=2)
     return {"campaign": campaign, "other_admin": other_admin}
 

@@ -18,6 +18,7 @@ from portal.jobs.models import Job
 from portal.jobs.services import job_run
 from portal.partners.models import MemberRole
 from provisioning.credentials.models import Credential, CredentialState
+from tests.certification_helpers import keys_on, open_campaign
 from tests.conftest import client_for
 from tests.factories import (
     OrganisationFactory,
@@ -48,26 +49,12 @@ def stage():
 @pytest.fixture
 def keys(organisation, other_organisation, stage):
     """Two of our people and one of the outsider's organisation hold keys on the model."""
-    ours = active_grant(organisation=organisation, stage=stage)
-    theirs = active_grant(organisation=other_organisation, stage=stage)
-    return {
-        "ada": issue(ours, PersonFactory(organisation=organisation, legal_name="Ada Ours")),
-        "bob": issue(ours, PersonFactory(organisation=organisation, legal_name="Bob Ours")),
-        "zed": issue(
-            theirs, PersonFactory(organisation=other_organisation, legal_name="Zed Theirs")
-        ),
-    }
+    return keys_on(stage, organisation, other_organisation)
 
 
 @pytest.fixture
 def campaign(keys, stage, compliance_officer):
-    return campaign_open(
-        actor=compliance_officer,
-        title="Q4 recertification",
-        covered_model=stage.covered_model,
-        deadline=timezone.now() + dt.timedelta(days=10),
-        reminder_days=[3],
-    )
+    return open_campaign(stage, compliance_officer, reminder_days=[3])
 
 
 def _item(campaign, key):

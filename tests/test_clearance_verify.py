@@ -25,13 +25,7 @@ from verifier import bag
 from verifier.cli import main
 from verifier.note import Checkpoint, SignerKey, VerifierKey, cosign, public_bytes
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _signing_key(settings, tmp_path):
-    settings.AUDIT_SIGNING_KEY = str(tmp_path / "audit-signing.key")
-    settings.AUDIT_SIGNING_KEY_GENERATE = True
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("generated_signing_key")]
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from portal.compliance.charts import nice_ticks
 from portal.compliance.dashboard import TILES, Figure, Tile
 from portal.compliance.models import Determination, DeterminationState
 from portal.screening.models import ScreeningMatch
-from portal.usage.models import AlertKind, AlertState, GrantDailyCount, UsageAlert
+from portal.usage.models import AlertState, GrantDailyCount, UsageAlert
 from portal.usage.services import grant_counts_snapshot
 from provisioning.bulk.models import BulkAction, BulkState
 from provisioning.deliveries.models import DriftReport, Failure, FailureState, Target
-from tests.authz_world import build_world
+from tests.compliance_helpers import over_quota_alert
 from tests.conftest import client_for
 from tests.factories import CompletePersonFactory, StageFactory
 from tests.provisioning_fakes import active_grant, issue
@@ -27,22 +27,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _alert(credential, state=AlertState.OPEN, n=0):
-    grant = credential.grant
-    now = timezone.now()
-    return UsageAlert.objects.create(
-        kind=AlertKind.OVER_QUOTA,
-        dedup_key=f"over_quota:{grant.pk}:{n}",
-        state=state,
-        organisation=grant.organisation,
-        covered_model=grant.covered_model,
-        grant=grant,
-        credential=credential,
-        person=credential.person,
-        message="over",
-        first_seen_at=now,
-        last_seen_at=now,
-        created_at=now,
-    )
+    alert = over_quota_alert(credential, n, state=state)
+    alert.save(force_insert=True)
+    return alert
 
 
 def _bulk(staff, *, emergency=True, reviewed=False, seconds=1.5, kind="suspend"):
@@ -65,14 +52,9 @@ def _bulk(staff, *, emergency=True, reviewed=False, seconds=1.5, kind="suspend")
 
 
 @pytest.fixture
-def busy(partner_admin, partner_member, organisation, compliance_officer, settings):
+def busy(authz_world, organisation, compliance_officer, settings):
     """One of each thing that needs attention (the matrix world holds several already)."""
-    world = build_world(
-        organisation=organisation,
-        admin=partner_admin,
-        member=partner_member,
-        staff=compliance_officer,
-    )
+    world = authz_world
     # The world holds one open usage alert, one pending match, one draft determination,
     # one planned (non-emergency) bulk action and one in-review application.
     _alert(world.credential, state=AlertState.CLOSED, n=1)

@@ -9,16 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from provisioning.deliveries.relay import relay_run
 from tests.conftest import client_for
 from tests.factories import PersonFactory
-from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
+from tests.provisioning_fakes import active_grant, fake_target, issue
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_connectors")]
 
 URL = "/provisioning/keys/"
-
-
-@pytest.fixture(autouse=True)
-def _fake_connectors(settings):
-    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ person who rotated and whose key it was.
 
 from __future__ import annotations
 
-import pytest
 from django.contrib.auth.models import Permission
 
 from foundation.audit.models import AuditEvent
@@ -15,18 +14,7 @@ from foundation.tokens import token_matches
 from provisioning.credentials.models import Credential
 from provisioning.credentials.services import credential_issue, credential_rotate
 from tests.api_helpers import api_client_for
-from tests.authz_world import World, build_world
 from tests.factories import CompletePersonFactory
-
-
-@pytest.fixture
-def world(partner_admin, partner_member, organisation, compliance_officer) -> World:
-    return build_world(
-        organisation=organisation,
-        admin=partner_admin,
-        member=partner_member,
-        staff=compliance_officer,
-    )
 
 
 def _rotate(user, credential):
@@ -51,9 +39,9 @@ def _assert_rotated_without_key(response, credential: Credential, actor) -> None
     assert event.after["rotated_by_owner"] is False
 
 
-def test_an_admin_rotating_a_members_key_gets_no_key(world, partner_admin, partner_member):
+def test_an_admin_rotating_a_members_key_gets_no_key(authz_world, partner_admin, partner_member):
     # given
-    credential = world.credential
+    credential = authz_world.credential
     old_hash, _ = _hashes(credential)
     # when
     response = _rotate(partner_admin, credential)
@@ -68,46 +56,46 @@ def test_an_admin_rotating_a_members_key_gets_no_key(world, partner_admin, partn
     assert token_matches(collected.json()["key"], credential.key_hash)
 
 
-def test_a_superuser_rotating_any_key_gets_no_key(world, superuser):
+def test_a_superuser_rotating_any_key_gets_no_key(authz_world, superuser):
     # when
-    response = _rotate(superuser, world.credential)
+    response = _rotate(superuser, authz_world.credential)
     # then
-    _assert_rotated_without_key(response, world.credential, superuser)
+    _assert_rotated_without_key(response, authz_world.credential, superuser)
 
 
-def test_staff_with_the_change_permission_rotate_without_seeing_the_key(world, ops_user):
+def test_staff_with_the_change_permission_rotate_without_seeing_the_key(authz_world, ops_user):
     # given
     ops_user.user_permissions.add(Permission.objects.get(codename="change_credential"))
     # when
-    response = _rotate(ops_user, world.credential)
+    response = _rotate(ops_user, authz_world.credential)
     # then
-    _assert_rotated_without_key(response, world.credential, ops_user)
+    _assert_rotated_without_key(response, authz_world.credential, ops_user)
 
 
-def test_staff_without_the_change_permission_cannot_rotate(world, ops_user):
+def test_staff_without_the_change_permission_cannot_rotate(authz_world, ops_user):
     # given
-    before = _hashes(world.credential)
+    before = _hashes(authz_world.credential)
     # when
-    response = _rotate(ops_user, world.credential)
+    response = _rotate(ops_user, authz_world.credential)
     # then
     assert response.status_code == 403
-    assert _hashes(world.credential) == before
+    assert _hashes(authz_world.credential) == before
 
 
-def test_a_member_cannot_rotate_and_collects_instead(world, partner_member):
+def test_a_member_cannot_rotate_and_collects_instead(authz_world, partner_member):
     # given
-    before = _hashes(world.credential)
+    before = _hashes(authz_world.credential)
     # when
-    response = _rotate(partner_member, world.credential)
+    response = _rotate(partner_member, authz_world.credential)
     # then
     assert response.status_code == 403
-    assert _hashes(world.credential) == before
+    assert _hashes(authz_world.credential) == before
 
 
-def test_an_admin_rotating_their_own_key_gets_it_once(world, partner_admin, organisation):
+def test_an_admin_rotating_their_own_key_gets_it_once(authz_world, partner_admin, organisation):
     # given
     person = CompletePersonFactory(organisation=organisation, user=partner_admin)
-    own = credential_issue(actor=None, grant=world.grant, person=person).credential
+    own = credential_issue(actor=None, grant=authz_world.grant, person=person).credential
     # when
     response = _rotate(partner_admin, own)
     # then
@@ -120,15 +108,15 @@ def test_an_admin_rotating_their_own_key_gets_it_once(world, partner_admin, orga
     assert event.after["rotated_by_owner"] is True
 
 
-def test_the_service_withholds_the_key_from_anyone_but_the_owner(world, partner_admin):
+def test_the_service_withholds_the_key_from_anyone_but_the_owner(authz_world, partner_admin):
     # when
-    rotated = credential_rotate(actor=partner_admin, credential=world.credential)
+    rotated = credential_rotate(actor=partner_admin, credential=authz_world.credential)
     # then
     assert rotated.key is None
 
 
-def test_an_outsider_cannot_rotate(world, outsider):
-    before = _hashes(world.credential)
-    response = _rotate(outsider, world.credential)
+def test_an_outsider_cannot_rotate(authz_world, outsider):
+    before = _hashes(authz_world.credential)
+    response = _rotate(outsider, authz_world.credential)
     assert response.status_code == 404
-    assert _hashes(world.credential) == before
+    assert _hashes(authz_world.credential) == before

@@ -12,15 +12,13 @@ from django.urls import reverse
 from portal.compliance.models import Determination, DeterminationState
 from portal.compliance.services import determination_draft, determination_submit
 from provisioning.credentials.models import Credential, CredentialState
-from tests.conftest import client_for
+from tests.conftest import client_for, persona_user
 from tests.factories import (
-    CompletePersonFactory,
     CoveredModelFactory,
-    OrganisationFactory,
     StageFactory,
     staff_user,
 )
-from tests.provisioning_fakes import active_grant, issue
+from tests.provisioning_fakes import verified_key_holders
 
 pytestmark = pytest.mark.django_db
 
@@ -49,10 +47,7 @@ WRITE_EXPECTED = {**READ_EXPECTED, "auditor": 403}
 @pytest.fixture
 def model():
     stage = StageFactory(seats=10)
-    grant = active_grant(
-        organisation=OrganisationFactory(verification_state="verified"), stage=stage
-    )
-    issue(grant, CompletePersonFactory(organisation=grant.organisation))
+    verified_key_holders(stage)
     return stage.covered_model
 
 
@@ -69,13 +64,9 @@ def draft(compliance_officer, model):
     )
 
 
-def _user(request, persona):
-    return None if persona == "anonymous" else request.getfixturevalue(persona)
-
-
 @pytest.mark.parametrize("persona", ["anonymous", *PERSONAS])
 def test_the_list_is_for_compliance_and_auditors(request, persona, draft):
-    response = client_for(_user(request, persona)).get(reverse("compliance:determinations"))
+    response = client_for(persona_user(request, persona)).get(reverse("compliance:determinations"))
 
     assert response.status_code == READ_EXPECTED[persona]
 
@@ -86,14 +77,14 @@ def test_the_list_is_for_compliance_and_auditors(request, persona, draft):
 )
 @pytest.mark.parametrize("persona", ["anonymous", *PERSONAS])
 def test_a_determination_is_hidden_from_everyone_but_its_readers(request, persona, url_name, draft):
-    response = client_for(_user(request, persona)).get(reverse(url_name, args=[draft.pk]))
+    response = client_for(persona_user(request, persona)).get(reverse(url_name, args=[draft.pk]))
 
     assert response.status_code == DETAIL_EXPECTED[persona]
 
 
 @pytest.mark.parametrize("persona", ["anonymous", *PERSONAS])
 def test_only_compliance_opens_the_draft_form(request, persona, model):
-    response = client_for(_user(request, persona)).get(reverse("compliance:draft"))
+    response = client_for(persona_user(request, persona)).get(reverse("compliance:draft"))
 
     assert response.status_code == WRITE_EXPECTED[persona]
 
@@ -110,7 +101,7 @@ def test_only_compliance_opens_the_draft_form(request, persona, model):
 )
 @pytest.mark.parametrize("persona", ["outsider", "ops_user", "auditor"])
 def test_nobody_but_compliance_changes_a_determination(request, persona, url_name, draft):
-    response = client_for(_user(request, persona)).post(
+    response = client_for(persona_user(request, persona)).post(
         reverse(url_name, args=[draft.pk]), {"confirm": "yes", "note": "x"}
     )
 

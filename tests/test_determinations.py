@@ -23,14 +23,7 @@ from portal.eligibility.rules import rule_in_force
 from portal.partners.errors import DocumentRejectedError
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.grants.models import GrantState
-from tests.factories import (
-    CompletePersonFactory,
-    CoveredModelFactory,
-    OrganisationFactory,
-    StageFactory,
-    staff_user,
-)
-from tests.provisioning_fakes import active_grant, issue
+from tests.determination_helpers import partners_on_two_models
 
 pytestmark = pytest.mark.django_db
 
@@ -38,45 +31,9 @@ PDF = b"%PDF-1.4\n% determination letter\n"
 
 
 @pytest.fixture
-def second_officer(db):
-    return staff_user("compliance", username="compliance-two")
-
-
-@pytest.fixture
 def world():
     """Two models; a trusted cyber-defence partner and an untrusted energy company."""
-    mythos, fable = CoveredModelFactory(slug="mythos-5"), CoveredModelFactory(slug="fable")
-    stages = {m.slug: StageFactory(covered_model=m, seats=10) for m in (mythos, fable)}
-    trusted = OrganisationFactory(
-        legal_name="Trusted Cyber", verification_state="verified", trusted=True, country="US"
-    )
-    other = OrganisationFactory(
-        legal_name="Plain Energy", verification_state="verified", sector="energy"
-    )
-    people = {
-        "us": CompletePersonFactory(organisation=trusted, legal_name="Ada US"),
-        "dual": CompletePersonFactory(
-            organisation=trusted,
-            legal_name="Bo Dual",
-            citizenships=["US", "IR"],
-            us_person_status="citizen",
-        ),
-        "foreign": CompletePersonFactory(
-            organisation=trusted,
-            legal_name="Cy Foreign",
-            citizenships=["FR"],
-            residence_country="FR",
-            us_person_status="none",
-        ),
-        "energy": CompletePersonFactory(organisation=other, legal_name="Di Energy"),
-    }
-    keys = {}
-    for slug, stage in stages.items():
-        trusted_grant = active_grant(organisation=trusted, stage=stage)
-        other_grant = active_grant(organisation=other, stage=stage)
-        for name in ("us", "dual", "foreign"):
-            keys[(slug, name)] = issue(trusted_grant, people[name]).credential
-        keys[(slug, "energy")] = issue(other_grant, people["energy"]).credential
+    mythos, fable, keys = partners_on_two_models(dual=True)
     return {"models": {"mythos": mythos, "fable": fable}, "keys": keys}
 
 

@@ -31,12 +31,7 @@ from tests.conftest import client_for
 from tests.factories import StageFactory, staff_user
 from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fake_connectors(settings):
-    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_connectors")]
 
 
 def test_an_emergency_stop_suspends_every_grant_of_the_model_and_blocks_it_at_each_target(

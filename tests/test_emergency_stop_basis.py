@@ -20,15 +20,10 @@ from provisioning.grants.models import GrantSuspension, SuspensionKind
 from tests.api_helpers import api_client_for
 from tests.conftest import client_for
 from tests.factories import PersonFactory, StageFactory
-from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
+from tests.provisioning_fakes import active_grant, fake_target, issue
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_connectors")]
 API = "/api/v1/emergency-stops/"
-
-
-@pytest.fixture(autouse=True)
-def _fakes(settings):
-    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
 
 
 def _determination(officer, reference, state):

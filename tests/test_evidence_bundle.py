@@ -33,17 +33,15 @@ from provisioning.bulk.models import BulkKind
 from provisioning.bulk.services import bulk_execute, bulk_plan
 from provisioning.connectors.base import PushOutcome
 from tests.conftest import client_for
+from tests.determination_helpers import partners_on_two_models
 from tests.factories import (
-    CompletePersonFactory,
-    CoveredModelFactory,
-    OrganisationFactory,
     StageFactory,
     staff_user,
 )
-from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
+from tests.provisioning_fakes import active_grant, fake_target, issue
 from tests.story import deliver
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_connectors")]
 pytest_plugins = ["tests.servers"]
 
 BLOCK = {"kind": RuleKind.BLOCKED}
@@ -54,45 +52,10 @@ PARTNERS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fake_targets(settings):
-    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
-
-
-@pytest.fixture
-def second_officer(db):
-    return staff_user("compliance", username="compliance-two")
-
-
 @pytest.fixture
 def world(db):
     """mythos-5 and fable; a trusted cyber-defence partner and an untrusted energy firm."""
-    mythos, fable = CoveredModelFactory(slug="mythos-5"), CoveredModelFactory(slug="fable")
-    trusted = OrganisationFactory(
-        legal_name="Trusted Cyber", verification_state="verified", trusted=True, country="US"
-    )
-    other = OrganisationFactory(
-        legal_name="Plain Energy", verification_state="verified", sector="energy"
-    )
-    people = {
-        "us": CompletePersonFactory(organisation=trusted, legal_name="Ada US"),
-        "foreign": CompletePersonFactory(
-            organisation=trusted,
-            legal_name="Cy Foreign",
-            citizenships=["FR"],
-            residence_country="FR",
-            us_person_status="none",
-        ),
-        "energy": CompletePersonFactory(organisation=other, legal_name="Di Energy"),
-    }
-    keys = {}
-    for model in (mythos, fable):
-        stage = StageFactory(covered_model=model, seats=10)
-        trusted_grant = active_grant(organisation=trusted, stage=stage)
-        other_grant = active_grant(organisation=other, stage=stage)
-        for name in ("us", "foreign"):
-            keys[(model.slug, name)] = issue(trusted_grant, people[name]).credential
-        keys[(model.slug, "energy")] = issue(other_grant, people["energy"]).credential
+    mythos, fable, keys = partners_on_two_models()
     return {"mythos": mythos, "fable": fable, "keys": keys}
 
 

@@ -7,11 +7,12 @@ twice; only compliance sees a job."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import connection, connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -265,6 +266,45 @@ def test_a_superseded_attempt_that_fails_leaves_the_file_to_the_later_one(
 
     assert (result.state, result.error, result.attempts) == (JobState.RUNNING, "", 2)
     assert len(_private_files(settings)) == 1  # the later attempt still has the file to load
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_late_copy_of_the_message_leaves_a_live_attempt_alone(compliance_officer, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("Needs PostgreSQL: the lease is an advisory lock.")
+    job = _queued_load(compliance_officer, settings)
+    running, release = threading.Event(), threading.Event()
+    outcome: dict[str, Job] = {}
+
+    def slow(job: Job, progress) -> int:
+        running.set()
+        assert release.wait(30)
+        return list_load_run(job, progress)
+
+    def worker() -> None:
+        try:
+            outcome["first"] = job_run(job.pk, runners={JobKind.LIST_LOAD: slow})
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=worker)
+    first.start()
+    try:
+        assert running.wait(30)
+        # when the original message arrives again, and a wake-up besides, while it runs
+        late = job_run(job.pk)
+        Job.objects.filter(pk=job.pk).update(updated_at=timezone.now() - dt.timedelta(hours=1))
+        woken = job_run(job.pk, only_if_stalled=True)
+    finally:
+        release.set()
+        first.join(60)
+
+    # then neither starts the work over: the live attempt finishes it, once
+    assert (late.state, late.attempts) == (JobState.RUNNING, 1)
+    assert (woken.state, woken.attempts) == (JobState.RUNNING, 1)
+    assert (outcome["first"].state, outcome["first"].attempts) == (JobState.DONE, 1)
+    assert ListVersion.objects.count() == 1
 
 
 def test_jobs_left_queued_or_stalled_are_resumed(compliance_officer, settings):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from foundation.transitions import locked_transition
+from foundation.transitions import locked_transition, stamped
 from portal.compliance.models import (
     Determination,
     DeterminationState,
@@ -24,7 +24,7 @@ def _send_back(determination: Determination, audited: list[Any], **extra: Any) -
             to=DeterminationState.DRAFT,
             check=check_determination_transition,
             stamp={"submitted_by": None, "submitted_at": None},
-            audit=audited.append,
+            audit=lambda row, before: audited.append(row),
             **extra,
         )
 
@@ -52,7 +52,7 @@ def test_a_move_the_table_forbids_writes_nothing(edited_determination: Any) -> N
             edited_determination,
             to=DeterminationState.IN_FORCE,
             check=check_determination_transition,
-            audit=audited.append,
+            audit=lambda row, before: audited.append(row),
         )
     assert Determination.objects.get(pk=edited_determination.pk).state == "awaiting_approval"
     assert audited == []
@@ -80,7 +80,7 @@ def test_stamps_may_be_read_from_the_locked_row(edited_determination: Any) -> No
             to=DeterminationState.DRAFT,
             check=check_determination_transition,
             stamp=lambda locked: {"submitted_by": None, "submitted_at": None},
-            audit=lambda locked: None,
+            audit=lambda locked, before: None,
         )
     assert row.state == "draft" and row.submitted_at is None
 
@@ -91,5 +91,89 @@ def test_outside_a_transaction_it_refuses_before_reading() -> None:
             Determination(pk=1),
             to=DeterminationState.DRAFT,
             check=check_determination_transition,
-            audit=lambda row: None,
+            audit=lambda row, before: None,
         )
+
+
+@pytest.mark.django_db
+def test_the_audit_hears_the_value_before_the_move(edited_determination: Any) -> None:
+    heard: list[tuple[str, str]] = []
+    with transaction.atomic():
+        locked_transition(
+            edited_determination,
+            to=DeterminationState.DRAFT,
+            check=check_determination_transition,
+            audit=lambda row, before: heard.append((before, row.state)),
+        )
+    assert heard == [("awaiting_approval", "draft")]
+
+
+@pytest.mark.django_db
+def test_the_follow_on_writes_run_after_the_save_and_before_the_audit(
+    edited_determination: Any,
+) -> None:
+    steps: list[str] = []
+
+    def follow_on(row: Determination) -> None:
+        stored = Determination.objects.get(pk=row.pk).state
+        steps.append(f"then saw {stored}")
+
+    with transaction.atomic():
+        locked_transition(
+            edited_determination,
+            to=DeterminationState.DRAFT,
+            check=check_determination_transition,
+            then=follow_on,
+            audit=lambda row, before: steps.append("audit"),
+        )
+    assert steps == ["then saw draft", "audit"]
+
+
+@pytest.mark.django_db
+def test_an_idempotent_move_to_the_current_value_writes_nothing(
+    edited_determination: Any,
+) -> None:
+    audited: list[Any] = []
+    with transaction.atomic():
+        row = locked_transition(
+            edited_determination,
+            to=DeterminationState.AWAITING_APPROVAL,
+            check=check_determination_transition,
+            idempotent=True,
+            stamp={"submitted_at": None},
+            audit=lambda row, before: audited.append(row),
+        )
+    stored = Determination.objects.get(pk=edited_determination.pk)
+    assert row.state == "awaiting_approval" and stored.submitted_at is not None
+    assert audited == []
+
+
+@pytest.mark.django_db
+def test_without_a_table_any_value_may_replace_another(edited_determination: Any) -> None:
+    with transaction.atomic():
+        row = locked_transition(
+            edited_determination,
+            to="Replaced basis",
+            field="legal_basis",
+            check=None,
+            audit=lambda row, before: None,
+        )
+    stored = Determination.objects.get(pk=edited_determination.pk)
+    assert row.legal_basis == stored.legal_basis == "Replaced basis"
+    assert stored.state == "awaiting_approval"
+
+
+@pytest.mark.django_db
+def test_stamped_names_who_took_the_step_and_when(
+    edited_determination: Any, compliance_officer: Any
+) -> None:
+    with transaction.atomic():
+        row = locked_transition(
+            edited_determination,
+            to=DeterminationState.APPROVED,
+            check=check_determination_transition,
+            stamp=stamped("approved", compliance_officer),
+            audit=lambda row, before: None,
+        )
+    stored = Determination.objects.get(pk=row.pk)
+    assert stored.approved_by == compliance_officer and stored.approved_at is not None

@@ -9,14 +9,9 @@ from provisioning.connectors.base import PushOutcome
 from provisioning.deliveries.models import Failure, FailureState
 from provisioning.deliveries.relay import relay_run
 from tests.conftest import client_for
-from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
+from tests.provisioning_fakes import active_grant, fake_target, issue
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fake_connectors(settings):
-    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_connectors")]
 
 
 @pytest.fixture

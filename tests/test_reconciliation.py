@@ -11,14 +11,9 @@ from provisioning.credentials.services import credential_revoke
 from provisioning.deliveries.models import DriftReport
 from provisioning.deliveries.reconciliation import target_reconcile
 from provisioning.deliveries.relay import relay_run
-from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
+from tests.provisioning_fakes import active_grant, fake_target, issue
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fake_connectors(settings):
-    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_connectors")]
 
 
 def test_a_target_in_step_reports_no_drift():

@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from portal.eligibility.models import ScreeningState
-from portal.screening.lists import list_version_load
 from portal.screening.models import MatchStatus, ScreeningMatch, Suppression
 from portal.screening.services import person_screen
 from tests.conftest import client_for
 from tests.factories import PersonFactory
+from tests.screening_helpers import malkevich_match
 
 pytestmark = pytest.mark.django_db
-
-MALKEVICH = (
-    '26235,"MALKEVICH, Alexander Aleksandrovich","individual","CYBER2",-0- ,-0- ,-0- ,-0- ,'
-    '-0- ,-0- ,-0- ,"DOB 14 Jun 1975; nationality Russia."'
-)
 
 
 @pytest.fixture
 def match(tmp_path, monkeypatch, organisation) -> ScreeningMatch:
-    monkeypatch.setattr("portal.screening.lists._enqueue_rescreen", lambda version_id: None)
-    path = tmp_path / "sdn.csv"
-    path.write_text(MALKEVICH + "\n", encoding="utf-8")
-    list_version_load(list_format="ofac-sdn", path=path, actor=None)
-    person = PersonFactory(
-        organisation=organisation,
-        legal_name="Alexander Malkevich",
-        date_of_birth=dt.date(1975, 6, 14),
-        citizenships=["RU"],
-    )
-    person_screen(person=person, actor=None)
-    return ScreeningMatch.objects.get(person=person)
+    return malkevich_match(tmp_path, monkeypatch, organisation)
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client, match):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 
 import pytest
@@ -13,23 +12,16 @@ from provisioning.deliveries.models import Target
 from provisioning.deliveries.services import target_create
 from tests.conftest import client_for
 from tests.factories import CoveredModelFactory
+from tests.provisioning_fakes import NEW_SECRET, OLD_SECRET, webhook_receiver
 
 pytestmark = pytest.mark.django_db
 
-OLD_SECRET = "whsec_" + base64.b64encode(b"old-signing-key-0123456789").decode()
-NEW_SECRET = "whsec_" + base64.b64encode(b"new-signing-key-9876543210").decode()
 TOKEN = "scim-bearer-token-5f1e2d3c"
 
 
 @pytest.fixture
 def webhook(db: None) -> Target:
-    return target_create(
-        actor=None,
-        kind="webhook",
-        name="receiver",
-        url="https://hooks.test/in",
-        secrets=[OLD_SECRET],
-    )
+    return webhook_receiver()
 
 
 @pytest.fixture

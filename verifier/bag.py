@@ -9,6 +9,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -79,6 +80,20 @@ class BundleReport:
                 + "."
             )
         return "\n".join(lines)
+
+
+@contextmanager
+def first_problem(report: BundleReport) -> Iterator[None]:
+    """Stop at the first problem and write it in the report: a check's own, an unreadable
+    ZIP, or a file whose content is not what its name promises."""
+    try:
+        yield
+    except BundleProblem as exc:
+        report.problem = str(exc)
+    except (zipfile.BadZipFile, OSError) as exc:
+        report.problem = f"not a readable ZIP file ({exc})"
+    except (KeyError, TypeError, ValueError) as exc:
+        report.problem = f"a file is malformed ({type(exc).__name__}: {exc})"
 
 
 # --- values as the CSV shows them ------------------------------------------------------

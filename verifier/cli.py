@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .bundle import verify_bundle, witness_keys
-from .merkle import ProofError, verify_consistency
+from .merkle import ProofError
 from .note import Checkpoint, NoteError, VerifierKey, open_checkpoint
 
 
@@ -122,13 +122,7 @@ def _consistency(args: argparse.Namespace) -> str:
         )
     proof = [] if new.size == old.size else _proof(args, old, new)
     try:
-        verify_consistency(
-            old_size=old.size,
-            new_size=new.size,
-            old_root=old.root_hash,
-            new_root=new.root_hash,
-            proof=proof,
-        )
+        new.check_extends(old, proof)
     except ProofError as exc:
         raise Failure(f"the log is not append-only between the checkpoints: {exc}") from exc
     return (

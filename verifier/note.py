@@ -13,11 +13,14 @@ import base64
 import binascii
 import hashlib
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from .merkle import verify_consistency
 
 ED25519 = 0x01
 COSIGNATURE_V1 = 0x04
@@ -195,6 +198,17 @@ class Checkpoint:
         root = base64.b64encode(self.root_hash).decode()
         return "".join(
             f"{line}\n" for line in (self.origin, str(self.size), root, *self.extensions)
+        )
+
+    def check_extends(self, older: Checkpoint, proof: Sequence[bytes]) -> None:
+        """This tree holds ``older``'s events unchanged (RFC 9162 §2.1.4.2, with the
+        consistency ``proof`` between them); raises ``ProofError`` naming what is wrong."""
+        verify_consistency(
+            old_size=older.size,
+            new_size=self.size,
+            old_root=older.root_hash,
+            new_root=self.root_hash,
+            proof=proof,
         )
 
 

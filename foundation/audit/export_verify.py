@@ -22,11 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from foundation.audit.chain import event_hash
-from foundation.audit.export import EXPORT_FIELDS, JSON_FIELDS, csv_unescape
+from foundation.audit.export import EXPORT_FIELDS
 from foundation.audit.models import GENESIS_HASH, AuditEvent
-
-_INT_FIELDS = frozenset({"id", "actor_id", "organisation_id"})
-_NULLABLE_TEXT = frozenset({"ip"})
+from verifier.content import audit_csv_row
 
 
 @dataclass(frozen=True)
@@ -115,22 +113,11 @@ def _jsonl_rows(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
         yield value if isinstance(value, dict) else {"_unreadable": str(value)[:80]}
 
 
-def _csv_value(name: str, cell: str) -> Any:
-    cell = csv_unescape(cell)
-    if name in JSON_FIELDS:
-        return json.loads(cell)
-    if name in _INT_FIELDS:
-        return int(cell) if cell else None
-    if name in _NULLABLE_TEXT:
-        return cell or None
-    return cell
-
-
 def _csv_rows(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
     reader = csv.DictReader(lines)
     for record in reader:
         try:
-            yield {name: _csv_value(name, record[name]) for name in EXPORT_FIELDS}
+            yield audit_csv_row(record)
         except (KeyError, ValueError, TypeError):
             yield {"_unreadable": "a CSV row with missing or malformed cells"}
 

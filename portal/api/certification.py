@@ -21,7 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from foundation.access import get_visible_or_404, visible_to
+from foundation.access import visible_to
 from portal.accounts.models import User
 from portal.api.filters import MAX_ID, is_object_id
 from portal.api.idempotency import idempotent
@@ -48,8 +48,7 @@ from portal.certification.selectors import (
     with_percentages,
 )
 from portal.certification.services import campaign_open, item_confirm, item_revoke, items_confirm
-from portal.partners.models import Organisation
-from portal.partners.selectors import memberships_of
+from portal.partners.selectors import memberships_of, organisation_for
 from provisioning.catalog.models import CoveredModel
 
 READ = "certification.view_campaign"
@@ -257,9 +256,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffVie
         slug = request.query_params.get("organisation", "")
         organisation_id = None
         if slug:
-            organisation_id = get_visible_or_404(
-                request.user, Organisation.objects.all(), slug=slug
-            ).pk
+            organisation_id = organisation_for(request.user, slug).pk
         rows = visible_to(
             request.user, organisation_items(campaign, organisation_id).select_related("campaign")
         )

@@ -19,7 +19,6 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from foundation.access import get_visible_or_404
 from portal.api.filters import FieldFilterBackend, is_object_id
 from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user
@@ -27,7 +26,7 @@ from portal.api.problems import field_problem
 from portal.partners.documents import organisation_document_response, organisation_document_upload
 from portal.partners.errors import DocumentRejectedError
 from portal.partners.models import DocumentKind, Organisation, OrganisationDocument
-from portal.partners.selectors import documents_visible_to
+from portal.partners.selectors import documents_visible_to, organisation_for
 
 
 class OrganisationDocumentSerializer(serializers.ModelSerializer[OrganisationDocument]):
@@ -93,9 +92,7 @@ class OrganisationDocumentViewSet(
         serializer = DocumentUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        organisation = get_visible_or_404(
-            request.user, Organisation.objects.all(), action="change", slug=data["organisation"]
-        )
+        organisation = organisation_for(request.user, data["organisation"], action="change")
         upload = data["file"]
         try:
             document = organisation_document_upload(

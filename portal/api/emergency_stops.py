@@ -20,7 +20,8 @@ from provisioning.bulk.forms import stop_determinations
 from provisioning.bulk.models import BulkAction
 from provisioning.bulk.selectors import bulk_actions
 from provisioning.catalog.models import CoveredModel
-from provisioning.deliveries.emergency import model_emergency_stop, stop_preview
+from provisioning.deliveries.emergency import model_emergency_stop
+from provisioning.deliveries.selectors import stop_previews
 from provisioning.grants.models import SuspensionKind
 
 
@@ -98,11 +99,10 @@ class EmergencyStopViewSet(StaffViewSet[BulkAction]):
         """What a stop of each model would cut if pressed now, counted on the selection the
         stop runs on (the page shows the same before its button is pressed)."""
         rows = []
-        for model in CoveredModel.objects.order_by("name"):
-            preview = stop_preview(model)
+        for preview in stop_previews():
             rows.append(
                 {
-                    "covered_model": model.slug,
+                    "covered_model": preview.covered_model.slug,
                     "grants": preview.grants,
                     "keys": preview.keys,
                     "organisations": preview.organisations,

@@ -16,7 +16,6 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from foundation.access import get_visible_or_404
 from portal.api.filters import FieldFilterBackend, is_object_id
 from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem
@@ -28,6 +27,7 @@ from portal.notifications.webhooks import (
     webhooks_visible_to,
 )
 from portal.partners.models import Organisation
+from portal.partners.selectors import organisation_for
 
 
 class OrganisationWebhookSerializer(serializers.ModelSerializer[OrganisationWebhook]):
@@ -96,9 +96,7 @@ class OrganisationWebhookViewSet(
         serializer = WebhookRegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        organisation = get_visible_or_404(
-            request.user, Organisation.objects.all(), action="manage", slug=data["organisation"]
-        )
+        organisation = organisation_for(request.user, data["organisation"], action="manage")
         try:
             registered = organisation_webhook_register(
                 actor=signed_in_user(request),

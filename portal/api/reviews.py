@@ -228,8 +228,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
 
     def _current(self, request: Request, data: dict[str, Any]) -> Application | Response:
         application = self.get_object()
-        seen = data.get("version")
-        if seen and seen != selectors.application_version(application):
+        if selectors.version_moved(application, data.get("version")):
             return stale_version_problem(request)
         return application
 

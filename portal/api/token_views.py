@@ -15,6 +15,7 @@ from portal.api.errors import ApiTokenError
 from portal.api.forms import TokenCreateForm
 from portal.api.selectors import tokens_of
 from portal.api.services import api_token_issue, api_token_revoke
+from portal.partners.forms import add_service_error
 from portal.partners.models import Organisation
 
 
@@ -33,7 +34,7 @@ def tokens(request: AuthenticatedRequest) -> HttpResponse:
                 expires_in_days=form.cleaned_data["expires_in_days"],
             )
         except ApiTokenError as error:
-            form.add_error(error.field if error.field in form.fields else None, str(error))
+            add_service_error(form, error)
         else:
             form = TokenCreateForm()
     response = render(

@@ -15,7 +15,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from foundation.access import get_visible_or_404
 from foundation.audit.models import AuditEvent
 from portal.accounts.roles import is_staff_member
 from portal.api.drafts import ApplicationCreateSerializer, ApplicationDraftSerializer, draft_changes
@@ -53,20 +52,16 @@ from portal.eligibility.models import Person
 from portal.eligibility.selectors import people_visible_to
 from portal.partners.errors import InvitationError
 from portal.partners.invitations import invitation_accept, invitation_create, invitation_revoke
-from portal.partners.models import Invitation, Membership, Organisation
+from portal.partners.models import Invitation, Membership
+from portal.partners.selectors import organisation_for
 from portal.partners.services import membership_remove
-from portal.reviews.selectors import application_version
+from portal.reviews.selectors import version_moved
 from portal.reviews.services import review_answer
 from provisioning.credentials.models import Credential
 from provisioning.credentials.selectors import require_key_owner
 from provisioning.credentials.services import credential_collect, credential_rotate
-from provisioning.deliveries.models import Target
-from provisioning.deliveries.selectors import credential_sync_states
+from provisioning.deliveries.selectors import credential_sync_states, enabled_targets
 from provisioning.grants.models import Grant
-
-
-def _organisation(request: Request, slug: str, action: str) -> Organisation:
-    return get_visible_or_404(request.user, Organisation.objects.all(), action=action, slug=slug)
 
 
 class MembershipViewSet(
@@ -103,10 +98,8 @@ class InvitationViewSet(
     @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = InvitationCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        organisation = _organisation(request, data["organisation"], "manage")
+        data = self.validated(InvitationCreateSerializer, request)
+        organisation = organisation_for(request.user, data["organisation"], action="manage")
         issued = invitation_create(
             actor=signed_in_user(request),
             organisation=organisation,
@@ -122,12 +115,9 @@ class InvitationViewSet(
     def accept(self, request: Request) -> Response:
         """Accept an invitation with the token from its link: the signed-in user, holding a
         verified address the invitation was sent to, becomes a member with its role."""
-        serializer = InvitationAcceptSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = self.validated(InvitationAcceptSerializer, request)
         try:
-            membership = invitation_accept(
-                signed_token=serializer.validated_data["token"], user=signed_in_user(request)
-            )
+            membership = invitation_accept(signed_token=data["token"], user=signed_in_user(request))
         except InvitationError as error:
             return field_problem(request, "token", str(error))
         return Response(MembershipSerializer(membership).data, status=201)
@@ -182,10 +172,8 @@ class ApplicationViewSet(
     @extend_schema(request=ApplicationCreateSerializer, responses={201: ApplicationSerializer})
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = ApplicationCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        organisation = _organisation(request, data["organisation"], "change")
+        data = self.validated(ApplicationCreateSerializer, request)
+        organisation = organisation_for(request.user, data["organisation"], action="change")
         changes = draft_changes(data, organisation=organisation, current_model=None)
         assert changes.covered_model is not None and changes.stage is not None
         # One draft with every part given, or nothing.
@@ -212,10 +200,8 @@ class ApplicationViewSet(
         """Edit a draft, any steps at once, with the same checks per field as the wizard's
         steps. Only a draft can be edited: anything else is a 409."""
         application = self.object_for("change")
-        serializer = ApplicationDraftSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
         changes = draft_changes(
-            serializer.validated_data,
+            self.validated(ApplicationDraftSerializer, request),
             organisation=application.organisation,
             current_model=application.covered_model,
         )
@@ -237,12 +223,9 @@ class ApplicationViewSet(
     @action(detail=True, methods=["post"])
     def withdraw(self, request: Request, pk: str) -> Response:
         application = self.object_for("change")
-        serializer = WithdrawSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = self.validated(WithdrawSerializer, request)
         application_withdraw(
-            actor=signed_in_user(request),
-            application=application,
-            reason=serializer.validated_data.get("reason", ""),
+            actor=signed_in_user(request), application=application, reason=data.get("reason", "")
         )
         return Response(ApplicationSerializer(self.get_queryset().get(pk=pk)).data)
 
@@ -251,15 +234,11 @@ class ApplicationViewSet(
     def answer(self, request: Request, pk: str) -> Response:
         """The organisation's admin answers the reviewers' open question."""
         application = self.object_for("change")
-        serializer = AnswerSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        seen = serializer.validated_data.get("version")
-        if seen and seen != application_version(application):
+        data = self.validated(AnswerSerializer, request)
+        if version_moved(application, data.get("version")):
             return stale_version_problem(request)
         review_answer(
-            actor=signed_in_user(request),
-            application=application,
-            response=serializer.validated_data["response"],
+            actor=signed_in_user(request), application=application, response=data["response"]
         )
         return Response(ApplicationSerializer(self.get_queryset().get(pk=pk)).data)
 
@@ -289,7 +268,7 @@ class CredentialViewSet(
     def delivery(self, request: Request, pk: str) -> Response:
         """The key's state at each enabled downstream target (the same as the keys page)."""
         credential = self.get_object()
-        targets = list(Target.objects.filter(enabled=True).order_by("name"))
+        targets = enabled_targets()
         states = credential_sync_states(credential_ids=[credential.pk], targets=targets)
         body = [
             {"target": target.name, "state": states[credential.pk][target.pk]} for target in targets

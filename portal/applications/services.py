@@ -16,6 +16,7 @@ from django.utils import timezone
 from foundation.audit.services import audit_record
 from portal.accounts.models import User
 from portal.applications.models import Application
+from portal.applications.selectors import nominee_verdicts
 from portal.applications.states import (
     EDITABLE_STATES,
     ApplicationChangedError,
@@ -23,7 +24,7 @@ from portal.applications.states import (
     ApplicationState,
     assert_transition,
 )
-from portal.eligibility.engine import Outcome, evaluate
+from portal.eligibility.engine import Outcome
 from portal.eligibility.models import Person
 from portal.eligibility.rules import rule_in_force
 from portal.partners.models import Organisation
@@ -191,16 +192,10 @@ def application_missing(application: Application, nominees: list[Person]) -> lis
 def eligibility_snapshot(application: Application, nominees: list[Person]) -> dict[str, Any]:
     """The engine's verdict on every nominated person, as stored evidence."""
     rule = rule_in_force(application.covered_model)
-    people = []
-    for person in nominees:
-        result = evaluate(
-            organisation=application.organisation,
-            person=person,
-            covered_model=application.covered_model,
-            stage=application.stage,
-            rule=rule,
-        )
-        people.append({"person_id": person.pk, "legal_name": person.legal_name, **result.as_dict()})
+    people = [
+        {"person_id": person.pk, "legal_name": person.legal_name, **result.as_dict()}
+        for person, result in nominee_verdicts(application, nominees, rule)
+    ]
     outcomes = {entry["outcome"] for entry in people}
     overall = (
         Outcome.FAIL

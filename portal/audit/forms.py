@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.utils.choices import CallableChoiceIterator
@@ -11,6 +11,20 @@ from django.utils.choices import CallableChoiceIterator
 from portal.audit.selectors import AuditFilter, covered_model_choices, organisation_choices
 from portal.partners.models import Organisation
 from provisioning.catalog.models import CoveredModel
+
+_Slugged = TypeVar("_Slugged", Organisation, CoveredModel)
+
+
+def _by_slug(model: type[_Slugged], slug: str | None, noun: str) -> _Slugged | None:
+    """The row a slug names, or none for an empty field; an unknown slug is a field error."""
+    if not slug:
+        return None
+    found = model.objects.filter(slug=slug).first()
+    if found is None:
+        raise forms.ValidationError(
+            f"No {noun} has the slug “{slug}”. Check the spelling, or leave it empty."
+        )
+    return found
 
 
 class AuditFilterForm(forms.Form):
@@ -83,26 +97,10 @@ class AuditFilterForm(forms.Form):
         self.fields["actor"].widget.attrs["list"] = "audit-actors"
 
     def clean_organisation(self) -> Organisation | None:
-        slug = self.cleaned_data.get("organisation")
-        if not slug:
-            return None
-        organisation = Organisation.objects.filter(slug=slug).first()
-        if organisation is None:
-            raise forms.ValidationError(
-                f"No organisation has the slug “{slug}”. Check the spelling, or leave it empty."
-            )
-        return organisation
+        return _by_slug(Organisation, self.cleaned_data.get("organisation"), "organisation")
 
     def clean_model(self) -> CoveredModel | None:
-        slug = self.cleaned_data.get("model")
-        if not slug:
-            return None
-        covered_model = CoveredModel.objects.filter(slug=slug).first()
-        if covered_model is None:
-            raise forms.ValidationError(
-                f"No covered model has the slug “{slug}”. Check the spelling, or leave it empty."
-            )
-        return covered_model
+        return _by_slug(CoveredModel, self.cleaned_data.get("model"), "covered model")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

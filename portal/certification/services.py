@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from foundation.errors import require_text
 from portal.accounts.models import User
 from portal.certification.models import (
     CERTIFICATION_REASON,
@@ -221,9 +222,9 @@ def campaign_open(
     """Open a campaign: one pending item per live key in scope, snapshotted in chunks of
     ``OPEN_CHUNK`` keys in one transaction; ``progress(done, total)`` hears of each chunk."""
     now = timezone.now()
-    title = title.strip()
-    if not title:
-        raise CampaignError("Give the campaign a title, e.g. 'Q4 recertification'.")
+    title = require_text(
+        title, CampaignError("Give the campaign a title, e.g. 'Q4 recertification'.")
+    )
     if deadline <= now:
         raise CampaignError("The deadline must be in the future.")
     days = clean_reminder_days(reminder_days)

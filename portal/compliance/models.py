@@ -6,8 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from foundation.errors import DomainError, ErrorKind
-from portal.eligibility.rule import Rule, RuleKind
-from portal.partners.models import expand_sectors
+from portal.eligibility.rule import StoredRule
 from portal.partners.storage import PrivateStorage
 from provisioning.catalog.models import CoveredModel
 
@@ -132,16 +131,11 @@ class Determination(models.Model):
         return self.editors.filter(pk=int(pk)).exists()
 
 
-class DeterminationRule(models.Model):
+class DeterminationRule(StoredRule):
     """The rule a determination sets for one covered model; the same shape as ``ModelRule``."""
 
     determination = models.ForeignKey(Determination, on_delete=models.CASCADE, related_name="rules")
     covered_model = models.ForeignKey(CoveredModel, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=20, choices=RuleKind.choices)
-    allowed_sectors = models.JSONField(default=list, blank=True)
-    us_persons_only = models.BooleanField(default=False)
-    denied_citizenships = models.JSONField(default=list, blank=True)
-    denied_residence = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["covered_model__slug"]
@@ -158,12 +152,5 @@ class DeterminationRule(models.Model):
     def __str__(self) -> str:
         return f"{self.determination_id}/{self.covered_model_id}: {self.kind}"
 
-    def to_rule(self) -> Rule:
-        return Rule(
-            kind=self.kind,
-            allowed_sectors=expand_sectors(self.allowed_sectors or ()),
-            us_persons_only=self.us_persons_only,
-            denied_citizenships=frozenset(c.upper() for c in self.denied_citizenships or ()),
-            denied_residence=frozenset(c.upper() for c in self.denied_residence or ()),
-            source=f"determination {self.determination.reference}",
-        )
+    def rule_source(self) -> str:
+        return f"determination {self.determination.reference}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from django.conf import settings
@@ -22,7 +23,7 @@ from django.utils import timezone
 from foundation.audit.services import audit_record
 from foundation.audit.tasks import checkpoint_on_commit
 from foundation.countries import normalise_country, unknown_country_message
-from foundation.transitions import locked_transition
+from foundation.transitions import locked_transition, stamped
 from portal.accounts.models import User
 from portal.compliance.impact import ImpactReport, judge
 from portal.compliance.models import (
@@ -273,6 +274,29 @@ def determination_update(
     return determination
 
 
+def _move(
+    determination: Determination,
+    *,
+    actor: User | None,
+    to: str,
+    event: str,
+    stamp: Mapping[str, Any] | Callable[[Determination], Mapping[str, Any]],
+    details: Callable[[Determination], dict[str, Any]],
+    guard: Callable[[Determination], None] | None = None,
+) -> Determination:
+    """A signature or its withdrawal, in its own transaction: checked against the table,
+    stamped, and audited with the ``details`` (reason, after) of the moved row."""
+    with transaction.atomic(durable=True):
+        return locked_transition(
+            determination,
+            to=to,
+            check=check_determination_transition,
+            guard=guard,
+            stamp=stamp,
+            audit=lambda row, _: audit_record(actor=actor, action=event, obj=row, **details(row)),
+        )
+
+
 def determination_submit(*, determination: Determination, actor: User | None) -> Determination:
     """The author's signature: every model needs a rule, and the letter must be attached."""
 
@@ -289,36 +313,29 @@ def determination_submit(*, determination: Determination, actor: User | None) ->
                 "Attach the determination letter (PDF) before submitting."
             )
 
-    with transaction.atomic(durable=True):
-        return locked_transition(
-            determination,
-            to=DeterminationState.AWAITING_APPROVAL,
-            check=check_determination_transition,
-            guard=complete,
-            stamp=lambda row: {"submitted_by": actor, "submitted_at": timezone.now()},
-            audit=lambda row: audit_record(
-                actor=actor,
-                action="determination.submitted",
-                obj=row,
-                after={"rules": _rules_snapshot(row)},
-            ),
-        )
+    return _move(
+        determination,
+        actor=actor,
+        to=DeterminationState.AWAITING_APPROVAL,
+        event="determination.submitted",
+        guard=complete,
+        stamp=stamped("submitted", actor),
+        details=lambda row: {"after": {"rules": _rules_snapshot(row)}},
+    )
 
 
 def determination_send_back(
     *, determination: Determination, actor: User | None, note: str
 ) -> Determination:
     """The second officer returns it to draft instead of approving."""
-    with transaction.atomic(durable=True):
-        return locked_transition(
-            determination,
-            to=DeterminationState.DRAFT,
-            check=check_determination_transition,
-            stamp={"submitted_by": None, "submitted_at": None},
-            audit=lambda row: audit_record(
-                actor=actor, action="determination.sent_back", obj=row, reason=note
-            ),
-        )
+    return _move(
+        determination,
+        actor=actor,
+        to=DeterminationState.DRAFT,
+        event="determination.sent_back",
+        stamp={"submitted_by": None, "submitted_at": None},
+        details=lambda row: {"reason": note},
+    )
 
 
 def determination_approve(*, determination: Determination, actor: User | None) -> Determination:
@@ -331,20 +348,15 @@ def determination_approve(*, determination: Determination, actor: User | None) -
                 "determination cannot approve it: a second compliance officer must."
             )
 
-    with transaction.atomic(durable=True):
-        return locked_transition(
-            determination,
-            to=DeterminationState.APPROVED,
-            check=check_determination_transition,
-            guard=second_officer,
-            stamp=lambda row: {"approved_by": actor, "approved_at": timezone.now()},
-            audit=lambda row: audit_record(
-                actor=actor,
-                action="determination.approved",
-                obj=row,
-                after={"submitted_by": row.submitted_by_id},
-            ),
-        )
+    return _move(
+        determination,
+        actor=actor,
+        to=DeterminationState.APPROVED,
+        event="determination.approved",
+        guard=second_officer,
+        stamp=stamped("approved", actor),
+        details=lambda row: {"after": {"submitted_by": row.submitted_by_id}},
+    )
 
 
 def determination_impact(*, determination: Determination) -> ImpactReport:
@@ -414,30 +426,23 @@ def determination_apply(*, determination: Determination, actor: User | None) -> 
         report = determination_impact(determination=determination)
         own = determination_reference(determination.reference)
         actions = []
-        if report.grant_suspend:
-            actions.append(
-                _run(
-                    actor,
-                    determination,
-                    kind=BulkKind.SUSPEND,
-                    filters={},
-                    reference=own,
-                    explicit=report.grant_suspend,
-                    scope=BulkScope.GRANT,
+        # Whole grants first, then the single keys the determination no longer allows.
+        for scope, explicit in (
+            (BulkScope.GRANT, report.grant_suspend),
+            (BulkScope.CREDENTIAL, report.credential_suspend),
+        ):
+            if explicit:
+                actions.append(
+                    _run(
+                        actor,
+                        determination,
+                        kind=BulkKind.SUSPEND,
+                        filters={},
+                        reference=own,
+                        explicit=explicit,
+                        scope=scope,
+                    )
                 )
-            )
-        if report.credential_suspend:
-            actions.append(
-                _run(
-                    actor,
-                    determination,
-                    kind=BulkKind.SUSPEND,
-                    filters={},
-                    reference=own,
-                    explicit=report.credential_suspend,
-                    scope=BulkScope.CREDENTIAL,
-                )
-            )
         for reference in sorted(_previous_references(own)):
             for scope in (BulkScope.GRANT, BulkScope.CREDENTIAL):
                 actions.append(

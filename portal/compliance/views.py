@@ -7,6 +7,7 @@ list and 404 on a determination; staff without MFA are sent to set it up first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -94,25 +95,15 @@ def _models() -> list[CoveredModel]:
 def draft(request: AuthenticatedRequest) -> HttpResponse:
     _writer(request)
     form = DeterminationForm(request.POST or None, request.FILES or None, models=_models())
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        upload = data.get("document")
-        try:
-            determination = determination_draft(
-                actor=request.user,
-                reference=data["reference"],
-                legal_basis=data["legal_basis"],
-                effective_date=data["effective_date"],
-                rules=form.rules(),
-                document=upload,
-                document_name=upload.name if upload else "",
-            )
-        except (DeterminationError, DocumentRejectedError) as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, "Draft saved. Preview its impact before submitting.")
-            return redirect("compliance:detail", pk=determination.pk)
-    return render(request, "compliance/form.html", {"form": form, "determination": None})
+    return _form_page(
+        request,
+        form,
+        None,
+        lambda fields: determination_draft(
+            actor=request.user, reference=form.cleaned_data["reference"], **fields
+        ),
+        "Draft saved. Preview its impact before submitting.",
+    )
 
 
 @never_cache
@@ -130,24 +121,43 @@ def edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         editing=True,
         initial=DeterminationForm.initial_for(determination),
     )
+    return _form_page(
+        request,
+        form,
+        determination,
+        lambda fields: determination_update(
+            determination=determination, actor=request.user, **fields
+        ),
+        "Draft updated.",
+    )
+
+
+def _form_page(
+    request: AuthenticatedRequest,
+    form: DeterminationForm,
+    determination: Determination | None,
+    save: Callable[[dict[str, Any]], Determination],
+    success: str,
+) -> HttpResponse:
+    """The draft and edit pages: a valid form goes to ``save`` with what both services
+    take from it; a refusal is shown on the form, success on the determination's page."""
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        upload = data.get("document")
+        upload = form.cleaned_data.get("document")
         try:
-            determination_update(
-                determination=determination,
-                actor=request.user,
-                legal_basis=data["legal_basis"],
-                effective_date=data["effective_date"],
-                rules=form.rules(),
-                document=upload,
-                document_name=upload.name if upload else "",
+            saved = save(
+                {
+                    "legal_basis": form.cleaned_data["legal_basis"],
+                    "effective_date": form.cleaned_data["effective_date"],
+                    "rules": form.rules(),
+                    "document": upload,
+                    "document_name": upload.name if upload else "",
+                }
             )
         except (DeterminationError, DocumentRejectedError) as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Draft updated.")
-            return redirect("compliance:detail", pk=pk)
+            messages.success(request, success)
+            return redirect("compliance:detail", pk=saved.pk)
     return render(request, "compliance/form.html", {"form": form, "determination": determination})
 
 

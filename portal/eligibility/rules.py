@@ -1,34 +1,42 @@
 """The rule in force for a covered model.
 
-Until determinations exist, each model carries a default rule (``ModelRule``); a model
-without a row is open. ``rule_in_force`` is the one selector every caller uses, so
-that determinations can later take precedence here without any caller changing.
+Each model carries a default rule (``ModelRule``); a model without a row is open. The rule
+of the determination in force, when there is one, takes precedence. Determinations live in
+the compliance room, which builds on this one, so compliance registers its answer here at
+start-up (``register_determined_rules``); until it has, ``rules_in_force`` refuses rather
+than judge on the defaults alone (fail closed). ``rule_in_force`` is the one selector every
+caller uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-from portal.eligibility.rule import OPEN_RULE, Rule, RuleKind
-from portal.partners.models import expand_sectors
+from portal.eligibility.rule import OPEN_RULE, Rule, RuleKind, StoredRule
 from provisioning.catalog.models import CoveredModel
 
+# The rules the determinations in force set, keyed by model id, for the given model ids.
+DeterminedRules = Callable[[list[int]], dict[int, Rule]]
 
-class ModelRule(models.Model):
+_determined_rules: DeterminedRules | None = None
+
+
+def register_determined_rules(source: DeterminedRules) -> None:
+    """Compliance's answer to "which rule does a determination in force set?"."""
+    global _determined_rules
+    _determined_rules = source
+
+
+class ModelRule(StoredRule):
     """A covered model's default rule, in force while no determination says otherwise."""
 
     covered_model = models.OneToOneField(
         CoveredModel, on_delete=models.CASCADE, related_name="default_rule"
     )
     kind = models.CharField(max_length=20, choices=RuleKind.choices, default=RuleKind.OPEN)
-    # Sector values of portal.partners.models.Sector; empty means every sector.
-    allowed_sectors = models.JSONField(default=list, blank=True)
-    us_persons_only = models.BooleanField(default=False)
-    # ISO 3166-1 alpha-2 codes.
-    denied_citizenships = models.JSONField(default=list, blank=True)
-    denied_residence = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -44,15 +52,6 @@ class ModelRule(models.Model):
     def __str__(self) -> str:
         return f"{self.covered_model_id}: {self.kind}"
 
-    def to_rule(self) -> Rule:
-        return Rule(
-            kind=self.kind,
-            allowed_sectors=expand_sectors(self.allowed_sectors or ()),
-            us_persons_only=self.us_persons_only,
-            denied_citizenships=frozenset(c.upper() for c in self.denied_citizenships or ()),
-            denied_residence=frozenset(c.upper() for c in self.denied_residence or ()),
-        )
-
 
 def rule_in_force(covered_model: CoveredModel) -> Rule:
     """The rule that decides eligibility for ``covered_model`` now (at most one query)."""
@@ -63,9 +62,9 @@ def rules_in_force(covered_models: Iterable[CoveredModel]) -> dict[int, Rule]:
     """``rule_in_force`` for many models in one query, keyed by model id."""
     ids = [model.pk for model in covered_models]
     rows = {row.covered_model_id: row for row in ModelRule.objects.filter(covered_model_id__in=ids)}
-    # Compliance change (determinations): the rule of the determination in force for a
-    # model, when there is one, takes precedence over the model's default (one more query).
-    from portal.compliance.selectors import determination_rules_in_force
-
-    decided = determination_rules_in_force(ids)
+    # The rule of the determination in force for a model, when there is one, takes
+    # precedence over the model's default (one more query).
+    if _determined_rules is None:
+        raise ImproperlyConfigured("No source of determinations is registered.")
+    decided = _determined_rules(ids)
     return {pk: decided.get(pk) or (rows[pk].to_rule() if pk in rows else OPEN_RULE) for pk in ids}

@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from foundation.access import visible_to
+from foundation.search import search_any
 from portal.accounts.roles import is_staff_member
 from portal.eligibility.models import Person
 from portal.partners.models import Organisation
@@ -31,8 +32,5 @@ def organisation_people(
     user: Any, organisation: Organisation, *, search: str = ""
 ) -> QuerySet[Person]:
     people = people_visible_to(user).filter(organisation=organisation).select_related("user")
-    if search:
-        people = people.filter(
-            Q(legal_name__icontains=search) | Q(user__username__icontains=search)
-        )
+    people = search_any(people, search, "legal_name__icontains", "user__username__icontains")
     return people.order_by("legal_name", "pk")

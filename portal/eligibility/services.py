@@ -16,6 +16,7 @@ from portal.eligibility.models import Person, ScreeningState, USPersonStatus
 from portal.eligibility.policies import ATTESTATION_VERSION, AUP_VERSION
 from portal.eligibility.rule import RuleKind
 from portal.eligibility.rules import ModelRule
+from portal.eligibility.signals import identity_changed as identity_changed_signal
 from portal.partners.models import Organisation, clean_rule_sectors
 from provisioning.catalog.models import CoveredModel
 
@@ -166,15 +167,10 @@ def person_save_profile(
             # A complete profile whose identity changed is screened against the lists
             # in force, by a worker once this commits.
             person_id = person.pk
-            transaction.on_commit(lambda: _enqueue_screening(person_id))
+            transaction.on_commit(
+                lambda: identity_changed_signal.send(sender=Person, person_id=person_id)
+            )
     return person
-
-
-def _enqueue_screening(person_id: int) -> None:
-    # Imported here: screening depends on eligibility's models, not the other way round.
-    from portal.screening.tasks import screen_person
-
-    screen_person.delay(person_id)
 
 
 def model_rule_set(

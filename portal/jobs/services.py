@@ -4,6 +4,11 @@ resume those a crash or a lost message left behind.
 A run is idempotent: the service's writes and the job's "done" commit in one transaction,
 and only the latest attempt may commit them, so a redelivered message after a crash
 starts the work again from nothing and a finished job is never run twice.
+
+On PostgreSQL a running attempt also holds the job's lease, a transaction-level advisory
+lock the database drops when the worker's connection dies. A message that finds the lease
+held (a late copy of the original, a wake-up) leaves the live attempt alone instead of
+starting the work over.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -48,6 +53,30 @@ TOO_LONG = (
 
 class _Superseded(Exception):
     """A later attempt owns the job: this run's writes are rolled back."""
+
+
+# The advisory-lock class of job leases (the second key is the job's id).
+_LEASE_CLASS = 0x4A4F42
+
+
+def _lease_held_elsewhere(job_id: int) -> bool:
+    """Whether a live attempt holds the job's lease. Inside a transaction; a free lease is
+    taken for that transaction, so an attempt cannot take it until this claim commits."""
+    if connection.vendor != "postgresql":
+        return False  # one worker at a time outside PostgreSQL: the attempt counter suffices
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_LEASE_CLASS, job_id])
+        return not cursor.fetchone()[0]
+
+
+def _hold_lease(job_id: int, attempt: int) -> None:
+    """Take the job's lease for the run's transaction, then refuse if a later attempt
+    claimed the job meanwhile (its claim held the lease until it committed)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LEASE_CLASS, job_id])
+    if not Job.objects.filter(pk=job_id, attempts=attempt, state=JobState.RUNNING).exists():
+        raise _Superseded
 
 
 def _user(actor: User | None) -> User | None:
@@ -120,6 +149,8 @@ def _claim(job_id: int, *, only_if_stalled: bool = False) -> Job | None:
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.state in FINISHED_STATES:
             return None
+        if job.state == JobState.RUNNING and _lease_held_elsewhere(job_id):
+            return None
         now = timezone.now()
         if (
             only_if_stalled
@@ -176,8 +207,9 @@ def job_run(
 ) -> Job | None:
     """Run the job's service once more, unless it has finished; returns the job.
 
-    ``only_if_stalled`` (a wake-up from beat) leaves alone a job a worker is still moving,
-    so a wake-up sent while the job waited in the queue does not start it over.
+    A job whose lease a live attempt holds is left alone. ``only_if_stalled`` (a wake-up
+    from beat) also leaves alone a job whose counts still move, so a wake-up sent while the
+    job waited in the queue does not start it over where no lease can tell.
     """
     job = _claim(job_id, only_if_stalled=only_if_stalled)
     if job is None:
@@ -186,6 +218,7 @@ def job_run(
     progress = Progress(job.pk, attempt)
     try:
         with transaction.atomic():
+            _hold_lease(job.pk, attempt)
             runner: Runner = (runners or {}).get(job.kind) or import_string(RUNNERS[job.kind])
             result_id = runner(job, progress)
             progress.close()

@@ -20,11 +20,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.db.models import Q
 
 from foundation.audit.models import AuditEvent
-from portal.certification.models import CertificationItem
-from portal.compliance.models import Determination
 from provisioning.bulk.models import BulkAction, BulkActionItem, BulkKind, BulkScope
 from provisioning.credentials.models import Credential
 from provisioning.deliveries.models import Change
@@ -166,11 +165,21 @@ def _bulk_outcome(action: BulkAction) -> str:
     }[BulkKind(action.kind)]
 
 
-def _determination(reference: str) -> Determination | None:
+def _determination(reference: str) -> dict[str, Any] | None:
+    """The determination a bulk action cites: its reference, legal basis and date.
+
+    Read by model label: the compliance room sends notices, so it sits above this one.
+    """
     if not reference:
         return None
     plain = reference.removeprefix("determination:")
-    return Determination.objects.filter(reference=plain).first()
+    determinations = apps.get_model("compliance", "Determination").objects
+    found: dict[str, Any] | None = (
+        determinations.filter(reference=plain)
+        .values("reference", "legal_basis", "effective_date")
+        .first()
+    )
+    return found
 
 
 def _decision_of(event: AuditEvent) -> tuple[AccessDecision, Q] | None:
@@ -196,9 +205,9 @@ def _decision_of(event: AuditEvent) -> tuple[AccessDecision, Q] | None:
             outcome=_bulk_outcome(action),
             reason_kind=action.suspension_kind,
             reason_given=action.reason,
-            reference=determination.reference if determination else "",
-            legal_basis=determination.legal_basis if determination else "",
-            effective_date=determination.effective_date if determination else None,
+            reference=determination["reference"] if determination else "",
+            legal_basis=determination["legal_basis"] if determination else "",
+            effective_date=determination["effective_date"] if determination else None,
             **base,
         )
         return decision, scope
@@ -214,7 +223,9 @@ def _decision_of(event: AuditEvent) -> tuple[AccessDecision, Q] | None:
         return decision, Q(credential__person_id=event.object_id)
     if event.action == "certification.campaign_closed":
         # One decision over every chunk of the close (its chunks' own events are parts).
-        keys = CertificationItem.objects.filter(campaign_id=event.object_id).values("credential_id")
+        # Read by model label: certification sends notices, so it sits above this room.
+        items = apps.get_model("certification", "CertificationItem").objects
+        keys = items.filter(campaign_id=event.object_id).values("credential_id")
         decision = AccessDecision(
             outcome=Outcome.CERTIFICATION, reason_kind="certification", **base
         )

@@ -7,11 +7,10 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from foundation.access import get_visible_or_404
 from foundation.requests import AuthenticatedRequest
 from portal.notifications.models import WebhookDelivery
 from portal.notifications.webhooks import (
@@ -20,7 +19,7 @@ from portal.notifications.webhooks import (
     organisation_webhook_remove,
     webhooks_of,
 )
-from portal.partners.models import Organisation
+from portal.partners.selectors import organisation_for
 
 
 class WebhookForm(forms.Form):
@@ -33,14 +32,10 @@ class WebhookForm(forms.Form):
     description = forms.CharField(label="Description (optional)", max_length=200, required=False)
 
 
-def _organisation(request: HttpRequest, slug: str) -> Organisation:
-    return get_visible_or_404(request.user, Organisation.objects.all(), action="manage", slug=slug)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def organisation_webhooks(request: AuthenticatedRequest, slug: str) -> HttpResponse:
-    organisation = _organisation(request, slug)
+    organisation = organisation_for(request.user, slug, action="manage")
     form = WebhookForm(request.POST or None)
     secret = ""
     status = 200
@@ -88,7 +83,7 @@ def organisation_webhooks(request: AuthenticatedRequest, slug: str) -> HttpRespo
 def organisation_webhook_remove_view(
     request: AuthenticatedRequest, slug: str, pk: int
 ) -> HttpResponse:
-    organisation = _organisation(request, slug)
+    organisation = organisation_for(request.user, slug, action="manage")
     endpoint = get_object_or_404(webhooks_of(organisation), pk=pk)
     organisation_webhook_remove(actor=request.user, endpoint=endpoint)
     messages.success(request, f"{endpoint.url} receives nothing from now on.")

@@ -1,8 +1,6 @@
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from foundation.readonly_admin import ReadOnlyAdmin
 from portal.partners.models import Invitation, Membership, Organisation, OrganisationDocument
 
 
@@ -20,19 +18,7 @@ class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_select_related = ("user", "organisation")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Evidence and invitations change only through the audited services and pages."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
+# Evidence and invitations change only through the audited services and pages.
 @admin.register(Invitation)
 class InvitationAdmin(ReadOnlyAdmin):
     list_display = ("email", "organisation", "role", "created_at", "expires_at", "accepted_at")

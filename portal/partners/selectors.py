@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from foundation.access import visible_to
+from foundation.access import get_visible_or_404, visible_to
+from foundation.search import search_any
 from portal.accounts.models import User
 from portal.accounts.roles import is_staff_member
 from portal.partners.models import (
@@ -21,6 +22,12 @@ from portal.partners.models import (
 def belongs_to(user: Any, organisation_id: int) -> bool:
     """Whether ``user`` is a member of the organisation: they may decide nothing about it."""
     return Membership.objects.filter(user_id=user.pk, organisation_id=organisation_id).exists()
+
+
+def organisation_for(user: Any, slug: str, *, action: str = "view") -> Organisation:
+    """The organisation ``slug`` if ``user`` may ``action`` it ("manage": what its admins
+    hold over its members, tokens and webhooks), else a 404: pages and endpoints alike."""
+    return get_visible_or_404(user, Organisation.objects.all(), action=action, slug=slug)
 
 
 def memberships_of(user: User) -> QuerySet[Membership]:
@@ -42,13 +49,14 @@ def is_admin_of(user: Any, organisation: Organisation) -> bool:
 
 def organisation_members(organisation: Organisation, *, search: str = "") -> QuerySet[Membership]:
     members = Membership.objects.filter(organisation=organisation).select_related("user")
-    if search:
-        members = members.filter(
-            Q(user__username__icontains=search)
-            | Q(user__email__icontains=search)
-            | Q(user__first_name__icontains=search)
-            | Q(user__last_name__icontains=search)
-        )
+    members = search_any(
+        members,
+        search,
+        "user__username__icontains",
+        "user__email__icontains",
+        "user__first_name__icontains",
+        "user__last_name__icontains",
+    )
     return members.order_by("user__username")
 
 
@@ -75,13 +83,14 @@ def documents_visible_to(user: Any) -> QuerySet[OrganisationDocument]:
 
 def staff_organisations(user: User, *, search: str = "", state: str = "") -> QuerySet[Organisation]:
     organisations = visible_to(user, Organisation.objects.all())
-    if search:
-        organisations = organisations.filter(
-            Q(legal_name__icontains=search)
-            | Q(slug__icontains=search)
-            | Q(email_domain__icontains=search)
-            | Q(registration_id__icontains=search)
-        )
+    organisations = search_any(
+        organisations,
+        search,
+        "legal_name__icontains",
+        "slug__icontains",
+        "email_domain__icontains",
+        "registration_id__icontains",
+    )
     if state:
         organisations = organisations.filter(verification_state=state)
     return organisations.order_by("legal_name", "pk")

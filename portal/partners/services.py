@@ -12,6 +12,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from foundation.audit.services import audit_record
 from foundation.countries import normalise_country
+from foundation.transitions import locked_transition
 from portal.accounts.models import User
 from portal.partners.errors import (
     ConflictOfInterestError,
@@ -255,23 +256,44 @@ def organisation_set_trusted(
     if not actor.has_perm("partners.set_trusted_organisation"):
         raise NotAllowedError("Only a compliance officer can change whether a partner is trusted.")
     _refuse_member(actor, organisation, "trust")
+    return _organisation_change(
+        actor=actor,
+        organisation=organisation,
+        field="trusted",
+        value=trusted,
+        action="organisation.trusted_changed",
+        reason=reason,
+    )
+
+
+def _organisation_change(
+    *,
+    actor: User | None,
+    organisation: Organisation,
+    field: str,
+    value: object,
+    action: str,
+    reason: str,
+) -> Organisation:
+    """Set one of the organisation's compliance fields (any value may replace any other);
+    setting the value it already has writes nothing."""
     with transaction.atomic():
-        organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
-        before = organisation.trusted
-        if before == trusted:
-            return organisation
-        organisation.trusted = trusted
-        organisation.save(update_fields=["trusted"])
-        audit_record(
-            actor=actor,
-            action="organisation.trusted_changed",
-            obj=organisation,
-            organisation_id=organisation.pk,
-            reason=reason,
-            before={"trusted": before},
-            after={"trusted": trusted},
+        return locked_transition(
+            organisation,
+            to=value,
+            field=field,
+            check=None,
+            idempotent=True,
+            audit=lambda row, before: audit_record(
+                actor=actor,
+                action=action,
+                obj=row,
+                organisation_id=row.pk,
+                reason=reason,
+                before={field: before},
+                after={field: value},
+            ),
         )
-    return organisation
 
 
 def _refuse_member(actor: User | None, organisation: Organisation, what: str) -> None:
@@ -290,20 +312,11 @@ def organisation_set_verification(
     organisation may not take (invariant 5)."""
     if state != VerificationState.DOMAIN_VERIFIED:
         _refuse_member(actor, organisation, "verify or reject")
-    with transaction.atomic():
-        organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
-        before = organisation.verification_state
-        if before == state:
-            return organisation
-        organisation.verification_state = state
-        organisation.save(update_fields=["verification_state"])
-        audit_record(
-            actor=actor,
-            action="organisation.verification_changed",
-            obj=organisation,
-            organisation_id=organisation.pk,
-            reason=reason,
-            before={"verification_state": before},
-            after={"verification_state": state},
-        )
-    return organisation
+    return _organisation_change(
+        actor=actor,
+        organisation=organisation,
+        field="verification_state",
+        value=state,
+        action="organisation.verification_changed",
+        reason=reason,
+    )

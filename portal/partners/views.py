@@ -47,6 +47,7 @@ from portal.partners.selectors import (
     memberships_of,
     open_invitations,
     organisation_documents,
+    organisation_for,
     organisation_members,
     staff_organisations,
 )
@@ -70,12 +71,6 @@ def staff_required(view: Any) -> Any:
         return response
 
     return login_required(wrapped)
-
-
-def _organisation(
-    request: AuthenticatedRequest, slug: str, *, action: str = "view"
-) -> Organisation:
-    return get_visible_or_404(request.user, Organisation.objects.all(), action=action, slug=slug)
 
 
 def _organisation_page(request: AuthenticatedRequest, organisation: Organisation) -> HttpResponse:
@@ -104,7 +99,7 @@ def organisation(request: AuthenticatedRequest) -> HttpResponse:
 
 @login_required
 def organisation_detail(request: AuthenticatedRequest, slug: str) -> HttpResponse:
-    return _organisation_page(request, _organisation(request, slug))
+    return _organisation_page(request, organisation_for(request.user, slug))
 
 
 @login_required
@@ -133,7 +128,7 @@ def organisation_register_view(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 @require_POST
 def document_upload(request: AuthenticatedRequest, slug: str) -> HttpResponse:
-    organisation = _organisation(request, slug, action="change")
+    organisation = organisation_for(request.user, slug, action="change")
     form = DocumentUploadForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["file"]
@@ -173,7 +168,7 @@ def document_download(request: AuthenticatedRequest, slug: str, pk: int) -> File
 
 @login_required
 def members(request: AuthenticatedRequest, slug: str) -> HttpResponse:
-    organisation = _organisation(request, slug, action="manage")
+    organisation = organisation_for(request.user, slug, action="manage")
     search = SearchForm(request.GET or None)
     query = search.cleaned_data["q"] if search.is_valid() else ""
     form = InvitationForm(request.POST or None)
@@ -211,7 +206,7 @@ def members(request: AuthenticatedRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def member_remove(request: AuthenticatedRequest, slug: str, pk: int) -> HttpResponse:
-    organisation = _organisation(request, slug, action="manage")
+    organisation = organisation_for(request.user, slug, action="manage")
     membership = get_visible_or_404(
         request.user,
         Membership.objects.select_related("user", "organisation"),
@@ -231,7 +226,7 @@ def member_remove(request: AuthenticatedRequest, slug: str, pk: int) -> HttpResp
 @login_required
 @require_POST
 def invitation_revoke_view(request: AuthenticatedRequest, slug: str, pk: int) -> HttpResponse:
-    organisation = _organisation(request, slug, action="manage")
+    organisation = organisation_for(request.user, slug, action="manage")
     invitation = get_visible_or_404(
         request.user, Invitation.objects.all(), action="manage", organisation=organisation, pk=pk
     )
@@ -318,13 +313,13 @@ def _staff_detail(
 
 @staff_required
 def staff_organisation_detail(request: AuthenticatedRequest, slug: str) -> HttpResponse:
-    return _staff_detail(request, _organisation(request, slug))
+    return _staff_detail(request, organisation_for(request.user, slug))
 
 
 @staff_required
 @require_POST
 def staff_set_trusted(request: AuthenticatedRequest, slug: str) -> HttpResponse:
-    organisation = _organisation(request, slug)
+    organisation = organisation_for(request.user, slug)
     form = TrustedForm(request.POST)
     if form.is_valid():
         try:
@@ -351,7 +346,7 @@ def staff_set_verification(request: AuthenticatedRequest, slug: str) -> HttpResp
     # Verifying an organisation is a compliance decision, like the trusted flag.
     if not request.user.has_perm("partners.set_trusted_organisation"):
         raise Http404("No such page.")
-    organisation = _organisation(request, slug)
+    organisation = organisation_for(request.user, slug)
     form = VerificationForm(request.POST)
     if form.is_valid():
         try:

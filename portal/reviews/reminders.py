@@ -33,6 +33,10 @@ def review_deadline() -> dt.timedelta:
 
 
 def _claim(column: str, applications: list[int], now: dt.datetime) -> list[int]:
+    # Every application gets its review row first: the claim locks and marks those rows.
+    Review.objects.bulk_create(
+        [Review(application_id=pk) for pk in applications], ignore_conflicts=True
+    )
     claimed = list(
         Review.objects.select_for_update(skip_locked=True)
         .filter(application_id__in=applications, **{f"{column}__isnull": True})
@@ -41,6 +45,29 @@ def _claim(column: str, applications: list[int], now: dt.datetime) -> list[int]:
     )
     Review.objects.filter(pk__in=claimed).update(**{column: now})
     return claimed
+
+
+def _tell_once(
+    applications: list[int],
+    *,
+    column: str,
+    now: dt.datetime,
+    verb: str,
+    subject: str,
+    body: str,
+    action: str,
+) -> int:
+    """Claim the applications not told yet (``column``), tell reviewers, record it."""
+    claimed = _claim(column, applications, now)
+    _notify(claimed, verb=verb, subject=subject, body=body)
+    if claimed:
+        audit_record(
+            actor=None,
+            action=action,
+            object_type="applications.application",
+            after={"applications": claimed},
+        )
+    return len(claimed)
 
 
 def _notify(application_ids: list[int], *, verb: str, subject: str, body: str) -> None:
@@ -80,24 +107,15 @@ def reviews_notify_new(*, now: dt.datetime | None = None) -> int:
         waiting = list(
             Application.objects.filter(state__in=QUEUE_STATES).values_list("pk", flat=True)
         )
-        Review.objects.bulk_create(
-            [Review(application_id=pk) for pk in waiting], ignore_conflicts=True
-        )
-        claimed = _claim("new_notified_at", waiting, now)
-        _notify(
-            claimed,
+        return _tell_once(
+            waiting,
+            column="new_notified_at",
+            now=now,
             verb="application.queued",
             subject="New in the review queue: application #{pk} of {organisation}",
             body="A new application waits for review.",
+            action="review.new_notified",
         )
-        if claimed:
-            audit_record(
-                actor=None,
-                action="review.new_notified",
-                object_type="applications.application",
-                after={"applications": claimed},
-            )
-    return len(claimed)
 
 
 def reviews_notify_overdue(*, now: dt.datetime | None = None) -> int:
@@ -109,20 +127,13 @@ def reviews_notify_overdue(*, now: dt.datetime | None = None) -> int:
                 state__in=CLOCK_RUNNING_STATES, submitted_at__lt=now - review_deadline()
             ).values_list("pk", flat=True)
         )
-        Review.objects.bulk_create([Review(application_id=pk) for pk in due], ignore_conflicts=True)
-        claimed = _claim("overdue_notified_at", due, now)
-        _notify(
-            claimed,
+        return _tell_once(
+            due,
+            column="overdue_notified_at",
+            now=now,
             verb="application.overdue",
             subject="Overdue: application #{pk} of {organisation}",
             body=f"This application has waited longer than the review deadline of "
             f"{settings.REVIEW_DEADLINE_DAYS} days.",
+            action="review.overdue_notified",
         )
-        if claimed:
-            audit_record(
-                actor=None,
-                action="review.overdue_notified",
-                object_type="applications.application",
-                after={"applications": claimed},
-            )
-    return len(claimed)

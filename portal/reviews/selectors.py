@@ -26,10 +26,9 @@ from foundation.access import visible_to
 from foundation.audit.models import AuditEvent
 from portal.accounts.models import User
 from portal.applications.models import Application
+from portal.applications.selectors import nominee_verdicts
 from portal.applications.states import ApplicationState
-from portal.eligibility.engine import evaluate
 from portal.eligibility.models import Person
-from portal.eligibility.rules import rule_in_force
 from portal.partners.models import Membership
 from portal.reviews.models import (
     Approval,
@@ -255,20 +254,12 @@ def review_context(application: Application, user: Any) -> ReviewContext:
 
 def live_eligibility(application: Application, nominees: list[Person]) -> list[dict[str, Any]]:
     """The engine's verdict now, per nominee, next to what it said at submission."""
-    rule = rule_in_force(application.covered_model)
     snapshot = {
         entry.get("person_id"): entry
         for entry in (application.eligibility_snapshot or {}).get("people", [])
     }
     rows = []
-    for person in nominees:
-        result = evaluate(
-            organisation=application.organisation,
-            person=person,
-            covered_model=application.covered_model,
-            stage=application.stage,
-            rule=rule,
-        )
+    for person, result in nominee_verdicts(application, nominees):
         then = snapshot.get(person.pk, {})
         then_checks = {check["code"]: check for check in then.get("checks", [])}
         rows.append(
@@ -371,3 +362,9 @@ def application_version(application: Application) -> str:
     """The version a reviewer's decision names, from the page or the API: a decision on an
     older version is refused as stale."""
     return application.updated_at.isoformat()
+
+
+def version_moved(application: Application, seen: str | None) -> bool:
+    """Whether a client that read the application at version ``seen`` is behind it now.
+    An endpoint may be called without a version (no check); a page always sends one."""
+    return bool(seen) and seen != application_version(application)

@@ -18,12 +18,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from foundation.errors import require_text
 from portal.accounts.models import User
 from portal.applications.models import Application
+from portal.applications.selectors import nominee_verdicts
 from portal.applications.services import application_transition
 from portal.applications.states import ApplicationChangedError, ApplicationState
-from portal.eligibility.engine import Outcome, evaluate
-from portal.eligibility.rules import rule_in_force
+from portal.eligibility.engine import Outcome
 from portal.notifications.services import Message, notification_send
 from portal.partners.models import Membership
 from portal.reviews import notices
@@ -174,9 +175,7 @@ def review_reassign(
 def review_comment_add(*, actor: User, application: Application, body: str) -> Comment:
     """An internal note for staff only; the applicant never sees it."""
     _refuse_conflict(actor, application)
-    body = body.strip()
-    if not body:
-        raise ReviewError("Write a comment first.")
+    body = require_text(body, ReviewError("Write a comment first."))
     with transaction.atomic(durable=True):
         comment = Comment.objects.create(application=application, author=actor, body=body)
         _audit(actor, application, "review.comment_added", after={"comment_id": comment.pk})
@@ -188,16 +187,9 @@ def review_comment_add(*, actor: User, application: Application, body: str) -> C
 
 def _refuse_ineligible(application: Application) -> None:
     """Refuse to approve anyone the engine fails now (the evidence may have changed)."""
-    rule = rule_in_force(application.covered_model)
     failures = []
-    for person in application.nominees.select_related("organisation").order_by("pk"):
-        result = evaluate(
-            organisation=application.organisation,
-            person=person,
-            covered_model=application.covered_model,
-            stage=application.stage,
-            rule=rule,
-        )
+    nominees = application.nominees.select_related("organisation").order_by("pk")
+    for person, result in nominee_verdicts(application, nominees):
         failures += [
             f"{person.legal_name}: {check.message}"
             for check in result.checks
@@ -393,9 +385,7 @@ def _finalise(
 
 def review_reject(*, actor: User, application: Application, reason: str) -> Application:
     """Reject with a reason the applicant reads."""
-    reason = reason.strip()
-    if not reason:
-        raise ReviewError("Give the applicant a reason for the rejection.")
+    reason = require_text(reason, ReviewError("Give the applicant a reason for the rejection."))
     with transaction.atomic(durable=True):
         application = _locked(application)
         _refuse_conflict(actor, application)
@@ -429,9 +419,7 @@ def review_request_information(
     A first approval given before the question stops counting: the second reviewer must
     judge the answer too, so approval starts over.
     """
-    message = message.strip()
-    if not message:
-        raise ReviewError("Write the question the applicant should answer.")
+    message = require_text(message, ReviewError("Write the question the applicant should answer."))
     with transaction.atomic(durable=True):
         application = _locked(application)
         _refuse_conflict(actor, application)
@@ -467,9 +455,7 @@ def review_request_information(
 
 def review_answer(*, actor: User, application: Application, response: str) -> InformationRequest:
     """The applicant answers the open question; the application returns to the queue."""
-    response = response.strip()
-    if not response:
-        raise ReviewError("Write your answer first.")
+    response = require_text(response, ReviewError("Write your answer first."))
     with transaction.atomic(durable=True):
         application = _locked(application)
         request = InformationRequest.objects.filter(

@@ -350,18 +350,33 @@ def approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _done(request, application)
 
 
+def _form_act(
+    request: AuthenticatedRequest,
+    pk: int,
+    form_class: Any,
+    action: Callable[[Application, dict[str, Any]], object],
+    success: str,
+    *,
+    versioned: bool = True,
+) -> HttpResponse:
+    """A decision posted with a form: refused with the form's errors (or as stale), else
+    ``action`` gets the application and the cleaned data."""
+    application = _application(request, pk)
+    form = form_class(request.POST)
+    if not _valid(request, application, form, versioned=versioned):
+        return _done(request, application)
+    return _act(request, application, lambda: action(application, form.cleaned_data), success)
+
+
 @staff_permission("reviews.decide_review")
 @require_POST
 def reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    application = _application(request, pk)
-    form = RejectForm(request.POST)
-    if not _valid(request, application, form):
-        return _done(request, application)
-    return _act(
+    return _form_act(
         request,
-        application,
-        lambda: review_reject(
-            actor=request.user, application=application, reason=form.cleaned_data["reason"]
+        pk,
+        RejectForm,
+        lambda application, data: review_reject(
+            actor=request.user, application=application, reason=data["reason"]
         ),
         "Rejected. The applicant has been told why.",
     )
@@ -370,15 +385,12 @@ def reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @staff_permission("reviews.decide_review")
 @require_POST
 def request_information(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    application = _application(request, pk)
-    form = InformationRequestForm(request.POST)
-    if not _valid(request, application, form):
-        return _done(request, application)
-    return _act(
+    return _form_act(
         request,
-        application,
-        lambda: review_request_information(
-            actor=request.user, application=application, message=form.cleaned_data["message"]
+        pk,
+        InformationRequestForm,
+        lambda application, data: review_request_information(
+            actor=request.user, application=application, message=data["message"]
         ),
         "Question sent. The application waits for the answer.",
     )
@@ -387,17 +399,15 @@ def request_information(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @staff_permission("reviews.add_comment")
 @require_POST
 def comment(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    application = _application(request, pk)
-    form = CommentForm(request.POST)
-    if not _valid(request, application, form, versioned=False):
-        return _done(request, application)
-    return _act(
+    return _form_act(
         request,
-        application,
-        lambda: review_comment_add(
-            actor=request.user, application=application, body=form.cleaned_data["body"]
+        pk,
+        CommentForm,
+        lambda application, data: review_comment_add(
+            actor=request.user, application=application, body=data["body"]
         ),
         "Comment added.",
+        versioned=False,
     )
 
 

@@ -39,14 +39,28 @@ class ScimToken(models.Model):
         return f"SCIM token clrs_{self.prefix}_… for {self.organisation_id}"
 
 
-class ScimUser(models.Model):
+class ScimResource(models.Model):
+    """What every resource an identity provider manages carries (RFC 7643 §3.1): its ``id``,
+    its ``externalId`` and the ``meta`` (created, last modified, version). Each resource
+    hangs off one organisation, under its own reverse name."""
+
+    scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    external_id = models.CharField(max_length=255, blank=True)
+    version = models.PositiveBigIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]
+
+
+class ScimUser(ScimResource):
     ORGANISATION_PATH = "organisation"
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="scim_users"
     )
-    scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    external_id = models.CharField(max_length=255, blank=True)
     user_name = models.CharField(max_length=255)
     display_name = models.CharField(max_length=255, blank=True)
     # {"givenName", "familyName", "formatted"} as the identity provider sent them.
@@ -62,12 +76,8 @@ class ScimUser(models.Model):
     invitation = models.ForeignKey(
         Invitation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    version = models.PositiveBigIntegerField(default=1)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(ScimResource.Meta):
         constraints = [
             models.UniqueConstraint(
                 "organisation", Lower("user_name"), name="scim_user_unique_user_name"
@@ -78,24 +88,18 @@ class ScimUser(models.Model):
         return self.user_name
 
 
-class ScimGroup(models.Model):
+class ScimGroup(ScimResource):
     ORGANISATION_PATH = "organisation"
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="scim_groups"
     )
-    scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    external_id = models.CharField(max_length=255, blank=True)
     display_name = models.CharField(max_length=255)
     members: models.ManyToManyField[ScimUser, ScimGroupMember] = models.ManyToManyField(
         ScimUser, through="ScimGroupMember", related_name="groups"
     )
-    version = models.PositiveBigIntegerField(default=1)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(ScimResource.Meta):
         constraints = [
             models.UniqueConstraint(
                 "organisation", Lower("display_name"), name="scim_group_unique_display_name"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from portal.scim.models import ScimGroup, ScimUser
+from portal.scim.models import ScimGroup, ScimResource, ScimUser
 from portal.scim.schemas import GROUP_SCHEMA, USER_SCHEMA
 
 
@@ -15,6 +15,17 @@ def _timestamp(value: dt.datetime) -> str:
 
 def etag(version: int) -> str:
     return f'W/"{version}"'
+
+
+def _meta(resource: ScimResource, resource_type: str, *, base: str) -> dict[str, str]:
+    """A resource's ``meta`` (RFC 7643 §3.1); its location is under ``/Users`` or ``/Groups``."""
+    return {
+        "resourceType": resource_type,
+        "created": _timestamp(resource.created_at),
+        "lastModified": _timestamp(resource.updated_at),
+        "location": f"{base}/{resource_type}s/{resource.scim_id}",
+        "version": etag(resource.version),
+    }
 
 
 def user_document(user: ScimUser, *, base: str) -> dict[str, Any]:
@@ -35,13 +46,7 @@ def user_document(user: ScimUser, *, base: str) -> dict[str, Any]:
     if document["active"] is None:
         del document["active"]
     if base:
-        document["meta"] = {
-            "resourceType": "User",
-            "created": _timestamp(user.created_at),
-            "lastModified": _timestamp(user.updated_at),
-            "location": f"{base}/Users/{user.scim_id}",
-            "version": etag(user.version),
-        }
+        document["meta"] = _meta(user, "User", base=base)
     return document
 
 
@@ -65,11 +70,5 @@ def group_document(group: ScimGroup, *, base: str) -> dict[str, Any]:
     if not members:
         del document["members"]
     if base:
-        document["meta"] = {
-            "resourceType": "Group",
-            "created": _timestamp(group.created_at),
-            "lastModified": _timestamp(group.updated_at),
-            "location": f"{base}/Groups/{group.scim_id}",
-            "version": etag(group.version),
-        }
+        document["meta"] = _meta(group, "Group", base=base)
     return document

@@ -9,27 +9,21 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from foundation.access import get_visible_or_404
 from foundation.requests import AuthenticatedRequest
-from portal.partners.models import Organisation
+from portal.partners.selectors import organisation_for
 from portal.scim.errors import ScimError
 from portal.scim.selectors import scim_tokens_of
 from portal.scim.services import scim_token_issue, scim_token_revoke
 
 
-def _organisation(request: HttpRequest, slug: str) -> Organisation:
-    # "manage": the permission the organisation's admins hold over its members.
-    return get_visible_or_404(request.user, Organisation.objects.all(), action="manage", slug=slug)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def scim_tokens(request: AuthenticatedRequest, slug: str) -> HttpResponse:
-    organisation = _organisation(request, slug)
+    organisation = organisation_for(request.user, slug, action="manage")
     plaintext = None
     error = ""
     if request.method == "POST":
@@ -59,7 +53,7 @@ def scim_tokens(request: AuthenticatedRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def scim_token_revoke_view(request: AuthenticatedRequest, slug: str, pk: int) -> HttpResponse:
-    organisation = _organisation(request, slug)
+    organisation = organisation_for(request.user, slug, action="manage")
     token = get_object_or_404(scim_tokens_of(organisation), pk=pk)
     try:
         scim_token_revoke(actor=request.user, token=token, reason="Revoked by an admin.")

@@ -22,12 +22,6 @@ class ResolutionForm(forms.Form):
         error_messages={"required": "Give the reason for the decision."},
     )
 
-    def clean_reason(self) -> str:
-        reason: str = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise forms.ValidationError("Give the reason for the decision.")
-        return reason
-
 
 class ListLoadForm(forms.Form):
     """A list file to load as the new version in force; checked here, loaded by a worker."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from foundation.search import search_any
 from portal.screening.models import EntryName, ListEntry, ListVersion, MatchStatus, ScreeningMatch
 from portal.screening.records import EntryRecord, NameRecord
 
@@ -69,11 +70,12 @@ def pending_matches(*, search: str = "") -> QuerySet[ScreeningMatch]:
     matches = ScreeningMatch.objects.filter(status=MatchStatus.PENDING).select_related(
         "person__organisation", "entry__version"
     )
-    if search:
-        matches = matches.filter(
-            Q(person__legal_name__icontains=search)
-            | Q(matched_alias__icontains=search)
-            | Q(entry__primary_name__icontains=search)
-            | Q(entry__entity_id=search)
-        )
+    matches = search_any(
+        matches,
+        search,
+        "person__legal_name__icontains",
+        "matched_alias__icontains",
+        "entry__primary_name__icontains",
+        "entry__entity_id",
+    )
     return matches.order_by("-run__created_at", "-score", "id")

@@ -5,9 +5,10 @@ Each service is one transaction with its audit event(s) inside.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -15,6 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from foundation.errors import require_text
+from foundation.transitions import locked_transition
 from portal.accounts.models import User
 from portal.applications.models import Application
 from portal.applications.services import application_screening_finished
@@ -240,17 +243,15 @@ def people_rescreen(*, actor: User | None = None, chunk_size: int | None = None)
     return totals
 
 
-def _lock_match(match: ScreeningMatch) -> tuple[Person, ScreeningMatch]:
+def _lock_person(match: ScreeningMatch) -> Person:
     # Person before match, always: the same order as screenings, so no deadlock.
-    person = Person.objects.select_for_update().get(pk=match.person_id)
-    locked = ScreeningMatch.objects.select_for_update().select_related("entry").get(pk=match.pk)
-    return person, locked
+    return Person.objects.select_for_update().get(pk=match.person_id)
 
 
-def _check_match_transition(match: ScreeningMatch, target: str) -> None:
-    if target not in MATCH_TRANSITIONS[match.status]:
+def _check_match_transition(current: str, target: str) -> None:
+    if target not in MATCH_TRANSITIONS[current]:
         raise IllegalTransitionError(
-            f"This match is already {MatchStatus(match.status).label.lower()}; "
+            f"This match is already {MatchStatus(current).label.lower()}; "
             "only a match awaiting compliance can be resolved."
         )
 
@@ -264,10 +265,56 @@ def _refuse_member(actor: User | None, person: Person) -> None:
 
 
 def _require_reason(reason: str) -> str:
-    reason = reason.strip()
-    if not reason:
-        raise ScreeningError("Give the reason for the decision: it is kept in the audit trail.")
-    return reason
+    return require_text(
+        reason, ScreeningError("Give the reason for the decision: it is kept in the audit trail.")
+    )
+
+
+def _resolve_match(
+    match: ScreeningMatch,
+    *,
+    actor: User | None,
+    reason: str,
+    to: str,
+    action: str,
+    follow_on: Callable[[Person, ScreeningMatch, dt.datetime], dict[str, object]],
+    guard: Callable[[Person], None] | None = None,
+) -> ScreeningMatch:
+    """Compliance's decision on a match: the person is locked first (the screenings' lock
+    order), a member of their organisation is refused, the match moves ``to`` the decision
+    with its resolution, ``follow_on`` does what the decision means for the person and
+    names what the event should add, and the event covers it all."""
+    with transaction.atomic(durable=True):
+        person = _lock_person(match)
+        _refuse_member(actor, person)
+        before = person.screening_state
+        now = timezone.now()
+        reported: dict[str, object] = {}
+        locked = locked_transition(
+            match,
+            to=to,
+            field="status",
+            check=_check_match_transition,
+            guard=(lambda row: guard(person)) if guard is not None else None,
+            stamp={"resolved_at": now, "resolved_by": actor, "resolution_reason": reason},
+            then=lambda row: reported.update(follow_on(person, row, now)),
+            audit=lambda row, status: audit_record(
+                actor=actor,
+                action=action,
+                obj=row,
+                organisation_id=person.organisation_id,
+                reason=reason,
+                before={"match": status, "screening_state": before},
+                after={
+                    "match": to,
+                    "screening_state": person.screening_state,
+                    "person": person.pk,
+                    **reported,
+                },
+            ),
+        )
+        _queue_applications_waiting_on([person.pk])
+    return locked
 
 
 def screening_match_confirm(
@@ -275,17 +322,8 @@ def screening_match_confirm(
 ) -> ScreeningMatch:
     """The person is the listed party: they stay blocked."""
     reason = _require_reason(reason)
-    with transaction.atomic(durable=True):
-        person, locked = _lock_match(match)
-        _refuse_member(actor, person)
-        _check_match_transition(locked, MatchStatus.CONFIRMED)
-        before = person.screening_state
-        check_person_transition(before, ScreeningState.CONFIRMED_MATCH)
-        locked.status = MatchStatus.CONFIRMED
-        locked.resolved_at = timezone.now()
-        locked.resolved_by = actor
-        locked.resolution_reason = reason
-        locked.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_reason"])
+
+    def block(person: Person, row: ScreeningMatch, now: dt.datetime) -> dict[str, object]:
         # The other open matches of a blocked person are no longer anyone's work.
         ScreeningMatch.objects.filter(person=person, status=MatchStatus.PENDING).update(
             status=MatchStatus.SUPERSEDED
@@ -295,22 +333,19 @@ def screening_match_confirm(
         hold_person_access(
             person=person, actor=actor, reason=f"confirmed screening match: {reason}"
         )
-        audit_record(
-            actor=actor,
-            action="screening.match_confirmed",
-            obj=locked,
-            organisation_id=person.organisation_id,
-            reason=reason,
-            before={"match": MatchStatus.PENDING, "screening_state": before},
-            after={
-                "match": MatchStatus.CONFIRMED,
-                "screening_state": ScreeningState.CONFIRMED_MATCH,
-                "person": person.pk,
-                "entry": f"{locked.entry.source_list} {locked.entry.entity_id}",
-            },
-        )
-        _queue_applications_waiting_on([person.pk])
-    return locked
+        return {"entry": f"{row.entry.source_list} {row.entry.entity_id}"}
+
+    return _resolve_match(
+        match,
+        actor=actor,
+        reason=reason,
+        to=MatchStatus.CONFIRMED,
+        action="screening.match_confirmed",
+        guard=lambda person: check_person_transition(
+            person.screening_state, ScreeningState.CONFIRMED_MATCH
+        ),
+        follow_on=block,
+    )
 
 
 def screening_match_dismiss(
@@ -318,17 +353,10 @@ def screening_match_dismiss(
 ) -> Suppression:
     """A false positive: suppress this entry for this person while the entry reads the same."""
     reason = _require_reason(reason)
-    with transaction.atomic(durable=True):
-        person, locked = _lock_match(match)
-        _refuse_member(actor, person)
-        _check_match_transition(locked, MatchStatus.DISMISSED)
-        now = timezone.now()
-        locked.status = MatchStatus.DISMISSED
-        locked.resolved_at = now
-        locked.resolved_by = actor
-        locked.resolution_reason = reason
-        locked.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_reason"])
-        entry = locked.entry
+    suppressions: list[Suppression] = []
+
+    def suppress(person: Person, row: ScreeningMatch, now: dt.datetime) -> dict[str, object]:
+        entry = row.entry
         suppression, _ = Suppression.objects.get_or_create(
             person=person,
             content_hash=entry.content_hash,
@@ -336,39 +364,36 @@ def screening_match_dismiss(
                 "source_list": entry.source_list,
                 "entity_id": entry.entity_id,
                 "entry_name": entry.primary_name,
-                "match": locked,
+                "match": row,
                 "created_by": actor,
                 "reason": reason,
                 "created_at": now,
             },
         )
-        before = person.screening_state
-        after = before
+        suppressions.append(suppression)
         still_open = ScreeningMatch.objects.filter(
             person=person, status=MatchStatus.PENDING
         ).exists()
-        if before == ScreeningState.POTENTIAL_MATCH and not still_open:
-            after = ScreeningState.FALSE_POSITIVE
-            check_person_transition(before, after)
-            Person.objects.filter(pk=person.pk).update(screening_state=after)
-            person.screening_state = after
+        if person.screening_state == ScreeningState.POTENTIAL_MATCH and not still_open:
+            check_person_transition(person.screening_state, ScreeningState.FALSE_POSITIVE)
+            Person.objects.filter(pk=person.pk).update(
+                screening_state=ScreeningState.FALSE_POSITIVE
+            )
+            person.screening_state = ScreeningState.FALSE_POSITIVE
             release_person_access(
                 person=person, actor=actor, reason=f"screening match dismissed: {reason}"
             )
-        audit_record(
-            actor=actor,
-            action="screening.match_dismissed",
-            obj=locked,
-            organisation_id=person.organisation_id,
-            reason=reason,
-            before={"match": MatchStatus.PENDING, "screening_state": before},
-            after={
-                "match": MatchStatus.DISMISSED,
-                "screening_state": after,
-                "person": person.pk,
-                "suppressed_entry": f"{entry.source_list} {entry.entity_id}",
-                "content_hash": entry.content_hash,
-            },
-        )
-        _queue_applications_waiting_on([person.pk])
-    return suppression
+        return {
+            "suppressed_entry": f"{entry.source_list} {entry.entity_id}",
+            "content_hash": entry.content_hash,
+        }
+
+    _resolve_match(
+        match,
+        actor=actor,
+        reason=reason,
+        to=MatchStatus.DISMISSED,
+        action="screening.match_dismissed",
+        follow_on=suppress,
+    )
+    return suppressions[0]

@@ -16,12 +16,6 @@ class NoteForm(forms.Form):
         error_messages={"required": "Write a note: it is kept in the audit trail."},
     )
 
-    def clean_note(self) -> str:
-        note = str(self.cleaned_data["note"]).strip()
-        if not note:
-            raise forms.ValidationError("Write a note: it is kept in the audit trail.")
-        return note
-
 
 STATE_FILTERS = [("live", "Open or acknowledged"), *AlertState.choices, ("all", "Any state")]
 

@@ -20,6 +20,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from foundation.errors import require_text
+from foundation.transitions import locked_transition
 from portal.accounts.models import User
 from portal.screening.holds import hold_person_access, release_person_access
 from portal.screening.states import HELD_STATES
@@ -79,6 +81,27 @@ def _lock_alerts() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ALERT_LOCK_KEY])
 
 
+def _audit_alert(
+    alert: UsageAlert,
+    *,
+    actor: User | None,
+    action: str,
+    reason: str,
+    after: dict[str, Any],
+    before: dict[str, Any] | None = None,
+) -> None:
+    """An alert's event, in its organisation's trail, with the note or message as reason."""
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=alert,
+        organisation_id=alert.organisation_id,
+        reason=reason,
+        before=before,
+        after=after,
+    )
+
+
 def _upsert_alerts(
     findings: list[Finding], *, now: dt.datetime
 ) -> tuple[list[UsageAlert], list[UsageAlert]]:
@@ -134,11 +157,10 @@ def _upsert_alerts(
         )
     created = UsageAlert.objects.bulk_create(new)
     for alert in created:
-        audit_record(
+        _audit_alert(
+            alert,
             actor=None,
             action="usage_alert.raised",
-            obj=alert,
-            organisation_id=alert.organisation_id,
             reason=alert.message,
             after={"kind": alert.kind, "dedup_key": alert.dedup_key, "details": alert.details},
         )
@@ -304,10 +326,7 @@ def usage_batch_ingest(
 
 
 def _require_note(note: str, what: str) -> str:
-    note = (note or "").strip()
-    if not note:
-        raise UsageError(f"Give a note saying {what}.")
-    return note
+    return require_text(note, UsageError(f"Give a note saying {what}."))
 
 
 def _locked(alert: UsageAlert) -> UsageAlert:
@@ -318,25 +337,26 @@ def _alert_move(
     *, alert: UsageAlert, actor: User | None, note: str, to: str, stamp: str, keep_note: bool
 ) -> UsageAlert:
     """One state step of an alert: locked, checked, stamped (``<stamp>_at``/``_by``), audited."""
+
+    def stamps(row: UsageAlert) -> dict[str, Any]:
+        kept = f"{row.note}\n\n{note}".strip() if keep_note and row.note else note
+        return {f"{stamp}_at": timezone.now(), f"{stamp}_by": actor, "note": kept}
+
     with transaction.atomic():
-        alert = _locked(alert)
-        check_alert_transition(alert.state, to)
-        before = {"state": alert.state}
-        alert.state = to
-        setattr(alert, f"{stamp}_at", timezone.now())
-        setattr(alert, f"{stamp}_by", actor)
-        alert.note = f"{alert.note}\n\n{note}".strip() if keep_note and alert.note else note
-        alert.save(update_fields=["state", f"{stamp}_at", f"{stamp}_by", "note"])
-        audit_record(
-            actor=actor,
-            action=f"usage_alert.{stamp}",
-            obj=alert,
-            organisation_id=alert.organisation_id,
-            reason=note,
-            before=before,
-            after={"state": alert.state},
+        return locked_transition(
+            alert,
+            to=to,
+            check=check_alert_transition,
+            stamp=stamps,
+            audit=lambda row, before: _audit_alert(
+                row,
+                actor=actor,
+                action=f"usage_alert.{stamp}",
+                reason=note,
+                before={"state": before},
+                after={"state": row.state},
+            ),
         )
-    return alert
 
 
 def usage_alert_acknowledge(*, alert: UsageAlert, actor: User | None, note: str) -> UsageAlert:
@@ -384,11 +404,10 @@ def usage_alert_hold_person(*, alert: UsageAlert, actor: User | None, reason: st
             alert.note = reason
             update += ["state", "acknowledged_at", "acknowledged_by", "note"]
         alert.save(update_fields=update)
-        audit_record(
+        _audit_alert(
+            alert,
             actor=actor,
             action="usage_alert.person_held",
-            obj=alert,
-            organisation_id=alert.organisation_id,
             reason=reason,
             after={"person": person.pk, "state": alert.state},
         )
@@ -427,11 +446,10 @@ def usage_alert_release_person(*, alert: UsageAlert, actor: User | None, reason:
         alert.released_at = timezone.now()
         alert.released_by = actor
         alert.save(update_fields=["released_at", "released_by"])
-        audit_record(
+        _audit_alert(
+            alert,
             actor=actor,
             action="usage_alert.person_released",
-            obj=alert,
-            organisation_id=alert.organisation_id,
             reason=reason,
             after={"person": person.pk},
         )

@@ -11,8 +11,8 @@ from portal.accounts.mfa import user_has_mfa
 from portal.accounts.roles import Role, user_roles
 from portal.eligibility.models import Person
 from portal.partners.models import MemberRole, VerificationState
-from portal.partners.overview import overviews_for
 from portal.partners.selectors import memberships_of
+from portal.web.overview import overviews_for
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.utils import timezone
 
 from foundation.input_guard import has_control_characters
@@ -98,6 +98,28 @@ def _refusal(
     return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
 
 
+def _tainted_refusal(
+    surface: str, data: QueryDict, what: str, advice: str = ""
+) -> HttpResponse | None:
+    """A 400 naming, in order, the ``what`` of ``data`` whose name or any value carries a
+    control character; None when none does."""
+    names = sorted(
+        {
+            key
+            for key, values in data.lists()
+            for value in [key, *values]
+            if has_control_characters(value)
+        }
+    )
+    if not names:
+        return None
+    detail = (
+        f"The {what} {', '.join(map(repr, names))} contain a control character "
+        f"(such as NUL){advice}."
+    )
+    return _refusal(surface, 400, detail, fields=names)
+
+
 class InputGuardMiddleware:
     """The request-level half of ``foundation.input_guard``, before authentication or a view:
 
@@ -117,20 +139,9 @@ class InputGuardMiddleware:
         surface = _surface(request.path)
         if has_control_characters(request.path):
             return _refusal(surface, 404, "No such address: the path contains a control character.")
-        bad = sorted(
-            {
-                key
-                for key, values in request.GET.lists()
-                for value in [key, *values]
-                if has_control_characters(value)
-            }
-        )
-        if bad:
-            detail = (
-                f"The query parameter(s) {', '.join(map(repr, bad))} contain a control "
-                "character (such as NUL)."
-            )
-            return _refusal(surface, 400, detail, fields=bad)
+        refused = _tainted_refusal(surface, request.GET, "query parameter(s)")
+        if refused is not None:
+            return refused
         declared = request.META.get("CONTENT_LENGTH") or ""
         limit = _body_limit(surface, request)
         if limit is not None and declared.isdigit() and int(declared) > limit:
@@ -143,20 +154,11 @@ class InputGuardMiddleware:
             # A page form (or an API call sent as a form): what it carries is stored as
             # text. Django parses the form
             # once and keeps it (CSRF reads it next); uploaded files are not in POST.
-            fields = sorted(
-                {
-                    key
-                    for key, values in request.POST.lists()
-                    for value in [key, *values]
-                    if has_control_characters(value)
-                }
+            refused = _tainted_refusal(
+                surface, request.POST, "field(s)", "; remove it and send the form again"
             )
-            if fields:
-                detail = (
-                    f"The field(s) {', '.join(map(repr, fields))} contain a control character "
-                    "(such as NUL); remove it and send the form again."
-                )
-                return _refusal(surface, 400, detail, fields=fields)
+            if refused is not None:
+                return refused
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

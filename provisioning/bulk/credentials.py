@@ -23,6 +23,7 @@ from provisioning.deliveries.changelog import (
     changes_summary,
     wake_relays_on_commit,
     write_credential_changes,
+    write_revocations,
 )
 
 
@@ -100,16 +101,8 @@ def credentials_revoke(*, credential_ids: Sequence[int], actor: Actor, note: str
     scope, params = _ids_sql(credential_ids)
     now = timezone.now()
     with transaction.atomic():
-        changes = write_credential_changes(
-            scope_sql=scope,
-            scope_params=params,
-            condition_sql="state <> 'revoked'",
-            set_sql=(
-                "state = 'revoked', revoked_at = %s, previous_key_prefix = NULL, "
-                "previous_key_hash = '', previous_key_expires_at = NULL"
-            ),
-            set_params=[now],
-            cause="credential.revoked",
+        changes = write_revocations(
+            scope_sql=scope, scope_params=params, cause="credential.revoked", at=now
         )
         _audit(
             actor=actor,

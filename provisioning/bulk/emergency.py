@@ -90,12 +90,13 @@ def stop_action_commit(
     """
     item_table = BulkActionItem._meta.db_table
     grant_table = Grant._meta.db_table
+    batch_sql, batch_params = suspension.marked.ids_sql()
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {item_table} (action_id, grant_id, credential_id, chunk) "  # noqa: S608
-            f"SELECT %s, id, NULL, 0 FROM {grant_table} WHERE change_batch = %s "
+            f"SELECT %s, id, NULL, 0 FROM {grant_table} WHERE id IN ({batch_sql}) "
             "RETURNING grant_id",
-            [action.pk, suspension.batch],
+            [action.pk, *batch_params],
         )
         grant_ids = sorted(row[0] for row in cursor.fetchall())
     changes = suspension.changes

@@ -164,22 +164,29 @@ def classify_restore(
     judge = gate or restore_gate
     verdict = judge(grant_ids) if gated and grant_ids else GateVerdict()
     skip = ignore or (lambda kind, ref: False)
-    others: dict[int, list[str]] = defaultdict(list)
-    for grant_id, kind, ref in GrantSuspension.objects.filter(
-        grant_id__in=grants.values("pk")
-    ).values_list("grant_id", "kind", "reference"):
-        if skip(kind, ref):
-            continue
-        if not (grant_scope and kind == suspension_kind and ref == reference):
-            others[grant_id].append(_reason_label(kind, ref))
-    key_reasons: dict[int, list[str]] = defaultdict(list)
-    for credential_id, kind, ref in CredentialReason.objects.filter(
-        credential_id__in=credentials.values("pk")
-    ).values_list("credential_id", "kind", "reference"):
-        if skip(kind, ref):
-            continue
-        if grant_scope or not (kind == suspension_kind and ref == reference):
-            key_reasons[credential_id].append(_reason_label(kind, ref))
+
+    def labels(rows: Iterable[tuple[int, str, str]], own_counts: bool) -> dict[int, list[str]]:
+        # The reasons that hold each row, but for the ones ``ignore`` drops and, unless
+        # ``own_counts``, the reason this restore removes.
+        found: dict[int, list[str]] = defaultdict(list)
+        for pk, kind, ref in rows:
+            own = kind == suspension_kind and ref == reference
+            if not skip(kind, ref) and (own_counts or not own):
+                found[pk].append(_reason_label(kind, ref))
+        return found
+
+    others = labels(
+        GrantSuspension.objects.filter(grant_id__in=grants.values("pk")).values_list(
+            "grant_id", "kind", "reference"
+        ),
+        own_counts=not grant_scope,
+    )
+    key_reasons = labels(
+        CredentialReason.objects.filter(credential_id__in=credentials.values("pk")).values_list(
+            "credential_id", "kind", "reference"
+        ),
+        own_counts=grant_scope,
+    )
     rows = (
         credentials.exclude(state=CredentialState.REVOKED)
         .order_by("pk")

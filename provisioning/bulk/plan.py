@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict, cast
 
 from django.conf import settings
@@ -46,11 +46,35 @@ class CandidateArgs(TypedDict):
     explicit_action: int | None
 
 
+@dataclass(frozen=True)
+class Criteria:
+    """What a bulk action selects, resolved again at plan, approval and execution."""
+
+    kind: str
+    scope: str
+    filters: dict[str, Any]
+    suspension_kind: str
+    reference: str
+    explicit_action: int | None = None
+    gated: bool = True
+
+    def args(self) -> CandidateArgs:
+        return {
+            "kind": self.kind,
+            "filters": self.filters,
+            "suspension_kind": self.suspension_kind,
+            "reference": self.reference,
+            "explicit_action": self.explicit_action,
+        }
+
+
 def chunk_size(*, emergency: bool = False) -> int:
     """Keys per chunk. An emergency takes bigger chunks: fewer commits (each with its audit
-    event and progress) end access sooner; a planned action moves its progress bar finer."""
+    event, progress, lock and plan of its statements) end access sooner; a planned action
+    moves its progress bar finer. 100,000 keys is ten chunks for a million keys, each
+    still well inside the change-log write's memory (``BULK_WORK_MEM``)."""
     if emergency:
-        return int(getattr(settings, "BULK_EMERGENCY_CHUNK_SIZE", 20000))
+        return int(getattr(settings, "BULK_EMERGENCY_CHUNK_SIZE", 100000))
     return int(getattr(settings, "BULK_CHUNK_SIZE", 5000))
 
 
@@ -127,27 +151,12 @@ def _joined_ids(queryset: QuerySet[Any]) -> str:
         return cursor.fetchone()[0] or ""
 
 
-def current_hash(
-    *,
-    kind: str,
-    scope: str,
-    filters: dict[str, Any],
-    suspension_kind: str,
-    reference: str,
-    explicit_action: int | None = None,
-    gated: bool = True,
-) -> str:
+def current_hash(criteria: Criteria) -> str:
     """The plan hash of the set as it is now. On PostgreSQL, without a restore gate to
     apply, the ids never leave the database: ``string_agg`` joins them in order."""
-    args: CandidateArgs = {
-        "kind": kind,
-        "filters": filters,
-        "suspension_kind": suspension_kind,
-        "reference": reference,
-        "explicit_action": explicit_action,
-    }
-    if connection.vendor != "postgresql" or kind == BulkKind.RESTORE:
-        return resolve(scope=scope, **args, gated=gated).plan_hash
+    args, scope = criteria.args(), criteria.scope
+    if connection.vendor != "postgresql" or criteria.kind == BulkKind.RESTORE:
+        return resolve(criteria).plan_hash
     if scope == BulkScope.GRANT:
         grants = candidate_grants(**args)
         credentials = Credential.objects.filter(grant__in=grants.values("pk")).exclude(
@@ -283,47 +292,18 @@ def _restore_selection(
     return selection, found
 
 
-def resolve_restore(
-    *,
-    scope: str,
-    filters: dict[str, Any],
-    suspension_kind: str,
-    reference: str,
-    explicit_action: int | None = None,
-    gated: bool = True,
-) -> tuple[Selection, RestoreSelection]:
+def resolve_restore(criteria: Criteria) -> tuple[Selection, RestoreSelection]:
     """A restore's set now, with every key it names in its part (back or held back)."""
-    args: CandidateArgs = {
-        "kind": BulkKind.RESTORE,
-        "filters": filters,
-        "suspension_kind": suspension_kind,
-        "reference": reference,
-        "explicit_action": explicit_action,
-    }
-    return _restore_selection(scope=scope, args=args, gated=gated)
+    restore = replace(criteria, kind=BulkKind.RESTORE)
+    return _restore_selection(scope=restore.scope, args=restore.args(), gated=restore.gated)
 
 
-def resolve(
-    *,
-    kind: str,
-    scope: str,
-    filters: dict[str, Any],
-    suspension_kind: str,
-    reference: str,
-    explicit_action: int | None = None,
-    gated: bool = True,
-) -> Selection:
+def resolve(criteria: Criteria) -> Selection:
     """The set the action would act on now. Large sets stay in the database (subqueries);
     only the ids for the hash come back to Python."""
-    args: CandidateArgs = {
-        "kind": kind,
-        "filters": filters,
-        "suspension_kind": suspension_kind,
-        "reference": reference,
-        "explicit_action": explicit_action,
-    }
-    if kind == BulkKind.RESTORE:
-        return _restore_selection(scope=scope, args=args, gated=gated)[0]
+    args, scope = criteria.args(), criteria.scope
+    if criteria.kind == BulkKind.RESTORE:
+        return _restore_selection(scope=scope, args=args, gated=criteria.gated)[0]
     if scope == BulkScope.GRANT:
         grants = candidate_grants(**args)
         item_ids = sorted(grants.values_list("pk", flat=True))

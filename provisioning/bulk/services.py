@@ -8,6 +8,7 @@ that dies mid-action resumes at the next chunk without doing any chunk twice.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pycountry
@@ -18,6 +19,8 @@ from django.utils import timezone
 from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from foundation.audit.tasks import checkpoint_on_commit
+from foundation.errors import require_text
+from foundation.transitions import locked_transition, stamped
 from provisioning.bulk.credentials import (
     add_reasons,
     credentials_restore,
@@ -43,6 +46,7 @@ from provisioning.bulk.models import (
 from provisioning.bulk.plan import (
     FILTER_NAMES,
     SAMPLE_SIZE,
+    Criteria,
     PlanDifference,
     Selection,
     chunk_size,
@@ -88,10 +92,7 @@ def actor_id(actor: Actor) -> int | None:
 
 def required_reason(reason: str | None) -> str:
     """``reason`` stripped; refused when empty, since every change records it."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise BulkActionError("Give a reason: it is recorded with every change.")
-    return reason
+    return require_text(reason, BulkActionError("Give a reason: it is recorded with every change."))
 
 
 def _clean_filters(filters: dict[str, Any]) -> dict[str, Any]:
@@ -108,21 +109,9 @@ def _clean_filters(filters: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _hash_for(action: BulkAction) -> str:
-    return current_hash(
-        kind=action.kind,
-        scope=action.scope,
-        filters=action.filters,
-        suspension_kind=action.suspension_kind,
-        reference=action.reference,
-        explicit_action=action.pk if action.filters.get("explicit") else None,
-        gated=not action.determination,
-    )
-
-
-def _resolve_for(action: BulkAction, *, gated: bool | None = None) -> Selection:
-    """The action's set now; gated by eligibility unless a determination decided it."""
-    return resolve(
+def _criteria(action: BulkAction, *, gated: bool | None = None) -> Criteria:
+    """The action's selection; gated by eligibility unless a determination decided it."""
+    return Criteria(
         kind=action.kind,
         scope=action.scope,
         filters=action.filters,
@@ -133,15 +122,17 @@ def _resolve_for(action: BulkAction, *, gated: bool | None = None) -> Selection:
     )
 
 
+def _hash_for(action: BulkAction) -> str:
+    return current_hash(_criteria(action))
+
+
+def _resolve_for(action: BulkAction, *, gated: bool | None = None) -> Selection:
+    """The action's set now."""
+    return resolve(_criteria(action, gated=gated))
+
+
 def _restore_for(action: BulkAction) -> tuple[Selection, RestoreSelection]:
-    return resolve_restore(
-        scope=action.scope,
-        filters=action.filters,
-        suspension_kind=action.suspension_kind,
-        reference=action.reference,
-        explicit_action=action.pk if action.filters.get("explicit") else None,
-        gated=not action.determination,
-    )
+    return resolve_restore(_criteria(action))
 
 
 def _reason_summary(found: RestoreSelection) -> str:
@@ -349,29 +340,64 @@ def _locked(action: BulkAction) -> BulkAction:
     return BulkAction.objects.select_for_update().get(pk=action.pk)
 
 
+def _move(
+    action: BulkAction,
+    *,
+    actor: Actor,
+    to: str,
+    event: str,
+    guard: Callable[[BulkAction], None] | None = None,
+    stamp: Mapping[str, Any] | Callable[[BulkAction], Mapping[str, Any]] | None = None,
+    after: Callable[[BulkAction], dict[str, Any]] | None = None,
+) -> BulkAction:
+    """One step of the action's life: checked against its table, audited with its reason."""
+    return locked_transition(
+        action,
+        to=to,
+        check=check_bulk_transition,
+        guard=guard,
+        stamp=stamp,
+        audit=lambda row, _: audit_record(
+            actor=actor,
+            action=event,
+            obj=row,
+            reason=row.reason,
+            after=after(row) if after is not None else None,
+        ),
+    )
+
+
+def _execute_on_commit(action_id: int) -> None:
+    def _enqueue() -> None:
+        from provisioning.bulk.tasks import execute
+
+        execute.delay(action_id)
+
+    transaction.on_commit(_enqueue)
+
+
 def bulk_approve(*, action: BulkAction, actor: Actor) -> BulkAction:
     """The second person's approval; the planner can never give it (invariant 5)."""
-    with transaction.atomic(durable=True):
-        action = _locked(action)
-        if action.emergency:
-            raise BulkActionError("An emergency action runs at once; it is reviewed afterwards.")
-        check_bulk_transition(action.state, BulkState.APPROVED)
-        if actor_id(actor) is None or actor_id(actor) == action.planned_by_id:
+    # Set when the action is planned and never changed, so the unlocked row may answer.
+    if action.emergency:
+        raise BulkActionError("An emergency action runs at once; it is reviewed afterwards.")
+
+    def second_person(row: BulkAction) -> None:
+        if actor_id(actor) is None or actor_id(actor) == row.planned_by_id:
             raise SamePersonError(
                 "The person who planned a bulk action cannot approve it: ask a colleague."
             )
-        action.state = BulkState.APPROVED
-        action.approved_by = actor
-        action.approved_at = timezone.now()
-        action.save(update_fields=["state", "approved_by", "approved_at"])
-        audit_record(
+
+    with transaction.atomic(durable=True):
+        return _move(
+            action,
             actor=actor,
-            action="bulk_action.approved",
-            obj=action,
-            reason=action.reason,
-            after={"plan_hash": action.plan_hash},
+            to=BulkState.APPROVED,
+            event="bulk_action.approved",
+            guard=second_person,
+            stamp=stamped("approved", actor),
+            after=lambda row: {"plan_hash": row.plan_hash},
         )
-    return action
 
 
 def _refuse(action: BulkAction, current: Selection, keys: dict[str, Any]) -> None:
@@ -410,45 +436,40 @@ def bulk_execute(*, action: BulkAction, actor: Actor, run_now: bool = False) -> 
     ``run_now`` runs every chunk in this process (determinations, tests, the CLI);
     otherwise the ``bulk.execute`` task runs them after commit.
     """
-    with transaction.atomic():
-        action = _locked(action)
-        check_bulk_transition(action.state, BulkState.RUNNING)
-        if action.state == BulkState.PLANNED and needs_approval(action):
+
+    def plan_holds(row: BulkAction) -> None:
+        if row.state == BulkState.PLANNED and needs_approval(row):
             raise ApprovalRequired(
                 "This action needs a second person's approval before it runs "
                 + (
                     "(every restore does)."
-                    if action.kind == BulkKind.RESTORE
+                    if row.kind == BulkKind.RESTORE
                     else f"(it covers more than {approval_threshold()} items)."
                 )
             )
-        if action.kind == BulkKind.RESTORE:
-            current, found = _restore_for(action)
-            if current.plan_hash != action.plan_hash:
-                _refuse(action, current, restore_difference(action, found))
-        elif _hash_for(action) != action.plan_hash:
-            _refuse(action, _resolve_for(action), {})
-        action.state = BulkState.RUNNING
-        action.executed_by = actor if actor_id(actor) else None
-        action.started_at = timezone.now()
-        action.review_required = action.emergency
-        action.save(update_fields=["state", "executed_by", "started_at", "review_required"])
-        audit_record(
+        if row.kind == BulkKind.RESTORE:
+            current, found = _restore_for(row)
+            if current.plan_hash != row.plan_hash:
+                _refuse(row, current, restore_difference(row, found))
+        elif _hash_for(row) != row.plan_hash:
+            _refuse(row, _resolve_for(row), {})
+
+    with transaction.atomic():
+        action = _move(
+            action,
             actor=actor,
-            action="bulk_action.started",
-            obj=action,
-            reason=action.reason,
-            after={"plan_hash": action.plan_hash, "emergency": action.emergency},
+            to=BulkState.RUNNING,
+            event="bulk_action.started",
+            guard=plan_holds,
+            stamp=lambda row: {
+                "executed_by": actor if actor_id(actor) else None,
+                "started_at": timezone.now(),
+                "review_required": row.emergency,
+            },
+            after=lambda row: {"plan_hash": row.plan_hash, "emergency": row.emergency},
         )
         if not run_now:
-            action_id = action.pk
-
-            def _enqueue() -> None:
-                from provisioning.bulk.tasks import execute
-
-                execute.delay(action_id)
-
-            transaction.on_commit(_enqueue)
+            _execute_on_commit(action.pk)
     if run_now:
         bulk_run(action_id=action.pk)
         action.refresh_from_db()
@@ -622,23 +643,21 @@ def bulk_run(*, action_id: int, max_chunks: int | None = None) -> BulkAction:
 
 def bulk_resume(*, action: BulkAction, actor: Actor) -> BulkAction:
     """Put a failed action back to running from its cursor (ops decides to retry)."""
-    with transaction.atomic(durable=True):
-        action = _locked(action)
-        check_bulk_transition(action.state, BulkState.RUNNING)
-        if action.state != BulkState.FAILED:
+
+    def failed(row: BulkAction) -> None:
+        if row.state != BulkState.FAILED:
             raise BulkActionError("Only a failed action is resumed; start a planned one instead.")
-        action.state = BulkState.RUNNING
-        action.error = ""
-        action.save(update_fields=["state", "error"])
-        audit_record(actor=actor, action="bulk_action.resumed", obj=action, reason=action.reason)
-        action_id = action.pk
 
-        def _enqueue() -> None:
-            from provisioning.bulk.tasks import execute
-
-            execute.delay(action_id)
-
-        transaction.on_commit(_enqueue)
+    with transaction.atomic(durable=True):
+        action = _move(
+            action,
+            actor=actor,
+            to=BulkState.RUNNING,
+            event="bulk_action.resumed",
+            guard=failed,
+            stamp={"error": ""},
+        )
+        _execute_on_commit(action.pk)
     return action
 
 
@@ -657,9 +676,9 @@ def bulk_review(*, action: BulkAction, actor: Actor, note: str) -> BulkAction:
             raise SamePersonError(
                 "The person who ran an emergency action cannot review it: ask a colleague."
             )
-        note = (note or "").strip()
-        if not note:
-            raise BulkActionError("Write what you checked: the review note is required.")
+        note = require_text(
+            note, BulkActionError("Write what you checked: the review note is required.")
+        )
         action.reviewed_by = actor
         action.reviewed_at = timezone.now()
         action.review_note = note
@@ -671,11 +690,7 @@ def bulk_review(*, action: BulkAction, actor: Actor, note: str) -> BulkAction:
 def bulk_replan(*, action: BulkAction, actor: Actor) -> BulkAction:
     """A fresh plan from the same filter; the stale one is kept, marked stale."""
     with transaction.atomic(durable=True):
-        action = _locked(action)
-        check_bulk_transition(action.state, BulkState.STALE)
-        action.state = BulkState.STALE
-        action.save(update_fields=["state"])
-        audit_record(actor=actor, action="bulk_action.stale", obj=action, reason=action.reason)
+        action = _move(action, actor=actor, to=BulkState.STALE, event="bulk_action.stale")
         filters = {k: v for k, v in action.filters.items() if k != "explicit"}
         return bulk_plan(
             kind=action.kind,

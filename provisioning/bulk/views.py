@@ -50,8 +50,9 @@ from provisioning.bulk.services import (
     needs_approval,
 )
 from provisioning.catalog.models import CoveredModel
-from provisioning.deliveries.emergency import model_emergency_stop, stop_preview
+from provisioning.deliveries.emergency import model_emergency_stop
 from provisioning.deliveries.models import DeliveryError, ModelBlockState
+from provisioning.deliveries.selectors import stop_previews
 
 READ = "bulk.view_bulkaction"
 WRITE = "bulk.change_bulkaction"
@@ -318,8 +319,7 @@ def emergency_stop(request: AuthenticatedRequest) -> HttpResponse:
                     "afterwards.",
                 )
             return redirect("bulk:detail", pk=stop.bulk_action.pk)
-    previews = [stop_preview(m) for m in CoveredModel.objects.order_by("name")]
-    return render(request, "bulk/emergency_stop.html", {"form": form, "previews": previews})
+    return render(request, "bulk/emergency_stop.html", {"form": form, "previews": stop_previews()})
 
 
 @require_POST

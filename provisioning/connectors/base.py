@@ -44,6 +44,17 @@ class CredentialState:
     expires_at: dt.datetime | None = None
 
 
+def latest_states(states: Sequence[CredentialState]) -> dict[int, CredentialState]:
+    """Each credential's newest state among ``states``, keyed by credential id: a push
+    writes that one only, so an older version in the same batch never lands after it."""
+    latest: dict[int, CredentialState] = {}
+    for state in states:
+        kept = latest.get(state.credential_id)
+        if kept is None or state.version > kept.version:
+            latest[state.credential_id] = state
+    return latest
+
+
 @dataclass(frozen=True)
 class PushOutcome:
     credential_id: int

@@ -45,6 +45,7 @@ from provisioning.connectors.base import (
     CredentialState,
     PushOutcome,
     TargetConfig,
+    latest_states,
 )
 from provisioning.connectors.http import (
     build_client,
@@ -141,11 +142,7 @@ class ScimConnector:
     # -- Connector interface --------------------------------------------------------------
 
     def push(self, states: Sequence[CredentialState]) -> list[PushOutcome]:
-        latest: dict[int, CredentialState] = {}
-        for state in states:
-            kept = latest.get(state.credential_id)
-            if kept is None or state.version > kept.version:
-                latest[state.credential_id] = state
+        latest = latest_states(states)
         if not latest:
             return []
 

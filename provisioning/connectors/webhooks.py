@@ -35,6 +35,7 @@ from provisioning.connectors.base import (
     CredentialState,
     PushOutcome,
     TargetConfig,
+    latest_states,
 )
 from provisioning.connectors.http import (
     build_client,
@@ -125,11 +126,7 @@ class WebhookConnector:
         )
 
     def push(self, states: Sequence[CredentialState]) -> list[PushOutcome]:
-        latest: dict[int, CredentialState] = {}
-        for state in states:
-            kept = latest.get(state.credential_id)
-            if kept is None or state.version > kept.version:
-                latest[state.credential_id] = state
+        latest = latest_states(states)
         ordered = sorted(latest.values(), key=_order)
         outcomes: list[PushOutcome] = []
         for start in range(0, len(ordered), MAX_BATCH):

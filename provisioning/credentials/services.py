@@ -40,6 +40,7 @@ from provisioning.deliveries.changelog import (
     new_batch_token,
     wake_relays_on_commit,
     write_credential_changes,
+    write_revocations,
 )
 from provisioning.grants.models import LIVE_GRANT_STATES, Grant, GrantState
 
@@ -224,16 +225,8 @@ def credential_revoke(*, actor: Actor, credential: Credential, reason: str = "")
     with transaction.atomic():
         current = _locked(credential)
         check_credential_transition(current.state, CredentialState.REVOKED)
-        changes = write_credential_changes(
-            scope_sql="id = %s",
-            scope_params=[current.pk],
-            condition_sql="state <> 'revoked'",
-            set_sql=(
-                "state = 'revoked', revoked_at = %s, previous_key_prefix = NULL, "
-                "previous_key_hash = '', previous_key_expires_at = NULL"
-            ),
-            set_params=[now],
-            cause="credential.revoked",
+        changes = write_revocations(
+            scope_sql="id = %s", scope_params=[current.pk], cause="credential.revoked", at=now
         )
         current.refresh_from_db()
         _audit(

@@ -14,8 +14,7 @@ from foundation.requests import AuthenticatedRequest
 from provisioning.credentials import services as credential_services
 from provisioning.credentials.models import Credential, CredentialError
 from provisioning.credentials.selectors import require_key_owner, suspension_reasons
-from provisioning.deliveries.models import Target
-from provisioning.deliveries.selectors import credential_sync_states
+from provisioning.deliveries.selectors import credential_sync_states, enabled_targets
 
 PAGE_SIZE = 50
 SYNC_LABELS = {
@@ -36,7 +35,7 @@ def credential_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(credentials.order_by("-created_at", "-id"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    targets = list(Target.objects.filter(enabled=True).order_by("name"))
+    targets = enabled_targets()
     sync = credential_sync_states(credential_ids=[c.pk for c in page], targets=targets)
     reasons = suspension_reasons(list(page))
     rows = [

@@ -12,6 +12,7 @@ PostgreSQL spent writing them.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import secrets
@@ -178,6 +179,24 @@ def write_credential_changes(
         if cursor.rowcount == 0:
             return ChangeSet()
     return insert_changes(scope_sql=scope_sql, scope_params=scope_params, token=token, cause=cause)
+
+
+def write_revocations(
+    *, scope_sql: str, scope_params: Sequence[Any], cause: str, at: dt.datetime
+) -> ChangeSet:
+    """Revoke for good every key in scope that is not revoked yet: a pending rotation's
+    old key goes with it. One decision for single keys, batches and ended grants alike."""
+    return write_credential_changes(
+        scope_sql=scope_sql,
+        scope_params=scope_params,
+        condition_sql="state <> 'revoked'",
+        set_sql=(
+            "state = 'revoked', revoked_at = %s, previous_key_prefix = NULL, "
+            "previous_key_hash = '', previous_key_expires_at = NULL"
+        ),
+        set_params=[at],
+        cause=cause,
+    )
 
 
 def insert_changes(

@@ -21,6 +21,18 @@ def _target_network_rules(value: str) -> None:
         raise forms.ValidationError(problem)
 
 
+def _secret_field(label: str, help_text: str) -> forms.CharField:
+    """A write-only secret: render_value=False, so a stored or submitted secret is never
+    written back into the page."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text=help_text,
+    )
+
+
 class TargetForm(forms.Form):
     kind = forms.ChoiceField(choices=TargetKind.choices)
     name = forms.CharField(max_length=100)
@@ -30,20 +42,10 @@ class TargetForm(forms.Form):
         validators=[URLValidator(schemes=["http", "https"]), _target_network_rules],
         help_text="https; not a private, loopback or link-local address.",
     )
-    # render_value=False: a stored or submitted secret is never written back into the page.
-    token = forms.CharField(
-        label="Bearer token (SCIM)",
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Shown once: it is encrypted when saved.",
-    )
-    secret = forms.CharField(
-        label="Signing secret (webhook)",
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="whsec_ followed by base64. Shown once: it is encrypted when saved.",
+    token = _secret_field("Bearer token (SCIM)", "Shown once: it is encrypted when saved.")
+    secret = _secret_field(
+        "Signing secret (webhook)",
+        "whsec_ followed by base64. Shown once: it is encrypted when saved.",
     )
     enabled = forms.BooleanField(required=False, initial=True)
     covered_models = forms.ModelMultipleChoiceField(

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Max, Q
 
+from provisioning.catalog.models import CoveredModel
+from provisioning.deliveries.emergency import StopPreview, stop_preview
 from provisioning.deliveries.models import Change, DriftReport, Failure, FailureState, Target
 from provisioning.deliveries.relay import past_cursor
 
@@ -124,3 +126,15 @@ def credential_sync_states(
             passed = change is None or change <= (target.cursor_xid, target.cursor_id)
             per_target[target.pk] = SyncState.IN_SYNC if passed else SyncState.PENDING
     return states
+
+
+def enabled_targets() -> list[Target]:
+    """The targets keys are delivered to now, by name: one column each on the keys page
+    and one row each in the API's delivery states."""
+    return list(Target.objects.filter(enabled=True).order_by("name"))
+
+
+def stop_previews() -> list[StopPreview]:
+    """What an emergency stop of each covered model would cut if pressed now, by model
+    name: the stop page and the API list the same previews."""
+    return [stop_preview(model) for model in CoveredModel.objects.order_by("name")]

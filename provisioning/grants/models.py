@@ -72,9 +72,10 @@ class Grant(models.Model):
     monthly_quota = models.PositiveBigIntegerField()
     rate_limit_per_minute = models.PositiveIntegerField()
     expires_at = models.DateTimeField(db_index=True)
-    state = models.CharField(
-        max_length=12, choices=GrantState.choices, default=GrantState.ACTIVE, db_index=True
-    )
+    # Not indexed, nor is change_batch: a suspend or restore then changes no indexed column
+    # and PostgreSQL rewrites the row in place (HOT, migration 0002). Every query filters
+    # grants by organisation, model or id first; "live" alone matches nearly every row.
+    state = models.CharField(max_length=12, choices=GrantState.choices, default=GrantState.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
@@ -82,7 +83,7 @@ class Grant(models.Model):
     )
     # Marks the rows one bulk service call works on, so every statement of that call
     # sees exactly the set it locked first, whatever the caller's filter would say now.
-    change_batch = models.BigIntegerField(null=True, blank=True, db_index=True, editable=False)
+    change_batch = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

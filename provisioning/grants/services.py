@@ -4,6 +4,12 @@ Each call first marks (and on PostgreSQL locks, in pk order) the grants it works
 batch token, so every later statement sees exactly that set. Credentials follow their grant
 in the same transaction, with one change-log row per effective credential change and one
 audit event whose digest covers those rows.
+
+No column a suspend or restore writes (``state``, ``change_batch``, ``updated_at``) is
+indexed, and the table keeps free room on each page (migration 0002), so PostgreSQL rewrites
+a grant row in place (HOT) instead of adding an entry to each of its indexes. The later
+statements of a call therefore find the batch by its grant ids (one array parameter, read
+through the primary key), not by an index on ``change_batch``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from provisioning.deliveries.changelog import (
     new_batch_token,
     wake_relays_on_commit,
     write_credential_changes,
+    write_revocations,
 )
 from provisioning.grants.models import (
     LIVE_GRANT_STATES,
@@ -40,9 +47,33 @@ from provisioning.grants.models import (
 
 GRANT_TABLE = "grants_grant"
 SUSPENSION_TABLE = "grants_grantsuspension"
-BATCH_SCOPE = f"grant_id IN (SELECT id FROM {GRANT_TABLE} WHERE change_batch = %s)"  # noqa: S608
 
 GrantSelection = Grant | QuerySet[Grant] | Iterable[int]
+
+
+@dataclass(frozen=True)
+class GrantBatch:
+    """The grants one call marked and locked: each carries ``token`` in ``change_batch``.
+
+    On PostgreSQL the mark returns their ``ids`` and later statements select the batch by
+    primary key; elsewhere (``ids`` is None) they read ``change_batch`` back.
+    """
+
+    token: int = 0
+    ids: list[int] | None = None
+
+    def ids_sql(self) -> tuple[str, list[Any]]:
+        """A sub-select of the batch's grant ids, and its parameters."""
+        if self.ids is None:
+            return f"SELECT id FROM {GRANT_TABLE} WHERE change_batch = %s", [self.token]  # noqa: S608
+        return "SELECT unnest(%s::bigint[])", [self.ids]
+
+    def grants_sql(self, condition: str = "") -> tuple[str, list[Any]]:
+        """``grant_id IN (…)``: the batch's grants (that also meet ``condition``)."""
+        ids, params = self.ids_sql()
+        if condition:
+            ids = f"SELECT id FROM {GRANT_TABLE} WHERE id IN ({ids}) AND {condition}"  # noqa: S608
+        return f"grant_id IN ({ids})", params
 
 
 @dataclass(frozen=True)
@@ -52,13 +83,18 @@ class GrantBulkResult:
     reasons_changed: int
     changes: ChangeSet
     audit_event_id: int
-    # The token that marks the grants this call matched (``Grant.change_batch``), so the
-    # caller can read or record exactly that set in the same transaction.
-    batch: int = 0
+    # The grants this call matched, so the caller can read or record exactly that set in
+    # the same transaction.
+    marked: GrantBatch = GrantBatch()
 
     @property
     def credentials_changed(self) -> int:
         return len(self.changes)
+
+    @property
+    def batch(self) -> int:
+        """The token this call wrote in ``Grant.change_batch``."""
+        return self.marked.token
 
 
 def grant_create(
@@ -137,60 +173,71 @@ def _selection_sql(grants: GrantSelection) -> tuple[str, list[Any]]:
     return ", ".join(["%s"] * len(ids)), ids
 
 
-def _mark_batch(grants: GrantSelection, states: Iterable[str]) -> tuple[int, int]:
-    """Mark (and lock, in pk order) the selected grants in ``states``; returns (token, count)."""
+def _locked_live(grants: GrantSelection) -> tuple[str, list[Any]]:
+    """The selected live grants, locked in pk order (PostgreSQL): ``SELECT id, state``."""
     if isinstance(grants, Grant):
         grants.refresh_from_db(fields=["state"])
-    token = new_batch_token()
     selection, params = _selection_sql(grants)
-    states = list(states)
-    state_marks = ", ".join(["%s"] * len(states))
+    states = list(LIVE_GRANT_STATES)
     lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    return (
+        f"SELECT id, state FROM {GRANT_TABLE} WHERE id IN ({selection}) "  # noqa: S608
+        f"AND state IN ({', '.join(['%s'] * len(states))}) ORDER BY id{lock}",
+        [*params, *states],
+    )
+
+
+def _mark_batch(grants: GrantSelection) -> tuple[GrantBatch, int]:
+    """Mark (and lock, in pk order) the selected live grants; returns (batch, count)."""
+    token = new_batch_token()
+    locked, params = _locked_live(grants)
     with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(
+                f"UPDATE {GRANT_TABLE} SET change_batch = %s "  # noqa: S608
+                f"WHERE id IN (SELECT id FROM ({locked}) AS locked)",
+                [token, *params],
+            )
+            return GrantBatch(token), cursor.rowcount
         cursor.execute(
-            f"UPDATE {GRANT_TABLE} SET change_batch = %s WHERE id IN ("  # noqa: S608
-            f"SELECT id FROM {GRANT_TABLE} WHERE id IN ({selection}) "
-            f"AND state IN ({state_marks}) ORDER BY id{lock})",
-            [token, *params, *states],
+            f"WITH locked AS ({locked}), "  # noqa: S608
+            f"marked AS (UPDATE {GRANT_TABLE} g SET change_batch = %s "
+            "FROM locked WHERE g.id = locked.id RETURNING g.id) "
+            "SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM marked",
+            [*params, token],
         )
-        return token, cursor.rowcount
+        ids = list(cursor.fetchone()[0])
+    return GrantBatch(token, ids), len(ids)
 
 
-def _mark_and_suspend(grants: GrantSelection, now: dt.datetime) -> tuple[int, int, int]:
-    """``_mark_batch`` over the live grants, suspending the active ones in the same write.
+def _mark_and_suspend(grants: GrantSelection, now: dt.datetime) -> tuple[GrantBatch, int, int]:
+    """``_mark_batch``, suspending the active grants in the same write.
 
-    Returns (token, matched, suspended). ``state`` and ``change_batch`` are indexed, so each
-    write of a grant row also writes every index entry of it: one write instead of two
-    halves the per-grant cost that dominates when grants hold few keys. PostgreSQL only
-    (a data-modifying CTE); elsewhere it is the mark followed by the state change.
+    Returns (batch, matched, suspended). One write of each grant row instead of two
+    (PostgreSQL: a data-modifying CTE); elsewhere it is the mark followed by the state change.
     """
     if connection.vendor != "postgresql":
-        token, matched = _mark_batch(grants, LIVE_GRANT_STATES)
+        batch, matched = _mark_batch(grants)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {GRANT_TABLE} SET state = %s, updated_at = %s "  # noqa: S608
                 "WHERE change_batch = %s AND state = %s",
-                [GrantState.SUSPENDED, now, token, GrantState.ACTIVE],
+                [GrantState.SUSPENDED, now, batch.token, GrantState.ACTIVE],
             )
-            return token, matched, cursor.rowcount
-    if isinstance(grants, Grant):
-        grants.refresh_from_db(fields=["state"])
+            return batch, matched, cursor.rowcount
     token = new_batch_token()
-    selection, params = _selection_sql(grants)
-    states = list(LIVE_GRANT_STATES)
-    state_marks = ", ".join(["%s"] * len(states))
+    locked, params = _locked_live(grants)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH locked AS (SELECT id, state FROM {GRANT_TABLE} "  # noqa: S608
-            f"WHERE id IN ({selection}) AND state IN ({state_marks}) ORDER BY id FOR UPDATE), "
+            f"WITH locked AS ({locked}), "  # noqa: S608
             f"marked AS (UPDATE {GRANT_TABLE} g SET change_batch = %s, "
             "state = CASE WHEN locked.state = %s THEN %s ELSE g.state END, "
             "updated_at = CASE WHEN locked.state = %s THEN %s ELSE g.updated_at END "
-            "FROM locked WHERE g.id = locked.id RETURNING locked.state) "
-            "SELECT count(*), count(*) FILTER (WHERE state = %s) FROM marked",
+            "FROM locked WHERE g.id = locked.id RETURNING g.id, locked.state) "
+            "SELECT coalesce(array_agg(id ORDER BY id), '{}'), "
+            "count(*) FILTER (WHERE state = %s) FROM marked",
             [
                 *params,
-                *states,
                 token,
                 GrantState.ACTIVE,
                 GrantState.SUSPENDED,
@@ -199,8 +246,8 @@ def _mark_and_suspend(grants: GrantSelection, now: dt.datetime) -> tuple[int, in
                 GrantState.ACTIVE,
             ],
         )
-        matched, suspended = cursor.fetchone()
-    return token, matched, suspended
+        ids, suspended = cursor.fetchone()
+    return GrantBatch(token, list(ids)), len(ids), suspended
 
 
 def _single(grants: GrantSelection) -> Grant | None:
@@ -233,6 +280,30 @@ def _audit_bulk(
     return event.pk
 
 
+def _audit_reason(
+    *,
+    actor: Actor,
+    action: str,
+    grants: GrantSelection,
+    kind: SuspensionKind,
+    reference: str,
+    note: str,
+    changes: ChangeSet,
+    subject: models.Model | None = None,
+    **counts: int,
+) -> int:
+    """The event of one reason added to or removed from grants, with what it changed."""
+    return _audit_bulk(
+        actor=actor,
+        action=action,
+        grants=grants,
+        reason=note or f"{kind}:{reference}",
+        after={"reason": kind.value, "reference": reference, **counts},
+        changes=changes,
+        subject=subject,
+    )
+
+
 def grant_suspend(
     *,
     grants: GrantSelection,
@@ -253,40 +324,40 @@ def grant_suspend(
     now = timezone.now()
     actor_id = actor.pk if actor is not None and actor.is_authenticated else None
     with transaction.atomic():
-        token, matched, grants_changed = _mark_and_suspend(grants, now)
+        batch, matched, grants_changed = _mark_and_suspend(grants, now)
         # The credentials' scope is "grants of this batch", whatever the grants' state.
+        scope_sql, scope_params = batch.grants_sql()
         changes = write_credential_changes(
-            scope_sql=BATCH_SCOPE,
-            scope_params=[token],
+            scope_sql=scope_sql,
+            scope_params=scope_params,
             condition_sql="state = 'active'",
             set_sql="state = 'suspended'",
             cause=f"grant.suspended:{kind}",
         )
+        ids_sql, ids_params = batch.ids_sql()
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {SUSPENSION_TABLE} "  # noqa: S608
                 "(grant_id, kind, reference, created_at, actor_id) "
-                f"SELECT id, %s, %s, %s, %s FROM {GRANT_TABLE} WHERE change_batch = %s "
+                f"SELECT id, %s, %s, %s, %s FROM {GRANT_TABLE} WHERE id IN ({ids_sql}) "
                 "ON CONFLICT DO NOTHING",
-                [kind.value, reference, now, actor_id, token],
+                [kind.value, reference, now, actor_id, *ids_params],
             )
             reasons_added = cursor.rowcount
-        event_id = _audit_bulk(
+        event_id = _audit_reason(
             actor=actor,
             action="grant.suspended",
             grants=grants,
-            reason=note or f"{kind}:{reference}",
-            after={
-                "reason": kind.value,
-                "reference": reference,
-                "grants_matched": matched,
-                "grants_suspended": grants_changed,
-                "reasons_added": reasons_added,
-            },
+            kind=kind,
+            reference=reference,
+            note=note,
             changes=changes,
             subject=audit_subject,
+            grants_matched=matched,
+            grants_suspended=grants_changed,
+            reasons_added=reasons_added,
         )
-    return GrantBulkResult(matched, grants_changed, reasons_added, changes, event_id, token)
+    return GrantBulkResult(matched, grants_changed, reasons_added, changes, event_id, batch)
 
 
 def grant_restore(
@@ -308,48 +379,46 @@ def grant_restore(
         check_grant_transition(single.state, GrantState.ACTIVE)
     now = timezone.now()
     with transaction.atomic():
-        token, matched = _mark_batch(grants, LIVE_GRANT_STATES)
+        batch, matched = _mark_batch(grants)
+        batch_grants, batch_params = batch.grants_sql()
+        ids_sql, ids_params = batch.ids_sql()
         with connection.cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM {SUSPENSION_TABLE} WHERE kind = %s AND reference = %s "  # noqa: S608
-                f"AND grant_id IN (SELECT id FROM {GRANT_TABLE} WHERE change_batch = %s)",
-                [kind.value, reference, token],
+                f"AND {batch_grants}",
+                [kind.value, reference, *batch_params],
             )
             reasons_removed = cursor.rowcount
             cursor.execute(
                 f"UPDATE {GRANT_TABLE} SET state = %s, updated_at = %s "  # noqa: S608
-                "WHERE change_batch = %s AND state = %s AND expires_at > %s AND NOT EXISTS "
+                f"WHERE id IN ({ids_sql}) AND state = %s AND expires_at > %s AND NOT EXISTS "
                 f"(SELECT 1 FROM {SUSPENSION_TABLE} s WHERE s.grant_id = {GRANT_TABLE}.id)",
-                [GrantState.ACTIVE, now, token, GrantState.SUSPENDED, now],
+                [GrantState.ACTIVE, now, *ids_params, GrantState.SUSPENDED, now],
             )
             grants_changed = cursor.rowcount
         reactivate_sql, reactivate_params = reactivatable_condition(now)
+        scope_sql, scope_params = batch.grants_sql("state = 'active'")
         changes = write_credential_changes(
-            scope_sql=(
-                f"grant_id IN (SELECT id FROM {GRANT_TABLE} "  # noqa: S608
-                "WHERE change_batch = %s AND state = 'active')"
-            ),
-            scope_params=[token],
+            scope_sql=scope_sql,
+            scope_params=scope_params,
             condition_sql=reactivate_sql,
             condition_params=reactivate_params,
             set_sql="state = 'active'",
             cause=f"grant.restored:{kind}",
         )
-        event_id = _audit_bulk(
+        event_id = _audit_reason(
             actor=actor,
             action="grant.restored",
             grants=grants,
-            reason=note or f"{kind}:{reference}",
-            after={
-                "reason": kind.value,
-                "reference": reference,
-                "grants_matched": matched,
-                "grants_activated": grants_changed,
-                "reasons_removed": reasons_removed,
-            },
+            kind=kind,
+            reference=reference,
+            note=note,
             changes=changes,
+            grants_matched=matched,
+            grants_activated=grants_changed,
+            reasons_removed=reasons_removed,
         )
-    return GrantBulkResult(matched, grants_changed, reasons_removed, changes, event_id)
+    return GrantBulkResult(matched, grants_changed, reasons_removed, changes, event_id, batch)
 
 
 def _end_grants(
@@ -357,24 +426,18 @@ def _end_grants(
 ) -> GrantBulkResult:
     now = timezone.now()
     with transaction.atomic():
-        token, matched = _mark_batch(grants, LIVE_GRANT_STATES)
+        batch, matched = _mark_batch(grants)
         # Ending a grant revokes its keys for good; a pending rotation's old key goes too.
-        changes = write_credential_changes(
-            scope_sql=BATCH_SCOPE,
-            scope_params=[token],
-            condition_sql="state <> 'revoked'",
-            set_sql=(
-                "state = 'revoked', revoked_at = %s, previous_key_prefix = NULL, "
-                "previous_key_hash = '', previous_key_expires_at = NULL"
-            ),
-            set_params=[now],
-            cause=action,
+        scope_sql, scope_params = batch.grants_sql()
+        changes = write_revocations(
+            scope_sql=scope_sql, scope_params=scope_params, cause=action, at=now
         )
+        ids_sql, ids_params = batch.ids_sql()
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {GRANT_TABLE} SET state = %s, updated_at = %s "  # noqa: S608
-                "WHERE change_batch = %s",
-                [new_state, now, token],
+                f"WHERE id IN ({ids_sql})",
+                [new_state, now, *ids_params],
             )
             grants_changed = cursor.rowcount
         event_id = _audit_bulk(
@@ -385,7 +448,7 @@ def _end_grants(
             after={"grants_matched": matched, "state": new_state},
             changes=changes,
         )
-    return GrantBulkResult(matched, grants_changed, 0, changes, event_id)
+    return GrantBulkResult(matched, grants_changed, 0, changes, event_id, batch)
 
 
 def grant_revoke(*, grants: GrantSelection, actor: Actor, note: str = "") -> GrantBulkResult:

@@ -7,6 +7,7 @@ nationalities live inside Remarks ("DOB 15 Jan 1960; nationality Iran; ...").
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from portal.screening.countries import country_code
@@ -66,6 +67,30 @@ def _check_layout(
         )
 
 
+def _records(
+    path: Path, columns: Sequence[str], *, label: str, layout: str, skipped: list[SkippedRow]
+) -> tuple[list[tuple[int, dict[str, str]]], str]:
+    """The file's rows by column name, with the file's SHA-256. The whole file is refused
+    when most rows have another width; a single row of another width is skipped, named."""
+    text, sha256 = read_text(path, label=label)
+    rows = csv_rows(text)
+    _check_layout(rows, len(columns), file_name=path.name, label=layout)
+    records: list[tuple[int, dict[str, str]]] = []
+    for line, record in rows:
+        if len(record) != len(columns):
+            skipped.append(
+                SkippedRow(
+                    path.name,
+                    line,
+                    f"has {len(record)} fields instead of {len(columns)} "
+                    "(truncated or malformed row)",
+                )
+            )
+            continue
+        records.append((line, dict(zip(columns, (_value(cell) for cell in record), strict=True))))
+    return records, sha256
+
+
 def _remarks_facts(remarks: str) -> tuple[list[str], list[str]]:
     dobs, countries = [], set()
     for match in _DOB.finditer(remarks):
@@ -80,23 +105,10 @@ def _remarks_facts(remarks: str) -> tuple[list[str], list[str]]:
 
 
 def parse_ofac(path: Path, alt_path: Path | None = None) -> ParseResult:
-    text, sha256 = read_text(path, label="SDN")
-    rows = csv_rows(text)
-    _check_layout(rows, len(SDN_COLUMNS), file_name=path.name, label="SDN (sdn.csv)")
     entries: dict[str, ParsedEntry] = {}
     skipped: list[SkippedRow] = []
-    for line, record in rows:
-        if len(record) != len(SDN_COLUMNS):
-            skipped.append(
-                SkippedRow(
-                    path.name,
-                    line,
-                    f"has {len(record)} fields instead of {len(SDN_COLUMNS)} "
-                    "(truncated or malformed row)",
-                )
-            )
-            continue
-        row = dict(zip(SDN_COLUMNS, (_value(cell) for cell in record), strict=True))
+    rows, sha256 = _records(path, SDN_COLUMNS, label="SDN", layout="SDN (sdn.csv)", skipped=skipped)
+    for line, row in rows:
         ent_num, name = row["ent_num"], row["SDN_Name"]
         if not ent_num.isdigit():
             skipped.append(SkippedRow(path.name, line, f"has no numeric ent_num ({ent_num!r})"))
@@ -135,21 +147,9 @@ def parse_ofac(path: Path, alt_path: Path | None = None) -> ParseResult:
 
 
 def _parse_alt(path: Path, entries: dict[str, ParsedEntry], skipped: list[SkippedRow]) -> str:
-    text, sha256 = read_text(path, label="alias (alt.csv)")
-    rows = csv_rows(text)
-    _check_layout(rows, len(ALT_COLUMNS), file_name=path.name, label="alias (alt.csv)")
-    for line, record in rows:
-        if len(record) != len(ALT_COLUMNS):
-            skipped.append(
-                SkippedRow(
-                    path.name,
-                    line,
-                    f"has {len(record)} fields instead of {len(ALT_COLUMNS)} "
-                    "(truncated or malformed row)",
-                )
-            )
-            continue
-        row = dict(zip(ALT_COLUMNS, (_value(cell) for cell in record), strict=True))
+    label = "alias (alt.csv)"
+    rows, sha256 = _records(path, ALT_COLUMNS, label=label, layout=label, skipped=skipped)
+    for line, row in rows:
         entry = entries.get(row["ent_num"])
         if entry is None:
             skipped.append(

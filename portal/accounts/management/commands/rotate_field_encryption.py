@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from portal.accounts.commands import named_user
 from portal.field_encryption import BATCH_SIZE, field_encryption_rotate
 
 
@@ -22,11 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        actor = None
-        if options["actor"]:
-            actor = get_user_model().objects.filter(username=options["actor"]).first()
-            if actor is None:
-                raise CommandError(f"No user is named {options['actor']!r}.")
+        actor = named_user(options["actor"]) if options["actor"] else None
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
         result = field_encryption_rotate(

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from portal.accounts.models import User
+from portal.accounts.commands import named_user
 from portal.api.errors import ApiTokenError
 from portal.api.models import TokenScope
 from portal.api.services import api_token_issue
@@ -27,10 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="Issued from the command line")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            user = User.objects.get(username=options["user"])
-        except User.DoesNotExist:
-            raise CommandError(f"No user is called {options['user']!r}.") from None
+        user = named_user(options["user"])
         try:
             issued = api_token_issue(
                 actor=None,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from portal.accounts.commands import named_user
 from portal.screening.errors import ScreeningError
 from portal.screening.lists import list_version_load
 from portal.screening.models import ListFormat
@@ -23,11 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--actor", help="username recorded as the loader (default: system)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        actor = None
-        if options["actor"]:
-            actor = get_user_model().objects.filter(username=options["actor"]).first()
-            if actor is None:
-                raise CommandError(f"No user named {options['actor']!r}.")
+        actor = named_user(options["actor"]) if options["actor"] else None
         try:
             outcome = list_version_load(
                 list_format=options["fmt"],

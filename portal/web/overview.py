@@ -21,8 +21,9 @@ from portal.reviews.models import InformationRequest
 from portal.usage.models import UsageMonthlyTotal
 from provisioning.bulk.models import CredentialReason
 from provisioning.credentials.models import CredentialState
-from provisioning.grants.models import LIVE_GRANT_STATES, Grant, GrantSuspension
-from provisioning.grants.reasons import REASON_WORDS, reason_words, stop_references_named
+from provisioning.credentials.selectors import grant_reason_words
+from provisioning.grants.models import LIVE_GRANT_STATES, Grant
+from provisioning.grants.reasons import REASON_WORDS, reason_words
 
 S = ApplicationState
 PEOPLE_SHOWN = 20
@@ -101,15 +102,7 @@ def _grant_rows(organisation: Organisation, now: dt.datetime) -> list[GrantRow]:
         .annotate(total=Sum("requests"))
         .values_list("grant_id", "total")
     )
-    reasons: dict[int, set[str]] = {}
-    grant_rows = list(
-        GrantSuspension.objects.filter(grant_id__in=ids).values_list(
-            "grant_id", "kind", "reference"
-        )
-    )
-    named = stop_references_named(row[2] for row in grant_rows)
-    for grant_id, kind, reference in grant_rows:
-        reasons.setdefault(grant_id, set()).add(reason_words(kind, named.get(reference, reference)))
+    reasons = grant_reason_words(ids)
     # Keys suspended on their own (a person rule, a screening hold, certification).
     for grant_id, kind, reference in (
         CredentialReason.objects.filter(credential__grant_id__in=ids)
