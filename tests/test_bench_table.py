@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 import bench.__main__ as table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,3 +90,44 @@ def test_at_scale_ten_the_bulk_and_web_rows_sit_under_the_ten_times_targets(monk
     assert lines[bulk + 1].split()[-2:] == ["0.80", "yes"]
     assert lines[bulk + 2].split()[-2:] == ["1.10", "NO"]
     assert lines[web + 1].split()[-2:] == ["0.50", "yes"]
+
+
+def _load(*, rate: float, p95: float = 100.0, p99: float = 120.0, errors: int = 0):
+    from bench.web import Load
+
+    return Load(requests=int(rate * 10), seconds=10.0, p50=50.0, p95=p95, p99=p99, errors=errors)
+
+
+def test_web_levels_judge_latency_at_the_lowest_and_holding_up_above_it():
+    from bench.web import _level_rows
+
+    # given: 2 connections within the target; at 32 the same throughput (Little's law puts
+    # its latency at 32 ÷ 200 req/s = 160 ms); at 128 the throughput collapsed
+    loads = [
+        (2, _load(rate=200, p95=120)),
+        (32, _load(rate=190, p95=400)),
+        (128, _load(rate=100, p95=1500)),
+    ]
+
+    # when
+    rows = _level_rows("reviewer queue", loads, statistic="p95", limit=150)
+
+    # then
+    assert [row["ok"] for row in rows] == [True, True, False]
+    assert rows[0]["target"] == "reviewer queue, 2 connections: p95 ≤ 150 ms"
+    assert "Little's law 168 ms" in rows[1]["measured"]
+    assert table.ratio_of(rows[1]) == pytest.approx(0.95 / 0.8, rel=0.01)
+    assert all(table.section_of(row)[0] == "web pages" for row in rows)
+
+
+def test_a_web_level_with_errors_fails_whatever_its_throughput():
+    from bench.web import _level_rows
+
+    loads = [(2, _load(rate=200)), (32, _load(rate=400, errors=3))]
+
+    rows = _level_rows("introspection, closed loop", loads, statistic="p99", limit=10)
+
+    assert rows[0]["ok"] is False  # p99 120 ms against 10 ms
+    assert rows[1]["ok"] is False
+    assert "3 errors" in rows[1]["measured"]
+    assert all(table.section_of(row)[0] == "introspection" for row in rows)

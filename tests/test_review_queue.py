@@ -295,6 +295,46 @@ def test_a_filtered_queue_pages_by_the_length_of_its_own_list(organisation, revi
     assert "Page 2 of 2" not in _queue(reviewer, "?state=awaiting_second&page=2")
 
 
+def test_a_state_past_the_count_cap_is_shown_as_at_least_the_cap(
+    organisation, reviewer, monkeypatch
+):
+    # given: more applications in review than the queue counts
+    monkeypatch.setattr("portal.reviews.selectors.QUEUE_COUNT_CAP", 2)
+    for _ in range(3):
+        queued_application(organisation)
+    queued_application(organisation, state=S.INFO_REQUESTED)
+
+    # when
+    page = _queue(reviewer)
+
+    # then: the capped state and the total say "at least", the other state is exact
+    assert "In review <strong>2+</strong>" in page
+    assert "Information requested <strong>1</strong>" in page
+    assert "All open <strong>3+</strong>" in page
+
+
+def test_the_pages_go_on_past_a_capped_count(organisation, reviewer, monkeypatch):
+    # given: 60 applications in review, counted up to 30 (two pages of 25 and one of 10)
+    monkeypatch.setattr("portal.reviews.selectors.QUEUE_COUNT_CAP", 30)
+    applications = [queued_application(organisation) for _ in range(60)]
+
+    # when
+    second = _queue(reviewer, "?state=in_review&page=2")
+    third = _queue(reviewer, "?state=in_review&page=3")
+    beyond = _queue(reviewer, "?state=in_review&page=9")
+    absurd = _queue(reviewer, "?state=in_review&page=99999999999999999999")
+
+    # then: page 3 is reachable and, the last, knows the length; a page past the rows shows
+    # the last page within the count
+    assert "Page 2 of 3+ (51+ in all)" in second
+    assert 'rel="next"' in second
+    assert "Page 3 of 3 (60 in all)" in third
+    assert 'rel="next"' not in third
+    assert f"#{applications[-1].pk}<" in third
+    assert "Page 2 of 3+" in beyond
+    assert "Page 2 of 3+" in absurd
+
+
 # --- Cost ------------------------------------------------------------------------------
 
 

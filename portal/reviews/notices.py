@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib.auth.models import Permission
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 
 from portal.accounts.models import User
@@ -29,12 +29,14 @@ def reviewer_users(*, excluding_organisation_id: int | None = None) -> QuerySet[
     permission = Permission.objects.filter(
         content_type__app_label="reviews", codename="decide_review"
     )
-    # Two id lists rather than joins: joined, every user (partners' too) was joined to
+    # One id list rather than joins: joined, every user (partners' too) was joined to
     # groups and permissions and then de-duplicated, a cost that grew with the partners.
+    # A union, not two lists OR-ed: an OR of two subqueries is tested on every user row
+    # (20,000 partner users at 1,000,000 keys), a union is probed by primary key.
     in_group = User.groups.through.objects.filter(group__permissions__in=permission)
     granted = User.user_permissions.through.objects.filter(permission__in=permission)
     rows = User.objects.filter(
-        Q(pk__in=in_group.values("user_id")) | Q(pk__in=granted.values("user_id")),
+        pk__in=in_group.values("user_id").union(granted.values("user_id")),
         is_active=True,
     )
     if excluding_organisation_id is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
+from django.db import connection
 from django.db.models import (
     Count,
     Exists,
@@ -131,7 +132,9 @@ def queue_rows(user: Any, filters: QueueFilters) -> QuerySet[Application]:
         .annotate(n=Count("pk"))
         .values("n")  # type: ignore[misc]
     )
-    first_approver = _live_first_approvals().values("reviewer__username")[:1]
+    # No ordering: at most one live first approval, and the model's ordering would join
+    # the application again in every row's subquery.
+    first_approver = _live_first_approvals().order_by().values("reviewer__username")[:1]
     return (
         rows.select_related(
             "organisation", "covered_model", "stage", "created_by", "review__assignee"
@@ -145,19 +148,62 @@ def queue_rows(user: Any, filters: QueueFilters) -> QuerySet[Application]:
     )
 
 
-def queue_counts(user: Any, filters: QueueFilters) -> dict[str, int]:
+# Each state is counted up to this many applications, by an index walk that stops there:
+# past it the page says "10,000+" instead of reading every open application on each request
+# (300,000 at 1,000,000 applications, ~50 ms on a quiet machine and growing with the data).
+QUEUE_COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A count that stops at a cap: ``more`` when there are more than ``n``."""
+
+    n: int
+    more: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.n:,}+" if self.more else f"{self.n:,}"
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(self.n + other.n, self.more or other.more)
+
+
+def _count_per_state(rows: QuerySet[Application], *, cap: int) -> dict[str, Tally]:
+    """``rows`` counted per queue state, each state up to ``cap``, in one grouped count.
+
+    On PostgreSQL each state is one branch of a ``UNION ALL`` that stops after ``cap + 1``
+    rows of the ``(state, organisation)`` index; the database counts the branches' rows.
+    A database that cannot limit a branch of a union (SQLite) counts them all, and the
+    result is capped the same way.
+    """
+    if connection.features.supports_slicing_ordering_in_compound:
+        first, *others = [
+            rows.filter(state=state).values("state")[: cap + 1] for state in QUEUE_STATES
+        ]
+        sql, params = first.union(*others, all=True).query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT state, COUNT(*) FROM ({sql}) capped GROUP BY state", params)  # noqa: S608 (the ORM's own SQL)
+            counted = dict(cursor.fetchall())
+    else:
+        counted = dict(rows.values("state").annotate(n=Count("*")).values_list("state", "n"))
+    return {
+        str(state): Tally(min(counted.get(state, 0), cap), counted.get(state, 0) > cap)
+        for state in QUEUE_STATES
+    }
+
+
+def queue_counts(user: Any, filters: QueueFilters) -> dict[str, Tally]:
     """How many applications per state (and awaiting a second approval) under the other
-    filters, in two queries: a count per state, which an index answers, and the awaiting
-    ones counted from the (few) live first approvals rather than probed row by row."""
+    filters, in two queries: a count per state, which an index answers and which stops at
+    ``QUEUE_COUNT_CAP`` a state, and the awaiting ones counted from the (few) live first
+    approvals rather than probed row by row. ``total`` is the sum of the states."""
     rows = _filtered(user, filters, now=timezone.now()).order_by()
-    per_state = dict(rows.values("state").annotate(n=Count("*")).values_list("state", "n"))
+    counts = _count_per_state(rows, cap=QUEUE_COUNT_CAP)
     awaiting = Approval.objects.filter(
         _LIVE_FIRST_APPROVAL, application__in=rows.values("pk")
     ).count()
-    counts: dict[str, int] = {str(state): per_state.get(state, 0) for state in QUEUE_STATES}
-    counts[AWAITING_SECOND] = awaiting
-    counts["total"] = sum(counts[state] for state in QUEUE_STATES)
-    return counts
+    total = sum((counts[state] for state in QUEUE_STATES), Tally(0))
+    return {**counts, AWAITING_SECOND: Tally(awaiting), "total": total}
 
 
 def queue_assignees() -> QuerySet[User]:

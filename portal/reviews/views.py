@@ -99,8 +99,14 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
         request.user, selectors.QueueFilters(**{**filters.__dict__, "state": ""})
     )
     # The counts already say how long this page's list is: no second count of the queue.
-    length = counts.get(filters.state, 0) if filters.state else counts["total"]
-    page = paginate(request, selectors.queue_rows(request.user, filters), count=length)
+    # A count that stopped at its cap is a lower bound, and the pages go on past it.
+    length = counts.get(filters.state or "total", selectors.Tally(0))
+    page = paginate(
+        request,
+        selectors.queue_rows(request.user, filters),
+        count=length.n,
+        at_least=length.more,
+    )
     now = timezone.now()
     rows = [{"application": a, "age": selectors.age_of(a, now=now)} for a in page.object_list]
     return render(

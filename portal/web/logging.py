@@ -44,6 +44,20 @@ class SecretRedactionFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # The line as the handler would write it, redacted once: gunicorn's access records
+        # carry every request header and WSGI variable as arguments (~50), and redacting
+        # each of them cost ~25 times redacting the line (0.1 ms against 3 ms, loaded).
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: the handler reports it; redact its parts
+            self._redact_parts(record)
+            return True
+        record.msg = redact(message)
+        record.args = ()
+        return True
+
+    @staticmethod
+    def _redact_parts(record: logging.LogRecord) -> None:
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
@@ -53,7 +67,6 @@ class SecretRedactionFilter(logging.Filter):
             # header look-ups, "-" for a missing atom) that a plain dict would break.
             for key, value in list(record.args.items()):
                 record.args[key] = _redact_value(value)
-        return True
 
 
 class ExpectedClientErrorFilter(logging.Filter):
