@@ -69,3 +69,33 @@ def stamped(step: str, actor: object) -> Callable[[models.Model], dict[str, Any]
     """The stamp of who took ``step`` and when (``<step>_by``, ``<step>_at``), the time read
     once the row is locked."""
     return lambda row: {f"{step}_by": actor, f"{step}_at": timezone.now()}
+
+
+def revoke_once(
+    obj: M,
+    *,
+    refusal: Exception,
+    audit: Callable[[M], object],
+    field: str = "revoked_at",
+    still: Mapping[str, Any] | None = None,
+) -> M:
+    """``obj`` revoked now, once: ``field`` (a time, empty while the row is live) is set by a
+    conditional ``UPDATE`` that acts only on a row where it is still empty and that meets
+    ``still`` (further lookups, such as an invitation not yet accepted). When no row changed
+    someone got there first, and ``refusal`` is raised; otherwise ``audit(obj)`` records the
+    event and ``obj`` is returned with the time set. Runs inside the caller's transaction,
+    like ``locked_transition``.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("revoke_once must run inside the service's transaction.")
+    now = timezone.now()
+    changed = (
+        type(obj)
+        ._default_manager.filter(pk=obj.pk, **{f"{field}__isnull": True}, **(still or {}))
+        .update(**{field: now})
+    )
+    if changed != 1:
+        raise refusal
+    audit(obj)
+    setattr(obj, field, now)
+    return obj

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from foundation.transitions import locked_transition, stamped
+from foundation.transitions import locked_transition, revoke_once, stamped
 from portal.compliance.models import (
     Determination,
     DeterminationState,
@@ -177,3 +177,51 @@ def test_stamped_names_who_took_the_step_and_when(
         )
     stored = Determination.objects.get(pk=row.pk)
     assert stored.approved_by == compliance_officer and stored.approved_at is not None
+
+
+class _Refused(Exception):
+    pass
+
+
+def _stamp_once(determination: Determination, audited: list[Any], **extra: Any) -> Determination:
+    # revoke_once on a time field that is empty until the step is taken.
+    with transaction.atomic():
+        return revoke_once(
+            determination,
+            field="approved_at",
+            refusal=_Refused("already"),
+            audit=audited.append,
+            **extra,
+        )
+
+
+@pytest.mark.django_db
+def test_revoke_once_stamps_audits_and_then_refuses(edited_determination: Any) -> None:
+    assert edited_determination.approved_at is None
+    audited: list[Any] = []
+
+    row = _stamp_once(edited_determination, audited)
+
+    stored = Determination.objects.get(pk=edited_determination.pk)
+    assert stored.approved_at is not None and row.approved_at == stored.approved_at
+    assert audited == [row]
+    with pytest.raises(_Refused):
+        _stamp_once(edited_determination, audited)
+    assert audited == [row]
+    assert Determination.objects.get(pk=row.pk).approved_at == stored.approved_at
+
+
+@pytest.mark.django_db
+def test_revoke_once_refuses_a_row_that_no_longer_meets_still(edited_determination: Any) -> None:
+    audited: list[Any] = []
+
+    with pytest.raises(_Refused):
+        _stamp_once(edited_determination, audited, still={"state": DeterminationState.APPROVED})
+
+    assert audited == []
+    assert Determination.objects.get(pk=edited_determination.pk).approved_at is None
+
+
+def test_revoke_once_outside_a_transaction_refuses_before_writing() -> None:
+    with pytest.raises(RuntimeError, match="inside the service's transaction"):
+        revoke_once(Determination(pk=1), refusal=_Refused(), audit=lambda row: None)

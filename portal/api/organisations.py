@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import IntegrityError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
@@ -16,7 +15,6 @@ from rest_framework.response import Response
 
 from portal.api.idempotency import idempotent
 from portal.api.permissions import StaffPermission, signed_in_user
-from portal.api.problems import problem_response
 from portal.api.serializers import OrganisationSerializer
 from portal.api.viewsets import VisibleViewSet
 from portal.partners.models import Organisation, Sector, VerificationState
@@ -122,19 +120,10 @@ class OrganisationViewSet(
         """Compliance sets the organisation's verification state, with a recorded reason."""
         organisation: Organisation = self.visible_object(slug=slug)
         data = self.validated(VerificationSerializer, request)
-        try:
-            updated = organisation_set_verification(
-                actor=signed_in_user(request),
-                organisation=organisation,
-                state=data["state"],
-                reason=data["reason"],
-            )
-        except IntegrityError:
-            # The proven-domain constraint: one organisation per verified domain.
-            return problem_response(
-                409,
-                "Another organisation has already proven this email domain; this one cannot "
-                "be verified on it.",
-                instance=request.get_full_path(),
-            )
+        updated = organisation_set_verification(
+            actor=signed_in_user(request),
+            organisation=organisation,
+            state=data["state"],
+            reason=data["reason"],
+        )
         return Response(OrganisationSerializer(updated).data)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from foundation.audit.services import audit_record
 from foundation.input_guard import has_control_characters
 from foundation.tokens import generate_token
+from foundation.transitions import revoke_once
 from portal.accounts.mfa import user_has_mfa
 from portal.accounts.models import User
 from portal.accounts.roles import is_staff_member
@@ -94,22 +95,18 @@ def api_token_issue(
 
 
 def api_token_revoke(*, actor: User | None, token: ApiToken, reason: str = "") -> ApiToken:
-    now = timezone.now()
     with transaction.atomic(durable=True):
-        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-            revoked_at=now
+        return revoke_once(
+            token,
+            refusal=ApiTokenError("This token was already revoked."),
+            audit=lambda row: audit_record(
+                actor=actor,
+                action="api_token.revoked",
+                obj=row,
+                reason=reason,
+                before={"prefix": row.prefix, "user_id": row.user_id},
+            ),
         )
-        if revoked != 1:
-            raise ApiTokenError("This token was already revoked.")
-        audit_record(
-            actor=actor,
-            action="api_token.revoked",
-            obj=token,
-            reason=reason,
-            before={"prefix": token.prefix, "user_id": token.user_id},
-        )
-    token.revoked_at = now
-    return token
 
 
 def idempotency_keys_purge(*, now: dt.datetime | None = None) -> int:

@@ -18,6 +18,12 @@ class DomainAlreadyClaimedError(PartnerError):
     field = "email_domain"
 
 
+class DomainAlreadyProvenError(PartnerError):
+    """Another organisation holds a proven state on this email domain (one per domain)."""
+
+    kind = ErrorKind.CONFLICT
+
+
 class InvalidOrganisationError(PartnerError):
     pass
 

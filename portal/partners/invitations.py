@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from foundation.transitions import revoke_once
 from portal.accounts.models import User
 from portal.partners.errors import InvitationError, MembershipError
 from portal.partners.models import Invitation, MemberRole, Membership, Organisation
@@ -195,19 +196,16 @@ def invitation_accept(*, signed_token: str, user: User) -> Membership:
 
 
 def invitation_revoke(*, actor: User, invitation: Invitation) -> Invitation:
-    now = timezone.now()
     with transaction.atomic():
-        revoked = Invitation.objects.filter(
-            pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
-        ).update(revoked_at=now)
-        if revoked != 1:
-            raise InvitationError("This invitation was already used or withdrawn.")
-        audit_record(
-            actor=actor,
-            action="invitation.revoked",
-            obj=invitation,
-            organisation_id=invitation.organisation_id,
-            before={"email": invitation.email, "role": invitation.role},
+        return revoke_once(
+            invitation,
+            still={"accepted_at__isnull": True},
+            refusal=InvitationError("This invitation was already used or withdrawn."),
+            audit=lambda row: audit_record(
+                actor=actor,
+                action="invitation.revoked",
+                obj=row,
+                organisation_id=row.organisation_id,
+                before={"email": row.email, "role": row.role},
+            ),
         )
-    invitation.revoked_at = now
-    return invitation

@@ -17,6 +17,7 @@ from portal.accounts.models import User
 from portal.partners.errors import (
     ConflictOfInterestError,
     DomainAlreadyClaimedError,
+    DomainAlreadyProvenError,
     InvalidOrganisationError,
     MembershipError,
     PartnerError,
@@ -138,7 +139,7 @@ def organisation_register(
                     state=VerificationState.DOMAIN_VERIFIED,
                     reason=f"The registering admin holds a verified address at {domain}.",
                 )
-    except IntegrityError:
+    except (IntegrityError, DomainAlreadyProvenError):
         # Lost a race with another registration proving the same domain.
         raise DomainAlreadyClaimedError(_domain_claimed_message(domain)) from None
     return organisation
@@ -181,7 +182,7 @@ def organisations_verify_domains_for(*, user: User) -> list[Organisation]:
                     reason=f"An admin verified an address at {organisation.email_domain}.",
                 )
             )
-        except IntegrityError:
+        except DomainAlreadyProvenError:
             continue
     return verified
 
@@ -309,14 +310,21 @@ def organisation_set_verification(
 ) -> Organisation:
     """Set the verification state. Proving the email domain (domain verified) follows from
     an admin's verified address; any other state is a decision that a member of the
-    organisation may not take (invariant 5)."""
+    organisation may not take (invariant 5). A proven state on a domain another
+    organisation has proven is refused (the partial unique constraint decides)."""
     if state != VerificationState.DOMAIN_VERIFIED:
         _refuse_member(actor, organisation, "verify or reject")
-    return _organisation_change(
-        actor=actor,
-        organisation=organisation,
-        field="verification_state",
-        value=state,
-        action="organisation.verification_changed",
-        reason=reason,
-    )
+    try:
+        return _organisation_change(
+            actor=actor,
+            organisation=organisation,
+            field="verification_state",
+            value=state,
+            action="organisation.verification_changed",
+            reason=reason,
+        )
+    except IntegrityError:
+        raise DomainAlreadyProvenError(
+            "Another organisation has already proven this email domain; this one cannot "
+            "be verified on it."
+        ) from None

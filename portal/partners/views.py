@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import IntegrityError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -361,13 +360,6 @@ def staff_set_verification(request: AuthenticatedRequest, slug: str) -> HttpResp
             return _staff_detail(request, organisation, verification_form=form, status=409)
         except PartnerError as error:
             add_service_error(form, error)
-        except IntegrityError:
-            # The proven-domain constraint: one organisation per verified domain.
-            form.add_error(
-                None,
-                "Another organisation has already proven this email domain; this one cannot "
-                "be verified on it.",
-            )
         else:
             messages.success(request, "The verification state is saved.")
             return redirect("partners:staff_detail", slug=organisation.slug)

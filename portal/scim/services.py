@@ -14,9 +14,9 @@ import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from foundation.audit.services import audit_record
+from foundation.transitions import revoke_once
 from portal.accounts.models import User
 from portal.partners.errors import InvitationError, MembershipError
 from portal.partners.invitations import invitation_create, invitation_revoke
@@ -308,20 +308,16 @@ def scim_token_issue(*, actor: User | None, organisation: Any, acting_user: Any)
 
 def scim_token_revoke(*, actor: User | None, token: ScimToken, reason: str = "") -> ScimToken:
     """Stop ``token`` at once: the identity provider's next request is a 401."""
-    now = timezone.now()
     with transaction.atomic(durable=True):
-        revoked = ScimToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-            revoked_at=now
+        return revoke_once(
+            token,
+            refusal=ScimError(409, "This SCIM token was already revoked."),
+            audit=lambda row: audit_record(
+                actor=actor,
+                action="scim.token_revoked",
+                obj=row,
+                organisation_id=row.organisation_id,
+                reason=reason,
+                before={"prefix": row.prefix},
+            ),
         )
-        if revoked != 1:
-            raise ScimError(409, "This SCIM token was already revoked.")
-        audit_record(
-            actor=actor,
-            action="scim.token_revoked",
-            obj=token,
-            organisation_id=token.organisation_id,
-            reason=reason,
-            before={"prefix": token.prefix},
-        )
-    token.revoked_at = now
-    return token
