@@ -378,7 +378,6 @@ class _NoticeEmail(EmailMessage):
             body=text.email.body,
             from_email=text.email.from_email,
             to=[to],
-            headers=text.email.extra_headers,
         )
         self.text = text
 
@@ -397,13 +396,20 @@ def notice_emails_send(*, notification_ids: Sequence[int]) -> int:
     so two workers never send the same one. Returns how many were sent."""
     now = timezone.now()
     with transaction.atomic(durable=True):
-        claimed = list(
+        # Claimed by primary key alone: a filter on the key too would let the planner pick
+        # the partial index of unsent emails, which statistics taken before a large
+        # dispatch think tiny, and read every unsent notice for each chunk.
+        rows = list(
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__in=list(notification_ids), emailed_at__isnull=True)
-            .exclude(decision_key="")
             .order_by("pk")
-            .values_list("pk", "message", "body", "link", "user__email")
+            .values_list("pk", "decision_key", "message", "body", "link", "user__email")
         )
+        claimed = [
+            (pk, subject, body, link, address)
+            for pk, key, subject, body, link, address in rows
+            if key  # access notices only
+        ]
         Notification.objects.filter(pk__in=[row[0] for row in claimed]).update(emailed_at=now)
     date = formatdate(localtime=settings.EMAIL_USE_LOCALTIME)
     site = settings.SITE_URL.rstrip("/")
