@@ -116,6 +116,27 @@ def test_one_email_per_person_and_decision_sent_after_the_dispatch(
     assert "/provisioning/keys/" in admin_mail.body
 
 
+def test_holders_reading_the_same_words_each_get_their_own_address_and_message_id(
+    world, ops_user, determination, partner_member
+):
+    colleague = UserFactory(username="colleague", email="colleague@northwind.example")
+    add_member(world["grant"].organisation, colleague)
+    world["grant"].seats = 10
+    world["grant"].save(update_fields=["seats"])
+    issue(world["grant"], PersonFactory(organisation=world["grant"].organisation, user=colleague))
+    _stop(world, ops_user, determination)
+    access_notices_dispatch()
+
+    _send_all_emails()
+
+    holders = [m for m in mail.outbox if m.to in ([partner_member.email], [colleague.email])]
+    assert len(holders) == 2
+    assert holders[0].subject == holders[1].subject and holders[0].body == holders[1].body
+    rendered = [m.message() for m in holders + holders]  # rendering again changes nothing
+    assert [r.get_all("To") for r in rendered] == [m.to for m in holders + holders]
+    assert len({r["Message-ID"] for r in rendered}) == 4
+
+
 def test_the_restore_after_a_determination_is_a_second_notice(
     world, ops_user, determination, partner_admin, settings
 ):

@@ -9,17 +9,20 @@ cursor, all in one transaction. Emails leave afterwards, in chunks, from a task
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.utils import formatdate, make_msgid
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.core.mail.message import EmailMessage
-from django.db import transaction
+from django.core.mail.message import EmailMessage, SafeMIMEMultipart, SafeMIMEText
+from django.core.mail.utils import DNS_NAME
+from django.db import connection, transaction
 from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
@@ -142,37 +145,50 @@ def webhook_message_id(decision_key: str, organisation_id: int) -> str:
     return "msg_" + digest[:32]
 
 
-def _admins(organisation_ids: Sequence[int]) -> dict[int, set[int]]:
+def _memberships(
+    organisation_ids: Sequence[int],
+) -> tuple[dict[int, set[int]], set[tuple[int, int]]]:
+    """Each organisation's active admins, and the (organisation, user) pairs of its active
+    members: a holder who left hears nothing. One query over the organisations'
+    memberships: naming every holder instead made a stop of 100,000 keys send a list of
+    100,000 ids."""
     admins: dict[int, set[int]] = {}
+    members: set[tuple[int, int]] = set()
     rows = Membership.objects.filter(
-        organisation_id__in=organisation_ids, role=MemberRole.ADMIN, user__is_active=True
-    ).values_list("organisation_id", "user_id")
-    for org_id, user_id in rows:
-        admins.setdefault(org_id, set()).add(user_id)
-    return admins
+        organisation_id__in=organisation_ids, user__is_active=True
+    ).values_list("organisation_id", "user_id", "role")
+    for org_id, user_id, role in rows:
+        members.add((org_id, user_id))
+        if role == MemberRole.ADMIN:
+            admins.setdefault(org_id, set()).add(user_id)
+    return admins, members
 
 
-def _members(organisation_ids: Sequence[int], user_ids: set[int]) -> set[tuple[int, int]]:
-    """(organisation, user) pairs still members and active: a holder who left hears nothing."""
-    rows = Membership.objects.filter(
-        organisation_id__in=organisation_ids, user_id__in=user_ids, user__is_active=True
-    ).values_list("organisation_id", "user_id")
-    return set(rows)
+@dataclass
+class _Notices:
+    """The notices of one decision: each distinct text once, and which recipient reads
+    which (every holder of an organisation reads the same words, and so does every admin)."""
+
+    verb: str
+    link: str
+    texts: list[tuple[str, str, str]] = field(default_factory=list)  # subject, body, key
+    recipients: list[tuple[int, int]] = field(default_factory=list)  # user id, text index
+
+    def add_text(self, notice: Notice, decision_key: str) -> int:
+        self.texts.append((notice.subject, notice.body, decision_key))
+        return len(self.texts) - 1
 
 
-def _notices_for(decision: AccessDecision) -> tuple[list[Notification], list[WebhookDelivery]]:
+def _notices_for(decision: AccessDecision) -> tuple[_Notices, list[WebhookDelivery]]:
     org_ids = sorted(decision.shares)
     organisations = Organisation.objects.in_bulk(org_ids)
-    admins = _admins(org_ids)
-    holders = set().union(*(share.holders for share in decision.shares.values()))
-    members = _members(org_ids, holders)
+    admins, members = _memberships(org_ids)
     endpoints = OrganisationWebhook.objects.filter(organisation_id__in=org_ids, enabled=True)
     by_org: dict[int, list[OrganisationWebhook]] = {}
     for endpoint in endpoints:
         by_org.setdefault(endpoint.organisation_id, []).append(endpoint)
-    link = reverse("credentials:list")
     now = timezone.now()
-    notifications: list[Notification] = []
+    notices = _Notices(verb=decision.outcome, link=reverse("credentials:list"))
     deliveries: list[WebhookDelivery] = []
     for org_id in org_ids:
         share, organisation = decision.shares[org_id], organisations[org_id]
@@ -183,24 +199,17 @@ def _notices_for(decision: AccessDecision) -> tuple[list[Notification], list[Web
         recipients = org_admins | {u for u in share.holders if (org_id, u) in members}
         # The person who took the decision (a rotation, a removal) knows already.
         recipients.discard(decision.actor_id or 0)
+        decision_key = f"{decision.key}:org:{org_id}"
         texts = {
-            admin: notice_text(
-                decision=decision, share=share, organisation=organisation, admin=admin
+            admin: notices.add_text(
+                notice_text(decision=decision, share=share, organisation=organisation, admin=admin),
+                decision_key,
             )
             for admin in (True, False)
         }
-        for user_id in sorted(recipients):
-            text = texts[user_id in org_admins]
-            notifications.append(
-                Notification(
-                    user_id=user_id,
-                    verb=decision.outcome,
-                    message=text.subject,
-                    body=text.body,
-                    link=link,
-                    decision_key=f"{decision.key}:org:{org_id}",
-                )
-            )
+        notices.recipients += [
+            (user_id, texts[user_id in org_admins]) for user_id in sorted(recipients)
+        ]
         payload = webhook_payload(decision=decision, share=share, organisation=organisation)
         for endpoint in by_org.get(org_id, []):
             deliveries.append(
@@ -213,7 +222,69 @@ def _notices_for(decision: AccessDecision) -> tuple[list[Notification], list[Web
                     created_at=now,
                 )
             )
-    return notifications, deliveries
+    return notices, deliveries
+
+
+# One statement for all of a decision's notices: each text travels once, with the
+# recipients as two arrays. A notice the person already has is skipped by the
+# one-per-decision constraint; RETURNING names only the rows really written.
+_INSERT_NOTICES = """
+INSERT INTO notifications_notification
+    (user_id, verb, message, body, link, decision_key, created_at)
+SELECT r.user_id, %s, t.subject, t.body, %s, t.decision_key, %s
+FROM unnest(%s::bigint[], %s::bigint[]) WITH ORDINALITY AS r(user_id, text, n)
+JOIN unnest(%s::text[], %s::text[], %s::text[])
+    WITH ORDINALITY AS t(subject, body, decision_key, text) USING (text)
+ORDER BY r.n
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+
+def _notices_write(notices: _Notices) -> list[int]:
+    """Write the notices none of their recipients has yet; the ids of those written."""
+    if not notices.recipients:
+        return []
+    if connection.vendor == "postgresql":
+        subjects, bodies, keys = (list(column) for column in zip(*notices.texts, strict=True))
+        users, texts = (list(column) for column in zip(*notices.recipients, strict=True))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _INSERT_NOTICES,
+                [
+                    notices.verb,
+                    notices.link,
+                    timezone.now(),
+                    users,
+                    [text + 1 for text in texts],  # ORDINALITY counts from 1
+                    subjects,
+                    bodies,
+                    keys,
+                ],
+            )
+            return sorted(row[0] for row in cursor.fetchall())
+    Notification.objects.bulk_create(
+        (
+            Notification(
+                user_id=user_id,
+                verb=notices.verb,
+                message=notices.texts[text][0],
+                body=notices.texts[text][1],
+                link=notices.link,
+                decision_key=notices.texts[text][2],
+            )
+            for user_id, text in notices.recipients
+        ),
+        ignore_conflicts=True,
+    )
+    # bulk_create with ignore_conflicts returns no primary keys on every database.
+    return list(
+        Notification.objects.filter(
+            decision_key__in={key for _s, _b, key in notices.texts}, emailed_at__isnull=True
+        )
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
 
 
 def _cursor() -> AccessNoticeCursor | None:
@@ -237,36 +308,23 @@ def access_notices_dispatch(*, limit: int = EVENTS_PER_RUN) -> int:
             ).order_by("id")[:limit]
         )
         reached = events[-1].pk if len(events) == limit else top
-        written: list[Notification] = []
+        written: list[int] = []
         deliveries: list[WebhookDelivery] = []
         for event in events:
             decision = access_decision_read(event)
             if decision is None:
                 continue
             notices, messages = _notices_for(decision)
-            written += Notification.objects.bulk_create(notices, ignore_conflicts=True)
+            written += _notices_write(notices)
             deliveries += WebhookDelivery.objects.bulk_create(messages, ignore_conflicts=True)
         cursor.last_event_id = max(cursor.last_event_id, reached)
         cursor.updated_at = timezone.now()
         cursor.save(update_fields=["last_event_id", "updated_at"])
-        keys = sorted({n.decision_key for n in written})  # one per organisation
-        transaction.on_commit(lambda: _enqueue_emails(keys))
+        if written:
+            transaction.on_commit(lambda: _enqueue_email_ids(written))
         if deliveries:
             transaction.on_commit(_enqueue_webhooks)
     return len(written)
-
-
-def _enqueue_emails(decision_keys: list[str]) -> None:
-    """Queue the unsent emails of these notices in chunks (ids are read back: bulk_create
-    with ignore_conflicts returns no primary keys on every database)."""
-    if not decision_keys:
-        return
-    ids = list(
-        Notification.objects.filter(decision_key__in=decision_keys, emailed_at__isnull=True)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
-    _enqueue_email_ids(ids)
 
 
 def _enqueue_email_ids(ids: list[int]) -> None:
@@ -292,36 +350,88 @@ def _enqueue_webhooks() -> None:
             logger.exception("Could not queue a webhook delivery; beat will retry it.")
 
 
+class _SharedText:
+    """The MIME text of one notice email, built once for every recipient who reads the
+    same words (a chunk's holders of one organisation, or its admins)."""
+
+    def __init__(self, *, subject: str, body: str, date: str) -> None:
+        self.email = EmailMessage(
+            subject=subject,
+            body=body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            headers={"Date": date},
+        )
+        self.mime: SafeMIMEText | SafeMIMEMultipart = self.email.message()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _SharedText:
+        return self  # never changed once built: copies of a message may share it
+
+
+class _NoticeEmail(EmailMessage):
+    """One recipient's copy of a shared notice email: only the address and the
+    Message-ID are its own."""
+
+    def __init__(self, *, text: _SharedText, to: str) -> None:
+        super().__init__(
+            subject=text.email.subject,
+            body=text.email.body,
+            from_email=text.email.from_email,
+            to=[to],
+        )
+        self.text = text
+
+    def message(self) -> SafeMIMEText | SafeMIMEMultipart:
+        msg: SafeMIMEText | SafeMIMEMultipart = copy.copy(self.text.mime)
+        # Deleting gives the copy a header list of its own, so the shared text's
+        # headers are never changed by the ones set here.
+        del msg["Message-ID"]
+        msg["To"] = ", ".join(self.to)  # checked like any address header
+        msg["Message-ID"] = make_msgid(domain=DNS_NAME)
+        return msg
+
+
 def notice_emails_send(*, notification_ids: Sequence[int]) -> int:
     """Email each of these notices not emailed yet: one message per recipient, claimed first
     so two workers never send the same one. Returns how many were sent."""
     now = timezone.now()
     with transaction.atomic(durable=True):
-        claimed = list(
-            Notification.objects.select_for_update(skip_locked=True)
+        # Claimed by primary key alone: a filter on the key too would let the planner pick
+        # the partial index of unsent emails, which statistics taken before a large
+        # dispatch think tiny, and read every unsent notice for each chunk.
+        rows = list(
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__in=list(notification_ids), emailed_at__isnull=True)
-            .exclude(decision_key="")
-            .select_related("user")
             .order_by("pk")
+            .values_list("pk", "decision_key", "message", "body", "link", "user__email")
         )
-        Notification.objects.filter(pk__in=[n.pk for n in claimed]).update(emailed_at=now)
-    messages = [
-        EmailMessage(
-            subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + n.message,
-            body=f"{n.body}\n\n{settings.SITE_URL.rstrip('/')}{n.link}",
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[n.user.email],
-        )
-        for n in claimed
-        if n.user.email
-    ]
+        claimed = [
+            (pk, subject, body, link, address)
+            for pk, key, subject, body, link, address in rows
+            if key  # access notices only
+        ]
+        Notification.objects.filter(pk__in=[row[0] for row in claimed]).update(emailed_at=now)
+    date = formatdate(localtime=settings.EMAIL_USE_LOCALTIME)
+    site = settings.SITE_URL.rstrip("/")
+    texts: dict[tuple[str, str, str], _SharedText] = {}
+    messages: list[EmailMessage] = []
+    for _pk, subject, body, link, address in claimed:
+        if not address:
+            continue
+        text = texts.get((subject, body, link))
+        if text is None:
+            text = texts[subject, body, link] = _SharedText(
+                subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject,
+                body=f"{body}\n\n{site}{link}",
+                date=date,
+            )
+        messages.append(_NoticeEmail(text=text, to=address))
     if not messages:
         return 0
     try:
         get_connection(fail_silently=False).send_messages(messages)
     except Exception:
         # Hand them back to beat rather than lose them.
-        Notification.objects.filter(pk__in=[n.pk for n in claimed]).update(emailed_at=None)
+        Notification.objects.filter(pk__in=[row[0] for row in claimed]).update(emailed_at=None)
         raise
     return len(messages)
 
