@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 from django.db import models, transaction
 from django.utils import timezone
 
+from foundation.actors import Actor
+
 M = TypeVar("M", bound=models.Model)
 
 
@@ -65,7 +67,7 @@ def locked_transition(
     return row
 
 
-def stamped(step: str, actor: object) -> Callable[[models.Model], dict[str, Any]]:
+def stamped(step: str, actor: Actor) -> Callable[[models.Model], dict[str, Any]]:
     """The stamp of who took ``step`` and when (``<step>_by``, ``<step>_at``), the time read
     once the row is locked."""
     return lambda row: {f"{step}_by": actor, f"{step}_at": timezone.now()}

@@ -294,7 +294,7 @@ def test_a_late_copy_of_the_message_leaves_a_live_attempt_alone(compliance_offic
         assert running.wait(30)
         # when the original message arrives again, and a wake-up besides, while it runs
         late = job_run(job.pk)
-        Job.objects.filter(pk=job.pk).update(updated_at=timezone.now() - dt.timedelta(hours=1))
+        Job.objects.filter(pk=job.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=20))
         woken = job_run(job.pk, only_if_stalled=True)
     finally:
         release.set()
@@ -304,6 +304,54 @@ def test_a_late_copy_of_the_message_leaves_a_live_attempt_alone(compliance_offic
     assert (late.state, late.attempts) == (JobState.RUNNING, 1)
     assert (woken.state, woken.attempts) == (JobState.RUNNING, 1)
     assert (outcome["first"].state, outcome["first"].attempts) == (JobState.DONE, 1)
+    assert ListVersion.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_lease_left_by_a_lost_host_is_ended_and_the_job_resumed(compliance_officer, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("Needs PostgreSQL: the lease is an advisory lock.")
+    job = _queued_load(compliance_officer, settings)
+    running, release = threading.Event(), threading.Event()
+
+    def frozen(job: Job, progress) -> int:
+        running.set()
+        release.wait(30)  # a host that stopped answering: its connection stays open
+        return list_load_run(job, progress)
+
+    def worker() -> None:
+        try:
+            job_run(job.pk, runners={JobKind.LIST_LOAD: frozen})
+        except Exception:  # noqa: S110 - its session is ended under it
+            pass
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=worker)
+    first.start()
+    try:
+        assert running.wait(30)
+        # when its counts have not moved for longer than any live attempt may run
+        Job.objects.filter(pk=job.pk).update(updated_at=timezone.now() - dt.timedelta(hours=2))
+        woken = job_run(job.pk, only_if_stalled=True)
+        assert (woken.state, woken.attempts) == (JobState.RUNNING, 1)
+        # then its session was ended, which frees the lease, and the next wake-up resumes it
+        deadline = timezone.now() + dt.timedelta(seconds=10)
+        while timezone.now() < deadline:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s",
+                    [job.pk],
+                )
+                if cursor.fetchone()[0] == 0:
+                    break
+        resumed = job_run(job.pk, only_if_stalled=True)
+    finally:
+        release.set()
+        first.join(60)
+
+    assert (resumed.state, resumed.attempts) == (JobState.DONE, 2)
     assert ListVersion.objects.count() == 1
 
 

@@ -59,14 +59,29 @@ class _Superseded(Exception):
 _LEASE_CLASS = 0x4A4F42
 
 
-def _lease_held_elsewhere(job_id: int) -> bool:
+def _lease_held_elsewhere(job: Job, now: dt.datetime) -> bool:
     """Whether a live attempt holds the job's lease. Inside a transaction; a free lease is
-    taken for that transaction, so an attempt cannot take it until this claim commits."""
+    taken for that transaction, so an attempt cannot take it until this claim commits.
+
+    A holder whose job has not moved for longer than the hard time limit cannot be a live
+    attempt (the limit would have ended it): it is a connection a lost host left open,
+    which the server keeps until its TCP keepalive gives up, hours later. Its session is
+    ended, and the next wake-up finds the lease free.
+    """
     if connection.vendor != "postgresql":
         return False  # one worker at a time outside PostgreSQL: the attempt counter suffices
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_LEASE_CLASS, job_id])
-        return not cursor.fetchone()[0]
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_LEASE_CLASS, job.pk])
+        if cursor.fetchone()[0]:
+            return False
+        if job.updated_at < now - dt.timedelta(seconds=JOB_TIME_LIMIT):
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND classid = %s AND objid = %s AND objsubid = 2 AND granted "
+                "AND pid <> pg_backend_pid()",
+                [_LEASE_CLASS, job.pk],
+            )
+        return True
 
 
 def _hold_lease(job_id: int, attempt: int) -> None:
@@ -149,9 +164,9 @@ def _claim(job_id: int, *, only_if_stalled: bool = False) -> Job | None:
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.state in FINISHED_STATES:
             return None
-        if job.state == JobState.RUNNING and _lease_held_elsewhere(job_id):
-            return None
         now = timezone.now()
+        if job.state == JobState.RUNNING and _lease_held_elsewhere(job, now):
+            return None
         if (
             only_if_stalled
             and job.state == JobState.RUNNING

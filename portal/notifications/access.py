@@ -277,7 +277,9 @@ def _notices_write(notices: _Notices) -> list[int]:
         ),
         ignore_conflicts=True,
     )
-    # bulk_create with ignore_conflicts returns no primary keys on every database.
+    # bulk_create with ignore_conflicts returns no primary keys on every database, so this
+    # reads back every unsent notice of the decision, earlier runs' included: the count may
+    # be higher than what this run wrote, and the email claim sends each one once.
     return list(
         Notification.objects.filter(
             decision_key__in={key for _s, _b, key in notices.texts}, emailed_at__isnull=True

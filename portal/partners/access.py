@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import IntegerField
+from django.db.models import BigIntegerField
 from django.db.models.functions import Cast
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import get_objects_for_user
@@ -44,7 +44,7 @@ def organisation_ids(user: Any, action: str) -> list[int]:
         "permission__content_type": ContentType.objects.get_for_model(Organisation),
         "permission__codename": codename,
     }
-    as_id = Cast("object_pk", IntegerField())
+    as_id = Cast("object_pk", BigIntegerField())
     given = UserObjectPermission.objects.filter(user_id=user.pk, **held).values_list(as_id)
     shared = GroupObjectPermission.objects.filter(group__in=user.groups.all(), **held).values_list(
         as_id
