@@ -31,8 +31,10 @@ demo: $(STAMP)
 	else VENV=$(VENV) bash scripts/run_demo.sh; fi
 
 ## The full test suite. Uses PostgreSQL / Redis when DATABASE_URL / CELERY_BROKER_URL point at them.
+## TEST_WORKERS (2) pytest-xdist processes share it; TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/pytest -p no:cacheprovider --durations=15
+	$(BIN)/pytest -p no:cacheprovider --durations=15 -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
