@@ -6,8 +6,10 @@ twice; only compliance sees a job."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -268,23 +270,25 @@ def test_a_superseded_attempt_that_fails_leaves_the_file_to_the_later_one(
     assert len(_private_files(settings)) == 1  # the later attempt still has the file to load
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_late_copy_of_the_message_leaves_a_live_attempt_alone(compliance_officer, settings):
-    if connection.vendor != "postgresql":
-        pytest.skip("Needs PostgreSQL: the lease is an advisory lock.")
-    job = _queued_load(compliance_officer, settings)
+@contextlib.contextmanager
+def _running_elsewhere(job: Job, *, lost: bool = False) -> Iterator[dict[str, Job]]:
+    """Another worker's attempt at ``job``, paused inside its run until the block ends; a
+    ``lost`` one stands for a host that stopped answering (its session may be ended)."""
     running, release = threading.Event(), threading.Event()
     outcome: dict[str, Job] = {}
 
-    def slow(job: Job, progress) -> int:
+    def paused(job: Job, progress) -> int:
         running.set()
-        assert release.wait(30)
+        released = release.wait(30)
+        assert released or lost
         return list_load_run(job, progress)
 
     def worker() -> None:
         try:
-            outcome["first"] = job_run(job.pk, runners={JobKind.LIST_LOAD: slow})
+            outcome["first"] = job_run(job.pk, runners={JobKind.LIST_LOAD: paused})
+        except Exception:
+            if not lost:
+                raise
         finally:
             connections.close_all()
 
@@ -292,13 +296,24 @@ def test_a_late_copy_of_the_message_leaves_a_live_attempt_alone(compliance_offic
     first.start()
     try:
         assert running.wait(30)
+        yield outcome
+    finally:
+        release.set()
+        first.join(60)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_late_copy_of_the_message_leaves_a_live_attempt_alone(compliance_officer, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("Needs PostgreSQL: the lease is an advisory lock.")
+    job = _queued_load(compliance_officer, settings)
+
+    with _running_elsewhere(job) as outcome:
         # when the original message arrives again, and a wake-up besides, while it runs
         late = job_run(job.pk)
         Job.objects.filter(pk=job.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=20))
         woken = job_run(job.pk, only_if_stalled=True)
-    finally:
-        release.set()
-        first.join(60)
 
     # then neither starts the work over: the live attempt finishes it, once
     assert (late.state, late.attempts) == (JobState.RUNNING, 1)
@@ -313,25 +328,8 @@ def test_a_lease_left_by_a_lost_host_is_ended_and_the_job_resumed(compliance_off
     if connection.vendor != "postgresql":
         pytest.skip("Needs PostgreSQL: the lease is an advisory lock.")
     job = _queued_load(compliance_officer, settings)
-    running, release = threading.Event(), threading.Event()
 
-    def frozen(job: Job, progress) -> int:
-        running.set()
-        release.wait(30)  # a host that stopped answering: its connection stays open
-        return list_load_run(job, progress)
-
-    def worker() -> None:
-        try:
-            job_run(job.pk, runners={JobKind.LIST_LOAD: frozen})
-        except Exception:  # noqa: S110 - its session is ended under it
-            pass
-        finally:
-            connections.close_all()
-
-    first = threading.Thread(target=worker)
-    first.start()
-    try:
-        assert running.wait(30)
+    with _running_elsewhere(job, lost=True):
         # when its counts have not moved for longer than any live attempt may run
         Job.objects.filter(pk=job.pk).update(updated_at=timezone.now() - dt.timedelta(hours=2))
         woken = job_run(job.pk, only_if_stalled=True)
@@ -347,9 +345,6 @@ def test_a_lease_left_by_a_lost_host_is_ended_and_the_job_resumed(compliance_off
                 if cursor.fetchone()[0] == 0:
                     break
         resumed = job_run(job.pk, only_if_stalled=True)
-    finally:
-        release.set()
-        first.join(60)
 
     assert (resumed.state, resumed.attempts) == (JobState.DONE, 2)
     assert ListVersion.objects.count() == 1
