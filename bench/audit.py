@@ -85,10 +85,11 @@ def _sql_array(values: list[str]) -> str:
 
 INSERT_SQL = f"""
 INSERT INTO audit_auditevent (
-    created_at, actor_id, actor_label, action, object_type, object_id, object_repr,
+    id, created_at, actor_id, actor_label, action, object_type, object_id, object_repr,
     organisation_id, reason, before, after, digest, request_id, ip, prev_hash, hash
 )
 SELECT
+    %(base)s + i,
     now() - interval '365 days' + interval '365 days' * (i::float8 / %(n)s),
     NULL,
     'bench-user-' || (i %% 50),
@@ -106,7 +107,7 @@ SELECT
     '127.0.0.1',
     encode(sha256(convert_to('bench' || (i - 1), 'UTF8')), 'hex'),
     encode(sha256(convert_to('bench' || i, 'UTF8')), 'hex')
-FROM generate_series(1, %(n)s) AS i
+FROM generate_series(%(first)s, %(last)s) AS i
 """  # noqa: S608 — built from this module's constants only; the row count is a parameter
 
 
@@ -142,18 +143,27 @@ def _setup_django(scratch_url: str, scratch_name: str) -> None:
     assert connections["default"].settings_dict["NAME"] == scratch_name
 
 
-def _fill(rows: int) -> float:
-    """Benchmark rows in one statement; secondary indexes are rebuilt after the load.
+LOAD_CONNECTIONS = 2  # this machine's cores: the load is one INSERT and one build per core
 
-    Building an index over a loaded table is a sort, far faster than a million
-    incremental inserts into a dozen indexes (the explorer's GIN indexes above all).
+
+def _fill(rows: int) -> float:
+    """Benchmark rows loaded the way ``pg_restore --jobs`` restores a table: rows first, in
+    ``LOAD_CONNECTIONS`` parallel slices, then every index and constraint built over the
+    loaded rows, a build per connection at a time.
+
+    Building an index over a loaded table is a sort, far faster than millions of incremental
+    inserts into a dozen indexes (the explorer's GIN indexes above all, and the unique index
+    of random ``hash`` values); the foreign key is checked once, by one query, when it is
+    added back. Ids are given explicitly, each slice its own range, and the identity
+    sequence is set past them afterwards: the table, its indexes and constraints (same
+    names, same definitions) end as a serial load would leave them.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from django.db import connection
 
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit = off")
-        cursor.execute("SET maintenance_work_mem = '512MB'")
         cursor.execute(
             """
             SELECT indexname, indexdef FROM pg_indexes
@@ -164,11 +174,69 @@ def _fill(rows: int) -> float:
             """
         )
         indexes = cursor.fetchall()
+        # Unique constraints before foreign keys (a restore's order); the primary key stays:
+        # ids arrive in order, so its index is only ever appended to.
+        cursor.execute(
+            """
+            SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+            WHERE conrelid = 'audit_auditevent'::regclass AND contype IN ('u', 'f')
+            ORDER BY contype DESC, conname
+            """
+        )
+        constraints = cursor.fetchall()
         for name, _ in indexes:
             cursor.execute(f'DROP INDEX "{name}"')
-        cursor.execute(INSERT_SQL, {"n": rows})
-        for _, definition in indexes:
-            cursor.execute(definition)
+        for name, _ in constraints:
+            cursor.execute(f'ALTER TABLE audit_auditevent DROP CONSTRAINT "{name}"')
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM audit_auditevent")
+        base = int(cursor.fetchone()[0])
+    params = connection.get_connection_params()
+
+    def run_all(statements: list[tuple[str, dict[str, int] | None]]) -> None:
+        import psycopg
+
+        with psycopg.connect(**params, autocommit=True) as conn:
+            conn.execute("SET synchronous_commit = off")
+            conn.execute("SET maintenance_work_mem = '512MB'")
+            for sql, values in statements:
+                conn.execute(sql, values)
+
+    step = -(-rows // LOAD_CONNECTIONS)
+    slices = [
+        [
+            (
+                INSERT_SQL,
+                {"n": rows, "base": base, "first": first, "last": min(rows, first + step - 1)},
+            )
+        ]
+        for first in range(1, rows + 1, step)
+    ]
+    # The largest builds first (GIN, then the wider btrees), dealt out in turn, so the two
+    # connections finish together; foreign keys last, after the unique index they may use.
+    builds = sorted(indexes, key=lambda item: ("USING gin" not in item[1], -len(item[1])))
+    queues: list[list[tuple[str, dict[str, int] | None]]] = [[] for _ in range(LOAD_CONNECTIONS)]
+    unique = [(n, d) for n, d in constraints if d.startswith("UNIQUE")]
+    for position, (name, definition) in enumerate([*unique, *builds]):
+        sql = (
+            f'ALTER TABLE audit_auditevent ADD CONSTRAINT "{name}" {definition}'
+            if (name, definition) in unique
+            else definition
+        )
+        queues[position % LOAD_CONNECTIONS].append((sql, None))
+    foreign = [
+        (f'ALTER TABLE audit_auditevent ADD CONSTRAINT "{name}" {definition}', None)
+        for name, definition in constraints
+        if not definition.startswith("UNIQUE")
+    ]
+    with ThreadPoolExecutor(LOAD_CONNECTIONS) as pool:
+        list(pool.map(run_all, slices))
+        list(pool.map(run_all, queues))
+    run_all(foreign)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('audit_auditevent', 'id'), MAX(id)) "
+            "FROM audit_auditevent"
+        )
         cursor.execute("ANALYZE audit_auditevent")
     return time.perf_counter() - started
 
@@ -216,7 +284,9 @@ def _p95_ms(request: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, fl
     return p95, statistics.median(timings)
 
 
-def _measure(rows: int, user: Any, *, export: bool = True) -> list[dict[str, Any]]:
+def _measure(
+    rows: int, user: Any, *, export: bool = True, with_explorer: bool = True
+) -> list[dict[str, Any]]:
     from django.conf import settings
     from django.test import Client
     from django.urls import reverse
@@ -252,7 +322,7 @@ def _measure(rows: int, user: Any, *, export: bool = True) -> list[dict[str, Any
         ("deep filtered page", {"organisation": "bench-org-42", "before": str(first_id + 5000)}),
     ]
     results = []
-    for label, query in pages:
+    for label, query in pages if with_explorer else []:
         p95, median = _p95_ms(lambda q=query: client.get(explorer, q))
         results.append(
             _row(
@@ -453,6 +523,7 @@ def run(
     *,
     tree_only: bool = False,
     explorer_only: bool = False,
+    skip_explorer: bool = False,
     proof_leaves: int = PROOF_LEAVES,
 ) -> list[dict[str, Any]]:
     rows = rows or DEFAULT_ROWS * scale()
@@ -484,7 +555,9 @@ def run(
             }
         ]
         if not tree_only:
-            results.extend(_measure(rows, user, export=not explorer_only))
+            results.extend(
+                _measure(rows, user, export=not explorer_only, with_explorer=not skip_explorer)
+            )
         if explorer_only:
             return results
         results.extend(_transparency())
@@ -511,6 +584,11 @@ def main() -> int:
         help="only the explorer's pages (no export, no tree)",
     )
     parser.add_argument(
+        "--skip-explorer",
+        action="store_true",
+        help="the export and the tree without the explorer's pages",
+    )
+    parser.add_argument(
         "--proof-leaves",
         type=int,
         default=PROOF_LEAVES,
@@ -522,6 +600,7 @@ def main() -> int:
         args.rows,
         tree_only=args.tree_only,
         explorer_only=args.explorer_only,
+        skip_explorer=args.skip_explorer,
         proof_leaves=args.proof_leaves,
     )
     for row in rows:

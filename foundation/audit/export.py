@@ -9,13 +9,15 @@ written a chunk at a time: memory stays flat whatever the size of the export.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db import transaction
-from django.db.models import QuerySet
+from django.db import connections, transaction
+from django.db.models import BigIntegerField, Func, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from foundation.actors import Actor
 from foundation.audit.models import AuditEvent
@@ -47,6 +49,19 @@ def csv_unescape(cell: str) -> str:
     return cell[1:] if cell.startswith("'") else cell
 
 
+class _EpochMicroseconds(Func):
+    """A timestamp as whole microseconds since 1970 (PostgreSQL's ``EXTRACT`` is exact)."""
+
+    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
+    output_field = BigIntegerField()
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+# One encoder for every line: ``json.dumps`` with options builds a new one per call.
+_encode_line = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _record(values: tuple[Any, ...]) -> dict[str, Any]:
     row = dict(zip(EXPORT_FIELDS, values, strict=True))
     row["created_at"] = row["created_at"].isoformat()
@@ -54,9 +69,29 @@ def _record(values: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _rows(queryset: QuerySet[AuditEvent]) -> Iterator[dict[str, Any]]:
-    values = queryset.order_by("id").values_list(*EXPORT_FIELDS)
-    for row in values.iterator(chunk_size=CHUNK_SIZE):
-        yield _record(row)
+    ordered = queryset.order_by("id")
+    if connections[queryset.db].vendor != "postgresql":
+        for values in ordered.values_list(*EXPORT_FIELDS).iterator(chunk_size=CHUNK_SIZE):
+            yield _record(values)
+        return
+    # PostgreSQL: the stamp as an integer and the JSON columns as their text, so no field
+    # converter runs per row; the same values as the fields give, built with less work
+    # (the stamp in UTC, as the connection reads it; the JSON parsed from the same text).
+    columns = [
+        _EpochMicroseconds("created_at")
+        if name == "created_at"
+        else Cast(name, TextField())
+        if name in JSON_FIELDS
+        else name
+        for name in EXPORT_FIELDS
+    ]
+    for values in ordered.values_list(*columns).iterator(chunk_size=CHUNK_SIZE):
+        row = dict(zip(EXPORT_FIELDS, values, strict=True))
+        row["created_at"] = (_EPOCH + row["created_at"] * _MICROSECOND).isoformat()
+        for name in JSON_FIELDS:
+            if row[name] is not None:
+                row[name] = json.loads(row[name])
+        yield row
 
 
 def _chunked(lines: Iterable[str], rows_per_chunk: int = 500) -> Iterator[bytes]:
@@ -96,7 +131,7 @@ def csv_lines(queryset: QuerySet[AuditEvent]) -> Iterator[str]:
 
 def jsonl_lines(queryset: QuerySet[AuditEvent]) -> Iterator[str]:
     for row in _rows(queryset):
-        yield json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
+        yield _encode_line(row) + "\n"
 
 
 def export_stream(queryset: QuerySet[AuditEvent], export_format: str) -> Iterator[bytes]:
