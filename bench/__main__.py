@@ -58,6 +58,11 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "≤ 5 s; ≤ 5x raw UPDATE; independent of targets",
         ("suspend", "raw update", "grow with targets", "plan of"),
     ),
+    (
+        "change-log retention",
+        "a suspend and restore's change log pruned ≥ 16,667 rows/s (1,000,000 ≤ 60 s)",
+        ("prune",),
+    ),
     ("emergency stop of one model", "every target acknowledged p99 ≤ 2 s", ("emergency stop",)),
     ("propagation", "relay ≥ 80 % of a target's own throughput", ("x server", "propagation")),
     ("introspection", "revoked key inactive at once; p99 ≤ 10 ms", ("introspection", "revoked")),

@@ -9,6 +9,8 @@ across 2,000 organisations on one model:
   is the best of ``SUSPEND_RUNS`` alternating runs, so one stall of the shared machine
   does not decide a ratio of two single samples;
 * the same suspend with 1 and with 3 downstream targets: the commit must not grow;
+* ``prune_change_log`` over the change log a suspend and restore of every key leaves, once
+  every target has passed it (``prune_change_log_rows``; ``--prune-only`` runs it alone);
 * a model's emergency stop, which records itself as an emergency bulk action in the same
   transaction, against the bare suspension it wraps (``grant_suspend`` alone), alternating,
   best of three each; and the time spent recording the bulk action within the stop.
@@ -17,14 +19,16 @@ At ``--scale 10`` (1,000,000 credentials over 20,000 organisations) the targets 
 ≤ 3x a raw ``UPDATE`` that also commits (timed with its commit).
 
 Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.bulk [N]``
-(or ``--scale K`` for K times the reference size).
+(or ``--scale K`` for K times the reference size; ``--prune-only`` for the retention row).
 Without a PostgreSQL ``DATABASE_URL`` it reports that it was skipped.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
+import sys
 import time
 
 from bench._common import (
@@ -49,6 +53,9 @@ ORGANISATIONS = 2_000
 # and recording the stop as a bulk action must not slow the stop it records.
 PLAN_TARGET_S = 5.0
 RECORD_SHARE = 0.10
+# Retention runs hourly: the change log a 1,000,000-key suspend and restore leaves is pruned
+# within a minute, a rate whatever the size (docs/scaling.md, change log retention).
+PRUNE_TARGET_ROWS_PER_S = 1_000_000 / 60
 
 
 _row = functools.partial(result_row, AREA)
@@ -281,14 +288,86 @@ def _measure(n: int, organisations: int, *, large: bool) -> list[dict]:
     return rows
 
 
-def run(n: int | None = None) -> list[dict]:
+def prune_change_log_rows(n: int) -> list[dict]:
+    """``prune_change_log`` over what a suspend and a restore of the ``n`` seeded keys leave.
+
+    Every key gets two change-log rows (suspended, then active again); every target's cursor
+    is then set past the newest row, as the relay leaves it once it has delivered them, and
+    the prune runs as the hourly task does, a retention period later. It deletes each
+    suspended row (superseded by the restore) and any older superseded row the runs before
+    left outside a bulk action's range; each key's latest row stays.
+    """
+    from django.conf import settings
+    from django.db import connection
+    from django.utils import timezone
+
+    from provisioning.catalog.models import CoveredModel
+    from provisioning.deliveries.changelog import CHANGE_TABLE
+    from provisioning.deliveries.retention import prune_change_log
+    from provisioning.grants.models import Grant, SuspensionKind
+    from provisioning.grants.services import grant_restore, grant_suspend
+
+    reset_grants()
+    ensure_targets(1)
+    grants = Grant.objects.filter(covered_model=CoveredModel.objects.get(slug="mythos-5"))
+    started = time.perf_counter()
+    suspended = grant_suspend(
+        grants=grants, reason=SuspensionKind.OPS, reference="bench-prune", actor=None
+    ).credentials_changed
+    restored = grant_restore(
+        grants=grants, reason=SuspensionKind.OPS, reference="bench-prune", actor=None
+    ).credentials_changed
+    suspend_restore = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE deliveries_target SET (cursor_xid, cursor_id) = "  # noqa: S608 — constant
+            f"(SELECT MAX(xid), MAX(id) FROM {CHANGE_TABLE}) WHERE enabled"
+        )
+        cursor.execute(f"SELECT COUNT(*) FROM {CHANGE_TABLE}")  # noqa: S608 — constant
+        before = int(cursor.fetchone()[0])
+        cursor.execute(f"VACUUM ANALYZE {CHANGE_TABLE}")
+    later = timezone.now() + dt.timedelta(days=settings.CHANGE_LOG_RETENTION_DAYS + 1)
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    result = prune_change_log(now=later)
+    elapsed = time.perf_counter() - started
+    rate = result.deleted / elapsed if elapsed else 0.0
+    return [
+        _row(
+            f"prune_change_log after a suspend and restore of {n:,} keys "
+            f"(≥ {PRUNE_TARGET_ROWS_PER_S:,.0f} rows/s: 1,000,000 in ≤ 60 s)",
+            f"{rate:,.0f} rows/s ({result.deleted:,} of {before:,} rows in {elapsed:.1f} s, "
+            f"{result.batches} batches; load {load:.1f})",
+            rate >= PRUNE_TARGET_ROWS_PER_S and suspended == restored == n,
+        ),
+        _row(
+            "the suspend and restore it prunes after (not a target)",
+            f"{suspend_restore:.1f} s",
+            None,
+        ),
+    ]
+
+
+def run(n: int | None = None, *, prune_only: bool = False) -> list[dict]:
     url = postgres_url()
     if not url:
         return [_row("bulk suspend on PostgreSQL", "skipped: DATABASE_URL is not PostgreSQL", None)]
     k = scale()
+    size = n or CREDENTIALS * k
     with scratch_database(url, "bulk"):
-        return _measure(n or CREDENTIALS * k, ORGANISATIONS * k, large=k >= 10)
+        if prune_only:
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)
+            warm_up()
+            _seed(size, ORGANISATIONS * k)
+            return prune_change_log_rows(size)
+        rows = _measure(size, ORGANISATIONS * k, large=k >= 10)
+        return [*rows, *prune_change_log_rows(size)]
 
 
 if __name__ == "__main__":
-    print_rows(run(size_argument(CREDENTIALS * scale())), measured_width=12)
+    prune_only = "--prune-only" in sys.argv
+    if prune_only:
+        sys.argv.remove("--prune-only")
+    print_rows(run(size_argument(CREDENTIALS * scale()), prune_only=prune_only), measured_width=12)
