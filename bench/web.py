@@ -433,10 +433,18 @@ class Load:
 def _drain(url: str) -> None:
     """Wait until the server has answered what an earlier run left in its queue.
 
-    wrk gives up on a request after its timeout, but a sync worker still serves every request
-    already accepted: after 128 connections on a slow page that backlog can take minutes, and
-    the next run would measure it. gunicorn's workers take connections in arrival order, so
-    once a new request is answered, those before it have been served.
+    wrk gives up on a request after its timeout, and closes its connections at the end of a
+    run with a request outstanding on each; but a sync worker still serves every request the
+    kernel accepted for it: after 128 connections on a slow page that backlog can take
+    minutes, and the next run would measure it. gunicorn's workers take connections in
+    arrival order, so once a new request is answered, those before it have been served.
+
+    Called before each run's warm-up and again between the warm-up and the measured run.
+    Before the second call was there, the measured run began with the warm-up's closed-loop
+    queue (one request per connection, in the listen socket's accept queue) and spent its
+    first C ÷ throughput seconds serving requests nobody counted: at 128 connections on a
+    page served at 32 req/s, 4 of its 10 s, which read as the "0.65x" fall of the queue and
+    keys pages from 32 to 128 connections (a measurement, not the server).
     """
     parts = urllib.parse.urlsplit(url)
     _fetch(f"{parts.scheme}://{parts.netloc}/healthz", headers={}, timeout=10 * STARTUP_SECONDS)
@@ -451,7 +459,8 @@ def _wrk(
     body: str | None = None,
     rate: int | None = None,
 ) -> Load:
-    """One wrk run against ``url``; a short warm-up first so caches and connections are hot.
+    """One wrk run against ``url``; a short warm-up first so caches and connections are hot,
+    and the server drained of what the warm-up left queued before the measured run starts.
 
     Closed loop by default; with ``rate``, requests are paced at ``rate`` a second in all."""
     _drain(url)
@@ -468,6 +477,9 @@ def _wrk(
         for name, value in headers.items():
             command += ["-H", f"{name}: {value}"]
         subprocess.run([*command, "-d2s", url], capture_output=True, check=True)  # warm-up
+        # The warm-up's last requests are still queued when wrk closes its connections:
+        # served inside the measured run, they would be counted as its lost throughput.
+        _drain(url)
         output = subprocess.run(
             [*command, f"-d{seconds}s", url], capture_output=True, text=True, check=True
         ).stdout

@@ -206,6 +206,12 @@ def queue_counts(user: Any, filters: QueueFilters) -> dict[str, Tally]:
     return {**counts, AWAITING_SECOND: Tally(awaiting), "total": total}
 
 
+def queue_length(counts: dict[str, Tally], filters: QueueFilters) -> Tally:
+    """How many rows ``queue_rows`` lists under ``filters``, read from ``queue_counts``
+    (a lower bound when a state's count stopped at its cap): no second count of the queue."""
+    return counts.get(filters.state or "total", Tally(0))
+
+
 def queue_assignees() -> QuerySet[User]:
     """Reviewers one can filter or reassign by."""
     return reviewer_users().order_by("username")

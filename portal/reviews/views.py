@@ -100,7 +100,7 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
     )
     # The counts already say how long this page's list is: no second count of the queue.
     # A count that stopped at its cap is a lower bound, and the pages go on past it.
-    length = counts.get(filters.state or "total", selectors.Tally(0))
+    length = selectors.queue_length(counts, filters)
     page = paginate(
         request,
         selectors.queue_rows(request.user, filters),
