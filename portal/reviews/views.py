@@ -107,8 +107,7 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
         count=length.n,
         at_least=length.more,
     )
-    now = timezone.now()
-    rows = [{"application": a, "age": selectors.age_of(a, now=now)} for a in page.object_list]
+    rows = selectors.queue_page_rows(page.object_list, now=timezone.now())
     return render(
         request,
         "reviews/queue.html",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import Http404
@@ -34,6 +35,53 @@ def grant_reason_words(grant_ids: Iterable[int]) -> dict[int, set[str]]:
     for grant_id, kind, reference in rows:
         words.setdefault(grant_id, set()).add(reason_words(kind, named.get(reference, reference)))
     return words
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One row of the keys page with its display values read once: the template only
+    prints them (50 rows of nested lookups and choice labels were most of its rendering)."""
+
+    pk: int
+    prefix: str
+    person: str
+    organisation: str
+    model: str
+    stage: str
+    state: str
+    state_label: str
+    version: int
+    yours: bool  # the signed-in user is the key's holder: they may collect a new key
+    reasons: list[str]
+    sync: list[tuple[Any, str]]  # (target, words) per delivery target
+
+
+def key_page_rows(
+    credentials: Sequence[Credential],
+    *,
+    user_id: int | None,
+    sync: dict[int, list[tuple[Any, str]]],
+) -> list[KeyRow]:
+    """The display rows of a page of keys (``person`` and ``grant`` with its organisation,
+    model and stage selected with them); ``sync`` is each key's words per target."""
+    reasons = suspension_reasons(credentials)
+    return [
+        KeyRow(
+            pk=c.pk,
+            prefix=c.key_prefix,
+            person=c.person.legal_name,
+            organisation=c.grant.organisation.legal_name,
+            model=c.grant.covered_model.name,
+            stage=c.grant.stage.get_name_display(),
+            state=c.state,
+            state_label=c.get_state_display(),
+            version=c.version,
+            yours=c.person.user_id is not None and c.person.user_id == user_id,
+            reasons=reasons.get(c.pk, []),
+            sync=sync.get(c.pk, []),
+        )
+        for c in credentials
+    ]
 
 
 def suspension_reasons(credentials: Sequence[Credential]) -> dict[int, list[str]]:
