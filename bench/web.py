@@ -23,7 +23,9 @@ in); p50/p95/p99 come from wrk's latency histogram. The verdicts:
   What such a level can show is whether the server holds up: the row passes when no request
   failed or timed out (wrk's 10 s timeout) and the throughput is at least 0.8x that of the
   lowest level (it did not collapse under concurrency). Its p50/p95/p99, throughput and
-  Little's-law latency are reported beside the verdict;
+  Little's-law latency are reported beside the verdict. Each run starts on a drained server:
+  the bench waits out what the run before it and its own 2-second warm-up left queued
+  (``_drain``), which the measured run would otherwise serve without counting;
 * introspection's target is a statement at an offered rate, "p99 ≤ 10 ms at ≥ 1,000 req/s":
   it is also driven open-loop, paced at ``BENCH_WEB_RATE`` (default 1,050) requests a second
   over 32 connections (a schedule per wrk thread, each request sent at its slot through wrk's

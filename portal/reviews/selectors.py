@@ -137,9 +137,7 @@ def queue_rows(user: Any, filters: QueueFilters) -> QuerySet[Application]:
     # the application again in every row's subquery.
     first_approver = _live_first_approvals().order_by().values("reviewer__username")[:1]
     return (
-        rows.select_related(
-            "organisation", "covered_model", "stage", "created_by", "review__assignee"
-        )
+        rows.select_related("organisation", "covered_model", "stage", "review__assignee")
         .annotate(
             awaiting_second=Exists(_live_first_approvals()),
             nominee_count=Coalesce(Subquery(nominees, output_field=IntegerField()), Value(0)),

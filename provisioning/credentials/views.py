@@ -13,7 +13,11 @@ from foundation.access import get_visible_or_404, visible_to
 from foundation.requests import AuthenticatedRequest
 from provisioning.credentials import services as credential_services
 from provisioning.credentials.models import Credential, CredentialError
-from provisioning.credentials.selectors import key_page_rows, require_key_owner
+from provisioning.credentials.selectors import (
+    key_page_credentials,
+    key_page_rows,
+    require_key_owner,
+)
 from provisioning.deliveries.selectors import credential_sync_states, enabled_targets
 
 PAGE_SIZE = 50
@@ -29,9 +33,7 @@ SYNC_LABELS = {
 @require_GET
 @login_required
 def credential_list(request: HttpRequest) -> HttpResponse:
-    credentials = visible_to(request.user, Credential.objects.all()).select_related(
-        "person", "grant__organisation", "grant__covered_model", "grant__stage"
-    )
+    credentials = visible_to(request.user, key_page_credentials())
     page = Paginator(credentials.order_by("-created_at", "-id"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
