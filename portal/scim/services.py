@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from foundation.audit.services import audit_record
+from foundation.tokens import SCIM_SCHEME, generate_token
 from foundation.transitions import revoke_once
 from portal.accounts.models import User
 from portal.partners.errors import InvitationError, MembershipError
@@ -24,8 +25,6 @@ from portal.partners.models import Invitation, MemberRole, Membership
 from portal.partners.services import membership_remove
 from portal.scim.errors import ScimError, invalid_value
 from portal.scim.models import ScimGroup, ScimGroupMember, ScimToken, ScimUser
-
-SCIM_TOKEN_SCHEME = "clrs"  # noqa: S105 (a format marker, not a secret)
 
 
 def check_version(current: int, if_match: str | None) -> None:
@@ -282,13 +281,11 @@ def scim_group_delete(*, token: ScimToken, group: ScimGroup, if_match: str | Non
 
 def scim_token_issue(*, actor: User | None, organisation: Any, acting_user: Any) -> str:
     """A new SCIM bearer token for ``organisation``; returns the plaintext once."""
-    from foundation.tokens import generate_token
-
     if not Membership.objects.filter(
         organisation=organisation, user=acting_user, role=MemberRole.ADMIN
     ).exists():
         raise ScimError(400, f"{acting_user} is not an admin of {organisation}.")
-    new = generate_token(SCIM_TOKEN_SCHEME)
+    new = generate_token(SCIM_SCHEME)
     with transaction.atomic(durable=True):
         token = ScimToken.objects.create(
             organisation=organisation,
