@@ -46,7 +46,7 @@ from portal.compliance.services import (
     determination_submit,
     determination_update,
 )
-from portal.eligibility.rule import RuleKind
+from portal.eligibility.rule import RULE_FIELDS, RuleKind
 from portal.partners.models import RULE_SECTOR_CHOICES
 from provisioning.catalog.models import CoveredModel
 
@@ -61,14 +61,7 @@ class RuleSerializer(serializers.ModelSerializer[DeterminationRule]):
 
     class Meta:
         model = DeterminationRule
-        fields = [
-            "covered_model",
-            "kind",
-            "allowed_sectors",
-            "us_persons_only",
-            "denied_citizenships",
-            "denied_residence",
-        ]
+        fields = ["covered_model", *RULE_FIELDS]
         read_only_fields = fields
 
 
