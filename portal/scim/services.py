@@ -118,15 +118,21 @@ def _user_name_taken(user_name: str) -> ScimError:
     return ScimError(409, f"Another user already has the userName '{user_name}'.", "uniqueness")
 
 
-def _audit_user(token: ScimToken, action: str, user: ScimUser, **extra: Any) -> None:
+def _audit(token: ScimToken, action: str, row: ScimUser | ScimGroup, after: dict[str, Any]) -> None:
+    """An identity provider's change, recorded as the token's acting admin made it."""
     audit_record(
         actor=token.acting_user,
         action=action,
-        obj=user,
-        organisation_id=user.organisation_id,
-        reason=f"SCIM token clrs_{token.prefix}_…",
-        after={"userName": user.user_name, "active": user.active, "version": user.version, **extra},
+        obj=row,
+        organisation_id=row.organisation_id,
+        reason=f"SCIM token {SCIM_SCHEME}_{token.prefix}_…",
+        after=after,
     )
+
+
+def _audit_user(token: ScimToken, action: str, user: ScimUser, **extra: Any) -> None:
+    after = {"userName": user.user_name, "active": user.active, "version": user.version}
+    _audit(token, action, user, {**after, **extra})
 
 
 def scim_user_create(*, token: ScimToken, document: dict[str, Any]) -> ScimUser:
@@ -213,14 +219,8 @@ def _set_members(group: ScimGroup, users: list[ScimUser]) -> None:
 
 
 def _audit_group(token: ScimToken, action: str, group: ScimGroup, members: int) -> None:
-    audit_record(
-        actor=token.acting_user,
-        action=action,
-        obj=group,
-        organisation_id=group.organisation_id,
-        reason=f"SCIM token clrs_{token.prefix}_…",
-        after={"displayName": group.display_name, "members": members, "version": group.version},
-    )
+    after = {"displayName": group.display_name, "members": members, "version": group.version}
+    _audit(token, action, group, after)
 
 
 def _group_name_taken(name: str) -> ScimError:
