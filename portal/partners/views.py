@@ -320,12 +320,12 @@ def _staff_decision(
     slug: str,
     *,
     form: TrustedForm | VerificationForm,
-    save: Callable[[Organisation, dict[str, Any]], object],
+    save: Callable[..., Organisation],
     saved: str,
 ) -> HttpResponse:
-    """A compliance decision on an organisation posted from its staff page: the form's
-    errors (400), a conflict of interest (409) or the service's refusal (400) on the page
-    again, else ``saved`` and back to the page."""
+    """A compliance decision on an organisation posted from its staff page: ``save`` (the
+    service) gets the form's fields; the form's errors (400), a conflict of interest (409)
+    or the service's refusal (400) show on the page again, else ``saved`` and back to it."""
     # Trust and verification are compliance decisions; others do not see the way in.
     if not request.user.has_perm("partners.set_trusted_organisation"):
         raise Http404("No such page.")
@@ -333,7 +333,7 @@ def _staff_decision(
     status = 400
     if form.is_valid():
         try:
-            save(organisation, form.cleaned_data)
+            save(actor=request.user, organisation=organisation, **form.cleaned_data)
         except ConflictOfInterestError as error:
             form.add_error(None, str(error))
             status = 409
@@ -358,12 +358,7 @@ def staff_set_trusted(request: AuthenticatedRequest, slug: str) -> HttpResponse:
         request,
         slug,
         form=TrustedForm(request.POST),
-        save=lambda organisation, data: organisation_set_trusted(
-            actor=request.user,
-            organisation=organisation,
-            trusted=data["trusted"],
-            reason=data["reason"],
-        ),
+        save=organisation_set_trusted,
         saved="The trusted flag is saved.",
     )
 
@@ -375,11 +370,6 @@ def staff_set_verification(request: AuthenticatedRequest, slug: str) -> HttpResp
         request,
         slug,
         form=VerificationForm(request.POST),
-        save=lambda organisation, data: organisation_set_verification(
-            actor=request.user,
-            organisation=organisation,
-            state=data["state"],
-            reason=data["reason"],
-        ),
+        save=organisation_set_verification,
         saved="The verification state is saved.",
     )
