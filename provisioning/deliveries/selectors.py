@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Max, Q
 
+from provisioning.bulk.stop import StopPreview, stop_preview
 from provisioning.catalog.models import CoveredModel
-from provisioning.deliveries.emergency import StopPreview, stop_preview
 from provisioning.deliveries.models import Change, DriftReport, Failure, FailureState, Target
 from provisioning.deliveries.relay import past_cursor
 

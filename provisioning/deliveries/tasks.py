@@ -10,12 +10,12 @@ from typing import Any
 
 from celery import Task, shared_task
 
+from provisioning.bulk.retention import prune_change_log
+from provisioning.bulk.stop import model_block_send
 from provisioning.connectors.base import ConnectorError
-from provisioning.deliveries.emergency import model_block_send
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.reconciliation import target_reconcile
 from provisioning.deliveries.relay import relay_run
-from provisioning.deliveries.retention import prune_change_log
 
 
 @shared_task(name="deliveries.relay_target", bind=True, acks_late=True, reject_on_worker_lost=True)
