@@ -13,11 +13,11 @@ from typing import Any
 from portal.eligibility.models import Person
 from portal.partners.models import Organisation
 from portal.web.demo import seed_demo
-from provisioning.bulk.stop import model_block_send
 from provisioning.catalog.models import Stage
 from provisioning.connectors.scim import ScimConnector
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.credentials.services import credential_issue
+from provisioning.deliveries.blocks import model_block_send
 from provisioning.deliveries.models import Change, ModelBlock, ModelBlockState, Target
 from provisioning.deliveries.relay import relay_until_idle
 from provisioning.grants.services import grant_create

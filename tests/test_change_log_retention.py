@@ -15,6 +15,7 @@ from portal.compliance.evidence_verify import verify_bundle_file
 from provisioning.bulk.models import BulkKind
 from provisioning.bulk.retention import prune_change_log
 from provisioning.bulk.services import bulk_execute, bulk_plan
+from provisioning.bulk.tasks import prune_change_log_task
 from provisioning.changelog.writer import ChangeRow, ChangeSet
 from provisioning.credentials.services import credential_revoke, credential_rotate
 from provisioning.deliveries.models import (
@@ -23,7 +24,6 @@ from provisioning.deliveries.models import (
     Target,
 )
 from provisioning.deliveries.relay import relay_run
-from provisioning.deliveries.tasks import prune_change_log_task
 from provisioning.grants.models import SuspensionKind
 from provisioning.grants.services import grant_restore, grant_suspend
 from tests.factories import CoveredModelFactory, StageFactory

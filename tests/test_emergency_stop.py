@@ -22,8 +22,9 @@ from provisioning.bulk.models import (
 )
 from provisioning.bulk.selectors import target_progress
 from provisioning.bulk.services import bulk_review, decision_digest
-from provisioning.bulk.stop import model_block_send, model_emergency_stop
+from provisioning.bulk.stop import model_emergency_stop
 from provisioning.credentials.models import Credential, CredentialState
+from provisioning.deliveries.blocks import model_block_send
 from provisioning.deliveries.models import ModelBlock, ModelBlockState
 from provisioning.deliveries.relay import relay_until_idle
 from provisioning.grants.models import Grant, GrantState, GrantSuspension

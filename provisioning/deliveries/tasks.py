@@ -10,9 +10,8 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from provisioning.bulk.retention import prune_change_log
-from provisioning.bulk.stop import model_block_send
 from provisioning.connectors.base import ConnectorError
+from provisioning.deliveries.blocks import model_block_send
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.reconciliation import target_reconcile
 from provisioning.deliveries.relay import relay_run
@@ -61,9 +60,3 @@ def reconcile_all() -> int:
     for target_id in target_ids:
         reconcile_target.delay(target_id)
     return len(target_ids)
-
-
-@shared_task(name="deliveries.prune_change_log", acks_late=True)
-def prune_change_log_task() -> int:
-    """Change-log retention (hourly); a lost or doubled run only moves the work."""
-    return prune_change_log().deleted
