@@ -26,12 +26,18 @@ def relay_target(self: Task[Any, Any], target_id: int) -> dict[str, int]:
     return {"taken": result.taken, "pushed": result.pushed, "dead": result.dead}
 
 
-@shared_task(name="deliveries.relay_all", acks_late=True, reject_on_worker_lost=True)
-def relay_all() -> int:
+def wake_relays(**_: object) -> int:
+    """Queue a relay run for every enabled target: beat's ``relay_all``, and after each
+    commit that wrote change-log rows (``changes_committed``, connected in ``apps``)."""
     target_ids = list(Target.objects.filter(enabled=True).values_list("pk", flat=True))
     for target_id in target_ids:
         relay_target.delay(target_id)
     return len(target_ids)
+
+
+@shared_task(name="deliveries.relay_all", acks_late=True, reject_on_worker_lost=True)
+def relay_all() -> int:
+    return wake_relays()
 
 
 @shared_task(
