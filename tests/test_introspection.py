@@ -305,3 +305,29 @@ def test_a_connection_that_died_since_the_last_request_is_replaced_without_an_er
     assert response.status_code == 200
     assert response.json()["active"] is True
     assert connection.connection.info.backend_pid != pid
+
+
+def test_the_gateway_statement_is_prepared_once_and_django_queries_are_not(gateway, settings):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("server-side prepared statements: PostgreSQL only")
+    if settings.DATABASE_TRANSACTION_POOLING:
+        pytest.skip("Behind a transaction pooler nothing is prepared.")
+    issued = issue(active_grant())
+    client = Client()
+
+    for _ in range(3):
+        assert _introspect(gateway, issued.key, client).json()["active"] is True
+
+    # Planning the join cost the database about ten times running it: the statement is
+    # planned once per connection and then only executed.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        prepared = cursor.fetchall()
+    assert len(prepared) == 1
+    statement, executions = prepared[0]
+    assert "introspection_gatewayclient" in statement
+    assert executions >= 3
+    # Django's own queries on the same connection stay unprepared, as configured.
+    assert connection.connection.prepare_threshold is None
