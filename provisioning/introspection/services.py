@@ -107,7 +107,10 @@ WHERE gc.client_id = %s AND gc.enabled
 # a statement executed with ``prepare=True``, and None is what Django gives every
 # connection unless OPTIONS says otherwise. For the duration of this one statement the
 # threshold is set so high that only an explicit ``prepare=True`` prepares: Django's own
-# queries on the connection stay unprepared, as configured.
+# queries on the connection stay unprepared, as configured. A migration that changes the
+# type of a column the statement returns makes PostgreSQL refuse the kept plan ("cached plan
+# must not change result type"): an error, so the request fails closed, until the workers
+# restart with the new code, as a deploy does.
 _EXPLICIT_ONLY = sys.maxsize
 
 
