@@ -222,6 +222,20 @@ def test_decisions_before_the_cursor_started_are_history_not_news(
     assert _notices(partner_admin) == []
 
 
+def test_a_decision_read_again_writes_and_counts_no_notice_twice(
+    world, ops_user, determination, partner_admin
+):
+    from portal.notifications.models import AccessNoticeCursor
+
+    _stop(world, ops_user, determination)
+    first = access_notices_dispatch()
+    AccessNoticeCursor.objects.filter(pk=1).update(last_event_id=0)  # read it all again
+
+    assert first == Notification.objects.exclude(decision_key="").count() > 0
+    assert access_notices_dispatch() == 0
+    assert len(_notices(partner_admin)) == 1
+
+
 # --- the organisation's own webhook --------------------------------------------------------
 
 

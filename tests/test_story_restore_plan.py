@@ -215,6 +215,15 @@ def test_the_licence_impact_preview_says_what_lifting_the_stop_would_bring_back(
     # then it says what lifting the stop would bring back, and what it holds back and why
     assert page.status_code == 200 and api.status_code == 200
     [lift] = api.json()["lift_previews"]
+    assert set(lift) == {
+        "stop",
+        "covered_model",
+        "back",
+        "held",
+        "back_by_organisation",
+        "held_by_organisation",
+        "held_by_reason",
+    }
     assert lift["stop"] == story["stop"].pk
     assert lift["back"] == len(RESTORED) and lift["held"] == len(HELD_BACK)
     assert lift["held_by_reason"] == {"organisation_not_allowed": 2, "person_rule": 1}

@@ -263,6 +263,10 @@ def _notices_write(notices: _Notices) -> list[int]:
                 ],
             )
             return sorted(row[0] for row in cursor.fetchall())
+    # bulk_create with ignore_conflicts returns no primary keys, so the rows written are
+    # those above the highest id before the insert: SQLite writes one transaction at a time,
+    # so no other writer's notice can land between the two reads.
+    before = Notification.objects.aggregate(top=Max("id"))["top"] or 0
     Notification.objects.bulk_create(
         (
             Notification(
@@ -277,15 +281,8 @@ def _notices_write(notices: _Notices) -> list[int]:
         ),
         ignore_conflicts=True,
     )
-    # bulk_create with ignore_conflicts returns no primary keys on every database, so this
-    # reads back every unsent notice of the decision, earlier runs' included: the count may
-    # be higher than what this run wrote, and the email claim sends each one once.
     return list(
-        Notification.objects.filter(
-            decision_key__in={key for _s, _b, key in notices.texts}, emailed_at__isnull=True
-        )
-        .order_by("id")
-        .values_list("id", flat=True)
+        Notification.objects.filter(id__gt=before).order_by("id").values_list("id", flat=True)
     )
 
 
