@@ -195,13 +195,28 @@ def current_hash(criteria: Criteria, *, like: str) -> str:
         return resolve(criteria).plan_hash
     args, scope = criteria.args(), criteria.scope
     if scope == BulkScope.GRANT:
-        _, _, items, credentials = _grant_sets(candidate_grants(**args))
-        return set_digest(scope, items, credentials)
+        return set_digest(scope, *_grant_set_sums(candidate_grants(**args)))
     sql, params = candidate_credentials(**args).order_by().values("pk").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {sums_sql('id')} FROM ({sql}) AS chosen(id)", params)  # noqa: S608
         keys = SetSums.from_row(*cursor.fetchone())
     return set_digest(scope, keys, keys)
+
+
+def _grant_set_sums(grants: QuerySet[Grant]) -> tuple[SetSums, SetSums]:
+    """The sums of the grants and of their keys, in one statement (PostgreSQL). Two plain
+    aggregates: a row per grant (``_grant_sets``) costs a join and a grouping of every
+    key, 2-3x the time at 1,000,000 keys, for counts the check does not need."""
+    sql, params = grants.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT * FROM (SELECT {sums_sql('id')} FROM ({sql}) AS g(id)) AS items, "  # noqa: S608
+            f"(SELECT {sums_sql('c.id')} FROM {Credential._meta.db_table} c "
+            f"WHERE c.grant_id IN ({sql}) AND c.state <> %s) AS keys",
+            [*params, *params, CredentialState.REVOKED],
+        )
+        row = cursor.fetchone()
+    return SetSums.from_row(*row[:3]), SetSums.from_row(*row[3:])
 
 
 def _grant_sets(grants: QuerySet[Grant]) -> tuple[list[int], dict[int, int], SetSums, SetSums]:
