@@ -36,7 +36,7 @@ from provisioning.bulk.models import (
 from provisioning.bulk.plan import SAMPLE_SIZE, plan_hash
 from provisioning.bulk.services import actor_id, bulk_finish, bulk_plan
 from provisioning.catalog.models import CoveredModel
-from provisioning.credentials.models import Credential
+from provisioning.deliveries.models import Change
 from provisioning.grants.models import Grant
 from provisioning.grants.services import GrantBulkResult
 
@@ -101,23 +101,17 @@ def stop_action_commit(
         grant_ids = sorted(row[0] for row in cursor.fetchall())
     changes = suspension.changes
     changed = len(changes)
-    # The keys this suspension changed carry its write's token: read through the keys
-    # and their grants, not by joining every change-log row of the stop to its key.
-    suspended = (
-        Credential.objects.filter(change_batch=changes.batch)
-        if changes and changes.batch
-        else Credential.objects.none()
-    )
+    suspended = Change.objects.none()
+    if changes.first_id is not None and changes.last_id is not None:
+        suspended = Change.objects.filter(
+            id__range=(changes.first_id, changes.last_id), credential__grant_id__in=grant_ids
+        )
     by_org = {
-        row["grant__organisation__legal_name"]: row["n"]
-        for row in suspended.values("grant__organisation__legal_name")
+        row["credential__grant__organisation__legal_name"]: row["n"]
+        for row in suspended.values("credential__grant__organisation__legal_name")
         .annotate(n=Count("pk"))
-        .order_by("-n", "grant__organisation__legal_name")
+        .order_by("-n", "credential__grant__organisation__legal_name")
     }
-    # The first keys alone, then their names (as a plan's sample is chosen).
-    first = Credential.objects.filter(
-        pk__in=list(suspended.order_by("pk").values_list("pk", flat=True)[:SAMPLE_SIZE])
-    )
     sample = [
         {
             "credential": pk,
@@ -127,12 +121,12 @@ def stop_action_commit(
             "person": person,
             "state": "suspended",
         }
-        for pk, grant_id, org, person in first.order_by("pk").values_list(
-            "pk",
-            "grant_id",
-            "grant__organisation__legal_name",
-            "person__legal_name",
-        )
+        for pk, grant_id, org, person in suspended.order_by("credential_id").values_list(
+            "credential_id",
+            "credential__grant_id",
+            "credential__grant__organisation__legal_name",
+            "credential__person__legal_name",
+        )[:SAMPLE_SIZE]
     ]
     BulkAction.objects.filter(pk=action.pk).update(
         plan_hash=plan_hash(BulkScope.GRANT, grant_ids, []),

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -68,9 +68,6 @@ class ChangeSet:
     """
 
     lines: str = ""
-    # The token the changed keys carry in ``change_batch`` (one write call's), so the same
-    # transaction can read exactly those keys without the change log; 0 when unknown.
-    batch: int = field(default=0, compare=False)
 
     def __len__(self) -> int:
         return self.lines.count("\n")
@@ -112,9 +109,7 @@ class ChangeSet:
             return other
         last, first = self.last_id, other.first_id
         if last is not None and first is not None and last < first:
-            return ChangeSet(
-                self.lines + other.lines, self.batch if self.batch == other.batch else 0
-            )
+            return ChangeSet(self.lines + other.lines)
         return ChangeSet.of([*self, *other])  # of() puts them in id order
 
     @classmethod
@@ -180,7 +175,7 @@ def write_credential_changes(
                 f"SELECT {_LINES_SQL} FROM written",
                 [*update_params, cause, now],
             )
-            return ChangeSet(cursor.fetchone()[0] or "", token)
+            return ChangeSet(cursor.fetchone()[0] or "")
     with connection.cursor() as cursor:
         cursor.execute(update, update_params)
         if cursor.rowcount == 0:
@@ -226,13 +221,10 @@ def insert_changes(
                 f"SELECT {_LINES_SQL} FROM written",
                 params,
             )
-            return ChangeSet(cursor.fetchone()[0] or "", token)
+            return ChangeSet(cursor.fetchone()[0] or "")
         cursor.execute(insert, params)
         rows = cursor.fetchall()
-    changes = ChangeSet.of(
-        [ChangeRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5]) for r in rows]
-    )
-    return replace(changes, batch=token)
+    return ChangeSet.of([ChangeRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5]) for r in rows])
 
 
 def changes_digest(changes: ChangeSet | Sequence[ChangeRow]) -> str:
