@@ -18,9 +18,9 @@ from portal.partners.models import Organisation
 from provisioning.bulk.emergency import stop_lift_plan
 from provisioning.bulk.models import BulkAction, BulkPlanKey, BulkState, PlanPart
 from provisioning.bulk.services import PlanChanged, bulk_approve, bulk_execute
+from provisioning.bulk.stop import model_emergency_stop
 from provisioning.catalog.models import CoveredModel
 from provisioning.credentials.models import Credential
-from provisioning.deliveries.emergency import model_emergency_stop
 from tests.api_helpers import api_client_for
 from tests.conftest import client_for
 from tests.story import BLOCK, HELD_BACK, LICENCE, RESTORED, active_keys, demo_world, in_force

@@ -58,7 +58,7 @@ from provisioning.bulk.plan import (
     summarise,
     summarise_keys,
 )
-from provisioning.deliveries.changelog import ChangeSet, changes_digest
+from provisioning.changelog.writer import ChangeSet, changes_digest
 from provisioning.grants.models import SuspensionKind
 from provisioning.grants.services import grant_restore, grant_revoke, grant_suspend
 

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Max, Q
 
-from provisioning.catalog.models import CoveredModel
-from provisioning.deliveries.emergency import StopPreview, stop_preview
 from provisioning.deliveries.models import Change, DriftReport, Failure, FailureState, Target
 from provisioning.deliveries.relay import past_cursor
 
@@ -132,9 +130,3 @@ def enabled_targets() -> list[Target]:
     """The targets keys are delivered to now, by name: one column each on the keys page
     and one row each in the API's delivery states."""
     return list(Target.objects.filter(enabled=True).order_by("name"))
-
-
-def stop_previews() -> list[StopPreview]:
-    """What an emergency stop of each covered model would cut if pressed now, by model
-    name: the stop page and the API list the same previews."""
-    return [stop_preview(model) for model in CoveredModel.objects.order_by("name")]

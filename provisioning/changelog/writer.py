@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import Any
 
 from django.db import connection, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -244,18 +245,19 @@ def changes_summary(changes: ChangeSet) -> dict[str, Any]:
     }
 
 
+# Sent after the commit of a transaction that wrote change-log rows. The delivery side,
+# above this room, listens (``provisioning.deliveries.apps``) and wakes its relays; a
+# lost wake-up only delays delivery, since beat runs every relay a few seconds later.
+changes_committed = Signal()
+
+
 def wake_relays_on_commit() -> None:
     """After commit, wake every enabled target's relay (beat would, a few seconds later)."""
-    transaction.on_commit(_wake_relays)
+    transaction.on_commit(_changes_committed)
 
 
-def _wake_relays() -> None:
+def _changes_committed() -> None:
     try:
-        # Imported late: tasks import services, which import this module.
-        from provisioning.deliveries.models import Target
-        from provisioning.deliveries.tasks import relay_target
-
-        for target_id in Target.objects.filter(enabled=True).values_list("id", flat=True):
-            relay_target.delay(target_id)
+        changes_committed.send(sender=None)
     except Exception:  # a lost wake-up only delays delivery: beat runs the relay anyway
         logger.exception("Could not enqueue the relay after a commit; beat will run it.")

@@ -13,8 +13,9 @@ from foundation.access import get_visible_or_404, visible_to
 from foundation.requests import AuthenticatedRequest
 from provisioning.credentials import services as credential_services
 from provisioning.credentials.models import Credential, CredentialError
-from provisioning.credentials.selectors import require_key_owner, suspension_reasons
+from provisioning.credentials.selectors import require_key_owner
 from provisioning.deliveries.selectors import credential_sync_states, enabled_targets
+from provisioning.keys.selectors import suspension_reasons
 
 PAGE_SIZE = 50
 SYNC_LABELS = {
