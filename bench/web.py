@@ -23,7 +23,9 @@ in); p50/p95/p99 come from wrk's latency histogram. The verdicts:
   What such a level can show is whether the server holds up: the row passes when no request
   failed or timed out (wrk's 10 s timeout) and the throughput is at least 0.8x that of the
   lowest level (it did not collapse under concurrency). Its p50/p95/p99, throughput and
-  Little's-law latency are reported beside the verdict;
+  Little's-law latency are reported beside the verdict. Each run starts on a drained server:
+  the bench waits out what the run before it and its own 2-second warm-up left queued
+  (``_drain``), which the measured run would otherwise serve without counting;
 * introspection's target is a statement at an offered rate, "p99 ≤ 10 ms at ≥ 1,000 req/s":
   it is also driven open-loop, paced at ``BENCH_WEB_RATE`` (default 1,050) requests a second
   over 32 connections (a schedule per wrk thread, each request sent at its slot through wrk's
@@ -436,10 +438,18 @@ class Load:
 def _drain(url: str) -> None:
     """Wait until the server has answered what an earlier run left in its queue.
 
-    wrk gives up on a request after its timeout, but a sync worker still serves every request
-    already accepted: after 128 connections on a slow page that backlog can take minutes, and
-    the next run would measure it. gunicorn's workers take connections in arrival order, so
-    once a new request is answered, those before it have been served.
+    wrk gives up on a request after its timeout, and closes its connections at the end of a
+    run with a request outstanding on each; but a sync worker still serves every request the
+    kernel accepted for it: after 128 connections on a slow page that backlog can take
+    minutes, and the next run would measure it. gunicorn's workers take connections in
+    arrival order, so once a new request is answered, those before it have been served.
+
+    Called before each run's warm-up and again between the warm-up and the measured run.
+    Before the second call was there, the measured run began with the warm-up's closed-loop
+    queue (one request per connection, in the listen socket's accept queue) and spent its
+    first C ÷ throughput seconds serving requests nobody counted: at 128 connections on a
+    page served at 32 req/s, 4 of its 10 s, which read as the "0.65x" fall of the queue and
+    keys pages from 32 to 128 connections (a measurement, not the server).
     """
     parts = urllib.parse.urlsplit(url)
     _fetch(f"{parts.scheme}://{parts.netloc}/healthz", headers={}, timeout=10 * STARTUP_SECONDS)
@@ -455,7 +465,8 @@ def _wrk(
     rate: int | None = None,
     warm_up: bool = True,
 ) -> Load:
-    """One wrk run against ``url``; a short warm-up first so caches and connections are hot.
+    """One wrk run against ``url``; a short warm-up first so caches and connections are hot,
+    and the server drained of what the warm-up left queued before the measured run starts.
 
     Closed loop by default; with ``rate``, requests are paced at ``rate`` a second in all."""
     _drain(url)
@@ -473,6 +484,9 @@ def _wrk(
             command += ["-H", f"{name}: {value}"]
         if warm_up:
             subprocess.run([*command, "-d2s", url], capture_output=True, check=True)
+            # The warm-up's last requests are still queued when wrk closes its connections:
+            # served inside the measured run, they would be counted as its lost throughput.
+            _drain(url)
         output = subprocess.run(
             [*command, f"-d{seconds}s", url], capture_output=True, text=True, check=True
         ).stdout

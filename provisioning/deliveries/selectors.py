@@ -79,6 +79,8 @@ def credential_sync_states(
     """
     ids = list(credential_ids)
     targets = list(targets if targets is not None else Target.objects.filter(enabled=True))
+    if not targets or not ids:  # nothing to be in sync with: no query to make
+        return {credential_id: {} for credential_id in ids}
     latest_ids = (
         Change.objects.filter(credential_id__in=ids)
         .values("credential_id")
