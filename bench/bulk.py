@@ -143,7 +143,7 @@ def _stop_seconds(model_id: int, actor: object) -> tuple[float, float, float]:
     from django.db import transaction
     from django.utils import timezone
 
-    import provisioning.deliveries.emergency as emergency
+    import provisioning.bulk.stop as emergency
     from provisioning.bulk.models import BulkAction
     from provisioning.catalog.models import CoveredModel
     from provisioning.grants.models import LIVE_GRANT_STATES, Grant

@@ -111,8 +111,8 @@ def _measure(n: int, organisations: int) -> list[dict]:
     from portal.notifications import access
     from portal.notifications.models import Notification
     from portal.notifications.tasks import dispatch_access_notices
+    from provisioning.bulk.stop import model_emergency_stop
     from provisioning.catalog.models import CoveredModel
-    from provisioning.deliveries.emergency import model_emergency_stop
 
     model_id = _seed(n, organisations)
     _accounts()

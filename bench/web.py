@@ -23,7 +23,9 @@ in); p50/p95/p99 come from wrk's latency histogram. The verdicts:
   What such a level can show is whether the server holds up: the row passes when no request
   failed or timed out (wrk's 10 s timeout) and the throughput is at least 0.8x that of the
   lowest level (it did not collapse under concurrency). Its p50/p95/p99, throughput and
-  Little's-law latency are reported beside the verdict;
+  Little's-law latency are reported beside the verdict. Each run starts on a drained server:
+  the bench waits out what the run before it and its own 2-second warm-up left queued
+  (``_drain``), which the measured run would otherwise serve without counting;
 * introspection's target is a statement at an offered rate, "p99 ≤ 10 ms at ≥ 1,000 req/s":
   it is also driven open-loop, paced at ``BENCH_WEB_RATE`` (default 1,050) requests a second
   over 32 connections (a schedule per wrk thread, each request sent at its slot through wrk's
@@ -38,6 +40,9 @@ Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.
 ``BENCH_WEB_SECONDS`` sets each load run's length (default 10), ``BENCH_WEB_ROWS`` the size.
 ``--scale K`` (or ``BENCH_SCALE``) builds K times the rows over K times the organisations:
 at 10, 1,000,000 of each over 20,000 organisations (the 10x target of the pages).
+``--only introspection`` runs the introspection rows alone (no page is loaded), with a row
+of the CPU time one introspection costs in gunicorn's workers, in PostgreSQL and in wrk (from
+``/proc``, so it holds on a loaded machine where the rates do not).
 Needs ``wrk`` (``apt-get install wrk``); without it or without PostgreSQL it reports a skip.
 """
 
@@ -433,10 +438,18 @@ class Load:
 def _drain(url: str) -> None:
     """Wait until the server has answered what an earlier run left in its queue.
 
-    wrk gives up on a request after its timeout, but a sync worker still serves every request
-    already accepted: after 128 connections on a slow page that backlog can take minutes, and
-    the next run would measure it. gunicorn's workers take connections in arrival order, so
-    once a new request is answered, those before it have been served.
+    wrk gives up on a request after its timeout, and closes its connections at the end of a
+    run with a request outstanding on each; but a sync worker still serves every request the
+    kernel accepted for it: after 128 connections on a slow page that backlog can take
+    minutes, and the next run would measure it. gunicorn's workers take connections in
+    arrival order, so once a new request is answered, those before it have been served.
+
+    Called before each run's warm-up and again between the warm-up and the measured run.
+    Before the second call was there, the measured run began with the warm-up's closed-loop
+    queue (one request per connection, in the listen socket's accept queue) and spent its
+    first C ÷ throughput seconds serving requests nobody counted: at 128 connections on a
+    page served at 32 req/s, 4 of its 10 s, which read as the "0.65x" fall of the queue and
+    keys pages from 32 to 128 connections (a measurement, not the server).
     """
     parts = urllib.parse.urlsplit(url)
     _fetch(f"{parts.scheme}://{parts.netloc}/healthz", headers={}, timeout=10 * STARTUP_SECONDS)
@@ -450,8 +463,10 @@ def _wrk(
     connections: int,
     body: str | None = None,
     rate: int | None = None,
+    warm_up: bool = True,
 ) -> Load:
-    """One wrk run against ``url``; a short warm-up first so caches and connections are hot.
+    """One wrk run against ``url``; a short warm-up first so caches and connections are hot,
+    and the server drained of what the warm-up left queued before the measured run starts.
 
     Closed loop by default; with ``rate``, requests are paced at ``rate`` a second in all."""
     _drain(url)
@@ -467,7 +482,11 @@ def _wrk(
         command = ["wrk", f"-t{threads}", f"-c{connections}", "-s", handle.name, "--timeout", "10s"]
         for name, value in headers.items():
             command += ["-H", f"{name}: {value}"]
-        subprocess.run([*command, "-d2s", url], capture_output=True, check=True)  # warm-up
+        if warm_up:
+            subprocess.run([*command, "-d2s", url], capture_output=True, check=True)
+            # The warm-up's last requests are still queued when wrk closes its connections:
+            # served inside the measured run, they would be counted as its lost throughput.
+            _drain(url)
         output = subprocess.run(
             [*command, f"-d{seconds}s", url], capture_output=True, text=True, check=True
         ).stdout
@@ -537,7 +556,7 @@ def _page_rows(server: Gunicorn, *, label: str, path: str, cookie: str, marker: 
     return _level_rows(label, loads, statistic="p95", limit=150)
 
 
-def _measure(rows: int, organisations: int) -> list[dict]:
+def _measure(rows: int, organisations: int, *, pages: bool = True) -> list[dict]:
     from django.core.management import call_command
 
     started = time.perf_counter()
@@ -560,13 +579,13 @@ def _measure(rows: int, organisations: int) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench-web-") as folder:
         server = _start_gunicorn(Path(folder))
         try:
-            results += _load(server, world, rows)
+            results += _load(server, world, rows, pages=pages)
         finally:
             server.stop()
     return results
 
 
-def _load(server: Gunicorn, world: World, rows: int) -> list[dict]:
+def _load(server: Gunicorn, world: World, rows: int, *, pages: bool = True) -> list[dict]:
     from provisioning.credentials.models import Credential
     from provisioning.credentials.services import credential_revoke
 
@@ -581,7 +600,8 @@ def _load(server: Gunicorn, world: World, rows: int) -> list[dict]:
             "<h1",
         ),
     ):
-        results += _page_rows(server, label=label, path=path, cookie=cookie, marker=marker)
+        if pages:  # --only introspection leaves them out
+            results += _page_rows(server, label=label, path=path, cookie=cookie, marker=marker)
 
     introspect = server.url + "/oauth/introspect"
     headers = {
@@ -626,6 +646,7 @@ def _load(server: Gunicorn, world: World, rows: int) -> list[dict]:
             for connections in CONNECTION_LEVELS
         ]
         results += _level_rows("introspection, closed loop", loads, statistic="p99", limit=10)
+        results.append(_cpu_row(server, introspect, headers=headers, body=body))
 
     # Invariant 1 through the running server: revoked, then asked once, at once.
     revoked_body = urllib.parse.urlencode({"token": world.revocable_key}).encode()
@@ -642,7 +663,81 @@ def _load(server: Gunicorn, world: World, rows: int) -> list[dict]:
     return results
 
 
-def run(rows: int | None = None) -> list[dict]:
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) ``pid`` has used so far; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pids(server: Gunicorn) -> tuple[list[int], list[int]]:
+    """gunicorn's master and workers, and the PostgreSQL backends of this database."""
+    from django.db import connection
+
+    workers = [server.process.pid]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            if parent == server.process.pid:
+                workers.append(int(entry))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        backends = [pid for (pid,) in cursor.fetchall()]
+    return workers, backends
+
+
+def _cpu_row(server: Gunicorn, url: str, *, headers: dict[str, str], body: str) -> dict:
+    """The CPU one introspection costs, per process kind, over a closed-loop run at the
+    lowest connection level: load-independent where the rates and latencies are not."""
+    if not os.path.isdir("/proc"):
+        return _row("introspection CPU per request", "skipped: no /proc", None)
+    import resource
+
+    connections = CONNECTION_LEVELS[0]
+    # Warm (every worker has its connection and prepared statement) since the runs before.
+    workers, backends = _server_pids(server)
+    before = [sum(map(_process_cpu, workers)), sum(map(_process_cpu, backends))]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = _wrk(
+        url, headers=headers, seconds=SECONDS, connections=connections, body=body, warm_up=False
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    gunicorn_cpu = sum(map(_process_cpu, workers)) - before[0]
+    postgres_cpu = sum(map(_process_cpu, backends)) - before[1]
+    n = max(load.requests, 1)
+    total = gunicorn_cpu + postgres_cpu + wrk_cpu
+    return _row(
+        f"introspection CPU per request ({connections} connections, closed loop)",
+        f"{total / n * 1e6:.0f} µs: gunicorn {gunicorn_cpu / n * 1e6:.0f}, "
+        f"PostgreSQL {postgres_cpu / n * 1e6:.0f}, wrk {wrk_cpu / n * 1e6:.0f}",
+        None,
+    )
+
+
+def _only() -> str:
+    """``--only introspection`` (taken off the command line): only those rows."""
+    if "--only" not in sys.argv:
+        return ""
+    index = sys.argv.index("--only")
+    value = sys.argv[index + 1]
+    del sys.argv[index : index + 2]
+    if value != "introspection":
+        raise SystemExit("--only takes: introspection")
+    return value
+
+
+def run(rows: int | None = None, *, only: str = "") -> list[dict]:
     url = postgres_url()
     if not url:
         return [_row("web pages under load", "skipped: DATABASE_URL is not PostgreSQL", None)]
@@ -652,8 +747,9 @@ def run(rows: int | None = None) -> list[dict]:
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(60))
     k = scale()
     with scratch_database(url, "web"):
-        return _measure(rows or ROWS * k, ORGANISATIONS * k)
+        return _measure(rows or ROWS * k, ORGANISATIONS * k, pages=only != "introspection")
 
 
 if __name__ == "__main__":
-    print_rows(run(size_argument(ROWS * scale())), measured_width=50)
+    only = _only()
+    print_rows(run(size_argument(ROWS * scale()), only=only), measured_width=50)

@@ -10,6 +10,8 @@ re-encrypted (``manage.py rotate_field_encryption``), and the old key then dropp
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
@@ -26,14 +28,20 @@ def encrypt_text(plaintext: str) -> str:
     return _fernet().encrypt(plaintext.encode()).decode()
 
 
-def decrypt_text(token: str) -> str:
+def _opened(step: Callable[[MultiFernet, bytes], bytes], token: str) -> str:
+    """``step`` (decrypt, or rotate) over ``token`` with the configured keys; ``ValueError``
+    when none of them opens it."""
     try:
-        return _fernet().decrypt(token.encode()).decode()
+        return step(_fernet(), token.encode()).decode()
     except InvalidToken:
         raise ValueError(
             "A stored secret cannot be decrypted with any key in FIELD_ENCRYPTION_KEYS: "
             "the key that encrypted it has been removed."
         ) from None
+
+
+def decrypt_text(token: str) -> str:
+    return _opened(MultiFernet.decrypt, token)
 
 
 def is_under_newest_key(token: str) -> bool:
@@ -47,9 +55,4 @@ def is_under_newest_key(token: str) -> bool:
 
 def reencrypt_text(token: str) -> str:
     """``token`` re-encrypted under the newest key; ``ValueError`` if no key opens it."""
-    try:
-        return _fernet().rotate(token.encode()).decode()
-    except InvalidToken:
-        raise ValueError(
-            "A stored secret cannot be decrypted with any key in FIELD_ENCRYPTION_KEYS."
-        ) from None
+    return _opened(MultiFernet.rotate, token)

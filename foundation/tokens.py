@@ -9,13 +9,22 @@ is enough to verify it (there is nothing to brute-force).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import TypeVar
+
+from django.db import models
+from django.db.models import QuerySet
 
 KEY_SCHEME = "clr"  # a credential's API key
 TOKEN_SCHEME = "clrp"  # noqa: S105 (a format marker, not a secret): a personal access token
+SCIM_SCHEME = "clrs"  # an organisation's SCIM token
+
+# Writing last_used_at on every request would turn each read into a write.
+LAST_USED_GRANULARITY = dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -74,3 +83,41 @@ def bearer_token(authorization: str) -> str | None:
     if scheme.lower() != "bearer" or not value.strip():
         return None
     return value.strip()
+
+
+class HashedToken(models.Model):
+    """The columns of a bearer token Clearance verifies (personal access tokens, SCIM
+    tokens): the prefix that finds the row, the hash that proves the secret, and when the
+    token was made, revoked (``revoke_once``) and last used."""
+
+    prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    def mark_used(self, now: dt.datetime) -> None:
+        """Record a use, at most once per ``LAST_USED_GRANULARITY``."""
+        if self.last_used_at is None or now - self.last_used_at > LAST_USED_GRANULARITY:
+            type(self)._default_manager.filter(pk=self.pk).update(last_used_at=now)
+            self.last_used_at = now
+
+
+T = TypeVar("T", bound=HashedToken)
+
+
+def token_lookup(rows: QuerySet[T], plaintext: str, scheme: str) -> T | None:
+    """The row of ``rows`` behind ``plaintext``, found by its prefix and proven by its hash
+    (compared in constant time); None for a malformed, unknown or wrong token. Whether the
+    row is revoked or expired is the caller's to say."""
+    prefix = parse_token(plaintext, scheme)
+    if prefix is None:
+        return None
+    token = rows.filter(prefix=prefix).first()
+    if token is None or not token_matches(plaintext, token.token_hash):
+        return None
+    return token

@@ -8,11 +8,15 @@ silently falling back to a default.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+N = TypeVar("N", int, float)
 
 
 def env_str(name: str, default: str | None = None) -> str:
@@ -38,16 +42,23 @@ def env_bool(name: str, default: bool) -> bool:
     )
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def _env_number(name: str, parse: Callable[[str], N], what: str) -> N | None:
+    """The variable read by ``parse``, None when unset; a value it refuses stops start-up."""
     raw = os.environ.get(name)
     if raw is None:
-        return default
+        return None
     try:
-        value = int(raw)
+        return parse(raw)
     except ValueError:
         raise ImproperlyConfigured(
-            f"The environment variable {name} must be an integer, got {raw!r}."
+            f"The environment variable {name} must be {what}, got {raw!r}."
         ) from None
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    value = _env_number(name, int, "an integer")
+    if value is None:
+        return default
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(
             f"The environment variable {name} must be at least {minimum}, got {value}."
@@ -63,15 +74,9 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def env_float(name: str, default: float, *, minimum: float, maximum: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None:
+    value = _env_number(name, float, "a number")
+    if value is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"The environment variable {name} must be a number, got {raw!r}."
-        ) from None
     if not minimum <= value <= maximum:
         raise ImproperlyConfigured(
             f"The environment variable {name} must be between {minimum} and {maximum}, got {value}."

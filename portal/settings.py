@@ -541,7 +541,7 @@ DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 500, minimum=1)
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 60, minimum=2)
 DELIVERY_BACKOFF_BASE_SECONDS = env_int("DELIVERY_BACKOFF_BASE_SECONDS", 5, minimum=0)
 DELIVERY_BACKOFF_MAX_SECONDS = env_int("DELIVERY_BACKOFF_MAX_SECONDS", 3600, minimum=1)
-# Change-log retention (provisioning/deliveries/retention.py): rows older than this that
+# Change-log retention (provisioning/bulk/retention.py): rows older than this that
 # every enabled target has passed and a later change of their credential supersedes.
 CHANGE_LOG_RETENTION_DAYS = env_int("CHANGE_LOG_RETENTION_DAYS", 30, minimum=1)
 CHANGE_LOG_PRUNE_BATCH = env_int("CHANGE_LOG_PRUNE_BATCH", 10_000, minimum=1)

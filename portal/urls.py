@@ -30,7 +30,7 @@ urlpatterns = [
     path("api/", include("portal.api.urls")),
     path("scim/v2/", include("portal.scim.urls")),
     path("provisioning/", include("provisioning.deliveries.urls")),
-    path("provisioning/keys/", include("provisioning.credentials.urls")),
+    path("provisioning/keys/", include("provisioning.keys.urls")),
 ]
 
 handler403 = web_views.permission_denied

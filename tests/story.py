@@ -17,7 +17,7 @@ from provisioning.catalog.models import Stage
 from provisioning.connectors.scim import ScimConnector
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.credentials.services import credential_issue
-from provisioning.deliveries.emergency import model_block_send
+from provisioning.deliveries.blocks import model_block_send
 from provisioning.deliveries.models import Change, ModelBlock, ModelBlockState, Target
 from provisioning.deliveries.relay import relay_until_idle
 from provisioning.grants.services import grant_create

@@ -19,8 +19,8 @@ from portal.notifications.models import Notification, WebhookDelivery, WebhookDe
 from portal.notifications.webhooks import organisation_webhook_register, webhook_delivery_send
 from provisioning.bulk.models import BulkKind
 from provisioning.bulk.services import bulk_approve, bulk_execute, bulk_plan
+from provisioning.bulk.stop import model_emergency_stop
 from provisioning.credentials.services import credential_hold_person, credential_rotate
-from provisioning.deliveries.emergency import model_emergency_stop
 from provisioning.grants.models import SuspensionKind
 from tests.factories import PersonFactory, StageFactory, UserFactory, add_member, staff_user
 from tests.provisioning_fakes import active_grant, issue

@@ -115,7 +115,7 @@ def test_only_ops_stop_a_model(request, persona, stage):
 
 
 def test_the_stops_status_shows_each_targets_block_until_acknowledged(ops_user, auditor, stage):
-    from provisioning.deliveries.emergency import model_block_send
+    from provisioning.deliveries.blocks import model_block_send
 
     body = _stop(api_client_for(ops_user), stage).json()
     url = f"/api/v1/bulk-actions/{body['bulk_action']['id']}/status/"

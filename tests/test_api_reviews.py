@@ -277,3 +277,31 @@ def test_the_applicants_admin_answers_a_question_through_the_api(
     assert by_admin.json()["state"] == S.IN_REVIEW
     assert again.status_code == 409
     assert "no open question" in again.json()["detail"]
+
+
+def test_the_queue_is_counted_up_to_the_cap_as_on_the_page_and_pages_on_past_it(
+    organisation, partner_admin, reviewer, monkeypatch
+):
+    # given: three applications in review, counted up to two
+    monkeypatch.setattr("portal.reviews.selectors.QUEUE_COUNT_CAP", 2)
+    applications = [queued_application(organisation, created_by=partner_admin) for _ in range(3)]
+    client = api_client_for(reviewer)
+
+    # when
+    first = client.get("/api/v1/reviews/?page_size=1").json()
+    last = client.get("/api/v1/reviews/?page_size=1&page=3").json()
+    whole = client.get("/api/v1/reviews/").json()
+
+    # then: the first page says "at least 2" and links on; the last page knows the length
+    assert (first["count"], first["count_is_lower_bound"]) == (2, True)
+    assert first["next"] is not None
+    assert [r["id"] for r in last["results"]] == [applications[-1].pk]
+    assert (last["count"], last["count_is_lower_bound"], last["next"]) == (3, False, None)
+    assert (whole["count"], whole["count_is_lower_bound"]) == (3, False)
+    assert client.get("/api/v1/reviews/?page_size=1&page=4").status_code == 404
+
+
+def test_an_exact_queue_count_is_not_a_lower_bound(application, reviewer):
+    body = api_client_for(reviewer).get("/api/v1/reviews/").json()
+
+    assert (body["count"], body["count_is_lower_bound"]) == (1, False)

@@ -28,8 +28,8 @@ from provisioning.bulk.services import (
     bulk_run,
     decision_digest,
 )
+from provisioning.changelog.writer import ChangeRow, changes_digest
 from provisioning.credentials.models import Credential, CredentialState
-from provisioning.deliveries.changelog import ChangeRow, changes_digest
 from provisioning.deliveries.models import Change
 from provisioning.grants.models import Grant, GrantState, SuspensionKind
 from provisioning.grants.services import grant_suspend

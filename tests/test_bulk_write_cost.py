@@ -11,8 +11,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from provisioning.changelog.writer import ChangeRow, ChangeSet, changes_digest
 from provisioning.credentials.models import Credential, CredentialState
-from provisioning.deliveries.changelog import ChangeRow, ChangeSet, changes_digest
 from provisioning.deliveries.models import Change
 from provisioning.grants.models import Grant, SuspensionKind
 from provisioning.grants.services import grant_revoke, grant_suspend

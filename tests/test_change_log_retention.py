@@ -13,17 +13,17 @@ from foundation.audit.models import AuditEvent
 from portal.compliance.evidence import bulk_action_evidence
 from portal.compliance.evidence_verify import verify_bundle_file
 from provisioning.bulk.models import BulkKind
+from provisioning.bulk.retention import prune_change_log
 from provisioning.bulk.services import bulk_execute, bulk_plan
+from provisioning.bulk.tasks import prune_change_log_task
+from provisioning.changelog.writer import ChangeRow, ChangeSet
 from provisioning.credentials.services import credential_revoke, credential_rotate
-from provisioning.deliveries.changelog import ChangeRow, ChangeSet
 from provisioning.deliveries.models import (
     Change,
     ChangeLogAppendOnlyError,
     Target,
 )
 from provisioning.deliveries.relay import relay_run
-from provisioning.deliveries.retention import prune_change_log
-from provisioning.deliveries.tasks import prune_change_log_task
 from provisioning.grants.models import SuspensionKind
 from provisioning.grants.services import grant_restore, grant_suspend
 from tests.factories import CoveredModelFactory, StageFactory

@@ -17,8 +17,8 @@ from foundation.audit.models import AuditCheckpoint
 from foundation.audit.services import audit_record
 from foundation.audit.tree import consistency_proof
 from portal.compliance.evidence import bulk_action_evidence
-from provisioning.deliveries.changelog import ChangeRow, changes_digest
-from provisioning.deliveries.emergency import model_emergency_stop
+from provisioning.bulk.stop import model_emergency_stop
+from provisioning.changelog.writer import ChangeRow, changes_digest
 from tests.factories import StageFactory
 from tests.provisioning_fakes import active_grant, fake_target, issue
 from verifier import bag

@@ -22,8 +22,9 @@ from provisioning.bulk.models import (
 )
 from provisioning.bulk.selectors import target_progress
 from provisioning.bulk.services import bulk_review, decision_digest
+from provisioning.bulk.stop import model_emergency_stop
 from provisioning.credentials.models import Credential, CredentialState
-from provisioning.deliveries.emergency import model_block_send, model_emergency_stop
+from provisioning.deliveries.blocks import model_block_send
 from provisioning.deliveries.models import ModelBlock, ModelBlockState
 from provisioning.deliveries.relay import relay_until_idle
 from provisioning.grants.models import Grant, GrantState, GrantSuspension
@@ -354,7 +355,7 @@ def test_the_stop_page_says_what_the_stop_will_cut_and_the_stop_cuts_exactly_tha
     # suspended, a grant of another model, and two targets
     from django.urls import reverse
 
-    from provisioning.deliveries.emergency import stop_preview
+    from provisioning.bulk.stop import stop_preview
     from tests.factories import OrganisationFactory
 
     stage = StageFactory()

@@ -207,7 +207,7 @@ def test_the_api_refuses_a_determination_nobody_approved_and_stops_nothing(
 
 
 def test_the_service_refuses_a_determination_on_an_operations_stop(ops_user, world, approved):
-    from provisioning.deliveries.emergency import model_emergency_stop
+    from provisioning.bulk.stop import model_emergency_stop
 
     with pytest.raises(ValueError, match="regulatory"):
         model_emergency_stop(
@@ -221,7 +221,7 @@ def test_the_service_refuses_a_determination_on_an_operations_stop(ops_user, wor
 
 def test_the_service_rechecks_the_determination_inside_the_stop(ops_user, world, approved):
     # given: the determination was superseded after the form or request was checked
-    from provisioning.deliveries.emergency import model_emergency_stop
+    from provisioning.bulk.stop import model_emergency_stop
     from provisioning.deliveries.models import DeliveryError
 
     Determination.objects.filter(pk=approved.pk).update(state=DeterminationState.SUPERSEDED)

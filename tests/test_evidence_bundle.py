@@ -525,7 +525,7 @@ def test_building_a_bundle_takes_the_same_number_of_queries_whatever_its_size(op
 
 def _stopped(ops_user, world):
     """mythos-5 stopped by ops; the blocks sent and every key delivered."""
-    from provisioning.deliveries.emergency import model_emergency_stop
+    from provisioning.bulk.stop import model_emergency_stop
 
     fake_target("directory")
     fake_target("mirror")
@@ -708,8 +708,8 @@ def test_the_scenario_against_a_real_scim_server_and_its_bundles_verify(
 ):
     from portal.accounts.models import User
     from provisioning.bulk.services import bulk_approve
+    from provisioning.bulk.stop import model_emergency_stop
     from provisioning.catalog.models import CoveredModel
-    from provisioning.deliveries.emergency import model_emergency_stop
     from provisioning.deliveries.services import target_create
     from tests.story import RESTORED, active_keys, demo_world, scim_agrees
 

@@ -8,7 +8,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import CommandError, call_command
 
 from foundation.audit.models import AuditEvent
-from foundation.crypto import decrypt_text, encrypt_text
+from foundation.crypto import decrypt_text, encrypt_text, reencrypt_text
 from portal import field_encryption
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.services import target_create
@@ -115,6 +115,18 @@ def test_an_interrupted_run_resumes_where_it_stopped(settings, stored_under_old,
     # then
     assert result.total_reencrypted == 5 - done
     assert all(_opens(NEW, value) for value in _secrets())
+
+
+def test_reading_or_re_encrypting_a_secret_no_key_opens_is_refused(settings):
+    settings.FIELD_ENCRYPTION_KEYS = [OLD]
+    token = encrypt_text("s3cret")
+    settings.FIELD_ENCRYPTION_KEYS = [NEW, OLD]
+    assert decrypt_text(reencrypt_text(token)) == "s3cret"
+    assert _opens(NEW, reencrypt_text(token))
+    settings.FIELD_ENCRYPTION_KEYS = [NEW]
+    for step in (decrypt_text, reencrypt_text):
+        with pytest.raises(ValueError, match="cannot be decrypted with any key"):
+            step(token)
 
 
 def test_a_secret_no_key_opens_is_reported_and_the_command_fails(settings, stored_under_old):

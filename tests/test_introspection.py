@@ -275,16 +275,24 @@ def test_the_gateway_stack_drops_only_browser_middleware_and_keeps_their_order(s
     } <= set(stack)
 
 
+def _skip_unless_kept_postgresql_connection(settings) -> None:
+    """Prepared statements on a connection kept between requests: PostgreSQL, and no
+    transaction pooler (behind one nothing is prepared and the pooler replaces connections)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements on a kept connection: PostgreSQL only")
+    if settings.DATABASE_TRANSACTION_POOLING:
+        pytest.skip("Behind a transaction pooler the pooler, not the portal, owns connections.")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_that_died_since_the_last_request_is_replaced_without_an_error(
     gateway, settings
 ):
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        pytest.skip("prepared statements on a kept connection: PostgreSQL only")
-    if settings.DATABASE_TRANSACTION_POOLING:
-        pytest.skip("Behind a transaction pooler the pooler, not the portal, replaces it.")
+    _skip_unless_kept_postgresql_connection(settings)
     # given a gateway request that leaves its connection open for the next one
     issued = issue(active_grant())
     client = Client()
@@ -305,3 +313,41 @@ def test_a_connection_that_died_since_the_last_request_is_replaced_without_an_er
     assert response.status_code == 200
     assert response.json()["active"] is True
     assert connection.connection.info.backend_pid != pid
+
+
+def test_the_gateway_statement_is_prepared_once_and_django_queries_are_not(gateway, settings):
+    from django.db import connection
+
+    _skip_unless_kept_postgresql_connection(settings)
+    issued = issue(active_grant())
+    client = Client()
+
+    for _ in range(3):
+        assert _introspect(gateway, issued.key, client).json()["active"] is True
+
+    # Planning the join cost the database about ten times running it: the statement is
+    # planned once per connection and then only executed.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        prepared = cursor.fetchall()
+    assert len(prepared) == 1
+    statement, executions = prepared[0]
+    assert "introspection_gatewayclient" in statement
+    assert executions >= 3
+    # Django's own queries on the same connection stay unprepared, as configured.
+    assert connection.connection.prepare_threshold is None
+
+
+def test_through_the_gateway_stack_a_well_formed_request_id_is_kept(gateway, served):
+    issued = issue(active_grant())
+
+    status, headers, _ = served(
+        "POST", issued.key, HTTP_AUTHORIZATION=_basic(*gateway), HTTP_X_REQUEST_ID="edge-42.a"
+    )
+    _, malformed, _ = served(
+        "POST", issued.key, HTTP_AUTHORIZATION=_basic(*gateway), HTTP_X_REQUEST_ID="no spaces"
+    )
+
+    assert status == 200
+    assert headers["X-Request-ID"] == "edge-42.a"
+    assert malformed["X-Request-ID"] != "no spaces" and len(malformed["X-Request-ID"]) == 32

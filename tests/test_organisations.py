@@ -370,6 +370,24 @@ def test_a_reviewer_cannot_set_the_trusted_flag(reviewer, organisation):
     assert organisation.trusted is False
 
 
+@pytest.mark.parametrize(
+    ("view", "data"),
+    [
+        ("partners:staff_set_trusted", {"trusted": "on", "reason": "I think so"}),
+        ("partners:staff_set_verification", {"state": "verified", "reason": "I think so"}),
+    ],
+)
+def test_staff_without_the_compliance_permission_get_404_on_either_decision(
+    reviewer, organisation, view, data
+):
+    response = client_for(reviewer).post(reverse(view, args=[organisation.slug]), data)
+
+    assert response.status_code == 404
+    organisation.refresh_from_db()
+    assert organisation.trusted is False
+    assert organisation.verification_state == VerificationState.UNVERIFIED
+
+
 def test_only_compliance_may_change_trust_through_the_service(reviewer, organisation):
     with pytest.raises(NotAllowedError):
         organisation_set_trusted(actor=reviewer, organisation=organisation, trusted=True, reason="")

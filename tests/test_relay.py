@@ -14,6 +14,7 @@ from provisioning.deliveries.models import Change, Failure, FailureState, Target
 from provisioning.deliveries.relay import relay_run, relay_until_idle
 from provisioning.deliveries.selectors import SyncState, credential_sync_states, target_health
 from provisioning.deliveries.services import failure_retry_dead
+from provisioning.deliveries.tasks import relay_target
 from provisioning.grants.models import SuspensionKind
 from provisioning.grants.services import grant_restore, grant_suspend
 from tests.factories import CoveredModelFactory, StageFactory
@@ -265,3 +266,41 @@ def test_a_disabled_target_is_left_alone():
 
     assert relay_run(target_id=target.pk).busy
     assert not fake.pushes
+
+
+def test_a_committed_change_wakes_the_relay_of_every_enabled_target(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    # The change log signals after the commit; the delivery side's receiver queues the runs.
+    on, _ = fake_target("on")
+    off, _ = fake_target("off")
+    Target.objects.filter(pk=off.pk).update(enabled=False)
+    grant = active_grant()
+    issue(grant)
+    woken: list[int] = []
+    monkeypatch.setattr(relay_target, "delay", woken.append)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        grant_suspend(grants=grant, reason=SuspensionKind.OPS, reference="a", actor=None)
+
+    assert woken == [on.pk]
+
+
+def test_a_wake_up_that_fails_leaves_the_committed_change_alone(
+    monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    fake_target()
+    grant = active_grant()
+    credential = issue(grant).credential
+
+    def broker_down(target_id: int) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(relay_target, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = grant_suspend(grants=grant, reason=SuspensionKind.OPS, reference="a", actor=None)
+
+    assert result.credentials_changed == 1
+    credential.refresh_from_db()
+    assert credential.state == "suspended"
+    assert "beat will run it" in caplog.text

@@ -13,8 +13,8 @@ import time
 import pytest
 from django.db import connection, transaction
 
+from provisioning.changelog.writer import write_credential_changes
 from provisioning.credentials.services import credential_revoke
-from provisioning.deliveries.changelog import write_credential_changes
 from provisioning.deliveries.models import Change, Target
 from provisioning.deliveries.relay import relay_run
 from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue

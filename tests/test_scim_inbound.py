@@ -9,8 +9,9 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from foundation.audit.models import AuditEvent
 from portal.partners.models import Invitation, Membership
-from portal.scim.models import ScimGroup, ScimUser
+from portal.scim.models import ScimGroup, ScimToken, ScimUser
 from portal.scim.services import scim_token_issue
 from provisioning.credentials.models import CredentialState
 from tests.factories import CompletePersonFactory, UserFactory, add_member
@@ -497,3 +498,21 @@ def test_okta_style_replace_with_the_id_in_the_value_is_accepted(scim):
     )
     assert response.status_code == 200
     assert response.json()["displayName"] == "New"
+
+
+def test_each_change_is_audited_as_the_tokens_admin_naming_the_token(
+    scim, organisation, partner_admin
+):
+    # when
+    ada = _user(scim).json()["id"]
+    _send(scim, "post", "Groups", {"displayName": "Defenders", "members": [{"value": ada}]})
+    # then
+    prefix = ScimToken.objects.get().prefix
+    created = AuditEvent.objects.get(action="scim.user_created")
+    grouped = AuditEvent.objects.get(action="scim.group_created")
+    for event in (created, grouped):
+        assert event.actor == partner_admin
+        assert event.organisation_id == organisation.pk
+        assert event.reason == f"SCIM token clrs_{prefix}_…"
+    assert created.after == {"userName": "ada@northwind.example", "active": None, "version": 1}
+    assert grouped.after == {"displayName": "Defenders", "members": 1, "version": 1}

@@ -12,7 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_list
+from portal.env import env_bool, env_float, env_int, env_list
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +40,25 @@ def test_env_helpers_name_the_variable(monkeypatch):
         env_int("SOME_NUMBER", 1)
     monkeypatch.setenv("SOME_LIST", "a, b,,c")
     assert env_list("SOME_LIST", []) == ["a", "b", "c"]
+
+
+def test_numbers_are_read_or_refused_naming_the_variable_and_the_bound(monkeypatch):
+    monkeypatch.delenv("SOME_NUMBER", raising=False)
+    assert env_int("SOME_NUMBER", 7) == 7
+    assert env_float("SOME_NUMBER", 0.5, minimum=0, maximum=1) == 0.5
+    monkeypatch.setenv("SOME_NUMBER", "3")
+    assert env_int("SOME_NUMBER", 7, minimum=1) == 3
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER must be at least 4, got 3"):
+        env_int("SOME_NUMBER", 7, minimum=4)
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER must be between 0 and 1, got 3"):
+        env_float("SOME_NUMBER", 0.5, minimum=0, maximum=1)
+    monkeypatch.setenv("SOME_NUMBER", "0.25")
+    assert env_float("SOME_NUMBER", 0.5, minimum=0, maximum=1) == 0.25
+    with pytest.raises(ImproperlyConfigured, match=r"SOME_NUMBER must be an integer, got '0\.25'"):
+        env_int("SOME_NUMBER", 7)
+    monkeypatch.setenv("SOME_NUMBER", "half")
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER must be a number, got 'half'"):
+        env_float("SOME_NUMBER", 0.5, minimum=0, maximum=1)
 
 
 def test_start_up_fails_without_secret_key_when_debug_is_off():

@@ -18,9 +18,9 @@ from portal.partners.models import Organisation
 from provisioning.bulk.emergency import stop_lift_plan
 from provisioning.bulk.models import BulkAction, BulkPlanKey, BulkState, PlanPart
 from provisioning.bulk.services import PlanChanged, bulk_approve, bulk_execute
+from provisioning.bulk.stop import model_emergency_stop
 from provisioning.catalog.models import CoveredModel
 from provisioning.credentials.models import Credential
-from provisioning.deliveries.emergency import model_emergency_stop
 from tests.api_helpers import api_client_for
 from tests.conftest import client_for
 from tests.story import BLOCK, HELD_BACK, LICENCE, RESTORED, active_keys, demo_world, in_force
@@ -215,6 +215,15 @@ def test_the_licence_impact_preview_says_what_lifting_the_stop_would_bring_back(
     # then it says what lifting the stop would bring back, and what it holds back and why
     assert page.status_code == 200 and api.status_code == 200
     [lift] = api.json()["lift_previews"]
+    assert set(lift) == {
+        "stop",
+        "covered_model",
+        "back",
+        "held",
+        "back_by_organisation",
+        "held_by_organisation",
+        "held_by_reason",
+    }
     assert lift["stop"] == story["stop"].pk
     assert lift["back"] == len(RESTORED) and lift["held"] == len(HELD_BACK)
     assert lift["held_by_reason"] == {"organisation_not_allowed": 2, "person_rule": 1}

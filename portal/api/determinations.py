@@ -34,7 +34,7 @@ from portal.api.validation import country_codes, supported_years
 from portal.compliance.downloads import bundle_response, letter_response
 from portal.compliance.evidence import determination_evidence
 from portal.compliance.impact import OUTCOMES
-from portal.compliance.lift import earlier_determination_previews, lift_previews
+from portal.compliance.lift import BackAndHeld, earlier_determination_previews, lift_previews
 from portal.compliance.models import Determination, DeterminationRule
 from portal.compliance.selectors import determination_list
 from portal.compliance.services import (
@@ -46,7 +46,7 @@ from portal.compliance.services import (
     determination_submit,
     determination_update,
 )
-from portal.eligibility.rule import RuleKind
+from portal.eligibility.rule import RULE_FIELDS, RuleKind
 from portal.partners.models import RULE_SECTOR_CHOICES
 from provisioning.catalog.models import CoveredModel
 
@@ -61,14 +61,7 @@ class RuleSerializer(serializers.ModelSerializer[DeterminationRule]):
 
     class Meta:
         model = DeterminationRule
-        fields = [
-            "covered_model",
-            "kind",
-            "allowed_sectors",
-            "us_persons_only",
-            "denied_citizenships",
-            "denied_residence",
-        ]
+        fields = ["covered_model", *RULE_FIELDS]
         read_only_fields = fields
 
 
@@ -256,6 +249,20 @@ class ImpactSerializer(serializers.Serializer[Any]):
     by_country = ImpactRowSerializer(many=True)
 
 
+def _counted(lift: BackAndHeld, *, by_model: bool = False) -> dict[str, Any]:
+    """A preview's figures: how many keys come back and stay held, and the non-zero counts
+    per organisation (and model), and per hold reason."""
+    counted: dict[str, Any] = {"back": len(lift.back), "held": len(lift.held)}
+    rows = {"organisation": lift.by_organisation()}
+    if by_model:
+        rows["model"] = lift.by_model()
+    for name, table in rows.items():
+        counted[f"back_by_{name}"] = {key: back for key, back, _ in table if back}
+        counted[f"held_by_{name}"] = {key: held for key, _, held in table if held}
+    counted["held_by_reason"] = dict(Counter(k.reason for k in lift.held))
+    return counted
+
+
 def _rules_by_model(data: dict[str, dict[str, Any]]) -> dict[int, dict[str, Any]] | str:
     """Slugs to model ids, or the first unknown slug."""
     models = dict(CoveredModel.objects.filter(slug__in=list(data)).values_list("slug", "pk"))
@@ -378,11 +385,7 @@ class DeterminationViewSet(
             {
                 "stop": lift.stop.pk,
                 "covered_model": lift.model,
-                "back": len(lift.back),
-                "held": len(lift.held),
-                "back_by_organisation": {o: b for o, b, _ in lift.by_organisation() if b},
-                "held_by_organisation": {o: h for o, _, h in lift.by_organisation() if h},
-                "held_by_reason": dict(Counter(k.reason for k in lift.held)),
+                **_counted(lift),
             }
             for lift in lift_previews(determination=determination)
         ]
@@ -390,13 +393,7 @@ class DeterminationViewSet(
             {
                 "reference": lift.reference,
                 "determination": lift.determination.pk if lift.determination else None,
-                "back": len(lift.back),
-                "held": len(lift.held),
-                "back_by_organisation": {o: b for o, b, _ in lift.by_organisation() if b},
-                "held_by_organisation": {o: h for o, _, h in lift.by_organisation() if h},
-                "back_by_model": {m: b for m, b, _ in lift.by_model() if b},
-                "held_by_model": {m: h for m, _, h in lift.by_model() if h},
-                "held_by_reason": dict(Counter(k.reason for k in lift.held)),
+                **_counted(lift, by_model=True),
             }
             for lift in earlier_determination_previews(determination=determination)
         ]

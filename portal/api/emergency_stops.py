@@ -19,9 +19,8 @@ from portal.api.staff import StaffViewSet
 from provisioning.bulk.forms import stop_determinations
 from provisioning.bulk.models import BulkAction
 from provisioning.bulk.selectors import bulk_actions
+from provisioning.bulk.stop import model_emergency_stop, stop_previews
 from provisioning.catalog.models import CoveredModel
-from provisioning.deliveries.emergency import model_emergency_stop
-from provisioning.deliveries.selectors import stop_previews
 from provisioning.grants.models import SuspensionKind
 
 

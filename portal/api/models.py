@@ -10,27 +10,23 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from foundation.tokens import HashedToken
+
 
 class TokenScope(models.TextChoices):
     READ = "read", "Read"
     WRITE = "write", "Write"
 
 
-class ApiToken(models.Model):
+class ApiToken(HashedToken):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
     )
     name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=16, unique=True)
-    token_hash = models.CharField(max_length=64)
     scopes = models.JSONField(default=list)
-    created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(HashedToken.Meta):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(expires_at__gt=models.F("created_at")),

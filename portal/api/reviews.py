@@ -4,17 +4,19 @@ request information, comment. The same services and rules as the review pages.""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from portal.api.filters import is_object_id
+from portal.api.pagination import PagePagination
 from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem
 from portal.api.staff import StaffViewSet, stale_version_problem
@@ -22,6 +24,7 @@ from portal.api.validation import supported_years
 from portal.applications.models import Application
 from portal.eligibility.models import Person
 from portal.partners.models import Organisation
+from portal.partners.paging import OpenEndedPage, counted_paginator
 from portal.reviews import rules, selectors
 from portal.reviews.models import Approval
 from portal.reviews.services import (
@@ -37,6 +40,8 @@ from portal.reviews.services import (
 from provisioning.catalog.models import CoveredModel, Stage
 
 VIEW = "reviews.view_review"
+_Model = TypeVar("_Model", bound=Model)
+_Row = TypeVar("_Row")
 DECIDE = "reviews.decide_review"
 
 
@@ -177,6 +182,62 @@ QUEUE_PARAMETERS = [
 ]
 
 
+class QueuePagination(PagePagination):
+    """The queue's pages, counted as the review page counts them (``selectors.queue_counts``:
+    each state up to ``QUEUE_COUNT_CAP``), never by a second count of the whole queue.
+
+    Past a capped count ``count`` is a lower bound and ``count_is_lower_bound`` is true;
+    ``next`` is known from one row more than the page holds, so the pages go on past it. The
+    last page gives the exact length."""
+
+    def paginate_queryset(
+        self, queryset: QuerySet[_Model, _Row], request: Request, view: APIView | None = None
+    ) -> list[_Row] | None:
+        length = view.queue_length() if isinstance(view, ReviewViewSet) else None
+
+        def paginator(rows: Any, per_page: int) -> Any:
+            if length is None:  # pragma: no cover - only the queue uses this class
+                return counted_paginator(rows, per_page)
+            return counted_paginator(rows, per_page, count=length.n, at_least=length.more)
+
+        self.django_paginator_class = paginator  # type: ignore[assignment]
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data: Any) -> Response:
+        page = self.page
+        assert page is not None  # paginate_queryset ran: DRF calls this only after it
+        at_least = isinstance(page, OpenEndedPage) and page.more
+        count = page.rows_known if isinstance(page, OpenEndedPage) else page.paginator.count
+        return Response(
+            {
+                "count": count,
+                "count_is_lower_bound": at_least,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        paged = super().get_paginated_response_schema(schema)
+        paged["properties"] = {
+            "count": {
+                **paged["properties"]["count"],
+                "description": "How many applications match; at least this many when "
+                "count_is_lower_bound is true.",
+            },
+            "count_is_lower_bound": {
+                "type": "boolean",
+                "description": f"True when a state holds more than "
+                f"{selectors.QUEUE_COUNT_CAP:,} matching applications and the count "
+                "stopped there: follow next to read on.",
+            },
+            **{k: v for k, v in paged["properties"].items() if k != "count"},
+        }
+        paged["required"] = [*paged["required"], "count_is_lower_bound"]
+        return paged
+
+
 class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[Application]):
     """The review queue. The id is the application's id."""
 
@@ -195,11 +256,21 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         return ReviewSerializer if self.action == "list" else ReviewDetailSerializer
 
+    pagination_class = QueuePagination
+
     def get_queryset(self) -> QuerySet[Application]:
         if self.action != "list":
             return super().get_queryset()
+        return selectors.queue_rows(self.request.user, self._filters())
+
+    def queue_length(self) -> selectors.Tally:
+        """How many applications the list holds, as the queue page counts them."""
+        filters = self._filters()
+        return selectors.queue_length(selectors.queue_counts(self.request.user, filters), filters)
+
+    def _filters(self) -> selectors.QueueFilters:
         params = self.request.query_params
-        filters = selectors.QueueFilters(
+        return selectors.QueueFilters(
             model=params.get("model", "")[:100],
             stage=params.get("stage", "")[:20],
             state=params.get("state", "")[:20],
@@ -210,7 +281,6 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
             search=params.get("q", "").strip()[:100],
             sort=params.get("sort", "oldest"),
         )
-        return selectors.queue_rows(self.request.user, filters)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """One application under review; 409 for a reviewer who belongs to its organisation."""

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from foundation.tokens import parse_token, token_matches
+from foundation.tokens import TOKEN_SCHEME, token_lookup
 from portal.accounts.mfa import user_has_mfa
 from portal.accounts.models import User
 from portal.accounts.roles import is_staff_member
 from portal.api.models import ApiToken
-
-# Writing last_used_at on every request would turn each read into a write.
-_LAST_USED_GRANULARITY = dt.timedelta(minutes=1)
 
 
 class TokenRefused(Exception):
@@ -31,13 +26,8 @@ def tokens_of(user: User) -> QuerySet[ApiToken]:
 
 def token_authenticate(plaintext: str) -> ApiToken:
     """The live token behind ``plaintext`` (with its user), or ``TokenRefused`` saying why."""
-    prefix = parse_token(plaintext)
-    token = (
-        ApiToken.objects.select_related("user").filter(prefix=prefix).first()
-        if prefix is not None
-        else None
-    )
-    if token is None or not token_matches(plaintext, token.token_hash):
+    token = token_lookup(ApiToken.objects.select_related("user"), plaintext, TOKEN_SCHEME)
+    if token is None:
         raise TokenRefused("The token is not valid.")
     now = timezone.now()
     if token.revoked_at is not None:
@@ -53,7 +43,5 @@ def token_authenticate(plaintext: str) -> ApiToken:
             "Staff tokens work only while the account has two-factor authentication.",
             forbidden=True,
         )
-    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
+    token.mark_used(now)
     return token

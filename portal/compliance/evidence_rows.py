@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from portal.compliance.models import Determination
 from provisioning.bulk.models import BulkAction, BulkActionItem, BulkPlanKey, BulkScope, PlanPart
 from provisioning.bulk.selectors import action_changes, model_blocks_of
-from provisioning.deliveries.changelog import ChangeRow, changes_digest
+from provisioning.changelog.writer import ChangeRow, changes_digest
 from provisioning.deliveries.models import Acknowledgement, Failure, Target
 from provisioning.grants.models import Grant
 

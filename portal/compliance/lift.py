@@ -36,19 +36,24 @@ from provisioning.grants.models import GrantSuspension, SuspensionKind
 
 
 @dataclass
-class LiftPreview:
-    stop: BulkAction
-    back: list[PlanKey] = field(default_factory=list)
-    held: list[PlanKey] = field(default_factory=list)
+class BackAndHeld:
+    """The keys a restore plan would bring back and those it would hold back, counted
+    the ways the impact page shows them."""
 
-    @property
-    def model(self) -> str:
-        return self.stop.stop_model.slug if self.stop.stop_model else ""
+    back: list[PlanKey] = field(default_factory=list, kw_only=True)
+    held: list[PlanKey] = field(default_factory=list, kw_only=True)
+
+    def _side_by_side(self, name: Callable[[PlanKey], str]) -> list[tuple[str, int, int]]:
+        """(name, back, held) for every name a key has, sorted by name."""
+        back = Counter(name(k) for k in self.back)
+        held = Counter(name(k) for k in self.held)
+        return sorted((each, back[each], held[each]) for each in set(back) | set(held))
 
     def by_organisation(self) -> list[tuple[str, int, int]]:
-        back = Counter(k.organisation for k in self.back)
-        held = Counter(k.organisation for k in self.held)
-        return sorted((org, back[org], held[org]) for org in set(back) | set(held))
+        return self._side_by_side(lambda k: k.organisation)
+
+    def by_model(self) -> list[tuple[str, int, int]]:
+        return self._side_by_side(lambda k: k.model)
 
     def held_by_reason(self) -> list[tuple[str, int]]:
         counts = Counter(HoldReason(k.reason).label for k in self.held)
@@ -56,28 +61,21 @@ class LiftPreview:
 
 
 @dataclass
-class EarlierHoldPreview:
+class LiftPreview(BackAndHeld):
+    stop: BulkAction
+
+    @property
+    def model(self) -> str:
+        return self.stop.stop_model.slug if self.stop.stop_model else ""
+
+
+@dataclass
+class EarlierHoldPreview(BackAndHeld):
     """Keys an earlier determination holds, judged under the new determination's rules:
     what the restore plan that applying it creates (reference ``reference``) would do."""
 
     reference: str
     determination: Determination | None
-    back: list[PlanKey] = field(default_factory=list)
-    held: list[PlanKey] = field(default_factory=list)
-
-    def by_organisation(self) -> list[tuple[str, int, int]]:
-        back = Counter(k.organisation for k in self.back)
-        held = Counter(k.organisation for k in self.held)
-        return sorted((org, back[org], held[org]) for org in set(back) | set(held))
-
-    def by_model(self) -> list[tuple[str, int, int]]:
-        back = Counter(k.model for k in self.back)
-        held = Counter(k.model for k in self.held)
-        return sorted((model, back[model], held[model]) for model in set(back) | set(held))
-
-    def held_by_reason(self) -> list[tuple[str, int]]:
-        counts = Counter(HoldReason(k.reason).label for k in self.held)
-        return sorted(counts.items())
 
 
 def _replaced(kind: str, reference: str) -> bool:

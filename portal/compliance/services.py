@@ -35,7 +35,7 @@ from portal.compliance.models import (
     check_determination_transition,
 )
 from portal.compliance.selectors import determination_in_force, draft_rules
-from portal.eligibility.rule import RuleKind
+from portal.eligibility.rule import RULE_FIELDS, RuleKind
 from portal.partners.documents import read_limited, sniff_content_type
 from portal.partners.errors import DocumentRejectedError
 from portal.partners.models import clean_rule_sectors
@@ -52,15 +52,6 @@ class SameOfficerError(DeterminationError):
 
 class IncompleteDetermination(DeterminationError):
     pass
-
-
-RULE_FIELDS = (
-    "kind",
-    "allowed_sectors",
-    "us_persons_only",
-    "denied_citizenships",
-    "denied_residence",
-)
 
 
 def _clean_rule(model: CoveredModel, data: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from portal.eligibility.models import ModelRule, Person
+from portal.eligibility.rule import RULE_FIELDS
 from portal.eligibility.services import EligibilityError, model_rule_set
 
 
@@ -19,14 +20,7 @@ class PersonAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 class ModelRuleForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = ModelRule
-        fields = (
-            "covered_model",
-            "kind",
-            "allowed_sectors",
-            "us_persons_only",
-            "denied_citizenships",
-            "denied_residence",
-        )
+        fields = ("covered_model", *RULE_FIELDS)
 
 
 @admin.register(ModelRule)

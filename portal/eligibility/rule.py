@@ -34,6 +34,16 @@ class Rule:
 OPEN_RULE = Rule(kind=RuleKind.OPEN, source="no rule set: open")
 
 
+# StoredRule's columns, as forms, serializers and snapshots list them.
+RULE_FIELDS = (
+    "kind",
+    "allowed_sectors",
+    "us_persons_only",
+    "denied_citizenships",
+    "denied_residence",
+)
+
+
 class StoredRule(models.Model):
     """A rule's columns, as a covered model's default rule and a determination's rule for a
     model keep them; ``to_rule`` reads them as the engine's value."""

@@ -82,10 +82,20 @@ def paginate(
     """One page of ``rows``; ``count``, when the caller has already counted them, spares
     the paginator its own ``COUNT(*)`` (a whole second scan of a long queue). With
     ``at_least`` the count is a lower bound and the pages go on past it."""
+    return counted_paginator(rows, per_page, count=count, at_least=at_least).get_page(
+        request.GET.get("page")
+    )
+
+
+def counted_paginator(
+    rows: Any, per_page: int, *, count: int | None = None, at_least: bool = False
+) -> Paginator:  # type: ignore[type-arg]  # not subscriptable at run time
+    """A paginator over ``rows`` that takes ``count`` as given (no ``COUNT(*)`` of its own);
+    with ``at_least`` the count is a lower bound and the pages go on past it."""
     paginator = (AtLeastPaginator if at_least else Paginator)(rows, per_page)
     if count is not None:
         paginator.__dict__["count"] = count  # what the cached property would have computed
-    return paginator.get_page(request.GET.get("page"))
+    return paginator
 
 
 def query_without_page(request: HttpRequest) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -51,7 +52,6 @@ from portal.partners.selectors import (
     staff_organisations,
 )
 from portal.partners.services import (
-    NotAllowedError,
     membership_remove,
     organisation_register,
     organisation_set_trusted,
@@ -315,52 +315,61 @@ def staff_organisation_detail(request: AuthenticatedRequest, slug: str) -> HttpR
     return _staff_detail(request, organisation_for(request.user, slug))
 
 
+def _staff_decision(
+    request: AuthenticatedRequest,
+    slug: str,
+    *,
+    form: TrustedForm | VerificationForm,
+    save: Callable[..., Organisation],
+    saved: str,
+) -> HttpResponse:
+    """A compliance decision on an organisation posted from its staff page: ``save`` (the
+    service) gets the form's fields; the form's errors (400), a conflict of interest (409)
+    or the service's refusal (400) show on the page again, else ``saved`` and back to it."""
+    # Trust and verification are compliance decisions; others do not see the way in.
+    if not request.user.has_perm("partners.set_trusted_organisation"):
+        raise Http404("No such page.")
+    organisation = organisation_for(request.user, slug)
+    status = 400
+    if form.is_valid():
+        try:
+            save(actor=request.user, organisation=organisation, **form.cleaned_data)
+        except ConflictOfInterestError as error:
+            form.add_error(None, str(error))
+            status = 409
+        except PartnerError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, saved)
+            return redirect("partners:staff_detail", slug=organisation.slug)
+    return _staff_detail(
+        request,
+        organisation,
+        trusted_form=form if isinstance(form, TrustedForm) else None,
+        verification_form=form if isinstance(form, VerificationForm) else None,
+        status=status,
+    )
+
+
 @staff_required
 @require_POST
 def staff_set_trusted(request: AuthenticatedRequest, slug: str) -> HttpResponse:
-    organisation = organisation_for(request.user, slug)
-    form = TrustedForm(request.POST)
-    if form.is_valid():
-        try:
-            organisation_set_trusted(
-                actor=request.user,
-                organisation=organisation,
-                trusted=form.cleaned_data["trusted"],
-                reason=form.cleaned_data["reason"],
-            )
-        except ConflictOfInterestError as error:
-            form.add_error(None, str(error))
-            return _staff_detail(request, organisation, trusted_form=form, status=409)
-        except NotAllowedError as error:
-            messages.error(request, str(error))
-            return redirect("partners:staff_detail", slug=organisation.slug)
-        messages.success(request, "The trusted flag is saved.")
-        return redirect("partners:staff_detail", slug=organisation.slug)
-    return _staff_detail(request, organisation, trusted_form=form, status=400)
+    return _staff_decision(
+        request,
+        slug,
+        form=TrustedForm(request.POST),
+        save=organisation_set_trusted,
+        saved="The trusted flag is saved.",
+    )
 
 
 @staff_required
 @require_POST
 def staff_set_verification(request: AuthenticatedRequest, slug: str) -> HttpResponse:
-    # Verifying an organisation is a compliance decision, like the trusted flag.
-    if not request.user.has_perm("partners.set_trusted_organisation"):
-        raise Http404("No such page.")
-    organisation = organisation_for(request.user, slug)
-    form = VerificationForm(request.POST)
-    if form.is_valid():
-        try:
-            organisation_set_verification(
-                actor=request.user,
-                organisation=organisation,
-                state=form.cleaned_data["state"],
-                reason=form.cleaned_data["reason"],
-            )
-        except ConflictOfInterestError as error:
-            form.add_error(None, str(error))
-            return _staff_detail(request, organisation, verification_form=form, status=409)
-        except PartnerError as error:
-            add_service_error(form, error)
-        else:
-            messages.success(request, "The verification state is saved.")
-            return redirect("partners:staff_detail", slug=organisation.slug)
-    return _staff_detail(request, organisation, verification_form=form, status=400)
+    return _staff_decision(
+        request,
+        slug,
+        form=VerificationForm(request.POST),
+        save=organisation_set_verification,
+        saved="The verification state is saved.",
+    )

@@ -100,15 +100,14 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
     )
     # The counts already say how long this page's list is: no second count of the queue.
     # A count that stopped at its cap is a lower bound, and the pages go on past it.
-    length = counts.get(filters.state or "total", selectors.Tally(0))
+    length = selectors.queue_length(counts, filters)
     page = paginate(
         request,
         selectors.queue_rows(request.user, filters),
         count=length.n,
         at_least=length.more,
     )
-    now = timezone.now()
-    rows = [{"application": a, "age": selectors.age_of(a, now=now)} for a in page.object_list]
+    rows = selectors.queue_page_rows(page.object_list, now=timezone.now())
     return render(
         request,
         "reviews/queue.html",

@@ -13,27 +13,20 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
+from foundation.tokens import HashedToken
 from portal.partners.models import Invitation, Organisation
 
 
-class ScimToken(models.Model):
+class ScimToken(HashedToken):
     ORGANISATION_PATH = "organisation"
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="scim_tokens"
     )
-    prefix = models.CharField(max_length=16, unique=True)
-    token_hash = models.CharField(max_length=64)
     # The organisation admin on whose behalf the identity provider acts (the audit actor).
     acting_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"SCIM token clrs_{self.prefix}_… for {self.organisation_id}"

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from foundation.audit.services import audit_record
+from foundation.tokens import SCIM_SCHEME, generate_token
 from foundation.transitions import revoke_once
 from portal.accounts.models import User
 from portal.partners.errors import InvitationError, MembershipError
@@ -24,8 +25,6 @@ from portal.partners.models import Invitation, MemberRole, Membership
 from portal.partners.services import membership_remove
 from portal.scim.errors import ScimError, invalid_value
 from portal.scim.models import ScimGroup, ScimGroupMember, ScimToken, ScimUser
-
-SCIM_TOKEN_SCHEME = "clrs"  # noqa: S105 (a format marker, not a secret)
 
 
 def check_version(current: int, if_match: str | None) -> None:
@@ -119,15 +118,21 @@ def _user_name_taken(user_name: str) -> ScimError:
     return ScimError(409, f"Another user already has the userName '{user_name}'.", "uniqueness")
 
 
-def _audit_user(token: ScimToken, action: str, user: ScimUser, **extra: Any) -> None:
+def _audit(token: ScimToken, action: str, row: ScimUser | ScimGroup, after: dict[str, Any]) -> None:
+    """An identity provider's change, recorded as the token's acting admin made it."""
     audit_record(
         actor=token.acting_user,
         action=action,
-        obj=user,
-        organisation_id=user.organisation_id,
-        reason=f"SCIM token clrs_{token.prefix}_…",
-        after={"userName": user.user_name, "active": user.active, "version": user.version, **extra},
+        obj=row,
+        organisation_id=row.organisation_id,
+        reason=f"SCIM token {SCIM_SCHEME}_{token.prefix}_…",
+        after=after,
     )
+
+
+def _audit_user(token: ScimToken, action: str, user: ScimUser, **extra: Any) -> None:
+    after = {"userName": user.user_name, "active": user.active, "version": user.version}
+    _audit(token, action, user, {**after, **extra})
 
 
 def scim_user_create(*, token: ScimToken, document: dict[str, Any]) -> ScimUser:
@@ -214,14 +219,8 @@ def _set_members(group: ScimGroup, users: list[ScimUser]) -> None:
 
 
 def _audit_group(token: ScimToken, action: str, group: ScimGroup, members: int) -> None:
-    audit_record(
-        actor=token.acting_user,
-        action=action,
-        obj=group,
-        organisation_id=group.organisation_id,
-        reason=f"SCIM token clrs_{token.prefix}_…",
-        after={"displayName": group.display_name, "members": members, "version": group.version},
-    )
+    after = {"displayName": group.display_name, "members": members, "version": group.version}
+    _audit(token, action, group, after)
 
 
 def _group_name_taken(name: str) -> ScimError:
@@ -282,13 +281,11 @@ def scim_group_delete(*, token: ScimToken, group: ScimGroup, if_match: str | Non
 
 def scim_token_issue(*, actor: User | None, organisation: Any, acting_user: Any) -> str:
     """A new SCIM bearer token for ``organisation``; returns the plaintext once."""
-    from foundation.tokens import generate_token
-
     if not Membership.objects.filter(
         organisation=organisation, user=acting_user, role=MemberRole.ADMIN
     ).exists():
         raise ScimError(400, f"{acting_user} is not an admin of {organisation}.")
-    new = generate_token(SCIM_TOKEN_SCHEME)
+    new = generate_token(SCIM_SCHEME)
     with transaction.atomic(durable=True):
         token = ScimToken.objects.create(
             organisation=organisation,

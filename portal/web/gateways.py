@@ -4,7 +4,8 @@
 DESIGN.md §7). A gateway authenticates with its client secret on each request and never
 holds a session, a CSRF token, a sign-in or a flash message, so the middleware that serves
 people in browsers (sessions, CSRF, authentication, messages, allauth, the staff MFA check,
-static files) has nothing to do there but costs about a third of the request's CPU time.
+static files, the viewer's time zone) has nothing to do there but costs about a third of the
+request's CPU time.
 
 Gateway paths are therefore served by a second Django handler whose stack is
 ``settings.MIDDLEWARE`` minus ``BROWSER_ONLY_MIDDLEWARE``: whatever else is added to the
@@ -33,6 +34,8 @@ BROWSER_ONLY_MIDDLEWARE = frozenset(
         "django.contrib.messages.middleware.MessageMiddleware",
         "allauth.account.middleware.AccountMiddleware",
         "portal.accounts.middleware.StaffMFARequiredMiddleware",
+        # The browser's time zone (its tz cookie): answers carry epoch seconds, no local time.
+        "portal.web.middleware.ViewerTimeZoneMiddleware",
     }
 )
 

@@ -28,7 +28,8 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        supplied = request.headers.get("X-Request-ID", "")
+        # META, not request.headers: that builds a dict of every header, per request.
+        supplied = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
         token = set_request_context(
             RequestContext(request_id=request_id, ip=request.META.get("REMOTE_ADDR") or None)
@@ -139,9 +140,10 @@ class InputGuardMiddleware:
         surface = _surface(request.path)
         if has_control_characters(request.path):
             return _refusal(surface, 404, "No such address: the path contains a control character.")
-        refused = _tainted_refusal(surface, request.GET, "query parameter(s)")
-        if refused is not None:
-            return refused
+        if request.META.get("QUERY_STRING"):  # no query string, no parameters to check
+            refused = _tainted_refusal(surface, request.GET, "query parameter(s)")
+            if refused is not None:
+                return refused
         declared = request.META.get("CONTENT_LENGTH") or ""
         limit = _body_limit(surface, request)
         if limit is not None and declared.isdigit() and int(declared) > limit:

@@ -21,9 +21,9 @@ from portal.reviews.models import InformationRequest
 from portal.usage.models import UsageMonthlyTotal
 from provisioning.bulk.models import CredentialReason
 from provisioning.credentials.models import CredentialState
-from provisioning.credentials.selectors import grant_reason_words
 from provisioning.grants.models import LIVE_GRANT_STATES, Grant
 from provisioning.grants.reasons import REASON_WORDS, reason_words
+from provisioning.keys.selectors import grant_reason_words
 
 S = ApplicationState
 PEOPLE_SHOWN = 20

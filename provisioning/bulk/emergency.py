@@ -1,6 +1,6 @@
 """A model's emergency stop, recorded as a bulk action.
 
-The stop itself (``provisioning.deliveries.emergency``) suspends through the set-based
+The stop itself (``provisioning.bulk.stop``) suspends through the set-based
 grant service and sends one model-wide block per target. This module gives it, in the same
 transaction, the record any emergency suspension has: a ``BulkAction`` (suspend, emergency,
 done, awaiting a second person's review), its grants as plan rows (one ``INSERT … SELECT``,

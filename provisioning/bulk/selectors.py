@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
@@ -94,3 +95,18 @@ def pending_lift(action: BulkAction) -> BulkAction | None:
     return BulkAction.objects.filter(
         kind="restore", reference=action.reference, state__in=("planned", "approved")
     ).first()
+
+
+def stop_references_named(references: Iterable[str]) -> dict[str, str]:
+    """An emergency stop under a determination, read as that determination: maps each such
+    stop's ``emergency-stop:<event>`` reference to ``determination:<reference>``, so
+    ``reason_words`` names it. One query, and none when no stop is among ``references``."""
+    stops = {r for r in references if r.startswith("emergency-stop:")}
+    if not stops:
+        return {}
+    rows = (
+        BulkAction.objects.filter(reference__in=stops, emergency=True)
+        .exclude(determination="")
+        .values_list("reference", "determination")
+    )
+    return {reference: f"determination:{named}" for reference, named in rows}

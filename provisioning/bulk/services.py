@@ -58,7 +58,7 @@ from provisioning.bulk.plan import (
     summarise,
     summarise_keys,
 )
-from provisioning.deliveries.changelog import ChangeSet, changes_digest
+from provisioning.changelog.writer import ChangeSet, changes_digest
 from provisioning.grants.models import SuspensionKind
 from provisioning.grants.services import grant_restore, grant_revoke, grant_suspend
 
@@ -123,7 +123,7 @@ def _criteria(action: BulkAction, *, gated: bool | None = None) -> Criteria:
 
 
 def _hash_for(action: BulkAction) -> str:
-    return current_hash(_criteria(action))
+    return current_hash(_criteria(action), like=action.plan_hash)
 
 
 def _resolve_for(action: BulkAction, *, gated: bool | None = None) -> Selection:
@@ -311,7 +311,7 @@ def bulk_plan(
             if scope == BulkScope.GRANT
             else len({g for _, g in selection.pairs})
         )
-        action.credential_count = len(selection.credential_ids)
+        action.credential_count = selection.credential_count
         action.chunk_count = chunks
         action.counts = counts
         action.sample = sample

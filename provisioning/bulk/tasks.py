@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from provisioning.bulk.retention import prune_change_log
 from provisioning.bulk.services import bulk_run
 
 
@@ -23,3 +24,10 @@ def resume_running() -> int:
     for action_id in ids:
         execute.delay(action_id)
     return len(ids)
+
+
+# Registered under its first name: beat's schedule and queued messages name it so.
+@shared_task(name="deliveries.prune_change_log", acks_late=True)
+def prune_change_log_task() -> int:
+    """Change-log retention (hourly); a lost or doubled run only moves the work."""
+    return prune_change_log().deleted

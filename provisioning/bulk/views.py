@@ -49,10 +49,9 @@ from provisioning.bulk.services import (
     bulk_review,
     needs_approval,
 )
+from provisioning.bulk.stop import model_emergency_stop, stop_previews
 from provisioning.catalog.models import CoveredModel
-from provisioning.deliveries.emergency import model_emergency_stop
 from provisioning.deliveries.models import DeliveryError, ModelBlockState
-from provisioning.deliveries.selectors import stop_previews
 
 READ = "bulk.view_bulkaction"
 WRITE = "bulk.change_bulkaction"

@@ -23,15 +23,8 @@ from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from foundation.people import is_held_by_screening
 from foundation.tokens import KEY_SCHEME, NewToken, generate_token
-from provisioning.credentials.models import (
-    Credential,
-    CredentialError,
-    CredentialState,
-    SeatsExhausted,
-    check_credential_transition,
-)
-from provisioning.credentials.reactivation import reactivatable_condition
-from provisioning.deliveries.changelog import (
+from provisioning.changelog.reactivation import reactivatable_condition
+from provisioning.changelog.writer import (
     CREDENTIAL_TABLE,
     ChangeSet,
     changes_digest,
@@ -41,6 +34,13 @@ from provisioning.deliveries.changelog import (
     wake_relays_on_commit,
     write_credential_changes,
     write_revocations,
+)
+from provisioning.credentials.models import (
+    Credential,
+    CredentialError,
+    CredentialState,
+    SeatsExhausted,
+    check_credential_transition,
 )
 from provisioning.grants.models import LIVE_GRANT_STATES, Grant, GrantState
 

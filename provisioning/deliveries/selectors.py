@@ -8,8 +8,6 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Max, Q
 
-from provisioning.catalog.models import CoveredModel
-from provisioning.deliveries.emergency import StopPreview, stop_preview
 from provisioning.deliveries.models import Change, DriftReport, Failure, FailureState, Target
 from provisioning.deliveries.relay import past_cursor
 
@@ -81,6 +79,8 @@ def credential_sync_states(
     """
     ids = list(credential_ids)
     targets = list(targets if targets is not None else Target.objects.filter(enabled=True))
+    if not targets or not ids:  # nothing to be in sync with: no query to make
+        return {credential_id: {} for credential_id in ids}
     latest_ids = (
         Change.objects.filter(credential_id__in=ids)
         .values("credential_id")
@@ -132,9 +132,3 @@ def enabled_targets() -> list[Target]:
     """The targets keys are delivered to now, by name: one column each on the keys page
     and one row each in the API's delivery states."""
     return list(Target.objects.filter(enabled=True).order_by("name"))
-
-
-def stop_previews() -> list[StopPreview]:
-    """What an emergency stop of each covered model would cut if pressed now, by model
-    name: the stop page and the API list the same previews."""
-    return [stop_preview(model) for model in CoveredModel.objects.order_by("name")]

@@ -11,11 +11,10 @@ from typing import Any
 from celery import Task, shared_task
 
 from provisioning.connectors.base import ConnectorError
-from provisioning.deliveries.emergency import model_block_send
+from provisioning.deliveries.blocks import model_block_send
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.reconciliation import target_reconcile
 from provisioning.deliveries.relay import relay_run
-from provisioning.deliveries.retention import prune_change_log
 
 
 @shared_task(name="deliveries.relay_target", bind=True, acks_late=True, reject_on_worker_lost=True)
@@ -27,12 +26,18 @@ def relay_target(self: Task[Any, Any], target_id: int) -> dict[str, int]:
     return {"taken": result.taken, "pushed": result.pushed, "dead": result.dead}
 
 
-@shared_task(name="deliveries.relay_all", acks_late=True, reject_on_worker_lost=True)
-def relay_all() -> int:
+def wake_relays(**_: object) -> int:
+    """Queue a relay run for every enabled target: beat's ``relay_all``, and after each
+    commit that wrote change-log rows (``changes_committed``, connected in ``apps``)."""
     target_ids = list(Target.objects.filter(enabled=True).values_list("pk", flat=True))
     for target_id in target_ids:
         relay_target.delay(target_id)
     return len(target_ids)
+
+
+@shared_task(name="deliveries.relay_all", acks_late=True, reject_on_worker_lost=True)
+def relay_all() -> int:
+    return wake_relays()
 
 
 @shared_task(
@@ -61,9 +66,3 @@ def reconcile_all() -> int:
     for target_id in target_ids:
         reconcile_target.delay(target_id)
     return len(target_ids)
-
-
-@shared_task(name="deliveries.prune_change_log", acks_late=True)
-def prune_change_log_task() -> int:
-    """Change-log retention (hourly); a lost or doubled run only moves the work."""
-    return prune_change_log().deleted

@@ -6,8 +6,6 @@ says only that a check is not finished: what matched stays with compliance.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 REASON_WORDS = {
     "regulatory": "Restricted by a government determination",
     "compliance": "A compliance check is not finished",
@@ -26,20 +24,3 @@ def reason_words(kind: str, reference: str = "") -> str:
         if named and ":" not in named:
             return f"{words} ({named})"
     return words
-
-
-def stop_references_named(references: Iterable[str]) -> dict[str, str]:
-    """An emergency stop under a determination, read as that determination: maps each such
-    stop's ``emergency-stop:<event>`` reference to ``determination:<reference>``, so
-    ``reason_words`` names it. One query, and none when no stop is among ``references``."""
-    stops = {r for r in references if r.startswith("emergency-stop:")}
-    if not stops:
-        return {}
-    from provisioning.bulk.models import BulkAction
-
-    rows = (
-        BulkAction.objects.filter(reference__in=stops, emergency=True)
-        .exclude(determination="")
-        .values_list("reference", "determination")
-    )
-    return {reference: f"determination:{named}" for reference, named in rows}

@@ -26,8 +26,8 @@ from django.utils import timezone
 from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from provisioning.catalog.models import Stage
-from provisioning.credentials.reactivation import reactivatable_condition
-from provisioning.deliveries.changelog import (
+from provisioning.changelog.reactivation import reactivatable_condition
+from provisioning.changelog.writer import (
     ChangeSet,
     changes_digest,
     changes_summary,

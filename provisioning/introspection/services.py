@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,14 +103,34 @@ WHERE gc.client_id = %s AND gc.enabled
 """  # noqa: S608 (module constants only)
 
 
+# psycopg prepares nothing on a connection whose ``prepare_threshold`` is None, not even
+# a statement executed with ``prepare=True``, and None is what Django gives every
+# connection unless OPTIONS says otherwise. For the duration of this one statement the
+# threshold is set so high that only an explicit ``prepare=True`` prepares: Django's own
+# queries on the connection stay unprepared, as configured. A migration that changes the
+# type of a column the statement returns makes PostgreSQL refuse the kept plan ("cached plan
+# must not change result type"): an error, so the request fails closed, until the workers
+# restart with the new code, as a deploy does.
+_EXPLICIT_ONLY = sys.maxsize
+
+
 def _prepared_one(sql: str, params: list[Any]) -> Any:
     import psycopg
 
     connection.ensure_connection()
+    raw = connection.connection
     # As Django's own cursors do: errors come out as django.db errors, and a broken
     # connection is marked so that the end of the request closes it, not reuses it.
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=not settings.DATABASE_TRANSACTION_POOLING)
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        if settings.DATABASE_TRANSACTION_POOLING:
+            cursor.execute(sql, params, prepare=False)
+            return cursor.fetchone()
+        configured = raw.prepare_threshold
+        raw.prepare_threshold = _EXPLICIT_ONLY if configured is None else configured
+        try:
+            cursor.execute(sql, params, prepare=True)
+        finally:
+            raw.prepare_threshold = configured
         return cursor.fetchone()
 
 

@@ -15,7 +15,7 @@ from provisioning.introspection.services import gateway_introspect
 
 
 def client_credentials(request: HttpRequest) -> tuple[str, str]:
-    header = request.headers.get("Authorization", "")
+    header = request.META.get("HTTP_AUTHORIZATION", "")
     if header.lower().startswith("basic "):
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode()

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from provisioning.deliveries.retention import prune_change_log
+from provisioning.bulk.retention import prune_change_log
 
 
 class Command(BaseCommand):

@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from foundation.audit.services import audit_record
 from provisioning.bulk.models import BulkAction
-from provisioning.deliveries.changelog import CHANGE_TABLE, ChangeRow, ChangeSet
+from provisioning.changelog.writer import CHANGE_TABLE, ChangeRow, ChangeSet
 from provisioning.deliveries.models import Change, DeliveryError, Target
 from provisioning.deliveries.relay import past_cursor
 

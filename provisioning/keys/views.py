@@ -13,8 +13,9 @@ from foundation.access import get_visible_or_404, visible_to
 from foundation.requests import AuthenticatedRequest
 from provisioning.credentials import services as credential_services
 from provisioning.credentials.models import Credential, CredentialError
-from provisioning.credentials.selectors import require_key_owner, suspension_reasons
+from provisioning.credentials.selectors import require_key_owner
 from provisioning.deliveries.selectors import credential_sync_states, enabled_targets
+from provisioning.keys.selectors import key_page_credentials, key_page_rows
 
 PAGE_SIZE = 50
 SYNC_LABELS = {
@@ -29,23 +30,21 @@ SYNC_LABELS = {
 @require_GET
 @login_required
 def credential_list(request: HttpRequest) -> HttpResponse:
-    credentials = visible_to(request.user, Credential.objects.all()).select_related(
-        "person", "grant__organisation", "grant__covered_model", "grant__stage"
-    )
+    credentials = visible_to(request.user, key_page_credentials())
     page = Paginator(credentials.order_by("-created_at", "-id"), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    credentials_shown = list(page)
     targets = enabled_targets()
-    sync = credential_sync_states(credential_ids=[c.pk for c in page], targets=targets)
-    reasons = suspension_reasons(list(page))
-    rows = [
-        {
-            "credential": credential,
-            "reasons": reasons.get(credential.pk, []),
-            "sync": [(target, SYNC_LABELS[sync[credential.pk][target.pk]]) for target in targets],
-        }
-        for credential in page
-    ]
+    sync = credential_sync_states(credential_ids=[c.pk for c in credentials_shown], targets=targets)
+    rows = key_page_rows(
+        credentials_shown,
+        user_id=request.user.pk,
+        sync={
+            pk: [(target, SYNC_LABELS[states[target.pk]]) for target in targets]
+            for pk, states in sync.items()
+        },
+    )
     return render(
         request,
         "credentials/list.html",

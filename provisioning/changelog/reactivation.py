@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from provisioning.deliveries.changelog import CREDENTIAL_TABLE
+from provisioning.changelog.writer import CREDENTIAL_TABLE
 
 # The credential-level reason rows are written by provisioning.bulk (its CredentialReason
 # model); they are read here by table name so that credentials need not import bulk.

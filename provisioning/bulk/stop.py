@@ -28,6 +28,7 @@ from provisioning.catalog.models import CoveredModel
 from provisioning.connectors.registry import supports_block_model
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import DeliveryError, ModelBlock, ModelBlockState, Target
+from provisioning.deliveries.tasks import send_model_block
 from provisioning.grants.models import LIVE_GRANT_STATES, Grant, GrantState, SuspensionKind
 from provisioning.grants.services import GrantBulkResult, grant_suspend
 
@@ -203,8 +204,6 @@ def model_emergency_stop(
         block_ids = [b.pk for b in blocks if b.state == ModelBlockState.PENDING]
 
         def _send() -> None:
-            from provisioning.deliveries.tasks import send_model_block
-
             for block_id in block_ids:
                 send_model_block.delay(block_id)
 
@@ -214,31 +213,7 @@ def model_emergency_stop(
     )
 
 
-def model_block_send(*, block_id: int) -> ModelBlock:
-    """Send one model-wide block to its target (idempotent: the event id is stable)."""
-    from provisioning.connectors.base import ConnectorError
-    from provisioning.deliveries.relay import build_connector
-
-    block = ModelBlock.objects.select_related("target", "covered_model").get(pk=block_id)
-    if block.state != ModelBlockState.PENDING:
-        return block
-    connector = build_connector(block.target.to_config())
-    try:
-        connector.block_model(block.covered_model.slug, event_id=block.event_id)
-    except NotImplementedError:
-        block.state = ModelBlockState.UNSUPPORTED
-    except ConnectorError as exc:
-        block.last_error = str(exc)[:2000]
-        if not exc.retryable:
-            block.state = ModelBlockState.FAILED
-        block.save(update_fields=["state", "last_error"])
-        if exc.retryable:
-            raise
-        return block
-    else:
-        block.state = ModelBlockState.ACKNOWLEDGED
-        block.acknowledged_at = timezone.now()
-    finally:
-        connector.close()
-    block.save(update_fields=["state", "acknowledged_at", "last_error"])
-    return block
+def stop_previews() -> list[StopPreview]:
+    """What an emergency stop of each covered model would cut if pressed now, by model
+    name: the stop page and the API list the same previews."""
+    return [stop_preview(model) for model in CoveredModel.objects.order_by("name")]

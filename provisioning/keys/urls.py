@@ -1,6 +1,6 @@
 from django.urls import path
 
-from provisioning.credentials import views
+from provisioning.keys import views
 
 app_name = "credentials"
 
