@@ -301,9 +301,9 @@ def prune_change_log_rows(n: int) -> list[dict]:
     from django.db import connection
     from django.utils import timezone
 
+    from provisioning.bulk.retention import prune_change_log
     from provisioning.catalog.models import CoveredModel
-    from provisioning.deliveries.changelog import CHANGE_TABLE
-    from provisioning.deliveries.retention import prune_change_log
+    from provisioning.changelog.writer import CHANGE_TABLE
     from provisioning.grants.models import Grant, SuspensionKind
     from provisioning.grants.services import grant_restore, grant_suspend
 
