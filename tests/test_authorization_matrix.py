@@ -390,5 +390,5 @@ def test_the_review_queue_leaves_out_the_applications_of_the_reviewers_own_organ
     theirs = colleague.get(reverse("reviews:queue"))
 
     assert mine.status_code == theirs.status_code == 200
-    assert authz_world.application not in [row["application"] for row in mine.context["rows"]]
-    assert authz_world.application in [row["application"] for row in theirs.context["rows"]]
+    assert authz_world.application.pk not in [row.pk for row in mine.context["rows"]]
+    assert authz_world.application.pk in [row.pk for row in theirs.context["rows"]]
