@@ -19,7 +19,8 @@ At ``--scale 10`` (1,000,000 credentials over 20,000 organisations) the targets 
 ≤ 3x a raw ``UPDATE`` that also commits (timed with its commit).
 
 Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres python -m bench.bulk [N]``
-(or ``--scale K`` for K times the reference size; ``--prune-only`` for the retention row).
+(or ``--scale K`` for K times the reference size; ``--prune-only`` for the retention row,
+``--skip-prune`` without it).
 Without a PostgreSQL ``DATABASE_URL`` it reports that it was skipped.
 """
 
@@ -348,7 +349,7 @@ def prune_change_log_rows(n: int) -> list[dict]:
     ]
 
 
-def run(n: int | None = None, *, prune_only: bool = False) -> list[dict]:
+def run(n: int | None = None, *, prune_only: bool = False, prune: bool = True) -> list[dict]:
     url = postgres_url()
     if not url:
         return [_row("bulk suspend on PostgreSQL", "skipped: DATABASE_URL is not PostgreSQL", None)]
@@ -363,11 +364,18 @@ def run(n: int | None = None, *, prune_only: bool = False) -> list[dict]:
             _seed(size, ORGANISATIONS * k)
             return prune_change_log_rows(size)
         rows = _measure(size, ORGANISATIONS * k, large=k >= 10)
-        return [*rows, *prune_change_log_rows(size)]
+        return [*rows, *prune_change_log_rows(size)] if prune else rows
 
 
 if __name__ == "__main__":
-    prune_only = "--prune-only" in sys.argv
-    if prune_only:
-        sys.argv.remove("--prune-only")
-    print_rows(run(size_argument(CREDENTIALS * scale()), prune_only=prune_only), measured_width=12)
+    flags = {flag for flag in ("--prune-only", "--skip-prune") if flag in sys.argv}
+    for flag in flags:
+        sys.argv.remove(flag)
+    print_rows(
+        run(
+            size_argument(CREDENTIALS * scale()),
+            prune_only="--prune-only" in flags,
+            prune="--skip-prune" not in flags,
+        ),
+        measured_width=12,
+    )

@@ -62,6 +62,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -706,23 +707,44 @@ def _cpu_row(server: Gunicorn, url: str, *, headers: dict[str, str], body: str) 
     connections = CONNECTION_LEVELS[0]
     # Warm (every worker has its connection and prepared statement) since the runs before.
     workers, backends = _server_pids(server)
-    before = [sum(map(_process_cpu, workers)), sum(map(_process_cpu, backends))]
+    before = {pid: _process_cpu(pid) for pid in (*workers, *backends)}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     load = _wrk(
         url, headers=headers, seconds=SECONDS, connections=connections, body=body, warm_up=False
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     wrk_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
-    gunicorn_cpu = sum(map(_process_cpu, workers)) - before[0]
-    postgres_cpu = sum(map(_process_cpu, backends)) - before[1]
+    workers_after, backends_after = _server_pids(server)
+    spent = _cpu_since(before)
+    gunicorn_cpu, gunicorn_gone = spent({*workers, *workers_after})
+    postgres_cpu, postgres_gone = spent({*backends, *backends_after})
     n = max(load.requests, 1)
     total = gunicorn_cpu + postgres_cpu + wrk_cpu
+    gone = gunicorn_gone + postgres_gone
     return _row(
         f"introspection CPU per request ({connections} connections, closed loop)",
         f"{total / n * 1e6:.0f} µs: gunicorn {gunicorn_cpu / n * 1e6:.0f}, "
-        f"PostgreSQL {postgres_cpu / n * 1e6:.0f}, wrk {wrk_cpu / n * 1e6:.0f}",
+        f"PostgreSQL {postgres_cpu / n * 1e6:.0f}, wrk {wrk_cpu / n * 1e6:.0f}"
+        + (f" ({gone} processes ended during the run, not counted)" if gone else ""),
         None,
     )
+
+
+def _cpu_since(before: dict[int, float]) -> Callable[[set[int]], tuple[float, int]]:
+    """A function of a set of pids: the CPU seconds they used since ``before`` and how many
+    of them ended meanwhile. A process that ended is left out (what it used is gone with it),
+    never counted as a negative; one that started meanwhile counts from nothing."""
+
+    def spent(pids: set[int]) -> tuple[float, int]:
+        total, gone = 0.0, 0
+        for pid in pids:
+            if not os.path.exists(f"/proc/{pid}"):
+                gone += 1
+                continue
+            total += max(_process_cpu(pid) - before.get(pid, 0.0), 0.0)
+        return total, gone
+
+    return spent
 
 
 def _only() -> str:
