@@ -312,11 +312,13 @@ def grant_suspend(
     actor: Actor,
     note: str = "",
     audit_subject: models.Model | None = None,
+    count_by_grant: bool = False,
 ) -> GrantBulkResult:
     """Add the reason ``(reason, reference)`` to each live grant; active ones become suspended.
 
     ``audit_subject`` names the object the audit event is about (an emergency stop's bulk
-    action) instead of the grants."""
+    action) instead of the grants; ``count_by_grant`` has the keys suspended counted per
+    grant as they are written (``changes.by_grant``, PostgreSQL)."""
     kind = SuspensionKind(reason)
     single = _single(grants)
     if single is not None:
@@ -333,6 +335,7 @@ def grant_suspend(
             condition_sql="state = 'active'",
             set_sql="state = 'suspended'",
             cause=f"grant.suspended:{kind}",
+            count_by_grant=count_by_grant,
         )
         ids_sql, ids_params = batch.ids_sql()
         with connection.cursor() as cursor:
