@@ -15,75 +15,30 @@ where the setting does not hold, a rolled-back savepoint that set it) the check 
 0004; an ``UPDATE`` of the change log is always checked.
 """
 
+from importlib import import_module
+
 from django.db import migrations
 
-CREATE = """
-CREATE OR REPLACE FUNCTION change_log_check_credential() RETURNS trigger AS $$
-DECLARE
-    low bigint;
-    high bigint;
-    missing bigint;
-BEGIN
+# 0004's function, which this one extends (and restores going back).
+PREVIOUS = import_module("provisioning.deliveries.migrations.0004_change_log_check_by_range").CREATE
+
+VOUCHED = """BEGIN
     IF TG_OP = 'INSERT'
        AND current_setting('clearance.change_log_vouched', true) = 'credential_update' THEN
         PERFORM set_config('clearance.change_log_vouched', '', true);
         RETURN NULL;
     END IF;
-    SELECT min(credential_id), max(credential_id) INTO low, high FROM change_log_new;
-    IF low IS NULL THEN
-        RETURN NULL;
-    END IF;
-    EXECUTE format(
-        'SELECT count(*) FROM change_log_new n LEFT JOIN '
-        '(SELECT id FROM credentials_credential WHERE id BETWEEN %s AND %s) c '
-        'ON c.id = n.credential_id WHERE c.id IS NULL',
-        low, high
-    ) INTO missing;
-    IF missing > 0 THEN
-        RAISE EXCEPTION 'deliveries_change_log names a credential that does not exist'
-            USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    RETURN NULL;
-END;
-$$ LANGUAGE plpgsql;
 """
 
-# 0004's function, for going back.
-PREVIOUS = """
-CREATE OR REPLACE FUNCTION change_log_check_credential() RETURNS trigger AS $$
-DECLARE
-    low bigint;
-    high bigint;
-    missing bigint;
-BEGIN
-    SELECT min(credential_id), max(credential_id) INTO low, high FROM change_log_new;
-    IF low IS NULL THEN
-        RETURN NULL;
-    END IF;
-    EXECUTE format(
-        'SELECT count(*) FROM change_log_new n LEFT JOIN '
-        '(SELECT id FROM credentials_credential WHERE id BETWEEN %s AND %s) c '
-        'ON c.id = n.credential_id WHERE c.id IS NULL',
-        low, high
-    ) INTO missing;
-    IF missing > 0 THEN
-        RAISE EXCEPTION 'deliveries_change_log names a credential that does not exist'
-            USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    RETURN NULL;
-END;
-$$ LANGUAGE plpgsql;
-"""
+CREATE = PREVIOUS.replace("BEGIN\n", VOUCHED, 1)
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
+def _on_postgresql(sql: str):
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(sql, params=None)
 
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PREVIOUS, params=None)
+    return run
 
 
 class Migration(migrations.Migration):
@@ -92,5 +47,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(forwards, backwards),
+        migrations.RunPython(_on_postgresql(CREATE), _on_postgresql(PREVIOUS)),
     ]
