@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from foundation.access import get_visible_or_404, visible_to
+from foundation.form_pages import form_page
 from foundation.requests import AuthenticatedRequest
 from provisioning.bulk.emergency import stop_lift_plan
 from provisioning.bulk.forms import BulkPlanForm, ConfirmForm, EmergencyStopForm, ReviewForm
@@ -91,23 +92,23 @@ def plan(request: AuthenticatedRequest) -> HttpResponse:
     if not request.user.has_perm(WRITE):
         raise PermissionDenied("Only operations plan bulk actions.")
     form = BulkPlanForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            action = bulk_plan(
-                kind=data["kind"],
-                filters=form.filters(),
-                reason=data["reason"],
-                actor=request.user,
-                emergency=data["emergency"],
-                suspension_kind=data.get("restores_kind") or "ops",
-                reference=data.get("restores") or "",
-            )
-        except BulkActionError as exc:
-            form.add_error(None, str(exc))
-        else:
-            return redirect("bulk:detail", pk=action.pk)
-    return render(request, "bulk/plan.html", {"form": form})
+    return form_page(
+        request,
+        form,
+        save=lambda data: bulk_plan(
+            kind=data["kind"],
+            filters=form.filters(),
+            reason=data["reason"],
+            actor=request.user,
+            emergency=data["emergency"],
+            suspension_kind=data.get("restores_kind") or "ops",
+            reference=data.get("restores") or "",
+        ),
+        refusal=BulkActionError,
+        done=lambda action: redirect("bulk:detail", pk=action.pk),
+        template="bulk/plan.html",
+        context={},
+    )
 
 
 def _detail_context(request: HttpRequest, action: BulkAction) -> dict[str, Any]:
