@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from guardian.shortcuts import get_objects_for_user
 
 from foundation.access import get_visible_or_404
+from foundation.flashed import flashed
 from foundation.requests import AuthenticatedRequest
 from portal.applications.forms import (
     ApplicationFilterForm,
@@ -249,15 +250,15 @@ def application_submit_view(request: AuthenticatedRequest, pk: int) -> HttpRespo
 @require_POST
 def application_withdraw_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk, action="change")
-    try:
-        application_withdraw(
+    return flashed(
+        request,
+        lambda: application_withdraw(
             actor=request.user, application=application, reason=request.POST.get("reason", "")
-        )
-    except ApplicationError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "The application is withdrawn.")
-    return redirect("applications:detail", pk=application.pk)
+        ),
+        refusal=ApplicationError,
+        success="The application is withdrawn.",
+        then=redirect("applications:detail", pk=application.pk),
+    )
 
 
 @login_required

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from foundation.access import get_visible_or_404
+from foundation.flashed import flashed
 from foundation.requests import AuthenticatedRequest
 from portal.accounts.roles import is_staff_member
 from portal.partners.documents import organisation_document_response, organisation_document_upload
@@ -213,13 +214,15 @@ def member_remove(request: AuthenticatedRequest, slug: str, pk: int) -> HttpResp
         organisation=organisation,
         pk=pk,
     )
-    try:
-        membership_remove(actor=request.user, membership=membership, reason="Removed by an admin.")
-    except PartnerError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"{membership.user.get_username()} was removed.")
-    return redirect("partners:members", slug=organisation.slug)
+    return flashed(
+        request,
+        lambda: membership_remove(
+            actor=request.user, membership=membership, reason="Removed by an admin."
+        ),
+        refusal=PartnerError,
+        success=f"{membership.user.get_username()} was removed.",
+        then=redirect("partners:members", slug=organisation.slug),
+    )
 
 
 @login_required
@@ -229,13 +232,13 @@ def invitation_revoke_view(request: AuthenticatedRequest, slug: str, pk: int) ->
     invitation = get_visible_or_404(
         request.user, Invitation.objects.all(), action="manage", organisation=organisation, pk=pk
     )
-    try:
-        invitation_revoke(actor=request.user, invitation=invitation)
-    except PartnerError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"The invitation to {invitation.email} was withdrawn.")
-    return redirect("partners:members", slug=organisation.slug)
+    return flashed(
+        request,
+        lambda: invitation_revoke(actor=request.user, invitation=invitation),
+        refusal=PartnerError,
+        success=f"The invitation to {invitation.email} was withdrawn.",
+        then=redirect("partners:members", slug=organisation.slug),
+    )
 
 
 @login_required

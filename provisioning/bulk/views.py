@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from foundation.access import get_visible_or_404, visible_to
+from foundation.flashed import flashed
 from foundation.form_pages import form_page
 from foundation.requests import AuthenticatedRequest
 from provisioning.bulk.emergency import stop_lift_plan
@@ -229,13 +230,13 @@ def approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = ConfirmForm(request.POST)
         if form.is_valid() and form.cleaned_data["plan_hash"] == action.plan_hash:
-            try:
-                bulk_approve(action=action, actor=request.user)
-            except BulkActionError as exc:
-                messages.error(request, str(exc))
-            else:
-                messages.success(request, "Approved. The planner, or you, can now run it.")
-            return redirect("bulk:detail", pk=action.pk)
+            return flashed(
+                request,
+                lambda: bulk_approve(action=action, actor=request.user),
+                refusal=BulkActionError,
+                success="Approved. The planner, or you, can now run it.",
+                then=redirect("bulk:detail", pk=action.pk),
+            )
         messages.error(request, "Tick the confirmation to approve exactly this plan.")
     return render(request, "bulk/approve.html", _detail_context(request, action))
 
@@ -257,11 +258,12 @@ def replan(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @login_required
 def resume(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     action = _action(request, pk, write=True)
-    try:
-        bulk_resume(action=action, actor=request.user)
-    except BulkActionError as exc:
-        messages.error(request, str(exc))
-    return redirect("bulk:detail", pk=action.pk)
+    return flashed(
+        request,
+        lambda: bulk_resume(action=action, actor=request.user),
+        refusal=BulkActionError,
+        then=redirect("bulk:detail", pk=action.pk),
+    )
 
 
 @require_POST
@@ -272,13 +274,13 @@ def review(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Write what you checked: the review note is required.")
         return redirect("bulk:detail", pk=action.pk)
-    try:
-        bulk_review(action=action, actor=request.user, note=form.cleaned_data["note"])
-    except BulkActionError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Review recorded.")
-    return redirect("bulk:detail", pk=action.pk)
+    return flashed(
+        request,
+        lambda: bulk_review(action=action, actor=request.user, note=form.cleaned_data["note"]),
+        refusal=BulkActionError,
+        success="Review recorded.",
+        then=redirect("bulk:detail", pk=action.pk),
+    )
 
 
 @never_cache
