@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from foundation.access import get_visible_or_404, visible_to
 from foundation.flashed import flashed
 from foundation.form_pages import form_page
+from foundation.polled_pages import object_page
 from foundation.requests import AuthenticatedRequest
 from provisioning.bulk.emergency import stop_lift_plan
 from provisioning.bulk.forms import BulkPlanForm, ConfirmForm, EmergencyStopForm, ReviewForm
@@ -181,20 +182,8 @@ def _count_tables(
     ]
 
 
-@never_cache
-@require_GET
-@login_required
-def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    action = _action(request, pk)
-    return render(request, "bulk/detail.html", _detail_context(request, action))
-
-
-@never_cache
-@require_GET
-@login_required
-def progress(request: HttpRequest, pk: int) -> HttpResponse:
-    action = _action(request, pk)
-    return render(request, "bulk/_progress.html", _detail_context(request, action))
+detail = object_page("bulk/detail.html", _action, _detail_context)
+progress = object_page("bulk/_progress.html", _action, _detail_context)
 
 
 @require_POST
