@@ -111,20 +111,12 @@ def target_edit(request: AuthenticatedRequest, target_id: int) -> HttpResponse:
     if not request.user.has_perm(CHANGE_PERMISSION):
         raise PermissionDenied("Only operations may edit targets.")
     target = get_visible_or_404(request.user, Target.objects.all(), action="change", pk=target_id)
+    form = TargetForm(request.POST or None, instance=target)
     return _target_page(
         request,
-        TargetForm(request.POST or None, instance=target),
+        form,
         target,
-        lambda data: target_update(
-            actor=request.user,
-            target=target,
-            name=data["name"],
-            url=data["url"],
-            enabled=data["enabled"],
-            covered_models=data["covered_models"],
-            token=data["token"],
-            secret=data["secret"],
-        ),
+        lambda data: target_update(actor=request.user, target=target, **form.changes()),
         "saved",
     )
 
