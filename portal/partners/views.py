@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from foundation.access import get_visible_or_404
 from foundation.flashed import flashed
+from foundation.form_pages import form_page
 from foundation.requests import AuthenticatedRequest
 from portal.accounts.roles import is_staff_member
 from portal.partners.documents import organisation_document_response, organisation_document_upload
@@ -104,25 +105,26 @@ def organisation_detail(request: AuthenticatedRequest, slug: str) -> HttpRespons
 
 @login_required
 def organisation_register_view(request: AuthenticatedRequest) -> HttpResponse:
-    form = OrganisationRegisterForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            created = organisation_register(actor=request.user, **form.cleaned_data)
-        except PartnerError as error:
-            add_service_error(form, error)
-        else:
-            if created.verification_state == VerificationState.DOMAIN_VERIFIED:
-                messages.success(
-                    request, f"{created.legal_name} is registered and its domain verified."
-                )
-            else:
-                messages.success(
-                    request,
-                    f"{created.legal_name} is registered. Verify an email address at "
-                    f"{created.email_domain} to verify the organisation's domain.",
-                )
-            return redirect("partners:detail", slug=created.slug)
-    return render(request, "partners/register.html", {"form": form})
+    return form_page(
+        request,
+        OrganisationRegisterForm(request.POST or None),
+        save=lambda data: organisation_register(actor=request.user, **data),
+        refusal=PartnerError,
+        refused=add_service_error,
+        success=_registered,
+        done=lambda created: redirect("partners:detail", slug=created.slug),
+        template="partners/register.html",
+        context={},
+    )
+
+
+def _registered(created: Organisation) -> str:
+    if created.verification_state == VerificationState.DOMAIN_VERIFIED:
+        return f"{created.legal_name} is registered and its domain verified."
+    return (
+        f"{created.legal_name} is registered. Verify an email address at "
+        f"{created.email_domain} to verify the organisation's domain."
+    )
 
 
 @login_required
