@@ -202,6 +202,17 @@ def write_revocations(
     )
 
 
+def write_suspensions(*, scope_sql: str, scope_params: Sequence[Any], cause: str) -> ChangeSet:
+    """Suspend every active key in scope (one more reason now holds it)."""
+    return write_credential_changes(
+        scope_sql=scope_sql,
+        scope_params=scope_params,
+        condition_sql="state = 'active'",
+        set_sql="state = 'suspended'",
+        cause=cause,
+    )
+
+
 def insert_changes(
     *, scope_sql: str, scope_params: Sequence[Any], token: int, cause: str
 ) -> ChangeSet:

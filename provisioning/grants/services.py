@@ -26,15 +26,15 @@ from django.utils import timezone
 from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from provisioning.catalog.models import Stage
-from provisioning.changelog.reactivation import reactivatable_condition
+from provisioning.changelog.reactivation import write_reactivations
 from provisioning.changelog.writer import (
     ChangeSet,
     changes_digest,
     changes_summary,
     new_batch_token,
     wake_relays_on_commit,
-    write_credential_changes,
     write_revocations,
+    write_suspensions,
 )
 from provisioning.grants.models import (
     LIVE_GRANT_STATES,
@@ -339,12 +339,8 @@ def grant_suspend(
         batch, matched, grants_changed = _mark_and_suspend(grants, now)
         # The credentials' scope is "grants of this batch", whatever the grants' state.
         scope_sql, scope_params = batch.grants_sql()
-        changes = write_credential_changes(
-            scope_sql=scope_sql,
-            scope_params=scope_params,
-            condition_sql="state = 'active'",
-            set_sql="state = 'suspended'",
-            cause=f"grant.suspended:{kind}",
+        changes = write_suspensions(
+            scope_sql=scope_sql, scope_params=scope_params, cause=f"grant.suspended:{kind}"
         )
         ids_sql, ids_params = batch.ids_sql()
         with connection.cursor() as cursor:
@@ -408,15 +404,9 @@ def grant_restore(
                 [GrantState.ACTIVE, now, *ids_params, GrantState.SUSPENDED, now],
             )
             grants_changed = cursor.rowcount
-        reactivate_sql, reactivate_params = reactivatable_condition(now)
         scope_sql, scope_params = batch.grants_sql("state = 'active'")
-        changes = write_credential_changes(
-            scope_sql=scope_sql,
-            scope_params=scope_params,
-            condition_sql=reactivate_sql,
-            condition_params=reactivate_params,
-            set_sql="state = 'active'",
-            cause=f"grant.restored:{kind}",
+        changes = write_reactivations(
+            scope_sql=scope_sql, scope_params=scope_params, cause=f"grant.restored:{kind}", now=now
         )
         event_id = _audit_reason(
             actor=actor,
