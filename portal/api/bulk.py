@@ -16,10 +16,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.api.downloads import EVIDENCE_RESPONSES, ZIP_RENDERERS, download
+from portal.api.fields import UsernameField
 from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem, problem_response
-from portal.api.staff import StaffViewSet, username_of
+from portal.api.staff import StaffViewSet
 from portal.api.validation import CountryCodeField
 from portal.compliance.downloads import bundle_response
 from portal.compliance.evidence import bulk_action_evidence
@@ -90,10 +91,10 @@ class BulkActionSerializer(serializers.ModelSerializer[BulkAction]):
         help_text="An emergency stop's model while the stop holds (or held, once lifted); "
         "null for any other action.",
     )
-    planned_by = serializers.SerializerMethodField()
-    approved_by = serializers.SerializerMethodField()
-    executed_by = serializers.SerializerMethodField()
-    reviewed_by = serializers.SerializerMethodField()
+    planned_by = UsernameField()
+    approved_by = UsernameField()
+    executed_by = UsernameField()
+    reviewed_by = UsernameField()
     needs_approval = serializers.SerializerMethodField()
     progress_percent = serializers.IntegerField(read_only=True)
 
@@ -142,18 +143,6 @@ class BulkActionSerializer(serializers.ModelSerializer[BulkAction]):
 
     def get_filters(self, bulk: BulkAction) -> dict[str, Any]:
         return filters_out(bulk.filters, self.context.get("filter_slugs"))
-
-    def get_planned_by(self, bulk: BulkAction) -> str | None:
-        return username_of(bulk.planned_by)
-
-    def get_approved_by(self, bulk: BulkAction) -> str | None:
-        return username_of(bulk.approved_by)
-
-    def get_executed_by(self, bulk: BulkAction) -> str | None:
-        return username_of(bulk.executed_by)
-
-    def get_reviewed_by(self, bulk: BulkAction) -> str | None:
-        return username_of(bulk.reviewed_by)
 
     def get_needs_approval(self, bulk: BulkAction) -> bool:
         return needs_approval(bulk)

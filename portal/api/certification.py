@@ -23,11 +23,12 @@ from rest_framework.response import Response
 
 from foundation.access import visible_to
 from portal.accounts.models import User
+from portal.api.fields import UsernameField
 from portal.api.filters import MAX_ID, is_object_id
 from portal.api.idempotency import idempotent
 from portal.api.permissions import TokenScopePermission, signed_in_user
 from portal.api.problems import field_problem
-from portal.api.staff import StaffViewSet, username_of
+from portal.api.staff import StaffViewSet
 from portal.api.validation import form_errors, supported_years
 from portal.api.viewsets import VisibleViewSet
 from portal.certification.forms import ConfirmAllForm
@@ -59,7 +60,7 @@ class CampaignSerializer(serializers.ModelSerializer[Campaign]):
     covered_model = serializers.SerializerMethodField(
         help_text="The covered model's slug; null when the campaign covers every model."
     )
-    opened_by = serializers.SerializerMethodField()
+    opened_by = UsernameField()
     pending = serializers.IntegerField(read_only=True)
     confirmed = serializers.IntegerField(read_only=True)
     revoked = serializers.IntegerField(read_only=True)
@@ -89,9 +90,6 @@ class CampaignSerializer(serializers.ModelSerializer[Campaign]):
 
     def get_covered_model(self, campaign: Campaign) -> str | None:
         return campaign.covered_model.slug if campaign.covered_model else None
-
-    def get_opened_by(self, campaign: Campaign) -> str | None:
-        return username_of(campaign.opened_by)
 
 
 class OrganisationProgressSerializer(serializers.Serializer[Any]):
@@ -170,7 +168,7 @@ class CertificationItemSerializer(serializers.ModelSerializer[CertificationItem]
     )
     key_prefix = serializers.CharField(source="credential.key_prefix", read_only=True)
     credential_state = serializers.CharField(source="credential.state", read_only=True)
-    decided_by = serializers.SerializerMethodField()
+    decided_by = UsernameField()
 
     class Meta:
         model = CertificationItem
@@ -194,9 +192,6 @@ class CertificationItemSerializer(serializers.ModelSerializer[CertificationItem]
             "suspended_at",
         ]
         read_only_fields = fields
-
-    def get_decided_by(self, item: CertificationItem) -> str | None:
-        return username_of(item.decided_by)
 
 
 class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[Campaign]):

@@ -26,10 +26,11 @@ from portal.api.downloads import (
     ZIP_RENDERERS,
     download,
 )
+from portal.api.fields import UsernameField
 from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem, problem_response
-from portal.api.staff import StaffViewSet, username_of
+from portal.api.staff import StaffViewSet
 from portal.api.validation import country_codes, supported_years
 from portal.compliance.downloads import bundle_response, letter_response
 from portal.compliance.evidence import determination_evidence
@@ -68,10 +69,10 @@ class RuleSerializer(serializers.ModelSerializer[DeterminationRule]):
 class DeterminationSerializer(serializers.ModelSerializer[Determination]):
     rules = RuleSerializer(many=True, read_only=True)
     has_document = serializers.SerializerMethodField()
-    created_by = serializers.SerializerMethodField()
-    submitted_by = serializers.SerializerMethodField()
-    approved_by = serializers.SerializerMethodField()
-    applied_by = serializers.SerializerMethodField()
+    created_by = UsernameField()
+    submitted_by = UsernameField()
+    approved_by = UsernameField()
+    applied_by = UsernameField()
 
     class Meta:
         model = Determination
@@ -100,18 +101,6 @@ class DeterminationSerializer(serializers.ModelSerializer[Determination]):
 
     def get_has_document(self, determination: Determination) -> bool:
         return bool(determination.document)
-
-    def get_created_by(self, determination: Determination) -> str | None:
-        return username_of(determination.created_by)
-
-    def get_submitted_by(self, determination: Determination) -> str | None:
-        return username_of(determination.submitted_by)
-
-    def get_approved_by(self, determination: Determination) -> str | None:
-        return username_of(determination.approved_by)
-
-    def get_applied_by(self, determination: Determination) -> str | None:
-        return username_of(determination.applied_by)
 
 
 class RuleInputSerializer(serializers.Serializer[Any]):

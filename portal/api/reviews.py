@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.fields import UsernameField
 from portal.api.filters import is_object_id
 from portal.api.pagination import PagePagination
 from portal.api.permissions import signed_in_user
@@ -69,7 +70,7 @@ class ReviewSerializer(serializers.ModelSerializer[Application]):
     organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
     covered_model = serializers.SlugRelatedField[CoveredModel](slug_field="slug", read_only=True)
     stage = serializers.CharField(source="stage.name", read_only=True)
-    assignee = serializers.SerializerMethodField()
+    assignee = UsernameField(source="review.assignee")
     version = serializers.SerializerMethodField(
         help_text="Send it back with a decision: a decision on an older version is refused."
     )
@@ -87,11 +88,6 @@ class ReviewSerializer(serializers.ModelSerializer[Application]):
             "version",
         ]
         read_only_fields = fields
-
-    def get_assignee(self, application: Application) -> str | None:
-        review = getattr(application, "review", None)
-        assignee = review.assignee if review is not None else None
-        return assignee.get_username() if assignee is not None else None
 
     def get_version(self, application: Application) -> str:
         return selectors.application_version(application)

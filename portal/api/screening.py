@@ -15,8 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from foundation.access import visible_to
+from portal.api.fields import UsernameField
 from portal.api.permissions import signed_in_user
-from portal.api.staff import StaffViewSet, username_of
+from portal.api.staff import StaffViewSet
 from portal.screening.models import MatchStatus, ScreeningMatch
 from portal.screening.selectors import pending_matches
 from portal.screening.services import screening_match_confirm, screening_match_dismiss
@@ -31,7 +32,7 @@ class ScreeningMatchSerializer(serializers.ModelSerializer[ScreeningMatch]):
     entity_id = serializers.CharField(source="entry.entity_id", read_only=True)
     entry_name = serializers.CharField(source="entry.primary_name", read_only=True)
     list_version = serializers.IntegerField(source="entry.version_id", read_only=True)
-    resolved_by = serializers.SerializerMethodField()
+    resolved_by = UsernameField()
 
     class Meta:
         model = ScreeningMatch
@@ -55,9 +56,6 @@ class ScreeningMatchSerializer(serializers.ModelSerializer[ScreeningMatch]):
             "resolution_reason",
         ]
         read_only_fields = fields
-
-    def get_resolved_by(self, match: ScreeningMatch) -> str | None:
-        return username_of(match.resolved_by)
 
 
 class ResolutionSerializer(serializers.Serializer[Any]):

@@ -24,11 +24,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.fields import UsernameField
 from portal.api.idempotency import idempotent
 from portal.api.pagination import PagePagination
 from portal.api.permissions import signed_in_user
 from portal.api.problems import problem_response
-from portal.api.staff import StaffViewSet, username_of
+from portal.api.staff import StaffViewSet
 from portal.eligibility.models import Person
 from portal.screening.errors import ListFormatError
 from portal.screening.freshness import stale_people_visible_to, stale_reason
@@ -77,7 +78,7 @@ class SkippedRowSerializer(serializers.Serializer[Any]):
 
 class ListVersionSerializer(serializers.ModelSerializer[ListVersion]):
     format = serializers.ChoiceField(source="list_format", choices=ListFormat.choices)
-    loaded_by = serializers.SerializerMethodField()
+    loaded_by = UsernameField()
 
     class Meta:
         model = ListVersion
@@ -96,9 +97,6 @@ class ListVersionSerializer(serializers.ModelSerializer[ListVersion]):
             "is_current",
         ]
         read_only_fields = fields
-
-    def get_loaded_by(self, version: ListVersion) -> str | None:
-        return username_of(version.loaded_by)
 
 
 class LoadedListSerializer(ListVersionSerializer):

@@ -17,8 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from foundation.access import visible_to
+from portal.api.fields import UsernameField
 from portal.api.permissions import signed_in_user
-from portal.api.staff import StaffViewSet, username_of
+from portal.api.staff import StaffViewSet
 from portal.api.validation import form_errors
 from portal.usage.forms import STATE_FILTERS, AlertFilterForm
 from portal.usage.models import AlertKind, AlertState, UsageAlert
@@ -34,10 +35,10 @@ class UsageAlertSerializer(serializers.ModelSerializer[UsageAlert]):
     person_name = serializers.CharField(source="person.legal_name", read_only=True)
     key_prefix = serializers.CharField(source="credential.key_prefix", read_only=True)
     details = serializers.JSONField(read_only=True)
-    acknowledged_by = serializers.SerializerMethodField()
-    closed_by = serializers.SerializerMethodField()
-    held_by = serializers.SerializerMethodField()
-    released_by = serializers.SerializerMethodField()
+    acknowledged_by = UsernameField()
+    closed_by = UsernameField()
+    held_by = UsernameField()
+    released_by = UsernameField()
 
     class Meta:
         model = UsageAlert
@@ -70,18 +71,6 @@ class UsageAlertSerializer(serializers.ModelSerializer[UsageAlert]):
             "released_by",
         ]
         read_only_fields = fields
-
-    def get_acknowledged_by(self, alert: UsageAlert) -> str | None:
-        return username_of(alert.acknowledged_by)
-
-    def get_closed_by(self, alert: UsageAlert) -> str | None:
-        return username_of(alert.closed_by)
-
-    def get_held_by(self, alert: UsageAlert) -> str | None:
-        return username_of(alert.held_by)
-
-    def get_released_by(self, alert: UsageAlert) -> str | None:
-        return username_of(alert.released_by)
 
 
 class AlertNoteSerializer(serializers.Serializer[Any]):
