@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.api.downloads import EVIDENCE_RESPONSES, ZIP_RENDERERS, download
-from portal.api.fields import UsernameField
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem, problem_response
@@ -80,7 +80,7 @@ def filters_out(
     return shown
 
 
-class BulkActionSerializer(serializers.ModelSerializer[BulkAction]):
+class BulkActionSerializer(ReadOnlyModelSerializer[BulkAction]):
     filters = serializers.SerializerMethodField(
         help_text="The filter as planned; covered_model and organisation as slugs."
     )
@@ -139,7 +139,6 @@ class BulkActionSerializer(serializers.ModelSerializer[BulkAction]):
             "progress_percent",
             "error",
         ]
-        read_only_fields = fields
 
     def get_filters(self, bulk: BulkAction) -> dict[str, Any]:
         return filters_out(bulk.filters, self.context.get("filter_slugs"))
@@ -214,13 +213,12 @@ class TargetProgressSerializer(serializers.Serializer[Any]):
     percent = serializers.IntegerField()
 
 
-class ModelBlockSerializer(serializers.ModelSerializer[ModelBlock]):
+class ModelBlockSerializer(ReadOnlyModelSerializer[ModelBlock]):
     target = serializers.CharField(source="target.name", read_only=True)
 
     class Meta:
         model = ModelBlock
         fields = ["target", "state", "created_at", "acknowledged_at", "last_error"]
-        read_only_fields = fields
 
 
 class BulkStatusSerializer(serializers.Serializer[Any]):
@@ -237,7 +235,7 @@ class BulkStatusSerializer(serializers.Serializer[Any]):
     )
 
 
-class PlanKeySerializer(serializers.ModelSerializer[BulkPlanKey]):
+class PlanKeySerializer(ReadOnlyModelSerializer[BulkPlanKey]):
     credential = serializers.IntegerField(source="credential_id")
     grant = serializers.IntegerField(source="grant_id")
 
@@ -253,7 +251,6 @@ class PlanKeySerializer(serializers.ModelSerializer[BulkPlanKey]):
             "reason",
             "detail",
         ]
-        read_only_fields = fields
 
 
 class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[BulkAction]):

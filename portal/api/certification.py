@@ -23,7 +23,7 @@ from rest_framework.response import Response
 
 from foundation.access import visible_to
 from portal.accounts.models import User
-from portal.api.fields import UsernameField
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.filters import MAX_ID, is_object_id
 from portal.api.idempotency import idempotent
 from portal.api.permissions import TokenScopePermission, signed_in_user
@@ -56,7 +56,7 @@ READ = "certification.view_campaign"
 OPEN = "certification.add_campaign"
 
 
-class CampaignSerializer(serializers.ModelSerializer[Campaign]):
+class CampaignSerializer(ReadOnlyModelSerializer[Campaign]):
     covered_model = serializers.SerializerMethodField(
         help_text="The covered model's slug; null when the campaign covers every model."
     )
@@ -86,7 +86,6 @@ class CampaignSerializer(serializers.ModelSerializer[Campaign]):
             "revoked",
             "suspended",
         ]
-        read_only_fields = fields
 
     def get_covered_model(self, campaign: Campaign) -> str | None:
         return campaign.covered_model.slug if campaign.covered_model else None
@@ -121,7 +120,6 @@ class CampaignDetailSerializer(CampaignSerializer):
 
     class Meta(CampaignSerializer.Meta):
         fields = [*CampaignSerializer.Meta.fields, "totals", "organisations"]
-        read_only_fields = fields
 
 
 class CampaignCreateSerializer(serializers.Serializer[Any]):
@@ -155,7 +153,7 @@ class CampaignCreateSerializer(serializers.Serializer[Any]):
         return value.strip()
 
 
-class CertificationItemSerializer(serializers.ModelSerializer[CertificationItem]):
+class CertificationItemSerializer(ReadOnlyModelSerializer[CertificationItem]):
     campaign_title = serializers.CharField(source="campaign.title", read_only=True)
     campaign_state = serializers.ChoiceField(
         source="campaign.state", choices=CampaignState.choices, read_only=True
@@ -191,7 +189,6 @@ class CertificationItemSerializer(serializers.ModelSerializer[CertificationItem]
             "note",
             "suspended_at",
         ]
-        read_only_fields = fields
 
 
 class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[Campaign]):

@@ -26,7 +26,7 @@ from portal.api.downloads import (
     ZIP_RENDERERS,
     download,
 )
-from portal.api.fields import UsernameField
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem, problem_response
@@ -55,7 +55,7 @@ READ = "compliance.view_determination"
 WRITE = "compliance.change_determination"
 
 
-class RuleSerializer(serializers.ModelSerializer[DeterminationRule]):
+class RuleSerializer(ReadOnlyModelSerializer[DeterminationRule]):
     covered_model: serializers.SlugRelatedField[CoveredModel] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -63,10 +63,9 @@ class RuleSerializer(serializers.ModelSerializer[DeterminationRule]):
     class Meta:
         model = DeterminationRule
         fields = ["covered_model", *RULE_FIELDS]
-        read_only_fields = fields
 
 
-class DeterminationSerializer(serializers.ModelSerializer[Determination]):
+class DeterminationSerializer(ReadOnlyModelSerializer[Determination]):
     rules = RuleSerializer(many=True, read_only=True)
     has_document = serializers.SerializerMethodField()
     created_by = UsernameField()
@@ -97,7 +96,6 @@ class DeterminationSerializer(serializers.ModelSerializer[Determination]):
             "superseded_at",
             "outcome",
         ]
-        read_only_fields = fields
 
     def get_has_document(self, determination: Determination) -> bool:
         return bool(determination.document)

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.fields import ReadOnlyModelSerializer
 from portal.api.permissions import signed_in_user
 from portal.api.validation import supported_years
 from portal.eligibility.models import Person, USPersonStatus
@@ -28,7 +29,7 @@ from portal.partners.templatetags.partners import partner_screening_label
 FACTS = ("legal_name", "date_of_birth", "citizenships", "residence_country", "us_person_status")
 
 
-class ProfileSerializer(serializers.ModelSerializer[Person]):
+class ProfileSerializer(ReadOnlyModelSerializer[Person]):
     organisation: serializers.SlugRelatedField[Organisation] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -65,7 +66,6 @@ class ProfileSerializer(serializers.ModelSerializer[Person]):
             "aup_text",
             "updated_at",
         ]
-        read_only_fields = fields
         extra_kwargs = {"id": {"allow_null": True}, "updated_at": {"allow_null": True}}
 
     def get_screening(self, person: Person) -> str:

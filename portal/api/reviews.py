@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.fields import UsernameField
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.filters import is_object_id
 from portal.api.pagination import PagePagination
 from portal.api.permissions import signed_in_user
@@ -46,7 +46,7 @@ _Row = TypeVar("_Row")
 DECIDE = "reviews.decide_review"
 
 
-class ApprovalSerializer(serializers.ModelSerializer[Approval]):
+class ApprovalSerializer(ReadOnlyModelSerializer[Approval]):
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
     stage = serializers.CharField(source="stage.name", read_only=True)
 
@@ -63,10 +63,9 @@ class ApprovalSerializer(serializers.ModelSerializer[Approval]):
             "expires_at",
             "created_at",
         ]
-        read_only_fields = fields
 
 
-class ReviewSerializer(serializers.ModelSerializer[Application]):
+class ReviewSerializer(ReadOnlyModelSerializer[Application]):
     organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
     covered_model = serializers.SlugRelatedField[CoveredModel](slug_field="slug", read_only=True)
     stage = serializers.CharField(source="stage.name", read_only=True)
@@ -87,7 +86,6 @@ class ReviewSerializer(serializers.ModelSerializer[Application]):
             "assignee",
             "version",
         ]
-        read_only_fields = fields
 
     def get_version(self, application: Application) -> str:
         return selectors.application_version(application)
@@ -99,7 +97,6 @@ class ReviewDetailSerializer(ReviewSerializer):
 
     class Meta(ReviewSerializer.Meta):
         fields = [*ReviewSerializer.Meta.fields, "use_case", "nominees", "approvals"]
-        read_only_fields = fields
 
     @extend_schema_field(ApprovalSerializer(many=True))
     def get_approvals(self, application: Application) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from foundation.access import visible_to
-from portal.api.fields import UsernameField
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.permissions import signed_in_user
 from portal.api.staff import StaffViewSet
 from portal.screening.models import MatchStatus, ScreeningMatch
@@ -23,7 +23,7 @@ from portal.screening.selectors import pending_matches
 from portal.screening.services import screening_match_confirm, screening_match_dismiss
 
 
-class ScreeningMatchSerializer(serializers.ModelSerializer[ScreeningMatch]):
+class ScreeningMatchSerializer(ReadOnlyModelSerializer[ScreeningMatch]):
     person = serializers.IntegerField(source="person_id", read_only=True)
     person_name = serializers.CharField(source="person.legal_name", read_only=True)
     organisation = serializers.CharField(source="person.organisation.slug", read_only=True)
@@ -55,7 +55,6 @@ class ScreeningMatchSerializer(serializers.ModelSerializer[ScreeningMatch]):
             "resolved_by",
             "resolution_reason",
         ]
-        read_only_fields = fields
 
 
 class ResolutionSerializer(serializers.Serializer[Any]):

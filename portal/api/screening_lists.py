@@ -24,7 +24,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api.fields import UsernameField
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.idempotency import idempotent
 from portal.api.pagination import PagePagination
 from portal.api.permissions import signed_in_user
@@ -76,7 +76,7 @@ class SkippedRowSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField()
 
 
-class ListVersionSerializer(serializers.ModelSerializer[ListVersion]):
+class ListVersionSerializer(ReadOnlyModelSerializer[ListVersion]):
     format = serializers.ChoiceField(source="list_format", choices=ListFormat.choices)
     loaded_by = UsernameField()
 
@@ -96,7 +96,6 @@ class ListVersionSerializer(serializers.ModelSerializer[ListVersion]):
             "skipped_count",
             "is_current",
         ]
-        read_only_fields = fields
 
 
 class LoadedListSerializer(ListVersionSerializer):
@@ -106,7 +105,6 @@ class LoadedListSerializer(ListVersionSerializer):
 
     class Meta(ListVersionSerializer.Meta):
         fields = [*ListVersionSerializer.Meta.fields, "skipped"]
-        read_only_fields = fields
 
 
 class FreshnessRuleSerializer(serializers.Serializer[Any]):
@@ -116,7 +114,7 @@ class FreshnessRuleSerializer(serializers.Serializer[Any]):
     current_versions = ListVersionSerializer(many=True)
 
 
-class StalePersonSerializer(serializers.ModelSerializer[Person]):
+class StalePersonSerializer(ReadOnlyModelSerializer[Person]):
     organisation = serializers.CharField(source="organisation.slug")
     last_screened_at = serializers.DateTimeField(allow_null=True)
     reason = serializers.CharField()
@@ -131,7 +129,6 @@ class StalePersonSerializer(serializers.ModelSerializer[Person]):
             "last_screened_at",
             "reason",
         ]
-        read_only_fields = fields
 
 
 class FreshnessSerializer(serializers.Serializer[Any]):

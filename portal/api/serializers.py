@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from foundation.audit.models import AuditEvent
 from portal.accounts.roles import is_staff_member
+from portal.api.fields import ReadOnlyModelSerializer
 from portal.api.models import ApiToken, TokenScope
 from portal.applications.models import Application
 from portal.eligibility.models import Person, ScreeningState
@@ -18,7 +19,7 @@ from provisioning.credentials.models import Credential
 from provisioning.grants.models import Grant
 
 
-class OrganisationSerializer(serializers.ModelSerializer[Organisation]):
+class OrganisationSerializer(ReadOnlyModelSerializer[Organisation]):
     class Meta:
         model = Organisation
         fields = [
@@ -32,10 +33,9 @@ class OrganisationSerializer(serializers.ModelSerializer[Organisation]):
             "trusted",
             "created_at",
         ]
-        read_only_fields = fields
 
 
-class MembershipSerializer(serializers.ModelSerializer[Membership]):
+class MembershipSerializer(ReadOnlyModelSerializer[Membership]):
     organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
     username = serializers.CharField(source="user.username", read_only=True)
     email = serializers.EmailField(source="user.email", read_only=True)
@@ -43,17 +43,15 @@ class MembershipSerializer(serializers.ModelSerializer[Membership]):
     class Meta:
         model = Membership
         fields = ["id", "organisation", "username", "email", "role", "created_at"]
-        read_only_fields = fields
 
 
-class InvitationSerializer(serializers.ModelSerializer[Invitation]):
+class InvitationSerializer(ReadOnlyModelSerializer[Invitation]):
     organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
     status = serializers.SerializerMethodField()
 
     class Meta:
         model = Invitation
         fields = ["id", "organisation", "email", "role", "status", "created_at", "expires_at"]
-        read_only_fields = fields
 
     def get_status(self, invitation: Invitation) -> str:
         from django.utils import timezone
@@ -73,7 +71,7 @@ class InvitationAcceptSerializer(serializers.Serializer[Any]):
     )
 
 
-class PersonSerializer(serializers.ModelSerializer[Person]):
+class PersonSerializer(ReadOnlyModelSerializer[Person]):
     """Staff see the screening state; partners only what the people page tells them
     (``screening_status``), never that a list entry matched."""
 
@@ -108,7 +106,6 @@ class PersonSerializer(serializers.ModelSerializer[Person]):
             "missing_facts",
             "updated_at",
         ]
-        read_only_fields = fields
 
     def _staff_caller(self) -> bool:
         if "staff_caller" not in self.context:
@@ -132,7 +129,7 @@ class PersonSerializer(serializers.ModelSerializer[Person]):
         return data
 
 
-class ApplicationSerializer(serializers.ModelSerializer[Application]):
+class ApplicationSerializer(ReadOnlyModelSerializer[Application]):
     organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
     covered_model = serializers.SlugRelatedField[CoveredModel](slug_field="slug", read_only=True)
     stage = serializers.CharField(source="stage.name", read_only=True)
@@ -155,7 +152,6 @@ class ApplicationSerializer(serializers.ModelSerializer[Application]):
             "submitted_at",
             "closed_at",
         ]
-        read_only_fields = fields
 
 
 class AnswerSerializer(serializers.Serializer[Any]):
@@ -169,7 +165,7 @@ class WithdrawSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
-class GrantSerializer(serializers.ModelSerializer[Grant]):
+class GrantSerializer(ReadOnlyModelSerializer[Grant]):
     organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
     covered_model = serializers.SlugRelatedField[CoveredModel](slug_field="slug", read_only=True)
     stage = serializers.CharField(source="stage.name", read_only=True)
@@ -188,10 +184,9 @@ class GrantSerializer(serializers.ModelSerializer[Grant]):
             "expires_at",
             "created_at",
         ]
-        read_only_fields = fields
 
 
-class CredentialSerializer(serializers.ModelSerializer[Credential]):
+class CredentialSerializer(ReadOnlyModelSerializer[Credential]):
     key_hint = serializers.SerializerMethodField()
 
     class Meta:
@@ -209,7 +204,6 @@ class CredentialSerializer(serializers.ModelSerializer[Credential]):
             "updated_at",
             "revoked_at",
         ]
-        read_only_fields = fields
 
     def get_key_hint(self, credential: Credential) -> str:
         return f"clr_{credential.key_prefix}_…"
@@ -244,7 +238,7 @@ class RotatedCredentialSerializer(serializers.Serializer[Any]):
     )
 
 
-class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+class AuditEventSerializer(ReadOnlyModelSerializer[AuditEvent]):
     class Meta:
         model = AuditEvent
         fields = [
@@ -264,14 +258,12 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
             "prev_hash",
             "hash",
         ]
-        read_only_fields = fields
 
 
-class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
+class ApiTokenSerializer(ReadOnlyModelSerializer[ApiToken]):
     class Meta:
         model = ApiToken
         fields = ["id", "name", "prefix", "scopes", "created_at", "expires_at", "revoked_at"]
-        read_only_fields = fields
 
 
 class ApiTokenCreateSerializer(serializers.Serializer[Any]):

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from foundation.access import visible_to
-from portal.api.fields import UsernameField
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.permissions import signed_in_user
 from portal.api.staff import StaffViewSet
 from portal.api.validation import form_errors
@@ -27,7 +27,7 @@ from portal.usage.selectors import alert_list, alerts_in_full
 from portal.usage.views import ACTIONS, READ, WRITE
 
 
-class UsageAlertSerializer(serializers.ModelSerializer[UsageAlert]):
+class UsageAlertSerializer(ReadOnlyModelSerializer[UsageAlert]):
     state = serializers.ChoiceField(choices=AlertState.choices, read_only=True)
     kind = serializers.ChoiceField(choices=AlertKind.choices, read_only=True)
     organisation = serializers.CharField(source="organisation.slug", read_only=True)
@@ -70,7 +70,6 @@ class UsageAlertSerializer(serializers.ModelSerializer[UsageAlert]):
             "released_at",
             "released_by",
         ]
-        read_only_fields = fields
 
 
 class AlertNoteSerializer(serializers.Serializer[Any]):
