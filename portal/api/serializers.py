@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from foundation.audit.export import EXPORT_FIELDS
 from foundation.audit.models import AuditEvent
 from portal.accounts.roles import is_staff_member
 from portal.api.fields import ReadOnlyModelSerializer
@@ -241,23 +242,9 @@ class RotatedCredentialSerializer(serializers.Serializer[Any]):
 class AuditEventSerializer(ReadOnlyModelSerializer[AuditEvent]):
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "created_at",
-            "actor_label",
-            "action",
-            "object_type",
-            "object_id",
-            "object_repr",
-            "organisation_id",
-            "reason",
-            "before",
-            "after",
-            "digest",
-            "request_id",
-            "prev_hash",
-            "hash",
-        ]
+        # The exported row (the audit trail's one field list) but the actor's user id and
+        # IP address: the API names the actor by label only.
+        fields = [name for name in EXPORT_FIELDS if name not in ("actor_id", "ip")]
 
 
 class ApiTokenSerializer(ReadOnlyModelSerializer[ApiToken]):
