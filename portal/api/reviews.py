@@ -20,11 +20,11 @@ from portal.api.filters import is_object_id
 from portal.api.pagination import PagePagination
 from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem
+from portal.api.serializers import ACCESS_FIELDS, ModelAccessSerializer
 from portal.api.staff import StaffViewSet, stale_version_problem
 from portal.api.validation import supported_years
 from portal.applications.models import Application
 from portal.eligibility.models import Person
-from portal.partners.models import Organisation
 from portal.partners.paging import OpenEndedPage, counted_paginator
 from portal.reviews import rules, selectors
 from portal.reviews.models import Approval
@@ -38,7 +38,7 @@ from portal.reviews.services import (
     review_release,
     review_request_information,
 )
-from provisioning.catalog.models import CoveredModel, Stage
+from provisioning.catalog.models import Stage
 
 VIEW = "reviews.view_review"
 _Model = TypeVar("_Model", bound=Model)
@@ -65,10 +65,7 @@ class ApprovalSerializer(ReadOnlyModelSerializer[Approval]):
         ]
 
 
-class ReviewSerializer(ReadOnlyModelSerializer[Application]):
-    organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
-    covered_model = serializers.SlugRelatedField[CoveredModel](slug_field="slug", read_only=True)
-    stage = serializers.CharField(source="stage.name", read_only=True)
+class ReviewSerializer(ModelAccessSerializer[Application]):
     assignee = UsernameField(source="review.assignee")
     version = serializers.SerializerMethodField(
         help_text="Send it back with a decision: a decision on an older version is refused."
@@ -77,11 +74,7 @@ class ReviewSerializer(ReadOnlyModelSerializer[Application]):
     class Meta:
         model = Application
         fields = [
-            "id",
-            "organisation",
-            "covered_model",
-            "stage",
-            "state",
+            *ACCESS_FIELDS,
             "submitted_at",
             "assignee",
             "version",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from django.db.models import Model
 from rest_framework import serializers
 
 from foundation.audit.export import EXPORT_FIELDS
@@ -18,6 +19,8 @@ from portal.partners.templatetags.partners import partner_screening_label
 from provisioning.catalog.models import CoveredModel
 from provisioning.credentials.models import Credential
 from provisioning.grants.models import Grant
+
+_Access = TypeVar("_Access", bound=Model)
 
 
 class OrganisationSerializer(ReadOnlyModelSerializer[Organisation]):
@@ -130,20 +133,24 @@ class PersonSerializer(ReadOnlyModelSerializer[Person]):
         return data
 
 
-class ApplicationSerializer(ReadOnlyModelSerializer[Application]):
+# An application or a grant (or a review of an application): one organisation's access to
+# one covered model, at a stage. Their serializers start with these fields, ACCESS_FIELDS.
+class ModelAccessSerializer(ReadOnlyModelSerializer[_Access]):
     organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
     covered_model = serializers.SlugRelatedField[CoveredModel](slug_field="slug", read_only=True)
     stage = serializers.CharField(source="stage.name", read_only=True)
+
+
+ACCESS_FIELDS = ["id", "organisation", "covered_model", "stage", "state"]
+
+
+class ApplicationSerializer(ModelAccessSerializer[Application]):
     nominees = serializers.PrimaryKeyRelatedField[Person](many=True, read_only=True)
 
     class Meta:
         model = Application
         fields = [
-            "id",
-            "organisation",
-            "covered_model",
-            "stage",
-            "state",
+            *ACCESS_FIELDS,
             "nominees",
             "use_case",
             "attests_end_use",
@@ -166,19 +173,11 @@ class WithdrawSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
-class GrantSerializer(ReadOnlyModelSerializer[Grant]):
-    organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
-    covered_model = serializers.SlugRelatedField[CoveredModel](slug_field="slug", read_only=True)
-    stage = serializers.CharField(source="stage.name", read_only=True)
-
+class GrantSerializer(ModelAccessSerializer[Grant]):
     class Meta:
         model = Grant
         fields = [
-            "id",
-            "organisation",
-            "covered_model",
-            "stage",
-            "state",
+            *ACCESS_FIELDS,
             "seats",
             "monthly_quota",
             "rate_limit_per_minute",
