@@ -282,10 +282,6 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         data = BulkActionSerializer(rows, many=True, context=context).data
         return self.get_paginated_response(data) if page is not None else Response(data)
 
-    def _read(self, bulk: BulkAction, status: int = 200) -> Response:
-        fresh = self.get_queryset().get(pk=bulk.pk)
-        return Response(BulkActionSerializer(fresh).data, status=status)
-
     @extend_schema(request=PlanSerializer, responses={201: BulkActionSerializer})
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -310,7 +306,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
             suspension_kind=data.get("restores_kind") or SuspensionKind.OPS,
             reference=data.get("restores") or "",
         )
-        return self._read(bulk, status=201)
+        return self.read_back(bulk, status=201)
 
     def _confirmed(self, request: Request) -> BulkAction | Response:
         plan_hash = self.validated(ConfirmPlanSerializer, request)["plan_hash"]
@@ -331,7 +327,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         bulk = self._confirmed(request)
         if isinstance(bulk, Response):
             return bulk
-        return self._read(bulk_approve(action=bulk, actor=signed_in_user(request)))
+        return self.read_back(bulk_approve(action=bulk, actor=signed_in_user(request)))
 
     @extend_schema(request=ConfirmPlanSerializer, responses={202: BulkActionSerializer})
     @action(detail=True, methods=["post"])
@@ -356,7 +352,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
                 **{name: ids[:1000] for name, ids in diff.extra.items()},
             }
             return response
-        return self._read(started, status=202)
+        return self.read_back(started, status=202)
 
     @extend_schema(request=None, responses={201: BulkActionSerializer})
     @action(detail=True, methods=["post"])
@@ -366,7 +362,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         own counts and hash, to check again) is returned. Only a planned or approved action
         can be re-planned; otherwise 409."""
         fresh = bulk_replan(action=self.get_object(), actor=signed_in_user(request))
-        return self._read(fresh, status=201)
+        return self.read_back(fresh, status=201)
 
     @extend_schema(request=None, responses={201: BulkActionSerializer})
     @action(detail=True, methods=["post"])
@@ -378,7 +374,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         action that is no stop, or a stop already lifted."""
         stop = self.get_object()
         restore, created = stop_lift_plan(stop=stop, actor=signed_in_user(request))
-        return self._read(restore, status=201 if created else 200)
+        return self.read_back(restore, status=201 if created else 200)
 
     @extend_schema(request=None, responses={202: BulkActionSerializer})
     @action(detail=True, methods=["post"])
@@ -386,14 +382,14 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         """Run a failed action again from its chunk cursor (no chunk runs twice); 409 for
         an action that did not fail."""
         resumed = bulk_resume(action=self.get_object(), actor=signed_in_user(request))
-        return self._read(resumed, status=202)
+        return self.read_back(resumed, status=202)
 
     @extend_schema(request=ReviewNoteSerializer, responses={200: BulkActionSerializer})
     @action(detail=True, methods=["post"])
     def review(self, request: Request, pk: str) -> Response:
         """The after-the-fact review of an emergency action, by someone else."""
         note = self.validated(ReviewNoteSerializer, request)["note"]
-        return self._read(
+        return self.read_back(
             bulk_review(action=self.get_object(), actor=signed_in_user(request), note=note)
         )
 

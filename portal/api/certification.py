@@ -375,7 +375,7 @@ class CertificationTaskViewSet(mixins.ListModelMixin, VisibleViewSet[Certificati
             item_revoke(actor=signed_in_user(request), item_id=item.pk, note=data["note"])
         else:
             item_confirm(actor=signed_in_user(request), item_id=item.pk, note=data["note"])
-        return Response(CertificationItemSerializer(self.get_queryset().get(pk=item.pk)).data)
+        return self.read_back(item)
 
     @extend_schema(request=ConfirmAllSerializer, responses={200: ConfirmedSerializer})
     @action(detail=False, methods=["post"], url_path="confirm-all")

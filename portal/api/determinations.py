@@ -286,10 +286,6 @@ class DeterminationViewSet(
             return [renderer() for renderer in PDF_RENDERERS]
         return super().get_renderers()
 
-    def _read(self, determination: Determination, status: int = 200) -> Response:
-        fresh = self.get_queryset().get(pk=determination.pk)
-        return Response(DeterminationSerializer(fresh).data, status=status)
-
     @extend_schema(request=DeterminationCreateSerializer, responses={201: DeterminationSerializer})
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -304,7 +300,7 @@ class DeterminationViewSet(
             effective_date=data["effective_date"],
             rules=rules,
         )
-        return self._read(determination, status=201)
+        return self.read_back(determination, status=201)
 
     @extend_schema(request=DeterminationUpdateSerializer, responses={200: DeterminationSerializer})
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -325,7 +321,7 @@ class DeterminationViewSet(
             effective_date=data.get("effective_date"),
             rules=rules,
         )
-        return self._read(determination)
+        return self.read_back(determination)
 
     @extend_schema(request={"multipart/form-data": DocumentSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
@@ -339,7 +335,7 @@ class DeterminationViewSet(
             document=upload,
             document_name=upload.name or "",
         )
-        return self._read(determination)
+        return self.read_back(determination)
 
     @extend_schema(request=None, responses=LETTER_RESPONSES)
     @document.mapping.get
@@ -404,7 +400,7 @@ class DeterminationViewSet(
         determination = determination_submit(
             determination=self.get_object(), actor=signed_in_user(request)
         )
-        return self._read(determination)
+        return self.read_back(determination)
 
     @extend_schema(request=None, responses={200: DeterminationSerializer})
     @action(detail=True, methods=["post"])
@@ -413,7 +409,7 @@ class DeterminationViewSet(
         determination = determination_approve(
             determination=self.get_object(), actor=signed_in_user(request)
         )
-        return self._read(determination)
+        return self.read_back(determination)
 
     @extend_schema(request=SendBackSerializer, responses={200: DeterminationSerializer})
     @action(detail=True, methods=["post"], url_path="send-back")
@@ -422,7 +418,7 @@ class DeterminationViewSet(
         determination = determination_send_back(
             determination=self.get_object(), actor=signed_in_user(request), note=note
         )
-        return self._read(determination)
+        return self.read_back(determination)
 
     @extend_schema(request=ApplySerializer, responses={200: DeterminationSerializer})
     @action(detail=True, methods=["post"])
@@ -435,4 +431,4 @@ class DeterminationViewSet(
         determination = determination_apply(
             determination=self.get_object(), actor=signed_in_user(request)
         )
-        return self._read(determination)
+        return self.read_back(determination)

@@ -231,6 +231,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         "organisation", "covered_model", "stage", "review__assignee"
     ).prefetch_related("nominees")
     serializer_class = ReviewSerializer
+    shown_by = ReviewDetailSerializer
     staff_permissions = {
         "list": VIEW,
         "retrieve": VIEW,
@@ -278,10 +279,6 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
-    def _detail(self, application: Application, status: int = 200) -> Response:
-        fresh = self.get_queryset().get(pk=application.pk)
-        return Response(ReviewDetailSerializer(fresh).data, status=status)
-
     def _current(self, request: Request, data: dict[str, Any]) -> Application | Response:
         application = self.get_object()
         if selectors.version_moved(application, data.get("version")):
@@ -293,14 +290,14 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
     def claim(self, request: Request, pk: str) -> Response:
         application = self.get_object()
         review_claim(actor=signed_in_user(request), application=application)
-        return self._detail(application)
+        return self.read_back(application)
 
     @extend_schema(request=None, responses={200: ReviewDetailSerializer})
     @action(detail=True, methods=["post"])
     def release(self, request: Request, pk: str) -> Response:
         application = self.get_object()
         review_release(actor=signed_in_user(request), application=application)
-        return self._detail(application)
+        return self.read_back(application)
 
     @extend_schema(request=ApproveSerializer, responses={200: ApprovalResultSerializer})
     @action(detail=True, methods=["post"])
@@ -336,7 +333,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         if isinstance(application, Response):
             return application
         review_reject(actor=signed_in_user(request), application=application, reason=data["reason"])
-        return self._detail(application)
+        return self.read_back(application)
 
     @extend_schema(request=InformationRequestSerializer, responses={200: ReviewDetailSerializer})
     @action(detail=True, methods=["post"], url_path="request-information")
@@ -348,7 +345,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         review_request_information(
             actor=signed_in_user(request), application=application, message=data["message"]
         )
-        return self._detail(application)
+        return self.read_back(application)
 
     @extend_schema(request=ReassignSerializer, responses={200: ReviewDetailSerializer})
     @action(detail=True, methods=["post"])
@@ -367,7 +364,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
             assignee=assignee,
             reason=data.get("reason", ""),
         )
-        return self._detail(application)
+        return self.read_back(application)
 
     @extend_schema(request=CommentSerializer, responses={201: ReviewDetailSerializer})
     @action(detail=True, methods=["post"])
@@ -377,7 +374,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         review_comment_add(
             actor=signed_in_user(request), application=application, body=data["body"]
         )
-        return self._detail(application, status=201)
+        return self.read_back(application, status=201)
 
 
 def _age(value: str) -> str:

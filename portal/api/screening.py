@@ -103,9 +103,6 @@ class ScreeningMatchViewSet(
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
-    def _resolved(self, match: ScreeningMatch) -> Response:
-        return Response(ScreeningMatchSerializer(self.get_queryset().get(pk=match.pk)).data)
-
     @extend_schema(request=ResolutionSerializer, responses={200: ScreeningMatchSerializer})
     @action(detail=True, methods=["post"])
     def confirm(self, request: Request, pk: str) -> Response:
@@ -113,7 +110,7 @@ class ScreeningMatchViewSet(
         reason = self.validated(ResolutionSerializer, request)["reason"]
         match = self.get_object()
         screening_match_confirm(match=match, actor=signed_in_user(request), reason=reason)
-        return self._resolved(match)
+        return self.read_back(match)
 
     @extend_schema(request=ResolutionSerializer, responses={200: ScreeningMatchSerializer})
     @action(detail=True, methods=["post"])
@@ -122,4 +119,4 @@ class ScreeningMatchViewSet(
         reason = self.validated(ResolutionSerializer, request)["reason"]
         match = self.get_object()
         screening_match_dismiss(match=match, actor=signed_in_user(request), reason=reason)
-        return self._resolved(match)
+        return self.read_back(match)

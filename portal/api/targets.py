@@ -193,8 +193,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         return self.get_paginated_response(data) if page is not None else Response(data)
 
     def _read(self, target: Target, status: int = 200) -> Response:
-        fresh = self.get_queryset().get(pk=target.pk)
-        response = Response(TargetSerializer(fresh).data, status=status)
+        response = self.read_back(target, status=status)
         response["Cache-Control"] = "no-store"
         return response
 

@@ -140,7 +140,7 @@ class UsageAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
             raise ValidationError({"note": "Write a note: it is kept in the audit trail."})
         service, argument, _ = ACTIONS[name]
         service(alert=alert, actor=signed_in_user(request), **{argument: note})
-        return Response(UsageAlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
+        return self.read_back(alert)
 
     acknowledge = _alert_action(
         "acknowledge", "Someone is looking into it; the note says who and how."
