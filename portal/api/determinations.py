@@ -397,19 +397,13 @@ class DeterminationViewSet(
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, pk: str) -> Response:
         """The author's signature; every model needs a rule and the letter is attached."""
-        determination = determination_submit(
-            determination=self.get_object(), actor=signed_in_user(request)
-        )
-        return self.read_back(determination)
+        return self.change(request, determination_submit, noun="determination")
 
     @extend_schema(request=None, responses={200: DeterminationSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
         """A second compliance officer's approval: never the author or the submitter."""
-        determination = determination_approve(
-            determination=self.get_object(), actor=signed_in_user(request)
-        )
-        return self.read_back(determination)
+        return self.change(request, determination_approve, noun="determination")
 
     @extend_schema(request=SendBackSerializer, responses={200: DeterminationSerializer})
     @action(detail=True, methods=["post"], url_path="send-back")

@@ -288,16 +288,12 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
     @extend_schema(request=None, responses={200: ReviewDetailSerializer})
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str) -> Response:
-        application = self.get_object()
-        review_claim(actor=signed_in_user(request), application=application)
-        return self.read_back(application)
+        return self.change(request, review_claim, noun="application")
 
     @extend_schema(request=None, responses={200: ReviewDetailSerializer})
     @action(detail=True, methods=["post"])
     def release(self, request: Request, pk: str) -> Response:
-        application = self.get_object()
-        review_release(actor=signed_in_user(request), application=application)
-        return self.read_back(application)
+        return self.change(request, review_release, noun="application")
 
     @extend_schema(request=ApproveSerializer, responses={200: ApprovalResultSerializer})
     @action(detail=True, methods=["post"])

@@ -16,7 +16,6 @@ from rest_framework.response import Response
 
 from foundation.access import visible_to
 from portal.api.fields import ReadOnlyModelSerializer, UsernameField
-from portal.api.permissions import signed_in_user
 from portal.api.staff import StaffViewSet
 from portal.screening.models import MatchStatus, ScreeningMatch
 from portal.screening.selectors import pending_matches
@@ -108,15 +107,11 @@ class ScreeningMatchViewSet(
     def confirm(self, request: Request, pk: str) -> Response:
         """A true match: the person stays blocked."""
         reason = self.validated(ResolutionSerializer, request)["reason"]
-        match = self.get_object()
-        screening_match_confirm(match=match, actor=signed_in_user(request), reason=reason)
-        return self.read_back(match)
+        return self.change(request, screening_match_confirm, noun="match", reason=reason)
 
     @extend_schema(request=ResolutionSerializer, responses={200: ScreeningMatchSerializer})
     @action(detail=True, methods=["post"])
     def dismiss(self, request: Request, pk: str) -> Response:
         """A false positive: the entry is suppressed for this person until it changes."""
         reason = self.validated(ResolutionSerializer, request)["reason"]
-        match = self.get_object()
-        screening_match_dismiss(match=match, actor=signed_in_user(request), reason=reason)
-        return self.read_back(match)
+        return self.change(request, screening_match_dismiss, noun="match", reason=reason)

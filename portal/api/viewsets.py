@@ -3,6 +3,7 @@ the ``filter_fields`` query filters, and request bodies validated by a serialize
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -12,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.api.filters import FieldFilterBackend
-from portal.api.permissions import VisibleQuerysetMixin
+from portal.api.permissions import VisibleQuerysetMixin, signed_in_user
 
 _M = TypeVar("_M", bound=Model)
 
@@ -40,3 +41,12 @@ class VisibleViewSet(VisibleQuerysetMixin[_M], viewsets.GenericViewSet[_M]):
             raise ImproperlyConfigured(f"{type(self).__name__} names no serializer to answer with.")
         fresh = self.get_queryset().get(pk=obj.pk)
         return Response(shown_by(fresh).data, status=status)
+
+    def change(
+        self, request: Request, service: Callable[..., object], *, noun: str, **fields: Any
+    ) -> Response:
+        """This view's object changed by ``service`` (a keyword-only service that takes it as
+        ``noun``, the caller as ``actor``, and ``fields``); the answer is ``read_back``."""
+        obj = self.get_object()
+        service(actor=signed_in_user(request), **{noun: obj}, **fields)
+        return self.read_back(obj)
