@@ -124,20 +124,21 @@ class ProfileUpdateSerializer(serializers.Serializer[Any]):
         return value
 
     def validate_attestation_version(self, value: str) -> str:
-        if value != ATTESTATION_VERSION:
-            raise ValidationError(
-                f"The attestation changed: the current version is {ATTESTATION_VERSION}. "
-                "Read it (GET this profile) and sign that one."
-            )
-        return value
+        return _read_version(value, ATTESTATION_VERSION, "The attestation", "sign")
 
     def validate_aup_version(self, value: str) -> str:
-        if value != AUP_VERSION:
-            raise ValidationError(
-                f"The acceptable-use policy changed: the current version is {AUP_VERSION}. "
-                "Read it (GET this profile) and accept that one."
-            )
-        return value
+        return _read_version(value, AUP_VERSION, "The acceptable-use policy", "accept")
+
+
+def _read_version(value: str, current: str, text: str, verb: str) -> str:
+    """``value``, the version of ``text`` the caller read, when it is still the ``current``
+    one; else a 400 that sends them to read the current one and ``verb`` that."""
+    if value != current:
+        raise ValidationError(
+            f"{text} changed: the current version is {current}. "
+            f"Read it (GET this profile) and {verb} that one."
+        )
+    return value
 
 
 class ProfileView(APIView):
