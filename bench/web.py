@@ -94,6 +94,8 @@ RATE = int(os.environ.get("BENCH_WEB_RATE", "1050"))
 RATE_TARGET = 1000
 PACED_CONNECTIONS = 32
 STARTUP_SECONDS = 180
+# Probes of the server's queues between runs (``_drain``): twelve per core, six per worker.
+DRAIN_PROBES = 12 * (os.cpu_count() or 1)
 ROOT = Path(__file__).resolve().parent.parent
 
 # Prints the percentiles (µs) and the error counts as one JSON line at the end of a run.
@@ -440,8 +442,13 @@ def _drain(url: str) -> None:
     wrk gives up on a request after its timeout, and closes its connections at the end of a
     run with a request outstanding on each; but a worker still serves every request the
     kernel accepted for it: after 128 connections on a slow page that backlog can take
-    minutes, and the next run would measure it. gunicorn's workers take connections in
-    arrival order, so once a new request is answered, those before it have been served.
+    minutes, and the next run would measure it. Each worker serves what it accepted in
+    arrival order, so once a new request is answered, those its worker took before it have
+    been served. With ``gthread`` workers a connection is accepted by one process and kept
+    there, so another process may still be working off its share of a backlog when one probe
+    is answered. Each probe is a new connection, taken by whichever worker accepts first, so
+    ``DRAIN_PROBES`` of them in turn pass through every worker's queue but for a small chance
+    (four workers, 24 probes: about 0.4 % that one was missed).
 
     Called before each run's warm-up and again between the warm-up and the measured run.
     Before the second call was there, the measured run began with the warm-up's closed-loop
@@ -451,7 +458,8 @@ def _drain(url: str) -> None:
     keys pages from 32 to 128 connections (a measurement, not the server).
     """
     parts = urllib.parse.urlsplit(url)
-    _fetch(f"{parts.scheme}://{parts.netloc}/healthz", headers={}, timeout=10 * STARTUP_SECONDS)
+    for _ in range(DRAIN_PROBES):
+        _fetch(f"{parts.scheme}://{parts.netloc}/healthz", headers={}, timeout=10 * STARTUP_SECONDS)
 
 
 def _wrk(
