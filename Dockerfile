@@ -8,4 +8,5 @@ RUN DEBUG=1 python manage.py collectstatic --no-input && useradd --create-home c
     && mkdir -p /app/var && chown -R clearance /app/var
 USER clearance
 EXPOSE 8000
-CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# gunicorn.conf.py: the serving model (gthread workers, keep-alive) and the redacted access log.
+CMD ["gunicorn", "portal.wsgi:application", "--config", "gunicorn.conf.py"]

@@ -5,6 +5,13 @@ password-reset links carry theirs in the path, and a client may put a token in a
 string. The format logs the path and query through the same redaction filter as the
 application's own logs, and never a header that can carry a credential (Authorization,
 Cookie); the referrer is left out, since it repeats someone else's link.
+
+The serving model (docs/scaling.md, "Serving model"): ``gthread`` workers, twice as many
+processes as cores with two threads each, and HTTP keep-alive. A sync worker closed the
+connection after every response, so each request of a gateway or a load balancer paid a TCP
+connect and accept, and a process served one request at a time, idle while PostgreSQL
+answered. ``bench/web.py`` starts gunicorn with this file, so the benchmark measures what
+ships.
 """
 
 from __future__ import annotations
@@ -12,7 +19,14 @@ from __future__ import annotations
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
+# To compare with the old model: GUNICORN_WORKER_CLASS=sync GUNICORN_THREADS=1 (gunicorn runs
+# gthread whenever threads > 1, whatever the class says).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+workers = int(os.environ.get("GUNICORN_WORKERS", str(2 * (os.cpu_count() or 1))))
+# Each thread holds its own database connection (CONN_MAX_AGE): workers x threads in all.
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+# Seconds an idle client connection is kept open for its next request.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 accesslog = "-"
 errorlog = "-"
 # remote address, time, "METHOD path?query PROTOCOL", status, bytes, duration (µs),

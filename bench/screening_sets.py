@@ -89,16 +89,21 @@ _HEBREW_FINAL = {"כ": "ך", "מ": "ם", "נ": "ן", "פ": "ף", "צ": "ץ"}
 _VOWELS = "aeiou"
 
 
+def _letter_at(word: str, i: int, table: list[tuple[str, str]]) -> tuple[str, int]:
+    """The letter the table writes for ``word`` at ``i`` (the first entry that matches) and
+    how many Latin letters it stands for; none written, one letter skipped, when none does."""
+    for latin, letter in table:
+        if word.startswith(latin, i):
+            return letter, len(latin)
+    return "", 1
+
+
 def _by_table(word: str, table: list[tuple[str, str]]) -> str:
     out, i = [], 0
     while i < len(word):
-        for latin, letter in table:
-            if word.startswith(latin, i):
-                out.append(letter)
-                i += len(latin)
-                break
-        else:
-            i += 1
+        letter, used = _letter_at(word, i, table)
+        out.append(letter)
+        i += used
     return "".join(out)
 
 
@@ -137,17 +142,14 @@ def _abjad_word(word: str, consonants: list[tuple[str, str]], long_i: str, long_
                 out.append("ا")
             i += 2 if nxt == char else 1
             continue
-        for latin, letter in consonants:
-            if word.startswith(latin, i):
-                # A doubled letter (Haddad) is written once; one repeated across a vowel
-                # (Khanani, Bilal) is written twice.
-                if not out or out[-1] != letter or after_vowel:
-                    out.append(letter)
-                after_vowel = False
-                i += len(latin)
-                break
-        else:
-            i += 1
+        letter, used = _letter_at(word, i, consonants)
+        if letter:
+            # A doubled letter (Haddad) is written once; one repeated across a vowel
+            # (Khanani, Bilal) is written twice.
+            if not out or out[-1] != letter or after_vowel:
+                out.append(letter)
+            after_vowel = False
+        i += used
     return "".join(out)
 
 

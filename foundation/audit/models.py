@@ -7,6 +7,8 @@ from typing import Any, NoReturn
 from django.conf import settings
 from django.db import models
 
+from foundation.stamps import actor_field
+
 
 class AuditAppendOnlyError(Exception):
     """Raised on any attempt to change or remove an audit event through the ORM."""
@@ -33,13 +35,7 @@ class AuditEvent(models.Model):
     """
 
     created_at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    actor = actor_field()
     actor_label = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=80, db_index=True)
     object_type = models.CharField(max_length=80, blank=True)

@@ -16,10 +16,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.api.downloads import EVIDENCE_RESPONSES, ZIP_RENDERERS, download
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem, problem_response
-from portal.api.staff import StaffViewSet, username_of
+from portal.api.staff import StaffViewSet
 from portal.api.validation import CountryCodeField
 from portal.compliance.downloads import bundle_response
 from portal.compliance.evidence import bulk_action_evidence
@@ -79,7 +80,7 @@ def filters_out(
     return shown
 
 
-class BulkActionSerializer(serializers.ModelSerializer[BulkAction]):
+class BulkActionSerializer(ReadOnlyModelSerializer[BulkAction]):
     filters = serializers.SerializerMethodField(
         help_text="The filter as planned; covered_model and organisation as slugs."
     )
@@ -90,10 +91,10 @@ class BulkActionSerializer(serializers.ModelSerializer[BulkAction]):
         help_text="An emergency stop's model while the stop holds (or held, once lifted); "
         "null for any other action.",
     )
-    planned_by = serializers.SerializerMethodField()
-    approved_by = serializers.SerializerMethodField()
-    executed_by = serializers.SerializerMethodField()
-    reviewed_by = serializers.SerializerMethodField()
+    planned_by = UsernameField()
+    approved_by = UsernameField()
+    executed_by = UsernameField()
+    reviewed_by = UsernameField()
     needs_approval = serializers.SerializerMethodField()
     progress_percent = serializers.IntegerField(read_only=True)
 
@@ -138,22 +139,9 @@ class BulkActionSerializer(serializers.ModelSerializer[BulkAction]):
             "progress_percent",
             "error",
         ]
-        read_only_fields = fields
 
     def get_filters(self, bulk: BulkAction) -> dict[str, Any]:
         return filters_out(bulk.filters, self.context.get("filter_slugs"))
-
-    def get_planned_by(self, bulk: BulkAction) -> str | None:
-        return username_of(bulk.planned_by)
-
-    def get_approved_by(self, bulk: BulkAction) -> str | None:
-        return username_of(bulk.approved_by)
-
-    def get_executed_by(self, bulk: BulkAction) -> str | None:
-        return username_of(bulk.executed_by)
-
-    def get_reviewed_by(self, bulk: BulkAction) -> str | None:
-        return username_of(bulk.reviewed_by)
 
     def get_needs_approval(self, bulk: BulkAction) -> bool:
         return needs_approval(bulk)
@@ -225,13 +213,12 @@ class TargetProgressSerializer(serializers.Serializer[Any]):
     percent = serializers.IntegerField()
 
 
-class ModelBlockSerializer(serializers.ModelSerializer[ModelBlock]):
+class ModelBlockSerializer(ReadOnlyModelSerializer[ModelBlock]):
     target = serializers.CharField(source="target.name", read_only=True)
 
     class Meta:
         model = ModelBlock
         fields = ["target", "state", "created_at", "acknowledged_at", "last_error"]
-        read_only_fields = fields
 
 
 class BulkStatusSerializer(serializers.Serializer[Any]):
@@ -248,7 +235,7 @@ class BulkStatusSerializer(serializers.Serializer[Any]):
     )
 
 
-class PlanKeySerializer(serializers.ModelSerializer[BulkPlanKey]):
+class PlanKeySerializer(ReadOnlyModelSerializer[BulkPlanKey]):
     credential = serializers.IntegerField(source="credential_id")
     grant = serializers.IntegerField(source="grant_id")
 
@@ -264,7 +251,6 @@ class PlanKeySerializer(serializers.ModelSerializer[BulkPlanKey]):
             "reason",
             "detail",
         ]
-        read_only_fields = fields
 
 
 class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[BulkAction]):
@@ -296,10 +282,6 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         data = BulkActionSerializer(rows, many=True, context=context).data
         return self.get_paginated_response(data) if page is not None else Response(data)
 
-    def _read(self, bulk: BulkAction, status: int = 200) -> Response:
-        fresh = self.get_queryset().get(pk=bulk.pk)
-        return Response(BulkActionSerializer(fresh).data, status=status)
-
     @extend_schema(request=PlanSerializer, responses={201: BulkActionSerializer})
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -324,7 +306,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
             suspension_kind=data.get("restores_kind") or SuspensionKind.OPS,
             reference=data.get("restores") or "",
         )
-        return self._read(bulk, status=201)
+        return self.read_back(bulk, status=201)
 
     def _confirmed(self, request: Request) -> BulkAction | Response:
         plan_hash = self.validated(ConfirmPlanSerializer, request)["plan_hash"]
@@ -345,7 +327,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         bulk = self._confirmed(request)
         if isinstance(bulk, Response):
             return bulk
-        return self._read(bulk_approve(action=bulk, actor=signed_in_user(request)))
+        return self.read_back(bulk_approve(action=bulk, actor=signed_in_user(request)))
 
     @extend_schema(request=ConfirmPlanSerializer, responses={202: BulkActionSerializer})
     @action(detail=True, methods=["post"])
@@ -370,7 +352,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
                 **{name: ids[:1000] for name, ids in diff.extra.items()},
             }
             return response
-        return self._read(started, status=202)
+        return self.read_back(started, status=202)
 
     @extend_schema(request=None, responses={201: BulkActionSerializer})
     @action(detail=True, methods=["post"])
@@ -380,7 +362,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         own counts and hash, to check again) is returned. Only a planned or approved action
         can be re-planned; otherwise 409."""
         fresh = bulk_replan(action=self.get_object(), actor=signed_in_user(request))
-        return self._read(fresh, status=201)
+        return self.read_back(fresh, status=201)
 
     @extend_schema(request=None, responses={201: BulkActionSerializer})
     @action(detail=True, methods=["post"])
@@ -392,7 +374,7 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         action that is no stop, or a stop already lifted."""
         stop = self.get_object()
         restore, created = stop_lift_plan(stop=stop, actor=signed_in_user(request))
-        return self._read(restore, status=201 if created else 200)
+        return self.read_back(restore, status=201 if created else 200)
 
     @extend_schema(request=None, responses={202: BulkActionSerializer})
     @action(detail=True, methods=["post"])
@@ -400,14 +382,14 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         """Run a failed action again from its chunk cursor (no chunk runs twice); 409 for
         an action that did not fail."""
         resumed = bulk_resume(action=self.get_object(), actor=signed_in_user(request))
-        return self._read(resumed, status=202)
+        return self.read_back(resumed, status=202)
 
     @extend_schema(request=ReviewNoteSerializer, responses={200: BulkActionSerializer})
     @action(detail=True, methods=["post"])
     def review(self, request: Request, pk: str) -> Response:
         """The after-the-fact review of an emergency action, by someone else."""
         note = self.validated(ReviewNoteSerializer, request)["note"]
-        return self._read(
+        return self.read_back(
             bulk_review(action=self.get_object(), actor=signed_in_user(request), note=note)
         )
 

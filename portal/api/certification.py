@@ -23,11 +23,12 @@ from rest_framework.response import Response
 
 from foundation.access import visible_to
 from portal.accounts.models import User
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.filters import MAX_ID, is_object_id
 from portal.api.idempotency import idempotent
 from portal.api.permissions import TokenScopePermission, signed_in_user
 from portal.api.problems import field_problem
-from portal.api.staff import StaffViewSet, username_of
+from portal.api.staff import StaffViewSet
 from portal.api.validation import form_errors, supported_years
 from portal.api.viewsets import VisibleViewSet
 from portal.certification.forms import ConfirmAllForm
@@ -55,11 +56,11 @@ READ = "certification.view_campaign"
 OPEN = "certification.add_campaign"
 
 
-class CampaignSerializer(serializers.ModelSerializer[Campaign]):
+class CampaignSerializer(ReadOnlyModelSerializer[Campaign]):
     covered_model = serializers.SerializerMethodField(
         help_text="The covered model's slug; null when the campaign covers every model."
     )
-    opened_by = serializers.SerializerMethodField()
+    opened_by = UsernameField()
     pending = serializers.IntegerField(read_only=True)
     confirmed = serializers.IntegerField(read_only=True)
     revoked = serializers.IntegerField(read_only=True)
@@ -85,13 +86,9 @@ class CampaignSerializer(serializers.ModelSerializer[Campaign]):
             "revoked",
             "suspended",
         ]
-        read_only_fields = fields
 
     def get_covered_model(self, campaign: Campaign) -> str | None:
         return campaign.covered_model.slug if campaign.covered_model else None
-
-    def get_opened_by(self, campaign: Campaign) -> str | None:
-        return username_of(campaign.opened_by)
 
 
 class OrganisationProgressSerializer(serializers.Serializer[Any]):
@@ -123,7 +120,6 @@ class CampaignDetailSerializer(CampaignSerializer):
 
     class Meta(CampaignSerializer.Meta):
         fields = [*CampaignSerializer.Meta.fields, "totals", "organisations"]
-        read_only_fields = fields
 
 
 class CampaignCreateSerializer(serializers.Serializer[Any]):
@@ -157,7 +153,7 @@ class CampaignCreateSerializer(serializers.Serializer[Any]):
         return value.strip()
 
 
-class CertificationItemSerializer(serializers.ModelSerializer[CertificationItem]):
+class CertificationItemSerializer(ReadOnlyModelSerializer[CertificationItem]):
     campaign_title = serializers.CharField(source="campaign.title", read_only=True)
     campaign_state = serializers.ChoiceField(
         source="campaign.state", choices=CampaignState.choices, read_only=True
@@ -170,7 +166,7 @@ class CertificationItemSerializer(serializers.ModelSerializer[CertificationItem]
     )
     key_prefix = serializers.CharField(source="credential.key_prefix", read_only=True)
     credential_state = serializers.CharField(source="credential.state", read_only=True)
-    decided_by = serializers.SerializerMethodField()
+    decided_by = UsernameField()
 
     class Meta:
         model = CertificationItem
@@ -193,10 +189,6 @@ class CertificationItemSerializer(serializers.ModelSerializer[CertificationItem]
             "note",
             "suspended_at",
         ]
-        read_only_fields = fields
-
-    def get_decided_by(self, item: CertificationItem) -> str | None:
-        return username_of(item.decided_by)
 
 
 class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[Campaign]):
@@ -383,7 +375,7 @@ class CertificationTaskViewSet(mixins.ListModelMixin, VisibleViewSet[Certificati
             item_revoke(actor=signed_in_user(request), item_id=item.pk, note=data["note"])
         else:
             item_confirm(actor=signed_in_user(request), item_id=item.pk, note=data["note"])
-        return Response(CertificationItemSerializer(self.get_queryset().get(pk=item.pk)).data)
+        return self.read_back(item)
 
     @extend_schema(request=ConfirmAllSerializer, responses={200: ConfirmedSerializer})
     @action(detail=False, methods=["post"], url_path="confirm-all")

@@ -13,13 +13,14 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.fields import ReadOnlyModelSerializer
 from portal.eligibility.rule import Rule
 from portal.eligibility.rules import rules_in_force
 from provisioning.bulk.models import BulkAction
 from provisioning.catalog.models import CoveredModel, Stage
 
 
-class StageSerializer(serializers.ModelSerializer[Stage]):
+class StageSerializer(ReadOnlyModelSerializer[Stage]):
     class Meta:
         model = Stage
         fields = [
@@ -30,7 +31,6 @@ class StageSerializer(serializers.ModelSerializer[Stage]):
             "monthly_quota",
             "max_duration_days",
         ]
-        read_only_fields = fields
 
 
 class RuleInForceSerializer(serializers.Serializer[Rule]):
@@ -54,7 +54,7 @@ class RuleInForceSerializer(serializers.Serializer[Rule]):
         }
 
 
-class CoveredModelSerializer(serializers.ModelSerializer[CoveredModel]):
+class CoveredModelSerializer(ReadOnlyModelSerializer[CoveredModel]):
     stages = StageSerializer(many=True, read_only=True)
     rule = serializers.SerializerMethodField()
     emergency_stop = serializers.SerializerMethodField(
@@ -72,7 +72,6 @@ class CoveredModelSerializer(serializers.ModelSerializer[CoveredModel]):
             "rule",
             "emergency_stop",
         ]
-        read_only_fields = fields
 
     @extend_schema_field(RuleInForceSerializer)
     def get_rule(self, model: CoveredModel) -> dict[str, Any]:

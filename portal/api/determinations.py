@@ -26,10 +26,11 @@ from portal.api.downloads import (
     ZIP_RENDERERS,
     download,
 )
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem, problem_response
-from portal.api.staff import StaffViewSet, username_of
+from portal.api.staff import StaffViewSet
 from portal.api.validation import country_codes, supported_years
 from portal.compliance.downloads import bundle_response, letter_response
 from portal.compliance.evidence import determination_evidence
@@ -54,7 +55,7 @@ READ = "compliance.view_determination"
 WRITE = "compliance.change_determination"
 
 
-class RuleSerializer(serializers.ModelSerializer[DeterminationRule]):
+class RuleSerializer(ReadOnlyModelSerializer[DeterminationRule]):
     covered_model: serializers.SlugRelatedField[CoveredModel] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -62,16 +63,15 @@ class RuleSerializer(serializers.ModelSerializer[DeterminationRule]):
     class Meta:
         model = DeterminationRule
         fields = ["covered_model", *RULE_FIELDS]
-        read_only_fields = fields
 
 
-class DeterminationSerializer(serializers.ModelSerializer[Determination]):
+class DeterminationSerializer(ReadOnlyModelSerializer[Determination]):
     rules = RuleSerializer(many=True, read_only=True)
     has_document = serializers.SerializerMethodField()
-    created_by = serializers.SerializerMethodField()
-    submitted_by = serializers.SerializerMethodField()
-    approved_by = serializers.SerializerMethodField()
-    applied_by = serializers.SerializerMethodField()
+    created_by = UsernameField()
+    submitted_by = UsernameField()
+    approved_by = UsernameField()
+    applied_by = UsernameField()
 
     class Meta:
         model = Determination
@@ -96,22 +96,9 @@ class DeterminationSerializer(serializers.ModelSerializer[Determination]):
             "superseded_at",
             "outcome",
         ]
-        read_only_fields = fields
 
     def get_has_document(self, determination: Determination) -> bool:
         return bool(determination.document)
-
-    def get_created_by(self, determination: Determination) -> str | None:
-        return username_of(determination.created_by)
-
-    def get_submitted_by(self, determination: Determination) -> str | None:
-        return username_of(determination.submitted_by)
-
-    def get_approved_by(self, determination: Determination) -> str | None:
-        return username_of(determination.approved_by)
-
-    def get_applied_by(self, determination: Determination) -> str | None:
-        return username_of(determination.applied_by)
 
 
 class RuleInputSerializer(serializers.Serializer[Any]):
@@ -299,10 +286,6 @@ class DeterminationViewSet(
             return [renderer() for renderer in PDF_RENDERERS]
         return super().get_renderers()
 
-    def _read(self, determination: Determination, status: int = 200) -> Response:
-        fresh = self.get_queryset().get(pk=determination.pk)
-        return Response(DeterminationSerializer(fresh).data, status=status)
-
     @extend_schema(request=DeterminationCreateSerializer, responses={201: DeterminationSerializer})
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -317,7 +300,7 @@ class DeterminationViewSet(
             effective_date=data["effective_date"],
             rules=rules,
         )
-        return self._read(determination, status=201)
+        return self.read_back(determination, status=201)
 
     @extend_schema(request=DeterminationUpdateSerializer, responses={200: DeterminationSerializer})
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -338,7 +321,7 @@ class DeterminationViewSet(
             effective_date=data.get("effective_date"),
             rules=rules,
         )
-        return self._read(determination)
+        return self.read_back(determination)
 
     @extend_schema(request={"multipart/form-data": DocumentSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
@@ -352,7 +335,7 @@ class DeterminationViewSet(
             document=upload,
             document_name=upload.name or "",
         )
-        return self._read(determination)
+        return self.read_back(determination)
 
     @extend_schema(request=None, responses=LETTER_RESPONSES)
     @document.mapping.get
@@ -414,19 +397,13 @@ class DeterminationViewSet(
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, pk: str) -> Response:
         """The author's signature; every model needs a rule and the letter is attached."""
-        determination = determination_submit(
-            determination=self.get_object(), actor=signed_in_user(request)
-        )
-        return self._read(determination)
+        return self.change(request, determination_submit, noun="determination")
 
     @extend_schema(request=None, responses={200: DeterminationSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
         """A second compliance officer's approval: never the author or the submitter."""
-        determination = determination_approve(
-            determination=self.get_object(), actor=signed_in_user(request)
-        )
-        return self._read(determination)
+        return self.change(request, determination_approve, noun="determination")
 
     @extend_schema(request=SendBackSerializer, responses={200: DeterminationSerializer})
     @action(detail=True, methods=["post"], url_path="send-back")
@@ -435,7 +412,7 @@ class DeterminationViewSet(
         determination = determination_send_back(
             determination=self.get_object(), actor=signed_in_user(request), note=note
         )
-        return self._read(determination)
+        return self.read_back(determination)
 
     @extend_schema(request=ApplySerializer, responses={200: DeterminationSerializer})
     @action(detail=True, methods=["post"])
@@ -448,4 +425,4 @@ class DeterminationViewSet(
         determination = determination_apply(
             determination=self.get_object(), actor=signed_in_user(request)
         )
-        return self._read(determination)
+        return self.read_back(determination)

@@ -19,6 +19,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.filters import FieldFilterBackend, is_object_id
 from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user
@@ -29,11 +30,11 @@ from portal.partners.models import DocumentKind, Organisation, OrganisationDocum
 from portal.partners.selectors import documents_visible_to, organisation_for
 
 
-class OrganisationDocumentSerializer(serializers.ModelSerializer[OrganisationDocument]):
+class OrganisationDocumentSerializer(ReadOnlyModelSerializer[OrganisationDocument]):
     organisation: serializers.SlugRelatedField[Organisation] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
-    uploaded_by = serializers.SerializerMethodField()
+    uploaded_by = UsernameField()
 
     class Meta:
         model = OrganisationDocument
@@ -48,11 +49,6 @@ class OrganisationDocumentSerializer(serializers.ModelSerializer[OrganisationDoc
             "uploaded_by",
             "uploaded_at",
         ]
-        read_only_fields = fields
-
-    def get_uploaded_by(self, document: OrganisationDocument) -> str | None:
-        user = document.uploaded_by
-        return user.get_username() if user is not None else None
 
 
 class DocumentUploadSerializer(serializers.Serializer[Any]):

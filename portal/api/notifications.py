@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.fields import ReadOnlyModelSerializer
 from portal.api.filters import is_object_id
 from portal.api.permissions import signed_in_user
 from portal.notifications.models import Notification
@@ -25,13 +26,12 @@ from portal.notifications.services import notification_mark_all_read, notificati
 _TRUE, _FALSE = ("true", "1"), ("false", "0", "")
 
 
-class NotificationSerializer(serializers.ModelSerializer[Notification]):
+class NotificationSerializer(ReadOnlyModelSerializer[Notification]):
     is_read = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Notification
         fields = ["id", "verb", "message", "link", "created_at", "read_at", "is_read"]
-        read_only_fields = fields
 
 
 class MarkedReadSerializer(serializers.Serializer[Any]):

@@ -16,6 +16,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.fields import ReadOnlyModelSerializer
 from portal.api.filters import FieldFilterBackend, is_object_id
 from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem
@@ -30,7 +31,7 @@ from portal.partners.models import Organisation
 from portal.partners.selectors import organisation_for
 
 
-class OrganisationWebhookSerializer(serializers.ModelSerializer[OrganisationWebhook]):
+class OrganisationWebhookSerializer(ReadOnlyModelSerializer[OrganisationWebhook]):
     organisation: serializers.SlugRelatedField[Organisation] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -48,7 +49,6 @@ class OrganisationWebhookSerializer(serializers.ModelSerializer[OrganisationWebh
             "last_error",
             "last_error_at",
         ]
-        read_only_fields = fields
 
 
 class RegisteredWebhookSerializer(OrganisationWebhookSerializer):
@@ -59,7 +59,6 @@ class RegisteredWebhookSerializer(OrganisationWebhookSerializer):
 
     class Meta(OrganisationWebhookSerializer.Meta):
         fields = [*OrganisationWebhookSerializer.Meta.fields, "secret"]
-        read_only_fields = fields
 
 
 class WebhookRegisterSerializer(serializers.Serializer[Any]):

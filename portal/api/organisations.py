@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -100,30 +100,24 @@ class OrganisationViewSet(
         organisation = organisation_register(actor=signed_in_user(request), **data)
         return Response(OrganisationSerializer(organisation).data, status=201)
 
+    def _decide(
+        self, request: Request, slug: str, body: type, decide: Callable[..., Organisation]
+    ) -> Response:
+        """A compliance decision on the organisation: ``decide`` (a service) takes the body's
+        fields, checked by ``body``, as its keyword arguments; the answer is the organisation."""
+        organisation: Organisation = self.visible_object(slug=slug)
+        data = self.validated(body, request)
+        updated = decide(actor=signed_in_user(request), organisation=organisation, **data)
+        return Response(OrganisationSerializer(updated).data)
+
     @extend_schema(request=TrustedSerializer, responses={200: OrganisationSerializer})
     @action(detail=True, methods=["post"])
     def trusted(self, request: Request, slug: str) -> Response:
         """Compliance sets or clears the trusted-partner flag, with a recorded reason."""
-        organisation: Organisation = self.visible_object(slug=slug)
-        data = self.validated(TrustedSerializer, request)
-        updated = organisation_set_trusted(
-            actor=signed_in_user(request),
-            organisation=organisation,
-            trusted=data["trusted"],
-            reason=data["reason"],
-        )
-        return Response(OrganisationSerializer(updated).data)
+        return self._decide(request, slug, TrustedSerializer, organisation_set_trusted)
 
     @extend_schema(request=VerificationSerializer, responses={200: OrganisationSerializer})
     @action(detail=True, methods=["post"])
     def verification(self, request: Request, slug: str) -> Response:
         """Compliance sets the organisation's verification state, with a recorded reason."""
-        organisation: Organisation = self.visible_object(slug=slug)
-        data = self.validated(VerificationSerializer, request)
-        updated = organisation_set_verification(
-            actor=signed_in_user(request),
-            organisation=organisation,
-            state=data["state"],
-            reason=data["reason"],
-        )
-        return Response(OrganisationSerializer(updated).data)
+        return self._decide(request, slug, VerificationSerializer, organisation_set_verification)

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.fields import ReadOnlyModelSerializer
 from portal.api.permissions import signed_in_user
 from portal.api.validation import supported_years
 from portal.eligibility.models import Person, USPersonStatus
@@ -28,7 +29,7 @@ from portal.partners.templatetags.partners import partner_screening_label
 FACTS = ("legal_name", "date_of_birth", "citizenships", "residence_country", "us_person_status")
 
 
-class ProfileSerializer(serializers.ModelSerializer[Person]):
+class ProfileSerializer(ReadOnlyModelSerializer[Person]):
     organisation: serializers.SlugRelatedField[Organisation] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -65,7 +66,6 @@ class ProfileSerializer(serializers.ModelSerializer[Person]):
             "aup_text",
             "updated_at",
         ]
-        read_only_fields = fields
         extra_kwargs = {"id": {"allow_null": True}, "updated_at": {"allow_null": True}}
 
     def get_screening(self, person: Person) -> str:
@@ -124,20 +124,21 @@ class ProfileUpdateSerializer(serializers.Serializer[Any]):
         return value
 
     def validate_attestation_version(self, value: str) -> str:
-        if value != ATTESTATION_VERSION:
-            raise ValidationError(
-                f"The attestation changed: the current version is {ATTESTATION_VERSION}. "
-                "Read it (GET this profile) and sign that one."
-            )
-        return value
+        return _read_version(value, ATTESTATION_VERSION, "The attestation", "sign")
 
     def validate_aup_version(self, value: str) -> str:
-        if value != AUP_VERSION:
-            raise ValidationError(
-                f"The acceptable-use policy changed: the current version is {AUP_VERSION}. "
-                "Read it (GET this profile) and accept that one."
-            )
-        return value
+        return _read_version(value, AUP_VERSION, "The acceptable-use policy", "accept")
+
+
+def _read_version(value: str, current: str, text: str, verb: str) -> str:
+    """``value``, the version of ``text`` the caller read, when it is still the ``current``
+    one; else a 400 that sends them to read the current one and ``verb`` that."""
+    if value != current:
+        raise ValidationError(
+            f"{text} changed: the current version is {current}. "
+            f"Read it (GET this profile) and {verb} that one."
+        )
+    return value
 
 
 class ProfileView(APIView):

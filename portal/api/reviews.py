@@ -15,15 +15,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.filters import is_object_id
 from portal.api.pagination import PagePagination
 from portal.api.permissions import signed_in_user
 from portal.api.problems import field_problem
+from portal.api.serializers import ACCESS_FIELDS, ModelAccessSerializer
 from portal.api.staff import StaffViewSet, stale_version_problem
 from portal.api.validation import supported_years
 from portal.applications.models import Application
 from portal.eligibility.models import Person
-from portal.partners.models import Organisation
 from portal.partners.paging import OpenEndedPage, counted_paginator
 from portal.reviews import rules, selectors
 from portal.reviews.models import Approval
@@ -37,7 +38,7 @@ from portal.reviews.services import (
     review_release,
     review_request_information,
 )
-from provisioning.catalog.models import CoveredModel, Stage
+from provisioning.catalog.models import Stage
 
 VIEW = "reviews.view_review"
 _Model = TypeVar("_Model", bound=Model)
@@ -45,7 +46,7 @@ _Row = TypeVar("_Row")
 DECIDE = "reviews.decide_review"
 
 
-class ApprovalSerializer(serializers.ModelSerializer[Approval]):
+class ApprovalSerializer(ReadOnlyModelSerializer[Approval]):
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
     stage = serializers.CharField(source="stage.name", read_only=True)
 
@@ -62,14 +63,10 @@ class ApprovalSerializer(serializers.ModelSerializer[Approval]):
             "expires_at",
             "created_at",
         ]
-        read_only_fields = fields
 
 
-class ReviewSerializer(serializers.ModelSerializer[Application]):
-    organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
-    covered_model = serializers.SlugRelatedField[CoveredModel](slug_field="slug", read_only=True)
-    stage = serializers.CharField(source="stage.name", read_only=True)
-    assignee = serializers.SerializerMethodField()
+class ReviewSerializer(ModelAccessSerializer[Application]):
+    assignee = UsernameField(source="review.assignee")
     version = serializers.SerializerMethodField(
         help_text="Send it back with a decision: a decision on an older version is refused."
     )
@@ -77,21 +74,11 @@ class ReviewSerializer(serializers.ModelSerializer[Application]):
     class Meta:
         model = Application
         fields = [
-            "id",
-            "organisation",
-            "covered_model",
-            "stage",
-            "state",
+            *ACCESS_FIELDS,
             "submitted_at",
             "assignee",
             "version",
         ]
-        read_only_fields = fields
-
-    def get_assignee(self, application: Application) -> str | None:
-        review = getattr(application, "review", None)
-        assignee = review.assignee if review is not None else None
-        return assignee.get_username() if assignee is not None else None
 
     def get_version(self, application: Application) -> str:
         return selectors.application_version(application)
@@ -103,7 +90,6 @@ class ReviewDetailSerializer(ReviewSerializer):
 
     class Meta(ReviewSerializer.Meta):
         fields = [*ReviewSerializer.Meta.fields, "use_case", "nominees", "approvals"]
-        read_only_fields = fields
 
     @extend_schema_field(ApprovalSerializer(many=True))
     def get_approvals(self, application: Application) -> list[dict[str, Any]]:
@@ -245,6 +231,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         "organisation", "covered_model", "stage", "review__assignee"
     ).prefetch_related("nominees")
     serializer_class = ReviewSerializer
+    shown_by = ReviewDetailSerializer
     staff_permissions = {
         "list": VIEW,
         "retrieve": VIEW,
@@ -292,10 +279,6 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
-    def _detail(self, application: Application, status: int = 200) -> Response:
-        fresh = self.get_queryset().get(pk=application.pk)
-        return Response(ReviewDetailSerializer(fresh).data, status=status)
-
     def _current(self, request: Request, data: dict[str, Any]) -> Application | Response:
         application = self.get_object()
         if selectors.version_moved(application, data.get("version")):
@@ -305,16 +288,12 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
     @extend_schema(request=None, responses={200: ReviewDetailSerializer})
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, pk: str) -> Response:
-        application = self.get_object()
-        review_claim(actor=signed_in_user(request), application=application)
-        return self._detail(application)
+        return self.change(request, review_claim, noun="application")
 
     @extend_schema(request=None, responses={200: ReviewDetailSerializer})
     @action(detail=True, methods=["post"])
     def release(self, request: Request, pk: str) -> Response:
-        application = self.get_object()
-        review_release(actor=signed_in_user(request), application=application)
-        return self._detail(application)
+        return self.change(request, review_release, noun="application")
 
     @extend_schema(request=ApproveSerializer, responses={200: ApprovalResultSerializer})
     @action(detail=True, methods=["post"])
@@ -350,7 +329,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         if isinstance(application, Response):
             return application
         review_reject(actor=signed_in_user(request), application=application, reason=data["reason"])
-        return self._detail(application)
+        return self.read_back(application)
 
     @extend_schema(request=InformationRequestSerializer, responses={200: ReviewDetailSerializer})
     @action(detail=True, methods=["post"], url_path="request-information")
@@ -362,7 +341,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         review_request_information(
             actor=signed_in_user(request), application=application, message=data["message"]
         )
-        return self._detail(application)
+        return self.read_back(application)
 
     @extend_schema(request=ReassignSerializer, responses={200: ReviewDetailSerializer})
     @action(detail=True, methods=["post"])
@@ -381,7 +360,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
             assignee=assignee,
             reason=data.get("reason", ""),
         )
-        return self._detail(application)
+        return self.read_back(application)
 
     @extend_schema(request=CommentSerializer, responses={201: ReviewDetailSerializer})
     @action(detail=True, methods=["post"])
@@ -391,7 +370,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         review_comment_add(
             actor=signed_in_user(request), application=application, body=data["body"]
         )
-        return self._detail(application, status=201)
+        return self.read_back(application, status=201)
 
 
 def _age(value: str) -> str:

@@ -15,14 +15,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from foundation.access import visible_to
-from portal.api.permissions import signed_in_user
-from portal.api.staff import StaffViewSet, username_of
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
+from portal.api.staff import StaffViewSet
 from portal.screening.models import MatchStatus, ScreeningMatch
 from portal.screening.selectors import pending_matches
 from portal.screening.services import screening_match_confirm, screening_match_dismiss
 
 
-class ScreeningMatchSerializer(serializers.ModelSerializer[ScreeningMatch]):
+class ScreeningMatchSerializer(ReadOnlyModelSerializer[ScreeningMatch]):
     person = serializers.IntegerField(source="person_id", read_only=True)
     person_name = serializers.CharField(source="person.legal_name", read_only=True)
     organisation = serializers.CharField(source="person.organisation.slug", read_only=True)
@@ -31,7 +31,7 @@ class ScreeningMatchSerializer(serializers.ModelSerializer[ScreeningMatch]):
     entity_id = serializers.CharField(source="entry.entity_id", read_only=True)
     entry_name = serializers.CharField(source="entry.primary_name", read_only=True)
     list_version = serializers.IntegerField(source="entry.version_id", read_only=True)
-    resolved_by = serializers.SerializerMethodField()
+    resolved_by = UsernameField()
 
     class Meta:
         model = ScreeningMatch
@@ -54,10 +54,6 @@ class ScreeningMatchSerializer(serializers.ModelSerializer[ScreeningMatch]):
             "resolved_by",
             "resolution_reason",
         ]
-        read_only_fields = fields
-
-    def get_resolved_by(self, match: ScreeningMatch) -> str | None:
-        return username_of(match.resolved_by)
 
 
 class ResolutionSerializer(serializers.Serializer[Any]):
@@ -106,23 +102,16 @@ class ScreeningMatchViewSet(
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
-    def _resolved(self, match: ScreeningMatch) -> Response:
-        return Response(ScreeningMatchSerializer(self.get_queryset().get(pk=match.pk)).data)
-
     @extend_schema(request=ResolutionSerializer, responses={200: ScreeningMatchSerializer})
     @action(detail=True, methods=["post"])
     def confirm(self, request: Request, pk: str) -> Response:
         """A true match: the person stays blocked."""
         reason = self.validated(ResolutionSerializer, request)["reason"]
-        match = self.get_object()
-        screening_match_confirm(match=match, actor=signed_in_user(request), reason=reason)
-        return self._resolved(match)
+        return self.change(request, screening_match_confirm, noun="match", reason=reason)
 
     @extend_schema(request=ResolutionSerializer, responses={200: ScreeningMatchSerializer})
     @action(detail=True, methods=["post"])
     def dismiss(self, request: Request, pk: str) -> Response:
         """A false positive: the entry is suppressed for this person until it changes."""
         reason = self.validated(ResolutionSerializer, request)["reason"]
-        match = self.get_object()
-        screening_match_dismiss(match=match, actor=signed_in_user(request), reason=reason)
-        return self._resolved(match)
+        return self.change(request, screening_match_dismiss, noun="match", reason=reason)

@@ -24,11 +24,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.idempotency import idempotent
 from portal.api.pagination import PagePagination
 from portal.api.permissions import signed_in_user
 from portal.api.problems import problem_response
-from portal.api.staff import StaffViewSet, username_of
+from portal.api.staff import StaffViewSet
 from portal.eligibility.models import Person
 from portal.screening.errors import ListFormatError
 from portal.screening.freshness import stale_people_visible_to, stale_reason
@@ -75,9 +76,9 @@ class SkippedRowSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField()
 
 
-class ListVersionSerializer(serializers.ModelSerializer[ListVersion]):
+class ListVersionSerializer(ReadOnlyModelSerializer[ListVersion]):
     format = serializers.ChoiceField(source="list_format", choices=ListFormat.choices)
-    loaded_by = serializers.SerializerMethodField()
+    loaded_by = UsernameField()
 
     class Meta:
         model = ListVersion
@@ -95,10 +96,6 @@ class ListVersionSerializer(serializers.ModelSerializer[ListVersion]):
             "skipped_count",
             "is_current",
         ]
-        read_only_fields = fields
-
-    def get_loaded_by(self, version: ListVersion) -> str | None:
-        return username_of(version.loaded_by)
 
 
 class LoadedListSerializer(ListVersionSerializer):
@@ -108,7 +105,6 @@ class LoadedListSerializer(ListVersionSerializer):
 
     class Meta(ListVersionSerializer.Meta):
         fields = [*ListVersionSerializer.Meta.fields, "skipped"]
-        read_only_fields = fields
 
 
 class FreshnessRuleSerializer(serializers.Serializer[Any]):
@@ -118,7 +114,7 @@ class FreshnessRuleSerializer(serializers.Serializer[Any]):
     current_versions = ListVersionSerializer(many=True)
 
 
-class StalePersonSerializer(serializers.ModelSerializer[Person]):
+class StalePersonSerializer(ReadOnlyModelSerializer[Person]):
     organisation = serializers.CharField(source="organisation.slug")
     last_screened_at = serializers.DateTimeField(allow_null=True)
     reason = serializers.CharField()
@@ -133,7 +129,6 @@ class StalePersonSerializer(serializers.ModelSerializer[Person]):
             "last_screened_at",
             "reason",
         ]
-        read_only_fields = fields
 
 
 class FreshnessSerializer(serializers.Serializer[Any]):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from django.db.models import Model
 from rest_framework import serializers
 
+from foundation.audit.export import EXPORT_FIELDS
 from foundation.audit.models import AuditEvent
 from portal.accounts.roles import is_staff_member
+from portal.api.fields import ReadOnlyModelSerializer
 from portal.api.models import ApiToken, TokenScope
 from portal.applications.models import Application
 from portal.eligibility.models import Person, ScreeningState
@@ -17,8 +20,10 @@ from provisioning.catalog.models import CoveredModel
 from provisioning.credentials.models import Credential
 from provisioning.grants.models import Grant
 
+_Access = TypeVar("_Access", bound=Model)
 
-class OrganisationSerializer(serializers.ModelSerializer[Organisation]):
+
+class OrganisationSerializer(ReadOnlyModelSerializer[Organisation]):
     class Meta:
         model = Organisation
         fields = [
@@ -32,10 +37,9 @@ class OrganisationSerializer(serializers.ModelSerializer[Organisation]):
             "trusted",
             "created_at",
         ]
-        read_only_fields = fields
 
 
-class MembershipSerializer(serializers.ModelSerializer[Membership]):
+class MembershipSerializer(ReadOnlyModelSerializer[Membership]):
     organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
     username = serializers.CharField(source="user.username", read_only=True)
     email = serializers.EmailField(source="user.email", read_only=True)
@@ -43,17 +47,15 @@ class MembershipSerializer(serializers.ModelSerializer[Membership]):
     class Meta:
         model = Membership
         fields = ["id", "organisation", "username", "email", "role", "created_at"]
-        read_only_fields = fields
 
 
-class InvitationSerializer(serializers.ModelSerializer[Invitation]):
+class InvitationSerializer(ReadOnlyModelSerializer[Invitation]):
     organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
     status = serializers.SerializerMethodField()
 
     class Meta:
         model = Invitation
         fields = ["id", "organisation", "email", "role", "status", "created_at", "expires_at"]
-        read_only_fields = fields
 
     def get_status(self, invitation: Invitation) -> str:
         from django.utils import timezone
@@ -73,7 +75,7 @@ class InvitationAcceptSerializer(serializers.Serializer[Any]):
     )
 
 
-class PersonSerializer(serializers.ModelSerializer[Person]):
+class PersonSerializer(ReadOnlyModelSerializer[Person]):
     """Staff see the screening state; partners only what the people page tells them
     (``screening_status``), never that a list entry matched."""
 
@@ -108,7 +110,6 @@ class PersonSerializer(serializers.ModelSerializer[Person]):
             "missing_facts",
             "updated_at",
         ]
-        read_only_fields = fields
 
     def _staff_caller(self) -> bool:
         if "staff_caller" not in self.context:
@@ -132,20 +133,24 @@ class PersonSerializer(serializers.ModelSerializer[Person]):
         return data
 
 
-class ApplicationSerializer(serializers.ModelSerializer[Application]):
+# An application or a grant (or a review of an application): one organisation's access to
+# one covered model, at a stage. Their serializers start with these fields, ACCESS_FIELDS.
+class ModelAccessSerializer(ReadOnlyModelSerializer[_Access]):
     organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
     covered_model = serializers.SlugRelatedField[CoveredModel](slug_field="slug", read_only=True)
     stage = serializers.CharField(source="stage.name", read_only=True)
+
+
+ACCESS_FIELDS = ["id", "organisation", "covered_model", "stage", "state"]
+
+
+class ApplicationSerializer(ModelAccessSerializer[Application]):
     nominees = serializers.PrimaryKeyRelatedField[Person](many=True, read_only=True)
 
     class Meta:
         model = Application
         fields = [
-            "id",
-            "organisation",
-            "covered_model",
-            "stage",
-            "state",
+            *ACCESS_FIELDS,
             "nominees",
             "use_case",
             "attests_end_use",
@@ -155,7 +160,6 @@ class ApplicationSerializer(serializers.ModelSerializer[Application]):
             "submitted_at",
             "closed_at",
         ]
-        read_only_fields = fields
 
 
 class AnswerSerializer(serializers.Serializer[Any]):
@@ -169,29 +173,20 @@ class WithdrawSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
-class GrantSerializer(serializers.ModelSerializer[Grant]):
-    organisation = serializers.SlugRelatedField[Organisation](slug_field="slug", read_only=True)
-    covered_model = serializers.SlugRelatedField[CoveredModel](slug_field="slug", read_only=True)
-    stage = serializers.CharField(source="stage.name", read_only=True)
-
+class GrantSerializer(ModelAccessSerializer[Grant]):
     class Meta:
         model = Grant
         fields = [
-            "id",
-            "organisation",
-            "covered_model",
-            "stage",
-            "state",
+            *ACCESS_FIELDS,
             "seats",
             "monthly_quota",
             "rate_limit_per_minute",
             "expires_at",
             "created_at",
         ]
-        read_only_fields = fields
 
 
-class CredentialSerializer(serializers.ModelSerializer[Credential]):
+class CredentialSerializer(ReadOnlyModelSerializer[Credential]):
     key_hint = serializers.SerializerMethodField()
 
     class Meta:
@@ -209,7 +204,6 @@ class CredentialSerializer(serializers.ModelSerializer[Credential]):
             "updated_at",
             "revoked_at",
         ]
-        read_only_fields = fields
 
     def get_key_hint(self, credential: Credential) -> str:
         return f"clr_{credential.key_prefix}_…"
@@ -244,34 +238,18 @@ class RotatedCredentialSerializer(serializers.Serializer[Any]):
     )
 
 
-class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+class AuditEventSerializer(ReadOnlyModelSerializer[AuditEvent]):
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "created_at",
-            "actor_label",
-            "action",
-            "object_type",
-            "object_id",
-            "object_repr",
-            "organisation_id",
-            "reason",
-            "before",
-            "after",
-            "digest",
-            "request_id",
-            "prev_hash",
-            "hash",
-        ]
-        read_only_fields = fields
+        # The exported row (the audit trail's one field list) but the actor's user id and
+        # IP address: the API names the actor by label only.
+        fields = [name for name in EXPORT_FIELDS if name not in ("actor_id", "ip")]
 
 
-class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
+class ApiTokenSerializer(ReadOnlyModelSerializer[ApiToken]):
     class Meta:
         model = ApiToken
         fields = ["id", "name", "prefix", "scopes", "created_at", "expires_at", "revoked_at"]
-        read_only_fields = fields
 
 
 class ApiTokenCreateSerializer(serializers.Serializer[Any]):

@@ -16,6 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.fields import ReadOnlyModelSerializer
 from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user
 from portal.api.staff import StaffViewSet
@@ -34,7 +35,7 @@ class TargetHealthSerializer(serializers.Serializer[Any]):
     dead = serializers.IntegerField(help_text="Credentials that gave up here (ops alerted).")
 
 
-class TargetSerializer(serializers.ModelSerializer[Target]):
+class TargetSerializer(ReadOnlyModelSerializer[Target]):
     covered_models = serializers.SlugRelatedField[CoveredModel](
         slug_field="slug", many=True, read_only=True
     )
@@ -61,7 +62,6 @@ class TargetSerializer(serializers.ModelSerializer[Target]):
             "updated_at",
             "health",
         ]
-        read_only_fields = fields
 
     def get_has_token(self, target: Target) -> bool:
         return bool(target.token_encrypted)
@@ -193,8 +193,7 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
         return self.get_paginated_response(data) if page is not None else Response(data)
 
     def _read(self, target: Target, status: int = 200) -> Response:
-        fresh = self.get_queryset().get(pk=target.pk)
-        response = Response(TargetSerializer(fresh).data, status=status)
+        response = self.read_back(target, status=status)
         response["Cache-Control"] = "no-store"
         return response
 

@@ -17,8 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from foundation.access import visible_to
+from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.permissions import signed_in_user
-from portal.api.staff import StaffViewSet, username_of
+from portal.api.staff import StaffViewSet
 from portal.api.validation import form_errors
 from portal.usage.forms import STATE_FILTERS, AlertFilterForm
 from portal.usage.models import AlertKind, AlertState, UsageAlert
@@ -26,7 +27,7 @@ from portal.usage.selectors import alert_list, alerts_in_full
 from portal.usage.views import ACTIONS, READ, WRITE
 
 
-class UsageAlertSerializer(serializers.ModelSerializer[UsageAlert]):
+class UsageAlertSerializer(ReadOnlyModelSerializer[UsageAlert]):
     state = serializers.ChoiceField(choices=AlertState.choices, read_only=True)
     kind = serializers.ChoiceField(choices=AlertKind.choices, read_only=True)
     organisation = serializers.CharField(source="organisation.slug", read_only=True)
@@ -34,10 +35,10 @@ class UsageAlertSerializer(serializers.ModelSerializer[UsageAlert]):
     person_name = serializers.CharField(source="person.legal_name", read_only=True)
     key_prefix = serializers.CharField(source="credential.key_prefix", read_only=True)
     details = serializers.JSONField(read_only=True)
-    acknowledged_by = serializers.SerializerMethodField()
-    closed_by = serializers.SerializerMethodField()
-    held_by = serializers.SerializerMethodField()
-    released_by = serializers.SerializerMethodField()
+    acknowledged_by = UsernameField()
+    closed_by = UsernameField()
+    held_by = UsernameField()
+    released_by = UsernameField()
 
     class Meta:
         model = UsageAlert
@@ -69,24 +70,28 @@ class UsageAlertSerializer(serializers.ModelSerializer[UsageAlert]):
             "released_at",
             "released_by",
         ]
-        read_only_fields = fields
-
-    def get_acknowledged_by(self, alert: UsageAlert) -> str | None:
-        return username_of(alert.acknowledged_by)
-
-    def get_closed_by(self, alert: UsageAlert) -> str | None:
-        return username_of(alert.closed_by)
-
-    def get_held_by(self, alert: UsageAlert) -> str | None:
-        return username_of(alert.held_by)
-
-    def get_released_by(self, alert: UsageAlert) -> str | None:
-        return username_of(alert.released_by)
 
 
 class AlertNoteSerializer(serializers.Serializer[Any]):
     note = serializers.CharField(
         max_length=2000, help_text="Kept in the audit trail: what you found, did or decided."
+    )
+
+
+def _alert_action(name: str, doc: str) -> Any:
+    """The endpoint ``POST <alert>/<name>/``: one of the alert page's ``ACTIONS`` with a note.
+
+    The four actions differ only in their name and what they do, so they are declared here
+    once; each answers with the alert as it now stands."""
+
+    def act(self: UsageAlertViewSet, request: Request, pk: str) -> Response:
+        return self._act(request, name)
+
+    act.__name__ = act.__qualname__ = name
+    act.__doc__ = doc
+    endpoint = action(detail=True, methods=["post"])(act)
+    return extend_schema(request=AlertNoteSerializer, responses={200: UsageAlertSerializer})(
+        endpoint
     )
 
 
@@ -135,28 +140,17 @@ class UsageAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
             raise ValidationError({"note": "Write a note: it is kept in the audit trail."})
         service, argument, _ = ACTIONS[name]
         service(alert=alert, actor=signed_in_user(request), **{argument: note})
-        return Response(UsageAlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
+        return self.read_back(alert)
 
-    @extend_schema(request=AlertNoteSerializer, responses={200: UsageAlertSerializer})
-    @action(detail=True, methods=["post"])
-    def acknowledge(self, request: Request, pk: str) -> Response:
-        """Someone is looking into it; the note says who and how."""
-        return self._act(request, "acknowledge")
-
-    @extend_schema(request=AlertNoteSerializer, responses={200: UsageAlertSerializer})
-    @action(detail=True, methods=["post"])
-    def close(self, request: Request, pk: str) -> Response:
-        """Final: the note says what was found and done. New evidence opens a new alert."""
-        return self._act(request, "close")
-
-    @extend_schema(request=AlertNoteSerializer, responses={200: UsageAlertSerializer})
-    @action(detail=True, methods=["post"])
-    def hold(self, request: Request, pk: str) -> Response:
-        """Hold the person at once: every key of theirs is suspended (reason compliance)."""
-        return self._act(request, "hold")
-
-    @extend_schema(request=AlertNoteSerializer, responses={200: UsageAlertSerializer})
-    @action(detail=True, methods=["post"])
-    def release(self, request: Request, pk: str) -> Response:
-        """Lift the hold placed from this alert, when nothing else holds the person."""
-        return self._act(request, "release")
+    acknowledge = _alert_action(
+        "acknowledge", "Someone is looking into it; the note says who and how."
+    )
+    close = _alert_action(
+        "close", "Final: the note says what was found and done. New evidence opens a new alert."
+    )
+    hold = _alert_action(
+        "hold", "Hold the person at once: every key of theirs is suspended (reason compliance)."
+    )
+    release = _alert_action(
+        "release", "Lift the hold placed from this alert, when nothing else holds the person."
+    )

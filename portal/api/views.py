@@ -192,8 +192,7 @@ class ApplicationViewSet(
                     use_case=changes.use_case,
                     attestations=changes.attestations,
                 )
-        application = self.get_queryset().get(pk=application.pk)
-        return Response(ApplicationSerializer(application).data, status=201)
+        return self.read_back(application, status=201)
 
     @extend_schema(request=ApplicationDraftSerializer, responses={200: ApplicationSerializer})
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -210,14 +209,14 @@ class ApplicationViewSet(
         application_update_draft(
             actor=signed_in_user(request), application=application, **changes.as_kwargs()
         )
-        return Response(ApplicationSerializer(self.get_queryset().get(pk=application.pk)).data)
+        return self.read_back(application)
 
     @extend_schema(request=None, responses={200: ApplicationSerializer})
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, pk: str) -> Response:
         application = self.object_for("change")
         application_submit(actor=signed_in_user(request), application=application)
-        return Response(ApplicationSerializer(self.get_queryset().get(pk=pk)).data)
+        return self.read_back(application)
 
     @extend_schema(request=WithdrawSerializer, responses={200: ApplicationSerializer})
     @action(detail=True, methods=["post"])
@@ -227,7 +226,7 @@ class ApplicationViewSet(
         application_withdraw(
             actor=signed_in_user(request), application=application, reason=data.get("reason", "")
         )
-        return Response(ApplicationSerializer(self.get_queryset().get(pk=pk)).data)
+        return self.read_back(application)
 
     @extend_schema(request=AnswerSerializer, responses={200: ApplicationSerializer})
     @action(detail=True, methods=["post"])
@@ -240,7 +239,7 @@ class ApplicationViewSet(
         review_answer(
             actor=signed_in_user(request), application=application, response=data["response"]
         )
-        return Response(ApplicationSerializer(self.get_queryset().get(pk=pk)).data)
+        return self.read_back(application)
 
 
 class GrantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, VisibleViewSet[Grant]):

@@ -11,6 +11,8 @@ from django.views.decorators.http import require_POST
 from guardian.shortcuts import get_objects_for_user
 
 from foundation.access import get_visible_or_404
+from foundation.flashed import flashed
+from foundation.form_pages import form_page
 from foundation.requests import AuthenticatedRequest
 from portal.applications.forms import (
     ApplicationFilterForm,
@@ -104,26 +106,23 @@ def application_new(request: AuthenticatedRequest) -> HttpResponse:
     organisations = _administered(request)
     if not organisations.exists():
         raise Http404("Only an organisation's admins can apply for access.")
-    form = ModelStageForm(request.POST or None, organisations=organisations)
-    if request.method == "POST" and form.is_valid():
-        stage = form.cleaned_data["stage"]
-        try:
-            application = application_create_draft(
-                actor=request.user,
-                organisation=form.cleaned_data["organisation"],
-                covered_model=stage.covered_model,
-                stage=stage,
-            )
-        except ApplicationError as error:
-            add_service_error(form, error)
-        else:
-            messages.success(request, "Draft saved. Next, nominate the people who will use it.")
-            return redirect("applications:step", pk=application.pk, step=WizardStep.PEOPLE)
-    return render(
+    return form_page(
         request,
-        "applications/wizard.html",
-        {
-            "form": form,
+        ModelStageForm(request.POST or None, organisations=organisations),
+        save=lambda data: application_create_draft(
+            actor=request.user,
+            organisation=data["organisation"],
+            covered_model=data["stage"].covered_model,
+            stage=data["stage"],
+        ),
+        refusal=ApplicationError,
+        refused=add_service_error,
+        success="Draft saved. Next, nominate the people who will use it.",
+        done=lambda application: redirect(
+            "applications:step", pk=application.pk, step=WizardStep.PEOPLE
+        ),
+        template="applications/wizard.html",
+        context={
             "step": WizardStep.MODEL,
             "steps": [
                 {
@@ -249,15 +248,15 @@ def application_submit_view(request: AuthenticatedRequest, pk: int) -> HttpRespo
 @require_POST
 def application_withdraw_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk, action="change")
-    try:
-        application_withdraw(
+    return flashed(
+        request,
+        lambda: application_withdraw(
             actor=request.user, application=application, reason=request.POST.get("reason", "")
-        )
-    except ApplicationError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "The application is withdrawn.")
-    return redirect("applications:detail", pk=application.pk)
+        ),
+        refusal=ApplicationError,
+        success="The application is withdrawn.",
+        then=redirect("applications:detail", pk=application.pk),
+    )
 
 
 @login_required

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 
 from foundation.errors import DomainError, ErrorKind
+from foundation.stamps import actor_field
 
 MAX_REMINDER_DAYS = 365
 
@@ -155,9 +156,7 @@ class CertificationItem(models.Model):
     decision = models.CharField(
         max_length=10, choices=Decision.choices, default=Decision.PENDING, db_index=True
     )
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    decided_by = actor_field()
     decided_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)

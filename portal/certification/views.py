@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from foundation.access import get_visible_or_404, visible_to
+from foundation.form_pages import form_page
 from foundation.requests import AuthenticatedRequest
 from portal.accounts.models import User
 from portal.certification.forms import CampaignForm, ConfirmAllForm, DecisionForm
@@ -47,7 +48,7 @@ from portal.certification.services import (
     item_revoke,
     items_confirm,
 )
-from portal.jobs.models import JobKind
+from portal.jobs.models import Job, JobKind
 from portal.jobs.services import job_start
 from portal.partners.models import Organisation
 from portal.partners.paging import paginate, query_without_page
@@ -94,29 +95,32 @@ def campaign_index(request: HttpRequest) -> HttpResponse:
 def campaign_new(request: AuthenticatedRequest) -> HttpResponse:
     if not request.user.has_perm(OPEN):
         raise PermissionDenied("Only compliance officers open certification campaigns.")
-    form = CampaignForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            campaign_check(covered_model=data["covered_model"])
-        except CampaignError as exc:
-            form.add_error(None, str(exc))
-        else:
-            # The worker snapshots the keys and notifies the administrators; the job's page
-            # follows it and links to the campaign once it is open.
-            job = job_start(
-                kind=JobKind.CAMPAIGN_OPEN,
-                params={
-                    "title": data["title"],
-                    "covered_model": data["covered_model"].pk if data["covered_model"] else None,
-                    "deadline": data["deadline"].isoformat(),
-                    "reminder_days": data["reminder_days"],
-                    "allow_late_confirmations": data["allow_late_confirmations"],
-                },
-                actor=request.user,
-            )
-            return redirect("jobs:detail", pk=job.pk)
-    return render(request, "certification/new.html", {"form": form})
+
+    def open_campaign(data: dict[str, Any]) -> Job:
+        campaign_check(covered_model=data["covered_model"])
+        # The worker snapshots the keys and notifies the administrators; the job's page
+        # follows it and links to the campaign once it is open.
+        return job_start(
+            kind=JobKind.CAMPAIGN_OPEN,
+            params={
+                "title": data["title"],
+                "covered_model": data["covered_model"].pk if data["covered_model"] else None,
+                "deadline": data["deadline"].isoformat(),
+                "reminder_days": data["reminder_days"],
+                "allow_late_confirmations": data["allow_late_confirmations"],
+            },
+            actor=request.user,
+        )
+
+    return form_page(
+        request,
+        CampaignForm(request.POST or None),
+        save=open_campaign,
+        refusal=CampaignError,
+        done=lambda job: redirect("jobs:detail", pk=job.pk),
+        template="certification/new.html",
+        context={},
+    )
 
 
 @never_cache

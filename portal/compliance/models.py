@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from foundation.errors import DomainError, ErrorKind
+from foundation.stamps import actor_field
 from portal.eligibility.rule import StoredRule
 from portal.partners.storage import PrivateStorage
 from provisioning.catalog.models import CoveredModel
@@ -81,17 +82,11 @@ class Determination(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # Submitting is the author's signature: the first of the two officers (invariant 5).
-    submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    submitted_by = actor_field()
     submitted_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    approved_by = actor_field()
     approved_at = models.DateTimeField(null=True, blank=True)
-    applied_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    applied_by = actor_field()
     applied_at = models.DateTimeField(null=True, blank=True)
     superseded_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"

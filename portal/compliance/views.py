@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from foundation.access import get_visible_or_404, visible_to
 from foundation.audit.models import AuditEvent
+from foundation.form_pages import form_page
 from foundation.requests import AuthenticatedRequest
 from portal.compliance.charts import grant_history, time_to_revoke
 from portal.compliance.dashboard import dashboard_tiles
@@ -141,24 +142,27 @@ def _form_page(
 ) -> HttpResponse:
     """The draft and edit pages: a valid form goes to ``save`` with what both services
     take from it; a refusal is shown on the form, success on the determination's page."""
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data.get("document")
-        try:
-            saved = save(
-                {
-                    "legal_basis": form.cleaned_data["legal_basis"],
-                    "effective_date": form.cleaned_data["effective_date"],
-                    "rules": form.rules(),
-                    "document": upload,
-                    "document_name": upload.name if upload else "",
-                }
-            )
-        except (DeterminationError, DocumentRejectedError) as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, success)
-            return redirect("compliance:detail", pk=saved.pk)
-    return render(request, "compliance/form.html", {"form": form, "determination": determination})
+
+    def fields(data: dict[str, Any]) -> dict[str, Any]:
+        upload = data.get("document")
+        return {
+            "legal_basis": data["legal_basis"],
+            "effective_date": data["effective_date"],
+            "rules": form.rules(),
+            "document": upload,
+            "document_name": upload.name if upload else "",
+        }
+
+    return form_page(
+        request,
+        form,
+        save=lambda data: save(fields(data)),
+        refusal=(DeterminationError, DocumentRejectedError),
+        success=success,
+        done=lambda saved: redirect("compliance:detail", pk=saved.pk),
+        template="compliance/form.html",
+        context={"determination": determination},
+    )
 
 
 @never_cache

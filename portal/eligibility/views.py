@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from foundation.access import get_visible_or_404
+from foundation.form_pages import form_page
 from foundation.requests import AuthenticatedRequest
 from portal.accounts.roles import is_staff_member
 from portal.eligibility.forms import ProfileForm, profile_initial
@@ -27,31 +27,19 @@ def profile(request: AuthenticatedRequest) -> HttpResponse:
     if person is None and not memberships:
         return render(request, "eligibility/profile_no_organisation.html")
     organisation = person.organisation if person else memberships[0].organisation
-    form = ProfileForm(request.POST or None, initial=profile_initial(person))
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            person = person_save_profile(
-                actor=request.user,
-                organisation=organisation,
-                legal_name=data["legal_name"],
-                date_of_birth=data["date_of_birth"],
-                citizenships=data["citizenships"],
-                residence_country=data["residence_country"],
-                us_person_status=data["us_person_status"],
-                attest=data["attest"],
-                accept_aup=data["accept_aup"],
-            )
-        except EligibilityError as error:
-            add_service_error(form, error)
-        else:
-            messages.success(request, "Your eligibility profile is saved.")
-            return redirect("eligibility:profile")
-    return render(
+    return form_page(
         request,
-        "eligibility/profile.html",
-        {
-            "form": form,
+        ProfileForm(request.POST or None, initial=profile_initial(person)),
+        # The form's fields are the service's keywords, one for one.
+        save=lambda data: person_save_profile(
+            actor=request.user, organisation=organisation, **data
+        ),
+        refusal=EligibilityError,
+        refused=add_service_error,
+        success="Your eligibility profile is saved.",
+        done=lambda saved: redirect("eligibility:profile"),
+        template="eligibility/profile.html",
+        context={
             "person": person,
             "organisation": organisation,
             "attestation_version": ATTESTATION_VERSION,

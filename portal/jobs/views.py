@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest
 from django.urls import reverse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
+from foundation.polled_pages import object_page
 from portal.jobs.models import KIND_PERMISSIONS, Job, JobKind, JobState
 
 
@@ -46,18 +43,6 @@ def _context(job: Job) -> dict[str, Any]:
     return {"job": job, "noun": noun, "verb": verb, "result_link": _result_link(job)}
 
 
-@never_cache
-@require_GET
-@login_required
-def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = _job(request, pk)
-    return render(request, "jobs/detail.html", _context(job))
-
-
-@never_cache
-@require_GET
-@login_required
-def progress(request: HttpRequest, pk: int) -> HttpResponse:
-    """The status fragment; it stops polling once the job is done or failed."""
-    job = _job(request, pk)
-    return render(request, "jobs/_progress.html", _context(job))
+detail = object_page("jobs/detail.html", _job, lambda request, job: _context(job))
+# The status fragment; it stops polling once the job is done or failed.
+progress = object_page("jobs/_progress.html", _job, lambda request, job: _context(job))

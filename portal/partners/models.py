@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from foundation.stamps import actor_field
 from portal.partners.storage import PrivateStorage
 
 # An organisation in one of these states has proven control of its email domain;
@@ -185,13 +186,7 @@ class Invitation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
-    accepted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    accepted_by = actor_field()
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

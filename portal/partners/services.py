@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
@@ -187,6 +188,17 @@ def organisations_verify_domains_for(*, user: User) -> list[Organisation]:
     return verified
 
 
+def _role_permissions(
+    change: Callable[[str, User, Organisation], object],
+    user: User,
+    organisation: Organisation,
+    role: str,
+) -> None:
+    """``change`` (guardian's assign or remove) each object permission the role carries."""
+    for codename in ROLE_OBJECT_PERMISSIONS[role]:
+        change(f"partners.{codename}", user, organisation)
+
+
 def membership_add(
     *, actor: User | None, organisation: Organisation, user: User, role: str
 ) -> Membership:
@@ -195,8 +207,7 @@ def membership_add(
     try:
         with transaction.atomic():
             membership = Membership.objects.create(organisation=organisation, user=user, role=role)
-            for codename in ROLE_OBJECT_PERMISSIONS[role]:
-                assign_perm(f"partners.{codename}", user, organisation)
+            _role_permissions(assign_perm, user, organisation, role)
             audit_record(
                 actor=actor,
                 action="membership.added",
@@ -228,8 +239,7 @@ def membership_remove(*, actor: User, membership: Membership, reason: str = "") 
             raise MembershipError(
                 "This is the organisation's last admin; make someone else an admin first."
             )
-        for codename in ROLE_OBJECT_PERMISSIONS[role]:
-            remove_perm(f"partners.{codename}", user, organisation)
+        _role_permissions(remove_perm, user, organisation, role)
         audit_record(
             actor=actor,
             action="membership.removed",

@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from foundation.access import get_visible_or_404
+from foundation.flashed import flashed
+from foundation.form_pages import form_page
 from foundation.requests import AuthenticatedRequest
 from portal.accounts.roles import is_staff_member
 from portal.partners.documents import organisation_document_response, organisation_document_upload
@@ -103,25 +105,26 @@ def organisation_detail(request: AuthenticatedRequest, slug: str) -> HttpRespons
 
 @login_required
 def organisation_register_view(request: AuthenticatedRequest) -> HttpResponse:
-    form = OrganisationRegisterForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            created = organisation_register(actor=request.user, **form.cleaned_data)
-        except PartnerError as error:
-            add_service_error(form, error)
-        else:
-            if created.verification_state == VerificationState.DOMAIN_VERIFIED:
-                messages.success(
-                    request, f"{created.legal_name} is registered and its domain verified."
-                )
-            else:
-                messages.success(
-                    request,
-                    f"{created.legal_name} is registered. Verify an email address at "
-                    f"{created.email_domain} to verify the organisation's domain.",
-                )
-            return redirect("partners:detail", slug=created.slug)
-    return render(request, "partners/register.html", {"form": form})
+    return form_page(
+        request,
+        OrganisationRegisterForm(request.POST or None),
+        save=lambda data: organisation_register(actor=request.user, **data),
+        refusal=PartnerError,
+        refused=add_service_error,
+        success=_registered,
+        done=lambda created: redirect("partners:detail", slug=created.slug),
+        template="partners/register.html",
+        context={},
+    )
+
+
+def _registered(created: Organisation) -> str:
+    if created.verification_state == VerificationState.DOMAIN_VERIFIED:
+        return f"{created.legal_name} is registered and its domain verified."
+    return (
+        f"{created.legal_name} is registered. Verify an email address at "
+        f"{created.email_domain} to verify the organisation's domain."
+    )
 
 
 @login_required
@@ -213,13 +216,15 @@ def member_remove(request: AuthenticatedRequest, slug: str, pk: int) -> HttpResp
         organisation=organisation,
         pk=pk,
     )
-    try:
-        membership_remove(actor=request.user, membership=membership, reason="Removed by an admin.")
-    except PartnerError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"{membership.user.get_username()} was removed.")
-    return redirect("partners:members", slug=organisation.slug)
+    return flashed(
+        request,
+        lambda: membership_remove(
+            actor=request.user, membership=membership, reason="Removed by an admin."
+        ),
+        refusal=PartnerError,
+        success=f"{membership.user.get_username()} was removed.",
+        then=redirect("partners:members", slug=organisation.slug),
+    )
 
 
 @login_required
@@ -229,13 +234,13 @@ def invitation_revoke_view(request: AuthenticatedRequest, slug: str, pk: int) ->
     invitation = get_visible_or_404(
         request.user, Invitation.objects.all(), action="manage", organisation=organisation, pk=pk
     )
-    try:
-        invitation_revoke(actor=request.user, invitation=invitation)
-    except PartnerError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"The invitation to {invitation.email} was withdrawn.")
-    return redirect("partners:members", slug=organisation.slug)
+    return flashed(
+        request,
+        lambda: invitation_revoke(actor=request.user, invitation=invitation),
+        refusal=PartnerError,
+        success=f"The invitation to {invitation.email} was withdrawn.",
+        then=redirect("partners:members", slug=organisation.slug),
+    )
 
 
 @login_required
@@ -351,25 +356,25 @@ def _staff_decision(
     )
 
 
-@staff_required
-@require_POST
-def staff_set_trusted(request: AuthenticatedRequest, slug: str) -> HttpResponse:
-    return _staff_decision(
-        request,
-        slug,
-        form=TrustedForm(request.POST),
-        save=organisation_set_trusted,
-        saved="The trusted flag is saved.",
+def _staff_decision_view(
+    form_class: type[TrustedForm] | type[VerificationForm],
+    save: Callable[..., Organisation],
+    saved: str,
+) -> Callable[[AuthenticatedRequest, str], HttpResponse]:
+    """The POST view of one decision on the staff page (see ``_staff_decision``)."""
+
+    def decision(request: AuthenticatedRequest, slug: str) -> HttpResponse:
+        return _staff_decision(request, slug, form=form_class(request.POST), save=save, saved=saved)
+
+    view: Callable[[AuthenticatedRequest, str], HttpResponse] = staff_required(
+        require_POST(decision)
     )
+    return view
 
 
-@staff_required
-@require_POST
-def staff_set_verification(request: AuthenticatedRequest, slug: str) -> HttpResponse:
-    return _staff_decision(
-        request,
-        slug,
-        form=VerificationForm(request.POST),
-        save=organisation_set_verification,
-        saved="The verification state is saved.",
-    )
+staff_set_trusted = _staff_decision_view(
+    TrustedForm, organisation_set_trusted, "The trusted flag is saved."
+)
+staff_set_verification = _staff_decision_view(
+    VerificationForm, organisation_set_verification, "The verification state is saved."
+)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from foundation.stamps import actor_field
 from portal.applications.models import Application
 from provisioning.catalog.models import Stage
 from provisioning.grants.models import Grant
@@ -117,9 +118,7 @@ class InformationRequest(models.Model):
     )
     requested_at = models.DateTimeField(auto_now_add=True)
     response = models.TextField(blank=True)
-    responded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    responded_by = actor_field()
     responded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -8,7 +8,7 @@ constraints and conditional updates behind them), so the page and the rule canno
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from django.utils import timezone
@@ -87,11 +87,23 @@ def why_not_request_information(ctx: ReviewContext, user: Any) -> str | None:
 
 @dataclass(frozen=True)
 class Terms:
+    """What an approval grants. The same five fields stand on an ``Approval`` and are the
+    keywords ``grant_create`` takes for them."""
+
     stage: Stage
     seats: int
     monthly_quota: int
     rate_limit_per_minute: int
     expires_at: dt.datetime
+
+    def as_fields(self) -> dict[str, Any]:
+        """The terms by field name, to pass on as keywords (shallow: the stage itself)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+    @classmethod
+    def of(cls, source: Any) -> Terms:
+        """The terms recorded on ``source`` (an ``Approval``), read by the same names."""
+        return cls(**{field.name: getattr(source, field.name) for field in fields(cls)})
 
 
 def default_terms(stage: Stage, *, now: dt.datetime | None = None) -> Terms:

@@ -219,25 +219,11 @@ def _record_approval(
                 application=application,
                 reviewer=actor,
                 position=position,
-                stage=terms.stage,
-                seats=terms.seats,
-                monthly_quota=terms.monthly_quota,
-                rate_limit_per_minute=terms.rate_limit_per_minute,
-                expires_at=terms.expires_at,
+                **terms.as_fields(),
             )
     except IntegrityError:
         # Another reviewer's approval landed first (or this reviewer's own, twice).
         raise ApplicationChangedError() from None
-
-
-def _terms_of(approval: Approval) -> Terms:
-    return Terms(
-        stage=approval.stage,
-        seats=approval.seats,
-        monthly_quota=approval.monthly_quota,
-        rate_limit_per_minute=approval.rate_limit_per_minute,
-        expires_at=approval.expires_at,
-    )
 
 
 def _terms_audit(terms: Terms) -> dict[str, Any]:
@@ -277,7 +263,7 @@ def review_approve(
         if first is not None:
             if first.reviewer_id == actor.pk:
                 raise FourEyesError("You gave the first approval; a second reviewer must approve.")
-            terms = _terms_of(first)
+            terms = Terms.of(first)
         nominees = list(application.nominees.order_by("pk"))
         problems = terms_problems(application, terms, nominees=len(nominees))
         if problems:
@@ -338,11 +324,7 @@ def _finalise(
         grant = grant_create(
             actor=actor,
             organisation=application.organisation,
-            stage=terms.stage,
-            seats=terms.seats,
-            monthly_quota=terms.monthly_quota,
-            rate_limit_per_minute=terms.rate_limit_per_minute,
-            expires_at=terms.expires_at,
+            **terms.as_fields(),
             reason=f"Application #{application.pk} approved",
         )
         # Plaintext keys are dropped here on purpose: they are never stored, and each

@@ -269,28 +269,27 @@ def _act(
     return _done(request, application)
 
 
-@staff_permission("reviews.decide_review")
-@require_POST
-def claim(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    application = _application(request, pk)
-    return _act(
-        request,
-        application,
-        lambda: review_claim(actor=request.user, application=application),
-        "You now work on this application.",
-    )
+def _plain_decision(
+    service: Callable[..., object], success: str
+) -> Callable[[AuthenticatedRequest, int], HttpResponse]:
+    """The POST view of a decision that takes nothing but the application."""
+
+    @staff_permission("reviews.decide_review")
+    @require_POST
+    def view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+        application = _application(request, pk)
+        return _act(
+            request,
+            application,
+            lambda: service(actor=request.user, application=application),
+            success,
+        )
+
+    return view
 
 
-@staff_permission("reviews.decide_review")
-@require_POST
-def release(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    application = _application(request, pk)
-    return _act(
-        request,
-        application,
-        lambda: review_release(actor=request.user, application=application),
-        "The application is back in the queue for anyone.",
-    )
+claim = _plain_decision(review_claim, "You now work on this application.")
+release = _plain_decision(review_release, "The application is back in the queue for anyone.")
 
 
 @staff_permission("reviews.reassign_review")
@@ -367,47 +366,57 @@ def _form_act(
     return _act(request, application, lambda: action(application, form.cleaned_data), success)
 
 
-@staff_permission("reviews.decide_review")
-@require_POST
-def reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    return _form_act(
-        request,
-        pk,
-        RejectForm,
-        lambda application, data: review_reject(
-            actor=request.user, application=application, reason=data["reason"]
-        ),
-        "Rejected. The applicant has been told why.",
-    )
+def _form_decision(
+    permission: str,
+    form_class: Any,
+    service: Callable[..., object],
+    field: str,
+    success: str,
+    *,
+    versioned: bool = True,
+) -> Callable[[AuthenticatedRequest, int], HttpResponse]:
+    """The POST view of a decision that passes one field of its form (``field``, also the
+    service's keyword) to ``service``, behind ``permission``."""
+
+    @staff_permission(permission)
+    @require_POST
+    def view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+        return _form_act(
+            request,
+            pk,
+            form_class,
+            lambda application, data: service(
+                actor=request.user, application=application, **{field: data[field]}
+            ),
+            success,
+            versioned=versioned,
+        )
+
+    return view
 
 
-@staff_permission("reviews.decide_review")
-@require_POST
-def request_information(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    return _form_act(
-        request,
-        pk,
-        InformationRequestForm,
-        lambda application, data: review_request_information(
-            actor=request.user, application=application, message=data["message"]
-        ),
-        "Question sent. The application waits for the answer.",
-    )
-
-
-@staff_permission("reviews.add_comment")
-@require_POST
-def comment(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    return _form_act(
-        request,
-        pk,
-        CommentForm,
-        lambda application, data: review_comment_add(
-            actor=request.user, application=application, body=data["body"]
-        ),
-        "Comment added.",
-        versioned=False,
-    )
+reject = _form_decision(
+    "reviews.decide_review",
+    RejectForm,
+    review_reject,
+    "reason",
+    "Rejected. The applicant has been told why.",
+)
+request_information = _form_decision(
+    "reviews.decide_review",
+    InformationRequestForm,
+    review_request_information,
+    "message",
+    "Question sent. The application waits for the answer.",
+)
+comment = _form_decision(
+    "reviews.add_comment",
+    CommentForm,
+    review_comment_add,
+    "body",
+    "Comment added.",
+    versioned=False,
+)
 
 
 @login_required

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 
+from foundation.stamps import actor_field
 from portal.eligibility.models import Person
 
 
@@ -22,9 +22,7 @@ class ListVersion(models.Model):
     alt_file_name = models.CharField(max_length=255, blank=True)
     alt_sha256 = models.CharField(max_length=64, blank=True)
     loaded_at = models.DateTimeField()
-    loaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    loaded_by = actor_field()
     entry_count = models.PositiveIntegerField(default=0)
     alias_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0)
@@ -109,9 +107,7 @@ class ScreeningRun(models.Model):
     versions = models.JSONField(default=list)  # ids of the ListVersions screened against
     threshold = models.FloatField()
     created_at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    actor = actor_field()
     hit_count = models.PositiveIntegerField(default=0)
     state_before = models.CharField(max_length=20)
     state_after = models.CharField(max_length=20)
@@ -158,9 +154,7 @@ class ScreeningMatch(models.Model):
         max_length=12, choices=MatchStatus.choices, default=MatchStatus.PENDING, db_index=True
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    resolved_by = actor_field()
     resolution_reason = models.TextField(blank=True)
 
     class Meta:
@@ -188,9 +182,7 @@ class Suppression(models.Model):
     match = models.ForeignKey(
         ScreeningMatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = actor_field()
     reason = models.TextField()
     created_at = models.DateTimeField()
 

@@ -8,10 +8,10 @@ alert instead of raising another, so compliance sees one row per problem.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 
 from foundation.errors import DomainError, ErrorKind
+from foundation.stamps import actor_field
 
 
 class UsageError(DomainError):
@@ -172,22 +172,14 @@ class UsageAlert(models.Model):
     request_count = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField()
     acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    acknowledged_by = actor_field()
     closed_at = models.DateTimeField(null=True, blank=True)
-    closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    closed_by = actor_field()
     note = models.TextField(blank=True)
     held_at = models.DateTimeField(null=True, blank=True)
-    held_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    held_by = actor_field()
     released_at = models.DateTimeField(null=True, blank=True)
-    released_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    released_by = actor_field()
 
     class Meta:
         ordering = ["-last_seen_at", "-id"]

@@ -200,25 +200,19 @@ def _act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     return redirect("usage:alert", pk=alert.pk)
 
 
-@login_required
-@require_POST
-def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, "acknowledge")
+def _action_view(action: str) -> Callable[[HttpRequest, int], HttpResponse]:
+    """The POST view of one of ``ACTIONS`` on an alert."""
+
+    @login_required
+    @require_POST
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        return _act(request, pk, action)
+
+    view.__name__ = view.__qualname__ = f"alert_{action}"
+    return view
 
 
-@login_required
-@require_POST
-def alert_close(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, "close")
-
-
-@login_required
-@require_POST
-def alert_hold(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, "hold")
-
-
-@login_required
-@require_POST
-def alert_release(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(request, pk, "release")
+alert_acknowledge = _action_view("acknowledge")
+alert_close = _action_view("close")
+alert_hold = _action_view("hold")
+alert_release = _action_view("release")

@@ -16,14 +16,14 @@ from django.utils import timezone
 from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from provisioning.bulk.models import CredentialReason
-from provisioning.changelog.reactivation import reactivatable_condition
+from provisioning.changelog.reactivation import write_reactivations
 from provisioning.changelog.writer import (
     ChangeSet,
     changes_digest,
     changes_summary,
     wake_relays_on_commit,
-    write_credential_changes,
     write_revocations,
+    write_suspensions,
 )
 
 
@@ -46,6 +46,27 @@ def _audit(
     )
     if changes:
         wake_relays_on_commit()
+
+
+def _audit_reason(
+    *,
+    actor: Actor,
+    action: str,
+    kind: str,
+    reference: str,
+    note: str,
+    matched: int,
+    changes: ChangeSet,
+    **more: Any,
+) -> None:
+    """The event of one reason added to or removed from keys, with what it changed."""
+    _audit(
+        actor=actor,
+        action=action,
+        note=note or f"{kind}:{reference}",
+        after={"reason": kind, "reference": reference, "matched": matched, **more},
+        changes=changes,
+    )
 
 
 def add_reasons(*, credential_ids: Sequence[int], kind: str, reference: str) -> None:
@@ -75,24 +96,18 @@ def credentials_suspend(
     scope, params = _ids_sql(credential_ids)
     with transaction.atomic():
         add_reasons(credential_ids=credential_ids, kind=kind, reference=reference)
-        changes = write_credential_changes(
-            scope_sql=scope,
-            scope_params=params,
-            condition_sql="state = 'active'",
-            set_sql="state = 'suspended'",
-            cause=f"credential.suspended:{kind}",
+        changes = write_suspensions(
+            scope_sql=scope, scope_params=params, cause=f"credential.suspended:{kind}"
         )
-        _audit(
+        _audit_reason(
             actor=actor,
             action="credential.bulk_suspended",
-            note=note or f"{kind}:{reference}",
-            after={
-                "reason": kind,
-                "reference": reference,
-                "matched": len(credential_ids),
-                **({"part_of": part_of} if part_of else {}),
-            },
+            kind=kind,
+            reference=reference,
+            note=note,
+            matched=len(credential_ids),
             changes=changes,
+            **({"part_of": part_of} if part_of else {}),
         )
     return changes
 
@@ -127,29 +142,25 @@ def credentials_restore(
     keep = keep_suspended or set()
     restorable = [pk for pk in credential_ids if pk not in keep]
     restore_scope, restore_params = _ids_sql(restorable)
-    reactivate_sql, reactivate_params = reactivatable_condition(timezone.now())
+    now = timezone.now()
     with transaction.atomic():
         CredentialReason.objects.filter(
             credential_id__in=restorable, kind=kind, reference=reference
         ).delete()
-        changes = write_credential_changes(
+        changes = write_reactivations(
             scope_sql=restore_scope,
             scope_params=restore_params,
-            condition_sql=reactivate_sql,
-            condition_params=reactivate_params,
-            set_sql="state = 'active'",
             cause=f"credential.restored:{kind}",
+            now=now,
         )
-        _audit(
+        _audit_reason(
             actor=actor,
             action="credential.bulk_restored",
-            note=note or f"{kind}:{reference}",
-            after={
-                "reason": kind,
-                "reference": reference,
-                "matched": len(credential_ids),
-                "kept_suspended": len(credential_ids) - len(restorable),
-            },
+            kind=kind,
+            reference=reference,
+            note=note,
+            matched=len(credential_ids),
             changes=changes,
+            kept_suspended=len(credential_ids) - len(restorable),
         )
     return changes

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 
 from foundation.errors import DomainError, ErrorKind
+from foundation.stamps import actor_field
 
 
 class BulkActionError(DomainError):
@@ -117,20 +118,14 @@ class BulkAction(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
     planned_at = models.DateTimeField()
-    approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    approved_by = actor_field()
     approved_at = models.DateTimeField(null=True, blank=True)
-    executed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    executed_by = actor_field()
     started_at = models.DateTimeField(null=True, blank=True)
     committed_at = models.DateTimeField(null=True, blank=True)
     # An emergency action is reviewed by a second person after it ran.
     review_required = models.BooleanField(default=False)
-    reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    reviewed_by = actor_field()
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
     # Progress: chunks are numbered from 0; chunk_cursor is the next one to run.

@@ -21,6 +21,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from foundation.access import get_visible_or_404, visible_to
+from foundation.flashed import flashed
+from foundation.form_pages import form_page
+from foundation.polled_pages import object_page
 from foundation.requests import AuthenticatedRequest
 from provisioning.bulk.emergency import stop_lift_plan
 from provisioning.bulk.forms import BulkPlanForm, ConfirmForm, EmergencyStopForm, ReviewForm
@@ -91,23 +94,23 @@ def plan(request: AuthenticatedRequest) -> HttpResponse:
     if not request.user.has_perm(WRITE):
         raise PermissionDenied("Only operations plan bulk actions.")
     form = BulkPlanForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            action = bulk_plan(
-                kind=data["kind"],
-                filters=form.filters(),
-                reason=data["reason"],
-                actor=request.user,
-                emergency=data["emergency"],
-                suspension_kind=data.get("restores_kind") or "ops",
-                reference=data.get("restores") or "",
-            )
-        except BulkActionError as exc:
-            form.add_error(None, str(exc))
-        else:
-            return redirect("bulk:detail", pk=action.pk)
-    return render(request, "bulk/plan.html", {"form": form})
+    return form_page(
+        request,
+        form,
+        save=lambda data: bulk_plan(
+            kind=data["kind"],
+            filters=form.filters(),
+            reason=data["reason"],
+            actor=request.user,
+            emergency=data["emergency"],
+            suspension_kind=data.get("restores_kind") or "ops",
+            reference=data.get("restores") or "",
+        ),
+        refusal=BulkActionError,
+        done=lambda action: redirect("bulk:detail", pk=action.pk),
+        template="bulk/plan.html",
+        context={},
+    )
 
 
 def _detail_context(request: HttpRequest, action: BulkAction) -> dict[str, Any]:
@@ -179,20 +182,8 @@ def _count_tables(
     ]
 
 
-@never_cache
-@require_GET
-@login_required
-def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    action = _action(request, pk)
-    return render(request, "bulk/detail.html", _detail_context(request, action))
-
-
-@never_cache
-@require_GET
-@login_required
-def progress(request: HttpRequest, pk: int) -> HttpResponse:
-    action = _action(request, pk)
-    return render(request, "bulk/_progress.html", _detail_context(request, action))
+detail = object_page("bulk/detail.html", _action, _detail_context)
+progress = object_page("bulk/_progress.html", _action, _detail_context)
 
 
 @require_POST
@@ -228,13 +219,13 @@ def approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = ConfirmForm(request.POST)
         if form.is_valid() and form.cleaned_data["plan_hash"] == action.plan_hash:
-            try:
-                bulk_approve(action=action, actor=request.user)
-            except BulkActionError as exc:
-                messages.error(request, str(exc))
-            else:
-                messages.success(request, "Approved. The planner, or you, can now run it.")
-            return redirect("bulk:detail", pk=action.pk)
+            return flashed(
+                request,
+                lambda: bulk_approve(action=action, actor=request.user),
+                refusal=BulkActionError,
+                success="Approved. The planner, or you, can now run it.",
+                then=redirect("bulk:detail", pk=action.pk),
+            )
         messages.error(request, "Tick the confirmation to approve exactly this plan.")
     return render(request, "bulk/approve.html", _detail_context(request, action))
 
@@ -256,11 +247,12 @@ def replan(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @login_required
 def resume(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     action = _action(request, pk, write=True)
-    try:
-        bulk_resume(action=action, actor=request.user)
-    except BulkActionError as exc:
-        messages.error(request, str(exc))
-    return redirect("bulk:detail", pk=action.pk)
+    return flashed(
+        request,
+        lambda: bulk_resume(action=action, actor=request.user),
+        refusal=BulkActionError,
+        then=redirect("bulk:detail", pk=action.pk),
+    )
 
 
 @require_POST
@@ -271,13 +263,13 @@ def review(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Write what you checked: the review note is required.")
         return redirect("bulk:detail", pk=action.pk)
-    try:
-        bulk_review(action=action, actor=request.user, note=form.cleaned_data["note"])
-    except BulkActionError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Review recorded.")
-    return redirect("bulk:detail", pk=action.pk)
+    return flashed(
+        request,
+        lambda: bulk_review(action=action, actor=request.user, note=form.cleaned_data["note"]),
+        refusal=BulkActionError,
+        success="Review recorded.",
+        then=redirect("bulk:detail", pk=action.pk),
+    )
 
 
 @never_cache

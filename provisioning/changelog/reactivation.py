@@ -10,8 +10,10 @@ so lifting one reason can never bring back a key that another reason still suspe
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import Any
 
-from provisioning.changelog.writer import CREDENTIAL_TABLE
+from provisioning.changelog.writer import CREDENTIAL_TABLE, ChangeSet, write_credential_changes
 
 # The credential-level reason rows are written by provisioning.bulk (its CredentialReason
 # model); they are read here by table name so that credentials need not import bulk.
@@ -29,3 +31,18 @@ def reactivatable_condition(now: dt.datetime) -> tuple[str, list[object]]:
         f"AND grant_id IN (SELECT id FROM {GRANT_TABLE} WHERE state = 'active' AND expires_at > %s)"
     )
     return sql, [now]
+
+
+def write_reactivations(
+    *, scope_sql: str, scope_params: Sequence[Any], cause: str, now: dt.datetime
+) -> ChangeSet:
+    """Bring back every key in scope that nothing holds any more at ``now``."""
+    condition_sql, condition_params = reactivatable_condition(now)
+    return write_credential_changes(
+        scope_sql=scope_sql,
+        scope_params=scope_params,
+        condition_sql=condition_sql,
+        condition_params=condition_params,
+        set_sql="state = 'active'",
+        cause=cause,
+    )

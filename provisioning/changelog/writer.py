@@ -244,6 +244,20 @@ def write_revocations(
     )
 
 
+def write_suspensions(
+    *, scope_sql: str, scope_params: Sequence[Any], cause: str, count_by_grant: bool = False
+) -> ChangeSet:
+    """Suspend every active key in scope (one more reason now holds it)."""
+    return write_credential_changes(
+        scope_sql=scope_sql,
+        scope_params=scope_params,
+        condition_sql="state = 'active'",
+        set_sql="state = 'suspended'",
+        cause=cause,
+        count_by_grant=count_by_grant,
+    )
+
+
 def insert_changes(
     *, scope_sql: str, scope_params: Sequence[Any], token: int, cause: str
 ) -> ChangeSet:

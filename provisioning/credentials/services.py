@@ -23,7 +23,7 @@ from foundation.actors import Actor
 from foundation.audit.services import audit_record
 from foundation.people import is_held_by_screening
 from foundation.tokens import KEY_SCHEME, NewToken, generate_token
-from provisioning.changelog.reactivation import reactivatable_condition
+from provisioning.changelog.reactivation import write_reactivations
 from provisioning.changelog.writer import (
     CREDENTIAL_TABLE,
     ChangeSet,
@@ -306,7 +306,7 @@ def credential_hold_person(*, person_id: int, actor: Actor, reason: str) -> Chan
 
 def credential_release_person(*, person_id: int, actor: Actor, reason: str) -> ChangeSet:
     """Lift the screening hold; keys whose grant is active come back."""
-    reactivate_sql, reactivate_params = reactivatable_condition(timezone.now())
+    now = timezone.now()
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
@@ -314,13 +314,11 @@ def credential_release_person(*, person_id: int, actor: Actor, reason: str) -> C
                 "WHERE person_id = %s AND held",
                 [person_id],
             )
-        changes = write_credential_changes(
+        changes = write_reactivations(
             scope_sql="person_id = %s",
             scope_params=[person_id],
-            condition_sql=reactivate_sql,
-            condition_params=reactivate_params,
-            set_sql="state = 'active'",
             cause="credential.released:compliance",
+            now=now,
         )
         _person_audit(
             actor=actor,

@@ -75,6 +75,11 @@ class TargetForm(forms.Form):
             self.fields["token"].help_text = KEEP_HELP
             self.fields["secret"].help_text = KEEP_HELP
 
+    def changes(self) -> dict[str, Any]:
+        """What an edit passes to ``target_update``: every field but the kind, which is
+        fixed once the target is created; the other names are the service's keywords."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "kind"}
+
     def clean_name(self) -> str:
         name: str = self.cleaned_data["name"]
         taken = Target.objects.filter(name=name)

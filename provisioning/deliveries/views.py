@@ -8,6 +8,9 @@ sign-in page; staff without MFA are sent to set it up by the middleware first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -16,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from foundation.access import get_visible_or_404, visible_to
+from foundation.form_pages import form_page
 from foundation.requests import AuthenticatedRequest
 from provisioning.deliveries.forms import TargetForm
 from provisioning.deliveries.models import (
@@ -83,26 +87,22 @@ def retry_dead(request: AuthenticatedRequest, target_id: int) -> HttpResponse:
 def target_add(request: AuthenticatedRequest) -> HttpResponse:
     if not request.user.has_perm(ADD_PERMISSION):
         raise PermissionDenied("Only operations may add targets.")
-    form = TargetForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            target = target_create(
-                actor=request.user,
-                kind=data["kind"],
-                name=data["name"],
-                url=data["url"],
-                token=data["token"],
-                secrets=[data["secret"]] if data["secret"] else [],
-                covered_models=data["covered_models"],
-                enabled=data["enabled"],
-            )
-        except DeliveryError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Target {target.name} added.")
-            return redirect("deliveries:health")
-    return render(request, "deliveries/target_form.html", {"form": form, "target": None})
+    return _target_page(
+        request,
+        TargetForm(request.POST or None),
+        None,
+        lambda data: target_create(
+            actor=request.user,
+            kind=data["kind"],
+            name=data["name"],
+            url=data["url"],
+            token=data["token"],
+            secrets=[data["secret"]] if data["secret"] else [],
+            covered_models=data["covered_models"],
+            enabled=data["enabled"],
+        ),
+        "added",
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -112,22 +112,30 @@ def target_edit(request: AuthenticatedRequest, target_id: int) -> HttpResponse:
         raise PermissionDenied("Only operations may edit targets.")
     target = get_visible_or_404(request.user, Target.objects.all(), action="change", pk=target_id)
     form = TargetForm(request.POST or None, instance=target)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            target = target_update(
-                actor=request.user,
-                target=target,
-                name=data["name"],
-                url=data["url"],
-                enabled=data["enabled"],
-                covered_models=data["covered_models"],
-                token=data["token"],
-                secret=data["secret"],
-            )
-        except DeliveryError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Target {target.name} saved.")
-            return redirect("deliveries:health")
-    return render(request, "deliveries/target_form.html", {"form": form, "target": target})
+    return _target_page(
+        request,
+        form,
+        target,
+        lambda data: target_update(actor=request.user, target=target, **form.changes()),
+        "saved",
+    )
+
+
+def _target_page(
+    request: AuthenticatedRequest,
+    form: TargetForm,
+    target: Target | None,
+    save: Callable[[dict[str, Any]], Target],
+    done: str,
+) -> HttpResponse:
+    """The add and edit pages: the service's refusal on the form, success to health."""
+    return form_page(
+        request,
+        form,
+        save=save,
+        refusal=DeliveryError,
+        success=lambda saved: f"Target {saved.name} {done}.",
+        done=lambda saved: redirect("deliveries:health"),
+        template="deliveries/target_form.html",
+        context={"target": target},
+    )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 
 from foundation.errors import DomainError, ErrorKind
+from foundation.stamps import actor_field
 from provisioning.catalog.models import CoveredModel, Stage
 
 
@@ -78,9 +78,7 @@ class Grant(models.Model):
     state = models.CharField(max_length=12, choices=GrantState.choices, default=GrantState.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    created_by = actor_field()
     # Marks the rows one bulk service call works on, so every statement of that call
     # sees exactly the set it locked first, whatever the caller's filter would say now.
     change_batch = models.BigIntegerField(null=True, blank=True, editable=False)
@@ -108,9 +106,7 @@ class GrantSuspension(models.Model):
     # What the reason refers to: a determination, a screening hit, a bulk action...
     reference = models.CharField(max_length=120)
     created_at = models.DateTimeField()
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    actor = actor_field()
 
     class Meta:
         ordering = ["created_at", "id"]

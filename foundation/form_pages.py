@@ -1,0 +1,54 @@
+"""The page whose form posts to one service: the same steps on every side.
+
+A valid POST goes to the service; its refusal is shown on the form and the page renders
+again; its success is flashed and the browser is sent on. The view states only what is
+particular to it: the form, the call, where success leads and the page around the form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from foundation.errors import DomainError
+
+T = TypeVar("T")
+
+
+def refusal_on_form(form: forms.Form, error: Exception) -> None:
+    """A refusal shown above the form's fields."""
+    form.add_error(None, str(error))
+
+
+def form_page(
+    request: HttpRequest,
+    form: forms.Form,
+    *,
+    save: Callable[[dict[str, Any]], T],
+    done: Callable[[T], HttpResponse],
+    template: str,
+    context: Mapping[str, Any],
+    success: str | Callable[[T], str] = "",
+    refusal: type[Exception] | tuple[type[Exception], ...] = DomainError,
+    refused: Callable[[forms.Form, Exception], None] = refusal_on_form,
+) -> HttpResponse:
+    """``save(cleaned_data)`` on a valid POST; ``refusal`` raised by it goes on the form
+    (``refused``) and the page renders again, else ``success`` (text, or a function of
+    what was saved) is flashed and ``done(saved)`` is the response. A GET, an invalid form
+    or a refusal renders ``template`` with ``context`` and ``form``."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = save(form.cleaned_data)
+        except refusal as error:
+            refused(form, error)
+        else:
+            text = success(saved) if callable(success) else success
+            if text:
+                messages.success(request, text)
+            return done(saved)
+    return render(request, template, {"form": form, **context})
