@@ -20,6 +20,8 @@ from tests.provisioning_fakes import active_grant, issue
 
 pytestmark = pytest.mark.django_db
 
+VOUCHED = "credential_update"
+
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL storage behaviour"
 )
@@ -171,3 +173,75 @@ def test_a_credential_with_changes_cannot_be_deleted_even_in_sql():
         cursor.execute("DELETE FROM credentials_credential WHERE id = %s", [credential.pk])
 
     assert Credential.objects.filter(pk=credential.pk).exists()
+
+
+def _insert_change_for(credential_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO deliveries_change_log "
+            "(credential_id, version, active, revoked, cause, created_at, xid) "
+            "VALUES (%s, 1, true, false, 'test', now(), 0)",
+            [credential_id],
+        )
+
+
+@postgres_only
+def test_the_writer_vouches_for_its_own_statement_only_and_the_next_insert_is_checked():
+    grant = active_grant(seats=3)
+    for _ in range(3):
+        issue(grant)
+
+    with pytest.raises(IntegrityError, match="does not exist"), transaction.atomic():
+        suspended = grant_suspend(
+            grants=grant, reason=SuspensionKind.OPS, reference="v", actor=None
+        )
+        assert suspended.credentials_changed == 3
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('clearance.change_log_vouched', true)")
+            assert cursor.fetchone()[0] == ""  # the check consumed it
+        _insert_change_for(-1)
+
+
+@postgres_only
+def test_a_writer_call_that_changes_nothing_leaves_nothing_vouched():
+    grant = active_grant()
+    issue(grant)
+    grant_suspend(grants=grant, reason=SuspensionKind.OPS, reference="a", actor=None)
+
+    with pytest.raises(IntegrityError, match="does not exist"), transaction.atomic():
+        again = grant_suspend(grants=grant, reason=SuspensionKind.OPS, reference="b", actor=None)
+        assert again.credentials_changed == 0
+        _insert_change_for(-1)
+
+
+@postgres_only
+def test_only_the_writers_own_vouch_skips_the_check_and_an_update_is_always_checked():
+    credential = issue(active_grant()).credential
+    with pytest.raises(IntegrityError, match="does not exist"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('clearance.change_log_vouched', 'other', true)")
+        _insert_change_for(-1)
+    with (
+        pytest.raises(IntegrityError, match="does not exist"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SELECT set_config('clearance.change_log_vouched', %s, true)", [VOUCHED])
+        cursor.execute(
+            "UPDATE deliveries_change_log SET credential_id = -1 WHERE credential_id = %s",
+            [credential.pk],
+        )
+
+
+@postgres_only
+def test_the_suspend_does_not_stamp_its_keys_with_a_batch_token():
+    grant = active_grant(seats=2)
+    keys = [issue(grant).credential for _ in range(2)]
+    before = {c.pk: c.change_batch for c in Credential.objects.filter(pk__in=[k.pk for k in keys])}
+
+    result = grant_suspend(grants=grant, reason=SuspensionKind.OPS, reference="t", actor=None)
+
+    after = Credential.objects.filter(pk__in=[k.pk for k in keys])
+    assert result.credentials_changed == 2
+    assert {c.pk: c.change_batch for c in after} == before
+    assert {(c.state, c.version) for c in after} == {(CredentialState.SUSPENDED, 2)}

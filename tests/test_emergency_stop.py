@@ -25,7 +25,7 @@ from provisioning.bulk.services import bulk_review, decision_digest
 from provisioning.bulk.stop import model_emergency_stop
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.blocks import model_block_send
-from provisioning.deliveries.models import ModelBlock, ModelBlockState
+from provisioning.deliveries.models import Change, ModelBlock, ModelBlockState
 from provisioning.deliveries.relay import relay_until_idle
 from provisioning.grants.models import Grant, GrantState, GrantSuspension
 from tests.conftest import client_for
@@ -348,6 +348,34 @@ def test_the_stop_record_counts_keys_by_organisation(ops_user, settings):
     action = BulkAction.objects.get(pk=stop.bulk_action.pk)
     assert action.counts["organisation"] == {grant.organisation.legal_name: 2}
     assert len(action.sample) == 2
+
+
+def test_the_stop_counts_by_organisation_what_its_change_log_rows_say(ops_user, settings):
+    """The count per organisation comes from the suspension's own count per grant (on
+    PostgreSQL): it equals the count of the stop's change-log rows per organisation, and a
+    key that was already suspended is in neither."""
+    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
+    stage = StageFactory(seats=5)
+    grants = [active_grant(stage=stage) for _ in range(3)]
+    keys = [issue(g).credential for g in grants for _ in range(grants.index(g) + 1)]
+    Credential.objects.filter(pk=keys[-1].pk).update(state=CredentialState.SUSPENDED)
+
+    stop = model_emergency_stop(covered_model=stage.covered_model, actor=ops_user, reason="a")
+
+    action = BulkAction.objects.get(pk=stop.bulk_action.pk)
+    rows = Change.objects.filter(cause="grant.suspended:ops", credential__grant__in=grants)
+    expected = {g.organisation.legal_name: rows.filter(credential__grant=g).count() for g in grants}
+    assert expected == {
+        grants[0].organisation.legal_name: 1,
+        grants[1].organisation.legal_name: 2,
+        grants[2].organisation.legal_name: 2,
+    }
+    assert action.counts["organisation"] == expected
+    assert action.credential_count == action.credentials_changed == 5
+    if connection.vendor == "postgresql":
+        assert stop.suspension is not None
+        by_grant = stop.suspension.changes.by_grant
+        assert by_grant == {grants[0].pk: 1, grants[1].pk: 2, grants[2].pk: 2}
 
 
 def test_the_stop_page_says_what_the_stop_will_cut_and_the_stop_cuts_exactly_that(ops_user):

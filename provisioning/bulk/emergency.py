@@ -20,6 +20,7 @@ lock first and deadlock against a key rotation holding a grant and waiting for t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from django.db import connection
 from django.db.models import Count
@@ -106,12 +107,15 @@ def stop_action_commit(
         suspended = Change.objects.filter(
             id__range=(changes.first_id, changes.last_id), credential__grant_id__in=grant_ids
         )
-    by_org = {
-        row["credential__grant__organisation__legal_name"]: row["n"]
-        for row in suspended.values("credential__grant__organisation__legal_name")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "credential__grant__organisation__legal_name")
-    }
+    if changes.by_grant is not None:
+        by_org = _by_organisation(changes.by_grant)
+    else:
+        by_org = {
+            row["credential__grant__organisation__legal_name"]: row["n"]
+            for row in suspended.values("credential__grant__organisation__legal_name")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "credential__grant__organisation__legal_name")
+        }
     sample = [
         {
             "credential": pk,
@@ -147,6 +151,21 @@ def stop_action_commit(
         last_change_id=changes.last_id,
     )
     return bulk_finish(action_id=action.pk)
+
+
+def _by_organisation(by_grant: Mapping[int, int]) -> dict[str, int]:
+    """Keys suspended per organisation (by legal name, most first), from the suspension's
+    own count per grant: one read of the grants, not a join of every change-log row back
+    to its key (1,000,000 rows at a stop of a model with 1,000,000 keys)."""
+    totals: dict[str, int] = {}
+    names = (
+        Grant.objects.filter(pk__in=[pk for pk, n in by_grant.items() if n])
+        .order_by()
+        .values_list("pk", "organisation__legal_name")
+    )
+    for pk, name in names.iterator(chunk_size=5000):
+        totals[name] = totals.get(name, 0) + by_grant[pk]
+    return dict(sorted(totals.items(), key=lambda item: (-item[1], item[0])))
 
 
 def stop_lift_plan(*, stop: BulkAction, actor: Actor, reason: str = "") -> tuple[BulkAction, bool]:

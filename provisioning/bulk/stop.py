@@ -165,6 +165,7 @@ def model_emergency_stop(
             actor=actor,
             note=reason,
             audit_subject=action,
+            count_by_grant=True,
         )
         targets = stop_targets(covered_model)
         blocks = ModelBlock.objects.bulk_create(

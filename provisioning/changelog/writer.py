@@ -16,8 +16,8 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -30,6 +30,11 @@ logger = logging.getLogger(__name__)
 CREDENTIAL_TABLE = "credentials_credential"
 CHANGE_TABLE = "deliveries_change_log"
 BULK_WORK_MEM = "64MB"
+# The transaction-local setting by which the writer vouches for the change-log rows of its
+# next statement (made from that statement's own UPDATE … RETURNING): the change log's
+# credential check skips that one INSERT and clears it (deliveries 0005).
+VOUCHED_SETTING = "clearance.change_log_vouched"
+VOUCHED_BY_UPDATE = "credential_update"
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,13 @@ _LINES_SQL = (
     "chr(10) ORDER BY id) || chr(10)"
 )
 
+# The statement's rows counted per grant, from the UPDATE's own RETURNING (a hash aggregate
+# over the rows already in memory): a JSON object of grant id to count.
+_BY_GRANT_SQL = (
+    "(SELECT json_object_agg(grant_id, n) FROM "
+    "(SELECT grant_id, count(*) AS n FROM updated GROUP BY grant_id) AS per_grant)"
+)
+
 
 @dataclass(frozen=True)
 class ChangeSet:
@@ -69,6 +81,10 @@ class ChangeSet:
     """
 
     lines: str = ""
+    # How many of the rows each grant's keys got, when the writer was asked to count them
+    # (``count_by_grant``, PostgreSQL): counted from the statement's own rows, so a caller
+    # that reports per grant or organisation does not join the rows back to their keys.
+    by_grant: Mapping[int, int] | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return self.lines.count("\n")
@@ -109,9 +125,15 @@ class ChangeSet:
         if not self.lines:
             return other
         last, first = self.last_id, other.first_id
+        by_grant = None
+        if self.by_grant is not None and other.by_grant is not None:
+            by_grant = dict(self.by_grant)
+            for grant_id, count in other.by_grant.items():
+                by_grant[grant_id] = by_grant.get(grant_id, 0) + count
         if last is not None and first is not None and last < first:
-            return ChangeSet(self.lines + other.lines)
-        return ChangeSet.of([*self, *other])  # of() puts them in id order
+            return ChangeSet(self.lines + other.lines, by_grant)
+        ordered = ChangeSet.of([*self, *other])  # of() puts them in id order
+        return ChangeSet(ordered.lines, by_grant)
 
     @classmethod
     def of(cls, changes: Sequence[ChangeRow]) -> ChangeSet:
@@ -145,38 +167,58 @@ def write_credential_changes(
     set_params: Sequence[Any] = (),
     condition_params: Sequence[Any] = (),
     cause: str,
+    count_by_grant: bool = False,
 ) -> ChangeSet:
     """Apply ``set_sql`` to the credentials in scope that meet ``condition_sql``.
 
     Each changed credential gets ``version + 1`` and exactly one change-log row carrying
     its new desired state. ``scope_sql`` must select the same rows before and after the
     update (e.g. by grant batch, person or id): the update only narrows it with a token.
+    ``count_by_grant`` also counts the rows per grant in the same statement (PostgreSQL;
+    ``ChangeSet.by_grant`` stays None elsewhere).
     """
-    token = new_batch_token()
     now = timezone.now()
-    update = (
-        f"UPDATE {CREDENTIAL_TABLE} SET {set_sql}, version = version + 1, "  # noqa: S608
-        f"updated_at = %s, change_batch = %s WHERE ({scope_sql}) AND ({condition_sql})"
-    )
-    update_params = [*set_params, now, token, *scope_params, *condition_params]
     if connection.vendor == "postgresql":
         # One statement: the log rows are made from the UPDATE's own RETURNING, so the
-        # changed credentials are not looked up and read a second time. Its intermediate
-        # row sets (and the integrity trigger's) stay in memory rather than spill to
-        # temporary files: 100,000 rows need ~30 MB (transaction-local setting).
+        # changed credentials are not looked up and read a second time, nor marked with a
+        # batch token to be found again (``change_batch`` is not written: one column
+        # less in each row's new version and its WAL). Its intermediate row sets stay in
+        # memory rather than spill to temporary files: 100,000 rows need ~30 MB. Both
+        # settings are transaction-local; the second vouches for the statement's rows to
+        # the change log's credential check (deliveries 0005), which skips that one
+        # statement's anti-join and checks every later one again.
+        update = (
+            f"UPDATE {CREDENTIAL_TABLE} SET {set_sql}, version = version + 1, "  # noqa: S608
+            f"updated_at = %s WHERE ({scope_sql}) AND ({condition_sql})"
+        )
+        update_params = [*set_params, now, *scope_params, *condition_params]
         with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'")
             cursor.execute(
-                f"WITH updated AS ({update} RETURNING id, version, state), "  # noqa: S608
+                "SELECT set_config('work_mem', %s, true), set_config(%s, %s, true)",
+                [BULK_WORK_MEM, VOUCHED_SETTING, VOUCHED_BY_UPDATE],
+            )
+            returning = "id, version, state, grant_id" if count_by_grant else "id, version, state"
+            per_grant = _BY_GRANT_SQL if count_by_grant else "NULL"
+            cursor.execute(
+                f"WITH updated AS ({update} RETURNING {returning}), "  # noqa: S608
                 f"written AS (INSERT INTO {CHANGE_TABLE} "
                 "(credential_id, version, active, revoked, cause, created_at, xid) "
                 "SELECT id, version, state = 'active', state = 'revoked', %s, %s, "
                 f"{xid_sql()} FROM updated "
                 "RETURNING id, credential_id, version, active, revoked, cause) "
-                f"SELECT {_LINES_SQL} FROM written",
+                f"SELECT {_LINES_SQL}, {per_grant} FROM written",
                 [*update_params, cause, now],
             )
-            return ChangeSet(cursor.fetchone()[0] or "")
+            lines, by_grant = cursor.fetchone()
+            if not count_by_grant:
+                return ChangeSet(lines or "")
+            return ChangeSet(lines or "", {int(k): int(v) for k, v in (by_grant or {}).items()})
+    token = new_batch_token()
+    update = (
+        f"UPDATE {CREDENTIAL_TABLE} SET {set_sql}, version = version + 1, "  # noqa: S608
+        f"updated_at = %s, change_batch = %s WHERE ({scope_sql}) AND ({condition_sql})"
+    )
+    update_params = [*set_params, now, token, *scope_params, *condition_params]
     with connection.cursor() as cursor:
         cursor.execute(update, update_params)
         if cursor.rowcount == 0:
@@ -202,7 +244,9 @@ def write_revocations(
     )
 
 
-def write_suspensions(*, scope_sql: str, scope_params: Sequence[Any], cause: str) -> ChangeSet:
+def write_suspensions(
+    *, scope_sql: str, scope_params: Sequence[Any], cause: str, count_by_grant: bool = False
+) -> ChangeSet:
     """Suspend every active key in scope (one more reason now holds it)."""
     return write_credential_changes(
         scope_sql=scope_sql,
@@ -210,6 +254,7 @@ def write_suspensions(*, scope_sql: str, scope_params: Sequence[Any], cause: str
         condition_sql="state = 'active'",
         set_sql="state = 'suspended'",
         cause=cause,
+        count_by_grant=count_by_grant,
     )
 
 

@@ -324,11 +324,13 @@ def grant_suspend(
     actor: Actor,
     note: str = "",
     audit_subject: models.Model | None = None,
+    count_by_grant: bool = False,
 ) -> GrantBulkResult:
     """Add the reason ``(reason, reference)`` to each live grant; active ones become suspended.
 
     ``audit_subject`` names the object the audit event is about (an emergency stop's bulk
-    action) instead of the grants."""
+    action) instead of the grants; ``count_by_grant`` has the keys suspended counted per
+    grant as they are written (``changes.by_grant``, PostgreSQL)."""
     kind = SuspensionKind(reason)
     single = _single(grants)
     if single is not None:
@@ -340,7 +342,10 @@ def grant_suspend(
         # The credentials' scope is "grants of this batch", whatever the grants' state.
         scope_sql, scope_params = batch.grants_sql()
         changes = write_suspensions(
-            scope_sql=scope_sql, scope_params=scope_params, cause=f"grant.suspended:{kind}"
+            scope_sql=scope_sql,
+            scope_params=scope_params,
+            cause=f"grant.suspended:{kind}",
+            count_by_grant=count_by_grant,
         )
         ids_sql, ids_params = batch.ids_sql()
         with connection.cursor() as cursor:
