@@ -9,20 +9,10 @@ from provisioning.bulk.models import BulkAction, BulkState
 from provisioning.bulk.services import bulk_fail, bulk_run
 from provisioning.credentials.models import Credential, CredentialState
 from tests.api_helpers import api_client_for, post_json
-from tests.factories import OrganisationFactory, StageFactory, staff_user
-from tests.provisioning_fakes import active_grant, fake_target, verified_key_holders
+from tests.factories import OrganisationFactory, staff_user
+from tests.provisioning_fakes import active_grant, fake_target
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def stage():
-    return StageFactory(seats=10)
-
-
-@pytest.fixture
-def grants(stage):
-    return verified_key_holders(stage, 3)
 
 
 @pytest.fixture
