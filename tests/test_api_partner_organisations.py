@@ -189,11 +189,16 @@ def test_an_outsider_gets_404_on_our_documents(outsider, partner_admin, organisa
 # --- Staff decisions -----------------------------------------------------------------
 
 
+def _set_trusted(user, organisation, body):
+    return _json(
+        api_client_for(user), "POST", f"/api/v1/organisations/{organisation.slug}/trusted/", body
+    )
+
+
 def test_compliance_sets_the_trusted_flag_with_a_recorded_reason(compliance_officer, organisation):
-    response = _json(
-        api_client_for(compliance_officer),
-        "POST",
-        f"/api/v1/organisations/{organisation.slug}/trusted/",
+    response = _set_trusted(
+        compliance_officer,
+        organisation,
         {"trusted": True, "reason": "Critical infrastructure operator."},
     )
 
@@ -207,12 +212,7 @@ def test_compliance_sets_the_trusted_flag_with_a_recorded_reason(compliance_offi
 def test_only_compliance_may_set_the_trusted_flag(request, persona, organisation):
     user = request.getfixturevalue(persona)
 
-    response = _json(
-        api_client_for(user),
-        "POST",
-        f"/api/v1/organisations/{organisation.slug}/trusted/",
-        {"trusted": True, "reason": "No."},
-    )
+    response = _set_trusted(user, organisation, {"trusted": True, "reason": "No."})
 
     assert response.status_code == 403
     organisation.refresh_from_db()
@@ -220,12 +220,7 @@ def test_only_compliance_may_set_the_trusted_flag(request, persona, organisation
 
 
 def test_a_trusted_decision_needs_a_reason(compliance_officer, organisation):
-    response = _json(
-        api_client_for(compliance_officer),
-        "POST",
-        f"/api/v1/organisations/{organisation.slug}/trusted/",
-        {"trusted": True},
-    )
+    response = _set_trusted(compliance_officer, organisation, {"trusted": True})
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "reason"

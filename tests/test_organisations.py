@@ -76,16 +76,19 @@ def test_an_unverified_address_at_the_domain_does_not_verify_it():
     assert register(user).verification_state == VerificationState.UNVERIFIED
 
 
+def _confirm(user, email):
+    """``user`` confirms ``email``: it is saved verified and allauth announces it."""
+    address = EmailAddress.objects.create(user=user, email=email, verified=True)
+    email_confirmed.send(sender=EmailAddress, request=None, email_address=address)
+
+
 def test_confirming_an_address_at_the_domain_later_verifies_the_domain():
     # given an organisation registered before its admin verified an address there
     user = UserFactory(email="ana@elsewhere.example")
     organisation = register(user)
-    address = EmailAddress.objects.create(
-        user=user, email="ana@harbour-water.example", verified=True
-    )
 
-    # when allauth announces the confirmation
-    email_confirmed.send(sender=EmailAddress, request=None, email_address=address)
+    # when the address at the domain is confirmed
+    _confirm(user, "ana@harbour-water.example")
 
     # then
     organisation.refresh_from_db()
@@ -96,11 +99,8 @@ def test_a_member_confirming_an_address_does_not_verify_the_domain():
     organisation = register(UserFactory(email="ana@elsewhere.example"))
     member = UserFactory(email="bo@elsewhere.example")
     Membership.objects.create(organisation=organisation, user=member, role=MemberRole.MEMBER)
-    address = EmailAddress.objects.create(
-        user=member, email="bo@harbour-water.example", verified=True
-    )
 
-    email_confirmed.send(sender=EmailAddress, request=None, email_address=address)
+    _confirm(member, "bo@harbour-water.example")
 
     organisation.refresh_from_db()
     assert organisation.verification_state == VerificationState.UNVERIFIED
