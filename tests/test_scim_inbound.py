@@ -6,7 +6,6 @@ import json
 import threading
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from foundation.audit.models import AuditEvent
@@ -14,6 +13,7 @@ from portal.partners.models import Invitation, Membership
 from portal.scim.models import ScimGroup, ScimToken, ScimUser
 from portal.scim.services import scim_token_issue
 from provisioning.credentials.models import CredentialState
+from tests.concurrency import in_threads
 from tests.factories import CompletePersonFactory, UserFactory, add_member
 from tests.provisioning_fakes import active_grant, issue
 
@@ -403,30 +403,21 @@ def test_parallel_group_patches_lose_no_member(organisation, partner_admin):
     codes: list[int] = []
 
     def add(member_id: str) -> None:
-        try:
-            own = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-            barrier.wait()
-            response = _send(
-                own,
-                "patch",
-                f"Groups/{group_id}",
-                {
-                    "schemas": [PATCH],
-                    "Operations": [
-                        {"op": "add", "path": "members", "value": [{"value": member_id}]}
-                    ],
-                },
-            )
-            codes.append(response.status_code)
-        finally:
-            connection.close()
+        own = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+        barrier.wait()
+        response = _send(
+            own,
+            "patch",
+            f"Groups/{group_id}",
+            {
+                "schemas": [PATCH],
+                "Operations": [{"op": "add", "path": "members", "value": [{"value": member_id}]}],
+            },
+        )
+        codes.append(response.status_code)
 
     # when
-    threads = [threading.Thread(target=add, args=(member_id,)) for member_id in ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(add, [(member_id,) for member_id in ids])
     # then
     assert codes == [200] * len(ids)
     group = ScimGroup.objects.get(scim_id=group_id)
