@@ -41,6 +41,14 @@ def _send(client, method, path, body, **headers):
     return getattr(client, method)(f"/scim/v2/{path}", data, content_type=SCIM, **headers)
 
 
+def _members_patch(client, group_id, op, member_id):
+    """A PATCH of the group that adds or removes one member by its id."""
+    operation = {"op": op, "path": "members", "value": [{"value": member_id}]}
+    return _send(
+        client, "patch", f"Groups/{group_id}", {"schemas": [PATCH], "Operations": [operation]}
+    )
+
+
 def _user(client, user_name="ada@northwind.example", **extra):
     body = {
         "schemas": [USER_SCHEMA],
@@ -367,15 +375,7 @@ def test_group_members_are_added_and_removed_by_patch(scim):
     group = _send(scim, "post", "Groups", {"displayName": "Defenders", "members": [{"value": ada}]})
     group_id = group.json()["id"]
     # when
-    _send(
-        scim,
-        "patch",
-        f"Groups/{group_id}",
-        {
-            "schemas": [PATCH],
-            "Operations": [{"op": "add", "path": "members", "value": [{"value": bob}]}],
-        },
-    )
+    _members_patch(scim, group_id, "add", bob)
     removed = _send(
         scim,
         "patch",
@@ -405,15 +405,7 @@ def test_parallel_group_patches_lose_no_member(organisation, partner_admin):
     def add(member_id: str) -> None:
         own = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
         barrier.wait()
-        response = _send(
-            own,
-            "patch",
-            f"Groups/{group_id}",
-            {
-                "schemas": [PATCH],
-                "Operations": [{"op": "add", "path": "members", "value": [{"value": member_id}]}],
-            },
-        )
+        response = _members_patch(own, group_id, "add", member_id)
         codes.append(response.status_code)
 
     # when
@@ -463,15 +455,7 @@ def test_entra_style_member_removal_removes_only_the_listed_members(scim):
     body = {"displayName": "Defenders", "members": [{"value": ada}, {"value": bob}]}
     group_id = _send(scim, "post", "Groups", body).json()["id"]
     # when
-    response = _send(
-        scim,
-        "patch",
-        f"Groups/{group_id}",
-        {
-            "schemas": [PATCH],
-            "Operations": [{"op": "Remove", "path": "members", "value": [{"value": ada}]}],
-        },
-    )
+    response = _members_patch(scim, group_id, "Remove", ada)
     # then
     assert [m["value"] for m in response.json()["members"]] == [bob]
 
