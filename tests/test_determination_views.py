@@ -124,14 +124,24 @@ def test_the_list_makes_the_same_queries_whatever_the_number_of_determinations(
     assert response.status_code == 200
 
 
-def test_an_officer_drafts_with_a_pdf_and_a_rule_per_model(compliance_officer, model):
-    response = client_for(compliance_officer).post(
+def _post_order_9(officer, fields):
+    """Posts the draft form for Order 9, effective on 27 November 2026, with its PDF letter."""
+    return client_for(officer).post(
         reverse("compliance:draft"),
         {
-            "reference": "BIS-9",
             "legal_basis": "Order 9",
             "effective_date": "2026-11-27",
             "document": SimpleUploadedFile("letter.pdf", PDF, content_type="application/pdf"),
+            **fields,
+        },
+    )
+
+
+def test_an_officer_drafts_with_a_pdf_and_a_rule_per_model(compliance_officer, model):
+    response = _post_order_9(
+        compliance_officer,
+        {
+            "reference": "BIS-9",
             f"m{model.pk}_kind": "partners_only",
             f"m{model.pk}_sectors": ["cyber_defence"],
             f"m{model.pk}_us_only": "on",
@@ -262,16 +272,7 @@ def test_the_evidence_bundle_lists_who_lost_access_and_each_target_acknowledgeme
 
 
 def test_a_form_error_says_to_attach_the_letter_again_next_to_it(compliance_officer, model):
-    response = client_for(compliance_officer).post(
-        reverse("compliance:draft"),
-        {
-            "reference": "",
-            "legal_basis": "Order 9",
-            "effective_date": "2026-11-27",
-            "document": SimpleUploadedFile("letter.pdf", PDF, content_type="application/pdf"),
-            f"m{model.pk}_kind": "open",
-        },
-    )
+    response = _post_order_9(compliance_officer, {"reference": "", f"m{model.pk}_kind": "open"})
 
     assert response.status_code == 200  # the form again, with its errors
     page = response.content.decode()

@@ -347,9 +347,17 @@ def test_the_staff_list_costs_the_same_queries_for_many_rows_as_for_few(
     assert len(response.context["page"].object_list) == 25
 
 
+def _set_trusted(user, organisation, data):
+    """Posts the trusted-flag form of the organisation's staff page."""
+    return client_for(user).post(
+        reverse("partners:staff_set_trusted", args=[organisation.slug]), data
+    )
+
+
 def test_compliance_sets_the_trusted_flag_through_the_staff_page(compliance_officer, organisation):
-    response = client_for(compliance_officer).post(
-        reverse("partners:staff_set_trusted", args=[organisation.slug]),
+    response = _set_trusted(
+        compliance_officer,
+        organisation,
         {"trusted": "on", "reason": "Critical infrastructure operator"},
     )
 
@@ -361,10 +369,7 @@ def test_compliance_sets_the_trusted_flag_through_the_staff_page(compliance_offi
 
 
 def test_a_reviewer_cannot_set_the_trusted_flag(reviewer, organisation):
-    client_for(reviewer).post(
-        reverse("partners:staff_set_trusted", args=[organisation.slug]),
-        {"trusted": "on", "reason": "I think so"},
-    )
+    _set_trusted(reviewer, organisation, {"trusted": "on", "reason": "I think so"})
 
     organisation.refresh_from_db()
     assert organisation.trusted is False
@@ -394,9 +399,8 @@ def test_only_compliance_may_change_trust_through_the_service(reviewer, organisa
 
 
 def test_a_partner_admin_gets_404_setting_the_trusted_flag(partner_admin, organisation):
-    response = client_for(partner_admin).post(
-        reverse("partners:staff_set_trusted", args=[organisation.slug]),
-        {"trusted": "on", "reason": "We are trustworthy"},
+    response = _set_trusted(
+        partner_admin, organisation, {"trusted": "on", "reason": "We are trustworthy"}
     )
 
     assert response.status_code == 404
@@ -405,9 +409,7 @@ def test_a_partner_admin_gets_404_setting_the_trusted_flag(partner_admin, organi
 
 
 def test_the_trusted_form_needs_a_reason(compliance_officer, organisation):
-    response = client_for(compliance_officer).post(
-        reverse("partners:staff_set_trusted", args=[organisation.slug]), {"trusted": "on"}
-    )
+    response = _set_trusted(compliance_officer, organisation, {"trusted": "on"})
 
     assert response.status_code == 400
     organisation.refresh_from_db()
