@@ -12,6 +12,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,23 @@ def sign_in(page: Any, live_server: Any, user: Any, password: str, *, totp: bool
         secret = decrypt(Authenticator.objects.get(user=user, type="totp").data["secret"])
         page.get_by_label("Code").fill(totp_code(secret))
         page.get_by_role("button", name="Sign In").click()
+
+
+@contextmanager
+def signed_in_page(
+    browser: Any, live_server: Any, user: Any, *, totp: bool = True
+) -> Iterator[tuple[Any, list[str]]]:
+    """A new page with ``user`` signed in (password ``PASSWORD``) and the CSP violations it
+    reports; its browser context is closed afterwards, whatever happened."""
+    from tests.factories import PASSWORD
+
+    page = new_page(browser)
+    csp = watch_csp_violations(page)
+    try:
+        sign_in(page, live_server, user, PASSWORD, totp=totp)
+        yield page, csp
+    finally:
+        page.context.close()
 
 
 _PAGE_STRUCTURE = """() => {

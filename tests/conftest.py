@@ -14,9 +14,13 @@ from django.test import Client
 from portal.accounts.models import User
 from portal.accounts.roles import Role
 from portal.partners.models import MemberRole, Organisation
+from provisioning.catalog.models import Stage
+from provisioning.credentials.services import IssuedKey
+from provisioning.grants.models import Grant
 from tests.authz_world import World, build_world
-from tests.factories import OrganisationFactory, UserFactory, add_member, staff_user
-from tests.provisioning_fakes import FAKE_FACTORY
+from tests.certification_helpers import keys_on
+from tests.factories import OrganisationFactory, StageFactory, UserFactory, add_member, staff_user
+from tests.provisioning_fakes import FAKE_FACTORY, verified_key_holders
 
 
 @pytest.fixture(autouse=True)
@@ -70,6 +74,31 @@ def organisation(db: None) -> Organisation:
 @pytest.fixture
 def other_organisation(db: None) -> Organisation:
     return OrganisationFactory(slug="elsewhere", legal_name="Elsewhere Inc")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "seats(n): the seats of the `stage` fixture (10 unless set)")
+
+
+@pytest.fixture
+def stage(request: pytest.FixtureRequest) -> Stage:
+    """A stage of a covered model; a module marked ``pytest.mark.seats(n)`` gets n seats."""
+    marker = request.node.get_closest_marker("seats")
+    return StageFactory(seats=marker.args[0] if marker else 10)
+
+
+@pytest.fixture
+def grants(stage: Stage) -> list[Grant]:
+    """Three verified organisations, each with a key holder on the stage's model."""
+    return verified_key_holders(stage, 3)
+
+
+@pytest.fixture
+def keys(
+    organisation: Organisation, other_organisation: Organisation, stage: Stage
+) -> dict[str, IssuedKey]:
+    """Two of our people and one of the outsider's organisation hold keys on the model."""
+    return keys_on(stage, organisation, other_organisation)
 
 
 @pytest.fixture
@@ -144,6 +173,17 @@ def client_for(user: User | None) -> Client:
     if user is not None:
         client.force_login(user)
     return client
+
+
+# A signed-in persona of each side that an ops or compliance page tells apart.
+STAFF_PAGE_PERSONAS = (
+    "outsider",
+    "partner_admin",
+    "ops_user",
+    "compliance_officer",
+    "auditor",
+    "staff_without_mfa",
+)
 
 
 def persona_user(request: pytest.FixtureRequest, persona: str) -> User | None:

@@ -102,20 +102,26 @@ def test_completing_a_profile_enqueues_a_screening_after_commit(
     assert queued == [person.pk]
 
 
-def test_restoring_a_grant_keeps_a_key_suspended_by_a_person_rule(keyed_person, ops_user):
-    # given a key suspended by a person-filtered action, and its grant suspended by ops
+def _suspend_by_a_person_rule(credential, actor, note):
+    """Suspends the key as a regulatory, person-filtered action under DET-1 does."""
     from provisioning.bulk.credentials import credentials_suspend
-    from provisioning.grants.models import Grant
-    from provisioning.grants.services import grant_restore, grant_suspend
 
-    _, credential = keyed_person
     credentials_suspend(
         credential_ids=[credential.pk],
         kind="regulatory",
         reference="DET-1",
-        actor=ops_user,
-        note="denied citizenship",
+        actor=actor,
+        note=note,
     )
+
+
+def test_restoring_a_grant_keeps_a_key_suspended_by_a_person_rule(keyed_person, ops_user):
+    # given a key suspended by a person-filtered action, and its grant suspended by ops
+    from provisioning.grants.models import Grant
+    from provisioning.grants.services import grant_restore, grant_suspend
+
+    _, credential = keyed_person
+    _suspend_by_a_person_rule(credential, ops_user, "denied citizenship")
     grants = Grant.objects.filter(pk=credential.grant_id)
     grant_suspend(grants=grants, reason="ops", reference="incident-7", actor=ops_user)
 
@@ -131,16 +137,8 @@ def test_restoring_a_grant_keeps_a_key_suspended_by_a_person_rule(keyed_person, 
 def test_releasing_a_screening_hold_keeps_a_key_suspended_by_a_person_rule(
     keyed_person, compliance_officer
 ):
-    from provisioning.bulk.credentials import credentials_suspend
-
     person, credential = keyed_person
-    credentials_suspend(
-        credential_ids=[credential.pk],
-        kind="regulatory",
-        reference="DET-1",
-        actor=compliance_officer,
-        note="denied residence",
-    )
+    _suspend_by_a_person_rule(credential, compliance_officer, "denied residence")
     hold_person_access(person=person, actor=compliance_officer, reason="potential match")
 
     release_person_access(person=person, actor=compliance_officer, reason="false positive")

@@ -9,20 +9,10 @@ from provisioning.bulk.models import BulkAction, BulkState
 from provisioning.bulk.services import bulk_fail, bulk_run
 from provisioning.credentials.models import Credential, CredentialState
 from tests.api_helpers import api_client_for, post_json
-from tests.factories import OrganisationFactory, StageFactory, staff_user
-from tests.provisioning_fakes import active_grant, fake_target, verified_key_holders
+from tests.factories import OrganisationFactory, staff_user
+from tests.provisioning_fakes import active_grant, fake_target
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def stage():
-    return StageFactory(seats=10)
-
-
-@pytest.fixture
-def grants(stage):
-    return verified_key_holders(stage, 3)
 
 
 @pytest.fixture
@@ -39,6 +29,15 @@ def _plan(client, stage, **changes):
         **changes,
     }
     return post_json(client, "/api/v1/bulk-actions/", body)
+
+
+def _execute(client, planned):
+    """Asks to run the plan as it was previewed: its hash confirms it."""
+    return post_json(
+        client,
+        f"/api/v1/bulk-actions/{planned['id']}/execute/",
+        {"plan_hash": planned["plan_hash"]},
+    )
 
 
 def test_planning_is_a_dry_run_with_counts_and_a_hash(ops_user, stage, grants):
@@ -60,11 +59,7 @@ def test_an_emergency_suspension_runs_and_reports_progress_per_target(ops_user, 
     client = api_client_for(ops_user)
     planned = _plan(client, stage).json()
     # when
-    started = post_json(
-        client,
-        f"/api/v1/bulk-actions/{planned['id']}/execute/",
-        {"plan_hash": planned["plan_hash"]},
-    )
+    started = _execute(client, planned)
     bulk_run(action_id=planned["id"])  # what the worker does with the enqueued task
     status = client.get(f"/api/v1/bulk-actions/{planned['id']}/status/")
     # then
@@ -100,11 +95,7 @@ def test_a_changed_set_is_refused_with_the_difference(ops_user, stage, grants):
     planned = _plan(client, stage).json()
     late = active_grant(organisation=OrganisationFactory(), stage=stage)
     # when
-    response = post_json(
-        client,
-        f"/api/v1/bulk-actions/{planned['id']}/execute/",
-        {"plan_hash": planned["plan_hash"]},
-    )
+    response = _execute(client, planned)
     # then
     assert response.status_code == 409
     body = response.json()
@@ -118,11 +109,7 @@ def test_a_restore_needs_a_colleagues_approval_of_the_same_plan(ops_user, collea
     # given: suspended by an emergency action, and a restore planned
     client = api_client_for(ops_user)
     suspend = _plan(client, stage).json()
-    post_json(
-        client,
-        f"/api/v1/bulk-actions/{suspend['id']}/execute/",
-        {"plan_hash": suspend["plan_hash"]},
-    )
+    _execute(client, suspend)
     bulk_run(action_id=suspend["id"])
     restore = _plan(
         client, stage, kind="restore", emergency=False, restores=suspend["reference"]
@@ -151,11 +138,7 @@ def test_an_emergency_action_is_reviewed_afterwards_by_someone_else(
 ):
     client = api_client_for(ops_user)
     planned = _plan(client, stage).json()
-    post_json(
-        client,
-        f"/api/v1/bulk-actions/{planned['id']}/execute/",
-        {"plan_hash": planned["plan_hash"]},
-    )
+    _execute(client, planned)
     url = f"/api/v1/bulk-actions/{planned['id']}/review/"
 
     own = post_json(client, url, {"note": "Looks right."})
@@ -199,11 +182,7 @@ def test_readers_follow_actions_but_cannot_plan_or_run_them(
     assert client.get(f"/api/v1/bulk-actions/{planned['id']}/").status_code == 200
     assert client.get(f"/api/v1/bulk-actions/{planned['id']}/status/").status_code == 200
     assert _plan(client, stage).status_code == 403
-    run = post_json(
-        client,
-        f"/api/v1/bulk-actions/{planned['id']}/execute/",
-        {"plan_hash": planned["plan_hash"]},
-    )
+    run = _execute(client, planned)
     assert run.status_code == 403
     assert BulkAction.objects.get().state == BulkState.PLANNED
 

@@ -17,25 +17,15 @@ from portal.certification.services import _admins, campaign_close_due, campaign_
 from portal.partners.models import MemberRole
 from provisioning.credentials.models import Credential, CredentialState
 from tests.api_helpers import api_client_for, post_json
-from tests.certification_helpers import keys_on, open_campaign
+from tests.certification_helpers import open_campaign
 from tests.factories import StageFactory, UserFactory, add_member
 from tests.provisioning_fakes import active_grant, issue
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.seats(50)]
 
 CAMPAIGNS = "/api/v1/certification-campaigns/"
 TASKS = "/api/v1/certification-tasks/"
 CONFIRM_ALL = "/api/v1/certification-tasks/confirm-all/"
-
-
-@pytest.fixture
-def stage():
-    return StageFactory(seats=50)
-
-
-@pytest.fixture
-def keys(organisation, other_organisation, stage):
-    return keys_on(stage, organisation, other_organisation)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from django.db import connection
 from portal.api.models import IdempotencyKey
 from portal.partners.models import Invitation
 from tests.api_helpers import bearer_client, token_for
+from tests.concurrency import in_threads
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -40,14 +41,8 @@ def _in_parallel(send: Callable[[int], tuple[int, bool]]) -> list[tuple[int, boo
             answers.append(send(index))
         except Exception as error:
             answers.append((500, repr(error) != ""))
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(PARALLEL)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(run, [(n,) for n in range(PARALLEL)])
     assert len(answers) == PARALLEL
     return answers
 

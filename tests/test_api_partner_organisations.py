@@ -189,11 +189,18 @@ def test_an_outsider_gets_404_on_our_documents(outsider, partner_admin, organisa
 # --- Staff decisions -----------------------------------------------------------------
 
 
+def _decide(user, organisation, decision, body):
+    """A staff decision ("trusted" or "verification") on the organisation, through the API."""
+    return _json(
+        api_client_for(user), "POST", f"/api/v1/organisations/{organisation.slug}/{decision}/", body
+    )
+
+
 def test_compliance_sets_the_trusted_flag_with_a_recorded_reason(compliance_officer, organisation):
-    response = _json(
-        api_client_for(compliance_officer),
-        "POST",
-        f"/api/v1/organisations/{organisation.slug}/trusted/",
+    response = _decide(
+        compliance_officer,
+        organisation,
+        "trusted",
         {"trusted": True, "reason": "Critical infrastructure operator."},
     )
 
@@ -207,12 +214,7 @@ def test_compliance_sets_the_trusted_flag_with_a_recorded_reason(compliance_offi
 def test_only_compliance_may_set_the_trusted_flag(request, persona, organisation):
     user = request.getfixturevalue(persona)
 
-    response = _json(
-        api_client_for(user),
-        "POST",
-        f"/api/v1/organisations/{organisation.slug}/trusted/",
-        {"trusted": True, "reason": "No."},
-    )
+    response = _decide(user, organisation, "trusted", {"trusted": True, "reason": "No."})
 
     assert response.status_code == 403
     organisation.refresh_from_db()
@@ -220,22 +222,17 @@ def test_only_compliance_may_set_the_trusted_flag(request, persona, organisation
 
 
 def test_a_trusted_decision_needs_a_reason(compliance_officer, organisation):
-    response = _json(
-        api_client_for(compliance_officer),
-        "POST",
-        f"/api/v1/organisations/{organisation.slug}/trusted/",
-        {"trusted": True},
-    )
+    response = _decide(compliance_officer, organisation, "trusted", {"trusted": True})
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "reason"
 
 
 def test_compliance_verifies_an_organisation(compliance_officer, organisation):
-    response = _json(
-        api_client_for(compliance_officer),
-        "POST",
-        f"/api/v1/organisations/{organisation.slug}/verification/",
+    response = _decide(
+        compliance_officer,
+        organisation,
+        "verification",
         {"state": "verified", "reason": "Registry extract checked."},
     )
 
@@ -248,11 +245,8 @@ def test_verifying_on_a_domain_another_organisation_proved_is_a_409(compliance_o
     OrganisationFactory(email_domain="shared.example", verification_state="domain_verified")
     second = OrganisationFactory(email_domain="shared.example")
 
-    response = _json(
-        api_client_for(compliance_officer),
-        "POST",
-        f"/api/v1/organisations/{second.slug}/verification/",
-        {"state": "verified", "reason": "Checked."},
+    response = _decide(
+        compliance_officer, second, "verification", {"state": "verified", "reason": "Checked."}
     )
 
     assert response.status_code == 409

@@ -5,16 +5,13 @@ its first concurrent readers."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
 from tests.api_helpers import api_client_for
+from tests.workers import python_in_project
 
-ROOT = Path(__file__).resolve().parent.parent
 ERROR_STATUSES = ("400", "401", "403", "404", "409", "413", "429")
 
 
@@ -111,14 +108,7 @@ def test_concurrent_first_schema_requests_all_succeed(tmp_path):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "CACHE_URL": "locmem://",
     }
-    done = subprocess.run(
-        [sys.executable, "-c", _CONCURRENT_FIRST_READERS],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = python_in_project("-c", _CONCURRENT_FIRST_READERS, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == str([200] * 8), done.stderr[-2000:]
 

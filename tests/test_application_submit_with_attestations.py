@@ -100,19 +100,9 @@ def test_the_page_loads_the_script_only_when_ticking_is_all_that_is_left(partner
     assert b"js/wizard-submit.js" not in not_ready.content
 
 
-def test_a_member_cannot_submit_with_attestations(partner_member, draft):
-    response = client_for(partner_member).post(
-        reverse("applications:submit", args=[draft.pk]), {"with_attestations": "1", **BOXES}
-    )
-
-    assert response.status_code == 404
-    draft.refresh_from_db()
-    assert draft.state == S.DRAFT
-    assert not draft.attests_end_use
-
-
-def test_an_outsider_cannot_submit_with_attestations(outsider, draft):
-    response = client_for(outsider).post(
+@pytest.mark.parametrize("persona", ["partner_member", "outsider"])
+def test_a_member_or_an_outsider_cannot_submit_with_attestations(request, persona, draft):
+    response = client_for(request.getfixturevalue(persona)).post(
         reverse("applications:submit", args=[draft.pk]), {"with_attestations": "1", **BOXES}
     )
 

@@ -9,9 +9,8 @@ from portal.applications.models import Application, WizardStep
 from portal.applications.services import application_create_draft, application_update_draft
 from portal.applications.states import ApplicationState as S
 from portal.partners.models import MemberRole, VerificationState
-from tests.browser import assert_page_is_sound, new_page, sign_in, watch_csp_violations
+from tests.browser import assert_page_is_sound, signed_in_page
 from tests.factories import (
-    PASSWORD,
     CompletePersonFactory,
     CoveredModelFactory,
     OrganisationFactory,
@@ -45,10 +44,7 @@ def test_submit_enables_once_every_attestation_is_ticked(browser, live_server):
         nominees=[person],
         use_case="Our security operations centre triages intrusion reports with the model.",
     )
-    page = new_page(browser)
-    csp = watch_csp_violations(page)
-    try:
-        sign_in(page, live_server, admin, PASSWORD, totp=False)
+    with signed_in_page(browser, live_server, admin, totp=False) as (page, csp):
         page.goto(f"{live_server.url}/applications/{draft.pk}/steps/{WizardStep.ATTESTATIONS}/")
         submit = page.get_by_role("button", name="Submit application")
         assert submit.is_disabled()
@@ -72,5 +68,3 @@ def test_submit_enables_once_every_attestation_is_ticked(browser, live_server):
         draft = Application.objects.get(pk=draft.pk)
         assert draft.state in {S.SCREENING, S.IN_REVIEW}
         assert draft.attests_accuracy
-    finally:
-        page.context.close()

@@ -23,6 +23,7 @@ from tests.browser import (
     assert_page_is_sound,
     new_page,
     sign_in,
+    signed_in_page,
     watch_csp_violations,
 )
 from tests.factories import (
@@ -42,10 +43,7 @@ def test_a_list_loaded_elsewhere_appears_on_the_lists_page_without_a_refresh(bro
     # given
     officer = staff_user(Role.COMPLIANCE)
     CompletePersonFactory()
-    page = new_page(browser)
-    csp = watch_csp_violations(page)
-    try:
-        sign_in(page, live_server, officer, PASSWORD)
+    with signed_in_page(browser, live_server, officer) as (page, csp):
         page.goto(f"{live_server.url}/screening/freshness/")
         page.get_by_text("No list is loaded yet.").wait_for()
         assert_page_is_sound(page, csp)
@@ -64,28 +62,29 @@ def test_a_list_loaded_elsewhere_appears_on_the_lists_page_without_a_refresh(bro
         page.get_by_text("12,345 entries").wait_for(timeout=20_000)
         page.get_by_text("of 1 person screened").wait_for()
         assert_page_is_sound(page, csp)
-    finally:
-        page.context.close()
+
+
+def _two_harbour_key_holders(stage):
+    """Ada and Bo Harbour of Northwind Cyber hold keys on the stage's model; Ada's is returned."""
+    organisation = OrganisationFactory(legal_name="Northwind Cyber")
+    grant = active_grant(organisation=organisation, stage=stage)
+    key = issue(grant, PersonFactory(organisation=organisation, legal_name="Ada Harbour"))
+    issue(grant, PersonFactory(organisation=organisation, legal_name="Bo Harbour"))
+    return key
 
 
 def test_a_campaigns_decisions_count_up_without_a_refresh(browser, live_server):
     # given
     officer = staff_user(Role.COMPLIANCE)
     stage = StageFactory(seats=10)
-    organisation = OrganisationFactory(legal_name="Northwind Cyber")
-    grant = active_grant(organisation=organisation, stage=stage)
-    key = issue(grant, PersonFactory(organisation=organisation, legal_name="Ada Harbour"))
-    issue(grant, PersonFactory(organisation=organisation, legal_name="Bo Harbour"))
+    key = _two_harbour_key_holders(stage)
     campaign = campaign_open(
         actor=officer,
         title="Q4 recertification",
         covered_model=stage.covered_model,
         deadline=timezone.now() + dt.timedelta(days=10),
     )
-    page = new_page(browser)
-    csp = watch_csp_violations(page)
-    try:
-        sign_in(page, live_server, officer, PASSWORD)
+    with signed_in_page(browser, live_server, officer) as (page, csp):
         page.goto(f"{live_server.url}/certification/{campaign.pk}/")
         page.get_by_text("Decided: 0 of 2 people").wait_for()
         assert_page_is_sound(page, csp)
@@ -98,8 +97,6 @@ def test_a_campaigns_decisions_count_up_without_a_refresh(browser, live_server):
         # then
         page.get_by_text("Decided: 1 of 2 people").wait_for(timeout=15_000)
         assert_page_is_sound(page, csp)
-    finally:
-        page.context.close()
 
 
 def test_a_list_load_started_on_the_page_counts_up_to_done_without_a_refresh(
@@ -167,14 +164,8 @@ def test_a_campaign_opened_on_the_page_is_followed_to_its_page(browser, live_ser
     # given two key holders on a model, and an officer on the opening form
     officer = staff_user(Role.COMPLIANCE)
     stage = StageFactory(seats=10)
-    organisation = OrganisationFactory(legal_name="Northwind Cyber")
-    grant = active_grant(organisation=organisation, stage=stage)
-    issue(grant, PersonFactory(organisation=organisation, legal_name="Ada Harbour"))
-    issue(grant, PersonFactory(organisation=organisation, legal_name="Bo Harbour"))
-    page = new_page(browser)
-    csp = watch_csp_violations(page)
-    try:
-        sign_in(page, live_server, officer, PASSWORD)
+    _two_harbour_key_holders(stage)
+    with signed_in_page(browser, live_server, officer) as (page, csp):
         page.goto(f"{live_server.url}/certification/new/")
         page.get_by_label("Title").fill("Q4 recertification")
         page.get_by_label("Covered model").select_option(str(stage.covered_model_id))
@@ -194,5 +185,3 @@ def test_a_campaign_opened_on_the_page_is_followed_to_its_page(browser, live_ser
         # then the campaign's page counts its decisions
         page.get_by_text("Decided: 0 of 2 people").wait_for()
         assert_page_is_sound(page, csp)
-    finally:
-        page.context.close()

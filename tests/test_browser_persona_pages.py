@@ -7,9 +7,8 @@ import pytest
 
 from portal.accounts.roles import Role
 from portal.partners.models import MemberRole
-from tests.browser import assert_page_is_sound, new_page, sign_in, watch_csp_violations
+from tests.browser import assert_page_is_sound, signed_in_page
 from tests.factories import (
-    PASSWORD,
     CoveredModelFactory,
     OrganisationFactory,
     StageFactory,
@@ -28,10 +27,7 @@ def test_every_page_in_the_navigation_is_sound(browser, live_server, role):
     stage = StageFactory(covered_model=CoveredModelFactory(slug="mythos-5", name="Mythos 5"))
     active_grant(organisation=OrganisationFactory(legal_name="Northwind Cyber"), stage=stage)
     user = staff_user(role)
-    page = new_page(browser)
-    csp = watch_csp_violations(page)
-    try:
-        sign_in(page, live_server, user, PASSWORD)
+    with signed_in_page(browser, live_server, user) as (page, csp):
         nav = page.get_by_role("navigation", name="Main")
         nav.wait_for()
         hrefs = nav.get_by_role("link").evaluate_all("(links) => links.map((a) => a.href)")
@@ -39,8 +35,6 @@ def test_every_page_in_the_navigation_is_sound(browser, live_server, role):
         for href in dict.fromkeys(hrefs):
             page.goto(href)
             assert_page_is_sound(page, csp)
-    finally:
-        page.context.close()
 
 
 def test_every_page_in_a_partner_admins_navigation_is_sound(browser, live_server):
@@ -49,10 +43,7 @@ def test_every_page_in_a_partner_admins_navigation_is_sound(browser, live_server
     active_grant(organisation=organisation, stage=stage)
     admin = UserFactory(username="northwind-admin")
     add_member(organisation, admin, MemberRole.ADMIN)
-    page = new_page(browser)
-    csp = watch_csp_violations(page)
-    try:
-        sign_in(page, live_server, admin, PASSWORD, totp=False)
+    with signed_in_page(browser, live_server, admin, totp=False) as (page, csp):
         nav = page.get_by_role("navigation", name="Main")
         nav.wait_for()
         hrefs = nav.get_by_role("link").evaluate_all("(links) => links.map((a) => a.href)")
@@ -60,5 +51,3 @@ def test_every_page_in_a_partner_admins_navigation_is_sound(browser, live_server
         for href in dict.fromkeys(hrefs):
             page.goto(href)
             assert_page_is_sound(page, csp)
-    finally:
-        page.context.close()

@@ -33,7 +33,7 @@ from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import Change
 from provisioning.grants.models import Grant, GrantState, SuspensionKind
 from provisioning.grants.services import grant_suspend
-from tests.factories import CompletePersonFactory, OrganisationFactory, StageFactory, staff_user
+from tests.factories import CompletePersonFactory, OrganisationFactory, staff_user
 from tests.provisioning_fakes import active_grant, issue
 
 pytestmark = pytest.mark.django_db
@@ -42,11 +42,6 @@ pytestmark = pytest.mark.django_db
 def _state(obj):
     obj.refresh_from_db()
     return obj.state
-
-
-@pytest.fixture
-def stage():
-    return StageFactory(seats=10)
 
 
 def _org():

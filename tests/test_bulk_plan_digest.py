@@ -12,24 +12,14 @@ from provisioning.bulk.plan import plan_hash
 from provisioning.bulk.services import PlanChanged, bulk_execute, bulk_plan
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.credentials.services import credential_revoke
-from tests.factories import CompletePersonFactory, OrganisationFactory, StageFactory
-from tests.provisioning_fakes import active_grant, issue, verified_key_holders
+from tests.factories import CompletePersonFactory, OrganisationFactory
+from tests.provisioning_fakes import active_grant, issue
 
 pytestmark = pytest.mark.django_db
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL's own hash function"
 )
-
-
-@pytest.fixture
-def stage():
-    return StageFactory(seats=10)
-
-
-@pytest.fixture
-def holders(stage):
-    return verified_key_holders(stage, 3)
 
 
 def _emergency_plan(actor, stage):
@@ -70,18 +60,18 @@ def test_the_python_id_hash_is_postgresqls_hashint8extended():
                 assert cursor.fetchone()[0] % 2**64 == id_hash(value, seed)
 
 
-def test_a_plan_hash_is_the_digest_of_its_grants_and_keys(ops_user, stage, holders):
+def test_a_plan_hash_is_the_digest_of_its_grants_and_keys(ops_user, stage, grants):
     action = _emergency_plan(ops_user, stage)
 
-    grant_ids = [g.pk for g in holders]
+    grant_ids = [g.pk for g in grants]
     assert action.plan_hash == set_digest(
         BulkScope.GRANT, SetSums.of(grant_ids), SetSums.of(_keys(grant_ids))
     )
 
 
-def test_a_key_added_to_a_planned_grant_is_refused(ops_user, stage, holders):
+def test_a_key_added_to_a_planned_grant_is_refused(ops_user, stage, grants):
     action = _emergency_plan(ops_user, stage)
-    grant = holders[0]
+    grant = grants[0]
     issue(grant, CompletePersonFactory(organisation=grant.organisation))
 
     with pytest.raises(PlanChanged):
@@ -92,9 +82,9 @@ def test_a_key_added_to_a_planned_grant_is_refused(ops_user, stage, holders):
     assert not Credential.objects.exclude(state=CredentialState.ACTIVE).exists()
 
 
-def test_a_key_revoked_after_planning_is_refused(ops_user, stage, holders):
+def test_a_key_revoked_after_planning_is_refused(ops_user, stage, grants):
     action = _emergency_plan(ops_user, stage)
-    credential_revoke(actor=ops_user, credential=Credential.objects.get(grant=holders[1]))
+    credential_revoke(actor=ops_user, credential=Credential.objects.get(grant=grants[1]))
 
     with pytest.raises(PlanChanged):
         bulk_execute(action=action, actor=ops_user, run_now=True)
@@ -102,8 +92,8 @@ def test_a_key_revoked_after_planning_is_refused(ops_user, stage, holders):
     assert Credential.objects.filter(state=CredentialState.ACTIVE).count() == 2
 
 
-def test_a_person_filter_plan_is_refused_when_its_keys_change(ops_user, stage, holders):
-    grant = holders[0]
+def test_a_person_filter_plan_is_refused_when_its_keys_change(ops_user, stage, grants):
+    grant = grants[0]
     issue(grant, CompletePersonFactory(organisation=grant.organisation, citizenships=["CN"]))
     action = bulk_plan(
         kind=BulkKind.SUSPEND, filters={"citizenship": "CN"}, reason="order", actor=ops_user
@@ -129,8 +119,8 @@ def _stored_in_first_format(action, grant_ids):
     return action
 
 
-def test_a_plan_stored_in_the_first_format_still_runs(ops_user, stage, holders):
-    action = _stored_in_first_format(_emergency_plan(ops_user, stage), [g.pk for g in holders])
+def test_a_plan_stored_in_the_first_format_still_runs(ops_user, stage, grants):
+    action = _stored_in_first_format(_emergency_plan(ops_user, stage), [g.pk for g in grants])
 
     done = bulk_execute(action=action, actor=ops_user, run_now=True)
 
@@ -140,9 +130,9 @@ def test_a_plan_stored_in_the_first_format_still_runs(ops_user, stage, holders):
 
 
 def test_a_plan_stored_in_the_first_format_is_still_refused_when_its_set_changed(
-    ops_user, stage, holders
+    ops_user, stage, grants
 ):
-    action = _stored_in_first_format(_emergency_plan(ops_user, stage), [g.pk for g in holders])
+    action = _stored_in_first_format(_emergency_plan(ops_user, stage), [g.pk for g in grants])
     late = active_grant(
         organisation=OrganisationFactory(verification_state="verified"), stage=stage
     )

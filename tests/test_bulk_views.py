@@ -8,30 +8,13 @@ from django.urls import reverse
 from provisioning.bulk.models import BulkAction, BulkState
 from provisioning.bulk.services import bulk_execute, bulk_plan
 from provisioning.credentials.models import Credential, CredentialState
-from tests.conftest import client_for, persona_user
-from tests.factories import OrganisationFactory, StageFactory, staff_user
-from tests.provisioning_fakes import active_grant, fake_target, verified_key_holders
+from tests.conftest import STAFF_PAGE_PERSONAS, client_for, persona_user
+from tests.factories import OrganisationFactory, staff_user
+from tests.provisioning_fakes import active_grant, fake_target
 
 pytestmark = pytest.mark.django_db
 
-PERSONAS = (
-    "outsider",
-    "partner_admin",
-    "ops_user",
-    "compliance_officer",
-    "auditor",
-    "staff_without_mfa",
-)
-
-
-@pytest.fixture
-def stage():
-    return StageFactory(seats=10)
-
-
-@pytest.fixture
-def grants(stage):
-    return verified_key_holders(stage, 3)
+PERSONAS = STAFF_PAGE_PERSONAS
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from provisioning.credentials.services import credential_hold_person, credential
 from provisioning.deliveries.models import Change
 from provisioning.grants.services import grant_restore, grant_suspend
 from tests.certification_helpers import acme_and_its_admin
+from tests.concurrency import in_threads
 from tests.factories import (
     OrganisationFactory,
     PersonFactory,
@@ -458,14 +459,8 @@ def _race(*calls):
             call()
         except BaseException as exc:
             errors.append(exc)
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(run, [(call,) for call in calls])
     assert errors == []
 
 

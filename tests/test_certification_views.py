@@ -18,7 +18,7 @@ from portal.jobs.models import Job
 from portal.jobs.services import job_run
 from portal.partners.models import MemberRole
 from provisioning.credentials.models import Credential, CredentialState
-from tests.certification_helpers import keys_on, open_campaign
+from tests.certification_helpers import open_campaign
 from tests.conftest import client_for
 from tests.factories import (
     OrganisationFactory,
@@ -29,7 +29,7 @@ from tests.factories import (
 )
 from tests.provisioning_fakes import active_grant, issue
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.seats(50)]
 
 LIST = reverse("certification:list")
 NEW = reverse("certification:new")
@@ -39,17 +39,6 @@ CONFIRM_ALL = reverse("certification:confirm_all")
 
 def _decide(item):
     return reverse("certification:decide", args=[item.pk])
-
-
-@pytest.fixture
-def stage():
-    return StageFactory(seats=50)
-
-
-@pytest.fixture
-def keys(organisation, other_organisation, stage):
-    """Two of our people and one of the outsider's organisation hold keys on the model."""
-    return keys_on(stage, organisation, other_organisation)
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from provisioning.grants.models import SuspensionKind
 from provisioning.grants.services import grant_suspend
 from provisioning.introspection.models import GatewayClient
 from provisioning.introspection.services import token_introspect
+from tests.concurrency import in_threads
 from tests.factories import PersonFactory
 from tests.provisioning_fakes import active_grant, issue
 
@@ -156,14 +157,8 @@ def test_concurrent_issues_cannot_exceed_the_seats():
             outcomes.append("issued")
         except SeatsExhausted:
             outcomes.append("full")
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=attempt, args=(p,)) for p in people]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(attempt, [(p,) for p in people])
 
     assert outcomes.count("issued") == 3
     assert Credential.objects.filter(grant=grant).count() == 3

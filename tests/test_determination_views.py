@@ -12,7 +12,7 @@ from django.urls import reverse
 from portal.compliance.models import Determination, DeterminationState
 from portal.compliance.services import determination_draft, determination_submit
 from provisioning.credentials.models import Credential, CredentialState
-from tests.conftest import client_for, persona_user
+from tests.conftest import STAFF_PAGE_PERSONAS, client_for, persona_user
 from tests.factories import (
     CoveredModelFactory,
     StageFactory,
@@ -23,14 +23,7 @@ from tests.provisioning_fakes import verified_key_holders
 pytestmark = pytest.mark.django_db
 
 PDF = b"%PDF-1.4\n% letter\n"
-PERSONAS = (
-    "outsider",
-    "partner_admin",
-    "ops_user",
-    "compliance_officer",
-    "auditor",
-    "staff_without_mfa",
-)
+PERSONAS = STAFF_PAGE_PERSONAS
 READ_EXPECTED = {
     "anonymous": 302,
     "outsider": 403,
@@ -64,11 +57,21 @@ def draft(compliance_officer, model):
     )
 
 
+# The list is for compliance and auditors; only compliance opens the draft form.
+@pytest.mark.parametrize(
+    ("url_name", "expected"),
+    [
+        pytest.param("compliance:determinations", READ_EXPECTED, id="list"),
+        pytest.param("compliance:draft", WRITE_EXPECTED, id="draft-form"),
+    ],
+)
 @pytest.mark.parametrize("persona", ["anonymous", *PERSONAS])
-def test_the_list_is_for_compliance_and_auditors(request, persona, draft):
-    response = client_for(persona_user(request, persona)).get(reverse("compliance:determinations"))
+def test_the_list_and_the_draft_form_admit_whom_they_should(
+    request, persona, url_name, expected, draft
+):
+    response = client_for(persona_user(request, persona)).get(reverse(url_name))
 
-    assert response.status_code == READ_EXPECTED[persona]
+    assert response.status_code == expected[persona]
 
 
 @pytest.mark.parametrize(
@@ -80,13 +83,6 @@ def test_a_determination_is_hidden_from_everyone_but_its_readers(request, person
     response = client_for(persona_user(request, persona)).get(reverse(url_name, args=[draft.pk]))
 
     assert response.status_code == DETAIL_EXPECTED[persona]
-
-
-@pytest.mark.parametrize("persona", ["anonymous", *PERSONAS])
-def test_only_compliance_opens_the_draft_form(request, persona, model):
-    response = client_for(persona_user(request, persona)).get(reverse("compliance:draft"))
-
-    assert response.status_code == WRITE_EXPECTED[persona]
 
 
 @pytest.mark.parametrize(
@@ -128,14 +124,24 @@ def test_the_list_makes_the_same_queries_whatever_the_number_of_determinations(
     assert response.status_code == 200
 
 
-def test_an_officer_drafts_with_a_pdf_and_a_rule_per_model(compliance_officer, model):
-    response = client_for(compliance_officer).post(
+def _post_order_9(officer, fields):
+    """Posts the draft form for Order 9, effective on 27 November 2026, with its PDF letter."""
+    return client_for(officer).post(
         reverse("compliance:draft"),
         {
-            "reference": "BIS-9",
             "legal_basis": "Order 9",
             "effective_date": "2026-11-27",
             "document": SimpleUploadedFile("letter.pdf", PDF, content_type="application/pdf"),
+            **fields,
+        },
+    )
+
+
+def test_an_officer_drafts_with_a_pdf_and_a_rule_per_model(compliance_officer, model):
+    response = _post_order_9(
+        compliance_officer,
+        {
+            "reference": "BIS-9",
             f"m{model.pk}_kind": "partners_only",
             f"m{model.pk}_sectors": ["cyber_defence"],
             f"m{model.pk}_us_only": "on",
@@ -266,16 +272,7 @@ def test_the_evidence_bundle_lists_who_lost_access_and_each_target_acknowledgeme
 
 
 def test_a_form_error_says_to_attach_the_letter_again_next_to_it(compliance_officer, model):
-    response = client_for(compliance_officer).post(
-        reverse("compliance:draft"),
-        {
-            "reference": "",
-            "legal_basis": "Order 9",
-            "effective_date": "2026-11-27",
-            "document": SimpleUploadedFile("letter.pdf", PDF, content_type="application/pdf"),
-            f"m{model.pk}_kind": "open",
-        },
-    )
+    response = _post_order_9(compliance_officer, {"reference": "", f"m{model.pk}_kind": "open"})
 
     assert response.status_code == 200  # the form again, with its errors
     page = response.content.decode()

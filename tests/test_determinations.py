@@ -59,6 +59,18 @@ def _in_force(author, approver, world, reference, mythos, fable=None):
     return determination_apply(determination=determination, actor=author)
 
 
+def _order(actor, reference, rules, **fields):
+    """A draft of an order effective on 27 November 2026."""
+    return determination_draft(
+        actor=actor,
+        reference=reference,
+        legal_basis="Order",
+        effective_date=dt.date(2026, 11, 27),
+        rules=rules,
+        **fields,
+    )
+
+
 def _active_keys(world):
     active = set(
         Credential.objects.filter(state=CredentialState.ACTIVE).values_list("pk", flat=True)
@@ -78,13 +90,8 @@ PARTNERS = {
 def test_the_author_cannot_approve_and_a_second_officer_can(
     compliance_officer, second_officer, world
 ):
-    determination = determination_draft(
-        actor=compliance_officer,
-        reference="BIS-1",
-        legal_basis="Order",
-        effective_date=dt.date(2026, 11, 27),
-        rules=_rules(world, BLOCK),
-        document=io.BytesIO(PDF),
+    determination = _order(
+        compliance_officer, "BIS-1", _rules(world, BLOCK), document=io.BytesIO(PDF)
     )
     determination_submit(determination=determination, actor=compliance_officer)
 
@@ -97,13 +104,8 @@ def test_the_author_cannot_approve_and_a_second_officer_can(
 
 
 def test_a_determination_without_a_rule_for_every_model_is_refused(compliance_officer, world):
-    determination = determination_draft(
-        actor=compliance_officer,
-        reference="BIS-2",
-        legal_basis="Order",
-        effective_date=dt.date(2026, 11, 27),
-        rules={world["models"]["mythos"].pk: BLOCK},
-        document=io.BytesIO(PDF),
+    determination = _order(
+        compliance_officer, "BIS-2", {world["models"]["mythos"].pk: BLOCK}, document=io.BytesIO(PDF)
     )
 
     with pytest.raises(DeterminationError, match="missing"):
@@ -114,12 +116,10 @@ def test_a_determination_without_a_rule_for_every_model_is_refused(compliance_of
 
 def test_the_letter_must_really_be_a_pdf(compliance_officer, world):
     with pytest.raises(DocumentRejectedError):
-        determination_draft(
-            actor=compliance_officer,
-            reference="BIS-3",
-            legal_basis="Order",
-            effective_date=dt.date(2026, 11, 27),
-            rules=_rules(world, BLOCK),
+        _order(
+            compliance_officer,
+            "BIS-3",
+            _rules(world, BLOCK),
             document=io.BytesIO(b"\x89PNG\r\n\x1a\nnot a pdf"),
             document_name="letter.pdf",
         )
@@ -129,13 +129,7 @@ def test_the_impact_preview_counts_what_would_be_suspended_without_changing_anyt
     compliance_officer, world
 ):
     # given a draft that blocks both models
-    determination = determination_draft(
-        actor=compliance_officer,
-        reference="BIS-4",
-        legal_basis="Order",
-        effective_date=dt.date(2026, 11, 27),
-        rules=_rules(world, BLOCK),
-    )
+    determination = _order(compliance_officer, "BIS-4", _rules(world, BLOCK))
 
     # when
     report = determination_impact(determination=determination)

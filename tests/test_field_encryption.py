@@ -13,6 +13,7 @@ from portal import field_encryption
 from provisioning.deliveries.models import Target
 from provisioning.deliveries.services import target_create
 from tests.factories import UserFactory, give_totp
+from tests.workers import python_in_project
 
 pytestmark = pytest.mark.django_db
 
@@ -138,18 +139,8 @@ def test_a_secret_no_key_opens_is_reported_and_the_command_fails(settings, store
 
 def test_a_malformed_key_stops_start_up_naming_the_variable():
     import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
     env = {**os.environ, "FIELD_ENCRYPTION_KEYS": f"{NEW},not-a-key"}
-    done = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=Path(__file__).resolve().parent.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = python_in_project("manage.py", "check", env=env)
     assert done.returncode != 0
     assert "FIELD_ENCRYPTION_KEYS: key 2 is not a Fernet key" in done.stderr

@@ -26,6 +26,7 @@ from portal.reviews.services import (
 )
 from provisioning.credentials.models import Credential
 from provisioning.grants.models import Grant
+from tests.concurrency import in_threads
 from tests.conftest import client_for
 from tests.factories import OrganisationFactory, UserFactory, add_member, staff_user
 from tests.reviewing import queued_application
@@ -236,14 +237,8 @@ def _race(*actions):
             outcomes[index] = f"refused: {error}"
         except ApplicationChangedError as error:
             outcomes[index] = f"changed: {error}"
-        finally:
-            connection.close()
 
-    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(run, enumerate(actions))
     return outcomes
 
 

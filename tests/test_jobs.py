@@ -302,12 +302,18 @@ def _running_elsewhere(job: Job, *, lost: bool = False) -> Iterator[dict[str, Jo
         first.join(60)
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_late_copy_of_the_message_leaves_a_live_attempt_alone(compliance_officer, settings):
+@pytest.fixture
+def leased_job(compliance_officer, settings) -> Job:
+    """A queued list load; its lease is an advisory lock, which only PostgreSQL has."""
     if connection.vendor != "postgresql":
         pytest.skip("Needs PostgreSQL: the lease is an advisory lock.")
-    job = _queued_load(compliance_officer, settings)
+    return _queued_load(compliance_officer, settings)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_late_copy_of_the_message_leaves_a_live_attempt_alone(leased_job):
+    job = leased_job
 
     with _running_elsewhere(job) as outcome:
         # when the original message arrives again, and a wake-up besides, while it runs
@@ -324,10 +330,8 @@ def test_a_late_copy_of_the_message_leaves_a_live_attempt_alone(compliance_offic
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_lease_left_by_a_lost_host_is_ended_and_the_job_resumed(compliance_officer, settings):
-    if connection.vendor != "postgresql":
-        pytest.skip("Needs PostgreSQL: the lease is an advisory lock.")
-    job = _queued_load(compliance_officer, settings)
+def test_a_lease_left_by_a_lost_host_is_ended_and_the_job_resumed(leased_job):
+    job = leased_job
 
     with _running_elsewhere(job, lost=True):
         # when its counts have not moved for longer than any live attempt may run

@@ -76,16 +76,19 @@ def test_an_unverified_address_at_the_domain_does_not_verify_it():
     assert register(user).verification_state == VerificationState.UNVERIFIED
 
 
+def _confirm(user, email):
+    """``user`` confirms ``email``: it is saved verified and allauth announces it."""
+    address = EmailAddress.objects.create(user=user, email=email, verified=True)
+    email_confirmed.send(sender=EmailAddress, request=None, email_address=address)
+
+
 def test_confirming_an_address_at_the_domain_later_verifies_the_domain():
     # given an organisation registered before its admin verified an address there
     user = UserFactory(email="ana@elsewhere.example")
     organisation = register(user)
-    address = EmailAddress.objects.create(
-        user=user, email="ana@harbour-water.example", verified=True
-    )
 
-    # when allauth announces the confirmation
-    email_confirmed.send(sender=EmailAddress, request=None, email_address=address)
+    # when the address at the domain is confirmed
+    _confirm(user, "ana@harbour-water.example")
 
     # then
     organisation.refresh_from_db()
@@ -96,11 +99,8 @@ def test_a_member_confirming_an_address_does_not_verify_the_domain():
     organisation = register(UserFactory(email="ana@elsewhere.example"))
     member = UserFactory(email="bo@elsewhere.example")
     Membership.objects.create(organisation=organisation, user=member, role=MemberRole.MEMBER)
-    address = EmailAddress.objects.create(
-        user=member, email="bo@harbour-water.example", verified=True
-    )
 
-    email_confirmed.send(sender=EmailAddress, request=None, email_address=address)
+    _confirm(member, "bo@harbour-water.example")
 
     organisation.refresh_from_db()
     assert organisation.verification_state == VerificationState.UNVERIFIED
@@ -347,9 +347,17 @@ def test_the_staff_list_costs_the_same_queries_for_many_rows_as_for_few(
     assert len(response.context["page"].object_list) == 25
 
 
+def _set_trusted(user, organisation, data):
+    """Posts the trusted-flag form of the organisation's staff page."""
+    return client_for(user).post(
+        reverse("partners:staff_set_trusted", args=[organisation.slug]), data
+    )
+
+
 def test_compliance_sets_the_trusted_flag_through_the_staff_page(compliance_officer, organisation):
-    response = client_for(compliance_officer).post(
-        reverse("partners:staff_set_trusted", args=[organisation.slug]),
+    response = _set_trusted(
+        compliance_officer,
+        organisation,
         {"trusted": "on", "reason": "Critical infrastructure operator"},
     )
 
@@ -361,10 +369,7 @@ def test_compliance_sets_the_trusted_flag_through_the_staff_page(compliance_offi
 
 
 def test_a_reviewer_cannot_set_the_trusted_flag(reviewer, organisation):
-    client_for(reviewer).post(
-        reverse("partners:staff_set_trusted", args=[organisation.slug]),
-        {"trusted": "on", "reason": "I think so"},
-    )
+    _set_trusted(reviewer, organisation, {"trusted": "on", "reason": "I think so"})
 
     organisation.refresh_from_db()
     assert organisation.trusted is False
@@ -394,9 +399,8 @@ def test_only_compliance_may_change_trust_through_the_service(reviewer, organisa
 
 
 def test_a_partner_admin_gets_404_setting_the_trusted_flag(partner_admin, organisation):
-    response = client_for(partner_admin).post(
-        reverse("partners:staff_set_trusted", args=[organisation.slug]),
-        {"trusted": "on", "reason": "We are trustworthy"},
+    response = _set_trusted(
+        partner_admin, organisation, {"trusted": "on", "reason": "We are trustworthy"}
     )
 
     assert response.status_code == 404
@@ -405,9 +409,7 @@ def test_a_partner_admin_gets_404_setting_the_trusted_flag(partner_admin, organi
 
 
 def test_the_trusted_form_needs_a_reason(compliance_officer, organisation):
-    response = client_for(compliance_officer).post(
-        reverse("partners:staff_set_trusted", args=[organisation.slug]), {"trusted": "on"}
-    )
+    response = _set_trusted(compliance_officer, organisation, {"trusted": "on"})
 
     assert response.status_code == 400
     organisation.refresh_from_db()

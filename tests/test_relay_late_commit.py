@@ -14,10 +14,11 @@ import pytest
 from django.db import connection, transaction
 
 from provisioning.changelog.writer import write_credential_changes
+from provisioning.credentials.models import Credential
 from provisioning.credentials.services import credential_revoke
 from provisioning.deliveries.models import Change, Target
 from provisioning.deliveries.relay import relay_run
-from tests.provisioning_fakes import FAKE_FACTORY, active_grant, fake_target, issue
+from tests.provisioning_fakes import FAKE_FACTORY, FakeTarget, active_grant, fake_target, issue
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -81,12 +82,18 @@ def _row(change_id: int) -> tuple[int, int]:
     return Change.objects.values_list("xid", "id").get(pk=change_id)
 
 
-def test_a_change_that_commits_late_is_not_skipped_and_is_delivered_after_commit():
+def _two_delivered_credentials() -> tuple[Target, FakeTarget, Credential, Credential]:
+    """A fake target holding two credentials of one grant, delivered: (target, fake, 1st, 2nd)."""
     target, fake = fake_target()
     grant = active_grant()
-    early = issue(grant).credential
-    later = issue(grant).credential
-    _relay_until(target, lambda: {early.pk, later.pk} <= set(fake.held))
+    first = issue(grant).credential
+    second = issue(grant).credential
+    _relay_until(target, lambda: {first.pk, second.pk} <= set(fake.held))
+    return target, fake, first, second
+
+
+def test_a_change_that_commits_late_is_not_skipped_and_is_delivered_after_commit():
+    target, fake, early, later = _two_delivered_credentials()
 
     # given a change written first (lower id) whose transaction stays open
     late = OpenChange(early.pk)
@@ -112,11 +119,7 @@ def test_a_change_that_commits_late_is_not_skipped_and_is_delivered_after_commit
 
 
 def test_a_change_from_an_older_transaction_that_inserts_later_is_still_delivered():
-    target, fake = fake_target()
-    grant = active_grant()
-    open_one = issue(grant).credential
-    committed = issue(grant).credential
-    _relay_until(target, lambda: {open_one.pk, committed.pk} <= set(fake.held))
+    target, fake, open_one, committed = _two_delivered_credentials()
     late = OpenChange(open_one.pk)
 
     # given a transaction that took its id first but writes its change last

@@ -6,7 +6,6 @@ import json
 import threading
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from foundation.audit.models import AuditEvent
@@ -14,6 +13,7 @@ from portal.partners.models import Invitation, Membership
 from portal.scim.models import ScimGroup, ScimToken, ScimUser
 from portal.scim.services import scim_token_issue
 from provisioning.credentials.models import CredentialState
+from tests.concurrency import in_threads
 from tests.factories import CompletePersonFactory, UserFactory, add_member
 from tests.provisioning_fakes import active_grant, issue
 
@@ -39,6 +39,14 @@ def other_scim(other_organisation, outsider) -> Client:
 def _send(client, method, path, body, **headers):
     data = body if isinstance(body, (str, bytes)) else json.dumps(body)
     return getattr(client, method)(f"/scim/v2/{path}", data, content_type=SCIM, **headers)
+
+
+def _members_patch(client, group_id, op, member_id):
+    """A PATCH of the group that adds or removes one member by its id."""
+    operation = {"op": op, "path": "members", "value": [{"value": member_id}]}
+    return _send(
+        client, "patch", f"Groups/{group_id}", {"schemas": [PATCH], "Operations": [operation]}
+    )
 
 
 def _user(client, user_name="ada@northwind.example", **extra):
@@ -367,15 +375,7 @@ def test_group_members_are_added_and_removed_by_patch(scim):
     group = _send(scim, "post", "Groups", {"displayName": "Defenders", "members": [{"value": ada}]})
     group_id = group.json()["id"]
     # when
-    _send(
-        scim,
-        "patch",
-        f"Groups/{group_id}",
-        {
-            "schemas": [PATCH],
-            "Operations": [{"op": "add", "path": "members", "value": [{"value": bob}]}],
-        },
-    )
+    _members_patch(scim, group_id, "add", bob)
     removed = _send(
         scim,
         "patch",
@@ -403,30 +403,13 @@ def test_parallel_group_patches_lose_no_member(organisation, partner_admin):
     codes: list[int] = []
 
     def add(member_id: str) -> None:
-        try:
-            own = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-            barrier.wait()
-            response = _send(
-                own,
-                "patch",
-                f"Groups/{group_id}",
-                {
-                    "schemas": [PATCH],
-                    "Operations": [
-                        {"op": "add", "path": "members", "value": [{"value": member_id}]}
-                    ],
-                },
-            )
-            codes.append(response.status_code)
-        finally:
-            connection.close()
+        own = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+        barrier.wait()
+        response = _members_patch(own, group_id, "add", member_id)
+        codes.append(response.status_code)
 
     # when
-    threads = [threading.Thread(target=add, args=(member_id,)) for member_id in ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(add, [(member_id,) for member_id in ids])
     # then
     assert codes == [200] * len(ids)
     group = ScimGroup.objects.get(scim_id=group_id)
@@ -472,15 +455,7 @@ def test_entra_style_member_removal_removes_only_the_listed_members(scim):
     body = {"displayName": "Defenders", "members": [{"value": ada}, {"value": bob}]}
     group_id = _send(scim, "post", "Groups", body).json()["id"]
     # when
-    response = _send(
-        scim,
-        "patch",
-        f"Groups/{group_id}",
-        {
-            "schemas": [PATCH],
-            "Operations": [{"op": "Remove", "path": "members", "value": [{"value": ada}]}],
-        },
-    )
+    response = _members_patch(scim, group_id, "Remove", ada)
     # then
     assert [m["value"] for m in response.json()["members"]] == [bob]
 

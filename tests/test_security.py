@@ -22,8 +22,6 @@ import logging
 import os
 import re
 import secrets as secrets_module
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -56,6 +54,7 @@ from tests.factories import (
 from tests.provisioning_fakes import active_grant, issue
 from tests.servers import RecordingServer
 from tests.url_inventory import covered_url_names
+from tests.workers import python_in_project
 
 # Unique per run: allauth rate-limits confirmation mails and failed sign-ins per address and
 # account in the cache, and a Redis cache outlives the test database.
@@ -97,14 +96,7 @@ def production_settings() -> dict[str, object]:
         "import json, django; django.setup(); from django.conf import settings; "
         f"print(json.dumps({{name: getattr(settings, name) for name in {COOKIE_SETTINGS!r}}}))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = python_in_project("-c", script, env=env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -5,30 +5,20 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import env_bool, env_float, env_int, env_list
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.workers import python_in_project
 
 
 def _django(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     # The browser tests allow async-unsafe ORM calls in this process; a deployment must not.
     dropped = {"DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     clean = {k: v for k, v in os.environ.items() if k not in dropped}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return python_in_project("manage.py", *args, env={**clean, **env})
 
 
 def test_env_helpers_name_the_variable(monkeypatch):

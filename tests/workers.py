@@ -1,4 +1,5 @@
-"""Start a real Celery worker process against the test database and the configured broker."""
+"""Real processes for tests: a Celery worker against the test database and the configured
+broker, and Python run from the project's root."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -15,6 +16,21 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def python_in_project(
+    *args: str, env: Mapping[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Runs ``python *args`` from the project's root in a fresh process that sees ``env`` only;
+    its output comes back as text."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_database_url() -> str:
