@@ -107,15 +107,15 @@ def stop_action_commit(
         suspended = Change.objects.filter(
             id__range=(changes.first_id, changes.last_id), credential__grant_id__in=grant_ids
         )
-    if changes.by_grant is not None:
-        by_org = _by_organisation(changes.by_grant)
-    else:
-        by_org = {
-            row["credential__grant__organisation__legal_name"]: row["n"]
-            for row in suspended.values("credential__grant__organisation__legal_name")
+    by_grant = changes.by_grant
+    if by_grant is None:  # the writer counts per grant on PostgreSQL only
+        by_grant = dict(
+            suspended.values("credential__grant_id")
             .annotate(n=Count("pk"))
-            .order_by("-n", "credential__grant__organisation__legal_name")
-        }
+            .order_by()
+            .values_list("credential__grant_id", "n")
+        )
+    by_org = _by_organisation(by_grant)
     sample = [
         {
             "credential": pk,
@@ -154,9 +154,9 @@ def stop_action_commit(
 
 
 def _by_organisation(by_grant: Mapping[int, int]) -> dict[str, int]:
-    """Keys suspended per organisation (by legal name, most first), from the suspension's
-    own count per grant: one read of the grants, not a join of every change-log row back
-    to its key (1,000,000 rows at a stop of a model with 1,000,000 keys)."""
+    """Keys suspended per organisation (by legal name, most first, then by name), from the
+    count per grant: one read of the grants, not a join of every change-log row back to its
+    key's organisation (1,000,000 rows at a stop of a model with 1,000,000 keys)."""
     totals: dict[str, int] = {}
     names = (
         Grant.objects.filter(pk__in=[pk for pk, n in by_grant.items() if n])

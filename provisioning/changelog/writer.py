@@ -173,7 +173,9 @@ def write_credential_changes(
 
     Each changed credential gets ``version + 1`` and exactly one change-log row carrying
     its new desired state. ``scope_sql`` must select the same rows before and after the
-    update (e.g. by grant batch, person or id): the update only narrows it with a token.
+    update (e.g. by grant batch, person or id): on PostgreSQL the log rows come from the
+    update's own ``RETURNING``; elsewhere the update stamps a token and the rows in scope
+    that carry it are read back.
     ``count_by_grant`` also counts the rows per grant in the same statement (PostgreSQL;
     ``ChangeSet.by_grant`` stays None elsewhere).
     """
