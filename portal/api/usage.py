@@ -78,23 +78,6 @@ class AlertNoteSerializer(serializers.Serializer[Any]):
     )
 
 
-def _alert_action(name: str, doc: str) -> Any:
-    """The endpoint ``POST <alert>/<name>/``: one of the alert page's ``ACTIONS`` with a note.
-
-    The four actions differ only in their name and what they do, so they are declared here
-    once; each answers with the alert as it now stands."""
-
-    def act(self: UsageAlertViewSet, request: Request, pk: str) -> Response:
-        return self._act(request, name)
-
-    act.__name__ = act.__qualname__ = name
-    act.__doc__ = doc
-    endpoint = action(detail=True, methods=["post"])(act)
-    return extend_schema(request=AlertNoteSerializer, responses={200: UsageAlertSerializer})(
-        endpoint
-    )
-
-
 class UsageAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewSet[UsageAlert]):
     """Usage alerts: one per finding (a denied country, an inactive key, a quota)."""
 
@@ -142,15 +125,26 @@ class UsageAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         service(alert=alert, actor=signed_in_user(request), **{argument: note})
         return self.read_back(alert)
 
-    acknowledge = _alert_action(
-        "acknowledge", "Someone is looking into it; the note says who and how."
-    )
-    close = _alert_action(
-        "close", "Final: the note says what was found and done. New evidence opens a new alert."
-    )
-    hold = _alert_action(
-        "hold", "Hold the person at once: every key of theirs is suspended (reason compliance)."
-    )
-    release = _alert_action(
-        "release", "Lift the hold placed from this alert, when nothing else holds the person."
-    )
+    @extend_schema(request=AlertNoteSerializer, responses={200: UsageAlertSerializer})
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str) -> Response:
+        """Someone is looking into it; the note says who and how."""
+        return self._act(request, "acknowledge")
+
+    @extend_schema(request=AlertNoteSerializer, responses={200: UsageAlertSerializer})
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str) -> Response:
+        """Final: the note says what was found and done. New evidence opens a new alert."""
+        return self._act(request, "close")
+
+    @extend_schema(request=AlertNoteSerializer, responses={200: UsageAlertSerializer})
+    @action(detail=True, methods=["post"])
+    def hold(self, request: Request, pk: str) -> Response:
+        """Hold the person at once: every key of theirs is suspended (reason compliance)."""
+        return self._act(request, "hold")
+
+    @extend_schema(request=AlertNoteSerializer, responses={200: UsageAlertSerializer})
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, pk: str) -> Response:
+        """Lift the hold placed from this alert, when nothing else holds the person."""
+        return self._act(request, "release")
