@@ -356,25 +356,25 @@ def _staff_decision(
     )
 
 
-def _staff_decision_view(
-    form_class: type[TrustedForm] | type[VerificationForm],
-    save: Callable[..., Organisation],
-    saved: str,
-) -> Callable[[AuthenticatedRequest, str], HttpResponse]:
-    """The POST view of one decision on the staff page (see ``_staff_decision``)."""
-
-    def decision(request: AuthenticatedRequest, slug: str) -> HttpResponse:
-        return _staff_decision(request, slug, form=form_class(request.POST), save=save, saved=saved)
-
-    view: Callable[[AuthenticatedRequest, str], HttpResponse] = staff_required(
-        require_POST(decision)
+@staff_required
+@require_POST
+def staff_set_trusted(request: AuthenticatedRequest, slug: str) -> HttpResponse:
+    return _staff_decision(
+        request,
+        slug,
+        form=TrustedForm(request.POST),
+        save=organisation_set_trusted,
+        saved="The trusted flag is saved.",
     )
-    return view
 
 
-staff_set_trusted = _staff_decision_view(
-    TrustedForm, organisation_set_trusted, "The trusted flag is saved."
-)
-staff_set_verification = _staff_decision_view(
-    VerificationForm, organisation_set_verification, "The verification state is saved."
-)
+@staff_required
+@require_POST
+def staff_set_verification(request: AuthenticatedRequest, slug: str) -> HttpResponse:
+    return _staff_decision(
+        request,
+        slug,
+        form=VerificationForm(request.POST),
+        save=organisation_set_verification,
+        saved="The verification state is saved.",
+    )
