@@ -26,7 +26,13 @@ from portal.compliance.downloads import bundle_response
 from portal.compliance.evidence import bulk_action_evidence
 from portal.partners.models import Organisation, Sector
 from provisioning.bulk.emergency import stop_lift_plan
-from provisioning.bulk.models import BulkAction, BulkKind, BulkPlanKey, PlanPart
+from provisioning.bulk.models import (
+    SIGN_OFF_FIELDS,
+    BulkAction,
+    BulkKind,
+    BulkPlanKey,
+    PlanPart,
+)
 from provisioning.bulk.selectors import bulk_actions, model_blocks_of, target_progress
 from provisioning.bulk.services import (
     PlanChanged,
@@ -123,17 +129,7 @@ class BulkActionSerializer(ReadOnlyModelSerializer[BulkAction]):
             "stop_model",
             "stop_lifted_at",
             "needs_approval",
-            "planned_by",
-            "planned_at",
-            "approved_by",
-            "approved_at",
-            "executed_by",
-            "started_at",
-            "committed_at",
-            "review_required",
-            "reviewed_by",
-            "reviewed_at",
-            "review_note",
+            *SIGN_OFF_FIELDS,
             "items_done",
             "credentials_changed",
             "progress_percent",
