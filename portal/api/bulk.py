@@ -33,6 +33,7 @@ from provisioning.bulk.models import (
     BulkPlanKey,
     PlanPart,
 )
+from provisioning.bulk.permissions import READ, WRITE
 from provisioning.bulk.selectors import bulk_actions, model_blocks_of, target_progress
 from provisioning.bulk.services import (
     PlanChanged,
@@ -47,10 +48,6 @@ from provisioning.bulk.services import (
 from provisioning.catalog.models import CoveredModel, StageName
 from provisioning.deliveries.models import ModelBlock
 from provisioning.grants.models import GrantState, SuspensionKind
-
-READ = "bulk.view_bulkaction"
-WRITE = "bulk.change_bulkaction"
-
 
 SLUGGED_FILTERS = (("covered_model", CoveredModel), ("organisation", Organisation))
 

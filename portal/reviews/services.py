@@ -36,6 +36,7 @@ from portal.reviews.errors import (
     StageLimitError,
 )
 from portal.reviews.models import Approval, ApprovalPosition, Comment, InformationRequest, Review
+from portal.reviews.permissions import DECIDE, REASSIGN
 from portal.reviews.rules import QUEUE_STATES, REJECTABLE_STATES, Terms, terms_problems
 from provisioning.credentials.models import CredentialError
 from provisioning.credentials.services import credential_issue
@@ -134,14 +135,14 @@ def review_reassign(
     *, actor: User, application: Application, assignee: User | None, reason: str = ""
 ) -> Review:
     """A senior reviewer hands the application to ``assignee`` (or back to the queue)."""
-    if not actor.has_perm("reviews.reassign_review"):
+    if not actor.has_perm(REASSIGN):
         raise ReviewError("Only a senior reviewer can reassign applications.")
     with transaction.atomic(durable=True):
         application = Application.objects.select_related("organisation").get(pk=application.pk)
         if application.state not in QUEUE_STATES:
             raise ReviewError("The application is no longer in the queue.")
         if assignee is not None:
-            if not assignee.is_active or not assignee.has_perm("reviews.decide_review"):
+            if not assignee.is_active or not assignee.has_perm(DECIDE):
                 raise ReviewError(f"{assignee.get_username()} is not a reviewer.")
             if is_member(assignee, application.organisation_id):
                 raise ReviewError(
