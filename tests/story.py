@@ -50,26 +50,50 @@ LICENCE = {
 }
 
 
+def drafted(
+    author: Any,
+    reference: str,
+    mythos_rule: dict[str, Any],
+    *,
+    legal_basis: str = "Export order",
+    effective_date: dt.date = dt.date(2026, 11, 27),
+) -> Any:
+    """A determination for the two demo models (fable blocked) with its letter, drafted."""
+    from portal.compliance.services import determination_draft
+    from provisioning.catalog.models import CoveredModel
+
+    models = dict(CoveredModel.objects.values_list("slug", "pk"))
+    return determination_draft(
+        actor=author,
+        reference=reference,
+        legal_basis=legal_basis,
+        effective_date=effective_date,
+        rules={models["mythos-5"]: mythos_rule, models["fable"]: BLOCK},
+        document=io.BytesIO(b"%PDF-1.4\n% determination letter\n"),
+        document_name="letter.pdf",
+    )
+
+
+def licence_drafted(author: Any, reference: str, mythos_rule: dict[str, Any] = LICENCE) -> Any:
+    """The licence that follows the block, effective the day after it: drafted, not signed."""
+    return drafted(
+        author,
+        reference,
+        mythos_rule,
+        legal_basis="Licence",
+        effective_date=dt.date(2026, 11, 28),
+    )
+
+
 def in_force(author: Any, approver: Any, reference: str, mythos_rule: dict[str, Any]) -> Any:
     """A determination for the two demo models (fable blocked), signed by two officers."""
     from portal.compliance.services import (
         determination_apply,
         determination_approve,
-        determination_draft,
         determination_submit,
     )
-    from provisioning.catalog.models import CoveredModel
 
-    models = dict(CoveredModel.objects.values_list("slug", "pk"))
-    determination = determination_draft(
-        actor=author,
-        reference=reference,
-        legal_basis="Export order",
-        effective_date=dt.date(2026, 11, 27),
-        rules={models["mythos-5"]: mythos_rule, models["fable"]: BLOCK},
-        document=io.BytesIO(b"%PDF-1.4\n% determination letter\n"),
-        document_name="letter.pdf",
-    )
+    determination = drafted(author, reference, mythos_rule)
     determination_submit(determination=determination, actor=author)
     determination_approve(determination=determination, actor=approver)
     return determination_apply(determination=determination, actor=author)

@@ -184,6 +184,19 @@ def test_the_csv_and_json_files_hold_the_same_rows(second_bundle):
         assert len(csv_lines) == len(json_rows) + 1, table
 
 
+def test_the_bulk_actions_table_keeps_the_columns_of_its_format(second_bundle):
+    # Its sign-off columns are the API's too (SIGN_OFF_FIELDS): a change made for the API
+    # must not change clearance-evidence/3 unnoticed.
+    header = _files(second_bundle)["bulk_actions.csv"].decode().splitlines()[0]
+    assert header == (
+        "id,kind,scope,state,emergency,reason,suspension_kind,reference,determination,filters,"
+        "plan_hash,grants,credentials,credentials_changed,chunk_count,chunk_digests,"
+        "first_change_id,last_change_id,planned_by,planned_at,approved_by,approved_at,"
+        "executed_by,started_at,committed_at,review_required,reviewed_by,reviewed_at,"
+        "review_note,error"
+    )
+
+
 def test_the_bag_manifest_lists_the_sha256_of_every_file(second_bundle):
     files = _files(second_bundle)
     assert files["bagit.txt"] == b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"

@@ -8,7 +8,6 @@ applying it does exactly that (a preview is a promise).
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import pytest
 from django.urls import reverse
@@ -24,7 +23,15 @@ from portal.compliance.services import (
 from provisioning.catalog.models import CoveredModel
 from tests.api_helpers import api_client_for
 from tests.conftest import client_for
-from tests.story import BLOCK, HELD_BACK, LICENCE, RESTORED, active_keys, demo_world, in_force
+from tests.story import (
+    BLOCK,
+    HELD_BACK,
+    RESTORED,
+    active_keys,
+    demo_world,
+    in_force,
+    licence_drafted,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -36,17 +43,7 @@ def licence_draft():
         u.username: u for u in User.objects.filter(username__in=("compliance1", "compliance2"))
     }
     in_force(staff["compliance1"], staff["compliance2"], "BIS-2026-17", BLOCK)
-    models = dict(CoveredModel.objects.values_list("slug", "pk"))
-    draft = determination_draft(
-        actor=staff["compliance1"],
-        reference="BIS-2026-LIC-3",
-        legal_basis="Licence",
-        effective_date=dt.date(2026, 11, 28),
-        rules={models["mythos-5"]: LICENCE, models["fable"]: BLOCK},
-        document=io.BytesIO(b"%PDF-1.4\n% letter\n"),
-        document_name="letter.pdf",
-    )
-    return staff, draft
+    return staff, licence_drafted(staff["compliance1"], "BIS-2026-LIC-3")
 
 
 def test_the_preview_lists_what_the_earlier_determinations_restore_would_do(licence_draft):

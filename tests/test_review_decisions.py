@@ -183,6 +183,43 @@ def test_a_rejection_without_a_reason_is_refused(application, reviewer):
     assert application.state == S.IN_REVIEW
 
 
+@pytest.mark.parametrize(
+    ("state", "decide", "refusal", "event"),
+    [
+        (
+            S.APPROVED,
+            lambda reviewer, application: review_reject(
+                actor=reviewer, application=application, reason="Too late."
+            ),
+            "An application that is approved cannot be rejected.",
+            "application.rejected",
+        ),
+        (
+            S.SCREENING,
+            lambda reviewer, application: review_request_information(
+                actor=reviewer, application=application, message="Which SOC?"
+            ),
+            "An application that is screening cannot be questioned.",
+            "application.information_requested",
+        ),
+    ],
+    ids=["reject-approved", "question-in-screening"],
+)
+def test_a_decision_the_state_does_not_take_is_refused_and_changes_nothing(
+    organisation, reviewer, state, decide, refusal, event
+):
+    application = queued_application(organisation, state=state)
+
+    with pytest.raises(ReviewError) as refused:
+        decide(reviewer, application)
+
+    assert str(refused.value) == refusal
+    application.refresh_from_db()
+    assert application.state == state
+    assert not AuditEvent.objects.filter(action=event).exists()
+    assert not InformationRequest.objects.exists()
+
+
 # --- Requests for information ----------------------------------------------------------
 
 

@@ -23,7 +23,16 @@ from provisioning.catalog.models import CoveredModel
 from provisioning.credentials.models import Credential
 from tests.api_helpers import api_client_for
 from tests.conftest import client_for
-from tests.story import BLOCK, HELD_BACK, LICENCE, RESTORED, active_keys, demo_world, in_force
+from tests.story import (
+    BLOCK,
+    HELD_BACK,
+    LICENCE,
+    RESTORED,
+    active_keys,
+    demo_world,
+    in_force,
+    licence_drafted,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -194,18 +203,9 @@ def test_stopping_a_stopped_model_through_the_api_returns_the_stop_in_force(stor
 
 def test_the_licence_impact_preview_says_what_lifting_the_stop_would_bring_back(story):
     # given the stop, the block in force, and the licence drafted but not yet applied
-    import datetime as dt
-
-    from portal.compliance.services import determination_draft
-
     staff = story["staff"]
-    models = dict(CoveredModel.objects.values_list("slug", "pk"))
-    draft = determination_draft(
-        actor=staff["compliance1"],
-        reference="BIS-2026-LIC-4",
-        legal_basis="Licence",
-        effective_date=dt.date(2026, 11, 28),
-        rules={models["mythos-5"]: {**LICENCE, "denied_residence": ["KP"]}, models["fable"]: BLOCK},
+    draft = licence_drafted(
+        staff["compliance1"], "BIS-2026-LIC-4", {**LICENCE, "denied_residence": ["KP"]}
     )
 
     # when compliance previews its impact, on the page and through the API

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from foundation.access import visible_to
 from foundation.audit.export import EXPORT_FORMATS
 from foundation.audit.models import AuditEvent
+from foundation.audit.permissions import READ_PERMISSION
 from portal.api.permissions import StaffPermission, signed_in_user
 from portal.api.problems import problem_response
 from portal.api.validation import form_errors
@@ -50,7 +51,7 @@ _FILTERS = [
 
 class AuditExportView(APIView):
     permission_classes = [StaffPermission]
-    staff_permission = "audit.view_auditevent"
+    staff_permission = READ_PERMISSION
     content_negotiation_class = _ProblemsOnly
 
     @extend_schema(

@@ -26,7 +26,14 @@ from portal.compliance.downloads import bundle_response
 from portal.compliance.evidence import bulk_action_evidence
 from portal.partners.models import Organisation, Sector
 from provisioning.bulk.emergency import stop_lift_plan
-from provisioning.bulk.models import BulkAction, BulkKind, BulkPlanKey, PlanPart
+from provisioning.bulk.models import (
+    SIGN_OFF_FIELDS,
+    BulkAction,
+    BulkKind,
+    BulkPlanKey,
+    PlanPart,
+)
+from provisioning.bulk.permissions import READ, WRITE
 from provisioning.bulk.selectors import bulk_actions, model_blocks_of, target_progress
 from provisioning.bulk.services import (
     PlanChanged,
@@ -41,10 +48,6 @@ from provisioning.bulk.services import (
 from provisioning.catalog.models import CoveredModel, StageName
 from provisioning.deliveries.models import ModelBlock
 from provisioning.grants.models import GrantState, SuspensionKind
-
-READ = "bulk.view_bulkaction"
-WRITE = "bulk.change_bulkaction"
-
 
 SLUGGED_FILTERS = (("covered_model", CoveredModel), ("organisation", Organisation))
 
@@ -123,17 +126,7 @@ class BulkActionSerializer(ReadOnlyModelSerializer[BulkAction]):
             "stop_model",
             "stop_lifted_at",
             "needs_approval",
-            "planned_by",
-            "planned_at",
-            "approved_by",
-            "approved_at",
-            "executed_by",
-            "started_at",
-            "committed_at",
-            "review_required",
-            "reviewed_by",
-            "reviewed_at",
-            "review_note",
+            *SIGN_OFF_FIELDS,
             "items_done",
             "credentials_changed",
             "progress_percent",

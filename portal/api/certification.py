@@ -39,6 +39,7 @@ from portal.certification.models import (
     CertificationItem,
     Decision,
 )
+from portal.certification.permissions import OPEN, READ
 from portal.certification.selectors import (
     PROGRESS_STATUSES,
     campaign_list,
@@ -51,9 +52,6 @@ from portal.certification.selectors import (
 from portal.certification.services import campaign_open, item_confirm, item_revoke, items_confirm
 from portal.partners.selectors import memberships_of, organisation_for
 from provisioning.catalog.models import CoveredModel
-
-READ = "certification.view_campaign"
-OPEN = "certification.add_campaign"
 
 
 class CampaignSerializer(ReadOnlyModelSerializer[Campaign]):

@@ -37,6 +37,7 @@ from portal.compliance.evidence import determination_evidence
 from portal.compliance.impact import OUTCOMES
 from portal.compliance.lift import BackAndHeld, earlier_determination_previews, lift_previews
 from portal.compliance.models import Determination, DeterminationRule
+from portal.compliance.permissions import READ, WRITE
 from portal.compliance.selectors import determination_list
 from portal.compliance.services import (
     determination_apply,
@@ -50,9 +51,6 @@ from portal.compliance.services import (
 from portal.eligibility.rule import RULE_FIELDS, RuleKind
 from portal.partners.models import RULE_SECTOR_CHOICES
 from provisioning.catalog.models import CoveredModel
-
-READ = "compliance.view_determination"
-WRITE = "compliance.change_determination"
 
 
 class RuleSerializer(ReadOnlyModelSerializer[DeterminationRule]):

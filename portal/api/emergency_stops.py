@@ -12,12 +12,13 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api.bulk import WRITE, BulkActionSerializer, ModelBlockSerializer
+from portal.api.bulk import BulkActionSerializer, ModelBlockSerializer
 from portal.api.idempotency import idempotent
 from portal.api.permissions import signed_in_user
 from portal.api.staff import StaffViewSet
 from provisioning.bulk.forms import stop_determinations
 from provisioning.bulk.models import BulkAction
+from provisioning.bulk.permissions import WRITE
 from provisioning.bulk.selectors import bulk_actions
 from provisioning.bulk.stop import model_emergency_stop, stop_previews
 from provisioning.catalog.models import CoveredModel

@@ -28,6 +28,7 @@ from portal.eligibility.models import Person
 from portal.partners.paging import OpenEndedPage, counted_paginator
 from portal.reviews import rules, selectors
 from portal.reviews.models import Approval
+from portal.reviews.permissions import COMMENT, DECIDE, REASSIGN, VIEW
 from portal.reviews.services import (
     review_approve,
     review_claim,
@@ -40,10 +41,8 @@ from portal.reviews.services import (
 )
 from provisioning.catalog.models import Stage
 
-VIEW = "reviews.view_review"
 _Model = TypeVar("_Model", bound=Model)
 _Row = TypeVar("_Row")
-DECIDE = "reviews.decide_review"
 
 
 class ApprovalSerializer(ReadOnlyModelSerializer[Approval]):
@@ -235,8 +234,8 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
     staff_permissions = {
         "list": VIEW,
         "retrieve": VIEW,
-        "comment": "reviews.add_comment",
-        "reassign": "reviews.reassign_review",
+        "comment": COMMENT,
+        "reassign": REASSIGN,
         "*": DECIDE,
     }
 

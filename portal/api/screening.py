@@ -18,6 +18,7 @@ from foundation.access import visible_to
 from portal.api.fields import ReadOnlyModelSerializer, UsernameField
 from portal.api.staff import StaffViewSet
 from portal.screening.models import MatchStatus, ScreeningMatch
+from portal.screening.permissions import RESOLVE_MATCHES, VIEW_MATCHES
 from portal.screening.selectors import pending_matches
 from portal.screening.services import screening_match_confirm, screening_match_dismiss
 
@@ -72,9 +73,9 @@ class ScreeningMatchViewSet(
     ).order_by("-id")
     serializer_class = ScreeningMatchSerializer
     staff_permissions = {
-        "list": "screening.view_screeningmatch",
-        "retrieve": "screening.view_screeningmatch",
-        "*": "screening.change_screeningmatch",
+        "list": VIEW_MATCHES,
+        "retrieve": VIEW_MATCHES,
+        "*": RESOLVE_MATCHES,
     }
 
     def get_queryset(self) -> QuerySet[ScreeningMatch]:

@@ -35,6 +35,7 @@ from portal.screening.errors import ListFormatError
 from portal.screening.freshness import stale_people_visible_to, stale_reason
 from portal.screening.lists import list_version_load
 from portal.screening.models import ListFormat, ListVersion
+from portal.screening.permissions import LOAD_LISTS, VIEW_RUNS
 
 # Skipped rows listed in the answer; the count covers them all.
 MAX_SKIPPED_SHOWN = 1000
@@ -159,8 +160,8 @@ class ScreeningListViewSet(StaffViewSet[ListVersion]):
     serializer_class = ListVersionSerializer
     parser_classes = [MultiPartParser, FormParser]
     staff_permissions = {
-        "freshness": "screening.view_screeningrun",
-        "*": "screening.add_listversion",
+        "freshness": VIEW_RUNS,
+        "*": LOAD_LISTS,
     }
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:

@@ -24,6 +24,12 @@ from provisioning.catalog.models import CoveredModel
 from provisioning.connectors.network import target_url_problem
 from provisioning.connectors.webhooks import secret_key
 from provisioning.deliveries.models import Target, TargetKind
+from provisioning.deliveries.permissions import (
+    ADD_PERMISSION,
+    CHANGE_PERMISSION,
+    READ_PERMISSION,
+    RETRY_PERMISSION,
+)
 from provisioning.deliveries.selectors import target_health
 from provisioning.deliveries.services import failure_retry_dead, target_create, target_update
 
@@ -171,11 +177,11 @@ class TargetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffViewS
     serializer_class = TargetSerializer
     filter_fields = {"kind": "kind", "name": "name"}
     staff_permissions = {
-        "list": "deliveries.view_target",
-        "retrieve": "deliveries.view_target",
-        "create": "deliveries.add_target",
-        "retry_dead": "deliveries.change_failure",
-        "*": "deliveries.change_target",
+        "list": READ_PERMISSION,
+        "retrieve": READ_PERMISSION,
+        "create": ADD_PERMISSION,
+        "retry_dead": RETRY_PERMISSION,
+        "*": CHANGE_PERMISSION,
     }
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:

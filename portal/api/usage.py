@@ -23,8 +23,9 @@ from portal.api.staff import StaffViewSet
 from portal.api.validation import form_errors
 from portal.usage.forms import STATE_FILTERS, AlertFilterForm
 from portal.usage.models import AlertKind, AlertState, UsageAlert
+from portal.usage.permissions import READ, WRITE
 from portal.usage.selectors import alert_list, alerts_in_full
-from portal.usage.views import ACTIONS, READ, WRITE
+from portal.usage.views import ACTIONS
 
 
 class UsageAlertSerializer(ReadOnlyModelSerializer[UsageAlert]):

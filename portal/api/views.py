@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from foundation.audit.models import AuditEvent
+from foundation.audit.permissions import READ_PERMISSION
 from portal.accounts.roles import is_staff_member
 from portal.api.drafts import ApplicationCreateSerializer, ApplicationDraftSerializer, draft_changes
 from portal.api.filters import is_object_id
@@ -314,7 +315,7 @@ class AuditEventViewSet(
     queryset = AuditEvent.objects.all()
     serializer_class = AuditEventSerializer
     permission_classes = [StaffPermission]
-    staff_permission = "audit.view_auditevent"
+    staff_permission = READ_PERMISSION
     pagination_class = AuditCursorPagination
     filter_fields = {
         "action": "action",

@@ -25,10 +25,10 @@ from foundation.audit.checkpoints import (
     witness_key_register,
 )
 from foundation.audit.models import AuditTreeNode
+from foundation.audit.permissions import READ_PERMISSION
 from foundation.audit.tree import consistency_proof, inclusion_proof, tree_size
 from foundation.requests import AuthenticatedRequest
 from portal.accounts.roles import Role, has_role
-from portal.audit.views import READ_PERMISSION
 from verifier.merkle import ProofError
 
 

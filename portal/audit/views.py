@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 from foundation.access import get_visible_or_404, visible_to
 from foundation.audit.chain import event_hash
 from foundation.audit.models import GENESIS_HASH, AuditEvent
+from foundation.audit.permissions import READ_PERMISSION
 from foundation.requests import AuthenticatedRequest
 from portal.audit.diff import changed_keys, diff_lines, pretty
 from portal.audit.export import export_response
@@ -38,8 +39,6 @@ from portal.audit.selectors import (
     previous_event,
 )
 from portal.partners.models import Organisation
-
-READ_PERMISSION = "audit.view_auditevent"
 
 
 def _readable_events(request: HttpRequest) -> QuerySet[AuditEvent]:

@@ -32,6 +32,7 @@ from portal.certification.models import (
     CertificationItem,
     Decision,
 )
+from portal.certification.permissions import OPEN, READ
 from portal.certification.selectors import (
     PROGRESS_STATUSES,
     campaign_list,
@@ -53,9 +54,6 @@ from portal.jobs.services import job_start
 from portal.partners.models import Organisation
 from portal.partners.paging import paginate, query_without_page
 from portal.partners.selectors import admin_memberships_of, memberships_of
-
-READ = "certification.view_campaign"
-OPEN = "certification.add_campaign"
 
 
 def _reader(request: HttpRequest) -> None:

@@ -5,6 +5,7 @@ a bundle holds."""
 
 from __future__ import annotations
 
+from provisioning.bulk.models import SIGN_OFF_FIELDS
 from verifier.bag import (
     AUDIT_CSV,
     AUDIT_JSON,
@@ -46,17 +47,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "chunk_digests",
         "first_change_id",
         "last_change_id",
-        "planned_by",
-        "planned_at",
-        "approved_by",
-        "approved_at",
-        "executed_by",
-        "started_at",
-        "committed_at",
-        "review_required",
-        "reviewed_by",
-        "reviewed_at",
-        "review_note",
+        *SIGN_OFF_FIELDS,
         "error",
     ),
     "grants": (

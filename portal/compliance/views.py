@@ -33,6 +33,7 @@ from portal.compliance.forms import DeterminationForm, NoteForm
 from portal.compliance.impact import OUTCOME_LABELS, OUTCOMES
 from portal.compliance.lift import earlier_determination_previews, lift_previews
 from portal.compliance.models import Determination, DeterminationError, DeterminationState
+from portal.compliance.permissions import READ, WRITE
 from portal.compliance.reports import access_report as build_access_report
 from portal.compliance.reports import report_organisation_or_404
 from portal.compliance.selectors import determination_list
@@ -50,8 +51,6 @@ from portal.partners.errors import DocumentRejectedError
 from provisioning.bulk.models import BulkAction, BulkActionError
 from provisioning.catalog.models import CoveredModel
 
-READ = "compliance.view_determination"
-WRITE = "compliance.change_determination"
 BREAKDOWNS = {"organisation": "Organisation", "model": "Model", "country": "Country of residence"}
 
 

@@ -37,6 +37,12 @@ class ReviewContext:
     assignee_id: int | None
 
 
+def cannot_in_state(state: str, verb: str) -> str:
+    """Why an application in ``state`` cannot be ``verb`` (approved, rejected, questioned):
+    the words of the page's rule and of the service that enforces it."""
+    return f"An application that is {S(state).label.lower()} cannot be {verb}."
+
+
 def why_not_decide(ctx: ReviewContext, user: Any) -> str | None:
     if not ctx.can_decide:
         return "Only reviewers can act on applications."
@@ -61,7 +67,7 @@ def why_not_approve(ctx: ReviewContext, user: Any) -> str | None:
     if reason := why_not_decide(ctx, user):
         return reason
     if ctx.state not in DECIDABLE_STATES:
-        return f"An application that is {S(ctx.state).label.lower()} cannot be approved."
+        return cannot_in_state(ctx.state, "approved")
     if ctx.four_eyes and ctx.first_approver_id == user.pk:
         return "You gave the first approval; a second reviewer must approve."
     return None
@@ -71,7 +77,7 @@ def why_not_reject(ctx: ReviewContext, user: Any) -> str | None:
     if reason := why_not_decide(ctx, user):
         return reason
     if ctx.state not in REJECTABLE_STATES:
-        return f"An application that is {S(ctx.state).label.lower()} cannot be rejected."
+        return cannot_in_state(ctx.state, "rejected")
     return None
 
 
@@ -81,7 +87,7 @@ def why_not_request_information(ctx: ReviewContext, user: Any) -> str | None:
     if ctx.state not in DECIDABLE_STATES:
         if ctx.state == S.INFO_REQUESTED:
             return "The applicant has not answered the last question yet."
-        return f"An application that is {S(ctx.state).label.lower()} cannot be questioned."
+        return cannot_in_state(ctx.state, "questioned")
     return None
 
 

@@ -39,6 +39,7 @@ from portal.reviews.models import (
     Review,
 )
 from portal.reviews.notices import reviewer_users
+from portal.reviews.permissions import DECIDE
 from portal.reviews.reminders import CLOCK_RUNNING_STATES, review_deadline
 from portal.reviews.rules import QUEUE_STATES, ReviewContext
 from provisioning.grants.models import Grant
@@ -300,7 +301,7 @@ def review_context(application: Application, user: Any) -> ReviewContext:
         state=application.state,
         four_eyes=application.covered_model.four_eyes,
         is_member=user.memberships.filter(organisation_id=application.organisation_id).exists(),
-        can_decide=user.has_perm("reviews.decide_review"),
+        can_decide=user.has_perm(DECIDE),
         first_approver_id=first,
         assignee_id=assignee_id,
     )

@@ -36,7 +36,15 @@ from portal.reviews.errors import (
     StageLimitError,
 )
 from portal.reviews.models import Approval, ApprovalPosition, Comment, InformationRequest, Review
-from portal.reviews.rules import QUEUE_STATES, REJECTABLE_STATES, Terms, terms_problems
+from portal.reviews.permissions import DECIDE, REASSIGN
+from portal.reviews.rules import (
+    DECIDABLE_STATES,
+    QUEUE_STATES,
+    REJECTABLE_STATES,
+    Terms,
+    cannot_in_state,
+    terms_problems,
+)
 from provisioning.credentials.models import CredentialError
 from provisioning.credentials.services import credential_issue
 from provisioning.grants.models import Grant, GrantError
@@ -72,6 +80,18 @@ def _locked(application: Application) -> Application:
 def _refuse_conflict(actor: User | None, application: Application) -> None:
     if is_member(actor, application.organisation_id):
         raise ConflictOfInterestError()
+
+
+def _locked_for_decision(
+    actor: User, application: Application, *, states: frozenset[str], verb: str
+) -> Application:
+    """The application under a row lock for ``actor`` to decide: refused to a member of the
+    applicant organisation, and in a state other than ``states`` (the rule's own words)."""
+    application = _locked(application)
+    _refuse_conflict(actor, application)
+    if application.state not in states:
+        raise ReviewError(cannot_in_state(application.state, verb))
+    return application
 
 
 def review_refuse_conflict(*, actor: User | None, application: Application) -> None:
@@ -134,14 +154,14 @@ def review_reassign(
     *, actor: User, application: Application, assignee: User | None, reason: str = ""
 ) -> Review:
     """A senior reviewer hands the application to ``assignee`` (or back to the queue)."""
-    if not actor.has_perm("reviews.reassign_review"):
+    if not actor.has_perm(REASSIGN):
         raise ReviewError("Only a senior reviewer can reassign applications.")
     with transaction.atomic(durable=True):
         application = Application.objects.select_related("organisation").get(pk=application.pk)
         if application.state not in QUEUE_STATES:
             raise ReviewError("The application is no longer in the queue.")
         if assignee is not None:
-            if not assignee.is_active or not assignee.has_perm("reviews.decide_review"):
+            if not assignee.is_active or not assignee.has_perm(DECIDE):
                 raise ReviewError(f"{assignee.get_username()} is not a reviewer.")
             if is_member(assignee, application.organisation_id):
                 raise ReviewError(
@@ -251,12 +271,9 @@ def review_approve(
     ignored). The final approval creates the grant and a credential per nominee.
     """
     with transaction.atomic(durable=True):
-        application = _locked(application)
-        _refuse_conflict(actor, application)
-        if application.state != S.IN_REVIEW:
-            raise ReviewError(
-                f"An application that is {S(application.state).label.lower()} cannot be approved."
-            )
+        application = _locked_for_decision(
+            actor, application, states=DECIDABLE_STATES, verb="approved"
+        )
         first = _live_first_approval(application)
         if (first is not None and first.pk != confirms) or (first is None and confirms is not None):
             raise ApplicationChangedError()
@@ -369,12 +386,9 @@ def review_reject(*, actor: User, application: Application, reason: str) -> Appl
     """Reject with a reason the applicant reads."""
     reason = require_text(reason, ReviewError("Give the applicant a reason for the rejection."))
     with transaction.atomic(durable=True):
-        application = _locked(application)
-        _refuse_conflict(actor, application)
-        if application.state not in REJECTABLE_STATES:
-            raise ReviewError(
-                f"An application that is {S(application.state).label.lower()} cannot be rejected."
-            )
+        application = _locked_for_decision(
+            actor, application, states=REJECTABLE_STATES, verb="rejected"
+        )
         _ensure_review(application)
         application_transition(
             application=application,
@@ -403,12 +417,9 @@ def review_request_information(
     """
     message = require_text(message, ReviewError("Write the question the applicant should answer."))
     with transaction.atomic(durable=True):
-        application = _locked(application)
-        _refuse_conflict(actor, application)
-        if application.state != S.IN_REVIEW:
-            raise ReviewError(
-                f"An application that is {S(application.state).label.lower()} cannot be questioned."
-            )
+        application = _locked_for_decision(
+            actor, application, states=DECIDABLE_STATES, verb="questioned"
+        )
         _ensure_review(application)
         voided = Approval.objects.filter(application=application, voided_at__isnull=True).update(
             voided_at=timezone.now()

@@ -37,6 +37,7 @@ from portal.reviews.forms import (
     RejectForm,
 )
 from portal.reviews.models import Review
+from portal.reviews.permissions import COMMENT, DECIDE, REASSIGN, VIEW
 from portal.reviews.reminders import review_deadline
 from portal.reviews.services import (
     ApprovalResult,
@@ -77,7 +78,7 @@ def _application(request: AuthenticatedRequest, pk: int) -> Application:
     )
 
 
-@staff_permission("reviews.view_review")
+@staff_permission(VIEW)
 def queue(request: AuthenticatedRequest) -> HttpResponse:
     reviewers = list(selectors.queue_assignees())
     form = QueueFilterForm(request.GET or None, reviewers=reviewers)
@@ -126,7 +127,7 @@ def queue(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
-@staff_permission("reviews.view_review")
+@staff_permission(VIEW)
 def application_review(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _review_page(request, _application(request, pk))
 
@@ -174,9 +175,7 @@ def _review_page(
     for entry in eligibility:
         entry["matches"] = matches.get(entry["person"].pk, [])
     review = Review.objects.select_related("assignee", "grant").filter(pk=application.pk).first()
-    reviewers = (
-        list(selectors.queue_assignees()) if user.has_perm("reviews.reassign_review") else []
-    )
+    reviewers = list(selectors.queue_assignees()) if user.has_perm(REASSIGN) else []
     return render(
         request,
         "reviews/application.html",
@@ -202,8 +201,8 @@ def _review_page(
                 "request_information": rules.why_not_request_information(ctx, user),
             },
             "holds_it": ctx.assignee_id == user.pk,
-            "can_reassign": user.has_perm("reviews.reassign_review"),
-            "can_comment": user.has_perm("reviews.add_comment"),
+            "can_reassign": user.has_perm(REASSIGN),
+            "can_comment": user.has_perm(COMMENT),
             "approve_form": approve_form
             or ApproveForm(application=application, initial={**initial, **version}),
             "reject_form": RejectForm(initial=version),
@@ -274,7 +273,7 @@ def _plain_decision(
 ) -> Callable[[AuthenticatedRequest, int], HttpResponse]:
     """The POST view of a decision that takes nothing but the application."""
 
-    @staff_permission("reviews.decide_review")
+    @staff_permission(DECIDE)
     @require_POST
     def view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         application = _application(request, pk)
@@ -292,7 +291,7 @@ claim = _plain_decision(review_claim, "You now work on this application.")
 release = _plain_decision(review_release, "The application is back in the queue for anyone.")
 
 
-@staff_permission("reviews.reassign_review")
+@staff_permission(REASSIGN)
 @require_POST
 def reassign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
@@ -324,7 +323,7 @@ def _approved(result: ApprovalResult) -> str:
     )
 
 
-@staff_permission("reviews.decide_review")
+@staff_permission(DECIDE)
 @require_POST
 def approve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     application = _application(request, pk)
@@ -396,21 +395,21 @@ def _form_decision(
 
 
 reject = _form_decision(
-    "reviews.decide_review",
+    DECIDE,
     RejectForm,
     review_reject,
     "reason",
     "Rejected. The applicant has been told why.",
 )
 request_information = _form_decision(
-    "reviews.decide_review",
+    DECIDE,
     InformationRequestForm,
     review_request_information,
     "message",
     "Question sent. The application waits for the answer.",
 )
 comment = _form_decision(
-    "reviews.add_comment",
+    COMMENT,
     CommentForm,
     review_comment_add,
     "body",

@@ -24,6 +24,7 @@ from portal.screening.freshness import (
     stale_reason,
 )
 from portal.screening.models import ScreeningMatch
+from portal.screening.permissions import LOAD_LISTS, RESOLVE_MATCHES, VIEW_MATCHES, VIEW_RUNS
 from portal.screening.selectors import current_versions, lists_in_force, pending_matches
 from portal.screening.services import screening_match_confirm, screening_match_dismiss
 
@@ -36,7 +37,7 @@ def _require(request: HttpRequest, permission: str) -> None:
 @login_required
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
-    _require(request, "screening.view_screeningmatch")
+    _require(request, VIEW_MATCHES)
     search = request.GET.get("q", "").strip()[:200]
     matches = visible_to(request.user, pending_matches(search=search))
     return render(
@@ -68,7 +69,7 @@ def _detail(request: HttpRequest, match: ScreeningMatch, *, form: ResolutionForm
             "names": match.entry.names.all(),
             "history": history,
             "form": form or ResolutionForm(),
-            "can_resolve": request.user.has_perm("screening.change_screeningmatch"),
+            "can_resolve": request.user.has_perm(RESOLVE_MATCHES),
         },
         status=status,
     )
@@ -88,12 +89,12 @@ def _get_match(request: HttpRequest, pk: int, *, action: str = "view") -> Screen
 @login_required
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _require(request, "screening.view_screeningmatch")
+    _require(request, VIEW_MATCHES)
     return _detail(request, _get_match(request, pk))
 
 
 def _resolve(request: AuthenticatedRequest, pk: int, *, confirm: bool) -> HttpResponse:
-    _require(request, "screening.change_screeningmatch")
+    _require(request, RESOLVE_MATCHES)
     match = _get_match(request, pk, action="change")
     form = ResolutionForm(request.POST)
     if not form.is_valid():
@@ -140,7 +141,7 @@ def dismiss(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 @require_GET
 def freshness(request: HttpRequest) -> HttpResponse:
     """People not screened against the lists in force within SCREENING_MAX_AGE_DAYS."""
-    _require(request, "screening.view_screeningrun")
+    _require(request, VIEW_RUNS)
     stale = stale_people_visible_to(request.user, request.GET)
     page = paginate(request, stale.people)
     return render(
@@ -163,7 +164,7 @@ def freshness(request: HttpRequest) -> HttpResponse:
 @require_GET
 def freshness_progress(request: HttpRequest) -> HttpResponse:
     """The re-screening progress fragment the freshness page polls (htmx)."""
-    _require(request, "screening.view_screeningrun")
+    _require(request, VIEW_RUNS)
     return render(
         request,
         "screening/_rescreen_progress.html",
@@ -176,7 +177,7 @@ def freshness_progress(request: HttpRequest) -> HttpResponse:
 @login_required
 def list_load(request: AuthenticatedRequest) -> HttpResponse:
     """Upload a list file: checked here, loaded by a worker; the job's page follows it."""
-    _require(request, "screening.add_listversion")
+    _require(request, LOAD_LISTS)
     form = ListLoadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -26,6 +26,7 @@ from foundation.input_guard import InputRejected, load_json
 from portal.partners.paging import paginate, query_without_page
 from portal.usage.forms import AlertFilterForm, NoteForm
 from portal.usage.models import AlertState, UsageAlert, UsageError
+from portal.usage.permissions import READ, WRITE
 from portal.usage.selectors import alert_list, alerts_in_full
 from portal.usage.services import (
     usage_alert_acknowledge,
@@ -36,9 +37,6 @@ from portal.usage.services import (
 )
 from provisioning.introspection.services import gateway_client_authenticate
 from provisioning.introspection.views import client_credentials, malformed_client_credentials
-
-READ = "usage.view_usagealert"
-WRITE = "usage.change_usagealert"
 
 
 def _problem(status: int, error: str, description: str, **extra: Any) -> JsonResponse:

@@ -93,6 +93,24 @@ def check_bulk_transition(current: str, new: str) -> None:
         raise IllegalBulkTransition(f"A {current} bulk action cannot become {new}.")
 
 
+# Who planned, approved, ran and reviewed an action, and when, in the order every record of
+# an action shows them: the API's bulk action and the evidence bundle's bulk_actions table.
+# A change here changes both, the bundle's columns included.
+SIGN_OFF_FIELDS: tuple[str, ...] = (
+    "planned_by",
+    "planned_at",
+    "approved_by",
+    "approved_at",
+    "executed_by",
+    "started_at",
+    "committed_at",
+    "review_required",
+    "reviewed_by",
+    "reviewed_at",
+    "review_note",
+)
+
+
 class BulkAction(models.Model):
     kind = models.CharField(max_length=10, choices=BulkKind.choices)
     scope = models.CharField(max_length=10, choices=BulkScope.choices, default=BulkScope.GRANT)

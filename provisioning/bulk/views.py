@@ -35,6 +35,7 @@ from provisioning.bulk.models import (
     HoldReason,
     PlanPart,
 )
+from provisioning.bulk.permissions import READ, WRITE
 from provisioning.bulk.selectors import (
     bulk_actions,
     model_blocks_of,
@@ -55,9 +56,6 @@ from provisioning.bulk.services import (
 from provisioning.bulk.stop import model_emergency_stop, stop_previews
 from provisioning.catalog.models import CoveredModel
 from provisioning.deliveries.models import DeliveryError, ModelBlockState
-
-READ = "bulk.view_bulkaction"
-WRITE = "bulk.change_bulkaction"
 
 
 def _readable(request: HttpRequest) -> QuerySet[BulkAction]:

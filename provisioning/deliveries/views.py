@@ -29,13 +29,14 @@ from provisioning.deliveries.models import (
     ModelBlock,
     Target,
 )
+from provisioning.deliveries.permissions import (
+    ADD_PERMISSION,
+    CHANGE_PERMISSION,
+    READ_PERMISSION,
+    RETRY_PERMISSION,
+)
 from provisioning.deliveries.selectors import target_health
 from provisioning.deliveries.services import failure_retry_dead, target_create, target_update
-
-READ_PERMISSION = "deliveries.view_target"
-RETRY_PERMISSION = "deliveries.change_failure"
-ADD_PERMISSION = "deliveries.add_target"
-CHANGE_PERMISSION = "deliveries.change_target"
 
 
 @require_GET
