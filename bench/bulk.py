@@ -8,6 +8,8 @@ across 2,000 organisations on one model:
   a raw SQL ``UPDATE`` of the same credential rows in the same run: ≤ 5 s and ≤ 5x; each
   is the best of ``SUSPEND_RUNS`` alternating runs, so one stall of the shared machine
   does not decide a ratio of two single samples;
+* the suspend runs its chunks ``BULK_PARALLEL_CHUNKS`` at a time (2 by default), as a
+  worker does; one row shows the same suspend with one runner, for the record;
 * the same suspend with 1 and with 3 downstream targets: the commit must not grow;
 * ``prune_change_log`` over the change log a suspend and restore of every key leaves, once
   every target has passed it (``prune_change_log_rows``; ``--prune-only`` runs it alone);
@@ -117,8 +119,17 @@ def _seed(n: int, organisations: int) -> int:
     return model_id
 
 
-def _suspend(model_id: int, actor: object) -> tuple[float, float, int]:
+def _suspend(
+    model_id: int, actor: object, *, runners: int | None = None
+) -> tuple[float, float, int]:
+    """(plan, commit, keys changed); ``runners`` overrides ``BULK_PARALLEL_CHUNKS``."""
+    from django.conf import settings
+
     from provisioning.bulk.services import bulk_execute, bulk_plan
+
+    configured = settings.BULK_PARALLEL_CHUNKS
+    if runners is not None:
+        settings.BULK_PARALLEL_CHUNKS = runners
 
     started = time.perf_counter()
     action = bulk_plan(
@@ -130,7 +141,10 @@ def _suspend(model_id: int, actor: object) -> tuple[float, float, int]:
     )
     planned = time.perf_counter() - started
     started = time.perf_counter()
-    action = bulk_execute(action=action, actor=actor, run_now=True)
+    try:
+        action = bulk_execute(action=action, actor=actor, run_now=True)
+    finally:
+        settings.BULK_PARALLEL_CHUNKS = configured
     committed = time.perf_counter() - started
     return planned, committed, action.credentials_changed
 
@@ -196,6 +210,12 @@ def _stop_seconds(model_id: int, actor: object) -> tuple[float, float, float]:
     return min(bare), min(stop), min(record)
 
 
+def _runners() -> int:
+    from django.conf import settings
+
+    return int(settings.BULK_PARALLEL_CHUNKS)
+
+
 def _measure(n: int, organisations: int, *, large: bool) -> list[dict]:
     from django.core.management import call_command
 
@@ -209,6 +229,7 @@ def _measure(n: int, organisations: int, *, large: bool) -> list[dict]:
     baseline = "raw UPDATE with its commit" if large else "raw UPDATE"
     runs: dict[int, tuple[float, float, float, int]] = {}
     loads: list[float] = []
+    one_runner: list[float] = []
     for targets in (1, 3):
         ensure_targets(targets)
         samples = []
@@ -216,6 +237,10 @@ def _measure(n: int, organisations: int, *, large: bool) -> list[dict]:
             reset_grants()
             raw = raw_update_seconds(model_id, commit=large)
             samples.append((raw, *_suspend(model_id, actor)))
+            if targets == 1:
+                # The same suspend with its chunks one after the other, for the record.
+                reset_grants()
+                one_runner.append(_suspend(model_id, actor, runners=1)[1])
             loads.append(os.getloadavg()[0])
         runs[targets] = (
             min(s[0] for s in samples),
@@ -258,6 +283,14 @@ def _measure(n: int, organisations: int, *, large: bool) -> list[dict]:
                 ratio <= ratio_limit,
             )
         )
+    raw_one = runs[1][0]
+    rows.append(
+        _row(
+            f"the same suspend, chunks one at a time (BULK_PARALLEL_CHUNKS=1, not {_runners()})",
+            f"{min(one_runner):.2f} s, {min(one_runner) / raw_one:.1f}x",
+            None,
+        )
+    )
     one, three = runs[1][2], runs[3][2]
     rows.append(
         _row(

@@ -423,6 +423,9 @@ BULK_APPROVAL_THRESHOLD = env_int("BULK_APPROVAL_THRESHOLD", 100, minimum=0)
 # Grants (or credentials) per committed chunk: the progress bar moves once per chunk.
 BULK_CHUNK_SIZE = env_int("BULK_CHUNK_SIZE", 5000, minimum=1)
 BULK_EMERGENCY_CHUNK_SIZE = env_int("BULK_EMERGENCY_CHUNK_SIZE", 100000, minimum=1)
+# Chunks of one action that a worker runs at once on PostgreSQL, each on its own connection
+# (docs/scaling.md, "Chunks in parallel"); 1 runs them one after the other.
+BULK_PARALLEL_CHUNKS = env_int("BULK_PARALLEL_CHUNKS", 2, minimum=1)
 # The portal's eligibility judgement that a restore must pass (provisioning decides nothing).
 BULK_RESTORE_GATE = "portal.compliance.gate.restore_gate"
 

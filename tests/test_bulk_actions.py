@@ -12,6 +12,7 @@ from provisioning.bulk.models import (
     ApprovalRequired,
     BulkAction,
     BulkActionError,
+    BulkChunk,
     BulkKind,
     BulkScope,
     BulkState,
@@ -355,3 +356,32 @@ def test_an_emergency_commits_in_bigger_chunks_than_a_planned_action(
     assert planned.chunk_count == len(grants) > 1
     assert emergency.chunk_count == 1
     assert emergency.plan_hash == planned.plan_hash  # the same set, however it is cut
+
+
+def test_actions_planned_before_chunk_rows_get_theirs_with_the_chunks_below_the_cursor_done(
+    ops_user, stage, grants, settings
+):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    open_chunks = import_module("provisioning.bulk.migrations.0004_bulk_chunks").open_chunks
+    # given a failed action from before, run one chunk at a time up to its cursor, and a
+    # done one: neither has chunk rows
+    settings.BULK_CHUNK_SIZE = settings.BULK_EMERGENCY_CHUNK_SIZE = 1
+    failed = _suspend_plan(ops_user, stage, emergency=True)
+    done = _suspend_plan(ops_user, stage, emergency=True)
+    BulkAction.objects.filter(pk=failed.pk).update(state=BulkState.FAILED, chunk_cursor=1)
+    BulkAction.objects.filter(pk=done.pk).update(state=BulkState.DONE, chunk_cursor=3)
+    BulkChunk.objects.all().delete()
+
+    # when the migration opens their chunks
+    open_chunks(apps, None)
+
+    # then the failed one resumes after its cursor and the done one has nothing to run
+    assert list(failed.chunks.order_by("number").values_list("number", "done")) == [
+        (0, True),
+        (1, False),
+        (2, False),
+    ]
+    assert not done.chunks.exists()

@@ -146,13 +146,14 @@ class BulkAction(models.Model):
     reviewed_by = actor_field()
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
-    # Progress: chunks are numbered from 0; chunk_cursor is the next one to run.
+    # Progress: chunks are numbered from 0 (``BulkChunk``); chunk_cursor counts those done.
+    # Workers may finish them out of order, so it is a count, not the next one to run.
     chunk_count = models.PositiveIntegerField(default=0)
     chunk_cursor = models.PositiveIntegerField(default=0)
     items_done = models.PositiveIntegerField(default=0)
     credentials_changed = models.PositiveIntegerField(default=0)
-    # sha256 of each chunk's change-log rows, in chunk order; the final audit event's
-    # digest covers them all.
+    # sha256 of each chunk's change-log rows, at the chunk's number ("" until it is done);
+    # the final audit event's digest covers them all, in chunk order.
     chunk_digests = models.JSONField(default=list, blank=True)
     # Set when the action is the consequence of a determination approved by two officers.
     determination = models.CharField(max_length=120, blank=True, db_index=True)
@@ -231,6 +232,29 @@ class BulkActionItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action_id}: grant {self.grant_id} credential {self.credential_id}"
+
+
+class BulkChunk(models.Model):
+    """One chunk of an action: the unit of work that the workers running it share.
+
+    A worker takes the lowest chunk that is not done and that no other worker holds
+    (``FOR UPDATE SKIP LOCKED``) and keeps its row lock until its transaction ends: the lock
+    is the lease. A worker that dies releases it with its transaction, so the chunk runs
+    again; ``done`` is set in the same transaction as the chunk's changes, so a chunk never
+    runs twice.
+    """
+
+    action = models.ForeignKey(BulkAction, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["action", "number"], name="bulk_chunk_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action_id}: chunk {self.number}{' (done)' if self.done else ''}"
 
 
 class BulkPlanKey(models.Model):

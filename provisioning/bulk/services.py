@@ -1,13 +1,16 @@
 """Writes on bulk actions: plan, approve, execute (in chunks), review, re-plan.
 
 Execution goes through the grant services (set-based, a handful of statements per
-chunk); this module only decides which chunk runs next and records progress, so a worker
-that dies mid-action resumes at the next chunk without doing any chunk twice.
+chunk); this module runs the chunks that are not done (``chunks``: several at once on
+PostgreSQL, shared by every worker running the action) and records progress with each, so
+a worker that dies mid-action loses only the chunks it held, which run again, and no chunk
+ever runs twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,6 +24,13 @@ from foundation.audit.services import audit_record
 from foundation.audit.tasks import checkpoint_on_commit
 from foundation.errors import require_text
 from foundation.transitions import locked_transition, stamped
+from provisioning.bulk.chunks import (
+    mark_done,
+    open_chunks,
+    parallel_runners,
+    run_at_once,
+    take_chunk,
+)
 from provisioning.bulk.credentials import (
     add_reasons,
     credentials_restore,
@@ -296,6 +306,7 @@ def bulk_plan(
                 )
             raise EmptyPlan("The filter matches nothing: nothing to plan. Widen the filter.")
         chunks = _write_items(action, selection)
+        open_chunks(action_id=action.pk, count=chunks)
         if found is not None:
             _write_plan_keys(action, found)
             counts = summarise_keys(found.back)
@@ -523,44 +534,78 @@ def _run_chunk(action: BulkAction, ids: list[int]) -> ChangeSet:
     )
 
 
-def bulk_run_chunk(*, action_id: int) -> bool:
-    """Run the next chunk, if any, in one transaction with its progress. False when done.
+class ChunkAbandoned(BulkActionError):
+    """The action stopped running (another worker's chunk failed) while a chunk ran: the
+    chunk's changes are rolled back, and it runs again when the action is resumed."""
 
-    The chunk cursor moves in the same transaction as the chunk's changes, so a crash
-    either loses the whole chunk (it runs again) or none of it (it is not run twice).
+
+def bulk_run_chunk(*, action_id: int) -> bool:
+    """Run one chunk that no other runner holds, in one transaction with its progress.
+
+    False when there is none to take: all are done, or the rest are held by other runners
+    (each finishes its own). The chunk is marked done in the same transaction as its
+    changes, so a crash either loses the whole chunk (it runs again) or none of it.
     """
     with transaction.atomic():
+        number = take_chunk(action_id=action_id)
+        if number is None:
+            return False
         # Not the plan's counts and sample: one entry per organisation, read and parsed
         # again for every chunk of a 1,000,000-key action, and no chunk needs them.
         action = (
-            BulkAction.objects.select_for_update(of=("self",))
-            .select_related("executed_by")
+            BulkAction.objects.select_related("executed_by")
             .defer("counts", "sample", "held_counts")
             .get(pk=action_id)
         )
-        if action.state != BulkState.RUNNING or action.chunk_cursor >= action.chunk_count:
+        if action.state != BulkState.RUNNING:
             return False
-        ids = _chunk_ids(action, action.chunk_cursor)
+        ids = _chunk_ids(action, number)
         changes = _run_chunk(action, ids)
-        action.chunk_digests = [*action.chunk_digests, changes_digest(changes)]
-        action.chunk_cursor += 1
-        action.items_done += len(ids)
-        action.credentials_changed += len(changes)
-        first, last = changes.first_id, changes.last_id
-        if first is not None and last is not None:
-            action.first_change_id = min(action.first_change_id or first, first)
-            action.last_change_id = max(action.last_change_id or last, last)
-        action.save(
-            update_fields=[
-                "chunk_digests",
-                "chunk_cursor",
-                "items_done",
-                "credentials_changed",
-                "first_change_id",
-                "last_change_id",
-            ]
-        )
+        mark_done(action_id=action_id, number=number)
+        _add_progress(action_id, number, items=len(ids), changes=changes)
     return True
+
+
+def _add_progress(action_id: int, number: int, *, items: int, changes: ChangeSet) -> None:
+    """The chunk's digest at its number, and its counts. The action's row is locked only
+    now, at the end of the chunk's transaction, so other chunks run meanwhile."""
+    action = (
+        BulkAction.objects.select_for_update()
+        .only(
+            "state",
+            "chunk_count",
+            "chunk_digests",
+            "chunk_cursor",
+            "items_done",
+            "credentials_changed",
+            "first_change_id",
+            "last_change_id",
+        )
+        .get(pk=action_id)
+    )
+    if action.state != BulkState.RUNNING:
+        raise ChunkAbandoned(f"Bulk action #{action_id} stopped running during chunk {number}.")
+    digests = list(action.chunk_digests)
+    digests += [""] * (action.chunk_count - len(digests))
+    digests[number] = changes_digest(changes)
+    action.chunk_digests = digests
+    action.chunk_cursor += 1
+    action.items_done += items
+    action.credentials_changed += len(changes)
+    first, last = changes.first_id, changes.last_id
+    if first is not None and last is not None:
+        action.first_change_id = min(action.first_change_id or first, first)
+        action.last_change_id = max(action.last_change_id or last, last)
+    action.save(
+        update_fields=[
+            "chunk_digests",
+            "chunk_cursor",
+            "items_done",
+            "credentials_changed",
+            "first_change_id",
+            "last_change_id",
+        ]
+    )
 
 
 def decision_digest(chunk_digests: list[str]) -> str:
@@ -624,17 +669,32 @@ def bulk_fail(*, action_id: int, error: str) -> None:
         )
 
 
-def bulk_run(*, action_id: int, max_chunks: int | None = None) -> BulkAction:
-    """Run chunks from the cursor on (all of them unless ``max_chunks``), then finish."""
-    ran = 0
-    try:
-        while max_chunks is None or ran < max_chunks:
+def _drain(action_id: int, stop: threading.Event) -> None:
+    """Chunks until none is left to take, or until ``stop`` is set."""
+    while not stop.is_set():
+        try:
             if not bulk_run_chunk(action_id=action_id):
-                break
-            ran += 1
+                return
+        except ChunkAbandoned:
+            return  # the action failed elsewhere: nothing more to run
+
+
+def bulk_run(*, action_id: int, max_chunks: int | None = None) -> BulkAction:
+    """Run the chunks not done yet, then finish the action once every chunk is done.
+
+    All of them, several at once where ``parallel_runners`` allows; with ``max_chunks``,
+    that many at most, one after the other.
+    """
+    try:
+        if max_chunks is None:
+            run_at_once(lambda stop: _drain(action_id, stop), runners=parallel_runners())
+        else:
+            for _ in range(max_chunks):
+                if not bulk_run_chunk(action_id=action_id):
+                    break
     except Exception as exc:
-        # Visible in the UI with its reason; ops resume it from the chunk cursor. Inside
-        # an outer transaction (a determination) the caller's rollback undoes everything.
+        # Visible in the UI with its reason; ops resume it, and the chunks not done run.
+        # Inside an outer transaction (a determination) the caller's rollback undoes all.
         if not transaction.get_connection().in_atomic_block:
             bulk_fail(action_id=action_id, error=str(exc) or exc.__class__.__name__)
         raise
@@ -642,7 +702,7 @@ def bulk_run(*, action_id: int, max_chunks: int | None = None) -> BulkAction:
 
 
 def bulk_resume(*, action: BulkAction, actor: Actor) -> BulkAction:
-    """Put a failed action back to running from its cursor (ops decides to retry)."""
+    """Put a failed action back to running: its chunks not done run (ops decides to retry)."""
 
     def failed(row: BulkAction) -> None:
         if row.state != BulkState.FAILED:

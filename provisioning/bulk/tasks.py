@@ -1,4 +1,4 @@
-"""The bulk-action task: thin, by id, idempotent per chunk (the cursor moves with the chunk)."""
+"""The bulk-action task: thin, by id, idempotent per chunk (done with the chunk's changes)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from provisioning.bulk.services import bulk_run
 
 @shared_task(name="bulk.execute", acks_late=True, reject_on_worker_lost=True)
 def execute(action_id: int) -> str:
-    # A redelivered message after a worker crash continues from the chunk cursor.
+    # A redelivered message after a worker crash runs the chunks not done; a second task
+    # for the same action shares them with the first.
     return str(bulk_run(action_id=action_id).state)
 
 
 @shared_task(name="bulk.resume_running", acks_late=True, reject_on_worker_lost=True)
 def resume_running() -> int:
-    """Beat: wake every running action, so a lost message only delays it. Chunks lock the
-    action row and check the cursor, so a second task never repeats a chunk."""
+    """Beat: wake every running action, so a lost message only delays it. A chunk is taken
+    under its row lock and marked done with its changes, so a second task never repeats one."""
     from provisioning.bulk.models import BulkAction, BulkState
 
     ids = list(BulkAction.objects.filter(state=BulkState.RUNNING).values_list("pk", flat=True))
