@@ -41,11 +41,12 @@ class Change(models.Model):
     """
 
     # No foreign key: a row-level one queues one deferred check per change, which cost
-    # more than the whole bulk update of the credentials. On PostgreSQL triggers check the
-    # reference instead (deliveries 0003-0006): each inserted row by one probe, except the
-    # rows of the credential writer's statement, which vouches for them (made from its own
-    # UPDATE … RETURNING); an UPDATE of the log by one anti-join over its new rows; and a
-    # guard refuses to delete a credential that has changes (PROTECT, in the database too).
+    # more than the whole bulk update of the credentials. On PostgreSQL statement-level
+    # triggers check the reference instead (deliveries 0003-0005): one anti-join over the
+    # statement's new rows, skipped for the credential writer's own statement (its rows come
+    # from its UPDATE … RETURNING and it vouches for them), and a guard that refuses to
+    # delete a credential that has changes (PROTECT, in the database too). On SQLite the
+    # ORM's PROTECT refuses such deletes.
     credential = models.ForeignKey(
         "credentials.Credential",
         on_delete=models.PROTECT,
