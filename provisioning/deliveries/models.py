@@ -40,11 +40,13 @@ class Change(models.Model):
     still running, so a change that commits late is never skipped.
     """
 
-    # The reference is checked once per statement, not once per row: a row-level foreign
-    # key queues one deferred check per change, which cost more than the whole bulk update
-    # of the credentials. Migration 0002 installs the set-based check on PostgreSQL (an
-    # anti-join over the statement's new rows) and a row trigger on SQLite, plus a guard
-    # that refuses to delete a credential that has changes (PROTECT, in the database too).
+    # No foreign key: a row-level one queues one deferred check per change, which cost
+    # more than the whole bulk update of the credentials. On PostgreSQL statement-level
+    # triggers check the reference instead (deliveries 0003-0005): one anti-join over the
+    # statement's new rows, skipped for the credential writer's own statement (its rows come
+    # from its UPDATE … RETURNING and it vouches for them), and a guard that refuses to
+    # delete a credential that has changes (PROTECT, in the database too). On SQLite the
+    # ORM's PROTECT refuses such deletes.
     credential = models.ForeignKey(
         "credentials.Credential",
         on_delete=models.PROTECT,
