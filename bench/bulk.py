@@ -229,7 +229,6 @@ def _measure(n: int, organisations: int, *, large: bool) -> list[dict]:
     baseline = "raw UPDATE with its commit" if large else "raw UPDATE"
     runs: dict[int, tuple[float, float, float, int]] = {}
     loads: list[float] = []
-    one_runner: list[float] = []
     for targets in (1, 3):
         ensure_targets(targets)
         samples = []
@@ -237,10 +236,6 @@ def _measure(n: int, organisations: int, *, large: bool) -> list[dict]:
             reset_grants()
             raw = raw_update_seconds(model_id, commit=large)
             samples.append((raw, *_suspend(model_id, actor)))
-            if targets == 1:
-                # The same suspend with its chunks one after the other, for the record.
-                reset_grants()
-                one_runner.append(_suspend(model_id, actor, runners=1)[1])
             loads.append(os.getloadavg()[0])
         runs[targets] = (
             min(s[0] for s in samples),
@@ -283,14 +278,6 @@ def _measure(n: int, organisations: int, *, large: bool) -> list[dict]:
                 ratio <= ratio_limit,
             )
         )
-    raw_one = runs[1][0]
-    rows.append(
-        _row(
-            f"the same suspend, chunks one at a time (BULK_PARALLEL_CHUNKS=1, not {_runners()})",
-            f"{min(one_runner):.2f} s, {min(one_runner) / raw_one:.1f}x",
-            None,
-        )
-    )
     one, three = runs[1][2], runs[3][2]
     rows.append(
         _row(
@@ -318,6 +305,21 @@ def _measure(n: int, organisations: int, *, large: bool) -> list[dict]:
             "value": record / stop,
             "limit": RECORD_SHARE,
         }
+    )
+    # The same suspend with its chunks one after the other, for the record; last, so that
+    # its change-log rows do not weigh on the judged rows above.
+    one_runner: list[float] = []
+    for _ in range(SUSPEND_RUNS):
+        reset_grants()
+        one_runner.append(_suspend(model_id, actor, runners=1)[1])
+    raw_three = runs[3][0]
+    rows.append(
+        _row(
+            f"the same suspend, chunks one at a time (BULK_PARALLEL_CHUNKS=1, not {_runners()}), "
+            "3 targets",
+            f"{min(one_runner):.2f} s, {min(one_runner) / raw_three:.1f}x",
+            None,
+        )
     )
     return rows
 
