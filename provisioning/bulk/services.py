@@ -566,21 +566,23 @@ def bulk_run_chunk(*, action_id: int) -> bool:
     return True
 
 
+# What a chunk adds to its action, saved at the end of the chunk's transaction.
+_PROGRESS_FIELDS = (
+    "chunk_digests",
+    "chunk_cursor",
+    "items_done",
+    "credentials_changed",
+    "first_change_id",
+    "last_change_id",
+)
+
+
 def _add_progress(action_id: int, number: int, *, items: int, changes: ChangeSet) -> None:
     """The chunk's digest at its number, and its counts. The action's row is locked only
     now, at the end of the chunk's transaction, so other chunks run meanwhile."""
     action = (
         BulkAction.objects.select_for_update()
-        .only(
-            "state",
-            "chunk_count",
-            "chunk_digests",
-            "chunk_cursor",
-            "items_done",
-            "credentials_changed",
-            "first_change_id",
-            "last_change_id",
-        )
+        .only("state", "chunk_count", *_PROGRESS_FIELDS)
         .get(pk=action_id)
     )
     if action.state != BulkState.RUNNING:
@@ -596,16 +598,7 @@ def _add_progress(action_id: int, number: int, *, items: int, changes: ChangeSet
     if first is not None and last is not None:
         action.first_change_id = min(action.first_change_id or first, first)
         action.last_change_id = max(action.last_change_id or last, last)
-    action.save(
-        update_fields=[
-            "chunk_digests",
-            "chunk_cursor",
-            "items_done",
-            "credentials_changed",
-            "first_change_id",
-            "last_change_id",
-        ]
-    )
+    action.save(update_fields=_PROGRESS_FIELDS)
 
 
 def decision_digest(chunk_digests: list[str]) -> str:
