@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 
 import pytest
 from django.db import connection, transaction
@@ -17,6 +18,7 @@ from django.db import connection, transaction
 import provisioning.bulk.services as bulk_services
 from foundation.audit.chain import verify_chain
 from foundation.audit.models import AuditEvent
+from foundation.audit.services import audit_record
 from portal.compliance.evidence import bulk_action_evidence
 from portal.compliance.evidence_verify import verify_bundle_file
 from provisioning.bulk.models import BulkAction, BulkChunk, BulkKind, BulkState
@@ -205,3 +207,45 @@ def test_a_chunk_that_ends_after_the_action_failed_elsewhere_is_rolled_back(runn
     assert (action.chunk_cursor, _done(action), _keys_changed()) == (0, [], 0)
     assert set(action.chunk_digests) <= {""}
     assert not Credential.objects.exclude(state=CredentialState.ACTIVE).exists()
+
+
+def test_a_decision_on_the_action_during_a_chunk_neither_waits_for_it_nor_deadlocks(
+    running, monkeypatch
+):
+    """A chunk holds the audit chain's lock from its audit event on; a decision on the action
+    (a failure, a review) locks the action's row and then the chain. The chunk never locks
+    the action's row, so the decision waits for the chain only, and both commit."""
+    action, _ops = running
+    real = bulk_services._run_chunk
+    row_held, outcome = threading.Event(), []
+
+    def decision() -> None:
+        try:
+            with transaction.atomic():
+                BulkAction.objects.select_for_update(nowait=True).get(pk=action.pk)
+                row_held.set()
+                audit_record(actor=None, action="bulk_action.noted", obj=action)
+            outcome.append("committed")
+        except Exception as error:  # the outcome is the assertion
+            row_held.set()
+            outcome.append(repr(error))
+        finally:
+            connection.close()
+
+    def with_a_decision_meanwhile(action_row, ids):
+        changes = real(action_row, ids)  # its audit event holds the chain's lock now
+        if not outcome and not row_held.is_set():
+            threading.Thread(target=decision).start()
+            assert row_held.wait(10)
+            time.sleep(0.3)  # the decision now waits for the chain's lock
+        return changes
+
+    monkeypatch.setattr(bulk_services, "_run_chunk", with_a_decision_meanwhile)
+
+    assert bulk_run(action_id=action.pk).state == BulkState.DONE
+
+    deadline = time.monotonic() + 10
+    while not outcome and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert outcome == ["committed"]
+    assert verify_chain().ok

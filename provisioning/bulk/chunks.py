@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connections, transaction
 
 from provisioning.bulk.models import BulkChunk
+from provisioning.changelog.writer import ChangeSet, changes_digest
 
 Drain = Callable[[threading.Event], None]
 
@@ -41,9 +42,29 @@ def take_chunk(*, action_id: int) -> int | None:
     )
 
 
-def mark_done(*, action_id: int, number: int) -> None:
-    """In the chunk's own transaction, with its changes."""
-    BulkChunk.objects.filter(action_id=action_id, number=number).update(done=True)
+def mark_done(*, action_id: int, number: int, items: int, changes: ChangeSet) -> None:
+    """In the chunk's own transaction, with its changes: done, and what it did."""
+    BulkChunk.objects.filter(action_id=action_id, number=number).update(
+        done=True,
+        digest=changes_digest(changes),
+        items=items,
+        changes=len(changes),
+        first_change_id=changes.first_id,
+        last_change_id=changes.last_id,
+    )
+
+
+def take_untallied(*, action_id: int) -> list[BulkChunk]:
+    """The chunks done that the action's progress does not count yet, now marked counted; the
+    caller holds the action's row and adds them in the same transaction. A chunk still
+    running is not done in any snapshot, so this never waits for one."""
+    rows = list(
+        BulkChunk.objects.select_for_update()
+        .filter(action_id=action_id, done=True, tallied=False)
+        .order_by("number")
+    )
+    BulkChunk.objects.filter(pk__in=[row.pk for row in rows]).update(tallied=True)
+    return rows
 
 
 def parallel_runners() -> int:

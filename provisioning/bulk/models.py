@@ -240,13 +240,23 @@ class BulkChunk(models.Model):
     A worker takes the lowest chunk that is not done and that no other worker holds
     (``FOR UPDATE SKIP LOCKED``) and keeps its row lock until its transaction ends: the lock
     is the lease. A worker that dies releases it with its transaction, so the chunk runs
-    again; ``done`` is set in the same transaction as the chunk's changes, so a chunk never
-    runs twice.
+    again; ``done`` and what the chunk did are written in the same transaction as its
+    changes, so a chunk never runs twice. The action's own progress adds up the chunks done
+    (``tallied`` once added), in a short transaction of its own after each chunk: a chunk
+    never locks its action's row, which every decision on the action locks before the
+    audit chain (a chunk holds the chain's lock from its audit event on).
     """
 
     action = models.ForeignKey(BulkAction, on_delete=models.CASCADE, related_name="chunks")
     number = models.PositiveIntegerField()
     done = models.BooleanField(default=False)
+    # sha256 of the chunk's change-log rows, and how many items and key changes it made.
+    digest = models.CharField(max_length=64, blank=True)
+    items = models.PositiveIntegerField(default=0)
+    changes = models.PositiveIntegerField(default=0)
+    first_change_id = models.BigIntegerField(null=True, blank=True)
+    last_change_id = models.BigIntegerField(null=True, blank=True)
+    tallied = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -30,6 +30,7 @@ from provisioning.bulk.chunks import (
     parallel_runners,
     run_at_once,
     take_chunk,
+    take_untallied,
 )
 from provisioning.bulk.credentials import (
     add_reasons,
@@ -68,7 +69,7 @@ from provisioning.bulk.plan import (
     summarise,
     summarise_keys,
 )
-from provisioning.changelog.writer import ChangeSet, changes_digest
+from provisioning.changelog.writer import ChangeSet
 from provisioning.grants.models import SuspensionKind
 from provisioning.grants.services import grant_restore, grant_revoke, grant_suspend
 
@@ -540,11 +541,13 @@ class ChunkAbandoned(BulkActionError):
 
 
 def bulk_run_chunk(*, action_id: int) -> bool:
-    """Run one chunk that no other runner holds, in one transaction with its progress.
+    """Run one chunk that no other runner holds, in one transaction, then count it in the
+    action's progress. False when there is none to take: all are done, or the rest are held
+    by other runners (each finishes its own).
 
-    False when there is none to take: all are done, or the rest are held by other runners
-    (each finishes its own). The chunk is marked done in the same transaction as its
-    changes, so a crash either loses the whole chunk (it runs again) or none of it.
+    The chunk is marked done in the same transaction as its changes, so a crash either
+    loses the whole chunk (it runs again) or none of it. Its transaction never locks the
+    action's row (``BulkChunk``): progress is counted in a short transaction of its own.
     """
     with transaction.atomic():
         number = take_chunk(action_id=action_id)
@@ -561,12 +564,15 @@ def bulk_run_chunk(*, action_id: int) -> bool:
             return False
         ids = _chunk_ids(action, number)
         changes = _run_chunk(action, ids)
-        mark_done(action_id=action_id, number=number)
-        _add_progress(action_id, number, items=len(ids), changes=changes)
+        if not BulkAction.objects.filter(pk=action_id, state=BulkState.RUNNING).exists():
+            raise ChunkAbandoned(f"Bulk action #{action_id} stopped running during chunk {number}.")
+        mark_done(action_id=action_id, number=number, items=len(ids), changes=changes)
+    with transaction.atomic():
+        _tally(_locked_progress(action_id))
     return True
 
 
-# What a chunk adds to its action, saved at the end of the chunk's transaction.
+# What the chunks done add up to on their action.
 _PROGRESS_FIELDS = (
     "chunk_digests",
     "chunk_cursor",
@@ -577,27 +583,33 @@ _PROGRESS_FIELDS = (
 )
 
 
-def _add_progress(action_id: int, number: int, *, items: int, changes: ChangeSet) -> None:
-    """The chunk's digest at its number, and its counts. The action's row is locked only
-    now, at the end of the chunk's transaction, so other chunks run meanwhile."""
-    action = (
+def _locked_progress(action_id: int) -> BulkAction:
+    return (
         BulkAction.objects.select_for_update()
         .only("state", "chunk_count", *_PROGRESS_FIELDS)
         .get(pk=action_id)
     )
-    if action.state != BulkState.RUNNING:
-        raise ChunkAbandoned(f"Bulk action #{action_id} stopped running during chunk {number}.")
+
+
+def _tally(action: BulkAction) -> None:
+    """Add the chunks done and not counted yet to ``action`` (its row locked by the caller):
+    each digest at its chunk's number, and the counts. Whichever runner gets here first
+    counts a chunk, once, whatever order the chunks finished in."""
+    chunks = take_untallied(action_id=action.pk)
+    if not chunks:
+        return
     digests = list(action.chunk_digests)
     digests += [""] * (action.chunk_count - len(digests))
-    digests[number] = changes_digest(changes)
+    for chunk in chunks:
+        digests[chunk.number] = chunk.digest
+        action.chunk_cursor += 1
+        action.items_done += chunk.items
+        action.credentials_changed += chunk.changes
+        first, last = chunk.first_change_id, chunk.last_change_id
+        if first is not None and last is not None:
+            action.first_change_id = min(action.first_change_id or first, first)
+            action.last_change_id = max(action.last_change_id or last, last)
     action.chunk_digests = digests
-    action.chunk_cursor += 1
-    action.items_done += items
-    action.credentials_changed += len(changes)
-    first, last = changes.first_id, changes.last_id
-    if first is not None and last is not None:
-        action.first_change_id = min(action.first_change_id or first, first)
-        action.last_change_id = max(action.last_change_id or last, last)
     action.save(update_fields=_PROGRESS_FIELDS)
 
 
@@ -609,6 +621,8 @@ def decision_digest(chunk_digests: list[str]) -> str:
 def bulk_finish(*, action_id: int) -> BulkAction:
     with transaction.atomic():
         action = BulkAction.objects.select_for_update().get(pk=action_id)
+        # A runner that died between its chunk and the count left it to whoever comes next.
+        _tally(action)
         if action.state != BulkState.RUNNING or action.chunk_cursor < action.chunk_count:
             return action
         check_bulk_transition(action.state, BulkState.DONE)

@@ -2,7 +2,8 @@
 
 Actions planned before this migration that may still run (planned, approved, running or
 failed) get their chunk rows here. Until now one worker ran the chunks in order and the
-cursor named the next one, so the chunks below the cursor are the ones done.
+cursor named the next one, so the chunks below the cursor are the ones done, already counted
+in the action's progress (tallied), with their digests.
 """
 
 import django.db.models.deletion
@@ -14,12 +15,19 @@ UNFINISHED = ("planned", "approved", "running", "failed")
 def open_chunks(apps, schema_editor):
     BulkAction = apps.get_model("bulk", "BulkAction")
     BulkChunk = apps.get_model("bulk", "BulkChunk")
-    for action_id, count, cursor in BulkAction.objects.filter(state__in=UNFINISHED).values_list(
-        "pk", "chunk_count", "chunk_cursor"
-    ):
+    unfinished = BulkAction.objects.filter(state__in=UNFINISHED).values_list(
+        "pk", "chunk_count", "chunk_cursor", "chunk_digests"
+    )
+    for action_id, count, cursor, digests in unfinished:
         BulkChunk.objects.bulk_create(
             (
-                BulkChunk(action_id=action_id, number=number, done=number < cursor)
+                BulkChunk(
+                    action_id=action_id,
+                    number=number,
+                    done=number < cursor,
+                    tallied=number < cursor,
+                    digest=digests[number] if number < min(cursor, len(digests)) else "",
+                )
                 for number in range(count)
             ),
             batch_size=1000,
@@ -43,6 +51,12 @@ class Migration(migrations.Migration):
                 ),
                 ("number", models.PositiveIntegerField()),
                 ("done", models.BooleanField(default=False)),
+                ("digest", models.CharField(blank=True, max_length=64)),
+                ("items", models.PositiveIntegerField(default=0)),
+                ("changes", models.PositiveIntegerField(default=0)),
+                ("first_change_id", models.BigIntegerField(blank=True, null=True)),
+                ("last_change_id", models.BigIntegerField(blank=True, null=True)),
+                ("tallied", models.BooleanField(default=False)),
                 (
                     "action",
                     models.ForeignKey(
