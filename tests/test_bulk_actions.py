@@ -366,22 +366,25 @@ def test_actions_planned_before_chunk_rows_get_theirs_with_the_chunks_below_the_
     from django.apps import apps
 
     open_chunks = import_module("provisioning.bulk.migrations.0004_bulk_chunks").open_chunks
+    count_done = import_module("provisioning.bulk.migrations.0005_chunk_progress").count_done_chunks
     # given a failed action from before, run one chunk at a time up to its cursor, and a
     # done one: neither has chunk rows
     settings.BULK_CHUNK_SIZE = settings.BULK_EMERGENCY_CHUNK_SIZE = 1
     failed = _suspend_plan(ops_user, stage, emergency=True)
     done = _suspend_plan(ops_user, stage, emergency=True)
-    BulkAction.objects.filter(pk=failed.pk).update(state=BulkState.FAILED, chunk_cursor=1)
+    BulkAction.objects.filter(pk=failed.pk).update(
+        state=BulkState.FAILED, chunk_cursor=1, items_done=1, chunk_digests=["d0"]
+    )
     BulkAction.objects.filter(pk=done.pk).update(state=BulkState.DONE, chunk_cursor=3)
     BulkChunk.objects.all().delete()
 
-    # when the migration opens their chunks
+    # when the migrations open their chunks and count those done
     open_chunks(apps, None)
+    count_done(apps, None)
 
-    # then the failed one resumes after its cursor and the done one has nothing to run
-    assert list(failed.chunks.order_by("number").values_list("number", "done")) == [
-        (0, True),
-        (1, False),
-        (2, False),
-    ]
+    # then the failed one resumes after its cursor, its progress counted once, and the done
+    # one has nothing to run
+    assert list(
+        failed.chunks.order_by("number").values_list("number", "done", "tallied", "digest")
+    ) == [(0, True, True, "d0"), (1, False, False, ""), (2, False, False, "")]
     assert not done.chunks.exists()

@@ -2,8 +2,7 @@
 
 Actions planned before this migration that may still run (planned, approved, running or
 failed) get their chunk rows here. Until now one worker ran the chunks in order and the
-cursor named the next one, so the chunks below the cursor are the ones done, already counted
-in the action's progress (tallied), with their digests.
+cursor named the next one, so the chunks below the cursor are the ones done.
 """
 
 import django.db.models.deletion
@@ -15,19 +14,12 @@ UNFINISHED = ("planned", "approved", "running", "failed")
 def open_chunks(apps, schema_editor):
     BulkAction = apps.get_model("bulk", "BulkAction")
     BulkChunk = apps.get_model("bulk", "BulkChunk")
-    unfinished = BulkAction.objects.filter(state__in=UNFINISHED).values_list(
-        "pk", "chunk_count", "chunk_cursor", "chunk_digests"
-    )
-    for action_id, count, cursor, digests in unfinished:
+    for action_id, count, cursor in BulkAction.objects.filter(state__in=UNFINISHED).values_list(
+        "pk", "chunk_count", "chunk_cursor"
+    ):
         BulkChunk.objects.bulk_create(
             (
-                BulkChunk(
-                    action_id=action_id,
-                    number=number,
-                    done=number < cursor,
-                    tallied=number < cursor,
-                    digest=digests[number] if number < min(cursor, len(digests)) else "",
-                )
+                BulkChunk(action_id=action_id, number=number, done=number < cursor)
                 for number in range(count)
             ),
             batch_size=1000,
@@ -51,12 +43,6 @@ class Migration(migrations.Migration):
                 ),
                 ("number", models.PositiveIntegerField()),
                 ("done", models.BooleanField(default=False)),
-                ("digest", models.CharField(blank=True, max_length=64)),
-                ("items", models.PositiveIntegerField(default=0)),
-                ("changes", models.PositiveIntegerField(default=0)),
-                ("first_change_id", models.BigIntegerField(blank=True, null=True)),
-                ("last_change_id", models.BigIntegerField(blank=True, null=True)),
-                ("tallied", models.BooleanField(default=False)),
                 (
                     "action",
                     models.ForeignKey(
