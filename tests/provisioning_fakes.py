@@ -21,6 +21,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from portal.eligibility.models import Person
+from provisioning.bulk.models import BulkAction
 from provisioning.catalog.models import Stage
 from provisioning.connectors.base import (
     ActualState,
@@ -209,6 +210,23 @@ def verified_key_holders(stage: Stage, count: int = 1) -> list[Grant]:
         issue(grant, CompletePersonFactory(organisation=grant.organisation))
         grants.append(grant)
     return grants
+
+
+def planned_emergency_suspend(stage: Stage, *, grants: int, actor: Any, reason: str) -> BulkAction:
+    """``grants`` active grants on ``stage``, one key each, and an emergency suspend of the
+    stage's model planned over them (chunked as the settings say)."""
+    from provisioning.bulk.models import BulkKind
+    from provisioning.bulk.services import bulk_plan
+
+    for _ in range(grants):
+        issue(active_grant(stage=stage))
+    return bulk_plan(
+        kind=BulkKind.SUSPEND,
+        filters={"covered_model": stage.covered_model_id},
+        reason=reason,
+        actor=actor,
+        emergency=True,
+    )
 
 
 def desired_by_id(credential_ids: Sequence[int]) -> dict[int, tuple[int, bool, bool]]:

@@ -21,10 +21,9 @@ from foundation.audit.models import AuditEvent
 from foundation.audit.services import audit_record
 from portal.compliance.evidence import bulk_action_evidence
 from portal.compliance.evidence_verify import verify_bundle_file
-from provisioning.bulk.models import BulkAction, BulkChunk, BulkKind, BulkState
+from provisioning.bulk.models import BulkAction, BulkChunk, BulkState
 from provisioning.bulk.services import (
     bulk_execute,
-    bulk_plan,
     bulk_resume,
     bulk_run,
     bulk_run_chunk,
@@ -32,7 +31,7 @@ from provisioning.bulk.services import (
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import Change
 from tests.factories import staff_user
-from tests.provisioning_fakes import active_grant, issue
+from tests.provisioning_fakes import planned_emergency_suspend
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,15 +49,7 @@ def running(stage, settings):
     """An emergency suspend of six grants in chunks of one, started but not run yet."""
     settings.BULK_CHUNK_SIZE = settings.BULK_EMERGENCY_CHUNK_SIZE = 1
     ops = staff_user("ops")
-    for _ in range(GRANTS):
-        issue(active_grant(stage=stage))
-    action = bulk_plan(
-        kind=BulkKind.SUSPEND,
-        filters={"covered_model": stage.covered_model_id},
-        reason="shared chunks",
-        actor=ops,
-        emergency=True,
-    )
+    action = planned_emergency_suspend(stage, grants=GRANTS, actor=ops, reason="shared chunks")
     assert list(action.chunks.order_by("number").values_list("number", "done")) == [
         (number, False) for number in range(GRANTS)
     ]

@@ -16,13 +16,13 @@ from foundation.audit.chain import verify_chain
 from foundation.audit.models import AuditEvent
 from portal.compliance.evidence import bulk_action_evidence
 from portal.compliance.evidence_verify import verify_bundle_file
-from provisioning.bulk.models import BulkAction, BulkKind, BulkState
-from provisioning.bulk.services import bulk_execute, bulk_plan
+from provisioning.bulk.models import BulkAction, BulkState
+from provisioning.bulk.services import bulk_execute
 from provisioning.bulk.tasks import execute
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import Change
 from tests.factories import staff_user
-from tests.provisioning_fakes import active_grant, issue, stage
+from tests.provisioning_fakes import planned_emergency_suspend, stage
 from tests.workers import celery_worker, worker_pids
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -53,15 +53,8 @@ def test_a_bulk_action_killed_mid_run_resumes_where_it_stopped(monkeypatch, sett
     monkeypatch.setenv("BULK_EMERGENCY_CHUNK_SIZE", "1")
     settings.BULK_CHUNK_SIZE = settings.BULK_EMERGENCY_CHUNK_SIZE = 1
     ops = staff_user("ops")
-    the_stage = stage(seats=5)
-    for _ in range(GRANTS):
-        issue(active_grant(stage=the_stage))
-    action = bulk_plan(
-        kind=BulkKind.SUSPEND,
-        filters={"covered_model": the_stage.covered_model_id},
-        reason="worker crash drill",
-        actor=ops,
-        emergency=True,
+    action = planned_emergency_suspend(
+        stage(seats=5), grants=GRANTS, actor=ops, reason="worker crash drill"
     )
     assert action.chunk_count == GRANTS
     action = bulk_execute(action=action, actor=ops)
