@@ -124,28 +124,23 @@ def _suspend(
 ) -> tuple[float, float, int]:
     """(plan, commit, keys changed); ``runners`` overrides ``BULK_PARALLEL_CHUNKS``."""
     from django.conf import settings
+    from django.test import override_settings
 
     from provisioning.bulk.services import bulk_execute, bulk_plan
 
-    configured = settings.BULK_PARALLEL_CHUNKS
-    if runners is not None:
-        settings.BULK_PARALLEL_CHUNKS = runners
-
-    started = time.perf_counter()
-    action = bulk_plan(
-        kind="suspend",
-        filters={"covered_model": model_id},
-        reason="benchmark: emergency order",
-        actor=actor,
-        emergency=True,
-    )
-    planned = time.perf_counter() - started
-    started = time.perf_counter()
-    try:
+    with override_settings(BULK_PARALLEL_CHUNKS=runners or settings.BULK_PARALLEL_CHUNKS):
+        started = time.perf_counter()
+        action = bulk_plan(
+            kind="suspend",
+            filters={"covered_model": model_id},
+            reason="benchmark: emergency order",
+            actor=actor,
+            emergency=True,
+        )
+        planned = time.perf_counter() - started
+        started = time.perf_counter()
         action = bulk_execute(action=action, actor=actor, run_now=True)
-    finally:
-        settings.BULK_PARALLEL_CHUNKS = configured
-    committed = time.perf_counter() - started
+        committed = time.perf_counter() - started
     return planned, committed, action.credentials_changed
 
 
