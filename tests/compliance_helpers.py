@@ -3,6 +3,7 @@ report (page and API) shows them."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from django.utils import timezone
@@ -10,9 +11,12 @@ from django.utils import timezone
 from portal.accounts.models import User
 from portal.applications.models import Application
 from portal.applications.states import ApplicationState
+from portal.compliance.evidence import bulk_action_evidence
+from portal.compliance.evidence_verify import BundleReport, verify_bundle_file
 from portal.partners.models import Organisation
 from portal.reviews.models import Approval, ApprovalPosition, Review
 from portal.usage.models import AlertKind, AlertState, UsageAlert
+from provisioning.bulk.models import BulkAction
 from provisioning.catalog.models import Stage
 from provisioning.credentials.models import Credential
 from provisioning.credentials.services import credential_revoke
@@ -82,3 +86,9 @@ def holdings_on(
         actor=None, grants=other, reason=SuspensionKind.REGULATORY, reference="BIS-2026-18"
     )
     return {"grant": grant, "ada": ada.credential, "other": other, "application": application}
+
+
+def bulk_action_bundle_report(action: BulkAction, actor: User) -> BundleReport:
+    """The action's evidence bundle, downloaded by ``actor`` and verified offline."""
+    bundle = bulk_action_evidence(action=action, actor=actor)
+    return verify_bundle_file(io.BytesIO(bundle.file.read()))

@@ -8,7 +8,6 @@ their chunk's number whatever order the chunks finished in.
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 
@@ -19,8 +18,6 @@ import provisioning.bulk.services as bulk_services
 from foundation.audit.chain import verify_chain
 from foundation.audit.models import AuditEvent
 from foundation.audit.services import audit_record
-from portal.compliance.evidence import bulk_action_evidence
-from portal.compliance.evidence_verify import verify_bundle_file
 from provisioning.bulk.models import BulkAction, BulkChunk, BulkState
 from provisioning.bulk.services import (
     bulk_execute,
@@ -30,6 +27,7 @@ from provisioning.bulk.services import (
 )
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import Change
+from tests.compliance_helpers import bulk_action_bundle_report
 from tests.factories import staff_user
 from tests.provisioning_fakes import planned_emergency_suspend
 
@@ -74,8 +72,7 @@ def _assert_done_once(action: BulkAction, ops) -> None:
     assert AuditEvent.objects.filter(action="bulk_action.executed").count() == 1
     assert verify_chain().ok
     # every digest sits at its chunk's number: the evidence bundle recomputes them so
-    bundle = bulk_action_evidence(action=action, actor=ops)
-    report = verify_bundle_file(io.BytesIO(bundle.file.read()))
+    report = bulk_action_bundle_report(action, ops)
     assert report.ok, report.problem
     assert report.digests_checked == 1
 

@@ -4,7 +4,6 @@ the resumed action still verifies (its digest covers the chunks before and after
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import time
@@ -14,13 +13,12 @@ import pytest
 
 from foundation.audit.chain import verify_chain
 from foundation.audit.models import AuditEvent
-from portal.compliance.evidence import bulk_action_evidence
-from portal.compliance.evidence_verify import verify_bundle_file
 from provisioning.bulk.models import BulkAction, BulkState
 from provisioning.bulk.services import bulk_execute
 from provisioning.bulk.tasks import execute
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import Change
+from tests.compliance_helpers import bulk_action_bundle_report
 from tests.factories import staff_user
 from tests.provisioning_fakes import planned_emergency_suspend, stage
 from tests.workers import celery_worker, worker_pids
@@ -91,7 +89,6 @@ def test_a_bulk_action_killed_mid_run_resumes_where_it_stopped(monkeypatch, sett
     assert verify_chain().ok
 
     # and the resumed action's evidence bundle verifies
-    bundle = bulk_action_evidence(action=action, actor=ops)
-    report = verify_bundle_file(io.BytesIO(bundle.file.read()))
+    report = bulk_action_bundle_report(action, ops)
     assert report.ok, report.problem
     assert report.rows["credentials"] == GRANTS
