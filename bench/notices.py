@@ -121,7 +121,7 @@ def _measure(n: int, organisations: int) -> list[dict]:
     stop = model_emergency_stop(
         covered_model=CoveredModel.objects.get(pk=model_id), actor=actor, reason="benchmark"
     )
-    keys = stop.suspension.credentials_changed if stop.suspension else 0
+    keys = stop.credentials_suspended
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     mail.outbox = []

@@ -364,7 +364,8 @@ class BulkActionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, StaffV
         """Lift an emergency stop: plans its restore (the keys that come back and the keys
         held back, each with why), which a second person approves before it runs. A restore
         of this stop already waiting is returned (200) instead of a second one; 409 for an
-        action that is no stop, or a stop already lifted."""
+        action that is no stop, a stop already lifted, or a stop whose keys are not all
+        suspended yet (still running, or failed: resume it first)."""
         stop = self.get_object()
         restore, created = stop_lift_plan(stop=stop, actor=signed_in_user(request))
         return self.read_back(restore, status=201 if created else 200)

@@ -72,7 +72,9 @@ class EmergencyStopSerializer(serializers.Serializer[Any]):
         help_text="false: the model was already stopped; this is the stop in force, unchanged."
     )
     grants_suspended = serializers.IntegerField()
-    credentials_suspended = serializers.IntegerField()
+    credentials_suspended = serializers.IntegerField(
+        help_text="Keys the stop's chunks suspended: all of them unless bulk_action failed."
+    )
     blocks = ModelBlockSerializer(many=True, help_text="One model-wide block per target.")
     bulk_action = BulkActionSerializer(help_text="The stop's record, awaiting its review.")
 
@@ -119,11 +121,13 @@ class EmergencyStopViewSet(StaffViewSet[BulkAction]):
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Stop a model now: every live grant suspended (reason ops, or regulatory under the
-        named ``determination``), one model-wide block
-        per target that takes the model, all committed together with its bulk action; per-key
-        updates follow. Send an Idempotency-Key so that a retry cannot stop it twice. Lifting
-        it is a restore of ``reference``, which needs a second person. One stop per model at a
-        time: a model already stopped answers 200 with the stop in force, changing nothing."""
+        named ``determination``) and one model-wide block per target that takes the model,
+        committed first together with its bulk action: access ends there. The keys are then
+        suspended in chunks before the answer; should that fail, ``bulk_action`` is failed
+        with its reason and resuming it finishes them. Send an Idempotency-Key so that a
+        retry cannot stop it twice. Lifting it is a restore of ``reference``, which needs a
+        second person, once every key is suspended. One stop per model at a time: a model
+        already stopped answers 200 with the stop in force, changing nothing."""
         data = self.validated(EmergencyStopRequestSerializer, request)
         model: CoveredModel = data["covered_model"]
         determination = data.get("determination")
@@ -142,11 +146,9 @@ class EmergencyStopViewSet(StaffViewSet[BulkAction]):
             "covered_model": model.slug,
             "determination": action.determination or None,
             "created": stop.created,
-            "grants_suspended": stop.suspension.grants_changed
-            if stop.suspension
-            else action.grant_count,
-            "credentials_suspended": stop.suspension.credentials_changed
-            if stop.suspension
+            "grants_suspended": stop.grants_suspended if stop.created else action.grant_count,
+            "credentials_suspended": stop.credentials_suspended
+            if stop.created
             else action.credential_count,
             "blocks": stop.blocks,
             "bulk_action": action,

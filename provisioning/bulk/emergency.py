@@ -1,18 +1,19 @@
 """A model's emergency stop, recorded as a bulk action.
 
-The stop itself (``provisioning.bulk.stop``) suspends through the set-based
-grant service and sends one model-wide block per target. This module gives it, in the same
-transaction, the record any emergency suspension has: a ``BulkAction`` (suspend, emergency,
-done, awaiting a second person's review), its grants as plan rows (one ``INSERT … SELECT``,
-a row per grant, never per key), a single chunk whose digest is the suspension's change-log
-digest, and the ``bulk_action.executed`` audit event. So the stop is in the bulk list, gets
-the after-the-fact review, shows progress per target and has an evidence bundle of its own,
-all through the code every other bulk action uses.
+The stop itself (``provisioning.bulk.stop``) suspends the model's grants through the
+set-based grant service and sends one model-wide block per target. This module gives it, in
+the same transaction, the record any emergency suspension has: a ``BulkAction`` (suspend,
+emergency, running, then done and awaiting a second person's review) and its plan: the
+grants as plan rows in chunks, never a row per key. Its chunks then suspend the keys as any
+bulk action's do, and ``bulk_finish`` records ``bulk_action.executed`` with the decision
+digest. So the stop is in the bulk list, gets the after-the-fact review, shows progress per
+target and has an evidence bundle of its own, all through the code every other bulk action
+uses.
 
 Lock order: every writer takes its row locks first and the audit chain's lock last (the
 first ``audit_record`` of a transaction holds it until commit). So the action is created
-without an event, and the first event of the stop is the suspension's own, recorded against
-the action (``grant.suspended``) after the grants and keys are locked and written; it opens
+without an event, and the first event of the stop is the grants' suspension, recorded
+against the action (``grant.suspended``) after the grants are locked and written; it opens
 the action's audit segment. A "started" event before the suspension would take the chain
 lock first and deadlock against a key rotation holding a grant and waiting for that lock.
 """
@@ -20,26 +21,24 @@ lock first and deadlock against a key rotation holding a grant and waiting for t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 
 from django.db import connection
-from django.db.models import Count
 
 from foundation.actors import Actor
+from provisioning.bulk.chunks import open_chunks
 from provisioning.bulk.models import (
     BulkAction,
     BulkActionError,
-    BulkActionItem,
     BulkKind,
     BulkScope,
     BulkState,
 )
-from provisioning.bulk.plan import SAMPLE_SIZE, plan_hash
-from provisioning.bulk.services import actor_id, bulk_finish, bulk_plan
+from provisioning.bulk.plan import SAMPLE_SIZE, Selection, plan_hash
+from provisioning.bulk.services import actor_id, bulk_plan, write_items
 from provisioning.catalog.models import CoveredModel
-from provisioning.deliveries.models import Change
+from provisioning.credentials.models import Credential, CredentialState
 from provisioning.grants.models import Grant
-from provisioning.grants.services import GrantBulkResult
+from provisioning.grants.services import GrantBatch
 
 
 def stop_action_start(
@@ -77,45 +76,56 @@ def stop_action_start(
     )
 
 
-def stop_action_commit(
+def stop_action_plan(
     *,
     action: BulkAction,
     covered_model: CoveredModel,
-    suspension: GrantBulkResult,
+    grants: GrantBatch,
     target_names: list[str],
 ) -> BulkAction:
-    """Record what the suspension did (its grants, counts and digest) and finish the action.
-
-    The plan hash covers the grants the stop acted on, read after the fact (nobody previewed
-    a plan); the keys are covered by the chunk digest, which the executed event records.
-    """
-    item_table = BulkActionItem._meta.db_table
-    grant_table = Grant._meta.db_table
-    batch_sql, batch_params = suspension.marked.ids_sql()
+    """The stop's plan, written in its decision's transaction once its grants are suspended
+    and locked: the grants as plan rows cut into chunks by their active keys (as any grant
+    plan is, ``write_items``), the plan hash over them, and the keys the chunks will suspend
+    counted per organisation, model and target, with a sample. Nobody previewed a plan: it
+    is read after the grants are locked, so it is exactly what the chunks act on. The keys
+    each chunk does suspend are its change-log rows, covered by its digest."""
+    grant_ids = grants.grant_ids()
+    # The keys the chunks will suspend, counted per grant (the chunks' weights) over the
+    # batch's ids, and added up per organisation from a row per grant: no join of every
+    # key to its organisation (1,000,000 rows at a stop of a model with 1,000,000 keys).
+    in_batch, params = grants.grants_sql()
+    table = Credential._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {item_table} (action_id, grant_id, credential_id, chunk) "  # noqa: S608
-            f"SELECT %s, id, NULL, 0 FROM {grant_table} WHERE id IN ({batch_sql}) "
-            "RETURNING grant_id",
-            [action.pk, *batch_params],
+            f"SELECT grant_id, count(*) FROM {table} "  # noqa: S608
+            f"WHERE {in_batch} AND state = %s GROUP BY grant_id",
+            [*params, CredentialState.ACTIVE],
         )
-        grant_ids = sorted(row[0] for row in cursor.fetchall())
-    changes = suspension.changes
-    changed = len(changes)
-    suspended = Change.objects.none()
-    if changes.first_id is not None and changes.last_id is not None:
-        suspended = Change.objects.filter(
-            id__range=(changes.first_id, changes.last_id), credential__grant_id__in=grant_ids
+        by_grant: dict[int, int] = dict(cursor.fetchall())
+        cursor.execute(
+            f"SELECT id FROM {table} "  # noqa: S608
+            f"WHERE {in_batch} AND state = %s ORDER BY id LIMIT %s",
+            [*params, CredentialState.ACTIVE, SAMPLE_SIZE],
         )
-    by_grant = changes.by_grant
-    if by_grant is None:  # the writer counts per grant on PostgreSQL only
-        by_grant = dict(
-            suspended.values("credential__grant_id")
-            .annotate(n=Count("pk"))
-            .order_by()
-            .values_list("credential__grant_id", "n")
-        )
-    by_org = _by_organisation(by_grant)
+        sampled = [row[0] for row in cursor.fetchall()]
+    by_organisation: dict[str, int] = {}
+    names = Grant.objects.filter(change_batch=grants.token).values_list(
+        "pk", "organisation__legal_name"
+    )
+    for grant_id, organisation in names.order_by().iterator(chunk_size=5000):
+        if n := by_grant.get(grant_id, 0):
+            by_organisation[organisation] = by_organisation.get(organisation, 0) + n
+    keys = sum(by_grant.values())
+    selection = Selection(
+        scope=BulkScope.GRANT,
+        item_ids=grant_ids,
+        credential_count=keys,
+        plan_hash=plan_hash(BulkScope.GRANT, grant_ids, []),
+        pairs=[(grant_id, grant_id) for grant_id in grant_ids],
+        weights=by_grant,
+    )
+    chunks = write_items(action, selection)
+    open_chunks(action_id=action.pk, count=chunks)
     sample = [
         {
             "credential": pk,
@@ -125,47 +135,31 @@ def stop_action_commit(
             "person": person,
             "state": "suspended",
         }
-        for pk, grant_id, org, person in suspended.order_by("credential_id").values_list(
-            "credential_id",
-            "credential__grant_id",
-            "credential__grant__organisation__legal_name",
-            "credential__person__legal_name",
-        )[:SAMPLE_SIZE]
+        for pk, grant_id, org, person in Credential.objects.filter(pk__in=sampled)
+        .order_by("pk")
+        .values_list("pk", "grant_id", "grant__organisation__legal_name", "person__legal_name")
     ]
-    BulkAction.objects.filter(pk=action.pk).update(
-        plan_hash=plan_hash(BulkScope.GRANT, grant_ids, []),
-        grant_count=len(grant_ids),
-        credential_count=changed,
-        counts={
-            "organisation": by_org,
-            "model": {covered_model.slug: changed},
-            "target": dict.fromkeys(target_names, changed),
-        },
-        sample=sample,
-        chunk_count=1,
-        chunk_cursor=1,
-        items_done=len(grant_ids),
-        credentials_changed=changed,
-        chunk_digests=[changes.digest],
-        first_change_id=changes.first_id,
-        last_change_id=changes.last_id,
+    action.plan_hash = selection.plan_hash
+    action.grant_count = len(grant_ids)
+    action.credential_count = keys
+    action.counts = {
+        "organisation": dict(sorted(by_organisation.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "model": {covered_model.slug: keys},
+        "target": dict.fromkeys(target_names, keys),
+    }
+    action.sample = sample
+    action.chunk_count = chunks
+    action.save(
+        update_fields=[
+            "plan_hash",
+            "grant_count",
+            "credential_count",
+            "counts",
+            "sample",
+            "chunk_count",
+        ]
     )
-    return bulk_finish(action_id=action.pk)
-
-
-def _by_organisation(by_grant: Mapping[int, int]) -> dict[str, int]:
-    """Keys suspended per organisation (by legal name, most first, then by name), from the
-    count per grant: one read of the grants, not a join of every change-log row back to its
-    key's organisation (1,000,000 rows at a stop of a model with 1,000,000 keys)."""
-    totals: dict[str, int] = {}
-    names = (
-        Grant.objects.filter(pk__in=[pk for pk, n in by_grant.items() if n])
-        .order_by()
-        .values_list("pk", "organisation__legal_name")
-    )
-    for pk, name in names.iterator(chunk_size=5000):
-        totals[name] = totals.get(name, 0) + by_grant[pk]
-    return dict(sorted(totals.items(), key=lambda item: (-item[1], item[0])))
+    return action
 
 
 def stop_lift_plan(*, stop: BulkAction, actor: Actor, reason: str = "") -> tuple[BulkAction, bool]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pycountry
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from foundation.actors import Actor
@@ -201,31 +201,74 @@ def restore_difference(action: BulkAction, found: RestoreSelection) -> dict[str,
     }
 
 
-def _write_items(action: BulkAction, selection: Selection) -> int:
+def _refuse_while_stop_runs(reference: str) -> None:
+    """A restore of an emergency stop's reference waits until the stop's keys are all
+    suspended: lifting it while its chunks run would let a later chunk suspend again what
+    the restore brought back."""
+    stop = (
+        BulkAction.objects.filter(stop_model__isnull=False, reference=reference)
+        .exclude(state=BulkState.DONE)
+        .first()
+    )
+    if stop is None:
+        return
+    failed = stop.state == BulkState.FAILED
+    raise BulkActionError(
+        f"The emergency stop #{stop.pk} is still suspending its keys "
+        f"({stop.chunk_cursor} of {stop.chunk_count} chunks done"
+        + ("; it failed, resume it first" if failed else "")
+        + "). Lift it once it is done. Nothing was changed."
+    )
+
+
+def write_items(action: BulkAction, selection: Selection) -> int:
     """Store the plan's rows with their chunk number; returns the number of chunks.
 
     Chunks hold at most ``BULK_CHUNK_SIZE`` keys (``BULK_EMERGENCY_CHUNK_SIZE`` for an
     emergency; a grant is never split, so a grant with more keys makes a chunk of its own),
-    so the progress bar moves however keys spread.
+    so the progress bar moves however keys spread. On PostgreSQL the rows go in as one
+    ``INSERT … SELECT`` over three arrays: 20,000 model objects took four times as long to
+    build and send as the statement takes to run.
     """
     size = chunk_size(emergency=action.emergency)
     is_grant = selection.scope == BulkScope.GRANT
-    rows, chunk, load = [], 0, 0
+    grant_ids: list[int] = []
+    item_ids: list[int] = []
+    chunks: list[int] = []
+    chunk, load = 0, 0
     for item_id, grant_id in selection.pairs:
         weight = max(1, selection.weights.get(grant_id, 0)) if is_grant else 1
         if load and load + weight > size:
             chunk, load = chunk + 1, 0
         load += weight
-        rows.append(
-            BulkActionItem(
-                action_id=action.pk,
-                grant_id=grant_id,
-                credential_id=None if is_grant else item_id,
-                chunk=chunk,
+        grant_ids.append(grant_id)
+        item_ids.append(item_id)
+        chunks.append(chunk)
+    if not chunks:
+        return 0
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {BulkActionItem._meta.db_table} "  # noqa: S608
+                "(action_id, grant_id, credential_id, chunk) "
+                f"SELECT %s, g, {'NULL' if is_grant else 'c'}, k "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::int[]) AS t(g, c, k)",
+                [action.pk, grant_ids, item_ids, chunks],
             )
+    else:
+        BulkActionItem.objects.bulk_create(
+            (
+                BulkActionItem(
+                    action_id=action.pk,
+                    grant_id=grant_id,
+                    credential_id=None if is_grant else item_id,
+                    chunk=number,
+                )
+                for grant_id, item_id, number in zip(grant_ids, item_ids, chunks, strict=True)
+            ),
+            batch_size=5000,
         )
-    BulkActionItem.objects.bulk_create(rows, batch_size=5000)
-    return chunk + 1 if rows else 0
+    return chunk + 1
 
 
 def bulk_plan(
@@ -257,6 +300,8 @@ def bulk_plan(
             "reference): a restore removes only its own reason."
         )
     SuspensionKind(suspension_kind)
+    if kind == BulkKind.RESTORE:
+        _refuse_while_stop_runs(reference)
     clean = _clean_filters(filters)
     if explicit is not None:
         clean["explicit"] = True
@@ -306,7 +351,7 @@ def bulk_plan(
                     f"{_reason_summary(found)}). Nothing was changed."
                 )
             raise EmptyPlan("The filter matches nothing: nothing to plan. Widen the filter.")
-        chunks = _write_items(action, selection)
+        chunks = write_items(action, selection)
         open_chunks(action_id=action.pk, count=chunks)
         if found is not None:
             _write_plan_keys(action, found)
@@ -460,6 +505,7 @@ def bulk_execute(*, action: BulkAction, actor: Actor, run_now: bool = False) -> 
                 )
             )
         if row.kind == BulkKind.RESTORE:
+            _refuse_while_stop_runs(row.reference)
             current, found = _restore_for(row)
             if current.plan_hash != row.plan_hash:
                 _refuse(row, current, restore_difference(row, found))

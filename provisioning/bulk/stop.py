@@ -1,16 +1,20 @@
 """The model-level emergency stop: suspend every grant of a model, and block it downstream.
 
-The suspension (grants, credentials, change log, audit) commits first; then each enabled
-target that takes the model receives one model-wide block, so access ends in one request
-per target whatever the number of keys. Per-key convergence follows through the relay.
+The decision commits first, in one short transaction whatever the number of keys: every
+live grant of the model suspended, which ends access (introspection accepts no key of a
+suspended grant), one model-wide block per enabled target that takes the model (sent after
+the commit, so access ends downstream in one request per target), and the stop recorded as
+an emergency bulk action (``provisioning.bulk.emergency``) with its plan. Its keys follow
+in chunks, several at once, each with its change-log rows (``bulk_run``); per-key
+convergence downstream follows through the relay.
 
-The same transaction records the stop as an emergency bulk action (``provisioning.bulk.
-emergency``): it is listed with the other bulk actions, a second person reviews it
+As an emergency bulk action the stop is listed with the others, a second person reviews it
 afterwards, and it has an evidence bundle of its own that includes these blocks.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -21,29 +25,38 @@ from django.utils import timezone
 
 from foundation.actors import Actor
 from foundation.audit.services import audit_record
-from provisioning.bulk.emergency import stop_action_commit, stop_action_start
-from provisioning.bulk.models import BulkAction
-from provisioning.bulk.services import required_reason
+from provisioning.bulk.emergency import stop_action_plan, stop_action_start
+from provisioning.bulk.models import BulkAction, BulkState
+from provisioning.bulk.services import bulk_run, required_reason
 from provisioning.catalog.models import CoveredModel
 from provisioning.connectors.registry import supports_block_model
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import DeliveryError, ModelBlock, ModelBlockState, Target
 from provisioning.deliveries.tasks import send_model_block
 from provisioning.grants.models import LIVE_GRANT_STATES, Grant, GrantState, SuspensionKind
-from provisioning.grants.services import GrantBulkResult, grant_suspend
+from provisioning.grants.services import grant_suspend
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class EmergencyStop:
     event_id: str
-    # None when the model was already stopped: the stop in force is returned unchanged.
-    suspension: GrantBulkResult | None
+    # False when the model was already stopped: the stop in force is returned unchanged.
+    created: bool
+    grants_suspended: int
     blocks: list[ModelBlock]
     bulk_action: BulkAction
 
     @property
-    def created(self) -> bool:
-        return self.suspension is not None
+    def credentials_suspended(self) -> int:
+        """The keys its chunks suspended so far (all of them once its action is done)."""
+        return self.bulk_action.credentials_changed if self.created else 0
+
+    @property
+    def keys_pending(self) -> bool:
+        """A new stop whose keys are not all suspended: a chunk failed, resume it."""
+        return self.created and self.bulk_action.state != BulkState.DONE
 
 
 def stop_grants(covered_model: CoveredModel) -> QuerySet[Grant]:
@@ -121,7 +134,16 @@ def model_emergency_stop(
     stop under a determination acts on: it is then a regulatory suspension, the stop's bulk action
     records it, and the access notices carry its legal basis and reference. The stop's own
     suspension reference stays ``emergency-stop:<event>``, so lifting the stop never lifts
-    the determination's own reasons."""
+    the determination's own reasons.
+
+    Two steps. The decision commits first, in one short transaction: every live grant of
+    the model suspended (access ends with it: no key of a suspended grant is accepted), one
+    model-wide block per target, and the stop's bulk action with its plan. Then the keys are
+    suspended chunk by chunk, several at once (``bulk_run``), as any emergency bulk action's
+    are, each chunk with its change-log rows and digest. If a chunk fails, the stop stands
+    and its bulk action is failed with the reason: ops resume it there, and the chunks not
+    done run. The stop cannot be lifted until its keys are all suspended.
+    """
     if kind not in (SuspensionKind.OPS, SuspensionKind.REGULATORY):
         raise ValueError("An emergency stop is an ops or a regulatory suspension.")
     if determination and kind != SuspensionKind.REGULATORY:
@@ -143,7 +165,8 @@ def model_emergency_stop(
         if existing is not None:
             return EmergencyStop(
                 event_id=existing.stop_event,
-                suspension=None,
+                created=False,
+                grants_suspended=0,
                 blocks=list(ModelBlock.objects.filter(event_id=existing.stop_event)),
                 bulk_action=existing,
             )
@@ -158,14 +181,14 @@ def model_emergency_stop(
             event_id=event_id,
             now=now,
         )
-        suspension = grant_suspend(
+        grants = grant_suspend(
             grants=stop_grants(covered_model),
             reason=kind,
             reference=reference,
             actor=actor,
             note=reason,
             audit_subject=action,
-            count_by_grant=True,
+            keys=False,
         )
         targets = stop_targets(covered_model)
         blocks = ModelBlock.objects.bulk_create(
@@ -180,6 +203,12 @@ def model_emergency_stop(
             )
             for t in targets
         )
+        action = stop_action_plan(
+            action=action,
+            covered_model=covered_model,
+            grants=grants.marked,
+            target_names=[b.target.name for b in blocks],
+        )
         audit_record(
             actor=actor,
             action="model.emergency_stop",
@@ -190,17 +219,11 @@ def model_emergency_stop(
                 "kind": str(kind),
                 "reference": reference,
                 "determination": determination,
-                "grants_suspended": suspension.grants_changed,
-                "credentials_suspended": suspension.credentials_changed,
+                "grants_suspended": grants.grants_changed,
+                "credentials_to_suspend": action.credential_count,
                 "targets": len(blocks),
                 "bulk_action": action.pk,
             },
-        )
-        action = stop_action_commit(
-            action=action,
-            covered_model=covered_model,
-            suspension=suspension,
-            target_names=[b.target.name for b in blocks],
         )
         block_ids = [b.pk for b in blocks if b.state == ModelBlockState.PENDING]
 
@@ -210,8 +233,23 @@ def model_emergency_stop(
 
         transaction.on_commit(_send)
     return EmergencyStop(
-        event_id=event_id, suspension=suspension, blocks=blocks, bulk_action=action
+        event_id=event_id,
+        created=True,
+        grants_suspended=grants.grants_changed,
+        blocks=blocks,
+        bulk_action=_suspend_keys(action),
     )
+
+
+def _suspend_keys(action: BulkAction) -> BulkAction:
+    """Run the stop's chunks: its keys suspended, then the action done. A failure leaves
+    the action failed with its reason (``bulk_run``) and the stop standing: the grants are
+    suspended and the blocks sent, so access has ended whatever the keys' rows say."""
+    try:
+        return bulk_run(action_id=action.pk)
+    except Exception:
+        logger.exception("Emergency stop #%s: suspending its keys failed.", action.pk)
+        return BulkAction.objects.get(pk=action.pk)
 
 
 def stop_previews() -> list[StopPreview]:

@@ -153,7 +153,10 @@ def _detail_context(request: HttpRequest, action: BulkAction) -> dict[str, Any]:
         "back_keys": plan_keys_of(action, PlanPart.BACK) if action.kind == BulkKind.RESTORE else [],
         "held_keys": plan_keys_of(action, PlanPart.HELD) if action.kind == BulkKind.RESTORE else [],
         "held_counts": _count_tables(action.held_counts, with_reason=True, model_names=names),
-        "can_lift": can_write and bool(action.stop_model_id) and action.stop_lifted_at is None,
+        "can_lift": can_write
+        and bool(action.stop_model_id)
+        and action.stop_lifted_at is None
+        and action.state == BulkState.DONE,
         "pending_lift": pending_lift(action),
     }
 
@@ -291,7 +294,7 @@ def emergency_stop(request: AuthenticatedRequest) -> HttpResponse:
         except DeliveryError as exc:  # the determination changed since the form was read
             form.add_error("determination", str(exc))
         else:
-            if stop.suspension is None:
+            if not stop.created:
                 messages.info(
                     request,
                     f"{model.name} is already stopped: this is the stop in force. Nothing was "
@@ -299,14 +302,25 @@ def emergency_stop(request: AuthenticatedRequest) -> HttpResponse:
                 )
             else:
                 under = stop.bulk_action.determination
-                messages.success(
-                    request,
+                stopped = (
                     f"{model.name} stopped{f' under determination {under}' if under else ''}: "
-                    f"{stop.suspension.grants_changed:,} grants and "
-                    f"{stop.suspension.credentials_changed:,} keys suspended; a model-wide "
-                    f"block went to {len(stop.blocks)} target(s). A colleague reviews it here "
-                    "afterwards.",
+                    f"{stop.grants_suspended:,} grants suspended and a model-wide block went "
+                    f"to {len(stop.blocks)} target(s); access has ended."
                 )
+                if stop.keys_pending:
+                    messages.error(
+                        request,
+                        f"{stopped} Suspending the keys did not finish "
+                        f"({stop.credentials_suspended:,} of "
+                        f"{stop.bulk_action.credential_count:,} so far): {stop.bulk_action.error} "
+                        "Resume it here.",
+                    )
+                else:
+                    messages.success(
+                        request,
+                        f"{stopped} {stop.credentials_suspended:,} keys suspended. A colleague "
+                        "reviews it here afterwards.",
+                    )
             return redirect("bulk:detail", pk=stop.bulk_action.pk)
     return render(request, "bulk/emergency_stop.html", {"form": form, "previews": stop_previews()})
 

@@ -62,6 +62,12 @@ class GrantBatch:
     token: int = 0
     ids: list[int] | None = None
 
+    def grant_ids(self) -> list[int]:
+        """The batch's grant ids in order (read back where the mark did not return them)."""
+        if self.ids is not None:
+            return list(self.ids)
+        return sorted(Grant.objects.filter(change_batch=self.token).values_list("pk", flat=True))
+
     def ids_sql(self) -> tuple[str, list[Any]]:
         """A sub-select of the batch's grant ids, and its parameters."""
         if self.ids is None:
@@ -325,12 +331,16 @@ def grant_suspend(
     note: str = "",
     audit_subject: models.Model | None = None,
     count_by_grant: bool = False,
+    keys: bool = True,
 ) -> GrantBulkResult:
     """Add the reason ``(reason, reference)`` to each live grant; active ones become suspended.
 
     ``audit_subject`` names the object the audit event is about (an emergency stop's bulk
     action) instead of the grants; ``count_by_grant`` has the keys suspended counted per
-    grant as they are written (``changes.by_grant``, PostgreSQL)."""
+    grant as they are written (``changes.by_grant``, PostgreSQL). ``keys=False`` suspends
+    the grants alone: their keys are suspended later, by the same call over the same grants
+    (an emergency stop's chunks), and until then no key of a suspended grant is accepted
+    (introspection reads the grant's state too)."""
     kind = SuspensionKind(reason)
     single = _single(grants)
     if single is not None:
@@ -340,13 +350,15 @@ def grant_suspend(
     with transaction.atomic():
         batch, matched, grants_changed = _mark_and_suspend(grants, now)
         # The credentials' scope is "grants of this batch", whatever the grants' state.
-        scope_sql, scope_params = batch.grants_sql()
-        changes = write_suspensions(
-            scope_sql=scope_sql,
-            scope_params=scope_params,
-            cause=f"grant.suspended:{kind}",
-            count_by_grant=count_by_grant,
-        )
+        changes = ChangeSet()
+        if keys:
+            scope_sql, scope_params = batch.grants_sql()
+            changes = write_suspensions(
+                scope_sql=scope_sql,
+                scope_params=scope_params,
+                cause=f"grant.suspended:{kind}",
+                count_by_grant=count_by_grant,
+            )
         ids_sql, ids_params = batch.ids_sql()
         with connection.cursor() as cursor:
             cursor.execute(

@@ -20,6 +20,7 @@ from foundation.audit.services import audit_record
 from foundation.input_guard import has_control_characters
 from foundation.tokens import KEY_SCHEME, parse_token, token_matches
 from provisioning.credentials.models import CredentialState
+from provisioning.grants.models import GrantState
 from provisioning.introspection.models import GatewayClient
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -75,7 +76,7 @@ _CREDENTIAL_COLUMNS = """
        c.id, c.key_prefix, c.key_hash, c.previous_key_hash, c.previous_key_expires_at,
        c.state, c.version, c.created_at, c.person_id, g.expires_at, g.stage_id,
        g.rate_limit_per_minute, g.monthly_quota, o.slug AS organisation_slug,
-       m.slug AS model_slug, u.email
+       m.slug AS model_slug, u.email, g.state AS grant_state
 """
 _CREDENTIAL_JOINS = """
 FROM credentials_credential c
@@ -225,6 +226,7 @@ def _answer(token: str, prefix: str, row: Any, client: GatewayClient) -> dict[st
         organisation,
         model,
         email,
+        grant_state,
     ) = row
     now = timezone.now()
     previous_until = _aware(previous_expires)
@@ -237,7 +239,12 @@ def _answer(token: str, prefix: str, row: Any, client: GatewayClient) -> dict[st
             and previous_until is not None
             and previous_until > now
         )
+    # A key is accepted only under an active grant: an emergency stop suspends the grants
+    # first and their keys chunk by chunk after it (``provisioning.bulk.stop``), and access
+    # ends with the grants.
     if not valid or state != CredentialState.ACTIVE or expires is None or expires <= now:
+        return INACTIVE
+    if grant_state != GrantState.ACTIVE:
         return INACTIVE
     issued = _aware(created_at)
     return {
