@@ -108,7 +108,10 @@ def test_a_partner_admin_sees_the_suspension_and_the_restore(page, live_server, 
         ops_page.get_by_label(re.compile("Suspend every grant of this model now")).check()
         ops_page.get_by_role("button", name="Stop this model now").click()
         ops_page.get_by_text(
-            re.compile("Mythos 5 stopped under determination BIS-2026-17: 1 grants and 3 keys")
+            re.compile(
+                "Mythos 5 stopped under determination BIS-2026-17: 1 grants suspended .*"
+                "access has ended. 3 keys suspended"
+            )
         ).wait_for()
         assert_page_is_sound(ops_page, ops_csp)
         stop_url = ops_page.url
