@@ -16,8 +16,8 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -63,13 +63,6 @@ _LINES_SQL = (
     "chr(10) ORDER BY id) || chr(10)"
 )
 
-# The statement's rows counted per grant, from the UPDATE's own RETURNING (a hash aggregate
-# over the rows already in memory): a JSON object of grant id to count.
-_BY_GRANT_SQL = (
-    "(SELECT json_object_agg(grant_id, n) FROM "
-    "(SELECT grant_id, count(*) AS n FROM updated GROUP BY grant_id) AS per_grant)"
-)
-
 
 @dataclass(frozen=True)
 class ChangeSet:
@@ -81,10 +74,6 @@ class ChangeSet:
     """
 
     lines: str = ""
-    # How many of the rows each grant's keys got, when the writer was asked to count them
-    # (``count_by_grant``, PostgreSQL): counted from the statement's own rows, so a caller
-    # that reports per grant or organisation does not join the rows back to their keys.
-    by_grant: Mapping[int, int] | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return self.lines.count("\n")
@@ -125,15 +114,9 @@ class ChangeSet:
         if not self.lines:
             return other
         last, first = self.last_id, other.first_id
-        by_grant = None
-        if self.by_grant is not None and other.by_grant is not None:
-            by_grant = dict(self.by_grant)
-            for grant_id, count in other.by_grant.items():
-                by_grant[grant_id] = by_grant.get(grant_id, 0) + count
         if last is not None and first is not None and last < first:
-            return ChangeSet(self.lines + other.lines, by_grant)
-        ordered = ChangeSet.of([*self, *other])  # of() puts them in id order
-        return ChangeSet(ordered.lines, by_grant)
+            return ChangeSet(self.lines + other.lines)
+        return ChangeSet.of([*self, *other])  # of() puts them in id order
 
     @classmethod
     def of(cls, changes: Sequence[ChangeRow]) -> ChangeSet:
@@ -167,7 +150,6 @@ def write_credential_changes(
     set_params: Sequence[Any] = (),
     condition_params: Sequence[Any] = (),
     cause: str,
-    count_by_grant: bool = False,
 ) -> ChangeSet:
     """Apply ``set_sql`` to the credentials in scope that meet ``condition_sql``.
 
@@ -176,8 +158,6 @@ def write_credential_changes(
     update (e.g. by grant batch, person or id): on PostgreSQL the log rows come from the
     update's own ``RETURNING``; elsewhere the update stamps a token and the rows in scope
     that carry it are read back.
-    ``count_by_grant`` also counts the rows per grant in the same statement (PostgreSQL;
-    ``ChangeSet.by_grant`` stays None elsewhere).
     """
     now = timezone.now()
     if connection.vendor == "postgresql":
@@ -199,22 +179,17 @@ def write_credential_changes(
                 "SELECT set_config('work_mem', %s, true), set_config(%s, %s, true)",
                 [BULK_WORK_MEM, VOUCHED_SETTING, VOUCHED_BY_UPDATE],
             )
-            returning = "id, version, state, grant_id" if count_by_grant else "id, version, state"
-            per_grant = _BY_GRANT_SQL if count_by_grant else "NULL"
             cursor.execute(
-                f"WITH updated AS ({update} RETURNING {returning}), "  # noqa: S608
+                f"WITH updated AS ({update} RETURNING id, version, state), "  # noqa: S608
                 f"written AS (INSERT INTO {CHANGE_TABLE} "
                 "(credential_id, version, active, revoked, cause, created_at, xid) "
                 "SELECT id, version, state = 'active', state = 'revoked', %s, %s, "
                 f"{xid_sql()} FROM updated "
                 "RETURNING id, credential_id, version, active, revoked, cause) "
-                f"SELECT {_LINES_SQL}, {per_grant} FROM written",
+                f"SELECT {_LINES_SQL} FROM written",
                 [*update_params, cause, now],
             )
-            lines, by_grant = cursor.fetchone()
-            if not count_by_grant:
-                return ChangeSet(lines or "")
-            return ChangeSet(lines or "", {int(k): int(v) for k, v in (by_grant or {}).items()})
+            return ChangeSet(cursor.fetchone()[0] or "")
     token = new_batch_token()
     update = (
         f"UPDATE {CREDENTIAL_TABLE} SET {set_sql}, version = version + 1, "  # noqa: S608
@@ -246,9 +221,7 @@ def write_revocations(
     )
 
 
-def write_suspensions(
-    *, scope_sql: str, scope_params: Sequence[Any], cause: str, count_by_grant: bool = False
-) -> ChangeSet:
+def write_suspensions(*, scope_sql: str, scope_params: Sequence[Any], cause: str) -> ChangeSet:
     """Suspend every active key in scope (one more reason now holds it)."""
     return write_credential_changes(
         scope_sql=scope_sql,
@@ -256,7 +229,6 @@ def write_suspensions(
         condition_sql="state = 'active'",
         set_sql="state = 'suspended'",
         cause=cause,
-        count_by_grant=count_by_grant,
     )
 
 

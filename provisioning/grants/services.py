@@ -330,14 +330,12 @@ def grant_suspend(
     actor: Actor,
     note: str = "",
     audit_subject: models.Model | None = None,
-    count_by_grant: bool = False,
     keys: bool = True,
 ) -> GrantBulkResult:
     """Add the reason ``(reason, reference)`` to each live grant; active ones become suspended.
 
     ``audit_subject`` names the object the audit event is about (an emergency stop's bulk
-    action) instead of the grants; ``count_by_grant`` has the keys suspended counted per
-    grant as they are written (``changes.by_grant``, PostgreSQL). ``keys=False`` suspends
+    action) instead of the grants. ``keys=False`` suspends
     the grants alone: their keys are suspended later, by the same call over the same grants
     (an emergency stop's chunks), and until then no key of a suspended grant is accepted
     (introspection reads the grant's state too)."""
@@ -357,7 +355,6 @@ def grant_suspend(
                 scope_sql=scope_sql,
                 scope_params=scope_params,
                 cause=f"grant.suspended:{kind}",
-                count_by_grant=count_by_grant,
             )
         ids_sql, ids_params = batch.ids_sql()
         with connection.cursor() as cursor:
