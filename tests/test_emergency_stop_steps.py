@@ -23,7 +23,11 @@ from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import ModelBlock
 from provisioning.grants.models import Grant, GrantState, SuspensionKind
 from provisioning.grants.services import grant_suspend
-from provisioning.introspection.services import gateway_client_create, token_introspect
+from provisioning.introspection.services import (
+    gateway_client_create,
+    gateway_introspect,
+    token_introspect,
+)
 from tests.compliance_helpers import bulk_action_bundle_report
 from tests.conftest import client_for
 from tests.factories import StageFactory, staff_user
@@ -38,14 +42,23 @@ def _client():
 def test_a_key_of_a_suspended_grant_is_inactive_though_its_own_row_is_not_suspended_yet():
     grant = active_grant()
     issued = issue(grant)
-    client = _client()
-    assert token_introspect(token=issued.key, client=client)["active"] is True
+    created = gateway_client_create(actor=None, name="edge")
+    client, secret = created.client, created.client_secret
+
+    def answers() -> list[dict[str, object]]:
+        # the service and the gateway's one-round-trip statement (prepared on PostgreSQL)
+        gateway = gateway_introspect(
+            client_id=client.client_id, client_secret=secret, token=issued.key
+        )
+        return [token_introspect(token=issued.key, client=client), gateway.answer]
+
+    assert [answer["active"] for answer in answers()] == [True, True]
 
     grant_suspend(grants=grant, reason=SuspensionKind.OPS, reference="r", actor=None, keys=False)
 
     issued.credential.refresh_from_db()
     assert issued.credential.state == CredentialState.ACTIVE
-    assert token_introspect(token=issued.key, client=client) == {"active": False}
+    assert answers() == [{"active": False}, {"active": False}]
 
 
 @pytest.mark.django_db
