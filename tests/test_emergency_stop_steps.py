@@ -14,6 +14,7 @@ from django.urls import reverse
 
 import provisioning.bulk.services as bulk_services
 import provisioning.bulk.stop as stop_module
+import provisioning.bulk.tasks as bulk_tasks
 from foundation.audit.chain import verify_chain
 from provisioning.bulk.emergency import stop_lift_plan
 from provisioning.bulk.models import BulkAction, BulkActionError, BulkKind, BulkState
@@ -110,6 +111,35 @@ def test_access_ends_when_the_decision_commits_before_any_key_row_is_suspended(
     assert stop.credentials_suspended == 3
     assert not Credential.objects.filter(state=CredentialState.ACTIVE).exists()
     assert stop.bulk_action.state == BulkState.DONE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keys_a_dead_web_process_left_are_suspended_by_the_workers_beat_wakes(
+    monkeypatch, settings
+):
+    # given a stop whose web process died once its decision had committed
+    settings.DELIVERY_CONNECTOR_FACTORY = FAKE_FACTORY
+    ops = staff_user("ops")
+    stage = StageFactory()
+    issued = [issue(active_grant(stage=stage)) for _ in range(2)]
+    monkeypatch.setattr(stop_module, "_suspend_keys", lambda action: action)
+    stop = model_emergency_stop(covered_model=stage.covered_model, actor=ops, reason="order")
+    assert BulkAction.objects.get(pk=stop.bulk_action.pk).state == BulkState.RUNNING
+    assert Credential.objects.filter(state=CredentialState.ACTIVE).count() == 2
+
+    # when beat wakes the running actions and a worker takes the message
+    woken: list[int] = []
+    monkeypatch.setattr(bulk_tasks.execute, "delay", woken.append)
+    assert bulk_tasks.resume_running() == 1
+    assert woken == [stop.bulk_action.pk]
+    assert bulk_tasks.execute(woken[0]) == BulkState.DONE
+
+    # then every key of the stop is suspended and its action is done
+    action = BulkAction.objects.get(pk=stop.bulk_action.pk)
+    assert action.credentials_changed == action.credential_count == 2
+    assert not Credential.objects.filter(
+        pk__in=[i.credential.pk for i in issued], state=CredentialState.ACTIVE
+    ).exists()
 
 
 @pytest.mark.django_db(transaction=True)
