@@ -27,6 +27,19 @@ def test_the_image_and_the_compose_file_start_gunicorn_with_the_same_settings():
     assert compose_web_command()[2:] == ["--config", "gunicorn.conf.py"]
 
 
+def test_a_worker_freezes_what_loading_the_application_built_out_of_the_collectors_walks():
+    import gc
+    import runpy
+
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    before = gc.get_freeze_count()
+    try:
+        config["post_worker_init"](None)
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
+
+
 def test_a_client_connection_is_kept_open_for_its_next_request(tmp_path):
     with run_web_container(tmp_path) as (port, _log):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
