@@ -25,7 +25,6 @@ import datetime as dt
 from django.db import connection
 
 from foundation.actors import Actor
-from provisioning.bulk.chunks import open_chunks
 from provisioning.bulk.models import (
     BulkAction,
     BulkActionError,
@@ -84,11 +83,12 @@ def stop_action_plan(
     target_names: list[str],
 ) -> BulkAction:
     """The stop's plan, written in its decision's transaction once its grants are suspended
-    and locked: the grants as plan rows cut into chunks by their active keys (as any grant
-    plan is, ``write_items``), the plan hash over them, and the keys the chunks will suspend
-    counted per organisation, model and target, with a sample. Nobody previewed a plan: it
-    is read after the grants are locked, so it is exactly what the chunks act on. The keys
-    each chunk does suspend are its change-log rows, covered by its digest."""
+    and locked: the grants as plan rows cut into chunks by their active keys, with the
+    chunks' rows (as any grant plan is, ``write_items``), the plan hash over them, and the
+    keys the chunks will suspend counted per organisation, model and target, with a sample.
+    Nobody previewed a plan: it is read after the grants are locked, so it is exactly what
+    the chunks act on. The keys each chunk does suspend are its change-log rows, covered by
+    its digest."""
     grant_ids = grants.grant_ids()
     # The keys the chunks will suspend, counted per grant (the chunks' weights) over the
     # batch's ids, and added up per organisation from a row per grant: no join of every
@@ -125,7 +125,6 @@ def stop_action_plan(
         weights=by_grant,
     )
     chunks = write_items(action, selection)
-    open_chunks(action_id=action.pk, count=chunks)
     sample = [
         {
             "credential": pk,

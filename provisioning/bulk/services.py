@@ -222,7 +222,8 @@ def _refuse_while_stop_runs(reference: str) -> None:
 
 
 def write_items(action: BulkAction, selection: Selection) -> int:
-    """Store the plan's rows with their chunk number; returns the number of chunks.
+    """Store the plan's rows with their chunk number, and its chunks' rows (``open_chunks``);
+    returns the number of chunks.
 
     Chunks hold at most ``BULK_CHUNK_SIZE`` keys (``BULK_EMERGENCY_CHUNK_SIZE`` for an
     emergency; a grant is never split, so a grant with more keys makes a chunk of its own),
@@ -268,6 +269,7 @@ def write_items(action: BulkAction, selection: Selection) -> int:
             ),
             batch_size=5000,
         )
+    open_chunks(action_id=action.pk, count=chunk + 1)
     return chunk + 1
 
 
@@ -352,7 +354,6 @@ def bulk_plan(
                 )
             raise EmptyPlan("The filter matches nothing: nothing to plan. Widen the filter.")
         chunks = write_items(action, selection)
-        open_chunks(action_id=action.pk, count=chunks)
         if found is not None:
             _write_plan_keys(action, found)
             counts = summarise_keys(found.back)
