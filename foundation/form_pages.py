@@ -3,6 +3,8 @@
 A valid POST goes to the service; its refusal is shown on the form and the page renders
 again; its success is flashed and the browser is sent on. The view states only what is
 particular to it: the form, the call, where success leads and the page around the form.
+A page that shows what the service issued only once (a token, a signing secret, a link)
+renders in place instead (``form_issuing``): a redirect would lose it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.shortcuts import render
 from foundation.errors import DomainError
 
 T = TypeVar("T")
+F = TypeVar("F", bound=forms.Form)
 
 
 def refusal_on_form(form: forms.Form, error: Exception) -> None:
@@ -52,3 +55,28 @@ def form_page(
                 messages.success(request, text)
             return done(saved)
     return render(request, template, {"form": form, **context})
+
+
+def form_issuing(
+    request: HttpRequest,
+    form_class: type[F],
+    *,
+    issue: Callable[[dict[str, Any]], T],
+    refusal: type[Exception] | tuple[type[Exception], ...] = DomainError,
+    refused: Callable[[forms.Form, Exception], None] = refusal_on_form,
+) -> tuple[F, T | None]:
+    """The form of a page that shows what its POST issued, once, and what it issued.
+
+    ``issue(cleaned_data)`` on a valid POST; ``refusal`` raised by it goes on the form
+    (``refused``). Once something is issued the form comes back empty, so that the same
+    request is not sent twice; on a GET, an invalid form or a refusal what was issued is
+    None and the form is the one posted, with its errors."""
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            issued = issue(form.cleaned_data)
+        except refusal as error:
+            refused(form, error)
+        else:
+            return form_class(), issued
+    return form, None

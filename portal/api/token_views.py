@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from foundation.access import visible_to
+from foundation.form_pages import form_issuing
 from foundation.requests import AuthenticatedRequest
 from portal.api.errors import ApiTokenError
 from portal.api.forms import TokenCreateForm
@@ -22,21 +23,19 @@ from portal.partners.models import Organisation
 @login_required
 @require_http_methods(["GET", "POST"])
 def tokens(request: AuthenticatedRequest) -> HttpResponse:
-    form = TokenCreateForm(request.POST or None)
-    issued = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            issued = api_token_issue(
-                actor=request.user,
-                user=request.user,
-                name=form.cleaned_data["name"],
-                scopes=form.cleaned_data["scopes"],
-                expires_in_days=form.cleaned_data["expires_in_days"],
-            )
-        except ApiTokenError as error:
-            add_service_error(form, error)
-        else:
-            form = TokenCreateForm()
+    form, issued = form_issuing(
+        request,
+        TokenCreateForm,
+        issue=lambda data: api_token_issue(
+            actor=request.user,
+            user=request.user,
+            name=data["name"],
+            scopes=data["scopes"],
+            expires_in_days=data["expires_in_days"],
+        ),
+        refusal=ApiTokenError,
+        refused=add_service_error,
+    )
     response = render(
         request,
         "api/tokens.html",

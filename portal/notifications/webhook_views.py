@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from foundation.form_pages import form_issuing
 from foundation.requests import AuthenticatedRequest
 from portal.notifications.models import WebhookDelivery
 from portal.notifications.webhooks import (
@@ -32,29 +33,27 @@ class WebhookForm(forms.Form):
     description = forms.CharField(label="Description (optional)", max_length=200, required=False)
 
 
+def _refusal_on_url(form: forms.Form, error: Exception) -> None:
+    """A refused endpoint is refused for its address: the error goes on that field."""
+    form.add_error("url", str(error))
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def organisation_webhooks(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     organisation = organisation_for(request.user, slug, action="manage")
-    form = WebhookForm(request.POST or None)
-    secret = ""
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                registered = organisation_webhook_register(
-                    actor=request.user,
-                    organisation=organisation,
-                    url=form.cleaned_data["url"],
-                    description=form.cleaned_data["description"],
-                )
-            except WebhookEndpointError as exc:
-                form.add_error("url", str(exc))
-            else:
-                secret = registered.secret
-                form = WebhookForm()
-        if form.errors:
-            status = 400
+    form, registered = form_issuing(
+        request,
+        WebhookForm,
+        issue=lambda data: organisation_webhook_register(
+            actor=request.user,
+            organisation=organisation,
+            url=data["url"],
+            description=data["description"],
+        ),
+        refusal=WebhookEndpointError,
+        refused=_refusal_on_url,
+    )
     endpoints = list(webhooks_of(organisation))
     deliveries = (
         WebhookDelivery.objects.filter(endpoint__organisation=organisation)
@@ -67,11 +66,11 @@ def organisation_webhooks(request: AuthenticatedRequest, slug: str) -> HttpRespo
         {
             "organisation": organisation,
             "form": form,
-            "secret": secret,
+            "secret": registered.secret if registered is not None else "",
             "endpoints": endpoints,
             "deliveries": deliveries,
         },
-        status=status,
+        status=400 if form.errors else 200,
     )
     # The page may carry a signing secret: never cache it.
     response["Cache-Control"] = "no-store"

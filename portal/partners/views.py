@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from foundation.access import get_visible_or_404
 from foundation.flashed import flashed
-from foundation.form_pages import form_page
+from foundation.form_pages import form_issuing, form_page
 from foundation.requests import AuthenticatedRequest
 from portal.accounts.roles import is_staff_member
 from portal.partners.documents import organisation_document_response, organisation_document_upload
@@ -173,22 +173,20 @@ def members(request: AuthenticatedRequest, slug: str) -> HttpResponse:
     organisation = organisation_for(request.user, slug, action="manage")
     search = SearchForm(request.GET or None)
     query = search.cleaned_data["q"] if search.is_valid() else ""
-    form = InvitationForm(request.POST or None)
-    issued_link = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            issued = invitation_create(
-                actor=request.user,
-                organisation=organisation,
-                email=form.cleaned_data["email"],
-                role=form.cleaned_data["role"],
-            )
-        except PartnerError as error:
-            add_service_error(form, error)
-        else:
-            messages.success(request, f"An invitation was emailed to {issued.invitation.email}.")
-            issued_link = issued.link
-            form = InvitationForm()
+    form, issued = form_issuing(
+        request,
+        InvitationForm,
+        issue=lambda data: invitation_create(
+            actor=request.user,
+            organisation=organisation,
+            email=data["email"],
+            role=data["role"],
+        ),
+        refusal=PartnerError,
+        refused=add_service_error,
+    )
+    if issued is not None:
+        messages.success(request, f"An invitation was emailed to {issued.invitation.email}.")
     return render(
         request,
         "partners/members.html",
@@ -199,7 +197,7 @@ def members(request: AuthenticatedRequest, slug: str) -> HttpResponse:
             "search_form": search,
             "invitations": open_invitations(organisation),
             "form": form,
-            "issued_link": issued_link,
+            "issued_link": issued.link if issued is not None else None,
             "now": timezone.now(),
         },
     )
