@@ -28,6 +28,26 @@ def refusal_on_form(form: forms.Form, error: Exception) -> None:
     form.add_error(None, str(error))
 
 
+def _submitted(
+    request: HttpRequest,
+    form: forms.Form,
+    call: Callable[[dict[str, Any]], T],
+    *,
+    refusal: type[Exception] | tuple[type[Exception], ...],
+    refused: Callable[[forms.Form, Exception], None],
+) -> tuple[T] | None:
+    """``(call(cleaned_data),)`` once a valid POST is accepted (what ``call`` returns may
+    itself be None); None on a GET, an invalid form or a ``refusal``, which goes on the
+    form (``refused``)."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        return (call(form.cleaned_data),)
+    except refusal as error:
+        refused(form, error)
+        return None
+
+
 def form_page(
     request: HttpRequest,
     form: forms.Form,
@@ -44,17 +64,14 @@ def form_page(
     (``refused``) and the page renders again, else ``success`` (text, or a function of
     what was saved) is flashed and ``done(saved)`` is the response. A GET, an invalid form
     or a refusal renders ``template`` with ``context`` and ``form``."""
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = save(form.cleaned_data)
-        except refusal as error:
-            refused(form, error)
-        else:
-            text = success(saved) if callable(success) else success
-            if text:
-                messages.success(request, text)
-            return done(saved)
-    return render(request, template, {"form": form, **context})
+    accepted = _submitted(request, form, save, refusal=refusal, refused=refused)
+    if accepted is None:
+        return render(request, template, {"form": form, **context})
+    (saved,) = accepted
+    text = success(saved) if callable(success) else success
+    if text:
+        messages.success(request, text)
+    return done(saved)
 
 
 def form_issuing(
@@ -72,11 +89,7 @@ def form_issuing(
     request is not sent twice; on a GET, an invalid form or a refusal what was issued is
     None and the form is the one posted, with its errors."""
     form = form_class(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            issued = issue(form.cleaned_data)
-        except refusal as error:
-            refused(form, error)
-        else:
-            return form_class(), issued
-    return form, None
+    accepted = _submitted(request, form, issue, refusal=refusal, refused=refused)
+    if accepted is None:
+        return form, None
+    return form_class(), accepted[0]
