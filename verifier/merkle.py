@@ -8,7 +8,7 @@ leaf = SHA-256(0x00 || data), node = SHA-256(0x01 || left || right). A range of 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -98,29 +98,45 @@ def consistency_ranges(old: int, new: int) -> list[tuple[int, int]]:
     return ranges
 
 
+def _climb(
+    fn: int, sn: int, proof: Iterable[bytes], *, too_long: str, too_short: str
+) -> Iterator[tuple[bytes, bool]]:
+    """Each proof hash with whether it is the left sibling, climbing from node ``fn`` of a
+    tree whose last node is ``sn``: the walk RFC 9162's inclusion (§2.1.3.2) and consistency
+    (§2.1.4.2) verifications share. Raises ``ProofError`` when a hash is not 32 bytes or the
+    proof does not fit the tree (``too_long``, ``too_short``)."""
+    for p in proof:
+        if len(p) != 32:
+            raise ProofError("a proof hash is not 32 bytes")
+        if sn == 0:
+            raise ProofError(too_long)
+        on_left = bool(fn & 1) or fn == sn
+        yield p, on_left
+        if on_left:
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError(too_short)
+
+
 def verify_inclusion(
     *, index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes
 ) -> None:
     """RFC 9162 §2.1.3.2. Raises ``ProofError`` naming what is wrong."""
     if index >= size or index < 0:
         raise ProofError(f"leaf index {index} is beyond a tree of size {size}")
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if len(p) != 32:
-            raise ProofError("a proof hash is not 32 bytes")
-        if sn == 0:
-            raise ProofError("the inclusion proof is longer than the tree allows")
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofError("the inclusion proof is shorter than the tree requires")
+    r = leaf
+    for p, on_left in _climb(
+        index,
+        size - 1,
+        proof,
+        too_long="the inclusion proof is longer than the tree allows",
+        too_short="the inclusion proof is shorter than the tree requires",
+    ):
+        r = node_hash(p, r) if on_left else node_hash(r, p)
     if r != root:
         raise ProofError(f"leaf {index} is not in the tree of size {size} with this root hash")
 
@@ -155,21 +171,18 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise ProofError("the consistency proof is longer than the trees allow")
-        if fn & 1 or fn == sn:
+    for c, on_left in _climb(
+        fn,
+        sn,
+        path[1:],
+        too_long="the consistency proof is longer than the trees allow",
+        too_short="the consistency proof is shorter than the trees require",
+    ):
+        if on_left:
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
         else:
             sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofError("the consistency proof is shorter than the trees require")
     if fr != old_root:
         raise ProofError(
             f"the tree of size {new_size} does not contain the tree of size {old_size} "
