@@ -1,9 +1,10 @@
 """What the benchmark areas share.
 
 The command line (size and ``--scale``), the result rows and their printing, a scratch
-database of their own, the SQL seed of organisation admins, and the baseline the PostgreSQL
-suspend benchmarks (``bulk``, ``provisioning``, ``certification``) are measured against: a
-raw SQL ``UPDATE`` of the same credential rows, with grants and keys reset between runs.
+database of their own, and the baseline the PostgreSQL suspend benchmarks (``bulk``,
+``provisioning``, ``certification``) are measured against: a raw SQL ``UPDATE`` of the same
+credential rows, with grants and keys reset between runs. The data they seed is in
+``bench._seed``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -158,21 +158,3 @@ def ensure_targets(total: int) -> None:
 
     for index in range(Target.objects.count(), total):
         Target.objects.create(kind="scim", name=f"bench-{index}", url=f"http://127.0.0.1:9/{index}")
-
-
-def insert_organisation_admins(cursor: Any, now: object) -> None:
-    """One admin account per organisation (``admin-<slug>``, ``admin@<email domain>``), a
-    member of it as its admin; ``cursor`` is a Django cursor in the caller's seed."""
-    cursor.execute(
-        "INSERT INTO accounts_user (password, is_superuser, username, first_name, "
-        "last_name, is_staff, is_active, date_joined, email) "
-        "SELECT '!', false, 'admin-' || slug, '', '', false, true, %s, "
-        "'admin@' || email_domain FROM partners_organisation ORDER BY id",
-        [now],
-    )
-    cursor.execute(
-        "INSERT INTO partners_membership (role, created_at, user_id, organisation_id) "
-        "SELECT 'admin', %s, u.id, o.id FROM partners_organisation o "
-        "JOIN accounts_user u ON u.username = 'admin-' || o.slug",
-        [now],
-    )

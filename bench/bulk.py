@@ -49,6 +49,7 @@ from bench._common import (
     size_argument,
     warm_up,
 )
+from bench._seed import seed_model_keys
 
 AREA = "bulk"
 CREDENTIALS = 100_000
@@ -65,61 +66,6 @@ PRUNE_TARGET_ROWS_PER_S = 1_000_000 / 60
 
 
 _row = functools.partial(result_row, AREA)
-
-
-def _seed(n: int, organisations: int) -> int:
-    """Organisations, people, one model and stage, grants and active credentials (SQL)."""
-    from django.db import connection
-    from django.utils import timezone
-
-    now = timezone.now()
-    per_org = max(1, n // organisations)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO catalog_coveredmodel (slug, name, capability_tier, four_eyes, created_at) "
-            "VALUES ('mythos-5', 'Mythos 5', 1, false, %s) RETURNING id",
-            [now],
-        )
-        model_id = cursor.fetchone()[0]
-        cursor.execute(
-            "INSERT INTO catalog_stage (covered_model_id, name, position, seats, "
-            "rate_limit_per_minute, monthly_quota, max_duration_days) "
-            "VALUES (%s, 'full', 1, 1000, 60, 100000, 365) RETURNING id",
-            [model_id],
-        )
-        stage_id = cursor.fetchone()[0]
-        cursor.execute(
-            "INSERT INTO partners_organisation (slug, legal_name, country, sector, "
-            "registration_id, email_domain, verification_state, trusted, created_at) "
-            "SELECT 'org-' || g, 'Organisation ' || g, 'US', 'cyber_defence', '', "
-            "'org' || g || '.example', 'verified', true, %s FROM generate_series(1, %s) g",
-            [now, organisations],
-        )
-        cursor.execute(
-            "INSERT INTO grants_grant (organisation_id, covered_model_id, stage_id, seats, "
-            "monthly_quota, rate_limit_per_minute, expires_at, state, created_at, updated_at) "
-            "SELECT id, %s, %s, 1000, 100000, 60, %s, 'active', %s, %s "
-            "FROM partners_organisation",
-            [model_id, stage_id, now + timezone.timedelta(days=300), now, now],
-        )
-        cursor.execute(
-            "INSERT INTO eligibility_person (organisation_id, legal_name, citizenships, "
-            "residence_country, us_person_status, screening_state, attestation_version, "
-            "aup_version, created_at, updated_at) "
-            "SELECT o.id, 'Person ' || o.id || '-' || k, '[\"US\"]', 'US', 'citizen', 'clear', "
-            "'', '', %s, %s FROM partners_organisation o, generate_series(1, %s) k",
-            [now, now, per_org],
-        )
-        cursor.execute(
-            "INSERT INTO credentials_credential (person_id, grant_id, state, held, version, "
-            "key_prefix, key_hash, previous_key_hash, created_at, updated_at) "
-            "SELECT p.id, g.id, 'active', false, 1, 'k' || p.id, md5(p.id::text), '', %s, %s "
-            "FROM eligibility_person p "
-            "JOIN grants_grant g ON g.organisation_id = p.organisation_id",
-            [now, now],
-        )
-        cursor.execute("ANALYZE")
-    return model_id
 
 
 def _suspend(
@@ -250,7 +196,7 @@ def _measure(n: int, organisations: int, *, large: bool) -> list[dict]:
     from portal.accounts.models import User
 
     actor = User.objects.create(username="bench-ops", is_staff=True)
-    model_id = _seed(n, organisations)
+    model_id = seed_model_keys(n, organisations)
     commit_limit, ratio_limit = (10.0, 3.0) if large else (5.0, 5.0)
     baseline = "raw UPDATE with its commit" if large else "raw UPDATE"
     runs: dict[int, tuple[float, float, float, int]] = {}
@@ -435,7 +381,7 @@ def run(n: int | None = None, *, prune_only: bool = False, prune: bool = True) -
 
             call_command("migrate", verbosity=0)
             warm_up()
-            _seed(size, ORGANISATIONS * k)
+            seed_model_keys(size, ORGANISATIONS * k)
             return prune_change_log_rows(size)
         rows = _measure(size, ORGANISATIONS * k, large=k >= 10)
         return [*rows, *prune_change_log_rows(size)] if prune else rows

@@ -32,6 +32,7 @@ from bench._common import (
     scratch_database,
     size_argument,
 )
+from bench._seed import seed_model_keys
 
 AREA = "certification"
 CREDENTIALS = 100_000
@@ -47,8 +48,6 @@ def _measure(n: int) -> list[dict]:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from bench.bulk import _seed
-
     call_command("migrate", verbosity=0)
     from django.urls import reverse
 
@@ -59,7 +58,7 @@ def _measure(n: int) -> list[dict]:
 
     actor = User.objects.create(username="bench-compliance", is_staff=True)
     reverse("certification:tasks")  # import the URLconf now, not inside the timing
-    model_id = _seed(n, ORGANISATIONS)
+    model_id = seed_model_keys(n, ORGANISATIONS)
     raw = raw_update_seconds(model_id)
     started = time.perf_counter()
     campaign = campaign_open(

@@ -140,7 +140,7 @@ def _measure(n: int) -> list[dict]:
     from django.test.utils import CaptureQueriesContext
 
     from bench._common import ensure_targets
-    from bench.bulk import _seed
+    from bench._seed import seed_model_keys
 
     call_command("migrate", verbosity=0)
     from portal.accounts.models import User
@@ -149,7 +149,7 @@ def _measure(n: int) -> list[dict]:
     from provisioning.bulk.services import bulk_execute
 
     actor = User.objects.create(username="bench-ops", is_staff=True)
-    model_id = _seed(n, ORGANISATIONS)
+    model_id = seed_model_keys(n, ORGANISATIONS)
     ensure_targets(1)
     with_tree, without, share = _tree_overhead(model_id, actor)
     action = _plan_suspend(model_id, actor, "benchmark: emergency order")

@@ -30,7 +30,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from bench._common import (
-    insert_organisation_admins,
     postgres_url,
     print_rows,
     result_row,
@@ -38,6 +37,7 @@ from bench._common import (
     scratch_database,
     size_argument,
 )
+from bench._seed import insert_organisation_admins, seed_model_keys
 
 AREA = "notices"
 CREDENTIALS = 100_000
@@ -105,7 +105,6 @@ def _measure(n: int, organisations: int) -> list[dict]:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from bench.bulk import _seed
     from portal.accounts.models import User
     from portal.celery import app
     from portal.notifications import access
@@ -114,7 +113,7 @@ def _measure(n: int, organisations: int) -> list[dict]:
     from provisioning.bulk.stop import model_emergency_stop
     from provisioning.catalog.models import CoveredModel
 
-    model_id = _seed(n, organisations)
+    model_id = seed_model_keys(n, organisations)
     _accounts()
     actor = User.objects.create(username="bench-ops", is_staff=True)
     access.access_notices_dispatch()  # the cursor starts here: the seed is history

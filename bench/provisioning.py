@@ -32,6 +32,7 @@ from bench._common import (
     scratch_database,
     warm_up,
 )
+from bench._seed import seed_model_keys
 
 AREA = "provisioning"
 CREDENTIALS = 100_000
@@ -40,72 +41,6 @@ INTROSPECTIONS = 2_000
 
 
 _row = functools.partial(result_row, AREA)
-
-
-def _seed(n: int, grants: int) -> int:
-    """One model, ``grants`` organisations each with one grant, ``n`` active credentials."""
-    from django.db import connection
-    from django.utils import timezone
-
-    from portal.eligibility.models import Person
-    from portal.partners.models import Organisation
-    from provisioning.catalog.models import CoveredModel, Stage
-    from provisioning.grants.models import Grant
-
-    now = timezone.now()
-    model = CoveredModel.objects.create(slug="mythos-5", name="Mythos 5")
-    stage = Stage.objects.create(
-        covered_model=model,
-        name="full",
-        position=1,
-        seats=1000,
-        rate_limit_per_minute=60,
-        monthly_quota=100_000,
-        max_duration_days=365,
-    )
-    organisations = Organisation.objects.bulk_create(
-        Organisation(
-            slug=f"org-{i}",
-            legal_name=f"Organisation {i}",
-            country="US",
-            sector="cyber_defence",
-            email_domain=f"org{i}.example",
-            trusted=True,
-        )
-        for i in range(grants)
-    )
-    Grant.objects.bulk_create(
-        Grant(
-            organisation=o,
-            covered_model=model,
-            stage=stage,
-            seats=1000,
-            monthly_quota=100_000,
-            rate_limit_per_minute=60,
-            expires_at=now + timezone.timedelta(days=300),
-        )
-        for o in organisations
-    )
-    per_org = max(1, n // grants)
-    Person.objects.bulk_create(
-        (
-            Person(organisation=o, legal_name=f"Person {o.pk}-{k}", citizenships=["US"])
-            for o in organisations
-            for k in range(per_org)
-        ),
-        batch_size=5000,
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO credentials_credential (person_id, grant_id, state, held, version, "
-            "key_prefix, key_hash, previous_key_hash, created_at, updated_at) "
-            "SELECT p.id, g.id, 'active', false, 1, 'k' || p.id, md5(p.id::text), '', %s, %s "
-            "FROM eligibility_person p JOIN grants_grant g "
-            "ON g.organisation_id = p.organisation_id",
-            [now, now],
-        )
-        cursor.execute("ANALYZE")
-    return model.pk
 
 
 def _suspend_seconds(model_id: int, reference: str) -> tuple[float, int]:
@@ -208,7 +143,7 @@ def _measure(n: int) -> list[dict]:
 
     call_command("migrate", verbosity=0)
     warm_up()
-    model_id = _seed(n, GRANTS)
+    model_id = seed_model_keys(n, GRANTS)
     rows = []
     commits: dict[int, float] = {}
     for targets in (1, 3, 5):
@@ -261,7 +196,7 @@ def explain_suspend(n: int = CREDENTIALS) -> None:
 
     call_command("migrate", verbosity=0)
     warm_up()
-    model_id = _seed(n, GRANTS)
+    model_id = seed_model_keys(n, GRANTS)
     ensure_targets(1)
     reset_grants()
     raw = raw_update_seconds(model_id)

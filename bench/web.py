@@ -68,7 +68,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench._common import (
-    insert_organisation_admins,
     postgres_url,
     print_rows,
     result_row,
@@ -76,6 +75,7 @@ from bench._common import (
     scratch_database,
     size_argument,
 )
+from bench._seed import insert_organisation_admins, insert_organisations, insert_people
 
 AREA = "web"
 ROWS = int(os.environ.get("BENCH_WEB_ROWS", "100000"))
@@ -164,13 +164,7 @@ def _seed(rows: int, organisations: int) -> None:
             "rate_limit_per_minute, monthly_quota, max_duration_days) "
             "SELECT id, 'full', 1, 1000, 60, 100000, 365 FROM catalog_coveredmodel"
         )
-        cursor.execute(
-            "INSERT INTO partners_organisation (slug, legal_name, country, sector, "
-            "registration_id, email_domain, verification_state, trusted, created_at) "
-            "SELECT 'org-' || g, 'Organisation ' || g, 'US', 'cyber_defence', 'R' || g, "
-            "'org' || g || '.example', 'verified', true, %s FROM generate_series(1, %s) g",
-            [now, organisations],
-        )
+        insert_organisations(cursor, now, organisations)
         # One admin per organisation; they created its applications.
         insert_organisation_admins(cursor, now)
         # What membership_add grants an admin, per organisation (django-guardian rows).
@@ -182,15 +176,7 @@ def _seed(rows: int, organisations: int) -> None:
             "JOIN django_content_type t ON t.id = p.content_type_id "
             "AND t.app_label = 'partners' AND t.model = 'organisation'"
         )
-        cursor.execute(
-            "INSERT INTO eligibility_person (organisation_id, legal_name, citizenships, "
-            "residence_country, us_person_status, screening_state, attestation_version, "
-            "aup_version, created_at, updated_at) "
-            "SELECT o.id, 'Person ' || o.id || '-' || k, '[\"US\"]', 'US', 'citizen', 'clear', "
-            "'', '', %s, %s FROM partners_organisation o, generate_series(1, %s) k "
-            "ORDER BY o.id, k",
-            [now, now, per_org],
-        )
+        insert_people(cursor, now, per_org)
         # Grants alternate between the two models; person k of an organisation holds the key
         # of its grant k (both inserted in organisation order, so row numbers pair them).
         cursor.execute(
