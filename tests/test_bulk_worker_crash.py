@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 import uuid
 
 import pytest
@@ -21,7 +20,7 @@ from provisioning.deliveries.models import Change
 from tests.compliance_helpers import bulk_action_bundle_report
 from tests.factories import staff_user
 from tests.provisioning_fakes import planned_emergency_suspend, stage
-from tests.workers import celery_worker, worker_pids
+from tests.workers import celery_worker, wait_for, worker_pids
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -30,19 +29,6 @@ GRANTS = 150
 
 def _cursor(action_id: int) -> tuple[str, int]:
     return BulkAction.objects.values_list("state", "chunk_cursor").get(pk=action_id)
-
-
-def _wait_for(predicate, *, timeout: float, interval: float = 0.05, nudge=None) -> bool:
-    deadline = time.monotonic() + timeout
-    last_nudge = time.monotonic()
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        if nudge and time.monotonic() - last_nudge > 5:
-            nudge()
-            last_nudge = time.monotonic()
-        time.sleep(interval)
-    return predicate()
 
 
 def test_a_bulk_action_killed_mid_run_resumes_where_it_stopped(monkeypatch, settings):
@@ -61,7 +47,7 @@ def test_a_bulk_action_killed_mid_run_resumes_where_it_stopped(monkeypatch, sett
     # when a worker runs it and is SIGKILLed after a few chunks
     with celery_worker(queue=queue):
         execute.apply_async(args=[action.pk], queue=queue)
-        assert _wait_for(lambda: _cursor(action.pk)[1] >= 3, timeout=120)
+        assert wait_for(lambda: _cursor(action.pk)[1] >= 3, timeout=120, interval=0.05)
         for pid in worker_pids(queue):
             os.kill(pid, signal.SIGKILL)
     state, cursor = _cursor(action.pk)
@@ -74,7 +60,7 @@ def test_a_bulk_action_killed_mid_run_resumes_where_it_stopped(monkeypatch, sett
     with celery_worker(queue=queue):
         wake()
         wake()
-        done = _wait_for(
+        done = wait_for(
             lambda: _cursor(action.pk)[0] == BulkState.DONE, timeout=240, interval=0.5, nudge=wake
         )
     assert done, _cursor(action.pk)

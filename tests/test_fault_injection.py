@@ -68,7 +68,7 @@ from tests.servers import (
     free_port,
     new_tenant_url,
 )
-from tests.workers import celery_worker, worker_pids
+from tests.workers import celery_worker, wait_for, worker_pids
 
 pytest_plugins = ["tests.servers"]
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -476,15 +476,6 @@ def _drained(target_ids: list[int]) -> bool:
     return not Failure.objects.filter(target_id__in=target_ids).exists()
 
 
-def _wait_for(predicate: Callable[[], bool], *, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(1)
-    return predicate()
-
-
 # -- the test ----------------------------------------------------------------------------------
 
 
@@ -572,7 +563,9 @@ def test_every_target_ends_equal_to_the_desired_state_after_kills_restarts_and_f
                     operations.run(per_run - per_run // 2)
                     if run < WORKER_RUNS - 1:
                         # kill one of the three at random while they relay, start another
-                        _wait_for(lambda seen=seen: len(scim.requests) > seen, timeout=20)
+                        wait_for(
+                            lambda seen=seen: len(scim.requests) > seen, timeout=20, interval=1
+                        )
                         victim = names.pop(rnd.randrange(len(names)))
                         for pid in worker_pids(queue, hostname=f"{victim}@localhost"):
                             os.kill(pid, signal.SIGKILL)
@@ -589,7 +582,7 @@ def test_every_target_ends_equal_to_the_desired_state_after_kills_restarts_and_f
             scim.calm = webhook.calm = True
             with celery_worker(queue=queue, concurrency=2):
                 mark("calm")
-                drained_by_worker = _wait_for(lambda: _drained(target_ids), timeout=120)
+                drained_by_worker = wait_for(lambda: _drained(target_ids), timeout=120, interval=1)
                 mark("drained")
         finally:
             beat.stopping.set()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import time
 import uuid
 
 import pytest
@@ -21,7 +20,7 @@ from portal.screening.data import LIST_DATA
 from portal.screening.lists import list_version_load
 from portal.screening.models import ListEntry, ListVersion
 from tests.factories import staff_user
-from tests.workers import celery_worker, worker_pids
+from tests.workers import celery_worker, wait_for, worker_pids
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -56,15 +55,6 @@ def _state(job_id: int) -> tuple[str, int, int]:
     return Job.objects.values_list("state", "done", "attempts").get(pk=job_id)
 
 
-def _wait_for(predicate, *, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
 def test_a_list_load_killed_mid_run_leaves_the_old_list_and_loads_once_after(tmp_path):
     # given a list in force, and a queued load of a big one
     officer = staff_user("compliance")
@@ -83,7 +73,7 @@ def test_a_list_load_killed_mid_run_leaves_the_old_list_and_loads_once_after(tmp
     # when a worker stores a few batches and is SIGKILLed
     with celery_worker(queue=queue):
         run.apply_async(args=[job.pk], queue=queue)
-        assert _wait_for(lambda: _state(job.pk)[1] >= 2000, timeout=180), _state(job.pk)
+        assert wait_for(lambda: _state(job.pk)[1] >= 2000, timeout=180), _state(job.pk)
         for pid in worker_pids(queue):
             os.kill(pid, signal.SIGKILL)
 
@@ -96,7 +86,7 @@ def test_a_list_load_killed_mid_run_leaves_the_old_list_and_loads_once_after(tmp
     with celery_worker(queue=queue):
         run.apply_async(args=[job.pk], queue=queue)
         run.apply_async(args=[job.pk], queue=queue)
-        assert _wait_for(lambda: _state(job.pk)[0] == JobState.DONE, timeout=300, interval=0.5)
+        assert wait_for(lambda: _state(job.pk)[0] == JobState.DONE, timeout=300, interval=0.5)
 
     # then the list is loaded once, in force, and the chain holds
     job.refresh_from_db()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 import uuid
 
 import pytest
@@ -21,7 +20,7 @@ from tests.provisioning_fakes import (
     issue,
     read_file_target,
 )
-from tests.workers import celery_worker, worker_pids
+from tests.workers import celery_worker, wait_for, worker_pids
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -32,19 +31,6 @@ def _held(name: str, credential_ids: list[int]) -> dict[int, tuple[int, bool, bo
         for cid, row in read_file_target(name).items()
         if cid in credential_ids
     }
-
-
-def _wait_for(predicate, *, timeout: float, nudge=None) -> bool:
-    deadline = time.monotonic() + timeout
-    last_nudge = 0.0
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        if nudge and time.monotonic() - last_nudge > 3:
-            nudge()
-            last_nudge = time.monotonic()
-        time.sleep(0.5)
-    return predicate()
 
 
 def test_killing_the_worker_mid_relay_loses_nothing(monkeypatch):
@@ -63,7 +49,7 @@ def test_killing_the_worker_mid_relay_loses_nothing(monkeypatch):
     # when the worker is killed while it is pushing
     with celery_worker(queue=queue):
         relay_target.apply_async(args=[target.pk], queue=queue)
-        assert _wait_for(lambda: len(read_file_target(name)) >= 10, timeout=90)
+        assert wait_for(lambda: len(read_file_target(name)) >= 10, timeout=90, interval=0.5)
         for pid in worker_pids(queue):
             os.kill(pid, signal.SIGKILL)
     delivered_before_kill = len(read_file_target(name))
@@ -78,6 +64,13 @@ def test_killing_the_worker_mid_relay_loses_nothing(monkeypatch):
 
     desired = desired_by_id(ids)
     with celery_worker(queue=queue):
-        converged = _wait_for(lambda: _held(name, ids) == desired, timeout=180, nudge=beat)
+        beat()
+        converged = wait_for(
+            lambda: _held(name, ids) == desired,
+            timeout=180,
+            interval=0.5,
+            nudge=beat,
+            nudge_every=3,
+        )
     assert converged, f"{len(_held(name, ids))} of {len(ids)} delivered"
     assert all(not active for _, active, _ in desired.values())

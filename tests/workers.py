@@ -1,13 +1,14 @@
 """Real processes for tests: a Celery worker against the test database and the configured
-broker, and Python run from the project's root."""
+broker, Python run from the project's root, and waiting for what they do."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -31,6 +32,29 @@ def python_in_project(
         text=True,
         timeout=timeout,
     )
+
+
+def wait_for(
+    predicate: Callable[[], bool],
+    *,
+    timeout: float,
+    interval: float = 0.1,
+    nudge: Callable[[], object] | None = None,
+    nudge_every: float = 5.0,
+) -> bool:
+    """Asks ``predicate`` every ``interval`` seconds until it holds or ``timeout`` has passed,
+    and returns its last answer. ``nudge``, if given, is called every ``nudge_every`` seconds
+    meanwhile, as beat would wake a worker that has nothing queued."""
+    deadline = time.monotonic() + timeout
+    last_nudge = time.monotonic()
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        if nudge and time.monotonic() - last_nudge > nudge_every:
+            nudge()
+            last_nudge = time.monotonic()
+        time.sleep(interval)
+    return predicate()
 
 
 def test_database_url() -> str:
