@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from django.db import connection, transaction
@@ -28,6 +29,7 @@ from provisioning.bulk.services import (
 from provisioning.credentials.models import Credential, CredentialState
 from provisioning.deliveries.models import Change
 from tests.compliance_helpers import bulk_action_bundle_report
+from tests.concurrency import paused_in_a_thread
 from tests.factories import staff_user
 from tests.provisioning_fakes import planned_emergency_suspend
 
@@ -79,30 +81,19 @@ def _assert_done_once(action: BulkAction, ops) -> None:
 
 def test_a_chunk_another_worker_holds_is_skipped_not_waited_for(running):
     action, ops = running
-    held, release = threading.Event(), threading.Event()
 
-    def other_worker() -> None:
-        try:
-            with transaction.atomic():
-                BulkChunk.objects.select_for_update().get(action=action, number=0)
-                held.set()
-                release.wait(30)
-        finally:
-            connection.close()
+    def other_worker(pause: Callable[[], bool]) -> None:
+        with transaction.atomic():
+            BulkChunk.objects.select_for_update().get(action=action, number=0)
+            pause()
 
-    worker = threading.Thread(target=other_worker)
-    worker.start()
-    try:
-        assert held.wait(10)
+    with paused_in_a_thread(other_worker):
         # when this worker takes a chunk while chunk 0 is held elsewhere
         assert bulk_run_chunk(action_id=action.pk)
         # then it ran chunk 1, at once, and chunk 0 is still to do
         assert _done(action) == [1]
         action.refresh_from_db()
         assert action.chunk_digests[0] == "" and action.chunk_digests[1] != ""
-    finally:
-        release.set()
-        worker.join(30)
 
     # and the rest runs once the other worker let go of chunk 0 without doing it
     bulk_run(action_id=action.pk)

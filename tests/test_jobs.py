@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, connections
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -33,6 +32,7 @@ from portal.screening.data import LIST_DATA
 from portal.screening.jobs import list_load_run
 from portal.screening.lists import list_version_load
 from portal.screening.models import ListEntry, ListVersion
+from tests.concurrency import paused_in_a_thread
 from tests.conftest import client_for
 from tests.factories import PersonFactory, StageFactory
 from tests.provisioning_fakes import active_grant, issue
@@ -274,32 +274,22 @@ def test_a_superseded_attempt_that_fails_leaves_the_file_to_the_later_one(
 def _running_elsewhere(job: Job, *, lost: bool = False) -> Iterator[dict[str, Job]]:
     """Another worker's attempt at ``job``, paused inside its run until the block ends; a
     ``lost`` one stands for a host that stopped answering (its session may be ended)."""
-    running, release = threading.Event(), threading.Event()
     outcome: dict[str, Job] = {}
 
-    def paused(job: Job, progress) -> int:
-        running.set()
-        released = release.wait(30)
-        assert released or lost
-        return list_load_run(job, progress)
+    def worker(pause: Callable[[], bool]) -> None:
+        def paused(job: Job, progress) -> int:
+            released = pause()
+            assert released or lost
+            return list_load_run(job, progress)
 
-    def worker() -> None:
         try:
             outcome["first"] = job_run(job.pk, runners={JobKind.LIST_LOAD: paused})
         except Exception:
             if not lost:
                 raise
-        finally:
-            connections.close_all()
 
-    first = threading.Thread(target=worker)
-    first.start()
-    try:
-        assert running.wait(30)
+    with paused_in_a_thread(worker):
         yield outcome
-    finally:
-        release.set()
-        first.join(60)
 
 
 @pytest.fixture
