@@ -8,7 +8,8 @@ these objects, so each persona's outcome says whether it may reach *our* data.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,6 +218,34 @@ def build_world(*, organisation: Organisation, admin: User, member: User, staff:
             updated_at=timezone.now(),
         ),
     )
+
+
+def assert_table_lists_exactly(
+    names: Collection[str], expected: dict[str, str], *, what: str
+) -> None:
+    """Every one of ``names`` has a row in the ``expected`` table, and every row a name."""
+    missing = [name for name in names if name not in expected]
+    stale = [name for name in expected if name not in names]
+
+    assert not missing, f"{what} missing from the authorization matrix: {missing}"
+    assert not stale, f"Matrix rows for {what} that no longer exist: {stale}"
+
+
+def assert_table_holds(
+    observed: dict[str, str], expected: dict[str, str], *, print_variable: str
+) -> None:
+    """Each row of outcomes ``observed`` is the ``expected`` row, or every one that is not is
+    listed. With the environment variable ``print_variable`` set, the observed table is
+    printed first, as rows to paste when adding to ``expected``."""
+    if os.environ.get(print_variable):
+        for name, row in observed.items():
+            print(f'    "{name}": "{row}",')
+    mismatches = {
+        name: f"expected {expected.get(name)!r}, got {row!r}"
+        for name, row in observed.items()
+        if expected.get(name) != row
+    }
+    assert not mismatches, "\n".join(f"{k}: {v}" for k, v in mismatches.items())
 
 
 # Objects each parameterised URL points at (all of them belong to "our" organisation).

@@ -12,7 +12,6 @@ the observed table when adding rows.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +22,7 @@ from django.db import transaction
 from django.test import Client
 
 from tests.api_helpers import token_for
-from tests.authz_world import World
+from tests.authz_world import World, assert_table_holds, assert_table_lists_exactly
 from tests.url_inventory import schema_operations
 
 PERSONAS = (
@@ -354,12 +353,9 @@ def persona_clients(request, world) -> dict[str, Client]:
 
 def test_every_operation_is_in_the_matrix():
     operations = schema_operations()
-    missing = [op for op in operations if op not in EXPECTED]
-    stale = [op for op in EXPECTED if op not in operations]
 
     assert operations, "the schema lists no operations"
-    assert not missing, f"API operations missing from the authorization matrix: {missing}"
-    assert not stale, f"Matrix rows for operations that no longer exist: {stale}"
+    assert_table_lists_exactly(operations, EXPECTED, what="API operations")
 
 
 def test_every_path_object_and_body_names_a_real_operation():
@@ -374,15 +370,7 @@ def test_each_persona_gets_the_expected_outcome(world, persona_clients):
         row = [str(_call(persona_clients[p], operation, world)) for p in PERSONAS]
         observed[operation] = " ".join(row)
 
-    if os.environ.get("API_MATRIX_PRINT"):
-        for operation, row in observed.items():
-            print(f'    "{operation}": "{row}",')
-    mismatches = {
-        op: f"expected {EXPECTED.get(op)!r}, got {row!r}"
-        for op, row in observed.items()
-        if EXPECTED.get(op) != row
-    }
-    assert not mismatches, "\n".join(f"{k}: {v}" for k, v in mismatches.items())
+    assert_table_holds(observed, EXPECTED, print_variable="API_MATRIX_PRINT")
 
 
 # Separation of duties (invariant 5): rows for each refusal, 409 with the reason.

@@ -8,7 +8,6 @@ the observed table when adding rows.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from portal.accounts.models import User
-from tests.authz_world import KWARGS
+from tests.authz_world import KWARGS, assert_table_holds, assert_table_lists_exactly
 from tests.url_inventory import covered_url_names
 
 PERSONAS = (
@@ -279,11 +278,7 @@ def persona_clients(request, authz_world) -> dict[str, Client]:
 
 
 def test_every_url_is_in_the_matrix():
-    missing = [name for name in covered_url_names() if name not in EXPECTED]
-    stale = [name for name in EXPECTED if name not in covered_url_names()]
-
-    assert not missing, f"URLs missing from the authorization matrix: {missing}"
-    assert not stale, f"Matrix rows for URLs that no longer exist: {stale}"
+    assert_table_lists_exactly(covered_url_names(), EXPECTED, what="URLs")
 
 
 @pytest.mark.django_db
@@ -297,15 +292,7 @@ def test_each_persona_gets_the_expected_outcome(authz_world, persona_clients):
             row.append(_outcome(response))
         observed[name] = " ".join(row)
 
-    if os.environ.get("AUTHZ_MATRIX_PRINT"):
-        for name, row in observed.items():
-            print(f'    "{name}": "{row}",')
-    mismatches = {
-        name: f"expected {EXPECTED.get(name)!r}, got {row!r}"
-        for name, row in observed.items()
-        if EXPECTED.get(name) != row
-    }
-    assert not mismatches, "\n".join(f"{k}: {v}" for k, v in mismatches.items())
+    assert_table_holds(observed, EXPECTED, print_variable="AUTHZ_MATRIX_PRINT")
 
 
 # Token-authenticated machine endpoints: no browser session, so no CSRF cookie to check.
