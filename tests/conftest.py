@@ -14,6 +14,7 @@ from django.test import Client
 from portal.accounts.models import User
 from portal.accounts.roles import Role
 from portal.partners.models import MemberRole, Organisation
+from portal.screening.matching import ScreeningIndex
 from provisioning.catalog.models import Stage
 from provisioning.credentials.services import IssuedKey
 from provisioning.grants.models import Grant
@@ -21,6 +22,7 @@ from tests.authz_world import World, build_world
 from tests.certification_helpers import keys_on
 from tests.factories import OrganisationFactory, StageFactory, UserFactory, add_member, staff_user
 from tests.provisioning_fakes import FAKE_FACTORY, verified_key_holders
+from tests.screening_helpers import index_from_list_files
 
 
 @pytest.fixture(autouse=True)
@@ -202,6 +204,13 @@ def authz_world(
         member=partner_member,
         staff=compliance_officer,
     )
+
+
+@pytest.fixture(scope="session")
+def screening_index() -> ScreeningIndex:
+    """The full SDN list with its aliases and the CSL sample, indexed once
+    (tests/screening_helpers.py)."""
+    return index_from_list_files()
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -4,8 +4,10 @@ screening one listed name records."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,10 +53,26 @@ def index_from_list_files() -> ScreeningIndex:
 THRESHOLD = 0.85
 
 
-def top_match(index: ScreeningIndex, name: str) -> Match | None:
+def top_match(
+    index: ScreeningIndex,
+    name: str,
+    *,
+    date_of_birth: dt.date | None = None,
+    countries: Iterable[str] = (),
+) -> Match | None:
     """The best match at or above the hold threshold, or None (the name reads clear)."""
-    matches = index.search(name, threshold=THRESHOLD)
+    matches = index.search(
+        name, date_of_birth=date_of_birth, countries=countries, threshold=THRESHOLD
+    )
     return matches[0] if matches else None
+
+
+def listed_match(index: ScreeningIndex, name: str, **evidence: Any) -> Match:
+    """The best match of a name that must be found (see ``top_match``); fails naming the
+    name when nothing is."""
+    match = top_match(index, name, **evidence)
+    assert match is not None, f"{name!r} found nothing"
+    return match
 
 
 # Alexander Malkevich's row of the SDN list, as the OFAC file writes it.

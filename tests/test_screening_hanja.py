@@ -14,7 +14,6 @@ from django.core.management import call_command
 from portal.eligibility.models import ScreeningState
 from portal.screening.data import HANJA_HANGUL, LIST_DATA
 from portal.screening.lists import list_version_load
-from portal.screening.matching import ScreeningIndex
 from portal.screening.models import ListFormat, ScreeningMatch
 from portal.screening.services import person_screen
 from portal.screening.transliteration import (
@@ -27,12 +26,7 @@ from portal.screening.transliteration import (
     readings,
 )
 from tests.factories import PersonFactory
-from tests.screening_helpers import THRESHOLD, index_from_list_files, top_match
-
-
-@pytest.fixture(scope="module")
-def index() -> ScreeningIndex:
-    return index_from_list_files()
+from tests.screening_helpers import THRESHOLD, listed_match
 
 
 @pytest.mark.parametrize(
@@ -48,10 +42,9 @@ def index() -> ScreeningIndex:
         pytest.param("金与正", "21444", "KIM, Yo Jong", id="simplified-characters"),
     ],
 )
-def test_a_listed_korean_name_written_in_hanja_is_found(index, name, entity_id, listed):
-    match = top_match(index, name)
+def test_a_listed_korean_name_written_in_hanja_is_found(screening_index, name, entity_id, listed):
+    match = listed_match(screening_index, name)
 
-    assert match is not None
     assert (match.entity_id, match.primary_name) == (entity_id, listed)
     assert match.evidence["reading"].startswith(HANJA_PREFIX)
     assert all(
@@ -68,10 +61,8 @@ def test_a_listed_korean_name_written_in_hanja_is_found(index, name, entity_id, 
         pytest.param("Kim Jong Un", "20157", id="latin"),
     ],
 )
-def test_the_other_readings_still_find_their_entries(index, name, entity_id):
-    match = top_match(index, name)
-
-    assert match is not None and match.entity_id == entity_id
+def test_the_other_readings_still_find_their_entries(screening_index, name, entity_id):
+    assert listed_match(screening_index, name).entity_id == entity_id
 
 
 def test_a_chinese_name_keeps_its_chinese_reading_first():
@@ -86,8 +77,8 @@ def test_a_chinese_name_keeps_its_chinese_reading_first():
 
 # Common Chinese names, none of them on the shipped lists in any reading.
 @pytest.mark.parametrize("name", ["王秀兰", "李娜", "刘洋", "陈静", "王伟", "杨丽", "黄敏"])
-def test_an_unlisted_chinese_name_stays_clear(index, name):
-    assert index.search(name, threshold=THRESHOLD) == []
+def test_an_unlisted_chinese_name_stays_clear(screening_index, name):
+    assert screening_index.search(name, threshold=THRESHOLD) == []
 
 
 @pytest.fixture

@@ -10,23 +10,10 @@ from django.core.management import call_command
 
 from portal.screening.data import LIST_DATA
 from portal.screening.lists import list_version_load
-from portal.screening.matching import ScreeningIndex
 from portal.screening.normalise import forms, normalised
-from tests.screening_helpers import index_from_list_files
+from tests.screening_helpers import THRESHOLD, listed_match, top_match
 
 DATA = LIST_DATA
-THRESHOLD = 0.85
-
-
-@pytest.fixture(scope="module")
-def index() -> ScreeningIndex:
-    # The full SDN list with its aliases and the CSL sample, indexed once for the module.
-    return index_from_list_files()
-
-
-def _top(index: ScreeningIndex, name: str, **kwargs: object) -> tuple[str, float] | None:
-    matches = index.search(name, threshold=THRESHOLD, **kwargs)
-    return (matches[0].entity_id, matches[0].score) if matches else None
 
 
 @pytest.mark.parametrize(
@@ -51,15 +38,12 @@ def _top(index: ScreeningIndex, name: str, **kwargs: object) -> tuple[str, float
         pytest.param("Evren Kayak\u0131ran", "26182", id="csl-dotless-i"),
     ],
 )
-def test_variants_of_a_listed_name_are_found(index, name, entity_id):
-    found = _top(index, name)
-
-    assert found is not None, f"{name!r} found nothing"
-    assert found[0] == entity_id
+def test_variants_of_a_listed_name_are_found(screening_index, name, entity_id):
+    assert listed_match(screening_index, name).entity_id == entity_id
 
 
-def test_each_result_names_the_entry_the_alias_that_matched_and_the_score(index):
-    (match, *_) = index.search("National Bank of Cuba", threshold=THRESHOLD)
+def test_each_result_names_the_entry_the_alias_that_matched_and_the_score(screening_index):
+    (match, *_) = screening_index.search("National Bank of Cuba", threshold=THRESHOLD)
 
     assert (match.source_list, match.entity_id, match.primary_name) == (
         "SDN",
@@ -83,35 +67,34 @@ def test_each_result_names_the_entry_the_alias_that_matched_and_the_score(index)
         pytest.param("Li Wei", id="short-tokens-of-an-entity-alias"),
     ],
 )
-def test_names_made_of_real_list_tokens_that_name_nobody_are_not_hits(index, name):
-    assert _top(index, name) is None
+def test_names_made_of_real_list_tokens_that_name_nobody_are_not_hits(screening_index, name):
+    assert top_match(screening_index, name) is None
 
 
-def test_a_matching_date_of_birth_raises_the_score_and_a_different_one_lowers_it(index):
-    plain = _top(index, "Alexander Malkevich")
-    same = _top(index, "Alexander Malkevich", date_of_birth=dt.date(1975, 6, 14))
-    other = index.search("Alexander Malkevich", date_of_birth=dt.date(1990, 1, 1))
+def test_a_matching_date_of_birth_raises_the_score_and_a_different_one_lowers_it(screening_index):
+    plain = listed_match(screening_index, "Alexander Malkevich")
+    same = listed_match(screening_index, "Alexander Malkevich", date_of_birth=dt.date(1975, 6, 14))
+    other = screening_index.search("Alexander Malkevich", date_of_birth=dt.date(1990, 1, 1))
 
-    assert plain is not None and same is not None
-    assert same[1] > plain[1]
+    assert same.score > plain.score
     (listed,) = [m for m in other if m.entity_id == "26235"]
-    assert listed.score < plain[1] - 0.1
+    assert listed.score < plain.score - 0.1
     assert any("differs from the listed 1975-06-14" in reason for reason in listed.reasons)
 
 
-def test_citizenship_raises_or_lowers_confidence(index):
-    same = index.search("Ahmad Ibrahim Mughassil", countries=["SA"])
-    other = index.search("Ahmad Ibrahim Mughassil", countries=["NO"])
+def test_citizenship_raises_or_lowers_confidence(screening_index):
+    same = screening_index.search("Ahmad Ibrahim Mughassil", countries=["SA"])
+    other = screening_index.search("Ahmad Ibrahim Mughassil", countries=["NO"])
 
     score = {m.entity_id: m.score for m in same}["6918"]
     assert score > {m.entity_id: m.score for m in other}["6918"]
 
 
-def test_blocking_aligns_only_a_handful_of_the_names(index):
-    index.search("Elena Khusyaynova", threshold=THRESHOLD)
+def test_blocking_aligns_only_a_handful_of_the_names(screening_index):
+    screening_index.search("Elena Khusyaynova", threshold=THRESHOLD)
 
-    assert len(index.form_name) > 20_000
-    assert 0 < index.last_scored < 50
+    assert len(screening_index.form_name) > 20_000
+    assert 0 < screening_index.last_scored < 50
 
 
 def test_normalisation_folds_case_diacritics_punctuation_order_and_honorifics():
