@@ -10,6 +10,7 @@ import io
 import time
 from typing import Any
 
+from portal.accounts.models import User
 from portal.eligibility.models import Person
 from portal.partners.models import Organisation
 from portal.web.demo import seed_demo
@@ -152,8 +153,9 @@ def scim_agrees(url: str, token: str) -> set[int]:
     return active
 
 
-def demo_world() -> None:
-    """The demo story, plus mythos-5 for Gridline (trusted, energy) and Albion (untrusted)."""
+def demo_world() -> dict[str, User]:
+    """The demo story, plus mythos-5 for Gridline (trusted, energy) and Albion (untrusted);
+    its accounts by username (``ops1``, ``compliance2`` ...)."""
     seed_demo()
     limited = Stage.objects.get(covered_model__slug="mythos-5", name="limited")
     for slug in ("gridline-energy", "albion-secure"):
@@ -168,3 +170,4 @@ def demo_world() -> None:
         stage=albion_fable,
         reason="demo",
     )
+    return {user.username: user for user in User.objects.all()}

@@ -109,13 +109,12 @@ def test_ops_stop_a_model_two_determinations_and_a_two_person_restore_with_evide
     browser, live_server, scim_server, pages, tmp_path
 ):
     # given the demo story, every key delivered to a real SCIM server
-    demo_world()
+    users = demo_world()
     url, token = scim_server
     target_create(actor=None, kind="scim", name="scim-directory", url=url, token=token)
     deliver()
     assert scim_agrees(url, token)
     assert ("mythos-5", "Nadia Reyes") in active_keys()
-    users = {u.username: u for u in _staff("ops1", "ops2", "compliance1", "compliance2")}
     letter = tmp_path / "letter.pdf"
     letter.write_bytes(PDF)
 
@@ -222,12 +221,6 @@ def test_ops_stop_a_model_two_determinations_and_a_two_person_restore_with_evide
         out = StringIO()
         call_command("verify_evidence_bundle", str(path), stdout=out)
         assert "Evidence bundle verified" in out.getvalue()
-
-
-def _staff(*usernames: str):
-    from portal.accounts.models import User
-
-    return list(User.objects.filter(username__in=usernames))
 
 
 HOLD_LABELS = dict(HoldReason.choices)

@@ -719,7 +719,6 @@ def test_a_change_another_transaction_wrote_inside_the_actions_id_range_is_left_
 def test_the_scenario_against_a_real_scim_server_and_its_bundles_verify(
     settings, scim_server, tmp_path
 ):
-    from portal.accounts.models import User
     from provisioning.bulk.services import bulk_approve
     from provisioning.bulk.stop import model_emergency_stop
     from provisioning.catalog.models import CoveredModel
@@ -728,14 +727,12 @@ def test_the_scenario_against_a_real_scim_server_and_its_bundles_verify(
 
     # given the demo story delivered to a real scim2-server
     settings.DELIVERY_CONNECTOR_FACTORY = "provisioning.connectors.registry.build_connector"
-    demo_world()
+    staff = demo_world()
     url, token = scim_server
     target_create(actor=None, kind="scim", name="scim-directory", url=url, token=token)
     deliver()
     scim_agrees(url, token)
-    staff = {u.username: u for u in User.objects.filter(username__startswith=("compliance"))}
-    ops1 = User.objects.get(username="ops1")
-    ops2 = User.objects.get(username="ops2")
+    ops1, ops2 = staff["ops1"], staff["ops2"]
     mythos = CoveredModel.objects.get(slug="mythos-5")
     fable = CoveredModel.objects.get(slug="fable")
 

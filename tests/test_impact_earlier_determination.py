@@ -12,7 +12,6 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from portal.accounts.models import User
 from portal.compliance.lift import earlier_determination_previews
 from portal.compliance.services import (
     determination_apply,
@@ -38,10 +37,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def licence_draft():
-    demo_world()
-    staff = {
-        u.username: u for u in User.objects.filter(username__in=("compliance1", "compliance2"))
-    }
+    staff = demo_world()
     in_force(staff["compliance1"], staff["compliance2"], "BIS-2026-17", BLOCK)
     return staff, licence_drafted(staff["compliance1"], "BIS-2026-LIC-3")
 
@@ -91,8 +87,7 @@ def test_the_preview_lists_what_the_earlier_determinations_restore_would_do(lice
 
 
 def test_no_earlier_determination_no_preview():
-    demo_world()
-    staff = User.objects.get(username="compliance1")
+    staff = demo_world()["compliance1"]
     models = dict(CoveredModel.objects.values_list("slug", "pk"))
     draft = determination_draft(
         actor=staff,

@@ -39,16 +39,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def story() -> dict[str, Any]:
-    demo_world()
-    staff = {u.username: u for u in User.objects.filter(username__in=_STAFF)}
+    staff = demo_world()
     mythos = CoveredModel.objects.get(slug="mythos-5")
     stop = model_emergency_stop(covered_model=mythos, actor=staff["ops1"], reason="regulator")
     in_force(staff["compliance1"], staff["compliance2"], "BIS-2026-17", BLOCK)
     in_force(staff["compliance1"], staff["compliance2"], "BIS-2026-LIC-3", LICENCE)
     return {"staff": staff, "stop": stop.bulk_action}
-
-
-_STAFF = ("ops1", "ops2", "compliance1", "compliance2")
 
 
 def _part(action: BulkAction, part: str) -> dict[tuple[str, str], str]:
