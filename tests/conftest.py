@@ -13,6 +13,7 @@ from django.test import Client
 
 from portal.accounts.models import User
 from portal.accounts.roles import Role
+from portal.applications.models import Application
 from portal.partners.models import MemberRole, Organisation
 from portal.screening.matching import ScreeningIndex
 from provisioning.catalog.models import Stage
@@ -22,6 +23,7 @@ from tests.authz_world import World, build_world
 from tests.certification_helpers import keys_on
 from tests.factories import OrganisationFactory, StageFactory, UserFactory, add_member, staff_user
 from tests.provisioning_fakes import FAKE_FACTORY, verified_key_holders
+from tests.reviewing import queued_application
 from tests.screening_helpers import index_from_list_files
 
 
@@ -71,6 +73,13 @@ def fake_connectors(settings: Any) -> None:
 @pytest.fixture
 def organisation(db: None) -> Organisation:
     return OrganisationFactory(slug="northwind", legal_name="Northwind Cyber")
+
+
+@pytest.fixture
+def application(organisation: Organisation, partner_admin: User) -> Application:
+    """Our admin's application for two people, waiting in the review queue. The review page
+    and the review API decide on this one; a module that needs another kind defines its own."""
+    return queued_application(organisation, nominees=2, created_by=partner_admin)
 
 
 @pytest.fixture

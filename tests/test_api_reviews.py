@@ -20,11 +20,6 @@ PROBLEM = "application/problem+json"
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def application(organisation, partner_admin):
-    return queued_application(organisation, nominees=2, created_by=partner_admin)
-
-
 def test_the_queue_lists_waiting_applications_with_their_version(application, reviewer):
     # when
     response = api_client_for(reviewer).get("/api/v1/reviews/")

@@ -35,11 +35,6 @@ S = ApplicationState
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def application(organisation, partner_admin):
-    return queued_application(organisation, nominees=2, created_by=partner_admin)
-
-
 def terms(application, **changes):
     base = default_terms(application.stage)
     return Terms(**{**base.__dict__, **changes})
