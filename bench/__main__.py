@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from bench._common import postgres_url, scale
+from bench._common import command_line, parse, postgres_url, scale
 
 ROOT = Path(__file__).resolve().parent.parent
 AREAS = (
@@ -355,8 +355,12 @@ def migrated_template(timings: dict[str, float]) -> Iterator[None]:
 
 
 def main() -> int:
-    scale()  # --scale K reaches every area through BENCH_SCALE
-    areas = sys.argv[1:] or list(AREAS)
+    parser = command_line(__doc__)
+    parser.add_argument("areas", nargs="*", metavar="AREA", help=f"any of {', '.join(AREAS)}")
+    # --scale K reaches every area through BENCH_SCALE.
+    areas = parse(parser).areas or list(AREAS)
+    if unknown := [area for area in areas if area not in AREAS]:
+        parser.error(f"no such area: {', '.join(unknown)} (choose from {', '.join(AREAS)})")
     rows: list[dict] = []
     timings: dict[str, float] = {}
     with migrated_template(timings):

@@ -1,7 +1,7 @@
 """What the benchmark areas share.
 
-The command line (size and ``--scale``), the result rows and their printing, a scratch
-database of their own, and the baseline the PostgreSQL suspend benchmarks (``bulk``,
+The command line (``command_line``: size and ``--scale``), the result rows and their printing,
+a scratch database of their own, and the baseline the PostgreSQL suspend benchmarks (``bulk``,
 ``provisioning``, ``certification``) are measured against: a raw SQL ``UPDATE`` of the same
 credential rows, with grants and keys reset between runs. The data they seed is in
 ``bench._seed``.
@@ -9,8 +9,8 @@ credential rows, with grants and keys reset between runs. The data they seed is 
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 import tempfile
 import time
 import uuid
@@ -26,25 +26,58 @@ def postgres_url() -> str:
 
 
 def scale() -> int:
-    """How many times the reference data an area builds: ``--scale K`` or ``BENCH_SCALE``.
+    """How many times the reference data an area builds: ``BENCH_SCALE`` (1 by default).
 
-    ``python -m bench --scale 10`` and ``python -m bench.<area> --scale 10`` both set it;
-    targets marked (10x) in docs/benchmarks.md are checked at 10.
+    ``--scale K`` on any area's command line, or on ``python -m bench``'s, sets it (see
+    ``command_line``); targets marked (10x) in docs/benchmarks.md are checked at 10.
     """
-    if "--scale" in sys.argv:
-        index = sys.argv.index("--scale")
-        os.environ["BENCH_SCALE"] = sys.argv[index + 1]
-        del sys.argv[index : index + 2]
-    value = int(os.environ.get("BENCH_SCALE", "1"))
+    value = os.environ.get("BENCH_SCALE", "1")
+    try:
+        return _positive(value)
+    except argparse.ArgumentTypeError as error:
+        raise SystemExit(f"BENCH_SCALE: {error}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
-        raise SystemExit("--scale must be 1 or more")
+        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
     return value
 
 
-def size_argument(default: int) -> int:
-    """The size given on the command line (``python -m bench.<area> [N]``), else ``default``."""
-    scale()  # takes --scale off the command line first
-    return int(sys.argv[1]) if len(sys.argv) > 1 else default
+def command_line(doc: str | None, *, size: str = "") -> argparse.ArgumentParser:
+    """The command line every area takes, to which it adds its own flags: ``--scale K``
+    and, where the area builds data (``size`` names what it counts), an optional ``N``.
+
+    A size or scale that is not a whole number of 1 or more is refused with the usage,
+    before any database is touched; ``--help`` prints the area's docstring.
+    """
+    parser = argparse.ArgumentParser(
+        description=(doc or "").strip(), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    if size:
+        parser.add_argument(
+            "size", nargs="?", type=_positive, help=f"{size} (default: the reference size)"
+        )
+    parser.add_argument(
+        "--scale",
+        type=_positive,
+        metavar="K",
+        help="K times the reference data (sets BENCH_SCALE)",
+    )
+    return parser
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """``parser``'s reading of the command line, with ``--scale`` passed on as
+    ``BENCH_SCALE`` (so that areas run in their own processes see it too)."""
+    arguments = parser.parse_args(argv)
+    if arguments.scale is not None:
+        os.environ["BENCH_SCALE"] = str(arguments.scale)
+    return arguments
 
 
 def result_row(area: str, target: str, measured: str, ok: bool | None) -> dict:

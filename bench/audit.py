@@ -18,7 +18,6 @@ events times K: ``--scale 10`` loads 10,000,000).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 import resource
@@ -30,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bench._common import postgres_url, scale
+from bench._common import command_line, parse, postgres_url, scale
 
 AREA = "audit"
 DEFAULT_ROWS = 1_000_000  # times --scale (BENCH_SCALE)
@@ -572,11 +571,8 @@ def run(
 
 
 def main() -> int:
-    k = scale()  # takes --scale K off the command line
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--rows", type=int, default=DEFAULT_ROWS * k, help="audit events to load (1,000,000 x K)"
-    )
+    parser = command_line(__doc__)
+    parser.add_argument("--rows", type=int, help="audit events to load (1,000,000 x K)")
     parser.add_argument("--tree-only", action="store_true", help="only the transparency log's rows")
     parser.add_argument(
         "--explorer-only",
@@ -594,7 +590,7 @@ def main() -> int:
         default=PROOF_LEAVES,
         help="time proofs in a stand-in tree of this many leaves (0: skip)",
     )
-    args = parser.parse_args()
+    args = parse(parser)
     started = time.perf_counter()
     rows = run(
         args.rows,

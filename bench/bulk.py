@@ -34,11 +34,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
-import sys
 import time
 
 from bench._common import (
+    command_line,
     ensure_targets,
+    parse,
     postgres_url,
     print_rows,
     raw_update_seconds,
@@ -46,7 +47,6 @@ from bench._common import (
     result_row,
     scale,
     scratch_database,
-    size_argument,
     warm_up,
 )
 from bench._seed import seed_model_keys
@@ -388,14 +388,12 @@ def run(n: int | None = None, *, prune_only: bool = False, prune: bool = True) -
 
 
 if __name__ == "__main__":
-    flags = {flag for flag in ("--prune-only", "--skip-prune") if flag in sys.argv}
-    for flag in flags:
-        sys.argv.remove(flag)
+    parser = command_line(__doc__, size="credentials to suspend (100,000 x K)")
+    runs = parser.add_mutually_exclusive_group()
+    runs.add_argument("--prune-only", action="store_true", help="only the retention row")
+    runs.add_argument("--skip-prune", action="store_true", help="every row but the retention one")
+    arguments = parse(parser)
     print_rows(
-        run(
-            size_argument(CREDENTIALS * scale()),
-            prune_only="--prune-only" in flags,
-            prune="--skip-prune" not in flags,
-        ),
+        run(arguments.size, prune_only=arguments.prune_only, prune=not arguments.skip_prune),
         measured_width=12,
     )

@@ -25,12 +25,13 @@ import functools
 import time
 
 from bench._common import (
+    command_line,
+    parse,
     postgres_url,
     print_rows,
     raw_update_seconds,
     result_row,
     scratch_database,
-    size_argument,
 )
 from bench._seed import seed_model_keys
 
@@ -109,4 +110,5 @@ def run(n: int = CREDENTIALS) -> list[dict]:
 
 
 if __name__ == "__main__":
-    print_rows(run(size_argument(CREDENTIALS)), measured_width=12)
+    arguments = parse(command_line(__doc__, size="credentials (100,000)"))
+    print_rows(run(arguments.size or CREDENTIALS), measured_width=12)

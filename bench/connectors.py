@@ -15,13 +15,13 @@ from __future__ import annotations
 import functools
 import os
 import statistics
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import httpx
 
+from bench._common import command_line, parse
 from provisioning.connectors.base import TargetConfig
 from provisioning.connectors.scim import ENTERPRISE_SCHEMA, USER_SCHEMA, ScimConnector
 from provisioning.connectors.webhooks import WebhookConnector
@@ -189,5 +189,6 @@ def run(n: int | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    for row in run(int(sys.argv[1]) if len(sys.argv) > 1 else None):
+    arguments = parse(command_line(__doc__, size="keys to deliver (BENCH_CONNECTOR_KEYS, 1,000)"))
+    for row in run(arguments.size):
         print(f"{row['target']:<52} {row['measured']:<44} {'ok' if row['ok'] else 'NOT OK'}")

@@ -22,7 +22,14 @@ import resource
 import time
 from typing import Any
 
-from bench._common import postgres_url, print_rows, result_row, scratch_database, size_argument
+from bench._common import (
+    command_line,
+    parse,
+    postgres_url,
+    print_rows,
+    result_row,
+    scratch_database,
+)
 
 AREA = "evidence"
 CREDENTIALS = 100_000
@@ -223,4 +230,5 @@ def run(n: int = CREDENTIALS) -> list[dict]:
 
 
 if __name__ == "__main__":
-    print_rows(run(size_argument(CREDENTIALS)), measured_width=20)
+    arguments = parse(command_line(__doc__, size="credentials (100,000)"))
+    print_rows(run(arguments.size or CREDENTIALS), measured_width=20)

@@ -30,12 +30,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from bench._common import (
+    command_line,
+    parse,
     postgres_url,
     print_rows,
     result_row,
     scale,
     scratch_database,
-    size_argument,
 )
 from bench._seed import insert_organisation_admins, seed_model_keys
 
@@ -200,4 +201,5 @@ def run(n: int | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    print_rows(run(size_argument(CREDENTIALS * scale())), measured_width=12)
+    arguments = parse(command_line(__doc__, size="credentials (100,000 x K)"))
+    print_rows(run(arguments.size), measured_width=12)

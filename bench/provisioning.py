@@ -23,7 +23,9 @@ import sys
 import time
 
 from bench._common import (
+    command_line,
     ensure_targets,
+    parse,
     postgres_url,
     print_rows,
     raw_update_seconds,
@@ -256,9 +258,15 @@ def run(n: int = CREDENTIALS) -> list[dict]:
 
 
 if __name__ == "__main__":
-    arguments = [a for a in sys.argv[1:] if a != "--explain"]
-    size = int(arguments[0]) if arguments else CREDENTIALS
-    if "--explain" in sys.argv:
+    parser = command_line(__doc__, size="credentials (100,000)")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="where the suspend's time goes, statement by statement",
+    )
+    arguments = parse(parser)
+    size = arguments.size or CREDENTIALS
+    if arguments.explain:
         # Where the time goes, statement by statement (PostgreSQL, scratch database).
         database = postgres_url()
         if not database:

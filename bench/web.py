@@ -68,12 +68,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench._common import (
+    command_line,
+    parse,
     postgres_url,
     print_rows,
     result_row,
     scale,
     scratch_database,
-    size_argument,
 )
 from bench._seed import insert_organisation_admins, insert_organisations, insert_people
 
@@ -739,18 +740,6 @@ def _cpu_since(before: dict[int, float]) -> Callable[[set[int]], tuple[float, in
     return spent
 
 
-def _only() -> str:
-    """``--only introspection`` (taken off the command line): only those rows."""
-    if "--only" not in sys.argv:
-        return ""
-    index = sys.argv.index("--only")
-    value = sys.argv[index + 1]
-    del sys.argv[index : index + 2]
-    if value != "introspection":
-        raise SystemExit("--only takes: introspection")
-    return value
-
-
 def run(rows: int | None = None, *, only: str = "") -> list[dict]:
     url = postgres_url()
     if not url:
@@ -765,5 +754,9 @@ def run(rows: int | None = None, *, only: str = "") -> list[dict]:
 
 
 if __name__ == "__main__":
-    only = _only()
-    print_rows(run(size_argument(ROWS * scale()), only=only), measured_width=50)
+    parser = command_line(__doc__, size="grants, keys and applications (BENCH_WEB_ROWS x K)")
+    parser.add_argument(
+        "--only", choices=["introspection"], default="", help="only the introspection rows"
+    )
+    arguments = parse(parser)
+    print_rows(run(arguments.size, only=arguments.only), measured_width=50)
