@@ -14,14 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from foundation.actors import Actor
-from foundation.audit.services import audit_record
 from provisioning.bulk.models import CredentialReason
 from provisioning.changelog.reactivation import write_reactivations
 from provisioning.changelog.writer import (
     ChangeSet,
-    changes_digest,
-    changes_summary,
-    wake_relays_on_commit,
+    audit_changes,
     write_revocations,
     write_suspensions,
 )
@@ -36,16 +33,14 @@ def _ids_sql(ids: Sequence[int]) -> tuple[str, list[int]]:
 def _audit(
     *, actor: Actor, action: str, note: str, after: dict[str, Any], changes: ChangeSet
 ) -> None:
-    audit_record(
+    audit_changes(
         actor=actor,
         action=action,
+        changes=changes,
+        after=after,
         object_type="credentials.credential",
         reason=note,
-        after={**after, **changes_summary(changes)},
-        digest=changes_digest(changes),
     )
-    if changes:
-        wake_relays_on_commit()
 
 
 def _audit_reason(

@@ -21,9 +21,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.dispatch import Signal
 from django.utils import timezone
+
+from foundation.actors import Actor
+from foundation.audit.models import AuditEvent
+from foundation.audit.services import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -273,6 +277,35 @@ def changes_summary(changes: ChangeSet) -> dict[str, Any]:
         "first_change_id": changes.first_id,
         "last_change_id": changes.last_id,
     }
+
+
+def audit_changes(
+    *,
+    actor: Actor,
+    action: str,
+    changes: ChangeSet,
+    after: dict[str, Any],
+    obj: models.Model | None = None,
+    object_type: str = "",
+    organisation_id: int | None = None,
+    reason: str = "",
+) -> AuditEvent:
+    """The one audit event of a decision that wrote ``changes``, in the caller's transaction:
+    ``after`` with the changes' summary, and their digest. When anything changed, the relays
+    wake after the commit."""
+    event = audit_record(
+        actor=actor,
+        action=action,
+        obj=obj,
+        object_type=object_type,
+        organisation_id=organisation_id,
+        reason=reason,
+        after={**after, **changes_summary(changes)},
+        digest=changes_digest(changes),
+    )
+    if changes:
+        wake_relays_on_commit()
+    return event
 
 
 # Sent after the commit of a transaction that wrote change-log rows. The delivery side,

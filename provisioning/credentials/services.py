@@ -27,11 +27,9 @@ from provisioning.changelog.reactivation import write_reactivations
 from provisioning.changelog.writer import (
     CREDENTIAL_TABLE,
     ChangeSet,
-    changes_digest,
-    changes_summary,
+    audit_changes,
     insert_changes,
     new_batch_token,
-    wake_relays_on_commit,
     write_credential_changes,
     write_revocations,
 )
@@ -83,17 +81,16 @@ def _is_key_owner(actor: Actor, owner_user_id: int | None) -> bool:
 def _audit(
     *, actor: Actor, action: str, credential: Credential, changes: ChangeSet, **extra: Any
 ) -> None:
-    audit_record(
+    reason = extra.pop("reason", "")
+    audit_changes(
         actor=actor,
         action=action,
+        changes=changes,
+        after={"key_prefix": credential.key_prefix, **extra},
         obj=credential,
         organisation_id=credential.grant.organisation_id,
-        reason=extra.pop("reason", ""),
-        after={"key_prefix": credential.key_prefix, **extra, **changes_summary(changes)},
-        digest=changes_digest(changes),
+        reason=reason,
     )
-    if changes:
-        wake_relays_on_commit()
 
 
 def credential_issue(
@@ -263,17 +260,15 @@ def _person_audit(
     *, actor: Actor, action: str, person_id: int, reason: str, changes: ChangeSet
 ) -> None:
     person: Any = _person_model()._default_manager.get(pk=person_id)
-    audit_record(
+    audit_changes(
         actor=actor,
         action=action,
+        changes=changes,
+        after={"reason": "compliance"},
         obj=person,
         organisation_id=person.organisation_id,
         reason=reason,
-        after={"reason": "compliance", **changes_summary(changes)},
-        digest=changes_digest(changes),
     )
-    if changes:
-        wake_relays_on_commit()
 
 
 def credential_hold_person(*, person_id: int, actor: Actor, reason: str) -> ChangeSet:

@@ -29,10 +29,8 @@ from provisioning.catalog.models import Stage
 from provisioning.changelog.reactivation import write_reactivations
 from provisioning.changelog.writer import (
     ChangeSet,
-    changes_digest,
-    changes_summary,
+    audit_changes,
     new_batch_token,
-    wake_relays_on_commit,
     write_revocations,
     write_suspensions,
 )
@@ -283,18 +281,16 @@ def _audit_bulk(
     subject: models.Model | None = None,
 ) -> int:
     single = _single(grants)
-    event = audit_record(
+    event = audit_changes(
         actor=actor,
         action=action,
+        changes=changes,
+        after=after,
         obj=subject or single,
         object_type="" if subject or single else "grants.grant",
         organisation_id=single.organisation_id if single else None,
         reason=reason,
-        after={**after, **changes_summary(changes)},
-        digest=changes_digest(changes),
     )
-    if changes:
-        wake_relays_on_commit()
     return event.pk
 
 
