@@ -40,6 +40,22 @@ def _rot(x: int, k: int) -> int:
     return ((x << k) | (x >> (32 - k))) & _M32
 
 
+# lookup3's mix() runs the same six steps twice, with these rotations.
+_MIX_ROTATIONS = ((4, 6, 8), (16, 19, 4))
+
+
+def _mix(a: int, b: int, c: int) -> tuple[int, int, int]:
+    """lookup3's ``mix(a, b, c)`` on 32-bit words."""
+    for ra, rb, rc in _MIX_ROTATIONS:
+        a = (a - c) & _M32 ^ _rot(c, ra)
+        c = (c + b) & _M32
+        b = (b - a) & _M32 ^ _rot(a, rb)
+        a = (a + c) & _M32
+        c = (c - b) & _M32 ^ _rot(b, rc)
+        b = (b + a) & _M32
+    return a, b, c
+
+
 def id_hash(value: int, seed: int) -> int:
     """PostgreSQL's ``hashint8extended(value, seed)`` as an unsigned 64-bit integer
     (Bob Jenkins' lookup3 mix and final of ``hash_bytes_uint32_extended``)."""
@@ -49,18 +65,7 @@ def id_hash(value: int, seed: int) -> int:
     if seed:
         a = (a + ((seed >> 32) & _M32)) & _M32
         b = (b + (seed & _M32)) & _M32
-        a = (a - c) & _M32 ^ _rot(c, 4)
-        c = (c + b) & _M32
-        b = (b - a) & _M32 ^ _rot(a, 6)
-        a = (a + c) & _M32
-        c = (c - b) & _M32 ^ _rot(b, 8)
-        b = (b + a) & _M32
-        a = (a - c) & _M32 ^ _rot(c, 16)
-        c = (c + b) & _M32
-        b = (b - a) & _M32 ^ _rot(a, 19)
-        a = (a + c) & _M32
-        c = (c - b) & _M32 ^ _rot(b, 4)
-        b = (b + a) & _M32
+        a, b, c = _mix(a, b, c)
     a = (a + low) & _M32
     c = ((c ^ b) - _rot(b, 14)) & _M32
     a = ((a ^ c) - _rot(c, 11)) & _M32
