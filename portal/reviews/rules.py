@@ -63,22 +63,27 @@ def why_not_claim(ctx: ReviewContext, user: Any) -> str | None:
     return None
 
 
-def why_not_approve(ctx: ReviewContext, user: Any) -> str | None:
+def _why_not_decide_in(
+    ctx: ReviewContext, user: Any, states: frozenset[str], verb: str
+) -> str | None:
+    """Why ``user`` may not make a decision (``verb``) taken only in ``states``."""
     if reason := why_not_decide(ctx, user):
         return reason
-    if ctx.state not in DECIDABLE_STATES:
-        return cannot_in_state(ctx.state, "approved")
+    if ctx.state not in states:
+        return cannot_in_state(ctx.state, verb)
+    return None
+
+
+def why_not_approve(ctx: ReviewContext, user: Any) -> str | None:
+    if reason := _why_not_decide_in(ctx, user, DECIDABLE_STATES, "approved"):
+        return reason
     if ctx.four_eyes and ctx.first_approver_id == user.pk:
         return "You gave the first approval; a second reviewer must approve."
     return None
 
 
 def why_not_reject(ctx: ReviewContext, user: Any) -> str | None:
-    if reason := why_not_decide(ctx, user):
-        return reason
-    if ctx.state not in REJECTABLE_STATES:
-        return cannot_in_state(ctx.state, "rejected")
-    return None
+    return _why_not_decide_in(ctx, user, REJECTABLE_STATES, "rejected")
 
 
 def why_not_request_information(ctx: ReviewContext, user: Any) -> str | None:
