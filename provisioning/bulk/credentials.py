@@ -30,19 +30,6 @@ def _ids_sql(ids: Sequence[int]) -> tuple[str, list[int]]:
     return f"id IN ({', '.join(['%s'] * len(ids))})", [int(i) for i in ids]
 
 
-def _audit(
-    *, actor: Actor, action: str, note: str, after: dict[str, Any], changes: ChangeSet
-) -> None:
-    audit_changes(
-        actor=actor,
-        action=action,
-        changes=changes,
-        after=after,
-        object_type="credentials.credential",
-        reason=note,
-    )
-
-
 def _audit_reason(
     *,
     actor: Actor,
@@ -55,12 +42,13 @@ def _audit_reason(
     **more: Any,
 ) -> None:
     """The event of one reason added to or removed from keys, with what it changed."""
-    _audit(
+    audit_changes(
         actor=actor,
         action=action,
-        note=note or f"{kind}:{reference}",
-        after={"reason": kind, "reference": reference, "matched": matched, **more},
         changes=changes,
+        after={"reason": kind, "reference": reference, "matched": matched, **more},
+        object_type="credentials.credential",
+        reason=note or f"{kind}:{reference}",
     )
 
 
@@ -114,12 +102,13 @@ def credentials_revoke(*, credential_ids: Sequence[int], actor: Actor, note: str
         changes = write_revocations(
             scope_sql=scope, scope_params=params, cause="credential.revoked", at=now
         )
-        _audit(
+        audit_changes(
             actor=actor,
             action="credential.bulk_revoked",
-            note=note,
-            after={"matched": len(credential_ids)},
             changes=changes,
+            after={"matched": len(credential_ids)},
+            object_type="credentials.credential",
+            reason=note,
         )
     return changes
 

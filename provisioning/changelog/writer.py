@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.db import connection, models, transaction
 from django.dispatch import Signal
@@ -279,16 +279,22 @@ def changes_summary(changes: ChangeSet) -> dict[str, Any]:
     }
 
 
+class EventSubject(TypedDict, total=False):
+    """What an audit event is about and why, in ``audit_record``'s keywords."""
+
+    obj: models.Model | None
+    object_type: str
+    organisation_id: int | None
+    reason: str
+
+
 def audit_changes(
     *,
     actor: Actor,
     action: str,
     changes: ChangeSet,
     after: dict[str, Any],
-    obj: models.Model | None = None,
-    object_type: str = "",
-    organisation_id: int | None = None,
-    reason: str = "",
+    **subject: Unpack[EventSubject],
 ) -> AuditEvent:
     """The one audit event of a decision that wrote ``changes``, in the caller's transaction:
     ``after`` with the changes' summary, and their digest. When anything changed, the relays
@@ -296,12 +302,9 @@ def audit_changes(
     event = audit_record(
         actor=actor,
         action=action,
-        obj=obj,
-        object_type=object_type,
-        organisation_id=organisation_id,
-        reason=reason,
         after={**after, **changes_summary(changes)},
         digest=changes_digest(changes),
+        **subject,
     )
     if changes:
         wake_relays_on_commit()
