@@ -244,11 +244,14 @@ def test_a_stop_waits_for_a_key_change_in_flight_instead_of_deadlocking(transact
     grant = active_grant()
     credential = issue(grant).credential
     in_flight = threading.Event()
+    stop_connected = threading.Event()
     stop_pid: list[int] = []
     outcomes: dict[str, str] = {}
 
     def key_change() -> None:
         try:
+            # The stop's backend must be known before it can be watched queueing.
+            stop_connected.wait(10)
             with transaction.atomic():
                 Credential.objects.select_for_update().select_related("grant").get(pk=credential.pk)
                 Grant.objects.select_for_update().get(pk=grant.pk)
@@ -267,6 +270,7 @@ def test_a_stop_waits_for_a_key_change_in_flight_instead_of_deadlocking(transact
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_backend_pid()")
                 stop_pid.append(cursor.fetchone()[0])
+            stop_connected.set()
             in_flight.wait(10)
             model_emergency_stop(
                 covered_model=grant.covered_model, actor=ops_user, reason="Order 7"
