@@ -338,6 +338,34 @@ def test_the_gateway_statement_is_prepared_once_and_django_queries_are_not(gatew
     assert connection.connection.prepare_threshold is None
 
 
+def test_a_token_that_names_no_key_never_runs_the_gateway_join(gateway, settings):
+    """A NULL prefix made PostgreSQL plan the prepared join afresh on every request; a
+    token that parses to no prefix is answered from the client's row alone."""
+    from django.db import connection
+
+    _skip_unless_kept_postgresql_connection(settings)
+    client = Client()
+
+    def joins_run() -> int:
+        # Prepared statements outlive a test's transaction: count executions, not rows.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements "
+                "WHERE statement LIKE '%%introspection_gatewayclient%%'"
+            )
+            return int(cursor.fetchone()[0])
+
+    before = joins_run()
+    for token in ("nonsense", "clr_short_" + "A" * 43) * 4:
+        assert _introspect(gateway, token, client).json() == {"active": False}
+    assert _introspect(("gw_unknown", gateway[1]), "nonsense", client).status_code == 401
+    assert joins_run() == before
+
+    # A real key still takes the one prepared round trip (so the count above can move).
+    assert _introspect(gateway, issue(active_grant()).key, client).json()["active"] is True
+    assert joins_run() == before + 1
+
+
 def test_through_the_gateway_stack_a_well_formed_request_id_is_kept(gateway, served):
     issued = issue(active_grant())
 

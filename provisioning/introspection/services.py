@@ -174,7 +174,11 @@ def gateway_introspect(*, client_id: str, client_secret: str, token: str) -> Gat
     if "\x00" in client_id:  # PostgreSQL text cannot hold NUL, and no client id does
         _client_matches(None, client_secret)  # the same work as for any unknown client
         return GatewayAnswer(client=None, answer=INACTIVE)
-    if connection.vendor != "postgresql":  # no LATERAL: two queries
+    if connection.vendor != "postgresql" or prefix is None:
+        # Without LATERAL (SQLite), two queries. A token that names no key needs the client
+        # alone: given a NULL prefix, PostgreSQL judges a fresh plan of the prepared join
+        # cheaper than the kept one and plans it again on every request, six times the
+        # database's work of a real key, for what is often junk a gateway passes on.
         client = gateway_client_authenticate(client_id=client_id, client_secret=client_secret)
         answer = token_introspect(token=token, client=client) if client and prefix else INACTIVE
         return GatewayAnswer(client=client, answer=answer)
